@@ -1,0 +1,101 @@
+import type * as zc from 'zod/v4/core';
+import { DefinitionError } from './errors.js';
+import { createPipeline } from './pipeline/pipeline.js';
+import { compileDefinition, type RawDefinitionConfig } from './schema/definition.js';
+import type {
+  AnyFeatureGroup,
+  AnyObjectSchema,
+  AnySchema,
+  DateFeatureName,
+  FeatureGroup,
+  FeatureGroupConfig,
+  FeatureSelection,
+  IdFeatureName,
+  SelectionOptions,
+} from './schema/types.js';
+
+// A registered symbol, so a group made by one copy of skewless is recognised by another.
+const FEATURE_GROUP = Symbol.for('skewless.featureGroup');
+
+/** True when `value` was made by `defineFeatureGroup`. */
+export function isFeatureGroup(value: unknown): value is AnyFeatureGroup {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FEATURE_GROUP] === true;
+}
+
+function makeSelection(group: AnyFeatureGroup, features: readonly string[], options: SelectionOptions): FeatureSelection {
+  return Object.freeze({
+    groupName: group.name,
+    group,
+    features: Object.freeze([...features]),
+    options: Object.freeze({ ...options }),
+    with: (next: SelectionOptions) => makeSelection(group, features, { ...options, ...next }),
+  });
+}
+
+/**
+ * Defines a feature group once: zod schemas for the raw event and the stored record, and a pure
+ * transform between them. Everything that can be checked without data is checked here, so a bad
+ * definition fails at startup with a {@link DefinitionError}, never at the first write.
+ *
+ * ### Example
+ * ```ts
+ * import { z } from 'zod';
+ * import { defineFeatureGroup, isoTimestamp } from 'skewless';
+ *
+ * export const cardActivity = defineFeatureGroup({
+ *   name: 'card-activity',
+ *   recordIdentifier: 'card_id',
+ *   eventTime: 'event_time',
+ *   source: z.object({ card_id: z.string(), amount_cents: z.number().int(), country: z.string(), ts: isoTimestamp() }),
+ *   features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number(), is_foreign: z.boolean() }),
+ *   transform: (e) => ({ card_id: e.card_id, event_time: e.ts, amount: e.amount_cents / 100, is_foreign: e.country !== 'US' }),
+ * });
+ * ```
+ */
+export function defineFeatureGroup<
+  const N extends string,
+  S extends AnySchema,
+  F extends AnyObjectSchema,
+  Id extends IdFeatureName<zc.output<F>>,
+  T extends DateFeatureName<zc.output<F>>,
+>(config: FeatureGroupConfig<N, S, F, Id, T>): FeatureGroup<N, S, F, Id, T> {
+  const definition = compileDefinition<zc.output<F>>(config as unknown as RawDefinitionConfig);
+  const pipeline = createPipeline(definition);
+  const featureNames = Object.freeze(definition.specs.map((s) => s.name));
+
+  const group = {
+    name: definition.name,
+    recordIdentifier: definition.recordIdentifier,
+    eventTime: definition.eventTime,
+    source: definition.source,
+    features: definition.features,
+    transform: definition.transform,
+    description: definition.description,
+    version: definition.version,
+    eventTimeFormat: definition.eventTimeFormat,
+    lineage: definition.lineage,
+    onlineStorageType: definition.onlineStorageType,
+    featureDefinitions: definition.featureDefinitions,
+    featureNames,
+    fingerprint: definition.fingerprint,
+    codec: Object.freeze({ ...definition.codec }),
+    select(...names: string[]) {
+      const unknown = names.filter((n) => !featureNames.includes(n));
+      if (unknown.length > 0 || names.length === 0) {
+        throw new DefinitionError(
+          'UNKNOWN_FEATURE',
+          names.length === 0
+            ? `select() on group "${definition.name}" needs at least one feature`
+            : `group "${definition.name}" has no feature ${unknown.map((n) => `"${n}"`).join(', ')}`,
+          { group: definition.name, feature: unknown[0] },
+        );
+      }
+      return makeSelection(group as unknown as AnyFeatureGroup, [...new Set(names)], {});
+    },
+    process: pipeline.process,
+    processBatch: pipeline.processBatch,
+  };
+  // Not enumerable, so a spread copy of a group is not mistaken for the group.
+  Object.defineProperty(group, FEATURE_GROUP, { value: true, enumerable: false });
+  return Object.freeze(group) as unknown as FeatureGroup<N, S, F, Id, T>;
+}

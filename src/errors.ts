@@ -1,0 +1,166 @@
+/**
+ * Every failure skewless reports is a {@link SkewlessError}: a `code` to branch on, the source
+ * position of the record that failed (when there is one) and, for schema failures, the zod issues.
+ * Rendering is separate ({@link formatError}) so logs and CLIs choose their own layout.
+ */
+
+/** Where a record came from, as precisely as its source can say. */
+export interface SourcePosition {
+  /** The kind of source: `kinesis`, `kafka`, `sqs`, `dynamodb-stream`, `firehose`, `backfill`, `ingest`, ... */
+  readonly source?: string;
+  /** Index of the record in the batch or array it arrived in. */
+  readonly index?: number;
+  readonly shardId?: string;
+  readonly sequenceNumber?: string;
+  readonly topic?: string;
+  readonly partition?: number;
+  readonly offset?: string;
+  readonly messageId?: string;
+  readonly recordId?: string;
+  readonly file?: string;
+  readonly line?: number;
+}
+
+/** One structured problem with a value; zod's issues have this shape, so they pass through unchanged. */
+export interface SkewlessIssue {
+  readonly code: string;
+  readonly path: readonly PropertyKey[];
+  readonly message: string;
+}
+
+export type DefinitionErrorCode =
+  | 'INVALID_NAME'
+  | 'RESERVED_NAME'
+  | 'MISSING_FEATURE'
+  | 'INVALID_EVENT_TIME'
+  | 'INVALID_RECORD_IDENTIFIER'
+  | 'UNSUPPORTED_TYPE'
+  | 'COLLECTION_NOT_SUPPORTED'
+  | 'INVALID_OPTION'
+  | 'UNKNOWN_FEATURE';
+
+export type RecordErrorCode =
+  | 'SOURCE_VALIDATION'
+  | 'TRANSFORM_FAILED'
+  | 'FEATURE_VALIDATION'
+  | 'DECODE_FAILED';
+
+export type SkewlessErrorCode = DefinitionErrorCode | RecordErrorCode;
+
+export interface SkewlessErrorOptions {
+  readonly position?: SourcePosition | undefined;
+  readonly issues?: readonly SkewlessIssue[] | undefined;
+  readonly cause?: unknown;
+}
+
+/** Base class of every error skewless raises or returns. */
+export class SkewlessError extends Error {
+  readonly code: SkewlessErrorCode;
+  readonly position: SourcePosition | undefined;
+  readonly issues: readonly SkewlessIssue[];
+
+  constructor(code: SkewlessErrorCode, message: string, options: SkewlessErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.position = options.position;
+    this.issues = options.issues ?? [];
+  }
+}
+
+/** A feature group definition that cannot work; raised by `defineFeatureGroup`, never at the first write. */
+export class DefinitionError extends SkewlessError {
+  declare readonly code: DefinitionErrorCode;
+  /** The feature group the definition names, when it got that far. */
+  readonly group: string | undefined;
+  /** The feature (or field) at fault, when there is one. */
+  readonly feature: string | undefined;
+
+  constructor(
+    code: DefinitionErrorCode,
+    message: string,
+    details: { group?: string | undefined; feature?: string | undefined } = {},
+  ) {
+    super(code, message);
+    this.group = details.group;
+    this.feature = details.feature;
+  }
+}
+
+/** The raw event does not match the group's `source` schema. */
+export class SourceValidationError extends SkewlessError {
+  declare readonly code: 'SOURCE_VALIDATION';
+  constructor(message: string, options: SkewlessErrorOptions = {}) {
+    super('SOURCE_VALIDATION', message, options);
+  }
+}
+
+/** The transform threw, or returned something that is not a plain object. */
+export class TransformError extends SkewlessError {
+  declare readonly code: 'TRANSFORM_FAILED';
+  constructor(message: string, options: SkewlessErrorOptions = {}) {
+    super('TRANSFORM_FAILED', message, options);
+  }
+}
+
+/**
+ * The transform's output does not match the `features` schema, or cannot be stored as SageMaker
+ * stores features (a value over 350 KB, an integer outside signed 64-bit, a time outside 0000..9999, ...).
+ */
+export class FeatureValidationError extends SkewlessError {
+  declare readonly code: 'FEATURE_VALIDATION';
+  constructor(message: string, options: SkewlessErrorOptions = {}) {
+    super('FEATURE_VALIDATION', message, options);
+  }
+}
+
+/** A stored value (SageMaker record, DynamoDB item, offline row) cannot be read back as the group's type. */
+export class DecodeError extends SkewlessError {
+  declare readonly code: 'DECODE_FAILED';
+  constructor(message: string, options: SkewlessErrorOptions = {}) {
+    super('DECODE_FAILED', message, options);
+  }
+}
+
+/** Errors the pipeline returns for one record; the record is poison, the batch goes on. */
+export type RecordError = SourceValidationError | TransformError | FeatureValidationError;
+
+/** True for any error skewless produced. */
+export function isSkewlessError(value: unknown): value is SkewlessError {
+  return value instanceof SkewlessError;
+}
+
+function formatPosition(position: SourcePosition): string {
+  return Object.entries(position)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ');
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(root)';
+  return path
+    .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
+    .join('');
+}
+
+/**
+ * Renders an error as readable lines: the message, the code, the source position and one line per issue.
+ *
+ * ### Example
+ * ```ts
+ * const result = cardActivity.process(raw);
+ * if (!result.ok) console.error(formatError(result.error));
+ * // SourceValidationError [SOURCE_VALIDATION] at source=kinesis shardId=shardId-000 sequenceNumber=4954...
+ * //   amount_cents: Invalid input: expected number, received string
+ * ```
+ */
+export function formatError(error: unknown): string {
+  if (!(error instanceof SkewlessError)) {
+    return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  }
+  const where = error.position ? ` at ${formatPosition(error.position)}` : '';
+  const lines = [`${error.name} [${error.code}]${where}: ${error.message}`];
+  for (const issue of error.issues) lines.push(`  ${formatPath(issue.path)}: ${issue.message}`);
+  return lines.join('\n');
+}

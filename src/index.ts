@@ -1,0 +1,65 @@
+// The dialect-neutral core: no AWS client, no DuckDB, no side effects at import time.
+export { defineFeatureGroup, isFeatureGroup } from './define.js';
+export {
+  DecodeError,
+  DefinitionError,
+  FeatureValidationError,
+  SkewlessError,
+  SourceValidationError,
+  TransformError,
+  formatError,
+  isSkewlessError,
+} from './errors.js';
+export type {
+  DefinitionErrorCode,
+  RecordError,
+  RecordErrorCode,
+  SkewlessErrorCode,
+  SkewlessErrorOptions,
+  SkewlessIssue,
+  SourcePosition,
+} from './errors.js';
+export {
+  MAX_RECORD_BYTES,
+  MAX_RECORD_IDENTIFIER_BYTES,
+  MAX_VALUE_BYTES,
+  fingerprintOf,
+  recordBytes,
+} from './schema/codec.js';
+export type {
+  Codec,
+  DynamoDbAttributeValue,
+  DynamoDbItem,
+  FeatureValue,
+  OfflineColumn,
+  OfflineRow,
+  OfflineScalar,
+  OfflineValue,
+  SageMakerRecord,
+} from './schema/codec.js';
+export type { CollectionType, SageMakerFeatureType } from './schema/feature-spec.js';
+export { FINGERPRINT_FEATURE, RESERVED_FEATURE_NAMES } from './schema/names.js';
+export { epochMillis, epochSeconds, isoTimestamp } from './schema/time.js';
+export type {
+  AnyFeatureGroup,
+  AnyObjectSchema,
+  AnySchema,
+  BatchOptions,
+  BatchResult,
+  DateFeatureName,
+  EventTimeFormat,
+  FeatureDefinition,
+  FeatureGroup,
+  FeatureGroupConfig,
+  FeatureSelection,
+  IdFeatureName,
+  InferFeatures,
+  InferRawSource,
+  InferSource,
+  OnlineStorageType,
+  ProcessFailure,
+  ProcessResult,
+  ProcessedRecord,
+  SelectionOptions,
+  Simplify,
+} from './schema/types.js';

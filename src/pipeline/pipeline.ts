@@ -1,0 +1,137 @@
+import * as zc from 'zod/v4/core';
+import {
+  FeatureValidationError,
+  type RecordError,
+  type SkewlessIssue,
+  SourceValidationError,
+  type SourcePosition,
+  TransformError,
+} from '../errors.js';
+import type { SageMakerRecord } from '../schema/codec.js';
+import type { CompiledDefinition } from '../schema/definition.js';
+import type { BatchOptions, BatchResult, ProcessResult } from '../schema/types.js';
+
+/**
+ * The one path from a raw event to an encoded record:
+ * validate source -> transform -> validate features -> encode.
+ * Lambda handlers, backfills and `store.ingest` all call this; none re-implements a step.
+ */
+export interface Pipeline<R> {
+  process(raw: unknown, position?: SourcePosition): ProcessResult<R>;
+  processBatch(raws: readonly unknown[], options?: BatchOptions): BatchResult<R>;
+}
+
+function summarize(issues: readonly SkewlessIssue[]): string {
+  const first = issues[0];
+  if (first === undefined) return '';
+  const path = first.path.length ? `${first.path.map(String).join('.')}: ` : '';
+  const more = issues.length > 1 ? ` (+${issues.length - 1} more)` : '';
+  return `: ${path}${first.message}${more}`;
+}
+
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value;
+}
+
+function isThenable(value: object): boolean {
+  return typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** What one step of the pipeline produced: the value, or the error that stops this record. */
+type Step<R> = { readonly error: RecordError; readonly record?: undefined; readonly encoded?: undefined } | {
+  readonly error?: undefined;
+  readonly record: R;
+  readonly encoded: SageMakerRecord;
+};
+
+export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R> {
+  const { name, parseSource: source, parseFeatures: features, transform, codec } = definition;
+
+  const run = (raw: unknown, position: SourcePosition | undefined): Step<R> => {
+    let parsedSource: zc.util.SafeParseResult<unknown>;
+    try {
+      parsedSource = zc.safeParse(source, raw);
+    } catch (cause) {
+      // A user refinement that throws is still a source problem, not a crash.
+      return {
+        error: new SourceValidationError(`group "${name}": source schema threw while validating`, { position, cause }),
+      };
+    }
+    if (!parsedSource.success) {
+      const issues = parsedSource.error.issues;
+      return {
+        error: new SourceValidationError(`group "${name}": event does not match the source schema${summarize(issues)}`, {
+          position,
+          issues,
+        }),
+      };
+    }
+
+    let output: unknown;
+    try {
+      output = transform(parsedSource.data);
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      return { error: new TransformError(`group "${name}": transform threw: ${reason}`, { position, cause }) };
+    }
+    if (typeof output !== 'object' || output === null || Array.isArray(output) || isThenable(output)) {
+      const what = output !== null && typeof output === 'object' && isThenable(output) ? 'a Promise' : describeValue(output);
+      return {
+        error: new TransformError(
+          `group "${name}": transform must return a record object synchronously, got ${what}`,
+          { position },
+        ),
+      };
+    }
+
+    let parsedFeatures: zc.util.SafeParseResult<unknown>;
+    try {
+      parsedFeatures = zc.safeParse(features, output);
+    } catch (cause) {
+      return {
+        error: new FeatureValidationError(`group "${name}": features schema threw while validating`, { position, cause }),
+      };
+    }
+    if (!parsedFeatures.success) {
+      const issues = parsedFeatures.error.issues;
+      return {
+        error: new FeatureValidationError(
+          `group "${name}": transform output does not match the features schema${summarize(issues)}`,
+          { position, issues },
+        ),
+      };
+    }
+
+    const record = parsedFeatures.data as R;
+    const issues: SkewlessIssue[] = [];
+    const encoded = codec.encodeInto(record, issues);
+    if (encoded === undefined) {
+      return {
+        error: new FeatureValidationError(`group "${name}": record cannot be stored in SageMaker${summarize(issues)}`, {
+          position,
+          issues,
+        }),
+      };
+    }
+    return { record, encoded };
+  };
+
+  return {
+    process(raw, position) {
+      const step = run(raw, position);
+      return step.error ? { ok: false, error: step.error } : { ok: true, record: step.record, encoded: step.encoded };
+    },
+    processBatch(raws, options = {}) {
+      const result: BatchResult<R> = { records: [], failures: [] };
+      const positionOf = options.position;
+      for (let index = 0; index < raws.length; index++) {
+        const step = run(raws[index], positionOf ? positionOf(index) : { index });
+        if (step.error) result.failures.push({ index, error: step.error });
+        else result.records.push({ index, record: step.record, encoded: step.encoded });
+      }
+      return result;
+    },
+  };
+}

@@ -1,0 +1,148 @@
+import type * as zc from 'zod/v4/core';
+import { DefinitionError } from '../errors.js';
+
+/** How a feature's value is held in TypeScript; decides its SageMaker type and its encoding. */
+export type ValueKind = 'string' | 'int' | 'bigint' | 'float' | 'boolean' | 'date';
+
+/** SageMaker's feature types. */
+export type SageMakerFeatureType = 'String' | 'Integral' | 'Fractional';
+
+/** SageMaker's collection types; collections need the InMemory online tier. */
+export type CollectionType = 'List' | 'Set';
+
+/** What skewless knows about one feature, read once from the `features` schema. */
+export interface FeatureSpec {
+  readonly name: string;
+  readonly kind: ValueKind;
+  readonly optional: boolean;
+  readonly collection: CollectionType | undefined;
+  readonly featureType: SageMakerFeatureType;
+}
+
+const INTEGER_FORMATS = new Set(['safeint', 'int32', 'uint32']);
+
+interface Def {
+  readonly type: string;
+  readonly [key: string]: unknown;
+}
+
+function defOf(schema: zc.$ZodType): Def {
+  return schema._zod.def as unknown as Def;
+}
+
+function isIntegerNumber(schema: zc.$ZodType): boolean {
+  const def = defOf(schema) as Def & { format?: string; checks?: readonly zc.$ZodCheck[] };
+  if (def.format !== undefined && INTEGER_FORMATS.has(def.format)) return true;
+  return (def.checks ?? []).some((check) => {
+    const c = check._zod.def as { check: string; format?: string; value?: unknown };
+    return (
+      (c.check === 'number_format' && c.format !== undefined && INTEGER_FORMATS.has(c.format)) ||
+      (c.check === 'multiple_of' && c.value === 1)
+    );
+  });
+}
+
+function scalarKind(schema: zc.$ZodType): ValueKind | undefined {
+  const def = defOf(schema);
+  switch (def.type) {
+    case 'string':
+    case 'enum':
+      return def.type === 'enum' && !Object.values(def['entries'] as object).every((v) => typeof v === 'string')
+        ? undefined
+        : 'string';
+    case 'literal': {
+      const values = def['values'] as readonly unknown[];
+      if (values.every((v) => typeof v === 'string')) return 'string';
+      if (values.every((v) => typeof v === 'boolean')) return 'boolean';
+      if (values.every((v) => typeof v === 'bigint')) return 'bigint';
+      if (values.every((v) => typeof v === 'number')) return values.every(Number.isInteger) ? 'int' : 'float';
+      return undefined;
+    }
+    case 'number':
+      return isIntegerNumber(schema) ? 'int' : 'float';
+    case 'bigint':
+      return 'bigint';
+    case 'boolean':
+      return 'boolean';
+    case 'date':
+      return 'date';
+    default:
+      return undefined;
+  }
+}
+
+const WRAPPERS_KEEPING_PRESENCE = new Set(['default', 'prefault', 'readonly', 'catch', 'nonoptional']);
+
+interface Unwrapped {
+  readonly schema: zc.$ZodType;
+  readonly optional: boolean;
+}
+
+/** Peels optional/nullable/default/readonly wrappers, noting whether the value may be absent. */
+function unwrap(schema: zc.$ZodType): Unwrapped {
+  let current = schema;
+  let optional = false;
+  for (;;) {
+    const def = defOf(current);
+    if (def.type === 'optional' || def.type === 'nullable') {
+      optional = true;
+      current = def['innerType'] as zc.$ZodType;
+    } else if (WRAPPERS_KEEPING_PRESENCE.has(def.type)) {
+      current = def['innerType'] as zc.$ZodType;
+    } else if (def.type === 'pipe') {
+      // A pipe's output side is what the feature holds once validated.
+      current = def['out'] as zc.$ZodType;
+    } else {
+      return { schema: current, optional };
+    }
+  }
+}
+
+export function featureTypeOf(kind: ValueKind, dateAsEpoch: boolean): SageMakerFeatureType {
+  switch (kind) {
+    case 'string':
+      return 'String';
+    case 'float':
+      return 'Fractional';
+    case 'date':
+      return dateAsEpoch ? 'Fractional' : 'String';
+    default:
+      return 'Integral';
+  }
+}
+
+/** Reads one feature's spec from its zod schema, or explains why SageMaker cannot store it. */
+export function readFeatureSpec(
+  group: string,
+  name: string,
+  schema: zc.$ZodType,
+  options: { readonly dateAsEpoch: boolean; readonly collectionsAllowed: boolean },
+): FeatureSpec {
+  const { schema: inner, optional } = unwrap(schema);
+  const def = defOf(inner);
+  let collection: CollectionType | undefined;
+  let valueSchema = inner;
+  if (def.type === 'array' || def.type === 'set') {
+    collection = def.type === 'array' ? 'List' : 'Set';
+    valueSchema = unwrap((def.type === 'array' ? def['element'] : def['valueType']) as zc.$ZodType).schema;
+  }
+  const kind = scalarKind(valueSchema);
+  if (kind === undefined || (collection !== undefined && kind === 'date')) {
+    const what = collection ? `${collection} of ${defOf(valueSchema).type}` : def.type;
+    throw new DefinitionError(
+      'UNSUPPORTED_TYPE',
+      `feature "${name}" of group "${group}" has type ${what}, which SageMaker cannot store; ` +
+        'use string, enum, number, number().int(), bigint, boolean, date, or an array of string/number',
+      { group, feature: name },
+    );
+  }
+  if (collection !== undefined && !options.collectionsAllowed) {
+    throw new DefinitionError(
+      'COLLECTION_NOT_SUPPORTED',
+      `feature "${name}" of group "${group}" is a ${collection}; SageMaker allows collection types only ` +
+        "with the InMemory online store: set onlineStorageType: 'InMemory' or store it as a string",
+      { group, feature: name },
+    );
+  }
+  return { name, kind, optional, collection, featureType: featureTypeOf(kind, options.dateAsEpoch) };
+}

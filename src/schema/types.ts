@@ -1,0 +1,188 @@
+import type * as zc from 'zod/v4/core';
+import type { RecordError, SourcePosition } from '../errors.js';
+import type { Codec, SageMakerRecord } from './codec.js';
+import type { CollectionType, SageMakerFeatureType } from './feature-spec.js';
+
+/** Flattens an intersection so editors show one object type on hover. */
+export type Simplify<T> = { [K in keyof T]: T[K] } & {};
+
+/** Any zod schema (classic or mini). */
+export type AnySchema = zc.$ZodType;
+/** Any zod object schema. */
+export type AnyObjectSchema = zc.$ZodObject;
+
+type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
+
+/** Names of required features holding a `Date`: the candidates for `eventTime`. */
+export type DateFeatureName<T> = { [K in RequiredKeys<T>]: T[K] extends Date ? K : never }[RequiredKeys<T>] & string;
+
+/** Names of required features holding a string or an integer: the candidates for `recordIdentifier`. */
+export type IdFeatureName<T> = {
+  [K in RequiredKeys<T>]: T[K] extends string | number | bigint ? K : never;
+}[RequiredKeys<T>] &
+  string;
+
+/** How `z.date()` features are stored: ISO-8601 strings (default) or Fractional epoch seconds. */
+export type EventTimeFormat = 'iso' | 'epoch-seconds';
+
+/** SageMaker's online store tiers; collection features need `InMemory`. */
+export type OnlineStorageType = 'Standard' | 'InMemory';
+
+/** A SageMaker `FeatureDefinition`, as CreateFeatureGroup takes it. */
+export interface FeatureDefinition {
+  readonly FeatureName: string;
+  readonly FeatureType: SageMakerFeatureType;
+  readonly CollectionType?: CollectionType;
+}
+
+/** What `defineFeatureGroup` takes. */
+export interface FeatureGroupConfig<
+  N extends string,
+  S extends AnySchema,
+  F extends AnyObjectSchema,
+  Id extends string,
+  T extends string,
+> {
+  /** The SageMaker feature group name: 1-64 characters matching `^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$`. */
+  readonly name: N;
+  /** The feature that identifies a record (String or Integral). */
+  readonly recordIdentifier: Id;
+  /** The `z.date()` feature that says when the event happened. */
+  readonly eventTime: T;
+  /** The raw event as it arrives (from a stream, a file, a table). Unknown fields are stripped. */
+  readonly source: S;
+  /** The record as stored: one entry per SageMaker feature. */
+  readonly features: F;
+  /** A pure function from a validated source event to a record. It must not read the clock or randomness. */
+  readonly transform: (source: zc.output<S>) => zc.input<F>;
+  readonly description?: string;
+  /** Bump to change the fingerprint when behaviour changes outside the transform's text. */
+  readonly version?: string | number;
+  readonly eventTimeFormat?: EventTimeFormat;
+  /** When true (default) every record carries the group's fingerprint as `skewless_fingerprint`. */
+  readonly lineage?: boolean;
+  readonly onlineStorageType?: OnlineStorageType;
+}
+
+/** A validated record from the pipeline, with the SageMaker record it encodes to. */
+export interface ProcessedRecord<R> {
+  readonly ok: true;
+  readonly record: R;
+  readonly encoded: SageMakerRecord;
+}
+
+/** A raw event the pipeline refused; the error says why and where. */
+export interface ProcessFailure {
+  readonly ok: false;
+  readonly error: RecordError;
+}
+
+export type ProcessResult<R> = ProcessedRecord<R> | ProcessFailure;
+
+/** The outcome of a batch: successes and failures, each with its index in the input. */
+export interface BatchResult<R> {
+  readonly records: Array<{ readonly index: number; readonly record: R; readonly encoded: SageMakerRecord }>;
+  readonly failures: Array<{ readonly index: number; readonly error: RecordError }>;
+}
+
+export interface BatchOptions {
+  /** The position of the record at `index`; defaults to `{ index }`. */
+  readonly position?: (index: number) => SourcePosition;
+}
+
+/** Options of one selection in a training set. */
+export interface SelectionOptions {
+  /** Column prefix; defaults to `<group>__`. */
+  readonly prefix?: string;
+  /** The spine column that holds this group's record identifier, when it is named differently. */
+  readonly key?: string;
+  /** Ignore feature rows older than this relative to the spine time, e.g. `'30d'`. */
+  readonly maxAge?: string;
+}
+
+/** Features of one group chosen for a training set: `group.select('amount', 'is_foreign')`. */
+export interface FeatureSelection<N extends string = string, Selected extends object = Record<string, unknown>> {
+  readonly groupName: N;
+  readonly group: AnyFeatureGroup;
+  readonly features: ReadonlyArray<keyof Selected & string>;
+  readonly options: SelectionOptions;
+  /** Returns a copy with these options set. */
+  with(options: SelectionOptions): FeatureSelection<N, Selected>;
+  /** Phantom: the selected features' types, for `InferTrainingRow`. Never set at run time. */
+  readonly '~selected'?: Selected;
+}
+
+declare const featureGroupBrand: unique symbol;
+
+/** A feature group: the one definition that ingestion, backfills and training sets all run. */
+export interface FeatureGroup<
+  N extends string = string,
+  S extends AnySchema = AnySchema,
+  F extends AnyObjectSchema = AnyObjectSchema,
+  Id extends string = string,
+  T extends string = string,
+> {
+  readonly [featureGroupBrand]: true;
+  readonly name: N;
+  readonly recordIdentifier: Id;
+  readonly eventTime: T;
+  readonly source: S;
+  readonly features: F;
+  transform(source: zc.output<S>): zc.input<F>;
+  readonly description: string | undefined;
+  readonly version: string | number | undefined;
+  readonly eventTimeFormat: EventTimeFormat;
+  readonly lineage: boolean;
+  readonly onlineStorageType: OnlineStorageType;
+  /** The group's features as SageMaker `FeatureDefinitions` (with `skewless_fingerprint` when lineage is on). */
+  readonly featureDefinitions: readonly FeatureDefinition[];
+  /** The names of the features the `features` schema declares, in order. */
+  readonly featureNames: readonly (keyof zc.output<F> & string)[];
+  /** A stable hash of the definition; see DESIGN.md "Fingerprint". */
+  readonly fingerprint: string;
+  /** Typed record <-> SageMaker record, DynamoDB item, offline row. */
+  readonly codec: Codec<zc.output<F>>;
+  /**
+   * Chooses features for a training set.
+   *
+   * ### Example
+   * ```ts
+   * store.trainingSet({ spine, entityKey: 'card_id', timestamp: 'label_time',
+   *                     features: [cardActivity.select('amount', 'is_foreign')] });
+   * ```
+   */
+  select<K extends keyof zc.output<F> & string>(...features: K[]): FeatureSelection<N, Simplify<Pick<zc.output<F>, K>>>;
+  /**
+   * Runs the pipeline on one raw event: validate source -> transform -> validate features -> encode.
+   * Never throws for bad input; returns `{ ok: false, error }` with a typed error instead.
+   *
+   * ### Example
+   * ```ts
+   * const result = cardActivity.process({ card_id: 'c1', amount_cents: 1250, country: 'FR', ts: '2024-05-01T12:00:00Z' });
+   * if (result.ok) console.log(result.record.amount, result.encoded);
+   * else console.error(formatError(result.error));
+   * ```
+   */
+  process(raw: unknown, position?: SourcePosition): ProcessResult<Simplify<zc.output<F>>>;
+  /**
+   * Runs the pipeline on many raw events; one bad event never stops the others.
+   *
+   * ### Example
+   * ```ts
+   * const { records, failures } = cardActivity.processBatch(events);
+   * ```
+   */
+  processBatch(raws: readonly unknown[], options?: BatchOptions): BatchResult<Simplify<zc.output<F>>>;
+}
+
+/** Any feature group, whatever its schemas. */
+export type AnyFeatureGroup = FeatureGroup<string, AnySchema, AnyObjectSchema, string, string>;
+
+/** The validated source event type of a group (the transform's parameter). */
+export type InferSource<G extends AnyFeatureGroup> = zc.output<G['source']>;
+
+/** The raw source event type of a group, before its schema parses it (e.g. ISO strings before they become Dates). */
+export type InferRawSource<G extends AnyFeatureGroup> = zc.input<G['source']>;
+
+/** The record type of a group: what `store.get` returns and the pipeline produces. */
+export type InferFeatures<G extends AnyFeatureGroup> = Simplify<zc.output<G['features']>>;
