@@ -125,6 +125,15 @@ export class DecodeError extends SkewlessError {
 /** Errors the pipeline returns for one record; the record is poison, the batch goes on. */
 export type RecordError = SourceValidationError | TransformError | FeatureValidationError;
 
+/** `: path: first message (+N more)`, the tail of a one-line error message; empty for no issues. */
+export function summarizeIssues(issues: readonly SkewlessIssue[]): string {
+  const first = issues[0];
+  if (first === undefined) return '';
+  const path = first.path.length ? `${formatPath(first.path)}: ` : '';
+  const more = issues.length > 1 ? ` (+${issues.length - 1} more)` : '';
+  return `: ${path}${first.message}${more}`;
+}
+
 /** True for any error skewless produced. */
 export function isSkewlessError(value: unknown): value is SkewlessError {
   return value instanceof SkewlessError;

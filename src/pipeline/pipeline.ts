@@ -5,6 +5,7 @@ import {
   type SkewlessIssue,
   SourceValidationError,
   type SourcePosition,
+  summarizeIssues,
   TransformError,
 } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
@@ -19,14 +20,6 @@ import type { BatchOptions, BatchResult, ProcessResult } from '../schema/types.j
 export interface Pipeline<R> {
   process(raw: unknown, position?: SourcePosition): ProcessResult<R>;
   processBatch(raws: readonly unknown[], options?: BatchOptions): BatchResult<R>;
-}
-
-function summarize(issues: readonly SkewlessIssue[]): string {
-  const first = issues[0];
-  if (first === undefined) return '';
-  const path = first.path.length ? `${first.path.map(String).join('.')}: ` : '';
-  const more = issues.length > 1 ? ` (+${issues.length - 1} more)` : '';
-  return `: ${path}${first.message}${more}`;
 }
 
 function describeValue(value: unknown): string {
@@ -62,7 +55,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
     if (!parsedSource.success) {
       const issues = parsedSource.error.issues;
       return {
-        error: new SourceValidationError(`group "${name}": event does not match the source schema${summarize(issues)}`, {
+        error: new SourceValidationError(`group "${name}": event does not match the source schema${summarizeIssues(issues)}`, {
           position,
           issues,
         }),
@@ -98,7 +91,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
       const issues = parsedFeatures.error.issues;
       return {
         error: new FeatureValidationError(
-          `group "${name}": transform output does not match the features schema${summarize(issues)}`,
+          `group "${name}": transform output does not match the features schema${summarizeIssues(issues)}`,
           { position, issues },
         ),
       };
@@ -109,7 +102,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
     const encoded = codec.encodeInto(record, issues);
     if (encoded === undefined) {
       return {
-        error: new FeatureValidationError(`group "${name}": record cannot be stored in SageMaker${summarize(issues)}`, {
+        error: new FeatureValidationError(`group "${name}": record cannot be stored in SageMaker${summarizeIssues(issues)}`, {
           position,
           issues,
         }),

@@ -1,4 +1,4 @@
-import { DecodeError, FeatureValidationError, type SkewlessIssue } from '../errors.js';
+import { DecodeError, FeatureValidationError, type SkewlessIssue, summarizeIssues } from '../errors.js';
 import type { FeatureSpec, SageMakerFeatureType, ValueKind } from './feature-spec.js';
 import { formatDouble } from './float.js';
 import { FINGERPRINT_FEATURE } from './names.js';
@@ -76,7 +76,8 @@ type ScalarEncoder = (value: unknown) => string | undefined;
 function scalarEncoder(kind: ValueKind, dateAsEpoch: boolean): ScalarEncoder {
   switch (kind) {
     case 'string':
-      return (value) => (typeof value === 'string' ? value : undefined);
+      // A lone surrogate has no UTF-8 form: SageMaker would store U+FFFD, so it is refused instead.
+      return (value) => (typeof value === 'string' && value.isWellFormed() ? value : undefined);
     case 'int':
       return (value) => (Number.isSafeInteger(value) ? String(value) : undefined);
     case 'bigint':
@@ -108,6 +109,8 @@ function describeBadValue(spec: FeatureSpec, value: unknown): string {
       return value instanceof Date && !Number.isNaN(value.getTime())
         ? 'time must be between 0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z'
         : 'expected a valid Date';
+    case 'string':
+      return typeof value === 'string' ? 'string holds a lone UTF-16 surrogate, which UTF-8 cannot encode' : 'expected a string';
     default:
       return `expected a ${spec.kind}`;
   }
@@ -230,6 +233,12 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
   }));
   const encoderOf = new Map(plans.map((p) => [p.name, p.encode]));
 
+  /** An absent feature reads back as its schema says: a missing key, or null for a nullable one. */
+  const readAbsent = (out: Record<string, unknown>, spec: FeatureSpec): void => {
+    if (!spec.optional) throw decodeFailure(spec.name, undefined);
+    if (spec.readsAsNull) out[spec.name] = null;
+  };
+
   const encodeInto = (record: T, issues: SkewlessIssue[]): SageMakerRecord | undefined => {
     const values = record as Record<string, unknown>;
     const out: SageMakerRecord = [];
@@ -298,7 +307,7 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
   };
 
   const fail = (issues: SkewlessIssue[]): never => {
-    throw new FeatureValidationError(`group "${group}": record cannot be stored`, { issues });
+    throw new FeatureValidationError(`group "${group}": record cannot be stored${summarizeIssues(issues)}`, { issues });
   };
 
   const codec: InternalCodec<T> = {
@@ -314,7 +323,7 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
       for (const spec of specs) {
         const feature = byName.get(spec.name);
         if (feature === undefined) {
-          if (!spec.optional) throw decodeFailure(spec.name, undefined);
+          readAbsent(out, spec);
           continue;
         }
         if (spec.collection) {
@@ -362,7 +371,7 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
       for (const spec of specs) {
         const attr = item[spec.name] as { L?: unknown[] } | undefined;
         if (attr === undefined || (attr as { NULL?: boolean }).NULL === true) {
-          if (!spec.optional) throw decodeFailure(spec.name, undefined);
+          readAbsent(out, spec);
           continue;
         }
         if (spec.collection) {
@@ -399,7 +408,7 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
       for (const spec of specs) {
         const v = row[spec.name];
         if (isAbsent(v)) {
-          if (!spec.optional) throw decodeFailure(spec.name, v);
+          readAbsent(out, spec);
           continue;
         }
         if (spec.collection) {

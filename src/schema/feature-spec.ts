@@ -14,7 +14,10 @@ export type CollectionType = 'List' | 'Set';
 export interface FeatureSpec {
   readonly name: string;
   readonly kind: ValueKind;
+  /** The value may be absent (optional or nullable); absent features are left out of the record. */
   readonly optional: boolean;
+  /** Absent reads back as `null` (a nullable, not optional, feature) rather than as a missing key. */
+  readonly readsAsNull: boolean;
   readonly collection: CollectionType | undefined;
   readonly featureType: SageMakerFeatureType;
 }
@@ -76,16 +79,19 @@ const WRAPPERS_KEEPING_PRESENCE = new Set(['default', 'prefault', 'readonly', 'c
 interface Unwrapped {
   readonly schema: zc.$ZodType;
   readonly optional: boolean;
+  readonly nullable: boolean;
 }
 
 /** Peels optional/nullable/default/readonly wrappers, noting whether the value may be absent. */
 function unwrap(schema: zc.$ZodType): Unwrapped {
   let current = schema;
   let optional = false;
+  let nullable = false;
   for (;;) {
     const def = defOf(current);
     if (def.type === 'optional' || def.type === 'nullable') {
-      optional = true;
+      if (def.type === 'optional') optional = true;
+      else nullable = true;
       current = def['innerType'] as zc.$ZodType;
     } else if (WRAPPERS_KEEPING_PRESENCE.has(def.type)) {
       current = def['innerType'] as zc.$ZodType;
@@ -93,7 +99,7 @@ function unwrap(schema: zc.$ZodType): Unwrapped {
       // A pipe's output side is what the feature holds once validated.
       current = def['out'] as zc.$ZodType;
     } else {
-      return { schema: current, optional };
+      return { schema: current, optional, nullable };
     }
   }
 }
@@ -118,7 +124,7 @@ export function readFeatureSpec(
   schema: zc.$ZodType,
   options: { readonly dateAsEpoch: boolean; readonly collectionsAllowed: boolean },
 ): FeatureSpec {
-  const { schema: inner, optional } = unwrap(schema);
+  const { schema: inner, optional, nullable } = unwrap(schema);
   const def = defOf(inner);
   let collection: CollectionType | undefined;
   let valueSchema = inner;
@@ -144,5 +150,12 @@ export function readFeatureSpec(
       { group, feature: name },
     );
   }
-  return { name, kind, optional, collection, featureType: featureTypeOf(kind, options.dateAsEpoch) };
+  return {
+    name,
+    kind,
+    optional: optional || nullable,
+    readsAsNull: nullable && !optional,
+    collection,
+    featureType: featureTypeOf(kind, options.dateAsEpoch),
+  };
 }

@@ -1,0 +1,49 @@
+// Packs the package as npm would publish it, installs the tarball into a scratch project and checks
+// that `import`, `require` and the CLI all work from it. No network: zod is linked from here.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const root = resolve(new URL('..', import.meta.url).pathname);
+const scratch = mkdtempSync(join(tmpdir(), 'skewless-smoke-'));
+const run = (cmd, args, cwd = scratch) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+
+try {
+  const packed = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', scratch], root))[0];
+  const files = packed.files.map((f) => f.path);
+  const forbidden = files.filter((f) => /^(src|test|bench|examples|scripts)\//.test(f) || f.endsWith('.test.ts'));
+  if (forbidden.length > 0) throw new Error(`the package would ship files it must not: ${forbidden.join(', ')}`);
+  for (const required of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js']) {
+    if (!files.includes(required)) throw new Error(`the package is missing ${required}`);
+  }
+
+  const modules = join(scratch, 'node_modules');
+  mkdirSync(join(modules, 'skewless'), { recursive: true });
+  run('tar', ['-xzf', join(scratch, packed.filename), '-C', join(modules, 'skewless'), '--strip-components=1']);
+  symlinkSync(join(root, 'node_modules', 'zod'), join(modules, 'zod'), 'dir');
+  writeFileSync(join(scratch, 'package.json'), '{ "name": "smoke", "private": true }');
+
+  const group = `{
+    name: 'smoke', recordIdentifier: 'id', eventTime: 't',
+    source: z.object({ id: z.string(), ts: isoTimestamp() }),
+    features: z.object({ id: z.string(), t: z.date() }),
+    transform: (e) => ({ id: e.id, t: e.ts }),
+  }`;
+  const check = `
+    const g = defineFeatureGroup(${group});
+    const r = g.process({ id: 'a', ts: '2024-05-01T00:00:00Z' });
+    if (!r.ok || r.encoded[1].ValueAsString !== '2024-05-01T00:00:00.000Z') throw new Error('pipeline failed: ' + JSON.stringify(r));
+    if (!(g.process(null).error instanceof SkewlessError)) throw new Error('errors are not SkewlessError');
+    console.log(g.fingerprint);`;
+  writeFileSync(join(scratch, 'esm.mjs'), `import { z } from 'zod';\nimport { defineFeatureGroup, isoTimestamp, SkewlessError } from 'skewless';\n${check}`);
+  writeFileSync(join(scratch, 'cjs.cjs'), `const { z } = require('zod');\nconst { defineFeatureGroup, isoTimestamp, SkewlessError } = require('skewless');\n${check}`);
+  const esm = run(process.execPath, ['esm.mjs']).trim();
+  const cjs = run(process.execPath, ['cjs.cjs']).trim();
+  if (esm !== cjs) throw new Error(`import and require disagree on the fingerprint: ${esm} vs ${cjs}`);
+  const help = run(process.execPath, [join(modules, 'skewless', 'dist', 'cli.js'), '--help']);
+  if (!help.includes('Usage: skewless')) throw new Error('the CLI did not print its help');
+  console.log(`smoke test passed: ${files.length} files packed; import, require and the CLI work (${readdirSync(modules).join(', ')})`);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}

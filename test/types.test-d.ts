@@ -1,0 +1,153 @@
+import { describe, expectTypeOf, it } from 'vitest';
+import { z } from 'zod';
+import {
+  type AnyFeatureGroup,
+  defineFeatureGroup,
+  type FeatureSelection,
+  type InferFeatures,
+  type InferRawSource,
+  type InferSource,
+  isoTimestamp,
+  type RecordError,
+  type SageMakerRecord,
+} from '../src/index.js';
+
+const cardActivity = defineFeatureGroup({
+  name: 'card-activity',
+  recordIdentifier: 'card_id',
+  eventTime: 'event_time',
+  source: z.object({ card_id: z.string(), amount_cents: z.number().int(), country: z.string(), ts: isoTimestamp() }),
+  features: z.object({
+    card_id: z.string(),
+    event_time: z.date(),
+    amount: z.number(),
+    is_foreign: z.boolean(),
+    merchant: z.string().optional(),
+    risk: z.bigint().nullable(),
+  }),
+  transform: (e) => ({
+    card_id: e.card_id,
+    event_time: e.ts,
+    amount: e.amount_cents / 100,
+    is_foreign: e.country !== 'US',
+    risk: null,
+  }),
+});
+
+describe('types derived from the definition', () => {
+  it('infers the source from the source schema', () => {
+    expectTypeOf<InferSource<typeof cardActivity>>().toEqualTypeOf<{
+      card_id: string;
+      amount_cents: number;
+      country: string;
+      ts: Date;
+    }>();
+    expectTypeOf<InferRawSource<typeof cardActivity>>().toEqualTypeOf<{
+      card_id: string;
+      amount_cents: number;
+      country: string;
+      ts: string;
+    }>();
+  });
+
+  it('infers the record from the features schema', () => {
+    expectTypeOf<InferFeatures<typeof cardActivity>>().toEqualTypeOf<{
+      card_id: string;
+      event_time: Date;
+      amount: number;
+      is_foreign: boolean;
+      merchant?: string | undefined;
+      risk: bigint | null;
+    }>();
+  });
+
+  it('keeps the literal name and keys', () => {
+    expectTypeOf(cardActivity.name).toEqualTypeOf<'card-activity'>();
+    expectTypeOf(cardActivity.recordIdentifier).toEqualTypeOf<'card_id'>();
+    expectTypeOf(cardActivity.eventTime).toEqualTypeOf<'event_time'>();
+  });
+
+  it('types the pipeline result', () => {
+    const result = cardActivity.process({});
+    if (result.ok) {
+      expectTypeOf(result.record).toEqualTypeOf<InferFeatures<typeof cardActivity>>();
+      expectTypeOf(result.encoded).toEqualTypeOf<SageMakerRecord>();
+    } else {
+      expectTypeOf(result.error).toEqualTypeOf<RecordError>();
+    }
+  });
+
+  it('is assignable to AnyFeatureGroup', () => {
+    expectTypeOf(cardActivity).toExtend<AnyFeatureGroup>();
+  });
+
+  it('types selections and refuses unknown feature names', () => {
+    expectTypeOf(cardActivity.select('amount', 'is_foreign')).toEqualTypeOf<
+      FeatureSelection<'card-activity', { amount: number; is_foreign: boolean }>
+    >();
+    // @ts-expect-error 'nope' is not a feature of the group
+    cardActivity.select('amount', 'nope');
+  });
+});
+
+describe('compile-time checks of a definition', () => {
+  const features = z.object({ id: z.string(), t: z.date(), n: z.number(), maybe: z.date().optional() });
+  const source = z.object({ id: z.string() });
+
+  it('checks the transform parameter against the source schema', () => {
+    defineFeatureGroup({
+      name: 'g',
+      recordIdentifier: 'id',
+      eventTime: 't',
+      source,
+      features,
+      // @ts-expect-error the source has no field "missing"
+      transform: (e) => ({ id: e.missing, t: new Date(), n: 1 }),
+    });
+  });
+
+  it('checks the transform result against the features schema', () => {
+    defineFeatureGroup({
+      name: 'g',
+      recordIdentifier: 'id',
+      eventTime: 't',
+      source,
+      features,
+      // @ts-expect-error n must be a number
+      transform: (e) => ({ id: e.id, t: new Date(), n: 'one' }),
+    });
+  });
+
+  it('only accepts a required date feature as event time', () => {
+    defineFeatureGroup({
+      name: 'g',
+      recordIdentifier: 'id',
+      // @ts-expect-error n is not a date
+      eventTime: 'n',
+      source,
+      features,
+      transform: (e) => ({ id: e.id, t: new Date(), n: 1 }),
+    });
+    defineFeatureGroup({
+      name: 'g',
+      recordIdentifier: 'id',
+      // @ts-expect-error maybe is optional
+      eventTime: 'maybe',
+      source,
+      features,
+      transform: (e) => ({ id: e.id, t: new Date(), n: 1 }),
+    });
+  });
+
+  it('only accepts a required string or integer feature as record identifier', () => {
+    defineFeatureGroup({
+      name: 'g',
+      // @ts-expect-error t is a date
+      recordIdentifier: 't',
+      eventTime: 't',
+      source,
+      features,
+      transform: (e) => ({ id: e.id, t: new Date(), n: 1 }),
+    });
+  });
+});
