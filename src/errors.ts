@@ -45,7 +45,9 @@ export type RecordErrorCode =
   | 'FEATURE_VALIDATION'
   | 'DECODE_FAILED';
 
-export type SkewlessErrorCode = DefinitionErrorCode | RecordErrorCode;
+export type ConfigurationErrorCode = 'MISSING_DEPENDENCY' | 'INVALID_CONFIG';
+
+export type SkewlessErrorCode = DefinitionErrorCode | RecordErrorCode | ConfigurationErrorCode;
 
 export interface SkewlessErrorOptions {
   readonly position?: SourcePosition | undefined;
@@ -119,6 +121,14 @@ export class DecodeError extends SkewlessError {
   declare readonly code: 'DECODE_FAILED';
   constructor(message: string, options: SkewlessErrorOptions = {}) {
     super('DECODE_FAILED', message, options);
+  }
+}
+
+/** A store or backend that cannot start: an optional dependency not installed, a bad option. */
+export class ConfigurationError extends SkewlessError {
+  declare readonly code: ConfigurationErrorCode;
+  constructor(code: ConfigurationErrorCode, message: string, options: SkewlessErrorOptions = {}) {
+    super(code, message, options);
   }
 }
 

@@ -1,6 +1,7 @@
 // The dialect-neutral core: no AWS client, no DuckDB, no side effects at import time.
 export { defineFeatureGroup, isFeatureGroup } from './define.js';
 export {
+  ConfigurationError,
   DecodeError,
   DefinitionError,
   FeatureValidationError,
@@ -11,6 +12,7 @@ export {
   isSkewlessError,
 } from './errors.js';
 export type {
+  ConfigurationErrorCode,
   DefinitionErrorCode,
   RecordError,
   RecordErrorCode,

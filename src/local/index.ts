@@ -1,0 +1,5 @@
+// skewless/local: the embedded DuckDB stores and the local stack. DuckDB loads on first use.
+export { localOffline, offlineDataDir, partitionOf } from './offline-store.js';
+export type { LocalOfflineOptions } from './offline-store.js';
+export { localOnline } from './online-store.js';
+export type { LocalOnlineOptions } from './online-store.js';

@@ -1,0 +1,123 @@
+import type { FeatureValue, SageMakerRecord } from './codec.js';
+import { isTimeInRange, parseIsoInstant } from './time.js';
+import type { FeatureDefinition } from './types.js';
+
+/**
+ * What a backend needs to know about a group to store its records: the shape CreateFeatureGroup
+ * takes. A `FeatureGroup` has it; so does a group the local stack learned from CreateFeatureGroup.
+ */
+export interface GroupSchema {
+  readonly name: string;
+  readonly recordIdentifier: string;
+  readonly eventTime: string;
+  readonly featureDefinitions: readonly FeatureDefinition[];
+}
+
+const INTEGRAL = /^-?\d+$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+function valueFits(type: FeatureDefinition['FeatureType'], text: string): boolean {
+  switch (type) {
+    case 'String':
+      return true;
+    case 'Integral': {
+      if (!INTEGRAL.test(text)) return false;
+      const n = BigInt(text);
+      return n >= INT64_MIN && n <= INT64_MAX;
+    }
+    case 'Fractional':
+      return text.trim() !== '' && Number.isFinite(Number(text));
+  }
+}
+
+/** Event time as SageMaker reads it: ISO-8601 with a zone (String) or epoch seconds (Fractional). */
+export function parseEventTime(type: FeatureDefinition['FeatureType'], text: string): number | undefined {
+  let ms: number | undefined;
+  if (type === 'Fractional') {
+    const seconds = text.trim() === '' ? Number.NaN : Number(text);
+    ms = Number.isFinite(seconds) ? Math.round(seconds * 1000) : undefined;
+  } else if (type === 'String') {
+    ms = parseIsoInstant(text);
+  }
+  return ms !== undefined && isTimeInRange(ms) ? ms : undefined;
+}
+
+/** One problem with a record, in the words SageMaker's ValidationError would use. */
+export interface RecordProblem {
+  readonly feature: string | undefined;
+  readonly message: string;
+}
+
+/** A record checked against its group: its identifier, its event time, or what is wrong with it. */
+export type CheckedRecord =
+  | { readonly ok: true; readonly id: string; readonly eventTimeMs: number; readonly eventTime: string }
+  | { readonly ok: false; readonly problem: RecordProblem };
+
+/**
+ * Checks a record as SageMaker's PutRecord does: every feature known and of its type, the record
+ * identifier and event time present, the event time readable.
+ */
+export function checkRecord(group: GroupSchema, record: readonly FeatureValue[]): CheckedRecord {
+  const definitions = new Map(group.featureDefinitions.map((d) => [d.FeatureName, d]));
+  const seen = new Set<string>();
+  let id: string | undefined;
+  let eventTime: string | undefined;
+  for (const feature of record) {
+    const name = feature.FeatureName;
+    const definition = definitions.get(name);
+    if (definition === undefined) return fail(name, `feature ${name} is not defined in feature group ${group.name}`);
+    if (seen.has(name)) return fail(name, `feature ${name} appears more than once`);
+    seen.add(name);
+    const isList = definition.CollectionType !== undefined;
+    if (isList ? feature.ValueAsStringList === undefined : feature.ValueAsString === undefined) {
+      return fail(name, `feature ${name} needs ${isList ? 'ValueAsStringList' : 'ValueAsString'}`);
+    }
+    const values = isList ? (feature.ValueAsStringList as string[]) : [feature.ValueAsString as string];
+    const bad = values.find((v) => !valueFits(definition.FeatureType, v));
+    if (bad !== undefined) return fail(name, `value ${JSON.stringify(bad)} of feature ${name} is not ${definition.FeatureType}`);
+    if (name === group.recordIdentifier) id = feature.ValueAsString;
+    if (name === group.eventTime) eventTime = feature.ValueAsString;
+  }
+  if (id === undefined || id === '') return fail(group.recordIdentifier, `record identifier ${group.recordIdentifier} is missing`);
+  if (eventTime === undefined) return fail(group.eventTime, `event time ${group.eventTime} is missing`);
+  const type = definitions.get(group.eventTime)?.FeatureType ?? 'String';
+  const eventTimeMs = parseEventTime(type, eventTime);
+  if (eventTimeMs === undefined) {
+    return fail(group.eventTime, `event time ${JSON.stringify(eventTime)} is not a valid ${type === 'String' ? 'ISO-8601 UTC time' : 'epoch seconds value'}`);
+  }
+  return { ok: true, id, eventTimeMs, eventTime };
+}
+
+function fail(feature: string | undefined, message: string): CheckedRecord {
+  return { ok: false, problem: { feature, message } };
+}
+
+/** Keeps only the named features (the record identifier and event time are not added back). */
+export function pickFeatures(record: SageMakerRecord, names: readonly string[] | undefined): SageMakerRecord {
+  if (names === undefined || names.length === 0) return record;
+  const wanted = new Set(names);
+  return record.filter((f) => wanted.has(f.FeatureName));
+}
+
+/** SageMaker's TtlDuration. */
+export interface TtlDuration {
+  readonly Unit: 'Seconds' | 'Minutes' | 'Hours' | 'Days' | 'Weeks';
+  readonly Value: number;
+}
+
+const TTL_UNIT_MS: Record<TtlDuration['Unit'], number> = {
+  Seconds: 1000,
+  Minutes: 60_000,
+  Hours: 3_600_000,
+  Days: 86_400_000,
+  Weeks: 604_800_000,
+};
+
+/** When a record written with this TTL expires: SageMaker counts TTL from the record's event time. */
+export function expiresAtMs(eventTimeMs: number, ttl: TtlDuration | undefined): number | undefined {
+  if (ttl === undefined) return undefined;
+  const unit = TTL_UNIT_MS[ttl.Unit];
+  if (unit === undefined || !Number.isFinite(ttl.Value) || ttl.Value < 1) return undefined;
+  return eventTimeMs + ttl.Value * unit;
+}

@@ -1,0 +1,65 @@
+import type { SageMakerRecord } from '../schema/codec.js';
+import type { GroupSchema, TtlDuration } from '../schema/sagemaker-record.js';
+
+/** What became of one record written to an online store. */
+export type OnlineWriteStatus =
+  /** It is now the stored record for its identifier. */
+  | 'applied'
+  /** Its event time is not newer than the stored record's: it belongs to history (offline) only. */
+  | 'stale';
+
+/** A record as an online store returns it. */
+export interface OnlineRecord {
+  readonly record: SageMakerRecord;
+  /** When the record expires, if it was written with a TTL. */
+  readonly expiresAt?: Date;
+}
+
+export type DeletionMode = 'SoftDelete' | 'HardDelete';
+
+/** What became of a delete: done, or refused because the stored record is newer (see DESIGN.md). */
+export type DeleteStatus = 'deleted' | 'stale';
+
+export interface OnlinePutOptions {
+  /** Expire the records this long after their event time, as SageMaker's TtlDuration does. */
+  readonly ttl?: TtlDuration;
+}
+
+/**
+ * The online tier: one record per identifier, the newest by event time. Every backend applies the
+ * same rule: a record replaces the stored one only if its event time is strictly greater.
+ */
+export interface OnlineStore {
+  /** Writes records in order; returns one status per record, in the same order. */
+  put(group: GroupSchema, records: readonly SageMakerRecord[], options?: OnlinePutOptions): Promise<OnlineWriteStatus[]>;
+  get(group: GroupSchema, id: string, options?: { readonly features?: readonly string[] }): Promise<OnlineRecord | undefined>;
+  /** Reads many identifiers; identifiers with no (live) record are absent from the map. */
+  getMany(group: GroupSchema, ids: readonly string[]): Promise<Map<string, OnlineRecord>>;
+  /** Deletes as SageMaker's DeleteRecord does; `eventTime` must be newer than the stored record's. */
+  delete(group: GroupSchema, id: string, eventTime: string, mode: DeletionMode): Promise<DeleteStatus>;
+  close(): Promise<void>;
+}
+
+/** One row appended to the offline store: a written record, or a delete marker. */
+export interface OfflineWrite {
+  /** The record; for a delete marker only the identifier and event time features. */
+  readonly record: SageMakerRecord;
+  readonly writeTime: Date;
+  readonly apiInvocationTime: Date;
+  readonly isDeleted: boolean;
+}
+
+/** A row read back from the offline store: features (typed per the group) plus SageMaker's columns. */
+export type OfflineStoredRow = Record<string, unknown> & {
+  readonly write_time: Date;
+  readonly api_invocation_time: Date;
+  readonly is_deleted: boolean;
+};
+
+/** The offline tier: every write and delete marker, appended, laid out as SageMaker's Glue-format store. */
+export interface OfflineStore {
+  append(group: GroupSchema, writes: readonly OfflineWrite[]): Promise<void>;
+  /** Every row of the group, in no particular order. */
+  scan(group: GroupSchema): Promise<OfflineStoredRow[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SageMakerRecord } from '../../src/index.js';
+import type { GroupSchema } from '../../src/schema/sagemaker-record.js';
+import type { OnlineStore } from '../../src/store/types.js';
+
+/** A group as CreateFeatureGroup knows it, with every SageMaker type. */
+export const contractGroup: GroupSchema = {
+  name: 'contract-group',
+  recordIdentifier: 'id',
+  eventTime: 'event_time',
+  featureDefinitions: [
+    { FeatureName: 'id', FeatureType: 'String' },
+    { FeatureName: 'event_time', FeatureType: 'String' },
+    { FeatureName: 'amount', FeatureType: 'Fractional' },
+    { FeatureName: 'count', FeatureType: 'Integral' },
+  ],
+};
+
+export function contractRecord(id: string, eventTime: string, amount = 1, count = '1'): SageMakerRecord {
+  return [
+    { FeatureName: 'id', ValueAsString: id },
+    { FeatureName: 'event_time', ValueAsString: eventTime },
+    { FeatureName: 'amount', ValueAsString: String(amount) },
+    { FeatureName: 'count', ValueAsString: count },
+  ];
+}
+
+const value = (record: SageMakerRecord | undefined, name: string) => record?.find((f) => f.FeatureName === name)?.ValueAsString;
+
+/**
+ * The OnlineStore contract of DESIGN.md, run against every backend: the write rule, reads,
+ * deletes and TTL behave the same whatever stores the records.
+ */
+export function onlineStoreContract(
+  name: string,
+  open: () => Promise<{ store: OnlineStore; group?: GroupSchema; advanceClock?: (ms: number) => void }>,
+): void {
+  describe(`OnlineStore contract: ${name}`, () => {
+    let store: OnlineStore;
+    let group: GroupSchema;
+    let advanceClock: ((ms: number) => void) | undefined;
+    let n = 0;
+    const freshId = () => `id-${++n}-${Math.random().toString(36).slice(2, 8)}`;
+
+    beforeAll(async () => {
+      const opened = await open();
+      store = opened.store;
+      group = opened.group ?? contractGroup;
+      advanceClock = opened.advanceClock;
+    });
+    afterAll(async () => {
+      await store.close();
+    });
+
+    it('stores a record and reads it back unchanged', async () => {
+      const id = freshId();
+      const record = contractRecord(id, '2024-05-01T12:00:00.000Z', 12.5, '9223372036854775807');
+      expect(await store.put(group, [record])).toEqual(['applied']);
+      expect((await store.get(group, id))?.record).toEqual(record);
+    });
+
+    it('returns undefined for an identifier never written', async () => {
+      expect(await store.get(group, freshId())).toBeUndefined();
+    });
+
+    it('replaces a record only with a strictly newer event time', async () => {
+      const id = freshId();
+      expect(await store.put(group, [contractRecord(id, '2024-05-01T12:00:00.000Z', 1)])).toEqual(['applied']);
+      expect(await store.put(group, [contractRecord(id, '2024-05-01T11:00:00.000Z', 2)])).toEqual(['stale']);
+      expect(await store.put(group, [contractRecord(id, '2024-05-01T12:00:00.000Z', 3)])).toEqual(['stale']);
+      expect(value((await store.get(group, id))?.record, 'amount')).toBe('1');
+      expect(await store.put(group, [contractRecord(id, '2024-05-01T12:00:00.001Z', 4)])).toEqual(['applied']);
+      expect(value((await store.get(group, id))?.record, 'amount')).toBe('4');
+    });
+
+    it('applies the rule in order within one batch', async () => {
+      const id = freshId();
+      const statuses = await store.put(group, [
+        contractRecord(id, '2024-05-01T10:00:00Z', 1),
+        contractRecord(id, '2024-05-01T12:00:00Z', 2),
+        contractRecord(id, '2024-05-01T11:00:00Z', 3),
+        contractRecord(id, '2024-05-01T12:00:00Z', 4),
+      ]);
+      expect(statuses).toEqual(['applied', 'applied', 'stale', 'stale']);
+      expect(value((await store.get(group, id))?.record, 'amount')).toBe('2');
+    });
+
+    it('reads only the named features when asked', async () => {
+      const id = freshId();
+      await store.put(group, [contractRecord(id, '2024-05-01T12:00:00Z', 7)]);
+      expect((await store.get(group, id, { features: ['amount'] }))?.record).toEqual([{ FeatureName: 'amount', ValueAsString: '7' }]);
+    });
+
+    it('reads many identifiers at once, leaving missing ones out', async () => {
+      const ids = Array.from({ length: 250 }, () => freshId());
+      await store.put(group, ids.map((id, i) => contractRecord(id, '2024-05-01T12:00:00Z', i)));
+      const missing = freshId();
+      const found = await store.getMany(group, [...ids, missing]);
+      expect(found.size).toBe(250);
+      expect(found.has(missing)).toBe(false);
+      expect(value(found.get(ids[249] as string)?.record, 'amount')).toBe('249');
+    });
+
+    it('soft-deletes: the record is gone, and older writes stay out', async () => {
+      const id = freshId();
+      await store.put(group, [contractRecord(id, '2024-05-01T12:00:00Z')]);
+      expect(await store.delete(group, id, '2024-05-01T13:00:00Z', 'SoftDelete')).toBe('deleted');
+      expect(await store.get(group, id)).toBeUndefined();
+      expect(await store.put(group, [contractRecord(id, '2024-05-01T12:30:00Z')])).toEqual(['stale']);
+      expect(await store.put(group, [contractRecord(id, '2024-05-01T14:00:00Z', 5)])).toEqual(['applied']);
+      expect(value((await store.get(group, id))?.record, 'amount')).toBe('5');
+    });
+
+    it('hard-deletes: the identifier is forgotten, so any later write applies', async () => {
+      const id = freshId();
+      await store.put(group, [contractRecord(id, '2024-05-01T12:00:00Z')]);
+      expect(await store.delete(group, id, '2024-05-01T13:00:00Z', 'HardDelete')).toBe('deleted');
+      expect(await store.get(group, id)).toBeUndefined();
+      expect(await store.put(group, [contractRecord(id, '2024-05-01T00:00:00Z')])).toEqual(['applied']);
+    });
+
+    it('refuses a delete older than the stored record', async () => {
+      const id = freshId();
+      await store.put(group, [contractRecord(id, '2024-05-01T12:00:00Z')]);
+      expect(await store.delete(group, id, '2024-05-01T11:00:00Z', 'SoftDelete')).toBe('stale');
+      expect(await store.delete(group, id, '2024-05-01T11:00:00Z', 'HardDelete')).toBe('stale');
+      expect(await store.get(group, id)).toBeDefined();
+    });
+
+    it('expires records after their TTL, counted from the event time', async () => {
+      const id = freshId();
+      const eventTime = new Date(Date.now() - 30_000).toISOString();
+      await store.put(group, [contractRecord(id, eventTime)], { ttl: { Unit: 'Minutes', Value: 1 } });
+      const stored = await store.get(group, id);
+      expect(stored?.expiresAt?.getTime()).toBe(Date.parse(eventTime) + 60_000);
+      if (advanceClock) {
+        advanceClock(31_000);
+        expect(await store.get(group, id)).toBeUndefined();
+        expect((await store.getMany(group, [id])).size).toBe(0);
+      }
+    });
+  });
+}

@@ -1,0 +1,78 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { localOffline, localOnline, partitionOf } from '../src/local/index.js';
+import { contractGroup, contractRecord, onlineStoreContract } from './contracts/online-store.js';
+
+let clockOffset = 0;
+onlineStoreContract('local DuckDB (memory)', async () => ({
+  store: await localOnline({ memory: true, now: () => Date.now() + clockOffset }),
+  advanceClock: (ms) => {
+    clockOffset += ms;
+  },
+}));
+
+describe('local online store on disk', () => {
+  it('keeps records across a reopen of the same directory', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-online-'));
+    const first = await localOnline({ dir });
+    await first.put(contractGroup, [contractRecord('persisted', '2024-05-01T12:00:00Z', 3)]);
+    await first.close();
+    const second = await localOnline({ dir });
+    expect((await second.get(contractGroup, 'persisted'))?.record).toEqual(contractRecord('persisted', '2024-05-01T12:00:00Z', 3));
+    await second.close();
+  });
+});
+
+describe('local offline store', () => {
+  const written = new Date('2024-06-01T00:00:00.123Z');
+
+  it('lays rows out as SageMaker\'s Glue-format offline store, partitioned by event time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-offline-'));
+    const offline = await localOffline({ dir });
+    await offline.append(contractGroup, [
+      { record: contractRecord('a', '2024-05-01T12:59:59.999Z'), writeTime: written, apiInvocationTime: written, isDeleted: false },
+      { record: contractRecord('b', '2024-05-01T13:00:00Z'), writeTime: written, apiInvocationTime: written, isDeleted: false },
+    ]);
+    const files = readdirSync(dir, { recursive: true }).map(String).filter((f) => f.endsWith('.parquet'));
+    expect(files.map((f) => relative('', f).split('/').slice(0, 6).join('/')).sort()).toEqual([
+      'contract-group/data/year=2024/month=05/day=01/hour=12',
+      'contract-group/data/year=2024/month=05/day=01/hour=13',
+    ]);
+    await offline.close();
+  });
+
+  it('reads back typed columns with write_time, api_invocation_time and is_deleted', async () => {
+    const offline = await localOffline({ memory: true });
+    await offline.append(contractGroup, [
+      { record: contractRecord('a', '2024-05-01T12:00:00Z', 1.5, '-9223372036854775808'), writeTime: written, apiInvocationTime: written, isDeleted: false },
+      {
+        record: [
+          { FeatureName: 'id', ValueAsString: 'a' },
+          { FeatureName: 'event_time', ValueAsString: '2024-05-01T13:00:00Z' },
+        ],
+        writeTime: written,
+        apiInvocationTime: written,
+        isDeleted: true,
+      },
+    ]);
+    const rows = (await offline.scan(contractGroup)).sort((x, y) => String(x['event_time']).localeCompare(String(y['event_time'])));
+    expect(rows).toEqual([
+      { id: 'a', event_time: '2024-05-01T12:00:00Z', amount: 1.5, count: -(2n ** 63n), write_time: written, api_invocation_time: written, is_deleted: false },
+      { id: 'a', event_time: '2024-05-01T13:00:00Z', amount: null, count: null, write_time: written, api_invocation_time: written, is_deleted: true },
+    ]);
+    await offline.close();
+  });
+
+  it('reads nothing, without failing, before the first write', async () => {
+    const offline = await localOffline({ memory: true });
+    expect(await offline.scan(contractGroup)).toEqual([]);
+    await offline.close();
+  });
+
+  it('partitions by UTC hour of the event time', () => {
+    expect(partitionOf(Date.parse('2024-12-31T23:30:00-01:00'))).toBe('year=2025/month=01/day=01/hour=00');
+    expect(partitionOf(Date.parse('0001-01-01T00:00:00Z'))).toBe('year=0001/month=01/day=01/hour=00');
+  });
+});
