@@ -1,23 +1,13 @@
 import { formatError } from '../errors.js';
+import { seededRandom } from '../util/random.js';
 import { cardActivity } from './demo-groups.js';
 
 const COUNTRIES = ['US', 'US', 'US', 'FR', 'DE', 'BR'];
 const MCCS = ['5411', '5812', '5999', '4111'];
 
-/** Deterministic pseudo-random numbers, so every run of the demo shows the same figures. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Synthetic card transactions as a Kinesis producer would send them, with a few malformed ones mixed in. */
 export function syntheticTransactions(count: number, seed = 7): unknown[] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const start = Date.UTC(2024, 4, 1);
   const events: unknown[] = [];
   for (let i = 0; i < count; i++) {

@@ -3,3 +3,6 @@ export { localOffline, offlineDataDir, partitionOf } from './offline-store.js';
 export type { LocalOfflineOptions } from './offline-store.js';
 export { localOnline } from './online-store.js';
 export type { LocalOnlineOptions } from './online-store.js';
+export { startLocalStack } from './stack/server.js';
+export type { LocalStack, LocalStackOptions } from './stack/server.js';
+export type { FaultConfig, FaultCounts, FaultSpec } from './stack/faults.js';

@@ -176,6 +176,12 @@ class LocalOnlineStore implements OnlineStore {
     });
   }
 
+  /** Forgets every record of a group (DeleteFeatureGroup). */
+  async drop(groupName: string): Promise<void> {
+    this.ready.delete(groupName);
+    await this.db.rows(`DROP TABLE IF EXISTS ${quoteIdentifier(`online__${groupName}`)}`);
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }
@@ -191,7 +197,7 @@ class LocalOnlineStore implements OnlineStore {
  * await online.put(cardActivity, [cardActivity.codec.toRecord(record)]);
  * ```
  */
-export async function localOnline(options: LocalOnlineOptions = {}): Promise<OnlineStore> {
+export async function localOnline(options: LocalOnlineOptions = {}): Promise<OnlineStore & { drop(groupName: string): Promise<void> }> {
   let path = ':memory:';
   if (!options.memory) {
     const dir = options.dir ?? '.skewless';

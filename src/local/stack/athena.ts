@@ -1,0 +1,279 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { FeatureDefinition } from '../../schema/types.js';
+import { quoteIdentifier, quoteLiteral } from '../../sql/quote.js';
+import { Database } from '../duckdb.js';
+import { type StackContext, s3Path } from './context.js';
+import { AwsError } from './http.js';
+
+type State = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
+
+interface Column {
+  readonly Name: string;
+  readonly Type: string;
+}
+
+interface Execution {
+  readonly id: string;
+  readonly query: string;
+  readonly database: string | undefined;
+  readonly outputLocation: string;
+  readonly workGroup: string;
+  readonly statementType: 'DDL' | 'DML' | 'UTILITY';
+  readonly submitted: number;
+  state: State;
+  reason?: string;
+  completed?: number;
+  engineMs?: number;
+  columns?: Column[];
+  rows?: (string | undefined)[][];
+}
+
+const ATHENA_TYPES: Record<string, string> = {
+  BIGINT: 'bigint',
+  INTEGER: 'integer',
+  SMALLINT: 'smallint',
+  TINYINT: 'tinyint',
+  DOUBLE: 'double',
+  FLOAT: 'float',
+  VARCHAR: 'varchar',
+  BOOLEAN: 'boolean',
+  TIMESTAMP: 'timestamp',
+  'TIMESTAMP WITH TIME ZONE': 'timestamp with time zone',
+  DATE: 'date',
+  HUGEINT: 'decimal',
+};
+
+function athenaType(duckType: string): string {
+  if (duckType.endsWith('[]')) return 'array';
+  if (duckType.startsWith('DECIMAL')) return 'decimal';
+  return ATHENA_TYPES[duckType] ?? 'varchar';
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+
+/** Values as Athena prints them in results: timestamps `yyyy-MM-dd HH:mm:ss.SSS`, arrays `[a, b]`. */
+function athenaText(value: unknown, type: string): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  if (value instanceof Date) {
+    const day = `${pad(value.getUTCFullYear(), 4)}-${pad(value.getUTCMonth() + 1)}-${pad(value.getUTCDate())}`;
+    if (type === 'date') return day;
+    return `${day} ${pad(value.getUTCHours())}:${pad(value.getUTCMinutes())}:${pad(value.getUTCSeconds())}.${pad(value.getUTCMilliseconds(), 3)}`;
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => athenaText(v, '') ?? 'null').join(', ')}]`;
+  return String(value);
+}
+
+/** Athena's CSV result file: a header, every field quoted, NULL as an empty unquoted field. */
+function csvOf(columns: readonly Column[], rows: readonly (string | undefined)[][]): string {
+  const quote = (v: string) => `"${v.replaceAll('"', '""')}"`;
+  const lines = [columns.map((c) => quote(c.Name)).join(',')];
+  for (const row of rows) lines.push(row.map((v) => (v === undefined ? '' : quote(v))).join(','));
+  return `${lines.join('\n')}\n`;
+}
+
+function statementType(query: string): Execution['statementType'] {
+  const word = /^\s*(?:--[^\n]*\n\s*)*(\w+)/.exec(query)?.[1]?.toUpperCase();
+  if (word === 'SELECT' || word === 'WITH' || word === 'INSERT' || word === 'VALUES') return 'DML';
+  if (word === 'CREATE' || word === 'DROP' || word === 'ALTER' || word === 'SHOW' || word === 'DESCRIBE') return 'DDL';
+  return 'UTILITY';
+}
+
+const SQL_TYPE: Record<FeatureDefinition['FeatureType'], string> = { String: 'VARCHAR', Integral: 'BIGINT', Fractional: 'DOUBLE' };
+
+/**
+ * Athena on DuckDB: every feature group's Glue table is a DuckDB view over its offline Parquet, in a
+ * schema named after its Glue database. Queries run as written; one DuckDB cannot run fails the way
+ * Athena fails a query (state FAILED with a reason), never silently rewritten.
+ */
+export class LocalAthena {
+  private readonly executions = new Map<string, Execution>();
+  private readonly tokens = new Map<string, string>();
+  private sequence = 0;
+  private engine: Promise<Database> | undefined;
+
+  constructor(private readonly context: StackContext) {}
+
+  private database(): Promise<Database> {
+    this.engine ??= Database.open(':memory:');
+    return this.engine;
+  }
+
+  /** Refreshes the views that stand for the Glue tables of the feature groups' offline stores. */
+  private async syncCatalog(db: Database): Promise<void> {
+    await this.context.offline.flush();
+    await db.exclusive(async (connection) => {
+      for (const group of this.context.registry.all()) {
+        const catalog = group.OfflineStoreConfig?.DataCatalogConfig;
+        const base = this.context.offline.baseOf(group);
+        if (!catalog || base === undefined) continue;
+        const schema = quoteIdentifier(catalog.Database);
+        const view = `${schema}.${quoteIdentifier(catalog.TableName)}`;
+        const store = await this.context.offline.storeFor(base);
+        const source = store.source({
+          name: group.FeatureGroupName,
+          recordIdentifier: group.RecordIdentifierFeatureName,
+          eventTime: group.EventTimeFeatureName,
+          featureDefinitions: group.FeatureDefinitions,
+        });
+        // Before the first write there are no files: the view is then an empty table of the right shape.
+        const empty = [
+          ...group.FeatureDefinitions.map((d) => `CAST(NULL AS ${SQL_TYPE[d.FeatureType]}${d.CollectionType ? '[]' : ''}) AS ${quoteIdentifier(d.FeatureName)}`),
+          'CAST(NULL AS TIMESTAMP) AS write_time',
+          'CAST(NULL AS TIMESTAMP) AS api_invocation_time',
+          'CAST(NULL AS BOOLEAN) AS is_deleted',
+        ].join(', ');
+        await connection.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+        await connection.run(`CREATE OR REPLACE VIEW ${view} AS ${source ? `SELECT * FROM ${source}` : `SELECT ${empty} WHERE false`}`);
+      }
+    });
+  }
+
+  start(body: Record<string, unknown>): Record<string, unknown> {
+    const query = body['QueryString'];
+    if (typeof query !== 'string' || query.trim() === '') throw new AwsError('InvalidRequestException', 'QueryString is required');
+    if (Buffer.byteLength(query, 'utf8') > 262_144) throw new AwsError('InvalidRequestException', 'QueryString is longer than 262144 bytes');
+    const token = body['ClientRequestToken'];
+    if (typeof token === 'string') {
+      const known = this.tokens.get(token);
+      if (known) {
+        if (this.executions.get(known)?.query !== query) {
+          throw new AwsError('InvalidRequestException', 'ClientRequestToken was already used for a different query');
+        }
+        return { QueryExecutionId: known };
+      }
+    }
+    const output = (body['ResultConfiguration'] as { OutputLocation?: string } | undefined)?.OutputLocation;
+    if (!output) throw new AwsError('InvalidRequestException', 'No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.');
+    const id = `${this.context.now().toString(16)}-${(++this.sequence).toString(16).padStart(4, '0')}-4000-8000-${process.pid.toString(16).padStart(12, '0')}`;
+    const execution: Execution = {
+      id,
+      query,
+      database: (body['QueryExecutionContext'] as { Database?: string } | undefined)?.Database,
+      outputLocation: `${output.replace(/\/+$/, '')}/${id}.csv`,
+      workGroup: typeof body['WorkGroup'] === 'string' ? body['WorkGroup'] : 'primary',
+      statementType: statementType(query),
+      submitted: this.context.now(),
+      state: 'QUEUED',
+    };
+    this.executions.set(id, execution);
+    if (typeof token === 'string') this.tokens.set(token, id);
+    setImmediate(() => void this.run(execution));
+    return { QueryExecutionId: id };
+  }
+
+  private async run(execution: Execution): Promise<void> {
+    if (execution.state !== 'QUEUED') return;
+    execution.state = 'RUNNING';
+    const started = this.context.now();
+    try {
+      const db = await this.database();
+      await this.syncCatalog(db);
+      const { columns, rows } = await db.exclusive(async (connection) => {
+        await connection.run(execution.database ? `SET search_path = ${quoteLiteral(execution.database)}` : 'RESET search_path');
+        const reader = await connection.runAndReadAll(execution.query);
+        const types = reader.columnTypes().map((t) => athenaType(String(t)));
+        const cols = reader.columnNames().map((name, i) => ({ Name: name, Type: types[i] as string }));
+        const values = reader.getRowsJS().map((row) => row.map((v, i) => athenaText(v, types[i] as string)));
+        return { columns: cols, rows: values };
+      });
+      if ((execution.state as State) === 'CANCELLED') return;
+      const path = s3Path(this.context.s3Root, execution.outputLocation);
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, execution.statementType === 'DML' ? csvOf(columns, rows) : rows.map((r) => r.join('\t')).join('\n'));
+      Object.assign(execution, { state: 'SUCCEEDED', columns, rows });
+    } catch (error) {
+      if ((execution.state as State) === 'CANCELLED') return;
+      execution.state = 'FAILED';
+      execution.reason = error instanceof Error ? error.message : String(error);
+    } finally {
+      execution.completed = this.context.now();
+      execution.engineMs = execution.completed - started;
+    }
+  }
+
+  private execution(body: Record<string, unknown>): Execution {
+    const id = body['QueryExecutionId'];
+    const execution = typeof id === 'string' ? this.executions.get(id) : undefined;
+    if (!execution) throw new AwsError('InvalidRequestException', `QueryExecution ${String(id)} was not found`);
+    return execution;
+  }
+
+  get(body: Record<string, unknown>): Record<string, unknown> {
+    const e = this.execution(body);
+    return {
+      QueryExecution: {
+        QueryExecutionId: e.id,
+        Query: e.query,
+        StatementType: e.statementType,
+        ResultConfiguration: { OutputLocation: e.outputLocation },
+        QueryExecutionContext: e.database ? { Database: e.database, Catalog: 'awsdatacatalog' } : {},
+        Status: {
+          State: e.state,
+          SubmissionDateTime: e.submitted / 1000,
+          ...(e.completed !== undefined ? { CompletionDateTime: e.completed / 1000 } : {}),
+          ...(e.reason !== undefined ? { StateChangeReason: e.reason, AthenaError: { ErrorCategory: 2, ErrorType: 1100, Retryable: false, ErrorMessage: e.reason } } : {}),
+        },
+        Statistics: {
+          EngineExecutionTimeInMillis: e.engineMs ?? 0,
+          DataScannedInBytes: 0,
+          TotalExecutionTimeInMillis: (e.completed ?? this.context.now()) - e.submitted,
+          QueryQueueTimeInMillis: 0,
+        },
+        WorkGroup: e.workGroup,
+        EngineVersion: { SelectedEngineVersion: 'AUTO', EffectiveEngineVersion: 'Athena engine version 3' },
+      },
+    };
+  }
+
+  results(body: Record<string, unknown>): Record<string, unknown> {
+    const e = this.execution(body);
+    if (e.state !== 'SUCCEEDED') {
+      throw new AwsError('InvalidRequestException', `Query has not yet finished. Current state: ${e.state}`);
+    }
+    const columns = e.columns ?? [];
+    const rows = e.rows ?? [];
+    const max = Math.min(Math.max(Number(body['MaxResults'] ?? 1000), 1), 1000);
+    const start = body['NextToken'] === undefined ? 0 : Number(body['NextToken']);
+    if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidRequestException', 'invalid NextToken');
+    // The first page of a SELECT starts with the header row, and it counts toward MaxResults.
+    const header = start === 0 && e.statementType === 'DML' ? [{ Data: columns.map((c) => ({ VarCharValue: c.Name })) }] : [];
+    const take = max - header.length;
+    const page = rows.slice(start, start + take).map((row) => ({ Data: row.map((v) => (v === undefined ? {} : { VarCharValue: v })) }));
+    const next = start + take;
+    return {
+      UpdateCount: 0,
+      ResultSet: {
+        Rows: [...header, ...page],
+        ResultSetMetadata: {
+          ColumnInfo: columns.map((c) => ({
+            CatalogName: 'hive',
+            SchemaName: '',
+            TableName: '',
+            Name: c.Name,
+            Label: c.Name,
+            Type: c.Type,
+            Precision: 0,
+            Scale: 0,
+            Nullable: 'UNKNOWN',
+            CaseSensitive: c.Type === 'varchar',
+          })),
+        },
+      },
+      ...(next < rows.length ? { NextToken: String(next) } : {}),
+    };
+  }
+
+  stop(body: Record<string, unknown>): Record<string, unknown> {
+    const e = this.execution(body);
+    if (e.state === 'QUEUED' || e.state === 'RUNNING') {
+      e.state = 'CANCELLED';
+      e.completed = this.context.now();
+    }
+    return {};
+  }
+
+  async close(): Promise<void> {
+    if (this.engine) await (await this.engine).close();
+  }
+}

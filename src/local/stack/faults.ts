@@ -1,0 +1,79 @@
+import { seededRandom } from '../../util/random.js';
+
+/** Faults the local stack injects into one operation (or every operation, under `'*'`). */
+export interface FaultSpec {
+  /** Share of calls answered with ThrottlingException (0..1). */
+  readonly throttleRate?: number;
+  /** Share of calls answered with a 500 InternalFailure (0..1). */
+  readonly errorRate?: number;
+  /** Milliseconds added before answering. */
+  readonly latencyMs?: number;
+  /** BatchGetRecord / BatchWriteRecord: share of items returned as unprocessed (0..1). */
+  readonly unprocessedRate?: number;
+}
+
+/** Faults per operation name (`PutRecord`, `GetRecord`, `StartQueryExecution`, `GetObject`, ... or `'*'`). */
+export interface FaultConfig {
+  readonly [operation: string]: FaultSpec | number | undefined;
+  /** Seed of the fault dice, so a failing reliability test can be replayed. */
+  readonly seed?: number;
+}
+
+/** How many faults were injected, per operation and kind; tests read it to check what happened. */
+export type FaultCounts = Record<string, { throttled: number; failed: number; unprocessed: number; calls: number }>;
+
+export type FaultDecision = 'throttle' | 'error' | undefined;
+
+export class FaultInjector {
+  private random: () => number;
+  readonly counts: FaultCounts = {};
+
+  constructor(private config: FaultConfig = {}) {
+    this.random = seededRandom(typeof config.seed === 'number' ? config.seed : 1);
+  }
+
+  set(config: FaultConfig): void {
+    this.config = config;
+    this.random = seededRandom(typeof config.seed === 'number' ? config.seed : 1);
+  }
+
+  private spec(operation: string): FaultSpec {
+    const own = this.config[operation];
+    const all = this.config['*'];
+    return { ...(typeof all === 'object' ? all : {}), ...(typeof own === 'object' ? own : {}) };
+  }
+
+  private count(operation: string) {
+    this.counts[operation] ??= { throttled: 0, failed: 0, unprocessed: 0, calls: 0 };
+    return this.counts[operation];
+  }
+
+  latency(operation: string): number {
+    return this.spec(operation).latencyMs ?? 0;
+  }
+
+  /** Rolls the dice for one call. */
+  decide(operation: string): FaultDecision {
+    const spec = this.spec(operation);
+    const count = this.count(operation);
+    count.calls++;
+    const roll = this.random();
+    if (roll < (spec.throttleRate ?? 0)) {
+      count.throttled++;
+      return 'throttle';
+    }
+    if (roll < (spec.throttleRate ?? 0) + (spec.errorRate ?? 0)) {
+      count.failed++;
+      return 'error';
+    }
+    return undefined;
+  }
+
+  /** For batch calls: whether one item is left unprocessed. */
+  unprocessed(operation: string): boolean {
+    const rate = this.spec(operation).unprocessedRate ?? 0;
+    if (rate <= 0 || this.random() >= rate) return false;
+    this.count(operation).unprocessed++;
+    return true;
+  }
+}

@@ -1,0 +1,392 @@
+import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand, InvalidRequestException } from '@aws-sdk/client-athena';
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client, DeleteObjectCommand, CreateBucketCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { CreateFeatureGroupCommand, DeleteFeatureGroupCommand, DescribeFeatureGroupCommand, ListFeatureGroupsCommand, ResourceInUse, ResourceNotFound as ControlResourceNotFound, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import {
+  BatchGetRecordCommand,
+  BatchWriteRecordCommand,
+  DeleteRecordCommand,
+  GetRecordCommand,
+  PutRecordCommand,
+  ResourceNotFound,
+  SageMakerFeatureStoreRuntimeClient,
+  ValidationError,
+} from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { ConfiguredRetryStrategy } from '@smithy/core/retry';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LocalStack, startLocalStack } from '../src/local/index.js';
+import type { SageMakerRecord } from '../src/index.js';
+
+let stack: LocalStack;
+let runtime: SageMakerFeatureStoreRuntimeClient;
+let sagemaker: SageMakerClient;
+let athena: AthenaClient;
+let s3: S3Client;
+
+const GROUP = 'card-activity';
+const record = (id: string, time: string, amount: string): SageMakerRecord => [
+  { FeatureName: 'card_id', ValueAsString: id },
+  { FeatureName: 'event_time', ValueAsString: time },
+  { FeatureName: 'amount', ValueAsString: amount },
+];
+const amountOf = (r: readonly { FeatureName?: string; ValueAsString?: string }[] | undefined) => r?.find((f) => f.FeatureName === 'amount')?.ValueAsString;
+
+async function waitForQuery(id: string): Promise<string> {
+  for (;;) {
+    const { QueryExecution } = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId: id }));
+    const state = QueryExecution?.Status?.State;
+    if (state !== 'QUEUED' && state !== 'RUNNING') return state ?? 'UNKNOWN';
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function glueTable(): Promise<string> {
+  const described = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: GROUP }));
+  const catalog = described.OfflineStoreConfig?.DataCatalogConfig;
+  return `"${catalog?.Database}"."${catalog?.TableName}"`;
+}
+
+/** Runs a query through the Athena API and returns every row of its first page, header included. */
+async function query(sql: string): Promise<(string | undefined)[][]> {
+  const { QueryExecutionId } = await athena.send(
+    new StartQueryExecutionCommand({ QueryString: sql, ResultConfiguration: { OutputLocation: 's3://athena-results/queries/' } }),
+  );
+  const state = await waitForQuery(QueryExecutionId as string);
+  if (state !== 'SUCCEEDED') {
+    const { QueryExecution } = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId }));
+    throw new Error(`query ${state}: ${QueryExecution?.Status?.StateChangeReason}`);
+  }
+  const results = await athena.send(new GetQueryResultsCommand({ QueryExecutionId }));
+  return (results.ResultSet?.Rows ?? []).map((row) => (row.Data ?? []).map((d) => d.VarCharValue));
+}
+
+beforeAll(async () => {
+  stack = await startLocalStack({ memory: true });
+  runtime = new SageMakerFeatureStoreRuntimeClient(stack.clientConfig);
+  sagemaker = new SageMakerClient(stack.clientConfig);
+  athena = new AthenaClient(stack.clientConfig);
+  s3 = new S3Client(stack.clientConfig);
+  await sagemaker.send(
+    new CreateFeatureGroupCommand({
+      FeatureGroupName: GROUP,
+      RecordIdentifierFeatureName: 'card_id',
+      EventTimeFeatureName: 'event_time',
+      FeatureDefinitions: [
+        { FeatureName: 'card_id', FeatureType: 'String' },
+        { FeatureName: 'event_time', FeatureType: 'String' },
+        { FeatureName: 'amount', FeatureType: 'Fractional' },
+      ],
+      OnlineStoreConfig: { EnableOnlineStore: true },
+      OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://feature-store/offline' } },
+      RoleArn: 'arn:aws:iam::000000000000:role/feature-store',
+    }),
+  );
+});
+
+afterAll(async () => {
+  await stack.close();
+});
+
+describe('SageMaker control plane', () => {
+  it('describes a created group with its offline store and Glue table', async () => {
+    const described = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: GROUP }));
+    expect(described.FeatureGroupStatus).toBe('Created');
+    expect(described.RecordIdentifierFeatureName).toBe('card_id');
+    expect(described.FeatureDefinitions).toHaveLength(3);
+    expect(described.CreationTime).toBeInstanceOf(Date);
+    expect(described.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri).toBe('s3://feature-store/offline/card-activity/data');
+    expect(described.OfflineStoreConfig?.DataCatalogConfig?.Database).toBe('sagemaker_featurestore');
+    expect(described.OfflineStoreConfig?.DataCatalogConfig?.TableName).toMatch(/^card_activity_\d+$/);
+  });
+
+  it('refuses to create a group twice', async () => {
+    const again = sagemaker.send(
+      new CreateFeatureGroupCommand({
+        FeatureGroupName: GROUP,
+        RecordIdentifierFeatureName: 'card_id',
+        EventTimeFeatureName: 'event_time',
+        FeatureDefinitions: [{ FeatureName: 'card_id', FeatureType: 'String' }, { FeatureName: 'event_time', FeatureType: 'String' }],
+        OnlineStoreConfig: { EnableOnlineStore: true },
+      }),
+    );
+    await expect(again).rejects.toBeInstanceOf(ResourceInUse);
+  });
+
+  it('raises ResourceNotFound for an unknown group', async () => {
+    await expect(sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: 'nope' }))).rejects.toBeInstanceOf(ControlResourceNotFound);
+  });
+
+  it('lists groups page by page', async () => {
+    for (const name of ['list-a', 'list-b', 'list-c']) {
+      await sagemaker.send(
+        new CreateFeatureGroupCommand({
+          FeatureGroupName: name,
+          RecordIdentifierFeatureName: 'id',
+          EventTimeFeatureName: 't',
+          FeatureDefinitions: [{ FeatureName: 'id', FeatureType: 'String' }, { FeatureName: 't', FeatureType: 'Fractional' }],
+          OnlineStoreConfig: { EnableOnlineStore: true },
+        }),
+      );
+    }
+    const first = await sagemaker.send(new ListFeatureGroupsCommand({ NameContains: 'list-', MaxResults: 2, SortBy: 'Name', SortOrder: 'Ascending' }));
+    expect(first.FeatureGroupSummaries?.map((g) => g.FeatureGroupName)).toEqual(['list-a', 'list-b']);
+    const second = await sagemaker.send(new ListFeatureGroupsCommand({ NameContains: 'list-', MaxResults: 2, SortBy: 'Name', SortOrder: 'Ascending', NextToken: first.NextToken }));
+    expect(second.FeatureGroupSummaries?.map((g) => g.FeatureGroupName)).toEqual(['list-c']);
+    expect(second.NextToken).toBeUndefined();
+    await sagemaker.send(new DeleteFeatureGroupCommand({ FeatureGroupName: 'list-c' }));
+    const after = await sagemaker.send(new ListFeatureGroupsCommand({ NameContains: 'list-' }));
+    expect(after.FeatureGroupSummaries?.map((g) => g.FeatureGroupName).sort()).toEqual(['list-a', 'list-b']);
+  });
+});
+
+describe('SageMaker Feature Store runtime', () => {
+  it('puts and gets a record', async () => {
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('card-1', '2024-05-01T12:00:00Z', '12.5') }));
+    const got = await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-1' }));
+    expect(got.Record).toEqual(record('card-1', '2024-05-01T12:00:00Z', '12.5'));
+  });
+
+  it('answers a missing record with an empty 200', async () => {
+    const got = await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'never' }));
+    expect(got.Record).toBeUndefined();
+    expect(got.$metadata.httpStatusCode).toBe(200);
+  });
+
+  it('returns only the named features', async () => {
+    const got = await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-1', FeatureNames: ['amount'] }));
+    expect(got.Record).toEqual([{ FeatureName: 'amount', ValueAsString: '12.5' }]);
+  });
+
+  it('keeps the newer record online and lands an older one offline only', async () => {
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('card-2', '2024-05-01T12:00:00Z', '1') }));
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('card-2', '2024-05-01T11:00:00Z', '2') }));
+    const got = await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-2' }));
+    expect(amountOf(got.Record)).toBe('1');
+    const rows = await query(`SELECT amount FROM ${await glueTable()} WHERE card_id = 'card-2' ORDER BY amount`);
+    expect(rows).toEqual([['amount'], ['1.0'], ['2.0']].map((r) => r.map((v) => v.replace('.0', ''))));
+  });
+
+  it('validates records as the service does', async () => {
+    const unknown = runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: [...record('c', '2024-05-01T12:00:00Z', '1'), { FeatureName: 'nope', ValueAsString: 'x' }] }));
+    await expect(unknown).rejects.toBeInstanceOf(ValidationError);
+    const wrongType = runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('c', '2024-05-01T12:00:00Z', 'abc') }));
+    await expect(wrongType).rejects.toBeInstanceOf(ValidationError);
+    const noTime = runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: [{ FeatureName: 'card_id', ValueAsString: 'c' }] }));
+    await expect(noTime).rejects.toThrow(/event time/);
+    const badTime = runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('c', '2024-05-01 12:00:00', '1') }));
+    await expect(badTime).rejects.toBeInstanceOf(ValidationError);
+  });
+
+  it('raises ResourceNotFound for an unknown group', async () => {
+    const put = runtime.send(new PutRecordCommand({ FeatureGroupName: 'no-such-group', Record: record('c', '2024-05-01T12:00:00Z', '1') }));
+    await expect(put).rejects.toBeInstanceOf(ResourceNotFound);
+  });
+
+  it('deletes softly and hard, refusing a hard delete older than the record', async () => {
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('card-3', '2024-05-01T12:00:00Z', '3') }));
+    const older = runtime.send(new DeleteRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-3', EventTime: '2024-05-01T11:00:00Z', DeletionMode: 'HardDelete' }));
+    await expect(older).rejects.toBeInstanceOf(ValidationError);
+    await runtime.send(new DeleteRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-3', EventTime: '2024-05-01T13:00:00Z' }));
+    expect((await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-3' }))).Record).toBeUndefined();
+  });
+
+  it('returns ExpiresAt for records written with a TTL when asked', async () => {
+    const eventTime = new Date(Date.now() - 1000).toISOString();
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('card-ttl', eventTime, '1'), TtlDuration: { Unit: 'Hours', Value: 1 } }));
+    const got = await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-ttl', ExpirationTimeResponse: 'Enabled' }));
+    expect(got.ExpiresAt).toBe(new Date(Date.parse(eventTime) + 3_600_000).toISOString());
+  });
+
+  it('batch-gets records, leaving missing ones out and reporting unknown groups as errors', async () => {
+    const result = await runtime.send(
+      new BatchGetRecordCommand({
+        Identifiers: [
+          { FeatureGroupName: GROUP, RecordIdentifiersValueAsString: ['card-1', 'card-2', 'never'] },
+          { FeatureGroupName: 'no-such-group', RecordIdentifiersValueAsString: ['x'] },
+        ],
+      }),
+    );
+    expect(result.Records?.map((r) => r.RecordIdentifierValueAsString).sort()).toEqual(['card-1', 'card-2']);
+    expect(result.Errors).toEqual([expect.objectContaining({ FeatureGroupName: 'no-such-group', RecordIdentifierValueAsString: 'x', ErrorCode: 'ResourceNotFound' })]);
+    expect(result.UnprocessedIdentifiers).toEqual([]);
+  });
+
+  it('batch-writes records, reporting bad entries one by one', async () => {
+    const result = await runtime.send(
+      new BatchWriteRecordCommand({
+        Entries: [
+          { FeatureGroupName: GROUP, Record: record('card-bw', '2024-05-01T12:00:00Z', '7') },
+          { FeatureGroupName: GROUP, Record: record('card-bad', '2024-05-01T12:00:00Z', 'x') },
+        ],
+      }),
+    );
+    expect(result.Errors?.map((e) => e.ErrorCode)).toEqual(['ValidationError']);
+    expect(amountOf((await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-bw' }))).Record)).toBe('7');
+  });
+});
+
+describe('Athena over the offline store', () => {
+  it('runs SQL over every record written, including a SoftDelete marker', async () => {
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('card-ath', '2024-05-02T10:00:00Z', '5') }));
+    await runtime.send(new DeleteRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-ath', EventTime: '2024-05-02T11:00:00Z' }));
+    const rows = await query(`SELECT event_time, amount, is_deleted FROM ${await glueTable()} WHERE card_id = 'card-ath' ORDER BY event_time`);
+    expect(rows).toEqual([
+      ['event_time', 'amount', 'is_deleted'],
+      ['2024-05-02T10:00:00Z', '5', 'false'],
+      ['2024-05-02T11:00:00Z', undefined, 'true'],
+    ]);
+  });
+
+  it('describes result columns with Athena types', async () => {
+    const { QueryExecutionId } = await athena.send(
+      new StartQueryExecutionCommand({
+        QueryString: `SELECT card_id, amount, write_time, is_deleted FROM ${await glueTable()} LIMIT 1`,
+        ResultConfiguration: { OutputLocation: 's3://athena-results/queries/' },
+      }),
+    );
+    await waitForQuery(QueryExecutionId as string);
+    const results = await athena.send(new GetQueryResultsCommand({ QueryExecutionId }));
+    expect(results.ResultSet?.ResultSetMetadata?.ColumnInfo?.map((c) => [c.Name, c.Type])).toEqual([
+      ['card_id', 'varchar'],
+      ['amount', 'double'],
+      ['write_time', 'timestamp'],
+      ['is_deleted', 'boolean'],
+    ]);
+  });
+
+  it('pages results 1000 rows at a time, the header first, and writes the CSV result file', async () => {
+    const { QueryExecutionId } = await athena.send(
+      new StartQueryExecutionCommand({ QueryString: 'SELECT range AS n FROM range(2500)', ResultConfiguration: { OutputLocation: 's3://athena-results/paged/' } }),
+    );
+    expect(await waitForQuery(QueryExecutionId as string)).toBe('SUCCEEDED');
+    const values: string[] = [];
+    let token: string | undefined;
+    let pages = 0;
+    do {
+      const page = await athena.send(new GetQueryResultsCommand({ QueryExecutionId, NextToken: token }));
+      pages++;
+      expect(page.ResultSet?.Rows?.length).toBeLessThanOrEqual(1000);
+      values.push(...(page.ResultSet?.Rows ?? []).map((r) => r.Data?.[0]?.VarCharValue ?? ''));
+      token = page.NextToken;
+    } while (token);
+    expect(pages).toBe(3);
+    expect(values[0]).toBe('n');
+    expect(values.slice(1)).toEqual(Array.from({ length: 2500 }, (_, i) => String(i)));
+    const { QueryExecution } = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId }));
+    const location = QueryExecution?.ResultConfiguration?.OutputLocation as string;
+    expect(location).toBe(`s3://athena-results/paged/${QueryExecutionId}.csv`);
+    const file = await s3.send(new GetObjectCommand({ Bucket: 'athena-results', Key: `paged/${QueryExecutionId}.csv` }));
+    const csv = await file.Body?.transformToString();
+    expect(csv?.split('\n').slice(0, 3)).toEqual(['"n"', '"0"', '"1"']);
+  });
+
+  it('fails a query DuckDB cannot run, with the reason, like Athena', async () => {
+    const { QueryExecutionId } = await athena.send(
+      new StartQueryExecutionCommand({ QueryString: 'SELECT * FROM no_such_table', ResultConfiguration: { OutputLocation: 's3://athena-results/' } }),
+    );
+    expect(await waitForQuery(QueryExecutionId as string)).toBe('FAILED');
+    const { QueryExecution } = await athena.send(new GetQueryExecutionCommand({ QueryExecutionId }));
+    expect(QueryExecution?.Status?.StateChangeReason).toMatch(/no_such_table/);
+    await expect(athena.send(new GetQueryResultsCommand({ QueryExecutionId }))).rejects.toBeInstanceOf(InvalidRequestException);
+  });
+
+  it('returns the same execution for a repeated ClientRequestToken', async () => {
+    const input = { QueryString: 'SELECT 1', ClientRequestToken: 'token-0123456789-0123456789-0123', ResultConfiguration: { OutputLocation: 's3://athena-results/' } };
+    const first = await athena.send(new StartQueryExecutionCommand(input));
+    const second = await athena.send(new StartQueryExecutionCommand(input));
+    expect(second.QueryExecutionId).toBe(first.QueryExecutionId);
+  });
+
+  it('refuses a query without an output location', async () => {
+    await expect(athena.send(new StartQueryExecutionCommand({ QueryString: 'SELECT 1' }))).rejects.toBeInstanceOf(InvalidRequestException);
+  });
+
+  it('stops a query', async () => {
+    const { QueryExecutionId } = await athena.send(
+      new StartQueryExecutionCommand({ QueryString: 'SELECT count(*) FROM range(100000000) a, range(10) b', ResultConfiguration: { OutputLocation: 's3://athena-results/' } }),
+    );
+    await athena.send(new StopQueryExecutionCommand({ QueryExecutionId }));
+    expect(await waitForQuery(QueryExecutionId as string)).toBe('CANCELLED');
+  });
+});
+
+describe('S3', () => {
+  it('puts, heads, gets (with ranges), lists and deletes objects', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'user-data' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'user-data', Key: 'spines/labels.csv', Body: 'card_id,label\ncard-1,1\n' }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'user-data', Key: 'spines/labels.csv' }));
+    expect(head.ContentLength).toBe(23);
+    const ranged = await s3.send(new GetObjectCommand({ Bucket: 'user-data', Key: 'spines/labels.csv', Range: 'bytes=0-6' }));
+    expect(await ranged.Body?.transformToString()).toBe('card_id');
+    expect(ranged.ContentRange).toBe('bytes 0-6/23');
+    await s3.send(new DeleteObjectCommand({ Bucket: 'user-data', Key: 'spines/labels.csv' }));
+    await expect(s3.send(new GetObjectCommand({ Bucket: 'user-data', Key: 'spines/labels.csv' }))).rejects.toBeInstanceOf(NoSuchKey);
+  });
+
+  it('lists with continuation tokens', async () => {
+    for (let i = 0; i < 25; i++) await s3.send(new PutObjectCommand({ Bucket: 'listing', Key: `k/${String(i).padStart(2, '0')}`, Body: String(i) }));
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await s3.send(new ListObjectsV2Command({ Bucket: 'listing', Prefix: 'k/', MaxKeys: 10, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((c) => c.Key as string));
+      token = page.NextContinuationToken;
+    } while (token);
+    expect(keys).toEqual(Array.from({ length: 25 }, (_, i) => `k/${String(i).padStart(2, '0')}`));
+  });
+
+  it('shows the offline store\'s Parquet files where SageMaker puts them', async () => {
+    await stack.flush();
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: 'feature-store', Prefix: 'offline/card-activity/data/' }));
+    const keys = (page.Contents ?? []).map((c) => c.Key as string);
+    expect(keys.length).toBeGreaterThan(0);
+    for (const key of keys) expect(key).toMatch(/^offline\/card-activity\/data\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+\.parquet$/);
+  });
+
+  it('answers errors in S3\'s shape', async () => {
+    const error = await s3.send(new GetObjectCommand({ Bucket: 'never-made', Key: 'x' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(S3ServiceException);
+    expect((error as S3ServiceException).name).toBe('NoSuchBucket');
+  });
+});
+
+describe('fault injection', () => {
+  it('throttles the share of calls asked for, and the SDK retries them', async () => {
+    stack.setFaults({ PutRecord: { throttleRate: 0.3 }, seed: 7 });
+    const before = stack.faultCounts['PutRecord']?.throttled ?? 0;
+    // The SDK's own retry, with short waits so the test stays fast.
+    const patient = new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: new ConfiguredRetryStrategy(10, () => 5) });
+    for (let i = 0; i < 40; i++) {
+      await patient.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record(`fault-${i}`, '2024-05-01T12:00:00Z', String(i)) }));
+    }
+    stack.setFaults({});
+    const throttled = (stack.faultCounts['PutRecord']?.throttled ?? 0) - before;
+    expect(throttled).toBeGreaterThan(3);
+    const found = await runtime.send(new BatchGetRecordCommand({ Identifiers: [{ FeatureGroupName: GROUP, RecordIdentifiersValueAsString: Array.from({ length: 40 }, (_, i) => `fault-${i}`) }] }));
+    expect(found.Records).toHaveLength(40);
+  });
+
+  it('answers injected 500s as InternalFailure once retries run out', async () => {
+    stack.setFaults({ GetRecord: { errorRate: 1 } });
+    const client = new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 });
+    const error = await client.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-1' })).catch((e: unknown) => e);
+    stack.setFaults({});
+    expect((error as Error).name).toBe('InternalFailure');
+  });
+
+  it('adds latency', async () => {
+    stack.setFaults({ GetRecord: { latencyMs: 50 } });
+    const started = performance.now();
+    await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-1' }));
+    stack.setFaults({});
+    expect(performance.now() - started).toBeGreaterThanOrEqual(45);
+  });
+
+  it('leaves batch items unprocessed for the caller to retry', async () => {
+    stack.setFaults({ BatchGetRecord: { unprocessedRate: 0.5 }, seed: 3 });
+    const result = await runtime.send(new BatchGetRecordCommand({ Identifiers: [{ FeatureGroupName: GROUP, RecordIdentifiersValueAsString: Array.from({ length: 40 }, (_, i) => `fault-${i}`) }] }));
+    stack.setFaults({});
+    const unprocessed = result.UnprocessedIdentifiers?.flatMap((u) => u.RecordIdentifiersValueAsString ?? []) ?? [];
+    expect(unprocessed.length).toBeGreaterThan(5);
+    expect((result.Records?.length ?? 0) + unprocessed.length).toBe(40);
+  });
+});
