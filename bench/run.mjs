@@ -1,7 +1,10 @@
 // Runs every benchmark, writes bench/results.json and refreshes the table in README.md.
 // Benchmarks are measurements, not tests: goals are reported as met or not, never asserted.
 import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { benchEndpoint, benchLocalOnline } from './local.mjs';
 import { benchPipeline } from './pipeline.mjs';
 
 const benches = [
@@ -15,7 +18,43 @@ const benches = [
       ['pipeline / bare decode', String(r.ratio), r.goal, r.met ? 'yes' : 'no'],
     ],
   },
+  {
+    id: 'localOnline',
+    title: 'Local online store, in-process (DuckDB)',
+    run: benchLocalOnline,
+    rows: (r) => [
+      [`batched upserts (${r.batch.toLocaleString('en-US')} per batch)`, `${r.upsertsPerSecond.toLocaleString('en-US')} records/s`, r.goal, r.met ? 'yes' : 'no'],
+      ['get latency p50 / p99', `${r.getP50Ms} ms / ${r.getP99Ms} ms`, '', ''],
+    ],
+  },
+  {
+    id: 'endpoint',
+    title: 'Local stack endpoint over loopback (own process)',
+    run: benchEndpoint,
+    rows: (r) => [
+      [`PutRecord, AWS SDK v3 client, concurrency ${r.concurrency}`, `${r.putRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
+      [`PutRecord, raw HTTP keep-alive, concurrency ${r.concurrency}`, `${r.rawHttpPutRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
+      ['GetRecord latency p50 / p99 (SDK client)', `${r.getRecordP50Ms} ms / ${r.getRecordP99Ms} ms`, r.goal, r.met ? 'yes' : 'no'],
+    ],
+  },
 ];
+
+// Each benchmark runs in a fresh process, so one's heap and JIT state cannot skew the next one's figures.
+const childIndex = process.argv.indexOf('--child');
+if (childIndex >= 0) {
+  const bench = benches.find((b) => b.id === process.argv[childIndex + 1]);
+  process.stdout.write(`${JSON.stringify(await bench.run())}\n`);
+  process.exit(0);
+}
+
+function runChild(id) {
+  const output = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--child', id], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' },
+  });
+  return JSON.parse(output.trim().split('\n').pop());
+}
 
 const only = process.argv.slice(2);
 const results = {
@@ -29,7 +68,7 @@ const table = ['| benchmark | measure | figure | goal | met |', '|---|---|---|--
 for (const bench of benches) {
   if (only.length > 0 && !only.includes(bench.id)) continue;
   process.stdout.write(`running ${bench.id}...\n`);
-  const result = await bench.run();
+  const result = runChild(bench.id);
   results.results[bench.id] = result;
   for (const [measure, figure, goal, met] of bench.rows(result)) {
     table.push(`| ${bench.title} | ${measure} | ${figure} | ${goal} | ${met} |`);

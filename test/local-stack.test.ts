@@ -390,3 +390,32 @@ describe('fault injection', () => {
     expect((result.Records?.length ?? 0) + unprocessed.length).toBe(40);
   });
 });
+
+describe('skewless local', () => {
+  it('starts the stack and prints the endpoint and the line to export', async () => {
+    const { runLocal } = await import('../src/cli/local.js');
+    const lines: string[] = [];
+    const local = await runLocal({ port: 0, dir: '.skewless', memory: true }, (line) => lines.push(line));
+    try {
+      expect(lines[0]).toBe(`skewless local stack listening on ${local.endpoint}`);
+      expect(lines.join('\n')).toContain(`export AWS_ENDPOINT_URL=${local.endpoint} AWS_REGION=us-east-1`);
+      // Unchanged SDK code, configured only by the environment it prints.
+      const client = new SageMakerClient({ endpoint: local.env.AWS_ENDPOINT_URL, region: local.env.AWS_REGION, credentials: { accessKeyId: local.env.AWS_ACCESS_KEY_ID, secretAccessKey: local.env.AWS_SECRET_ACCESS_KEY } });
+      expect((await client.send(new ListFeatureGroupsCommand({}))).FeatureGroupSummaries).toEqual([]);
+    } finally {
+      await local.close();
+    }
+  });
+
+  it('is found by SDK clients constructed with no options, through AWS_ENDPOINT_URL', async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, stack.env);
+    try {
+      const client = new SageMakerFeatureStoreRuntimeClient({});
+      const got = await client.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-1' }));
+      expect(amountOf(got.Record)).toBe('12.5');
+    } finally {
+      process.env = saved;
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { formatError } from '../errors.js';
 import { runDemo } from './demo.js';
+import { runLocal } from './local.js';
 
 const HELP = `skewless — one definition of a feature, the same value online and offline
 
@@ -8,19 +9,24 @@ Usage: skewless <command> [options]
 
 Commands:
   demo        run the fraud-detection feature group's pipeline over synthetic card transactions
+  local       start the local stack: SageMaker Feature Store, Athena and S3 on 127.0.0.1
 
 Options:
-  --help      show this help
-  --verbose   print full error details
-  --json      print the result as JSON (demo)
+  --help          show this help
+  --verbose       print full error details
+  --json          print the result as JSON (demo)
+  --port N        local: port on 127.0.0.1 (default 4599; 0 picks a free one)
+  --dir PATH      local: where state is kept (default .skewless)
+  --memory        local: keep state in a temporary directory, removed on exit
 
 Examples:
   npx skewless demo
   npx skewless demo --json
+  npx skewless local --port 4599
 
 Exit codes: 0 success, 1 the command failed, 2 bad usage.`;
 
-function main(argv: readonly string[]): number {
+async function main(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -30,6 +36,9 @@ function main(argv: readonly string[]): number {
         help: { type: 'boolean', short: 'h' },
         verbose: { type: 'boolean' },
         json: { type: 'boolean' },
+        port: { type: 'string' },
+        dir: { type: 'string' },
+        memory: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -49,6 +58,22 @@ function main(argv: readonly string[]): number {
         if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         return 0;
       }
+      case 'local': {
+        const port = Number(values.port ?? 4599);
+        if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+          process.stderr.write(`skewless: --port must be a port number, got ${values.port}\n`);
+          return 2;
+        }
+        const stack = await runLocal({ port, dir: values.dir ?? '.skewless', memory: values.memory === true }, (line) =>
+          process.stdout.write(`${line}\n`),
+        );
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await stack.close();
+        return 0;
+      }
       default:
         process.stderr.write(`skewless: unknown command "${command}"\nRun 'skewless --help' for usage.\n`);
         return 2;
@@ -60,4 +85,6 @@ function main(argv: readonly string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { FeatureValidationError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
-import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
+import { type CheckedRecord, checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
 import { quoteIdentifier } from '../sql/quote.js';
 import type {
   DeleteStatus,
@@ -11,8 +12,8 @@ import type {
   OnlineStore,
   OnlineWriteStatus,
 } from '../store/types.js';
+import type { DuckDBAppender } from '@duckdb/node-api';
 import { Database } from './duckdb.js';
-import { FeatureValidationError } from '../errors.js';
 
 export interface LocalOnlineOptions {
   /** Directory holding `online.duckdb`; default `./.skewless`. Ignored when `memory` is true. */
@@ -23,167 +24,207 @@ export interface LocalOnlineOptions {
   readonly now?: () => number;
 }
 
-interface StoredRow {
-  readonly record_id: string;
-  readonly event_time_ms: bigint;
-  readonly record: string | null;
-  readonly expires_at_ms: bigint | null;
-}
-
-/** What the online table holds for an identifier, as far as the write rule is concerned. */
-interface Current {
+/** One identifier's state: its event time (kept after a soft delete) and its record, if live. */
+interface Row {
   readonly eventTimeMs: number;
+  /** The record as written; undefined after a soft delete. */
+  readonly record: SageMakerRecord | undefined;
+  readonly expiresAtMs: number | undefined;
 }
 
-function tableName(group: GroupSchema): string {
-  return quoteIdentifier(`online__${group.name}`);
+interface GroupState {
+  readonly rows: Map<string, Row>;
+  /** Identifiers changed since the last commit; null marks a hard delete. */
+  readonly dirty: Map<string, Row | null>;
+  /** Appends to the group's log table; flushing it commits. */
+  readonly appender: DuckDBAppender;
+  /** Order of log rows: the newest row of an identifier wins when the log is read back. */
+  sequence: bigint;
 }
 
-function toOnlineRecord(row: StoredRow): OnlineRecord {
-  const record = JSON.parse(row.record as string) as SageMakerRecord;
-  return row.expires_at_ms === null ? { record } : { record, expiresAt: new Date(Number(row.expires_at_ms)) };
+function tableName(groupName: string): string {
+  return quoteIdentifier(`online__${groupName}`);
+}
+
+function invalid(group: GroupSchema, result: CheckedRecord & { ok: false }): FeatureValidationError {
+  const { feature, message } = result.problem;
+  return new FeatureValidationError(`group "${group.name}": ${message}`, {
+    issues: [{ code: 'invalid_value', path: feature ? [feature] : [], message }],
+  });
 }
 
 /**
- * The embedded online store: one DuckDB table per group, one row per record identifier, holding
- * the SageMaker record as written. Soft-deleted rows keep their delete's event time and no record.
+ * The embedded online store. DuckDB holds the records (one row per identifier and group); a map in
+ * memory mirrors it, so the write rule and reads cost microseconds. Writes made in the same tick
+ * are committed to DuckDB together, and each `put` or `delete` resolves once its rows are committed.
  */
 class LocalOnlineStore implements OnlineStore {
-  private readonly ready = new Map<string, Promise<void>>();
+  private readonly groups = new Map<string, Promise<GroupState>>();
+  /** The commit new writes join; it starts when the one running ends. */
+  private queued: Promise<void> | undefined;
+  private running: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly db: Database,
     private readonly now: () => number,
   ) {}
 
-  private ensureTable(group: GroupSchema): Promise<void> {
-    let ready = this.ready.get(group.name);
-    if (!ready) {
-      ready = this.db
-        .rows(
-          `CREATE TABLE IF NOT EXISTS ${tableName(group)} (
-             record_id VARCHAR PRIMARY KEY, event_time_ms BIGINT NOT NULL,
-             record VARCHAR, expires_at_ms BIGINT)`,
-        )
-        .then(() => undefined);
-      this.ready.set(group.name, ready);
+  private state(groupName: string): Promise<GroupState> {
+    let state = this.groups.get(groupName);
+    if (!state) {
+      state = this.load(groupName);
+      this.groups.set(groupName, state);
     }
-    return ready;
+    return state;
+  }
+
+  /**
+   * Reads a group's log table back into memory, keeping the newest row per identifier, and
+   * compacts the table to those rows (tombstones of hard deletes drop out).
+   */
+  private async load(groupName: string): Promise<GroupState> {
+    const table = tableName(groupName);
+    const rows = new Map<string, Row>();
+    let sequence = 0n;
+    const appender = await this.db.exclusive(async (connection) => {
+      await connection.run(
+        `CREATE TABLE IF NOT EXISTS ${table} (record_id VARCHAR NOT NULL, event_time_ms BIGINT NOT NULL, record VARCHAR, expires_at_ms BIGINT, present BOOLEAN NOT NULL, seq BIGINT NOT NULL)`,
+      );
+      await connection.run(
+        `CREATE OR REPLACE TEMP TABLE online_latest AS SELECT * FROM ${table} QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY seq DESC) = 1`,
+      );
+      await connection.run('BEGIN TRANSACTION');
+      await connection.run(`DELETE FROM ${table}`);
+      await connection.run(`INSERT INTO ${table} SELECT * FROM online_latest WHERE present`);
+      await connection.run('COMMIT');
+      const reader = await connection.runAndReadAll('SELECT * FROM online_latest WHERE present');
+      for (const row of reader.getRowObjectsJS()) {
+        rows.set(row['record_id'] as string, {
+          eventTimeMs: Number(row['event_time_ms']),
+          record: row['record'] === null ? undefined : (JSON.parse(row['record'] as string) as SageMakerRecord),
+          expiresAtMs: row['expires_at_ms'] === null ? undefined : Number(row['expires_at_ms']),
+        });
+        if ((row['seq'] as bigint) >= sequence) sequence = (row['seq'] as bigint) + 1n;
+      }
+      return connection.createAppender(`online__${groupName}`);
+    });
+    return { rows, dirty: new Map(), appender, sequence };
+  }
+
+  /** The row that counts for an identifier: expired rows count as absent, for reads and for the write rule. */
+  private live(state: GroupState, id: string): Row | undefined {
+    const row = state.rows.get(id);
+    return row && (row.expiresAtMs === undefined || row.expiresAtMs > this.now()) ? row : undefined;
+  }
+
+  private set(state: GroupState, id: string, row: Row | null): void {
+    if (row === null) state.rows.delete(id);
+    else state.rows.set(id, row);
+    state.dirty.set(id, row);
+  }
+
+  /**
+   * Commits every changed row. Writes that arrive while a commit runs all join the next one, so
+   * under concurrent load one DuckDB transaction carries many writes (group commit).
+   */
+  private persist(): Promise<void> {
+    if (this.queued) return this.queued;
+    const queued: Promise<void> = this.running
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => {
+        if (this.queued === queued) this.queued = undefined;
+        return this.commitChanges();
+      });
+    this.queued = queued;
+    this.running = queued.catch(() => undefined);
+    return queued;
+  }
+
+  /** Appends every changed row to its group's log and flushes: one DuckDB append per commit. */
+  private async commitChanges(): Promise<void> {
+    for (const pending of this.groups.values()) {
+      const state = await pending;
+      if (state.dirty.size === 0) continue;
+      const { appender } = state;
+      for (const [id, row] of state.dirty) {
+        appender.appendVarchar(id);
+        appender.appendBigInt(BigInt(row?.eventTimeMs ?? 0));
+        if (row?.record === undefined) appender.appendNull();
+        else appender.appendVarchar(JSON.stringify(row.record));
+        if (row?.expiresAtMs === undefined) appender.appendNull();
+        else appender.appendBigInt(BigInt(row.expiresAtMs));
+        appender.appendBoolean(row !== null);
+        appender.appendBigInt(state.sequence++);
+        appender.endRow();
+      }
+      state.dirty.clear();
+      appender.flushSync();
+    }
   }
 
   async put(group: GroupSchema, records: readonly SageMakerRecord[], options: OnlinePutOptions = {}): Promise<OnlineWriteStatus[]> {
-    await this.ensureTable(group);
     const checked = records.map((record) => {
       const result = checkRecord(group, record);
-      if (!result.ok) {
-        throw new FeatureValidationError(`group "${group.name}": ${result.problem.message}`, {
-          issues: [{ code: 'invalid_value', path: result.problem.feature ? [result.problem.feature] : [], message: result.problem.message }],
-        });
-      }
+      if (!result.ok) throw invalid(group, result);
       return result;
     });
-    return this.db.exclusive(async (connection) => {
-      const stored = await this.currentUnlocked(connection, group, [...new Set(checked.map((c) => c.id))]);
-      const latest = new Map<string, Current>();
-      for (const [id, row] of stored) latest.set(id, { eventTimeMs: Number(row.event_time_ms) });
-      const winners = new Map<string, number>(); // id -> index of the record that ends up stored
-      const statuses = checked.map((c, index): OnlineWriteStatus => {
-        const before = latest.get(c.id);
-        if (before !== undefined && c.eventTimeMs <= before.eventTimeMs) return 'stale';
-        latest.set(c.id, { eventTimeMs: c.eventTimeMs });
-        winners.set(c.id, index);
-        return 'applied';
-      });
-      if (winners.size > 0) {
-        const table = tableName(group);
-        await connection.run('CREATE OR REPLACE TEMP TABLE online_stage (record_id VARCHAR, event_time_ms BIGINT, record VARCHAR, expires_at_ms BIGINT)');
-        const appender = await connection.createAppender('online_stage');
-        for (const [id, index] of winners) {
-          const c = checked[index] as (typeof checked)[number] & { ok: true };
-          const expires = expiresAtMs(c.eventTimeMs, options.ttl);
-          appender.appendVarchar(id);
-          appender.appendBigInt(BigInt(c.eventTimeMs));
-          appender.appendVarchar(JSON.stringify(records[index]));
-          if (expires === undefined) appender.appendNull();
-          else appender.appendBigInt(BigInt(expires));
-          appender.endRow();
-        }
-        appender.closeSync();
-        await connection.run(`INSERT OR REPLACE INTO ${table} SELECT * FROM online_stage`);
-      }
-      return statuses;
+    const state = await this.state(group.name);
+    const statuses = checked.map((c, index): OnlineWriteStatus => {
+      const before = this.live(state, c.id);
+      if (before !== undefined && c.eventTimeMs <= before.eventTimeMs) return 'stale';
+      this.set(state, c.id, { eventTimeMs: c.eventTimeMs, record: records[index], expiresAtMs: expiresAtMs(c.eventTimeMs, options.ttl) });
+      return 'applied';
     });
-  }
-
-  /** Stored rows for these ids that have not expired; soft-deleted rows count for the write rule. */
-  private async currentUnlocked(
-    connection: Database['connection'],
-    group: GroupSchema,
-    ids: readonly string[],
-  ): Promise<Map<string, StoredRow>> {
-    const found = new Map<string, StoredRow>();
-    if (ids.length === 0) return found;
-    const now = this.now();
-    await connection.run('CREATE OR REPLACE TEMP TABLE online_ids (record_id VARCHAR)');
-    const appender = await connection.createAppender('online_ids');
-    for (const id of ids) {
-      appender.appendVarchar(id);
-      appender.endRow();
-    }
-    appender.closeSync();
-    const reader = await connection.runAndReadAll(
-      `SELECT t.record_id, t.event_time_ms, t.record, t.expires_at_ms FROM ${tableName(group)} t
-       JOIN online_ids USING (record_id)`,
-    );
-    for (const row of reader.getRowObjectsJS() as unknown as StoredRow[]) {
-      if (row.expires_at_ms === null || Number(row.expires_at_ms) > now) found.set(row.record_id, row);
-    }
-    return found;
+    if (statuses.includes('applied')) await this.persist();
+    return statuses;
   }
 
   async get(group: GroupSchema, id: string, options: { readonly features?: readonly string[] } = {}): Promise<OnlineRecord | undefined> {
-    const found = (await this.getMany(group, [id])).get(id);
-    return found && { ...found, record: pickFeatures(found.record, options.features) };
+    const row = this.live(await this.state(group.name), id);
+    if (row?.record === undefined) return undefined;
+    const record = pickFeatures(row.record, options.features);
+    return row.expiresAtMs === undefined ? { record } : { record, expiresAt: new Date(row.expiresAtMs) };
   }
 
   async getMany(group: GroupSchema, ids: readonly string[]): Promise<Map<string, OnlineRecord>> {
-    await this.ensureTable(group);
-    const stored = await this.db.exclusive((connection) => this.currentUnlocked(connection, group, [...new Set(ids)]));
     const out = new Map<string, OnlineRecord>();
-    for (const [id, row] of stored) if (row.record !== null) out.set(id, toOnlineRecord(row));
+    for (const id of ids) {
+      const found = await this.get(group, id);
+      if (found) out.set(id, found);
+    }
     return out;
   }
 
   async delete(group: GroupSchema, id: string, eventTime: string, mode: DeletionMode): Promise<DeleteStatus> {
-    await this.ensureTable(group);
-    const type = group.featureDefinitions.find((d) => d.FeatureName === group.eventTime)?.FeatureType ?? 'String';
     const marker = checkRecord(group, [
       { FeatureName: group.recordIdentifier, ValueAsString: id },
       { FeatureName: group.eventTime, ValueAsString: eventTime },
     ]);
-    if (!marker.ok) throw new FeatureValidationError(`group "${group.name}": ${marker.problem.message} (${type})`);
-    return this.db.exclusive(async (connection) => {
-      const stored = (await this.currentUnlocked(connection, group, [id])).get(id);
-      if (stored !== undefined && marker.eventTimeMs <= Number(stored.event_time_ms)) return 'stale';
-      const table = tableName(group);
-      if (mode === 'HardDelete') {
-        await connection.run(`DELETE FROM ${table} WHERE record_id = $1`, [id]);
-      } else {
-        // A soft delete keeps the identifier with the delete's event time, so older writes stay out.
-        await connection.run(`INSERT OR REPLACE INTO ${table} VALUES ($1, $2, NULL, NULL)`, [id, BigInt(marker.eventTimeMs)]);
-      }
-      return 'deleted';
-    });
+    if (!marker.ok) throw invalid(group, marker);
+    const state = await this.state(group.name);
+    const stored = this.live(state, id);
+    if (stored !== undefined && marker.eventTimeMs <= stored.eventTimeMs) return 'stale';
+    // A soft delete keeps the identifier with the delete's event time, so older writes stay out;
+    // a hard delete forgets it, so any later write applies.
+    this.set(state, id, mode === 'HardDelete' ? null : { eventTimeMs: marker.eventTimeMs, record: undefined, expiresAtMs: undefined });
+    await this.persist();
+    return 'deleted';
   }
 
   /** Forgets every record of a group (DeleteFeatureGroup). */
   async drop(groupName: string): Promise<void> {
-    this.ready.delete(groupName);
-    await this.db.rows(`DROP TABLE IF EXISTS ${quoteIdentifier(`online__${groupName}`)}`);
+    await this.running;
+    const state = this.groups.get(groupName);
+    this.groups.delete(groupName);
+    if (state) (await state).appender.closeSync();
+    await this.db.rows(`DROP TABLE IF EXISTS ${tableName(groupName)}`);
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    await this.queued;
+    await this.running;
+    for (const state of this.groups.values()) (await state).appender.closeSync();
+    await this.db.close();
   }
 }
 
