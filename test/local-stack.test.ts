@@ -1,5 +1,5 @@
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand, InvalidRequestException } from '@aws-sdk/client-athena';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client, DeleteObjectCommand, CreateBucketCommand, S3ServiceException } from '@aws-sdk/client-s3';
+import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client, DeleteObjectCommand, CreateBucketCommand, S3ServiceException } from '@aws-sdk/client-s3';
 import { CreateFeatureGroupCommand, DeleteFeatureGroupCommand, DescribeFeatureGroupCommand, ListFeatureGroupsCommand, ResourceInUse, ResourceNotFound as ControlResourceNotFound, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import {
   BatchGetRecordCommand,
@@ -11,6 +11,9 @@ import {
   SageMakerFeatureStoreRuntimeClient,
   ValidationError,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
@@ -162,7 +165,13 @@ describe('SageMaker Feature Store runtime', () => {
     const got = await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-2' }));
     expect(amountOf(got.Record)).toBe('1');
     const rows = await query(`SELECT amount FROM ${await glueTable()} WHERE card_id = 'card-2' ORDER BY amount`);
-    expect(rows).toEqual([['amount'], ['1.0'], ['2.0']].map((r) => r.map((v) => v.replace('.0', ''))));
+    expect(rows).toEqual([['amount'], ['1'], ['2']]);
+  });
+
+  it('writes only to the target stores asked for', async () => {
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('card-offline-only', '2024-05-03T12:00:00Z', '9'), TargetStores: ['OfflineStore'] }));
+    expect((await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-offline-only' }))).Record).toBeUndefined();
+    expect(await query(`SELECT amount FROM ${await glueTable()} WHERE card_id = 'card-offline-only'`)).toEqual([['amount'], ['9']]);
   });
 
   it('validates records as the service does', async () => {
@@ -322,6 +331,21 @@ describe('S3', () => {
     await expect(s3.send(new GetObjectCommand({ Bucket: 'user-data', Key: 'spines/labels.csv' }))).rejects.toBeInstanceOf(NoSuchKey);
   });
 
+  it('completes a multipart upload in part order', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'user-data', Key: 'big/file.bin' }));
+    const parts = [Buffer.alloc(5 * 1024 * 1024, 'a'), Buffer.from('tail')];
+    const etags = [];
+    for (const [i, body] of parts.entries()) {
+      const { ETag } = await s3.send(new UploadPartCommand({ Bucket: 'user-data', Key: 'big/file.bin', UploadId, PartNumber: i + 1, Body: body }));
+      etags.push({ ETag, PartNumber: i + 1 });
+    }
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'user-data', Key: 'big/file.bin', UploadId, MultipartUpload: { Parts: etags } }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: 'user-data', Key: 'big/file.bin' }));
+    expect(head.ContentLength).toBe(5 * 1024 * 1024 + 4);
+    const tail = await s3.send(new GetObjectCommand({ Bucket: 'user-data', Key: 'big/file.bin', Range: 'bytes=-4' }));
+    expect(await tail.Body?.transformToString()).toBe('tail');
+  });
+
   it('lists with continuation tokens', async () => {
     for (let i = 0; i < 25; i++) await s3.send(new PutObjectCommand({ Bucket: 'listing', Key: `k/${String(i).padStart(2, '0')}`, Body: String(i) }));
     const keys: string[] = [];
@@ -416,6 +440,32 @@ describe('skewless local', () => {
       expect(amountOf(got.Record)).toBe('12.5');
     } finally {
       process.env = saved;
+    }
+  });
+});
+
+describe('a stack on disk', () => {
+  it('keeps its feature groups and records across a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-stack-disk-'));
+    const first = await startLocalStack({ dir });
+    await new SageMakerClient(first.clientConfig).send(
+      new CreateFeatureGroupCommand({
+        FeatureGroupName: 'kept',
+        RecordIdentifierFeatureName: 'id',
+        EventTimeFeatureName: 't',
+        FeatureDefinitions: [{ FeatureName: 'id', FeatureType: 'String' }, { FeatureName: 't', FeatureType: 'Fractional' }],
+        OnlineStoreConfig: { EnableOnlineStore: true },
+      }),
+    );
+    const putRecord = { FeatureGroupName: 'kept', Record: [{ FeatureName: 'id', ValueAsString: 'a' }, { FeatureName: 't', ValueAsString: '1714564800.5' }] };
+    await new SageMakerFeatureStoreRuntimeClient(first.clientConfig).send(new PutRecordCommand(putRecord));
+    await first.close();
+    const second = await startLocalStack({ dir });
+    try {
+      const got = await new SageMakerFeatureStoreRuntimeClient(second.clientConfig).send(new GetRecordCommand({ FeatureGroupName: 'kept', RecordIdentifierValueAsString: 'a' }));
+      expect(got.Record).toEqual(putRecord.Record);
+    } finally {
+      await second.close();
     }
   });
 });
