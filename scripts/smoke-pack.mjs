@@ -36,8 +36,10 @@ try {
     if (!r.ok || r.encoded[1].ValueAsString !== '2024-05-01T00:00:00.000Z') throw new Error('pipeline failed: ' + JSON.stringify(r));
     if (!(g.process(null).error instanceof SkewlessError)) throw new Error('errors are not SkewlessError');
     console.log(g.fingerprint);`;
-  writeFileSync(join(scratch, 'esm.mjs'), `import { z } from 'zod';\nimport { defineFeatureGroup, isoTimestamp, SkewlessError } from 'skewless';\n${check}`);
-  writeFileSync(join(scratch, 'cjs.cjs'), `const { z } = require('zod');\nconst { defineFeatureGroup, isoTimestamp, SkewlessError } = require('skewless');\n${check}`);
+  // skewless/local must import without DuckDB installed: it loads DuckDB only when a store opens.
+  const local = `if (typeof startLocalStack !== 'function' || typeof localOnline !== 'function') throw new Error('skewless/local is incomplete');`;
+  writeFileSync(join(scratch, 'esm.mjs'), `import { z } from 'zod';\nimport { defineFeatureGroup, isoTimestamp, SkewlessError } from 'skewless';\nimport { startLocalStack, localOnline } from 'skewless/local';\n${local}\n${check}`);
+  writeFileSync(join(scratch, 'cjs.cjs'), `const { z } = require('zod');\nconst { defineFeatureGroup, isoTimestamp, SkewlessError } = require('skewless');\nconst { startLocalStack, localOnline } = require('skewless/local');\n${local}\n${check}`);
   const esm = run(process.execPath, ['esm.mjs']).trim();
   const cjs = run(process.execPath, ['cjs.cjs']).trim();
   if (esm !== cjs) throw new Error(`import and require disagree on the fingerprint: ${esm} vs ${cjs}`);
