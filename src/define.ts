@@ -93,6 +93,7 @@ export function defineFeatureGroup<
       return makeSelection(group as unknown as AnyFeatureGroup, [...new Set(names)], {});
     },
     process: pipeline.process,
+    processRecord: pipeline.processRecord,
     processBatch: pipeline.processBatch,
   };
   // Not enumerable, so a spread copy of a group is not mistaken for the group.

@@ -47,7 +47,9 @@ export type RecordErrorCode =
 
 export type ConfigurationErrorCode = 'MISSING_DEPENDENCY' | 'INVALID_CONFIG';
 
-export type SkewlessErrorCode = DefinitionErrorCode | RecordErrorCode | ConfigurationErrorCode;
+export type BackendErrorCode = 'GROUP_NOT_FOUND' | 'WRITE_FAILED' | 'READ_FAILED' | 'THROTTLED' | 'INVALID_REQUEST';
+
+export type SkewlessErrorCode = DefinitionErrorCode | RecordErrorCode | ConfigurationErrorCode | BackendErrorCode;
 
 export interface SkewlessErrorOptions {
   readonly position?: SourcePosition | undefined;
@@ -129,6 +131,28 @@ export class ConfigurationError extends SkewlessError {
   declare readonly code: ConfigurationErrorCode;
   constructor(code: ConfigurationErrorCode, message: string, options: SkewlessErrorOptions = {}) {
     super(code, message, options);
+  }
+}
+
+/**
+ * A store backend (SageMaker, DynamoDB, S3, Athena) refused or failed a call. `retryable` says
+ * whether trying again later can succeed (throttling, 5xx, network), so Lambda handlers know what
+ * to report for redelivery.
+ */
+export class BackendError extends SkewlessError {
+  declare readonly code: BackendErrorCode;
+  readonly retryable: boolean;
+  /** The feature group the call was about, when there is one. */
+  readonly group: string | undefined;
+
+  constructor(
+    code: BackendErrorCode,
+    message: string,
+    options: SkewlessErrorOptions & { readonly retryable?: boolean; readonly group?: string | undefined } = {},
+  ) {
+    super(code, message, options);
+    this.retryable = options.retryable ?? false;
+    this.group = options.group;
   }
 }
 

@@ -1,6 +1,30 @@
 // The dialect-neutral core: no AWS client, no DuckDB, no side effects at import time.
 export { defineFeatureGroup, isFeatureGroup } from './define.js';
+export { createFeatureStore } from './store/feature-store.js';
+export type {
+  DeadLetterEntry,
+  DeadLetterSink,
+  FeatureStore,
+  FeatureStoreOptions,
+  IngestOptions,
+  RecordOutcome,
+  WriteSummary,
+} from './store/feature-store.js';
+export type {
+  DeleteStatus,
+  DeletionMode,
+  OfflineStore,
+  OfflineStoredRow,
+  OfflineWrite,
+  OnlinePutOptions,
+  OnlineRecord,
+  OnlineStore,
+  OnlineWriteOutcome,
+  OnlineWriteStatus,
+} from './store/types.js';
+export type { GroupSchema, TtlDuration } from './schema/sagemaker-record.js';
 export {
+  BackendError,
   ConfigurationError,
   DecodeError,
   DefinitionError,
@@ -12,6 +36,7 @@ export {
   isSkewlessError,
 } from './errors.js';
 export type {
+  BackendErrorCode,
   ConfigurationErrorCode,
   DefinitionErrorCode,
   RecordError,

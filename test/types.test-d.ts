@@ -151,3 +151,17 @@ describe('compile-time checks of a definition', () => {
     });
   });
 });
+
+describe('typed reads', () => {
+  it('infers get and getMany results from the group', async () => {
+    const { createFeatureStore } = await import('../src/index.js');
+    const store = createFeatureStore();
+    expectTypeOf(store.get(cardActivity, 'c')).resolves.toEqualTypeOf<InferFeatures<typeof cardActivity> | undefined>();
+    expectTypeOf(store.get(cardActivity, 'c', { features: ['amount', 'is_foreign'] })).resolves.toEqualTypeOf<
+      { amount: number; is_foreign: boolean } | undefined
+    >();
+    expectTypeOf(store.getMany(cardActivity, ['c'])).resolves.toEqualTypeOf<Map<string, InferFeatures<typeof cardActivity>>>();
+    // @ts-expect-error 'nope' is not a feature of the group
+    void store.get(cardActivity, 'c', { features: ['nope'] });
+  });
+});

@@ -10,6 +10,7 @@ import type {
   OnlinePutOptions,
   OnlineRecord,
   OnlineStore,
+  OnlineWriteOutcome,
   OnlineWriteStatus,
 } from '../store/types.js';
 import type { DuckDBAppender } from '@duckdb/node-api';
@@ -162,7 +163,7 @@ class LocalOnlineStore implements OnlineStore {
     }
   }
 
-  async put(group: GroupSchema, records: readonly SageMakerRecord[], options: OnlinePutOptions = {}): Promise<OnlineWriteStatus[]> {
+  async put(group: GroupSchema, records: readonly SageMakerRecord[], options: OnlinePutOptions = {}): Promise<OnlineWriteOutcome[]> {
     const checked = records.map((record) => {
       const result = checkRecord(group, record);
       if (!result.ok) throw invalid(group, result);

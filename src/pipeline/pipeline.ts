@@ -19,6 +19,8 @@ import type { BatchOptions, BatchResult, ProcessResult } from '../schema/types.j
  */
 export interface Pipeline<R> {
   process(raw: unknown, position?: SourcePosition): ProcessResult<R>;
+  /** The stages after the transform, for records that are already features (`store.put`). */
+  processRecord(record: unknown, position?: SourcePosition): ProcessResult<R>;
   processBatch(raws: readonly unknown[], options?: BatchOptions): BatchResult<R>;
 }
 
@@ -79,6 +81,11 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
       };
     }
 
+    return finish(output, position);
+  };
+
+  /** Validate features -> encode: what follows the transform, shared with records given directly. */
+  const finish = (output: unknown, position: SourcePosition | undefined): Step<R> => {
     let parsedFeatures: zc.util.SafeParseResult<unknown>;
     try {
       parsedFeatures = zc.safeParse(features, output);
@@ -91,7 +98,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
       const issues = parsedFeatures.error.issues;
       return {
         error: new FeatureValidationError(
-          `group "${name}": transform output does not match the features schema${summarizeIssues(issues)}`,
+          `group "${name}": record does not match the features schema${summarizeIssues(issues)}`,
           { position, issues },
         ),
       };
@@ -111,11 +118,12 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
     return { record, encoded };
   };
 
+  const result = (step: Step<R>): ProcessResult<R> =>
+    step.error ? { ok: false, error: step.error } : { ok: true, record: step.record, encoded: step.encoded };
+
   return {
-    process(raw, position) {
-      const step = run(raw, position);
-      return step.error ? { ok: false, error: step.error } : { ok: true, record: step.record, encoded: step.encoded };
-    },
+    process: (raw, position) => result(run(raw, position)),
+    processRecord: (record, position) => result(finish(record, position)),
     processBatch(raws, options = {}) {
       const result: BatchResult<R> = { records: [], failures: [] };
       const positionOf = options.position;

@@ -48,8 +48,12 @@ const FAIL = Symbol('decode failure');
 export interface Codec<T> {
   /** Typed record -> SageMaker `Record`; throws {@link FeatureValidationError} for a value SageMaker cannot hold. */
   toRecord(record: T): SageMakerRecord;
-  /** SageMaker `Record` -> typed record; features not in the group (such as the fingerprint) are ignored. */
-  fromRecord(record: readonly FeatureValue[]): T;
+  /**
+   * SageMaker `Record` -> typed record; features not in the group (such as the fingerprint) are
+   * ignored. With `partial`, missing features are left out instead of being an error (GetRecord
+   * with FeatureNames returns only those).
+   */
+  fromRecord(record: readonly FeatureValue[], options?: { readonly partial?: boolean }): T;
   /** Typed record -> DynamoDB item (low-level `AttributeValue`s). */
   toDynamoItem(record: T): DynamoDbItem;
   fromDynamoItem(item: Readonly<Record<string, unknown>>): T;
@@ -316,14 +320,14 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
       const issues: SkewlessIssue[] = [];
       return encodeInto(record, issues) ?? fail(issues);
     },
-    fromRecord(record) {
+    fromRecord(record, options = {}) {
       const byName = new Map<string, FeatureValue>();
       for (const feature of record) byName.set(feature.FeatureName, feature);
       const out: Record<string, unknown> = {};
       for (const spec of specs) {
         const feature = byName.get(spec.name);
         if (feature === undefined) {
-          readAbsent(out, spec);
+          if (!options.partial) readAbsent(out, spec);
           continue;
         }
         if (spec.collection) {

@@ -165,6 +165,16 @@ export interface FeatureGroup<
    */
   process(raw: unknown, position?: SourcePosition): ProcessResult<Simplify<zc.output<F>>>;
   /**
+   * Validates and encodes a record that is already in the group's feature shape (no transform):
+   * what `store.put` runs. Never throws for bad input.
+   *
+   * ### Example
+   * ```ts
+   * const result = cardActivity.processRecord({ card_id: 'c1', event_time: new Date(), amount: 12.5, is_foreign: true });
+   * ```
+   */
+  processRecord(record: unknown, position?: SourcePosition): ProcessResult<Simplify<zc.output<F>>>;
+  /**
    * Runs the pipeline on many raw events; one bad event never stops the others.
    *
    * ### Example

@@ -1,3 +1,4 @@
+import type { BackendError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema, TtlDuration } from '../schema/sagemaker-record.js';
 
@@ -6,7 +7,12 @@ export type OnlineWriteStatus =
   /** It is now the stored record for its identifier. */
   | 'applied'
   /** Its event time is not newer than the stored record's: it belongs to history (offline) only. */
-  | 'stale';
+  | 'stale'
+  /** The service took it and applies the write rule itself without saying which way (SageMaker). */
+  | 'accepted';
+
+/** One record's outcome: a status, or the error that stopped it (after the backend's retries). */
+export type OnlineWriteOutcome = OnlineWriteStatus | BackendError;
 
 /** A record as an online store returns it. */
 export interface OnlineRecord {
@@ -18,7 +24,7 @@ export interface OnlineRecord {
 export type DeletionMode = 'SoftDelete' | 'HardDelete';
 
 /** What became of a delete: done, or refused because the stored record is newer (see DESIGN.md). */
-export type DeleteStatus = 'deleted' | 'stale';
+export type DeleteStatus = 'deleted' | 'stale' | 'accepted';
 
 export interface OnlinePutOptions {
   /** Expire the records this long after their event time, as SageMaker's TtlDuration does. */
@@ -30,12 +36,20 @@ export interface OnlinePutOptions {
  * same rule: a record replaces the stored one only if its event time is strictly greater.
  */
 export interface OnlineStore {
-  /** Writes records in order; returns one status per record, in the same order. */
-  put(group: GroupSchema, records: readonly SageMakerRecord[], options?: OnlinePutOptions): Promise<OnlineWriteStatus[]>;
+  /**
+   * Writes records, in order for each identifier; returns one outcome per record, in input order.
+   * A record that cannot be written is reported as its error; the others are still written.
+   */
+  put(group: GroupSchema, records: readonly SageMakerRecord[], options?: OnlinePutOptions): Promise<OnlineWriteOutcome[]>;
+  /** True when the backend also delivers every record to the offline store (SageMaker PutRecord does). */
+  readonly writesOffline?: boolean;
   get(group: GroupSchema, id: string, options?: { readonly features?: readonly string[] }): Promise<OnlineRecord | undefined>;
   /** Reads many identifiers; identifiers with no (live) record are absent from the map. */
   getMany(group: GroupSchema, ids: readonly string[]): Promise<Map<string, OnlineRecord>>;
-  /** Deletes as SageMaker's DeleteRecord does; `eventTime` must be newer than the stored record's. */
+  /**
+   * Deletes as SageMaker's DeleteRecord does; `eventTime` must be newer than the stored record's.
+   * A backend that writes offline itself also writes the delete marker.
+   */
   delete(group: GroupSchema, id: string, eventTime: string, mode: DeletionMode): Promise<DeleteStatus>;
   close(): Promise<void>;
 }

@@ -1,0 +1,302 @@
+import { BackendError, DefinitionError, FeatureValidationError, type RecordError, type SourcePosition } from '../errors.js';
+import type { SageMakerRecord } from '../schema/codec.js';
+import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
+import { formatIsoInstant } from '../schema/time.js';
+import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
+import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore } from './types.js';
+
+/** A record the pipeline refused, as a dead-letter sink receives it. */
+export interface DeadLetterEntry {
+  readonly group: string;
+  /** The raw event exactly as it arrived. */
+  readonly raw: unknown;
+  readonly error: RecordError;
+  readonly position: SourcePosition | undefined;
+}
+
+/** Where poison records go: an object with `write`, or a function. */
+export type DeadLetterSink =
+  | { write(entries: readonly DeadLetterEntry[]): Promise<void> | void }
+  | ((entries: readonly DeadLetterEntry[]) => Promise<void> | void);
+
+export interface FeatureStoreOptions {
+  /** The online tier; default the embedded DuckDB store under `dir`. */
+  readonly online?: OnlineStore | Promise<OnlineStore>;
+  /** The offline tier; default the embedded Parquet store under `<dir>/offline`; `false` for none. */
+  readonly offline?: OfflineStore | Promise<OfflineStore> | false;
+  /** Where poison records go (they are always reported in the outcomes too). */
+  readonly deadLetter?: DeadLetterSink;
+  /** Directory of the embedded default stores; default `./.skewless`. */
+  readonly dir?: string;
+  /** The clock for `write_time` and `api_invocation_time`; default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** What became of one input record. */
+export type RecordOutcome =
+  | { readonly index: number; readonly status: 'applied' | 'stale' | 'accepted' }
+  | { readonly index: number; readonly status: 'poison'; readonly error: RecordError }
+  | { readonly index: number; readonly status: 'failed'; readonly error: BackendError };
+
+/** The outcome of `ingest` or `put`: one entry per input record, and the counts. */
+export interface WriteSummary {
+  readonly outcomes: RecordOutcome[];
+  /** Records that became the online record of their identifier. */
+  readonly applied: number;
+  /** Records older than the online record: written offline only. */
+  readonly stale: number;
+  /** Records a service took without saying which way the write rule went (SageMaker). */
+  readonly accepted: number;
+  readonly poison: number;
+  readonly failed: number;
+}
+
+export interface IngestOptions extends OnlinePutOptions {
+  /** The source position of the record at `index`, carried into errors and the dead-letter sink. */
+  readonly position?: (index: number) => SourcePosition;
+}
+
+type RecordId = string | number | bigint;
+
+/** The typed client: the same calls and the same write rule on every backend. */
+export interface FeatureStore {
+  /**
+   * Runs raw events through the group's pipeline and writes the records online and offline.
+   *
+   * ### Example
+   * ```ts
+   * const summary = await store.ingest(cardActivity, rawEvents);
+   * console.log(summary.applied, summary.poison);
+   * ```
+   */
+  ingest<G extends AnyFeatureGroup>(group: G, raw: readonly unknown[], options?: IngestOptions): Promise<WriteSummary>;
+  /**
+   * Writes records that are already in the group's feature shape (validated and encoded first).
+   *
+   * ### Example
+   * ```ts
+   * await store.put(cardActivity, [{ card_id: 'c1', event_time: new Date(), amount: 12.5, is_foreign: false }]);
+   * ```
+   */
+  put<G extends AnyFeatureGroup>(group: G, records: readonly InferFeatures<G>[], options?: IngestOptions): Promise<WriteSummary>;
+  /**
+   * Reads the online record of an identifier, decoded to the group's types.
+   *
+   * ### Example
+   * ```ts
+   * const row = await store.get(cardActivity, 'card-1');              // InferFeatures<typeof cardActivity> | undefined
+   * const some = await store.get(cardActivity, 'card-1', { features: ['amount'] });   // { amount: number } | undefined
+   * ```
+   */
+  get<G extends AnyFeatureGroup>(group: G, id: RecordId): Promise<InferFeatures<G> | undefined>;
+  get<G extends AnyFeatureGroup, K extends keyof InferFeatures<G> & string>(
+    group: G,
+    id: RecordId,
+    options: { readonly features: readonly K[] },
+  ): Promise<Simplify<Pick<InferFeatures<G>, K>> | undefined>;
+  /**
+   * Reads many identifiers; identifiers without a record are absent from the map.
+   *
+   * ### Example
+   * ```ts
+   * const rows = await store.getMany(cardActivity, ['card-1', 'card-2']);
+   * ```
+   */
+  getMany<G extends AnyFeatureGroup>(group: G, ids: readonly RecordId[]): Promise<Map<string, InferFeatures<G>>>;
+  /**
+   * Deletes a record as SageMaker's DeleteRecord does, appending a delete marker offline.
+   *
+   * ### Example
+   * ```ts
+   * await store.delete(cardActivity, 'card-1', new Date(), 'SoftDelete');
+   * ```
+   */
+  delete(group: AnyFeatureGroup, id: RecordId, eventTime: Date, mode?: DeletionMode): Promise<DeleteStatus>;
+  /** The backends, once opened. */
+  backends(): Promise<{ readonly online: OnlineStore; readonly offline: OfflineStore | undefined }>;
+  close(): Promise<void>;
+}
+
+function idText(group: AnyFeatureGroup, id: RecordId): string {
+  const text = String(id);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes === 0 || bytes > MAX_RECORD_IDENTIFIER_BYTES) {
+    throw new FeatureValidationError(`group "${group.name}": record identifier must be 1..${MAX_RECORD_IDENTIFIER_BYTES} bytes, got ${bytes}`, {
+      issues: [{ code: bytes === 0 ? 'too_small' : 'too_big', path: [group.recordIdentifier], message: 'record identifier length' }],
+    });
+  }
+  return text;
+}
+
+function summarize(outcomes: RecordOutcome[]): WriteSummary {
+  const count = (status: RecordOutcome['status']) => outcomes.filter((o) => o.status === status).length;
+  return {
+    outcomes,
+    applied: count('applied'),
+    stale: count('stale'),
+    accepted: count('accepted'),
+    poison: count('poison'),
+    failed: count('failed'),
+  };
+}
+
+async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadLetterEntry[]): Promise<void> {
+  if (sink === undefined || entries.length === 0) return;
+  await (typeof sink === 'function' ? sink(entries) : sink.write(entries));
+}
+
+/**
+ * Creates the typed feature store client. With no options it runs on the embedded local stores
+ * (DuckDB under `./.skewless`); on AWS pass `sageMakerOnline()` / `dynamoDbOnline()` and
+ * `s3Offline()` / `athenaOffline()` from `skewless/aws`.
+ *
+ * ### Example
+ * ```ts
+ * const store = createFeatureStore();
+ * await store.ingest(cardActivity, rawEvents);
+ * const row = await store.get(cardActivity, 'card-1');
+ * ```
+ */
+export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureStore {
+  const dir = options.dir ?? '.skewless';
+  const now = options.now ?? Date.now;
+  let opened: Promise<{ online: OnlineStore; offline: OfflineStore | undefined }> | undefined;
+
+  const backends = () => {
+    // Opened on first use: the local defaults load DuckDB, which an AWS-only user never installs.
+    opened ??= (async () => {
+      const online =
+        options.online !== undefined
+          ? await options.online
+          : await (await import('../local/online-store.js')).localOnline({ dir });
+      let offline: OfflineStore | undefined;
+      if (options.offline === false) offline = undefined;
+      else if (options.offline !== undefined) offline = await options.offline;
+      else offline = await (await import('../local/offline-store.js')).localOffline({ dir: `${dir}/offline` });
+      return { online, offline };
+    })();
+    return opened;
+  };
+
+  /** Writes encoded records online, then offline unless the online backend already delivers there. */
+  const write = async (
+    group: AnyFeatureGroup,
+    encoded: { index: number; record: SageMakerRecord }[],
+    poison: RecordOutcome[],
+    putOptions: OnlinePutOptions,
+  ): Promise<WriteSummary> => {
+    const { online, offline } = await backends();
+    const outcomes: RecordOutcome[] = [...poison];
+    if (encoded.length > 0) {
+      const results = await online.put(group, encoded.map((e) => e.record), putOptions);
+      const toOffline: { index: number; record: SageMakerRecord }[] = [];
+      results.forEach((result, i) => {
+        const { index, record } = encoded[i] as (typeof encoded)[number];
+        if (result instanceof BackendError) outcomes.push({ index, status: 'failed', error: result });
+        else {
+          outcomes.push({ index, status: result });
+          toOffline.push({ index, record });
+        }
+      });
+      if (offline && !online.writesOffline && toOffline.length > 0) {
+        const at = new Date(now());
+        try {
+          await offline.append(group, toOffline.map((e) => ({ record: e.record, writeTime: at, apiInvocationTime: at, isDeleted: false })));
+        } catch (cause) {
+          const error = new BackendError('WRITE_FAILED', `group "${group.name}": offline write failed: ${(cause as Error).message}`, {
+            cause,
+            retryable: true,
+            group: group.name,
+          });
+          const failed = new Set(toOffline.map((e) => e.index));
+          for (let i = 0; i < outcomes.length; i++) {
+            const o = outcomes[i] as RecordOutcome;
+            if (failed.has(o.index)) outcomes[i] = { index: o.index, status: 'failed', error };
+          }
+        }
+      }
+    }
+    outcomes.sort((a, b) => a.index - b.index);
+    return summarize(outcomes);
+  };
+
+  const decode = <G extends AnyFeatureGroup>(group: G, record: SageMakerRecord, partial: boolean): InferFeatures<G> =>
+    group.codec.fromRecord(record, { partial }) as InferFeatures<G>;
+
+  return {
+    async ingest(group, raw, ingestOptions = {}) {
+      const { records, failures } = group.processBatch(raw, ingestOptions.position ? { position: ingestOptions.position } : {});
+      await sendToDeadLetter(
+        options.deadLetter,
+        failures.map((f) => ({ group: group.name, raw: raw[f.index], error: f.error, position: f.error.position })),
+      );
+      return write(
+        group,
+        records.map((r) => ({ index: r.index, record: r.encoded })),
+        failures.map((f) => ({ index: f.index, status: 'poison', error: f.error })),
+        ingestOptions.ttl ? { ttl: ingestOptions.ttl } : {},
+      );
+    },
+
+    async put(group, records, putOptions = {}) {
+      const encoded: { index: number; record: SageMakerRecord }[] = [];
+      const poison: RecordOutcome[] = [];
+      records.forEach((record, index) => {
+        const result = group.processRecord(record, putOptions.position?.(index) ?? { source: 'put', index });
+        if (result.ok) encoded.push({ index, record: result.encoded });
+        else poison.push({ index, status: 'poison', error: result.error });
+      });
+      return write(group, encoded, poison, putOptions.ttl ? { ttl: putOptions.ttl } : {});
+    },
+
+    async get(group: AnyFeatureGroup, id: RecordId, getOptions?: { readonly features: readonly string[] }) {
+      const features = getOptions?.features;
+      const unknown = (features ?? []).filter((f) => !group.featureNames.includes(f));
+      if (unknown.length > 0) {
+        throw new DefinitionError('UNKNOWN_FEATURE', `group "${group.name}" has no feature ${unknown.map((f) => `"${f}"`).join(', ')}`, {
+          group: group.name,
+          feature: unknown[0],
+        });
+      }
+      const { online } = await backends();
+      const found = await online.get(group, idText(group, id), features ? { features } : {});
+      return found && decode(group, found.record, features !== undefined);
+    },
+
+    async getMany(group, ids) {
+      const { online } = await backends();
+      const texts = ids.map((id) => idText(group, id));
+      const found = await online.getMany(group, texts);
+      const out = new Map<string, InferFeatures<typeof group>>();
+      for (const [id, { record }] of found) out.set(id, decode(group, record, false));
+      return out;
+    },
+
+    async delete(group, id, eventTime, mode = 'SoftDelete') {
+      const { online, offline } = await backends();
+      const ms = eventTime.getTime();
+      const time = group.eventTimeFormat === 'epoch-seconds' ? String(ms / 1000) : formatIsoInstant(ms);
+      const key = idText(group, id);
+      const status = await online.delete(group, key, time, mode);
+      // As DeleteRecord documents: a stale HardDelete writes no marker; a stale SoftDelete still does.
+      if (offline && !online.writesOffline && !(status === 'stale' && mode === 'HardDelete')) {
+        const at = new Date(now());
+        const marker: SageMakerRecord = [
+          { FeatureName: group.recordIdentifier, ValueAsString: key },
+          { FeatureName: group.eventTime, ValueAsString: time },
+        ];
+        await offline.append(group, [{ record: marker, writeTime: at, apiInvocationTime: at, isDeleted: true }]);
+      }
+      return status;
+    },
+
+    backends,
+
+    async close() {
+      if (!opened) return;
+      const { online, offline } = await opened;
+      await online.close();
+      await offline?.close();
+    },
+  } as FeatureStore;
+}

@@ -1,0 +1,122 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createFeatureStore, DefinitionError, type DeadLetterEntry, type FeatureStore, FeatureValidationError } from '../src/index.js';
+import { localOffline, localOnline } from '../src/local/index.js';
+import { cardActivity, everyType, validCardEvent } from './fixtures/groups.js';
+
+let store: FeatureStore;
+const deadLetters: DeadLetterEntry[] = [];
+
+function memoryStore(): FeatureStore {
+  deadLetters.length = 0;
+  store = createFeatureStore({
+    online: localOnline({ memory: true }),
+    offline: localOffline({ memory: true }),
+    deadLetter: (entries) => {
+      deadLetters.push(...entries);
+    },
+    now: () => Date.parse('2024-06-01T00:00:00Z'),
+  });
+  return store;
+}
+
+afterEach(async () => {
+  await store?.close();
+});
+
+describe('createFeatureStore on the embedded stores', () => {
+  it('ingests raw events: valid ones online and offline, poison to the dead-letter sink', async () => {
+    const s = memoryStore();
+    const summary = await s.ingest(cardActivity, [validCardEvent, { ...validCardEvent, amount_cents: 'x' }, { ...validCardEvent, card_id: 'card-2' }], {
+      position: (index) => ({ source: 'test', index }),
+    });
+    expect(summary).toMatchObject({ applied: 2, stale: 0, poison: 1, failed: 0 });
+    expect(summary.outcomes.map((o) => o.status)).toEqual(['applied', 'poison', 'applied']);
+    expect(deadLetters).toHaveLength(1);
+    expect(deadLetters[0]).toMatchObject({ group: 'card-activity', raw: { amount_cents: 'x' }, position: { source: 'test', index: 1 } });
+    expect(deadLetters[0]?.error.code).toBe('SOURCE_VALIDATION');
+    const { offline } = await s.backends();
+    expect(await offline?.scan(cardActivity)).toHaveLength(2);
+  });
+
+  it('reads records back decoded to the group\'s types', async () => {
+    const s = memoryStore();
+    await s.ingest(cardActivity, [validCardEvent]);
+    expect(await s.get(cardActivity, 'card-1')).toEqual({
+      card_id: 'card-1',
+      event_time: new Date('2024-05-01T12:00:00.250Z'),
+      amount: 12.5,
+      is_foreign: true,
+    });
+    expect(await s.get(cardActivity, 'card-1', { features: ['amount'] })).toEqual({ amount: 12.5 });
+    expect(await s.get(cardActivity, 'nobody')).toBeUndefined();
+  });
+
+  it('keeps the newest record online and every record offline', async () => {
+    const s = memoryStore();
+    const older = { ...validCardEvent, amount_cents: 100, ts: '2024-05-01T11:00:00Z' };
+    const summary = await s.ingest(cardActivity, [validCardEvent, older]);
+    expect(summary.outcomes.map((o) => o.status)).toEqual(['applied', 'stale']);
+    expect((await s.get(cardActivity, 'card-1'))?.amount).toBe(12.5);
+    const { offline } = await s.backends();
+    const rows = await offline?.scan(cardActivity);
+    expect(rows?.map((r) => r['amount']).sort()).toEqual([1, 12.5]);
+    expect(rows?.every((r) => r.write_time.getTime() === Date.parse('2024-06-01T00:00:00Z'))).toBe(true);
+  });
+
+  it('puts typed records and reports records of another shape as poison', async () => {
+    const s = memoryStore();
+    const summary = await s.put(cardActivity, [
+      { card_id: 'card-9', event_time: new Date('2024-05-01T00:00:00Z'), amount: 3, is_foreign: false },
+      { id: 1n } as never,
+    ]);
+    expect(summary.outcomes.map((o) => o.status)).toEqual(['applied', 'poison']);
+    expect((await s.get(cardActivity, 'card-9'))?.amount).toBe(3);
+  });
+
+  it('round-trips every supported type through the store', async () => {
+    const s = memoryStore();
+    const record = {
+      id: 2n ** 62n,
+      at: new Date('2024-05-01T12:00:00.001Z'),
+      text: 'ünïcødé',
+      level: 'low' as const,
+      count: -1,
+      ratio: 0.1,
+      big: -(2n ** 63n),
+      flag: false,
+      seen: new Date(0),
+      score: null,
+      tags: ['a'],
+      weights: [1.5],
+    };
+    expect((await s.put(everyType, [record])).applied).toBe(1);
+    expect(await s.get(everyType, 2n ** 62n)).toStrictEqual(record);
+  });
+
+  it('reads many identifiers, leaving missing ones out', async () => {
+    const s = memoryStore();
+    await s.ingest(cardActivity, [validCardEvent, { ...validCardEvent, card_id: 'card-2' }]);
+    const found = await s.getMany(cardActivity, ['card-1', 'card-2', 'card-3']);
+    expect([...found.keys()].sort()).toEqual(['card-1', 'card-2']);
+    expect(found.get('card-2')?.is_foreign).toBe(true);
+  });
+
+  it('deletes and appends a delete marker offline', async () => {
+    const s = memoryStore();
+    await s.ingest(cardActivity, [validCardEvent]);
+    expect(await s.delete(cardActivity, 'card-1', new Date('2024-05-02T00:00:00Z'))).toBe('deleted');
+    expect(await s.get(cardActivity, 'card-1')).toBeUndefined();
+    expect(await s.delete(cardActivity, 'card-1', new Date('2024-05-01T00:00:00Z'), 'HardDelete')).toBe('stale');
+    const { offline } = await s.backends();
+    const rows = (await offline?.scan(cardActivity)) ?? [];
+    expect(rows.map((r) => [r['event_time'], r.is_deleted])).toContainEqual(['2024-05-02T00:00:00.000Z', true]);
+    expect(rows.filter((r) => r.is_deleted)).toHaveLength(1);
+  });
+
+  it('refuses empty and over-long identifiers and unknown feature names', async () => {
+    const s = memoryStore();
+    await expect(s.get(cardActivity, '')).rejects.toBeInstanceOf(FeatureValidationError);
+    await expect(s.get(cardActivity, 'x'.repeat(2049))).rejects.toBeInstanceOf(FeatureValidationError);
+    await expect(s.get(cardActivity, 'card-1', { features: ['nope' as 'amount'] })).rejects.toBeInstanceOf(DefinitionError);
+  });
+});
