@@ -17,6 +17,7 @@ export default defineConfig({
       include: ['test/**/*.test-d.ts'],
       tsconfig: './tsconfig.json',
     },
+    globalSetup: ['./test/setup/servers.ts'],
     testTimeout: 30_000,
   },
 });

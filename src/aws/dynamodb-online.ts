@@ -1,0 +1,273 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient, NumberValue } from '@aws-sdk/lib-dynamodb';
+import { BackendError, ConfigurationError } from '../errors.js';
+import type { FeatureValue, SageMakerRecord } from '../schema/codec.js';
+import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
+import type { FeatureDefinition } from '../schema/types.js';
+import type { DeleteStatus, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
+import { inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
+import { backendError } from './errors.js';
+import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+
+type Modules = [typeof import('@aws-sdk/client-dynamodb'), typeof import('@aws-sdk/lib-dynamodb')];
+
+let modules: Promise<Modules> | undefined;
+function loadModules(): Promise<Modules> {
+  modules ??= Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb')]).catch((cause: unknown) => {
+    modules = undefined;
+    throw new ConfigurationError('MISSING_DEPENDENCY', 'dynamoDbOnline needs npm install @aws-sdk/client-dynamodb @aws-sdk/lib-dynamodb', { cause });
+  });
+  return modules;
+}
+
+export interface DynamoDbOnlineOptions {
+  readonly tableName: string;
+  /** Your client; default one built from the environment. */
+  readonly client?: DynamoDBClient;
+  /** Conditional writes in flight at once; default 16. */
+  readonly concurrency?: number;
+  /** Strongly consistent reads (default true), so a read sees every write the rule let through. */
+  readonly consistentRead?: boolean;
+  readonly retry?: RetryOptions;
+}
+
+/**
+ * The CreateTable input of the table `dynamoDbOnline` expects: one item per (group, record
+ * identifier) under the string key `pk`. Turn on TTL (UpdateTimeToLive) on the `expires_at`
+ * attribute to have DynamoDB sweep expired items; reads honour the exact expiry either way.
+ *
+ * ### Example
+ * ```ts
+ * await ddb.send(new CreateTableCommand(dynamoDbTableDefinition('features')));
+ * ```
+ */
+export function dynamoDbTableDefinition(tableName: string) {
+  return {
+    TableName: tableName,
+    AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' as const }],
+    KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' as const }],
+    BillingMode: 'PAY_PER_REQUEST' as const,
+  };
+}
+
+const BATCH_GET_LIMIT = 100;
+
+interface StoredItem {
+  readonly pk: string;
+  readonly event_time_ms: NumberValue;
+  readonly event_time: string;
+  readonly deleted?: boolean;
+  /** Epoch seconds, for DynamoDB's TTL sweeper. */
+  readonly expires_at?: NumberValue;
+  /** The exact expiry, which reads honour (the sweeper runs late). */
+  readonly expires_at_ms?: NumberValue;
+  readonly features?: Record<string, unknown>;
+}
+
+function keyOf(group: GroupSchema, id: string): string {
+  return `${group.name}#${id}`;
+}
+
+/** SageMaker record -> the typed `features` map: strings as S, numbers as exact N, lists as L. */
+function toAttributes(lib: Modules[1], definitions: ReadonlyMap<string, FeatureDefinition>, record: SageMakerRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const value = (type: FeatureDefinition['FeatureType'], text: string) => (type === 'String' ? text : lib.NumberValue.from(text));
+  for (const feature of record) {
+    const definition = definitions.get(feature.FeatureName);
+    if (!definition) continue;
+    out[feature.FeatureName] = definition.CollectionType
+      ? (feature.ValueAsStringList ?? []).map((v) => value(definition.FeatureType, v))
+      : value(definition.FeatureType, feature.ValueAsString ?? '');
+  }
+  return out;
+}
+
+function toRecord(definitions: readonly FeatureDefinition[], features: Record<string, unknown>): SageMakerRecord {
+  const record: SageMakerRecord = [];
+  for (const definition of definitions) {
+    const value = features[definition.FeatureName];
+    if (value === undefined) continue;
+    const feature: FeatureValue = definition.CollectionType
+      ? { FeatureName: definition.FeatureName, ValueAsStringList: (value as unknown[]).map(String) }
+      : { FeatureName: definition.FeatureName, ValueAsString: String(value) };
+    record.push(feature);
+  }
+  return record;
+}
+
+/**
+ * DynamoDB as the online store, with the write rule as one conditional write per record:
+ * `attribute_not_exists(pk) OR event_time_ms < :new` (an expired item counts as absent). No
+ * transactions, so it runs on dynalite and on tables shared with other writers.
+ *
+ * ### Example
+ * ```ts
+ * import { dynamoDbOnline } from 'skewless/aws';
+ * const store = createFeatureStore({ online: dynamoDbOnline({ tableName: 'features' }), offline: s3Offline({ bucket, prefix }) });
+ * ```
+ */
+export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
+  const { tableName } = options;
+  const concurrency = options.concurrency ?? 16;
+  const consistent = options.consistentRead ?? true;
+  const retry = options.retry ?? {};
+  let docPromise: Promise<DynamoDBDocumentClient> | undefined;
+  const doc = () => {
+    docPromise ??= loadModules().then(([ddb, lib]) =>
+      lib.DynamoDBDocumentClient.from(options.client ?? new ddb.DynamoDBClient({}), {
+        marshallOptions: { removeUndefinedValues: true },
+        unmarshallOptions: { wrapNumbers: true },
+      }),
+    );
+    return docPromise;
+  };
+
+  const live = (item: StoredItem | undefined, now: number): item is StoredItem =>
+    item !== undefined && (item.expires_at_ms === undefined || Number(item.expires_at_ms.toString()) > now);
+
+  const toOnline = (group: GroupSchema, item: StoredItem): OnlineRecord | undefined => {
+    if (item.deleted || item.features === undefined) return undefined;
+    const record = toRecord(group.featureDefinitions, item.features);
+    return item.expires_at_ms === undefined ? { record } : { record, expiresAt: new Date(Number(item.expires_at_ms.toString())) };
+  };
+
+  /** One conditional write; false when the stored item is newer (the write rule said no). */
+  const conditionalPut = async (item: Record<string, unknown>, eventTimeMs: number): Promise<boolean> => {
+    const [, lib] = await loadModules();
+    const client = await doc();
+    try {
+      await withRetry(
+        () =>
+          client.send(
+            new lib.PutCommand({
+              TableName: tableName,
+              Item: item,
+              ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms < :now',
+              ExpressionAttributeValues: { ':t': eventTimeMs, ':now': Date.now() },
+            }),
+          ),
+        retry,
+      );
+      return true;
+    } catch (error) {
+      if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      throw error;
+    }
+  };
+
+  return {
+    async put(group, records, putOptions = {}): Promise<OnlineWriteOutcome[]> {
+      const [, lib] = await loadModules();
+      const definitions = new Map(group.featureDefinitions.map((d) => [d.FeatureName, d]));
+      return inOrderPerKey(
+        records,
+        (record) => record.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString ?? '',
+        concurrency,
+        async (record): Promise<OnlineWriteOutcome> => {
+          const checked = checkRecord(group, record);
+          if (!checked.ok) return new BackendError('INVALID_REQUEST', `group "${group.name}": ${checked.problem.message}`, { group: group.name });
+          const expires = expiresAtMs(checked.eventTimeMs, putOptions.ttl);
+          const item = {
+            pk: keyOf(group, checked.id),
+            event_time_ms: checked.eventTimeMs,
+            event_time: checked.eventTime,
+            features: toAttributes(lib, definitions, record),
+            ...(expires === undefined ? {} : { expires_at: Math.ceil(expires / 1000), expires_at_ms: expires }),
+          };
+          try {
+            return (await conditionalPut(item, checked.eventTimeMs)) ? 'applied' : 'stale';
+          } catch (error) {
+            return backendError(error, group.name, 'write');
+          }
+        },
+      );
+    },
+
+    async get(group, id, getOptions = {}) {
+      const [, lib] = await loadModules();
+      const client = await doc();
+      try {
+        const result = await withRetry(() => client.send(new lib.GetCommand({ TableName: tableName, Key: { pk: keyOf(group, id) }, ConsistentRead: consistent })), retry);
+        const item = result.Item as StoredItem | undefined;
+        if (!live(item, Date.now())) return undefined;
+        const found = toOnline(group, item);
+        return found && { ...found, record: pickFeatures(found.record, getOptions.features) };
+      } catch (error) {
+        throw backendError(error, group.name, 'read');
+      }
+    },
+
+    async getMany(group, ids) {
+      const [, lib] = await loadModules();
+      const client = await doc();
+      const unique = [...new Set(ids)];
+      const chunks: string[][] = [];
+      for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
+      const found = new Map<string, OnlineRecord>();
+      const prefix = `${group.name}#`;
+      const now = Date.now();
+      await mapConcurrent(chunks, chunks.length, async (chunk) => {
+        try {
+          const left = await drainWithRetry(
+            chunk.map((id) => ({ pk: keyOf(group, id) })),
+            async (keys) => {
+              const result = await client.send(
+                new lib.BatchGetCommand({ RequestItems: { [tableName]: { Keys: [...keys], ConsistentRead: consistent } } }),
+              );
+              for (const item of (result.Responses?.[tableName] ?? []) as StoredItem[]) {
+                if (!live(item, now)) continue;
+                const online = toOnline(group, item);
+                if (online) found.set(item.pk.slice(prefix.length), online);
+              }
+              return (result.UnprocessedKeys?.[tableName]?.Keys ?? []) as { pk: string }[];
+            },
+            retry,
+          );
+          if (left.length > 0) {
+            throw new BackendError('THROTTLED', `group "${group.name}": ${left.length} keys still unprocessed after retries`, { retryable: true, group: group.name });
+          }
+        } catch (error) {
+          throw backendError(error, group.name, 'read');
+        }
+      });
+      return found;
+    },
+
+    async delete(group, id, eventTime, mode): Promise<DeleteStatus> {
+      const [, lib] = await loadModules();
+      const client = await doc();
+      const checked = checkRecord(group, [
+        { FeatureName: group.recordIdentifier, ValueAsString: id },
+        { FeatureName: group.eventTime, ValueAsString: eventTime },
+      ]);
+      if (!checked.ok) throw new BackendError('INVALID_REQUEST', `group "${group.name}": ${checked.problem.message}`, { group: group.name });
+      try {
+        if (mode === 'HardDelete') {
+          await withRetry(
+            () =>
+              client.send(
+                new lib.DeleteCommand({
+                  TableName: tableName,
+                  Key: { pk: keyOf(group, id) },
+                  ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms < :now',
+                  ExpressionAttributeValues: { ':t': checked.eventTimeMs, ':now': Date.now() },
+                }),
+              ),
+            retry,
+          );
+          return 'deleted';
+        }
+        // A soft delete keeps the key with the delete's event time, so older writes stay out.
+        const applied = await conditionalPut({ pk: keyOf(group, id), event_time_ms: checked.eventTimeMs, event_time: eventTime, deleted: true }, checked.eventTimeMs);
+        return applied ? 'deleted' : 'stale';
+      } catch (error) {
+        if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return 'stale';
+        throw backendError(error, group.name, 'write');
+      }
+    },
+
+    async close() {
+      if (!options.client && docPromise) (await docPromise).destroy();
+    },
+  };
+}

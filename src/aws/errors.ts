@@ -1,0 +1,17 @@
+import { BackendError, type BackendErrorCode } from '../errors.js';
+import { isRetryable, isThrottling } from './retry.js';
+
+/** Turns an AWS SDK error into the BackendError skewless reports, naming the group. */
+export function backendError(error: unknown, group: string, action: 'write' | 'read'): BackendError {
+  if (error instanceof BackendError) return error;
+  const name = (error as { name?: string } | undefined)?.name ?? 'Error';
+  const message = (error as { message?: string } | undefined)?.message ?? String(error);
+  let code: BackendErrorCode = action === 'write' ? 'WRITE_FAILED' : 'READ_FAILED';
+  if (name === 'ResourceNotFound' || name === 'ResourceNotFoundException') code = 'GROUP_NOT_FOUND';
+  else if (isThrottling(error)) code = 'THROTTLED';
+  const text =
+    code === 'GROUP_NOT_FOUND'
+      ? `feature group "${group}" does not exist in this account and region (${name}: ${message})`
+      : `group "${group}": ${action} failed: ${name}: ${message}`;
+  return new BackendError(code, text, { cause: error, retryable: isRetryable(error), group });
+}

@@ -1,0 +1,243 @@
+import type {
+  BatchGetRecordCommandOutput,
+  BatchGetRecordIdentifier,
+  SageMakerFeatureStoreRuntimeClient,
+} from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { BackendError, ConfigurationError } from '../errors.js';
+import type { SageMakerRecord } from '../schema/codec.js';
+import type { GroupSchema } from '../schema/sagemaker-record.js';
+import type { DeleteStatus, DeletionMode, OnlinePutOptions, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
+import { inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
+import { backendError } from './errors.js';
+import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+
+type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');
+
+let runtimeModule: Promise<RuntimeModule> | undefined;
+function loadRuntime(): Promise<RuntimeModule> {
+  runtimeModule ??= import('@aws-sdk/client-sagemaker-featurestore-runtime').catch((cause: unknown) => {
+    runtimeModule = undefined;
+    throw new ConfigurationError('MISSING_DEPENDENCY', 'sageMakerOnline needs npm install @aws-sdk/client-sagemaker-featurestore-runtime', { cause });
+  });
+  return runtimeModule;
+}
+
+export interface SageMakerOnlineOptions {
+  /** Your client; default one built from the environment (region, credentials, AWS_ENDPOINT_URL). */
+  readonly client?: SageMakerFeatureStoreRuntimeClient;
+  /** PutRecord calls in flight at once; default 16. */
+  readonly concurrency?: number;
+  /** Stores each PutRecord writes; default both of the group's. */
+  readonly targetStores?: readonly ('OnlineStore' | 'OfflineStore')[];
+  /** Write with BatchWriteRecord (up to `batchSize` records a call) instead of one PutRecord per record. */
+  readonly batchWrite?: boolean;
+  readonly batchSize?: number;
+  readonly retry?: RetryOptions;
+}
+
+const BATCH_GET_LIMIT = 100;
+
+function idOf(group: GroupSchema, record: SageMakerRecord): string {
+  return record.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString ?? '';
+}
+
+/**
+ * SageMaker Feature Store as the online store. PutRecord applies the write rule in the service and
+ * delivers the offline store itself, so outcomes are `accepted` (the service does not say whether a
+ * record was newer) and the store writes nothing offline on top.
+ *
+ * ### Example
+ * ```ts
+ * import { createFeatureStore } from 'skewless';
+ * import { sageMakerOnline } from 'skewless/aws';
+ * const store = createFeatureStore({ online: sageMakerOnline({ concurrency: 32 }), offline: false });
+ * ```
+ */
+export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineStore {
+  const concurrency = options.concurrency ?? 16;
+  const retry = options.retry ?? {};
+  let clientPromise: Promise<SageMakerFeatureStoreRuntimeClient> | undefined;
+  const client = () => {
+    clientPromise ??= options.client ? Promise.resolve(options.client) : loadRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient({}));
+    return clientPromise;
+  };
+  const targetStores = options.targetStores ? [...options.targetStores] : undefined;
+
+  const putOne = async (m: RuntimeModule, group: GroupSchema, record: SageMakerRecord, putOptions: OnlinePutOptions): Promise<OnlineWriteOutcome> => {
+    const c = await client();
+    try {
+      await withRetry(
+        () =>
+          c.send(
+            new m.PutRecordCommand({
+              FeatureGroupName: group.name,
+              Record: record,
+              ...(targetStores ? { TargetStores: targetStores } : {}),
+              ...(putOptions.ttl ? { TtlDuration: putOptions.ttl } : {}),
+            }),
+          ),
+        retry,
+      );
+      return 'accepted';
+    } catch (error) {
+      return backendError(error, group.name, 'write');
+    }
+  };
+
+  /** BatchWriteRecord in rounds holding at most one record per identifier, so order per identifier holds. */
+  const putBatched = async (m: RuntimeModule, group: GroupSchema, records: readonly SageMakerRecord[], putOptions: OnlinePutOptions) => {
+    const outcomes = new Array<OnlineWriteOutcome>(records.length);
+    const rounds: number[][] = [];
+    const seen = new Map<string, number>();
+    records.forEach((record, index) => {
+      const id = idOf(group, record);
+      const round = seen.get(id) ?? 0;
+      seen.set(id, round + 1);
+      (rounds[round] ??= []).push(index);
+    });
+    const size = Math.min(options.batchSize ?? 100, 100);
+    const c = await client();
+    for (const round of rounds) {
+      const chunks: number[][] = [];
+      for (let i = 0; i < round.length; i += size) chunks.push(round.slice(i, i + size));
+      await mapConcurrent(chunks, concurrency, async (chunk) => {
+        try {
+          const left = await drainWithRetry(
+            chunk,
+            async (indices) => {
+              const entries = indices.map((index) => ({
+                FeatureGroupName: group.name,
+                Record: records[index],
+                ...(targetStores ? { TargetStores: targetStores } : {}),
+                ...(putOptions.ttl ? { TtlDuration: putOptions.ttl } : {}),
+              }));
+              const result = await c.send(new m.BatchWriteRecordCommand({ Entries: entries }));
+              // A round holds one record per identifier, so the identifier names the entry.
+              const byId = new Map(indices.map((index) => [idOf(group, records[index] as SageMakerRecord), index]));
+              const indexOf = (record: readonly { FeatureName?: string; ValueAsString?: string }[] | undefined) =>
+                byId.get(record?.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString ?? '');
+              for (const failure of result.Errors ?? []) {
+                const index = indexOf(failure.Entry?.Record);
+                if (index === undefined) continue;
+                outcomes[index] = backendError({ name: failure.ErrorCode, message: failure.ErrorMessage }, group.name, 'write');
+              }
+              const unprocessed = new Set((result.UnprocessedEntries ?? []).map((e) => indexOf(e.Record)));
+              return indices.filter((index) => unprocessed.has(index));
+            },
+            retry,
+          );
+          for (const index of chunk) outcomes[index] ??= 'accepted';
+          for (const index of left) {
+            outcomes[index] = new BackendError('THROTTLED', `group "${group.name}": BatchWriteRecord left the record unprocessed after retries`, {
+              retryable: true,
+              group: group.name,
+            });
+          }
+        } catch (error) {
+          for (const index of chunk) outcomes[index] ??= backendError(error, group.name, 'write');
+        }
+      });
+    }
+    return outcomes;
+  };
+
+  return {
+    writesOffline: targetStores === undefined || targetStores.includes('OfflineStore'),
+
+    async put(group, records, putOptions = {}) {
+      const m = await loadRuntime();
+      if (options.batchWrite) return putBatched(m, group, records, putOptions);
+      return inOrderPerKey(records, (r) => idOf(group, r), concurrency, (record) => putOne(m, group, record, putOptions));
+    },
+
+    async get(group, id, getOptions = {}): Promise<OnlineRecord | undefined> {
+      const [m, c] = await Promise.all([loadRuntime(), client()]);
+      try {
+        const result = await withRetry(
+          () =>
+            c.send(
+              new m.GetRecordCommand({
+                FeatureGroupName: group.name,
+                RecordIdentifierValueAsString: id,
+                ExpirationTimeResponse: 'Enabled',
+                ...(getOptions.features?.length ? { FeatureNames: [...getOptions.features] } : {}),
+              }),
+            ),
+          retry,
+        );
+        if (!result.Record || result.Record.length === 0) return undefined;
+        const record = result.Record as SageMakerRecord;
+        return result.ExpiresAt ? { record, expiresAt: new Date(result.ExpiresAt) } : { record };
+      } catch (error) {
+        throw backendError(error, group.name, 'read');
+      }
+    },
+
+    async getMany(group, ids) {
+      const [m, c] = await Promise.all([loadRuntime(), client()]);
+      const unique = [...new Set(ids)];
+      const chunks: string[][] = [];
+      for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
+      const found = new Map<string, OnlineRecord>();
+      const errors: string[] = [];
+      // Chunks go out together: one round trip's latency for the whole read, not one per 100 ids.
+      await mapConcurrent(chunks, chunks.length, async (chunk) => {
+        try {
+          const left = await drainWithRetry(
+            chunk,
+            async (pending) => {
+              const identifiers: BatchGetRecordIdentifier[] = [{ FeatureGroupName: group.name, RecordIdentifiersValueAsString: [...pending] }];
+              const result: BatchGetRecordCommandOutput = await c.send(new m.BatchGetRecordCommand({ Identifiers: identifiers, ExpirationTimeResponse: 'Enabled' }));
+              for (const hit of result.Records ?? []) {
+                const record = hit.Record as SageMakerRecord;
+                found.set(hit.RecordIdentifierValueAsString as string, hit.ExpiresAt ? { record, expiresAt: new Date(hit.ExpiresAt) } : { record });
+              }
+              for (const e of result.Errors ?? []) errors.push(`${e.RecordIdentifierValueAsString}: ${e.ErrorCode} ${e.ErrorMessage}`);
+              return (result.UnprocessedIdentifiers ?? []).flatMap((u) => u.RecordIdentifiersValueAsString ?? []);
+            },
+            retry,
+          );
+          if (left.length > 0) errors.push(`${left.length} identifiers still unprocessed after retries`);
+        } catch (error) {
+          throw backendError(error, group.name, 'read');
+        }
+      });
+      if (errors.length > 0) {
+        throw new BackendError('READ_FAILED', `group "${group.name}": BatchGetRecord failed for ${errors.length} identifiers: ${errors.slice(0, 3).join('; ')}`, {
+          group: group.name,
+          retryable: errors.some((e) => e.includes('unprocessed')),
+        });
+      }
+      return found;
+    },
+
+    async delete(group, id, eventTime, mode: DeletionMode): Promise<DeleteStatus> {
+      const [m, c] = await Promise.all([loadRuntime(), client()]);
+      try {
+        await withRetry(
+          () =>
+            c.send(
+              new m.DeleteRecordCommand({
+                FeatureGroupName: group.name,
+                RecordIdentifierValueAsString: id,
+                EventTime: eventTime,
+                DeletionMode: mode,
+                ...(targetStores ? { TargetStores: targetStores } : {}),
+              }),
+            ),
+          retry,
+        );
+        return 'accepted';
+      } catch (error) {
+        // DeleteRecord refuses a HardDelete older than the stored record with a ValidationError.
+        if (mode === 'HardDelete' && (error as { name?: string }).name === 'ValidationError' && /EventTime/i.test((error as Error).message)) return 'stale';
+        throw backendError(error, group.name, 'write');
+      }
+    },
+
+    async close() {
+      if (!options.client && clientPromise) (await clientPromise).destroy();
+    },
+  };
+}
+

@@ -1,0 +1,39 @@
+/**
+ * Runs `task` over `items` with at most `limit` in flight, keeping results in input order.
+ */
+export async function mapConcurrent<T, R>(items: readonly T[], limit: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  return results;
+}
+
+/**
+ * Writes records so that records of one identifier go one after another, in input order, while
+ * different identifiers go concurrently (up to `limit`).
+ */
+export async function inOrderPerKey<T, R>(
+  items: readonly T[],
+  keyOf: (item: T) => string,
+  limit: number,
+  task: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const chains = new Map<string, number[]>();
+  items.forEach((item, index) => {
+    const key = keyOf(item);
+    const chain = chains.get(key);
+    if (chain) chain.push(index);
+    else chains.set(key, [index]);
+  });
+  const results = new Array<R>(items.length);
+  await mapConcurrent([...chains.values()], limit, async (chain) => {
+    for (const index of chain) results[index] = await task(items[index] as T, index);
+  });
+  return results;
+}
