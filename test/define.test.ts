@@ -199,7 +199,7 @@ describe('fingerprint', () => {
     const dir = mkdtempSync(join(tmpdir(), 'skewless-fp-'));
     const entry = join(dir, 'entry.ts');
     writeFileSync(entry, script.replace("'./src/index.ts'", JSON.stringify(fileURLToPath(new URL('../src/index.ts', import.meta.url)))));
-    buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: join(dir, 'entry.mjs'), nodePaths: [fileURLToPath(new URL('../node_modules', import.meta.url))] });
+    buildSync({ entryPoints: [entry], bundle: true, platform: 'node', format: 'esm', outfile: join(dir, 'entry.mjs'), external: ['@duckdb/*', '@aws-sdk/*'], nodePaths: [fileURLToPath(new URL('../node_modules', import.meta.url))] });
     const other = execFileSync(process.execPath, [join(dir, 'entry.mjs')], { encoding: 'utf8' });
     expect(other).toBe(cardActivity.fingerprint);
   });
