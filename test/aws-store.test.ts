@@ -1,0 +1,111 @@
+import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendError, createFeatureStore } from '../src/index.js';
+import { sageMakerOnline } from '../src/aws/index.js';
+import { join } from 'node:path';
+import { type LocalStack, localOffline, startLocalStack } from '../src/local/index.js';
+import { cardActivity, validCardEvent } from './fixtures/groups.js';
+
+let stack: LocalStack;
+let runtime: SageMakerFeatureStoreRuntimeClient;
+
+beforeAll(async () => {
+  stack = await startLocalStack({ memory: true });
+  runtime = new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 });
+  await new SageMakerClient(stack.clientConfig).send(
+    new CreateFeatureGroupCommand({
+      FeatureGroupName: cardActivity.name,
+      RecordIdentifierFeatureName: cardActivity.recordIdentifier,
+      EventTimeFeatureName: cardActivity.eventTime,
+      FeatureDefinitions: [...cardActivity.featureDefinitions],
+      OnlineStoreConfig: { EnableOnlineStore: true },
+      OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://store-test/offline' } },
+    }),
+  );
+});
+
+afterAll(async () => {
+  await stack.close();
+});
+
+const events = (n: number, prefix: string) =>
+  Array.from({ length: n }, (_, i) => ({ ...validCardEvent, card_id: `${prefix}-${i % 50}`, amount_cents: i, ts: new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString() }));
+
+describe('createFeatureStore on SageMaker (local stack)', () => {
+  it('ingests and reads back typed records; SageMaker writes the offline store itself', async () => {
+    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline: false });
+    const summary = await store.ingest(cardActivity, [validCardEvent]);
+    expect(summary).toMatchObject({ accepted: 1, failed: 0, poison: 0 });
+    expect(await store.get(cardActivity, 'card-1')).toEqual({ card_id: 'card-1', event_time: new Date('2024-05-01T12:00:00.250Z'), amount: 12.5, is_foreign: true });
+    await store.close();
+  });
+
+  it('under 20% injected throttling writes every record exactly once or reports it, losing none', async () => {
+    stack.setFaults({ PutRecord: { throttleRate: 0.2 }, seed: 11 });
+    const store = createFeatureStore({
+      online: sageMakerOnline({ client: runtime, concurrency: 16, retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 20 } }),
+      offline: false,
+    });
+    const input = events(500, 'storm');
+    const summary = await store.ingest(cardActivity, input);
+    stack.setFaults({});
+    expect(stack.faultCounts['PutRecord']?.throttled).toBeGreaterThan(50);
+    expect(summary.outcomes).toHaveLength(500);
+    expect(new Set(summary.outcomes.map((o) => o.index)).size).toBe(500);
+    expect(summary.accepted + summary.failed).toBe(500);
+    // The online store holds, for every card, its newest event (events are in time order per card).
+    const latest = new Map<string, number>();
+    input.forEach((e, i) => {
+      if (summary.outcomes[i]?.status === 'accepted') latest.set(e.card_id, e.amount_cents);
+    });
+    const online = await store.getMany(cardActivity, [...latest.keys()]);
+    for (const [card, cents] of latest) expect(online.get(card)?.amount).toBe(cents / 100);
+    // Offline holds each accepted record exactly once: no retry wrote a record twice.
+    await stack.flush();
+    const offline = await localOffline({ dir: join(stack.dir, 's3', 'store-test', 'offline') });
+    const rows = (await offline.scan(cardActivity)).filter((r) => String(r['card_id']).startsWith('storm-'));
+    await offline.close();
+    expect(rows).toHaveLength(summary.accepted);
+    expect(new Set(rows.map((r) => `${r['card_id']}@${r['event_time']}`)).size).toBe(summary.accepted);
+    await store.close();
+  });
+
+  it('reports records it could not write as retryable failures, not as a thrown batch', async () => {
+    stack.setFaults({ PutRecord: { errorRate: 1 } });
+    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime, retry: { attempts: 2, baseDelayMs: 1 } }), offline: false });
+    const summary = await store.ingest(cardActivity, events(5, 'down'));
+    stack.setFaults({});
+    expect(summary.failed).toBe(5);
+    for (const outcome of summary.outcomes) {
+      expect(outcome.status).toBe('failed');
+      if (outcome.status === 'failed') expect(outcome.error.retryable).toBe(true);
+    }
+    await store.close();
+  });
+
+  it('names the group when it does not exist on AWS', async () => {
+    const { defineFeatureGroup } = await import('../src/index.js');
+    const { z } = await import('zod');
+    const missing = defineFeatureGroup({
+      name: 'not-created',
+      recordIdentifier: 'id',
+      eventTime: 't',
+      source: z.object({ id: z.string() }),
+      features: z.object({ id: z.string(), t: z.date() }),
+      transform: (e) => ({ id: e.id, t: new Date(0) }),
+    });
+    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline: false });
+    const summary = await store.ingest(missing, [{ id: 'a' }]);
+    const outcome = summary.outcomes[0];
+    expect(outcome?.status).toBe('failed');
+    if (outcome?.status === 'failed') {
+      expect(outcome.error).toBeInstanceOf(BackendError);
+      expect(outcome.error.code).toBe('GROUP_NOT_FOUND');
+      expect(outcome.error.message).toContain('not-created');
+      expect(outcome.error.retryable).toBe(false);
+    }
+    await expect(store.get(missing, 'a')).rejects.toMatchObject({ code: 'GROUP_NOT_FOUND', group: 'not-created' });
+    await store.close();
+  });
+});
