@@ -4,3 +4,5 @@ export type { DynamoDbOnlineOptions } from './dynamodb-online.js';
 export type { RetryOptions } from './retry.js';
 export { sageMakerOnline } from './sagemaker-online.js';
 export type { SageMakerOnlineOptions } from './sagemaker-online.js';
+export { diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from './plan.js';
+export type { CreateFeatureGroupInput, CreateFeatureGroupOptions, FeatureGroupDiff, IamPolicyOptions } from './plan.js';

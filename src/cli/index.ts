@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { formatError } from '../errors.js';
 import { runDemo } from './demo.js';
 import { runLocal } from './local.js';
+import { runPlan } from './plan.js';
 
 const HELP = `skewless — one definition of a feature, the same value online and offline
 
@@ -10,6 +11,7 @@ Usage: skewless <command> [options]
 Commands:
   demo        run the fraud-detection feature group's pipeline over synthetic card transactions
   local       start the local stack: SageMaker Feature Store, Athena and S3 on 127.0.0.1
+  plan        print CreateFeatureGroup input (or CloudFormation) and IAM policies for a definitions file
 
 Options:
   --help          show this help
@@ -18,11 +20,19 @@ Options:
   --port N        local: port on 127.0.0.1 (default 4599; 0 picks a free one)
   --dir PATH      local: where state is kept (default .skewless)
   --memory        local: keep state in a temporary directory, removed on exit
+  --group NAME    plan: only this feature group
+  --role-arn ARN  plan: the role SageMaker uses to write the offline store
+  --offline-s3-uri URI          plan: s3://bucket/prefix of the offline store
+  --athena-results-s3-uri URI   plan: where training's Athena queries write results
+  --format input|cloudformation plan: the request, or an AWS::SageMaker::FeatureGroup resource
+  --diff          plan: compare with the deployed group (DescribeFeatureGroup); exit 1 on a breaking change
 
 Examples:
   npx skewless demo
   npx skewless demo --json
   npx skewless local --port 4599
+  npx skewless plan dist/features.js --offline-s3-uri s3://my-bucket/features --role-arn arn:aws:iam::123456789012:role/fs
+  npx skewless plan dist/features.js --group card-activity --diff
 
 Exit codes: 0 success, 1 the command failed, 2 bad usage.`;
 
@@ -39,6 +49,12 @@ async function main(argv: readonly string[]): Promise<number> {
         port: { type: 'string' },
         dir: { type: 'string' },
         memory: { type: 'boolean' },
+        group: { type: 'string' },
+        'role-arn': { type: 'string' },
+        'offline-s3-uri': { type: 'string' },
+        'athena-results-s3-uri': { type: 'string' },
+        format: { type: 'string' },
+        diff: { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -73,6 +89,27 @@ async function main(argv: readonly string[]): Promise<number> {
         });
         await stack.close();
         return 0;
+      }
+      case 'plan': {
+        const file = positionals[1];
+        const format = values.format ?? 'input';
+        if (!file || (format !== 'input' && format !== 'cloudformation')) {
+          process.stderr.write("skewless plan: usage: skewless plan <definitions file> [--format input|cloudformation] [--diff]\n");
+          return 2;
+        }
+        return await runPlan(
+          {
+            file,
+            group: values.group,
+            roleArn: values['role-arn'],
+            offlineStoreS3Uri: values['offline-s3-uri'],
+            athenaResultsS3Uri: values['athena-results-s3-uri'],
+            format,
+            diff: values.diff === true,
+            json: values.json === true,
+          },
+          (line) => process.stdout.write(`${line}\n`),
+        );
       }
       default:
         process.stderr.write(`skewless: unknown command "${command}"\nRun 'skewless --help' for usage.\n`);

@@ -1,0 +1,28 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isFeatureGroup } from '../define.js';
+import { ConfigurationError } from '../errors.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+
+/** Imports a definitions module and returns every feature group it exports, by name. */
+export async function loadFeatureGroups(file: string): Promise<Map<string, AnyFeatureGroup>> {
+  let module: Record<string, unknown>;
+  try {
+    module = (await import(pathToFileURL(resolve(file)).href)) as Record<string, unknown>;
+  } catch (cause) {
+    const hint = /\.[cm]?ts$/.test(file) ? ' (Node 20 cannot import TypeScript: build it first, or run with `node --import tsx`)' : '';
+    throw new ConfigurationError('INVALID_CONFIG', `cannot import definitions from ${file}${hint}: ${(cause as Error).message}`, { cause });
+  }
+  const groups = new Map<string, AnyFeatureGroup>();
+  for (const value of Object.values(module)) if (isFeatureGroup(value)) groups.set(value.name, value);
+  if (groups.size === 0) throw new ConfigurationError('INVALID_CONFIG', `${file} exports no feature group made with defineFeatureGroup`);
+  return groups;
+}
+
+/** The groups named, or all of them; an unknown name is an error listing the known ones. */
+export function selectGroups(groups: Map<string, AnyFeatureGroup>, name: string | undefined): AnyFeatureGroup[] {
+  if (name === undefined) return [...groups.values()];
+  const group = groups.get(name);
+  if (!group) throw new ConfigurationError('INVALID_CONFIG', `no feature group "${name}" (found: ${[...groups.keys()].join(', ')})`);
+  return [group];
+}
