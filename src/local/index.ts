@@ -1,5 +1,6 @@
 // skewless/local: the embedded DuckDB stores and the local stack. DuckDB loads on first use.
-export { localOffline, offlineDataDir, partitionOf } from './offline-store.js';
+export { partitionOf } from '../offline/layout.js';
+export { localOffline, offlineDataDir } from './offline-store.js';
 export type { LocalOfflineOptions } from './offline-store.js';
 export { localOnline } from './online-store.js';
 export type { LocalOnlineOptions } from './online-store.js';

@@ -6,6 +6,7 @@ import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
 import { quoteIdentifier, quoteLiteral } from '../sql/quote.js';
 import type { OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
+import { offlineFileName, partitionOf } from '../offline/layout.js';
 import { Database } from './duckdb.js';
 import { FeatureValidationError } from '../errors.js';
 
@@ -27,20 +28,10 @@ function columnType(definition: FeatureDefinition): string {
   return definition.CollectionType ? `${scalar}[]` : scalar;
 }
 
-const pad = (n: number): string => String(n).padStart(2, '0');
-
-/** SageMaker's Glue-format partition of a row: `year=YYYY/month=MM/day=DD/hour=HH` of its event time, UTC. */
-export function partitionOf(eventTimeMs: number): string {
-  const d = new Date(eventTimeMs);
-  return `year=${String(d.getUTCFullYear()).padStart(4, '0')}/month=${pad(d.getUTCMonth() + 1)}/day=${pad(d.getUTCDate())}/hour=${pad(d.getUTCHours())}`;
-}
-
 /** Where a group's offline files live under a base directory: `<base>/<group>/data`. */
 export function offlineDataDir(base: string, group: string): string {
   return join(base, group, 'data');
 }
-
-let fileSequence = 0;
 
 /**
  * The embedded offline store: every write and delete marker appended as Parquet, in SageMaker's
@@ -96,11 +87,10 @@ class LocalOfflineStore implements OfflineStore {
         'is_deleted',
       ].join(', ');
       const partitions = [...new Set(rows.map((r) => r.partition))];
-      const stamp = new Date().toISOString().replace(/[-:.]/g, '');
       for (const partition of partitions) {
         const dir = join(offlineDataDir(this.baseDir, group.name), partition);
         mkdirSync(dir, { recursive: true });
-        const name = `${stamp}_${process.pid}_${(fileSequence++).toString(36)}.parquet`;
+        const name = offlineFileName(new Date());
         // Written under a dot-name and renamed, so a reader never sees half a file.
         const partial = join(dir, `.${name}`);
         await connection.run(

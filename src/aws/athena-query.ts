@@ -1,0 +1,163 @@
+import type { AthenaClient } from '@aws-sdk/client-athena';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { BackendError, ConfigurationError } from '../errors.js';
+import { type RetryOptions, withRetry } from './retry.js';
+import { loadS3 } from './s3-offline.js';
+
+type AthenaModule = typeof import('@aws-sdk/client-athena');
+
+let athenaModule: Promise<AthenaModule> | undefined;
+export function loadAthena(): Promise<AthenaModule> {
+  athenaModule ??= import('@aws-sdk/client-athena').catch((cause: unknown) => {
+    athenaModule = undefined;
+    throw new ConfigurationError('MISSING_DEPENDENCY', 'Athena needs npm install @aws-sdk/client-athena @aws-sdk/client-s3', { cause });
+  });
+  return athenaModule;
+}
+
+/** Athena refuses query strings longer than this many bytes. */
+export const MAX_QUERY_BYTES = 262_144;
+
+export interface AthenaQuery {
+  readonly athena: AthenaClient;
+  readonly s3: S3Client;
+  readonly query: string;
+  readonly outputLocation: string;
+  readonly database?: string | undefined;
+  readonly workGroup?: string | undefined;
+  readonly retry?: RetryOptions | undefined;
+}
+
+export interface AthenaColumn {
+  readonly name: string;
+  readonly type: string;
+}
+
+export interface AthenaResult {
+  readonly queryExecutionId: string;
+  readonly columns: readonly AthenaColumn[];
+  /** The data rows, streamed from the query's CSV result file; `undefined` is SQL NULL. */
+  rows(): AsyncIterable<(string | undefined)[]>;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs a query and waits for it. Results are read from the S3 result file as a stream, never paged
+ * through GetQueryResults (which is slow and caps pages at 1,000 rows); only the column types come
+ * from GetQueryResults.
+ */
+export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> {
+  const bytes = Buffer.byteLength(input.query, 'utf8');
+  if (bytes > MAX_QUERY_BYTES) {
+    throw new BackendError('INVALID_REQUEST', `the query is ${bytes} bytes; Athena accepts at most ${MAX_QUERY_BYTES}`);
+  }
+  const m = await loadAthena();
+  const retry = input.retry ?? {};
+  const { QueryExecutionId: id } = await withRetry(
+    () =>
+      input.athena.send(
+        new m.StartQueryExecutionCommand({
+          QueryString: input.query,
+          ResultConfiguration: { OutputLocation: input.outputLocation },
+          ...(input.database ? { QueryExecutionContext: { Database: input.database } } : {}),
+          ...(input.workGroup ? { WorkGroup: input.workGroup } : {}),
+        }),
+      ),
+    retry,
+  );
+  if (!id) throw new BackendError('READ_FAILED', 'Athena returned no QueryExecutionId');
+  let wait = 25;
+  let resultLocation: string | undefined;
+  for (;;) {
+    const { QueryExecution } = await withRetry(() => input.athena.send(new m.GetQueryExecutionCommand({ QueryExecutionId: id })), retry);
+    const state = QueryExecution?.Status?.State;
+    if (state === 'SUCCEEDED') {
+      resultLocation = QueryExecution?.ResultConfiguration?.OutputLocation;
+      break;
+    }
+    if (state === 'FAILED' || state === 'CANCELLED') {
+      throw new BackendError('READ_FAILED', `Athena query ${id} ${state}: ${QueryExecution?.Status?.StateChangeReason ?? 'no reason given'}`);
+    }
+    await sleep(wait);
+    wait = Math.min(wait * 2, 1000);
+  }
+  const metadata = await withRetry(() => input.athena.send(new m.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })), retry);
+  const columns = (metadata.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => ({ name: c.Name ?? '', type: c.Type ?? 'varchar' }));
+  const location = resultLocation ?? '';
+  return {
+    queryExecutionId: id,
+    columns,
+    async *rows() {
+      const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+      if (!match) throw new BackendError('READ_FAILED', `Athena query ${id} has no S3 result file (${location})`);
+      const s3 = await loadS3();
+      const object = await withRetry(() => input.s3.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] })), retry);
+      let header = true;
+      for await (const row of parseCsv(object.Body as AsyncIterable<Uint8Array>)) {
+        if (header) header = false;
+        else yield row;
+      }
+    },
+  };
+}
+
+/**
+ * Parses Athena's CSV result file as it streams: every value quoted, `""` inside a value for a quote,
+ * an empty unquoted field for NULL (so NULL and the empty string stay apart).
+ */
+export async function* parseCsv(chunks: AsyncIterable<Uint8Array | string>): AsyncIterable<(string | undefined)[]> {
+  const decoder = new TextDecoder();
+  let row: (string | undefined)[] = [];
+  let field = '';
+  let quoted = false;
+  let inQuotes = false;
+  let pendingQuote = false;
+  let started = false;
+  const endField = () => {
+    row.push(quoted ? field : field === '' ? undefined : field);
+    field = '';
+    quoted = false;
+    started = false;
+  };
+  for await (const chunk of chunks) {
+    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    for (let i = 0; i < text.length; i++) {
+      const c = text[i] as string;
+      if (inQuotes) {
+        if (pendingQuote) {
+          pendingQuote = false;
+          if (c === '"') {
+            field += '"';
+            continue;
+          }
+          inQuotes = false; // the quote closed the value; fall through to handle c
+        } else if (c === '"') {
+          pendingQuote = true;
+          continue;
+        } else {
+          field += c;
+          continue;
+        }
+      }
+      if (c === '"' && !started) {
+        inQuotes = true;
+        quoted = true;
+        started = true;
+      } else if (c === ',') endField();
+      else if (c === '\n') {
+        endField();
+        yield row;
+        row = [];
+      } else if (c !== '\r') {
+        field += c;
+        started = true;
+      }
+    }
+  }
+  if (pendingQuote) inQuotes = false;
+  if (started || row.length > 0) {
+    endField();
+    yield row;
+  }
+}

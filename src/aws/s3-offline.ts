@@ -1,0 +1,105 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ConfigurationError } from '../errors.js';
+import { decodeOfflineParquet, encodeOfflineParquet } from '../offline/parquet.js';
+import { offlineDataPath, offlineFileName, partitionOf } from '../offline/layout.js';
+import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
+import type { OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
+import { mapConcurrent } from '../util/concurrency.js';
+import { backendError } from './errors.js';
+import { type RetryOptions, withRetry } from './retry.js';
+
+type S3Module = typeof import('@aws-sdk/client-s3');
+
+let s3Module: Promise<S3Module> | undefined;
+export function loadS3(): Promise<S3Module> {
+  s3Module ??= import('@aws-sdk/client-s3').catch((cause: unknown) => {
+    s3Module = undefined;
+    throw new ConfigurationError('MISSING_DEPENDENCY', 'this backend needs npm install @aws-sdk/client-s3', { cause });
+  });
+  return s3Module;
+}
+
+export interface S3OfflineOptions {
+  readonly bucket: string;
+  /** Key prefix of the offline store (the S3Uri's path); files go under `<prefix>/<group>/data/`. */
+  readonly prefix?: string;
+  readonly client?: S3Client;
+  /** Objects uploaded or read at once; default 8. */
+  readonly concurrency?: number;
+  readonly retry?: RetryOptions;
+}
+
+/**
+ * An offline store on S3 for writers that do not go through PutRecord (the DynamoDB online path,
+ * backfills): Parquet files in SageMaker's layout, written with a pure-JS Parquet writer so it runs
+ * inside Lambda.
+ *
+ * ### Example
+ * ```ts
+ * import { dynamoDbOnline, s3Offline } from 'skewless/aws';
+ * const store = createFeatureStore({ online: dynamoDbOnline({ tableName: 'features' }), offline: s3Offline({ bucket: 'my-bucket', prefix: 'features' }) });
+ * ```
+ */
+export function s3Offline(options: S3OfflineOptions): OfflineStore {
+  const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+  const concurrency = options.concurrency ?? 8;
+  const retry = options.retry ?? {};
+  let clientPromise: Promise<S3Client> | undefined;
+  const client = () => {
+    clientPromise ??= options.client ? Promise.resolve(options.client) : loadS3().then((m) => new m.S3Client({}));
+    return clientPromise;
+  };
+
+  return {
+    async append(group: GroupSchema, writes: readonly OfflineWrite[]) {
+      if (writes.length === 0) return;
+      const [m, c] = await Promise.all([loadS3(), client()]);
+      const byPartition = new Map<string, OfflineWrite[]>();
+      for (const write of writes) {
+        const checked = checkRecord(group, write.record);
+        if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
+        const partition = partitionOf(checked.eventTimeMs);
+        const list = byPartition.get(partition);
+        if (list) list.push(write);
+        else byPartition.set(partition, [write]);
+      }
+      const now = new Date();
+      await mapConcurrent([...byPartition], concurrency, async ([partition, rows]) => {
+        const body = await encodeOfflineParquet(group, rows);
+        const key = `${offlineDataPath(prefix, group.name)}/${partition}/${offlineFileName(now)}`;
+        try {
+          await withRetry(() => c.send(new m.PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' })), retry);
+        } catch (error) {
+          throw backendError(error, group.name, 'write');
+        }
+      });
+    },
+
+    async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {
+      const [m, c] = await Promise.all([loadS3(), client()]);
+      const keys: string[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const page = await withRetry(
+            () => c.send(new m.ListObjectsV2Command({ Bucket: options.bucket, Prefix: `${offlineDataPath(prefix, group.name)}/`, ContinuationToken: token })),
+            retry,
+          );
+          for (const object of page.Contents ?? []) if (object.Key?.endsWith('.parquet')) keys.push(object.Key);
+          token = page.NextContinuationToken;
+        } while (token);
+        const files = await mapConcurrent(keys, concurrency, async (key) => {
+          const object = await withRetry(() => c.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: key })), retry);
+          return decodeOfflineParquet(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+        });
+        return files.flat();
+      } catch (error) {
+        throw backendError(error, group.name, 'read');
+      }
+    },
+
+    async close() {
+      if (!options.client && clientPromise) (await clientPromise).destroy();
+    },
+  };
+}

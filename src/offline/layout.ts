@@ -1,0 +1,19 @@
+import { randomBytes } from 'node:crypto';
+
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** SageMaker's Glue-format partition of a row: `year=YYYY/month=MM/day=DD/hour=HH` of its event time, UTC. */
+export function partitionOf(eventTimeMs: number): string {
+  const d = new Date(eventTimeMs);
+  return `year=${String(d.getUTCFullYear()).padStart(4, '0')}/month=${pad(d.getUTCMonth() + 1)}/day=${pad(d.getUTCDate())}/hour=${pad(d.getUTCHours())}`;
+}
+
+/** `<base>/<group>/data`: where a group's offline files live under a base path or S3 prefix. */
+export function offlineDataPath(base: string, group: string): string {
+  return `${base.replace(/\/+$/, '')}${base ? '/' : ''}${group}/data`;
+}
+
+/** A new data file name: the write time (sortable) and randomness, like SageMaker's own. */
+export function offlineFileName(writeTime: Date): string {
+  return `${writeTime.toISOString().replace(/[-:.]/g, '')}_${randomBytes(6).toString('hex')}.parquet`;
+}

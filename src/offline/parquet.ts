@@ -1,0 +1,95 @@
+import { ConfigurationError } from '../errors.js';
+import type { FeatureValue } from '../schema/codec.js';
+import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
+import type { FeatureDefinition } from '../schema/types.js';
+import type { OfflineStoredRow, OfflineWrite } from '../store/types.js';
+
+type Writer = typeof import('hyparquet-writer');
+type Reader = typeof import('hyparquet');
+
+let writer: Promise<Writer> | undefined;
+let reader: Promise<Reader> | undefined;
+
+// Pure-JS Parquet (no native code), so offline files can be written inside Lambda.
+function loadWriter(): Promise<Writer> {
+  writer ??= import('hyparquet-writer').catch((cause: unknown) => {
+    writer = undefined;
+    throw new ConfigurationError('MISSING_DEPENDENCY', 'writing offline Parquet needs npm install hyparquet-writer', { cause });
+  });
+  return writer;
+}
+
+function loadReader(): Promise<Reader> {
+  reader ??= import('hyparquet').catch((cause: unknown) => {
+    reader = undefined;
+    throw new ConfigurationError('MISSING_DEPENDENCY', 'reading offline Parquet needs npm install hyparquet', { cause });
+  });
+  return reader;
+}
+
+const PRIMITIVE: Record<FeatureDefinition['FeatureType'], { type: 'BYTE_ARRAY' | 'INT64' | 'DOUBLE'; converted_type?: 'UTF8' }> = {
+  String: { type: 'BYTE_ARRAY', converted_type: 'UTF8' },
+  Integral: { type: 'INT64' },
+  Fractional: { type: 'DOUBLE' },
+};
+
+function typed(type: FeatureDefinition['FeatureType'], text: string): string | number | bigint {
+  if (type === 'Integral') return BigInt(text);
+  if (type === 'Fractional') return Number(text);
+  return text;
+}
+
+/**
+ * One Parquet file of offline rows, typed as SageMaker's Glue table: String -> UTF8, Integral ->
+ * INT64, Fractional -> DOUBLE, collections -> LIST, plus write_time and api_invocation_time
+ * (timestamps) and is_deleted. Absent features are null.
+ */
+export async function encodeOfflineParquet(group: GroupSchema, writes: readonly OfflineWrite[]): Promise<Uint8Array> {
+  const { parquetWriteBuffer } = await loadWriter();
+  const definitions = group.featureDefinitions;
+  const columns = definitions.map(() => [] as unknown[]);
+  for (const write of writes) {
+    const checked = checkRecord(group, write.record);
+    if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
+    const byName = new Map<string, FeatureValue>(write.record.map((f) => [f.FeatureName, f]));
+    definitions.forEach((d, i) => {
+      const feature = byName.get(d.FeatureName);
+      const column = columns[i] as unknown[];
+      if (feature === undefined) column.push(null);
+      else if (d.CollectionType) column.push((feature.ValueAsStringList ?? []).map((v) => typed(d.FeatureType, v)));
+      else column.push(typed(d.FeatureType, feature.ValueAsString ?? ''));
+    });
+  }
+  const schema: Record<string, unknown>[] = [{ name: 'root', num_children: definitions.length + 3 }];
+  for (const d of definitions) {
+    if (d.CollectionType) {
+      schema.push({ name: d.FeatureName, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 });
+      schema.push({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
+      schema.push({ name: 'element', repetition_type: 'OPTIONAL', ...PRIMITIVE[d.FeatureType] });
+    } else {
+      schema.push({ name: d.FeatureName, repetition_type: 'OPTIONAL', ...PRIMITIVE[d.FeatureType] });
+    }
+  }
+  schema.push(
+    { name: 'write_time', type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', repetition_type: 'OPTIONAL' },
+    { name: 'api_invocation_time', type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', repetition_type: 'OPTIONAL' },
+    { name: 'is_deleted', type: 'BOOLEAN', repetition_type: 'OPTIONAL' },
+  );
+  const buffer = parquetWriteBuffer({
+    columnData: [
+      ...definitions.map((d, i) => ({ name: d.FeatureName, data: columns[i] as unknown[] })),
+      { name: 'write_time', data: writes.map((w) => w.writeTime) },
+      { name: 'api_invocation_time', data: writes.map((w) => w.apiInvocationTime) },
+      { name: 'is_deleted', data: writes.map((w) => w.isDeleted) },
+    ] as never,
+    schema: schema as never,
+  });
+  return new Uint8Array(buffer);
+}
+
+/** Reads an offline Parquet file back into rows (Integral as bigint, timestamps as Date). */
+export async function decodeOfflineParquet(bytes: Uint8Array): Promise<OfflineStoredRow[]> {
+  const { parquetReadObjects } = await loadReader();
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  return (await parquetReadObjects({ file })) as OfflineStoredRow[];
+}

@@ -1,0 +1,140 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { S3Client } from '@aws-sdk/client-s3';
+import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { athenaOffline, runAthenaQuery, s3Offline, sageMakerOnline } from '../src/aws/index.js';
+import { parseCsv } from '../src/aws/athena-query.js';
+import { BackendError, createFeatureStore } from '../src/index.js';
+import { type LocalStack, startLocalStack } from '../src/local/index.js';
+import { contractGroup, contractRecord } from './contracts/online-store.js';
+import { cardActivity, validCardEvent } from './fixtures/groups.js';
+
+let stack: LocalStack;
+let s3: S3Client;
+let athena: AthenaClient;
+let sagemaker: SageMakerClient;
+const written = new Date('2024-06-01T00:00:00.123Z');
+
+beforeAll(async () => {
+  stack = await startLocalStack({ memory: true });
+  s3 = new S3Client(stack.clientConfig);
+  athena = new AthenaClient(stack.clientConfig);
+  sagemaker = new SageMakerClient(stack.clientConfig);
+  for (const group of [contractGroup, { name: cardActivity.name, recordIdentifier: cardActivity.recordIdentifier, eventTime: cardActivity.eventTime, featureDefinitions: cardActivity.featureDefinitions }]) {
+    await sagemaker.send(
+      new CreateFeatureGroupCommand({
+        FeatureGroupName: group.name,
+        RecordIdentifierFeatureName: group.recordIdentifier,
+        EventTimeFeatureName: group.eventTime,
+        FeatureDefinitions: [...group.featureDefinitions],
+        OnlineStoreConfig: { EnableOnlineStore: true },
+        OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://lake/features' } },
+      }),
+    );
+  }
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+describe('s3Offline', () => {
+  it('writes Parquet in SageMaker\'s layout that reads back typed', async () => {
+    const offline = s3Offline({ client: s3, bucket: 'lake', prefix: 'features' });
+    await offline.append(contractGroup, [
+      { record: contractRecord('a', '2024-05-01T12:00:00Z', 1.5, '9223372036854775807'), writeTime: written, apiInvocationTime: written, isDeleted: false },
+      { record: contractRecord('b', '2024-05-02T08:00:00Z', 2.5, '-1'), writeTime: written, apiInvocationTime: written, isDeleted: false },
+    ]);
+    const rows = (await offline.scan(contractGroup)).sort((x, y) => String(x['id']).localeCompare(String(y['id'])));
+    expect(rows).toEqual([
+      { id: 'a', event_time: '2024-05-01T12:00:00Z', amount: 1.5, count: 2n ** 63n - 1n, write_time: written, api_invocation_time: written, is_deleted: false },
+      { id: 'b', event_time: '2024-05-02T08:00:00Z', amount: 2.5, count: -1n, write_time: written, api_invocation_time: written, is_deleted: false },
+    ]);
+  });
+
+  it('lands files where Athena\'s Glue table for the group reads them', async () => {
+    const result = await runAthenaQuery({
+      athena,
+      s3,
+      query: `SELECT id, count FROM ${await glueTable(contractGroup.name)} WHERE id IN ('a', 'b') ORDER BY id`,
+      outputLocation: 's3://results/athena/',
+    });
+    const rows = [];
+    for await (const row of result.rows()) rows.push(row);
+    expect(result.columns).toEqual([{ name: 'id', type: 'varchar' }, { name: 'count', type: 'bigint' }]);
+    expect(rows).toEqual([['a', '9223372036854775807'], ['b', '-1']]);
+  });
+});
+
+async function glueTable(name: string): Promise<string> {
+  const { DescribeFeatureGroupCommand } = await import('@aws-sdk/client-sagemaker');
+  const described = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: name }));
+  const catalog = described.OfflineStoreConfig?.DataCatalogConfig;
+  return `"${catalog?.Database}"."${catalog?.TableName}"`;
+}
+
+describe('athenaOffline', () => {
+  it('reads every record SageMaker delivered offline, typed, via the Glue table it finds itself', async () => {
+    const store = createFeatureStore({
+      online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig) }),
+      offline: athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/athena/' }),
+    });
+    await store.ingest(cardActivity, [validCardEvent, { ...validCardEvent, amount_cents: 99, ts: '2024-04-01T00:00:00Z' }]);
+    await stack.flush();
+    const { offline } = await store.backends();
+    const rows = (await offline?.scan(cardActivity)) ?? [];
+    expect(rows.map((r) => [r['card_id'], r['amount'], r['is_foreign'], r.is_deleted]).sort()).toEqual([
+      ['card-1', 0.99, 1n, false],
+      ['card-1', 12.5, 1n, false],
+    ]);
+    expect(rows[0]?.write_time).toBeInstanceOf(Date);
+    await store.close();
+  });
+
+  it('refuses to write, naming the writers that can', async () => {
+    const offline = athenaOffline({ outputLocation: 's3://results/' });
+    await expect(offline.append(cardActivity, [])).rejects.toThrow(/sageMakerOnline|s3Offline/);
+  });
+
+  it('reports a failed query with Athena\'s reason', async () => {
+    await expect(runAthenaQuery({ athena, s3, query: 'SELECT * FROM nowhere', outputLocation: 's3://results/' })).rejects.toMatchObject({
+      code: 'READ_FAILED',
+      message: expect.stringMatching(/nowhere/),
+    });
+  });
+
+  it('refuses a query over Athena\'s 262,144-byte limit before sending it', async () => {
+    const error = await runAthenaQuery({ athena, s3, query: `SELECT '${'x'.repeat(262_144)}'`, outputLocation: 's3://results/' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect((error as BackendError).code).toBe('INVALID_REQUEST');
+  });
+});
+
+describe('parseCsv', () => {
+  async function* chunks(text: string, size: number) {
+    for (let i = 0; i < text.length; i += size) yield text.slice(i, i + size);
+  }
+  const collect = async (text: string, size: number) => {
+    const rows = [];
+    for await (const row of parseCsv(chunks(text, size))) rows.push(row);
+    return rows;
+  };
+
+  it('keeps NULL and the empty string apart, and quotes inside values', async () => {
+    expect(await collect('"a","b"\n"x",""\n,"say ""hi"""\n', 3)).toEqual([['a', 'b'], ['x', ''], [undefined, 'say "hi"']]);
+  });
+
+  it('parses what an Athena-style writer quotes, whatever the chunking', async () => {
+    const value = fc.option(fc.string(), { nil: undefined });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(value, { minLength: 1, maxLength: 4 }), { minLength: 1, maxLength: 5 }), fc.integer({ min: 1, max: 7 }), async (rows, size) => {
+        const widths = rows.map((r) => r.length);
+        fc.pre(widths.every((w) => w === widths[0]) && !(widths[0] === 1 && rows.some((r) => r[0] === undefined)));
+        const text = rows.map((r) => r.map((v) => (v === undefined ? '' : `"${v.replaceAll('"', '""')}"`)).join(',')).join('\n') + '\n';
+        expect(await collect(text, size)).toEqual(rows);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
