@@ -3,15 +3,14 @@ import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sage
 import { GetRecordCommand, PutRecordCommand, SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent, request } from 'node:http';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { localOnline } from '../dist/local.js';
 import { cardTransactions, cardEvents } from './groups.mjs';
+import { spawnStack } from './stack.mjs';
 
 const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const ms = (n) => Number(n.toFixed(3));
 
-function encodedRecords(count) {
+export function encodedRecords(count) {
   return cardEvents(count).map((e, i) => {
     const result = cardTransactions.process({ ...e, card_id: `card-${i}` });
     if (!result.ok) throw result.error;
@@ -49,24 +48,6 @@ export async function benchLocalOnline() {
     goal: 'batched upserts >= 50,000/s',
     met: upsertsPerSecond >= 50_000,
   };
-}
-
-/** The stack in its own process, as `npx skewless local` runs it, so client and server do not share a thread. */
-async function spawnStack() {
-  const child = spawn(process.execPath, [fileURLToPath(new URL('../dist/cli.js', import.meta.url)), 'local', '--port', '0', '--memory'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const endpoint = await new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (chunk) => {
-      text += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(text);
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`skewless local exited with ${code}`)));
-  });
-  const clientConfig = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
-  return { clientConfig, close: () => new Promise((resolve) => { child.once('exit', resolve); child.kill('SIGINT'); }) };
 }
 
 export async function benchEndpoint() {

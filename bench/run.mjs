@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { benchAws } from './aws.mjs';
 import { benchEndpoint, benchLocalOnline } from './local.mjs';
 import { benchPipeline } from './pipeline.mjs';
 
@@ -35,6 +36,16 @@ const benches = [
       [`PutRecord, AWS SDK v3 client, concurrency ${r.concurrency}`, `${r.putRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
       [`PutRecord, raw HTTP keep-alive, concurrency ${r.concurrency}`, `${r.rawHttpPutRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
       ['GetRecord latency p50 / p99 (SDK client)', `${r.getRecordP50Ms} ms / ${r.getRecordP99Ms} ms`, r.goal, r.met ? 'yes' : 'no'],
+    ],
+  },
+  {
+    id: 'aws',
+    title: 'sageMakerOnline against the local stack (own process)',
+    run: benchAws,
+    rows: (r) => [
+      [`getMany of ${r.getManyIds.toLocaleString('en-US')} ids, ${r.injectedLatencyMs} ms injected latency`, `${r.getManyMs} ms = ${r.getManyLatencyMultiple}× one call`, r.getManyGoal, r.getManyMet ? 'yes' : 'no'],
+      [`PutRecord, concurrency ${r.putConcurrency}, ${r.putInjectedLatencyMs} ms injected latency`, `${r.putRecordsPerSecond.toLocaleString('en-US')} records/s = ${r.putFractionOfBound} of ${r.putBoundPerSecond.toLocaleString('en-US')}/s`, r.putGoal, r.putMet ? 'yes' : 'no'],
+      ['overhead over the bare SDK client (GetRecord / PutRecord)', `${r.getOverheadPercent}% / ${r.putOverheadPercent}%`, r.overheadGoal, r.overheadMet ? 'yes' : 'no'],
     ],
   },
 ];

@@ -469,3 +469,15 @@ describe('a stack on disk', () => {
     }
   });
 });
+
+describe('the admin endpoint', () => {
+  it('sets faults from another process and reports the counts', async () => {
+    const set = await fetch(`${stack.endpoint}/_skewless/faults`, { method: 'PUT', body: JSON.stringify({ GetRecord: { errorRate: 1 } }) });
+    expect(set.status).toBe(200);
+    const client = new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 });
+    await expect(client.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-1' }))).rejects.toThrow();
+    const counts = (await (await fetch(`${stack.endpoint}/_skewless/faults`)).json()) as { counts: Record<string, { failed: number }> };
+    expect(counts.counts['GetRecord']?.failed).toBeGreaterThan(0);
+    await fetch(`${stack.endpoint}/_skewless/faults`, { method: 'PUT', body: '{}' });
+  });
+});

@@ -190,8 +190,19 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     return sendJson(response, 200, result, 'application/x-amz-json-1.1');
   };
 
+  /** `/_skewless/faults`: set (PUT) or read (GET) faults from another process, e.g. a test runner. */
+  const admin = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> => {
+    if (url.pathname !== '/_skewless/faults') return sendJson(response, 404, { message: `unknown admin path ${url.pathname}` });
+    if (request.method === 'PUT') faults.set(parseJson(await readBody(request)) as FaultConfig);
+    return sendJson(response, 200, { counts: faults.counts });
+  };
+
   const handle = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const url = new URL(request.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/_skewless/')) {
+      await admin(request, response, url).catch((error: unknown) => sendJson(response, 400, { message: String(error) }));
+      return;
+    }
     const protocol = protocolOf(request, url);
     const method = request.method ?? 'GET';
     const operation =
