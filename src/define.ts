@@ -75,6 +75,7 @@ export function defineFeatureGroup<
     eventTimeFormat: definition.eventTimeFormat,
     lineage: definition.lineage,
     onlineStorageType: definition.onlineStorageType,
+    ttl: definition.ttl,
     featureDefinitions: definition.featureDefinitions,
     featureNames,
     fingerprint: definition.fingerprint,

@@ -157,6 +157,8 @@ describe('defineFeatureGroup', () => {
     expect(definitionError({ ...base, eventTimeFormat: 'millis' }).code).toBe('INVALID_OPTION');
     expect(definitionError({ ...base, description: 'x'.repeat(129) }).code).toBe('INVALID_OPTION');
     expect(definitionError(null).code).toBe('INVALID_OPTION');
+    expect(definitionError({ ...base, ttl: { Unit: 'Years', Value: 1 } }).code).toBe('INVALID_OPTION');
+    expect(definitionError({ ...base, ttl: { Unit: 'Days', Value: 0 } }).code).toBe('INVALID_OPTION');
   });
 
   it('selects features by name and refuses unknown ones', () => {

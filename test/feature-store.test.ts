@@ -120,3 +120,26 @@ describe('createFeatureStore on the embedded stores', () => {
     await expect(s.get(cardActivity, 'card-1', { features: ['nope' as 'amount'] })).rejects.toBeInstanceOf(DefinitionError);
   });
 });
+
+describe('the group\'s TTL', () => {
+  it('applies to every write of the group unless the call gives its own', async () => {
+    const { defineFeatureGroup } = await import('../src/index.js');
+    const { z } = await import('zod');
+    const shortLived = defineFeatureGroup({
+      name: 'short-lived',
+      recordIdentifier: 'id',
+      eventTime: 't',
+      ttl: { Unit: 'Hours', Value: 2 },
+      source: z.object({ id: z.string(), t: z.number() }),
+      features: z.object({ id: z.string(), t: z.date() }),
+      transform: (e) => ({ id: e.id, t: new Date(e.t) }),
+    });
+    const s = memoryStore();
+    const t = Date.now();
+    await s.ingest(shortLived, [{ id: 'a', t }]);
+    await s.ingest(shortLived, [{ id: 'b', t }], { ttl: { Unit: 'Minutes', Value: 5 } });
+    const { online } = await s.backends();
+    expect((await online.get(shortLived, 'a'))?.expiresAt?.getTime()).toBe(t + 2 * 3_600_000);
+    expect((await online.get(shortLived, 'b'))?.expiresAt?.getTime()).toBe(t + 5 * 60_000);
+  });
+});

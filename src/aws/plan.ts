@@ -46,7 +46,7 @@ export function toCreateFeatureGroupInput(group: AnyFeatureGroup, options: Creat
           OnlineStoreConfig: {
             EnableOnlineStore: true,
             StorageType: online.storageType ?? group.onlineStorageType,
-            ...(online.ttl ? { TtlDuration: online.ttl } : {}),
+            ...((online.ttl ?? group.ttl) ? { TtlDuration: online.ttl ?? group.ttl } : {}),
           },
         }
       : {}),

@@ -4,6 +4,7 @@ import { createCodec, type InternalCodec } from './codec.js';
 import { readFeatureSpec, type FeatureSpec } from './feature-spec.js';
 import { computeFingerprint } from './fingerprint.js';
 import { FINGERPRINT_FEATURE, isReservedName, isValidName } from './names.js';
+import type { TtlDuration } from './sagemaker-record.js';
 import type {
   AnyObjectSchema,
   AnySchema,
@@ -29,6 +30,7 @@ export interface RawDefinitionConfig {
   readonly eventTimeFormat?: EventTimeFormat | undefined;
   readonly lineage?: boolean | undefined;
   readonly onlineStorageType?: OnlineStorageType | undefined;
+  readonly ttl?: TtlDuration | undefined;
 }
 
 /** Everything decided once at definition time, shared by the pipeline and the codec. */
@@ -44,6 +46,7 @@ export interface CompiledDefinition<Out> {
   readonly eventTimeFormat: EventTimeFormat;
   readonly lineage: boolean;
   readonly onlineStorageType: OnlineStorageType;
+  readonly ttl: TtlDuration | undefined;
   readonly specs: readonly FeatureSpec[];
   /** The schemas the pipeline parses with: compiled to a fast path where the installed zod can. */
   readonly parseSource: AnySchema;
@@ -84,6 +87,13 @@ function checkOptions(config: RawDefinitionConfig, group: string): void {
   }
   if (config.description !== undefined && (typeof config.description !== 'string' || config.description.length > MAX_DESCRIPTION)) {
     throw optionError(group, `group "${group}": description must be a string of at most ${MAX_DESCRIPTION} characters`);
+  }
+  const ttl = config.ttl;
+  if (
+    ttl !== undefined &&
+    (!['Seconds', 'Minutes', 'Hours', 'Days', 'Weeks'].includes(ttl.Unit) || !Number.isInteger(ttl.Value) || ttl.Value < 1)
+  ) {
+    throw optionError(group, `group "${group}": ttl must be { Unit: 'Seconds' | 'Minutes' | 'Hours' | 'Days' | 'Weeks', Value: a positive integer }`);
   }
   if (config.version !== undefined && typeof config.version !== 'string' && typeof config.version !== 'number') {
     throw optionError(group, `group "${group}": version must be a string or a number`);
@@ -204,6 +214,7 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     eventTimeFormat,
     lineage,
     onlineStorageType,
+    ttl: config.ttl,
     specs,
     parseSource: compiled(config.source),
     parseFeatures: compiled(config.features),

@@ -2,6 +2,7 @@ import type * as zc from 'zod/v4/core';
 import type { RecordError, SourcePosition } from '../errors.js';
 import type { Codec, SageMakerRecord } from './codec.js';
 import type { CollectionType, SageMakerFeatureType } from './feature-spec.js';
+import type { TtlDuration } from './sagemaker-record.js';
 
 /** Flattens an intersection so editors show one object type on hover. */
 export type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -62,6 +63,8 @@ export interface FeatureGroupConfig<
   /** When true (default) every record carries the group's fingerprint as `skewless_fingerprint`. */
   readonly lineage?: boolean;
   readonly onlineStorageType?: OnlineStorageType;
+  /** How long online records live after their event time (SageMaker's TtlDuration); default forever. */
+  readonly ttl?: TtlDuration;
 }
 
 /** A validated record from the pipeline, with the SageMaker record it encodes to. */
@@ -134,6 +137,7 @@ export interface FeatureGroup<
   readonly eventTimeFormat: EventTimeFormat;
   readonly lineage: boolean;
   readonly onlineStorageType: OnlineStorageType;
+  readonly ttl: TtlDuration | undefined;
   /** The group's features as SageMaker `FeatureDefinitions` (with `skewless_fingerprint` when lineage is on). */
   readonly featureDefinitions: readonly FeatureDefinition[];
   /** The names of the features the `features` schema declares, in order. */

@@ -140,6 +140,12 @@ function summarize(outcomes: RecordOutcome[]): WriteSummary {
   };
 }
 
+/** The TTL a write uses: the call's, else the group's. */
+function ttlOf(group: AnyFeatureGroup, options: OnlinePutOptions): OnlinePutOptions {
+  const ttl = options.ttl ?? group.ttl;
+  return ttl ? { ttl } : {};
+}
+
 async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadLetterEntry[]): Promise<void> {
   if (sink === undefined || entries.length === 0) return;
   await (typeof sink === 'function' ? sink(entries) : sink.write(entries));
@@ -234,7 +240,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
         group,
         records.map((r) => ({ index: r.index, record: r.encoded })),
         failures.map((f) => ({ index: f.index, status: 'poison', error: f.error })),
-        ingestOptions.ttl ? { ttl: ingestOptions.ttl } : {},
+        ttlOf(group, ingestOptions),
       );
     },
 
@@ -246,7 +252,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
         if (result.ok) encoded.push({ index, record: result.encoded });
         else poison.push({ index, status: 'poison', error: result.error });
       });
-      return write(group, encoded, poison, putOptions.ttl ? { ttl: putOptions.ttl } : {});
+      return write(group, encoded, poison, ttlOf(group, putOptions));
     },
 
     async get(group: AnyFeatureGroup, id: RecordId, getOptions?: { readonly features: readonly string[] }) {
