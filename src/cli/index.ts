@@ -26,6 +26,7 @@ Options:
   --athena-results-s3-uri URI   plan: where training's Athena queries write results
   --format input|cloudformation plan: the request, or an AWS::SageMaker::FeatureGroup resource
   --diff          plan: compare with the deployed group (DescribeFeatureGroup); exit 1 on a breaking change
+  --region R --account-id N     plan: fill the ARNs of the IAM policies (default CloudFormation's pseudo parameters)
 
 Examples:
   npx skewless demo
@@ -55,6 +56,8 @@ async function main(argv: readonly string[]): Promise<number> {
         'athena-results-s3-uri': { type: 'string' },
         format: { type: 'string' },
         diff: { type: 'boolean' },
+        region: { type: 'string' },
+        'account-id': { type: 'string' },
       },
     });
   } catch (error) {
@@ -104,6 +107,8 @@ async function main(argv: readonly string[]): Promise<number> {
             roleArn: values['role-arn'],
             offlineStoreS3Uri: values['offline-s3-uri'],
             athenaResultsS3Uri: values['athena-results-s3-uri'],
+            region: values.region,
+            accountId: values['account-id'],
             format,
             diff: values.diff === true,
             json: values.json === true,

@@ -8,6 +8,9 @@ export interface PlanCommandOptions {
   readonly roleArn?: string | undefined;
   readonly offlineStoreS3Uri?: string | undefined;
   readonly athenaResultsS3Uri?: string | undefined;
+  /** For ARNs in the IAM policies; default CloudFormation's `${AWS::Region}` / `${AWS::AccountId}`. */
+  readonly region?: string | undefined;
+  readonly accountId?: string | undefined;
   readonly format: 'input' | 'cloudformation';
   readonly diff: boolean;
   readonly json: boolean;
@@ -44,6 +47,8 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
       [options.format === 'cloudformation' ? 'resources' : 'createFeatureGroupInput']:
         options.format === 'cloudformation' ? toCloudFormation(group, createOptions) : toCreateFeatureGroupInput(group, createOptions),
       iamPolicies: iamPolicies(group, {
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.accountId ? { accountId: options.accountId } : {}),
         ...(options.offlineStoreS3Uri ? { offlineStoreS3Uri: options.offlineStoreS3Uri } : {}),
         ...(options.athenaResultsS3Uri ? { athenaResultsS3Uri: options.athenaResultsS3Uri } : {}),
       }),
