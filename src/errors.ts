@@ -19,6 +19,8 @@ export interface SourcePosition {
   readonly recordId?: string;
   readonly file?: string;
   readonly line?: number;
+  /** When the source received the record (Kinesis, Kafka, SQS, DynamoDB Streams, Firehose), epoch ms. */
+  readonly arrivalTimeMs?: number;
 }
 
 /** One structured problem with a value; zod's issues have this shape, so they pass through unchanged. */
@@ -47,7 +49,7 @@ export type RecordErrorCode =
 
 export type ConfigurationErrorCode = 'MISSING_DEPENDENCY' | 'INVALID_CONFIG';
 
-export type BackendErrorCode = 'GROUP_NOT_FOUND' | 'WRITE_FAILED' | 'READ_FAILED' | 'THROTTLED' | 'INVALID_REQUEST';
+export type BackendErrorCode = 'GROUP_NOT_FOUND' | 'WRITE_FAILED' | 'READ_FAILED' | 'THROTTLED' | 'INVALID_REQUEST' | 'DEADLINE_EXCEEDED';
 
 export type SkewlessErrorCode = DefinitionErrorCode | RecordErrorCode | ConfigurationErrorCode | BackendErrorCode;
 

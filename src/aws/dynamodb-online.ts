@@ -5,8 +5,8 @@ import type { FeatureValue, SageMakerRecord } from '../schema/codec.js';
 import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
 import type { DeleteStatus, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
-import { inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
-import { backendError } from './errors.js';
+import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
+import { backendError, deadlineError } from './errors.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type Modules = [typeof import('@aws-sdk/client-dynamodb'), typeof import('@aws-sdk/lib-dynamodb')];
@@ -164,6 +164,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
         (record) => record.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString ?? '',
         concurrency,
         async (record): Promise<OnlineWriteOutcome> => {
+          if (!beforeDeadline(putOptions.deadline)) return deadlineError(group.name);
           const checked = checkRecord(group, record);
           if (!checked.ok) return new BackendError('INVALID_REQUEST', `group "${group.name}": ${checked.problem.message}`, { group: group.name });
           const expires = expiresAtMs(checked.eventTimeMs, putOptions.ttl);

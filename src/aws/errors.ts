@@ -15,3 +15,8 @@ export function backendError(error: unknown, group: string, action: 'write' | 'r
       : `group "${group}": ${action} failed: ${name}: ${message}`;
   return new BackendError(code, text, { cause: error, retryable: isRetryable(error), group });
 }
+
+/** A record not written because the caller's time ran out before its write could start. */
+export function deadlineError(group: string): BackendError {
+  return new BackendError('DEADLINE_EXCEEDED', `group "${group}": not written, the invocation ran out of time`, { retryable: true, group });
+}

@@ -7,8 +7,8 @@ import { BackendError, ConfigurationError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { DeleteStatus, DeletionMode, OnlinePutOptions, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
-import { inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
-import { backendError } from './errors.js';
+import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
+import { backendError, deadlineError } from './errors.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');
@@ -147,7 +147,9 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     async put(group, records, putOptions = {}) {
       const m = await loadRuntime();
       if (options.batchWrite) return putBatched(m, group, records, putOptions);
-      return inOrderPerKey(records, (r) => idOf(group, r), concurrency, (record) => putOne(m, group, record, putOptions));
+      return inOrderPerKey(records, (r) => idOf(group, r), concurrency, (record) =>
+        beforeDeadline(putOptions.deadline) ? putOne(m, group, record, putOptions) : Promise.resolve(deadlineError(group.name)),
+      );
     },
 
     async get(group, id, getOptions = {}): Promise<OnlineRecord | undefined> {

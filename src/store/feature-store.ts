@@ -112,6 +112,11 @@ export interface FeatureStore {
    * ```
    */
   delete(group: AnyFeatureGroup, id: RecordId, eventTime: Date, mode?: DeletionMode): Promise<DeleteStatus>;
+  /**
+   * Sends entries to the configured dead-letter sink (a no-op without one); throws if the sink
+   * fails, so the caller can report the records instead of dropping them.
+   */
+  deadLetter(entries: readonly DeadLetterEntry[]): Promise<void>;
   /** The backends, once opened. */
   backends(): Promise<{ readonly online: OnlineStore; readonly offline: OfflineStore | undefined }>;
   close(): Promise<void>;
@@ -232,17 +237,28 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
   return {
     async ingest(group, raw, ingestOptions = {}) {
       const { records, failures } = group.processBatch(raw, ingestOptions.position ? { position: ingestOptions.position } : {});
-      await sendToDeadLetter(
-        options.deadLetter,
-        failures.map((f) => ({ group: group.name, raw: raw[f.index], error: f.error, position: f.error.position })),
-      );
-      return write(
-        group,
-        records.map((r) => ({ index: r.index, record: r.encoded })),
-        failures.map((f) => ({ index: f.index, status: 'poison', error: f.error })),
-        ttlOf(group, ingestOptions),
-      );
+      let poison: RecordOutcome[] = failures.map((f) => ({ index: f.index, status: 'poison', error: f.error }));
+      try {
+        await sendToDeadLetter(
+          options.deadLetter,
+          failures.map((f) => ({ group: group.name, raw: raw[f.index], error: f.error, position: f.error.position })),
+        );
+      } catch (cause) {
+        // A poison record the sink did not take is not handled: report it for redelivery, never drop it.
+        const error = new BackendError('WRITE_FAILED', `group "${group.name}": dead-letter sink failed: ${(cause as Error).message}`, {
+          cause,
+          retryable: true,
+          group: group.name,
+        });
+        poison = failures.map((f) => ({ index: f.index, status: 'failed', error }));
+      }
+      return write(group, records.map((r) => ({ index: r.index, record: r.encoded })), poison, {
+        ...ttlOf(group, ingestOptions),
+        ...(ingestOptions.deadline !== undefined ? { deadline: ingestOptions.deadline } : {}),
+      });
     },
+
+    deadLetter: (entries) => sendToDeadLetter(options.deadLetter, [...entries]),
 
     async put(group, records, putOptions = {}) {
       const encoded: { index: number; record: SageMakerRecord }[] = [];
@@ -252,7 +268,10 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
         if (result.ok) encoded.push({ index, record: result.encoded });
         else poison.push({ index, status: 'poison', error: result.error });
       });
-      return write(group, encoded, poison, ttlOf(group, putOptions));
+      return write(group, encoded, poison, {
+        ...ttlOf(group, putOptions),
+        ...(putOptions.deadline !== undefined ? { deadline: putOptions.deadline } : {}),
+      });
     },
 
     async get(group: AnyFeatureGroup, id: RecordId, getOptions?: { readonly features: readonly string[] }) {

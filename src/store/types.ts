@@ -29,6 +29,11 @@ export type DeleteStatus = 'deleted' | 'stale' | 'accepted';
 export interface OnlinePutOptions {
   /** Expire the records this long after their event time, as SageMaker's TtlDuration does. */
   readonly ttl?: TtlDuration;
+  /**
+   * Epoch milliseconds after which no new write starts; records not started are reported as
+   * retryable `DEADLINE_EXCEEDED` failures (a Lambda running out of time).
+   */
+  readonly deadline?: number;
 }
 
 /**

@@ -37,3 +37,8 @@ export async function inOrderPerKey<T, R>(
   });
   return results;
 }
+
+/** True while there is time to start another piece of work before `deadline` (epoch ms). */
+export function beforeDeadline(deadline: number | undefined): boolean {
+  return deadline === undefined || Date.now() < deadline;
+}

@@ -1,0 +1,187 @@
+import { BackendError, FeatureValidationError, type SourcePosition } from '../errors.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import type { DeadLetterEntry, FeatureStore } from '../store/feature-store.js';
+import type { DeletionMode } from '../store/types.js';
+import { decodeError, jsonPayload, type PayloadDecoder, type PayloadMeta } from './decode.js';
+import type { LambdaContext } from './events.js';
+
+export interface HandlerOptions {
+  /** Where records go: `createFeatureStore({ online: sageMakerOnline(), ... })`. */
+  readonly store: FeatureStore;
+  /** Turns a record's payload bytes into the raw event; default UTF-8 JSON. Throw to refuse a record. */
+  readonly decode?: PayloadDecoder;
+  /** Stop starting writes when less than this much time is left in the invocation; default 3,000 ms. */
+  readonly safetyMarginMs?: number;
+  /** One JSON line per batch; default `console.log`, `false` for none. */
+  readonly log?: false | ((line: string) => void);
+  /** Also print CloudWatch metrics in Embedded Metric Format under this namespace. */
+  readonly metrics?: { readonly namespace: string };
+}
+
+/** One record of an event, as the shared batch logic sees it. */
+export type BatchItem =
+  | {
+      readonly kind: 'put';
+      readonly payload: () => Buffer | unknown;
+      readonly raw: unknown;
+      readonly position: SourcePosition;
+      /** The payload is already the raw event (DynamoDB images): no decoder runs. */
+      readonly decoded?: boolean;
+      readonly meta?: () => PayloadMeta;
+    }
+  | { readonly kind: 'delete'; readonly id: string; readonly eventTime: Date; readonly mode: DeletionMode; readonly raw: unknown; readonly position: SourcePosition };
+
+/** What became of an item: written (or refused as stale by the write rule), handled as poison, or to redeliver. */
+export type ItemStatus = 'written' | 'poison' | 'failed';
+
+export interface BatchReport {
+  readonly statuses: ItemStatus[];
+  readonly written: number;
+  readonly poison: number;
+  readonly failed: number;
+}
+
+function defaultLog(line: string): void {
+  console.log(line);
+}
+
+/**
+ * The one batch flow every handler shares: decode payloads, run the group's pipeline through
+ * `store.ingest`, dead-letter poison, and say per record what Lambda must redeliver. Handlers only
+ * translate their event into items and the statuses into their response.
+ */
+export async function processItems(
+  source: string,
+  group: AnyFeatureGroup,
+  items: readonly BatchItem[],
+  options: HandlerOptions,
+  context: LambdaContext | undefined,
+): Promise<BatchReport> {
+  const started = Date.now();
+  const deadline = context ? started + context.getRemainingTimeInMillis() - (options.safetyMarginMs ?? 3000) : undefined;
+  const statuses = new Array<ItemStatus>(items.length);
+  const decode = options.decode;
+
+  let i = 0;
+  while (i < items.length) {
+    const item = items[i] as BatchItem;
+    if (item.kind === 'delete') {
+      statuses[i] = await deleteItem(group, item, options.store, deadline);
+      i++;
+      continue;
+    }
+    // A run of puts goes to the store together; a delete ends the run, so order per identifier holds.
+    const start = i;
+    while (i < items.length && (items[i] as BatchItem).kind === 'put') i++;
+    const run = items.slice(start, i) as Extract<BatchItem, { kind: 'put' }>[];
+    const raws: unknown[] = [];
+    const indexOf: number[] = [];
+    const poison: DeadLetterEntry[] = [];
+    const poisonIndex: number[] = [];
+    run.forEach((put, k) => {
+      try {
+        const payload = put.payload();
+        raws.push(put.decoded ? payload : (decode ?? jsonPayload)(payload as Buffer, put.position, put.meta?.() ?? {}));
+        indexOf.push(start + k);
+      } catch (error) {
+        poison.push({ group: group.name, raw: put.raw, error: decodeError(error, put.position), position: put.position });
+        poisonIndex.push(start + k);
+      }
+    });
+    try {
+      await options.store.deadLetter(poison);
+      for (const index of poisonIndex) statuses[index] = 'poison';
+    } catch {
+      for (const index of poisonIndex) statuses[index] = 'failed';
+    }
+    if (raws.length === 0) continue;
+    const summary = await options.store.ingest(group, raws, {
+      position: (k) => run[(indexOf[k] as number) - start]?.position ?? { source, index: k },
+      ...(deadline !== undefined ? { deadline } : {}),
+    });
+    for (const outcome of summary.outcomes) {
+      const index = indexOf[outcome.index] as number;
+      statuses[index] = outcome.status === 'poison' ? 'poison' : outcome.status === 'failed' ? 'failed' : 'written';
+    }
+  }
+
+  const count = (status: ItemStatus) => statuses.filter((s) => s === status).length;
+  const report: BatchReport = { statuses, written: count('written'), poison: count('poison'), failed: count('failed') };
+  logBatch(source, group, report, Date.now() - started, options);
+  return report;
+}
+
+async function deleteItem(
+  group: AnyFeatureGroup,
+  item: Extract<BatchItem, { kind: 'delete' }>,
+  store: FeatureStore,
+  deadline: number | undefined,
+): Promise<ItemStatus> {
+  if (deadline !== undefined && Date.now() >= deadline) return 'failed';
+  try {
+    await store.delete(group, item.id, item.eventTime, item.mode);
+    return 'written';
+  } catch (error) {
+    // A backend failure is redelivered (Lambda's retry and on-failure destination take it from
+    // there); only a delete that can never succeed, such as a malformed identifier, is poison.
+    if (error instanceof BackendError || !(error instanceof FeatureValidationError)) return 'failed';
+    try {
+      await store.deadLetter([{ group: group.name, raw: item.raw, error, position: item.position }]);
+      return 'poison';
+    } catch {
+      return 'failed';
+    }
+  }
+}
+
+export function logBatch(
+  source: string,
+  group: AnyFeatureGroup,
+  report: BatchReport,
+  durationMs: number,
+  options: Pick<HandlerOptions, 'log' | 'metrics'>,
+): void {
+  const log = options.log === false ? undefined : (options.log ?? defaultLog);
+  if (!log) return;
+  const fields = {
+    source,
+    group: group.name,
+    records: report.statuses.length,
+    written: report.written,
+    poison: report.poison,
+    reported: report.failed,
+    durationMs,
+  };
+  // Counts only: no payload values and no credentials ever reach the log.
+  log(JSON.stringify({ level: report.failed > 0 ? 'warn' : 'info', message: 'skewless batch', ...fields }));
+  if (options.metrics) {
+    log(
+      JSON.stringify({
+        _aws: {
+          Timestamp: Date.now(),
+          CloudWatchMetrics: [
+            {
+              Namespace: options.metrics.namespace,
+              Dimensions: [['Group', 'Source']],
+              Metrics: [
+                { Name: 'Records', Unit: 'Count' },
+                { Name: 'Written', Unit: 'Count' },
+                { Name: 'Poison', Unit: 'Count' },
+                { Name: 'Reported', Unit: 'Count' },
+                { Name: 'DurationMs', Unit: 'Milliseconds' },
+              ],
+            },
+          ],
+        },
+        Group: group.name,
+        Source: source,
+        Records: fields.records,
+        Written: fields.written,
+        Poison: fields.poison,
+        Reported: fields.reported,
+        DurationMs: durationMs,
+      }),
+    );
+  }
+}
+

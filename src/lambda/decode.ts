@@ -1,0 +1,80 @@
+import { SourceValidationError, type SourcePosition } from '../errors.js';
+
+/** What a source says about a record besides its payload: Kafka's key and headers. */
+export interface PayloadMeta {
+  readonly key?: Buffer | undefined;
+  readonly headers?: Readonly<Record<string, Buffer>> | undefined;
+}
+
+/** Turns a record's payload bytes into the raw event the pipeline validates. Throw to refuse it. */
+export type PayloadDecoder = (payload: Buffer, position: SourcePosition, meta: PayloadMeta) => unknown;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Strict base64: Buffer.from silently skips bad characters, which would hide a broken producer. */
+export function decodeBase64(text: string): Buffer {
+  if (text.length % 4 !== 0 || !BASE64.test(text)) throw new SyntaxError('payload is not valid base64');
+  return Buffer.from(text, 'base64');
+}
+
+/** The default decoder: UTF-8 JSON. */
+export const jsonPayload: PayloadDecoder = (payload) => {
+  let text: string;
+  try {
+    text = utf8.decode(payload);
+  } catch {
+    throw new SyntaxError('payload is not valid UTF-8');
+  }
+  return JSON.parse(text) as unknown;
+};
+
+/** A payload that could not be decoded, as the poison error the pipeline would give. */
+export function decodeError(error: unknown, position: SourcePosition): SourceValidationError {
+  const reason = error instanceof Error ? error.message : String(error);
+  return new SourceValidationError(`payload cannot be decoded: ${reason}`, { position, cause: error });
+}
+
+/**
+ * DynamoDB's AttributeValue JSON -> plain values: numbers as numbers (as bigint when an integer is
+ * beyond 2^53, so ids stay exact), sets as arrays, binary as Buffer.
+ */
+export function unmarshallItem(item: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(item)) out[key] = unmarshallValue(value);
+  return out;
+}
+
+function number(text: string): number | bigint {
+  const n = Number(text);
+  return Number.isInteger(n) && !Number.isSafeInteger(n) && /^-?\d+$/.test(text) ? BigInt(text) : n;
+}
+
+function unmarshallValue(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) throw new SyntaxError('not a DynamoDB AttributeValue');
+  const [type, inner] = Object.entries(value)[0] ?? [];
+  switch (type) {
+    case 'S':
+      return inner;
+    case 'N':
+      return number(String(inner));
+    case 'BOOL':
+      return Boolean(inner);
+    case 'NULL':
+      return null;
+    case 'M':
+      return unmarshallItem(inner as Record<string, unknown>);
+    case 'L':
+      return (inner as unknown[]).map(unmarshallValue);
+    case 'SS':
+      return [...(inner as string[])];
+    case 'NS':
+      return (inner as string[]).map(number);
+    case 'B':
+      return Buffer.from(String(inner), 'base64');
+    case 'BS':
+      return (inner as string[]).map((b) => Buffer.from(b, 'base64'));
+    default:
+      throw new SyntaxError(`unknown DynamoDB attribute type ${String(type)}`);
+  }
+}

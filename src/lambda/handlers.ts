@@ -1,0 +1,288 @@
+import { ConfigurationError, type SourcePosition } from '../errors.js';
+import { partitionOf } from '../offline/layout.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js';
+import type { DeletionMode } from '../store/types.js';
+import { type BatchItem, type HandlerOptions, logBatch, processItems, type ItemStatus } from './batch.js';
+import { decodeBase64, decodeError, jsonPayload, type PayloadDecoder, unmarshallItem } from './decode.js';
+import type {
+  BatchResponse,
+  DynamoDbStreamEvent,
+  FirehoseEvent,
+  FirehoseResponse,
+  KafkaBatchResponse,
+  KafkaEvent,
+  KafkaRecord,
+  KinesisStreamEvent,
+  LambdaContext,
+  SqsEvent,
+} from './events.js';
+
+function requireRecords(source: string, records: unknown, field: string): void {
+  if (!Array.isArray(records)) {
+    throw new ConfigurationError('INVALID_CONFIG', `this is not a ${source} event: it has no ${field} array (is the handler wired to the right event source?)`);
+  }
+}
+
+/**
+ * Stream checkpointing: Lambda resumes a shard from the lowest reported position, so report the
+ * first failure of each shard and everything after it in that shard.
+ */
+function fromFirstFailure<T>(items: readonly T[], statuses: readonly ItemStatus[], shardOf: (item: T) => string): T[] {
+  const failedShards = new Set<string>();
+  const reported: T[] = [];
+  items.forEach((item, i) => {
+    const shard = shardOf(item);
+    if (statuses[i] === 'failed') failedShards.add(shard);
+    if (failedShards.has(shard)) reported.push(item);
+  });
+  return reported;
+}
+
+/**
+ * The ingestion Lambda for Kinesis Data Streams. Configure the event source mapping with
+ * `FunctionResponseTypes: ['ReportBatchItemFailures']`.
+ *
+ * ### Example
+ * ```ts
+ * import { kinesisHandler } from 'skewless/lambda';
+ * export const handler = kinesisHandler(cardActivity, { store });
+ * ```
+ */
+export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) {
+  return async (event: KinesisStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
+    requireRecords('Kinesis', event?.Records, 'Records');
+    const items: BatchItem[] = event.Records.map((record, index) => ({
+      kind: 'put',
+      payload: () => decodeBase64(record.kinesis.data),
+      raw: record.kinesis?.data,
+      position: {
+        source: 'kinesis',
+        index,
+        shardId: String(record.eventID ?? '').split(':')[0],
+        sequenceNumber: record.kinesis?.sequenceNumber,
+        // Kinesis gives epoch seconds with a fraction.
+        ...(typeof record.kinesis?.approximateArrivalTimestamp === 'number' ? { arrivalTimeMs: Math.round(record.kinesis.approximateArrivalTimestamp * 1000) } : {}),
+      },
+    }));
+    const report = await processItems('kinesis', group, items, options, context);
+    const failed = fromFirstFailure(event.Records, report.statuses, (r) => String(r.eventID ?? '').split(':')[0] ?? '');
+    return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.kinesis?.sequenceNumber ?? '' })) };
+  };
+}
+
+/**
+ * The ingestion Lambda for SQS, standard or FIFO. For FIFO queues a failure also reports every later
+ * message of its message group, so the group's order survives redelivery.
+ *
+ * ### Example
+ * ```ts
+ * export const handler = sqsHandler(cardActivity, { store });
+ * ```
+ */
+export function sqsHandler(group: AnyFeatureGroup, options: HandlerOptions) {
+  return async (event: SqsEvent, context?: LambdaContext): Promise<BatchResponse> => {
+    requireRecords('SQS', event?.Records, 'Records');
+    const items: BatchItem[] = event.Records.map((record, index) => {
+      const sent = Number(record.attributes?.SentTimestamp);
+      return {
+        kind: 'put',
+        // SQS bodies are text, not base64.
+        payload: () => {
+          if (typeof record.body !== 'string') throw new SyntaxError('SQS message has no body');
+          return Buffer.from(record.body, 'utf8');
+        },
+        raw: record.body,
+        position: { source: 'sqs', index, messageId: record.messageId, ...(Number.isFinite(sent) ? { arrivalTimeMs: sent } : {}) },
+      };
+    });
+    const report = await processItems('sqs', group, items, options, context);
+    const fifo = event.Records.some((r) => String(r.eventSourceARN ?? '').endsWith('.fifo'));
+    const failed = fifo
+      ? fromFirstFailure(event.Records, report.statuses, (r) => r.attributes?.MessageGroupId ?? '')
+      : event.Records.filter((_, i) => report.statuses[i] === 'failed');
+    return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.messageId })) };
+  };
+}
+
+/** A Kafka header value arrives as a byte array or as base64 text, depending on the path it took. */
+function headerBytes(value: readonly number[] | string): Buffer {
+  return typeof value === 'string' ? decodeBase64(value) : Buffer.from(value);
+}
+
+/**
+ * The ingestion Lambda for Amazon MSK (`aws:kafka`) and self-managed Kafka. A failure is reported as
+ * `{ partition: '<topic>-<partition>', offset }`, with every later record of that partition.
+ *
+ * ### Example
+ * ```ts
+ * export const handler = kafkaHandler(ridePings, { store });
+ * ```
+ */
+export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
+  return async (event: KafkaEvent, context?: LambdaContext): Promise<KafkaBatchResponse> => {
+    if (typeof event?.records !== 'object' || event.records === null || Array.isArray(event.records)) {
+      throw new ConfigurationError('INVALID_CONFIG', 'this is not a Kafka event: it has no records map (is the handler wired to an MSK or self-managed Kafka source?)');
+    }
+    const flat: { key: string; record: KafkaRecord }[] = [];
+    for (const [key, records] of Object.entries(event.records)) for (const record of records ?? []) flat.push({ key, record });
+    const items: BatchItem[] = flat.map(({ record }, index) => ({
+      kind: 'put',
+      payload: () => {
+        if (typeof record.value !== 'string') throw new SyntaxError('Kafka record has no value');
+        return decodeBase64(record.value);
+      },
+      meta: () => ({
+        ...(typeof record.key === 'string' ? { key: decodeBase64(record.key) } : {}),
+        headers: Object.fromEntries((record.headers ?? []).flatMap((h) => Object.entries(h).map(([k, v]) => [k, headerBytes(v)]))),
+      }),
+      raw: record.value,
+      position: {
+        source: 'kafka',
+        index,
+        topic: record.topic,
+        partition: record.partition,
+        offset: String(record.offset),
+        ...(typeof record.timestamp === 'number' ? { arrivalTimeMs: record.timestamp } : {}),
+      },
+    }));
+    const report = await processItems('kafka', group, items, options, context);
+    const failed = fromFirstFailure(flat, report.statuses, (f) => f.key);
+    return { batchItemFailures: failed.map((f) => ({ itemIdentifier: { partition: f.key, offset: f.record.offset } })) };
+  };
+}
+
+export interface DynamoDbStreamHandlerOptions extends HandlerOptions {
+  /** How a REMOVE deletes the record; default SoftDelete. */
+  readonly deleteMode?: DeletionMode;
+}
+
+/**
+ * The ingestion Lambda for DynamoDB Streams: INSERT and MODIFY run the pipeline on the unmarshalled
+ * NewImage (use the NEW_IMAGE or NEW_AND_OLD_IMAGES view); REMOVE deletes the record.
+ *
+ * ### Example
+ * ```ts
+ * export const handler = dynamoDbStreamHandler(customerProfile, { store });
+ * ```
+ */
+export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbStreamHandlerOptions) {
+  return async (event: DynamoDbStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
+    requireRecords('DynamoDB Streams', event?.Records, 'Records');
+    const items: BatchItem[] = event.Records.map((record, index): BatchItem => {
+      const seconds = record.dynamodb?.ApproximateCreationDateTime;
+      const position: SourcePosition = {
+        source: 'dynamodb-stream',
+        index,
+        sequenceNumber: record.dynamodb?.SequenceNumber,
+        ...(typeof seconds === 'number' ? { arrivalTimeMs: Math.round(seconds * 1000) } : {}),
+      };
+      if (record.eventName === 'REMOVE') {
+        let id = '';
+        try {
+          id = String(unmarshallItem(record.dynamodb?.Keys ?? {})[group.recordIdentifier] ?? '');
+        } catch {
+          id = '';
+        }
+        return {
+          kind: 'delete',
+          id,
+          // The stream's creation time (epoch seconds) is when the item was removed.
+          eventTime: new Date(typeof seconds === 'number' ? seconds * 1000 : Number.NaN),
+          mode: options.deleteMode ?? 'SoftDelete',
+          raw: record.dynamodb?.Keys,
+          position,
+        };
+      }
+      return {
+        kind: 'put',
+        decoded: true,
+        payload: () => {
+          const image = record.dynamodb?.NewImage;
+          if (!image) throw new SyntaxError('the stream record has no NewImage (use the NEW_IMAGE or NEW_AND_OLD_IMAGES view)');
+          return unmarshallItem(image);
+        },
+        raw: record.dynamodb?.NewImage,
+        position,
+      };
+    });
+    const report = await processItems('dynamodb-stream', group, items, options, context);
+    const failed = fromFirstFailure(event.Records, report.statuses, () => 'shard');
+    return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.dynamodb?.SequenceNumber ?? '' })) };
+  };
+}
+
+export interface FirehoseTransformOptions {
+  /** Turns a record's payload bytes into the raw event; default UTF-8 JSON. */
+  readonly decode?: PayloadDecoder;
+  /** Return false to drop an event on purpose (result `Dropped`). */
+  readonly filter?: (raw: unknown) => boolean;
+  /** Poison records also go here; Firehose keeps them too, under its processing-failed prefix. */
+  readonly deadLetter?: DeadLetterSink;
+  readonly log?: false | ((line: string) => void);
+}
+
+/** JSON with bigints written as numbers, so 64-bit Integral columns stay exact. */
+function jsonLine(row: Record<string, unknown>): string {
+  return `${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000${v}\u0000` : v)).replace(/"\\u0000(-?\d+)\\u0000"/g, '$1')}\n`;
+}
+
+/**
+ * A Firehose transformation that runs the group's pipeline and returns each record as its offline
+ * row (JSON with `write_time`, `api_invocation_time`, `is_deleted`), with `partitionKeys`
+ * year/month/day/hour of the event time for dynamic partitioning, so Firehose delivers the offline
+ * store in SageMaker's layout.
+ *
+ * ### Example
+ * ```ts
+ * import { firehoseTransform } from 'skewless/lambda';
+ * export const handler = firehoseTransform(cardActivity);
+ * ```
+ */
+export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTransformOptions = {}) {
+  return async (event: FirehoseEvent): Promise<FirehoseResponse> => {
+    requireRecords('Firehose', event?.records, 'records');
+    const started = Date.now();
+    const decode = options.decode ?? jsonPayload;
+    const poison: DeadLetterEntry[] = [];
+    const records = event.records.map((record, index) => {
+      const arrival = typeof record.approximateArrivalTimestamp === 'number' ? record.approximateArrivalTimestamp : started;
+      const position: SourcePosition = { source: 'firehose', index, recordId: record.recordId, arrivalTimeMs: arrival };
+      let raw: unknown;
+      try {
+        raw = decode(decodeBase64(record.data), position, {});
+      } catch (error) {
+        poison.push({ group: group.name, raw: record.data, error: decodeError(error, position), position });
+        return { recordId: record.recordId, result: 'ProcessingFailed' as const, data: record.data };
+      }
+      if (options.filter && !options.filter(raw)) return { recordId: record.recordId, result: 'Dropped' as const, data: record.data };
+      const result = group.process(raw, position);
+      if (!result.ok) {
+        poison.push({ group: group.name, raw, error: result.error, position });
+        return { recordId: record.recordId, result: 'ProcessingFailed' as const, data: record.data };
+      }
+      const row = {
+        ...group.codec.toOfflineRow(result.record),
+        write_time: new Date(started).toISOString(),
+        api_invocation_time: new Date(arrival).toISOString(),
+        is_deleted: false,
+      };
+      const eventTime = (result.record as Record<string, unknown>)[group.eventTime] as Date;
+      const [year, month, day, hour] = partitionOf(eventTime.getTime()).split('/').map((part) => part.split('=')[1] as string);
+      return {
+        recordId: record.recordId,
+        result: 'Ok' as const,
+        data: Buffer.from(jsonLine(row)).toString('base64'),
+        metadata: { partitionKeys: { year: year as string, month: month as string, day: day as string, hour: hour as string } },
+      };
+    });
+    if (poison.length > 0 && options.deadLetter) {
+      const sink = options.deadLetter;
+      await (typeof sink === 'function' ? sink(poison) : sink.write(poison));
+    }
+    const count = (result: string) => records.filter((r) => r.result === result).length;
+    const statuses = records.map((r): ItemStatus => (r.result === 'Ok' ? 'written' : 'poison'));
+    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), failed: 0 }, Date.now() - started, options);
+    return { records };
+  };
+}
