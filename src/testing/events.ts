@@ -1,0 +1,217 @@
+import type {
+  DynamoDbStreamEvent,
+  FirehoseEvent,
+  KafkaEvent,
+  KinesisStreamEvent,
+  SqsEvent,
+} from '../lambda/events.js';
+
+/** A payload as a producer sends it: bytes as they are, anything else as JSON. */
+function bytesOf(payload: unknown): Buffer {
+  if (Buffer.isBuffer(payload)) return payload;
+  if (payload instanceof Uint8Array) return Buffer.from(payload);
+  return Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload), 'utf8');
+}
+
+let sequence = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
+function nextSequence(): string {
+  sequence += 1_000_000n;
+  return sequence.toString();
+}
+
+export interface KinesisEventOptions {
+  readonly shardId?: string;
+  readonly streamArn?: string;
+  /** Arrival time of the first record; later records arrive a millisecond apart. Default now. */
+  readonly arrival?: Date;
+  readonly partitionKey?: (payload: unknown, index: number) => string;
+}
+
+/**
+ * A Kinesis Data Streams Lambda event, shaped like AWS's documented sample.
+ *
+ * ### Example
+ * ```ts
+ * const response = await handler(kinesisEvent([{ card_id: 'c1', amount_cents: 100, country: 'FR', ts: '2024-05-01T00:00:00Z' }]));
+ * ```
+ */
+export function kinesisEvent(payloads: readonly unknown[], options: KinesisEventOptions = {}): KinesisStreamEvent {
+  const shardId = options.shardId ?? 'shardId-000000000000';
+  const arrival = (options.arrival ?? new Date()).getTime();
+  return {
+    Records: payloads.map((payload, i) => {
+      const sequenceNumber = nextSequence();
+      return {
+        kinesis: {
+          kinesisSchemaVersion: '1.0',
+          partitionKey: options.partitionKey?.(payload, i) ?? `pk-${i}`,
+          sequenceNumber,
+          data: bytesOf(payload).toString('base64'),
+          approximateArrivalTimestamp: (arrival + i) / 1000,
+        },
+        eventSource: 'aws:kinesis',
+        eventVersion: '1.0',
+        eventID: `${shardId}:${sequenceNumber}`,
+        eventName: 'aws:kinesis:record',
+        invokeIdentityArn: 'arn:aws:iam::123456789012:role/lambda-role',
+        awsRegion: 'us-east-1',
+        eventSourceARN: options.streamArn ?? 'arn:aws:kinesis:us-east-1:123456789012:stream/events',
+      };
+    }),
+  };
+}
+
+export interface SqsEventOptions {
+  readonly queueArn?: string;
+  /** Make it a FIFO queue event; each message's group comes from `groupOf`. */
+  readonly fifo?: boolean;
+  readonly groupOf?: (payload: unknown, index: number) => string;
+  readonly sent?: Date;
+}
+
+/**
+ * An SQS Lambda event (standard, or FIFO with message groups), shaped like AWS's documented sample.
+ *
+ * ### Example
+ * ```ts
+ * await handler(sqsEvent(events, { fifo: true, groupOf: (e) => e.card_id }));
+ * ```
+ */
+export function sqsEvent(payloads: readonly unknown[], options: SqsEventOptions = {}): SqsEvent {
+  const sent = (options.sent ?? new Date()).getTime();
+  const arn = options.queueArn ?? `arn:aws:sqs:us-east-1:123456789012:events${options.fifo ? '.fifo' : ''}`;
+  return {
+    Records: payloads.map((payload, i) => ({
+      messageId: `059f36b4-87a3-44ab-83d2-${String(i).padStart(12, '0')}`,
+      receiptHandle: `AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a${i}`,
+      body: bytesOf(payload).toString('utf8'),
+      attributes: {
+        ApproximateReceiveCount: '1',
+        SentTimestamp: String(sent + i),
+        SenderId: 'AIDAIENQZJOLO23YVJ4VO',
+        ApproximateFirstReceiveTimestamp: String(sent + i + 5),
+        ...(options.fifo ? { MessageGroupId: options.groupOf?.(payload, i) ?? 'default', SequenceNumber: String(18_849_496_460_467_696_128n + BigInt(i)), MessageDeduplicationId: `dedup-${i}` } : {}),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: arn,
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+
+export interface KafkaEventOptions {
+  readonly topic?: string;
+  readonly partition?: number;
+  readonly firstOffset?: number;
+  /** `aws:kafka` (MSK, default) or `SelfManagedKafka`. */
+  readonly eventSource?: 'aws:kafka' | 'SelfManagedKafka';
+  readonly timestamp?: Date;
+  /** Headers per record; values as strings are sent as byte arrays, as MSK does. */
+  readonly headers?: (payload: unknown, index: number) => Record<string, string> | undefined;
+}
+
+/**
+ * An MSK or self-managed Kafka Lambda event, shaped like AWS's documented sample.
+ *
+ * ### Example
+ * ```ts
+ * await handler(kafkaEvent(pings, { topic: 'gps-pings', partition: 3 }));
+ * ```
+ */
+export function kafkaEvent(payloads: readonly unknown[], options: KafkaEventOptions = {}): KafkaEvent {
+  const topic = options.topic ?? 'events';
+  const partition = options.partition ?? 0;
+  const timestamp = (options.timestamp ?? new Date()).getTime();
+  return {
+    eventSource: options.eventSource ?? 'aws:kafka',
+    ...(options.eventSource === 'SelfManagedKafka'
+      ? { bootstrapServers: 'b-1.kafka.example.com:9092' }
+      : { eventSourceArn: 'arn:aws:kafka:us-east-1:123456789012:cluster/events/a2b3c4d5', bootstrapServers: 'b-2.events.kafka.us-east-1.amazonaws.com:9098' }),
+    records: {
+      [`${topic}-${partition}`]: payloads.map((payload, i) => ({
+        topic,
+        partition,
+        offset: (options.firstOffset ?? 15) + i,
+        timestamp: timestamp + i,
+        timestampType: 'CREATE_TIME',
+        key: Buffer.from(`key-${i}`).toString('base64'),
+        value: bytesOf(payload).toString('base64'),
+        headers: Object.entries(options.headers?.(payload, i) ?? {}).map(([k, v]) => ({ [k]: [...Buffer.from(v, 'utf8')] })),
+      })),
+    },
+  };
+}
+
+/** A plain value -> DynamoDB AttributeValue JSON, as a stream record carries it. */
+export function marshallValue(value: unknown): Record<string, unknown> {
+  if (value === null || value === undefined) return { NULL: true };
+  if (typeof value === 'string') return { S: value };
+  if (typeof value === 'number' || typeof value === 'bigint') return { N: String(value) };
+  if (typeof value === 'boolean') return { BOOL: value };
+  if (value instanceof Date) return { S: value.toISOString() };
+  if (Array.isArray(value)) return { L: value.map(marshallValue) };
+  return { M: Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, marshallValue(v)])) };
+}
+
+export interface DynamoDbChange {
+  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+  readonly keys: Record<string, unknown>;
+  readonly newImage?: Record<string, unknown>;
+  readonly oldImage?: Record<string, unknown>;
+  /** When the change happened; default now. */
+  readonly at?: Date;
+}
+
+/**
+ * A DynamoDB Streams Lambda event (NEW_AND_OLD_IMAGES), with plain values marshalled to AttributeValues.
+ *
+ * ### Example
+ * ```ts
+ * await handler(dynamoDbStreamEvent([{ eventName: 'INSERT', keys: { id: 'u1' }, newImage: { id: 'u1', plan: 'pro', updated_at: '...' } }]));
+ * ```
+ */
+export function dynamoDbStreamEvent(changes: readonly DynamoDbChange[]): DynamoDbStreamEvent {
+  const marshall = (item: Record<string, unknown>) => Object.fromEntries(Object.entries(item).map(([k, v]) => [k, marshallValue(v)]));
+  return {
+    Records: changes.map((change, i) => ({
+      eventID: `c4ca4238a0b923820dcc509a6f75849${i}`,
+      eventName: change.eventName,
+      eventVersion: '1.1',
+      eventSource: 'aws:dynamodb',
+      awsRegion: 'us-east-1',
+      eventSourceARN: 'arn:aws:dynamodb:us-east-1:123456789012:table/profiles/stream/2024-05-01T00:00:00.000',
+      dynamodb: {
+        ApproximateCreationDateTime: Math.floor((change.at ?? new Date()).getTime() / 1000),
+        Keys: marshall(change.keys),
+        ...(change.newImage ? { NewImage: marshall(change.newImage) } : {}),
+        ...(change.oldImage ? { OldImage: marshall(change.oldImage) } : {}),
+        SequenceNumber: String(4_421_584_500_000_000_017_450_439_091n + BigInt(i)),
+        SizeBytes: 26,
+        StreamViewType: 'NEW_AND_OLD_IMAGES',
+      },
+    })),
+  };
+}
+
+/**
+ * A Firehose data-transformation event, shaped like AWS's documented sample.
+ *
+ * ### Example
+ * ```ts
+ * const { records } = await transform(firehoseEvent(events));
+ * ```
+ */
+export function firehoseEvent(payloads: readonly unknown[], arrival: Date = new Date()): FirehoseEvent {
+  return {
+    invocationId: 'invocation-0001',
+    deliveryStreamArn: 'arn:aws:firehose:us-east-1:123456789012:deliverystream/offline-store',
+    region: 'us-east-1',
+    records: payloads.map((payload, i) => ({
+      recordId: `49546986683135544286507457936321625675700192471156785154${String(i).padStart(4, '0')}`,
+      approximateArrivalTimestamp: arrival.getTime() + i,
+      data: bytesOf(payload).toString('base64'),
+    })),
+  };
+}

@@ -1,0 +1,5 @@
+// skewless/testing: helpers for users' own tests. Nothing here runs at import time.
+export { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, marshallValue, sqsEvent } from './events.js';
+export type { DynamoDbChange, KafkaEventOptions, KinesisEventOptions, SqsEventOptions } from './events.js';
+export { runKinesisEventSource } from './kinesis-runner.js';
+export type { KinesisEventSourceOptions, KinesisEventSourceReport } from './kinesis-runner.js';

@@ -1,0 +1,336 @@
+import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { sageMakerOnline } from '../src/aws/index.js';
+import { ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore } from '../src/index.js';
+import { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
+import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
+import { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, sqsEvent } from '../src/testing/index.js';
+import { cardActivity, validCardEvent } from './fixtures/groups.js';
+
+const card = (i: number, extra: Record<string, unknown> = {}) => ({
+  ...validCardEvent,
+  card_id: `card-${i % 7}`,
+  amount_cents: i,
+  ts: new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString(),
+  ...extra,
+});
+
+let dead: DeadLetterEntry[] = [];
+const logs: string[] = [];
+function memoryStore(): FeatureStore {
+  dead = [];
+  return createFeatureStore({
+    online: localOnline({ memory: true }),
+    offline: localOffline({ memory: true }),
+    deadLetter: (entries) => {
+      dead.push(...entries);
+    },
+  });
+}
+const quiet = { log: (line: string) => logs.push(line) };
+
+let stack: LocalStack;
+beforeAll(async () => {
+  stack = await startLocalStack({ memory: true });
+  await new SageMakerClient(stack.clientConfig).send(
+    new CreateFeatureGroupCommand({
+      FeatureGroupName: cardActivity.name,
+      RecordIdentifierFeatureName: cardActivity.recordIdentifier,
+      EventTimeFeatureName: cardActivity.eventTime,
+      FeatureDefinitions: [...cardActivity.featureDefinitions],
+      OnlineStoreConfig: { EnableOnlineStore: true },
+    }),
+  );
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+/** A store on SageMaker (the local stack) whose writes fail as the stack's faults say, without client retries. */
+function flakyStore(): FeatureStore {
+  dead = [];
+  return createFeatureStore({
+    online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 }), retry: { attempts: 1 } }),
+    offline: false,
+    deadLetter: (entries) => {
+      dead.push(...entries);
+    },
+  });
+}
+
+describe('kinesisHandler', () => {
+  it('writes a batch and reports nothing', async () => {
+    const store = memoryStore();
+    const handler = kinesisHandler(cardActivity, { store, ...quiet });
+    expect(await handler(kinesisEvent([card(1), card(2)]))).toEqual({ batchItemFailures: [] });
+    expect((await store.get(cardActivity, 'card-1'))?.amount).toBe(0.01);
+    await store.close();
+  });
+
+  it('dead-letters poison with its raw payload, error and position, and does not report it', async () => {
+    const store = memoryStore();
+    const event = kinesisEvent([card(1), 'not json', card(2, { amount_cents: 'x' })]);
+    const response = await kinesisHandler(cardActivity, { store, ...quiet })(event);
+    expect(response.batchItemFailures).toEqual([]);
+    expect(dead.map((d) => d.error.code)).toEqual(['SOURCE_VALIDATION', 'SOURCE_VALIDATION']);
+    expect(dead[0]?.raw).toBe(event.Records[1]?.kinesis.data);
+    expect(dead[0]?.position).toMatchObject({ source: 'kinesis', shardId: 'shardId-000000000000', sequenceNumber: event.Records[1]?.kinesis.sequenceNumber });
+    expect(dead[0]?.position?.arrivalTimeMs).toBe(Math.round(event.Records[1]!.kinesis.approximateArrivalTimestamp * 1000));
+    await store.close();
+  });
+
+  it('reports the first failed record of a shard and every record after it', async () => {
+    stack.setFaults({ PutRecord: { errorRate: 0.3 }, seed: 5 });
+    const store = flakyStore();
+    const event = kinesisEvent(Array.from({ length: 30 }, (_, i) => card(i)));
+    const summary: string[] = [];
+    const response = await kinesisHandler(cardActivity, { store, log: (l) => summary.push(l) })(event);
+    stack.setFaults({});
+    const reported = response.batchItemFailures.map((f) => f.itemIdentifier);
+    const sequences = event.Records.map((r) => r.kinesis.sequenceNumber);
+    const first = sequences.indexOf(reported[0] as string);
+    expect(reported.length).toBeGreaterThan(0);
+    expect(reported).toEqual(sequences.slice(first));
+    expect(JSON.parse(summary[0] as string)).toMatchObject({ level: 'warn', source: 'kinesis', records: 30 });
+    await store.close();
+  });
+
+  it('stops starting writes when the invocation runs out of time, reporting what it did not do', async () => {
+    stack.setFaults({ PutRecord: { latencyMs: 40 } });
+    const store = createFeatureStore({
+      online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig), concurrency: 4 }),
+      offline: false,
+    });
+    const event = kinesisEvent(Array.from({ length: 20 }, (_, i) => card(i, { card_id: `deadline-${i}` })));
+    // 20 ms past the safety margin: the first 4 writes start, the rest would start after the deadline.
+    const budget = Date.now() + 3000 + 20;
+    const response = await kinesisHandler(cardActivity, { store, ...quiet })(event, { getRemainingTimeInMillis: () => budget - Date.now() });
+    stack.setFaults({});
+    expect(response.batchItemFailures.length).toBeGreaterThan(0);
+    expect(response.batchItemFailures.length).toBeLessThan(20);
+    await store.close();
+  });
+
+  it('reports records whose dead-letter write failed, instead of dropping them', async () => {
+    const store = createFeatureStore({
+      online: localOnline({ memory: true }),
+      offline: false,
+      deadLetter: () => {
+        throw new Error('DLQ down');
+      },
+    });
+    const event = kinesisEvent([card(1), 'garbage']);
+    const response = await kinesisHandler(cardActivity, { store, ...quiet })(event);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]?.kinesis.sequenceNumber }]);
+    await store.close();
+  });
+
+  it('logs one JSON line of counts, with no payload values', async () => {
+    const store = memoryStore();
+    const lines: string[] = [];
+    await kinesisHandler(cardActivity, { store, log: (l) => lines.push(l), metrics: { namespace: 'Skewless' } })(kinesisEvent([card(1, { card_id: 'secret-card-9999' })]));
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ message: 'skewless batch', group: 'card-activity', records: 1, written: 1, poison: 0, reported: 0 });
+    expect(JSON.parse(lines[1] as string)._aws.CloudWatchMetrics[0].Namespace).toBe('Skewless');
+    expect(lines.join('\n')).not.toContain('secret-card-9999');
+    await store.close();
+  });
+});
+
+describe('sqsHandler', () => {
+  it('reports failed messages by messageId on a standard queue', async () => {
+    stack.setFaults({ PutRecord: { errorRate: 0.4 }, seed: 9 });
+    const store = flakyStore();
+    const event = sqsEvent(Array.from({ length: 20 }, (_, i) => card(i, { card_id: `sqs-${i}` })));
+    const response = await sqsHandler(cardActivity, { store, ...quiet })(event);
+    stack.setFaults({});
+    const reported = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    expect(reported.size).toBeGreaterThan(0);
+    expect(reported.size).toBeLessThan(20);
+    // Standard queues: exactly the failed ones, no order to keep.
+    const online = await store.getMany(cardActivity, event.Records.map((_, i) => `sqs-${i}`));
+    event.Records.forEach((r, i) => expect(online.has(`sqs-${i}`)).toBe(!reported.has(r.messageId)));
+    await store.close();
+  });
+
+  it('on a FIFO queue reports the first failure and every later message of its group', async () => {
+    stack.setFaults({ PutRecord: { errorRate: 0.3 }, seed: 21 });
+    const store = flakyStore();
+    const payloads = Array.from({ length: 24 }, (_, i) => card(i, { card_id: `fifo-${i % 3}` }));
+    const event = sqsEvent(payloads, { fifo: true, groupOf: (p) => (p as { card_id: string }).card_id });
+    const response = await sqsHandler(cardActivity, { store, ...quiet })(event);
+    stack.setFaults({});
+    const reported = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
+    expect(reported.size).toBeGreaterThan(0);
+    for (const group of ['fifo-0', 'fifo-1', 'fifo-2']) {
+      const ids = event.Records.filter((r) => r.attributes.MessageGroupId === group).map((r) => reported.has(r.messageId));
+      const first = ids.indexOf(true);
+      if (first >= 0) expect(ids.slice(first).every(Boolean)).toBe(true);
+    }
+    await store.close();
+  });
+});
+
+describe('kafkaHandler', () => {
+  it('writes MSK and self-managed events and names failures by topic-partition and offset', async () => {
+    const store = memoryStore();
+    expect(await kafkaHandler(cardActivity, { store, ...quiet })(kafkaEvent([card(1)], { topic: 'cards', partition: 2 }))).toEqual({ batchItemFailures: [] });
+    expect(await kafkaHandler(cardActivity, { store, ...quiet })(kafkaEvent([card(2)], { eventSource: 'SelfManagedKafka' }))).toEqual({ batchItemFailures: [] });
+    await store.close();
+    stack.setFaults({ PutRecord: { errorRate: 1 } });
+    const flaky = flakyStore();
+    const response = await kafkaHandler(cardActivity, { store: flaky, ...quiet })(kafkaEvent([card(3), card(4)], { topic: 'cards', partition: 2, firstOffset: 100 }));
+    stack.setFaults({});
+    expect(response.batchItemFailures).toEqual([
+      { itemIdentifier: { partition: 'cards-2', offset: 100 } },
+      { itemIdentifier: { partition: 'cards-2', offset: 101 } },
+    ]);
+    await flaky.close();
+  });
+
+  it('hands headers to a custom decoder whether they arrive as byte arrays or base64', async () => {
+    const store = memoryStore();
+    const seen: string[] = [];
+    const handler = kafkaHandler(cardActivity, {
+      store,
+      ...quiet,
+      decode: (payload, _position, meta) => {
+        seen.push(meta.headers?.['schema']?.toString('utf8') ?? '');
+        return JSON.parse(payload.toString('utf8'));
+      },
+    });
+    const event = kafkaEvent([card(1), card(2)], { headers: () => ({ schema: 'v2' }) });
+    const records = Object.values(event.records)[0]!;
+    const asBase64 = { ...event, records: { 'events-0': [records[0]!, { ...records[1]!, headers: [{ schema: Buffer.from('v2').toString('base64') }] }] } };
+    expect(await handler(asBase64)).toEqual({ batchItemFailures: [] });
+    expect(seen).toEqual(['v2', 'v2']);
+    await store.close();
+  });
+});
+
+describe('dynamoDbStreamHandler', () => {
+  const profiles = defineFeatureGroup({
+    name: 'customer-profile',
+    recordIdentifier: 'customer_id',
+    eventTime: 'updated_at',
+    source: z.object({ customer_id: z.bigint(), plan: z.string(), updated_at: z.string().datetime() }),
+    features: z.object({ customer_id: z.bigint(), plan: z.string(), updated_at: z.date() }),
+    transform: (e) => ({ customer_id: e.customer_id, plan: e.plan, updated_at: new Date(e.updated_at) }),
+  });
+
+  it('runs the pipeline on the unmarshalled NewImage and deletes on REMOVE', async () => {
+    const store = memoryStore();
+    const id = 2n ** 60n + 1n;
+    const handler = dynamoDbStreamHandler(profiles, { store, ...quiet });
+    const insert = dynamoDbStreamEvent([{ eventName: 'INSERT', keys: { customer_id: id }, newImage: { customer_id: id, plan: 'pro', updated_at: '2024-05-01T00:00:00.000Z' } }]);
+    expect(await handler(insert)).toEqual({ batchItemFailures: [] });
+    expect(await store.get(profiles, id)).toEqual({ customer_id: id, plan: 'pro', updated_at: new Date('2024-05-01T00:00:00.000Z') });
+    const remove = dynamoDbStreamEvent([{ eventName: 'REMOVE', keys: { customer_id: id }, at: new Date('2024-06-01T00:00:00Z') }]);
+    expect(await handler(remove)).toEqual({ batchItemFailures: [] });
+    expect(await store.get(profiles, id)).toBeUndefined();
+    await store.close();
+  });
+
+  it('treats a stream without images as poison with a clear reason', async () => {
+    const store = memoryStore();
+    const event = dynamoDbStreamEvent([{ eventName: 'MODIFY', keys: { customer_id: 1 } }]);
+    expect(await dynamoDbStreamHandler(profiles, { store, ...quiet })(event)).toEqual({ batchItemFailures: [] });
+    expect(dead[0]?.error.message).toMatch(/NewImage/);
+    await store.close();
+  });
+});
+
+describe('firehoseTransform', () => {
+  it('returns offline rows with partition keys, and ProcessingFailed or Dropped for the rest', async () => {
+    const poison: DeadLetterEntry[] = [];
+    const transform = firehoseTransform(cardActivity, {
+      filter: (raw) => (raw as { country?: string }).country !== 'XX',
+      deadLetter: (entries) => {
+        poison.push(...entries);
+      },
+      log: false,
+    });
+    const event = firehoseEvent([card(1), 'nope', card(2, { country: 'XX' })], new Date('2024-06-01T00:00:00Z'));
+    const { records } = await transform(event);
+    expect(records.map((r) => r.result)).toEqual(['Ok', 'ProcessingFailed', 'Dropped']);
+    expect(records[0]?.metadata?.partitionKeys).toEqual({ year: '2024', month: '05', day: '01', hour: '00' });
+    const row = JSON.parse(Buffer.from(records[0]!.data, 'base64').toString('utf8'));
+    expect(row).toMatchObject({ card_id: 'card-1', amount: 0.01, is_foreign: 1, is_deleted: false, api_invocation_time: '2024-06-01T00:00:00.000Z' });
+    expect(row.skewless_fingerprint).toBe(cardActivity.fingerprint);
+    expect(records[1]?.data).toBe(event.records[1]?.data);
+    expect(poison).toHaveLength(1);
+  });
+});
+
+describe('bad input through every handler', () => {
+  const invalid = [
+    Buffer.from('!!!not base64!!!'),
+    Buffer.from([0xff, 0xfe, 0x00]),
+    Buffer.from('{"card_id":'),
+    Buffer.from('null'),
+    Buffer.from('[1,2]'),
+    Buffer.from('42'),
+    Buffer.from(JSON.stringify({ ...card(1), amount_cents: 1.5 })),
+    Buffer.from(JSON.stringify({ ...card(1), card_id: 'x'.repeat(3000) })),
+  ];
+
+  it('dead-letters every malformed record through Kinesis, SQS, Kafka and Firehose, and crashes on none', async () => {
+    const store = memoryStore();
+    // Invalid base64 is a raw record property, not a payload, so it is written into the events directly.
+    const kinesis = kinesisEvent(invalid);
+    const brokenKinesis = { Records: [{ ...kinesis.Records[0]!, kinesis: { ...kinesis.Records[0]!.kinesis, data: '!!!not base64!!!' } }, ...kinesis.Records.slice(1)] };
+    expect((await kinesisHandler(cardActivity, { store, ...quiet })(brokenKinesis)).batchItemFailures).toEqual([]);
+    expect(dead).toHaveLength(invalid.length);
+    dead = [];
+    expect((await sqsHandler(cardActivity, { store: memoryStoreShared(store), ...quiet })(sqsEvent(invalid))).batchItemFailures).toEqual([]);
+    expect((await kafkaHandler(cardActivity, { store, ...quiet })(kafkaEvent(invalid))).batchItemFailures).toEqual([]);
+    const { records } = await firehoseTransform(cardActivity, { log: false })(firehoseEvent(invalid));
+    expect(records.every((r) => r.result === 'ProcessingFailed')).toBe(true);
+    await store.close();
+  });
+
+  it('answers an empty batch with no failures', async () => {
+    const store = memoryStore();
+    expect(await kinesisHandler(cardActivity, { store, ...quiet })({ Records: [] })).toEqual({ batchItemFailures: [] });
+    expect(await sqsHandler(cardActivity, { store, ...quiet })({ Records: [] })).toEqual({ batchItemFailures: [] });
+    expect(await kafkaHandler(cardActivity, { store, ...quiet })({ eventSource: 'aws:kafka', records: {} })).toEqual({ batchItemFailures: [] });
+    expect(await firehoseTransform(cardActivity)({ records: [] })).toEqual({ records: [] });
+    await store.close();
+  });
+
+  it('refuses an event of an unknown shape with a clear error', async () => {
+    const store = memoryStore();
+    await expect(kinesisHandler(cardActivity, { store, ...quiet })({} as never)).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(sqsHandler(cardActivity, { store, ...quiet })({ records: [] } as never)).rejects.toThrow(/not a SQS event/);
+    await expect(kafkaHandler(cardActivity, { store, ...quiet })({ Records: [] } as never)).rejects.toThrow(/not a Kafka event/);
+    await store.close();
+  });
+
+  it('accounts for every record exactly once, whatever the payload bytes', async () => {
+    const store = memoryStore();
+    const handler = kinesisHandler(cardActivity, { store, ...quiet });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.constant(Buffer.from(JSON.stringify(card(3))))), { maxLength: 20 }), async (payloads) => {
+        dead = [];
+        const event = kinesisEvent(payloads.map((p) => Buffer.from(p)));
+        const lines: string[] = [];
+        const response = await kinesisHandler(cardActivity, { store, log: (l) => lines.push(l) })(event);
+        const counts = JSON.parse(lines[0] as string);
+        expect(counts.written + counts.poison + counts.reported).toBe(payloads.length);
+        expect(counts.poison).toBe(dead.length);
+        expect(response.batchItemFailures).toHaveLength(counts.reported);
+      }),
+      { numRuns: 100 },
+    );
+    void handler;
+    await store.close();
+  });
+});
+
+/** The same store under another name, to read the bad-input test as one store through every handler. */
+function memoryStoreShared(store: FeatureStore): FeatureStore {
+  return store;
+}
