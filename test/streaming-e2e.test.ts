@@ -1,0 +1,112 @@
+import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { sageMakerOnline } from '../src/aws/index.js';
+import { createFeatureStore, type DeadLetterEntry } from '../src/index.js';
+import { kinesisHandler } from '../src/lambda/index.js';
+import { localOffline } from '../src/local/index.js';
+import { runKinesisEventSource } from '../src/testing/index.js';
+import { cardActivity } from './fixtures/groups.js';
+import { type ExternalStack, spawnLocalStack } from './setup/external-stack.js';
+
+// The issue's figure; E2E_EVENTS lowers it for a quick local run.
+const EVENTS = Number(process.env['E2E_EVENTS'] ?? 100_000);
+const CARDS = 2_000;
+
+let stack: ExternalStack;
+let kinesis: KinesisClient;
+const dir = mkdtempSync(join(tmpdir(), 'skewless-e2e-'));
+
+beforeAll(async () => {
+  stack = await spawnLocalStack(dir);
+  await new SageMakerClient(stack.clientConfig).send(
+    new CreateFeatureGroupCommand({
+      FeatureGroupName: cardActivity.name,
+      RecordIdentifierFeatureName: cardActivity.recordIdentifier,
+      EventTimeFeatureName: cardActivity.eventTime,
+      FeatureDefinitions: [...cardActivity.featureDefinitions],
+      OnlineStoreConfig: { EnableOnlineStore: true },
+      OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://e2e/offline' } },
+    }),
+  );
+  // kinesalite speaks HTTP/1.1 only.
+  kinesis = new KinesisClient({ endpoint: inject('kinesisEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, requestHandler: new NodeHttpHandler() });
+});
+afterAll(async () => {
+  await stack.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> SageMaker with faults', () => {
+  it(`loses nothing across ${EVENTS.toLocaleString('en-US')} events under 20% throttling and 5% 500s`, async () => {
+    const streamName = `cards-${Date.now()}`;
+    await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 2 }));
+    const start = Date.UTC(2024, 4, 1);
+    const events = Array.from({ length: EVENTS }, (_, i) =>
+      i % 1000 === 999
+        ? { card_id: `card-${i % CARDS}`, amount_cents: 'poison', country: 'FR', ts: new Date(start + i * 1000).toISOString() }
+        : { card_id: `card-${i % CARDS}`, amount_cents: i, country: i % 3 ? 'US' : 'FR', ts: new Date(start + i * 1000).toISOString() },
+    );
+    for (let i = 0; i < events.length; i += 500) {
+      const chunk = events.slice(i, i + 500);
+      const result = await kinesis.send(
+        new PutRecordsCommand({ StreamName: streamName, Records: chunk.map((e) => ({ PartitionKey: e.card_id, Data: Buffer.from(JSON.stringify(e)) })) }),
+      );
+      expect(result.FailedRecordCount ?? 0).toBe(0);
+    }
+
+    await stack.setFaults({ PutRecord: { throttleRate: 0.2, errorRate: 0.05 }, seed: 42 });
+    const dead: DeadLetterEntry[] = [];
+    const store = createFeatureStore({
+      online: sageMakerOnline({
+        client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 }),
+        concurrency: 32,
+        retry: { attempts: 4, baseDelayMs: 2, maxDelayMs: 50 },
+      }),
+      offline: false,
+      deadLetter: (entries) => {
+        dead.push(...entries);
+      },
+    });
+    const report = await runKinesisEventSource({
+      client: kinesis,
+      streamName,
+      handler: kinesisHandler(cardActivity, { store, log: false }),
+      batchSize: 500,
+      maxRetryAttempts: 50,
+    });
+    const faults = (await stack.setFaults({})).counts['PutRecord'];
+    expect(faults?.throttled).toBeGreaterThan(EVENTS * 0.1);
+    expect(report.discarded).toEqual([]);
+    expect(report.redelivered).toBeGreaterThan(0);
+
+    // Every poison record is in the dead-letter sink with its reason (once per delivery, so deduplicated).
+    const poison = events.filter((e) => typeof e.amount_cents !== 'number');
+    const deadKeys = new Set(dead.map((d) => d.position?.sequenceNumber));
+    expect(deadKeys.size).toBe(poison.length);
+    expect(dead.every((d) => d.error.code === 'SOURCE_VALIDATION' && d.error.issues[0]?.path[0] === 'amount_cents')).toBe(true);
+
+    // Online: exactly the latest record per card.
+    const latest = new Map<string, number>();
+    for (const e of events) if (typeof e.amount_cents === 'number') latest.set(e.card_id, e.amount_cents);
+    const online = await store.getMany(cardActivity, [...latest.keys()]);
+    expect(online.size).toBe(latest.size);
+    for (const [card, cents] of latest) expect(online.get(card)?.amount).toBe(cents / 100);
+
+    // Offline: every valid event at least once (a redelivered batch writes some again: at-least-once).
+    await store.close();
+    await stack.close(); // flushes the buffered offline writes
+    const offline = await localOffline({ dir: join(dir, 'local-stack', 's3', 'e2e', 'offline') });
+    const rows = await offline.scan(cardActivity);
+    await offline.close();
+    const seen = new Set(rows.map((r) => `${r['card_id']}@${r['event_time']}`));
+    const valid = events.filter((e) => typeof e.amount_cents === 'number');
+    expect(seen.size).toBe(valid.length);
+    for (const e of valid) expect(seen.has(`${e.card_id}@${new Date(e.ts).toISOString()}`)).toBe(true);
+  }, 600_000);
+});
