@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchAws } from './aws.mjs';
+import { benchLambda } from './lambda.mjs';
 import { benchEndpoint, benchLocalOnline } from './local.mjs';
 import { benchPipeline } from './pipeline.mjs';
 
@@ -46,6 +47,16 @@ const benches = [
       [`getMany of ${r.getManyIds.toLocaleString('en-US')} ids, ${r.injectedLatencyMs} ms injected latency`, `${r.getManyMs} ms = ${r.getManyLatencyMultiple}× one call`, r.getManyGoal, r.getManyMet ? 'yes' : 'no'],
       [`PutRecord, concurrency ${r.putConcurrency}, ${r.putInjectedLatencyMs} ms injected latency`, `${r.putRecordsPerSecond.toLocaleString('en-US')} records/s = ${r.putFractionOfBound} of ${r.putBoundPerSecond.toLocaleString('en-US')}/s`, r.putGoal, r.putMet ? 'yes' : 'no'],
       ['overhead over the bare SDK client (GetRecord / PutRecord)', `${r.getOverheadPercent}% / ${r.putOverheadPercent}%`, r.overheadGoal, r.overheadMet ? 'yes' : 'no'],
+    ],
+  },
+  {
+    id: 'lambda',
+    title: 'Ingestion Lambda (kinesisHandler)',
+    run: benchLambda,
+    rows: (r) => [
+      [`${r.batch.toLocaleString('en-US')}-record Kinesis batch, in-memory store`, `${r.recordsPerSecond.toLocaleString('en-US')} records/s`, r.throughputGoal, r.throughputMet ? 'yes' : 'no'],
+      ['bundle with kinesisHandler + sageMakerOnline (esbuild, minified)', `${(r.bundleBytes / 1024).toFixed(1)} KB`, r.bundleGoal, r.bundleMet ? 'yes' : 'no'],
+      ['bundle import time (cold start, zod included)', `${r.importMs} ms`, '', ''],
     ],
   },
 ];

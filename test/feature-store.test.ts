@@ -143,3 +143,16 @@ describe('the group\'s TTL', () => {
     expect((await online.get(shortLived, 'b'))?.expiresAt?.getTime()).toBe(t + 5 * 60_000);
   });
 });
+
+describe('the default store', () => {
+  it('opens the embedded DuckDB stores under the directory given', async () => {
+    const { mkdtempSync, readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-default-'));
+    store = createFeatureStore({ dir });
+    await store.ingest(cardActivity, [validCardEvent]);
+    expect((await store.get(cardActivity, 'card-1'))?.amount).toBe(12.5);
+    expect(readdirSync(dir)).toEqual(expect.arrayContaining(['offline', 'online.duckdb']));
+  });
+});

@@ -76,3 +76,14 @@ describe('local offline store', () => {
     expect(partitionOf(Date.parse('0001-01-01T00:00:00Z'))).toBe('year=0001/month=01/day=01/hour=00');
   });
 });
+
+onlineStoreContract('plain memory (skewless/testing)', async () => {
+  let offset = 0;
+  const { memoryOnline } = await import('../src/testing/index.js');
+  return {
+    store: memoryOnline({ now: () => Date.now() + offset }),
+    advanceClock: (ms) => {
+      offset += ms;
+    },
+  };
+});

@@ -105,8 +105,9 @@ export async function processItems(
     }
   }
 
-  const count = (status: ItemStatus) => statuses.filter((s) => s === status).length;
-  const report: BatchReport = { statuses, written: count('written'), poison: count('poison'), failed: count('failed') };
+  const counts = { written: 0, poison: 0, failed: 0 };
+  for (const status of statuses) counts[status]++;
+  const report: BatchReport = { statuses, ...counts };
   logBatch(source, group, report, Date.now() - started, options);
   return report;
 }

@@ -23,6 +23,8 @@ function valueFits(type: FeatureDefinition['FeatureType'], text: string): boolea
       return true;
     case 'Integral': {
       if (!INTEGRAL.test(text)) return false;
+      // Up to 18 digits always fits in signed 64-bit; only longer ones need the exact check.
+      if (text.length <= 18) return true;
       const n = BigInt(text);
       return n >= INT64_MIN && n <= INT64_MAX;
     }
@@ -58,24 +60,44 @@ export type CheckedRecord =
  * Checks a record as SageMaker's PutRecord does: every feature known and of its type, the record
  * identifier and event time present, the event time readable.
  */
+/** Per group: its definitions by name, and the last check each name was seen in (to catch repeats without a Set per record). */
+interface Lookup {
+  readonly definitions: Map<string, FeatureDefinition>;
+  readonly lastSeen: Map<string, number>;
+  check: number;
+}
+const lookups = new WeakMap<GroupSchema, Lookup>();
+
+function lookupOf(group: GroupSchema): Lookup {
+  let lookup = lookups.get(group);
+  if (!lookup) {
+    lookup = { definitions: new Map(group.featureDefinitions.map((d) => [d.FeatureName, d])), lastSeen: new Map(), check: 0 };
+    lookups.set(group, lookup);
+  }
+  return lookup;
+}
+
 export function checkRecord(group: GroupSchema, record: readonly FeatureValue[]): CheckedRecord {
-  const definitions = new Map(group.featureDefinitions.map((d) => [d.FeatureName, d]));
-  const seen = new Set<string>();
+  const lookup = lookupOf(group);
+  const { definitions, lastSeen } = lookup;
+  const check = ++lookup.check;
   let id: string | undefined;
   let eventTime: string | undefined;
   for (const feature of record) {
     const name = feature.FeatureName;
     const definition = definitions.get(name);
     if (definition === undefined) return fail(name, `feature ${name} is not defined in feature group ${group.name}`);
-    if (seen.has(name)) return fail(name, `feature ${name} appears more than once`);
-    seen.add(name);
-    const isList = definition.CollectionType !== undefined;
-    if (isList ? feature.ValueAsStringList === undefined : feature.ValueAsString === undefined) {
-      return fail(name, `feature ${name} needs ${isList ? 'ValueAsStringList' : 'ValueAsString'}`);
+    if (lastSeen.get(name) === check) return fail(name, `feature ${name} appears more than once`);
+    lastSeen.set(name, check);
+    if (definition.CollectionType !== undefined) {
+      if (feature.ValueAsStringList === undefined) return fail(name, `feature ${name} needs ValueAsStringList`);
+      const bad = feature.ValueAsStringList.find((v) => !valueFits(definition.FeatureType, v));
+      if (bad !== undefined) return fail(name, `value ${JSON.stringify(bad)} of feature ${name} is not ${definition.FeatureType}`);
+    } else {
+      const text = feature.ValueAsString;
+      if (text === undefined) return fail(name, `feature ${name} needs ValueAsString`);
+      if (!valueFits(definition.FeatureType, text)) return fail(name, `value ${JSON.stringify(text)} of feature ${name} is not ${definition.FeatureType}`);
     }
-    const values = isList ? (feature.ValueAsStringList as string[]) : [feature.ValueAsString as string];
-    const bad = values.find((v) => !valueFits(definition.FeatureType, v));
-    if (bad !== undefined) return fail(name, `value ${JSON.stringify(bad)} of feature ${name} is not ${definition.FeatureType}`);
     if (name === group.recordIdentifier) id = feature.ValueAsString;
     if (name === group.eventTime) eventTime = feature.ValueAsString;
   }

@@ -134,15 +134,9 @@ function idText(group: AnyFeatureGroup, id: RecordId): string {
 }
 
 function summarize(outcomes: RecordOutcome[]): WriteSummary {
-  const count = (status: RecordOutcome['status']) => outcomes.filter((o) => o.status === status).length;
-  return {
-    outcomes,
-    applied: count('applied'),
-    stale: count('stale'),
-    accepted: count('accepted'),
-    poison: count('poison'),
-    failed: count('failed'),
-  };
+  const counts = { applied: 0, stale: 0, accepted: 0, poison: 0, failed: 0 };
+  for (const outcome of outcomes) counts[outcome.status]++;
+  return { outcomes, ...counts };
 }
 
 /** The TTL a write uses: the call's, else the group's. */
@@ -154,6 +148,17 @@ function ttlOf(group: AnyFeatureGroup, options: OnlinePutOptions): OnlinePutOpti
 async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadLetterEntry[]): Promise<void> {
   if (sink === undefined || entries.length === 0) return;
   await (typeof sink === 'function' ? sink(entries) : sink.write(entries));
+}
+
+type LocalModule = typeof import('../local/index.js');
+
+/**
+ * The embedded stores, by a specifier bundlers do not follow: a Lambda bundle that passes its own
+ * backends then carries neither the local stores nor a reference to DuckDB.
+ */
+function loadLocal(): Promise<LocalModule> {
+  const specifier = ['skewless', 'local'].join('/');
+  return import(/* @vite-ignore */ specifier) as Promise<LocalModule>;
 }
 
 /**
@@ -176,14 +181,12 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
   const backends = () => {
     // Opened on first use: the local defaults load DuckDB, which an AWS-only user never installs.
     opened ??= (async () => {
-      const online =
-        options.online !== undefined
-          ? await options.online
-          : await (await import('../local/online-store.js')).localOnline({ dir });
+      const local = options.online === undefined || options.offline === undefined ? await loadLocal() : undefined;
+      const online = options.online !== undefined ? await options.online : await (local as LocalModule).localOnline({ dir });
       let offline: OfflineStore | undefined;
       if (options.offline === false) offline = undefined;
       else if (options.offline !== undefined) offline = await options.offline;
-      else offline = await (await import('../local/offline-store.js')).localOffline({ dir: `${dir}/offline` });
+      else offline = await (local as LocalModule).localOffline({ dir: `${dir}/offline` });
       return { online, offline };
     })();
     return opened;
@@ -227,7 +230,8 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
         }
       }
     }
-    outcomes.sort((a, b) => a.index - b.index);
+    // Poison came first and writes after; input order is what callers index by.
+    if (poison.length > 0) outcomes.sort((a, b) => a.index - b.index);
     return summarize(outcomes);
   };
 

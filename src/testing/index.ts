@@ -3,3 +3,4 @@ export { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, marshallV
 export type { DynamoDbChange, KafkaEventOptions, KinesisEventOptions, SqsEventOptions } from './events.js';
 export { runKinesisEventSource } from './kinesis-runner.js';
 export type { KinesisEventSourceOptions, KinesisEventSourceReport } from './kinesis-runner.js';
+export { memoryOffline, memoryOnline } from './memory-store.js';

@@ -1,0 +1,117 @@
+import type { SageMakerRecord } from '../schema/codec.js';
+import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
+import type { OfflineStore, OfflineStoredRow, OfflineWrite, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
+
+interface Row {
+  readonly eventTimeMs: number;
+  readonly record: SageMakerRecord | undefined;
+  readonly expiresAtMs: number | undefined;
+}
+
+/**
+ * An online store in plain memory with the same write rule as every backend: for unit tests and
+ * benchmarks that should not depend on DuckDB or a network. Not durable.
+ *
+ * ### Example
+ * ```ts
+ * const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline() });
+ * ```
+ */
+export function memoryOnline(options: { readonly now?: () => number } = {}): OnlineStore {
+  const now = options.now ?? Date.now;
+  const groups = new Map<string, Map<string, Row>>();
+  const rowsOf = (group: GroupSchema) => {
+    let rows = groups.get(group.name);
+    if (!rows) groups.set(group.name, (rows = new Map()));
+    return rows;
+  };
+  const live = (row: Row | undefined) => (row && (row.expiresAtMs === undefined || row.expiresAtMs > now()) ? row : undefined);
+  const read = (row: Row | undefined, features?: readonly string[]): OnlineRecord | undefined => {
+    const found = live(row);
+    if (found?.record === undefined) return undefined;
+    const record = pickFeatures(found.record, features);
+    return found.expiresAtMs === undefined ? { record } : { record, expiresAt: new Date(found.expiresAtMs) };
+  };
+  return {
+    async put(group, records, options = {}) {
+      const rows = rowsOf(group);
+      return records.map((record): OnlineWriteOutcome => {
+        const checked = checkRecord(group, record);
+        if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
+        const before = live(rows.get(checked.id));
+        if (before && checked.eventTimeMs <= before.eventTimeMs) return 'stale';
+        rows.set(checked.id, { eventTimeMs: checked.eventTimeMs, record, expiresAtMs: expiresAtMs(checked.eventTimeMs, options.ttl) });
+        return 'applied';
+      });
+    },
+    async get(group, id, options = {}) {
+      return read(rowsOf(group).get(id), options.features);
+    },
+    async getMany(group, ids) {
+      const rows = rowsOf(group);
+      const out = new Map<string, OnlineRecord>();
+      for (const id of ids) {
+        const found = read(rows.get(id));
+        if (found) out.set(id, found);
+      }
+      return out;
+    },
+    async delete(group, id, eventTime, mode) {
+      const marker = checkRecord(group, [
+        { FeatureName: group.recordIdentifier, ValueAsString: id },
+        { FeatureName: group.eventTime, ValueAsString: eventTime },
+      ]);
+      if (!marker.ok) throw new TypeError(`group "${group.name}": ${marker.problem.message}`);
+      const rows = rowsOf(group);
+      const before = live(rows.get(id));
+      if (before && marker.eventTimeMs <= before.eventTimeMs) return 'stale';
+      if (mode === 'HardDelete') rows.delete(id);
+      else rows.set(id, { eventTimeMs: marker.eventTimeMs, record: undefined, expiresAtMs: undefined });
+      return 'deleted';
+    },
+    async close() {
+      groups.clear();
+    },
+  };
+}
+
+/**
+ * An offline store in plain memory that keeps every write as SageMaker would lay it out: typed
+ * feature columns plus `write_time`, `api_invocation_time` and `is_deleted`.
+ *
+ * ### Example
+ * ```ts
+ * const offline = memoryOffline();
+ * const rows = await offline.scan(cardActivity);
+ * ```
+ */
+export function memoryOffline(): OfflineStore & { readonly writes: ReadonlyMap<string, readonly OfflineWrite[]> } {
+  const writes = new Map<string, OfflineWrite[]>();
+  return {
+    writes,
+    async append(group, batch) {
+      for (const write of batch) {
+        const checked = checkRecord(group, write.record);
+        if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
+      }
+      const list = writes.get(group.name) ?? [];
+      list.push(...batch);
+      writes.set(group.name, list);
+    },
+    async scan(group) {
+      return (writes.get(group.name) ?? []).map((write) => {
+        const row: Record<string, unknown> = {};
+        const values = new Map(write.record.map((f) => [f.FeatureName, f]));
+        for (const d of group.featureDefinitions) {
+          const f = values.get(d.FeatureName);
+          const parse = (text: string) => (d.FeatureType === 'Integral' ? BigInt(text) : d.FeatureType === 'Fractional' ? Number(text) : text);
+          row[d.FeatureName] = f === undefined ? null : d.CollectionType ? (f.ValueAsStringList ?? []).map(parse) : parse(f.ValueAsString ?? '');
+        }
+        return { ...row, write_time: write.writeTime, api_invocation_time: write.apiInvocationTime, is_deleted: write.isDeleted } as OfflineStoredRow;
+      });
+    },
+    async close() {
+      writes.clear();
+    },
+  };
+}
