@@ -3,7 +3,7 @@ import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sage
 import { GetRecordCommand, PutRecordCommand, SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
-import { sageMakerOnline } from '../dist/aws.js';
+import { sageMakerOnline, toCreateFeatureGroupInput } from '../dist/aws.js';
 import { cardTransactions } from './groups.mjs';
 import { encodedRecords } from './local.mjs';
 import { spawnStack } from './stack.mjs';
@@ -14,13 +14,7 @@ async function stackWithGroup() {
   const stack = await spawnStack();
   const config = { ...stack.clientConfig, requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) }) };
   await new SageMakerClient(config).send(
-    new CreateFeatureGroupCommand({
-      FeatureGroupName: cardTransactions.name,
-      RecordIdentifierFeatureName: cardTransactions.recordIdentifier,
-      EventTimeFeatureName: cardTransactions.eventTime,
-      FeatureDefinitions: [...cardTransactions.featureDefinitions],
-      OnlineStoreConfig: { EnableOnlineStore: true },
-    }),
+    new CreateFeatureGroupCommand(toCreateFeatureGroupInput(cardTransactions, { roleArn: 'arn:aws:iam::000000000000:role/bench' })),
   );
   return { stack, client: new SageMakerFeatureStoreRuntimeClient(config) };
 }

@@ -3,6 +3,7 @@ import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sage
 import { GetRecordCommand, PutRecordCommand, SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent, request } from 'node:http';
+import { toCreateFeatureGroupInput } from '../dist/aws.js';
 import { localOnline } from '../dist/local.js';
 import { cardTransactions, cardEvents } from './groups.mjs';
 import { spawnStack } from './stack.mjs';
@@ -56,14 +57,7 @@ export async function benchEndpoint() {
   const stack = await spawnStack();
   const config = { ...stack.clientConfig, requestHandler: new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }) }) };
   await new SageMakerClient(config).send(
-    new CreateFeatureGroupCommand({
-      FeatureGroupName: cardTransactions.name,
-      RecordIdentifierFeatureName: cardTransactions.recordIdentifier,
-      EventTimeFeatureName: cardTransactions.eventTime,
-      FeatureDefinitions: [...cardTransactions.featureDefinitions],
-      OnlineStoreConfig: { EnableOnlineStore: true },
-      OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://bench/offline' } },
-    }),
+    new CreateFeatureGroupCommand(toCreateFeatureGroupInput(cardTransactions, { roleArn: 'arn:aws:iam::000000000000:role/bench', offlineStoreS3Uri: 's3://bench/offline' })),
   );
   const runtime = new SageMakerFeatureStoreRuntimeClient(config);
   const records = encodedRecords(PUTS);

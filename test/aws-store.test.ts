@@ -1,10 +1,10 @@
-import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendError, createFeatureStore } from '../src/index.js';
 import { sageMakerOnline } from '../src/aws/index.js';
 import { join } from 'node:path';
 import { type LocalStack, localOffline, startLocalStack } from '../src/local/index.js';
+import { createGroupOnStack } from './fixtures/stack.js';
 import { cardActivity, validCardEvent } from './fixtures/groups.js';
 
 let stack: LocalStack;
@@ -13,16 +13,7 @@ let runtime: SageMakerFeatureStoreRuntimeClient;
 beforeAll(async () => {
   stack = await startLocalStack({ memory: true });
   runtime = new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 });
-  await new SageMakerClient(stack.clientConfig).send(
-    new CreateFeatureGroupCommand({
-      FeatureGroupName: cardActivity.name,
-      RecordIdentifierFeatureName: cardActivity.recordIdentifier,
-      EventTimeFeatureName: cardActivity.eventTime,
-      FeatureDefinitions: [...cardActivity.featureDefinitions],
-      OnlineStoreConfig: { EnableOnlineStore: true },
-      OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://store-test/offline' } },
-    }),
-  );
+  await createGroupOnStack(stack.clientConfig, cardActivity, 's3://store-test/offline');
 });
 
 afterAll(async () => {

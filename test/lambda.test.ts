@@ -1,4 +1,3 @@
-import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFea
 import { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
 import { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, sqsEvent } from '../src/testing/index.js';
+import { createGroupOnStack } from './fixtures/stack.js';
 import { cardActivity, validCardEvent } from './fixtures/groups.js';
 
 const card = (i: number, extra: Record<string, unknown> = {}) => ({
@@ -35,15 +35,7 @@ const quiet = { log: (line: string) => logs.push(line) };
 let stack: LocalStack;
 beforeAll(async () => {
   stack = await startLocalStack({ memory: true });
-  await new SageMakerClient(stack.clientConfig).send(
-    new CreateFeatureGroupCommand({
-      FeatureGroupName: cardActivity.name,
-      RecordIdentifierFeatureName: cardActivity.recordIdentifier,
-      EventTimeFeatureName: cardActivity.eventTime,
-      FeatureDefinitions: [...cardActivity.featureDefinitions],
-      OnlineStoreConfig: { EnableOnlineStore: true },
-    }),
-  );
+  await createGroupOnStack(stack.clientConfig, cardActivity);
 });
 afterAll(async () => {
   await stack.close();

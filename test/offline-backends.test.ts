@@ -1,6 +1,6 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
-import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { BackendError, createFeatureStore } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { contractGroup, contractRecord } from './contracts/online-store.js';
 import { cardActivity, validCardEvent } from './fixtures/groups.js';
+import { createGroupOnStack } from './fixtures/stack.js';
 
 let stack: LocalStack;
 let s3: S3Client;
@@ -23,16 +24,7 @@ beforeAll(async () => {
   athena = new AthenaClient(stack.clientConfig);
   sagemaker = new SageMakerClient(stack.clientConfig);
   for (const group of [contractGroup, { name: cardActivity.name, recordIdentifier: cardActivity.recordIdentifier, eventTime: cardActivity.eventTime, featureDefinitions: cardActivity.featureDefinitions }]) {
-    await sagemaker.send(
-      new CreateFeatureGroupCommand({
-        FeatureGroupName: group.name,
-        RecordIdentifierFeatureName: group.recordIdentifier,
-        EventTimeFeatureName: group.eventTime,
-        FeatureDefinitions: [...group.featureDefinitions],
-        OnlineStoreConfig: { EnableOnlineStore: true },
-        OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://lake/features' } },
-      }),
-    );
+    await createGroupOnStack(stack.clientConfig, group, 's3://lake/features');
   }
 });
 afterAll(async () => {

@@ -1,5 +1,4 @@
 import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +10,7 @@ import { createFeatureStore, type DeadLetterEntry } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { localOffline } from '../src/local/index.js';
 import { runKinesisEventSource } from '../src/testing/index.js';
+import { createGroupOnStack } from './fixtures/stack.js';
 import { cardActivity } from './fixtures/groups.js';
 import { type ExternalStack, spawnLocalStack } from './setup/external-stack.js';
 
@@ -24,16 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'skewless-e2e-'));
 
 beforeAll(async () => {
   stack = await spawnLocalStack(dir);
-  await new SageMakerClient(stack.clientConfig).send(
-    new CreateFeatureGroupCommand({
-      FeatureGroupName: cardActivity.name,
-      RecordIdentifierFeatureName: cardActivity.recordIdentifier,
-      EventTimeFeatureName: cardActivity.eventTime,
-      FeatureDefinitions: [...cardActivity.featureDefinitions],
-      OnlineStoreConfig: { EnableOnlineStore: true },
-      OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://e2e/offline' } },
-    }),
-  );
+  await createGroupOnStack(stack.clientConfig, cardActivity, 's3://e2e/offline');
   // kinesalite speaks HTTP/1.1 only.
   kinesis = new KinesisClient({ endpoint: inject('kinesisEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' }, requestHandler: new NodeHttpHandler() });
 });
