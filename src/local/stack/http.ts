@@ -45,23 +45,14 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
   response.end(text);
 }
 
-/** restJson1 errors (SageMaker Feature Store runtime): the type in a header and in the body. */
-export function sendRestJsonError(response: ServerResponse, error: AwsError): void {
+/**
+ * A JSON error as restJson1 (Feature Store runtime) and awsJson1.1 (control plane, Athena) clients
+ * read it: the type in the `x-amzn-errortype` header and in `__type`; only the content type differs.
+ */
+export function sendJsonError(response: ServerResponse, error: AwsError, contentType: 'application/json' | 'application/x-amz-json-1.1'): void {
   const text = JSON.stringify({ __type: error.code, message: error.message, Message: error.message });
   response.writeHead(error.status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-amzn-errortype': error.code,
-    'x-amzn-requestid': requestId(),
-  });
-  response.end(text);
-}
-
-/** awsJson1.1 errors (SageMaker control plane, Athena): the type in `__type`. */
-export function sendAwsJsonError(response: ServerResponse, error: AwsError): void {
-  const text = JSON.stringify({ __type: error.code, message: error.message, Message: error.message });
-  response.writeHead(error.status, {
-    'content-type': 'application/x-amz-json-1.1',
+    'content-type': contentType,
     'content-length': Buffer.byteLength(text),
     'x-amzn-errortype': error.code,
     'x-amzn-requestid': requestId(),

@@ -12,9 +12,8 @@ import {
   AwsError,
   parseJson,
   readBody,
-  sendAwsJsonError,
   sendJson,
-  sendRestJsonError,
+  sendJsonError,
   sendXmlError,
   signingService,
 } from './http.js';
@@ -230,8 +229,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         return;
       }
       if (protocol === 's3') sendXmlError(response, error, method === 'HEAD');
-      else if (protocol === 'runtime') sendRestJsonError(response, error);
-      else sendAwsJsonError(response, error);
+      else sendJsonError(response, error, protocol === 'runtime' ? 'application/json' : 'application/x-amz-json-1.1');
     }
   };
 
