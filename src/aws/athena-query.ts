@@ -1,19 +1,13 @@
 import type { AthenaClient } from '@aws-sdk/client-athena';
+import { optionalModule } from '../util/optional-module.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { BackendError, ConfigurationError } from '../errors.js';
+import { BackendError } from '../errors.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { loadS3 } from './s3-offline.js';
 
 type AthenaModule = typeof import('@aws-sdk/client-athena');
 
-let athenaModule: Promise<AthenaModule> | undefined;
-export function loadAthena(): Promise<AthenaModule> {
-  athenaModule ??= import('@aws-sdk/client-athena').catch((cause: unknown) => {
-    athenaModule = undefined;
-    throw new ConfigurationError('MISSING_DEPENDENCY', 'Athena needs npm install @aws-sdk/client-athena @aws-sdk/client-s3', { cause });
-  });
-  return athenaModule;
-}
+export const loadAthena = optionalModule<AthenaModule>(() => import('@aws-sdk/client-athena'), 'Athena', '@aws-sdk/client-athena @aws-sdk/client-s3');
 
 /** Athena refuses query strings longer than this many bytes. */
 export const MAX_QUERY_BYTES = 262_144;

@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { optionalModule } from '../util/optional-module.js';
 import type { DynamoDBDocumentClient, NumberValue } from '@aws-sdk/lib-dynamodb';
-import { BackendError, ConfigurationError } from '../errors.js';
+import { BackendError } from '../errors.js';
 import type { FeatureValue, SageMakerRecord } from '../schema/codec.js';
 import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
@@ -11,14 +12,11 @@ import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type Modules = [typeof import('@aws-sdk/client-dynamodb'), typeof import('@aws-sdk/lib-dynamodb')];
 
-let modules: Promise<Modules> | undefined;
-function loadModules(): Promise<Modules> {
-  modules ??= Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb')]).catch((cause: unknown) => {
-    modules = undefined;
-    throw new ConfigurationError('MISSING_DEPENDENCY', 'dynamoDbOnline needs npm install @aws-sdk/client-dynamodb @aws-sdk/lib-dynamodb', { cause });
-  });
-  return modules;
-}
+const loadModules = optionalModule<Modules>(
+  () => Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb')]),
+  'dynamoDbOnline',
+  '@aws-sdk/client-dynamodb @aws-sdk/lib-dynamodb',
+);
 
 export interface DynamoDbOnlineOptions {
   readonly tableName: string;

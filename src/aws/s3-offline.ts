@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { ConfigurationError } from '../errors.js';
+import { optionalModule } from '../util/optional-module.js';
 import { decodeOfflineParquet, encodeOfflineParquet } from '../offline/parquet.js';
 import { offlineDataPath, offlineFileName, partitionOf } from '../offline/layout.js';
 import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
@@ -10,14 +10,7 @@ import { type RetryOptions, withRetry } from './retry.js';
 
 type S3Module = typeof import('@aws-sdk/client-s3');
 
-let s3Module: Promise<S3Module> | undefined;
-export function loadS3(): Promise<S3Module> {
-  s3Module ??= import('@aws-sdk/client-s3').catch((cause: unknown) => {
-    s3Module = undefined;
-    throw new ConfigurationError('MISSING_DEPENDENCY', 'this backend needs npm install @aws-sdk/client-s3', { cause });
-  });
-  return s3Module;
-}
+export const loadS3 = optionalModule<S3Module>(() => import('@aws-sdk/client-s3'), 'this backend', '@aws-sdk/client-s3');
 
 export interface S3OfflineOptions {
   readonly bucket: string;

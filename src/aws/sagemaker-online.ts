@@ -3,24 +3,22 @@ import type {
   BatchGetRecordIdentifier,
   SageMakerFeatureStoreRuntimeClient,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
-import { BackendError, ConfigurationError } from '../errors.js';
+import { BackendError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { DeleteStatus, DeletionMode, OnlinePutOptions, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
+import { optionalModule } from '../util/optional-module.js';
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
 import { backendError, deadlineError } from './errors.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');
 
-let runtimeModule: Promise<RuntimeModule> | undefined;
-function loadRuntime(): Promise<RuntimeModule> {
-  runtimeModule ??= import('@aws-sdk/client-sagemaker-featurestore-runtime').catch((cause: unknown) => {
-    runtimeModule = undefined;
-    throw new ConfigurationError('MISSING_DEPENDENCY', 'sageMakerOnline needs npm install @aws-sdk/client-sagemaker-featurestore-runtime', { cause });
-  });
-  return runtimeModule;
-}
+const loadRuntime = optionalModule<RuntimeModule>(
+  () => import('@aws-sdk/client-sagemaker-featurestore-runtime'),
+  'sageMakerOnline',
+  '@aws-sdk/client-sagemaker-featurestore-runtime',
+);
 
 export interface SageMakerOnlineOptions {
   /** Your client; default one built from the environment (region, credentials, AWS_ENDPOINT_URL). */

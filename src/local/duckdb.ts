@@ -1,22 +1,10 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { ConfigurationError } from '../errors.js';
+import { optionalModule } from '../util/optional-module.js';
 
 type DuckDbModule = typeof import('@duckdb/node-api');
 
-let loading: Promise<DuckDbModule> | undefined;
-
 /** Loads DuckDB on first use only: it is an optional peer dependency and a native module. */
-export function loadDuckDb(): Promise<DuckDbModule> {
-  loading ??= import('@duckdb/node-api').catch((cause: unknown) => {
-    loading = undefined;
-    throw new ConfigurationError(
-      'MISSING_DEPENDENCY',
-      'the local stores need DuckDB: npm install @duckdb/node-api',
-      { cause },
-    );
-  });
-  return loading;
-}
+export const loadDuckDb = optionalModule<DuckDbModule>(() => import('@duckdb/node-api'), 'the local stores', '@duckdb/node-api');
 
 /**
  * One DuckDB database with one connection, and a queue so statements that belong together

@@ -1,4 +1,4 @@
-import { ConfigurationError } from '../errors.js';
+import { optionalModule } from '../util/optional-module.js';
 import type { FeatureValue } from '../schema/codec.js';
 import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
@@ -7,25 +7,9 @@ import type { OfflineStoredRow, OfflineWrite } from '../store/types.js';
 type Writer = typeof import('hyparquet-writer');
 type Reader = typeof import('hyparquet');
 
-let writer: Promise<Writer> | undefined;
-let reader: Promise<Reader> | undefined;
-
 // Pure-JS Parquet (no native code), so offline files can be written inside Lambda.
-function loadWriter(): Promise<Writer> {
-  writer ??= import('hyparquet-writer').catch((cause: unknown) => {
-    writer = undefined;
-    throw new ConfigurationError('MISSING_DEPENDENCY', 'writing offline Parquet needs npm install hyparquet-writer', { cause });
-  });
-  return writer;
-}
-
-function loadReader(): Promise<Reader> {
-  reader ??= import('hyparquet').catch((cause: unknown) => {
-    reader = undefined;
-    throw new ConfigurationError('MISSING_DEPENDENCY', 'reading offline Parquet needs npm install hyparquet', { cause });
-  });
-  return reader;
-}
+const loadWriter = optionalModule<Writer>(() => import('hyparquet-writer'), 'writing offline Parquet', 'hyparquet-writer');
+const loadReader = optionalModule<Reader>(() => import('hyparquet'), 'reading offline Parquet', 'hyparquet');
 
 const PRIMITIVE: Record<FeatureDefinition['FeatureType'], { type: 'BYTE_ARRAY' | 'INT64' | 'DOUBLE'; converted_type?: 'UTF8' }> = {
   String: { type: 'BYTE_ARRAY', converted_type: 'UTF8' },
