@@ -50,27 +50,31 @@ export const cardTransactions = defineFeatureGroup({
   }),
 });
 
+const channels = ['pos', 'ecom', 'atm'];
+const countries = ['US', 'US', 'FR', 'DE', 'BR'];
+const start = Date.UTC(2024, 4, 1);
+
 /** `count` source events, deterministic, shaped like a payment producer's JSON. */
 export function cardEvents(count) {
-  const channels = ['pos', 'ecom', 'atm'];
-  const countries = ['US', 'US', 'FR', 'DE', 'BR'];
-  const start = Date.UTC(2024, 4, 1);
   const events = [];
-  for (let i = 0; i < count; i++) {
-    events.push({
-      card_id: `card-${(i * 7919) % 100_000}`,
-      amount_cents: (i * 104_729) % 500_000,
-      currency: 'USD',
-      country: countries[i % countries.length],
-      merchant_id: `m-${(i * 31) % 20_000}`,
-      mcc: String(5000 + (i % 900)),
-      channel: channels[i % 3],
-      card_present: i % 2 === 0,
-      ...(i % 4 === 0 ? {} : { device_id: `dev-${i % 50_000}` }),
-      ip_risk: (i % 1000) / 1000,
-      installments: 1 + (i % 12),
-      ts: new Date(start + i * 37).toISOString(),
-    });
-  }
+  for (let i = 0; i < count; i++) events.push(cardEvent(i));
   return events;
+}
+
+/** Event `i` of the deterministic sequence (37 ms apart: 10 million span about four days). */
+export function cardEvent(i) {
+  return {
+    card_id: `card-${(i * 7919) % 100_000}`,
+    amount_cents: (i * 104_729) % 500_000,
+    currency: 'USD',
+    country: countries[i % countries.length],
+    merchant_id: `m-${(i * 31) % 20_000}`,
+    mcc: String(5000 + (i % 900)),
+    channel: channels[i % 3],
+    card_present: i % 2 === 0,
+    ...(i % 4 === 0 ? {} : { device_id: `dev-${i % 50_000}` }),
+    ip_risk: (i % 1000) / 1000,
+    installments: 1 + (i % 12),
+    ts: new Date(start + i * 37).toISOString(),
+  };
 }

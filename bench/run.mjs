@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { benchAws } from './aws.mjs';
+import { benchBackfill } from './backfill.mjs';
 import { benchLambda } from './lambda.mjs';
 import { benchEndpoint, benchLocalOnline } from './local.mjs';
 import { benchPipeline } from './pipeline.mjs';
@@ -46,6 +47,8 @@ const benches = [
     rows: (r) => [
       [`getMany of ${r.getManyIds.toLocaleString('en-US')} ids, ${r.injectedLatencyMs} ms injected latency`, `${r.getManyMs} ms = ${r.getManyLatencyMultiple}× one call`, r.getManyGoal, r.getManyMet ? 'yes' : 'no'],
       [`PutRecord, concurrency ${r.putConcurrency}, ${r.putInjectedLatencyMs} ms injected latency`, `${r.putRecordsPerSecond.toLocaleString('en-US')} records/s = ${r.putFractionOfBound} of ${r.putBoundPerSecond.toLocaleString('en-US')}/s`, r.putGoal, r.putMet ? 'yes' : 'no'],
+      ['client CPU per PutRecord (SDK v3 build, sign, parse) and the rate one core can issue', `${r.putClientCpuMsPerCall} ms = at most ${r.putCpuBoundPerSecond.toLocaleString('en-US')}/s`, '', ''],
+      [`PutRecord, concurrency ${r.putConcurrency}, ${r.putSlowLatencyMs} ms injected latency`, `${r.putSlowRecordsPerSecond.toLocaleString('en-US')} records/s = ${r.putSlowFractionOfBound} of ${Math.round((r.putConcurrency * 1000) / r.putSlowLatencyMs).toLocaleString('en-US')}/s`, '', ''],
       ['overhead over the bare SDK client (GetRecord / PutRecord)', `${r.getOverheadPercent}% / ${r.putOverheadPercent}%`, r.overheadGoal, r.overheadMet ? 'yes' : 'no'],
     ],
   },
@@ -54,9 +57,20 @@ const benches = [
     title: 'Ingestion Lambda (kinesisHandler)',
     run: benchLambda,
     rows: (r) => [
-      [`${r.batch.toLocaleString('en-US')}-record Kinesis batch, in-memory store`, `${r.recordsPerSecond.toLocaleString('en-US')} records/s`, r.throughputGoal, r.throughputMet ? 'yes' : 'no'],
+      [`${r.batch.toLocaleString('en-US')}-record Kinesis batch, in-memory online store (offline: false, as on SageMaker)`, `${r.recordsPerSecond.toLocaleString('en-US')} records/s`, r.throughputGoal, r.throughputMet ? 'yes' : 'no'],
+      ['the same, also appending to an in-memory offline store', `${r.withOfflineRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
       ['bundle with kinesisHandler + sageMakerOnline (esbuild, minified)', `${(r.bundleBytes / 1024).toFixed(1)} KB`, r.bundleGoal, r.bundleMet ? 'yes' : 'no'],
       ['bundle import time (cold start, zod included)', `${r.importMs} ms`, '', ''],
+    ],
+  },
+  {
+    id: 'backfill',
+    title: 'Backfill: NDJSON -> local offline Parquet (12-feature group)',
+    run: benchBackfill,
+    rows: (r) => [
+      [`${r.records.toLocaleString('en-US')} records (${r.fileMb.toLocaleString('en-US')} MB), 1 worker`, `${r.oneWorker.recordsPerSecond.toLocaleString('en-US')} records/s, peak RSS ${r.oneWorker.peakRssMb} MB`, '', ''],
+      [`${r.records.toLocaleString('en-US')} records, 2 workers`, `${r.twoWorkers.recordsPerSecond.toLocaleString('en-US')} records/s`, r.throughputGoal, r.throughputMet ? 'yes' : 'no'],
+      ['peak memory, 2 workers (RSS, threads included)', `${r.twoWorkers.peakRssMb} MB`, r.memoryGoal, r.memoryMet ? 'yes' : 'no'],
     ],
   },
 ];

@@ -43,9 +43,31 @@ try {
   const esm = run(process.execPath, ['esm.mjs']).trim();
   const cjs = run(process.execPath, ['cjs.cjs']).trim();
   if (esm !== cjs) throw new Error(`import and require disagree on the fingerprint: ${esm} vs ${cjs}`);
+  // A Lambda bundled from the package must carry only what it uses: no Parquet writer, no DuckDB,
+  // no local stores (every optional-module loader is a pure call, so unused ones are dropped).
+  writeFileSync(
+    join(scratch, 'lambda.mjs'),
+    `import { z } from 'zod';\nimport { createFeatureStore, defineFeatureGroup, isoTimestamp } from 'skewless';\nimport { sageMakerOnline } from 'skewless/aws';\nimport { kinesisHandler } from 'skewless/lambda';\nconst g = defineFeatureGroup(${group});\nexport const handler = kinesisHandler(g, { store: createFeatureStore({ online: sageMakerOnline(), offline: false }) });\n`,
+  );
+  const { buildSync } = await import('esbuild');
+  const bundle = buildSync({
+    entryPoints: [join(scratch, 'lambda.mjs')],
+    bundle: true,
+    minify: true,
+    write: false,
+    platform: 'node',
+    format: 'esm',
+    // As the README tells users: optional peers that are not installed are marked external.
+    external: ['@aws-sdk/*', 'zod', 'hyparquet', 'hyparquet-writer', '@duckdb/node-api'],
+    absWorkingDir: scratch,
+    logLevel: 'error',
+  }).outputFiles[0].text;
+  for (const unwanted of ["'hyparquet", '"hyparquet', 'duckdb', 'startLocalStack']) {
+    if (bundle.includes(unwanted)) throw new Error(`a Lambda bundle of kinesisHandler + sageMakerOnline contains ${unwanted}`);
+  }
   const help = run(process.execPath, [join(modules, 'skewless', 'dist', 'cli.js'), '--help']);
   if (!help.includes('Usage: skewless')) throw new Error('the CLI did not print its help');
-  console.log(`smoke test passed: ${files.length} files packed; import, require and the CLI work (${readdirSync(modules).join(', ')})`);
+  console.log(`smoke test passed: ${files.length} files packed; import, require, the CLI and a lean Lambda bundle (${(bundle.length / 1024).toFixed(1)} KB) work (${readdirSync(modules).join(', ')})`);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -19,6 +19,8 @@ export interface SourcePosition {
   readonly recordId?: string;
   readonly file?: string;
   readonly line?: number;
+  /** Byte offset of the record's line in `file` (NDJSON backfills). */
+  readonly byteOffset?: number;
   /** When the source received the record (Kinesis, Kafka, SQS, DynamoDB Streams, Firehose), epoch ms. */
   readonly arrivalTimeMs?: number;
 }

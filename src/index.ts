@@ -1,6 +1,15 @@
 // The dialect-neutral core: no AWS client, no DuckDB, no side effects at import time.
 export { defineFeatureGroup, isFeatureGroup } from './define.js';
 export { createFeatureStore } from './store/feature-store.js';
+export { deadLetterMessage } from './store/dead-letter.js';
+export { csvFile, fromRecords, ndjsonFile, parquetFile, parquetSource, sourceFromSpec } from './backfill/sources.js';
+export type { BackfillItem, BackfillSource, ByteSource, CsvFileOptions, ShardRange, SourceSpec } from './backfill/sources.js';
+export { backfillKey } from './backfill/backfill.js';
+export type { BackfillOptions, BackfillProgress, BackfillSummary, BackfillTarget } from './backfill/backfill.js';
+export { backfillShard, planBackfill, shardSource } from './backfill/plan.js';
+export type { BackfillShard, PlanBackfillOptions } from './backfill/plan.js';
+export { loadFeatureGroups, selectGroups } from './definitions.js';
+export type { DeadLetterMessage } from './store/dead-letter.js';
 export type {
   DeadLetterEntry,
   DeadLetterSink,

@@ -90,6 +90,25 @@ describe('kinesisHandler', () => {
     await store.close();
   });
 
+  it('counts the retries the backend made in the batch log', async () => {
+    stack.setFaults({ PutRecord: { throttleRate: 0.3 }, seed: 17 });
+    const before = stack.faultCounts.PutRecord?.throttled ?? 0;
+    const store = createFeatureStore({
+      online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 }), retry: { attempts: 10, baseDelayMs: 1 } }),
+      offline: false,
+    });
+    const lines: string[] = [];
+    const event = kinesisEvent(Array.from({ length: 40 }, (_, i) => card(i, { card_id: `retry-${i}` })));
+    const response = await kinesisHandler(cardActivity, { store, log: (l) => lines.push(l) })(event);
+    stack.setFaults({});
+    const throttled = (stack.faultCounts.PutRecord?.throttled ?? 0) - before;
+    expect(response.batchItemFailures).toEqual([]);
+    expect(throttled).toBeGreaterThan(0);
+    // Every throttled call was retried once, and nothing else was.
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ records: 40, written: 40, retried: throttled, reported: 0 });
+    await store.close();
+  });
+
   it('stops starting writes when the invocation runs out of time, reporting what it did not do', async () => {
     stack.setFaults({ PutRecord: { latencyMs: 40 } });
     const store = createFeatureStore({

@@ -57,7 +57,9 @@ describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> Sa
       online: sageMakerOnline({
         client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 }),
         concurrency: 32,
-        retry: { attempts: 4, baseDelayMs: 2, maxDelayMs: 50 },
+        // Six attempts: about one batch in nine still reports a failure, so redelivery is exercised without
+        // a run of fifty failed deliveries (the runner's limit) becoming likely.
+        retry: { attempts: 6, baseDelayMs: 2, maxDelayMs: 50 },
       }),
       offline: false,
       deadLetter: (entries) => {

@@ -1,13 +1,14 @@
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import { optionalModule } from '../util/optional-module.js';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { CsvRows } from '../backfill/csv.js';
 import { BackendError } from '../errors.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { loadS3 } from './s3-offline.js';
 
 type AthenaModule = typeof import('@aws-sdk/client-athena');
 
-export const loadAthena = optionalModule<AthenaModule>(() => import('@aws-sdk/client-athena'), 'Athena', '@aws-sdk/client-athena @aws-sdk/client-s3');
+export const loadAthena = /* @__PURE__ */ optionalModule<AthenaModule>(() => import('@aws-sdk/client-athena'), 'Athena', '@aws-sdk/client-athena @aws-sdk/client-s3');
 
 /** Athena refuses query strings longer than this many bytes. */
 export const MAX_QUERY_BYTES = 262_144;
@@ -102,56 +103,9 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
  */
 export async function* parseCsv(chunks: AsyncIterable<Uint8Array | string>): AsyncIterable<(string | undefined)[]> {
   const decoder = new TextDecoder();
-  let row: (string | undefined)[] = [];
-  let field = '';
-  let quoted = false;
-  let inQuotes = false;
-  let pendingQuote = false;
-  let started = false;
-  const endField = () => {
-    row.push(quoted ? field : field === '' ? undefined : field);
-    field = '';
-    quoted = false;
-    started = false;
-  };
+  const rows = new CsvRows();
   for await (const chunk of chunks) {
-    const text = typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
-    for (let i = 0; i < text.length; i++) {
-      const c = text[i] as string;
-      if (inQuotes) {
-        if (pendingQuote) {
-          pendingQuote = false;
-          if (c === '"') {
-            field += '"';
-            continue;
-          }
-          inQuotes = false; // the quote closed the value; fall through to handle c
-        } else if (c === '"') {
-          pendingQuote = true;
-          continue;
-        } else {
-          field += c;
-          continue;
-        }
-      }
-      if (c === '"' && !started) {
-        inQuotes = true;
-        quoted = true;
-        started = true;
-      } else if (c === ',') endField();
-      else if (c === '\n') {
-        endField();
-        yield row;
-        row = [];
-      } else if (c !== '\r') {
-        field += c;
-        started = true;
-      }
-    }
+    for (const row of rows.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }))) yield row.cells;
   }
-  if (pendingQuote) inQuotes = false;
-  if (started || row.length > 0) {
-    endField();
-    yield row;
-  }
+  for (const row of rows.end()) yield row.cells;
 }

@@ -12,7 +12,7 @@ import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type Modules = [typeof import('@aws-sdk/client-dynamodb'), typeof import('@aws-sdk/lib-dynamodb')];
 
-const loadModules = optionalModule<Modules>(
+const loadModules = /* @__PURE__ */ optionalModule<Modules>(
   () => Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb')]),
   'dynamoDbOnline',
   '@aws-sdk/client-dynamodb @aws-sdk/lib-dynamodb',
@@ -130,7 +130,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
   };
 
   /** One conditional write; false when the stored item is newer (the write rule said no). */
-  const conditionalPut = async (item: Record<string, unknown>, eventTimeMs: number): Promise<boolean> => {
+  const conditionalPut = async (item: Record<string, unknown>, eventTimeMs: number, onRetry: (() => void) | undefined): Promise<boolean> => {
     const [, lib] = await loadModules();
     const client = await doc();
     try {
@@ -144,7 +144,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
               ExpressionAttributeValues: { ':t': eventTimeMs, ':now': Date.now() },
             }),
           ),
-        retry,
+        onRetry ? { ...retry, onRetry } : retry,
       );
       return true;
     } catch (error) {
@@ -174,7 +174,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
             ...(expires === undefined ? {} : { expires_at: Math.ceil(expires / 1000), expires_at_ms: expires }),
           };
           try {
-            return (await conditionalPut(item, checked.eventTimeMs)) ? 'applied' : 'stale';
+            return (await conditionalPut(item, checked.eventTimeMs, putOptions.onRetry)) ? 'applied' : 'stale';
           } catch (error) {
             return backendError(error, group.name, 'write');
           }
@@ -257,7 +257,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
           return 'deleted';
         }
         // A soft delete keeps the key with the delete's event time, so older writes stay out.
-        const applied = await conditionalPut({ pk: keyOf(group, id), event_time_ms: checked.eventTimeMs, event_time: eventTime, deleted: true }, checked.eventTimeMs);
+        const applied = await conditionalPut({ pk: keyOf(group, id), event_time_ms: checked.eventTimeMs, event_time: eventTime, deleted: true }, checked.eventTimeMs, undefined);
         return applied ? 'deleted' : 'stale';
       } catch (error) {
         if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return 'stale';

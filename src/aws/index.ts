@@ -12,3 +12,7 @@ export { athenaOffline } from './athena-offline.js';
 export type { AthenaOfflineOptions } from './athena-offline.js';
 export { runAthenaQuery } from './athena-query.js';
 export type { AthenaColumn, AthenaQuery, AthenaResult } from './athena-query.js';
+export { s3DeadLetter, sqsDeadLetter } from './dead-letter.js';
+export type { S3DeadLetterOptions, SqsDeadLetterOptions } from './dead-letter.js';
+export { athenaSource, awsSourceFromSpec, backfillShardHandler, s3ParquetFile } from './backfill.js';
+export type { AthenaSourceOptions, BackfillShardHandlerOptions, BackfillShardResult, S3ObjectOptions } from './backfill.js';

@@ -6,6 +6,8 @@ export interface RetryOptions {
   readonly baseDelayMs?: number;
   /** Largest backoff ceiling; default 5,000. */
   readonly maxDelayMs?: number;
+  /** Called once per retry (not for the first attempt): how callers count retries for their logs. */
+  readonly onRetry?: () => void;
 }
 
 const THROTTLING = new Set([
@@ -60,6 +62,7 @@ export async function withRetry<T>(call: () => Promise<T>, options: RetryOptions
       return await call();
     } catch (error) {
       if (attempt >= attempts || !isRetryable(error)) throw error;
+      options.onRetry?.();
       await sleep(Math.random() * Math.min(cap, base * 2 ** (attempt - 1)));
     }
   }
@@ -76,7 +79,10 @@ export async function drainWithRetry<T>(
   const cap = options.maxDelayMs ?? 5000;
   let left = items;
   for (let attempt = 1; left.length > 0 && attempt <= attempts; attempt++) {
-    if (attempt > 1) await sleep(Math.random() * Math.min(cap, base * 2 ** (attempt - 2)));
+    if (attempt > 1) {
+      options.onRetry?.();
+      await sleep(Math.random() * Math.min(cap, base * 2 ** (attempt - 2)));
+    }
     left = await withRetry(() => call(left), options);
   }
   return left;

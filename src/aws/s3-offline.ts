@@ -1,16 +1,17 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { optionalModule } from '../util/optional-module.js';
 import { decodeOfflineParquet, encodeOfflineParquet } from '../offline/parquet.js';
-import { offlineDataPath, offlineFileName, partitionOf } from '../offline/layout.js';
-import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
-import type { OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
+import { offlineDataPath, offlineFileName, writesByPartition } from '../offline/layout.js';
+import type { GroupSchema } from '../schema/sagemaker-record.js';
+import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
 import { mapConcurrent } from '../util/concurrency.js';
+import { lazyClient } from './clients.js';
 import { backendError } from './errors.js';
 import { type RetryOptions, withRetry } from './retry.js';
 
 type S3Module = typeof import('@aws-sdk/client-s3');
 
-export const loadS3 = optionalModule<S3Module>(() => import('@aws-sdk/client-s3'), 'this backend', '@aws-sdk/client-s3');
+export const loadS3 = /* @__PURE__ */ optionalModule<S3Module>(() => import('@aws-sdk/client-s3'), 'this backend', '@aws-sdk/client-s3');
 
 export interface S3OfflineOptions {
   readonly bucket: string;
@@ -37,29 +38,18 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
   const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
   const concurrency = options.concurrency ?? 8;
   const retry = options.retry ?? {};
-  let clientPromise: Promise<S3Client> | undefined;
-  const client = () => {
-    clientPromise ??= options.client ? Promise.resolve(options.client) : loadS3().then((m) => new m.S3Client({}));
-    return clientPromise;
-  };
+  const client = lazyClient(options.client, () => loadS3().then((m) => new m.S3Client({})));
 
   return {
-    async append(group: GroupSchema, writes: readonly OfflineWrite[]) {
+    async append(group: GroupSchema, writes: readonly OfflineWrite[], appendOptions: OfflineAppendOptions = {}) {
       if (writes.length === 0) return;
       const [m, c] = await Promise.all([loadS3(), client()]);
-      const byPartition = new Map<string, OfflineWrite[]>();
-      for (const write of writes) {
-        const checked = checkRecord(group, write.record);
-        if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
-        const partition = partitionOf(checked.eventTimeMs);
-        const list = byPartition.get(partition);
-        if (list) list.push(write);
-        else byPartition.set(partition, [write]);
-      }
+      const byPartition = writesByPartition(group, writes);
       const now = new Date();
       await mapConcurrent([...byPartition], concurrency, async ([partition, rows]) => {
         const body = await encodeOfflineParquet(group, rows);
-        const key = `${offlineDataPath(prefix, group.name)}/${partition}/${offlineFileName(now)}`;
+        const name = appendOptions.fileName ? `${appendOptions.fileName}.parquet` : offlineFileName(now);
+        const key = `${offlineDataPath(prefix, group.name)}/${partition}/${name}`;
         try {
           await withRetry(() => c.send(new m.PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' })), retry);
         } catch (error) {
@@ -92,7 +82,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
     },
 
     async close() {
-      if (!options.client && clientPromise) (await clientPromise).destroy();
+      await client.close();
     },
   };
 }

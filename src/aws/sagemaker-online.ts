@@ -9,12 +9,13 @@ import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { DeleteStatus, DeletionMode, OnlinePutOptions, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
 import { optionalModule } from '../util/optional-module.js';
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
+import { lazyClient } from './clients.js';
 import { backendError, deadlineError } from './errors.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');
 
-const loadRuntime = optionalModule<RuntimeModule>(
+const loadRuntime = /* @__PURE__ */ optionalModule<RuntimeModule>(
   () => import('@aws-sdk/client-sagemaker-featurestore-runtime'),
   'sageMakerOnline',
   '@aws-sdk/client-sagemaker-featurestore-runtime',
@@ -54,12 +55,9 @@ function idOf(group: GroupSchema, record: SageMakerRecord): string {
 export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineStore {
   const concurrency = options.concurrency ?? 16;
   const retry = options.retry ?? {};
-  let clientPromise: Promise<SageMakerFeatureStoreRuntimeClient> | undefined;
-  const client = () => {
-    clientPromise ??= options.client ? Promise.resolve(options.client) : loadRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient({}));
-    return clientPromise;
-  };
+  const client = lazyClient(options.client, () => loadRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient({})));
   const targetStores = options.targetStores ? [...options.targetStores] : undefined;
+  const retryFor = (putOptions: OnlinePutOptions): RetryOptions => (putOptions.onRetry ? { ...retry, onRetry: putOptions.onRetry } : retry);
 
   const putOne = async (m: RuntimeModule, group: GroupSchema, record: SageMakerRecord, putOptions: OnlinePutOptions): Promise<OnlineWriteOutcome> => {
     const c = await client();
@@ -74,7 +72,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
               ...(putOptions.ttl ? { TtlDuration: putOptions.ttl } : {}),
             }),
           ),
-        retry,
+        retryFor(putOptions),
       );
       return 'accepted';
     } catch (error) {
@@ -122,7 +120,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
               const unprocessed = new Set((result.UnprocessedEntries ?? []).map((e) => indexOf(e.Record)));
               return indices.filter((index) => unprocessed.has(index));
             },
-            retry,
+            retryFor(putOptions),
           );
           for (const index of chunk) outcomes[index] ??= 'accepted';
           for (const index of left) {
@@ -236,7 +234,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     },
 
     async close() {
-      if (!options.client && clientPromise) (await clientPromise).destroy();
+      await client.close();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { formatError } from '../errors.js';
+import { runBackfillCommand } from './backfill.js';
 import { runDemo } from './demo.js';
 import { runLocal } from './local.js';
 import { runPlan } from './plan.js';
@@ -12,13 +13,14 @@ Commands:
   demo        run the fraud-detection feature group's pipeline over synthetic card transactions
   local       start the local stack: SageMaker Feature Store, Athena and S3 on 127.0.0.1
   plan        print CreateFeatureGroup input (or CloudFormation) and IAM policies for a definitions file
+  backfill    run history files through a group's pipeline into the local offline (and online) store
 
 Options:
   --help          show this help
   --verbose       print full error details
   --json          print the result as JSON (demo)
   --port N        local: port on 127.0.0.1 (default 4599; 0 picks a free one)
-  --dir PATH      local: where state is kept (default .skewless)
+  --dir PATH      local, backfill: where state is kept (default .skewless)
   --memory        local: keep state in a temporary directory, removed on exit
   --group NAME    plan: only this feature group
   --role-arn ARN  plan: the role SageMaker uses to write the offline store
@@ -27,6 +29,10 @@ Options:
   --format input|cloudformation plan: the request, or an AWS::SageMaker::FeatureGroup resource
   --diff          plan: compare with the deployed group (DescribeFeatureGroup); exit 1 on a breaking change
   --region R --account-id N     plan: fill the ARNs of the IAM policies (default CloudFormation's pseudo parameters)
+  --from FILE     backfill: .ndjson/.jsonl, .csv or .parquet; repeat for several files
+  --to offline|online|both      backfill: where records go (default offline; online gets the latest per id)
+  --workers N     backfill: worker threads over shards of the input (default 1)
+  --chunk-size N  backfill: rows per output file and checkpoint step (default 50,000)
 
 Examples:
   npx skewless demo
@@ -34,6 +40,11 @@ Examples:
   npx skewless local --port 4599
   npx skewless plan dist/features.js --offline-s3-uri s3://my-bucket/features --role-arn arn:aws:iam::123456789012:role/fs
   npx skewless plan dist/features.js --group card-activity --diff
+  npx skewless backfill dist/features.js card-activity --from history.ndjson --workers 2
+  npx skewless backfill dist/features.js card-activity --from 2024-05.csv --from 2024-06.csv --to both --json
+
+A backfill keeps checkpoints under <dir>/backfill/<group>/checkpoints: run the same command again after
+a crash and it resumes; delete them to start over.
 
 Exit codes: 0 success, 1 the command failed, 2 bad usage.`;
 
@@ -58,6 +69,10 @@ async function main(argv: readonly string[]): Promise<number> {
         diff: { type: 'boolean' },
         region: { type: 'string' },
         'account-id': { type: 'string' },
+        from: { type: 'string', multiple: true },
+        to: { type: 'string' },
+        workers: { type: 'string' },
+        'chunk-size': { type: 'string' },
       },
     });
   } catch (error) {
@@ -114,6 +129,21 @@ async function main(argv: readonly string[]): Promise<number> {
             json: values.json === true,
           },
           (line) => process.stdout.write(`${line}\n`),
+        );
+      }
+      case 'backfill': {
+        const [, definitions, group] = positionals;
+        const to = values.to ?? 'offline';
+        const workers = Number(values.workers ?? 1);
+        const chunkSize = values['chunk-size'] === undefined ? undefined : Number(values['chunk-size']);
+        if (!definitions || !group || !values.from?.length || !['offline', 'online', 'both'].includes(to) || !Number.isInteger(workers) || workers < 1 || (chunkSize !== undefined && !(chunkSize >= 1))) {
+          process.stderr.write('skewless backfill: usage: skewless backfill <definitions file> <group> --from FILE [--to offline|online|both] [--workers N] [--chunk-size N]\n');
+          return 2;
+        }
+        return await runBackfillCommand(
+          { definitions, group, from: values.from, to: to as 'offline' | 'online' | 'both', workers, dir: values.dir ?? '.skewless', chunkSize, json: values.json === true },
+          (line) => process.stdout.write(`${line}\n`),
+          process.stderr,
         );
       }
       default:

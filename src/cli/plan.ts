@@ -1,6 +1,6 @@
 import { diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../aws/plan.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import { loadFeatureGroups, selectGroups } from './definitions.js';
+import { loadFeatureGroups, selectGroups } from '../definitions.js';
 
 export interface PlanCommandOptions {
   readonly file: string;

@@ -39,6 +39,8 @@ export interface BatchReport {
   readonly written: number;
   readonly poison: number;
   readonly failed: number;
+  /** Calls the online backend retried (throttling, 5xx) while writing the batch. */
+  readonly retried: number;
 }
 
 function defaultLog(line: string): void {
@@ -61,6 +63,10 @@ export async function processItems(
   const deadline = context ? started + context.getRemainingTimeInMillis() - (options.safetyMarginMs ?? 3000) : undefined;
   const statuses = new Array<ItemStatus>(items.length);
   const decode = options.decode;
+  let retried = 0;
+  const onRetry = () => {
+    retried++;
+  };
 
   let i = 0;
   while (i < items.length) {
@@ -97,7 +103,9 @@ export async function processItems(
     if (raws.length === 0) continue;
     const summary = await options.store.ingest(group, raws, {
       position: (k) => run[(indexOf[k] as number) - start]?.position ?? { source, index: k },
+      payload: (k) => run[(indexOf[k] as number) - start]?.raw,
       ...(deadline !== undefined ? { deadline } : {}),
+      onRetry,
     });
     for (const outcome of summary.outcomes) {
       const index = indexOf[outcome.index] as number;
@@ -107,7 +115,7 @@ export async function processItems(
 
   const counts = { written: 0, poison: 0, failed: 0 };
   for (const status of statuses) counts[status]++;
-  const report: BatchReport = { statuses, ...counts };
+  const report: BatchReport = { statuses, ...counts, retried };
   logBatch(source, group, report, Date.now() - started, options);
   return report;
 }
@@ -150,6 +158,7 @@ export function logBatch(
     records: report.statuses.length,
     written: report.written,
     poison: report.poison,
+    retried: report.retried,
     reported: report.failed,
     durationMs,
   };
@@ -168,6 +177,7 @@ export function logBatch(
                 { Name: 'Records', Unit: 'Count' },
                 { Name: 'Written', Unit: 'Count' },
                 { Name: 'Poison', Unit: 'Count' },
+                { Name: 'Retried', Unit: 'Count' },
                 { Name: 'Reported', Unit: 'Count' },
                 { Name: 'DurationMs', Unit: 'Milliseconds' },
               ],
@@ -179,6 +189,7 @@ export function logBatch(
         Records: fields.records,
         Written: fields.written,
         Poison: fields.poison,
+        Retried: fields.retried,
         Reported: fields.reported,
         DurationMs: durationMs,
       }),

@@ -29,6 +29,7 @@ function requireRecords(source: string, records: unknown, field: string): void {
  * first failure of each shard and everything after it in that shard.
  */
 function fromFirstFailure<T>(items: readonly T[], statuses: readonly ItemStatus[], shardOf: (item: T) => string): T[] {
+  if (!statuses.includes('failed')) return [];
   const failedShards = new Set<string>();
   const reported: T[] = [];
   items.forEach((item, i) => {
@@ -37,6 +38,13 @@ function fromFirstFailure<T>(items: readonly T[], statuses: readonly ItemStatus[
     if (failedShards.has(shard)) reported.push(item);
   });
   return reported;
+}
+
+/** The shard of a Kinesis record: its eventID is `<shardId>:<sequenceNumber>`. */
+function shardOf(record: KinesisStreamEvent['Records'][number]): string {
+  const id = String(record.eventID ?? '');
+  const colon = id.indexOf(':');
+  return colon < 0 ? id : id.slice(0, colon);
 }
 
 /**
@@ -52,21 +60,20 @@ function fromFirstFailure<T>(items: readonly T[], statuses: readonly ItemStatus[
 export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) {
   return async (event: KinesisStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('Kinesis', event?.Records, 'Records');
-    const items: BatchItem[] = event.Records.map((record, index) => ({
-      kind: 'put',
-      payload: () => decodeBase64(record.kinesis.data),
-      raw: record.kinesis?.data,
-      position: {
+    const items: BatchItem[] = event.Records.map((record, index) => {
+      const arrival = record.kinesis?.approximateArrivalTimestamp;
+      const position: SourcePosition = {
         source: 'kinesis',
         index,
-        shardId: String(record.eventID ?? '').split(':')[0],
+        shardId: shardOf(record),
         sequenceNumber: record.kinesis?.sequenceNumber,
-        // Kinesis gives epoch seconds with a fraction.
-        ...(typeof record.kinesis?.approximateArrivalTimestamp === 'number' ? { arrivalTimeMs: Math.round(record.kinesis.approximateArrivalTimestamp * 1000) } : {}),
-      },
-    }));
+      };
+      // Kinesis gives epoch seconds with a fraction.
+      if (typeof arrival === 'number') (position as { arrivalTimeMs?: number }).arrivalTimeMs = Math.round(arrival * 1000);
+      return { kind: 'put', payload: () => decodeBase64(record.kinesis.data), raw: record.kinesis?.data, position };
+    });
     const report = await processItems('kinesis', group, items, options, context);
-    const failed = fromFirstFailure(event.Records, report.statuses, (r) => String(r.eventID ?? '').split(':')[0] ?? '');
+    const failed = fromFirstFailure(event.Records, report.statuses, shardOf);
     return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.kinesis?.sequenceNumber ?? '' })) };
   };
 }
@@ -282,7 +289,7 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
     }
     const count = (result: string) => records.filter((r) => r.result === result).length;
     const statuses = records.map((r): ItemStatus => (r.result === 'Ok' ? 'written' : 'poison'));
-    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), failed: 0 }, Date.now() - started, options);
+    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), failed: 0, retried: 0 }, Date.now() - started, options);
     return { records };
   };
 }

@@ -4,7 +4,7 @@ import { optionalModule } from '../util/optional-module.js';
 type DuckDbModule = typeof import('@duckdb/node-api');
 
 /** Loads DuckDB on first use only: it is an optional peer dependency and a native module. */
-export const loadDuckDb = optionalModule<DuckDbModule>(() => import('@duckdb/node-api'), 'the local stores', '@duckdb/node-api');
+export const loadDuckDb = /* @__PURE__ */ optionalModule<DuckDbModule>(() => import('@duckdb/node-api'), 'the local stores', '@duckdb/node-api');
 
 /**
  * One DuckDB database with one connection, and a queue so statements that belong together

@@ -7,3 +7,6 @@ export type { LocalOnlineOptions } from './online-store.js';
 export { startLocalStack } from './stack/server.js';
 export type { LocalStack, LocalStackOptions } from './stack/server.js';
 export type { FaultConfig, FaultCounts, FaultSpec } from './stack/faults.js';
+export { backfillOnWorkers } from './backfill-workers.js';
+export type { WorkerBackfillOptions, WorkerBackfillProgress, WorkerBackfillSummary } from './backfill-workers.js';
+export { parquetDirOffline } from '../offline/file-store.js';

@@ -5,7 +5,7 @@ import type { FeatureValue } from '../schema/codec.js';
 import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
 import { quoteIdentifier, quoteLiteral } from '../sql/quote.js';
-import type { OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
+import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
 import { offlineFileName, partitionOf } from '../offline/layout.js';
 import { Database } from './duckdb.js';
 import { FeatureValidationError } from '../errors.js';
@@ -45,7 +45,7 @@ class LocalOfflineStore implements OfflineStore {
     private readonly removeOnClose: boolean,
   ) {}
 
-  async append(group: GroupSchema, writes: readonly OfflineWrite[]): Promise<void> {
+  async append(group: GroupSchema, writes: readonly OfflineWrite[], options: OfflineAppendOptions = {}): Promise<void> {
     if (writes.length === 0) return;
     const definitions = group.featureDefinitions;
     const rows = writes.map((write) => {
@@ -90,8 +90,9 @@ class LocalOfflineStore implements OfflineStore {
       for (const partition of partitions) {
         const dir = join(offlineDataDir(this.baseDir, group.name), partition);
         mkdirSync(dir, { recursive: true });
-        const name = offlineFileName(new Date());
-        // Written under a dot-name and renamed, so a reader never sees half a file.
+        const name = options.fileName ? `${options.fileName}.parquet` : offlineFileName(new Date());
+        // Written under a dot-name and renamed (atomically replacing a file of the same name), so a
+        // reader never sees half a file.
         const partial = join(dir, `.${name}`);
         await connection.run(
           `COPY (SELECT ${select} FROM offline_stage WHERE part = ${quoteLiteral(partition)}) TO ${quoteLiteral(partial)} (FORMAT parquet)`,

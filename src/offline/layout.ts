@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { FeatureValidationError } from '../errors.js';
+import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
+import type { OfflineWrite } from '../store/types.js';
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
@@ -16,4 +19,18 @@ export function offlineDataPath(base: string, group: string): string {
 /** A new data file name: the write time (sortable) and randomness, like SageMaker's own. */
 export function offlineFileName(writeTime: Date): string {
   return `${writeTime.toISOString().replace(/[-:.]/g, '')}_${randomBytes(6).toString('hex')}.parquet`;
+}
+
+/** Offline writes grouped by the partition of their event time; a write that is not a valid record is refused. */
+export function writesByPartition(group: GroupSchema, writes: readonly OfflineWrite[]): Map<string, OfflineWrite[]> {
+  const byPartition = new Map<string, OfflineWrite[]>();
+  for (const write of writes) {
+    const checked = checkRecord(group, write.record);
+    if (!checked.ok) throw new FeatureValidationError(`group "${group.name}": ${checked.problem.message}`);
+    const partition = partitionOf(checked.eventTimeMs);
+    const list = byPartition.get(partition);
+    if (list) list.push(write);
+    else byPartition.set(partition, [write]);
+  }
+  return byPartition;
 }

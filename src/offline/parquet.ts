@@ -8,8 +8,8 @@ type Writer = typeof import('hyparquet-writer');
 type Reader = typeof import('hyparquet');
 
 // Pure-JS Parquet (no native code), so offline files can be written inside Lambda.
-const loadWriter = optionalModule<Writer>(() => import('hyparquet-writer'), 'writing offline Parquet', 'hyparquet-writer');
-const loadReader = optionalModule<Reader>(() => import('hyparquet'), 'reading offline Parquet', 'hyparquet');
+const loadWriter = /* @__PURE__ */ optionalModule<Writer>(() => import('hyparquet-writer'), 'writing offline Parquet', 'hyparquet-writer');
+const loadReader = /* @__PURE__ */ optionalModule<Reader>(() => import('hyparquet'), 'reading offline Parquet', 'hyparquet');
 
 const PRIMITIVE: Record<FeatureDefinition['FeatureType'], { type: 'BYTE_ARRAY' | 'INT64' | 'DOUBLE'; converted_type?: 'UTF8' }> = {
   String: { type: 'BYTE_ARRAY', converted_type: 'UTF8' },

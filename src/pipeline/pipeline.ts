@@ -30,6 +30,11 @@ function describeValue(value: unknown): string {
   return typeof value;
 }
 
+/** A failed record's position: the caller's, else its index in the batch. Built only on failure. */
+function at(given: SourcePosition | undefined, index: number | undefined): SourcePosition | undefined {
+  return given ?? (index === undefined ? undefined : { index });
+}
+
 function isThenable(value: object): boolean {
   return typeof (value as { then?: unknown }).then === 'function';
 }
@@ -44,21 +49,21 @@ type Step<R> = { readonly error: RecordError; readonly record?: undefined; reado
 export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R> {
   const { name, parseSource: source, parseFeatures: features, transform, codec } = definition;
 
-  const run = (raw: unknown, position: SourcePosition | undefined): Step<R> => {
+  const run = (raw: unknown, given: SourcePosition | undefined, index?: number): Step<R> => {
     let parsedSource: zc.util.SafeParseResult<unknown>;
     try {
       parsedSource = zc.safeParse(source, raw);
     } catch (cause) {
       // A user refinement that throws is still a source problem, not a crash.
       return {
-        error: new SourceValidationError(`group "${name}": source schema threw while validating`, { position, cause }),
+        error: new SourceValidationError(`group "${name}": source schema threw while validating`, { position: at(given, index), cause }),
       };
     }
     if (!parsedSource.success) {
       const issues = parsedSource.error.issues;
       return {
         error: new SourceValidationError(`group "${name}": event does not match the source schema${summarizeIssues(issues)}`, {
-          position,
+          position: at(given, index),
           issues,
         }),
       };
@@ -69,29 +74,29 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
       output = transform(parsedSource.data);
     } catch (cause) {
       const reason = cause instanceof Error ? cause.message : String(cause);
-      return { error: new TransformError(`group "${name}": transform threw: ${reason}`, { position, cause }) };
+      return { error: new TransformError(`group "${name}": transform threw: ${reason}`, { position: at(given, index), cause }) };
     }
     if (typeof output !== 'object' || output === null || Array.isArray(output) || isThenable(output)) {
       const what = output !== null && typeof output === 'object' && isThenable(output) ? 'a Promise' : describeValue(output);
       return {
         error: new TransformError(
           `group "${name}": transform must return a record object synchronously, got ${what}`,
-          { position },
+          { position: at(given, index) },
         ),
       };
     }
 
-    return finish(output, position);
+    return finish(output, given, index);
   };
 
   /** Validate features -> encode: what follows the transform, shared with records given directly. */
-  const finish = (output: unknown, position: SourcePosition | undefined): Step<R> => {
+  const finish = (output: unknown, given: SourcePosition | undefined, index?: number): Step<R> => {
     let parsedFeatures: zc.util.SafeParseResult<unknown>;
     try {
       parsedFeatures = zc.safeParse(features, output);
     } catch (cause) {
       return {
-        error: new FeatureValidationError(`group "${name}": features schema threw while validating`, { position, cause }),
+        error: new FeatureValidationError(`group "${name}": features schema threw while validating`, { position: at(given, index), cause }),
       };
     }
     if (!parsedFeatures.success) {
@@ -99,7 +104,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
       return {
         error: new FeatureValidationError(
           `group "${name}": record does not match the features schema${summarizeIssues(issues)}`,
-          { position, issues },
+          { position: at(given, index), issues },
         ),
       };
     }
@@ -110,7 +115,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
     if (encoded === undefined) {
       return {
         error: new FeatureValidationError(`group "${name}": record cannot be stored in SageMaker${summarizeIssues(issues)}`, {
-          position,
+          position: at(given, index),
           issues,
         }),
       };
@@ -128,7 +133,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
       const result: BatchResult<R> = { records: [], failures: [] };
       const positionOf = options.position;
       for (let index = 0; index < raws.length; index++) {
-        const step = run(raws[index], positionOf ? positionOf(index) : { index });
+        const step = run(raws[index], positionOf ? positionOf(index) : undefined, index);
         if (step.error) result.failures.push({ index, error: step.error });
         else result.records.push({ index, record: step.record, encoded: step.encoded });
       }

@@ -3,6 +3,7 @@ import type { SageMakerRecord } from '../schema/codec.js';
 import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import { formatIsoInstant } from '../schema/time.js';
 import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
+import { type BackfillOptions, type BackfillSummary, runBackfill } from '../backfill/backfill.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore } from './types.js';
 
 /** A record the pipeline refused, as a dead-letter sink receives it. */
@@ -49,11 +50,19 @@ export interface WriteSummary {
   readonly accepted: number;
   readonly poison: number;
   readonly failed: number;
+  /** Calls the online backend retried (throttling, 5xx, unprocessed leftovers) on the way. */
+  readonly retried: number;
 }
 
 export interface IngestOptions extends OnlinePutOptions {
   /** The source position of the record at `index`, carried into errors and the dead-letter sink. */
   readonly position?: (index: number) => SourcePosition;
+  /**
+   * What the dead-letter sink keeps as `raw` for the record at `index`; default the raw event. The
+   * Lambda handlers pass the payload exactly as it arrived (e.g. Kinesis base64 data), so a number
+   * JSON.parse would round is kept as sent.
+   */
+  readonly payload?: (index: number) => unknown;
 }
 
 type RecordId = string | number | bigint;
@@ -113,6 +122,18 @@ export interface FeatureStore {
    */
   delete(group: AnyFeatureGroup, id: RecordId, eventTime: Date, mode?: DeletionMode): Promise<DeleteStatus>;
   /**
+   * Runs history through the group's pipeline (the one the Lambda handlers run) into the offline
+   * store, and with `to: 'online' | 'both'` the latest record per identifier online. Streams the
+   * source; deterministic file names make a rerun replace its output; a checkpoint resumes it.
+   *
+   * ### Example
+   * ```ts
+   * const summary = await store.backfill(cardActivity, { from: ndjsonFile('history.ndjson'), checkpoint: 'history.ckpt' });
+   * console.log(summary.written, summary.poison, summary.rejectsFile);
+   * ```
+   */
+  backfill(group: AnyFeatureGroup, options: BackfillOptions): Promise<BackfillSummary>;
+  /**
    * Sends entries to the configured dead-letter sink (a no-op without one); throws if the sink
    * fails, so the caller can report the records instead of dropping them.
    */
@@ -133,10 +154,10 @@ function idText(group: AnyFeatureGroup, id: RecordId): string {
   return text;
 }
 
-function summarize(outcomes: RecordOutcome[]): WriteSummary {
+function summarize(outcomes: RecordOutcome[], retried: number): WriteSummary {
   const counts = { applied: 0, stale: 0, accepted: 0, poison: 0, failed: 0 };
   for (const outcome of outcomes) counts[outcome.status]++;
-  return { outcomes, ...counts };
+  return { outcomes, ...counts, retried };
 }
 
 /** The TTL a write uses: the call's, else the group's. */
@@ -201,8 +222,13 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
   ): Promise<WriteSummary> => {
     const { online, offline } = await backends();
     const outcomes: RecordOutcome[] = [...poison];
+    let retried = 0;
     if (encoded.length > 0) {
-      const results = await online.put(group, encoded.map((e) => e.record), putOptions);
+      const onRetry = () => {
+        retried++;
+        putOptions.onRetry?.();
+      };
+      const results = await online.put(group, encoded.map((e) => e.record), { ...putOptions, onRetry });
       const toOffline: { index: number; record: SageMakerRecord }[] = [];
       results.forEach((result, i) => {
         const { index, record } = encoded[i] as (typeof encoded)[number];
@@ -232,7 +258,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     }
     // Poison came first and writes after; input order is what callers index by.
     if (poison.length > 0) outcomes.sort((a, b) => a.index - b.index);
-    return summarize(outcomes);
+    return summarize(outcomes, retried);
   };
 
   const decode = <G extends AnyFeatureGroup>(group: G, record: SageMakerRecord, partial: boolean): InferFeatures<G> =>
@@ -245,7 +271,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
       try {
         await sendToDeadLetter(
           options.deadLetter,
-          failures.map((f) => ({ group: group.name, raw: raw[f.index], error: f.error, position: f.error.position })),
+          failures.map((f) => ({ group: group.name, raw: ingestOptions.payload ? ingestOptions.payload(f.index) : raw[f.index], error: f.error, position: f.error.position })),
         );
       } catch (cause) {
         // A poison record the sink did not take is not handled: report it for redelivery, never drop it.
@@ -259,10 +285,16 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
       return write(group, records.map((r) => ({ index: r.index, record: r.encoded })), poison, {
         ...ttlOf(group, ingestOptions),
         ...(ingestOptions.deadline !== undefined ? { deadline: ingestOptions.deadline } : {}),
+        ...(ingestOptions.onRetry ? { onRetry: ingestOptions.onRetry } : {}),
       });
     },
 
     deadLetter: (entries) => sendToDeadLetter(options.deadLetter, [...entries]),
+
+    async backfill(group, backfillOptions) {
+      const { online, offline } = await backends();
+      return runBackfill(group, backfillOptions, { online, offline, dir, now });
+    },
 
     async put(group, records, putOptions = {}) {
       const encoded: { index: number; record: SageMakerRecord }[] = [];
@@ -275,6 +307,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
       return write(group, encoded, poison, {
         ...ttlOf(group, putOptions),
         ...(putOptions.deadline !== undefined ? { deadline: putOptions.deadline } : {}),
+        ...(putOptions.onRetry ? { onRetry: putOptions.onRetry } : {}),
       });
     },
 

@@ -34,6 +34,8 @@ export interface OnlinePutOptions {
    * retryable `DEADLINE_EXCEEDED` failures (a Lambda running out of time).
    */
   readonly deadline?: number;
+  /** Called once for every retried call (throttling, 5xx, leftovers), so callers can count retries. */
+  readonly onRetry?: () => void;
 }
 
 /**
@@ -76,8 +78,17 @@ export type OfflineStoredRow = Record<string, unknown> & {
 };
 
 /** The offline tier: every write and delete marker, appended, laid out as SageMaker's Glue-format store. */
+export interface OfflineAppendOptions {
+  /**
+   * Name the data file `<fileName>.parquet` in each partition the writes fall in, replacing a file of
+   * that name: how backfills make a rerun replace its output instead of duplicating it.
+   * Default: a new unique name per write.
+   */
+  readonly fileName?: string;
+}
+
 export interface OfflineStore {
-  append(group: GroupSchema, writes: readonly OfflineWrite[]): Promise<void>;
+  append(group: GroupSchema, writes: readonly OfflineWrite[], options?: OfflineAppendOptions): Promise<void>;
   /** Every row of the group, in no particular order. */
   scan(group: GroupSchema): Promise<OfflineStoredRow[]>;
   close(): Promise<void>;

@@ -4,3 +4,5 @@ export type { DynamoDbChange, KafkaEventOptions, KinesisEventOptions, SqsEventOp
 export { runKinesisEventSource } from './kinesis-runner.js';
 export type { KinesisEventSourceOptions, KinesisEventSourceReport } from './kinesis-runner.js';
 export { memoryOffline, memoryOnline } from './memory-store.js';
+export { checkDeterminism, expectParity } from './parity.js';
+export type { DeterminismOptions, ParityOptions, ParityReport } from './parity.js';

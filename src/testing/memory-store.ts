@@ -87,19 +87,28 @@ export function memoryOnline(options: { readonly now?: () => number } = {}): Onl
  */
 export function memoryOffline(): OfflineStore & { readonly writes: ReadonlyMap<string, readonly OfflineWrite[]> } {
   const writes = new Map<string, OfflineWrite[]>();
+  // Named files (backfills): a rewrite of a name replaces its rows, as a file on disk would be.
+  const named = new Map<string, Map<string, readonly OfflineWrite[]>>();
   return {
     writes,
-    async append(group, batch) {
+    async append(group, batch, options = {}) {
       for (const write of batch) {
         const checked = checkRecord(group, write.record);
         if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
       }
+      if (options.fileName !== undefined) {
+        const files = named.get(group.name) ?? new Map<string, readonly OfflineWrite[]>();
+        files.set(options.fileName, [...batch]);
+        named.set(group.name, files);
+        return;
+      }
       const list = writes.get(group.name) ?? [];
-      list.push(...batch);
+      for (const write of batch) list.push(write);
       writes.set(group.name, list);
     },
     async scan(group) {
-      return (writes.get(group.name) ?? []).map((write) => {
+      const all = [...(writes.get(group.name) ?? []), ...[...(named.get(group.name)?.values() ?? [])].flat()];
+      return all.map((write) => {
         const row: Record<string, unknown> = {};
         const values = new Map(write.record.map((f) => [f.FeatureName, f]));
         for (const d of group.featureDefinitions) {
@@ -112,6 +121,7 @@ export function memoryOffline(): OfflineStore & { readonly writes: ReadonlyMap<s
     },
     async close() {
       writes.clear();
+      named.clear();
     },
   };
 }

@@ -47,9 +47,13 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
 
 /**
  * A JSON error as restJson1 (Feature Store runtime) and awsJson1.1 (control plane, Athena) clients
- * read it: the type in the `x-amzn-errortype` header and in `__type`; only the content type differs.
+ * read it (and awsJson1.0, SQS): the type in the `x-amzn-errortype` header and in `__type`; only the content type differs.
  */
-export function sendJsonError(response: ServerResponse, error: AwsError, contentType: 'application/json' | 'application/x-amz-json-1.1'): void {
+export function sendJsonError(
+  response: ServerResponse,
+  error: AwsError,
+  contentType: 'application/json' | 'application/x-amz-json-1.0' | 'application/x-amz-json-1.1',
+): void {
   const text = JSON.stringify({ __type: error.code, message: error.message, Message: error.message });
   response.writeHead(error.status, {
     'content-type': contentType,

@@ -20,6 +20,7 @@ import {
 import { Registry } from './registry.js';
 import * as runtime from './runtime.js';
 import { handleS3 } from './s3.js';
+import { LocalSqs } from './sqs.js';
 
 export interface LocalStackOptions {
   /** Port on 127.0.0.1; 0 (default) picks a free one. */
@@ -59,12 +60,15 @@ export interface LocalStack {
   close(): Promise<void>;
 }
 
-type Protocol = 'runtime' | 'sagemaker' | 'athena' | 's3';
+type Protocol = 'runtime' | 'sagemaker' | 'athena' | 'sqs' | 's3';
+
+const JSON_1_0 = 'application/x-amz-json-1.0';
 
 function protocolOf(request: IncomingMessage, url: URL): Protocol {
   const target = String(request.headers['x-amz-target'] ?? '');
   if (target.startsWith('SageMaker.')) return 'sagemaker';
   if (target.startsWith('AmazonAthena.')) return 'athena';
+  if (target.startsWith('AmazonSQS.')) return 'sqs';
   const service = signingService(request);
   if (service === 'sagemaker') return 'runtime';
   if (service === 's3') return 's3';
@@ -90,18 +94,21 @@ const THROTTLE: Record<Protocol, AwsError> = {
   runtime: new AwsError('ThrottlingException', 'Rate exceeded (injected by the local stack)', 400),
   sagemaker: new AwsError('ThrottlingException', 'Rate exceeded (injected by the local stack)', 400),
   athena: new AwsError('TooManyRequestsException', 'Rate exceeded (injected by the local stack)', 400),
+  sqs: new AwsError('RequestThrottled', 'Rate exceeded (injected by the local stack)', 400),
   s3: new AwsError('SlowDown', 'Please reduce your request rate (injected by the local stack)', 503),
 };
 const FAILURE: Record<Protocol, AwsError> = {
   runtime: new AwsError('InternalFailure', 'Internal failure (injected by the local stack)', 500),
   sagemaker: new AwsError('InternalFailure', 'Internal failure (injected by the local stack)', 500),
   athena: new AwsError('InternalServerException', 'Internal failure (injected by the local stack)', 500),
+  sqs: new AwsError('InternalFailure', 'Internal failure (injected by the local stack)', 500),
   s3: new AwsError('InternalError', 'We encountered an internal error (injected by the local stack)', 500),
 };
 
 /**
  * Starts the local stack: one HTTP endpoint on 127.0.0.1 that speaks SageMaker Feature Store runtime,
- * the feature-group control plane, Athena and the S3 calls skewless needs, over the embedded stores.
+ * the feature-group control plane, Athena, SQS queues (for dead letters) and the S3 calls skewless needs,
+ * over the embedded stores.
  *
  * ### Example
  * ```ts
@@ -132,6 +139,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     now: Date.now,
   };
   const athena = new LocalAthena(context);
+  const sqs = new LocalSqs();
 
   const dispatch = async (protocol: Protocol, request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> => {
     const method = request.method ?? 'GET';
@@ -149,6 +157,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       return sendJson(response, 200, result ?? {});
     }
     const operation = String(request.headers['x-amz-target']).split('.')[1] ?? '';
+    if (protocol === 'sqs') return sendJson(response, 200, sqs.handle(operation, body, String(request.headers.host)), JSON_1_0);
     let result: unknown;
     if (protocol === 'sagemaker') {
       switch (operation) {
@@ -229,7 +238,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         return;
       }
       if (protocol === 's3') sendXmlError(response, error, method === 'HEAD');
-      else sendJsonError(response, error, protocol === 'runtime' ? 'application/json' : 'application/x-amz-json-1.1');
+      else sendJsonError(response, error, protocol === 'runtime' ? 'application/json' : protocol === 'sqs' ? JSON_1_0 : 'application/x-amz-json-1.1');
     }
   };
 

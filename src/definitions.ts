@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isFeatureGroup } from '../define.js';
-import { ConfigurationError } from '../errors.js';
-import type { AnyFeatureGroup } from '../schema/types.js';
+import { isFeatureGroup } from './define.js';
+import { ConfigurationError } from './errors.js';
+import type { AnyFeatureGroup } from './schema/types.js';
 
 /** Imports a definitions module and returns every feature group it exports, by name. */
 export async function loadFeatureGroups(file: string): Promise<Map<string, AnyFeatureGroup>> {

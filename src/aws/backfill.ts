@@ -1,0 +1,176 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AthenaClient } from '@aws-sdk/client-athena';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { BackfillSummary } from '../backfill/backfill.js';
+import { csvRowReader } from '../backfill/csv.js';
+import { type BackfillShard, backfillShard } from '../backfill/plan.js';
+import { type BackfillSource, type ByteSource, parquetSource, type SourceSpec } from '../backfill/sources.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import type { FeatureStore } from '../store/feature-store.js';
+import { loadAthena, runAthenaQuery } from './athena-query.js';
+import { type RetryOptions, withRetry } from './retry.js';
+import { loadS3 } from './s3-offline.js';
+
+export interface S3ObjectOptions {
+  readonly bucket: string;
+  readonly key: string;
+  readonly client?: S3Client;
+  readonly retry?: RetryOptions;
+}
+
+async function s3Client(client: S3Client | undefined): Promise<S3Client> {
+  return client ?? new (await loadS3()).S3Client({});
+}
+
+/** Ranged GETs over an S3 object: the Parquet reader fetches the footer and the row groups it needs. */
+async function s3Bytes(options: S3ObjectOptions): Promise<ByteSource> {
+  const m = await loadS3();
+  const client = await s3Client(options.client);
+  const retry = options.retry ?? {};
+  const head = await withRetry(() => client.send(new m.HeadObjectCommand({ Bucket: options.bucket, Key: options.key })), retry);
+  const size = head.ContentLength ?? 0;
+  return {
+    byteLength: size,
+    async slice(start, end = size) {
+      if (end <= start) return new ArrayBuffer(0);
+      const object = await withRetry(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key, Range: `bytes=${start}-${end - 1}` })), retry);
+      const bytes = await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+    },
+    async close() {
+      if (!options.client) client.destroy();
+    },
+  };
+}
+
+/**
+ * A Parquet object on S3 as a backfill source, read with ranged GETs one row group at a time (never
+ * downloaded whole), splittable by row groups for `planBackfill`.
+ *
+ * ### Example
+ * ```ts
+ * await store.backfill(cardActivity, { from: s3ParquetFile({ bucket: 'exports', key: 'cards/2024-05.parquet' }) });
+ * ```
+ */
+export function s3ParquetFile(options: S3ObjectOptions): BackfillSource {
+  return parquetSource(`s3-parquet:s3://${options.bucket}/${options.key}`, () => s3Bytes(options), { kind: 's3-parquet', bucket: options.bucket, key: options.key });
+}
+
+export interface AthenaSourceOptions {
+  /** The query whose rows are the raw events; its column names are the source schema's fields. */
+  readonly query: string;
+  /** `s3://bucket/prefix/` for the query's result file. */
+  readonly outputLocation: string;
+  readonly database?: string;
+  readonly workGroup?: string;
+  readonly athena?: AthenaClient;
+  readonly s3?: S3Client;
+  readonly retry?: RetryOptions;
+}
+
+/**
+ * An Athena query as a backfill source: its rows are streamed from the query's S3 result file and
+ * typed by the group's source schema (numbers, bigints, booleans; NULL is an absent field).
+ *
+ * ### Example
+ * ```ts
+ * await store.backfill(cardActivity, {
+ *   from: athenaSource({ query: 'SELECT card_id, amount_cents, country, ts FROM raw.card_events', outputLocation: 's3://my-athena-results/' }),
+ * });
+ * ```
+ */
+export function athenaSource(options: AthenaSourceOptions): BackfillSource {
+  return {
+    id: `athena:${options.database ?? ''}:${options.query}`,
+    unit: 'rows',
+    splittable: false,
+    spec: {
+      kind: 'athena',
+      query: options.query,
+      outputLocation: options.outputLocation,
+      ...(options.database ? { database: options.database } : {}),
+      ...(options.workGroup ? { workGroup: options.workGroup } : {}),
+    },
+    size: async () => undefined,
+    async *read(group) {
+      const athena = options.athena ?? new (await loadAthena()).AthenaClient({});
+      const s3 = await s3Client(options.s3);
+      try {
+        const result = await runAthenaQuery({ athena, s3, query: options.query, outputLocation: options.outputLocation, database: options.database, workGroup: options.workGroup, retry: options.retry });
+        const toEvent = csvRowReader(group.source, result.columns.map((c) => c.name));
+        let index = 0;
+        for await (const cells of result.rows()) {
+          yield { item: { raw: toEvent(cells), position: { source: 'backfill', index, recordId: result.queryExecutionId } }, at: ++index };
+        }
+      } finally {
+        if (!options.athena) athena.destroy();
+        if (!options.s3) s3.destroy();
+      }
+    },
+  };
+}
+
+/** Recreates the S3 and Athena sources of a shard (the core recreates file sources). */
+export function awsSourceFromSpec(spec: SourceSpec, clients: { readonly s3?: S3Client; readonly athena?: AthenaClient } = {}): BackfillSource | undefined {
+  if (spec.kind === 's3-parquet') return s3ParquetFile({ bucket: String(spec['bucket']), key: String(spec['key']), ...(clients.s3 ? { client: clients.s3 } : {}) });
+  if (spec.kind === 'athena') {
+    return athenaSource({
+      query: String(spec['query']),
+      outputLocation: String(spec['outputLocation']),
+      ...(spec['database'] ? { database: String(spec['database']) } : {}),
+      ...(spec['workGroup'] ? { workGroup: String(spec['workGroup']) } : {}),
+      ...(clients.s3 ? { s3: clients.s3 } : {}),
+      ...(clients.athena ? { athena: clients.athena } : {}),
+    });
+  }
+  return undefined;
+}
+
+export interface BackfillShardHandlerOptions {
+  readonly store: FeatureStore;
+  /** Where each shard's poison rows go: `s3://<bucket>/<prefix><group>/<key>.rejects.ndjson`. */
+  readonly rejects?: { readonly bucket: string; readonly prefix?: string };
+  readonly s3?: S3Client;
+  readonly athena?: AthenaClient;
+  readonly chunkSize?: number;
+}
+
+/** What the handler returns to Step Functions: the shard's summary, with the rejects object if any. */
+export type BackfillShardResult = BackfillSummary & { readonly index: number; readonly rejectsUri?: string };
+
+/**
+ * A Lambda handler that runs one shard of `planBackfill`: the item processor of a Step Functions
+ * Distributed Map over the plan (see the README's state machine). A retried shard rewrites the same
+ * files, so Step Functions' retries are safe.
+ *
+ * ### Example
+ * ```ts
+ * import { backfillShardHandler, s3Offline } from 'skewless/aws';
+ * const store = createFeatureStore({ online: sageMakerOnline({ targetStores: ['OnlineStore'] }), offline: s3Offline({ bucket: 'features' }) });
+ * export const handler = backfillShardHandler(cardActivity, { store, rejects: { bucket: 'features', prefix: 'rejects/' } });
+ * ```
+ */
+export function backfillShardHandler(group: AnyFeatureGroup, options: BackfillShardHandlerOptions) {
+  return async (shard: BackfillShard & { readonly to?: 'offline' | 'online' | 'both' }): Promise<BackfillShardResult> => {
+    const clients = { ...(options.s3 ? { s3: options.s3 } : {}), ...(options.athena ? { athena: options.athena } : {}) };
+    const summary = await backfillShard(options.store, group, shard, {
+      resolve: (spec) => awsSourceFromSpec(spec, clients),
+      // Lambda can only write under /tmp.
+      rejects: join(tmpdir(), 'skewless', `${group.name}-shard-${shard.index}.rejects.ndjson`),
+      ...(shard.to ? { to: shard.to } : {}),
+      ...(options.chunkSize ? { chunkSize: options.chunkSize } : {}),
+    });
+    if (!summary.rejectsFile || !options.rejects) return { ...summary, index: shard.index };
+    const m = await loadS3();
+    const client = await s3Client(options.s3);
+    const key = `${options.rejects.prefix ?? ''}${group.name}/${summary.key}.rejects.ndjson`;
+    try {
+      await withRetry(() => client.send(new m.PutObjectCommand({ Bucket: options.rejects?.bucket, Key: key, Body: readFileSync(summary.rejectsFile as string), ContentType: 'application/x-ndjson' })));
+    } finally {
+      if (!options.s3) client.destroy();
+    }
+    return { ...summary, index: shard.index, rejectsUri: `s3://${options.rejects.bucket}/${key}` };
+  };
+}

@@ -1,0 +1,186 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { BackendError } from '../errors.js';
+import { partitionOf } from '../offline/layout.js';
+import { deadLetterJson } from '../store/dead-letter.js';
+import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js';
+import { optionalModule } from '../util/optional-module.js';
+import { lazyClient } from './clients.js';
+import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+import { loadS3 } from './s3-offline.js';
+
+type SqsModule = typeof import('@aws-sdk/client-sqs');
+
+const loadSqs = /* @__PURE__ */ optionalModule<SqsModule>(() => import('@aws-sdk/client-sqs'), 'sqsDeadLetter', '@aws-sdk/client-sqs');
+
+/** SQS takes at most 10 messages per SendMessageBatch. */
+const SQS_BATCH_ENTRIES = 10;
+/** The maximum message size of queues created before August 2025, and the safe default. */
+const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
+
+export interface SqsDeadLetterOptions {
+  readonly queueUrl: string;
+  readonly client?: SQSClient;
+  /**
+   * The queue's MaximumMessageSize (default 262,144; queues may allow up to 1,048,576). A dead letter
+   * larger than this goes to `oversized`; with no `oversized` sink the write fails and the records are
+   * reported for redelivery, never dropped.
+   */
+  readonly maxMessageBytes?: number;
+  /** Where dead letters too large for the queue go, typically `s3DeadLetter(...)`. */
+  readonly oversized?: DeadLetterSink;
+  readonly retry?: RetryOptions;
+}
+
+async function writeTo(sink: DeadLetterSink, entries: readonly DeadLetterEntry[]): Promise<void> {
+  if (entries.length > 0) await (typeof sink === 'function' ? sink(entries) : sink.write(entries));
+}
+
+function sinkError(message: string, cause?: unknown): BackendError {
+  return new BackendError('WRITE_FAILED', `dead-letter sink: ${message}`, { retryable: true, ...(cause === undefined ? {} : { cause }) });
+}
+
+/**
+ * A dead-letter sink on an SQS queue: one message per poison record, holding the raw payload, the
+ * error and the source position as JSON (see `DeadLetterMessage`), with `group` and `errorCode`
+ * message attributes for filtering. FIFO queues get the group as MessageGroupId.
+ *
+ * ### Example
+ * ```ts
+ * import { s3DeadLetter, sqsDeadLetter } from 'skewless/aws';
+ * const store = createFeatureStore({
+ *   online: sageMakerOnline(),
+ *   deadLetter: sqsDeadLetter({ queueUrl: process.env.DLQ_URL!, oversized: s3DeadLetter({ bucket: 'my-dlq-bucket' }) }),
+ * });
+ * ```
+ */
+export function sqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
+  const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const fifo = options.queueUrl.endsWith('.fifo');
+  const retry = options.retry ?? {};
+  const client = lazyClient(options.client, () => loadSqs().then((m) => new m.SQSClient({})));
+
+  return {
+    async write(entries) {
+      const at = new Date();
+      const messages: { entry: DeadLetterEntry; body: string; bytes: number }[] = [];
+      const tooLarge: DeadLetterEntry[] = [];
+      for (const entry of entries) {
+        const body = deadLetterJson(entry, at);
+        const bytes = Buffer.byteLength(body);
+        if (bytes > max) tooLarge.push(entry);
+        else messages.push({ entry, body, bytes });
+      }
+      if (tooLarge.length > 0) {
+        if (!options.oversized) throw sinkError(`${tooLarge.length} dead letter(s) exceed the queue's ${max}-byte message limit and no oversized sink is set`);
+        await writeTo(options.oversized, tooLarge);
+      }
+      if (messages.length === 0) return;
+
+      // Batches of at most 10 messages and at most `max` bytes in all.
+      const batches: (typeof messages)[] = [];
+      let current: typeof messages = [];
+      let size = 0;
+      for (const message of messages) {
+        if (current.length === SQS_BATCH_ENTRIES || size + message.bytes > max) {
+          batches.push(current);
+          current = [];
+          size = 0;
+        }
+        current.push(message);
+        size += message.bytes;
+      }
+      batches.push(current);
+
+      const [m, c] = await Promise.all([loadSqs(), client()]);
+      for (const batch of batches) {
+        const byId = new Map(batch.map((message, i) => [String(i), message]));
+        let left: readonly string[];
+        try {
+          left = await drainWithRetry(
+            [...byId.keys()],
+            async (ids) => {
+              const result = await c.send(
+                new m.SendMessageBatchCommand({
+                  QueueUrl: options.queueUrl,
+                  Entries: ids.map((id) => {
+                    const { entry, body } = byId.get(id) as (typeof batch)[number];
+                    return {
+                      Id: id,
+                      MessageBody: body,
+                      MessageAttributes: {
+                        group: { DataType: 'String', StringValue: entry.group },
+                        errorCode: { DataType: 'String', StringValue: entry.error.code },
+                      },
+                      ...(fifo ? { MessageGroupId: entry.group, MessageDeduplicationId: createHash('sha256').update(body).digest('hex') } : {}),
+                    };
+                  }),
+                }),
+              );
+              const failed = result.Failed ?? [];
+              const permanent = failed.find((f) => f.SenderFault);
+              if (permanent) throw sinkError(`SQS refused a dead letter: ${permanent.Code}: ${permanent.Message}`);
+              return failed.map((f) => f.Id as string);
+            },
+            retry,
+          );
+        } catch (error) {
+          throw error instanceof BackendError ? error : sinkError(`SendMessageBatch failed: ${(error as Error).message}`, error);
+        }
+        if (left.length > 0) throw sinkError(`${left.length} dead letter(s) still not sent to SQS after retries`);
+      }
+    },
+  };
+}
+
+export interface S3DeadLetterOptions {
+  readonly bucket: string;
+  /** Key prefix; default `dead-letters`. */
+  readonly prefix?: string;
+  readonly client?: S3Client;
+  readonly retry?: RetryOptions;
+}
+
+/**
+ * A dead-letter sink on S3: each write becomes one NDJSON object per group under
+ * `<prefix>/<group>/year=YYYY/month=MM/day=DD/hour=HH/` (the time it was dead-lettered), one line per
+ * poison record in the `DeadLetterMessage` shape. No size limit: the raw payload is kept whole, so it
+ * also serves as the `oversized` sink of `sqsDeadLetter`. Athena can query the prefix as JSON.
+ *
+ * ### Example
+ * ```ts
+ * const store = createFeatureStore({ online: sageMakerOnline(), deadLetter: s3DeadLetter({ bucket: 'my-dlq-bucket' }) });
+ * ```
+ */
+export function s3DeadLetter(options: S3DeadLetterOptions): DeadLetterSink {
+  const prefix = (options.prefix ?? 'dead-letters').replace(/^\/+|\/+$/g, '');
+  const retry = options.retry ?? {};
+  const client = lazyClient(options.client, () => loadS3().then((m) => new m.S3Client({})));
+
+  return {
+    async write(entries) {
+      if (entries.length === 0) return;
+      const at = new Date();
+      const byGroup = new Map<string, string[]>();
+      for (const entry of entries) {
+        const lines = byGroup.get(entry.group) ?? [];
+        lines.push(deadLetterJson(entry, at));
+        byGroup.set(entry.group, lines);
+      }
+      const [m, c] = await Promise.all([loadS3(), client()]);
+      for (const [group, lines] of byGroup) {
+        const stamp = at.toISOString().replace(/[-:.]/g, '');
+        const key = `${prefix ? `${prefix}/` : ''}${group}/${partitionOf(at.getTime())}/${stamp}-${randomUUID()}.ndjson`;
+        try {
+          await withRetry(
+            () => c.send(new m.PutObjectCommand({ Bucket: options.bucket, Key: key, Body: `${lines.join('\n')}\n`, ContentType: 'application/x-ndjson' })),
+            retry,
+          );
+        } catch (error) {
+          throw sinkError(`PutObject s3://${options.bucket}/${key} failed: ${(error as Error).message}`, error);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { join } from 'node:path';
+import { ConfigurationError } from '../errors.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import type { BackfillOptions, BackfillSummary } from './backfill.js';
+import { asSource, type BackfillSource, type ShardRange, type SourceSpec, sourceFromSpec } from './sources.js';
+
+/**
+ * One independent piece of a backfill: plain JSON, so it can go to a worker thread or be an item
+ * of a Step Functions Distributed Map. Shards of one plan never overlap and together cover the input.
+ */
+export interface BackfillShard {
+  readonly group: string;
+  /** Position of the shard in its plan. */
+  readonly index: number;
+  readonly source: SourceSpec;
+  readonly range?: ShardRange;
+}
+
+export interface PlanBackfillOptions {
+  /** One source or several (e.g. one per file). */
+  readonly from: BackfillSource | readonly BackfillSource[];
+  /** About how many shards in all; sources that can be split (NDJSON, Parquet) are split to reach it. Default 1 per source. */
+  readonly shards?: number;
+}
+
+/**
+ * Splits a backfill into shards: files stay whole unless they can be split (NDJSON by byte range,
+ * aligned to lines when read; Parquet by row groups). Run each with `backfillShard`, on worker threads
+ * (`backfillOnWorkers` in `skewless/local`) or in Lambda (`backfillShardHandler` in `skewless/aws`).
+ *
+ * ### Example
+ * ```ts
+ * const shards = await planBackfill(cardActivity, { from: [ndjsonFile('a.ndjson'), ndjsonFile('b.ndjson')], shards: 8 });
+ * for (const shard of shards) await backfillShard(store, cardActivity, shard);
+ * ```
+ */
+export async function planBackfill(group: AnyFeatureGroup, options: PlanBackfillOptions): Promise<BackfillShard[]> {
+  const sources = Array.isArray(options.from) ? (options.from as readonly BackfillSource[]) : [options.from as BackfillSource];
+  const wanted = Math.max(sources.length, options.shards ?? sources.length);
+  const perSource = Math.max(1, Math.round(wanted / sources.length));
+  const shards: BackfillShard[] = [];
+  for (const source of sources.map((s) => asSource(s))) {
+    if (!source.spec) {
+      throw new ConfigurationError('INVALID_CONFIG', `source ${source.id} lives in memory and cannot be sharded: use a file, S3 or Athena source`);
+    }
+    const ranges = perSource > 1 && source.splittable && source.split ? await source.split(perSource) : [undefined];
+    for (const range of ranges) {
+      shards.push({ group: group.name, index: shards.length, source: source.spec, ...(range ? { range } : {}) });
+    }
+  }
+  return shards;
+}
+
+/** The source of a shard; `resolve` recreates kinds the core does not know (S3, Athena). */
+export function shardSource(shard: BackfillShard, resolve?: (spec: SourceSpec) => BackfillSource | undefined): BackfillSource {
+  return resolve?.(shard.source) ?? sourceFromSpec(shard.source);
+}
+
+/** What `backfillShard` needs of a store. */
+interface BackfillingStore {
+  backfill(group: AnyFeatureGroup, options: BackfillOptions): Promise<BackfillSummary>;
+}
+
+/**
+ * Runs one shard of a plan through `store.backfill`. Each shard has its own output file names and,
+ * given `checkpointDir`, its own checkpoint, so shards can run anywhere, in any order, and again.
+ *
+ * ### Example
+ * ```ts
+ * const summary = await backfillShard(store, cardActivity, shard, { checkpointDir: '.skewless/checkpoints' });
+ * ```
+ */
+export function backfillShard(
+  store: BackfillingStore,
+  group: AnyFeatureGroup,
+  shard: BackfillShard,
+  options: Omit<BackfillOptions, 'from' | 'range' | 'checkpoint'> & {
+    /** A directory for one checkpoint file per shard. */
+    readonly checkpointDir?: string;
+    readonly resolve?: (spec: SourceSpec) => BackfillSource | undefined;
+  } = {},
+): Promise<BackfillSummary> {
+  if (shard.group !== group.name) {
+    throw new ConfigurationError('INVALID_CONFIG', `shard ${shard.index} belongs to group "${shard.group}", not "${group.name}"`);
+  }
+  const { checkpointDir, resolve, ...rest } = options;
+  return store.backfill(group, {
+    ...rest,
+    from: shardSource(shard, resolve),
+    ...(shard.range ? { range: shard.range } : {}),
+    ...(checkpointDir ? { checkpoint: join(checkpointDir, `${group.name}-shard-${String(shard.index).padStart(5, '0')}.json`) } : {}),
+  });
+}

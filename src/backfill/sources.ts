@@ -1,0 +1,365 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ConfigurationError, type SourcePosition } from '../errors.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import { optionalModule } from '../util/optional-module.js';
+import { CsvRows, csvRowReader } from './csv.js';
+
+/** One input row: the raw event, or why the row could not be read (malformed), and where it is. */
+export interface BackfillItem {
+  readonly raw?: unknown;
+  /** The row could not be read (bad JSON, a broken CSV row): a poison record; `raw` then holds the row as read. */
+  readonly unreadable?: string;
+  readonly position: SourcePosition;
+}
+
+/** Part of a source, in the source's unit (bytes of a file, rows of a Parquet file or an array). */
+export interface ShardRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** JSON that recreates a source in a worker thread or a Lambda; see `sourceFromSpec`. */
+export type SourceSpec =
+  | { readonly kind: 'ndjson'; readonly path: string }
+  | { readonly kind: 'csv'; readonly path: string; readonly delimiter?: string; readonly header?: readonly string[] }
+  | { readonly kind: 'parquet'; readonly path: string }
+  | { readonly kind: string; readonly [key: string]: unknown };
+
+/**
+ * Where a backfill reads from. Every source streams: rows are read as they are processed, never
+ * loaded whole. Build one with `ndjsonFile`, `csvFile`, `parquetFile`, `fromRecords` (arrays and
+ * iterables), or from `skewless/aws`: `s3ParquetFile`, `athenaSource`.
+ */
+export interface BackfillSource {
+  /** Names the input; with the range it names the backfill's output files and checkpoint. */
+  readonly id: string;
+  /** What `ShardRange` counts: bytes (NDJSON, CSV) or rows (Parquet, arrays). */
+  readonly unit: 'bytes' | 'rows';
+  /** Whether `planBackfill` may split this source into ranges. */
+  readonly splittable: boolean;
+  /** How to recreate the source elsewhere; absent for in-memory sources. */
+  readonly spec?: SourceSpec;
+  /** The size in `unit`s, when known: progress and splitting use it. */
+  size(): Promise<number | undefined>;
+  /** Split points: ranges that cover the source; `planBackfill` asks for about `count`. */
+  split?(count: number): Promise<ShardRange[]>;
+  /** The rows of `range` (all when absent), in order; `at` is how far into the source the read is. */
+  read(group: AnyFeatureGroup, range?: ShardRange): AsyncIterable<{ readonly item: BackfillItem; readonly at: number }>;
+}
+
+const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
+}
+
+/**
+ * Raw events from memory: an array, an iterable or an async iterable (a generator reading a
+ * database cursor, say). Arrays can be split into row ranges; iterables are read once, in order.
+ *
+ * ### Example
+ * ```ts
+ * await store.backfill(cardActivity, { from: fromRecords(history, { id: 'history-2024' }) });
+ * ```
+ */
+export function fromRecords(records: readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>, options: { readonly id?: string } = {}): BackfillSource {
+  const array = Array.isArray(records) ? (records as readonly unknown[]) : undefined;
+  return {
+    id: options.id ?? (array ? `records:${array.length}` : 'records'),
+    unit: 'rows',
+    splittable: array !== undefined,
+    size: async () => array?.length,
+    async split(count) {
+      return evenRanges(array?.length ?? 0, count);
+    },
+    async *read(_group, range) {
+      const start = range?.start ?? 0;
+      const end = range?.end ?? Number.POSITIVE_INFINITY;
+      let index = 0;
+      const rows = array ?? records;
+      for await (const raw of isAsyncIterable(rows) ? rows : (rows as Iterable<unknown>)) {
+        if (index >= end) break;
+        if (index >= start) yield { item: { raw, position: { source: 'backfill', index } }, at: index + 1 };
+        index++;
+      }
+    },
+  };
+}
+
+function evenRanges(size: number, count: number): ShardRange[] {
+  const n = Math.max(1, Math.min(count, size));
+  const step = Math.ceil(size / n);
+  const out: ShardRange[] = [];
+  for (let start = 0; start < size; start += step) out.push({ start, end: Math.min(size, start + step) });
+  return out.length > 0 ? out : [{ start: 0, end: 0 }];
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Lines of a file as byte-exact slices, from `start` to `end`. A line belongs to the range its
+ * first byte is in, so ranges that tile a file read every line exactly once.
+ */
+async function* fileLines(path: string, range: ShardRange | undefined): AsyncGenerator<{ bytes: Buffer; offset: number }> {
+  const start = range?.start ?? 0;
+  const end = range?.end ?? Number.POSITIVE_INFINITY;
+  // From one byte early: if that byte is a newline, a line starts exactly at `start`.
+  let offset = Math.max(0, start - 1);
+  let skipping = start > 0;
+  let carry: Buffer | undefined;
+  let carryOffset = offset;
+  for await (const chunk of createReadStream(path, { start: offset, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    const data = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const base = carry ? carryOffset : offset;
+    offset += chunk.length;
+    carry = undefined;
+    let from = 0;
+    for (;;) {
+      const newline = data.indexOf(10, from);
+      if (newline < 0) break;
+      if (skipping) skipping = false;
+      else {
+        if (base + from >= end) return;
+        yield { bytes: data.subarray(from, newline), offset: base + from };
+      }
+      from = newline + 1;
+    }
+    if (from < data.length) {
+      carry = data.subarray(from);
+      carryOffset = base + from;
+    }
+  }
+  if (carry && !skipping && carryOffset < end) yield { bytes: carry, offset: carryOffset };
+}
+
+/** Byte ranges of about equal size; line boundaries are found when each range is read. */
+async function byteRanges(path: string, count: number): Promise<ShardRange[]> {
+  const { size } = await stat(path);
+  return evenRanges(size, count);
+}
+
+/**
+ * Newline-delimited JSON, one raw event per line, streamed. A line that is not JSON is a poison
+ * record (with its file and byte offset); blank lines are skipped. Splittable by byte range.
+ *
+ * ### Example
+ * ```ts
+ * await store.backfill(cardActivity, { from: ndjsonFile('history.ndjson') });
+ * ```
+ */
+export function ndjsonFile(path: string): BackfillSource {
+  const file = resolve(path);
+  return {
+    id: `ndjson:${file}`,
+    unit: 'bytes',
+    splittable: true,
+    spec: { kind: 'ndjson', path: file },
+    size: async () => (await stat(file)).size,
+    split: (count) => byteRanges(file, count),
+    async *read(_group, range) {
+      let index = 0;
+      for await (const { bytes, offset } of fileLines(file, range)) {
+        const line = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.subarray(0, bytes.length - 1) : bytes;
+        const at = offset + bytes.length + 1;
+        if (line.length === 0 || (line.length < 64 && line.toString('latin1').trim() === '')) continue;
+        const position: SourcePosition = { source: 'backfill', index: index++, file, byteOffset: offset };
+        let raw: unknown;
+        try {
+          raw = JSON.parse(utf8.decode(line));
+        } catch (error) {
+          const text = error instanceof SyntaxError;
+          yield { item: { raw: text ? line.toString('utf8') : Buffer.from(line), unreadable: text ? `not JSON: ${error.message}` : 'not valid UTF-8', position }, at };
+          continue;
+        }
+        yield { item: { raw, position }, at };
+      }
+    },
+  };
+}
+
+export interface CsvFileOptions {
+  /** Field separator; default `,`. */
+  readonly delimiter?: string;
+  /** Column names; default the file's first row. */
+  readonly header?: readonly string[];
+}
+
+/**
+ * A CSV file (RFC 4180: quoted fields, `""`, newlines inside quotes), streamed. Cells are typed by
+ * the group's source schema (numbers, bigints, booleans); an empty unquoted cell is an absent field.
+ * A broken row (stray quote, wrong number of cells) is a poison record with its line number. Not
+ * splittable (a quoted field may hold a newline): split large inputs into several files.
+ *
+ * ### Example
+ * ```ts
+ * await store.backfill(cardActivity, { from: csvFile('history.csv') });
+ * ```
+ */
+export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSource {
+  const file = resolve(path);
+  return {
+    id: `csv:${file}${options.header ? `:${hash(options.header.join(','))}` : ''}`,
+    unit: 'bytes',
+    splittable: false,
+    spec: { kind: 'csv', path: file, ...(options.delimiter ? { delimiter: options.delimiter } : {}), ...(options.header ? { header: [...options.header] } : {}) },
+    size: async () => (await stat(file)).size,
+    async *read(group) {
+      const rows = new CsvRows(options.delimiter ?? ',');
+      let header = options.header;
+      let toEvent = header ? csvRowReader(group.source, header) : undefined;
+      let index = 0;
+      let at = 0;
+      const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
+      const emit = function* (row: { cells: (string | undefined)[]; line: number; malformed?: string }) {
+        if (!header) {
+          header = row.cells.map((c) => c ?? '');
+          toEvent = csvRowReader(group.source, header);
+          return;
+        }
+        const position: SourcePosition = { source: 'backfill', index: index++, file, line: row.line };
+        if (row.malformed) yield { item: { raw: row.cells, unreadable: `malformed CSV row: ${row.malformed}`, position }, at };
+        else if (row.cells.length !== header.length) {
+          yield { item: { raw: row.cells, unreadable: `CSV row has ${row.cells.length} cells, the header has ${header.length}`, position }, at };
+        } else yield { item: { raw: (toEvent as (cells: readonly (string | undefined)[]) => unknown)(row.cells), position }, at };
+      };
+      for await (const chunk of stream as AsyncIterable<string>) {
+        at += Buffer.byteLength(chunk);
+        for (const row of rows.push(chunk)) yield* emit(row);
+      }
+      for (const row of rows.end()) yield* emit(row);
+    },
+  };
+}
+
+/** Random access to bytes: what the Parquet reader needs (a local file, an S3 object). */
+export interface ByteSource {
+  readonly byteLength: number;
+  slice(start: number, end?: number): Promise<ArrayBuffer>;
+  close?(): Promise<void>;
+}
+
+type ParquetReader = typeof import('hyparquet');
+const loadParquet = /* @__PURE__ */ optionalModule<ParquetReader>(() => import('hyparquet'), 'reading Parquet backfill sources', 'hyparquet');
+
+async function fileBytes(path: string): Promise<ByteSource> {
+  const handle = await open(path, 'r');
+  const { size } = await handle.stat();
+  return {
+    byteLength: size,
+    async slice(start, end = size) {
+      const buffer = Buffer.alloc(end - start);
+      await handle.read(buffer, 0, end - start, start);
+      return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
+    },
+    close: () => handle.close(),
+  };
+}
+
+/** The row groups of a Parquet file as row ranges: the units a Parquet source splits into. */
+async function rowGroupRanges(bytes: ByteSource): Promise<ShardRange[]> {
+  const parquet = await loadParquet();
+  const metadata = await parquet.parquetMetadataAsync(bytes);
+  const ranges: ShardRange[] = [];
+  let start = 0;
+  for (const group of metadata.row_groups) {
+    const rows = Number(group.num_rows);
+    ranges.push({ start, end: start + rows });
+    start += rows;
+  }
+  return ranges;
+}
+
+/**
+ * Parquet from any byte source, read one row group at a time. Used by `parquetFile` and by
+ * `s3ParquetFile` in `skewless/aws`.
+ */
+export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, spec?: SourceSpec, file?: string): BackfillSource {
+  const withBytes = async <T>(use: (bytes: ByteSource) => Promise<T>): Promise<T> => {
+    const bytes = await openBytes();
+    try {
+      return await use(bytes);
+    } finally {
+      await bytes.close?.();
+    }
+  };
+  return {
+    id,
+    unit: 'rows',
+    splittable: true,
+    ...(spec ? { spec } : {}),
+    size: () => withBytes(async (bytes) => (await rowGroupRanges(bytes)).reduce((n, r) => n + (r.end - r.start), 0)),
+    // Shards follow row groups: a row group is never read by two shards.
+    split: (count) =>
+      withBytes(async (bytes) => {
+        const groups = await rowGroupRanges(bytes);
+        const total = groups.at(-1)?.end ?? 0;
+        const target = Math.max(1, Math.ceil(total / Math.max(1, count)));
+        const out: ShardRange[] = [];
+        for (const g of groups) {
+          const last = out.at(-1);
+          if (last && last.end - last.start < target) out[out.length - 1] = { start: last.start, end: g.end };
+          else out.push(g);
+        }
+        return out.length > 0 ? out : [{ start: 0, end: 0 }];
+      }),
+    async *read(_group, range) {
+      const parquet = await loadParquet();
+      const bytes = await openBytes();
+      try {
+        const metadata = await parquet.parquetMetadataAsync(bytes);
+        const groups = await rowGroupRanges(bytes);
+        for (const g of groups) {
+          if (range && (g.start < range.start || g.start >= range.end)) continue;
+          const rows = (await parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end })) as Record<string, unknown>[];
+          for (let i = 0; i < rows.length; i++) {
+            const index = g.start + i;
+            const position: SourcePosition = file ? { source: 'backfill', index, file } : { source: 'backfill', index };
+            yield { item: { raw: rows[i], position }, at: index + 1 };
+          }
+        }
+      } finally {
+        await bytes.close?.();
+      }
+    },
+  };
+}
+
+/**
+ * A local Parquet file, read one row group at a time (never loaded whole); splittable by row groups.
+ * Column values arrive as Parquet types them (INT64 as bigint, timestamps as Date); the source
+ * schema validates them as it would any event.
+ *
+ * ### Example
+ * ```ts
+ * await store.backfill(cardActivity, { from: parquetFile('exports/2024-05.parquet') });
+ * ```
+ */
+export function parquetFile(path: string): BackfillSource {
+  const file = resolve(path);
+  return parquetSource(`parquet:${file}`, () => fileBytes(file), { kind: 'parquet', path: file }, file);
+}
+
+/** Recreates a source from its spec (in a worker thread or a Lambda). */
+export function sourceFromSpec(spec: SourceSpec): BackfillSource {
+  switch (spec.kind) {
+    case 'ndjson':
+      return ndjsonFile(String(spec['path']));
+    case 'csv': {
+      const s = spec as Extract<SourceSpec, { kind: 'csv' }>;
+      return csvFile(s.path, { ...(s.delimiter ? { delimiter: s.delimiter } : {}), ...(s.header ? { header: s.header } : {}) });
+    }
+    case 'parquet':
+      return parquetFile(String(spec['path']));
+    default:
+      throw new ConfigurationError('INVALID_CONFIG', `unknown backfill source kind "${spec.kind}" (S3 and Athena sources are recreated by skewless/aws)`);
+  }
+}
+
+/** A source, or records to wrap as one. */
+export function asSource(from: BackfillSource | readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>): BackfillSource {
+  if (typeof (from as BackfillSource).read === 'function' && typeof (from as BackfillSource).size === 'function' && 'unit' in (from as object)) return from as BackfillSource;
+  return fromRecords(from as readonly unknown[]);
+}

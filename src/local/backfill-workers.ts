@@ -1,0 +1,205 @@
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { BackfillProgress, BackfillSummary } from '../backfill/backfill.js';
+import type { BackfillShard } from '../backfill/plan.js';
+import { BackendError } from '../errors.js';
+
+/** @internal What the parent sends a worker. */
+export interface WorkerJob {
+  readonly definitions: string;
+  readonly group: string;
+  readonly shard: BackfillShard;
+  readonly offlineDir: string;
+  readonly dir: string;
+  readonly checkpoint: string | undefined;
+  readonly chunkSize: number | undefined;
+}
+
+/** @internal What a worker sends back. */
+export type WorkerMessage =
+  | { readonly type: 'progress'; readonly shard: number; readonly progress: BackfillProgress }
+  | { readonly type: 'done'; readonly shard: number; readonly summary: BackfillSummary }
+  | { readonly type: 'error'; readonly shard: number; readonly message: string };
+
+export interface WorkerBackfillProgress {
+  readonly shards: number;
+  readonly shardsDone: number;
+  /** Rows read across all shards (finished and running). */
+  readonly done: number;
+  readonly written: number;
+  readonly poison: number;
+  readonly recordsPerSecond: number;
+  /** Share of the plan done, counting each shard by its own progress. */
+  readonly fraction: number;
+  readonly etaSeconds: number | undefined;
+}
+
+export interface WorkerBackfillOptions {
+  /** The definitions module (built JavaScript) that exports the group. */
+  readonly definitions: string;
+  readonly group: string;
+  readonly shards: readonly BackfillShard[];
+  /** Worker threads at once; default 2. */
+  readonly workers?: number;
+  /** The store directory (as `createFeatureStore({ dir })`); offline files go to `<dir>/offline`. Default `.skewless`. */
+  readonly dir?: string;
+  /** One checkpoint per shard here: a rerun after a crash resumes every shard where it stopped. */
+  readonly checkpointDir?: string;
+  readonly chunkSize?: number;
+  readonly onProgress?: (progress: WorkerBackfillProgress) => void;
+  /** Aborting terminates the workers at once (what a crash does); checkpoints let a rerun resume. */
+  readonly signal?: AbortSignal;
+  /** The worker script; default the one shipped next to this module in `dist/`. */
+  readonly workerScript?: string | URL;
+}
+
+export interface WorkerBackfillSummary {
+  readonly shards: readonly BackfillSummary[];
+  readonly records: number;
+  readonly written: number;
+  readonly poison: number;
+  readonly durationMs: number;
+  readonly recordsPerSecond: number;
+}
+
+function defaultWorkerScript(): string | URL {
+  // dist/ holds backfill-worker.js beside this module's chunk, in both the ESM and the CJS build.
+  return typeof __dirname === 'string' ? join(__dirname, 'backfill-worker.js') : new URL('./backfill-worker.js', import.meta.url);
+}
+
+/**
+ * Runs the shards of a plan on worker threads into the local offline store, `workers` at a time,
+ * with combined progress. Each shard keeps its own checkpoint, so a run that was killed resumes.
+ * Online writes are not done here: follow with `store.backfill(group, { from, to: 'online' })`.
+ *
+ * ### Example
+ * ```ts
+ * const shards = await planBackfill(cardActivity, { from: ndjsonFile('history.ndjson'), shards: 8 });
+ * await backfillOnWorkers({ definitions: 'dist/features.js', group: 'card-activity', shards, workers: 2 });
+ * ```
+ */
+export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise<WorkerBackfillSummary> {
+  const started = Date.now();
+  const dir = options.dir ?? '.skewless';
+  const script = options.workerScript ?? defaultWorkerScript();
+  const pending = [...options.shards];
+  const running = new Map<number, { worker: Worker; progress: BackfillProgress | undefined }>();
+  const finished: BackfillSummary[] = [];
+  let aborted = false;
+
+  const report = () => {
+    if (!options.onProgress) return;
+    let done = 0;
+    let written = 0;
+    let poison = 0;
+    let fractions = finished.length;
+    for (const s of finished) {
+      done += s.records;
+      written += s.written;
+      poison += s.poison;
+    }
+    for (const { progress } of running.values()) {
+      if (!progress) continue;
+      done += progress.done;
+      written += progress.written;
+      poison += progress.poison;
+      fractions += progress.fraction ?? 0;
+    }
+    const elapsed = (Date.now() - started) / 1000;
+    const fraction = options.shards.length > 0 ? fractions / options.shards.length : 1;
+    options.onProgress({
+      shards: options.shards.length,
+      shardsDone: finished.length,
+      done,
+      written,
+      poison,
+      recordsPerSecond: elapsed > 0 ? Math.round(done / elapsed) : 0,
+      fraction,
+      etaSeconds: fraction > 0 && fraction < 1 ? (elapsed * (1 - fraction)) / fraction : fraction >= 1 ? 0 : undefined,
+    });
+  };
+
+  const runShard = (shard: BackfillShard) =>
+    new Promise<void>((resolve, reject) => {
+      const job: WorkerJob = {
+        definitions: options.definitions,
+        group: options.group,
+        shard,
+        offlineDir: join(dir, 'offline'),
+        dir,
+        checkpoint: options.checkpointDir ? join(options.checkpointDir, `${options.group}-shard-${String(shard.index).padStart(5, '0')}.json`) : undefined,
+        chunkSize: options.chunkSize,
+      };
+      const worker = new Worker(script, { workerData: job });
+      running.set(shard.index, { worker, progress: undefined });
+      let settled = false;
+      worker.on('message', (message: WorkerMessage) => {
+        if (message.type === 'progress') {
+          (running.get(shard.index) as { progress: BackfillProgress | undefined }).progress = message.progress;
+          report();
+        } else if (message.type === 'done') {
+          settled = true;
+          running.delete(shard.index);
+          finished.push(message.summary);
+          report();
+          resolve();
+        } else {
+          settled = true;
+          running.delete(shard.index);
+          void worker.terminate();
+          reject(new BackendError('WRITE_FAILED', `backfill shard ${shard.index} failed: ${message.message}`, { group: options.group }));
+        }
+      });
+      worker.on('error', (error) => {
+        if (settled) return;
+        settled = true;
+        running.delete(shard.index);
+        reject(error);
+      });
+      worker.on('exit', (code) => {
+        if (settled) return;
+        settled = true;
+        running.delete(shard.index);
+        reject(aborted ? abortError() : new BackendError('WRITE_FAILED', `backfill shard ${shard.index}: worker exited with code ${code}`, { group: options.group }));
+      });
+    });
+
+  const onAbort = () => {
+    aborted = true;
+    pending.length = 0;
+    for (const { worker } of running.values()) void worker.terminate();
+  };
+  if (options.signal?.aborted) throw abortError();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const lanes = Array.from({ length: Math.max(1, Math.min(options.workers ?? 2, options.shards.length)) }, async () => {
+      for (let shard = pending.shift(); shard; shard = pending.shift()) await runShard(shard);
+    });
+    const results = await Promise.allSettled(lanes);
+    if (aborted) throw abortError();
+    const failure = results.find((r) => r.status === 'rejected');
+    if (failure) {
+      onAbort();
+      throw (failure as PromiseRejectedResult).reason;
+    }
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+  finished.sort((a, b) => a.key.localeCompare(b.key));
+  const durationMs = Date.now() - started;
+  const records = finished.reduce((n, s) => n + s.records, 0);
+  return {
+    shards: finished,
+    records,
+    written: finished.reduce((n, s) => n + s.written, 0),
+    poison: finished.reduce((n, s) => n + s.poison, 0),
+    durationMs,
+    recordsPerSecond: durationMs > 0 ? Math.round((records * 1000) / durationMs) : records,
+  };
+}
+
+function abortError(): Error {
+  const error = new Error('the backfill was aborted; run it again with the same checkpointDir to resume');
+  error.name = 'AbortError';
+  return error;
+}

@@ -1,0 +1,41 @@
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { GroupSchema } from '../schema/sagemaker-record.js';
+import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
+import { offlineDataPath, offlineFileName, writesByPartition } from './layout.js';
+import { decodeOfflineParquet, encodeOfflineParquet } from './parquet.js';
+
+/**
+ * An offline store of Parquet files on a local disk, in SageMaker's layout, written with the
+ * pure-JS Parquet writer: the same files `localOffline` (DuckDB) and `s3Offline` write, for places
+ * where a native module must not run, such as worker threads that may be terminated mid-write.
+ */
+export function parquetDirOffline(options: { readonly dir: string }): OfflineStore {
+  const base = options.dir;
+  return {
+    async append(group: GroupSchema, writes: readonly OfflineWrite[], appendOptions: OfflineAppendOptions = {}) {
+      const byPartition = writesByPartition(group, writes);
+      for (const [partition, rows] of byPartition) {
+        const dir = join(offlineDataPath(base, group.name), partition);
+        mkdirSync(dir, { recursive: true });
+        const name = appendOptions.fileName ? `${appendOptions.fileName}.parquet` : offlineFileName(new Date());
+        // Written under a dot-name and renamed: readers never see half a file, a rewrite replaces it whole.
+        writeFileSync(join(dir, `.${name}`), await encodeOfflineParquet(group, rows));
+        renameSync(join(dir, `.${name}`), join(dir, name));
+      }
+    },
+    async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {
+      const dir = offlineDataPath(base, group.name);
+      let files: string[];
+      try {
+        files = (readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.parquet') && !f.split('/').pop()?.startsWith('.'));
+      } catch {
+        return [];
+      }
+      const rows: OfflineStoredRow[] = [];
+      for (const file of files) rows.push(...(await decodeOfflineParquet(readFileSync(join(dir, file)))));
+      return rows;
+    },
+    async close() {},
+  };
+}

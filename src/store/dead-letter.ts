@@ -1,0 +1,44 @@
+import type { DeadLetterEntry } from './feature-store.js';
+
+/**
+ * One dead letter as the SQS and S3 sinks store it: a JSON document a person or a replay script
+ * can read without skewless. The raw payload is kept exactly: text and JSON values as they are,
+ * bytes as base64 (`rawEncoding: 'base64'`), so nothing about the record is lost.
+ */
+export interface DeadLetterMessage {
+  readonly group: string;
+  readonly error: {
+    readonly name: string;
+    readonly code: string;
+    readonly message: string;
+    readonly issues: readonly { readonly path: readonly (string | number)[]; readonly message: string; readonly code?: string }[];
+  };
+  readonly position: DeadLetterEntry['position'] | null;
+  readonly raw: unknown;
+  readonly rawEncoding: 'json' | 'base64';
+  /** ISO-8601 time the record was dead-lettered. */
+  readonly deadLetteredAt: string;
+}
+
+/** Builds the stored form of an entry. */
+export function deadLetterMessage(entry: DeadLetterEntry, at: Date): DeadLetterMessage {
+  const bytes = entry.raw instanceof Uint8Array;
+  return {
+    group: entry.group,
+    error: {
+      name: entry.error.name,
+      code: entry.error.code,
+      message: entry.error.message,
+      issues: entry.error.issues.map((issue) => ({ path: [...issue.path].map((p) => (typeof p === 'symbol' ? String(p) : p)), message: issue.message, code: issue.code })),
+    },
+    position: entry.position ?? null,
+    raw: bytes ? Buffer.from(entry.raw as Uint8Array).toString('base64') : entry.raw,
+    rawEncoding: bytes ? 'base64' : 'json',
+    deadLetteredAt: at.toISOString(),
+  };
+}
+
+/** JSON text of a dead letter; bigints (int64 features in a raw event) are written as decimal strings. */
+export function deadLetterJson(entry: DeadLetterEntry, at: Date): string {
+  return JSON.stringify(deadLetterMessage(entry, at), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+}

@@ -1,0 +1,183 @@
+import { AssertionError } from 'node:assert';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runBackfill } from '../backfill/backfill.js';
+import { ndjsonFile } from '../backfill/sources.js';
+import type { SourcePosition } from '../errors.js';
+import { kinesisHandler } from '../lambda/handlers.js';
+import type { SageMakerRecord } from '../schema/codec.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import { createFeatureStore, type DeadLetterEntry } from '../store/feature-store.js';
+import type { OfflineStore, OfflineWrite } from '../store/types.js';
+import { seededRandom } from '../util/random.js';
+import { kinesisEvent } from './events.js';
+import { memoryOnline } from './memory-store.js';
+
+export interface ParityOptions {
+  /** Records per Kinesis batch on the streaming side; default 500 (batch boundaries must not matter). */
+  readonly batchSize?: number;
+  /** Rows per backfill chunk; default 1,000. */
+  readonly chunkSize?: number;
+}
+
+export interface ParityReport {
+  /** Records both paths wrote, identical one for one. */
+  readonly records: number;
+  /** Events both paths refused as poison. */
+  readonly poison: number;
+}
+
+/** An offline store that only remembers what was appended, in order. */
+function capturingOffline(): OfflineStore & { readonly records: SageMakerRecord[] } {
+  const records: SageMakerRecord[] = [];
+  return {
+    records,
+    async append(_group, writes: readonly OfflineWrite[]) {
+      for (const w of writes) records.push(w.record);
+    },
+    async scan() {
+      return [];
+    },
+    async close() {},
+  };
+}
+
+function firstDifference(a: SageMakerRecord, b: SageMakerRecord): string {
+  const left = new Map(a.map((f) => [f.FeatureName, JSON.stringify(f.ValueAsString ?? f.ValueAsStringList)]));
+  const right = new Map(b.map((f) => [f.FeatureName, JSON.stringify(f.ValueAsString ?? f.ValueAsStringList)]));
+  for (const name of new Set([...left.keys(), ...right.keys()])) {
+    if (left.get(name) !== right.get(name)) return `feature "${name}": stream ${left.get(name) ?? '(absent)'}, backfill ${right.get(name) ?? '(absent)'}`;
+  }
+  return 'the features are the same but in a different order';
+}
+
+/**
+ * Runs the same events down both paths skewless promises are one: the streaming path (the Kinesis
+ * Lambda handler, events JSON-encoded as a producer would send them) and the backfill path (the
+ * events as an NDJSON history file through `backfill`). Throws an AssertionError naming the first
+ * record and feature that differ, so it works as-is in vitest, jest or node:test. Events must be
+ * JSON values (what a stream carries).
+ *
+ * ### Example
+ * ```ts
+ * import { expectParity } from 'skewless/testing';
+ * it('streams and backfills the same features', async () => {
+ *   await expectParity(cardActivity, sampleEvents);
+ * });
+ * ```
+ */
+export async function expectParity(group: AnyFeatureGroup, events: readonly unknown[], options: ParityOptions = {}): Promise<ParityReport> {
+  const batchSize = options.batchSize ?? 500;
+
+  // Streaming: the handler a user deploys, over a store that captures what reaches the offline tier.
+  const streamed = capturingOffline();
+  const streamDead: DeadLetterEntry[] = [];
+  const store = createFeatureStore({ online: memoryOnline(), offline: streamed, deadLetter: (entries) => void streamDead.push(...entries) });
+  const handler = kinesisHandler(group, { store, log: false });
+  for (let i = 0; i < events.length; i += batchSize) {
+    const response = await handler(kinesisEvent(events.slice(i, i + batchSize)));
+    if (response.batchItemFailures.length > 0) throw new AssertionError({ message: `expectParity: the streaming path reported ${response.batchItemFailures.length} write failures` });
+  }
+  await store.close();
+
+  // Backfill: the same events as a history file.
+  const dir = mkdtempSync(join(tmpdir(), 'skewless-parity-'));
+  const filled = capturingOffline();
+  let backfillPoison = 0;
+  try {
+    const file = join(dir, 'events.ndjson');
+    writeFileSync(file, `${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
+    const summary = await runBackfill(group, { from: ndjsonFile(file), concurrency: 1, chunkSize: options.chunkSize ?? 1000 }, { offline: filled, online: undefined, dir, now: Date.now });
+    backfillPoison = summary.poison;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  if (streamDead.length !== backfillPoison) {
+    throw new AssertionError({
+      message: `expectParity: ${streamDead.length} events were poison when streamed, ${backfillPoison} when backfilled`,
+      actual: backfillPoison,
+      expected: streamDead.length,
+    });
+  }
+  const count = Math.max(streamed.records.length, filled.records.length);
+  for (let i = 0; i < count; i++) {
+    const a = streamed.records[i];
+    const b = filled.records[i];
+    if (a && b && JSON.stringify(a) === JSON.stringify(b)) continue;
+    const what = !a ? 'only the backfill wrote it' : !b ? 'only the stream wrote it' : firstDifference(a, b);
+    throw new AssertionError({ message: `expectParity: written record ${i} differs: ${what}`, actual: b, expected: a, operator: 'deepStrictEqual' });
+  }
+  return { records: count, poison: backfillPoison };
+}
+
+export interface DeterminismOptions {
+  /** Seed of the shuffled run; default 1. */
+  readonly seed?: number;
+}
+
+type Outcome = string;
+
+function outcomeOf(group: AnyFeatureGroup, raw: unknown, position: SourcePosition): Outcome {
+  const result = group.process(raw, position);
+  return result.ok ? JSON.stringify(result.encoded) : `error ${result.error.code}`;
+}
+
+/**
+ * Fails if a group's output depends on anything but the event: runs every event three times — once,
+ * again with the clock moved a day on and `Math.random` giving other numbers, and once more in a
+ * shuffled order — and throws an AssertionError naming the first event whose record changed and
+ * the likely cause (the clock or randomness; state kept between calls).
+ *
+ * ### Example
+ * ```ts
+ * it('has a pure transform', () => checkDeterminism(cardActivity, sampleEvents));
+ * ```
+ */
+export function checkDeterminism(group: AnyFeatureGroup, events: readonly unknown[], options: DeterminismOptions = {}): void {
+  const first = events.map((e, index) => outcomeOf(group, structuredClone(e), { index }));
+
+  const realNow = Date.now;
+  const realRandom = Math.random;
+  const random = seededRandom(0x5eed);
+  let second: Outcome[];
+  // A transform calling `new Date()` cannot be redirected, but it sees a later millisecond.
+  const later = realNow() + 2;
+  while (realNow() < later) {
+    // wait for the clock to move
+  }
+  try {
+    Date.now = () => realNow() + 86_400_000;
+    Math.random = () => random();
+    second = events.map((e, index) => outcomeOf(group, structuredClone(e), { index }));
+  } finally {
+    Date.now = realNow;
+    Math.random = realRandom;
+  }
+  const changed = second.findIndex((o, i) => o !== first[i]);
+  if (changed >= 0) {
+    throw new AssertionError({
+      message: `checkDeterminism: event ${changed} gave a different record when run again (does the transform read the clock or randomness?)`,
+      actual: second[changed],
+      expected: first[changed],
+    });
+  }
+
+  const order = events.map((_, i) => i);
+  const shuffle = seededRandom(options.seed ?? 1);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(shuffle() * (i + 1));
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  const shuffled = new Array<Outcome>(events.length);
+  for (const index of order) shuffled[index] = outcomeOf(group, structuredClone(events[index]), { index });
+  const moved = shuffled.findIndex((o, i) => o !== first[i]);
+  if (moved >= 0) {
+    throw new AssertionError({
+      message: `checkDeterminism: event ${moved} gave a different record in another processing order (does the transform keep state between calls?)`,
+      actual: shuffled[moved],
+      expected: first[moved],
+    });
+  }
+}

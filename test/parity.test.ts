@@ -1,0 +1,136 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineFeatureGroup, isoTimestamp } from '../src/index.js';
+import { checkDeterminism, expectParity } from '../src/testing/index.js';
+import { cardActivity } from './fixtures/groups.js';
+
+/** A group with a feature of every kind a JSON event can feed, optional and collection ones included. */
+const wide = defineFeatureGroup({
+  name: 'wide-events',
+  recordIdentifier: 'id',
+  eventTime: 'at',
+  onlineStorageType: 'InMemory',
+  source: z.object({
+    id: z.string(),
+    at: isoTimestamp(),
+    n: z.number().int(),
+    x: z.number(),
+    big: z.string().regex(/^-?\d+$/),
+    flag: z.boolean(),
+    level: z.enum(['low', 'high']),
+    note: z.string().optional(),
+    tags: z.array(z.string()),
+    weights: z.array(z.number()),
+  }),
+  features: z.object({
+    id: z.string(),
+    at: z.date(),
+    n: z.number().int(),
+    x: z.number(),
+    big: z.bigint(),
+    flag: z.boolean(),
+    level: z.enum(['low', 'high']),
+    note: z.string().optional(),
+    tags: z.array(z.string()),
+    weights: z.array(z.number()),
+    day: z.number().int(),
+  }),
+  transform: (e) => ({ ...e, big: BigInt(e.big), day: e.at.getUTCDay() }),
+});
+
+const wideEvent = fc.record(
+  {
+    id: fc.string({ minLength: 1, maxLength: 12 }),
+    at: fc.date({ min: new Date('1970-01-01T00:00:00Z'), max: new Date('2100-01-01T00:00:00Z'), noInvalidDate: true }).map((d) => d.toISOString()),
+    n: fc.maxSafeInteger(),
+    x: fc.double({ noNaN: true, noDefaultInfinity: true }),
+    big: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }).map(String),
+    flag: fc.boolean(),
+    level: fc.constantFrom('low', 'high'),
+    note: fc.string(),
+    tags: fc.array(fc.string(), { maxLength: 3 }),
+    weights: fc.array(fc.double({ noNaN: true, noDefaultInfinity: true }), { maxLength: 3 }),
+  },
+  { requiredKeys: ['id', 'at', 'n', 'x', 'big', 'flag', 'level', 'tags', 'weights'] },
+);
+
+describe('expectParity', () => {
+  it('finds the stream and the backfill identical on generated events of every type, poison included', async () => {
+    let written = 0;
+    let poison = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof({ weight: 9, arbitrary: wideEvent }, { weight: 1, arbitrary: fc.jsonValue() }), { minLength: 1, maxLength: 80 }), fc.integer({ min: 1, max: 30 }), async (events, batchSize) => {
+        const report = await expectParity(wide, events, { batchSize, chunkSize: 7 });
+        expect(report.records + report.poison).toBe(events.length);
+        written += report.records;
+        poison += report.poison;
+      }),
+      { numRuns: 25 },
+    );
+    // Both kinds of event really went through.
+    expect(written).toBeGreaterThan(100);
+    expect(poison).toBeGreaterThan(0);
+  });
+
+  it('fails naming the record and feature when the two paths differ', async () => {
+    // A transform that behaves differently for a JSON-decoded event than for... itself: it counts calls.
+    let calls = 0;
+    const drifting = defineFeatureGroup({
+      name: 'drifting',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: cardActivity.source,
+      features: z.object({ card_id: z.string(), event_time: z.date(), seen: z.number().int() }),
+      transform: (e) => ({ card_id: e.card_id, event_time: e.ts, seen: calls++ }),
+    });
+    const events = [0, 1, 2].map((i) => ({ card_id: `c${i}`, amount_cents: i, country: 'US', ts: `2024-05-01T00:00:0${i}.000Z` }));
+    await expect(expectParity(drifting, events)).rejects.toThrow(/written record 0 differs: feature "seen": stream "0", backfill "3"/);
+  });
+});
+
+describe('checkDeterminism', () => {
+  const events = Array.from({ length: 20 }, (_, i) => ({ card_id: `c${i}`, amount_cents: i, country: 'US', ts: `2024-05-01T00:00:${String(i).padStart(2, '0')}.000Z` }));
+
+  it('passes a pure transform', () => {
+    expect(() => checkDeterminism(cardActivity, events)).not.toThrow();
+  });
+
+  it('catches a transform that reads the clock', () => {
+    const clocked = defineFeatureGroup({
+      name: 'clocked',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: cardActivity.source,
+      features: z.object({ card_id: z.string(), event_time: z.date(), age_ms: z.number() }),
+      transform: (e) => ({ card_id: e.card_id, event_time: e.ts, age_ms: Date.now() - e.ts.getTime() }),
+    });
+    expect(() => checkDeterminism(clocked, events)).toThrow(/event 0 gave a different record when run again \(does the transform read the clock/);
+  });
+
+  it('catches randomness and state kept between calls', () => {
+    const random = defineFeatureGroup({
+      name: 'random',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: cardActivity.source,
+      features: z.object({ card_id: z.string(), event_time: z.date(), r: z.number() }),
+      transform: (e) => ({ card_id: e.card_id, event_time: e.ts, r: Math.random() }),
+    });
+    expect(() => checkDeterminism(random, events)).toThrow(/when run again/);
+    const seen = new Set<string>();
+    const stateful = defineFeatureGroup({
+      name: 'stateful',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: cardActivity.source,
+      features: z.object({ card_id: z.string(), event_time: z.date(), first: z.boolean() }),
+      transform: (e) => {
+        const first = !seen.has(e.country);
+        seen.add(e.country);
+        return { card_id: e.card_id, event_time: e.ts, first };
+      },
+    });
+    expect(() => checkDeterminism(stateful, events)).toThrow(/event 0 gave a different record/);
+  });
+});
