@@ -1,6 +1,6 @@
 // Backfill: NDJSON history of the 12-feature group -> local offline Parquet, on 1 and 2 worker threads.
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { cardEvent } from './groups.mjs';
@@ -42,7 +42,8 @@ function run(file, workers) {
     const summary = await backfillOnWorkers({ definitions: ${JSON.stringify(fileURLToPath(new URL('./groups.mjs', import.meta.url)))}, group: cardTransactions.name, shards, workers: ${workers}, dir: ${JSON.stringify(dir)} });
     const seconds = (performance.now() - started) / 1000;
     console.log(JSON.stringify({ records: summary.written, seconds, peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }));`;
-  const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  writeFileSync(`${data}run.mjs`, script);
+  const output = execFileSync(process.execPath, [`${data}run.mjs`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   const result = JSON.parse(output.trim().split('\n').pop());
   rmSync(dir, { recursive: true, force: true });
   if (result.records !== RECORDS) throw new Error(`the backfill wrote ${result.records} of ${RECORDS} records`);

@@ -62,21 +62,27 @@ describe('store.backfill from NDJSON', () => {
     lines[10] = '{"card_id": "broken"'; // not JSON
     lines[20] = JSON.stringify({ ...event(20), amount_cents: 'x' }); // schema violation
     lines[30] = ''; // blank: skipped
-    writeFileSync(file, `${lines.join('\r\n')}\n`);
+    lines[40] = JSON.stringify({ ...event(40), card_id: 'kärtchen-✓' }); // multi-byte: offsets stay in bytes
+    writeFileSync(file, Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`), Buffer.from([0xff, 0xfe, 0x0a])]));
     const store = localStore(dir);
     const progress: BackfillProgress[] = [];
     const summary = await store.backfill(cardActivity, { from: ndjsonFile(file), chunkSize: 250, onProgress: (p) => progress.push(p) });
-    expect(summary).toMatchObject({ records: 1199, written: 1197, poison: 2, chunks: 5, resumedAtChunk: 0 });
-    expect((await offlineRows(store)).length).toBe(1197);
+    expect(summary).toMatchObject({ records: 1200, written: 1197, poison: 3, chunks: 5, resumedAtChunk: 0 });
+    const rows = await offlineRows(store);
+    expect(rows.length).toBe(1197);
+    expect(rows.some((r) => r.startsWith('kärtchen-✓|'))).toBe(true);
     const rejects = readRejects(summary.rejectsFile);
-    expect(rejects.map((r) => r.error.code)).toEqual(['SOURCE_VALIDATION', 'SOURCE_VALIDATION']);
+    expect(rejects.map((r) => r.error.code)).toEqual(['SOURCE_VALIDATION', 'SOURCE_VALIDATION', 'SOURCE_VALIDATION']);
+    // The line that is not UTF-8 is kept byte for byte, with its offset.
+    expect(rejects[2]).toMatchObject({ raw: Buffer.from([0xff, 0xfe]).toString('base64'), rawEncoding: 'base64' });
+    expect(rejects[2]?.position?.byteOffset).toBe(Buffer.byteLength(`${lines.join('\r\n')}\r\n`));
     expect(rejects[0]?.raw).toBe('{"card_id": "broken"');
     expect(rejects[0]?.position?.file).toBe(file);
     expect(rejects[0]?.position?.byteOffset).toBe(lines.slice(0, 10).reduce((n, l) => n + Buffer.byteLength(l) + 2, 0));
     expect(rejects[1]?.error.issues[0]?.path).toEqual(['amount_cents']);
     // Progress after every chunk, and the last one says the input is done.
     expect(progress.length).toBe(6);
-    expect(progress.at(-1)).toMatchObject({ done: 1199, fraction: 1, etaSeconds: 0 });
+    expect(progress.at(-1)).toMatchObject({ done: 1200, fraction: 1, etaSeconds: 0 });
     await store.close();
   });
 
@@ -201,14 +207,14 @@ describe('backfill sources', () => {
 
   it('splits NDJSON into byte ranges that read every line exactly once', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.string({ maxLength: 40 }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 9 }), async (texts, count) => {
+      fc.asyncProperty(fc.array(fc.string({ maxLength: 40, unit: 'grapheme' }), { minLength: 1, maxLength: 60 }), fc.integer({ min: 1, max: 9 }), async (texts, count) => {
         const file = join(root, 'split.ndjson');
         writeFileSync(file, texts.map((t, i) => JSON.stringify({ i, t })).join('\n'));
         const source = ndjsonFile(file);
         const shards = await planBackfill(cardActivity, { from: source, shards: count });
         const seen: number[] = [];
         for (const shard of shards) {
-          for await (const { item } of source.read(cardActivity, shard.range)) seen.push((item.raw as { i: number }).i);
+          for await (const { items } of source.read(cardActivity, shard.range)) for (const item of items) seen.push((item.raw as { i: number }).i);
         }
         expect(seen).toEqual(texts.map((_, i) => i));
       }),

@@ -6,7 +6,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { BackfillSummary } from '../backfill/backfill.js';
 import { csvRowReader } from '../backfill/csv.js';
 import { type BackfillShard, backfillShard } from '../backfill/plan.js';
-import { type BackfillSource, type ByteSource, parquetSource, type SourceSpec } from '../backfill/sources.js';
+import { type BackfillItem, type BackfillSource, type ByteSource, parquetSource, type SourceSpec } from '../backfill/sources.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { loadAthena, runAthenaQuery } from './athena-query.js';
@@ -101,9 +101,16 @@ export function athenaSource(options: AthenaSourceOptions): BackfillSource {
         const result = await runAthenaQuery({ athena, s3, query: options.query, outputLocation: options.outputLocation, database: options.database, workGroup: options.workGroup, retry: options.retry });
         const toEvent = csvRowReader(group.source, result.columns.map((c) => c.name));
         let index = 0;
+        let items: BackfillItem[] = [];
         for await (const cells of result.rows()) {
-          yield { item: { raw: toEvent(cells), position: { source: 'backfill', index, recordId: result.queryExecutionId } }, at: ++index };
+          items.push({ raw: toEvent(cells), position: { source: 'backfill', index, recordId: result.queryExecutionId } });
+          index++;
+          if (items.length === 1000) {
+            yield { items, at: index };
+            items = [];
+          }
         }
+        if (items.length > 0) yield { items, at: index };
       } finally {
         if (!options.athena) athena.destroy();
         if (!options.s3) s3.destroy();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { isUtf8 } from 'node:buffer';
 import { ConfigurationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { optionalModule } from '../util/optional-module.js';
@@ -14,6 +15,15 @@ export interface BackfillItem {
   readonly unreadable?: string;
   readonly position: SourcePosition;
 }
+
+/** Rows read together, and how far into the source (in its unit) the read is after them. */
+export interface BackfillBlock {
+  readonly items: readonly BackfillItem[];
+  readonly at: number;
+}
+
+/** Rows per block for sources that read a row at a time. */
+const BLOCK_ROWS = 1000;
 
 /** Part of a source, in the source's unit (bytes of a file, rows of a Parquet file or an array). */
 export interface ShardRange {
@@ -46,8 +56,11 @@ export interface BackfillSource {
   size(): Promise<number | undefined>;
   /** Split points: ranges that cover the source; `planBackfill` asks for about `count`. */
   split?(count: number): Promise<ShardRange[]>;
-  /** The rows of `range` (all when absent), in order; `at` is how far into the source the read is. */
-  read(group: AnyFeatureGroup, range?: ShardRange): AsyncIterable<{ readonly item: BackfillItem; readonly at: number }>;
+  /**
+   * The rows of `range` (all when absent), in order, a block at a time (a row per promise would cost
+   * more than the row); `at` is how far into the source the read is after the block.
+   */
+  read(group: AnyFeatureGroup, range?: ShardRange): AsyncIterable<BackfillBlock>;
 }
 
 const hash = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 12);
@@ -79,12 +92,18 @@ export function fromRecords(records: readonly unknown[] | Iterable<unknown> | As
       const start = range?.start ?? 0;
       const end = range?.end ?? Number.POSITIVE_INFINITY;
       let index = 0;
+      let items: BackfillItem[] = [];
       const rows = array ?? records;
       for await (const raw of isAsyncIterable(rows) ? rows : (rows as Iterable<unknown>)) {
         if (index >= end) break;
-        if (index >= start) yield { item: { raw, position: { source: 'backfill', index } }, at: index + 1 };
+        if (index >= start) items.push({ raw, position: { source: 'backfill', index } });
         index++;
+        if (items.length === BLOCK_ROWS) {
+          yield { items, at: index };
+          items = [];
+        }
       }
+      if (items.length > 0) yield { items, at: index };
     },
   };
 }
@@ -97,13 +116,12 @@ function evenRanges(size: number, count: number): ShardRange[] {
   return out.length > 0 ? out : [{ start: 0, end: 0 }];
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
- * Lines of a file as byte-exact slices, from `start` to `end`. A line belongs to the range its
- * first byte is in, so ranges that tile a file read every line exactly once.
+ * A file as blocks of whole lines, from `start` to `end`: each block's bytes end at a newline (the
+ * last block may not). A line belongs to the range its first byte is in, so ranges that tile a file
+ * read every line exactly once.
  */
-async function* fileLines(path: string, range: ShardRange | undefined): AsyncGenerator<{ bytes: Buffer; offset: number }> {
+async function* lineBlocks(path: string, range: ShardRange | undefined): AsyncGenerator<{ bytes: Buffer; offset: number; last: boolean }> {
   const start = range?.start ?? 0;
   const end = range?.end ?? Number.POSITIVE_INFINITY;
   // From one byte early: if that byte is a newline, a line starts exactly at `start`.
@@ -117,22 +135,33 @@ async function* fileLines(path: string, range: ShardRange | undefined): AsyncGen
     offset += chunk.length;
     carry = undefined;
     let from = 0;
-    for (;;) {
-      const newline = data.indexOf(10, from);
-      if (newline < 0) break;
-      if (skipping) skipping = false;
-      else {
-        if (base + from >= end) return;
-        yield { bytes: data.subarray(from, newline), offset: base + from };
-      }
+    if (skipping) {
+      const newline = data.indexOf(10);
+      if (newline < 0) continue;
+      skipping = false;
       from = newline + 1;
+    }
+    const lastNewline = data.lastIndexOf(10);
+    if (lastNewline >= from) {
+      // Lines starting at or after `end` belong to the next range.
+      const stop = end - base;
+      if (stop <= from) return;
+      let cut = lastNewline + 1;
+      if (stop < cut) {
+        const after = data.indexOf(10, stop - 1);
+        cut = after < 0 ? cut : after + 1;
+        yield { bytes: data.subarray(from, cut), offset: base + from, last: true };
+        return;
+      }
+      yield { bytes: data.subarray(from, cut), offset: base + from, last: false };
+      from = cut;
     }
     if (from < data.length) {
       carry = data.subarray(from);
       carryOffset = base + from;
     }
   }
-  if (carry && !skipping && carryOffset < end) yield { bytes: carry, offset: carryOffset };
+  if (carry && !skipping && carryOffset < end) yield { bytes: carry, offset: carryOffset, last: true };
 }
 
 /** Byte ranges of about equal size; line boundaries are found when each range is read. */
@@ -161,20 +190,35 @@ export function ndjsonFile(path: string): BackfillSource {
     split: (count) => byteRanges(file, count),
     async *read(_group, range) {
       let index = 0;
-      for await (const { bytes, offset } of fileLines(file, range)) {
-        const line = bytes.length > 0 && bytes[bytes.length - 1] === 13 ? bytes.subarray(0, bytes.length - 1) : bytes;
-        const at = offset + bytes.length + 1;
-        if (line.length === 0 || (line.length < 64 && line.toString('latin1').trim() === '')) continue;
-        const position: SourcePosition = { source: 'backfill', index: index++, file, byteOffset: offset };
-        let raw: unknown;
-        try {
-          raw = JSON.parse(utf8.decode(line));
-        } catch (error) {
-          const text = error instanceof SyntaxError;
-          yield { item: { raw: text ? line.toString('utf8') : Buffer.from(line), unreadable: text ? `not JSON: ${error.message}` : 'not valid UTF-8', position }, at };
-          continue;
+      for await (const block of lineBlocks(file, range)) {
+        const items: BackfillItem[] = [];
+        // Valid UTF-8 (the usual case) is decoded once per block; a block with a bad byte goes line by line.
+        const text = isUtf8(block.bytes) ? block.bytes.toString('utf8') : undefined;
+        const ascii = text !== undefined && text.length === block.bytes.length;
+        let byteOffset = block.offset;
+        let from = 0;
+        while (from < (text ?? block.bytes).length) {
+          let next = text !== undefined ? text.indexOf('\n', from) : block.bytes.indexOf(10, from);
+          if (next < 0) next = (text ?? block.bytes).length;
+          const lineOffset = text === undefined || ascii ? block.offset + from : byteOffset;
+          let line: string | Buffer = text !== undefined ? text.slice(from, next) : block.bytes.subarray(from, next);
+          if (text !== undefined && !ascii) byteOffset += Buffer.byteLength(line) + 1;
+          from = next + 1;
+          if (line.length > 0 && (typeof line === 'string' ? line.charCodeAt(line.length - 1) === 13 : line[line.length - 1] === 13)) line = line.slice(0, line.length - 1);
+          if (line.length === 0 || (line.length < 64 && line.toString().trim() === '')) continue;
+          const position: SourcePosition = { source: 'backfill', index: index++, file, byteOffset: lineOffset };
+          if (typeof line !== 'string' && !isUtf8(line)) {
+            items.push({ raw: Buffer.from(line), unreadable: 'not valid UTF-8', position });
+            continue;
+          }
+          const json = typeof line === 'string' ? line : line.toString('utf8');
+          try {
+            items.push({ raw: JSON.parse(json), position });
+          } catch (error) {
+            items.push({ raw: json, unreadable: `not JSON: ${(error as Error).message}`, position });
+          }
         }
-        yield { item: { raw, position }, at };
+        yield { items, at: block.offset + block.bytes.length };
       }
     },
   };
@@ -213,23 +257,27 @@ export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSou
       let index = 0;
       let at = 0;
       const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
-      const emit = function* (row: { cells: (string | undefined)[]; line: number; malformed?: string }) {
+      let items: BackfillItem[] = [];
+      const emit = (row: { cells: (string | undefined)[]; line: number; malformed?: string }) => {
         if (!header) {
           header = row.cells.map((c) => c ?? '');
           toEvent = csvRowReader(group.source, header);
           return;
         }
         const position: SourcePosition = { source: 'backfill', index: index++, file, line: row.line };
-        if (row.malformed) yield { item: { raw: row.cells, unreadable: `malformed CSV row: ${row.malformed}`, position }, at };
+        if (row.malformed) items.push({ raw: row.cells, unreadable: `malformed CSV row: ${row.malformed}`, position });
         else if (row.cells.length !== header.length) {
-          yield { item: { raw: row.cells, unreadable: `CSV row has ${row.cells.length} cells, the header has ${header.length}`, position }, at };
-        } else yield { item: { raw: (toEvent as (cells: readonly (string | undefined)[]) => unknown)(row.cells), position }, at };
+          items.push({ raw: row.cells, unreadable: `CSV row has ${row.cells.length} cells, the header has ${header.length}`, position });
+        } else items.push({ raw: (toEvent as (cells: readonly (string | undefined)[]) => unknown)(row.cells), position });
       };
       for await (const chunk of stream as AsyncIterable<string>) {
         at += Buffer.byteLength(chunk);
-        for (const row of rows.push(chunk)) yield* emit(row);
+        for (const row of rows.push(chunk)) emit(row);
+        yield { items, at };
+        items = [];
       }
-      for (const row of rows.end()) yield* emit(row);
+      for (const row of rows.end()) emit(row);
+      if (items.length > 0) yield { items, at };
     },
   };
 }
@@ -314,11 +362,11 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
         for (const g of groups) {
           if (range && (g.start < range.start || g.start >= range.end)) continue;
           const rows = (await parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end })) as Record<string, unknown>[];
-          for (let i = 0; i < rows.length; i++) {
+          const items = rows.map((raw, i): BackfillItem => {
             const index = g.start + i;
-            const position: SourcePosition = file ? { source: 'backfill', index, file } : { source: 'backfill', index };
-            yield { item: { raw: rows[i], position }, at: index + 1 };
-          }
+            return { raw, position: file ? { source: 'backfill', index, file } : { source: 'backfill', index } };
+          });
+          yield { items, at: g.end };
         }
       } finally {
         await bytes.close?.();

@@ -32,7 +32,7 @@ Options:
   --from FILE     backfill: .ndjson/.jsonl, .csv or .parquet; repeat for several files
   --to offline|online|both      backfill: where records go (default offline; online gets the latest per id)
   --workers N     backfill: worker threads over shards of the input (default 1)
-  --chunk-size N  backfill: rows per output file and checkpoint step (default 50,000)
+  --chunk-size N  backfill: rows per output file and checkpoint step (default 10,000)
 
 Examples:
   npx skewless demo

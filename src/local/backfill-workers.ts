@@ -130,7 +130,8 @@ export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise
         checkpoint: options.checkpointDir ? join(options.checkpointDir, `${options.group}-shard-${String(shard.index).padStart(5, '0')}.json`) : undefined,
         chunkSize: options.chunkSize,
       };
-      const worker = new Worker(script, { workerData: job });
+      // A worker inherits the process's flags; --input-type (from `node -e`) is refused for a file.
+      const worker = new Worker(script, { workerData: job, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
       running.set(shard.index, { worker, progress: undefined });
       let settled = false;
       worker.on('message', (message: WorkerMessage) => {

@@ -1,6 +1,6 @@
 import { optionalModule } from '../util/optional-module.js';
 import type { FeatureValue } from '../schema/codec.js';
-import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
+import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
 import type { OfflineStoredRow, OfflineWrite } from '../store/types.js';
 
@@ -26,23 +26,25 @@ function typed(type: FeatureDefinition['FeatureType'], text: string): string | n
 /**
  * One Parquet file of offline rows, typed as SageMaker's Glue table: String -> UTF8, Integral ->
  * INT64, Fractional -> DOUBLE, collections -> LIST, plus write_time and api_invocation_time
- * (timestamps) and is_deleted. Absent features are null.
+ * (timestamps) and is_deleted. Absent features are null. The records must be valid for the group
+ * (callers check them once, when they partition the writes).
  */
 export async function encodeOfflineParquet(group: GroupSchema, writes: readonly OfflineWrite[]): Promise<Uint8Array> {
   const { parquetWriteBuffer } = await loadWriter();
   const definitions = group.featureDefinitions;
-  const columns = definitions.map(() => [] as unknown[]);
-  for (const write of writes) {
-    const checked = checkRecord(group, write.record);
-    if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
-    const byName = new Map<string, FeatureValue>(write.record.map((f) => [f.FeatureName, f]));
-    definitions.forEach((d, i) => {
-      const feature = byName.get(d.FeatureName);
-      const column = columns[i] as unknown[];
-      if (feature === undefined) column.push(null);
-      else if (d.CollectionType) column.push((feature.ValueAsStringList ?? []).map((v) => typed(d.FeatureType, v)));
-      else column.push(typed(d.FeatureType, feature.ValueAsString ?? ''));
-    });
+  const columnOf = new Map(definitions.map((d, i) => [d.FeatureName, i]));
+  const columns = definitions.map(() => new Array<unknown>(writes.length).fill(null));
+  for (let row = 0; row < writes.length; row++) {
+    const record = (writes[row] as OfflineWrite).record;
+    for (let f = 0; f < record.length; f++) {
+      const feature = record[f] as FeatureValue;
+      const i = columnOf.get(feature.FeatureName);
+      if (i === undefined) continue;
+      const d = definitions[i] as FeatureDefinition;
+      (columns[i] as unknown[])[row] = d.CollectionType
+        ? (feature.ValueAsStringList ?? []).map((v) => typed(d.FeatureType, v))
+        : typed(d.FeatureType, feature.ValueAsString ?? '');
+    }
   }
   const schema: Record<string, unknown>[] = [{ name: 'root', num_children: definitions.length + 3 }];
   for (const d of definitions) {

@@ -31,7 +31,8 @@ function describeValue(value: unknown): string {
 }
 
 /** A failed record's position: the caller's, else its index in the batch. Built only on failure. */
-function at(given: SourcePosition | undefined, index: number | undefined): SourcePosition | undefined {
+function at(given: SourcePosition | ((index: number) => SourcePosition) | undefined, index: number | undefined): SourcePosition | undefined {
+  if (typeof given === 'function') return given(index as number);
   return given ?? (index === undefined ? undefined : { index });
 }
 
@@ -49,7 +50,7 @@ type Step<R> = { readonly error: RecordError; readonly record?: undefined; reado
 export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R> {
   const { name, parseSource: source, parseFeatures: features, transform, codec } = definition;
 
-  const run = (raw: unknown, given: SourcePosition | undefined, index?: number): Step<R> => {
+  const run = (raw: unknown, given: SourcePosition | ((index: number) => SourcePosition) | undefined, index?: number): Step<R> => {
     let parsedSource: zc.util.SafeParseResult<unknown>;
     try {
       parsedSource = zc.safeParse(source, raw);
@@ -90,7 +91,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
   };
 
   /** Validate features -> encode: what follows the transform, shared with records given directly. */
-  const finish = (output: unknown, given: SourcePosition | undefined, index?: number): Step<R> => {
+  const finish = (output: unknown, given: SourcePosition | ((index: number) => SourcePosition) | undefined, index?: number): Step<R> => {
     let parsedFeatures: zc.util.SafeParseResult<unknown>;
     try {
       parsedFeatures = zc.safeParse(features, output);
@@ -133,7 +134,8 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
       const result: BatchResult<R> = { records: [], failures: [] };
       const positionOf = options.position;
       for (let index = 0; index < raws.length; index++) {
-        const step = run(raws[index], positionOf ? positionOf(index) : undefined, index);
+        // The position is asked for only when a record fails.
+        const step = run(raws[index], positionOf, index);
         if (step.error) result.failures.push({ index, error: step.error });
         else result.records.push({ index, record: step.record, encoded: step.encoded });
       }
