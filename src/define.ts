@@ -9,7 +9,7 @@ import type {
   DateFeatureName,
   FeatureGroup,
   FeatureGroupConfig,
-  FeatureSelection,
+  AnyFeatureSelection,
   IdFeatureName,
   SelectionOptions,
 } from './schema/types.js';
@@ -22,14 +22,15 @@ export function isFeatureGroup(value: unknown): value is AnyFeatureGroup {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FEATURE_GROUP] === true;
 }
 
-function makeSelection(group: AnyFeatureGroup, features: readonly string[], options: SelectionOptions): FeatureSelection {
+function makeSelection(group: AnyFeatureGroup, features: readonly string[], options: SelectionOptions): AnyFeatureSelection {
+  // The prefix type `with` promises exists only in the type system; at run time it is `options.prefix`.
   return Object.freeze({
     groupName: group.name,
     group,
     features: Object.freeze([...features]),
     options: Object.freeze({ ...options }),
     with: (next: SelectionOptions) => makeSelection(group, features, { ...options, ...next }),
-  });
+  }) as AnyFeatureSelection;
 }
 
 /**

@@ -9,6 +9,10 @@ export type { BackfillOptions, BackfillProgress, BackfillSummary, BackfillTarget
 export { backfillShard, planBackfill, shardSource } from './backfill/plan.js';
 export type { BackfillShard, PlanBackfillOptions } from './backfill/plan.js';
 export { loadFeatureGroups, selectGroups } from './definitions.js';
+export { buildTrainingPlan, parseDuration } from './training/plan.js';
+export type { JoinStep, TrainingPlan, TrainingPlanOptions } from './training/plan.js';
+export { renderTrainingSql } from './training/sql.js';
+export type { TrainingSet, TrainingSetOptions, TrainingSetSummary } from './training/training-set.js';
 export type { DeadLetterMessage } from './store/dead-letter.js';
 export type {
   DeadLetterEntry,
@@ -78,6 +82,7 @@ export { FINGERPRINT_FEATURE, RESERVED_FEATURE_NAMES } from './schema/names.js';
 export { epochMillis, epochSeconds, isoTimestamp } from './schema/time.js';
 export type {
   AnyFeatureGroup,
+  AnyFeatureSelection,
   AnyObjectSchema,
   AnySchema,
   BatchOptions,
@@ -92,6 +97,7 @@ export type {
   InferFeatures,
   InferRawSource,
   InferSource,
+  InferTrainingRow,
   OnlineStorageType,
   ProcessFailure,
   ProcessResult,

@@ -7,6 +7,7 @@ import {
   type InferFeatures,
   type InferRawSource,
   type InferSource,
+  type InferTrainingRow,
   isoTimestamp,
   type RecordError,
   type SageMakerRecord,
@@ -163,5 +164,14 @@ describe('typed reads', () => {
     expectTypeOf(store.getMany(cardActivity, ['c'])).resolves.toEqualTypeOf<Map<string, InferFeatures<typeof cardActivity>>>();
     // @ts-expect-error 'nope' is not a feature of the group
     void store.get(cardActivity, 'c', { features: ['nope'] });
+  });
+});
+
+describe('training-set rows', () => {
+  it('add each selected feature, nullable, under the group prefix or the one given', () => {
+    const plain = cardActivity.select('amount');
+    const renamed = cardActivity.select('is_foreign').with({ prefix: 'card_' });
+    type Row = InferTrainingRow<{ card_id: string; label_time: Date }, [typeof plain, typeof renamed]>;
+    expectTypeOf<Row>().toEqualTypeOf<{ card_id: string; label_time: Date; 'card-activity__amount': number | null; card_is_foreign: boolean | null }>();
   });
 });

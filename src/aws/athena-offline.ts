@@ -3,9 +3,11 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { ConfigurationError } from '../errors.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
-import { quoteIdentifier } from '../sql/quote.js';
-import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
-import { type AthenaColumn, loadAthena, runAthenaQuery } from './athena-query.js';
+import { quoteIdentifier, quoteLiteral } from '../sql/quote.js';
+import type { JoinedValues, OfflineStore, OfflineStoredRow, SpineKeys } from '../store/types.js';
+import type { TrainingPlan } from '../training/plan.js';
+import { featureColumn, matchedColumn, renderTrainingSql, TRINO } from '../training/sql.js';
+import { type AthenaColumn, loadAthena, MAX_QUERY_BYTES, runAthenaQuery } from './athena-query.js';
 import { backendError } from './errors.js';
 import type { RetryOptions } from './retry.js';
 import { loadS3 } from './s3-offline.js';
@@ -46,6 +48,19 @@ export function fromAthenaText(text: string | undefined, type: string): unknown 
     default:
       return text;
   }
+}
+
+/** The spine as an inline table: `(__row, __t, __k0, ...)`, keys as escaped literals. */
+function inlineSpine(spine: SpineKeys, steps: number): string {
+  const rows = spine.times.map((time, row) => {
+    const keys = Array.from({ length: steps }, (_, i) => {
+      const key = spine.keys[i]?.[row];
+      return key === undefined ? 'CAST(NULL AS VARCHAR)' : `CAST(${quoteLiteral(key)} AS VARCHAR)`;
+    });
+    return `(CAST(${row} AS BIGINT), CAST(${Math.trunc(time)} AS BIGINT)${keys.map((k) => `, ${k}`).join('')})`;
+  });
+  const names = ['__row', '__t', ...Array.from({ length: steps }, (_, i) => `__k${i}`)].join(', ');
+  return rows.length > 0 ? `(VALUES ${rows.join(', ')}) AS spine(${names})` : `(SELECT CAST(NULL AS BIGINT) AS __row, CAST(NULL AS BIGINT) AS __t${Array.from({ length: steps }, (_, i) => `, CAST(NULL AS VARCHAR) AS __k${i}`).join('')} WHERE false) AS spine`;
 }
 
 function toRow(columns: readonly AthenaColumn[], values: readonly (string | undefined)[]): OfflineStoredRow {
@@ -115,6 +130,39 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore {
         if (error instanceof ConfigurationError) throw error;
         throw backendError(error, group.name, 'read');
       }
+    },
+
+    /**
+     * The point-in-time join in Athena (Trino SQL, window functions: Athena has no ASOF JOIN). The
+     * spine's keys and times go inline as a VALUES table; only the chosen values come back, read
+     * from the query's result file.
+     */
+    async pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> {
+      const { athena, s3 } = await resolveClients();
+      const groups = new Map<string, string>();
+      for (const step of plan.joins) {
+        const { database, table } = await tableOf({ name: step.group, recordIdentifier: step.recordIdentifier, eventTime: step.eventTime, featureDefinitions: step.definitions });
+        groups.set(step.group, `${quoteIdentifier(database)}.${quoteIdentifier(table)}`);
+      }
+      const query = renderTrainingSql(plan, { spine: inlineSpine(spine, plan.joins.length), groups }, TRINO);
+      const bytes = Buffer.byteLength(query);
+      if (bytes > MAX_QUERY_BYTES) {
+        throw new ConfigurationError(
+          'INVALID_CONFIG',
+          `the spine makes a ${bytes}-byte query; Athena accepts ${MAX_QUERY_BYTES}. Split the spine (about ${Math.max(1, Math.floor((spine.times.length * MAX_QUERY_BYTES) / bytes))} rows per call fit)`,
+        );
+      }
+      const result = await runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
+      const values: JoinedValues = plan.joins.map(() => []);
+      for await (const cells of result.rows()) {
+        const row = toRow(result.columns, cells);
+        plan.joins.forEach((step, i) => {
+          (values[i] as (Record<string, unknown> | null)[]).push(
+            row[matchedColumn(i)] === true ? Object.fromEntries(step.features.map((f, n) => [f, row[featureColumn(i, n)] ?? null])) : null,
+          );
+        });
+      }
+      return values;
     },
 
     async close() {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { formatError } from '../errors.js';
 import { runBackfillCommand } from './backfill.js';
 import { runDemo } from './demo.js';
+import { runTrainingSetCommand } from './training-set.js';
 import { runLocal } from './local.js';
 import { runPlan } from './plan.js';
 
@@ -14,6 +15,7 @@ Commands:
   local       start the local stack: SageMaker Feature Store, Athena and S3 on 127.0.0.1
   plan        print CreateFeatureGroup input (or CloudFormation) and IAM policies for a definitions file
   backfill    run history files through a group's pipeline into the local offline (and online) store
+  training-set  a point-in-time training set from a spine (labels) file and the local offline store
 
 Options:
   --help          show this help
@@ -33,6 +35,14 @@ Options:
   --to offline|online|both      backfill: where records go (default offline; online gets the latest per id)
   --workers N     backfill: worker threads over shards of the input (default 1)
   --chunk-size N  backfill: rows per output file and checkpoint step (default 10,000)
+  --spine FILE    training-set: labels as .csv or .parquet (every column kept)
+  --features G:F,F  training-set: a group and its features; repeat for several groups
+  --entity-key C  training-set: the spine column with the record identifier (default: the group's)
+  --timestamp C   training-set: the spine column with each row's time (default label_time)
+  --out FILE      training-set: .parquet or .csv
+  --max-age D     training-set: ignore feature rows older than D (30d, 12h, 15m)
+  --exclusive     training-set: a feature row at exactly the label time does not count
+  --knowledge-time  training-set: also require write_time <= label time
 
 Examples:
   npx skewless demo
@@ -42,6 +52,7 @@ Examples:
   npx skewless plan dist/features.js --group card-activity --diff
   npx skewless backfill dist/features.js card-activity --from history.ndjson --workers 2
   npx skewless backfill dist/features.js card-activity --from 2024-05.csv --from 2024-06.csv --to both --json
+  npx skewless training-set dist/features.js --spine labels.csv --features card-activity:amount,is_foreign --out train.parquet
 
 A backfill keeps checkpoints under <dir>/backfill/<group>/checkpoints: run the same command again after
 a crash and it resumes; delete them to start over.
@@ -73,6 +84,14 @@ async function main(argv: readonly string[]): Promise<number> {
         to: { type: 'string' },
         workers: { type: 'string' },
         'chunk-size': { type: 'string' },
+        spine: { type: 'string' },
+        features: { type: 'string', multiple: true },
+        'entity-key': { type: 'string' },
+        timestamp: { type: 'string' },
+        out: { type: 'string' },
+        'max-age': { type: 'string' },
+        exclusive: { type: 'boolean' },
+        'knowledge-time': { type: 'boolean' },
       },
     });
   } catch (error) {
@@ -144,6 +163,32 @@ async function main(argv: readonly string[]): Promise<number> {
           { definitions, group, from: values.from, to: to as 'offline' | 'online' | 'both', workers, dir: values.dir ?? '.skewless', chunkSize, json: values.json === true },
           (line) => process.stdout.write(`${line}\n`),
           process.stderr,
+        );
+      }
+      case 'training-set': {
+        const definitions = positionals[1];
+        if (!definitions || !values.spine || !values.features?.length || !values.out) {
+          process.stderr.write('skewless training-set: usage: skewless training-set <definitions file> --spine FILE --features GROUP:F1,F2 --out FILE [--entity-key C] [--timestamp C]\n');
+          return 2;
+        }
+        const firstGroup = values.features[0]?.split(':')[0] ?? '';
+        const groups = await (await import('../definitions.js')).loadFeatureGroups(definitions);
+        return await runTrainingSetCommand(
+          {
+            definitions,
+            spine: values.spine,
+            features: values.features,
+            entityKey: values['entity-key'] ?? groups.get(firstGroup)?.recordIdentifier ?? 'id',
+            timestamp: values.timestamp ?? 'label_time',
+            out: values.out,
+            maxAge: values['max-age'],
+            exclusive: values.exclusive === true,
+            knowledgeTime: values['knowledge-time'] === true,
+            dir: values.dir ?? '.skewless',
+            json: values.json === true,
+          },
+          (line) => process.stdout.write(`${line}\n`),
+          (text) => process.stderr.write(text),
         );
       }
       default:

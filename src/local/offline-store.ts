@@ -5,7 +5,9 @@ import type { FeatureValue } from '../schema/codec.js';
 import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
 import { quoteIdentifier, quoteLiteral } from '../sql/quote.js';
-import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
+import type { JoinedValues, OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite, SpineKeys } from '../store/types.js';
+import type { TrainingPlan } from '../training/plan.js';
+import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../training/sql.js';
 import { offlineFileName, partitionOf } from '../offline/layout.js';
 import { Database } from './duckdb.js';
 import { FeatureValidationError } from '../errors.js';
@@ -109,6 +111,40 @@ class LocalOfflineStore implements OfflineStore {
     return `read_parquet(${quoteLiteral(join(dir, '**', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
   }
 
+  /**
+   * The point-in-time join in DuckDB, over the same Parquet files `scan` reads: the spine's keys and
+   * times go into a temp table, the plan is rendered for DuckDB (ASOF JOIN unless knowledge time
+   * forces window functions), and only the chosen values come back.
+   */
+  async pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> {
+    const groups = new Map(plan.joins.map((step) => [step.group, this.source({ name: step.group } as GroupSchema) ?? emptyOffline(step.definitions)]));
+    const sql = renderTrainingSql(plan, { spine: 'spine_keys', groups }, DUCKDB);
+    const rows = await this.db.exclusive(async (connection) => {
+      const keys = plan.joins.map((_, i) => `__k${i} VARCHAR`).join(', ');
+      await connection.run(`CREATE OR REPLACE TEMP TABLE spine_keys (__row BIGINT, __t BIGINT${keys ? `, ${keys}` : ''})`);
+      const appender = await connection.createAppender('spine_keys');
+      spine.times.forEach((time, row) => {
+        appender.appendBigInt(BigInt(row));
+        appender.appendBigInt(BigInt(time));
+        for (const stepKeys of spine.keys) {
+          const key = stepKeys[row];
+          if (key === undefined) appender.appendNull();
+          else appender.appendVarchar(key);
+        }
+        appender.endRow();
+      });
+      appender.closeSync();
+      try {
+        return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+      } finally {
+        await connection.run('DROP TABLE IF EXISTS spine_keys');
+      }
+    });
+    return plan.joins.map((step, i) =>
+      rows.map((row) => (row[matchedColumn(i)] ? Object.fromEntries(step.features.map((f, n) => [f, row[featureColumn(i, n)] ?? null])) : null)),
+    );
+  }
+
   async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {
     const source = this.source(group);
     if (source === undefined) return [];
@@ -119,6 +155,12 @@ class LocalOfflineStore implements OfflineStore {
     await this.db.close();
     if (this.removeOnClose) rmSync(this.baseDir, { recursive: true, force: true });
   }
+}
+
+/** An empty table with a group's offline columns: what a group with no files yet reads as. */
+function emptyOffline(definitions: readonly FeatureDefinition[]): string {
+  const columns = definitions.map((d) => `CAST(NULL AS ${columnType(d)}) AS ${quoteIdentifier(d.FeatureName)}`);
+  return `(SELECT ${[...columns, 'CAST(NULL AS TIMESTAMP) AS write_time', 'CAST(NULL AS TIMESTAMP) AS api_invocation_time', 'CAST(NULL AS BOOLEAN) AS is_deleted'].join(', ')} LIMIT 0)`;
 }
 
 function hasParquet(dir: string): boolean {
@@ -141,7 +183,9 @@ export type { LocalOfflineStore };
  * const rows = await offline.scan(cardActivity);
  * ```
  */
-export async function localOffline(options: LocalOfflineOptions = {}): Promise<OfflineStore & { readonly baseDir: string; source(group: GroupSchema): string | undefined }> {
+export async function localOffline(
+  options: LocalOfflineOptions = {},
+): Promise<OfflineStore & { readonly baseDir: string; source(group: GroupSchema): string | undefined; pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> }> {
   const memory = options.memory === true;
   const baseDir = memory ? mkdtempSync(join(tmpdir(), 'skewless-offline-')) : (options.dir ?? join('.skewless', 'offline'));
   mkdirSync(baseDir, { recursive: true });

@@ -59,7 +59,8 @@ export interface Codec<T> {
   fromDynamoItem(item: Readonly<Record<string, unknown>>): T;
   /** Typed record -> offline row with Parquet-typed values; absent optional features are `null`. */
   toOfflineRow(record: T): OfflineRow;
-  fromOfflineRow(row: Readonly<Record<string, unknown>>): T;
+  /** With `partial`, features absent from the row are left out instead of being an error (training sets read only the selected ones). */
+  fromOfflineRow(row: Readonly<Record<string, unknown>>, options?: { readonly partial?: boolean }): T;
   /** The offline columns of the group's features, in definition order (fingerprint last when lineage is on). */
   readonly offlineColumns: readonly OfflineColumn[];
 }
@@ -407,12 +408,13 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
       if (fingerprint !== undefined) row[FINGERPRINT_FEATURE] = fingerprint;
       return row;
     },
-    fromOfflineRow(row) {
+    fromOfflineRow(row, options = {}) {
       const out: Record<string, unknown> = {};
       for (const spec of specs) {
         const v = row[spec.name];
         if (isAbsent(v)) {
-          readAbsent(out, spec);
+          if (!options.partial) readAbsent(out, spec);
+          else if (v === null && spec.readsAsNull) out[spec.name] = null;
           continue;
         }
         if (spec.collection) {

@@ -104,16 +104,25 @@ export interface SelectionOptions {
 }
 
 /** Features of one group chosen for a training set: `group.select('amount', 'is_foreign')`. */
-export interface FeatureSelection<N extends string = string, Selected extends object = Record<string, unknown>> {
+export interface FeatureSelection<N extends string = string, Selected extends object = Record<string, unknown>, P extends string = `${N}__`> {
   readonly groupName: N;
   readonly group: AnyFeatureGroup;
   readonly features: ReadonlyArray<keyof Selected & string>;
   readonly options: SelectionOptions;
-  /** Returns a copy with these options set. */
-  with(options: SelectionOptions): FeatureSelection<N, Selected>;
+  /** Returns a copy with these options set; a `prefix` renames the output columns in the type too. */
+  with<const O extends SelectionOptions>(options: O): FeatureSelection<N, Selected, O extends { readonly prefix: infer Q extends string } ? Q : P>;
   /** Phantom: the selected features' types, for `InferTrainingRow`. Never set at run time. */
   readonly '~selected'?: Selected;
+  /** Phantom: the output column prefix. Never set at run time. */
+  readonly '~prefix'?: P;
 }
+
+/**
+ * Any selection, whatever it selected: `Selected` is invariant (it types both the feature names and
+ * their values), so only `any` accepts every selection.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type AnyFeatureSelection = FeatureSelection<string, any, string>;
 
 declare const featureGroupBrand: unique symbol;
 
@@ -200,3 +209,24 @@ export type InferRawSource<G extends AnyFeatureGroup> = zc.input<G['source']>;
 
 /** The record type of a group: what `store.get` returns and the pipeline produces. */
 export type InferFeatures<G extends AnyFeatureGroup> = Simplify<zc.output<G['features']>>;
+
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/** The output columns of one selection: `<prefix><feature>`, each null when no row matched. */
+type SelectionColumns<Sel> = Sel extends FeatureSelection<string, infer Selected, infer P>
+  ? { [K in keyof Selected & string as `${P}${K}`]: Selected[K] | null }
+  : never;
+
+/**
+ * A training-set row: the spine row's own columns plus every selected feature as
+ * `<group>__<feature>` (or `<prefix><feature>`), null where no feature row qualified.
+ *
+ * ### Example
+ * ```ts
+ * type Row = InferTrainingRow<{ card_id: string; label_time: Date; fraud: boolean }, [ReturnType<typeof cardActivity.select<'amount'>>]>;
+ * // { card_id: string; label_time: Date; fraud: boolean; 'card-activity__amount': number | null }
+ * ```
+ */
+export type InferTrainingRow<Spine extends object, Selections extends readonly AnyFeatureSelection[]> = Simplify<
+  Spine & UnionToIntersection<SelectionColumns<Selections[number]>>
+>;

@@ -4,6 +4,8 @@ import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import { formatIsoInstant } from '../schema/time.js';
 import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
 import { type BackfillOptions, type BackfillSummary, runBackfill } from '../backfill/backfill.js';
+import { buildTrainingSet, type SpineRow, type TrainingSet, type TrainingSetOptions } from '../training/training-set.js';
+import type { AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore } from './types.js';
 
 /** A record the pipeline refused, as a dead-letter sink receives it. */
@@ -133,6 +135,22 @@ export interface FeatureStore {
    * ```
    */
   backfill(group: AnyFeatureGroup, options: BackfillOptions): Promise<BackfillSummary>;
+  /**
+   * A point-in-time training set: one row per spine row, in spine order, each selected feature as of
+   * the row's time (never later; ties, deletes and maxAge by the rule in DESIGN.md).
+   *
+   * ### Example
+   * ```ts
+   * const { rows, summary } = await store.trainingSet({
+   *   spine: labels, entityKey: 'card_id', timestamp: 'label_time',
+   *   features: [cardActivity.select('amount', 'is_foreign').with({ maxAge: '30d' })],
+   * });
+   * rows[0]['card-activity__amount'];   // number | null
+   * ```
+   */
+  trainingSet<S extends SpineRow, const F extends readonly AnyFeatureSelection[]>(
+    options: TrainingSetOptions<S, F>,
+  ): Promise<TrainingSet<InferTrainingRow<S, F>>>;
   /**
    * Sends entries to the configured dead-letter sink (a no-op without one); throws if the sink
    * fails, so the caller can report the records instead of dropping them.
@@ -290,6 +308,11 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     },
 
     deadLetter: (entries) => sendToDeadLetter(options.deadLetter, [...entries]),
+
+    async trainingSet(trainingOptions) {
+      const { offline } = await backends();
+      return buildTrainingSet(offline, trainingOptions as TrainingSetOptions) as never;
+    },
 
     async backfill(group, backfillOptions) {
       const { online, offline } = await backends();

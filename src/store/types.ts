@@ -1,6 +1,7 @@
 import type { BackendError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema, TtlDuration } from '../schema/sagemaker-record.js';
+import type { TrainingPlan } from '../training/plan.js';
 
 /** What became of one record written to an online store. */
 export type OnlineWriteStatus =
@@ -87,7 +88,22 @@ export interface OfflineAppendOptions {
   readonly fileName?: string;
 }
 
+/** The spine as a point-in-time join needs it: per row its time, and per join step its key. */
+export interface SpineKeys {
+  readonly times: readonly number[];
+  /** `keys[step][row]`: the record identifier to look up, as text; undefined never matches. */
+  readonly keys: readonly (readonly (string | undefined)[])[];
+}
+
+/** `values[step][row]`: the chosen row's selected features as offline values, or null for no match. */
+export type JoinedValues = (Record<string, unknown> | null)[][];
+
 export interface OfflineStore {
+  /**
+   * Runs the point-in-time join in the backend's own engine (DuckDB locally, Athena on AWS).
+   * Stores without one are joined by the in-memory reference engine over `scan`.
+   */
+  pointInTimeJoin?(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues>;
   append(group: GroupSchema, writes: readonly OfflineWrite[], options?: OfflineAppendOptions): Promise<void>;
   /** Every row of the group, in no particular order. */
   scan(group: GroupSchema): Promise<OfflineStoredRow[]>;

@@ -95,7 +95,14 @@ export class LocalAthena {
   constructor(private readonly context: StackContext) {}
 
   private database(): Promise<Database> {
-    this.engine ??= Database.open(':memory:');
+    this.engine ??= Database.open(':memory:').then(async (db) => {
+      // Athena's Trino functions skewless's SQL uses, which DuckDB spells differently.
+      await db.exclusive(async (connection) => {
+        await connection.run('CREATE TEMP MACRO from_iso8601_timestamp(text) AS CAST(text AS TIMESTAMPTZ)');
+        await connection.run('CREATE TEMP MACRO to_unixtime(ts) AS epoch_ms(ts) / 1000.0');
+      });
+      return db;
+    });
     return this.engine;
   }
 

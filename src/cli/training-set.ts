@@ -1,0 +1,72 @@
+import { extname } from 'node:path';
+import { loadFeatureGroups } from '../definitions.js';
+import { ConfigurationError } from '../errors.js';
+import type { AnyFeatureSelection } from '../schema/types.js';
+import { createFeatureStore } from '../store/feature-store.js';
+
+export interface TrainingSetCommand {
+  readonly definitions: string;
+  readonly spine: string;
+  /** `group:feature,feature` items. */
+  readonly features: readonly string[];
+  readonly entityKey: string;
+  readonly timestamp: string;
+  readonly out: string;
+  readonly maxAge: string | undefined;
+  readonly exclusive: boolean;
+  readonly knowledgeTime: boolean;
+  readonly dir: string;
+  readonly json: boolean;
+}
+
+/** `card-activity:amount,is_foreign` -> the group's selection of those features. */
+export function parseFeatureArgument(text: string, groups: ReadonlyMap<string, { select(...features: string[]): AnyFeatureSelection }>): AnyFeatureSelection {
+  const colon = text.lastIndexOf(':');
+  const name = colon < 0 ? text : text.slice(0, colon);
+  const group = groups.get(name);
+  if (!group) throw new ConfigurationError('INVALID_CONFIG', `--features ${text}: no feature group "${name}" (found: ${[...groups.keys()].join(', ')})`);
+  const features = colon < 0 ? [] : text.slice(colon + 1).split(',').map((f) => f.trim()).filter(Boolean);
+  if (features.length === 0) throw new ConfigurationError('INVALID_CONFIG', `--features ${text}: name the features, e.g. ${name}:amount,is_foreign`);
+  return group.select(...features);
+}
+
+function format(path: string): 'csv' | 'parquet' {
+  const ext = extname(path).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.parquet') return 'parquet';
+  throw new ConfigurationError('INVALID_CONFIG', `${path}: use a .csv or .parquet file`);
+}
+
+/** `skewless training-set`: a point-in-time training set from the local store into a file, and its summary. */
+export async function runTrainingSetCommand(command: TrainingSetCommand, out: (line: string) => void, err: (text: string) => void): Promise<number> {
+  const groups = await loadFeatureGroups(command.definitions);
+  const features = command.features.map((f) => parseFeatureArgument(f, groups as never));
+  const spine = format(command.spine) === 'csv' ? { csv: command.spine } : { parquet: command.spine };
+  const output = format(command.out) === 'csv' ? { csv: command.out } : { parquet: command.out };
+  const store = createFeatureStore({ dir: command.dir });
+  err(`joining ${command.spine} with ${features.map((f) => f.groupName).join(', ')} as of "${command.timestamp}"...\n`);
+  try {
+    const { summary } = await store.trainingSet({
+      spine,
+      entityKey: command.entityKey,
+      timestamp: command.timestamp,
+      features,
+      output,
+      inclusive: !command.exclusive,
+      knowledgeTime: command.knowledgeTime,
+      ...(command.maxAge ? { maxAge: command.maxAge } : {}),
+    });
+    if (command.json) {
+      out(JSON.stringify(summary));
+      return 0;
+    }
+    out(`training set: ${summary.rows.toLocaleString('en-US')} rows -> ${summary.output} (${summary.durationMs} ms, ${summary.engine === 'backend' ? 'DuckDB' : 'reference'} engine)`);
+    out('  group                          match rate');
+    for (const [group, rate] of Object.entries(summary.matchRate)) out(`  ${group.padEnd(30)} ${(rate * 100).toFixed(1).padStart(6)}%`);
+    out('  feature column                 nulls');
+    for (const [column, nulls] of Object.entries(summary.nullCounts)) out(`  ${column.padEnd(30)} ${nulls.toLocaleString('en-US').padStart(7)}`);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,0 +1,96 @@
+import { DefinitionError } from '../errors.js';
+import { parseIsoInstant } from '../schema/time.js';
+import type { AnyFeatureGroup, AnyFeatureSelection, FeatureDefinition } from '../schema/types.js';
+
+/** One group's side of the join: which features, under which names, keyed by which spine column. */
+export interface JoinStep {
+  readonly group: string;
+  readonly recordIdentifier: string;
+  readonly eventTime: string;
+  readonly eventTimeType: FeatureDefinition['FeatureType'];
+  /** Every feature definition of the group (the tie-break orders by the scalar ones). */
+  readonly definitions: readonly FeatureDefinition[];
+  readonly features: readonly string[];
+  /** Output column prefix (`<group>__` by default). */
+  readonly prefix: string;
+  /** The spine column holding this group's record identifier. */
+  readonly key: string;
+  /** Rows with event time <= t - maxAge are too old; absent for no limit. */
+  readonly maxAgeMs: number | undefined;
+}
+
+/**
+ * The point-in-time join as data: what every engine renders. For each spine row (key k, time t) and
+ * each step, the row of the group with id = k, event time <= t (< t when not inclusive), event time
+ * > t - maxAge, and write time <= t when `knowledgeTime`, that is greatest by (event time, API
+ * invocation time, write time, is_deleted, feature values); null features if it is a delete marker
+ * or there is none. One output row per spine row, in spine order.
+ */
+export interface TrainingPlan {
+  readonly kind: 'point-in-time-join';
+  /** The spine column holding each row's time. */
+  readonly timestamp: string;
+  readonly inclusive: boolean;
+  readonly knowledgeTime: boolean;
+  readonly joins: readonly JoinStep[];
+}
+
+export interface TrainingPlanOptions {
+  readonly timestamp: string;
+  /** The spine column holding the record identifier, for selections that do not name their own `key`. */
+  readonly entityKey: string;
+  readonly features: readonly AnyFeatureSelection[];
+  readonly inclusive?: boolean;
+  readonly knowledgeTime?: boolean;
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `'30d'`, `'12h'`, `'15m'`, `'90s'`, `'500ms'`, `'2w'` in milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim());
+  if (!match) throw new DefinitionError('INVALID_OPTION', `not a duration: ${JSON.stringify(text)} (use e.g. '30d', '12h', '15m', '90s')`);
+  return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
+}
+
+export function buildTrainingPlan(options: TrainingPlanOptions): TrainingPlan {
+  if (options.features.length === 0) throw new DefinitionError('INVALID_OPTION', 'a training set needs at least one feature selection');
+  const columns = new Set<string>();
+  const joins = options.features.map((selection): JoinStep => {
+    const group: AnyFeatureGroup = selection.group;
+    const prefix = selection.options.prefix ?? `${group.name}__`;
+    for (const feature of selection.features) {
+      const column = `${prefix}${feature}`;
+      if (columns.has(column)) throw new DefinitionError('INVALID_OPTION', `two selections produce the column "${column}": give one a prefix`);
+      columns.add(column);
+    }
+    const eventTimeType = group.featureDefinitions.find((d) => d.FeatureName === group.eventTime)?.FeatureType ?? 'String';
+    return {
+      group: group.name,
+      recordIdentifier: group.recordIdentifier,
+      eventTime: group.eventTime,
+      eventTimeType,
+      definitions: group.featureDefinitions,
+      features: [...selection.features],
+      prefix,
+      key: selection.options.key ?? options.entityKey,
+      maxAgeMs: selection.options.maxAge === undefined ? undefined : parseDuration(selection.options.maxAge),
+    };
+  });
+  return { kind: 'point-in-time-join', timestamp: options.timestamp, inclusive: options.inclusive ?? true, knowledgeTime: options.knowledgeTime ?? false, joins };
+}
+
+/** A spine row's time in epoch ms: a Date or an ISO-8601 string (no guessing between seconds and milliseconds). */
+export function spineTime(value: unknown, row: number, column: string): number {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? parseIsoInstant(value) : undefined;
+  if (ms === undefined || Number.isNaN(ms)) {
+    throw new DefinitionError('INVALID_OPTION', `spine row ${row}: "${column}" must be a Date or an ISO-8601 time, got ${JSON.stringify(value)}`);
+  }
+  return ms;
+}
+
+/** A spine row's key as text: record identifiers are compared as SageMaker stores them, as strings. */
+export function spineKey(value: unknown): string | undefined {
+  if (value === null || value === undefined) return undefined;
+  return typeof value === 'string' ? value : String(value);
+}

@@ -1,0 +1,93 @@
+import { quoteIdentifier as q } from '../sql/quote.js';
+import type { FeatureDefinition } from '../schema/types.js';
+import type { JoinStep, TrainingPlan } from './plan.js';
+import { tieBreakColumns } from './reference.js';
+
+/** How a dialect turns stored times into epoch milliseconds (BIGINT). */
+export interface Dialect {
+  readonly name: 'duckdb' | 'trino';
+  /** The group's event time column: ISO-8601 text (String) or epoch seconds (Fractional). */
+  eventTimeMs(column: string, type: FeatureDefinition['FeatureType']): string;
+  /** A TIMESTAMP column (write_time, api_invocation_time). */
+  timestampMs(column: string): string;
+  /** Whether the dialect has `ASOF JOIN` (DuckDB does, Trino and so Athena do not). */
+  readonly asof: boolean;
+}
+
+export const DUCKDB: Dialect = {
+  name: 'duckdb',
+  eventTimeMs: (column, type) => (type === 'Fractional' ? `CAST(round(${column} * 1000) AS BIGINT)` : `epoch_ms(CAST(${column} AS TIMESTAMPTZ))`),
+  timestampMs: (column) => `epoch_ms(${column})`,
+  asof: true,
+};
+
+export const TRINO: Dialect = {
+  name: 'trino',
+  eventTimeMs: (column, type) =>
+    type === 'Fractional' ? `CAST(round(${column} * 1000) AS BIGINT)` : `CAST(round(to_unixtime(from_iso8601_timestamp(${column})) * 1000) AS BIGINT)`,
+  timestampMs: (column) => `CAST(round(to_unixtime(${column}) * 1000) AS BIGINT)`,
+  asof: false,
+};
+
+/**
+ * What a rendered query reads: the spine as `(__row BIGINT, __t BIGINT epoch ms, __k0 VARCHAR, ...)`
+ * (one key column per join step) and each group's offline rows.
+ */
+export interface SqlSources {
+  readonly spine: string;
+  readonly groups: ReadonlyMap<string, string>;
+}
+
+/** Output column of step `i`'s feature `n`, and whether step `i` matched. */
+export const featureColumn = (step: number, feature: number) => `__f${step}_${feature}`;
+export const matchedColumn = (step: number) => `__m${step}`;
+
+/** The rule's order, most preferred first; without the event time where rows already share one. */
+function orderBy(step: JoinStep, prefix: string, withEventTime = true): string {
+  const ties = tieBreakColumns(step.definitions).map((c) => `${prefix}${q(c)} DESC NULLS LAST`);
+  return [...(withEventTime ? [`${prefix}__et DESC`] : []), `${prefix}__ai DESC`, `${prefix}__wt DESC`, `${prefix}__del DESC`, ...ties].join(', ');
+}
+
+function groupRows(step: JoinStep, index: number, source: string, dialect: Dialect): string {
+  const columns = [...new Set([...tieBreakColumns(step.definitions), ...step.features])].map(q);
+  return `g${index} AS (SELECT CAST(${q(step.recordIdentifier)} AS VARCHAR) AS __k, ${dialect.eventTimeMs(q(step.eventTime), step.eventTimeType)} AS __et, ${dialect.timestampMs('api_invocation_time')} AS __ai, ${dialect.timestampMs('write_time')} AS __wt, is_deleted AS __del, ${columns.join(', ')} FROM ${source})`;
+}
+
+/**
+ * Renders the plan as one SELECT returning `__row`, and per step `__m<i>` and `__f<i>_<n>`, one row
+ * per spine row in spine order. Where the dialect has ASOF JOIN and the plan allows it (no
+ * knowledge-time filter, which is not monotonic in event time), each group is first reduced to one
+ * row per (identifier, event time) by the tie-break and ASOF-joined; otherwise candidates are
+ * ranked with a window function. Names enter the SQL only through `quoteIdentifier`; the only
+ * literals are integers.
+ */
+export function renderTrainingSql(plan: TrainingPlan, sources: SqlSources, dialect: Dialect): string {
+  const ctes: string[] = [`s AS (SELECT * FROM ${sources.spine})`];
+  const asof = dialect.asof && !plan.knowledgeTime;
+  const selects: string[] = ['s.__row AS __row'];
+  const joins: string[] = [];
+  plan.joins.forEach((step, i) => {
+    const source = sources.groups.get(step.group);
+    if (source === undefined) throw new TypeError(`no offline source for group "${step.group}"`);
+    ctes.push(groupRows(step, i, source, dialect));
+    const before = plan.inclusive ? '<=' : '<';
+    if (asof) {
+      // One row per (identifier, event time): the one the tie-break prefers.
+      ctes.push(`d${i} AS (SELECT * FROM g${i} QUALIFY row_number() OVER (PARTITION BY __k, __et ORDER BY ${orderBy(step, '', false)}) = 1)`);
+      ctes.push(`p${i} AS (SELECT s.__row AS __row, s.__t AS __t, d.* FROM s ASOF JOIN d${i} d ON s.__k${i} = d.__k AND d.__et ${before} s.__t)`);
+    } else {
+      const conditions = [`g.__k = s.__k${i}`, `g.__et ${before} s.__t`];
+      if (step.maxAgeMs !== undefined) conditions.push(`g.__et > s.__t - ${Math.trunc(step.maxAgeMs)}`);
+      if (plan.knowledgeTime) conditions.push('g.__wt <= s.__t');
+      ctes.push(`c${i} AS (SELECT s.__row AS __row, s.__t AS __t, g.*, row_number() OVER (PARTITION BY s.__row ORDER BY ${orderBy(step, 'g.')}) AS __rank FROM s JOIN g${i} g ON ${conditions.join(' AND ')})`);
+      ctes.push(`p${i} AS (SELECT * FROM c${i} WHERE __rank = 1)`);
+    }
+    // ASOF found the latest event at or before t; if even that is too old, nothing qualifies.
+    const fresh = asof && step.maxAgeMs !== undefined ? ` AND p${i}.__et > p${i}.__t - ${Math.trunc(step.maxAgeMs)}` : '';
+    const matched = `(p${i}.__row IS NOT NULL AND NOT p${i}.__del${fresh})`;
+    selects.push(`${matched} AS ${matchedColumn(i)}`);
+    step.features.forEach((feature, n) => selects.push(`CASE WHEN ${matched} THEN p${i}.${q(feature)} END AS ${featureColumn(i, n)}`));
+    joins.push(`LEFT JOIN p${i} ON p${i}.__row = s.__row`);
+  });
+  return `WITH ${ctes.join(',\n')}\nSELECT ${selects.join(', ')}\nFROM s ${joins.join(' ')}\nORDER BY s.__row`;
+}

@@ -1,0 +1,282 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { athenaOffline, s3Offline } from '../src/aws/index.js';
+import { z } from 'zod';
+import { createFeatureStore, defineFeatureGroup, type FeatureStore, type SageMakerRecord } from '../src/index.js';
+import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
+import { createGroupOnStack } from './fixtures/stack.js';
+import type { OfflineWrite } from '../src/store/types.js';
+import { cardActivity } from './fixtures/groups.js';
+
+const scores = defineFeatureGroup({
+  name: 'scores',
+  recordIdentifier: 'id',
+  eventTime: 't',
+  source: z.object({ id: z.string(), t: z.date(), v: z.number(), n: z.number().int() }),
+  features: z.object({ id: z.string(), t: z.date(), v: z.number(), n: z.number().int() }),
+  transform: (e) => e,
+});
+
+const BASE = Date.UTC(2024, 0, 1);
+const IDS = ['1', '23', '12', '3', 'a b', "o'neil"];
+
+interface HistoryRow {
+  readonly id: string;
+  readonly et: number;
+  readonly ai: number;
+  readonly wt: number;
+  readonly del: boolean;
+  readonly v: number;
+  readonly n: number;
+}
+
+const historyRow = fc.record({
+  id: fc.constantFrom(...IDS),
+  et: fc.integer({ min: 0, max: 8 }).map((s) => BASE + s * 1000),
+  ai: fc.integer({ min: 0, max: 3 }).map((s) => BASE + s * 1000),
+  wt: fc.integer({ min: 0, max: 12 }).map((s) => BASE + s * 1000),
+  del: fc.boolean().map((b) => b && Math.random() < 0.3),
+  v: fc.integer({ min: -3, max: 3 }).map((x) => x / 2),
+  n: fc.integer({ min: 0, max: 2 }),
+});
+
+const spineRow = fc.record({
+  card: fc.constantFrom(...IDS, 'nobody'),
+  // The same second as a row, or a millisecond either side of one.
+  at: fc.tuple(fc.integer({ min: 0, max: 10 }), fc.constantFrom(-1, 0, 0, 1)).map(([s, d]) => new Date(BASE + s * 1000 + d)),
+  label: fc.boolean(),
+});
+
+function record(row: HistoryRow): SageMakerRecord {
+  const base = [
+    { FeatureName: 'id', ValueAsString: row.id },
+    { FeatureName: 't', ValueAsString: new Date(row.et).toISOString() },
+  ];
+  if (row.del) return base;
+  return [...base, { FeatureName: 'v', ValueAsString: String(row.v) }, { FeatureName: 'n', ValueAsString: String(row.n) }, { FeatureName: 'skewless_fingerprint', ValueAsString: scores.fingerprint }];
+}
+
+/** The rule of DESIGN.md written out as plainly as possible: filter, then take the greatest. */
+function bruteForce(history: readonly HistoryRow[], spine: { card: string; at: Date }, options: { inclusive: boolean; maxAgeMs?: number; knowledgeTime: boolean }) {
+  const t = spine.at.getTime();
+  const eligible = history.filter(
+    (r) =>
+      r.id === spine.card &&
+      (options.inclusive ? r.et <= t : r.et < t) &&
+      (options.maxAgeMs === undefined || r.et > t - options.maxAgeMs) &&
+      (!options.knowledgeTime || r.wt <= t),
+  );
+  const key = (r: HistoryRow) => [r.et, r.ai, r.wt, r.del ? 1 : 0, r.del ? -Infinity : r.v, r.del ? -Infinity : r.n];
+  let best: HistoryRow | undefined;
+  for (const r of eligible) {
+    if (!best) best = r;
+    else {
+      const a = key(r);
+      const b = key(best);
+      const i = a.findIndex((x, j) => x !== b[j]);
+      if (i >= 0 && (a[i] as number) > (b[i] as number)) best = r;
+    }
+  }
+  return best && !best.del ? { v: best.v, n: best.n } : null;
+}
+
+const stores: FeatureStore[] = [];
+afterAll(async () => {
+  for (const store of stores) await store.close();
+});
+
+async function storeWith(history: readonly HistoryRow[]): Promise<FeatureStore> {
+  const store = createFeatureStore({ online: localOnline({ memory: true }), offline: localOffline({ memory: true }) });
+  stores.push(store);
+  const { offline } = await store.backends();
+  const writes: OfflineWrite[] = history.map((row) => ({ record: record(row), writeTime: new Date(row.wt), apiInvocationTime: new Date(row.ai), isDeleted: row.del }));
+  if (writes.length > 0) await offline?.append(scores, writes);
+  return store;
+}
+
+describe('store.trainingSet: the point-in-time rule', () => {
+  it('gives the same rows from the reference engine and DuckDB, equal to a brute-force reading of the rule', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(historyRow, { maxLength: 40 }),
+        fc.array(spineRow, { minLength: 1, maxLength: 25 }),
+        fc.boolean(),
+        fc.constantFrom(undefined, '1s', '3s'),
+        fc.boolean(),
+        async (history, spine, inclusive, maxAge, knowledgeTime) => {
+          const store = await storeWith(history);
+          const selection = maxAge ? scores.select('v', 'n').with({ maxAge }) : scores.select('v', 'n');
+          const options = { spine, entityKey: 'card', timestamp: 'at', features: [selection], inclusive, knowledgeTime } as const;
+          const reference = await store.trainingSet({ ...options, engine: 'reference' });
+          const duckdb = await store.trainingSet(options);
+          expect(duckdb.summary.engine).toBe('backend');
+          expect(duckdb.rows).toEqual(reference.rows);
+          expect(reference.rows).toHaveLength(spine.length);
+          spine.forEach((s, i) => {
+            const expected = bruteForce(history, s, { inclusive, knowledgeTime, ...(maxAge ? { maxAgeMs: Number(maxAge[0]) * 1000 } : {}) });
+            const row = reference.rows[i] as Record<string, unknown>;
+            // Spine columns come through as they were, in spine order.
+            expect(row['card']).toBe(s.card);
+            expect(row['at']).toBe(s.at);
+            expect(row['label']).toBe(s.label);
+            expect({ v: row['scores__v'], n: row['scores__n'] }).toEqual(expected ?? { v: null, n: null });
+          });
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('never returns a value from after the spine time, and keeps duplicate spine rows', async () => {
+    const store = await storeWith([
+      { id: '1', et: BASE + 1000, ai: BASE, wt: BASE, del: false, v: 1, n: 1 },
+      { id: '1', et: BASE + 2000, ai: BASE, wt: BASE, del: false, v: 2, n: 2 },
+    ]);
+    const at = new Date(BASE + 1999);
+    const { rows, summary } = await store.trainingSet({ spine: [{ card: '1', at }, { card: '1', at }, { card: '1', at: new Date(BASE + 2000) }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')] });
+    expect(rows.map((r) => r['scores__v'])).toEqual([1, 1, 2]);
+    expect(summary).toMatchObject({ rows: 3, matchRate: { scores: 1 }, nullCounts: { scores__v: 0 } });
+    const exclusive = await store.trainingSet({ spine: [{ card: '1', at: new Date(BASE + 2000) }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')], inclusive: false });
+    expect(exclusive.rows[0]?.['scores__v']).toBe(1);
+  });
+
+  it('joins several groups, with prefixes and differently named keys, typed', async () => {
+    const store = createFeatureStore({ online: localOnline({ memory: true }), offline: localOffline({ memory: true }) });
+    stores.push(store);
+    await store.ingest(cardActivity, [
+      { card_id: 'c1', amount_cents: 500, country: 'US', ts: '2024-05-01T00:00:00.000Z' },
+      { card_id: 'c1', amount_cents: 900, country: 'FR', ts: '2024-05-03T00:00:00.000Z' },
+    ]);
+    await store.put(scores, [{ id: 'u7', t: new Date('2024-05-01T00:00:00Z'), v: 0.5, n: 3 }]);
+    const { rows, summary } = await store.trainingSet({
+      spine: [
+        { card: 'c1', user: 'u7', label_time: new Date('2024-05-02T00:00:00Z'), fraud: true },
+        { card: 'c2', user: 'u8', label_time: new Date('2024-05-04T00:00:00Z'), fraud: false },
+      ],
+      entityKey: 'card',
+      timestamp: 'label_time',
+      features: [cardActivity.select('amount', 'is_foreign'), scores.select('v').with({ key: 'user', prefix: 'user_' })],
+    });
+    const amount: number | null | undefined = rows[0]?.['card-activity__amount'];
+    expect(amount).toBe(5);
+    expect(rows[0]).toMatchObject({ fraud: true, 'card-activity__is_foreign': false, user_v: 0.5 });
+    expect(rows[1]).toMatchObject({ 'card-activity__amount': null, user_v: null });
+    expect(summary.matchRate).toEqual({ 'card-activity': 0.5, scores: 0.5 });
+  });
+});
+
+describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
+  let stack: LocalStack;
+  let s3: S3Client;
+  beforeAll(async () => {
+    stack = await startLocalStack({ memory: true });
+    s3 = new S3Client(stack.clientConfig);
+    await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
+    await createGroupOnStack(stack.clientConfig, scores, 's3://lake/pit');
+  });
+  afterAll(async () => {
+    s3.destroy();
+    await stack.close();
+  });
+
+  async function replaceHistory(history: readonly HistoryRow[]): Promise<void> {
+    const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'pit/' }));
+    const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key as string }));
+    if (keys.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: 'lake', Delete: { Objects: keys } }));
+    const writes: OfflineWrite[] = history.map((row) => ({ record: record(row), writeTime: new Date(row.wt), apiInvocationTime: new Date(row.ai), isDeleted: row.del }));
+    if (writes.length > 0) await s3Offline({ client: s3, bucket: 'lake', prefix: 'pit' }).append(scores, writes);
+  }
+
+  it('agrees with the reference engine and the rule, window functions and all', async () => {
+    const store = createFeatureStore({
+      online: localOnline({ memory: true }),
+      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/' }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(historyRow, { maxLength: 30 }),
+        fc.array(spineRow, { minLength: 1, maxLength: 15 }),
+        fc.boolean(),
+        fc.constantFrom(undefined, '1s', '3s'),
+        fc.boolean(),
+        async (history, spine, inclusive, maxAge, knowledgeTime) => {
+          await replaceHistory(history);
+          const selection = maxAge ? scores.select('v', 'n').with({ maxAge }) : scores.select('v', 'n');
+          const options = { spine, entityKey: 'card', timestamp: 'at', features: [selection], inclusive, knowledgeTime } as const;
+          const athena = await store.trainingSet(options);
+          expect(athena.summary.engine).toBe('backend');
+          const reference = await store.trainingSet({ ...options, engine: 'reference' });
+          expect(athena.rows).toEqual(reference.rows);
+          spine.forEach((s, i) => {
+            const expected = bruteForce(history, s, { inclusive, knowledgeTime, ...(maxAge ? { maxAgeMs: Number(maxAge[0]) * 1000 } : {}) });
+            expect({ v: athena.rows[i]?.['scores__v'], n: athena.rows[i]?.['scores__n'] }).toEqual(expected ?? { v: null, n: null });
+          });
+        },
+      ),
+      { numRuns: 15 },
+    );
+    await store.close();
+  });
+
+  it('keeps hostile keys, column names and prefixes out of the SQL, on DuckDB and on Athena', async () => {
+    const hostile = ["'; DROP TABLE spine; --", '" OR 1=1 --', "\\'", 'ü\u0301 🙂', '', "o''neil"];
+    const history = hostile.map((id, i) => ({ id: id || 'empty', et: BASE + i * 1000, ai: BASE, wt: BASE, del: false, v: i, n: i }));
+    const spine = hostile.map((id) => ({ 'weird" col; --': id || 'empty', at: new Date(BASE + 60_000) }));
+    const options = { spine, entityKey: 'weird" col; --', timestamp: 'at', features: [scores.select('v').with({ prefix: 'p"; DROP TABLE x; --' })] } as const;
+    await replaceHistory(history);
+    const athenaStore = createFeatureStore({
+      online: localOnline({ memory: true }),
+      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/' }),
+    });
+    const local = await storeWith(history);
+    for (const store of [athenaStore, local]) {
+      const { rows } = await store.trainingSet(options);
+      expect(rows.map((r) => r['p"; DROP TABLE x; --v'])).toEqual(hostile.map((_, i) => i));
+    }
+    await athenaStore.close();
+  });
+});
+
+describe('skewless training-set', () => {
+  it('joins a CSV spine into a Parquet file and prints the summary', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const { buildSync } = await import('esbuild');
+    const { runTrainingSetCommand } = await import('../src/cli/training-set.js');
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-training-cli-'));
+    const definitions = join(fileURLToPath(new URL('.', import.meta.url)), '.tmp', `training-${process.pid}.mjs`);
+    buildSync({ entryPoints: [fileURLToPath(new URL('./fixtures/groups.ts', import.meta.url))], outfile: definitions, bundle: true, platform: 'node', format: 'esm', external: ['zod', '@duckdb/node-api', 'hyparquet', 'hyparquet-writer'], logLevel: 'error' });
+    try {
+      const store = createFeatureStore({ dir });
+      await store.ingest(cardActivity, [{ card_id: 'c1', amount_cents: 500, country: 'FR', ts: '2024-05-01T00:00:00.000Z' }]);
+      await store.close();
+      writeFileSync(join(dir, 'labels.csv'), 'card_id,label_time,fraud\nc1,2024-05-02T00:00:00Z,1\nc2,2024-05-02T00:00:00Z,0\nc1,2024-04-30T00:00:00Z,0\n');
+      const out: string[] = [];
+      const code = await runTrainingSetCommand(
+        { definitions, spine: join(dir, 'labels.csv'), features: ['card-activity:amount,is_foreign'], entityKey: 'card_id', timestamp: 'label_time', out: join(dir, 'train.parquet'), maxAge: '30d', exclusive: false, knowledgeTime: false, dir, json: false },
+        (line) => out.push(line),
+        () => {},
+      );
+      expect(code).toBe(0);
+      expect(out.join('\n')).toMatch(/3 rows -> .*train\.parquet/);
+      expect(out.join('\n')).toMatch(/card-activity\s+33\.3%/);
+      const { parquetReadObjects } = await import('hyparquet');
+      const { readFileSync } = await import('node:fs');
+      const bytes = readFileSync(join(dir, 'train.parquet'));
+      const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer });
+      expect(rows.map((r) => [r['card_id'], r['fraud'], r['card-activity__amount'], r['card-activity__is_foreign']])).toEqual([
+        ['c1', '1', 5, true],
+        ['c2', '0', null, null],
+        ['c1', '0', null, null],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(definitions, { force: true });
+    }
+  });
+});
