@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { benchAws } from './aws.mjs';
 import { benchBackfill } from './backfill.mjs';
 import { benchLambda } from './lambda.mjs';
+import { benchTraining } from './training.mjs';
 import { benchEndpoint, benchLocalOnline } from './local.mjs';
 import { benchPipeline } from './pipeline.mjs';
 
@@ -71,6 +72,19 @@ const benches = [
       [`${r.records.toLocaleString('en-US')} records (${r.fileMb.toLocaleString('en-US')} MB), 1 worker`, `${r.oneWorker.recordsPerSecond.toLocaleString('en-US')} records/s, peak RSS ${r.oneWorker.peakRssMb} MB`, '', ''],
       [`${r.records.toLocaleString('en-US')} records, 2 workers`, `${r.twoWorkers.recordsPerSecond.toLocaleString('en-US')} records/s`, r.throughputGoal, r.throughputMet ? 'yes' : 'no'],
       ['peak memory, 2 workers (RSS, threads included)', `${r.twoWorkers.peakRssMb} MB`, r.memoryGoal, r.memoryMet ? 'yes' : 'no'],
+    ],
+  },
+  {
+    id: 'training',
+    title: 'Training set: point-in-time join (local engine)',
+    run: benchTraining,
+    rows: (r) => [
+      [`${r.spineRows.toLocaleString('en-US')} spine x ${r.featureRows.toLocaleString('en-US')} feature rows (${r.entities.toLocaleString('en-US')} entities), Parquet in and out`, `${r.skewlessSeconds} s, peak RSS ${r.skewlessPeakRssMb} MB`, '', ''],
+      ['bare DuckDB ASOF LEFT JOIN on the same files (no ties, deletes or maxAge)', `${r.bareAsofSeconds} s = skewless / bare ${r.vsBare}x`, r.bareGoal, r.bareMet ? 'yes' : 'no'],
+      r.pandasSeconds === undefined
+        ? ['pandas merge_asof', r.pandas, '>= 3x faster than pandas', 'not run']
+        : ['pandas merge_asof (CSV in and out; merge alone ' + r.pandasMergeSeconds + ' s)', `${r.pandasSeconds} s = ${r.vsPandas}x skewless, peak RSS ${r.pandasPeakRssMb} MB`, r.pandasGoal, r.pandasMet ? 'yes' : 'no'],
+      [`reference engine, ${r.referenceSpineRows.toLocaleString('en-US')} x ${r.referenceFeatureRows.toLocaleString('en-US')}`, `${r.referenceSeconds} s, peak RSS ${r.referencePeakRssMb} MB`, '', ''],
     ],
   },
 ];
