@@ -221,6 +221,31 @@ describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
     await store.close();
   });
 
+  it('stages a large spine as a temporary table, and drops and deletes it afterwards, also on failure', async () => {
+    const history = Array.from({ length: 40 }, (_, i) => ({ id: IDS[i % IDS.length] as string, et: BASE + (i % 9) * 1000, ai: BASE, wt: BASE, del: i % 11 === 0, v: i, n: i % 3 }));
+    await replaceHistory(history);
+    const athena = new AthenaClient(stack.clientConfig);
+    const store = createFeatureStore({
+      online: localOnline({ memory: true }),
+      offline: athenaOffline({ client: athena, s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/', inlineSpineRows: 10 }),
+    });
+    const spine = Array.from({ length: 500 }, (_, i) => ({ card: IDS[i % IDS.length] as string, at: new Date(BASE + (i % 12) * 1000 - (i % 2)) }));
+    const options = { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v', 'n')] } as const;
+    const staged = await store.trainingSet(options);
+    expect(staged.rows).toEqual((await store.trainingSet({ ...options, engine: 'reference' })).rows);
+    const leftovers = async () => (await s3.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'results/skewless-staging/' }))).Contents ?? [];
+    expect(await leftovers()).toEqual([]);
+    // A query that fails (here: a Glue table that does not exist) still cleans up after itself.
+    const failing = createFeatureStore({
+      online: localOnline({ memory: true }),
+      offline: athenaOffline({ client: athena, s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/', inlineSpineRows: 0, tables: { scores: { database: 'sagemaker_featurestore', table: 'no_such_table' } } }),
+    });
+    await expect(failing.trainingSet(options)).rejects.toThrow(/no_such_table|does not exist|Catalog/i);
+    expect(await leftovers()).toEqual([]);
+    await store.close();
+    await failing.close();
+  });
+
   it('keeps hostile keys, column names and prefixes out of the SQL, on DuckDB and on Athena', async () => {
     const hostile = ["'; DROP TABLE spine; --", '" OR 1=1 --', "\\'", 'ü\u0301 🙂', '', "o''neil"];
     const history = hostile.map((id, i) => ({ id: id || 'empty', et: BASE + i * 1000, ai: BASE, wt: BASE, del: false, v: i, n: i }));

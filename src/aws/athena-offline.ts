@@ -1,15 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { ConfigurationError } from '../errors.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
-import { quoteIdentifier, quoteLiteral } from '../sql/quote.js';
+import { quoteHiveIdentifier, quoteIdentifier, quoteLiteral } from '../sql/quote.js';
 import type { JoinedValues, OfflineStore, OfflineStoredRow, SpineKeys } from '../store/types.js';
-import type { TrainingPlan } from '../training/plan.js';
+import type { JoinStep, TrainingPlan } from '../training/plan.js';
+import { loadParquetWriter } from '../offline/parquet.js';
 import { featureColumn, matchedColumn, renderTrainingSql, TRINO } from '../training/sql.js';
-import { type AthenaColumn, loadAthena, MAX_QUERY_BYTES, runAthenaQuery } from './athena-query.js';
+import { type AthenaColumn, type AthenaResult, loadAthena, MAX_QUERY_BYTES, runAthenaQuery } from './athena-query.js';
+import { type RetryOptions, withRetry } from './retry.js';
 import { backendError } from './errors.js';
-import type { RetryOptions } from './retry.js';
 import { loadS3 } from './s3-offline.js';
 
 export interface AthenaOfflineOptions {
@@ -23,6 +25,14 @@ export interface AthenaOfflineOptions {
   /** Used to look up each group's Glue table when `tables` does not name it. */
   readonly sagemaker?: SageMakerClient;
   readonly retry?: RetryOptions;
+  /**
+   * Training sets: spines of up to this many rows go inline in the query as a VALUES table; larger
+   * ones are uploaded as Parquet under `stagingLocation` and registered as a temporary table, which
+   * is dropped and deleted afterwards (also when the query fails). Default 1,000.
+   */
+  readonly inlineSpineRows?: number;
+  /** `s3://bucket/prefix/` for staged spines; default `<outputLocation>skewless-staging/`. */
+  readonly stagingLocation?: string;
 }
 
 /** Athena's text form of a value -> the value, by the column's Athena type. */
@@ -61,6 +71,20 @@ function inlineSpine(spine: SpineKeys, steps: number): string {
   });
   const names = ['__row', '__t', ...Array.from({ length: steps }, (_, i) => `__k${i}`)].join(', ');
   return rows.length > 0 ? `(VALUES ${rows.join(', ')}) AS spine(${names})` : `(SELECT CAST(NULL AS BIGINT) AS __row, CAST(NULL AS BIGINT) AS __t${Array.from({ length: steps }, (_, i) => `, CAST(NULL AS VARCHAR) AS __k${i}`).join('')} WHERE false) AS spine`;
+}
+
+/** The joined values of a query's result rows, per step and spine row. */
+async function readJoined(plan: TrainingPlan, result: AthenaResult): Promise<JoinedValues> {
+  const values: JoinedValues = plan.joins.map(() => []);
+  for await (const cells of result.rows()) {
+    const row = toRow(result.columns, cells);
+    plan.joins.forEach((step, i) => {
+      (values[i] as (Record<string, unknown> | null)[]).push(
+        row[matchedColumn(i)] === true ? Object.fromEntries(step.features.map((f, n) => [f, row[featureColumn(i, n)] ?? null])) : null,
+      );
+    });
+  }
+  return values;
 }
 
 function toRow(columns: readonly AthenaColumn[], values: readonly (string | undefined)[]): OfflineStoredRow {
@@ -103,6 +127,48 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore {
     return { database: catalog.Database, table: catalog.TableName };
   };
 
+  const groupOf = (step: JoinStep): GroupSchema => ({ name: step.group, recordIdentifier: step.recordIdentifier, eventTime: step.eventTime, featureDefinitions: step.definitions });
+
+  /** Uploads the spine as Parquet and registers it as a table; `drop` removes both. */
+  const stageSpine = async (spine: SpineKeys, steps: number, database: string) => {
+    const { athena, s3 } = await resolveClients();
+    const [m, writer] = await Promise.all([loadS3(), loadParquetWriter()]);
+    const id = randomUUID().replaceAll('-', '');
+    const location = `${(options.stagingLocation ?? `${options.outputLocation.replace(/\/+$/, '')}/skewless-staging/`).replace(/\/+$/, '')}/${id}/`;
+    const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
+    if (!match) throw new ConfigurationError('INVALID_CONFIG', `staging location ${location} is not an s3:// URI`);
+    const [, bucket, prefix] = match as unknown as [string, string, string];
+    const key = `${prefix}spine.parquet`;
+    const keys = Array.from({ length: steps }, (_, i) => ({ name: `spine_k${i}`, data: spine.keys[i] ?? [], type: 'STRING' }));
+    const body = writer.parquetWriteBuffer({
+      columnData: [
+        { name: 'spine_row', data: spine.times.map((_, r) => BigInt(r)), type: 'INT64' },
+        { name: 'spine_t', data: spine.times.map((t) => BigInt(Math.trunc(t))), type: 'INT64' },
+        ...keys.map((k) => ({ ...k, data: k.data.map((v) => v ?? null) })),
+      ] as never,
+    });
+    await withRetry(() => s3.send(new m.PutObjectCommand({ Bucket: bucket, Key: key, Body: new Uint8Array(body) })), options.retry);
+    const table = `skewless_spine_${id}`;
+    const name = `${quoteHiveIdentifier(database)}.${quoteHiveIdentifier(table)}`;
+    const run = (query: string) => runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
+    const drop = async () => {
+      try {
+        await run(`DROP TABLE IF EXISTS ${name}`);
+      } finally {
+        await withRetry(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry);
+      }
+    };
+    try {
+      const columns = ['spine_row bigint', 'spine_t bigint', ...keys.map((k) => `${k.name} string`)].join(', ');
+      await run(`CREATE EXTERNAL TABLE ${name} (${columns}) STORED AS PARQUET LOCATION ${quoteLiteral(location)}`);
+    } catch (error) {
+      await drop();
+      throw error;
+    }
+    const select = ['spine_row AS __row', 'spine_t AS __t', ...keys.map((k, i) => `${k.name} AS __k${i}`)].join(', ');
+    return { sql: `(SELECT ${select} FROM ${quoteIdentifier(database)}.${quoteIdentifier(table)}) AS spine`, drop };
+  };
+
   return {
     async append(group) {
       throw new ConfigurationError(
@@ -134,35 +200,33 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore {
 
     /**
      * The point-in-time join in Athena (Trino SQL, window functions: Athena has no ASOF JOIN). The
-     * spine's keys and times go inline as a VALUES table; only the chosen values come back, read
+     * spine's keys and times go inline as a VALUES table, or for large spines into a staged temporary
+     * table (see `inlineSpineRows`); only the chosen values come back, read
      * from the query's result file.
      */
     async pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> {
       const { athena, s3 } = await resolveClients();
       const groups = new Map<string, string>();
       for (const step of plan.joins) {
-        const { database, table } = await tableOf({ name: step.group, recordIdentifier: step.recordIdentifier, eventTime: step.eventTime, featureDefinitions: step.definitions });
+        const { database, table } = await tableOf(groupOf(step));
         groups.set(step.group, `${quoteIdentifier(database)}.${quoteIdentifier(table)}`);
       }
-      const query = renderTrainingSql(plan, { spine: inlineSpine(spine, plan.joins.length), groups }, TRINO);
-      const bytes = Buffer.byteLength(query);
-      if (bytes > MAX_QUERY_BYTES) {
-        throw new ConfigurationError(
-          'INVALID_CONFIG',
-          `the spine makes a ${bytes}-byte query; Athena accepts ${MAX_QUERY_BYTES}. Split the spine (about ${Math.max(1, Math.floor((spine.times.length * MAX_QUERY_BYTES) / bytes))} rows per call fit)`,
-        );
-      }
-      const result = await runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
-      const values: JoinedValues = plan.joins.map(() => []);
-      for await (const cells of result.rows()) {
-        const row = toRow(result.columns, cells);
-        plan.joins.forEach((step, i) => {
-          (values[i] as (Record<string, unknown> | null)[]).push(
-            row[matchedColumn(i)] === true ? Object.fromEntries(step.features.map((f, n) => [f, row[featureColumn(i, n)] ?? null])) : null,
+      const inline = spine.times.length <= (options.inlineSpineRows ?? 1000);
+      const staged = inline ? undefined : await stageSpine(spine, plan.joins.length, (await tableOf(groupOf(plan.joins[0] as JoinStep))).database);
+      try {
+        const query = renderTrainingSql(plan, { spine: staged?.sql ?? inlineSpine(spine, plan.joins.length), groups }, TRINO);
+        const bytes = Buffer.byteLength(query);
+        if (bytes > MAX_QUERY_BYTES) {
+          throw new ConfigurationError(
+            'INVALID_CONFIG',
+            `the training-set query is ${bytes} bytes; Athena accepts ${MAX_QUERY_BYTES}. Lower athenaOffline({ inlineSpineRows }) so the spine is staged`,
           );
-        });
+        }
+        const result = await runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
+        return await readJoined(plan, result);
+      } finally {
+        await staged?.drop();
       }
-      return values;
     },
 
     async close() {

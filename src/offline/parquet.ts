@@ -8,7 +8,7 @@ type Writer = typeof import('hyparquet-writer');
 type Reader = typeof import('hyparquet');
 
 // Pure-JS Parquet (no native code), so offline files can be written inside Lambda.
-const loadWriter = /* @__PURE__ */ optionalModule<Writer>(() => import('hyparquet-writer'), 'writing offline Parquet', 'hyparquet-writer');
+export const loadParquetWriter = /* @__PURE__ */ optionalModule<Writer>(() => import('hyparquet-writer'), 'writing offline Parquet', 'hyparquet-writer');
 const loadReader = /* @__PURE__ */ optionalModule<Reader>(() => import('hyparquet'), 'reading offline Parquet', 'hyparquet');
 
 const PRIMITIVE: Record<FeatureDefinition['FeatureType'], { type: 'BYTE_ARRAY' | 'INT64' | 'DOUBLE'; converted_type?: 'UTF8' }> = {
@@ -30,7 +30,7 @@ function typed(type: FeatureDefinition['FeatureType'], text: string): string | n
  * (callers check them once, when they partition the writes).
  */
 export async function encodeOfflineParquet(group: GroupSchema, writes: readonly OfflineWrite[]): Promise<Uint8Array> {
-  const { parquetWriteBuffer } = await loadWriter();
+  const { parquetWriteBuffer } = await loadParquetWriter();
   const definitions = group.featureDefinitions;
   const columnOf = new Map(definitions.map((d, i) => [d.FeatureName, i]));
   const columns = definitions.map(() => new Array<unknown>(writes.length).fill(null));

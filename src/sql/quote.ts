@@ -17,3 +17,14 @@ export function quoteLiteral(value: string): string {
   if (value.includes('\u0000')) throw new TypeError('a SQL string literal cannot hold NUL');
   return `'${value.replaceAll("'", "''")}'`;
 }
+
+/**
+ * Quotes an identifier for Athena DDL (Hive), which uses backticks: the one way a name enters a
+ * CREATE EXTERNAL TABLE or DROP TABLE statement.
+ */
+export function quoteHiveIdentifier(name: string): string {
+  if (name.length === 0 || name.includes('\u0000')) {
+    throw new TypeError(`not a usable SQL identifier: ${JSON.stringify(name)}`);
+  }
+  return `\`${name.replaceAll('`', '``')}\``;
+}

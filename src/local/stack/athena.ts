@@ -81,9 +81,29 @@ function statementType(query: string): Execution['statementType'] {
 
 const SQL_TYPE: Record<FeatureDefinition['FeatureType'], string> = { String: 'VARCHAR', Integral: 'BIGINT', Fractional: 'DOUBLE' };
 
+const HIVE_NAME = '`?([A-Za-z0-9_]+)`?';
+const CREATE_EXTERNAL = new RegExp(`^\\s*CREATE\\s+EXTERNAL\\s+TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?${HIVE_NAME}\\.${HIVE_NAME}\\s*\\([\\s\\S]*\\)\\s*STORED\\s+AS\\s+PARQUET\\s+LOCATION\\s+'([^']+)'\\s*;?\\s*$`, 'i');
+const DROP_TABLE = new RegExp(`^\\s*DROP\\s+TABLE\\s+(?:IF\\s+EXISTS\\s+)?${HIVE_NAME}\\.${HIVE_NAME}\\s*;?\\s*$`, 'i');
+
+/**
+ * The Athena DDL skewless issues for temporary tables, as DuckDB statements: an external Parquet
+ * table becomes a view over the files at its location, and dropping it drops the view.
+ */
+export function translateDdl(query: string, s3Root: string): string[] | undefined {
+  const create = CREATE_EXTERNAL.exec(query);
+  if (create) {
+    const [, database, table, location] = create as unknown as [string, string, string, string];
+    const files = `${s3Path(s3Root, location).replace(/\/+$/, '')}/*.parquet`;
+    return [`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(database)}`, `CREATE OR REPLACE VIEW ${quoteIdentifier(database)}.${quoteIdentifier(table)} AS SELECT * FROM read_parquet(${quoteLiteral(files)})`];
+  }
+  const drop = DROP_TABLE.exec(query);
+  if (drop) return [`DROP VIEW IF EXISTS ${quoteIdentifier(drop[1] as string)}.${quoteIdentifier(drop[2] as string)}`];
+  return undefined;
+}
+
 /**
  * Athena on DuckDB: every feature group's Glue table is a DuckDB view over its offline Parquet, in a
- * schema named after its Glue database. Queries run as written; one DuckDB cannot run fails the way
+ * schema named after its Glue database. Queries run as written (only external-table DDL is translated); one DuckDB cannot run fails the way
  * Athena fails a query (state FAILED with a reason), never silently rewritten.
  */
 export class LocalAthena {
@@ -178,7 +198,9 @@ export class LocalAthena {
       await this.syncCatalog(db);
       const { columns, rows } = await db.exclusive(async (connection) => {
         await connection.run(execution.database ? `SET search_path = ${quoteLiteral(execution.database)}` : 'RESET search_path');
-        const reader = await connection.runAndReadAll(execution.query);
+        const ddl = translateDdl(execution.query, this.context.s3Root);
+        if (ddl) for (const statement of ddl.slice(0, -1)) await connection.run(statement);
+        const reader = await connection.runAndReadAll(ddl ? (ddl.at(-1) as string) : execution.query);
         const types = reader.columnTypes().map((t) => athenaType(String(t)));
         const cols = reader.columnNames().map((name, i) => ({ Name: name, Type: types[i] as string }));
         const values = reader.getRowsJS().map((row) => row.map((v, i) => athenaText(v, types[i] as string)));
