@@ -221,6 +221,40 @@ describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
     await store.close();
   });
 
+  it('reads only the hourly partitions the spine and maxAge can reach, and still finds rows across day and year ends', async () => {
+    const at = (iso: string) => Date.parse(iso);
+    const history = [
+      { id: '1', et: at('2023-12-31T22:30:00.000Z'), ai: BASE, wt: BASE, del: false, v: 1, n: 1 },
+      { id: '1', et: at('2024-01-01T01:30:00.000Z'), ai: BASE, wt: BASE, del: false, v: 2, n: 2 },
+      { id: '23', et: at('2023-12-31T23:59:59.999Z'), ai: BASE, wt: BASE, del: false, v: 3, n: 3 },
+    ];
+    await replaceHistory(history);
+    const store = createFeatureStore({
+      online: localOnline({ memory: true }),
+      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/' }),
+    });
+    const spine = [
+      { card: '1', at: new Date('2024-01-01T02:00:00.000Z') },
+      { card: '1', at: new Date('2024-01-01T01:00:00.000Z') },
+      { card: '23', at: new Date('2024-01-01T00:00:00.000Z') },
+    ];
+    for (const maxAge of ['4h', '1h', '1s']) {
+      const options = { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v').with({ maxAge })] } as const;
+      const pruned = await store.trainingSet(options);
+      expect(pruned.rows).toEqual((await store.trainingSet({ ...options, engine: 'reference' })).rows);
+    }
+    const wide = await store.trainingSet({ spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v').with({ maxAge: '4h' })] });
+    expect(wide.rows.map((r) => r['scores__v'])).toEqual([2, 1, 3]);
+    const { renderTrainingSql, buildTrainingPlan } = await import('../src/index.js');
+    const sql = renderTrainingSql(
+      buildTrainingPlan({ timestamp: 'at', entityKey: 'card', features: [scores.select('v').with({ maxAge: '4h' })] }),
+      { spine: 's', groups: new Map([['scores', 't']]), partitions: { fromMs: at('2024-01-01T00:00:00.000Z'), toMs: at('2024-01-01T02:00:00.000Z') } },
+      (await import('../src/training/sql.js')).TRINO,
+    );
+    expect(sql).toContain("concat(year, month, day, hour) >= '2023123120' AND concat(year, month, day, hour) <= '2024010102'");
+    await store.close();
+  });
+
   it('stages a large spine as a temporary table, and drops and deletes it afterwards, also on failure', async () => {
     const history = Array.from({ length: 40 }, (_, i) => ({ id: IDS[i % IDS.length] as string, et: BASE + (i % 9) * 1000, ai: BASE, wt: BASE, del: i % 11 === 0, v: i, n: i % 3 }));
     await replaceHistory(history);

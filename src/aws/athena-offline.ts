@@ -33,6 +33,12 @@ export interface AthenaOfflineOptions {
   readonly inlineSpineRows?: number;
   /** `s3://bucket/prefix/` for staged spines; default `<outputLocation>skewless-staging/`. */
   readonly stagingLocation?: string;
+  /**
+   * Training sets read only the hourly partitions (`year`/`month`/`day`/`hour`, SageMaker's Glue
+   * layout) that the spine's time range and `maxAge` can reach. Default true; `false` for tables
+   * without those partition columns.
+   */
+  readonly partitionPruning?: boolean;
 }
 
 /** Athena's text form of a value -> the value, by the column's Athena type. */
@@ -214,7 +220,11 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore {
       const inline = spine.times.length <= (options.inlineSpineRows ?? 1000);
       const staged = inline ? undefined : await stageSpine(spine, plan.joins.length, (await tableOf(groupOf(plan.joins[0] as JoinStep))).database);
       try {
-        const query = renderTrainingSql(plan, { spine: staged?.sql ?? inlineSpine(spine, plan.joins.length), groups }, TRINO);
+        const partitions =
+          options.partitionPruning === false || spine.times.length === 0
+            ? undefined
+            : { fromMs: spine.times.reduce((a, b) => Math.min(a, b)), toMs: spine.times.reduce((a, b) => Math.max(a, b)) };
+        const query = renderTrainingSql(plan, { spine: staged?.sql ?? inlineSpine(spine, plan.joins.length), groups, ...(partitions ? { partitions } : {}) }, TRINO);
         const bytes = Buffer.byteLength(query);
         if (bytes > MAX_QUERY_BYTES) {
           throw new ConfigurationError(

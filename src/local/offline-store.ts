@@ -105,10 +105,12 @@ class LocalOfflineStore implements OfflineStore {
   }
 
   /** The SQL table expression that reads every offline file of a group (DuckDB dialect). */
-  source(group: GroupSchema): string | undefined {
+  source(group: Pick<GroupSchema, 'name'>, options: { readonly partitions?: boolean } = {}): string | undefined {
     const dir = offlineDataDir(this.baseDir, group.name);
     if (!hasParquet(dir)) return undefined;
-    return `read_parquet(${quoteLiteral(join(dir, '**', '*.parquet'))}, hive_partitioning = false, union_by_name = true)`;
+    // With `partitions`, year/month/day/hour come from the path as text, as the Glue table's partition keys do.
+    const hive = options.partitions ? 'hive_partitioning = true, hive_types_autocast = false' : 'hive_partitioning = false';
+    return `read_parquet(${quoteLiteral(join(dir, '**', '*.parquet'))}, ${hive}, union_by_name = true)`;
   }
 
   /**
@@ -117,7 +119,7 @@ class LocalOfflineStore implements OfflineStore {
    * forces window functions), and only the chosen values come back.
    */
   async pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> {
-    const groups = new Map(plan.joins.map((step) => [step.group, this.source({ name: step.group } as GroupSchema) ?? emptyOffline(step.definitions)]));
+    const groups = new Map(plan.joins.map((step) => [step.group, this.source({ name: step.group }) ?? emptyOffline(step.definitions)]));
     const sql = renderTrainingSql(plan, { spine: 'spine_keys', groups }, DUCKDB);
     const rows = await this.db.exclusive(async (connection) => {
       const keys = plan.joins.map((_, i) => `__k${i} VARCHAR`).join(', ');
@@ -185,7 +187,7 @@ export type { LocalOfflineStore };
  */
 export async function localOffline(
   options: LocalOfflineOptions = {},
-): Promise<OfflineStore & { readonly baseDir: string; source(group: GroupSchema): string | undefined; pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> }> {
+): Promise<OfflineStore & { readonly baseDir: string; source(group: Pick<GroupSchema, 'name'>, options?: { readonly partitions?: boolean }): string | undefined; pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> }> {
   const memory = options.memory === true;
   const baseDir = memory ? mkdtempSync(join(tmpdir(), 'skewless-offline-')) : (options.dir ?? join('.skewless', 'offline'));
   mkdirSync(baseDir, { recursive: true });

@@ -36,6 +36,23 @@ export const TRINO: Dialect = {
 export interface SqlSources {
   readonly spine: string;
   readonly groups: ReadonlyMap<string, string>;
+  /**
+   * The spine's time range, when the group sources are Glue tables partitioned by event time
+   * (`year`/`month`/`day`/`hour` text columns): only partitions that can hold a chosen row are read.
+   */
+  readonly partitions?: { readonly fromMs: number; readonly toMs: number };
+}
+
+/** `YYYYMMDDHH` of an instant, UTC: the order of a row's partition columns concatenated. */
+function hourKey(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 13).replace(/[-T]/g, '');
+}
+
+/** Partitions of event times a step can choose from: at most the latest spine time, and with maxAge not before the earliest minus it. */
+function partitionFilter(step: JoinStep, range: NonNullable<SqlSources['partitions']>): string {
+  const hour = 'concat(year, month, day, hour)';
+  const upper = `${hour} <= '${hourKey(range.toMs)}'`;
+  return step.maxAgeMs === undefined ? upper : `${hour} >= '${hourKey(range.fromMs - step.maxAgeMs)}' AND ${upper}`;
 }
 
 /** Output column of step `i`'s feature `n`, and whether step `i` matched. */
@@ -48,9 +65,10 @@ function orderBy(step: JoinStep, prefix: string, withEventTime = true): string {
   return [...(withEventTime ? [`${prefix}__et DESC`] : []), `${prefix}__ai DESC`, `${prefix}__wt DESC`, `${prefix}__del DESC`, ...ties].join(', ');
 }
 
-function groupRows(step: JoinStep, index: number, source: string, dialect: Dialect): string {
+function groupRows(step: JoinStep, index: number, source: string, dialect: Dialect, partitions: SqlSources['partitions']): string {
   const columns = [...new Set([...tieBreakColumns(step.definitions), ...step.features])].map(q);
-  return `g${index} AS (SELECT CAST(${q(step.recordIdentifier)} AS VARCHAR) AS __k, ${dialect.eventTimeMs(q(step.eventTime), step.eventTimeType)} AS __et, ${dialect.timestampMs('api_invocation_time')} AS __ai, ${dialect.timestampMs('write_time')} AS __wt, is_deleted AS __del, ${columns.join(', ')} FROM ${source})`;
+  const where = partitions ? ` WHERE ${partitionFilter(step, partitions)}` : '';
+  return `g${index} AS (SELECT CAST(${q(step.recordIdentifier)} AS VARCHAR) AS __k, ${dialect.eventTimeMs(q(step.eventTime), step.eventTimeType)} AS __et, ${dialect.timestampMs('api_invocation_time')} AS __ai, ${dialect.timestampMs('write_time')} AS __wt, is_deleted AS __del, ${columns.join(', ')} FROM ${source}${where})`;
 }
 
 /**
@@ -69,7 +87,7 @@ export function renderTrainingSql(plan: TrainingPlan, sources: SqlSources, diale
   plan.joins.forEach((step, i) => {
     const source = sources.groups.get(step.group);
     if (source === undefined) throw new TypeError(`no offline source for group "${step.group}"`);
-    ctes.push(groupRows(step, i, source, dialect));
+    ctes.push(groupRows(step, i, source, dialect, sources.partitions));
     const before = plan.inclusive ? '<=' : '<';
     if (asof) {
       // One row per (identifier, event time): the one the tie-break prefers.

@@ -137,18 +137,15 @@ export class LocalAthena {
         const schema = quoteIdentifier(catalog.Database);
         const view = `${schema}.${quoteIdentifier(catalog.TableName)}`;
         const store = await this.context.offline.storeFor(base);
-        const source = store.source({
-          name: group.FeatureGroupName,
-          recordIdentifier: group.RecordIdentifierFeatureName,
-          eventTime: group.EventTimeFeatureName,
-          featureDefinitions: group.FeatureDefinitions,
-        });
+        // The Glue table's hourly partition keys are columns, as on AWS.
+        const source = store.source({ name: group.FeatureGroupName }, { partitions: true });
         // Before the first write there are no files: the view is then an empty table of the right shape.
         const empty = [
           ...group.FeatureDefinitions.map((d) => `CAST(NULL AS ${SQL_TYPE[d.FeatureType]}${d.CollectionType ? '[]' : ''}) AS ${quoteIdentifier(d.FeatureName)}`),
           'CAST(NULL AS TIMESTAMP) AS write_time',
           'CAST(NULL AS TIMESTAMP) AS api_invocation_time',
           'CAST(NULL AS BOOLEAN) AS is_deleted',
+          ...['year', 'month', 'day', 'hour'].map((p) => `CAST(NULL AS VARCHAR) AS ${p}`),
         ].join(', ');
         await connection.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
         await connection.run(`CREATE OR REPLACE VIEW ${view} AS ${source ? `SELECT * FROM ${source}` : `SELECT ${empty} WHERE false`}`);
