@@ -12,7 +12,7 @@ export { loadFeatureGroups, selectGroups } from './definitions.js';
 export { buildTrainingPlan, parseDuration } from './training/plan.js';
 export type { JoinStep, TrainingPlan, TrainingPlanOptions } from './training/plan.js';
 export { renderTrainingSql } from './training/sql.js';
-export type { TrainingSet, TrainingSetOptions, TrainingSetSummary } from './training/training-set.js';
+export type { SpineLoader, SpineRow, TrainingSet, TrainingSetOptions, TrainingSetSummary } from './training/training-set.js';
 export type { DeadLetterMessage } from './store/dead-letter.js';
 export type {
   DeadLetterEntry,

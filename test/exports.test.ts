@@ -7,7 +7,9 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 
 /** package.json subpath -> the source module tsup builds it from. */
 function sourceOf(subpath: string): string {
-  return subpath === '.' ? '../src/index.ts' : `../src/${subpath.slice(2)}/index.ts`;
+  if (subpath === '.') return '../src/index.ts';
+  if (subpath === './engines') return '../src/engines.ts';
+  return `../src/${subpath.slice(2)}/index.ts`;
 }
 
 const entries = Object.keys(pkg.exports).filter((k) => k !== './package.json');

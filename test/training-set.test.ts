@@ -1,9 +1,9 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { athenaOffline, s3Offline } from '../src/aws/index.js';
+import { athenaOffline, athenaSpine, s3Offline, s3Spine } from '../src/aws/index.js';
 import { z } from 'zod';
 import { createFeatureStore, defineFeatureGroup, type FeatureStore, type SageMakerRecord } from '../src/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
@@ -252,6 +252,25 @@ describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
       (await import('../src/training/sql.js')).TRINO,
     );
     expect(sql).toContain("concat(year, month, day, hour) >= '2023123120' AND concat(year, month, day, hour) <= '2024010102'");
+    await store.close();
+  });
+
+  it('takes its spine from an S3 object or an Athena query', async () => {
+    await replaceHistory([{ id: '1', et: BASE, ai: BASE, wt: BASE, del: false, v: 7, n: 1 }]);
+    await s3.send(new PutObjectCommand({ Bucket: 'lake', Key: 'labels/spine.csv', Body: 'card,at,fraud\n1,2024-01-01T00:00:05.000Z,1\nnobody,2024-01-01T00:00:05.000Z,0\n' }));
+    const athena = new AthenaClient(stack.clientConfig);
+    const store = createFeatureStore({
+      online: localOnline({ memory: true }),
+      offline: athenaOffline({ client: athena, s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/' }),
+    });
+    const fromS3 = await store.trainingSet({ spine: s3Spine({ bucket: 'lake', key: 'labels/spine.csv', client: s3 }), entityKey: 'card', timestamp: 'at', features: [scores.select('v')] });
+    expect(fromS3.rows).toEqual([
+      { card: '1', at: '2024-01-01T00:00:05.000Z', fraud: '1', scores__v: 7 },
+      { card: 'nobody', at: '2024-01-01T00:00:05.000Z', fraud: '0', scores__v: null },
+    ]);
+    const query = "SELECT * FROM (VALUES ('1', TIMESTAMP '2024-01-01 00:00:05', true)) AS t(card, label_time, fraud)";
+    const fromAthena = await store.trainingSet({ spine: athenaSpine({ query, outputLocation: 's3://lake/results/', athena, s3 }), entityKey: 'card', timestamp: 'label_time', features: [scores.select('v')] });
+    expect(fromAthena.rows).toEqual([{ card: '1', label_time: new Date('2024-01-01T00:00:05.000Z'), fraud: true, scores__v: 7 }]);
     await store.close();
   });
 

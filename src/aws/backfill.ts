@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { BackfillSummary } from '../backfill/backfill.js';
+import { type BackfillOptions, type BackfillSummary, runBackfill } from '../backfill/backfill.js';
 import { csvRowReader } from '../backfill/csv.js';
 import { type BackfillShard, backfillShard } from '../backfill/plan.js';
 import { type BackfillItem, type BackfillSource, type ByteSource, parquetSource, type SourceSpec } from '../backfill/sources.js';
@@ -162,7 +162,14 @@ export type BackfillShardResult = BackfillSummary & { readonly index: number; re
 export function backfillShardHandler(group: AnyFeatureGroup, options: BackfillShardHandlerOptions) {
   return async (shard: BackfillShard & { readonly to?: 'offline' | 'online' | 'both' }): Promise<BackfillShardResult> => {
     const clients = { ...(options.s3 ? { s3: options.s3 } : {}), ...(options.athena ? { athena: options.athena } : {}) };
-    const summary = await backfillShard(options.store, group, shard, {
+    // The engine is imported here, not loaded by the store on demand: this Lambda's bundle must carry it.
+    const backfilling = {
+      backfill: async (g: AnyFeatureGroup, o: BackfillOptions) => {
+        const { online, offline } = await options.store.backends();
+        return runBackfill(g, o, { online, offline, dir: join(tmpdir(), 'skewless'), now: Date.now });
+      },
+    };
+    const summary = await backfillShard(backfilling, group, shard, {
       resolve: (spec) => awsSourceFromSpec(spec, clients),
       // Lambda can only write under /tmp.
       rejects: join(tmpdir(), 'skewless', `${group.name}-shard-${shard.index}.rejects.ndjson`),

@@ -16,3 +16,5 @@ export { s3DeadLetter, sqsDeadLetter } from './dead-letter.js';
 export type { S3DeadLetterOptions, SqsDeadLetterOptions } from './dead-letter.js';
 export { athenaSource, awsSourceFromSpec, backfillShardHandler, s3ParquetFile } from './backfill.js';
 export type { AthenaSourceOptions, BackfillShardHandlerOptions, BackfillShardResult, S3ObjectOptions } from './backfill.js';
+export { athenaSpine, s3Spine } from './spine.js';
+export type { AthenaSpineOptions } from './spine.js';

@@ -3,8 +3,8 @@ import type { SageMakerRecord } from '../schema/codec.js';
 import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import { formatIsoInstant } from '../schema/time.js';
 import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
-import { type BackfillOptions, type BackfillSummary, runBackfill } from '../backfill/backfill.js';
-import { buildTrainingSet, type SpineRow, type TrainingSet, type TrainingSetOptions } from '../training/training-set.js';
+import type { BackfillOptions, BackfillSummary } from '../backfill/backfill.js';
+import type { SpineRow, TrainingSet, TrainingSetOptions } from '../training/training-set.js';
 import type { AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore } from './types.js';
 
@@ -200,6 +200,17 @@ function loadLocal(): Promise<LocalModule> {
   return import(/* @vite-ignore */ specifier) as Promise<LocalModule>;
 }
 
+type EnginesModule = typeof import('../engines.js');
+
+/**
+ * The backfill and training-set engines, loaded on first use by a specifier bundlers do not follow,
+ * like the local stores: an ingestion Lambda's bundle does not carry them or the Parquet code.
+ */
+function loadEngines(): Promise<EnginesModule> {
+  const specifier = ['skewless', 'engines'].join('/');
+  return import(/* @vite-ignore */ specifier) as Promise<EnginesModule>;
+}
+
 /**
  * Creates the typed feature store client. With no options it runs on the embedded local stores
  * (DuckDB under `./.skewless`); on AWS pass `sageMakerOnline()` / `dynamoDbOnline()` and
@@ -310,13 +321,13 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     deadLetter: (entries) => sendToDeadLetter(options.deadLetter, [...entries]),
 
     async trainingSet(trainingOptions) {
-      const { offline } = await backends();
-      return buildTrainingSet(offline, trainingOptions as TrainingSetOptions) as never;
+      const [{ offline }, engines] = await Promise.all([backends(), loadEngines()]);
+      return engines.buildTrainingSet(offline, trainingOptions as TrainingSetOptions) as never;
     },
 
     async backfill(group, backfillOptions) {
-      const { online, offline } = await backends();
-      return runBackfill(group, backfillOptions, { online, offline, dir, now });
+      const [{ online, offline }, engines] = await Promise.all([backends(), loadEngines()]);
+      return engines.runBackfill(group, backfillOptions, { online, offline, dir, now });
     },
 
     async put(group, records, putOptions = {}) {

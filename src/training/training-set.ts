@@ -10,8 +10,11 @@ import { referenceJoin } from './reference.js';
 export type SpineRow = Readonly<Record<string, unknown>>;
 
 export interface TrainingSetOptions<S extends SpineRow = SpineRow, F extends readonly AnyFeatureSelection[] = readonly AnyFeatureSelection[]> {
-  /** Rows in memory, or a local CSV (times as ISO-8601 text) or Parquet file. Every column is kept as is. */
-  readonly spine: readonly S[] | { readonly csv: string } | { readonly parquet: string };
+  /**
+   * Rows in memory, a local CSV (times as ISO-8601 text) or Parquet file, or a loader such as
+   * `s3Spine(...)` / `athenaSpine(...)` from `skewless/aws`. Every column is kept as is.
+   */
+  readonly spine: readonly S[] | { readonly csv: string } | { readonly parquet: string } | SpineLoader;
   /** The spine column with the record identifier (a selection's `key` overrides it). */
   readonly entityKey: string;
   /** The spine column with each row's time: a Date or ISO-8601 text. */
@@ -27,6 +30,11 @@ export interface TrainingSetOptions<S extends SpineRow = SpineRow, F extends rea
   readonly engine?: 'auto' | 'reference';
   /** Write the rows to a file instead of returning them. */
   readonly output?: { readonly parquet: string } | { readonly csv: string };
+}
+
+/** Loads spine rows from somewhere the core does not reach itself (S3, an Athena query). */
+export interface SpineLoader {
+  load(): Promise<SpineRow[]>;
 }
 
 export interface TrainingSetSummary {
@@ -46,25 +54,31 @@ export interface TrainingSet<Row> {
   readonly summary: TrainingSetSummary;
 }
 
+/** Spine rows of a CSV text: a header, then rows; empty cells are null. */
+export function spineFromCsv(text: string): SpineRow[] {
+  const rows = new CsvRows();
+  const out: SpineRow[] = [];
+  let header: string[] | undefined;
+  for (const row of [...rows.push(text), ...rows.end()]) {
+    if (!header) header = row.cells.map((c) => c ?? '');
+    else out.push(Object.fromEntries(header.map((name, i) => [name, row.cells[i] ?? null])));
+  }
+  return out;
+}
+
+/** Spine rows of a Parquet file's bytes. */
+export async function spineFromParquet(bytes: Uint8Array): Promise<SpineRow[]> {
+  const { parquetReadObjects } = await import('hyparquet').catch((cause: unknown) => {
+    throw new ConfigurationError('MISSING_DEPENDENCY', 'a Parquet spine needs npm install hyparquet', { cause });
+  });
+  return (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as SpineRow[];
+}
+
 async function loadSpine(spine: TrainingSetOptions['spine']): Promise<SpineRow[]> {
   if (Array.isArray(spine)) return spine as SpineRow[];
-  if ('csv' in spine) {
-    const rows = new CsvRows();
-    const out: SpineRow[] = [];
-    let header: string[] | undefined;
-    for (const row of [...rows.push(await readFile(spine.csv, 'utf8')), ...rows.end()]) {
-      if (!header) header = row.cells.map((c) => c ?? '');
-      else out.push(Object.fromEntries(header.map((name, i) => [name, row.cells[i] ?? null])));
-    }
-    return out;
-  }
-  if ('parquet' in spine) {
-    const { parquetReadObjects } = await import('hyparquet').catch((cause: unknown) => {
-      throw new ConfigurationError('MISSING_DEPENDENCY', 'a Parquet spine needs npm install hyparquet', { cause });
-    });
-    const bytes = await readFile(spine.parquet);
-    return (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as SpineRow[];
-  }
+  if ('load' in spine && typeof spine.load === 'function') return spine.load();
+  if ('csv' in spine) return spineFromCsv(await readFile(spine.csv, 'utf8'));
+  if ('parquet' in spine) return spineFromParquet(await readFile(spine.parquet));
   throw new ConfigurationError('INVALID_CONFIG', 'spine must be rows, { csv } or { parquet }');
 }
 

@@ -1,0 +1,73 @@
+import type { AthenaClient } from '@aws-sdk/client-athena';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { ConfigurationError } from '../errors.js';
+import { type SpineLoader, type SpineRow, spineFromCsv, spineFromParquet } from '../training/training-set.js';
+import { fromAthenaText } from './athena-offline.js';
+import { loadAthena, runAthenaQuery } from './athena-query.js';
+import { type RetryOptions, withRetry } from './retry.js';
+import { loadS3 } from './s3-offline.js';
+
+/**
+ * A training-set spine in an S3 object: `.csv` (a header row; times as ISO-8601 text) or `.parquet`.
+ *
+ * ### Example
+ * ```ts
+ * await store.trainingSet({ spine: s3Spine({ bucket: 'labels', key: '2024/chargebacks.parquet' }), entityKey: 'card_id', timestamp: 'label_time', features });
+ * ```
+ */
+export function s3Spine(options: { readonly bucket: string; readonly key: string; readonly client?: S3Client; readonly retry?: RetryOptions }): SpineLoader {
+  return {
+    async load() {
+      const kind = options.key.toLowerCase().endsWith('.csv') ? 'csv' : options.key.toLowerCase().endsWith('.parquet') ? 'parquet' : undefined;
+      if (!kind) throw new ConfigurationError('INVALID_CONFIG', `s3://${options.bucket}/${options.key}: a spine object must be .csv or .parquet`);
+      const m = await loadS3();
+      const client = options.client ?? new m.S3Client({});
+      try {
+        const object = await withRetry(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key })), options.retry);
+        const bytes = await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
+        return kind === 'csv' ? spineFromCsv(Buffer.from(bytes).toString('utf8')) : spineFromParquet(bytes);
+      } finally {
+        if (!options.client) client.destroy();
+      }
+    },
+  };
+}
+
+export interface AthenaSpineOptions {
+  /** The query whose rows are the spine, in the order it returns them (give it an ORDER BY). */
+  readonly query: string;
+  readonly outputLocation: string;
+  readonly database?: string;
+  readonly workGroup?: string;
+  readonly athena?: AthenaClient;
+  readonly s3?: S3Client;
+  readonly retry?: RetryOptions;
+}
+
+/**
+ * A training-set spine from an Athena query (a labels table, say), values typed by Athena's column
+ * types (timestamps as Dates), read from the query's S3 result file.
+ *
+ * ### Example
+ * ```ts
+ * const spine = athenaSpine({ query: 'SELECT card_id, label_time, fraud FROM labels.chargebacks ORDER BY label_time', outputLocation: 's3://my-athena-results/' });
+ * ```
+ */
+export function athenaSpine(options: AthenaSpineOptions): SpineLoader {
+  return {
+    async load() {
+      const [a, m] = await Promise.all([loadAthena(), loadS3()]);
+      const athena = options.athena ?? new a.AthenaClient({});
+      const s3 = options.s3 ?? new m.S3Client({});
+      try {
+        const result = await runAthenaQuery({ athena, s3, query: options.query, outputLocation: options.outputLocation, database: options.database, workGroup: options.workGroup, retry: options.retry });
+        const rows: SpineRow[] = [];
+        for await (const cells of result.rows()) rows.push(Object.fromEntries(result.columns.map((c, i) => [c.name, fromAthenaText(cells[i], c.type)])));
+        return rows;
+      } finally {
+        if (!options.athena) athena.destroy();
+        if (!options.s3) s3.destroy();
+      }
+    },
+  };
+}
