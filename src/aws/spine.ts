@@ -1,8 +1,8 @@
-import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigurationError } from '../errors.js';
 import { type SpineLoader, type SpineRow, spineFromCsv, spineFromParquet } from '../training/training-set.js';
 import { fromAthenaText } from './athena-offline.js';
+import type { AthenaSourceOptions } from './backfill.js';
 import { loadAthena, runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { loadS3 } from './s3-offline.js';
@@ -33,16 +33,8 @@ export function s3Spine(options: { readonly bucket: string; readonly key: string
   };
 }
 
-export interface AthenaSpineOptions {
-  /** The query whose rows are the spine, in the order it returns them (give it an ORDER BY). */
-  readonly query: string;
-  readonly outputLocation: string;
-  readonly database?: string;
-  readonly workGroup?: string;
-  readonly athena?: AthenaClient;
-  readonly s3?: S3Client;
-  readonly retry?: RetryOptions;
-}
+/** As for `athenaSource`; the query's rows are the spine, in the order it returns them (give it an ORDER BY). */
+export type AthenaSpineOptions = AthenaSourceOptions;
 
 /**
  * A training-set spine from an Athena query (a labels table, say), values typed by Athena's column
