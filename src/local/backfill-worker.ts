@@ -22,6 +22,8 @@ async function main(): Promise<void> {
       ...(job.shard.range ? { range: job.shard.range } : {}),
       ...(job.checkpoint ? { checkpoint: job.checkpoint } : {}),
       ...(job.chunkSize ? { chunkSize: job.chunkSize } : {}),
+      // Workers are the parallelism: one chunk at a time each keeps memory flat (two workers, two chunks).
+      concurrency: 1,
       onProgress: (progress) => post({ type: 'progress', shard: job.shard.index, progress }),
     },
     { offline, online: undefined, dir: job.dir, now: Date.now },
