@@ -1,6 +1,6 @@
 // Runs every benchmark, writes bench/results.json and refreshes the table in README.md.
 // Benchmarks are measurements, not tests: goals are reported as met or not, never asserted.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -106,31 +106,33 @@ function runChild(id) {
   return JSON.parse(output.trim().split('\n').pop());
 }
 
+// `node bench/run.mjs aws lambda` reruns only those and keeps the other figures of results.json.
 const only = process.argv.slice(2);
+const resultsUrl = new URL('./results.json', import.meta.url);
+const previous = only.length > 0 && existsSync(resultsUrl) ? JSON.parse(readFileSync(resultsUrl, 'utf8')) : undefined;
 const results = {
   date: new Date().toISOString(),
   node: process.version,
   cpu: os.cpus()[0]?.model ?? 'unknown',
   cores: os.cpus().length,
-  results: {},
+  results: { ...(previous?.results ?? {}) },
 };
 const table = ['| benchmark | measure | figure | goal | met |', '|---|---|---|---|---|'];
 for (const bench of benches) {
-  if (only.length > 0 && !only.includes(bench.id)) continue;
-  process.stdout.write(`running ${bench.id}...\n`);
-  const result = runChild(bench.id);
-  results.results[bench.id] = result;
+  if (only.length === 0 || only.includes(bench.id)) {
+    process.stdout.write(`running ${bench.id}...\n`);
+    results.results[bench.id] = runChild(bench.id);
+  }
+  const result = results.results[bench.id];
+  if (!result) continue;
   for (const [measure, figure, goal, met] of bench.rows(result)) {
     table.push(`| ${bench.title} | ${measure} | ${figure} | ${goal} | ${met} |`);
   }
 }
-const tableText = `${table.join('\n')}\n\n_${results.node} on ${results.cores} × ${results.cpu}, ${results.date.slice(0, 10)}; \`npm run bench\` refreshes this table and bench/results.json._`;
+const tableText = `${table.join('\n')}\n\n_${results.node} on ${results.cores} × ${results.cpu}, ${results.date.slice(0, 10)}; \`npm run bench\` refreshes this table and bench/results.json (\`node bench/run.mjs <id>...\` reruns some)._`;
 process.stdout.write(`\n${tableText}\n`);
 
-if (only.length === 0) {
-  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
-  const readmeUrl = new URL('../README.md', import.meta.url);
-  const readme = readFileSync(readmeUrl, 'utf8');
-  const updated = readme.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${tableText}\n<!-- bench:end -->`);
-  writeFileSync(readmeUrl, updated);
-}
+writeFileSync(resultsUrl, `${JSON.stringify(results, null, 2)}\n`);
+const readmeUrl = new URL('../README.md', import.meta.url);
+const readme = readFileSync(readmeUrl, 'utf8');
+writeFileSync(readmeUrl, readme.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, `<!-- bench:start -->\n${tableText}\n<!-- bench:end -->`));

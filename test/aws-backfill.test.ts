@@ -3,8 +3,8 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } fro
 import { DescribeFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { athenaSource, backfillShardHandler, s3Offline, s3ParquetFile, sageMakerOnline } from '../src/aws/index.js';
-import { createFeatureStore, planBackfill } from '../src/index.js';
+import { athenaOffline, athenaSource, backfillShardHandler, s3Offline, s3ParquetFile, sageMakerOfflineWriter, sageMakerOnline } from '../src/aws/index.js';
+import { createFeatureStore, defineFeatureGroup, planBackfill } from '../src/index.js';
 import { type LocalStack, localOnline, startLocalStack } from '../src/local/index.js';
 import { memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { cardActivity } from './fixtures/groups.js';
@@ -59,6 +59,35 @@ describe('backfill on AWS: S3 Parquet shards through the Step Functions shard ha
     await handler(items[1] as (typeof items)[number]);
     expect(await offline.scan(cardActivity)).toHaveLength(449);
     await store.close();
+  });
+});
+
+describe('sageMakerOfflineWriter', () => {
+  // A group of its own, so its offline table is not the one the Athena source test reads.
+  const cardHistory = defineFeatureGroup({
+    name: 'card-history',
+    recordIdentifier: 'card_id',
+    eventTime: 'event_time',
+    source: cardActivity.source,
+    features: cardActivity.features,
+    transform: cardActivity.transform,
+  });
+
+  it('backfills into SageMaker\'s own offline store through BatchWriteRecord, leaving the online store alone', async () => {
+    await createGroupOnStack(stack.clientConfig, cardHistory, 's3://sm-lake/features');
+    const runtime = new SageMakerFeatureStoreRuntimeClient(stack.clientConfig);
+    const store = createFeatureStore({ online: localOnline({ memory: true }), offline: sageMakerOfflineWriter({ client: runtime, batchWrite: true }) });
+    const events = Array.from({ length: 60 }, (_, i) => event(1000 + i));
+    expect(await store.backfill(cardHistory, { from: events, chunkSize: 25 })).toMatchObject({ written: 60, poison: 0 });
+    await stack.flush();
+    const reader = athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://results/sm/' });
+    const rows = await reader.scan(cardHistory);
+    expect(rows.filter((r) => Number(r['amount']) >= 10)).toHaveLength(60);
+    // TargetStores OfflineStore: nothing reached SageMaker's online store.
+    const online = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline: false });
+    expect(await online.getMany(cardHistory, events.map((e) => e.card_id))).toEqual(new Map());
+    await expect(reader.append(cardHistory, [])).rejects.toThrow(/reads only/);
+    await Promise.all([store.close(), online.close(), reader.close()]);
   });
 });
 

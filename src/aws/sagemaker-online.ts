@@ -3,10 +3,10 @@ import type {
   BatchGetRecordIdentifier,
   SageMakerFeatureStoreRuntimeClient,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
-import { BackendError } from '../errors.js';
+import { BackendError, ConfigurationError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
-import type { DeleteStatus, DeletionMode, OnlinePutOptions, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
+import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
 import { optionalModule } from '../util/optional-module.js';
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
 import { lazyClient } from './clients.js';
@@ -239,3 +239,42 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
   };
 }
 
+
+/**
+ * SageMaker's own offline store as a backfill sink: every record goes through PutRecord (or
+ * BatchWriteRecord with `batchWrite`) with `TargetStores: ['OfflineStore']`, so SageMaker writes the
+ * files and `api_invocation_time` itself. SageMaker names the files, so unlike `s3Offline` a rerun
+ * appends instead of replacing; reading goes through `athenaOffline`.
+ *
+ * ### Example
+ * ```ts
+ * const store = createFeatureStore({ online: sageMakerOnline(), offline: sageMakerOfflineWriter({ batchWrite: true }) });
+ * await store.backfill(cardActivity, { from: ndjsonFile('history.ndjson') });
+ * ```
+ */
+export function sageMakerOfflineWriter(options: Omit<SageMakerOnlineOptions, 'targetStores'> = {}): OfflineStore {
+  const writer = sageMakerOnline({ ...options, targetStores: ['OfflineStore'] });
+  return {
+    async append(group, writes) {
+      if (writes.some((w) => w.isDeleted)) {
+        throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": PutRecord cannot write a delete marker; SageMaker's DeleteRecord (sageMakerOnline) writes its own`);
+      }
+      const outcomes = await writer.put(
+        group,
+        writes.map((w) => w.record),
+      );
+      const failed = outcomes.filter((o): o is BackendError => o instanceof BackendError);
+      if (failed.length > 0) {
+        throw new BackendError('WRITE_FAILED', `group "${group.name}": ${failed.length} of ${outcomes.length} offline writes failed; first: ${failed[0]?.message}`, {
+          retryable: true,
+          group: group.name,
+          cause: failed[0],
+        });
+      }
+    },
+    async scan(group) {
+      throw new ConfigurationError('INVALID_CONFIG', `sageMakerOfflineWriter only writes; read group "${group.name}" with athenaOffline`);
+    },
+    close: () => writer.close(),
+  };
+}
