@@ -171,14 +171,12 @@ async function main(argv: readonly string[]): Promise<number> {
           process.stderr.write('skewless training-set: usage: skewless training-set <definitions file> --spine FILE --features GROUP:F1,F2 --out FILE [--entity-key C] [--timestamp C]\n');
           return 2;
         }
-        const firstGroup = values.features[0]?.split(':')[0] ?? '';
-        const groups = await (await import('../definitions.js')).loadFeatureGroups(definitions);
         return await runTrainingSetCommand(
           {
             definitions,
             spine: values.spine,
             features: values.features,
-            entityKey: values['entity-key'] ?? groups.get(firstGroup)?.recordIdentifier ?? 'id',
+            entityKey: values['entity-key'],
             timestamp: values.timestamp ?? 'label_time',
             out: values.out,
             maxAge: values['max-age'],

@@ -9,7 +9,8 @@ export interface TrainingSetCommand {
   readonly spine: string;
   /** `group:feature,feature` items. */
   readonly features: readonly string[];
-  readonly entityKey: string;
+  /** Default: the record identifier of the first selected group. */
+  readonly entityKey: string | undefined;
   readonly timestamp: string;
   readonly out: string;
   readonly maxAge: string | undefined;
@@ -48,7 +49,7 @@ export async function runTrainingSetCommand(command: TrainingSetCommand, out: (l
   try {
     const { summary } = await store.trainingSet({
       spine,
-      entityKey: command.entityKey,
+      entityKey: command.entityKey ?? (features[0]?.group.recordIdentifier as string),
       timestamp: command.timestamp,
       features,
       output,
