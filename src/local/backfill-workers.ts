@@ -46,6 +46,12 @@ export interface WorkerBackfillOptions {
   /** One checkpoint per shard here: a rerun after a crash resumes every shard where it stopped. */
   readonly checkpointDir?: string;
   readonly chunkSize?: number;
+  /**
+   * Old-generation heap limit of each worker, in MB; default 256. A worker holds one chunk at a time,
+   * so this bounds memory (two workers of the 12-feature benchmark group peak near 320 MB) without
+   * slowing it; raise it, or lower `chunkSize`, for records near SageMaker's 350 KB limit.
+   */
+  readonly maxWorkerHeapMb?: number;
   readonly onProgress?: (progress: WorkerBackfillProgress) => void;
   /** Aborting terminates the workers at once (what a crash does); checkpoints let a rerun resume. */
   readonly signal?: AbortSignal;
@@ -131,7 +137,7 @@ export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise
         chunkSize: options.chunkSize,
       };
       // A worker inherits the process's flags; --input-type (from `node -e`) is refused for a file.
-      const worker = new Worker(script, { workerData: job, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
+      const worker = new Worker(script, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: options.maxWorkerHeapMb ?? 256 }, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
       running.set(shard.index, { worker, progress: undefined });
       let settled = false;
       worker.on('message', (message: WorkerMessage) => {
