@@ -2,7 +2,7 @@
 export { defineFeatureGroup, isFeatureGroup } from './define.js';
 export { createFeatureStore } from './store/feature-store.js';
 export { deadLetterMessage } from './store/dead-letter.js';
-export { csvFile, fromRecords, ndjsonFile, parquetFile, parquetSource, sourceFromSpec } from './backfill/sources.js';
+export { csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, parquetSource, sourceFromSpec } from './backfill/sources.js';
 export type { BackfillItem, BackfillSource, ByteSource, CsvFileOptions, ShardRange, SourceSpec } from './backfill/sources.js';
 export { backfillKey } from './backfill/backfill.js';
 export type { BackfillOptions, BackfillProgress, BackfillSummary, BackfillTarget } from './backfill/backfill.js';

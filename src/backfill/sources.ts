@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import { ConfigurationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
@@ -306,10 +306,14 @@ async function fileBytes(path: string): Promise<ByteSource> {
   };
 }
 
+type ParquetMetadata = Awaited<ReturnType<ParquetReader['parquetMetadataAsync']>>;
+
+async function readMetadata(bytes: ByteSource): Promise<ParquetMetadata> {
+  return (await loadParquet()).parquetMetadataAsync(bytes);
+}
+
 /** The row groups of a Parquet file as row ranges: the units a Parquet source splits into. */
-async function rowGroupRanges(bytes: ByteSource): Promise<ShardRange[]> {
-  const parquet = await loadParquet();
-  const metadata = await parquet.parquetMetadataAsync(bytes);
+function rowGroupRanges(metadata: ParquetMetadata): ShardRange[] {
   const ranges: ShardRange[] = [];
   let start = 0;
   for (const group of metadata.row_groups) {
@@ -338,11 +342,11 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
     unit: 'rows',
     splittable: true,
     ...(spec ? { spec } : {}),
-    size: () => withBytes(async (bytes) => (await rowGroupRanges(bytes)).reduce((n, r) => n + (r.end - r.start), 0)),
+    size: () => withBytes(async (bytes) => rowGroupRanges(await readMetadata(bytes)).reduce((n, r) => n + (r.end - r.start), 0)),
     // Shards follow row groups: a row group is never read by two shards.
     split: (count) =>
       withBytes(async (bytes) => {
-        const groups = await rowGroupRanges(bytes);
+        const groups = rowGroupRanges(await readMetadata(bytes));
         const total = groups.at(-1)?.end ?? 0;
         const target = Math.max(1, Math.ceil(total / Math.max(1, count)));
         const out: ShardRange[] = [];
@@ -357,8 +361,9 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
       const parquet = await loadParquet();
       const bytes = await openBytes();
       try {
-        const metadata = await parquet.parquetMetadataAsync(bytes);
-        const groups = await rowGroupRanges(bytes);
+        // The footer is read once: on S3 every read is a ranged GET.
+        const metadata = await readMetadata(bytes);
+        const groups = rowGroupRanges(metadata);
         for (const g of groups) {
           if (range && (g.start < range.start || g.start >= range.end)) continue;
           const rows = (await parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end })) as Record<string, unknown>[];
@@ -388,6 +393,29 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
 export function parquetFile(path: string): BackfillSource {
   const file = resolve(path);
   return parquetSource(`parquet:${file}`, () => fileBytes(file), { kind: 'parquet', path: file }, file);
+}
+
+/**
+ * The source for a local file, by its extension: `.ndjson`/`.jsonl`/`.json`, `.csv` or `.parquet`.
+ *
+ * ### Example
+ * ```ts
+ * await store.backfill(cardActivity, { from: fileSource('history/2024-05.csv') });
+ * ```
+ */
+export function fileSource(path: string): BackfillSource {
+  switch (extname(path).toLowerCase()) {
+    case '.ndjson':
+    case '.jsonl':
+    case '.json':
+      return ndjsonFile(path);
+    case '.csv':
+      return csvFile(path);
+    case '.parquet':
+      return parquetFile(path);
+    default:
+      throw new ConfigurationError('INVALID_CONFIG', `cannot tell the format of ${path}: name it .ndjson, .jsonl, .csv or .parquet`);
+  }
 }
 
 /** Recreates a source from its spec (in a worker thread or a Lambda). */

@@ -1,9 +1,8 @@
-import { extname, join, resolve } from 'node:path';
-import type { BackfillSummary, BackfillTarget } from '../backfill/backfill.js';
+import { join, resolve } from 'node:path';
+import type { BackfillTarget } from '../backfill/backfill.js';
 import { planBackfill } from '../backfill/plan.js';
-import { type BackfillSource, csvFile, ndjsonFile, parquetFile } from '../backfill/sources.js';
+import { fileSource } from '../backfill/sources.js';
 import { loadFeatureGroups, selectGroups } from '../definitions.js';
-import { ConfigurationError } from '../errors.js';
 import { backfillOnWorkers } from '../local/backfill-workers.js';
 import { createFeatureStore } from '../store/feature-store.js';
 
@@ -18,22 +17,6 @@ export interface BackfillCommand {
   readonly json: boolean;
   /** The worker thread script; default the one in dist/ (tests pass one built from src). */
   readonly workerScript?: string;
-}
-
-/** The source for a file, by its extension. */
-export function sourceForFile(file: string): BackfillSource {
-  switch (extname(file).toLowerCase()) {
-    case '.ndjson':
-    case '.jsonl':
-    case '.json':
-      return ndjsonFile(file);
-    case '.csv':
-      return csvFile(file);
-    case '.parquet':
-      return parquetFile(file);
-    default:
-      throw new ConfigurationError('INVALID_CONFIG', `cannot tell the format of ${file}: name it .ndjson, .jsonl, .csv or .parquet`);
-  }
 }
 
 /** `[#########.........]  45%  1,234,567 rows  98,765/s  ETA 12s  poison 3` */
@@ -78,52 +61,54 @@ function progressWriter(stream: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>): { 
 export async function runBackfillCommand(command: BackfillCommand, out: (line: string) => void, err: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>): Promise<number> {
   const [group] = selectGroups(await loadFeatureGroups(command.definitions), command.group);
   if (!group) return 1;
-  const sources = command.from.map(sourceForFile);
+  const sources = command.from.map((file) => fileSource(file));
   const checkpointDir = join(command.dir, 'backfill', group.name, 'checkpoints');
   const display = progressWriter(err);
   const started = Date.now();
-  const results: { written: number; poison: number; records: number; rejects: string[]; online?: BackfillSummary['online'] } = { written: 0, poison: 0, records: 0, rejects: [] };
+  const results: { written: number; poison: number; records: number; rejects: string[]; online?: { applied: number; stale: number; accepted: number; failed: number } } = { written: 0, poison: 0, records: 0, rejects: [] };
 
-  const offlineToo = command.to !== 'online';
-  if (command.workers > 1 && offlineToo) {
-    const shards = await planBackfill(group, { from: sources, shards: command.workers * 2 });
+  const progress = (p: { fraction: number | undefined; done: number; recordsPerSecond: number; etaSeconds: number | undefined; poison: number }) =>
+    display.update(progressLine(p.fraction, p.done, p.recordsPerSecond, p.etaSeconds, p.poison), p.fraction);
+  const count = (s: { written: number; poison: number; records: number }, rejects: readonly (string | undefined)[]) => {
+    results.written += s.written;
+    results.poison += s.poison;
+    results.records += s.records;
+    for (const file of rejects) if (file) results.rejects.push(file);
+  };
+
+  // Workers write offline; the online part (latest record per identifier) is then one pass here.
+  const useWorkers = command.workers > 1 && command.to !== 'online';
+  const inProcess: BackfillTarget | undefined = useWorkers ? (command.to === 'both' ? 'online' : undefined) : command.to;
+  if (useWorkers) {
     const summary = await backfillOnWorkers({
       definitions: resolve(command.definitions),
       group: group.name,
-      shards,
+      shards: await planBackfill(group, { from: sources, shards: command.workers * 2 }),
       workers: command.workers,
       dir: command.dir,
       checkpointDir,
       ...(command.workerScript ? { workerScript: command.workerScript } : {}),
       ...(command.chunkSize ? { chunkSize: command.chunkSize } : {}),
-      onProgress: (p) => display.update(progressLine(p.fraction, p.done, p.recordsPerSecond, p.etaSeconds, p.poison), p.fraction),
+      onProgress: progress,
     });
-    results.written += summary.written;
-    results.poison += summary.poison;
-    results.records += summary.records;
-    for (const s of summary.shards) if (s.rejectsFile) results.rejects.push(s.rejectsFile);
+    count(summary, summary.shards.map((s) => s.rejectsFile));
   }
 
-  // One process: everything when there are no workers, else the online pass the workers leave.
   const store = createFeatureStore({ dir: command.dir });
   try {
-    const target: BackfillTarget = command.workers > 1 && offlineToo ? (command.to === 'both' ? 'online' : 'offline') : command.to;
-    if (!(command.workers > 1 && command.to === 'offline')) {
-      for (const source of sources) {
-        const summary = await store.backfill(group, {
-          from: source,
-          to: target,
-          checkpoint: join(checkpointDir, `${target}-${Buffer.from(source.id).toString('base64url').slice(-40)}.json`),
-          ...(command.chunkSize ? { chunkSize: command.chunkSize } : {}),
-          onProgress: (p) => display.update(progressLine(p.fraction, p.done, p.recordsPerSecond, p.etaSeconds, p.poison), p.fraction),
-        });
-        if (target !== 'online' || command.workers <= 1) {
-          results.written += summary.written;
-          results.poison += summary.poison;
-          results.records += summary.records;
-          if (summary.rejectsFile) results.rejects.push(summary.rejectsFile);
-        }
-        if (summary.online) results.online = summary.online;
+    for (const source of inProcess ? sources : []) {
+      const summary = await store.backfill(group, {
+        from: source,
+        to: inProcess as BackfillTarget,
+        checkpoint: join(checkpointDir, `${inProcess}-${Buffer.from(source.id).toString('base64url').slice(-40)}.json`),
+        ...(command.chunkSize ? { chunkSize: command.chunkSize } : {}),
+        onProgress: progress,
+      });
+      // After workers the rows were already counted; this pass only adds the online outcomes.
+      if (!useWorkers) count(summary, [summary.rejectsFile]);
+      if (summary.online) {
+        const online = (results.online ??= { applied: 0, stale: 0, accepted: 0, failed: 0 });
+        for (const k of ['applied', 'stale', 'accepted', 'failed'] as const) online[k] += summary.online[k];
       }
     }
   } finally {
