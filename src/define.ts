@@ -1,10 +1,11 @@
 import type * as zc from 'zod/v4/core';
 import { DefinitionError } from './errors.js';
-import { createPipeline } from './pipeline/pipeline.js';
+import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
 import { compileDefinition, type RawDefinitionConfig } from './schema/definition.js';
 import type {
   AnyFeatureGroup,
   AnyObjectSchema,
+  AggregationsOf,
   AnySchema,
   DateFeatureName,
   FeatureGroup,
@@ -16,6 +17,13 @@ import type {
 
 // A registered symbol, so a group made by one copy of skewless is recognised by another.
 const FEATURE_GROUP = Symbol.for('skewless.featureGroup');
+
+const PIPELINE = Symbol.for('skewless.pipeline');
+
+/** The pipeline behind a group, with the stages `processBatch` runs in one go. */
+export function pipelineOf(group: AnyFeatureGroup): Pipeline<Record<string, unknown>> {
+  return (group as unknown as Record<symbol, Pipeline<Record<string, unknown>>>)[PIPELINE] as Pipeline<Record<string, unknown>>;
+}
 
 /** True when `value` was made by `defineFeatureGroup`. */
 export function isFeatureGroup(value: unknown): value is AnyFeatureGroup {
@@ -59,7 +67,8 @@ export function defineFeatureGroup<
   F extends AnyObjectSchema,
   Id extends IdFeatureName<zc.output<F>>,
   T extends DateFeatureName<zc.output<F>>,
->(config: FeatureGroupConfig<N, S, F, Id, T>): FeatureGroup<N, S, F, Id, T> {
+  const A extends AggregationsOf<zc.output<F>> = {},
+>(config: FeatureGroupConfig<N, S, F, Id, T, A>): FeatureGroup<N, S, F, Id, T, A> {
   const definition = compileDefinition<zc.output<F>>(config as unknown as RawDefinitionConfig);
   const pipeline = createPipeline(definition);
   const featureNames = Object.freeze(definition.specs.map((s) => s.name));
@@ -77,6 +86,7 @@ export function defineFeatureGroup<
     lineage: definition.lineage,
     onlineStorageType: definition.onlineStorageType,
     ttl: definition.ttl,
+    aggregations: Object.freeze({ ...((config as { aggregations?: object }).aggregations ?? {}) }),
     featureDefinitions: definition.featureDefinitions,
     featureNames,
     fingerprint: definition.fingerprint,
@@ -100,5 +110,7 @@ export function defineFeatureGroup<
   };
   // Not enumerable, so a spread copy of a group is not mistaken for the group.
   Object.defineProperty(group, FEATURE_GROUP, { value: true, enumerable: false });
-  return Object.freeze(group) as unknown as FeatureGroup<N, S, F, Id, T>;
+  // The stages the store drives itself (it loads aggregation state between them); not public.
+  Object.defineProperty(group, PIPELINE, { value: pipeline, enumerable: false });
+  return Object.freeze(group) as unknown as FeatureGroup<N, S, F, Id, T, A>;
 }

@@ -16,6 +16,8 @@ export interface SourcePosition {
   readonly partition?: number;
   readonly offset?: string;
   readonly messageId?: string;
+  /** The SQS FIFO message group the record belongs to. */
+  readonly messageGroupId?: string;
   readonly recordId?: string;
   readonly file?: string;
   readonly line?: number;
@@ -51,7 +53,15 @@ export type RecordErrorCode =
 
 export type ConfigurationErrorCode = 'MISSING_DEPENDENCY' | 'INVALID_CONFIG';
 
-export type BackendErrorCode = 'GROUP_NOT_FOUND' | 'WRITE_FAILED' | 'READ_FAILED' | 'THROTTLED' | 'INVALID_REQUEST' | 'DEADLINE_EXCEEDED';
+export type BackendErrorCode =
+  | 'GROUP_NOT_FOUND'
+  | 'WRITE_FAILED'
+  | 'READ_FAILED'
+  | 'THROTTLED'
+  | 'INVALID_REQUEST'
+  | 'DEADLINE_EXCEEDED'
+  /** Another writer changed an entity's aggregation state between this batch's read and its write. */
+  | 'STATE_CONFLICT';
 
 export type SkewlessErrorCode = DefinitionErrorCode | RecordErrorCode | ConfigurationErrorCode | BackendErrorCode;
 

@@ -1,6 +1,8 @@
 // The dialect-neutral core: no AWS client, no DuckDB, no side effects at import time.
 export { defineFeatureGroup, isFeatureGroup } from './define.js';
 export { createFeatureStore } from './store/feature-store.js';
+export { avg, count, distinctCount, last, max, min, sum } from './schema/aggregations.js';
+export type { Aggregation, AggregationKind, Aggregations, AnyAggregation, StateCompaction, WindowOptions } from './schema/aggregations.js';
 export { deadLetterMessage } from './store/dead-letter.js';
 export { csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, parquetSource, sourceFromSpec } from './backfill/sources.js';
 export type { BackfillItem, BackfillSource, ByteSource, CsvFileOptions, ShardRange, SourceSpec } from './backfill/sources.js';
@@ -81,6 +83,8 @@ export type { CollectionType, SageMakerFeatureType } from './schema/feature-spec
 export { FINGERPRINT_FEATURE, RESERVED_FEATURE_NAMES } from './schema/names.js';
 export { epochMillis, epochSeconds, isoTimestamp } from './schema/time.js';
 export type {
+  AggregateValues,
+  AggregationsOf,
   AnyFeatureGroup,
   AnyFeatureSelection,
   AnyObjectSchema,
@@ -93,6 +97,7 @@ export type {
   FeatureGroup,
   FeatureGroupConfig,
   FeatureSelection,
+  GroupRecord,
   IdFeatureName,
   InferFeatures,
   InferRawSource,

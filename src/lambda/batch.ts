@@ -41,6 +41,10 @@ export interface BatchReport {
   readonly failed: number;
   /** Calls the online backend retried (throttling, 5xx) while writing the batch. */
   readonly retried: number;
+  /** Records left out of their entity's aggregates for arriving later than the allowed lateness. */
+  readonly late: number;
+  /** Redelivered records the aggregation state had already applied (so not written again). */
+  readonly duplicates: number;
 }
 
 function defaultLog(line: string): void {
@@ -64,6 +68,8 @@ export async function processItems(
   const statuses = new Array<ItemStatus>(items.length);
   const decode = options.decode;
   let retried = 0;
+  let late = 0;
+  let duplicates = 0;
   const onRetry = () => {
     retried++;
   };
@@ -107,6 +113,8 @@ export async function processItems(
       ...(deadline !== undefined ? { deadline } : {}),
       onRetry,
     });
+    late += summary.late;
+    duplicates += summary.duplicate;
     for (const outcome of summary.outcomes) {
       const index = indexOf[outcome.index] as number;
       statuses[index] = outcome.status === 'poison' ? 'poison' : outcome.status === 'failed' ? 'failed' : 'written';
@@ -115,7 +123,7 @@ export async function processItems(
 
   const counts = { written: 0, poison: 0, failed: 0 };
   for (const status of statuses) counts[status]++;
-  const report: BatchReport = { statuses, ...counts, retried };
+  const report: BatchReport = { statuses, ...counts, retried, late, duplicates };
   logBatch(source, group, report, Date.now() - started, options);
   return report;
 }
@@ -160,6 +168,8 @@ export function logBatch(
     poison: report.poison,
     retried: report.retried,
     reported: report.failed,
+    late: report.late,
+    duplicates: report.duplicates,
     durationMs,
   };
   // Counts only: no payload values and no credentials ever reach the log.

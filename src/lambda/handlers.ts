@@ -100,7 +100,16 @@ export function sqsHandler(group: AnyFeatureGroup, options: HandlerOptions) {
           return Buffer.from(record.body, 'utf8');
         },
         raw: record.body,
-        position: { source: 'sqs', index, messageId: record.messageId, ...(Number.isFinite(sent) ? { arrivalTimeMs: sent } : {}) },
+        position: {
+          source: 'sqs',
+          index,
+          messageId: record.messageId,
+          ...(Number.isFinite(sent) ? { arrivalTimeMs: sent } : {}),
+          // FIFO queues number each message group's messages in order: the aggregation state's redelivery guard uses it.
+          ...(record.attributes?.SequenceNumber !== undefined && record.attributes?.MessageGroupId !== undefined
+            ? { messageGroupId: record.attributes.MessageGroupId, sequenceNumber: record.attributes.SequenceNumber }
+            : {}),
+        },
       };
     });
     const report = await processItems('sqs', group, items, options, context);
@@ -247,6 +256,14 @@ function jsonLine(row: Record<string, unknown>): string {
  * ```
  */
 export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTransformOptions = {}) {
+  if (Object.keys(group.aggregations).length > 0) {
+    // A transformation has no state between invocations and Firehose may retry or reorder buffers.
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `group "${group.name}" has aggregations, which need per-entity state a Firehose transformation does not have: ` +
+        'ingest it with kinesisHandler (its records reach the offline store too), or backfill the offline store',
+    );
+  }
   return async (event: FirehoseEvent): Promise<FirehoseResponse> => {
     requireRecords('Firehose', event?.records, 'records');
     const started = Date.now();
@@ -289,7 +306,7 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
     }
     const count = (result: string) => records.filter((r) => r.result === result).length;
     const statuses = records.map((r): ItemStatus => (r.result === 'Ok' ? 'written' : 'poison'));
-    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), failed: 0, retried: 0 }, Date.now() - started, options);
+    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), failed: 0, retried: 0, late: 0, duplicates: 0 }, Date.now() - started, options);
     return { records };
   };
 }

@@ -3,6 +3,8 @@ export { partitionOf } from '../offline/layout.js';
 export { localOffline, offlineDataDir } from './offline-store.js';
 export type { LocalOfflineOptions } from './offline-store.js';
 export { localOnline } from './online-store.js';
+export { localAggregationState } from './aggregation-state.js';
+export type { LocalAggregationStateOptions } from './aggregation-state.js';
 export type { LocalOnlineOptions } from './online-store.js';
 export { startLocalStack } from './stack/server.js';
 export type { LocalStack, LocalStackOptions } from './stack/server.js';

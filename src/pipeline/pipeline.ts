@@ -11,17 +11,54 @@ import {
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { CompiledDefinition } from '../schema/definition.js';
 import type { BatchOptions, BatchResult, ProcessResult } from '../schema/types.js';
+import { createReducer, emptyState, type EntityState, streamOrderOf } from './aggregate.js';
+
+/** Entity states a batch aggregates over, by record identifier (as text). */
+export interface AggregationSession {
+  /** The entity's state, created empty the first time it is asked for; the reducer updates it in place. */
+  state(id: string): EntityState;
+}
+
+/** A record that passed validation and the transform, before aggregation and encoding. */
+export interface PreparedRecord {
+  readonly index: number;
+  readonly record: Record<string, unknown>;
+  /** Its record identifier as text: the entity its aggregates belong to. */
+  readonly id: string;
+}
+
+export interface PreparedBatch {
+  readonly prepared: PreparedRecord[];
+  readonly failures: BatchResult<unknown>['failures'];
+}
+
+/** Entity states held in memory: what a batch without stored state (and every backfill replay) starts from. */
+export function memorySession(states: Map<string, EntityState> = new Map()): AggregationSession & { readonly states: Map<string, EntityState> } {
+  return {
+    states,
+    state(id) {
+      let state = states.get(id);
+      if (!state) states.set(id, (state = emptyState()));
+      return state;
+    },
+  };
+}
 
 /**
  * The one path from a raw event to an encoded record:
- * validate source -> transform -> validate features -> encode.
+ * validate source -> transform -> validate features -> aggregate -> encode.
  * Lambda handlers, backfills and `store.ingest` all call this; none re-implements a step.
  */
 export interface Pipeline<R> {
   process(raw: unknown, position?: SourcePosition): ProcessResult<R>;
   /** The stages after the transform, for records that are already features (`store.put`). */
   processRecord(record: unknown, position?: SourcePosition): ProcessResult<R>;
-  processBatch(raws: readonly unknown[], options?: BatchOptions): BatchResult<R>;
+  /** The whole pipeline; aggregates start from empty state unless `options.aggregation` holds some. */
+  processBatch(raws: readonly unknown[], options?: BatchOptions & { readonly aggregation?: AggregationSession }): BatchResult<R>;
+  /** validate -> transform -> validate: what the store needs to know which entities' state to load. */
+  prepareBatch(raws: readonly unknown[], options?: BatchOptions): PreparedBatch;
+  /** aggregate (in input order, over `session`) -> encode. */
+  completeBatch(batch: PreparedBatch, options?: BatchOptions & { readonly aggregation?: AggregationSession }): BatchResult<R>;
 }
 
 function describeValue(value: unknown): string {
@@ -40,6 +77,9 @@ function isThenable(value: object): boolean {
   return typeof (value as { then?: unknown }).then === 'function';
 }
 
+/** A record after validation: its features, or the error that stops it. */
+type Checked = { readonly error: RecordError; readonly record?: undefined } | { readonly error?: undefined; readonly record: Record<string, unknown> };
+
 /** What one step of the pipeline produced: the value, or the error that stops this record. */
 type Step<R> = { readonly error: RecordError; readonly record?: undefined; readonly encoded?: undefined } | {
   readonly error?: undefined;
@@ -48,9 +88,12 @@ type Step<R> = { readonly error: RecordError; readonly record?: undefined; reado
 };
 
 export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R> {
-  const { name, parseSource: source, parseFeatures: features, transform, codec } = definition;
+  const { name, parseSource: source, parseFeatures: features, transform, codec, aggregation, recordIdentifier, eventTime } = definition;
+  const reducer = aggregation ? createReducer(aggregation) : undefined;
+  const outputs = aggregation ? aggregation.list.map((a) => a.name) : [];
 
-  const run = (raw: unknown, given: SourcePosition | ((index: number) => SourcePosition) | undefined, index?: number): Step<R> => {
+  /** validate source -> transform -> validate features. */
+  const prepare = (raw: unknown, given: SourcePosition | ((index: number) => SourcePosition) | undefined, index?: number): Checked => {
     let parsedSource: zc.util.SafeParseResult<unknown>;
     try {
       parsedSource = zc.safeParse(source, raw);
@@ -87,11 +130,11 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
       };
     }
 
-    return finish(output, given, index);
+    return validate(output, given, index);
   };
 
-  /** Validate features -> encode: what follows the transform, shared with records given directly. */
-  const finish = (output: unknown, given: SourcePosition | ((index: number) => SourcePosition) | undefined, index?: number): Step<R> => {
+  /** Validate features: what follows the transform, shared with records given directly. */
+  const validate = (output: unknown, given: SourcePosition | ((index: number) => SourcePosition) | undefined, index?: number): Checked => {
     let parsedFeatures: zc.util.SafeParseResult<unknown>;
     try {
       parsedFeatures = zc.safeParse(features, output);
@@ -110,7 +153,10 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
       };
     }
 
-    const record = parsedFeatures.data as R;
+    return { record: parsedFeatures.data as Record<string, unknown> };
+  };
+
+  const encode = (record: R, given: SourcePosition | ((index: number) => SourcePosition) | undefined, index?: number): Step<R> => {
     const issues: SkewlessIssue[] = [];
     const encoded = codec.encodeInto(record, issues);
     if (encoded === undefined) {
@@ -127,19 +173,74 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
   const result = (step: Step<R>): ProcessResult<R> =>
     step.error ? { ok: false, error: step.error } : { ok: true, record: step.record, encoded: step.encoded };
 
-  return {
-    process: (raw, position) => result(run(raw, position)),
-    processRecord: (record, position) => result(finish(record, position)),
-    processBatch(raws, options = {}) {
-      const result: BatchResult<R> = { records: [], failures: [] };
-      const positionOf = options.position;
-      for (let index = 0; index < raws.length; index++) {
-        // The position is asked for only when a record fails.
-        const step = run(raws[index], positionOf, index);
-        if (step.error) result.failures.push({ index, error: step.error });
-        else result.records.push({ index, record: step.record, encoded: step.encoded });
+  const prepareBatch = (raws: readonly unknown[], options: BatchOptions = {}): PreparedBatch => {
+    const batch: PreparedBatch = { prepared: [], failures: [] };
+    const positionOf = options.position;
+    for (let index = 0; index < raws.length; index++) {
+      // The position is asked for only when a record fails.
+      const checked = prepare(raws[index], positionOf, index);
+      if (checked.error) batch.failures.push({ index, error: checked.error });
+      else batch.prepared.push({ index, record: checked.record, id: reducer ? String(checked.record[recordIdentifier]) : '' });
+    }
+    return batch;
+  };
+
+  const completeBatch = (batch: PreparedBatch, options: BatchOptions & { readonly aggregation?: AggregationSession } = {}): BatchResult<R> => {
+    const out: BatchResult<R> = { records: [], failures: [...batch.failures], duplicates: [], late: [] };
+    const positionOf = options.position;
+    const session = reducer ? (options.aggregation ?? memorySession()) : undefined;
+    for (const { index, record, id } of batch.prepared) {
+      let full = record;
+      if (reducer && session) {
+        const position = positionOf?.(index);
+        const outcome = reducer.apply(session.state(id), (record[eventTime] as Date).getTime(), record, streamOrderOf(position));
+        if (outcome.status === 'duplicate') {
+          out.duplicates.push(index);
+          continue;
+        }
+        if (outcome.status === 'late') out.late.push(index);
+        full = { ...record, ...outcome.values };
       }
-      return result;
+      const step = encode(full as R, positionOf, index);
+      if (step.error) out.failures.push({ index, error: step.error });
+      else out.records.push({ index, record: step.record, encoded: step.encoded });
+    }
+    if (batch.failures.length > 0 && out.failures.length > batch.failures.length) out.failures.sort((a, b) => a.index - b.index);
+    return out;
+  };
+
+  /** One record through aggregation (from empty state) and encoding. */
+  const single = (checked: Checked, position: SourcePosition | undefined): ProcessResult<R> => {
+    if (checked.error) return { ok: false, error: checked.error };
+    const done = completeBatch(
+      { prepared: [{ index: 0, record: checked.record, id: String(checked.record[recordIdentifier]) }], failures: [] },
+      position ? { position: () => position } : {},
+    );
+    const failure = done.failures[0];
+    if (failure) return { ok: false, error: failure.error };
+    const first = done.records[0] as BatchResult<R>['records'][number];
+    return result({ record: first.record, encoded: first.encoded });
+  };
+
+  return {
+    process: (raw, position) => {
+      const checked = prepare(raw, position);
+      if (!reducer) return checked.error ? { ok: false, error: checked.error } : result(encode(checked.record as R, position));
+      return single(checked, position);
     },
+    processRecord: (record, position) => {
+      const checked = validate(record, position);
+      if (checked.error || !reducer) return checked.error ? { ok: false, error: checked.error } : result(encode(checked.record as R, position));
+      // A record given whole carries its aggregate values; they are checked by the encoder, not recomputed.
+      const full: Record<string, unknown> = { ...checked.record };
+      for (const name of outputs) {
+        const value = (record as Record<string, unknown>)[name];
+        if (value !== undefined) full[name] = value;
+      }
+      return result(encode(full as R, position));
+    },
+    processBatch: (raws, options = {}) => completeBatch(prepareBatch(raws, options), options),
+    prepareBatch,
+    completeBatch,
   };
 }

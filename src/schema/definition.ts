@@ -1,5 +1,6 @@
 import * as zc from 'zod/v4/core';
 import { DefinitionError } from '../errors.js';
+import { compileAggregations, type CompiledAggregations, type StateCompaction } from './aggregations.js';
 import { createCodec, type InternalCodec } from './codec.js';
 import { readFeatureSpec, type FeatureSpec } from './feature-spec.js';
 import { computeFingerprint } from './fingerprint.js';
@@ -31,6 +32,9 @@ export interface RawDefinitionConfig {
   readonly lineage?: boolean | undefined;
   readonly onlineStorageType?: OnlineStorageType | undefined;
   readonly ttl?: TtlDuration | undefined;
+  readonly aggregations?: unknown;
+  readonly allowedLateness?: string | undefined;
+  readonly stateCompaction?: StateCompaction | undefined;
 }
 
 /** Everything decided once at definition time, shared by the pipeline and the codec. */
@@ -47,7 +51,10 @@ export interface CompiledDefinition<Out> {
   readonly lineage: boolean;
   readonly onlineStorageType: OnlineStorageType;
   readonly ttl: TtlDuration | undefined;
+  /** Every feature: the `features` schema's, then the aggregates' outputs. */
   readonly specs: readonly FeatureSpec[];
+  /** The window aggregates; undefined for a group without them. */
+  readonly aggregation: CompiledAggregations | undefined;
   /** The schemas the pipeline parses with: compiled to a fast path where the installed zod can. */
   readonly parseSource: AnySchema;
   readonly parseFeatures: AnySchema;
@@ -158,11 +165,6 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
       }),
     );
   }
-  const featureCount = specs.length + (lineage ? 1 : 0);
-  if (featureCount > MAX_FEATURES) {
-    throw optionError(group, `group "${group}" has ${featureCount} features; SageMaker allows ${MAX_FEATURES}`);
-  }
-
   const id = keyFeature(group, specs, 'recordIdentifier', config.recordIdentifier);
   if (id.optional || id.collection || !['string', 'int', 'bigint'].includes(id.kind)) {
     throw new DefinitionError(
@@ -180,6 +182,26 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     );
   }
 
+  const aggregation = compileAggregations(config.aggregations, {
+    group,
+    specs,
+    dateAsEpoch: eventTimeFormat === 'epoch-seconds',
+    collectionsAllowed: onlineStorageType === 'InMemory',
+    allowedLateness: config.allowedLateness,
+    compaction: config.stateCompaction,
+  });
+  if (aggregation === undefined && (config.allowedLateness !== undefined || config.stateCompaction !== undefined)) {
+    throw optionError(group, `group "${group}": allowedLateness and stateCompaction apply to aggregations, and it has none`);
+  }
+  for (const a of aggregation?.list ?? []) {
+    checkFeatureName(group, a.name, lineage);
+    specs.push(a.output);
+  }
+  const featureCount = specs.length + (lineage ? 1 : 0);
+  if (featureCount > MAX_FEATURES) {
+    throw optionError(group, `group "${group}" has ${featureCount} features; SageMaker allows ${MAX_FEATURES}`);
+  }
+
   const fingerprint = computeFingerprint({
     name: group,
     recordIdentifier: id.name,
@@ -190,7 +212,7 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     specs,
     transform: config.transform,
     version: config.version,
-    aggregations: undefined,
+    aggregations: aggregation?.spec,
   });
 
   const featureDefinitions: FeatureDefinition[] = specs.map((s) =>
@@ -216,6 +238,7 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     onlineStorageType,
     ttl: config.ttl,
     specs,
+    aggregation,
     parseSource: compiled(config.source),
     parseFeatures: compiled(config.features),
     featureDefinitions: Object.freeze(featureDefinitions),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DefinitionError } from '../errors.js';
 
 /** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the event times SageMaker accepts. */
 export const MIN_TIME_MS = -62_167_219_200_000;
@@ -187,4 +188,13 @@ export function epochSeconds() {
  */
 export function epochMillis() {
   return epoch(1, 'milliseconds');
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `'30d'`, `'12h'`, `'15m'`, `'90s'`, `'500ms'`, `'2w'` in milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim());
+  if (!match) throw new DefinitionError('INVALID_OPTION', `not a duration: ${JSON.stringify(text)} (use e.g. '30d', '12h', '15m', '90s')`);
+  return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
 }

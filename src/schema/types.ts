@@ -3,6 +3,7 @@ import type { RecordError, SourcePosition } from '../errors.js';
 import type { Codec, SageMakerRecord } from './codec.js';
 import type { CollectionType, SageMakerFeatureType } from './feature-spec.js';
 import type { TtlDuration } from './sagemaker-record.js';
+import type { Aggregation, AggregationKind, Aggregations, StateCompaction } from './aggregations.js';
 
 /** Flattens an intersection so editors show one object type on hover. */
 export type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -37,12 +38,39 @@ export interface FeatureDefinition {
 }
 
 /** What `defineFeatureGroup` takes. */
+/** Aggregates whose input is one of the features `Out` declares. */
+export type AggregationsOf<Out> = { readonly [name: string]: Aggregation<AggregationKind, (keyof Out & string) | undefined, number> };
+
+type LastValue<Out, F, N> = F extends keyof Out ? (N extends 1 ? NonNullable<Out[F]> : NonNullable<Out[F]>[]) : never;
+type RequiredAggregates<A> = {
+  [K in keyof A as A[K] extends Aggregation<'count' | 'sum' | 'distinctCount', string | undefined, number> ? K : never]: number;
+};
+type OptionalAggregates<A, Out> = {
+  [K in keyof A as A[K] extends Aggregation<'avg' | 'min' | 'max' | 'last', string | undefined, number> ? K : never]?: A[K] extends Aggregation<
+    'last',
+    infer F,
+    infer N
+  >
+    ? LastValue<Out, F, N>
+    : number;
+};
+
+/**
+ * The features a group's aggregates add to its records: `count`, `sum` and `distinctCount` always
+ * present; `avg`, `min`, `max` and `last` absent when the window holds no value.
+ */
+export type AggregateValues<A, Out> = RequiredAggregates<A> & OptionalAggregates<A, Out>;
+
+/** A group's record: its features and its aggregates' outputs. */
+export type GroupRecord<F extends AnyObjectSchema, A> = zc.output<F> & AggregateValues<A, zc.output<F>>;
+
 export interface FeatureGroupConfig<
   N extends string,
   S extends AnySchema,
   F extends AnyObjectSchema,
   Id extends string,
   T extends string,
+  A extends Aggregations = {},
 > {
   /** The SageMaker feature group name: 1-64 characters matching `^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$`. */
   readonly name: N;
@@ -65,6 +93,18 @@ export interface FeatureGroupConfig<
   readonly onlineStorageType?: OnlineStorageType;
   /** How long online records live after their event time (SageMaker's TtlDuration); default forever. */
   readonly ttl?: TtlDuration;
+  /**
+   * Window aggregates over each entity's events (`count`, `sum`, `avg`, `min`, `max`, `last`,
+   * `distinctCount`), by output feature name; computed by the same reducer in the stream and in backfills.
+   */
+  readonly aggregations?: A;
+  /**
+   * How far behind an entity's newest event time an event may be and still count in its aggregates;
+   * later ones are written but left out, and counted as late. Default `'5m'`.
+   */
+  readonly allowedLateness?: string;
+  /** Bounds an entity's aggregation state; see README "Aggregations". */
+  readonly stateCompaction?: StateCompaction;
 }
 
 /** A validated record from the pipeline, with the SageMaker record it encodes to. */
@@ -86,6 +126,13 @@ export type ProcessResult<R> = ProcessedRecord<R> | ProcessFailure;
 export interface BatchResult<R> {
   readonly records: Array<{ readonly index: number; readonly record: R; readonly encoded: SageMakerRecord }>;
   readonly failures: Array<{ readonly index: number; readonly error: RecordError }>;
+  /**
+   * Records of a group with aggregations whose stream position the entity's state had already applied
+   * (a redelivered record): not aggregated or encoded again.
+   */
+  readonly duplicates: number[];
+  /** Records older than the allowed lateness: written, but left out of their entity's aggregates. */
+  readonly late: number[];
 }
 
 export interface BatchOptions {
@@ -133,6 +180,7 @@ export interface FeatureGroup<
   F extends AnyObjectSchema = AnyObjectSchema,
   Id extends string = string,
   T extends string = string,
+  A extends Aggregations = {},
 > {
   readonly [featureGroupBrand]: true;
   readonly name: N;
@@ -147,14 +195,16 @@ export interface FeatureGroup<
   readonly lineage: boolean;
   readonly onlineStorageType: OnlineStorageType;
   readonly ttl: TtlDuration | undefined;
+  /** The window aggregates, by output feature name (empty for a group without them). */
+  readonly aggregations: A;
   /** The group's features as SageMaker `FeatureDefinitions` (with `skewless_fingerprint` when lineage is on). */
   readonly featureDefinitions: readonly FeatureDefinition[];
-  /** The names of the features the `features` schema declares, in order. */
-  readonly featureNames: readonly (keyof zc.output<F> & string)[];
+  /** The names of the features the `features` schema declares, in order, then the aggregates'. */
+  readonly featureNames: readonly (keyof GroupRecord<F, A> & string)[];
   /** A stable hash of the definition; see DESIGN.md "Fingerprint". */
   readonly fingerprint: string;
   /** Typed record <-> SageMaker record, DynamoDB item, offline row. */
-  readonly codec: Codec<zc.output<F>>;
+  readonly codec: Codec<GroupRecord<F, A>>;
   /**
    * Chooses features for a training set.
    *
@@ -164,7 +214,7 @@ export interface FeatureGroup<
    *                     features: [cardActivity.select('amount', 'is_foreign')] });
    * ```
    */
-  select<K extends keyof zc.output<F> & string>(...features: K[]): FeatureSelection<N, Simplify<Pick<zc.output<F>, K>>>;
+  select<K extends keyof GroupRecord<F, A> & string>(...features: K[]): FeatureSelection<N, Simplify<Pick<GroupRecord<F, A>, K>>>;
   /**
    * Runs the pipeline on one raw event: validate source -> transform -> validate features -> encode.
    * Never throws for bad input; returns `{ ok: false, error }` with a typed error instead.
@@ -176,7 +226,7 @@ export interface FeatureGroup<
    * else console.error(formatError(result.error));
    * ```
    */
-  process(raw: unknown, position?: SourcePosition): ProcessResult<Simplify<zc.output<F>>>;
+  process(raw: unknown, position?: SourcePosition): ProcessResult<Simplify<GroupRecord<F, A>>>;
   /**
    * Validates and encodes a record that is already in the group's feature shape (no transform):
    * what `store.put` runs. Never throws for bad input.
@@ -186,7 +236,7 @@ export interface FeatureGroup<
    * const result = cardActivity.processRecord({ card_id: 'c1', event_time: new Date(), amount: 12.5, is_foreign: true });
    * ```
    */
-  processRecord(record: unknown, position?: SourcePosition): ProcessResult<Simplify<zc.output<F>>>;
+  processRecord(record: unknown, position?: SourcePosition): ProcessResult<Simplify<GroupRecord<F, A>>>;
   /**
    * Runs the pipeline on many raw events; one bad event never stops the others.
    *
@@ -195,11 +245,11 @@ export interface FeatureGroup<
    * const { records, failures } = cardActivity.processBatch(events);
    * ```
    */
-  processBatch(raws: readonly unknown[], options?: BatchOptions): BatchResult<Simplify<zc.output<F>>>;
+  processBatch(raws: readonly unknown[], options?: BatchOptions): BatchResult<Simplify<GroupRecord<F, A>>>;
 }
 
 /** Any feature group, whatever its schemas. */
-export type AnyFeatureGroup = FeatureGroup<string, AnySchema, AnyObjectSchema, string, string>;
+export type AnyFeatureGroup = FeatureGroup<string, AnySchema, AnyObjectSchema, string, string, Aggregations>;
 
 /** The validated source event type of a group (the transform's parameter). */
 export type InferSource<G extends AnyFeatureGroup> = zc.output<G['source']>;
@@ -208,7 +258,7 @@ export type InferSource<G extends AnyFeatureGroup> = zc.output<G['source']>;
 export type InferRawSource<G extends AnyFeatureGroup> = zc.input<G['source']>;
 
 /** The record type of a group: what `store.get` returns and the pipeline produces. */
-export type InferFeatures<G extends AnyFeatureGroup> = Simplify<zc.output<G['features']>>;
+export type InferFeatures<G extends AnyFeatureGroup> = Simplify<GroupRecord<G['features'], G['aggregations']>>;
 
 type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
 

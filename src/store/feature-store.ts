@@ -1,4 +1,7 @@
-import { BackendError, DefinitionError, FeatureValidationError, type RecordError, type SourcePosition } from '../errors.js';
+import { BackendError, ConfigurationError, DefinitionError, FeatureValidationError, type RecordError, type SourcePosition } from '../errors.js';
+import { pipelineOf } from '../define.js';
+import { cloneState, emptyState, type EntityState } from '../pipeline/aggregate.js';
+import { memorySession, type PreparedRecord } from '../pipeline/pipeline.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import { formatIsoInstant } from '../schema/time.js';
@@ -6,7 +9,16 @@ import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.j
 import type { BackfillOptions, BackfillSummary } from '../backfill/backfill.js';
 import type { SpineRow, TrainingSet, TrainingSetOptions } from '../training/training-set.js';
 import type { AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
-import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore } from './types.js';
+import type {
+  AggregationStateStore,
+  AggregationStateUpdate,
+  DeleteStatus,
+  DeletionMode,
+  OfflineStore,
+  OnlinePutOptions,
+  OnlineStore,
+  StoredAggregationState,
+} from './types.js';
 
 /** A record the pipeline refused, as a dead-letter sink receives it. */
 export interface DeadLetterEntry {
@@ -33,11 +45,18 @@ export interface FeatureStoreOptions {
   readonly dir?: string;
   /** The clock for `write_time` and `api_invocation_time`; default `Date.now`. */
   readonly now?: () => number;
+  /**
+   * Where groups with aggregations keep each entity's window state between batches:
+   * `dynamoDbAggregationState({ tableName })` on AWS. Default the embedded store under `dir` when the
+   * online store is the embedded one too; required otherwise.
+   */
+  readonly aggregationState?: AggregationStateStore | Promise<AggregationStateStore>;
 }
 
 /** What became of one input record. */
 export type RecordOutcome =
-  | { readonly index: number; readonly status: 'applied' | 'stale' | 'accepted' }
+  /** `duplicate`: a redelivered record its entity's aggregation state had already applied; not written again. */
+  | { readonly index: number; readonly status: 'applied' | 'stale' | 'accepted' | 'duplicate' }
   | { readonly index: number; readonly status: 'poison'; readonly error: RecordError }
   | { readonly index: number; readonly status: 'failed'; readonly error: BackendError };
 
@@ -54,6 +73,10 @@ export interface WriteSummary {
   readonly failed: number;
   /** Calls the online backend retried (throttling, 5xx, unprocessed leftovers) on the way. */
   readonly retried: number;
+  /** Redelivered records the aggregation state had already applied (groups with aggregations). */
+  readonly duplicate: number;
+  /** Records older than the allowed lateness: written, but left out of their entity's aggregates. */
+  readonly late: number;
 }
 
 export interface IngestOptions extends OnlinePutOptions {
@@ -172,10 +195,14 @@ function idText(group: AnyFeatureGroup, id: RecordId): string {
   return text;
 }
 
-function summarize(outcomes: RecordOutcome[], retried: number): WriteSummary {
-  const counts = { applied: 0, stale: 0, accepted: 0, poison: 0, failed: 0 };
+function summarize(outcomes: RecordOutcome[], retried: number, late = 0): WriteSummary {
+  const counts = { applied: 0, stale: 0, accepted: 0, duplicate: 0, poison: 0, failed: 0 };
   for (const outcome of outcomes) counts[outcome.status]++;
-  return { outcomes, ...counts, retried };
+  return { outcomes, ...counts, retried, late };
+}
+
+function hasAggregations(group: AnyFeatureGroup): boolean {
+  return Object.keys(group.aggregations).length > 0;
 }
 
 /** The TTL a write uses: the call's, else the group's. */
@@ -242,6 +269,136 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     return opened;
   };
 
+  let stateOpened: Promise<AggregationStateStore> | undefined;
+  const aggregationState = (group: AnyFeatureGroup) => {
+    stateOpened ??= (async () => {
+      if (options.aggregationState !== undefined) return options.aggregationState;
+      if (options.online !== undefined) {
+        throw new ConfigurationError(
+          'INVALID_CONFIG',
+          `group "${group.name}" has aggregations, so the store needs somewhere to keep their state: ` +
+            'pass aggregationState: dynamoDbAggregationState({ tableName }) (skewless/aws) to createFeatureStore',
+        );
+      }
+      return (await loadLocal()).localAggregationState({ dir });
+    })();
+    return stateOpened;
+  };
+
+  /** Dead-letters pipeline failures; a failure the sink did not take is reported for redelivery instead. */
+  const poisonOutcomes = async (
+    group: AnyFeatureGroup,
+    failures: readonly { index: number; error: RecordError }[],
+    raw: readonly unknown[],
+    ingestOptions: IngestOptions,
+  ): Promise<RecordOutcome[]> => {
+    try {
+      await sendToDeadLetter(
+        options.deadLetter,
+        failures.map((f) => ({ group: group.name, raw: ingestOptions.payload ? ingestOptions.payload(f.index) : raw[f.index], error: f.error, position: f.error.position })),
+      );
+      return failures.map((f) => ({ index: f.index, status: 'poison', error: f.error }));
+    } catch (cause) {
+      // A poison record the sink did not take is not handled: report it for redelivery, never drop it.
+      const error = new BackendError('WRITE_FAILED', `group "${group.name}": dead-letter sink failed: ${(cause as Error).message}`, {
+        cause,
+        retryable: true,
+        group: group.name,
+      });
+      return failures.map((f) => ({ index: f.index, status: 'failed', error }));
+    }
+  };
+
+  const putOptionsOf = (group: AnyFeatureGroup, given: IngestOptions): OnlinePutOptions => ({
+    ...ttlOf(group, given),
+    ...(given.deadline !== undefined ? { deadline: given.deadline } : {}),
+    ...(given.onRetry ? { onRetry: given.onRetry } : {}),
+  });
+
+  /**
+   * Ingest for a group with aggregations: validate and transform, load the batch's entities' state
+   * (one read), aggregate in input order, write the records, then save each entity's state with one
+   * conditional write. The saved state covers an entity's records up to its first record that was
+   * not written, so whatever Lambda redelivers is aggregated again from the same state (the same
+   * values), and what was saved is recognised by its stream position and not counted twice.
+   */
+  const ingestAggregated = async (group: AnyFeatureGroup, raw: readonly unknown[], ingestOptions: IngestOptions): Promise<WriteSummary> => {
+    const pipeline = pipelineOf(group);
+    const positioned = ingestOptions.position ? { position: ingestOptions.position } : {};
+    const batch = pipeline.prepareBatch(raw, positioned);
+    const byEntity = new Map<string, PreparedRecord[]>();
+    for (const p of batch.prepared) {
+      const list = byEntity.get(p.id);
+      if (list) list.push(p);
+      else byEntity.set(p.id, [p]);
+    }
+    const states = await aggregationState(group);
+    let loaded: Map<string, StoredAggregationState>;
+    try {
+      loaded = byEntity.size > 0 ? await states.load(group, [...byEntity.keys()]) : new Map();
+    } catch (cause) {
+      const error = new BackendError('READ_FAILED', `group "${group.name}": reading aggregation state failed: ${(cause as Error).message}`, {
+        cause,
+        retryable: true,
+        group: group.name,
+      });
+      const poison = await poisonOutcomes(group, batch.failures, raw, ingestOptions);
+      return summarize([...poison, ...batch.prepared.map((p): RecordOutcome => ({ index: p.index, status: 'failed', error }))].sort((a, b) => a.index - b.index), 0);
+    }
+    const startOf = (id: string): EntityState => {
+      const found = loaded.get(id);
+      return found ? cloneState(found.state) : emptyState();
+    };
+    const working = new Map<string, EntityState>([...byEntity.keys()].map((id) => [id, startOf(id)]));
+    const result = pipeline.completeBatch(batch, { ...positioned, aggregation: memorySession(working) });
+    const poison = await poisonOutcomes(group, result.failures, raw, ingestOptions);
+    const duplicates = result.duplicates.map((index): RecordOutcome => ({ index, status: 'duplicate' }));
+    const summary = await write(group, result.records.map((r) => ({ index: r.index, record: r.encoded })), [...poison, ...duplicates], putOptionsOf(group, ingestOptions));
+    const outcomes = [...summary.outcomes];
+
+    const failed = new Set(outcomes.filter((o) => o.status === 'failed').map((o) => o.index));
+    const updates: AggregationStateUpdate[] = [];
+    for (const [id, records] of byEntity) {
+      const firstFailed = records.findIndex((r) => failed.has(r.index));
+      let state = working.get(id) as EntityState;
+      if (firstFailed === 0) continue;
+      if (firstFailed > 0) {
+        // Only what will not be redelivered: the entity's records before its first unwritten one.
+        const replay = memorySession(new Map([[id, startOf(id)]]));
+        pipeline.completeBatch({ prepared: records.slice(0, firstFailed), failures: [] }, { ...positioned, aggregation: replay });
+        state = replay.states.get(id) as EntityState;
+      }
+      if (records.every((r) => result.duplicates.includes(r.index))) continue;
+      updates.push({ id, state, expected: loaded.get(id)?.version });
+    }
+    if (updates.length > 0) {
+      let saved: Awaited<ReturnType<AggregationStateStore['save']>>;
+      try {
+        saved = await states.save(group, updates);
+      } catch (cause) {
+        saved = updates.map(() => new BackendError('WRITE_FAILED', `group "${group.name}": writing aggregation state failed: ${(cause as Error).message}`, { cause, retryable: true, group: group.name }));
+      }
+      saved.forEach((outcome, i) => {
+        if (outcome === 'saved') return;
+        const { id } = updates[i] as AggregationStateUpdate;
+        const error =
+          outcome === 'conflict'
+            ? new BackendError('STATE_CONFLICT', `group "${group.name}": the aggregation state of "${id}" changed while this batch ran (is the stream partitioned by the record identifier?)`, {
+                retryable: true,
+                group: group.name,
+              })
+            : outcome;
+        // Written, but their state is not: redelivered, they are aggregated again from the stored state.
+        const mine = new Set((byEntity.get(id) as PreparedRecord[]).map((r) => r.index));
+        for (let k = 0; k < outcomes.length; k++) {
+          const o = outcomes[k] as RecordOutcome;
+          if (mine.has(o.index) && o.status !== 'duplicate' && o.status !== 'poison') outcomes[k] = { index: o.index, status: 'failed', error };
+        }
+      });
+    }
+    return summarize(outcomes, summary.retried, result.late.length);
+  };
+
   /** Writes encoded records online, then offline unless the online backend already delivers there. */
   const write = async (
     group: AnyFeatureGroup,
@@ -295,27 +452,10 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
 
   return {
     async ingest(group, raw, ingestOptions = {}) {
+      if (hasAggregations(group)) return ingestAggregated(group, raw, ingestOptions);
       const { records, failures } = group.processBatch(raw, ingestOptions.position ? { position: ingestOptions.position } : {});
-      let poison: RecordOutcome[] = failures.map((f) => ({ index: f.index, status: 'poison', error: f.error }));
-      try {
-        await sendToDeadLetter(
-          options.deadLetter,
-          failures.map((f) => ({ group: group.name, raw: ingestOptions.payload ? ingestOptions.payload(f.index) : raw[f.index], error: f.error, position: f.error.position })),
-        );
-      } catch (cause) {
-        // A poison record the sink did not take is not handled: report it for redelivery, never drop it.
-        const error = new BackendError('WRITE_FAILED', `group "${group.name}": dead-letter sink failed: ${(cause as Error).message}`, {
-          cause,
-          retryable: true,
-          group: group.name,
-        });
-        poison = failures.map((f) => ({ index: f.index, status: 'failed', error }));
-      }
-      return write(group, records.map((r) => ({ index: r.index, record: r.encoded })), poison, {
-        ...ttlOf(group, ingestOptions),
-        ...(ingestOptions.deadline !== undefined ? { deadline: ingestOptions.deadline } : {}),
-        ...(ingestOptions.onRetry ? { onRetry: ingestOptions.onRetry } : {}),
-      });
+      const poison = await poisonOutcomes(group, failures, raw, ingestOptions);
+      return write(group, records.map((r) => ({ index: r.index, record: r.encoded })), poison, putOptionsOf(group, ingestOptions));
     },
 
     deadLetter: (entries) => sendToDeadLetter(options.deadLetter, [...entries]),
@@ -338,11 +478,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
         if (result.ok) encoded.push({ index, record: result.encoded });
         else poison.push({ index, status: 'poison', error: result.error });
       });
-      return write(group, encoded, poison, {
-        ...ttlOf(group, putOptions),
-        ...(putOptions.deadline !== undefined ? { deadline: putOptions.deadline } : {}),
-        ...(putOptions.onRetry ? { onRetry: putOptions.onRetry } : {}),
-      });
+      return write(group, encoded, poison, putOptionsOf(group, putOptions));
     },
 
     async get(group: AnyFeatureGroup, id: RecordId, getOptions?: { readonly features: readonly string[] }) {
@@ -389,6 +525,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     backends,
 
     async close() {
+      if (stateOpened) await (await stateOpened.catch(() => undefined))?.close();
       if (!opened) return;
       const { online, offline } = await opened;
       await online.close();

@@ -2,6 +2,7 @@ import type { BackendError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema, TtlDuration } from '../schema/sagemaker-record.js';
 import type { TrainingPlan } from '../training/plan.js';
+import type { EntityState } from '../pipeline/aggregate.js';
 
 /** What became of one record written to an online store. */
 export type OnlineWriteStatus =
@@ -107,5 +108,33 @@ export interface OfflineStore {
   append(group: GroupSchema, writes: readonly OfflineWrite[], options?: OfflineAppendOptions): Promise<void>;
   /** Every row of the group, in no particular order. */
   scan(group: GroupSchema): Promise<OfflineStoredRow[]>;
+  close(): Promise<void>;
+}
+
+/** An entity's aggregation state as stored, with the version its conditional write compares. */
+export interface StoredAggregationState {
+  readonly state: EntityState;
+  readonly version: number;
+}
+
+/** One entity's new state, written only if the stored version is still `expected` (undefined: none stored yet). */
+export interface AggregationStateUpdate {
+  readonly id: string;
+  readonly state: EntityState;
+  readonly expected: number | undefined;
+}
+
+/** What became of one state write: saved, refused because another writer got there first, or failed. */
+export type AggregationSaveOutcome = 'saved' | 'conflict' | BackendError;
+
+/**
+ * Where the stream keeps each entity's aggregation state between batches: one item per entity,
+ * read once per batch and written with one conditional write per entity (no transactions).
+ */
+export interface AggregationStateStore {
+  /** The states of these entities; entities with none are absent. */
+  load(group: GroupSchema, ids: readonly string[]): Promise<Map<string, StoredAggregationState>>;
+  /** Writes each state if its stored version is still the expected one. One outcome per update, in order. */
+  save(group: GroupSchema, updates: readonly AggregationStateUpdate[]): Promise<AggregationSaveOutcome[]>;
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ function bytesOf(payload: unknown): Buffer {
 }
 
 let sequence = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;
+/** Increasing across events, as a stream's are: a later event never repeats an earlier one's numbers. */
 function nextSequence(): string {
   sequence += 1_000_000n;
   return sequence.toString();
@@ -90,7 +91,7 @@ export function sqsEvent(payloads: readonly unknown[], options: SqsEventOptions 
         SentTimestamp: String(sent + i),
         SenderId: 'AIDAIENQZJOLO23YVJ4VO',
         ApproximateFirstReceiveTimestamp: String(sent + i + 5),
-        ...(options.fifo ? { MessageGroupId: options.groupOf?.(payload, i) ?? 'default', SequenceNumber: String(18_849_496_460_467_696_128n + BigInt(i)), MessageDeduplicationId: `dedup-${i}` } : {}),
+        ...(options.fifo ? { MessageGroupId: options.groupOf?.(payload, i) ?? 'default', SequenceNumber: nextSequence(), MessageDeduplicationId: `dedup-${i}` } : {}),
       },
       messageAttributes: {},
       md5OfBody: '',
@@ -187,7 +188,7 @@ export function dynamoDbStreamEvent(changes: readonly DynamoDbChange[]): DynamoD
         Keys: marshall(change.keys),
         ...(change.newImage ? { NewImage: marshall(change.newImage) } : {}),
         ...(change.oldImage ? { OldImage: marshall(change.oldImage) } : {}),
-        SequenceNumber: String(4_421_584_500_000_000_017_450_439_091n + BigInt(i)),
+        SequenceNumber: nextSequence(),
         SizeBytes: 26,
         StreamViewType: 'NEW_AND_OLD_IMAGES',
       },

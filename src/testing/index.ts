@@ -3,6 +3,6 @@ export { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, marshallV
 export type { DynamoDbChange, KafkaEventOptions, KinesisEventOptions, SqsEventOptions } from './events.js';
 export { runKinesisEventSource } from './kinesis-runner.js';
 export type { KinesisEventSourceOptions, KinesisEventSourceReport } from './kinesis-runner.js';
-export { memoryOffline, memoryOnline } from './memory-store.js';
+export { memoryAggregationState, memoryOffline, memoryOnline } from './memory-store.js';
 export { checkDeterminism, expectParity } from './parity.js';
 export type { DeterminismOptions, ParityOptions, ParityReport } from './parity.js';

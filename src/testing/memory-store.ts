@@ -1,6 +1,16 @@
 import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
-import type { OfflineStore, OfflineStoredRow, OfflineWrite, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
+import type {
+  AggregationSaveOutcome,
+  AggregationStateStore,
+  OfflineStore,
+  OfflineStoredRow,
+  OfflineWrite,
+  OnlineRecord,
+  OnlineStore,
+  OnlineWriteOutcome,
+  StoredAggregationState,
+} from '../store/types.js';
 
 interface Row {
   readonly eventTimeMs: number;
@@ -123,5 +133,40 @@ export function memoryOffline(): OfflineStore & { readonly writes: ReadonlyMap<s
       writes.clear();
       named.clear();
     },
+  };
+}
+
+/**
+ * Aggregation state in plain memory, with the same versioned conditional write as the DynamoDB
+ * store: for unit tests, `expectParity` and benchmarks. Not durable.
+ *
+ * ### Example
+ * ```ts
+ * const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: memoryAggregationState() });
+ * ```
+ */
+export function memoryAggregationState(): AggregationStateStore & { readonly items: Map<string, StoredAggregationState> } {
+  const items = new Map<string, StoredAggregationState>();
+  const key = (group: GroupSchema, id: string) => `${group.name}#${id}`;
+  return {
+    items,
+    async load(group, ids) {
+      const out = new Map<string, StoredAggregationState>();
+      for (const id of ids) {
+        const found = items.get(key(group, id));
+        // Copies, as a real store's reads are: the caller may change what it got.
+        if (found) out.set(id, structuredClone(found));
+      }
+      return out;
+    },
+    async save(group, updates) {
+      return updates.map((u): AggregationSaveOutcome => {
+        const current = items.get(key(group, u.id));
+        if (current?.version !== u.expected) return 'conflict';
+        items.set(key(group, u.id), { state: structuredClone(u.state), version: (u.expected ?? 0) + 1 });
+        return 'saved';
+      });
+    },
+    async close() {},
   };
 }

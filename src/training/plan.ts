@@ -1,5 +1,7 @@
 import { DefinitionError } from '../errors.js';
-import { parseIsoInstant } from '../schema/time.js';
+import { parseDuration, parseIsoInstant } from '../schema/time.js';
+
+export { parseDuration };
 import type { AnyFeatureGroup, AnyFeatureSelection, FeatureDefinition } from '../schema/types.js';
 
 /** One group's side of the join: which features, under which names, keyed by which spine column. */
@@ -42,15 +44,6 @@ export interface TrainingPlanOptions {
   readonly features: readonly AnyFeatureSelection[];
   readonly inclusive?: boolean;
   readonly knowledgeTime?: boolean;
-}
-
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** `'30d'`, `'12h'`, `'15m'`, `'90s'`, `'500ms'`, `'2w'` in milliseconds. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim());
-  if (!match) throw new DefinitionError('INVALID_OPTION', `not a duration: ${JSON.stringify(text)} (use e.g. '30d', '12h', '15m', '90s')`);
-  return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
 }
 
 export function buildTrainingPlan(options: TrainingPlanOptions): TrainingPlan {

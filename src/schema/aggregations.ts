@@ -1,0 +1,324 @@
+import { DefinitionError } from '../errors.js';
+import { featureTypeOf, type FeatureSpec, type ValueKind } from './feature-spec.js';
+import { parseDuration } from './time.js';
+
+/** The window aggregates skewless computes identically in the stream and in backfills. */
+export type AggregationKind = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'last' | 'distinctCount';
+
+/**
+ * One window aggregate, as the builders (`count`, `sum`, ...) make it: plain data, so it goes into
+ * the group's fingerprint as it is.
+ */
+export interface Aggregation<K extends AggregationKind = AggregationKind, F extends string | undefined = string | undefined, N extends number = number> {
+  readonly kind: K;
+  /** The feature aggregated (none for `count`). */
+  readonly feature: F;
+  /** How far back from each event the window reaches: `'5m'`, `'1h'`, `'24h'`, `'7d'`. */
+  readonly window: string;
+  /** `last`: how many values (1 gives the value itself, more a list). */
+  readonly n: N;
+  /** `distinctCount`: distinct values counted exactly up to this bound. */
+  readonly limit: number | undefined;
+}
+
+/** Any aggregate, whatever it aggregates. */
+export type AnyAggregation = Aggregation<AggregationKind, string | undefined, number>;
+
+/** A group's aggregates by output feature name. */
+export type Aggregations = { readonly [name: string]: AnyAggregation };
+
+export interface WindowOptions {
+  /** `'5m'`, `'1h'`, `'24h'`, `'7d'`, ...: the value for an event covers (event time - window, event time]. */
+  readonly window: string;
+}
+
+function make<K extends AggregationKind, F extends string | undefined, N extends number>(
+  kind: K,
+  feature: F,
+  options: WindowOptions,
+  n: N,
+  limit?: number,
+): Aggregation<K, F, N> {
+  if (typeof options?.window !== 'string') {
+    throw new DefinitionError('INVALID_OPTION', `${kind}(): a window is required, e.g. { window: '1h' }`);
+  }
+  const windowMs = parseDuration(options.window);
+  if (windowMs <= 0) throw new DefinitionError('INVALID_OPTION', `${kind}(): the window must be longer than zero`);
+  return Object.freeze({ kind, feature, window: options.window, n, limit });
+}
+
+/**
+ * The number of the entity's events in the window (the event itself included).
+ *
+ * ### Example
+ * ```ts
+ * aggregations: { txn_count_1h: count({ window: '1h' }) }
+ * ```
+ */
+export function count(options: WindowOptions): Aggregation<'count', undefined, 1> {
+  return make('count', undefined, options, 1);
+}
+
+/**
+ * The sum of a numeric feature over the window, summed exactly (the result does not depend on the
+ * order or grouping of the events, so stream batches and a backfill give the same bits).
+ *
+ * ### Example
+ * ```ts
+ * aggregations: { amount_sum_24h: sum('amount', { window: '24h' }) }
+ * ```
+ */
+export function sum<const F extends string>(feature: F, options: WindowOptions): Aggregation<'sum', F, 1> {
+  return make('sum', feature, options, 1);
+}
+
+/**
+ * The mean of a numeric feature over the window; absent when no event in it has the feature.
+ *
+ * ### Example
+ * ```ts
+ * aggregations: { amount_avg_7d: avg('amount', { window: '7d' }) }
+ * ```
+ */
+export function avg<const F extends string>(feature: F, options: WindowOptions): Aggregation<'avg', F, 1> {
+  return make('avg', feature, options, 1);
+}
+
+/**
+ * The smallest value of a numeric feature in the window; absent when there is none.
+ *
+ * ### Example
+ * ```ts
+ * aggregations: { amount_min_24h: min('amount', { window: '24h' }) }
+ * ```
+ */
+export function min<const F extends string>(feature: F, options: WindowOptions): Aggregation<'min', F, 1> {
+  return make('min', feature, options, 1);
+}
+
+/**
+ * The largest value of a numeric feature in the window; absent when there is none.
+ *
+ * ### Example
+ * ```ts
+ * aggregations: { amount_max_24h: max('amount', { window: '24h' }) }
+ * ```
+ */
+export function max<const F extends string>(feature: F, options: WindowOptions): Aggregation<'max', F, 1> {
+  return make('max', feature, options, 1);
+}
+
+/**
+ * The latest value of a feature in the window (greatest event time; on a tie, the one processed
+ * last), or with `n > 1` the latest `n` values as a list, newest first. Lists are collection features,
+ * which SageMaker allows only with `onlineStorageType: 'InMemory'`.
+ *
+ * ### Example
+ * ```ts
+ * aggregations: { last_country: last('country', { window: '7d' }), last_3_amounts: last('amount', { window: '7d', n: 3 }) }
+ * ```
+ */
+export function last<const F extends string, const N extends number = 1>(feature: F, options: WindowOptions & { readonly n?: N }): Aggregation<'last', F, N> {
+  const n = (options?.n ?? 1) as N;
+  if (!Number.isInteger(n) || n < 1 || n > 100) throw new DefinitionError('INVALID_OPTION', `last('${feature}'): n must be an integer from 1 to 100`);
+  return make('last', feature, options, n);
+}
+
+/**
+ * The number of distinct values of a feature in the window, exact up to `limit` (default 100). Past
+ * the bound the value is `limit` itself: read it as "at least `limit`". The bound keeps the entity's
+ * state small enough for one DynamoDB item.
+ *
+ * ### Example
+ * ```ts
+ * aggregations: { merchants_24h: distinctCount('merchant_id', { window: '24h', limit: 500 }) }
+ * ```
+ */
+export function distinctCount<const F extends string>(feature: F, options: WindowOptions & { readonly limit?: number }): Aggregation<'distinctCount', F, 1> {
+  const limit = options?.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) {
+    throw new DefinitionError('INVALID_OPTION', `distinctCount('${feature}'): limit must be an integer from 1 to 10,000`);
+  }
+  return make('distinctCount', feature, options, 1, limit);
+}
+
+/** How a group's aggregation state is kept small; see README "Aggregations". */
+export interface StateCompaction {
+  /** Raw events kept per entity before they are merged into time buckets; default 1,000. */
+  readonly maxEntries?: number;
+  /** The width of those buckets; default the longest window / 60, at least 1 s. */
+  readonly resolution?: string;
+}
+
+type NumericKinds = 'int' | 'float';
+
+/** One aggregate, compiled: where its input sits in a state entry and what it outputs. */
+export interface CompiledAggregation {
+  readonly name: string;
+  readonly kind: AggregationKind;
+  readonly windowMs: number;
+  /** Index of its input among the state's inputs; -1 for `count`. */
+  readonly input: number;
+  readonly n: number;
+  readonly limit: number;
+  readonly output: FeatureSpec;
+}
+
+/** An input feature the state keeps per event, and which statistics its buckets need. */
+export interface AggregationInput {
+  readonly name: string;
+  readonly kind: ValueKind;
+  readonly numeric: boolean;
+  /** The most `last` values any aggregate of it asks for (0 for none). */
+  readonly lastN: number;
+  /** The largest `distinctCount` bound on it (0 for none). */
+  readonly distinctLimit: number;
+}
+
+/** Everything the reducer needs, decided once at definition time. */
+export interface CompiledAggregations {
+  readonly list: readonly CompiledAggregation[];
+  readonly inputs: readonly AggregationInput[];
+  readonly longestWindowMs: number;
+  readonly allowedLatenessMs: number;
+  readonly maxEntries: number;
+  readonly resolutionMs: number;
+  /** What goes into the fingerprint. */
+  readonly spec: unknown;
+}
+
+const NUMERIC_ONLY = new Set<AggregationKind>(['sum', 'avg', 'min', 'max']);
+
+function outputSpec(name: string, a: AnyAggregation, input: FeatureSpec | undefined, dateAsEpoch: boolean): FeatureSpec {
+  const scalar = (kind: ValueKind, optional: boolean): FeatureSpec => ({
+    name,
+    kind,
+    optional,
+    readsAsNull: false,
+    collection: undefined,
+    featureType: featureTypeOf(kind, dateAsEpoch),
+  });
+  switch (a.kind) {
+    case 'count':
+    case 'distinctCount':
+      return scalar('int', false);
+    case 'sum':
+      return scalar('float', false);
+    case 'avg':
+      return scalar('float', true);
+    case 'min':
+    case 'max':
+      return scalar((input as FeatureSpec).kind as NumericKinds, true);
+    case 'last': {
+      const kind = (input as FeatureSpec).kind;
+      if (a.n === 1) return scalar(kind, true);
+      return { ...scalar(kind, true), collection: 'List' };
+    }
+  }
+}
+
+export interface CompileAggregationsOptions {
+  readonly group: string;
+  readonly specs: readonly FeatureSpec[];
+  readonly dateAsEpoch: boolean;
+  readonly collectionsAllowed: boolean;
+  readonly allowedLateness: string | undefined;
+  readonly compaction: StateCompaction | undefined;
+}
+
+/** Checks a group's aggregates against its features and compiles them; undefined when it has none. */
+export function compileAggregations(aggregations: unknown, options: CompileAggregationsOptions): CompiledAggregations | undefined {
+  if (aggregations === undefined) return undefined;
+  const { group, specs } = options;
+  if (typeof aggregations !== 'object' || aggregations === null || Array.isArray(aggregations)) {
+    throw new DefinitionError('INVALID_OPTION', `group "${group}": aggregations must be an object of count(), sum(), ... by feature name`, { group });
+  }
+  const entries = Object.entries(aggregations as Record<string, AnyAggregation>);
+  if (entries.length === 0) return undefined;
+
+  const inputs: AggregationInput[] = [];
+  const list: CompiledAggregation[] = [];
+  for (const [name, a] of entries) {
+    if (typeof a !== 'object' || a === null || typeof a.kind !== 'string' || typeof a.window !== 'string') {
+      throw new DefinitionError('INVALID_OPTION', `group "${group}": aggregation "${name}" must be made by count(), sum(), avg(), min(), max(), last() or distinctCount()`, {
+        group,
+        feature: name,
+      });
+    }
+    if (specs.some((s) => s.name === name)) {
+      throw new DefinitionError('INVALID_OPTION', `group "${group}": aggregation "${name}" has the name of a feature; give it its own name`, { group, feature: name });
+    }
+    let input: FeatureSpec | undefined;
+    if (a.kind !== 'count') {
+      input = specs.find((s) => s.name === a.feature);
+      if (!input) {
+        throw new DefinitionError('MISSING_FEATURE', `group "${group}": aggregation "${name}" reads "${String(a.feature)}", which is not one of its features`, {
+          group,
+          feature: name,
+        });
+      }
+      if (input.collection || (NUMERIC_ONLY.has(a.kind) && input.kind !== 'int' && input.kind !== 'float')) {
+        throw new DefinitionError(
+          'UNSUPPORTED_TYPE',
+          `group "${group}": aggregation "${name}" (${a.kind}) needs a ${NUMERIC_ONLY.has(a.kind) ? 'number' : 'scalar'} feature, and "${input.name}" is a ${input.collection ?? input.kind}`,
+          { group, feature: name },
+        );
+      }
+      if (a.kind === 'last' && a.n > 1 && (!options.collectionsAllowed || input.kind === 'date' || input.kind === 'boolean')) {
+        throw new DefinitionError(
+          'COLLECTION_NOT_SUPPORTED',
+          `group "${group}": aggregation "${name}" keeps ${a.n} values, a List feature: SageMaker allows lists of strings and numbers only with ` +
+            "onlineStorageType: 'InMemory' (or use n: 1)",
+          { group, feature: name },
+        );
+      }
+    }
+    let index = -1;
+    if (input) {
+      index = inputs.findIndex((i) => i.name === (input as FeatureSpec).name);
+      if (index < 0) {
+        index = inputs.length;
+        inputs.push({ name: input.name, kind: input.kind, numeric: input.kind === 'int' || input.kind === 'float', lastN: 0, distinctLimit: 0 });
+      }
+      const current = inputs[index] as AggregationInput;
+      inputs[index] = {
+        ...current,
+        lastN: a.kind === 'last' ? Math.max(current.lastN, a.n) : current.lastN,
+        distinctLimit: a.kind === 'distinctCount' ? Math.max(current.distinctLimit, a.limit ?? 0) : current.distinctLimit,
+      };
+    }
+    list.push({
+      name,
+      kind: a.kind,
+      windowMs: parseDuration(a.window),
+      input: index,
+      n: a.n,
+      limit: a.limit ?? 0,
+      output: outputSpec(name, a, input, options.dateAsEpoch),
+    });
+  }
+
+  const longestWindowMs = Math.max(...list.map((a) => a.windowMs));
+  const allowedLatenessMs = options.allowedLateness === undefined ? 5 * 60_000 : parseDuration(options.allowedLateness);
+  const maxEntries = options.compaction?.maxEntries ?? 1000;
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) {
+    throw new DefinitionError('INVALID_OPTION', `group "${group}": stateCompaction.maxEntries must be a positive integer`, { group });
+  }
+  const resolutionMs =
+    options.compaction?.resolution === undefined ? Math.max(1000, Math.floor(longestWindowMs / 60)) : parseDuration(options.compaction.resolution);
+  if (resolutionMs <= 0) throw new DefinitionError('INVALID_OPTION', `group "${group}": stateCompaction.resolution must be longer than zero`, { group });
+  return {
+    list,
+    inputs,
+    longestWindowMs,
+    allowedLatenessMs,
+    maxEntries,
+    resolutionMs,
+    spec: {
+      aggregations: entries.map(([name, a]) => ({ name, kind: a.kind, feature: a.feature ?? null, window: a.window, n: a.n, limit: a.limit ?? null })),
+      allowedLatenessMs,
+      maxEntries,
+      resolutionMs,
+    },
+  };
+}
