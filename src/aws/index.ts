@@ -1,5 +1,7 @@
 // skewless/aws: the AWS backends. Each AWS SDK client is an optional peer dependency, loaded on first use.
 export { dynamoDbOnline, dynamoDbTableDefinition } from './dynamodb-online.js';
+export { dynamoDbAggregationState } from './aggregation-state.js';
+export type { AggregationStateCalls, DynamoDbAggregationStateOptions } from './aggregation-state.js';
 export type { DynamoDbOnlineOptions } from './dynamodb-online.js';
 export type { RetryOptions } from './retry.js';
 export { sageMakerOfflineWriter, sageMakerOnline } from './sagemaker-online.js';
