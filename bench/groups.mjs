@@ -1,6 +1,6 @@
 // The realistic 12-feature group the benchmarks run: a card transaction in, per-card features out.
 import { z } from 'zod';
-import { defineFeatureGroup, isoTimestamp } from '../dist/index.js';
+import { count, defineFeatureGroup, distinctCount, isoTimestamp, max, sum } from '../dist/index.js';
 
 export const cardTransactions = defineFeatureGroup({
   name: 'card-transactions',
@@ -78,3 +78,19 @@ export function cardEvent(i) {
     ts: new Date(start + i * 37).toISOString(),
   };
 }
+
+/** The same group with the fraud example's velocity features: the aggregation benchmark's subject. */
+export const cardVelocity = defineFeatureGroup({
+  name: 'card-velocity',
+  recordIdentifier: 'card_id',
+  eventTime: 'event_time',
+  source: cardTransactions.source,
+  features: cardTransactions.features,
+  transform: cardTransactions.transform,
+  aggregations: {
+    txn_count_1h: count({ window: '1h' }),
+    amount_sum_24h: sum('amount', { window: '24h' }),
+    amount_max_24h: max('amount', { window: '24h' }),
+    merchants_24h: distinctCount('merchant_id', { window: '24h', limit: 50 }),
+  },
+});

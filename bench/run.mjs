@@ -4,6 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { benchAggregations } from './aggregations.mjs';
 import { benchAws } from './aws.mjs';
 import { benchBackfill } from './backfill.mjs';
 import { benchLambda } from './lambda.mjs';
@@ -62,6 +63,17 @@ const benches = [
       ['the same, also appending to an in-memory offline store', `${r.withOfflineRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
       ['bundle with kinesisHandler + sageMakerOnline (esbuild, minified)', `${(r.bundleBytes / 1024).toFixed(1)} KB`, r.bundleGoal, r.bundleMet ? 'yes' : 'no'],
       ['bundle import time (cold start, zod included)', `${r.importMs} ms`, '', ''],
+    ],
+  },
+  {
+    id: 'aggregations',
+    title: 'Window aggregations (4 aggregates: count 1h, sum/max 24h, distinctCount 24h)',
+    run: benchAggregations,
+    rows: (r) => [
+      [`pipeline without / with the aggregates, ${r.records.toLocaleString('en-US')} events over ${r.cards.toLocaleString('en-US')} cards`, `${r.plainRecordsPerSecond.toLocaleString('en-US')} / ${r.aggregatedRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
+      ['one hot entity (every event the same card; state compacted)', `${r.hotEntityRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
+      [`DynamoDB round trips, ${r.batch.toLocaleString('en-US')}-record Kinesis batch (dynalite): cold batch, ${r.coldEntities} entities`, `${r.coldRoundTrips} (BatchGetItem per 100 + one PutItem each)`, '', ''],
+      ['the same, warm Lambda: round trips per distinct entity', `${r.warmRoundTripsPerEntity} (batch ${r.warmBatchMs} ms)`, r.goal, r.met ? 'yes' : 'no'],
     ],
   },
   {

@@ -1,7 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { avg, count, DefinitionError, defineFeatureGroup, distinctCount, last, max, min, sum } from '../src/index.js';
+import {
+  type AggregationsOf,
+  avg,
+  count,
+  DefinitionError,
+  defineFeatureGroup,
+  distinctCount,
+  last,
+  max,
+  min,
+  type StateCompaction,
+  sum,
+} from '../src/index.js';
 import { pipelineOf } from '../src/define.js';
 import { memorySession } from '../src/pipeline/pipeline.js';
 import { exactSum } from '../src/util/exact-sum.js';
@@ -10,14 +22,14 @@ const source = z.object({ card_id: z.string(), amount: z.number(), merchant: z.s
 const features = z.object({ card_id: z.string(), event_time: z.date(), amount: z.number(), merchant: z.string().optional() });
 const transform = (e: z.output<typeof source>) => ({ card_id: e.card_id, event_time: new Date(e.ts), amount: e.amount, merchant: e.merchant });
 
-const velocity = defineFeatureGroup({
-  name: 'card-velocity',
-  recordIdentifier: 'card_id',
-  eventTime: 'event_time',
-  source,
-  features,
-  transform,
-  aggregations: {
+/** A card group with these aggregates (and options): the tests differ only in those. */
+function cardGroup<const A extends AggregationsOf<z.output<typeof features>>>(name: string, aggregations: A, options: { allowedLateness?: string; stateCompaction?: StateCompaction; onlineStorageType?: 'InMemory' } = {}) {
+  return defineFeatureGroup({ name, recordIdentifier: 'card_id', eventTime: 'event_time', source, features, transform, aggregations, ...options });
+}
+
+const velocity = cardGroup(
+  'card-velocity',
+  {
     n_1h: count({ window: '1h' }),
     sum_1h: sum('amount', { window: '1h' }),
     avg_1h: avg('amount', { window: '1h' }),
@@ -26,8 +38,8 @@ const velocity = defineFeatureGroup({
     last_merchant: last('merchant', { window: '1h' }),
     merchants_1h: distinctCount('merchant', { window: '1h', limit: 3 }),
   },
-  allowedLateness: '10m',
-});
+  { allowedLateness: '10m' },
+);
 
 const at = (hhmm: string) => `2024-05-01T${hhmm}:00.000Z`;
 const txn = (card: string, hhmm: string, amount: number, merchant?: string) => ({ card_id: card, ts: at(hhmm), amount, ...(merchant ? { merchant } : {}) });
@@ -85,16 +97,7 @@ describe('window aggregates', () => {
   });
 
   it('give the latest n values newest first', () => {
-    const group = defineFeatureGroup({
-      name: 'last-n',
-      recordIdentifier: 'card_id',
-      eventTime: 'event_time',
-      source,
-      features,
-      transform,
-      onlineStorageType: 'InMemory',
-      aggregations: { last_2: last('amount', { window: '1h', n: 2 }) },
-    });
+    const group = cardGroup('last-n', { last_2: last('amount', { window: '1h', n: 2 }) }, { onlineStorageType: 'InMemory' });
     const result = group.processBatch([txn('c1', '10:00', 1), txn('c1', '10:10', 2), txn('c1', '10:05', 3)]);
     expect(result.records.map((r) => r.record.last_2)).toEqual([[1], [2, 1], [3, 1]]);
     expect(group.featureDefinitions).toContainEqual({ FeatureName: 'last_2', FeatureType: 'Fractional', CollectionType: 'List' });
@@ -149,16 +152,11 @@ describe('window aggregates', () => {
   });
 
   it('compact a hot entity the same way however it is batched', () => {
-    const hot = defineFeatureGroup({
-      name: 'hot',
-      recordIdentifier: 'card_id',
-      eventTime: 'event_time',
-      source,
-      features,
-      transform,
-      aggregations: { n_5m: count({ window: '5m' }), sum_5m: sum('amount', { window: '5m' }), top: max('amount', { window: '5m' }) },
-      stateCompaction: { maxEntries: 20, resolution: '1m' },
-    });
+    const hot = cardGroup(
+      'hot',
+      { n_5m: count({ window: '5m' }), sum_5m: sum('amount', { window: '5m' }), top: max('amount', { window: '5m' }) },
+      { stateCompaction: { maxEntries: 20, resolution: '1m' } },
+    );
     const events = Array.from({ length: 500 }, (_, i) => ({ card_id: 'hot', ts: new Date(Date.UTC(2024, 4, 1) + i * 1500).toISOString(), amount: (i % 7) + 0.1 }));
     const whole = hot.processBatch(events).records.map((r) => r.record);
     const session = memorySession();
@@ -173,6 +171,27 @@ describe('window aggregates', () => {
     expect(Math.abs(n - 200)).toBeLessThanOrEqual(40);
   });
 
+  it('keep a hot entity\'s state within one DynamoDB item with the default compaction', () => {
+    const busy = cardGroup('busy', {
+      n_24h: count({ window: '24h' }),
+      sum_24h: sum('amount', { window: '24h' }),
+      top_24h: max('amount', { window: '24h' }),
+      merchants_24h: distinctCount('merchant', { window: '24h', limit: 100 }),
+      last_merchant: last('merchant', { window: '1h' }),
+    });
+    const session = memorySession();
+    // 6,000 events over 30 hours from 5,000 merchants: a hot card, past compaction many times.
+    const events = Array.from({ length: 6000 }, (_, i) => ({
+      card_id: 'hot',
+      ts: new Date(Date.UTC(2024, 4, 1) + i * 18_000).toISOString(),
+      amount: (i % 97) / 3,
+      merchant: `merchant-${String((i * 7919) % 5000).padStart(6, '0')}`,
+    }));
+    pipelineOf(busy).processBatch(events, { aggregation: session });
+    const bytes = Buffer.byteLength(JSON.stringify(session.states.get('hot')));
+    expect(bytes).toBeLessThan(400 * 1024);
+  });
+
   it('are refused at definition time when they cannot work', () => {
     const define = (aggregations: object, extra: object = {}) => () =>
       defineFeatureGroup({ name: 'bad', recordIdentifier: 'card_id', eventTime: 'event_time', source, features, transform, aggregations: aggregations as never, ...extra });
@@ -185,16 +204,7 @@ describe('window aggregates', () => {
   });
 
   it('change the fingerprint when a window changes', () => {
-    const other = defineFeatureGroup({
-      name: 'card-velocity',
-      recordIdentifier: 'card_id',
-      eventTime: 'event_time',
-      source,
-      features,
-      transform,
-      aggregations: { ...velocity.aggregations, n_1h: count({ window: '2h' }) },
-      allowedLateness: '10m',
-    });
+    const other = cardGroup('card-velocity', { ...velocity.aggregations, n_1h: count({ window: '2h' }) }, { allowedLateness: '10m' });
     expect(other.fingerprint).not.toBe(velocity.fingerprint);
   });
 });

@@ -2,6 +2,11 @@ import { describe, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import {
   type AnyFeatureGroup,
+  count,
+  distinctCount,
+  last,
+  max,
+  sum,
   defineFeatureGroup,
   type FeatureSelection,
   type InferFeatures,
@@ -173,5 +178,55 @@ describe('training-set rows', () => {
     const renamed = cardActivity.select('is_foreign').with({ prefix: 'card_' });
     type Row = InferTrainingRow<{ card_id: string; label_time: Date }, [typeof plain, typeof renamed]>;
     expectTypeOf<Row>().toEqualTypeOf<{ card_id: string; label_time: Date; 'card-activity__amount': number | null; card_is_foreign: boolean | null }>();
+  });
+});
+
+describe('aggregations', () => {
+  const velocity = defineFeatureGroup({
+    name: 'card-velocity',
+    recordIdentifier: 'card_id',
+    eventTime: 'event_time',
+    source: z.object({ card_id: z.string(), amount: z.number(), merchant: z.string(), ts: isoTimestamp() }),
+    features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number(), merchant: z.string() }),
+    transform: (e) => ({ card_id: e.card_id, event_time: e.ts, amount: e.amount, merchant: e.merchant }),
+    onlineStorageType: 'InMemory',
+    aggregations: {
+      n_1h: count({ window: '1h' }),
+      sum_24h: sum('amount', { window: '24h' }),
+      top_24h: max('amount', { window: '24h' }),
+      last_merchant: last('merchant', { window: '1h' }),
+      last_3: last('amount', { window: '1h', n: 3 }),
+      merchants: distinctCount('merchant', { window: '24h' }),
+    },
+  });
+
+  it('add their outputs to the record type, optional where a window can be empty', () => {
+    expectTypeOf<InferFeatures<typeof velocity>>().toEqualTypeOf<{
+      card_id: string;
+      event_time: Date;
+      amount: number;
+      merchant: string;
+      n_1h: number;
+      sum_24h: number;
+      merchants: number;
+      top_24h?: number;
+      last_merchant?: string;
+      last_3?: number[];
+    }>();
+    expectTypeOf(velocity).toExtend<AnyFeatureGroup>();
+  });
+
+  it('can be selected for training sets, and only read features the group has', () => {
+    expectTypeOf(velocity.select('amount', 'n_1h')).toExtend<FeatureSelection<'card-velocity', { amount: number; n_1h: number }>>();
+    defineFeatureGroup({
+      name: 'bad',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: z.object({ card_id: z.string(), ts: isoTimestamp() }),
+      features: z.object({ card_id: z.string(), event_time: z.date() }),
+      transform: (e) => ({ card_id: e.card_id, event_time: e.ts }),
+      // @ts-expect-error: the group has no feature "amount"
+      aggregations: { s: sum('amount', { window: '1h' }) },
+    });
   });
 });

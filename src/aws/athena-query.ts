@@ -32,6 +32,8 @@ export interface AthenaResult {
   readonly queryExecutionId: string;
   readonly columns: readonly AthenaColumn[];
   /** The data rows, streamed from the query's CSV result file; `undefined` is SQL NULL. */
+  /** `s3://` URL of the result file. */
+  readonly location: string;
   rows(): AsyncIterable<(string | undefined)[]>;
 }
 
@@ -83,17 +85,8 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
   return {
     queryExecutionId: id,
     columns,
-    async *rows() {
-      const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
-      if (!match) throw new BackendError('READ_FAILED', `Athena query ${id} has no S3 result file (${location})`);
-      const s3 = await loadS3();
-      const object = await withRetry(() => input.s3.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] })), retry);
-      let header = true;
-      for await (const row of parseCsv(object.Body as AsyncIterable<Uint8Array>)) {
-        if (header) header = false;
-        else yield row;
-      }
-    },
+    location,
+    rows: () => resultFileRows(input.s3, location, id, retry),
   };
 }
 
@@ -108,4 +101,17 @@ export async function* parseCsv(chunks: AsyncIterable<Uint8Array | string>): Asy
     for (const row of rows.push(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }))) yield row.cells;
   }
   for (const row of rows.end()) yield row.cells;
+}
+
+/** The rows of a finished query's CSV result file on S3, streamed, header skipped. */
+export async function* resultFileRows(client: S3Client, location: string, queryExecutionId: string, retry: RetryOptions = {}): AsyncGenerator<(string | undefined)[]> {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
+  if (!match) throw new BackendError('READ_FAILED', `Athena query ${queryExecutionId} has no S3 result file (${location})`);
+  const s3 = await loadS3();
+  const object = await withRetry(() => client.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] })), retry);
+  let header = true;
+  for await (const row of parseCsv(object.Body as AsyncIterable<Uint8Array>)) {
+    if (header) header = false;
+    else yield row;
+  }
 }

@@ -9,7 +9,7 @@ import { type BackfillShard, backfillShard } from '../backfill/plan.js';
 import { type BackfillItem, type BackfillSource, type ByteSource, parquetSource, type SourceSpec } from '../backfill/sources.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
-import { loadAthena, runAthenaQuery } from './athena-query.js';
+import { loadAthena, resultFileRows, runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { loadS3 } from './s3-offline.js';
 
@@ -82,6 +82,8 @@ export interface AthenaSourceOptions {
  * ```
  */
 export function athenaSource(options: AthenaSourceOptions): BackfillSource {
+  // The query runs once; a second read (an aggregation backfill replays first) reads the same result file.
+  let executed: { readonly id: string; readonly columns: readonly { name: string }[]; readonly location: string } | undefined;
   return {
     id: `athena:${options.database ?? ''}:${options.query}`,
     unit: 'rows',
@@ -98,12 +100,16 @@ export function athenaSource(options: AthenaSourceOptions): BackfillSource {
       const athena = options.athena ?? new (await loadAthena()).AthenaClient({});
       const s3 = await s3Client(options.s3);
       try {
-        const result = await runAthenaQuery({ athena, s3, query: options.query, outputLocation: options.outputLocation, database: options.database, workGroup: options.workGroup, retry: options.retry });
-        const toEvent = csvRowReader(group.source, result.columns.map((c) => c.name));
+        if (!executed) {
+          const result = await runAthenaQuery({ athena, s3, query: options.query, outputLocation: options.outputLocation, database: options.database, workGroup: options.workGroup, retry: options.retry });
+          executed = { id: result.queryExecutionId, columns: result.columns, location: result.location };
+        }
+        const { id, columns, location } = executed;
+        const toEvent = csvRowReader(group.source, columns.map((c) => c.name));
         let index = 0;
         let items: BackfillItem[] = [];
-        for await (const cells of result.rows()) {
-          items.push({ raw: toEvent(cells), position: { source: 'backfill', index, recordId: result.queryExecutionId } });
+        for await (const cells of resultFileRows(s3, location, id, options.retry)) {
+          items.push({ raw: toEvent(cells), position: { source: 'backfill', index, recordId: id } });
           index++;
           if (items.length === 1000) {
             yield { items, at: index };

@@ -8,6 +8,8 @@ import { checkRecord } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { deadLetterJson } from '../store/dead-letter.js';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
+import { pipelineOf } from '../define.js';
+import { type ProcessingOrder, replayAggregations, type ReplayResult } from './replay.js';
 import { asSource, type BackfillItem, type BackfillSource, type ShardRange } from './sources.js';
 
 /** Where a backfill writes: the offline store (default), the online store, or both. */
@@ -47,6 +49,11 @@ export interface BackfillOptions {
   readonly onProgress?: (progress: BackfillProgress) => void;
   /** Rows per chunk (one output file per partition per chunk); default 10,000 (larger chunks cost memory and GC time, not speed). Part of the checkpoint. */
   readonly chunkSize?: number;
+  /**
+   * Groups with aggregations: the order each entity's events are replayed in (the stream's arrival
+   * order); default by an `arrival` field of the raw events, else by event time. See `ProcessingOrder`.
+   */
+  readonly order?: ProcessingOrder;
 }
 
 export interface BackfillSummary {
@@ -67,6 +74,8 @@ export interface BackfillSummary {
   readonly rejectsFile: string | undefined;
   readonly durationMs: number;
   readonly recordsPerSecond: number;
+  /** Groups with aggregations: events later than the allowed lateness, left out of the aggregates. */
+  readonly late: number;
 }
 
 interface Checkpoint {
@@ -139,6 +148,22 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
         `backfill offline, then online with sageMakerOnline({ targetStores: ['OnlineStore'] })`,
     );
   }
+  let replay: ReplayResult | undefined;
+  if (Object.keys(group.aggregations).length > 0) {
+    if (options.range) {
+      throw new ConfigurationError(
+        'INVALID_CONFIG',
+        `group "${group.name}" has aggregations: its backfill replays every entity's whole history in order, so it cannot run on a range of the source`,
+      );
+    }
+    if (source.replayable === false) {
+      throw new ConfigurationError(
+        'INVALID_CONFIG',
+        `group "${group.name}" has aggregations: its backfill reads the source twice (replay, then write), and ${source.id} can be read once; pass an array or a file`,
+      );
+    }
+    replay = await replayAggregations(group, source, options.order);
+  }
   const rejectsFile = options.rejects ?? join(backends.dir, 'backfill', group.name, `${key}.rejects.ndjson`);
   mkdirSync(dirname(rejectsFile), { recursive: true });
 
@@ -182,7 +207,26 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
         rawIndex.push(i);
       }
     });
-    const { records, failures } = group.processBatch(raws, { position: (k) => (items[rawIndex[k] as number] as BackfillItem).position });
+    const position = (k: number) => (items[rawIndex[k] as number] as BackfillItem).position;
+    let result: ReturnType<AnyFeatureGroup['processBatch']>;
+    if (replay) {
+      // Chunks are whole until the last, so a row's ordinal in the source is chunk * chunkSize + its place.
+      const values = replay.values;
+      const base = chunk * chunkSize;
+      const pipeline = pipelineOf(group);
+      result = pipeline.completeBatch(pipeline.prepareBatch(raws, { position }), {
+        position,
+        aggregated: (k) => {
+          const at = base + (rawIndex[k] as number);
+          const found = values.get(at);
+          values.delete(at);
+          return found;
+        },
+      }) as typeof result;
+    } else {
+      result = group.processBatch(raws, { position });
+    }
+    const { records, failures } = result;
     for (const f of failures) rejected.push({ at: rawIndex[f.index] as number, raw: raws[f.index], error: f.error, position: f.error.position });
     // Rejects in input order, whichever step refused them.
     rejected.sort((a, b) => a.at - b.at);
@@ -286,5 +330,6 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
     rejectsFile: poison > 0 ? rejectsFile : undefined,
     durationMs,
     recordsPerSecond: durationMs > 0 ? Math.round((rowsThisRun * 1000) / durationMs) : rowsThisRun,
+    late: replay?.late ?? 0,
   };
 }

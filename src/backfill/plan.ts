@@ -36,7 +36,15 @@ export interface PlanBackfillOptions {
  */
 export async function planBackfill(group: AnyFeatureGroup, options: PlanBackfillOptions): Promise<BackfillShard[]> {
   const sources = Array.isArray(options.from) ? (options.from as readonly BackfillSource[]) : [options.from as BackfillSource];
-  const wanted = Math.max(sources.length, options.shards ?? sources.length);
+  const aggregated = Object.keys(group.aggregations).length > 0;
+  if (aggregated && sources.length > 1) {
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `group "${group.name}" has aggregations: each entity's history must be replayed in one piece, so plan one source (one shard) for it`,
+    );
+  }
+  // An aggregation backfill replays whole entity histories: one shard.
+  const wanted = aggregated ? 1 : Math.max(sources.length, options.shards ?? sources.length);
   const perSource = Math.max(1, Math.round(wanted / sources.length));
   const shards: BackfillShard[] = [];
   for (const source of sources.map((s) => asSource(s))) {

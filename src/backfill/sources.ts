@@ -50,6 +50,8 @@ export interface BackfillSource {
   readonly unit: 'bytes' | 'rows';
   /** Whether `planBackfill` may split this source into ranges. */
   readonly splittable: boolean;
+  /** False when the rows can be read only once (an iterator); aggregation backfills read twice. Default true. */
+  readonly replayable?: boolean;
   /** How to recreate the source elsewhere; absent for in-memory sources. */
   readonly spec?: SourceSpec;
   /** The size in `unit`s, when known: progress and splitting use it. */
@@ -84,6 +86,7 @@ export function fromRecords(records: readonly unknown[] | Iterable<unknown> | As
     id: options.id ?? (array ? `records:${array.length}` : 'records'),
     unit: 'rows',
     splittable: array !== undefined,
+    replayable: array !== undefined,
     size: async () => array?.length,
     async split(count) {
       return evenRanges(array?.length ?? 0, count);

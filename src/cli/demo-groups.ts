@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { defineFeatureGroup } from '../define.js';
+import { count, distinctCount, max, sum } from '../schema/aggregations.js';
 import { isoTimestamp } from '../schema/time.js';
 
-/** The fraud-detection group the demo runs: card transactions in, per-card features out. */
+/** The fraud-detection group the demo runs: card transactions in, per-card row and velocity features out. */
 export const cardActivity = defineFeatureGroup({
   name: 'card-activity',
   description: 'Per-card transaction features for fraud detection',
@@ -37,4 +38,11 @@ export const cardActivity = defineFeatureGroup({
     mcc: e.mcc,
     hour_of_day: e.ts.getUTCHours(),
   }),
+  // Velocity: how much and how widely the card was used lately (the same values in the stream and in backfills).
+  aggregations: {
+    txn_count_1h: count({ window: '1h' }),
+    amount_sum_24h: sum('amount', { window: '24h' }),
+    amount_max_24h: max('amount', { window: '24h' }),
+    merchants_24h: distinctCount('merchant_id', { window: '24h', limit: 100 }),
+  },
 });

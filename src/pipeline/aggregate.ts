@@ -182,6 +182,10 @@ export function createReducer(compiled: CompiledAggregations): Reducer {
     if (old > 0) state.b.splice(0, old);
   };
 
+  // Scratch space reused by every event: per-event arrays and sets were most of the reducer's garbage.
+  const partials: number[] = [];
+  const seen = new Set<string>();
+
   const valueOf = (a: CompiledAggregation, state: EntityState, at: number): unknown => {
     const from = at - a.windowMs;
     const inWindow = (t: number) => t > from && t <= at;
@@ -196,7 +200,7 @@ export function createReducer(compiled: CompiledAggregations): Reducer {
       }
       case 'sum':
       case 'avg': {
-        const partials: number[] = [];
+        partials.length = 0;
         let n = 0;
         for (const b of state.b) {
           if (!inWindow(b.s)) continue;
@@ -225,7 +229,7 @@ export function createReducer(compiled: CompiledAggregations): Reducer {
         return best;
       }
       case 'distinctCount': {
-        const seen = new Set<string>();
+        seen.clear();
         for (const b of state.b) {
           if (!inWindow(b.s)) continue;
           for (const key of (b.f[a.input] as BucketStats).d as string[]) {

@@ -118,8 +118,10 @@ export function max<const F extends string>(feature: F, options: WindowOptions):
  * aggregations: { last_country: last('country', { window: '7d' }), last_3_amounts: last('amount', { window: '7d', n: 3 }) }
  * ```
  */
-export function last<const F extends string, const N extends number = 1>(feature: F, options: WindowOptions & { readonly n?: N }): Aggregation<'last', F, N> {
-  const n = (options?.n ?? 1) as N;
+export function last<const F extends string>(feature: F, options: WindowOptions & { readonly n?: 1 }): Aggregation<'last', F, 1>;
+export function last<const F extends string, const N extends number>(feature: F, options: WindowOptions & { readonly n: N }): Aggregation<'last', F, N>;
+export function last(feature: string, options: WindowOptions & { readonly n?: number }): Aggregation<'last', string, number> {
+  const n = options?.n ?? 1;
   if (!Number.isInteger(n) || n < 1 || n > 100) throw new DefinitionError('INVALID_OPTION', `last('${feature}'): n must be an integer from 1 to 100`);
   return make('last', feature, options, n);
 }

@@ -43,10 +43,10 @@ export type AggregationsOf<Out> = { readonly [name: string]: Aggregation<Aggrega
 
 type LastValue<Out, F, N> = F extends keyof Out ? (N extends 1 ? NonNullable<Out[F]> : NonNullable<Out[F]>[]) : never;
 type RequiredAggregates<A> = {
-  [K in keyof A as A[K] extends Aggregation<'count' | 'sum' | 'distinctCount', string | undefined, number> ? K : never]: number;
+  -readonly [K in keyof A as A[K] extends Aggregation<'count' | 'sum' | 'distinctCount', string | undefined, number> ? K : never]: number;
 };
 type OptionalAggregates<A, Out> = {
-  [K in keyof A as A[K] extends Aggregation<'avg' | 'min' | 'max' | 'last', string | undefined, number> ? K : never]?: A[K] extends Aggregation<
+  -readonly [K in keyof A as A[K] extends Aggregation<'avg' | 'min' | 'max' | 'last', string | undefined, number> ? K : never]?: A[K] extends Aggregation<
     'last',
     infer F,
     infer N

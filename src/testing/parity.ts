@@ -12,13 +12,23 @@ import { createFeatureStore, type DeadLetterEntry } from '../store/feature-store
 import type { OfflineStore, OfflineWrite } from '../store/types.js';
 import { seededRandom } from '../util/random.js';
 import { kinesisEvent } from './events.js';
-import { memoryOnline } from './memory-store.js';
+import { memoryAggregationState, memoryOnline } from './memory-store.js';
 
 export interface ParityOptions {
-  /** Records per Kinesis batch on the streaming side; default 500 (batch boundaries must not matter). */
-  readonly batchSize?: number;
+  /**
+   * Records per Kinesis batch on the streaming side; default 500. `'random'` cuts the stream at
+   * random points (batch boundaries must not matter).
+   */
+  readonly batchSize?: number | 'random';
   /** Rows per backfill chunk; default 1,000. */
   readonly chunkSize?: number;
+  /**
+   * Also deliver a random tail of some batches a second time with the same sequence numbers, as
+   * Lambda does after a timeout: aggregates must count each record once. Default false.
+   */
+  readonly redeliver?: boolean;
+  /** Seed of the random batch boundaries and redeliveries; default 1. */
+  readonly seed?: number;
 }
 
 export interface ParityReport {
@@ -68,16 +78,29 @@ function firstDifference(a: SageMakerRecord, b: SageMakerRecord): string {
  * ```
  */
 export async function expectParity(group: AnyFeatureGroup, events: readonly unknown[], options: ParityOptions = {}): Promise<ParityReport> {
-  const batchSize = options.batchSize ?? 500;
+  const random = seededRandom(options.seed ?? 1);
+  const nextSize = () => (options.batchSize === 'random' ? 1 + Math.floor(random() * 60) : (options.batchSize ?? 500));
 
   // Streaming: the handler a user deploys, over a store that captures what reaches the offline tier.
   const streamed = capturingOffline();
   const streamDead: DeadLetterEntry[] = [];
-  const store = createFeatureStore({ online: memoryOnline(), offline: streamed, deadLetter: (entries) => void streamDead.push(...entries) });
+  const store = createFeatureStore({
+    online: memoryOnline(),
+    offline: streamed,
+    aggregationState: memoryAggregationState(),
+    deadLetter: (entries) => void streamDead.push(...entries),
+  });
   const handler = kinesisHandler(group, { store, log: false });
-  for (let i = 0; i < events.length; i += batchSize) {
-    const response = await handler(kinesisEvent(events.slice(i, i + batchSize)));
+  for (let i = 0; i < events.length; ) {
+    const size = nextSize();
+    const event = kinesisEvent(events.slice(i, i + size));
+    i += size;
+    const response = await handler(event);
     if (response.batchItemFailures.length > 0) throw new AssertionError({ message: `expectParity: the streaming path reported ${response.batchItemFailures.length} write failures` });
+    if (options.redeliver && random() < 0.5) {
+      const again = await handler({ Records: event.Records.slice(Math.floor(random() * event.Records.length)) });
+      if (again.batchItemFailures.length > 0) throw new AssertionError({ message: 'expectParity: a redelivered batch reported write failures' });
+    }
   }
   await store.close();
 
@@ -88,7 +111,12 @@ export async function expectParity(group: AnyFeatureGroup, events: readonly unkn
   try {
     const file = join(dir, 'events.ndjson');
     writeFileSync(file, `${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
-    const summary = await runBackfill(group, { from: ndjsonFile(file), concurrency: 1, chunkSize: options.chunkSize ?? 1000 }, { offline: filled, online: undefined, dir, now: Date.now });
+    // The history file holds the events in the order the stream received them.
+    const summary = await runBackfill(
+      group,
+      { from: ndjsonFile(file), concurrency: 1, chunkSize: options.chunkSize ?? 1000, order: 'source' },
+      { offline: filled, online: undefined, dir, now: Date.now },
+    );
     backfillPoison = summary.poison;
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,0 +1,99 @@
+// Window aggregations: reducer throughput (the pipeline with and without the group's aggregates) and
+// DynamoDB round trips per Kinesis batch against dynalite, cold (first batch) and warm.
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { dynamoDbAggregationState, dynamoDbTableDefinition } from '../dist/aws.js';
+import { createFeatureStore } from '../dist/index.js';
+import { kinesisHandler } from '../dist/lambda.js';
+import { kinesisEvent, memoryOnline } from '../dist/testing.js';
+import { cardEvent, cardTransactions, cardVelocity } from './groups.mjs';
+
+const RECORDS = 200_000;
+const CARDS = 2_000;
+const BATCH = 1_000;
+const ROUNDS = 5;
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Event i of the benchmark stream: 37 ms apart, over CARDS cards (about 100 events per card per 2 hours). */
+function events(count, cards) {
+  return Array.from({ length: count }, (_, i) => ({ ...cardEvent(i), card_id: `card-${(i * 7919) % cards}` }));
+}
+
+function throughput(group, input) {
+  const rates = [];
+  for (let round = 0; round < ROUNDS + 1; round++) {
+    const started = process.hrtime.bigint();
+    // One call: the reducer keeps every card's state in memory, as a backfill's replay does.
+    const { records } = group.processBatch(input);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (records.length !== input.length) throw new Error('benchmark lost records');
+    if (round > 0) rates.push(input.length / seconds);
+  }
+  return Math.round(median(rates));
+}
+
+async function roundTrips() {
+  const server = dynalite({ createTableMs: 0 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${server.address().port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+  });
+  try {
+    await client.send(new CreateTableCommand(dynamoDbTableDefinition('state')));
+    const state = dynamoDbAggregationState({ client, tableName: 'state' });
+    const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: state });
+    const handler = kinesisHandler(cardVelocity, { store, log: false });
+    const input = events(BATCH * 6, 400);
+    const perBatch = [];
+    let before = state.calls();
+    for (let i = 0; i < input.length; i += BATCH) {
+      const batch = input.slice(i, i + BATCH);
+      const started = performance.now();
+      const response = await handler(kinesisEvent(batch));
+      const ms = performance.now() - started;
+      if (response.batchItemFailures.length > 0) throw new Error('benchmark batch reported failures');
+      const after = state.calls();
+      const entities = new Set(batch.map((e) => e.card_id)).size;
+      perBatch.push({ entities, batchGets: after.batchGets - before.batchGets, puts: after.puts - before.puts, ms });
+      before = after;
+    }
+    await store.close();
+    return perBatch;
+  } finally {
+    client.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+export async function benchAggregations() {
+  const input = events(RECORDS, CARDS);
+  const plain = throughput(cardTransactions, input);
+  const aggregated = throughput(cardVelocity, input);
+  const hot = throughput(cardVelocity, events(50_000, 1));
+  const batches = await roundTrips();
+  const cold = batches[0];
+  const warm = batches.slice(1);
+  const warmTrips = warm.reduce((n, b) => n + b.batchGets + b.puts, 0);
+  const warmEntities = warm.reduce((n, b) => n + b.entities, 0);
+  return {
+    records: RECORDS,
+    cards: CARDS,
+    aggregates: Object.keys(cardVelocity.aggregations).length,
+    plainRecordsPerSecond: plain,
+    aggregatedRecordsPerSecond: aggregated,
+    hotEntityRecordsPerSecond: hot,
+    batch: BATCH,
+    coldEntities: cold.entities,
+    coldRoundTrips: cold.batchGets + cold.puts,
+    warmRoundTripsPerEntity: Number((warmTrips / warmEntities).toFixed(3)),
+    warmBatchMs: Math.round(median(warm.map((b) => b.ms))),
+    goal: 'one DynamoDB round trip per distinct entity per batch',
+    met: warmTrips <= warmEntities,
+  };
+}
