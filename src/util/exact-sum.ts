@@ -11,7 +11,11 @@ export function addToPartials(partials: number[], value: number): void {
   let kept = 0;
   for (let j = 0; j < partials.length; j++) {
     let y = partials[j] as number;
-    if (Math.abs(x) < Math.abs(y)) [x, y] = [y, x];
+    if (Math.abs(x) < Math.abs(y)) {
+      const t = x;
+      x = y;
+      y = t;
+    }
     const hi = x + y;
     const lo = y - (hi - x);
     if (lo !== 0) partials[kept++] = lo;
