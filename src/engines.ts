@@ -4,3 +4,6 @@
 export { runBackfill } from './backfill/backfill.js';
 export type { BackfillBackends } from './backfill/backfill.js';
 export { buildTrainingSet } from './training/training-set.js';
+export { runAudit } from './audit/audit.js';
+export type { AuditOptions, AuditReport } from './audit/audit.js';
+export { runLineage } from './audit/lineage.js';

@@ -16,6 +16,8 @@ export type { JoinStep, TrainingPlan, TrainingPlanOptions } from './training/pla
 export { renderTrainingSql } from './training/sql.js';
 export type { SpineLoader, SpineRow, TrainingSet, TrainingSetOptions, TrainingSetSummary } from './training/training-set.js';
 export type { DeadLetterMessage } from './store/dead-letter.js';
+export type { AuditCause, AuditExample, AuditOptions, AuditReport, FeatureAudit, NumberDifferences } from './audit/audit.js';
+export type { LineageEntry, LineageOptions, LineageReport } from './audit/lineage.js';
 export type {
   DeadLetterEntry,
   DeadLetterSink,

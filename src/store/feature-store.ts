@@ -9,6 +9,8 @@ import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.j
 import type { BackfillOptions, BackfillSummary } from '../backfill/backfill.js';
 import type { SpineRow, TrainingSet, TrainingSetOptions } from '../training/training-set.js';
 import type { AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
+import type { AuditOptions, AuditReport } from '../audit/audit.js';
+import type { LineageOptions, LineageReport } from '../audit/lineage.js';
 import type {
   AggregationStateStore,
   AggregationStateUpdate,
@@ -174,6 +176,28 @@ export interface FeatureStore {
   trainingSet<S extends SpineRow, const F extends readonly AnyFeatureSelection[]>(
     options: TrainingSetOptions<S, F>,
   ): Promise<TrainingSet<InferTrainingRow<S, F>>>;
+  /**
+   * Measures online/offline consistency on a sample of identifiers: per feature match and mismatch
+   * rates, missing records, number differences, and a cause for each difference it can explain
+   * (`fingerprint`, `offline-lag`, `ttl-expired`, `delete-pending`, `late-events`, else `unexplained`).
+   *
+   * ### Example
+   * ```ts
+   * const report = await store.audit(cardActivity, { sample: 500 });
+   * console.log(report.consistencyRate, report.causes);
+   * ```
+   */
+  audit(group: AnyFeatureGroup, options?: AuditOptions): Promise<AuditReport>;
+  /**
+   * Which fingerprints (versions of the code) wrote the group's records, offline (every row) and
+   * online (a sample), with counts and time ranges.
+   *
+   * ### Example
+   * ```ts
+   * const { offline, online } = await store.lineage(cardActivity);
+   * ```
+   */
+  lineage(group: AnyFeatureGroup, options?: LineageOptions): Promise<LineageReport>;
   /**
    * Sends entries to the configured dead-letter sink (a no-op without one); throws if the sink
    * fails, so the caller can report the records instead of dropping them.
@@ -463,6 +487,16 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     async trainingSet(trainingOptions) {
       const [{ offline }, engines] = await Promise.all([backends(), loadEngines()]);
       return engines.buildTrainingSet(offline, trainingOptions as TrainingSetOptions) as never;
+    },
+
+    async audit(group, auditOptions) {
+      const [{ online, offline }, engines] = await Promise.all([backends(), loadEngines()]);
+      return engines.runAudit(group, online, offline, auditOptions);
+    },
+
+    async lineage(group, lineageOptions) {
+      const [{ online, offline }, engines] = await Promise.all([backends(), loadEngines()]);
+      return engines.runLineage(group, online, offline, lineageOptions);
     },
 
     async backfill(group, backfillOptions) {

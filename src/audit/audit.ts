@@ -1,0 +1,262 @@
+import { ConfigurationError } from '../errors.js';
+import { FINGERPRINT_FEATURE } from '../schema/names.js';
+import { expiresAtMs, parseEventTime } from '../schema/sagemaker-record.js';
+import { MAX_TIME_MS, parseDuration } from '../schema/time.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import type { OfflineStore, OfflineStoredRow, OnlineStore } from '../store/types.js';
+import { buildTrainingPlan, spineKey } from '../training/plan.js';
+import { referenceJoin } from '../training/reference.js';
+import { seededRandom } from '../util/random.js';
+
+/** Why an identifier's online record and its offline value differ, where it can be told. */
+export type AuditCause =
+  /** The online record was written by other code: its `skewless_fingerprint` differs from the offline row's. */
+  | 'fingerprint'
+  /** The online record is newer than what the offline store shows after its availability delay. */
+  | 'offline-lag'
+  /** The online record expired (the group's TTL) while the offline store still has it. */
+  | 'ttl-expired'
+  /** The identifier was deleted online; the offline delete marker is not visible yet. */
+  | 'delete-pending'
+  /** Only aggregate features differ: the stream left late events out that the backfill counted (or the other way round). */
+  | 'late-events'
+  /** None of the above: e.g. an online value edited by hand. */
+  | 'unexplained';
+
+export const AUDIT_CAUSES: readonly AuditCause[] = ['fingerprint', 'offline-lag', 'ttl-expired', 'delete-pending', 'late-events', 'unexplained'];
+
+export interface AuditOptions {
+  /** The identifiers to audit, or how many to pick from the offline store (deterministic for `seed`); default 1,000. */
+  readonly sample?: number | readonly (string | number | bigint)[];
+  /** Seed of the sample; default 1. */
+  readonly seed?: number;
+  /** The moment audited; default now. */
+  readonly at?: Date;
+  /** How long offline rows take to appear (SageMaker documents up to 15 minutes); default `'15m'`. */
+  readonly availabilityDelay?: string;
+  /** Numbers closer than this count as equal; default 0 (exact). */
+  readonly tolerance?: number;
+  /** Inconsistent identifiers listed with their values (all are counted); default 50. */
+  readonly examples?: number;
+}
+
+/** The distribution of online - offline for a number feature, over the identifiers where both had it. */
+export interface NumberDifferences {
+  readonly count: number;
+  readonly min: number;
+  readonly p50: number;
+  readonly p95: number;
+  readonly max: number;
+  /** Mean absolute difference. */
+  readonly meanAbs: number;
+}
+
+export interface FeatureAudit {
+  /** Identifiers where online and offline agree on this feature (both absent counts as agreeing). */
+  readonly match: number;
+  readonly mismatch: number;
+  /** Offline has a value, online has no record. */
+  readonly missingOnline: number;
+  /** Online has a value, offline has no row. */
+  readonly missingOffline: number;
+  readonly matchRate: number;
+  readonly mismatchRate: number;
+  readonly differences?: NumberDifferences;
+}
+
+export interface AuditExample {
+  readonly id: string;
+  readonly cause: AuditCause;
+  /** The features that differ. */
+  readonly features: readonly string[];
+  readonly online: Record<string, unknown> | undefined;
+  readonly offline: Record<string, unknown> | undefined;
+}
+
+/** What `store.audit` returns: how consistent online and offline are, per feature, and why they differ. */
+export interface AuditReport {
+  readonly group: string;
+  readonly fingerprint: string;
+  readonly at: Date;
+  /** Offline rows written after this are not expected to be visible yet (`at` - availability delay). */
+  readonly visibleUntil: Date;
+  readonly sampled: number;
+  /** Identifiers whose every feature agrees (or that neither side has). */
+  readonly consistent: number;
+  readonly consistencyRate: number;
+  readonly features: Readonly<Record<string, FeatureAudit>>;
+  /** Inconsistent identifiers by cause. */
+  readonly causes: Readonly<Record<AuditCause, number>>;
+  readonly examples: readonly AuditExample[];
+  readonly durationMs: number;
+}
+
+function timeMs(value: unknown): number {
+  return value instanceof Date ? value.getTime() : Number.NaN;
+}
+
+function equalValues(a: unknown, b: unknown, tolerance: number): boolean {
+  if (a === b) return true;
+  if (a === undefined || a === null || b === undefined || b === null) return (a ?? null) === (b ?? null);
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= tolerance || (Number.isNaN(a) && Number.isNaN(b));
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => equalValues(x, b[i], tolerance));
+  return false;
+}
+
+function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+/** Picks `count` identifiers among the offline store's, the same ones for the same seed and data. */
+export function sampleIds(ids: Iterable<string>, count: number, seed: number): string[] {
+  const all = [...new Set(ids)].sort();
+  const random = seededRandom(seed);
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [all[i], all[j]] = [all[j] as string, all[i] as string];
+  }
+  return all.slice(0, count);
+}
+
+/**
+ * Measures online/offline skew for a group: reads a sample of identifiers online (batched), takes
+ * the offline value each should have — the training-set rule applied to the rows visible after the
+ * availability delay — compares every feature, and names a cause for each difference it can explain.
+ */
+export async function runAudit(group: AnyFeatureGroup, online: OnlineStore, offline: OfflineStore | undefined, options: AuditOptions = {}): Promise<AuditReport> {
+  const started = Date.now();
+  if (!offline) throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": an audit compares online with offline, and the store has no offline tier`);
+  const at = options.at ?? new Date();
+  const visibleUntil = new Date(at.getTime() - parseDuration(options.availabilityDelay ?? '15m'));
+  const tolerance = options.tolerance ?? 0;
+  const eventTimeType = group.featureDefinitions.find((d) => d.FeatureName === group.eventTime)?.FeatureType ?? 'String';
+
+  const rows = await offline.scan(group);
+  const rowsById = new Map<string, OfflineStoredRow[]>();
+  for (const row of rows) {
+    const id = spineKey(row[group.recordIdentifier]);
+    if (id === undefined) continue;
+    const list = rowsById.get(id);
+    if (list) list.push(row);
+    else rowsById.set(id, [row]);
+  }
+  const ids = Array.isArray(options.sample)
+    ? [...new Set((options.sample as readonly (string | number | bigint)[]).map(String))]
+    : sampleIds(rowsById.keys(), (options.sample as number | undefined) ?? 1000, options.seed ?? 1);
+
+  // The offline value as of `at`: the rule's row among those written by `visibleUntil`, at any event time.
+  const plan = buildTrainingPlan({ timestamp: 't', entityKey: 'id', features: [group.select(...group.featureNames)] });
+  const visible = new Map([[group.name, ids.flatMap((id) => rowsById.get(id) ?? []).filter((r) => timeMs(r.write_time) <= visibleUntil.getTime())]]);
+  const expected = referenceJoin(plan, ids.map((id) => ({ id, t: new Date(MAX_TIME_MS) })), visible)[0] as (OfflineStoredRow | null)[];
+  const found = await online.getMany(group, ids);
+
+  const names = group.featureNames.filter((n) => n !== group.recordIdentifier);
+  const aggregates = new Set(Object.keys(group.aggregations));
+  const tallies = new Map(names.map((n) => [n, { match: 0, mismatch: 0, missingOnline: 0, missingOffline: 0, diffs: [] as number[] }]));
+  const causes = Object.fromEntries(AUDIT_CAUSES.map((c) => [c, 0])) as Record<AuditCause, number>;
+  const examples: AuditExample[] = [];
+  const maxExamples = options.examples ?? 50;
+  let consistent = 0;
+
+  ids.forEach((id, i) => {
+    const onlineRecord = found.get(id)?.record;
+    const offlineRow = expected[i] ?? null;
+    const onlineValues = onlineRecord ? (group.codec.fromRecord(onlineRecord, { partial: true }) as Record<string, unknown>) : undefined;
+    const offlineValues = offlineRow ? (group.codec.fromOfflineRow(offlineRow, { partial: true }) as Record<string, unknown>) : undefined;
+    const differing: string[] = [];
+    for (const name of names) {
+      const tally = tallies.get(name) as NonNullable<ReturnType<typeof tallies.get>>;
+      const a = onlineValues?.[name];
+      const b = offlineValues?.[name];
+      if (onlineValues === undefined && offlineValues === undefined) tally.match++;
+      else if (onlineValues === undefined) {
+        if (b === undefined || b === null) tally.match++;
+        else {
+          tally.missingOnline++;
+          differing.push(name);
+        }
+      } else if (offlineValues === undefined) {
+        if (a === undefined || a === null) tally.match++;
+        else {
+          tally.missingOffline++;
+          differing.push(name);
+        }
+      } else if (equalValues(a, b, tolerance)) {
+        tally.match++;
+        if (typeof a === 'number' && typeof b === 'number') tally.diffs.push(a - b);
+      } else {
+        tally.mismatch++;
+        differing.push(name);
+        if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) tally.diffs.push(Number(a) - Number(b));
+      }
+    }
+    if (differing.length === 0) {
+      consistent++;
+      return;
+    }
+    const cause = causeOf();
+    causes[cause]++;
+    if (examples.length < maxExamples) examples.push({ id, cause, features: differing, online: onlineValues, offline: offlineValues });
+
+    function causeOf(): AuditCause {
+      const later = (rowsById.get(id) ?? []).filter((r) => timeMs(r.write_time) > visibleUntil.getTime());
+      const eventMs = (row: Readonly<Record<string, unknown>>) => parseEventTime(eventTimeType, String(row[group.eventTime])) ?? Number.NaN;
+      if (onlineRecord && offlineRow) {
+        const onlineFingerprint = onlineRecord.find((f) => f.FeatureName === FINGERPRINT_FEATURE)?.ValueAsString;
+        if (onlineFingerprint !== undefined && offlineRow[FINGERPRINT_FEATURE] !== undefined && onlineFingerprint !== offlineRow[FINGERPRINT_FEATURE]) return 'fingerprint';
+      }
+      if (onlineRecord) {
+        const onlineMs = parseEventTime(eventTimeType, onlineRecord.find((f) => f.FeatureName === group.eventTime)?.ValueAsString ?? '') ?? Number.NaN;
+        if ((!offlineRow || onlineMs > eventMs(offlineRow)) && later.some((r) => !r.is_deleted && eventMs(r) === onlineMs)) return 'offline-lag';
+        if (offlineRow && onlineMs === eventMs(offlineRow) && differing.every((n) => aggregates.has(n))) return 'late-events';
+        return 'unexplained';
+      }
+      if (offlineRow) {
+        if (later.some((r) => r.is_deleted && eventMs(r) >= eventMs(offlineRow))) return 'delete-pending';
+        const expires = expiresAtMs(eventMs(offlineRow), group.ttl);
+        if (expires !== undefined && expires <= at.getTime()) return 'ttl-expired';
+      }
+      return 'unexplained';
+    }
+  });
+
+  const features: Record<string, FeatureAudit> = {};
+  for (const [name, t] of tallies) {
+    const total = ids.length || 1;
+    const diffs = [...t.diffs].sort((x, y) => x - y);
+    features[name] = {
+      match: t.match,
+      mismatch: t.mismatch,
+      missingOnline: t.missingOnline,
+      missingOffline: t.missingOffline,
+      matchRate: t.match / total,
+      mismatchRate: t.mismatch / total,
+      ...(diffs.length > 0
+        ? {
+            differences: {
+              count: diffs.length,
+              min: diffs[0] as number,
+              p50: quantile(diffs, 0.5),
+              p95: quantile(diffs, 0.95),
+              max: diffs[diffs.length - 1] as number,
+              meanAbs: diffs.reduce((s, d) => s + Math.abs(d), 0) / diffs.length,
+            },
+          }
+        : {}),
+    };
+  }
+  return {
+    group: group.name,
+    fingerprint: group.fingerprint,
+    at,
+    visibleUntil,
+    sampled: ids.length,
+    consistent,
+    consistencyRate: ids.length === 0 ? 1 : consistent / ids.length,
+    features,
+    causes,
+    examples,
+    durationMs: Date.now() - started,
+  };
+}
