@@ -18,6 +18,7 @@ export type { SpineLoader, SpineRow, TrainingSet, TrainingSetOptions, TrainingSe
 export type { DeadLetterMessage } from './store/dead-letter.js';
 export type { AuditCause, AuditExample, AuditOptions, AuditReport, FeatureAudit, NumberDifferences } from './audit/audit.js';
 export type { LineageEntry, LineageOptions, LineageReport } from './audit/lineage.js';
+export { formatAuditReport, formatLineageReport, renderAuditHtml } from './audit/render.js';
 export type {
   DeadLetterEntry,
   DeadLetterSink,

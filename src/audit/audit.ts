@@ -8,22 +8,9 @@ import { buildTrainingPlan, spineKey } from '../training/plan.js';
 import { referenceJoin } from '../training/reference.js';
 import { seededRandom } from '../util/random.js';
 
-/** Why an identifier's online record and its offline value differ, where it can be told. */
-export type AuditCause =
-  /** The online record was written by other code: its `skewless_fingerprint` differs from the offline row's. */
-  | 'fingerprint'
-  /** The online record is newer than what the offline store shows after its availability delay. */
-  | 'offline-lag'
-  /** The online record expired (the group's TTL) while the offline store still has it. */
-  | 'ttl-expired'
-  /** The identifier was deleted online; the offline delete marker is not visible yet. */
-  | 'delete-pending'
-  /** Only aggregate features differ: the stream left late events out that the backfill counted (or the other way round). */
-  | 'late-events'
-  /** None of the above: e.g. an online value edited by hand. */
-  | 'unexplained';
+import { AUDIT_CAUSES, type AuditCause } from './causes.js';
 
-export const AUDIT_CAUSES: readonly AuditCause[] = ['fingerprint', 'offline-lag', 'ttl-expired', 'delete-pending', 'late-events', 'unexplained'];
+export type { AuditCause };
 
 export interface AuditOptions {
   /** The identifiers to audit, or how many to pick from the offline store (deterministic for `seed`); default 1,000. */

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { formatError } from '../errors.js';
+import { runAuditCommand, runLineageCommand } from './audit.js';
 import { runBackfillCommand } from './backfill.js';
 import { runDemo } from './demo.js';
 import { runTrainingSetCommand } from './training-set.js';
@@ -16,6 +17,8 @@ Commands:
   plan        print CreateFeatureGroup input (or CloudFormation) and IAM policies for a definitions file
   backfill    run history files through a group's pipeline into the local offline (and online) store
   training-set  a point-in-time training set from a spine (labels) file and the local offline store
+  audit       measure how far a group's online and offline stores agree, per feature, with causes
+  lineage     which fingerprints (versions of the code) wrote a group's records, online and offline
 
 Options:
   --help          show this help
@@ -43,6 +46,12 @@ Options:
   --max-age D     training-set: ignore feature rows older than D (30d, 12h, 15m)
   --exclusive     training-set: a feature row at exactly the label time does not count
   --knowledge-time  training-set: also require write_time <= label time
+  --sample N      audit, lineage: identifiers to read online (default 1,000)
+  --seed N        audit: which sample (default 1)
+  --at TIME       audit: the moment audited, ISO-8601 (default now)
+  --availability-delay D  audit: how long offline rows take to appear (default 15m)
+  --tolerance X   audit: numbers closer than X count as equal (default 0)
+  --html FILE     audit: also write the report as a self-contained HTML page
 
 Examples:
   npx skewless demo
@@ -53,6 +62,9 @@ Examples:
   npx skewless backfill dist/features.js card-activity --from history.ndjson --workers 2
   npx skewless backfill dist/features.js card-activity --from 2024-05.csv --from 2024-06.csv --to both --json
   npx skewless training-set dist/features.js --spine labels.csv --features card-activity:amount,is_foreign --out train.parquet
+  npx skewless audit dist/features.js card-activity --sample 500 --html audit.html
+  npx skewless audit dist/features.js card-activity --json
+  npx skewless lineage dist/features.js card-activity
 
 A backfill keeps checkpoints under <dir>/backfill/<group>/checkpoints: run the same command again after
 a crash and it resumes; delete them to start over.
@@ -92,6 +104,12 @@ async function main(argv: readonly string[]): Promise<number> {
         'max-age': { type: 'string' },
         exclusive: { type: 'boolean' },
         'knowledge-time': { type: 'boolean' },
+        sample: { type: 'string' },
+        seed: { type: 'string' },
+        at: { type: 'string' },
+        'availability-delay': { type: 'string' },
+        tolerance: { type: 'string' },
+        html: { type: 'string' },
       },
     });
   } catch (error) {
@@ -186,6 +204,33 @@ async function main(argv: readonly string[]): Promise<number> {
             json: values.json === true,
           },
           (line) => process.stdout.write(`${line}\n`),
+          (text) => process.stderr.write(text),
+        );
+      }
+      case 'audit':
+      case 'lineage': {
+        const [, definitions, group] = positionals;
+        const sample = values.sample === undefined ? undefined : Number(values.sample);
+        const seed = values.seed === undefined ? undefined : Number(values.seed);
+        const tolerance = values.tolerance === undefined ? undefined : Number(values.tolerance);
+        const at = values.at === undefined ? undefined : new Date(values.at);
+        if (
+          !definitions ||
+          !group ||
+          (sample !== undefined && !(Number.isInteger(sample) && sample > 0)) ||
+          (seed !== undefined && !Number.isInteger(seed)) ||
+          (tolerance !== undefined && !(tolerance >= 0)) ||
+          (at !== undefined && Number.isNaN(at.getTime()))
+        ) {
+          process.stderr.write(`skewless ${command}: usage: skewless ${command} <definitions file> <group> [--sample N] [--json]${command === 'audit' ? ' [--seed N] [--at TIME] [--availability-delay D] [--tolerance X] [--html FILE]' : ''}\n`);
+          return 2;
+        }
+        const print = (line: string) => process.stdout.write(`${line}\n`);
+        const dir = values.dir ?? '.skewless';
+        if (command === 'lineage') return await runLineageCommand({ definitions, group, sample, dir, json: values.json === true }, print);
+        return await runAuditCommand(
+          { definitions, group, sample, seed, at, availabilityDelay: values['availability-delay'], tolerance, dir, json: values.json === true, html: values.html },
+          print,
           (text) => process.stderr.write(text),
         );
       }

@@ -1,0 +1,152 @@
+import type { AuditReport } from './audit.js';
+import { AUDIT_CAUSES } from './causes.js';
+import type { LineageEntry, LineageReport } from './lineage.js';
+
+const percent = (rate: number) => `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 2)}%`;
+const number = (n: number) => n.toLocaleString('en-US');
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
+}
+
+function shortNumber(n: number): string {
+  return Math.abs(n) >= 1e6 || (n !== 0 && Math.abs(n) < 1e-3) ? n.toExponential(2) : String(Number(n.toPrecision(6)));
+}
+
+/**
+ * The audit report as the terminal shows it: the overall rate, a row per feature and the causes.
+ *
+ * ### Example
+ * ```ts
+ * console.log(formatAuditReport(await store.audit(cardActivity)));
+ * ```
+ */
+export function formatAuditReport(report: AuditReport): string {
+  const lines = [
+    `audit of "${report.group}" (fingerprint ${report.fingerprint}) at ${report.at.toISOString()}`,
+    `offline rows written up to ${report.visibleUntil.toISOString()} count as visible`,
+    `consistency: ${percent(report.consistencyRate)} (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)`,
+    '',
+    ...table(
+      ['feature', 'match', 'mismatch', 'missing online', 'missing offline', 'difference p50 / p95 / max'],
+      Object.entries(report.features).map(([name, f]) => [
+        name,
+        percent(f.matchRate),
+        number(f.mismatch),
+        number(f.missingOnline),
+        number(f.missingOffline),
+        f.differences ? `${shortNumber(f.differences.p50)} / ${shortNumber(f.differences.p95)} / ${shortNumber(f.differences.max)}` : '',
+      ]),
+    ),
+  ];
+  const causes = AUDIT_CAUSES.filter((c) => report.causes[c] > 0);
+  if (causes.length > 0) {
+    lines.push('', ...table(['cause', 'identifiers'], causes.map((c) => [c, number(report.causes[c])])));
+    const shown = report.examples.slice(0, 5);
+    lines.push('', 'examples:');
+    for (const e of shown) lines.push(`  ${e.id}: ${e.cause} (${e.features.join(', ')})`);
+  }
+  return lines.join('\n');
+}
+
+function lineageRows(entries: readonly LineageEntry[]): string[][] {
+  const time = (d: Date | undefined) => d?.toISOString() ?? '';
+  return entries.map((e) => [`${e.fingerprint}${e.current ? ' (current)' : ''}`, number(e.records), `${time(e.firstEventTime)} .. ${time(e.lastEventTime)}`, e.firstWriteTime ? `${time(e.firstWriteTime)} .. ${time(e.lastWriteTime)}` : '']);
+}
+
+/**
+ * The lineage report as the terminal shows it: fingerprints offline and online, with counts and times.
+ *
+ * ### Example
+ * ```ts
+ * console.log(formatLineageReport(await store.lineage(cardActivity)));
+ * ```
+ */
+export function formatLineageReport(report: LineageReport): string {
+  return [
+    `lineage of "${report.group}" (current fingerprint ${report.fingerprint})`,
+    '',
+    'offline (every row):',
+    ...table(['fingerprint', 'rows', 'event times', 'written'], lineageRows(report.offline)),
+    '',
+    `online (${number(report.onlineSampled)} identifiers read):`,
+    ...table(['fingerprint', 'records', 'event times', ''], lineageRows(report.online)),
+  ].join('\n');
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+const SEGMENTS = [
+  ['match', '#2e7d32', 'match'],
+  ['mismatch', '#c62828', 'mismatch'],
+  ['missingOnline', '#ef6c00', 'missing online'],
+  ['missingOffline', '#757575', 'missing offline'],
+] as const;
+
+/** One stacked bar: the feature's identifiers by outcome. */
+function featureChart(name: string, f: AuditReport['features'][string], total: number): string {
+  const width = 600;
+  let x = 0;
+  const bars = SEGMENTS.map(([key, color, label]) => {
+    const count = f[key];
+    const w = total === 0 ? 0 : (count / total) * width;
+    const rect = w > 0 ? `<rect x="${x.toFixed(2)}" y="0" width="${w.toFixed(2)}" height="24" fill="${color}"><title>${label}: ${count}</title></rect>` : '';
+    x += w;
+    return rect;
+  }).join('');
+  const label = `${escapeHtml(name)}: ${percent(f.matchRate)} match`;
+  return `<figure data-feature="${escapeHtml(name)}"><figcaption>${label}</figcaption><svg role="img" aria-label="${label}" width="${width}" height="24" viewBox="0 0 ${width} 24">${bars}</svg></figure>`;
+}
+
+/**
+ * The audit report as one self-contained HTML page (no scripts, no external files): the overall
+ * rate, a chart and figures per feature, the causes and examples.
+ *
+ * ### Example
+ * ```ts
+ * writeFileSync('audit.html', renderAuditHtml(await store.audit(cardActivity)));
+ * ```
+ */
+export function renderAuditHtml(report: AuditReport): string {
+  const rows = Object.entries(report.features)
+    .map(
+      ([name, f]) =>
+        `<tr><td>${escapeHtml(name)}</td><td>${percent(f.matchRate)}</td><td>${number(f.mismatch)}</td><td>${number(f.missingOnline)}</td><td>${number(f.missingOffline)}</td><td>${
+          f.differences ? `${shortNumber(f.differences.p50)} / ${shortNumber(f.differences.p95)} / ${shortNumber(f.differences.max)}` : ''
+        }</td></tr>`,
+    )
+    .join('\n');
+  const causes = AUDIT_CAUSES.map((c) => `<tr><td>${c}</td><td>${number(report.causes[c])}</td></tr>`).join('\n');
+  const examples = report.examples
+    .map((e) => `<tr><td>${escapeHtml(e.id)}</td><td>${e.cause}</td><td>${escapeHtml(e.features.join(', '))}</td></tr>`)
+    .join('\n');
+  const charts = Object.entries(report.features)
+    .map(([name, f]) => featureChart(name, f, report.sampled))
+    .join('\n');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>skewless audit: ${escapeHtml(report.group)}</title>
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin:1rem 0}
+td,th{border-bottom:1px solid #ddd;padding:.25rem .75rem;text-align:right}td:first-child,th:first-child{text-align:left}
+figure{margin:.5rem 0}figcaption{font-size:12px;color:#555}.legend span{display:inline-block;margin-right:1rem}
+.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}
+</style></head><body>
+<h1>Audit of ${escapeHtml(report.group)}</h1>
+<p>Fingerprint <code>${report.fingerprint}</code>, at ${report.at.toISOString()}; offline rows written up to ${report.visibleUntil.toISOString()} count as visible.</p>
+<p id="consistency"><strong>Consistency: ${percent(report.consistencyRate)}</strong> (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)</p>
+<div class="legend">${SEGMENTS.map(([, color, label]) => `<span><i style="background:${color}"></i>${label}</span>`).join('')}</div>
+${charts}
+<h2>Features</h2>
+<table id="features"><tr><th>feature</th><th>match</th><th>mismatch</th><th>missing online</th><th>missing offline</th><th>difference p50 / p95 / max</th></tr>
+${rows}
+</table>
+<h2>Causes</h2>
+<table id="causes"><tr><th>cause</th><th>identifiers</th></tr>
+${causes}
+</table>
+${examples ? `<h2>Examples</h2><table id="examples"><tr><th>identifier</th><th>cause</th><th>features</th></tr>\n${examples}\n</table>` : ''}
+</body></html>
+`;
+}

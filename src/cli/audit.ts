@@ -1,0 +1,54 @@
+import { writeFileSync } from 'node:fs';
+import { formatAuditReport, formatLineageReport, renderAuditHtml } from '../audit/render.js';
+import { loadFeatureGroups, selectGroups } from '../definitions.js';
+import { createFeatureStore } from '../store/feature-store.js';
+
+export interface AuditCommand {
+  readonly definitions: string;
+  readonly group: string;
+  readonly sample: number | undefined;
+  readonly seed: number | undefined;
+  readonly at: Date | undefined;
+  readonly availabilityDelay: string | undefined;
+  readonly tolerance: number | undefined;
+  readonly dir: string;
+  readonly json: boolean;
+  readonly html: string | undefined;
+}
+
+/** `skewless audit`: the consistency audit of a group on the local store, as a table, JSON or an HTML page. */
+export async function runAuditCommand(command: AuditCommand, out: (line: string) => void, err: (text: string) => void): Promise<number> {
+  const [group] = selectGroups(await loadFeatureGroups(command.definitions), command.group);
+  const store = createFeatureStore({ dir: command.dir });
+  try {
+    err(`auditing "${command.group}"...\n`);
+    const report = await store.audit(group as NonNullable<typeof group>, {
+      ...(command.sample !== undefined ? { sample: command.sample } : {}),
+      ...(command.seed !== undefined ? { seed: command.seed } : {}),
+      ...(command.at ? { at: command.at } : {}),
+      ...(command.availabilityDelay ? { availabilityDelay: command.availabilityDelay } : {}),
+      ...(command.tolerance !== undefined ? { tolerance: command.tolerance } : {}),
+    });
+    if (command.html) {
+      writeFileSync(command.html, renderAuditHtml(report));
+      err(`wrote ${command.html}\n`);
+    }
+    out(command.json ? JSON.stringify(report) : formatAuditReport(report));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+/** `skewless lineage`: which fingerprints wrote a group's records, offline and online. */
+export async function runLineageCommand(command: Pick<AuditCommand, 'definitions' | 'group' | 'sample' | 'dir' | 'json'>, out: (line: string) => void): Promise<number> {
+  const [group] = selectGroups(await loadFeatureGroups(command.definitions), command.group);
+  const store = createFeatureStore({ dir: command.dir });
+  try {
+    const report = await store.lineage(group as NonNullable<typeof group>, command.sample !== undefined ? { sample: command.sample } : {});
+    out(command.json ? JSON.stringify(report) : formatLineageReport(report));
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
