@@ -1,7 +1,7 @@
 // The dialect-neutral core: no AWS client, no DuckDB, no side effects at import time.
 export { defineFeatureGroup, isFeatureGroup } from './define.js';
 export { createFeatureStore } from './store/feature-store.js';
-export { avg, count, distinctCount, last, max, min, sum } from './schema/aggregations.js';
+export { avg, count, distinctCount, last, max, min, sum } from './pipeline/aggregations.js';
 export type { Aggregation, AggregationKind, Aggregations, AnyAggregation, StateCompaction, WindowOptions } from './schema/aggregations.js';
 export { deadLetterMessage } from './store/dead-letter.js';
 export { csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, parquetSource, sourceFromSpec } from './backfill/sources.js';

@@ -11,7 +11,7 @@ import {
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { CompiledDefinition } from '../schema/definition.js';
 import type { BatchOptions, BatchResult, ProcessResult } from '../schema/types.js';
-import { createReducer, emptyState, type EntityState, type Reducer, streamOrderOf } from './aggregate.js';
+import { emptyState, type EntityState, type Reducer, streamOrderOf } from './aggregate.js';
 
 /** Entity states a batch aggregates over, by record identifier (as text). */
 export interface AggregationSession {
@@ -108,7 +108,8 @@ type Step<R> = { readonly error: RecordError; readonly record?: undefined; reado
 
 export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R> {
   const { name, parseSource: source, parseFeatures: features, transform, codec, aggregation, recordIdentifier, eventTime } = definition;
-  const reducer = aggregation ? createReducer(aggregation) : undefined;
+  // Reached through the group's aggregates, so a bundle without any does not carry the reducer.
+  const reducer = aggregation ? ((definition.createReducer as (compiled: typeof aggregation) => Reducer)(aggregation)) : undefined;
   const outputs = aggregation ? aggregation.list.map((a) => a.name) : [];
 
   /** validate source -> transform -> validate features. */

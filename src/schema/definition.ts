@@ -1,6 +1,6 @@
 import * as zc from 'zod/v4/core';
 import { DefinitionError } from '../errors.js';
-import { compileAggregations, type CompiledAggregations, type StateCompaction } from './aggregations.js';
+import { aggregationHooks, type CompiledAggregations, type StateCompaction } from './aggregations.js';
 import { createCodec, type InternalCodec } from './codec.js';
 import { readFeatureSpec, type FeatureSpec } from './feature-spec.js';
 import { computeFingerprint } from './fingerprint.js';
@@ -55,6 +55,8 @@ export interface CompiledDefinition<Out> {
   readonly specs: readonly FeatureSpec[];
   /** The window aggregates; undefined for a group without them. */
   readonly aggregation: CompiledAggregations | undefined;
+  /** The pipeline's reducer factory, brought by the aggregates (see `AggregationHooks`). */
+  readonly createReducer: ((compiled: CompiledAggregations) => unknown) | undefined;
   /** The schemas the pipeline parses with: compiled to a fast path where the installed zod can. */
   readonly parseSource: AnySchema;
   readonly parseFeatures: AnySchema;
@@ -182,7 +184,8 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     );
   }
 
-  const aggregation = compileAggregations(config.aggregations, {
+  const hooks = aggregationHooks(config.aggregations, group);
+  const aggregation = hooks?.compile(config.aggregations, {
     group,
     specs,
     dateAsEpoch: eventTimeFormat === 'epoch-seconds',
@@ -239,6 +242,7 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     ttl: config.ttl,
     specs,
     aggregation,
+    createReducer: hooks?.createReducer,
     parseSource: compiled(config.source),
     parseFeatures: compiled(config.features),
     featureDefinitions: Object.freeze(featureDefinitions),
