@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
 import { runPlan } from '../src/cli/plan.js';
-import { defineFeatureGroup } from '../src/index.js';
+import { count, defineFeatureGroup } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { cardActivity } from '../examples/quickstart/card-activity.js';
 
@@ -73,6 +73,25 @@ describe('iamPolicies', () => {
     expect(ingestion.Statement).toEqual([
       { Sid: 'PutRecordIntoThisGroupOnly', Effect: 'Allow', Action: ['sagemaker:PutRecord'], Resource: ['arn:aws:sagemaker:eu-west-1:123456789012:feature-group/card-activity'] },
     ]);
+  });
+
+  it('lets the ingestion Lambda of a group with aggregations read and write its state table, nothing more', () => {
+    const velocity = defineFeatureGroup({
+      name: 'card-velocity',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: cardActivity.source,
+      features: cardActivity.features,
+      transform: cardActivity.transform,
+      aggregations: { n_1h: count({ window: '1h' }) },
+    });
+    const { ingestion } = iamPolicies(velocity, { region: 'eu-west-1', accountId: '123456789012', aggregationStateTable: 'fraud-state' });
+    expect(ingestion.Statement[1]).toEqual({
+      Sid: 'AggregationState',
+      Effect: 'Allow',
+      Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+      Resource: ['arn:aws:dynamodb:eu-west-1:123456789012:table/fraud-state'],
+    });
   });
 
   it('lets training read only the group\'s offline prefix and use Athena in its workgroup', () => {

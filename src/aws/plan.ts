@@ -84,6 +84,8 @@ export interface IamPolicyOptions {
   readonly athenaResultsS3Uri?: string;
   readonly athenaWorkGroup?: string;
   readonly glueDatabase?: string;
+  /** The DynamoDB table of `dynamoDbAggregationState`, for groups with aggregations; default `skewless-state`. */
+  readonly aggregationStateTable?: string;
 }
 
 interface PolicyDocument {
@@ -98,7 +100,8 @@ function s3Parts(uri: string): { bucket: string; prefix: string } {
 }
 
 /**
- * Least-privilege IAM policies per role: the ingestion Lambda may only PutRecord into this group;
+ * Least-privilege IAM policies per role: the ingestion Lambda may only PutRecord into this group
+ * (and, for a group with aggregations, read and write its state table);
  * training may only run Athena in its workgroup and read the group's offline data and Glue table.
  *
  * ### Example
@@ -149,7 +152,20 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
   return {
     ingestion: {
       Version: '2012-10-17',
-      Statement: [{ Sid: 'PutRecordIntoThisGroupOnly', Effect: 'Allow', Action: ['sagemaker:PutRecord'], Resource: [groupArn] }],
+      Statement: [
+        { Sid: 'PutRecordIntoThisGroupOnly', Effect: 'Allow', Action: ['sagemaker:PutRecord'], Resource: [groupArn] },
+        // The window state: one read per batch, one conditional write per entity (no transactions, no scans).
+        ...(Object.keys(group.aggregations).length > 0
+          ? [
+              {
+                Sid: 'AggregationState',
+                Effect: 'Allow' as const,
+                Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+                Resource: [`arn:aws:dynamodb:${region}:${account}:table/${options.aggregationStateTable ?? 'skewless-state'}`],
+              },
+            ]
+          : []),
+      ],
     },
     training: { Version: '2012-10-17', Statement: training },
   };

@@ -31,6 +31,7 @@ Options:
   --role-arn ARN  plan: the role SageMaker uses to write the offline store
   --offline-s3-uri URI          plan: s3://bucket/prefix of the offline store
   --athena-results-s3-uri URI   plan: where training's Athena queries write results
+  --state-table NAME            plan: the DynamoDB table of aggregation state (default skewless-state)
   --format input|cloudformation plan: the request, or an AWS::SageMaker::FeatureGroup resource
   --diff          plan: compare with the deployed group (DescribeFeatureGroup); exit 1 on a breaking change
   --region R --account-id N     plan: fill the ARNs of the IAM policies (default CloudFormation's pseudo parameters)
@@ -88,6 +89,7 @@ async function main(argv: readonly string[]): Promise<number> {
         'role-arn': { type: 'string' },
         'offline-s3-uri': { type: 'string' },
         'athena-results-s3-uri': { type: 'string' },
+        'state-table': { type: 'string' },
         format: { type: 'string' },
         diff: { type: 'boolean' },
         region: { type: 'string' },
@@ -159,6 +161,7 @@ async function main(argv: readonly string[]): Promise<number> {
             roleArn: values['role-arn'],
             offlineStoreS3Uri: values['offline-s3-uri'],
             athenaResultsS3Uri: values['athena-results-s3-uri'],
+            stateTable: values['state-table'],
             region: values.region,
             accountId: values['account-id'],
             format,

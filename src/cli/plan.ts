@@ -8,6 +8,8 @@ export interface PlanCommandOptions {
   readonly roleArn?: string | undefined;
   readonly offlineStoreS3Uri?: string | undefined;
   readonly athenaResultsS3Uri?: string | undefined;
+  /** The DynamoDB table holding aggregation state (groups with aggregations). */
+  readonly stateTable?: string | undefined;
   /** For ARNs in the IAM policies; default CloudFormation's `${AWS::Region}` / `${AWS::AccountId}`. */
   readonly region?: string | undefined;
   readonly accountId?: string | undefined;
@@ -51,6 +53,7 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
         ...(options.accountId ? { accountId: options.accountId } : {}),
         ...(options.offlineStoreS3Uri ? { offlineStoreS3Uri: options.offlineStoreS3Uri } : {}),
         ...(options.athenaResultsS3Uri ? { athenaResultsS3Uri: options.athenaResultsS3Uri } : {}),
+        ...(options.stateTable ? { aggregationStateTable: options.stateTable } : {}),
       }),
     };
     if (options.diff) {
