@@ -381,6 +381,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     const outcomes = [...summary.outcomes];
 
     const failed = new Set(outcomes.filter((o) => o.status === 'failed').map((o) => o.index));
+    const duplicate = new Set(result.duplicates);
     const updates: AggregationStateUpdate[] = [];
     for (const [id, records] of byEntity) {
       const firstFailed = records.findIndex((r) => failed.has(r.index));
@@ -392,7 +393,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
         pipeline.completeBatch({ prepared: records.slice(0, firstFailed), failures: [] }, { ...positioned, aggregation: replay });
         state = replay.states.get(id) as EntityState;
       }
-      if (records.every((r) => result.duplicates.includes(r.index))) continue;
+      if (records.every((r) => duplicate.has(r.index))) continue;
       updates.push({ id, state, expected: loaded.get(id)?.version });
     }
     if (updates.length > 0) {
