@@ -67,7 +67,9 @@ function firstDifference(a: SageMakerRecord, b: SageMakerRecord): string {
  * Lambda handler, events JSON-encoded as a producer would send them) and the backfill path (the
  * events as an NDJSON history file through `backfill`). Throws an AssertionError naming the first
  * record and feature that differ, so it works as-is in vitest, jest or node:test. Events must be
- * JSON values (what a stream carries).
+ * JSON values (what a stream carries), in the order the stream receives them: for a group with
+ * aggregations the backfill replays them in that order, and `batchSize: 'random'` with `redeliver`
+ * checks that batch boundaries and redelivered batches change no aggregate.
  *
  * ### Example
  * ```ts
