@@ -6,7 +6,7 @@ import type { AnyFeatureGroup } from '../schema/types.js';
 import type { OfflineStore, OfflineStoredRow, OnlineStore } from '../store/types.js';
 import { buildTrainingPlan, spineKey } from '../training/plan.js';
 import { referenceJoin } from '../training/reference.js';
-import { seededRandom } from '../util/random.js';
+import { seededShuffle } from '../util/random.js';
 
 import { AUDIT_CAUSES, type AuditCause } from './causes.js';
 
@@ -97,13 +97,8 @@ function quantile(sorted: readonly number[], q: number): number {
 
 /** Picks `count` identifiers among the offline store's, the same ones for the same seed and data. */
 export function sampleIds(ids: Iterable<string>, count: number, seed: number): string[] {
-  const all = [...new Set(ids)].sort();
-  const random = seededRandom(seed);
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [all[i], all[j]] = [all[j] as string, all[i] as string];
-  }
-  return all.slice(0, count);
+  // Sorted first, so the sample does not depend on the order the store returned the rows in.
+  return seededShuffle([...new Set(ids)].sort(), seed).slice(0, count);
 }
 
 /**

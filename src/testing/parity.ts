@@ -10,7 +10,7 @@ import type { SageMakerRecord } from '../schema/codec.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { createFeatureStore, type DeadLetterEntry } from '../store/feature-store.js';
 import type { OfflineStore, OfflineWrite } from '../store/types.js';
-import { seededRandom } from '../util/random.js';
+import { seededRandom, seededShuffle } from '../util/random.js';
 import { kinesisEvent } from './events.js';
 import { memoryAggregationState, memoryOnline } from './memory-store.js';
 
@@ -194,12 +194,7 @@ export function checkDeterminism(group: AnyFeatureGroup, events: readonly unknow
     });
   }
 
-  const order = events.map((_, i) => i);
-  const shuffle = seededRandom(options.seed ?? 1);
-  for (let i = order.length - 1; i > 0; i--) {
-    const j = Math.floor(shuffle() * (i + 1));
-    [order[i], order[j]] = [order[j] as number, order[i] as number];
-  }
+  const order = seededShuffle(events.keys(), options.seed ?? 1);
   const shuffled = new Array<Outcome>(events.length);
   for (const index of order) shuffled[index] = outcomeOf(group, structuredClone(events[index]), { index });
   const moved = shuffled.findIndex((o, i) => o !== first[i]);
