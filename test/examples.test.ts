@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { processEvents } from '../examples/quickstart/card-activity.js';
 import { runDemo } from '../src/cli/demo.js';
@@ -15,12 +18,28 @@ describe('examples/quickstart', () => {
 });
 
 describe('the demo', () => {
-  it('processes synthetic transactions and reports the poison it planted', () => {
-    const lines: string[] = [];
-    const summary = runDemo((line) => lines.push(line), 5000);
-    // The generator breaks two events in every thousand (a string amount, a zoneless time).
-    expect(summary).toMatchObject({ processed: 5000, valid: 4990, poison: 10 });
-    expect(lines.join('\n')).toContain(summary.fingerprint);
-    expect(lines.join('\n')).toContain('SourceValidationError');
+  it('backfills, streams through kinesalite and the handler, builds a training set and audits, on the embedded stores', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-demo-'));
+    try {
+      const lines: string[] = [];
+      const summary = await runDemo((line) => lines.push(line), { dir, cards: 100, historyEvents: 3000, quietEvents: 300, spikeEvents: 1700, labels: 400 });
+      // The generator breaks two events in every thousand (a string amount, a zoneless time).
+      expect(summary).toMatchObject({
+        streamedVia: 'kinesalite',
+        backfilled: { records: 3000, written: 2994, poison: 6 },
+        streamed: { records: 2000, poison: 3, redelivered: 0 },
+        trainingSet: { rows: 400, matchRate: 1 },
+        audit: { consistencyRate: 1 },
+      });
+      expect(summary.audit.sampled).toBe(100);
+      expect(existsSync(summary.trainingSet.file)).toBe(true);
+      expect(readFileSync(join(dir, 'dead-letter.ndjson'), 'utf8').trim().split('\n')).toHaveLength(3);
+      const text = lines.join('\n');
+      expect(text).toContain(summary.fingerprint);
+      expect(text).toContain('100.00% of 100 cards agree on every feature');
+      expect(text).toMatch(/online now for card-\d+: amount [\d.]+, txn_count_1h \d+/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

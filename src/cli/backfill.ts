@@ -29,7 +29,7 @@ export function progressLine(fraction: number | undefined, done: number, rate: n
 }
 
 /** A progress display: redrawn in place on a terminal, a line every 10% otherwise. */
-function progressWriter(stream: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>): { update(line: string, fraction: number | undefined): void; end(): void } {
+export function progressWriter(stream: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>): { update(line: string, fraction: number | undefined): void; end(): void } {
   let lastTenth = -1;
   let drawn = false;
   let pending: string | undefined;

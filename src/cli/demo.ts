@@ -1,60 +1,254 @@
-import { formatError } from '../errors.js';
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { ndjsonFile } from '../backfill/sources.js';
+import { kinesisHandler } from '../lambda/handlers.js';
+import type { BatchResponse, KinesisStreamEvent } from '../lambda/events.js';
+import { deadLetterJson } from '../store/dead-letter.js';
+import { createFeatureStore } from '../store/feature-store.js';
+import { kinesisEvent } from '../testing/events.js';
+import { runKinesisEventSource } from '../testing/kinesis-runner.js';
 import { seededRandom } from '../util/random.js';
+import { progressLine, progressWriter } from './backfill.js';
 import { cardActivity } from './demo-groups.js';
 
-const COUNTRIES = ['US', 'US', 'US', 'FR', 'DE', 'BR'];
-const MCCS = ['5411', '5812', '5999', '4111'];
+const COUNTRIES = ['US', 'US', 'US', 'US', 'FR', 'DE', 'BR'];
+const MCCS = ['5411', '5812', '5999', '4111', '7995'];
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
-/** Synthetic card transactions as a Kinesis producer would send them, with a few malformed ones mixed in. */
-export function syntheticTransactions(count: number, seed = 7): unknown[] {
-  const random = seededRandom(seed);
-  const start = Date.UTC(2024, 4, 1);
-  const events: unknown[] = [];
+/** Demo sizes; the tests run it smaller. */
+export interface DemoOptions {
+  /** Where the demo keeps its stores and files; emptied first. Default `.skewless/demo`. */
+  readonly dir?: string;
+  readonly cards?: number;
+  /** Transactions over the 30 days of history backfilled. */
+  readonly historyEvents?: number;
+  /** Transactions streamed: a quiet hour, then a spike of `spikeEvents` in ten minutes. */
+  readonly quietEvents?: number;
+  readonly spikeEvents?: number;
+  /** Chargeback labels in the training set. */
+  readonly labels?: number;
+  /** Progress bars go here (stderr in the CLI); default nowhere. */
+  readonly progress?: Pick<NodeJS.WriteStream, 'write' | 'isTTY'>;
+  /** The clock the synthetic times are laid out from; default now. */
+  readonly now?: number;
+}
+
+export interface DemoSummary {
+  readonly group: string;
+  readonly fingerprint: string;
+  readonly dir: string;
+  /** How the stream was run: kinesalite and the event-source runner, or handler invocations when kinesalite is not installed. */
+  readonly streamedVia: 'kinesalite' | 'direct';
+  readonly streamed: { readonly records: number; readonly invocations: number; readonly redelivered: number; readonly poison: number; readonly recordsPerSecond: number };
+  readonly backfilled: { readonly records: number; readonly written: number; readonly poison: number; readonly recordsPerSecond: number; readonly rejectsFile: string | undefined };
+  readonly trainingSet: { readonly rows: number; readonly file: string; readonly matchRate: number; readonly fraudRate: number };
+  readonly audit: { readonly sampled: number; readonly consistencyRate: number };
+  readonly durationMs: number;
+}
+
+/** Synthetic card transactions as a producer would send them, with a few malformed ones mixed in. */
+export function syntheticTransactions(count: number, options: { readonly seed?: number; readonly from?: number; readonly spanMs?: number; readonly cards?: number } = {}): Record<string, unknown>[] {
+  const random = seededRandom(options.seed ?? 7);
+  const from = options.from ?? Date.UTC(2024, 4, 1);
+  const span = options.spanMs ?? count * 1000;
+  const cards = options.cards ?? 500;
+  const events: Record<string, unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const event: Record<string, unknown> = {
-      card_id: `card-${Math.floor(random() * 500)}`,
-      amount_cents: Math.floor(random() * 50_000) + 50,
+      card_id: `card-${Math.floor(random() * cards)}`,
+      amount_cents: Math.floor(random() * random() * 80_000) + 50,
       currency: 'USD',
       country: COUNTRIES[Math.floor(random() * COUNTRIES.length)],
       merchant_id: `m-${Math.floor(random() * 2000)}`,
       mcc: MCCS[Math.floor(random() * MCCS.length)],
-      ts: new Date(start + i * 1000).toISOString(),
+      ts: new Date(from + Math.floor((i * span) / count)).toISOString(),
     };
     // One event in a thousand is broken the ways real producers break them.
     if (i % 1000 === 999) event['amount_cents'] = String(event['amount_cents']);
-    if (i % 1000 === 499) event['ts'] = '2024-05-01T12:00:00';
+    if (i % 1000 === 499) event['ts'] = String(event['ts']).slice(0, 19);
     events.push(event);
   }
   return events;
 }
 
-export interface DemoSummary {
-  readonly processed: number;
-  readonly valid: number;
-  readonly poison: number;
-  readonly recordsPerSecond: number;
-  readonly fingerprint: string;
+/** Kinesis on loopback (kinesalite, a development dependency), or nothing when it is not installed. */
+async function startKinesis(): Promise<{ client: KinesisClient; close(): Promise<void> } | undefined> {
+  try {
+    // Specifiers bundlers do not follow: none of this is in the package's runtime dependencies.
+    const load = (name: string) => import(/* @vite-ignore */ name);
+    const [{ default: kinesalite }, { KinesisClient }, { NodeHttpHandler }] = await Promise.all([
+      load(['kinesalite'].join('')),
+      load(['@aws-sdk', 'client-kinesis'].join('/')),
+      load(['@smithy', 'node-http-handler'].join('/')),
+    ]);
+    const server = kinesalite({ createStreamMs: 0 });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const client = new KinesisClient({
+      endpoint: `http://127.0.0.1:${server.address().port}`,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
+      // kinesalite speaks HTTP/1.1 only.
+      requestHandler: new NodeHttpHandler(),
+    }) as KinesisClient;
+    return {
+      client,
+      async close() {
+        client.destroy();
+        await new Promise<void>((done) => server.close(() => done()));
+      },
+    };
+  } catch {
+    return undefined;
+  }
 }
 
-/** The demo: run the group's one pipeline over synthetic transactions and show what it produced. */
-export function runDemo(print: (line: string) => void, count = 100_000): DemoSummary {
-  print(`skewless demo: feature group "${cardActivity.name}" (fingerprint ${cardActivity.fingerprint})`);
-  print(`  features: ${cardActivity.featureDefinitions.map((d) => `${d.FeatureName}:${d.FeatureType}`).join(', ')}`);
-  const events = syntheticTransactions(count);
-  const started = performance.now();
-  const { records, failures } = cardActivity.processBatch(events, {
-    position: (index) => ({ source: 'demo', index }),
+/** Whether a label says fraud: rarer for domestic small purchases, likelier for big foreign ones. */
+function chargeback(event: Record<string, unknown>, random: () => number): boolean {
+  const cents = Number(event['amount_cents']);
+  const risk = 0.01 + (event['country'] !== 'US' ? 0.05 : 0) + (cents > 40_000 ? 0.08 : 0) + (event['mcc'] === '7995' ? 0.05 : 0);
+  return random() < risk;
+}
+
+/**
+ * The main job, on the embedded local default: the fraud-detection group (row and velocity features)
+ * backfilled over 30 days of history, then a quiet hour and a spike of live transactions streamed
+ * through Kinesis and the very Lambda handler a user deploys, then a point-in-time training set with
+ * chargeback labels written to Parquet, and an audit of online against offline.
+ */
+export async function runDemo(print: (line: string) => void, options: DemoOptions = {}): Promise<DemoSummary> {
+  const started = Date.now();
+  const dir = resolve(options.dir ?? join('.skewless', 'demo'));
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const cards = options.cards ?? 800;
+  const now = options.now ?? Date.now();
+  const liveStart = now - 2 * HOUR;
+  const progress = progressWriter(options.progress ?? { isTTY: false, write: () => true });
+  const deadLetterFile = join(dir, 'dead-letter.ndjson');
+  let deadLettered = 0;
+  const store = createFeatureStore({
+    dir: join(dir, 'store'),
+    // The Lambda's dead-letter sink (SQS or S3 on AWS): here a local NDJSON file.
+    deadLetter: (entries) => {
+      deadLettered += entries.length;
+      appendFileSync(deadLetterFile, entries.map((e) => `${deadLetterJson(e, new Date())}\n`).join(''));
+    },
   });
-  const seconds = (performance.now() - started) / 1000;
-  const recordsPerSecond = Math.round(count / seconds);
-  print(`  processed ${count.toLocaleString('en-US')} events in ${seconds.toFixed(2)} s (${recordsPerSecond.toLocaleString('en-US')} records/s)`);
-  print(`  valid: ${records.length.toLocaleString('en-US')}   poison: ${failures.length.toLocaleString('en-US')}`);
-  const sample = records[0];
-  if (sample) print(`  first encoded SageMaker record: ${JSON.stringify(sample.encoded)}`);
-  const firstFailure = failures[0];
-  if (firstFailure) {
-    print('  first poison record (would go to the dead-letter sink):');
-    for (const line of formatError(firstFailure.error).split('\n')) print(`    ${line}`);
+
+  print(`skewless demo: feature group "${cardActivity.name}" (fingerprint ${cardActivity.fingerprint})`);
+  print(`  features: ${cardActivity.featureNames.join(', ')}`);
+  print(`  velocity: ${Object.entries(cardActivity.aggregations).map(([name, a]) => `${name} = ${a.kind}(${a.feature ?? ''}) over ${a.window}`).join('; ')}`);
+  print(`  stores: ${join(dir, 'store')} (embedded DuckDB online store, Parquet offline store, aggregation state)`);
+
+  try {
+    // 1. History: 30 days before the stream began, backfilled through the same pipeline.
+    const history = syntheticTransactions(options.historyEvents ?? 60_000, { seed: 1, from: liveStart - 30 * DAY, spanMs: 30 * DAY - HOUR, cards });
+    const historyFile = join(dir, 'history.ndjson');
+    writeFileSync(historyFile, `${history.map((e) => JSON.stringify(e)).join('\n')}\n`);
+    print('');
+    print(`1. backfill: ${history.length.toLocaleString('en-US')} transactions over 30 days from ${historyFile}`);
+    const backfill = await store.backfill(cardActivity, {
+      from: ndjsonFile(historyFile),
+      to: 'both',
+      onProgress: (p) => progress.update(`   ${progressLine(p.fraction, p.done, p.recordsPerSecond, p.etaSeconds, p.poison)}`, p.fraction),
+    });
+    progress.end();
+    print(`   ${backfill.written.toLocaleString('en-US')} records offline, the latest per card online; ${backfill.poison} poison rows in ${backfill.rejectsFile ?? '(none)'}; ${backfill.recordsPerSecond.toLocaleString('en-US')} records/s`);
+
+    // 2. Live: a quiet hour, then a spike, through Kinesis and the ingestion Lambda's handler.
+    const quiet = syntheticTransactions(options.quietEvents ?? 1_500, { seed: 2, from: liveStart, spanMs: HOUR, cards });
+    const spike = syntheticTransactions(options.spikeEvents ?? 15_000, { seed: 3, from: liveStart + HOUR, spanMs: 10 * 60_000, cards });
+    const live = [...quiet, ...spike];
+    print('');
+    print(`2. stream: a quiet hour (${quiet.length.toLocaleString('en-US')} transactions), then a spike (${spike.length.toLocaleString('en-US')} in ten minutes)`);
+    const handler = kinesisHandler(cardActivity, { store, log: false });
+    let handled = 0;
+    const counting = async (event: KinesisStreamEvent): Promise<BatchResponse> => {
+      const response = await handler(event);
+      handled += event.Records.length - response.batchItemFailures.length;
+      const seconds = (Date.now() - streamStarted) / 1000;
+      progress.update(`   ${progressLine(handled / live.length, handled, Math.round(handled / Math.max(seconds, 0.001)), undefined, 0)}`, handled / live.length);
+      return response;
+    };
+    const streamStarted = Date.now();
+    const kinesis = await startKinesis();
+    let report: { invocations: number; records: number; redelivered: number };
+    if (kinesis) {
+      print('   producer -> kinesalite (2 shards, partition key card_id) -> event source mapping -> kinesisHandler -> store');
+      const { CreateStreamCommand, PutRecordsCommand } = await import(/* @vite-ignore */ ['@aws-sdk', 'client-kinesis'].join('/'));
+      try {
+        await kinesis.client.send(new CreateStreamCommand({ StreamName: 'card-transactions', ShardCount: 2 }));
+        for (let i = 0; i < live.length; i += 500) {
+          const chunk = live.slice(i, i + 500);
+          await kinesis.client.send(new PutRecordsCommand({ StreamName: 'card-transactions', Records: chunk.map((e) => ({ PartitionKey: String(e['card_id']), Data: Buffer.from(JSON.stringify(e)) })) }));
+        }
+        report = await runKinesisEventSource({ client: kinesis.client, streamName: 'card-transactions', handler: counting, batchSize: 1000 });
+      } finally {
+        await kinesis.close();
+      }
+    } else {
+      print('   (kinesalite is not installed: the handler gets Kinesis events built in process)');
+      let invocations = 0;
+      for (let i = 0; i < live.length; i += 1000) {
+        invocations++;
+        await counting(kinesisEvent(live.slice(i, i + 1000), { partitionKey: (e) => String((e as Record<string, unknown>)['card_id']) }));
+      }
+      report = { invocations, records: live.length, redelivered: 0 };
+    }
+    progress.end();
+    const streamSeconds = (Date.now() - streamStarted) / 1000;
+    const streamPoison = deadLettered;
+    const busiest = await store.get(cardActivity, String(spike[spike.length - 1]?.['card_id']));
+    print(`   ${report.records.toLocaleString('en-US')} records in ${report.invocations} invocations (${report.redelivered} redelivered), ${streamPoison} poison records in ${streamPoison > 0 ? deadLetterFile : '(none)'}; ${Math.round(report.records / streamSeconds).toLocaleString('en-US')} records/s`);
+    if (busiest) {
+      print(`   online now for ${busiest.card_id}: amount ${busiest.amount}, txn_count_1h ${busiest.txn_count_1h}, amount_sum_24h ${busiest.amount_sum_24h.toFixed(2)}, merchants_24h ${busiest.merchants_24h}`);
+    }
+
+    // 3. A training set: chargeback labels joined point-in-time (each label sees only what was known before it).
+    const random = seededRandom(4);
+    const labelled = [...history, ...live].filter((e) => typeof e['amount_cents'] === 'number' && String(e['ts']).length > 19);
+    const labels = Array.from({ length: Math.min(options.labels ?? 5_000, labelled.length) }, () => {
+      const e = labelled[Math.floor(random() * labelled.length)] as Record<string, unknown>;
+      return { card_id: String(e['card_id']), label_time: new Date(Date.parse(String(e['ts'])) + 1000), is_fraud: chargeback(e, random) };
+    });
+    const trainFile = join(dir, 'train.parquet');
+    print('');
+    print(`3. training set: ${labels.length.toLocaleString('en-US')} chargeback labels joined as of each label's time`);
+    const { summary } = await store.trainingSet({
+      spine: labels,
+      entityKey: 'card_id',
+      timestamp: 'label_time',
+      features: [cardActivity.select('amount', 'is_foreign', 'mcc', 'txn_count_1h', 'amount_sum_24h', 'amount_max_24h', 'merchants_24h').with({ prefix: '' })],
+      output: { parquet: trainFile },
+    });
+    const matchRate = summary.matchRate[cardActivity.name] ?? 0;
+    const fraudRate = labels.filter((l) => l.is_fraud).length / Math.max(1, labels.length);
+    print(`   ${summary.rows.toLocaleString('en-US')} rows -> ${trainFile}; ${(matchRate * 100).toFixed(1)}% of labels found features; ${(fraudRate * 100).toFixed(1)}% fraud`);
+
+    // 4. The audit: is online what offline says it should be?
+    print('');
+    print('4. audit: online records against the offline store, for a sample of cards');
+    // The embedded offline store writes at once, so there is no delivery delay to wait out.
+    const audit = await store.audit(cardActivity, { sample: 500, availabilityDelay: '0s' });
+    print(`   ${(audit.consistencyRate * 100).toFixed(2)}% of ${audit.sampled} cards agree on every feature`);
+
+    const durationMs = Date.now() - started;
+    print('');
+    print(`done in ${(durationMs / 1000).toFixed(1)} s. Try: npx skewless audit <your definitions> ${cardActivity.name} --html audit.html`);
+    return {
+      group: cardActivity.name,
+      fingerprint: cardActivity.fingerprint,
+      dir,
+      streamedVia: kinesis ? 'kinesalite' : 'direct',
+      streamed: { records: report.records, invocations: report.invocations, redelivered: report.redelivered, poison: streamPoison, recordsPerSecond: Math.round(report.records / streamSeconds) },
+      backfilled: { records: backfill.records, written: backfill.written, poison: backfill.poison, recordsPerSecond: backfill.recordsPerSecond, rejectsFile: backfill.rejectsFile },
+      trainingSet: { rows: summary.rows, file: trainFile, matchRate, fraudRate },
+      audit: { sampled: audit.sampled, consistencyRate: audit.consistencyRate },
+      durationMs,
+    };
+  } finally {
+    await store.close();
   }
-  return { processed: count, valid: records.length, poison: failures.length, recordsPerSecond, fingerprint: cardActivity.fingerprint };
 }

@@ -12,7 +12,8 @@ const HELP = `skewless — one definition of a feature, the same value online an
 Usage: skewless <command> [options]
 
 Commands:
-  demo        run the fraud-detection feature group's pipeline over synthetic card transactions
+  demo        the whole idea on your laptop: backfill 30 days, stream a spike through Kinesis and the
+              Lambda handler, build a point-in-time training set, audit online against offline
   local       start the local stack: SageMaker Feature Store, Athena and S3 on 127.0.0.1
   plan        print CreateFeatureGroup input (or CloudFormation) and IAM policies for a definitions file
   backfill    run history files through a group's pipeline into the local offline (and online) store
@@ -25,7 +26,7 @@ Options:
   --verbose       print full error details
   --json          print the result as JSON (demo)
   --port N        local: port on 127.0.0.1 (default 4599; 0 picks a free one)
-  --dir PATH      local, backfill: where state is kept (default .skewless)
+  --dir PATH      local, backfill, audit: where state is kept (default .skewless; demo: .skewless/demo)
   --memory        local: keep state in a temporary directory, removed on exit
   --group NAME    plan: only this feature group
   --role-arn ARN  plan: the role SageMaker uses to write the offline store
@@ -127,7 +128,12 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     switch (command) {
       case 'demo': {
-        const summary = runDemo(values.json ? () => {} : (line) => process.stdout.write(`${line}\n`));
+        // The demo runs on Node 20 on purpose; the SDK's notice about newer releases is noise here.
+        process.env['AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING'] ??= '1';
+        const summary = await runDemo(values.json ? () => {} : (line) => process.stdout.write(`${line}\n`), {
+          ...(values.dir ? { dir: values.dir } : {}),
+          progress: process.stderr,
+        });
         if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
         return 0;
       }
