@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { processEvents } from '../examples/quickstart/card-activity.js';
+import { runFraudExample } from '../examples/fraud-detection/local.js';
 import { runDemo } from '../src/cli/demo.js';
 
 describe('examples/quickstart', () => {
@@ -41,5 +42,14 @@ describe('the demo', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('examples/fraud-detection', () => {
+  it('backfills, streams, trains and audits against the local stack and dynalite', async () => {
+    const summary = await runFraudExample({ history: 800, live: 300, labels: 100 });
+    expect(summary).toMatchObject({ backfilled: 800, streamed: 300, reported: 0, matchRate: 1, consistencyRate: 1 });
+    expect(summary.trainingRows).toBeGreaterThanOrEqual(100);
+    expect(existsSync(summary.trainingFile)).toBe(true);
   });
 });

@@ -173,7 +173,7 @@ export interface FeatureStore {
    * rows[0]['card-activity__amount'];   // number | null
    * ```
    */
-  trainingSet<S extends SpineRow, const F extends readonly AnyFeatureSelection[]>(
+  trainingSet<S extends object, const F extends readonly AnyFeatureSelection[]>(
     options: TrainingSetOptions<S, F>,
   ): Promise<TrainingSet<InferTrainingRow<S, F>>>;
   /**

@@ -9,7 +9,7 @@ import { referenceJoin } from './reference.js';
 
 export type SpineRow = Readonly<Record<string, unknown>>;
 
-export interface TrainingSetOptions<S extends SpineRow = SpineRow, F extends readonly AnyFeatureSelection[] = readonly AnyFeatureSelection[]> {
+export interface TrainingSetOptions<S extends object = SpineRow, F extends readonly AnyFeatureSelection[] = readonly AnyFeatureSelection[]> {
   /**
    * Rows in memory, a local CSV (times as ISO-8601 text) or Parquet file, or a loader such as
    * `s3Spine(...)` / `athenaSpine(...)` from `skewless/aws`. Every column is kept as is.
