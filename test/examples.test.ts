@@ -4,6 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { processEvents } from '../examples/quickstart/card-activity.js';
 import { runFraudExample } from '../examples/fraud-detection/local.js';
+import { geohash } from '../examples/surge-pricing/features.js';
+import { runSurgeExample } from '../examples/surge-pricing/local.js';
+import { handler as firehoseHandler, pageViews } from '../examples/firehose-offline/transform.js';
+import { createFeatureStore } from '../src/index.js';
+import { localOffline, localOnline } from '../src/local/index.js';
+import { firehoseEvent } from '../src/testing/index.js';
 import { runDemo } from '../src/cli/demo.js';
 
 describe('examples/quickstart', () => {
@@ -51,5 +57,61 @@ describe('examples/fraud-detection', () => {
     expect(summary).toMatchObject({ backfilled: 800, streamed: 300, reported: 0, matchRate: 1, consistencyRate: 1 });
     expect(summary.trainingRows).toBeGreaterThanOrEqual(100);
     expect(existsSync(summary.trainingFile)).toBe(true);
+  });
+});
+
+describe('examples/surge-pricing', () => {
+  it('computes geohashes as the reference encoding does', () => {
+    // Known values of the standard geohash algorithm.
+    expect(geohash(57.64911, 10.40744, 11)).toBe('u4pruydqqvj');
+    expect(geohash(40.7128, -74.006, 6)).toBe('dr5reg');
+  });
+
+  it('serves 5-minute demand and supply per cell from two Kafka topics and builds the retraining set', async () => {
+    const summary = await runSurgeExample({ minutes: 30 });
+    // Minutes 16-29 are the surge. The last five minutes of the busy cell: 12 requests a minute; all 5 of its drivers were free at some point.
+    expect(summary.busiest).toMatchObject({ requests_5m: 60, available_drivers_5m: 5 });
+    expect(summary).toMatchObject({ requests: 30 * 9 + 14 * 9, pings: 30 * 15, demandMatchRate: 1, supplyMatchRate: 1 });
+    expect(summary.trainingRows).toBe(4 * 3);
+  });
+});
+
+describe('examples/firehose-offline', () => {
+  it('turns clickstream events into offline rows Firehose partitions into the store layout, readable by training sets', async () => {
+    const at = Date.UTC(2024, 4, 1, 9);
+    const views = Array.from({ length: 50 }, (_, i) => ({
+      session_id: `s-${i % 10}`,
+      url: `https://shop.example.com/p/${i}?utm=x`,
+      referrer: i % 2 ? 'https://www.google.com/' : undefined,
+      ms_on_page: 1000 * i,
+      at: new Date(at + i * 60_000).toISOString(),
+    }));
+    const response = await firehoseHandler(firehoseEvent([...views, { session_id: 'broken' }]));
+    expect(response.records.map((r) => r.result)).toEqual([...views.map(() => 'Ok'), 'ProcessingFailed']);
+    const first = response.records[0] as { data: string; metadata?: { partitionKeys: Record<string, string> } };
+    expect(first.metadata?.partitionKeys).toEqual({ year: '2024', month: '05', day: '01', hour: '09' });
+
+    // Firehose delivers the rows (here: straight into the local offline store, as its Parquet conversion would).
+    const offline = await localOffline({ memory: true });
+    const rows = response.records.filter((r) => r.result === 'Ok').map((r) => JSON.parse(Buffer.from(r.data, 'base64').toString('utf8')) as Record<string, unknown>);
+    await offline.append(
+      pageViews,
+      rows.map((row) => ({
+        record: pageViews.codec.toRecord(pageViews.codec.fromOfflineRow(row)),
+        writeTime: new Date(String(row['write_time'])),
+        apiInvocationTime: new Date(String(row['api_invocation_time'])),
+        isDeleted: false,
+      })),
+    );
+    const store = createFeatureStore({ online: localOnline({ memory: true }), offline });
+    const { rows: training } = await store.trainingSet({
+      spine: [{ session_id: 's-3', t: new Date(at + 30 * 60_000) }],
+      entityKey: 'session_id',
+      timestamp: 't',
+      features: [pageViews.select('path', 'from_search', 'seconds_on_page')],
+    });
+    // Session s-3's latest view by minute 30 was view 23: path without the query, from Google, 23 s.
+    expect(training[0]).toMatchObject({ 'page-views__path': '/p/23', 'page-views__from_search': true, 'page-views__seconds_on_page': 23 });
+    await store.close();
   });
 });

@@ -102,9 +102,12 @@ export function sqsEvent(payloads: readonly unknown[], options: SqsEventOptions 
   };
 }
 
+const nextOffsets = new Map<string, number>();
+
 export interface KafkaEventOptions {
   readonly topic?: string;
   readonly partition?: number;
+  /** Offset of the first record; default the offset after the previous event's last record of this topic-partition. */
   readonly firstOffset?: number;
   /** `aws:kafka` (MSK, default) or `SelfManagedKafka`. */
   readonly eventSource?: 'aws:kafka' | 'SelfManagedKafka';
@@ -124,6 +127,9 @@ export interface KafkaEventOptions {
 export function kafkaEvent(payloads: readonly unknown[], options: KafkaEventOptions = {}): KafkaEvent {
   const topic = options.topic ?? 'events';
   const partition = options.partition ?? 0;
+  // A partition's offsets only grow: the next event continues where this one ends, as a consumer sees.
+  const first = options.firstOffset ?? nextOffsets.get(`${topic}-${partition}`) ?? 15;
+  nextOffsets.set(`${topic}-${partition}`, first + payloads.length);
   const timestamp = (options.timestamp ?? new Date()).getTime();
   return {
     eventSource: options.eventSource ?? 'aws:kafka',
@@ -134,7 +140,7 @@ export function kafkaEvent(payloads: readonly unknown[], options: KafkaEventOpti
       [`${topic}-${partition}`]: payloads.map((payload, i) => ({
         topic,
         partition,
-        offset: (options.firstOffset ?? 15) + i,
+        offset: first + i,
         timestamp: timestamp + i,
         timestampType: 'CREATE_TIME',
         key: Buffer.from(`key-${i}`).toString('base64'),
