@@ -25,7 +25,14 @@ export function pipelineOf(group: AnyFeatureGroup): Pipeline<Record<string, unkn
   return (group as unknown as Record<symbol, Pipeline<Record<string, unknown>>>)[PIPELINE] as Pipeline<Record<string, unknown>>;
 }
 
-/** True when `value` was made by `defineFeatureGroup`. */
+/**
+ * True when `value` was made by `defineFeatureGroup`.
+ *
+ * ### Example
+ * ```ts
+ * if (isFeatureGroup(exported)) groups.push(exported);
+ * ```
+ */
 export function isFeatureGroup(value: unknown): value is AnyFeatureGroup {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FEATURE_GROUP] === true;
 }

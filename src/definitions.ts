@@ -4,7 +4,14 @@ import { isFeatureGroup } from './define.js';
 import { ConfigurationError } from './errors.js';
 import type { AnyFeatureGroup } from './schema/types.js';
 
-/** Imports a definitions module and returns every feature group it exports, by name. */
+/**
+ * Imports a definitions module and returns every feature group it exports, by name.
+ *
+ * ### Example
+ * ```ts
+ * const groups = await loadFeatureGroups('dist/features.js');   // Map { 'card-activity' => group, ... }
+ * ```
+ */
 export async function loadFeatureGroups(file: string): Promise<Map<string, AnyFeatureGroup>> {
   let module: Record<string, unknown>;
   try {
@@ -19,7 +26,14 @@ export async function loadFeatureGroups(file: string): Promise<Map<string, AnyFe
   return groups;
 }
 
-/** The groups named, or all of them; an unknown name is an error listing the known ones. */
+/**
+ * The groups named, or all of them; an unknown name is an error listing the known ones.
+ *
+ * ### Example
+ * ```ts
+ * const [group] = selectGroups(await loadFeatureGroups('dist/features.js'), 'card-activity');
+ * ```
+ */
 export function selectGroups(groups: Map<string, AnyFeatureGroup>, name: string | undefined): AnyFeatureGroup[] {
   if (name === undefined) return [...groups.values()];
   const group = groups.get(name);

@@ -71,7 +71,14 @@ export interface SkewlessErrorOptions {
   readonly cause?: unknown;
 }
 
-/** Base class of every error skewless raises or returns. */
+/**
+ * Base class of every error skewless raises or returns.
+ *
+ * ### Example
+ * ```ts
+ * if (error instanceof SkewlessError) console.error(error.code, error.position);
+ * ```
+ */
 export class SkewlessError extends Error {
   readonly code: SkewlessErrorCode;
   readonly position: SourcePosition | undefined;
@@ -86,7 +93,14 @@ export class SkewlessError extends Error {
   }
 }
 
-/** A feature group definition that cannot work; raised by `defineFeatureGroup`, never at the first write. */
+/**
+ * A feature group definition that cannot work; raised by `defineFeatureGroup`, never at the first write.
+ *
+ * ### Example
+ * ```ts
+ * try { defineFeatureGroup(config); } catch (error) { if (error instanceof DefinitionError) console.error(error.code, error.feature); }
+ * ```
+ */
 export class DefinitionError extends SkewlessError {
   declare readonly code: DefinitionErrorCode;
   /** The feature group the definition names, when it got that far. */
@@ -105,7 +119,15 @@ export class DefinitionError extends SkewlessError {
   }
 }
 
-/** The raw event does not match the group's `source` schema. */
+/**
+ * The raw event does not match the group's `source` schema.
+ *
+ * ### Example
+ * ```ts
+ * const result = cardActivity.process(raw);
+ * if (!result.ok && result.error instanceof SourceValidationError) console.error(result.error.issues);
+ * ```
+ */
 export class SourceValidationError extends SkewlessError {
   declare readonly code: 'SOURCE_VALIDATION';
   constructor(message: string, options: SkewlessErrorOptions = {}) {
@@ -113,7 +135,14 @@ export class SourceValidationError extends SkewlessError {
   }
 }
 
-/** The transform threw, or returned something that is not a plain object. */
+/**
+ * The transform threw, or returned something that is not a plain object.
+ *
+ * ### Example
+ * ```ts
+ * if (!result.ok && result.error instanceof TransformError) console.error(result.error.cause);
+ * ```
+ */
 export class TransformError extends SkewlessError {
   declare readonly code: 'TRANSFORM_FAILED';
   constructor(message: string, options: SkewlessErrorOptions = {}) {
@@ -124,6 +153,11 @@ export class TransformError extends SkewlessError {
 /**
  * The transform's output does not match the `features` schema, or cannot be stored as SageMaker
  * stores features (a value over 350 KB, an integer outside signed 64-bit, a time outside 0000..9999, ...).
+ *
+ * ### Example
+ * ```ts
+ * if (!result.ok && result.error instanceof FeatureValidationError) console.error(formatError(result.error));
+ * ```
  */
 export class FeatureValidationError extends SkewlessError {
   declare readonly code: 'FEATURE_VALIDATION';
@@ -132,7 +166,14 @@ export class FeatureValidationError extends SkewlessError {
   }
 }
 
-/** A stored value (SageMaker record, DynamoDB item, offline row) cannot be read back as the group's type. */
+/**
+ * A stored value (SageMaker record, DynamoDB item, offline row) cannot be read back as the group's type.
+ *
+ * ### Example
+ * ```ts
+ * if (entry.error instanceof DecodeError) console.error('payload was not JSON', entry.position);
+ * ```
+ */
 export class DecodeError extends SkewlessError {
   declare readonly code: 'DECODE_FAILED';
   constructor(message: string, options: SkewlessErrorOptions = {}) {
@@ -140,7 +181,14 @@ export class DecodeError extends SkewlessError {
   }
 }
 
-/** A store or backend that cannot start: an optional dependency not installed, a bad option. */
+/**
+ * A store or backend that cannot start: an optional dependency not installed, a bad option.
+ *
+ * ### Example
+ * ```ts
+ * try { await store.ingest(group, events); } catch (error) { if (error instanceof ConfigurationError) console.error(error.message); }
+ * ```
+ */
 export class ConfigurationError extends SkewlessError {
   declare readonly code: ConfigurationErrorCode;
   constructor(code: ConfigurationErrorCode, message: string, options: SkewlessErrorOptions = {}) {
@@ -152,6 +200,11 @@ export class ConfigurationError extends SkewlessError {
  * A store backend (SageMaker, DynamoDB, S3, Athena) refused or failed a call. `retryable` says
  * whether trying again later can succeed (throttling, 5xx, network), so Lambda handlers know what
  * to report for redelivery.
+ *
+ * ### Example
+ * ```ts
+ * for (const o of summary.outcomes) if (o.status === 'failed' && o.error.retryable) retry.push(o.index);
+ * ```
  */
 export class BackendError extends SkewlessError {
   declare readonly code: BackendErrorCode;
@@ -182,7 +235,14 @@ export function summarizeIssues(issues: readonly SkewlessIssue[]): string {
   return `: ${path}${first.message}${more}`;
 }
 
-/** True for any error skewless produced. */
+/**
+ * True for any error skewless produced.
+ *
+ * ### Example
+ * ```ts
+ * try { await store.get(cardActivity, id); } catch (error) { if (isSkewlessError(error)) console.error(error.code); }
+ * ```
+ */
 export function isSkewlessError(value: unknown): value is SkewlessError {
   return value instanceof SkewlessError;
 }

@@ -43,6 +43,24 @@ describe('public entry points', () => {
     }
   });
 
+  it('document every exported function, class and constant with TSDoc that has an example', async () => {
+    const ts = (await import('typescript')).default;
+    const files = ['src/index.ts', 'src/aws/index.ts', 'src/lambda/index.ts', 'src/local/index.ts', 'src/testing/index.ts', 'src/engines.ts'];
+    const program = ts.createProgram(files, { module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, target: ts.ScriptTarget.ES2022, strict: true });
+    const checker = program.getTypeChecker();
+    const undocumented: string[] = [];
+    for (const file of files) {
+      const module = checker.getSymbolAtLocation(program.getSourceFile(file) as import('typescript').SourceFile);
+      for (const exported of checker.getExportsOfModule(module as import('typescript').Symbol)) {
+        const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
+        if (!(symbol.flags & (ts.SymbolFlags.Function | ts.SymbolFlags.Class | ts.SymbolFlags.Variable))) continue;
+        const docs = (symbol.getDeclarations() ?? []).flatMap((d) => [...ts.getJSDocCommentsAndTags(d), ...(ts.isVariableDeclaration(d) ? ts.getJSDocCommentsAndTags(d.parent.parent) : [])]);
+        if (!docs.some((doc) => doc.getText().includes('### Example'))) undocumented.push(`${file}: ${exported.name}`);
+      }
+    }
+    expect(undocumented).toEqual([]);
+  }, 60_000);
+
   it('export the core API names of DESIGN.md', async () => {
     const core = (await import('../src/index.js')) as Record<string, unknown>;
     for (const name of ['defineFeatureGroup', 'SkewlessError', 'formatError', 'isoTimestamp']) {

@@ -105,6 +105,12 @@ export function sampleIds(ids: Iterable<string>, count: number, seed: number): s
  * Measures online/offline skew for a group: reads a sample of identifiers online (batched), takes
  * the offline value each should have — the training-set rule applied to the rows visible after the
  * availability delay — compares every feature, and names a cause for each difference it can explain.
+ *
+ * ### Example
+ * ```ts
+ * import { runAudit } from 'skewless/engines';
+ * const report = await runAudit(cardActivity, online, offline, { sample: 200 });
+ * ```
  */
 export async function runAudit(group: AnyFeatureGroup, online: OnlineStore, offline: OfflineStore | undefined, options: AuditOptions = {}): Promise<AuditReport> {
   const started = Date.now();

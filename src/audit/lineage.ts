@@ -66,6 +66,12 @@ class Tally {
 /**
  * Which fingerprints (versions of the code) wrote a group's records, online and offline, with counts
  * and time ranges: where a new transform went live, and whether old records remain.
+ *
+ * ### Example
+ * ```ts
+ * import { runLineage } from 'skewless/engines';
+ * const { offline: versions } = await runLineage(cardActivity, online, offline);
+ * ```
  */
 export async function runLineage(group: AnyFeatureGroup, online: OnlineStore, offline: OfflineStore | undefined, options: LineageOptions = {}): Promise<LineageReport> {
   const eventTimeType = group.featureDefinitions.find((d) => d.FeatureName === group.eventTime)?.FeatureType ?? 'String';

@@ -43,6 +43,12 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * Runs a query and waits for it. Results are read from the S3 result file as a stream, never paged
  * through GetQueryResults (which is slow and caps pages at 1,000 rows); only the column types come
  * from GetQueryResults.
+ *
+ * ### Example
+ * ```ts
+ * const result = await runAthenaQuery({ athena, s3, query: 'SELECT 1', outputLocation: 's3://results/' });
+ * for await (const row of result.rows()) console.log(row);
+ * ```
  */
 export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> {
   const bytes = Buffer.byteLength(input.query, 'utf8');

@@ -125,7 +125,14 @@ export function athenaSource(options: AthenaSourceOptions): BackfillSource {
   };
 }
 
-/** Recreates the S3 and Athena sources of a shard (the core recreates file sources). */
+/**
+ * Recreates the S3 and Athena sources of a shard (the core recreates file sources).
+ *
+ * ### Example
+ * ```ts
+ * const source = awsSourceFromSpec(shard.source) ?? sourceFromSpec(shard.source);
+ * ```
+ */
 export function awsSourceFromSpec(spec: SourceSpec, clients: { readonly s3?: S3Client; readonly athena?: AthenaClient } = {}): BackfillSource | undefined {
   if (spec.kind === 's3-parquet') return s3ParquetFile({ bucket: String(spec['bucket']), key: String(spec['key']), ...(clients.s3 ? { client: clients.s3 } : {}) });
   if (spec.kind === 'athena') {

@@ -100,7 +100,14 @@ export interface BackfillBackends {
   readonly now: () => number;
 }
 
-/** Identifies a (group, source, range): the same input always gets the same key. */
+/**
+ * Identifies a (group, source, range): the same input always gets the same key.
+ *
+ * ### Example
+ * ```ts
+ * const key = backfillKey(cardActivity, ndjsonFile('history.ndjson'), undefined);   // names backfill-<key>-<chunk>.parquet
+ * ```
+ */
 export function backfillKey(group: AnyFeatureGroup, source: BackfillSource, range: ShardRange | undefined): string {
   const text = JSON.stringify([group.name, source.id, range ? [range.start, range.end] : null]);
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
@@ -127,6 +134,12 @@ function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
  * result. Output is deterministic: chunk `n` of a (group, source, range) always lands in files named
  * `backfill-<key>-<n>.parquet`, so a rerun replaces what an earlier run wrote. Poison rows go to the
  * rejects file and never stop the run.
+ *
+ * ### Example
+ * ```ts
+ * import { runBackfill } from 'skewless/engines';
+ * await runBackfill(cardActivity, { from: ndjsonFile('history.ndjson') }, { offline, online: undefined, dir: '.skewless', now: Date.now });
+ * ```
  */
 export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptions, backends: BackfillBackends): Promise<BackfillSummary> {
   const started = Date.now();

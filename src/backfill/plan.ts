@@ -59,7 +59,14 @@ export async function planBackfill(group: AnyFeatureGroup, options: PlanBackfill
   return shards;
 }
 
-/** The source of a shard; `resolve` recreates kinds the core does not know (S3, Athena). */
+/**
+ * The source of a shard; `resolve` recreates kinds the core does not know (S3, Athena).
+ *
+ * ### Example
+ * ```ts
+ * const source = shardSource(shard, (spec) => awsSourceFromSpec(spec));
+ * ```
+ */
 export function shardSource(shard: BackfillShard, resolve?: (spec: SourceSpec) => BackfillSource | undefined): BackfillSource {
   return resolve?.(shard.source) ?? sourceFromSpec(shard.source);
 }

@@ -330,6 +330,11 @@ function rowGroupRanges(metadata: ParquetMetadata): ShardRange[] {
 /**
  * Parquet from any byte source, read one row group at a time. Used by `parquetFile` and by
  * `s3ParquetFile` in `skewless/aws`.
+ *
+ * ### Example
+ * ```ts
+ * const source = parquetSource('gcs:history.parquet', async () => ({ size: bytes.length, read: async (start, end) => bytes.subarray(start, end) }));
+ * ```
  */
 export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, spec?: SourceSpec, file?: string): BackfillSource {
   const withBytes = async <T>(use: (bytes: ByteSource) => Promise<T>): Promise<T> => {
@@ -421,7 +426,14 @@ export function fileSource(path: string): BackfillSource {
   }
 }
 
-/** Recreates a source from its spec (in a worker thread or a Lambda). */
+/**
+ * Recreates a source from its spec (in a worker thread or a Lambda).
+ *
+ * ### Example
+ * ```ts
+ * const source = sourceFromSpec({ kind: 'ndjson', path: 'history.ndjson' });   // in a worker, from a shard's JSON
+ * ```
+ */
 export function sourceFromSpec(spec: SourceSpec): BackfillSource {
   switch (spec.kind) {
     case 'ndjson':

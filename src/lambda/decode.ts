@@ -12,13 +12,27 @@ export type PayloadDecoder = (payload: Buffer, position: SourcePosition, meta: P
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
-/** Strict base64: Buffer.from silently skips bad characters, which would hide a broken producer. */
+/**
+ * Strict base64: Buffer.from silently skips bad characters, which would hide a broken producer.
+ *
+ * ### Example
+ * ```ts
+ * const bytes = decodeBase64(record.kinesis.data);
+ * ```
+ */
 export function decodeBase64(text: string): Buffer {
   if (text.length % 4 !== 0 || !BASE64.test(text)) throw new SyntaxError('payload is not valid base64');
   return Buffer.from(text, 'base64');
 }
 
-/** The default decoder: UTF-8 JSON. */
+/**
+ * The default decoder: UTF-8 JSON.
+ *
+ * ### Example
+ * ```ts
+ * export const handler = kinesisHandler(cardActivity, { store, decode: (bytes, position, meta) => jsonPayload(bytes.subarray(5), position, meta) });
+ * ```
+ */
 export const jsonPayload: PayloadDecoder = (payload) => {
   let text: string;
   try {
@@ -38,6 +52,11 @@ export function decodeError(error: unknown, position: SourcePosition): SourceVal
 /**
  * DynamoDB's AttributeValue JSON -> plain values: numbers as numbers (as bigint when an integer is
  * beyond 2^53, so ids stay exact), sets as arrays, binary as Buffer.
+ *
+ * ### Example
+ * ```ts
+ * unmarshallItem({ card_id: { S: 'c1' }, amount: { N: '12.5' } });   // { card_id: 'c1', amount: 12.5 }
+ * ```
  */
 export function unmarshallItem(item: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};

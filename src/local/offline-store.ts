@@ -30,7 +30,14 @@ function columnType(definition: FeatureDefinition): string {
   return definition.CollectionType ? `${scalar}[]` : scalar;
 }
 
-/** Where a group's offline files live under a base directory: `<base>/<group>/data`. */
+/**
+ * Where a group's offline files live under a base directory: `<base>/<group>/data`.
+ *
+ * ### Example
+ * ```ts
+ * offlineDataDir('.skewless/offline', 'card-activity');   // '.skewless/offline/card-activity/data'
+ * ```
+ */
 export function offlineDataDir(base: string, group: string): string {
   return join(base, group, 'data');
 }

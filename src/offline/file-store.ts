@@ -9,6 +9,11 @@ import { decodeOfflineParquet, encodeOfflineParquet } from './parquet.js';
  * An offline store of Parquet files on a local disk, in SageMaker's layout, written with the
  * pure-JS Parquet writer: the same files `localOffline` (DuckDB) and `s3Offline` write, for places
  * where a native module must not run, such as worker threads that may be terminated mid-write.
+ *
+ * ### Example
+ * ```ts
+ * const store = createFeatureStore({ online: memoryOnline(), offline: parquetDirOffline({ dir: 'out/offline' }) });
+ * ```
  */
 export function parquetDirOffline(options: { readonly dir: string }): OfflineStore {
   const base = options.dir;

@@ -5,7 +5,14 @@ import type { OfflineWrite } from '../store/types.js';
 
 const pad = (n: number): string => String(n).padStart(2, '0');
 
-/** SageMaker's Glue-format partition of a row: `year=YYYY/month=MM/day=DD/hour=HH` of its event time, UTC. */
+/**
+ * SageMaker's Glue-format partition of a row: `year=YYYY/month=MM/day=DD/hour=HH` of its event time, UTC.
+ *
+ * ### Example
+ * ```ts
+ * partitionOf(Date.UTC(2024, 4, 1, 9));   // 'year=2024/month=05/day=01/hour=09'
+ * ```
+ */
 export function partitionOf(eventTimeMs: number): string {
   const d = new Date(eventTimeMs);
   return `year=${String(d.getUTCFullYear()).padStart(4, '0')}/month=${pad(d.getUTCMonth() + 1)}/day=${pad(d.getUTCDate())}/hour=${pad(d.getUTCHours())}`;

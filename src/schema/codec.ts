@@ -34,9 +34,32 @@ export interface OfflineColumn {
   readonly type: 'bigint' | 'double' | 'string' | 'array<bigint>' | 'array<double>' | 'array<string>';
 }
 
-/** SageMaker's limits: a record and a single value are at most 350 KB, a record identifier at most 2 KB. */
+/**
+ * SageMaker's limits: a record and a single value are at most 350 KB, a record identifier at most 2 KB.
+ *
+ * ### Example
+ * ```ts
+ * if (recordBytes(record) > MAX_RECORD_BYTES) throw new Error('record too large');
+ * ```
+ */
 export const MAX_RECORD_BYTES = 350 * 1024;
+/**
+ * SageMaker's limit on one feature value, in UTF-8 bytes.
+ *
+ * ### Example
+ * ```ts
+ * if (Buffer.byteLength(text) > MAX_VALUE_BYTES) text = text.slice(0, 1000);
+ * ```
+ */
 export const MAX_VALUE_BYTES = 350 * 1024;
+/**
+ * SageMaker's limit on a record identifier, in UTF-8 bytes.
+ *
+ * ### Example
+ * ```ts
+ * z.string().max(MAX_RECORD_IDENTIFIER_BYTES)   // (characters <= bytes for ASCII identifiers)
+ * ```
+ */
 export const MAX_RECORD_IDENTIFIER_BYTES = 2 * 1024;
 
 const INT64_MIN = -(2n ** 63n);
@@ -442,7 +465,14 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
   return codec;
 }
 
-/** The size SageMaker counts for a record: feature names and values, UTF-8. */
+/**
+ * The size SageMaker counts for a record: feature names and values, UTF-8.
+ *
+ * ### Example
+ * ```ts
+ * if (recordBytes(record) > MAX_RECORD_BYTES) console.warn('too large for SageMaker');
+ * ```
+ */
 export function recordBytes(record: readonly FeatureValue[]): number {
   let bytes = 0;
   for (const f of record) {
@@ -453,7 +483,14 @@ export function recordBytes(record: readonly FeatureValue[]): number {
   return bytes;
 }
 
-/** Reads the `skewless_fingerprint` a record carries, if any. */
+/**
+ * Reads the `skewless_fingerprint` a record carries, if any.
+ *
+ * ### Example
+ * ```ts
+ * fingerprintOf(record) === cardActivity.fingerprint;   // written by this version of the code?
+ * ```
+ */
 export function fingerprintOf(record: readonly FeatureValue[]): string | undefined {
   return record.find((f) => f.FeatureName === FINGERPRINT_FEATURE)?.ValueAsString;
 }

@@ -192,7 +192,14 @@ export function epochMillis() {
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
-/** `'30d'`, `'12h'`, `'15m'`, `'90s'`, `'500ms'`, `'2w'` in milliseconds. */
+/**
+ * `'30d'`, `'12h'`, `'15m'`, `'90s'`, `'500ms'`, `'2w'` in milliseconds.
+ *
+ * ### Example
+ * ```ts
+ * parseDuration('30d');   // 2_592_000_000
+ * ```
+ */
 export function parseDuration(text: string): number {
   const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim());
   if (!match) throw new DefinitionError('INVALID_OPTION', `not a duration: ${JSON.stringify(text)} (use e.g. '30d', '12h', '15m', '90s')`);

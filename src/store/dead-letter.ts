@@ -20,7 +20,14 @@ export interface DeadLetterMessage {
   readonly deadLetteredAt: string;
 }
 
-/** Builds the stored form of an entry. */
+/**
+ * Builds the stored form of an entry.
+ *
+ * ### Example
+ * ```ts
+ * await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(deadLetterMessage(entry, new Date())) }));
+ * ```
+ */
 export function deadLetterMessage(entry: DeadLetterEntry, at: Date): DeadLetterMessage {
   const bytes = entry.raw instanceof Uint8Array;
   return {

@@ -151,7 +151,14 @@ export function kafkaEvent(payloads: readonly unknown[], options: KafkaEventOpti
   };
 }
 
-/** A plain value -> DynamoDB AttributeValue JSON, as a stream record carries it. */
+/**
+ * A plain value -> DynamoDB AttributeValue JSON, as a stream record carries it.
+ *
+ * ### Example
+ * ```ts
+ * marshallValue({ id: 'c1', tags: ['a'] });   // { M: { id: { S: 'c1' }, tags: { L: [{ S: 'a' }] } } }
+ * ```
+ */
 export function marshallValue(value: unknown): Record<string, unknown> {
   if (value === null || value === undefined) return { NULL: true };
   if (typeof value === 'string') return { S: value };

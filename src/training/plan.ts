@@ -46,6 +46,15 @@ export interface TrainingPlanOptions {
   readonly knowledgeTime?: boolean;
 }
 
+/**
+ * Builds the point-in-time join as data (see `TrainingPlan`): what every engine renders. Checks that
+ * no two selections produce the same output column.
+ *
+ * ### Example
+ * ```ts
+ * const plan = buildTrainingPlan({ timestamp: 'label_time', entityKey: 'card_id', features: [cardActivity.select('amount')] });
+ * ```
+ */
 export function buildTrainingPlan(options: TrainingPlanOptions): TrainingPlan {
   if (options.features.length === 0) throw new DefinitionError('INVALID_OPTION', 'a training set needs at least one feature selection');
   const columns = new Set<string>();

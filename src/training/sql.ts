@@ -14,6 +14,14 @@ export interface Dialect {
   readonly asof: boolean;
 }
 
+/**
+ * DuckDB's SQL (the local offline store): ASOF JOIN where the plan allows it.
+ *
+ * ### Example
+ * ```ts
+ * const sql = renderTrainingSql(plan, { spine: 'spine_keys', groups: new Map([['card-activity', 'card_rows']]) }, DUCKDB);
+ * ```
+ */
 export const DUCKDB: Dialect = {
   name: 'duckdb',
   eventTimeMs: (column, type) => (type === 'Fractional' ? `CAST(round(${column} * 1000) AS BIGINT)` : `epoch_ms(CAST(${column} AS TIMESTAMPTZ))`),
@@ -21,6 +29,14 @@ export const DUCKDB: Dialect = {
   asof: true,
 };
 
+/**
+ * Trino's SQL (Athena): window functions, as Athena has no ASOF JOIN.
+ *
+ * ### Example
+ * ```ts
+ * const sql = renderTrainingSql(plan, { spine: 'labels', groups: new Map([['card-activity', 'card_activity_table']]) }, TRINO);
+ * ```
+ */
 export const TRINO: Dialect = {
   name: 'trino',
   eventTimeMs: (column, type) =>
@@ -78,6 +94,11 @@ function groupRows(step: JoinStep, index: number, source: string, dialect: Diale
  * row per (identifier, event time) by the tie-break and ASOF-joined; otherwise candidates are
  * ranked with a window function. Names enter the SQL only through `quoteIdentifier`; the only
  * literals are integers.
+ *
+ * ### Example
+ * ```ts
+ * const sql = renderTrainingSql(plan, { spine: 'labels', groups: new Map([['card-activity', '"sagemaker_featurestore"."card_activity_1714000000"']]) }, TRINO);
+ * ```
  */
 export function renderTrainingSql(plan: TrainingPlan, sources: SqlSources, dialect: Dialect): string {
   const ctes: string[] = [`s AS (SELECT * FROM ${sources.spine})`];

@@ -114,6 +114,12 @@ async function writeOutput(rows: Record<string, unknown>[], columns: string[], o
  * Builds a point-in-time training set: one row per spine row, in spine order, with each selected
  * feature as of the spine row's time by the rule in DESIGN.md. Runs in the offline store's own
  * engine when it has one (DuckDB for the local store), else in the in-memory reference engine.
+ *
+ * ### Example
+ * ```ts
+ * import { buildTrainingSet } from 'skewless/engines';
+ * const { rows } = await buildTrainingSet(offline, { spine, entityKey: 'card_id', timestamp: 'label_time', features: [cardActivity.select('amount')] });
+ * ```
  */
 export async function buildTrainingSet(offline: OfflineStore | undefined, options: TrainingSetOptions): Promise<TrainingSet<Record<string, unknown>>> {
   const started = Date.now();
