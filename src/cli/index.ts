@@ -3,75 +3,12 @@ import { formatError } from '../errors.js';
 import { runAuditCommand, runLineageCommand } from './audit.js';
 import { runBackfillCommand } from './backfill.js';
 import { runDemo } from './demo.js';
+import { helpText } from './help.js';
 import { runTrainingSetCommand } from './training-set.js';
 import { runLocal } from './local.js';
 import { runPlan } from './plan.js';
 
-const HELP = `skewless — one definition of a feature, the same value online and offline
 
-Usage: skewless <command> [options]
-
-Commands:
-  demo        the whole idea on your laptop: backfill 30 days, stream a spike through Kinesis and the
-              Lambda handler, build a point-in-time training set, audit online against offline
-  local       start the local stack: SageMaker Feature Store, Athena and S3 on 127.0.0.1
-  plan        print CreateFeatureGroup input (or CloudFormation) and IAM policies for a definitions file
-  backfill    run history files through a group's pipeline into the local offline (and online) store
-  training-set  a point-in-time training set from a spine (labels) file and the local offline store
-  audit       measure how far a group's online and offline stores agree, per feature, with causes
-  lineage     which fingerprints (versions of the code) wrote a group's records, online and offline
-
-Options:
-  --help          show this help
-  --verbose       print full error details
-  --json          print the result as JSON (demo)
-  --port N        local: port on 127.0.0.1 (default 4599; 0 picks a free one)
-  --dir PATH      local, backfill, audit: where state is kept (default .skewless; demo: .skewless/demo)
-  --memory        local: keep state in a temporary directory, removed on exit
-  --group NAME    plan: only this feature group
-  --role-arn ARN  plan: the role SageMaker uses to write the offline store
-  --offline-s3-uri URI          plan: s3://bucket/prefix of the offline store
-  --athena-results-s3-uri URI   plan: where training's Athena queries write results
-  --state-table NAME            plan: the DynamoDB table of aggregation state (default skewless-state)
-  --format input|cloudformation plan: the request, or an AWS::SageMaker::FeatureGroup resource
-  --diff          plan: compare with the deployed group (DescribeFeatureGroup); exit 1 on a breaking change
-  --region R --account-id N     plan: fill the ARNs of the IAM policies (default CloudFormation's pseudo parameters)
-  --from FILE     backfill: .ndjson/.jsonl, .csv or .parquet; repeat for several files
-  --to offline|online|both      backfill: where records go (default offline; online gets the latest per id)
-  --workers N     backfill: worker threads over shards of the input (default 1)
-  --chunk-size N  backfill: rows per output file and checkpoint step (default 10,000)
-  --spine FILE    training-set: labels as .csv or .parquet (every column kept)
-  --features G:F,F  training-set: a group and its features; repeat for several groups
-  --entity-key C  training-set: the spine column with the record identifier (default: the group's)
-  --timestamp C   training-set: the spine column with each row's time (default label_time)
-  --out FILE      training-set: .parquet or .csv
-  --max-age D     training-set: ignore feature rows older than D (30d, 12h, 15m)
-  --exclusive     training-set: a feature row at exactly the label time does not count
-  --knowledge-time  training-set: also require write_time <= label time
-  --sample N      audit, lineage: identifiers to read online (default 1,000)
-  --seed N        audit: which sample (default 1)
-  --at TIME       audit: the moment audited, ISO-8601 (default now)
-  --availability-delay D  audit: how long offline rows take to appear (default 15m)
-  --tolerance X   audit: numbers closer than X count as equal (default 0)
-  --html FILE     audit: also write the report as a self-contained HTML page
-
-Examples:
-  npx skewless demo
-  npx skewless demo --json
-  npx skewless local --port 4599
-  npx skewless plan dist/features.js --offline-s3-uri s3://my-bucket/features --role-arn arn:aws:iam::123456789012:role/fs
-  npx skewless plan dist/features.js --group card-activity --diff
-  npx skewless backfill dist/features.js card-activity --from history.ndjson --workers 2
-  npx skewless backfill dist/features.js card-activity --from 2024-05.csv --from 2024-06.csv --to both --json
-  npx skewless training-set dist/features.js --spine labels.csv --features card-activity:amount,is_foreign --out train.parquet
-  npx skewless audit dist/features.js card-activity --sample 500 --html audit.html
-  npx skewless audit dist/features.js card-activity --json
-  npx skewless lineage dist/features.js card-activity
-
-A backfill keeps checkpoints under <dir>/backfill/<group>/checkpoints: run the same command again after
-a crash and it resumes; delete them to start over.
-
-Exit codes: 0 success, 1 the command failed, 2 bad usage.`;
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -121,8 +58,12 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   const command = positionals[0];
-  if (values.help || command === undefined || command === 'help') {
-    process.stdout.write(`${HELP}\n`);
+  if (command === 'help') {
+    process.stdout.write(`${helpText(positionals[1])}\n`);
+    return 0;
+  }
+  if (values.help || command === undefined) {
+    process.stdout.write(`${helpText(command)}\n`);
     return command === undefined && !values.help ? 2 : 0;
   }
   try {
@@ -157,7 +98,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const file = positionals[1];
         const format = values.format ?? 'input';
         if (!file || (format !== 'input' && format !== 'cloudformation')) {
-          process.stderr.write("skewless plan: usage: skewless plan <definitions file> [--format input|cloudformation] [--diff]\n");
+          process.stderr.write("skewless plan: usage: skewless plan <definitions file> [--format input|cloudformation] [--diff]\nRun 'skewless plan --help' for the options and examples.\n");
           return 2;
         }
         return await runPlan(
@@ -183,7 +124,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const workers = Number(values.workers ?? 1);
         const chunkSize = values['chunk-size'] === undefined ? undefined : Number(values['chunk-size']);
         if (!definitions || !group || !values.from?.length || !['offline', 'online', 'both'].includes(to) || !Number.isInteger(workers) || workers < 1 || (chunkSize !== undefined && !(chunkSize >= 1))) {
-          process.stderr.write('skewless backfill: usage: skewless backfill <definitions file> <group> --from FILE [--to offline|online|both] [--workers N] [--chunk-size N]\n');
+          process.stderr.write('skewless backfill: usage: skewless backfill <definitions file> <group> --from FILE [--to offline|online|both] [--workers N] [--chunk-size N]\nRun \'skewless backfill --help\' for the options and examples.\n');
           return 2;
         }
         return await runBackfillCommand(
@@ -195,7 +136,7 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'training-set': {
         const definitions = positionals[1];
         if (!definitions || !values.spine || !values.features?.length || !values.out) {
-          process.stderr.write('skewless training-set: usage: skewless training-set <definitions file> --spine FILE --features GROUP:F1,F2 --out FILE [--entity-key C] [--timestamp C]\n');
+          process.stderr.write('skewless training-set: usage: skewless training-set <definitions file> --spine FILE --features GROUP:F1,F2 --out FILE [--entity-key C] [--timestamp C]\nRun \'skewless training-set --help\' for the options and examples.\n');
           return 2;
         }
         return await runTrainingSetCommand(
@@ -231,7 +172,7 @@ async function main(argv: readonly string[]): Promise<number> {
           (tolerance !== undefined && !(tolerance >= 0)) ||
           (at !== undefined && Number.isNaN(at.getTime()))
         ) {
-          process.stderr.write(`skewless ${command}: usage: skewless ${command} <definitions file> <group> [--sample N] [--json]${command === 'audit' ? ' [--seed N] [--at TIME] [--availability-delay D] [--tolerance X] [--html FILE]' : ''}\n`);
+          process.stderr.write(`skewless ${command}: usage: skewless ${command} <definitions file> <group> [--sample N] [--json]${command === 'audit' ? ' [--seed N] [--at TIME] [--availability-delay D] [--tolerance X] [--html FILE]' : ''}\nRun 'skewless ${command} --help' for the options and examples.\n`);
           return 2;
         }
         const print = (line: string) => process.stdout.write(`${line}\n`);
@@ -244,7 +185,7 @@ async function main(argv: readonly string[]): Promise<number> {
         );
       }
       default:
-        process.stderr.write(`skewless: unknown command "${command}"\nRun 'skewless --help' for usage.\n`);
+        process.stderr.write(`skewless: unknown command "${command}"\nRun 'skewless --help' for the commands.\n`);
         return 2;
     }
   } catch (error) {
