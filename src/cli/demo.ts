@@ -4,8 +4,10 @@ import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import { ndjsonFile } from '../backfill/sources.js';
 import { kinesisHandler } from '../lambda/handlers.js';
 import type { BatchResponse, KinesisStreamEvent } from '../lambda/events.js';
+import { sqsDeadLetter } from '../aws/dead-letter.js';
+import { type LocalStack, startLocalStack } from '../local/index.js';
 import { deadLetterJson } from '../store/dead-letter.js';
-import { createFeatureStore } from '../store/feature-store.js';
+import { createFeatureStore, type DeadLetterEntry } from '../store/feature-store.js';
 import { kinesisEvent } from '../testing/events.js';
 import { runKinesisEventSource } from '../testing/kinesis-runner.js';
 import { seededRandom } from '../util/random.js';
@@ -104,6 +106,29 @@ async function startKinesis(): Promise<{ client: KinesisClient; close(): Promise
   }
 }
 
+/** An SQS queue on the local stack as the dead-letter sink, when the SQS client is installed. */
+async function localDeadLetterQueue(stack: LocalStack): Promise<{ url: string; sink: { write(entries: readonly DeadLetterEntry[]): Promise<void> }; depth(): Promise<number>; close(): void } | undefined> {
+  let sqs: typeof import('@aws-sdk/client-sqs');
+  try {
+    sqs = await import(/* @vite-ignore */ ['@aws-sdk', 'client-sqs'].join('/'));
+  } catch {
+    return undefined;
+  }
+  const client = new sqs.SQSClient(stack.clientConfig);
+  const { QueueUrl } = await client.send(new sqs.CreateQueueCommand({ QueueName: 'card-activity-dead-letter' }));
+  const url = QueueUrl as string;
+  const sink = sqsDeadLetter({ queueUrl: url, client });
+  return {
+    url,
+    sink: { write: (entries) => Promise.resolve(typeof sink === 'function' ? sink(entries) : sink.write(entries)) },
+    async depth() {
+      const { Attributes } = await client.send(new sqs.GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages'] }));
+      return Number(Attributes?.['ApproximateNumberOfMessages'] ?? 0);
+    },
+    close: () => client.destroy(),
+  };
+}
+
 /** Whether a label says fraud: rarer for domestic small purchases, likelier for big foreign ones. */
 function chargeback(event: Record<string, unknown>, random: () => number): boolean {
   const cents = Number(event['amount_cents']);
@@ -126,21 +151,26 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
   const now = options.now ?? Date.now();
   const liveStart = now - 2 * HOUR;
   const progress = progressWriter(options.progress ?? { isTTY: false, write: () => true });
+  // The local stack stands in for AWS around the Lambda: its SQS queue is the dead-letter queue.
+  const stack = await startLocalStack({ memory: true });
+  const deadLetterQueue = await localDeadLetterQueue(stack);
   const deadLetterFile = join(dir, 'dead-letter.ndjson');
   let deadLettered = 0;
   const store = createFeatureStore({
     dir: join(dir, 'store'),
-    // The Lambda's dead-letter sink (SQS or S3 on AWS): here a local NDJSON file.
-    deadLetter: (entries) => {
+    deadLetter: async (entries) => {
+      if (deadLetterQueue) await deadLetterQueue.sink.write(entries);
+      else appendFileSync(deadLetterFile, entries.map((e) => `${deadLetterJson(e, new Date())}\n`).join(''));
       deadLettered += entries.length;
-      appendFileSync(deadLetterFile, entries.map((e) => `${deadLetterJson(e, new Date())}\n`).join(''));
     },
   });
+  const deadLetterPlace = deadLetterQueue ? `SQS queue ${deadLetterQueue.url}` : deadLetterFile;
 
   print(`skewless demo: feature group "${cardActivity.name}" (fingerprint ${cardActivity.fingerprint})`);
   print(`  features: ${cardActivity.featureNames.join(', ')}`);
   print(`  velocity: ${Object.entries(cardActivity.aggregations).map(([name, a]) => `${name} = ${a.kind}(${a.feature ?? ''}) over ${a.window}`).join('; ')}`);
   print(`  stores: ${join(dir, 'store')} (embedded DuckDB online store, Parquet offline store, aggregation state)`);
+  print(`  local AWS stack: ${stack.endpoint} (SageMaker Feature Store, Athena, S3, SQS); dead letters: ${deadLetterPlace}`);
 
   try {
     // 1. History: 30 days before the stream began, backfilled through the same pipeline.
@@ -201,7 +231,7 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
     const streamSeconds = (Date.now() - streamStarted) / 1000;
     const streamPoison = deadLettered;
     const busiest = await store.get(cardActivity, String(spike[spike.length - 1]?.['card_id']));
-    print(`   ${report.records.toLocaleString('en-US')} records in ${report.invocations} invocations (${report.redelivered} redelivered), ${streamPoison} poison records in ${streamPoison > 0 ? deadLetterFile : '(none)'}; ${Math.round(report.records / streamSeconds).toLocaleString('en-US')} records/s`);
+    print(`   ${report.records.toLocaleString('en-US')} records in ${report.invocations} invocations (${report.redelivered} redelivered), ${streamPoison} poison records to ${deadLetterPlace}${deadLetterQueue ? ` (${await deadLetterQueue.depth()} messages waiting)` : ''}; ${Math.round(report.records / streamSeconds).toLocaleString('en-US')} records/s`);
     if (busiest) {
       print(`   online now for ${busiest.card_id}: amount ${busiest.amount}, txn_count_1h ${busiest.txn_count_1h}, amount_sum_24h ${busiest.amount_sum_24h.toFixed(2)}, merchants_24h ${busiest.merchants_24h}`);
     }
@@ -250,5 +280,7 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
     };
   } finally {
     await store.close();
+    deadLetterQueue?.close();
+    await stack.close();
   }
 }

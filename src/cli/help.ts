@@ -31,7 +31,8 @@ const COMMAND_HELP: Record<Command, string> = {
 
 Runs the main job on the embedded stores, no AWS account: the fraud-detection group (row features and
 velocity aggregates) is backfilled over 30 days of synthetic history, a quiet hour and a spike of live
-transactions go through Kinesis (kinesalite, when installed) and kinesisHandler, chargeback labels are
+transactions go through Kinesis (kinesalite, when installed) and kinesisHandler, with poison records to
+an SQS dead-letter queue on the local AWS stack, chargeback labels are
 joined point-in-time into a Parquet training set, and the audit checks online against offline.
 
 Options:
