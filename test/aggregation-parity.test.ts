@@ -104,3 +104,33 @@ describe('aggregations: stream == backfill', () => {
     await expect(store.backfill(velocity, { from: (function* () {})() })).rejects.toThrow(/reads the source twice/);
   });
 });
+
+describe('a backfill to the online store', () => {
+  it('hands each entity\'s state to the stream, which continues its windows from the history', async () => {
+    const events = fc.sample(streams, { numRuns: 1, seed: 11 })[0] as Record<string, unknown>[];
+    const cut = Math.floor(events.length / 2);
+    const liveTxns = new Set(events.slice(cut).map((e) => e['txn']));
+    const valuesOf = async (store: ReturnType<typeof createFeatureStore>) =>
+      ((await (await store.backends()).offline?.scan(velocity)) ?? [])
+        .filter((r) => liveTxns.has(Number(r['txn'])))
+        .map(({ write_time, api_invocation_time, ...row }) => JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
+        .sort();
+
+    // All of it through the stream.
+    const streamOnly = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: memoryAggregationState() });
+    await kinesisHandler(velocity, { store: streamOnly, log: false })(kinesisEvent(events));
+
+    // History backfilled online, then the rest streamed.
+    const state = memoryAggregationState();
+    const handedOver = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: state, dir });
+    const summary = await handedOver.backfill(velocity, { from: events.slice(0, cut), to: 'both', order: 'source' });
+    const entities = new Set(events.slice(0, cut).map((e) => e['geohash'])).size;
+    expect(summary.aggregationState).toEqual({ seeded: entities, kept: 0 });
+    await kinesisHandler(velocity, { store: handedOver, log: false })(kinesisEvent(events.slice(cut)));
+    expect(await valuesOf(handedOver)).toEqual(await valuesOf(streamOnly));
+
+    // Backfilling again keeps the state the stream has built since.
+    const again = await handedOver.backfill(velocity, { from: events.slice(0, cut), to: 'both', order: 'source' });
+    expect(again.aggregationState).toEqual({ seeded: 0, kept: entities });
+  });
+});

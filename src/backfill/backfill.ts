@@ -7,7 +7,7 @@ import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { deadLetterJson } from '../store/dead-letter.js';
-import type { OfflineStore, OnlineStore } from '../store/types.js';
+import type { AggregationStateStore, OfflineStore, OnlineStore } from '../store/types.js';
 import { pipelineOf } from '../define.js';
 import { type ProcessingOrder, replayAggregations, type ReplayResult } from './replay.js';
 import { asSource, type BackfillItem, type BackfillSource, type ShardRange } from './sources.js';
@@ -76,6 +76,11 @@ export interface BackfillSummary {
   readonly recordsPerSecond: number;
   /** Groups with aggregations: events later than the allowed lateness, left out of the aggregates. */
   readonly late: number;
+  /**
+   * Groups with aggregations backfilled online: entities whose window state the stream now continues
+   * from (`seeded`), and those it already had state for and kept (`kept`).
+   */
+  readonly aggregationState?: { readonly seeded: number; readonly kept: number };
 }
 
 interface Checkpoint {
@@ -98,6 +103,11 @@ export interface BackfillBackends {
   /** Base directory for the default rejects file. */
   readonly dir: string;
   readonly now: () => number;
+  /**
+   * Groups with aggregations backfilled online: each entity's state after its history is stored here
+   * (where the stream has none yet), so the stream's windows continue from the history.
+   */
+  readonly aggregationState?: () => Promise<AggregationStateStore | undefined>;
 }
 
 /**
@@ -127,6 +137,28 @@ function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
   // Written aside and renamed: a process killed mid-write leaves the previous checkpoint intact.
   writeFileSync(`${path}.tmp`, JSON.stringify(checkpoint));
   renameSync(`${path}.tmp`, path);
+}
+
+/**
+ * Hands the replay's final entity states to the stream's state store, only where the stream has none
+ * (a conditional write on "no item yet"): state the stream already built is newer and stays.
+ */
+async function seedAggregationState(group: AnyFeatureGroup, replay: ReplayResult, backends: BackfillBackends): Promise<{ seeded: number; kept: number } | undefined> {
+  const store = await backends.aggregationState?.();
+  if (!store) return undefined;
+  let seeded = 0;
+  let kept = 0;
+  const entries = [...replay.states];
+  for (let i = 0; i < entries.length; i += 1000) {
+    const updates = entries.slice(i, i + 1000).map(([id, state]) => ({ id, state, expected: undefined }));
+    const outcomes = await store.save(group, updates);
+    for (const outcome of outcomes) {
+      if (outcome === 'saved') seeded++;
+      else if (outcome === 'conflict') kept++;
+      else throw outcome;
+    }
+  }
+  return { seeded, kept };
 }
 
 /**
@@ -328,6 +360,7 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
   }
   while (inFlight.length > 0) await finishOldest();
   if (size !== undefined) at = rangeStart + (rangeSize ?? 0);
+  const seeded = replay && to !== 'offline' ? await seedAggregationState(group, replay, backends) : undefined;
   const durationMs = Date.now() - started;
   options.onProgress?.(progress());
   return {
@@ -344,5 +377,6 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
     durationMs,
     recordsPerSecond: durationMs > 0 ? Math.round((rowsThisRun * 1000) / durationMs) : rowsThisRun,
     late: replay?.late ?? 0,
+    ...(seeded ? { aggregationState: seeded } : {}),
   };
 }

@@ -1,5 +1,5 @@
 import { pipelineOf } from '../define.js';
-import { compareSequence, emptyState } from '../pipeline/aggregate.js';
+import { compareSequence, emptyState, type EntityState } from '../pipeline/aggregate.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { BackfillSource } from './sources.js';
 
@@ -21,6 +21,8 @@ export interface ReplayResult {
   /** Each input row's aggregate values, by its ordinal in the source (rows read, unreadable ones included). */
   readonly values: Map<number, { readonly values: Record<string, unknown>; readonly late: boolean }>;
   readonly late: number;
+  /** Each entity's state after its whole history: where the stream continues from. */
+  readonly states: Map<string, EntityState>;
 }
 
 function arrivalKey(raw: unknown, column: string, eventTimeMs: number): number | string {
@@ -52,7 +54,8 @@ export async function replayAggregations(group: AnyFeatureGroup, source: Backfil
   const pipeline = pipelineOf(group);
   const reducer = pipeline.reducer;
   const values: ReplayResult['values'] = new Map();
-  if (!reducer) return { values, late: 0 };
+  const states = new Map<string, EntityState>();
+  if (!reducer) return { values, late: 0, states };
   const inputs = pipeline.aggregationInputs;
   const entities = new Map<string, Kept[]>();
   let ordinal = 0;
@@ -77,9 +80,10 @@ export async function replayAggregations(group: AnyFeatureGroup, source: Backfil
     }
   }
   let late = 0;
-  for (const events of entities.values()) {
+  for (const [id, events] of entities) {
     if (order !== 'source') events.sort((x, y) => compareKeys(x[2], y[2]) || x[0] - y[0]);
     const state = emptyState();
+    states.set(id, state);
     for (const [at, t, , held] of events) {
       const record: Record<string, unknown> = {};
       inputs.forEach((name, i) => {
@@ -91,5 +95,5 @@ export async function replayAggregations(group: AnyFeatureGroup, source: Backfil
       values.set(at, { values: outcome.values, late: outcome.status === 'late' });
     }
   }
-  return { values, late };
+  return { values, late, states };
 }

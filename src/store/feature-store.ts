@@ -502,7 +502,14 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
 
     async backfill(group, backfillOptions) {
       const [{ online, offline }, engines] = await Promise.all([backends(), loadEngines()]);
-      return engines.runBackfill(group, backfillOptions, { online, offline, dir, now });
+      return engines.runBackfill(group, backfillOptions, {
+        online,
+        offline,
+        dir,
+        now,
+        // The state store, where the store has one (a backfill does not need it otherwise).
+        aggregationState: () => aggregationState(group).catch((error: unknown) => (error instanceof ConfigurationError ? undefined : Promise.reject(error))),
+      });
     },
 
     async put(group, records, putOptions = {}) {
