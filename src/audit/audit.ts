@@ -1,6 +1,6 @@
 import { ConfigurationError } from '../errors.js';
 import { FINGERPRINT_FEATURE } from '../schema/names.js';
-import { expiresAtMs, parseEventTime } from '../schema/sagemaker-record.js';
+import { eventTimeTypeOf, expiresAtMs, parseEventTime } from '../schema/sagemaker-record.js';
 import { MAX_TIME_MS, parseDuration } from '../schema/time.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { OfflineStore, OfflineStoredRow, OnlineStore } from '../store/types.js';
@@ -78,10 +78,6 @@ export interface AuditReport {
   readonly durationMs: number;
 }
 
-function timeMs(value: unknown): number {
-  return value instanceof Date ? value.getTime() : Number.NaN;
-}
-
 function equalValues(a: unknown, b: unknown, tolerance: number): boolean {
   if (a === b) return true;
   if (a === undefined || a === null || b === undefined || b === null) return (a ?? null) === (b ?? null);
@@ -118,7 +114,7 @@ export async function runAudit(group: AnyFeatureGroup, online: OnlineStore, offl
   const at = options.at ?? new Date();
   const visibleUntil = new Date(at.getTime() - parseDuration(options.availabilityDelay ?? '15m'));
   const tolerance = options.tolerance ?? 0;
-  const eventTimeType = group.featureDefinitions.find((d) => d.FeatureName === group.eventTime)?.FeatureType ?? 'String';
+  const eventTimeType = eventTimeTypeOf(group);
 
   const rows = await offline.scan(group);
   const rowsById = new Map<string, OfflineStoredRow[]>();
@@ -135,7 +131,7 @@ export async function runAudit(group: AnyFeatureGroup, online: OnlineStore, offl
 
   // The offline value as of `at`: the rule's row among those written by `visibleUntil`, at any event time.
   const plan = buildTrainingPlan({ timestamp: 't', entityKey: 'id', features: [group.select(...group.featureNames)] });
-  const visible = new Map([[group.name, ids.flatMap((id) => rowsById.get(id) ?? []).filter((r) => timeMs(r.write_time) <= visibleUntil.getTime())]]);
+  const visible = new Map([[group.name, ids.flatMap((id) => rowsById.get(id) ?? []).filter((r) => r.write_time.getTime() <= visibleUntil.getTime())]]);
   const expected = referenceJoin(plan, ids.map((id) => ({ id, t: new Date(MAX_TIME_MS) })), visible)[0] as (OfflineStoredRow | null)[];
   const found = await online.getMany(group, ids);
 
@@ -188,7 +184,7 @@ export async function runAudit(group: AnyFeatureGroup, online: OnlineStore, offl
     if (examples.length < maxExamples) examples.push({ id, cause, features: differing, online: onlineValues, offline: offlineValues });
 
     function causeOf(): AuditCause {
-      const later = (rowsById.get(id) ?? []).filter((r) => timeMs(r.write_time) > visibleUntil.getTime());
+      const later = (rowsById.get(id) ?? []).filter((r) => r.write_time.getTime() > visibleUntil.getTime());
       const eventMs = (row: Readonly<Record<string, unknown>>) => parseEventTime(eventTimeType, String(row[group.eventTime])) ?? Number.NaN;
       if (onlineRecord && offlineRow) {
         const onlineFingerprint = onlineRecord.find((f) => f.FeatureName === FINGERPRINT_FEATURE)?.ValueAsString;

@@ -1,5 +1,5 @@
 import { FINGERPRINT_FEATURE } from '../schema/names.js';
-import { parseEventTime } from '../schema/sagemaker-record.js';
+import { eventTimeTypeOf, parseEventTime } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
 import { spineKey } from '../training/plan.js';
@@ -74,7 +74,7 @@ class Tally {
  * ```
  */
 export async function runLineage(group: AnyFeatureGroup, online: OnlineStore, offline: OfflineStore | undefined, options: LineageOptions = {}): Promise<LineageReport> {
-  const eventTimeType = group.featureDefinitions.find((d) => d.FeatureName === group.eventTime)?.FeatureType ?? 'String';
+  const eventTimeType = eventTimeTypeOf(group);
   const offlineTally = new Tally();
   const ids = new Set<string>();
   for (const row of offline ? await offline.scan(group) : []) {

@@ -1,4 +1,5 @@
 import { DefinitionError } from '../errors.js';
+import { eventTimeTypeOf } from '../schema/sagemaker-record.js';
 import { parseDuration, parseIsoInstant } from '../schema/time.js';
 
 export { parseDuration };
@@ -66,7 +67,7 @@ export function buildTrainingPlan(options: TrainingPlanOptions): TrainingPlan {
       if (columns.has(column)) throw new DefinitionError('INVALID_OPTION', `two selections produce the column "${column}": give one a prefix`);
       columns.add(column);
     }
-    const eventTimeType = group.featureDefinitions.find((d) => d.FeatureName === group.eventTime)?.FeatureType ?? 'String';
+    const eventTimeType = eventTimeTypeOf(group);
     return {
       group: group.name,
       recordIdentifier: group.recordIdentifier,
