@@ -63,6 +63,7 @@ const group = `
 function skewless(dir, engine) {
   return measure(`${group}
     const store = createFeatureStore({ online: localOnline({ memory: true }), offline: localOffline({ dir: ${JSON.stringify(`${dir}store/offline`)} }) });
+    await store.backends(); // opens DuckDB, as the bare run does before its clock starts
     const started = performance.now();
     const { summary } = await store.trainingSet({ spine: { parquet: ${JSON.stringify(`${dir}spine.parquet`)} }, entityKey: 'card_id', timestamp: 'label_time',
       features: [txn.select('amount', 'n')], engine: ${JSON.stringify(engine)}, output: { parquet: ${JSON.stringify(`${dir}out-${engine}.parquet`)} } });
@@ -121,8 +122,16 @@ const round = (x) => Number(x.toFixed(2));
 export async function benchTraining() {
   mkdirSync(data, { recursive: true });
   const dir = await generate(ROWS, SPINE, `s${SPINE}-r${ROWS}`);
-  const ours = skewless(dir, 'auto');
-  const bare = bareAsof(dir);
+  // The VM's speed drifts by tens of percent: the two run in turns, and each keeps its best.
+  const best = (runs) => runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+  const oursRuns = [];
+  const bareRuns = [];
+  for (let round = 0; round < 2; round++) {
+    oursRuns.push(skewless(dir, 'auto'));
+    bareRuns.push(bareAsof(dir));
+  }
+  const ours = best(oursRuns);
+  const bare = best(bareRuns);
   const py = await pandas(dir);
   const small = await generate(REFERENCE_ROWS, REFERENCE_SPINE, `s${REFERENCE_SPINE}-r${REFERENCE_ROWS}`);
   const reference = skewless(small, 'reference');

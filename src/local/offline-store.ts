@@ -5,11 +5,21 @@ import type { FeatureValue } from '../schema/codec.js';
 import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
 import { quoteIdentifier, quoteLiteral } from '../sql/quote.js';
-import type { JoinedValues, OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite, SpineKeys } from '../store/types.js';
+import type {
+  FileTrainingRequest,
+  FileTrainingResult,
+  JoinedValues,
+  OfflineAppendOptions,
+  OfflineStore,
+  OfflineStoredRow,
+  OfflineWrite,
+  SpineKeys,
+} from '../store/types.js';
 import type { TrainingPlan } from '../training/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../training/sql.js';
 import { offlineFileName, partitionOf } from '../offline/layout.js';
 import { Database } from './duckdb.js';
+import { trainingSetToFile } from './training-file.js';
 import { FeatureValidationError } from '../errors.js';
 
 export interface LocalOfflineOptions {
@@ -154,6 +164,11 @@ class LocalOfflineStore implements OfflineStore {
     );
   }
 
+  async trainingSetToFile(plan: TrainingPlan, request: FileTrainingRequest): Promise<FileTrainingResult | undefined> {
+    const groups = new Map(plan.joins.map((step) => [step.group, this.source({ name: step.group }) ?? emptyOffline(step.definitions)]));
+    return this.db.exclusive((connection) => trainingSetToFile(connection, plan, request, groups));
+  }
+
   async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {
     const source = this.source(group);
     if (source === undefined) return [];
@@ -194,7 +209,7 @@ export type { LocalOfflineStore };
  */
 export async function localOffline(
   options: LocalOfflineOptions = {},
-): Promise<OfflineStore & { readonly baseDir: string; source(group: Pick<GroupSchema, 'name'>, options?: { readonly partitions?: boolean }): string | undefined; pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> }> {
+): Promise<OfflineStore & { readonly baseDir: string; source(group: Pick<GroupSchema, 'name'>, options?: { readonly partitions?: boolean }): string | undefined; pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues>; trainingSetToFile(plan: TrainingPlan, request: FileTrainingRequest): Promise<FileTrainingResult | undefined> }> {
   const memory = options.memory === true;
   const baseDir = memory ? mkdtempSync(join(tmpdir(), 'skewless-offline-')) : (options.dir ?? join('.skewless', 'offline'));
   mkdirSync(baseDir, { recursive: true });

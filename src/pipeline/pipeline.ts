@@ -10,6 +10,7 @@ import {
 } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { CompiledDefinition } from '../schema/definition.js';
+import type { FeatureSpec } from '../schema/feature-spec.js';
 import type { BatchOptions, BatchResult, ProcessResult } from '../schema/types.js';
 import { emptyState, type EntityState, type Reducer, streamOrderOf } from './aggregate.js';
 
@@ -63,6 +64,9 @@ export interface Pipeline<R> {
   readonly reducer: Reducer | undefined;
   /** The features the reducer reads. */
   readonly aggregationInputs: readonly string[];
+  /** Every feature's spec, and whether Date features are stored as epoch seconds: how stored values read back. */
+  readonly specs: readonly FeatureSpec[];
+  readonly dateAsEpoch: boolean;
 }
 
 export interface CompleteOptions extends BatchOptions {
@@ -268,5 +272,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
     completeBatch,
     reducer,
     aggregationInputs: aggregation ? aggregation.inputs.map((i) => i.name) : [],
+    specs: definition.specs,
+    dateAsEpoch: definition.eventTimeFormat === 'epoch-seconds',
   };
 }

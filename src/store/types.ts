@@ -3,6 +3,7 @@ import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema, TtlDuration } from '../schema/sagemaker-record.js';
 import type { TrainingPlan } from '../training/plan.js';
 import type { EntityState } from '../pipeline/aggregate.js';
+import type { ValueKind } from '../schema/feature-spec.js';
 
 /** What became of one record written to an online store. */
 export type OnlineWriteStatus =
@@ -99,12 +100,40 @@ export interface SpineKeys {
 /** `values[step][row]`: the chosen row's selected features as offline values, or null for no match. */
 export type JoinedValues = (Record<string, unknown> | null)[][];
 
+/** How one selected feature's stored value reads back as its type (see the group's codec). */
+export interface FeatureDecoding {
+  readonly kind: ValueKind;
+  /** A Date feature stored as epoch seconds (the group's `eventTimeFormat: 'epoch-seconds'`). */
+  readonly dateAsEpoch: boolean;
+}
+
+/** A training set an engine runs from spine file to output file, without rows passing through JavaScript. */
+export interface FileTrainingRequest {
+  readonly spine: { readonly parquet: string } | { readonly csv: string };
+  readonly output: { readonly parquet: string };
+  /** `decoding[step][feature]`, in the order of the plan's selected features. */
+  readonly decoding: readonly (readonly FeatureDecoding[])[];
+}
+
+export interface FileTrainingResult {
+  readonly rows: number;
+  /** Per step: how many spine rows found a (non-deleted, fresh) row. */
+  readonly matched: readonly number[];
+  /** Per step, per selected feature: how many output rows hold null. */
+  readonly nulls: readonly (readonly number[])[];
+}
+
 export interface OfflineStore {
   /**
    * Runs the point-in-time join in the backend's own engine (DuckDB locally, Athena on AWS).
    * Stores without one are joined by the in-memory reference engine over `scan`.
    */
   pointInTimeJoin?(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues>;
+  /**
+   * Runs the whole training set in the engine, file to file; resolves to undefined when this spine
+   * (its column types) is not one it reads exactly as the row path does, and the caller takes that path.
+   */
+  trainingSetToFile?(plan: TrainingPlan, request: FileTrainingRequest): Promise<FileTrainingResult | undefined>;
   append(group: GroupSchema, writes: readonly OfflineWrite[], options?: OfflineAppendOptions): Promise<void>;
   /** Every row of the group, in no particular order. */
   scan(group: GroupSchema): Promise<OfflineStoredRow[]>;

@@ -11,7 +11,7 @@ export interface JoinStep {
   readonly recordIdentifier: string;
   readonly eventTime: string;
   readonly eventTimeType: FeatureDefinition['FeatureType'];
-  /** Every feature definition of the group (the tie-break orders by the scalar ones). */
+  /** Every feature definition of the group (the tie-break orders by the scalar ones but the identifier and event time). */
   readonly definitions: readonly FeatureDefinition[];
   readonly features: readonly string[];
   /** Output column prefix (`<group>__` by default). */
@@ -26,7 +26,7 @@ export interface JoinStep {
  * The point-in-time join as data: what every engine renders. For each spine row (key k, time t) and
  * each step, the row of the group with id = k, event time <= t (< t when not inclusive), event time
  * > t - maxAge, and write time <= t when `knowledgeTime`, that is greatest by (event time, API
- * invocation time, write time, is_deleted, feature values); null features if it is a delete marker
+ * invocation time, write time, is_deleted, the other feature values); null features if it is a delete marker
  * or there is none. One output row per spine row, in spine order.
  */
 export interface TrainingPlan {

@@ -1,5 +1,5 @@
 import { parseEventTime } from '../schema/sagemaker-record.js';
-import type { FeatureDefinition } from '../schema/types.js';
+import { FINGERPRINT_FEATURE } from '../schema/names.js';
 import type { OfflineStoredRow } from '../store/types.js';
 import { type JoinStep, spineKey, spineTime, type TrainingPlan } from './plan.js';
 
@@ -24,13 +24,19 @@ function compareValues(a: unknown, b: unknown): number {
   return a < (b as typeof a) ? -1 : a > (b as typeof a) ? 1 : 0;
 }
 
-/** The tie-break after the three times: delete markers first, then the scalar feature values. */
-export function tieBreakColumns(definitions: readonly FeatureDefinition[]): string[] {
-  return definitions.filter((d) => !d.CollectionType).map((d) => d.FeatureName);
+/**
+ * The tie-break after the three times and the delete marker: the other scalar feature values. Not
+ * the identifier (equal among the rows compared), the event time (its instant is compared already;
+ * only its spelling could differ) or the fingerprint (rows equal in every feature give the same
+ * training row whichever is taken), so an engine sorts no text it does not need to.
+ */
+export function tieBreakColumns(step: Pick<JoinStep, 'definitions' | 'recordIdentifier' | 'eventTime'>): string[] {
+  const skip = new Set([step.recordIdentifier, step.eventTime, FINGERPRINT_FEATURE]);
+  return step.definitions.filter((d) => !d.CollectionType && !skip.has(d.FeatureName)).map((d) => d.FeatureName);
 }
 
 function comparator(step: JoinStep): (a: Candidate, b: Candidate) => number {
-  const columns = tieBreakColumns(step.definitions);
+  const columns = tieBreakColumns(step);
   return (a, b) => {
     const byTime = a.eventTimeMs - b.eventTimeMs || a.invocationMs - b.invocationMs || a.writeMs - b.writeMs;
     if (byTime !== 0) return byTime;

@@ -57,6 +57,8 @@ export interface SqlSources {
    * (`year`/`month`/`day`/`hour` text columns): only partitions that can hold a chosen row are read.
    */
   readonly partitions?: { readonly fromMs: number; readonly toMs: number };
+  /** Further spine columns to pass through to the result, after `__row` (an engine writing the whole row needs them). */
+  readonly carry?: readonly string[];
 }
 
 /** `YYYYMMDDHH` of an instant, UTC: the order of a row's partition columns concatenated. */
@@ -77,12 +79,12 @@ export const matchedColumn = (step: number) => `__m${step}`;
 
 /** The rule's order, most preferred first; without the event time where rows already share one. */
 function orderBy(step: JoinStep, prefix: string, withEventTime = true): string {
-  const ties = tieBreakColumns(step.definitions).map((c) => `${prefix}${q(c)} DESC NULLS LAST`);
+  const ties = tieBreakColumns(step).map((c) => `${prefix}${q(c)} DESC NULLS LAST`);
   return [...(withEventTime ? [`${prefix}__et DESC`] : []), `${prefix}__ai DESC`, `${prefix}__wt DESC`, `${prefix}__del DESC`, ...ties].join(', ');
 }
 
 function groupRows(step: JoinStep, index: number, source: string, dialect: Dialect, partitions: SqlSources['partitions']): string {
-  const columns = [...new Set([...tieBreakColumns(step.definitions), ...step.features])].map(q);
+  const columns = [...new Set([...tieBreakColumns(step), ...step.features])].map(q);
   const where = partitions ? ` WHERE ${partitionFilter(step, partitions)}` : '';
   return `g${index} AS (SELECT CAST(${q(step.recordIdentifier)} AS VARCHAR) AS __k, ${dialect.eventTimeMs(q(step.eventTime), step.eventTimeType)} AS __et, ${dialect.timestampMs('api_invocation_time')} AS __ai, ${dialect.timestampMs('write_time')} AS __wt, is_deleted AS __del, ${columns.join(', ')} FROM ${source}${where})`;
 }
@@ -103,30 +105,36 @@ function groupRows(step: JoinStep, index: number, source: string, dialect: Diale
 export function renderTrainingSql(plan: TrainingPlan, sources: SqlSources, dialect: Dialect): string {
   const ctes: string[] = [`s AS (SELECT * FROM ${sources.spine})`];
   const asof = dialect.asof && !plan.knowledgeTime;
-  const selects: string[] = ['s.__row AS __row'];
+  const selects: string[] = ['s.__row AS __row', ...(sources.carry ?? []).map((column) => `s.${q(column)}`)];
   const joins: string[] = [];
   plan.joins.forEach((step, i) => {
     const source = sources.groups.get(step.group);
     if (source === undefined) throw new TypeError(`no offline source for group "${step.group}"`);
     ctes.push(groupRows(step, i, source, dialect, sources.partitions));
     const before = plan.inclusive ? '<=' : '<';
+    const p = `p${i}`;
     if (asof) {
-      // One row per (identifier, event time): the one the tie-break prefers.
-      ctes.push(`d${i} AS (SELECT * FROM g${i} QUALIFY row_number() OVER (PARTITION BY __k, __et ORDER BY ${orderBy(step, '', false)}) = 1)`);
-      ctes.push(`p${i} AS (SELECT s.__row AS __row, s.__t AS __t, d.* FROM s ASOF JOIN d${i} d ON s.__k${i} = d.__k AND d.__et ${before} s.__t)`);
+      // The spine's identifiers numbered, so both sorts below compare integers, not text, and rows
+      // of identifiers the spine does not hold drop out first. Then one row per (identifier, event
+      // time), the one the tie-break prefers, carrying only what the output needs; then each spine
+      // row takes the latest at or before its time.
+      ctes.push(`i${i} AS (SELECT __k, row_number() OVER () AS __id FROM (SELECT DISTINCT __k${i} AS __k FROM s WHERE __k${i} IS NOT NULL))`);
+      const keep = ['__id', '__et', '__del', ...step.features.map(q)].join(', ');
+      ctes.push(`d${i} AS (SELECT ${keep} FROM g${i} JOIN i${i} USING (__k) QUALIFY row_number() OVER (PARTITION BY __id, __et ORDER BY ${orderBy(step, '', false)}) = 1)`);
+      joins.push(`LEFT JOIN i${i} ON i${i}.__k = s.__k${i} ASOF LEFT JOIN d${i} ${p} ON i${i}.__id = ${p}.__id AND ${p}.__et ${before} s.__t`);
     } else {
       const conditions = [`g.__k = s.__k${i}`, `g.__et ${before} s.__t`];
       if (step.maxAgeMs !== undefined) conditions.push(`g.__et > s.__t - ${Math.trunc(step.maxAgeMs)}`);
       if (plan.knowledgeTime) conditions.push('g.__wt <= s.__t');
-      ctes.push(`c${i} AS (SELECT s.__row AS __row, s.__t AS __t, g.*, row_number() OVER (PARTITION BY s.__row ORDER BY ${orderBy(step, 'g.')}) AS __rank FROM s JOIN g${i} g ON ${conditions.join(' AND ')})`);
-      ctes.push(`p${i} AS (SELECT * FROM c${i} WHERE __rank = 1)`);
+      ctes.push(`c${i} AS (SELECT s.__row AS __row, g.*, row_number() OVER (PARTITION BY s.__row ORDER BY ${orderBy(step, 'g.')}) AS __rank FROM s JOIN g${i} g ON ${conditions.join(' AND ')})`);
+      ctes.push(`${p} AS (SELECT * FROM c${i} WHERE __rank = 1)`);
+      joins.push(`LEFT JOIN ${p} ON ${p}.__row = s.__row`);
     }
     // ASOF found the latest event at or before t; if even that is too old, nothing qualifies.
-    const fresh = asof && step.maxAgeMs !== undefined ? ` AND p${i}.__et > p${i}.__t - ${Math.trunc(step.maxAgeMs)}` : '';
-    const matched = `(p${i}.__row IS NOT NULL AND NOT p${i}.__del${fresh})`;
+    const fresh = asof && step.maxAgeMs !== undefined ? ` AND ${p}.__et > s.__t - ${Math.trunc(step.maxAgeMs)}` : '';
+    const matched = `(${p}.__et IS NOT NULL AND NOT ${p}.__del${fresh})`;
     selects.push(`${matched} AS ${matchedColumn(i)}`);
-    step.features.forEach((feature, n) => selects.push(`CASE WHEN ${matched} THEN p${i}.${q(feature)} END AS ${featureColumn(i, n)}`));
-    joins.push(`LEFT JOIN p${i} ON p${i}.__row = s.__row`);
+    step.features.forEach((feature, n) => selects.push(`CASE WHEN ${matched} THEN ${p}.${q(feature)} END AS ${featureColumn(i, n)}`));
   });
   return `WITH ${ctes.join(',\n')}\nSELECT ${selects.join(', ')}\nFROM s ${joins.join(' ')}\nORDER BY s.__row`;
 }

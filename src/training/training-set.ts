@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { ConfigurationError } from '../errors.js';
 import { CsvRows } from '../backfill/csv.js';
 import type { AnyFeatureGroup, AnyFeatureSelection } from '../schema/types.js';
-import type { JoinedValues, OfflineStore, OfflineStoredRow, SpineKeys } from '../store/types.js';
+import { pipelineOf } from '../define.js';
+import type { FeatureDecoding, FileTrainingRequest, JoinedValues, OfflineStore, OfflineStoredRow, SpineKeys } from '../store/types.js';
 import { buildTrainingPlan, spineKey, spineTime, type TrainingPlan } from './plan.js';
 import { referenceJoin } from './reference.js';
 
@@ -110,6 +111,48 @@ async function writeOutput(rows: Record<string, unknown>[], columns: string[], o
   return output.parquet;
 }
 
+/** How each selected feature's stored value reads back, for engines that decode in SQL; undefined if one cannot (collections). */
+function decodingOf(plan: TrainingPlan, features: readonly AnyFeatureSelection[]): FeatureDecoding[][] | undefined {
+  const groups = new Map<string, AnyFeatureGroup>(features.map((s) => [s.group.name, s.group]));
+  const decoding = plan.joins.map((step) => {
+    const pipeline = pipelineOf(groups.get(step.group) as AnyFeatureGroup);
+    return step.features.map((feature) => {
+      const spec = pipeline.specs.find((s) => s.name === feature);
+      return spec && !spec.collection ? { kind: spec.kind, dateAsEpoch: pipeline.dateAsEpoch } : undefined;
+    });
+  });
+  return decoding.every((step) => step.every((d) => d !== undefined)) ? (decoding as FeatureDecoding[][]) : undefined;
+}
+
+/**
+ * A spine file written to a Parquet file runs wholly in the offline store's engine when it offers
+ * that (the local store: DuckDB reads the spine, joins, and writes), so no row becomes a JavaScript
+ * object. Undefined when it does not apply; the row path then runs.
+ */
+async function trainingSetInEngine(
+  offline: OfflineStore,
+  plan: TrainingPlan,
+  features: readonly AnyFeatureSelection[],
+  options: TrainingSetOptions,
+): Promise<Omit<TrainingSetSummary, 'durationMs'> | undefined> {
+  const { spine, output } = options;
+  if (options.engine === 'reference' || !offline.trainingSetToFile || !output || !('parquet' in output)) return undefined;
+  if (Array.isArray(spine) || !('parquet' in spine || 'csv' in spine)) return undefined;
+  const decoding = decodingOf(plan, features);
+  if (!decoding) return undefined;
+  const result = await offline.trainingSetToFile(plan, { spine: spine as FileTrainingRequest['spine'], output, decoding });
+  if (!result) return undefined;
+  const matchRate: Record<string, number> = {};
+  const nullCounts: Record<string, number> = {};
+  plan.joins.forEach((step, i) => {
+    matchRate[step.group] = result.rows === 0 ? 0 : (result.matched[i] ?? 0) / result.rows;
+    step.features.forEach((feature, n) => {
+      nullCounts[`${step.prefix}${feature}`] = result.nulls[i]?.[n] ?? 0;
+    });
+  });
+  return { rows: result.rows, matchRate, nullCounts, engine: 'backend', output: output.parquet };
+}
+
 /**
  * Builds a point-in-time training set: one row per spine row, in spine order, with each selected
  * feature as of the spine row's time by the rule in DESIGN.md. Runs in the offline store's own
@@ -132,6 +175,10 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
     ...(options.inclusive !== undefined ? { inclusive: options.inclusive } : {}),
     ...(options.knowledgeTime !== undefined ? { knowledgeTime: options.knowledgeTime } : {}),
   });
+  const inEngine = await trainingSetInEngine(offline, plan, features, options);
+  if (inEngine) {
+    return { rows: [], summary: { ...inEngine, durationMs: Date.now() - started } };
+  }
   const spine = await loadSpine(options.spine);
   const keys: SpineKeys = {
     times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp)),

@@ -1,0 +1,151 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { DecodeError, DefinitionError } from '../errors.js';
+import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
+import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../store/types.js';
+import type { TrainingPlan } from '../training/plan.js';
+import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../training/sql.js';
+
+const SPINE = '__skewless_spine';
+const RESULT = '__skewless_training';
+const ISO_MS = '__skewless_iso_ms';
+const ISO_PARTS_MS = '__skewless_iso_parts_ms';
+
+/** `YYYY-MM-DDTHH:MM[:SS[.f{1,9}]](Z|±HH[:]MM)`: the instants `parseIsoInstant` reads, field by field. */
+const ISO_INSTANT = '^(\\d{4})-(\\d{2})-(\\d{2})[Tt ](\\d{2}):(\\d{2})(?::(\\d{2})(?:\\.(\\d{1,9}))?)?([Zz]|[+-]\\d{2}:?\\d{2})$';
+
+/**
+ * `parseIsoInstant` in SQL: epoch milliseconds, or NULL where it returns undefined (no match, a day
+ * the month does not have, an hour past 23, ...). Fractions past milliseconds are cut, not rounded.
+ */
+const ISO_MACROS = [
+  `CREATE OR REPLACE TEMP MACRO ${ISO_PARTS_MS}(p) AS (
+    CASE WHEN p.y = '' OR try_cast(p.h AS INTEGER) > 23 OR try_cast(p.mi AS INTEGER) > 59 OR try_cast(p.s AS INTEGER) > 59
+              OR (p.z NOT IN ('Z', 'z') AND (try_cast(substr(p.z, 2, 2) AS INTEGER) > 23 OR try_cast(right(p.z, 2) AS INTEGER) > 59)) THEN NULL
+         ELSE (try_cast(p.y || '-' || p.mo || '-' || p.d AS DATE) - DATE '1970-01-01') * 86400000
+              + ((try_cast(p.h AS BIGINT) * 60 + try_cast(p.mi AS BIGINT)
+                  - CASE WHEN p.z IN ('Z', 'z') THEN 0
+                         ELSE (CASE WHEN substr(p.z, 1, 1) = '-' THEN -1 ELSE 1 END) * (try_cast(substr(p.z, 2, 2) AS BIGINT) * 60 + try_cast(right(p.z, 2) AS BIGINT)) END) * 60
+                 + coalesce(try_cast(p.s AS BIGINT), 0)) * 1000
+              + try_cast(rpad(substr(p.f, 1, 3), 3, '0') AS BIGINT)
+    END)`,
+  `CREATE OR REPLACE TEMP MACRO ${ISO_MS}(x) AS (${ISO_PARTS_MS}(regexp_extract(x, ${quoteLiteral(ISO_INSTANT)}, ['y', 'mo', 'd', 'h', 'mi', 's', 'f', 'z'])))`,
+];
+
+const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTINYINT', 'USMALLINT', 'UINTEGER', 'UBIGINT']);
+/** Timestamp types the row path reads (through hyparquet) as the same millisecond. */
+const TIMESTAMP_TYPES = new Set(['TIMESTAMP', 'TIMESTAMP WITH TIME ZONE', 'TIMESTAMP_MS', 'TIMESTAMP_S']);
+
+/** A spine time column as epoch ms, as `spineTime` reads it: a timestamp, or ISO-8601 text. */
+function spineTimeSql(column: string, type: string): string | undefined {
+  if (type === 'VARCHAR') return `${ISO_MS}(${q(column)})`;
+  return TIMESTAMP_TYPES.has(type) ? `epoch_ms(${q(column)})` : undefined;
+}
+
+/** A spine key column as text, as `spineKey` reads it (String(value)); a missing column never matches. */
+function spineKeySql(column: string, type: string | undefined): string | undefined {
+  if (type === undefined) return 'CAST(NULL AS VARCHAR)';
+  if (type === 'VARCHAR') return q(column);
+  return INTEGER_TYPES.has(type) ? `CAST(${q(column)} AS VARCHAR)` : undefined;
+}
+
+/** A stored value read back as its feature's type, as the codec's `fromOfflineRow` does. */
+function decodeSql(column: string, decoding: FeatureDecoding, failure: string): string {
+  const fail = `error(${quoteLiteral(failure)})`;
+  switch (decoding.kind) {
+    case 'string':
+    case 'float':
+    case 'bigint':
+      return column;
+    case 'int':
+      return `CASE WHEN ${column} IS NULL OR ${column} BETWEEN -9007199254740991 AND 9007199254740991 THEN ${column} ELSE ${fail} END`;
+    case 'boolean':
+      return `CASE WHEN ${column} IS NULL THEN NULL WHEN ${column} = 1 THEN true WHEN ${column} = 0 THEN false ELSE ${fail} END`;
+    case 'date': {
+      // Math.round (half up), not SQL round (half away from zero).
+      const ms = decoding.dateAsEpoch ? `CAST(floor(${column} * 1000 + 0.5) AS BIGINT)` : `${ISO_MS}(${column})`;
+      return `CASE WHEN ${column} IS NULL THEN NULL ELSE coalesce(make_timestamp(${ms} * 1000), ${fail}) END`;
+    }
+  }
+}
+
+function spineReader(spine: FileTrainingRequest['spine']): string {
+  if ('parquet' in spine) return `read_parquet(${quoteLiteral(spine.parquet)})`;
+  // As `spineFromCsv` reads it: every cell text, an empty unquoted cell null, `""` the empty string.
+  return `read_csv(${quoteLiteral(spine.csv)}, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, null_padding = true)`;
+}
+
+async function rows(connection: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
+  return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+}
+
+/**
+ * The whole training set inside DuckDB: the spine file is loaded as a table (its row order is its
+ * rowid), joined by the plan's SQL, its features decoded to their types, and written with COPY. The
+ * rows never become JavaScript objects, which is most of the time the row path spends. Resolves to
+ * undefined for a spine whose time or key columns the row path would read differently.
+ */
+export async function trainingSetToFile(
+  connection: DuckDBConnection,
+  plan: TrainingPlan,
+  request: FileTrainingRequest,
+  groups: ReadonlyMap<string, string>,
+): Promise<FileTrainingResult | undefined> {
+  try {
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${SPINE} AS SELECT * FROM ${spineReader(request.spine)}`);
+    const described = await rows(connection, `DESCRIBE ${SPINE}`);
+    const types = new Map(described.map((row) => [String(row['column_name']), String(row['column_type'])]));
+    const columns = [...types.keys()];
+    const timeType = types.get(plan.timestamp);
+    const time = timeType === undefined ? undefined : spineTimeSql(plan.timestamp, timeType);
+    const keys = plan.joins.map((step) => spineKeySql(step.key, types.get(step.key)));
+    if (time === undefined || keys.some((key) => key === undefined)) return undefined;
+
+    for (const macro of ISO_MACROS) await connection.run(macro);
+    const [bad] = await rows(connection, `SELECT rowid AS r, CAST(${q(plan.timestamp)} AS VARCHAR) AS v FROM ${SPINE} WHERE ${time} IS NULL ORDER BY rowid LIMIT 1`);
+    if (bad) {
+      const got = bad['v'] === null ? 'null' : JSON.stringify(bad['v']);
+      throw new DefinitionError('INVALID_OPTION', `spine row ${String(bad['r'])}: "${plan.timestamp}" must be a Date or an ISO-8601 time, got ${got}`);
+    }
+
+    const carried = columns.map((_, j) => `__s${j}`);
+    const spine = `(SELECT rowid AS __row, ${time} AS __t, ${keys.map((key, i) => `${key} AS __k${i}`).join(', ')}, ${columns.map((c, j) => `${q(c)} AS __s${j}`).join(', ')} FROM ${SPINE})`;
+    const joined = renderTrainingSql(plan, { spine, groups, carry: carried }, DUCKDB);
+
+    // The output columns, as the row path lays them out: the spine's, then the features (a feature
+    // named like a spine column takes its place).
+    const features = new Map<string, string>();
+    plan.joins.forEach((step, i) =>
+      step.features.forEach((feature, n) => {
+        const decoding = request.decoding[i]?.[n] as FeatureDecoding;
+        features.set(`${step.prefix}${feature}`, decodeSql(featureColumn(i, n), decoding, `group "${step.group}": stored value of feature "${feature}" cannot be read as its type`));
+      }),
+    );
+    const outputs = [...new Set([...columns, ...features.keys()])];
+    const expressions = outputs.map((name) => features.get(name) ?? `__s${columns.indexOf(name)}`);
+    const matched = plan.joins.map((_, i) => matchedColumn(i));
+    await connection.run(
+      `CREATE OR REPLACE TEMP TABLE ${RESULT} AS SELECT __row, ${expressions.map((e, o) => `${e} AS __o${o}`).join(', ')}, ${matched.join(', ')} FROM (${joined}) ORDER BY __row`,
+    );
+
+    const counts = [
+      'count(*) AS n',
+      ...matched.map((m, i) => `count_if(${m}) AS m${i}`),
+      ...outputs.map((name, o) => (features.has(name) ? `count(*) - count(__o${o}) AS z${o}` : undefined)).filter((c) => c !== undefined),
+    ];
+    const [summary = {}] = await rows(connection, `SELECT ${counts.join(', ')} FROM ${RESULT}`);
+    const target = request.output.parquet;
+    // The table holds the rows in spine order, and a scan keeps insertion order.
+    await connection.run(`COPY (SELECT ${outputs.map((name, o) => `__o${o} AS ${q(name)}`).join(', ')} FROM ${RESULT}) TO ${quoteLiteral(target)} (FORMAT parquet)`);
+    return {
+      rows: Number(summary['n'] ?? 0),
+      matched: plan.joins.map((_, i) => Number(summary[`m${i}`] ?? 0)),
+      nulls: plan.joins.map((step) => step.features.map((feature) => Number(summary[`z${outputs.indexOf(`${step.prefix}${feature}`)}`] ?? 0))),
+    };
+  } catch (error) {
+    const decode = /group ".*": stored value of feature ".*" cannot be read as its type/.exec(error instanceof Error ? error.message : '');
+    if (decode) throw new DecodeError(decode[0], { cause: error });
+    throw error;
+  } finally {
+    await connection.run(`DROP TABLE IF EXISTS ${RESULT}; DROP TABLE IF EXISTS ${SPINE}`);
+  }
+}

@@ -1,0 +1,231 @@
+// A spine file written to a Parquet file runs wholly inside DuckDB (no row becomes a JavaScript
+// object). It must give exactly what the row path gives: the same rows, the same types, the same
+// errors. These tests compare the two on generated histories and spines.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { parquetReadObjects } from 'hyparquet';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { type AnyFeatureGroup, createFeatureStore, DecodeError, defineFeatureGroup, DefinitionError, type FeatureStore } from '../src/index.js';
+import { localOffline, localOnline } from '../src/local/index.js';
+import type { OfflineWrite } from '../src/store/types.js';
+
+const mixedShape = z.object({
+  id: z.string(),
+  t: z.date(),
+  s: z.string().optional(),
+  i: z.number().int(),
+  b: z.bigint(),
+  f: z.number(),
+  ok: z.boolean(),
+  seen: z.date().optional(),
+});
+const mixed = defineFeatureGroup({ name: 'mixed', recordIdentifier: 'id', eventTime: 't', source: mixedShape, features: mixedShape, transform: (e) => e });
+
+// Event time stored as epoch seconds (Fractional), an integer identifier.
+const epoch = defineFeatureGroup({
+  name: 'epoch',
+  recordIdentifier: 'user',
+  eventTime: 't',
+  eventTimeFormat: 'epoch-seconds',
+  source: z.object({ user: z.number().int(), t: z.date(), score: z.number() }),
+  features: z.object({ user: z.number().int(), t: z.date(), score: z.number() }),
+  transform: (e) => e,
+});
+
+const BASE = Date.UTC(2024, 0, 1);
+const IDS = ['1', '23', '12', '3', 'a,b', 'o"neil'];
+const dir = mkdtempSync(join(tmpdir(), 'skewless-training-file-'));
+const stores: FeatureStore[] = [];
+afterAll(async () => {
+  for (const store of stores) await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const mixedRow = fc.record({
+  id: fc.constantFrom(...IDS),
+  et: fc.integer({ min: 0, max: 8 }).map((s) => BASE + s * 1000),
+  ai: fc.integer({ min: 0, max: 2 }).map((s) => BASE + s * 1000),
+  wt: fc.integer({ min: 0, max: 2 }).map((s) => BASE + s * 1000),
+  del: fc.boolean().map((b) => b && Math.random() < 0.3),
+  s: fc.option(fc.constantFrom('x', 'y', 'é', ''), { nil: undefined }),
+  i: fc.integer({ min: -3, max: 3 }),
+  b: fc.bigInt({ min: -(2n ** 62n), max: 2n ** 62n }),
+  f: fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
+  ok: fc.boolean(),
+  seen: fc.option(fc.integer({ min: -1000, max: 1000 }).map((s) => new Date(BASE + s * 1234)), { nil: undefined }),
+});
+type MixedRow = typeof mixedRow extends fc.Arbitrary<infer T> ? T : never;
+
+async function storeWith(history: readonly MixedRow[], users: readonly { user: number; t: number; score: number }[] = []): Promise<FeatureStore> {
+  const store = createFeatureStore({ online: localOnline({ memory: true }), offline: localOffline({ memory: true }) });
+  stores.push(store);
+  const { offline } = await store.backends();
+  const writes: OfflineWrite[] = history.map((row) => {
+    const result = mixed.processRecord({ id: row.id, t: new Date(row.et), s: row.s, i: row.i, b: row.b, f: row.f, ok: row.ok, seen: row.seen });
+    if (!result.ok) throw result.error;
+    const record = row.del ? result.encoded.filter((v) => v.FeatureName === 'id' || v.FeatureName === 't') : result.encoded;
+    return { record, writeTime: new Date(row.wt), apiInvocationTime: new Date(row.ai), isDeleted: row.del };
+  });
+  if (writes.length > 0) await offline?.append(mixed, writes);
+  if (users.length > 0) await store.put(epoch, users.map((u) => ({ user: u.user, t: new Date(u.t), score: u.score })));
+  return store;
+}
+
+async function readParquet(path: string): Promise<Record<string, unknown>[]> {
+  const bytes = readFileSync(path);
+  return (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as Record<string, unknown>[];
+}
+
+/** Integer features come back from Parquet as INT64 (bigint); the row path holds them as numbers. */
+function comparable(rows: readonly Record<string, unknown>[], ints: readonly string[]): Record<string, unknown>[] {
+  return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, ints.includes(k) && typeof v === 'bigint' ? Number(v) : v])));
+}
+
+/** The same instant spelled the ways `parseIsoInstant` reads: offsets, fractions of 0-9 digits, t/z/space. */
+const spelledTime = fc
+  .record({
+    ms: fc.integer({ min: -2, max: 10 }).chain((s) => fc.constantFrom(-1, 0, 1, 500).map((d) => BASE + s * 1000 + d)),
+    offsetMinutes: fc.constantFrom(0, 0, 90, -330, 14 * 60),
+    digits: fc.integer({ min: 0, max: 9 }),
+    separator: fc.constantFrom('T', 't', ' '),
+    zone: fc.constantFrom('Z', 'z', '+HH:MM', '+HHMM'),
+    extra: fc.integer({ min: 0, max: 999_999 }),
+  })
+  .map(({ ms, offsetMinutes, digits, separator, zone, extra }) => {
+    const useOffset = zone.startsWith('+');
+    const shifted = new Date(ms + (useOffset ? offsetMinutes : 0) * 60_000).toISOString();
+    const millis = shifted.slice(20, 23);
+    // Digits past the millisecond are cut by both readers; without a fraction the text is whole seconds.
+    const fraction = digits === 0 ? '' : `.${`${millis}${String(extra).padStart(6, '0')}`.slice(0, digits)}`;
+    const sign = offsetMinutes < 0 ? '-' : '+';
+    const abs = Math.abs(offsetMinutes);
+    const hhmm = `${String(Math.floor(abs / 60)).padStart(2, '0')}${zone === '+HH:MM' ? ':' : ''}${String(abs % 60).padStart(2, '0')}`;
+    const suffix = useOffset ? `${sign}${hhmm}` : zone;
+    return `${shifted.slice(0, 10)}${separator}${shifted.slice(11, 19)}${fraction}${suffix}`;
+  });
+
+function csvCell(value: string | undefined): string {
+  if (value === undefined) return '';
+  return /[",\n\r]/.test(value) || value === '' ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+const NOTES = [undefined, '', 'plain', 'a, comma', 'a "quote"', 'two\nlines'];
+
+describe('training set, spine file to Parquet file inside DuckDB', () => {
+  it('writes the rows the row path returns: CSV spines with times spelled every way, every feature type', async () => {
+    let file = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(mixedRow, { maxLength: 30 }),
+        fc.array(fc.record({ card: fc.constantFrom(...IDS, 'nobody'), at: spelledTime, note: fc.constantFrom(...NOTES) }), { minLength: 1, maxLength: 20 }),
+        fc.boolean(),
+        fc.constantFrom(undefined, '2s'),
+        fc.boolean(),
+        async (history, spine, inclusive, maxAge, knowledgeTime) => {
+          const store = await storeWith(history);
+          const csv = join(dir, `spine-${file++}.csv`);
+          writeFileSync(csv, `card,at,note\n${spine.map((r) => [r.card, r.at, r.note].map(csvCell).join(',')).join('\n')}\n`);
+          const selection = mixed.select('s', 'i', 'b', 'f', 'ok', 'seen', 't');
+          const options = { entityKey: 'card', timestamp: 'at', features: [maxAge ? selection.with({ maxAge }) : selection], inclusive, knowledgeTime } as const;
+          const out = join(dir, `out-${file}.parquet`);
+          const inEngine = await store.trainingSet({ ...options, spine: { csv }, output: { parquet: out } });
+          const rowPath = await store.trainingSet({ ...options, spine: { csv }, engine: 'reference' });
+          expect(comparable(await readParquet(out), ['mixed__i'])).toEqual(rowPath.rows);
+          expect({ ...inEngine.summary, durationMs: 0, output: undefined, engine: undefined }).toEqual({ ...rowPath.summary, durationMs: 0, output: undefined, engine: undefined });
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it('keeps a Parquet spine column for column (types included), with integer keys and epoch-second times', async () => {
+    const users = [
+      { user: 1, t: BASE + 1000, score: 0.25 },
+      { user: 1, t: BASE + 5000, score: 0.5 },
+      { user: 2, t: BASE + 2000, score: 0.75 },
+    ];
+    const store = await storeWith([], users);
+    const spine = join(dir, 'users.parquet');
+    const times = [BASE + 999, BASE + 1000, BASE + 4999, BASE + 5000, BASE + 9000, BASE + 9000];
+    const buffer = parquetWriteBuffer({
+      columnData: [
+        { name: 'user', data: [1n, 1n, 1n, 1n, 2n, 3n], type: 'INT64' },
+        { name: 'label_time', data: times.map((t) => new Date(t)), type: 'TIMESTAMP' },
+        { name: 'label', data: [true, false, true, false, true, null], type: 'BOOLEAN' },
+      ],
+    } as never);
+    writeFileSync(spine, new Uint8Array(buffer));
+    const out = join(dir, 'users-out.parquet');
+    const options = { entityKey: 'user', timestamp: 'label_time', features: [epoch.select('score', 't').with({ prefix: '' })] } as const;
+    const { summary } = await store.trainingSet({ ...options, spine: { parquet: spine }, output: { parquet: out } });
+    const rowPath = await store.trainingSet({ ...options, spine: { parquet: spine }, engine: 'reference' });
+    const written = await readParquet(out);
+    expect(written).toEqual(rowPath.rows);
+    expect(written.map((r) => r['score'])).toEqual([null, 0.25, 0.25, 0.5, 0.75, null]);
+    // The feature `t` keeps its place after the spine's columns; the spine's own types are kept.
+    expect(Object.keys(written[0] ?? {})).toEqual(['user', 'label_time', 'label', 'score', 't']);
+    expect(written[0]?.['user']).toBe(1n);
+    expect(summary).toMatchObject({ rows: 6, matchRate: { epoch: 4 / 6 }, nullCounts: { score: 2, t: 2 }, output: out });
+  });
+
+  it('fails on a spine time the row path refuses, with the same message', async () => {
+    const store = await storeWith([]);
+    const bad = ['2024-02-30T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:00:00.1234567890Z', '2024-01-01T00:00:00', '2024-01-01', ''];
+    for (const [n, at] of bad.entries()) {
+      const csv = join(dir, `bad-${n}.csv`);
+      writeFileSync(csv, `card,at\n1,2024-01-01T00:00:00Z\n1,${csvCell(at)}\n`);
+      const options = { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')] } as const;
+      const rowPath = await store.trainingSet({ ...options, engine: 'reference' }).then(() => undefined, (error: unknown) => error);
+      expect(rowPath).toBeInstanceOf(DefinitionError);
+      await expect(store.trainingSet({ ...options, output: { parquet: join(dir, `bad-${n}.parquet`) } })).rejects.toThrow((rowPath as Error).message);
+    }
+  });
+
+  it('reads a spine whose key or time columns it cannot read exactly as the row path through the row path', async () => {
+    const store = await storeWith([{ id: '1', et: BASE, ai: BASE, wt: BASE, del: false, s: 'x', i: 1, b: 1n, f: 1.5, ok: true, seen: undefined }]);
+    const spine = join(dir, 'double-key.parquet');
+    // A DOUBLE key: String(1) is "1" in JavaScript but CAST(1.0 AS VARCHAR) is "1.0" in DuckDB.
+    writeFileSync(spine, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'card', data: [1, 2], type: 'DOUBLE' }, { name: 'at', data: [new Date(BASE), new Date(BASE)], type: 'TIMESTAMP' }] } as never)));
+    const out = join(dir, 'double-key-out.parquet');
+    const { summary } = await store.trainingSet({ spine: { parquet: spine }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')], output: { parquet: out } });
+    expect(summary.matchRate).toEqual({ mixed: 0.5 });
+    expect((await readParquet(out)).map((r) => r['mixed__f'])).toEqual([1.5, null]);
+  });
+
+  it('quotes hostile spine column names and prefixes, which reach this SQL', async () => {
+    const store = await storeWith([{ id: '1', et: BASE, ai: BASE, wt: BASE, del: false, s: 'x', i: 1, b: 1n, f: 1.5, ok: true, seen: undefined }]);
+    const hostile = ['k"ey', "at'); DROP TABLE __skewless_spine; --", 'x" FROM y; --', '__row', '__s0'];
+    const csv = join(dir, 'hostile.csv');
+    writeFileSync(csv, `${hostile.map(csvCell).join(',')}\n1,2024-01-01T00:00:00Z,a,b,c\n2,2024-01-01T00:00:00Z,d,e,f\n`);
+    const options = { spine: { csv }, entityKey: hostile[0] as string, timestamp: hostile[1] as string, features: [mixed.select('f', 'i').with({ prefix: "p\"'; --" })] } as const;
+    const out = join(dir, 'hostile.parquet');
+    await store.trainingSet({ ...options, output: { parquet: out } });
+    const rowPath = await store.trainingSet({ ...options, engine: 'reference' });
+    expect(comparable(await readParquet(out), ["p\"'; --i"])).toEqual(rowPath.rows);
+    expect(rowPath.rows.map((r) => r["p\"'; --f"])).toEqual([1.5, null]);
+  });
+
+  it('reports a stored value that is not of its feature type as a DecodeError, as the row path does', async () => {
+    const store = await storeWith([]);
+    const { offline } = await store.backends();
+    const record = [
+      { FeatureName: 'id', ValueAsString: '1' },
+      { FeatureName: 't', ValueAsString: new Date(BASE).toISOString() },
+      { FeatureName: 'i', ValueAsString: '1' },
+      { FeatureName: 'b', ValueAsString: '1' },
+      { FeatureName: 'f', ValueAsString: '1' },
+      // A boolean is stored as Integral 1 or 0; 7 is neither.
+      { FeatureName: 'ok', ValueAsString: '7' },
+    ];
+    await offline?.append(mixed as AnyFeatureGroup, [{ record, writeTime: new Date(BASE), apiInvocationTime: new Date(BASE), isDeleted: false }]);
+    const csv = join(dir, 'decode.csv');
+    writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n');
+    const options = { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('ok')] } as const;
+    await expect(store.trainingSet({ ...options, engine: 'reference' })).rejects.toBeInstanceOf(DecodeError);
+    await expect(store.trainingSet({ ...options, output: { parquet: join(dir, 'decode.parquet') } })).rejects.toBeInstanceOf(DecodeError);
+  });
+});
