@@ -61,6 +61,9 @@ const benches = [
     rows: (r) => [
       [`${r.batch.toLocaleString('en-US')}-record Kinesis batch, in-memory online store (offline: false, as on SageMaker)`, `${r.recordsPerSecond.toLocaleString('en-US')} records/s`, r.throughputGoal, r.throughputMet ? 'yes' : 'no'],
       ['the same, also appending to an in-memory offline store', `${r.withOfflineRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
+      ...(r.largeYoungGenerationRecordsPerSecond
+        ? [['the first, in a Node started with `--max-semi-space-size=64` (on Lambda: `NODE_OPTIONS`)', `${r.largeYoungGenerationRecordsPerSecond.toLocaleString('en-US')} records/s`, '', '']]
+        : []),
       ['bundle with kinesisHandler + sageMakerOnline (esbuild, minified)', `${(r.bundleBytes / 1024).toFixed(1)} KB`, r.bundleGoal, r.bundleMet ? 'yes' : 'no'],
       ['bundle import time (cold start, zod included)', `${r.importMs} ms`, '', ''],
     ],

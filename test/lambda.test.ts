@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { sageMakerOnline } from '../src/aws/index.js';
 import { ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore } from '../src/index.js';
-import { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
+import { decodeBase64, dynamoDbStreamHandler, firehoseTransform, jsonPayload, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
 import { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, sqsEvent } from '../src/testing/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
@@ -345,3 +345,62 @@ describe('bad input through every handler', () => {
 function memoryStoreShared(store: FeatureStore): FeatureStore {
   return store;
 }
+
+describe('payload decoding', () => {
+  // The readings the decoders must keep: strict base64 by its grammar, UTF-8 by a fatal TextDecoder.
+  const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+  const fatal = new TextDecoder('utf-8', { fatal: true });
+
+  it('accepts exactly the strict base64 texts, and decodes them as Buffer does', () => {
+    const chars = fc.constantFrom(...'ABCxyz019+/=-_ \n\u00e9*'.split(''));
+    const mutated = fc
+      .tuple(fc.uint8Array({ maxLength: 40 }), fc.nat(60), fc.string({ unit: chars, minLength: 0, maxLength: 2 }))
+      .map(([bytes, at, insert]) => {
+        const text = Buffer.from(bytes).toString('base64');
+        const i = at % (text.length + 1);
+        return `${text.slice(0, i)}${insert}${text.slice(i + insert.length)}`;
+      });
+    fc.assert(
+      fc.property(fc.oneof(mutated, fc.string({ unit: chars, maxLength: 12 })), (text) => {
+        const valid = text.length % 4 === 0 && BASE64.test(text);
+        let decoded: Buffer | undefined;
+        try {
+          decoded = decodeBase64(text);
+        } catch (error) {
+          expect((error as Error).message).toBe('payload is not valid base64');
+        }
+        expect(decoded !== undefined).toBe(valid);
+        if (decoded) expect(decoded.equals(Buffer.from(text, 'base64'))).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('reads UTF-8 JSON as a fatal TextDecoder and JSON.parse do, byte-order mark included', () => {
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 12 }),
+      fc.jsonValue().map((v) => Buffer.from(JSON.stringify(v))),
+      fc.jsonValue().map((v) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(v))])),
+    );
+    fc.assert(
+      fc.property(bytes, (payload) => {
+        const expected = (() => {
+          try {
+            return { value: JSON.parse(fatal.decode(payload)) as unknown };
+          } catch {
+            return 'refused';
+          }
+        })();
+        const got = (() => {
+          try {
+            return { value: jsonPayload(Buffer.from(payload), { source: 'kinesis', index: 0 }, {}) };
+          } catch {
+            return 'refused';
+          }
+        })();
+        expect(got).toEqual(expected);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

@@ -7,12 +7,14 @@ import {
   compileAggregations,
   type WindowOptions,
 } from '../schema/aggregations.js';
+import { ingestWithAggregates } from '../store/aggregated-ingest.js';
 import { createReducer } from './aggregate.js';
 
 // The aggregation builders. They live above the schema layer because each aggregate carries the
-// compiler and the reducer with it (see AggregationHooks).
+// compiler, the reducer and the store's aggregated ingest with it (see AggregationHooks), so a
+// Lambda whose groups have none bundles none of them.
 
-const hooks: AggregationHooks = { compile: compileAggregations, createReducer };
+const hooks: AggregationHooks = { compile: compileAggregations, createReducer, ingest: ingestWithAggregates };
 
 function make<K extends AggregationKind, F extends string | undefined, N extends number>(kind: K, feature: F, options: WindowOptions, n: N, limit?: number): Aggregation<K, F, N> {
   return aggregationSpec(kind, feature, options, n, limit, hooks);

@@ -67,6 +67,8 @@ export interface Pipeline<R> {
   /** Every feature's spec, and whether Date features are stored as epoch seconds: how stored values read back. */
   readonly specs: readonly FeatureSpec[];
   readonly dateAsEpoch: boolean;
+  /** The store's ingest for this group's aggregates (see `AggregationHooks`); undefined without any. */
+  readonly aggregatedIngest: unknown;
 }
 
 export interface CompleteOptions extends BatchOptions {
@@ -273,6 +275,7 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
     reducer,
     aggregationInputs: aggregation ? aggregation.inputs.map((i) => i.name) : [],
     specs: definition.specs,
+    aggregatedIngest: definition.aggregatedIngest,
     dateAsEpoch: definition.eventTimeFormat === 'epoch-seconds',
   };
 }

@@ -41,6 +41,8 @@ export interface AggregationHooks {
   compile(aggregations: unknown, options: CompileAggregationsOptions): CompiledAggregations | undefined;
   /** The pipeline's reducer factory (typed there). */
   readonly createReducer: (compiled: CompiledAggregations) => unknown;
+  /** The store's ingest for groups with aggregates (typed there): only a bundle that defines some carries it. */
+  readonly ingest: unknown;
 }
 
 const HOOKS = Symbol.for('skewless.aggregationHooks');

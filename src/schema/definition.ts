@@ -57,6 +57,8 @@ export interface CompiledDefinition<Out> {
   readonly aggregation: CompiledAggregations | undefined;
   /** The pipeline's reducer factory, brought by the aggregates (see `AggregationHooks`). */
   readonly createReducer: ((compiled: CompiledAggregations) => unknown) | undefined;
+  /** The store's aggregated ingest, brought by the aggregates the same way. */
+  readonly aggregatedIngest: unknown;
   /** The schemas the pipeline parses with: compiled to a fast path where the installed zod can. */
   readonly parseSource: AnySchema;
   readonly parseFeatures: AnySchema;
@@ -243,6 +245,7 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     specs,
     aggregation,
     createReducer: hooks?.createReducer,
+    aggregatedIngest: hooks?.ingest,
     parseSource: compiled(config.source),
     parseFeatures: compiled(config.features),
     featureDefinitions: Object.freeze(featureDefinitions),

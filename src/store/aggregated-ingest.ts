@@ -17,6 +17,9 @@ export interface AggregatedIngestDeps {
   write(encoded: { index: number; record: SageMakerRecord }[], done: RecordOutcome[]): Promise<WriteSummary>;
 }
 
+/** What the builders hand the store through their hooks. */
+export type AggregatedIngest = typeof ingestWithAggregates;
+
 /**
  * Ingest for a group with aggregations: validate and transform, load the batch's entities' state
  * (one read), aggregate in input order, write the records, then save each entity's state with one

@@ -7,7 +7,8 @@ import type { BackfillOptions, BackfillSummary } from '../backfill/backfill.js';
 import type { TrainingSet, TrainingSetOptions } from '../training/training-set.js';
 import type { AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { AuditOptions, AuditReport } from '../audit/audit.js';
-import { ingestWithAggregates } from './aggregated-ingest.js';
+import { pipelineOf } from '../define.js';
+import type { AggregatedIngest } from './aggregated-ingest.js';
 import { summarize } from './summary.js';
 import type { LineageOptions, LineageReport } from '../audit/lineage.js';
 import type {
@@ -216,10 +217,6 @@ function idText(group: AnyFeatureGroup, id: RecordId): string {
   return text;
 }
 
-function hasAggregations(group: AnyFeatureGroup): boolean {
-  return Object.keys(group.aggregations).length > 0;
-}
-
 /** The TTL a write uses: the call's, else the group's. */
 function ttlOf(group: AnyFeatureGroup, options: OnlinePutOptions): OnlinePutOptions {
   const ttl = options.ttl ?? group.ttl;
@@ -383,8 +380,10 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
 
   return {
     async ingest(group, raw, ingestOptions = {}) {
-      if (hasAggregations(group)) {
-        return ingestWithAggregates(group, raw, ingestOptions, {
+      // Brought by the group's aggregates, so a store whose groups have none does not carry it.
+      const aggregated = pipelineOf(group).aggregatedIngest as AggregatedIngest | undefined;
+      if (aggregated) {
+        return aggregated(group, raw, ingestOptions, {
           states: await aggregationState(group),
           poison: (failures) => poisonOutcomes(group, failures, raw, ingestOptions),
           write: (encoded, done) => write(group, encoded, done, putOptionsOf(group, ingestOptions)),
