@@ -55,6 +55,23 @@ function readRejects(file: string | undefined): DeadLetterMessage[] {
 }
 
 describe('store.backfill from NDJSON', () => {
+  it('keeps byte offsets exact in blocks read whole: ASCII ones and multi-byte UTF-8 ones', async () => {
+    for (const name of ['ascii', 'multibyte']) {
+      const file = join(root, `offsets-${name}.ndjson`);
+      const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify(event(i)));
+      if (name === 'multibyte') lines[5] = JSON.stringify({ ...event(5), card_id: 'kärtchen-✓-😀' });
+      lines[200] = '{"card_id": "broken"';
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      const store = localStore(fresh());
+      const summary = await store.backfill(cardActivity, { from: ndjsonFile(file) });
+      expect(summary).toMatchObject({ records: 300, written: 299, poison: 1 });
+      if (name === 'multibyte') expect((await offlineRows(store)).some((r) => r.startsWith('kärtchen-✓-😀|'))).toBe(true);
+      const [reject] = readRejects(summary.rejectsFile);
+      expect(reject?.raw).toBe('{"card_id": "broken"');
+      expect(reject?.position?.byteOffset).toBe(lines.slice(0, 200).reduce((n, l) => n + Buffer.byteLength(l) + 1, 0));
+    }
+  });
+
   it('writes every valid row offline and every malformed or invalid row to the rejects file', async () => {
     const dir = fresh();
     const file = join(root, 'history.ndjson');

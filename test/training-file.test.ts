@@ -209,6 +209,15 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     expect(rowPath.rows.map((r) => r["p\"'; --f"])).toEqual([1.5, null]);
   });
 
+  it('leaves URLs to the row path: DuckDB would need an extension download for them', async () => {
+    const store = await storeWith([]);
+    const csv = join(dir, 'url.csv');
+    writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n');
+    const error = await store.trainingSet({ spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')], output: { parquet: 's3://nowhere/train.parquet' } }).catch((e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(Error);
+    expect((error as Error).message).not.toMatch(/extension|httpfs/i);
+  });
+
   it('reports a stored value that is not of its feature type as a DecodeError, as the row path does', async () => {
     const store = await storeWith([]);
     const { offline } = await store.backends();

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 import { ConfigurationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { optionalModule } from '../util/optional-module.js';
@@ -195,9 +195,10 @@ export function ndjsonFile(path: string): BackfillSource {
       let index = 0;
       for await (const block of lineBlocks(file, range)) {
         const items: BackfillItem[] = [];
-        // Valid UTF-8 (the usual case) is decoded once per block; a block with a bad byte goes line by line.
-        const text = isUtf8(block.bytes) ? block.bytes.toString('utf8') : undefined;
-        const ascii = text !== undefined && text.length === block.bytes.length;
+        // Valid UTF-8 (the usual case) is decoded once per block; a block with a bad byte goes line by
+        // line. ASCII, the commonest, is read as latin1: the same string, several times faster to make.
+        const ascii = isAscii(block.bytes);
+        const text = ascii ? block.bytes.toString('latin1') : isUtf8(block.bytes) ? block.bytes.toString('utf8') : undefined;
         let byteOffset = block.offset;
         let from = 0;
         while (from < (text ?? block.bytes).length) {
