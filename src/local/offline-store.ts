@@ -209,7 +209,7 @@ export type { LocalOfflineStore };
  */
 export async function localOffline(
   options: LocalOfflineOptions = {},
-): Promise<OfflineStore & { readonly baseDir: string; source(group: Pick<GroupSchema, 'name'>, options?: { readonly partitions?: boolean }): string | undefined; pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues>; trainingSetToFile(plan: TrainingPlan, request: FileTrainingRequest): Promise<FileTrainingResult | undefined> }> {
+): Promise<LocalOfflineStore> {
   const memory = options.memory === true;
   const baseDir = memory ? mkdtempSync(join(tmpdir(), 'skewless-offline-')) : (options.dir ?? join('.skewless', 'offline'));
   mkdirSync(baseDir, { recursive: true });

@@ -82,7 +82,7 @@ async function rows(connection: DuckDBConnection, sql: string): Promise<Record<s
  * The whole training set inside DuckDB: the spine file is loaded as a table (its row order is its
  * rowid), joined by the plan's SQL, its features decoded to their types, and written with COPY. The
  * rows never become JavaScript objects, which is most of the time the row path spends. Resolves to
- * undefined for a spine whose time or key columns the row path would read differently.
+ * undefined for a URL, or a spine whose time or key columns the row path would read differently.
  */
 export async function trainingSetToFile(
   connection: DuckDBConnection,
@@ -90,6 +90,9 @@ export async function trainingSetToFile(
   request: FileTrainingRequest,
   groups: ReadonlyMap<string, string>,
 ): Promise<FileTrainingResult | undefined> {
+  // Local files only: DuckDB would reach for an extension (httpfs) to read or write a URL.
+  const paths = [request.output.parquet, 'parquet' in request.spine ? request.spine.parquet : request.spine.csv];
+  if (paths.some((path) => /^[a-z][a-z0-9+.-]*:\/\//i.test(path))) return undefined;
   try {
     await connection.run(`CREATE OR REPLACE TEMP TABLE ${SPINE} AS SELECT * FROM ${spineReader(request.spine)}`);
     const described = await rows(connection, `DESCRIBE ${SPINE}`);

@@ -138,9 +138,6 @@ async function trainingSetInEngine(
   const { spine, output } = options;
   if (options.engine === 'reference' || !offline.trainingSetToFile || !output || !('parquet' in output)) return undefined;
   if (Array.isArray(spine) || !('parquet' in spine || 'csv' in spine)) return undefined;
-  // Local files only: DuckDB would reach for an extension (httpfs) to read or write a URL.
-  const paths = [output.parquet, 'parquet' in spine ? spine.parquet : (spine as { csv: string }).csv];
-  if (paths.some((path) => /^[a-z][a-z0-9+.-]*:\/\//i.test(path))) return undefined;
   const decoding = decodingOf(plan, features);
   if (!decoding) return undefined;
   const result = await offline.trainingSetToFile(plan, { spine: spine as FileTrainingRequest['spine'], output, decoding });
