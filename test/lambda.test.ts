@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { sageMakerOnline } from '../src/aws/index.js';
-import { ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore } from '../src/index.js';
+import { BackendError, ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore } from '../src/index.js';
 import { decodeBase64, dynamoDbStreamHandler, firehoseTransform, jsonPayload, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
 import { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, sqsEvent } from '../src/testing/index.js';
@@ -87,6 +87,47 @@ describe('kinesisHandler', () => {
     expect(reported.length).toBeGreaterThan(0);
     expect(reported).toEqual(sequences.slice(first));
     expect(JSON.parse(summary[0] as string)).toMatchObject({ level: 'warn', source: 'kinesis', records: 30 });
+    await store.close();
+  });
+
+  it('takes a batch larger than a slice in order: poison at slice edges dead-lettered, the latest record per card online', async () => {
+    const store = memoryStore();
+    const sizes: number[] = [];
+    const ingest = store.ingest.bind(store);
+    const observed = { ...store, ingest: (group, raw, options) => (sizes.push(raw.length), ingest(group, raw, options)) } as FeatureStore;
+    const bad = new Set([0, 499, 500, 501, 1000, 1233]);
+    const events = Array.from({ length: 1234 }, (_, i) => (bad.has(i) ? card(i, { amount_cents: 'x' }) : card(i)));
+    const response = await kinesisHandler(cardActivity, { store: observed, ...quiet })(kinesisEvent(events));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(sizes.every((n) => n <= 500) && sizes.length >= 3).toBe(true);
+    expect(dead.map((d) => d.position?.index)).toEqual([...bad]);
+    // Cards repeat every 7 events: each card's online record is its last good event of the batch.
+    for (let c = 0; c < 7; c++) {
+      let last = 1233;
+      while (last % 7 !== c || bad.has(last)) last--;
+      expect((await store.get(cardActivity, `card-${c}`))?.amount).toBe(last / 100);
+    }
+    const { offline } = await store.backends();
+    expect((await offline!.scan(cardActivity)).length).toBe(1234 - bad.size);
+    await store.close();
+  });
+
+  it('reports from the first failure on, when the failure falls in a later slice', async () => {
+    // A real embedded store whose backend refuses one card, as a throttled call out of retries would.
+    const online = await localOnline({ memory: true });
+    const put = online.put.bind(online);
+    online.put = async (group, records, options) => {
+      const outcomes = await put(group, records, options);
+      return outcomes.map((o, i) =>
+        records[i]?.[0]?.ValueAsString === 'slice-777' ? new BackendError('THROTTLED', 'slow down', { retryable: true }) : o,
+      );
+    };
+    const store = createFeatureStore({ online, offline: false });
+    const event = kinesisEvent(Array.from({ length: 1500 }, (_, i) => card(i, { card_id: `slice-${i}` })));
+    const response = await kinesisHandler(cardActivity, { store, ...quiet })(event);
+    const sequences = event.Records.map((r) => r.kinesis.sequenceNumber);
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(sequences.slice(777));
+    expect(await store.get(cardActivity, 'slice-776')).toBeDefined();
     await store.close();
   });
 
@@ -242,6 +283,24 @@ describe('dynamoDbStreamHandler', () => {
     const remove = dynamoDbStreamEvent([{ eventName: 'REMOVE', keys: { customer_id: id }, at: new Date('2024-06-01T00:00:00Z') }]);
     expect(await handler(remove)).toEqual({ batchItemFailures: [] });
     expect(await store.get(profiles, id)).toBeUndefined();
+    await store.close();
+  });
+
+  it('keeps a REMOVE in its place within a batch of many slices', async () => {
+    const store = memoryStore();
+    const idOf = (i: number) => 2n ** 60n + BigInt(i % 3);
+    const image = (i: number) => ({ customer_id: idOf(i), plan: `plan-${i}`, updated_at: new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString() });
+    const records = Array.from({ length: 1100 }, (_, i) =>
+      i === 1099 || i === 700
+        ? { eventName: 'REMOVE' as const, keys: { customer_id: idOf(i) }, at: new Date(Date.UTC(2024, 4, 1) + i * 1000 + 500) }
+        : { eventName: 'MODIFY' as const, keys: { customer_id: idOf(i) }, newImage: image(i) },
+    );
+    expect(await dynamoDbStreamHandler(profiles, { store, ...quiet })(dynamoDbStreamEvent(records))).toEqual({ batchItemFailures: [] });
+    // 1099 % 3 = 1: deleted last; 700 % 3 = 1 too, and written again after it. The others keep their last image.
+    expect(dead).toEqual([]);
+    expect(await store.get(profiles, idOf(1))).toBeUndefined();
+    expect((await store.get(profiles, idOf(0)))?.plan).toBe('plan-1098');
+    expect((await store.get(profiles, idOf(2)))?.plan).toBe('plan-1097');
     await store.close();
   });
 

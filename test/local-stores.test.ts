@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localOffline, localOnline, partitionOf } from '../src/local/index.js';
+import type { SageMakerRecord } from '../src/index.js';
+import type { GroupSchema } from '../src/schema/sagemaker-record.js';
 import { contractGroup, contractRecord, onlineStoreContract } from './contracts/online-store.js';
 
 let clockOffset = 0;
@@ -22,6 +24,37 @@ describe('local online store on disk', () => {
     const second = await localOnline({ dir });
     expect((await second.get(contractGroup, 'persisted'))?.record).toEqual(contractRecord('persisted', '2024-05-01T12:00:00Z', 3));
     await second.close();
+  });
+});
+
+describe('in-process online stores and list features', () => {
+  const listGroup: GroupSchema = {
+    ...contractGroup,
+    name: 'list-group',
+    featureDefinitions: [
+      ...contractGroup.featureDefinitions.slice(0, 2),
+      { FeatureName: 'tags', FeatureType: 'String', CollectionType: 'List' },
+      { FeatureName: 'weights', FeatureType: 'Fractional', CollectionType: 'Set' },
+    ],
+  };
+  const listRecord = (): SageMakerRecord => [
+    { FeatureName: 'id', ValueAsString: 'a' },
+    { FeatureName: 'event_time', ValueAsString: '2024-05-01T12:00:00Z' },
+    { FeatureName: 'tags', ValueAsStringList: ['x', ''] },
+    { FeatureName: 'weights', ValueAsStringList: [] },
+  ];
+
+  it.each([
+    ['memoryOnline', async () => (await import('../src/testing/index.js')).memoryOnline()],
+    ['localOnline', () => localOnline({ memory: true })],
+  ])('%s keeps lists as written, as its own copy, and reads a selection of features', async (_name, open) => {
+    const store = await open();
+    const record = listRecord();
+    await store.put(listGroup, [record]);
+    (record[2] as { ValueAsStringList: string[] }).ValueAsStringList.push('late');
+    expect((await store.get(listGroup, 'a'))?.record).toEqual(listRecord());
+    expect((await store.get(listGroup, 'a', { features: ['tags', 'id'] }))?.record).toEqual([listRecord()[0], listRecord()[2]]);
+    await store.close();
   });
 });
 

@@ -60,7 +60,7 @@ function shardOf(record: KinesisStreamEvent['Records'][number]): string {
 export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) {
   return async (event: KinesisStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('Kinesis', event?.Records, 'Records');
-    const items: BatchItem[] = event.Records.map((record, index) => {
+    const toItem = (record: KinesisStreamEvent['Records'][number], index: number): BatchItem => {
       const arrival = record.kinesis?.approximateArrivalTimestamp;
       const position: SourcePosition = {
         source: 'kinesis',
@@ -71,8 +71,8 @@ export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) 
       // Kinesis gives epoch seconds with a fraction.
       if (typeof arrival === 'number') (position as { arrivalTimeMs?: number }).arrivalTimeMs = Math.round(arrival * 1000);
       return { kind: 'put', payload: () => decodeBase64(record.kinesis.data), raw: record.kinesis?.data, position };
-    });
-    const report = await processItems('kinesis', group, items, options, context);
+    };
+    const report = await processItems('kinesis', group, event.Records, toItem, options, context);
     const failed = fromFirstFailure(event.Records, report.statuses, shardOf);
     return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.kinesis?.sequenceNumber ?? '' })) };
   };
@@ -90,7 +90,7 @@ export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) 
 export function sqsHandler(group: AnyFeatureGroup, options: HandlerOptions) {
   return async (event: SqsEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('SQS', event?.Records, 'Records');
-    const items: BatchItem[] = event.Records.map((record, index) => {
+    const toItem = (record: SqsEvent['Records'][number], index: number): BatchItem => {
       const sent = Number(record.attributes?.SentTimestamp);
       return {
         kind: 'put',
@@ -111,8 +111,8 @@ export function sqsHandler(group: AnyFeatureGroup, options: HandlerOptions) {
             : {}),
         },
       };
-    });
-    const report = await processItems('sqs', group, items, options, context);
+    };
+    const report = await processItems('sqs', group, event.Records, toItem, options, context);
     const fifo = event.Records.some((r) => String(r.eventSourceARN ?? '').endsWith('.fifo'));
     const failed = fifo
       ? fromFirstFailure(event.Records, report.statuses, (r) => r.attributes?.MessageGroupId ?? '')
@@ -142,7 +142,7 @@ export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
     }
     const flat: { key: string; record: KafkaRecord }[] = [];
     for (const [key, records] of Object.entries(event.records)) for (const record of records ?? []) flat.push({ key, record });
-    const items: BatchItem[] = flat.map(({ record }, index) => ({
+    const toItem = ({ record }: (typeof flat)[number], index: number): BatchItem => ({
       kind: 'put',
       payload: () => {
         if (typeof record.value !== 'string') throw new SyntaxError('Kafka record has no value');
@@ -161,8 +161,8 @@ export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
         offset: String(record.offset),
         ...(typeof record.timestamp === 'number' ? { arrivalTimeMs: record.timestamp } : {}),
       },
-    }));
-    const report = await processItems('kafka', group, items, options, context);
+    });
+    const report = await processItems('kafka', group, flat, toItem, options, context);
     const failed = fromFirstFailure(flat, report.statuses, (f) => f.key);
     return { batchItemFailures: failed.map((f) => ({ itemIdentifier: { partition: f.key, offset: f.record.offset } })) };
   };
@@ -185,7 +185,7 @@ export interface DynamoDbStreamHandlerOptions extends HandlerOptions {
 export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbStreamHandlerOptions) {
   return async (event: DynamoDbStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('DynamoDB Streams', event?.Records, 'Records');
-    const items: BatchItem[] = event.Records.map((record, index): BatchItem => {
+    const toItem = (record: DynamoDbStreamEvent['Records'][number], index: number): BatchItem => {
       const seconds = record.dynamodb?.ApproximateCreationDateTime;
       const position: SourcePosition = {
         source: 'dynamodb-stream',
@@ -221,8 +221,8 @@ export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbS
         raw: record.dynamodb?.NewImage,
         position,
       };
-    });
-    const report = await processItems('dynamodb-stream', group, items, options, context);
+    };
+    const report = await processItems('dynamodb-stream', group, event.Records, toItem, options, context);
     const failed = fromFirstFailure(event.Records, report.statuses, () => 'shard');
     return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.dynamodb?.SequenceNumber ?? '' })) };
   };

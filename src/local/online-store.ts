@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FeatureValidationError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
-import { type CheckedRecord, checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
+import { type CheckedRecord, checkRecord, expiresAtMs, type GroupSchema, recordOf, storedForm, type StoredRecord } from '../schema/sagemaker-record.js';
 import { quoteIdentifier } from '../sql/quote.js';
 import type {
   DeleteStatus,
@@ -28,8 +28,8 @@ export interface LocalOnlineOptions {
 /** One identifier's state: its event time (kept after a soft delete) and its record, if live. */
 interface Row {
   readonly eventTimeMs: number;
-  /** The record as written; undefined after a soft delete. */
-  readonly record: SageMakerRecord | undefined;
+  /** The store's own copy of the record as written; undefined after a soft delete. */
+  readonly stored: StoredRecord | undefined;
   readonly expiresAtMs: number | undefined;
 }
 
@@ -102,7 +102,7 @@ class LocalOnlineStore implements OnlineStore {
       for (const row of reader.getRowObjectsJS()) {
         rows.set(row['record_id'] as string, {
           eventTimeMs: Number(row['event_time_ms']),
-          record: row['record'] === null ? undefined : (JSON.parse(row['record'] as string) as SageMakerRecord),
+          stored: row['record'] === null ? undefined : storedForm(JSON.parse(row['record'] as string) as SageMakerRecord),
           expiresAtMs: row['expires_at_ms'] === null ? undefined : Number(row['expires_at_ms']),
         });
         if ((row['seq'] as bigint) >= sequence) sequence = (row['seq'] as bigint) + 1n;
@@ -150,8 +150,8 @@ class LocalOnlineStore implements OnlineStore {
       for (const [id, row] of state.dirty) {
         appender.appendVarchar(id);
         appender.appendBigInt(BigInt(row?.eventTimeMs ?? 0));
-        if (row?.record === undefined) appender.appendNull();
-        else appender.appendVarchar(JSON.stringify(row.record));
+        if (row?.stored === undefined) appender.appendNull();
+        else appender.appendVarchar(JSON.stringify(recordOf(row.stored)));
         if (row?.expiresAtMs === undefined) appender.appendNull();
         else appender.appendBigInt(BigInt(row.expiresAtMs));
         appender.appendBoolean(row !== null);
@@ -173,7 +173,7 @@ class LocalOnlineStore implements OnlineStore {
     const statuses = checked.map((c, index): OnlineWriteStatus => {
       const before = this.live(state, c.id);
       if (before !== undefined && c.eventTimeMs <= before.eventTimeMs) return 'stale';
-      this.set(state, c.id, { eventTimeMs: c.eventTimeMs, record: records[index], expiresAtMs: expiresAtMs(c.eventTimeMs, options.ttl) });
+      this.set(state, c.id, { eventTimeMs: c.eventTimeMs, stored: storedForm(records[index] as SageMakerRecord), expiresAtMs: expiresAtMs(c.eventTimeMs, options.ttl) });
       return 'applied';
     });
     if (statuses.includes('applied')) await this.persist();
@@ -182,8 +182,8 @@ class LocalOnlineStore implements OnlineStore {
 
   async get(group: GroupSchema, id: string, options: { readonly features?: readonly string[] } = {}): Promise<OnlineRecord | undefined> {
     const row = this.live(await this.state(group.name), id);
-    if (row?.record === undefined) return undefined;
-    const record = pickFeatures(row.record, options.features);
+    if (row?.stored === undefined) return undefined;
+    const record = recordOf(row.stored, options.features);
     return row.expiresAtMs === undefined ? { record } : { record, expiresAt: new Date(row.expiresAtMs) };
   }
 
@@ -207,7 +207,7 @@ class LocalOnlineStore implements OnlineStore {
     if (stored !== undefined && marker.eventTimeMs <= stored.eventTimeMs) return 'stale';
     // A soft delete keeps the identifier with the delete's event time, so older writes stay out;
     // a hard delete forgets it, so any later write applies.
-    this.set(state, id, mode === 'HardDelete' ? null : { eventTimeMs: marker.eventTimeMs, record: undefined, expiresAtMs: undefined });
+    this.set(state, id, mode === 'HardDelete' ? null : { eventTimeMs: marker.eventTimeMs, stored: undefined, expiresAtMs: undefined });
     await this.persist();
     return 'deleted';
   }

@@ -95,8 +95,8 @@ export function parseIsoInstant(text: string): number | undefined {
   return utcMillis(year, month, day) + ((hour * 60 + minute - offsetMinutes) * 60 + second) * 1000 + millis;
 }
 
-const PAD2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
-const PAD3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/** The character code of decimal digit `n` (0-9). */
+const digit = (n: number): number => 48 + n;
 const MS_PER_DAY = 86_400_000;
 const YEAR_1000_MS = -30_610_224_000_000;
 
@@ -126,7 +126,16 @@ export function formatIsoInstant(ms: number): string {
   rest -= minute * 60_000;
   const second = Math.floor(rest / 1000);
   const millis = rest - second * 1000;
-  return `${year}-${PAD2[month]}-${PAD2[day]}T${PAD2[hour]}:${PAD2[minute]}:${PAD2[second]}.${PAD3[millis]}Z`;
+  // One flat string from character codes: a template would build a chain of ten small strings per call.
+  return String.fromCharCode(
+    digit(Math.floor(year / 1000)), digit(Math.floor(year / 100) % 10), digit(Math.floor(year / 10) % 10), digit(year % 10), 45, // -
+    digit(Math.floor(month / 10)), digit(month % 10), 45, // -
+    digit(Math.floor(day / 10)), digit(day % 10), 84, // T
+    digit(Math.floor(hour / 10)), digit(hour % 10), 58, // :
+    digit(Math.floor(minute / 10)), digit(minute % 10), 58, // :
+    digit(Math.floor(second / 10)), digit(second % 10), 46, // .
+    digit(Math.floor(millis / 100)), digit(Math.floor(millis / 10) % 10), digit(millis % 10), 90, // Z
+  );
 }
 
 /**

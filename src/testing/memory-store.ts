@@ -1,5 +1,5 @@
 import type { SageMakerRecord } from '../schema/codec.js';
-import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
+import { checkRecord, expiresAtMs, type GroupSchema, recordOf, storedForm, type StoredRecord } from '../schema/sagemaker-record.js';
 import type {
   AggregationSaveOutcome,
   AggregationStateStore,
@@ -14,7 +14,8 @@ import type {
 
 interface Row {
   readonly eventTimeMs: number;
-  readonly record: SageMakerRecord | undefined;
+  /** The store's own copy of the record; undefined for a soft-delete marker. */
+  readonly stored: StoredRecord | undefined;
   readonly expiresAtMs: number | undefined;
 }
 
@@ -38,8 +39,8 @@ export function memoryOnline(options: { readonly now?: () => number } = {}): Onl
   const live = (row: Row | undefined) => (row && (row.expiresAtMs === undefined || row.expiresAtMs > now()) ? row : undefined);
   const read = (row: Row | undefined, features?: readonly string[]): OnlineRecord | undefined => {
     const found = live(row);
-    if (found?.record === undefined) return undefined;
-    const record = pickFeatures(found.record, features);
+    if (found?.stored === undefined) return undefined;
+    const record = recordOf(found.stored, features);
     return found.expiresAtMs === undefined ? { record } : { record, expiresAt: new Date(found.expiresAtMs) };
   };
   return {
@@ -50,7 +51,7 @@ export function memoryOnline(options: { readonly now?: () => number } = {}): Onl
         if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
         const before = live(rows.get(checked.id));
         if (before && checked.eventTimeMs <= before.eventTimeMs) return 'stale';
-        rows.set(checked.id, { eventTimeMs: checked.eventTimeMs, record, expiresAtMs: expiresAtMs(checked.eventTimeMs, options.ttl) });
+        rows.set(checked.id, { eventTimeMs: checked.eventTimeMs, stored: storedForm(record), expiresAtMs: expiresAtMs(checked.eventTimeMs, options.ttl) });
         return 'applied';
       });
     },
@@ -76,7 +77,7 @@ export function memoryOnline(options: { readonly now?: () => number } = {}): Onl
       const before = live(rows.get(id));
       if (before && marker.eventTimeMs <= before.eventTimeMs) return 'stale';
       if (mode === 'HardDelete') rows.delete(id);
-      else rows.set(id, { eventTimeMs: marker.eventTimeMs, record: undefined, expiresAtMs: undefined });
+      else rows.set(id, { eventTimeMs: marker.eventTimeMs, stored: undefined, expiresAtMs: undefined });
       return 'deleted';
     },
     async close() {

@@ -64,6 +64,19 @@ export function onlineStoreContract(
       expect((await store.get(group, id))?.record).toEqual(record);
     });
 
+    it('keeps its own copy: changing the written objects afterwards changes nothing stored', async () => {
+      const id = freshId();
+      const record = contractRecord(id, '2024-05-01T12:00:00.000Z', 3);
+      applied(await store.put(group, [record])).toEqual(['applied']);
+      (record[2] as { ValueAsString: string }).ValueAsString = '999';
+      record.pop();
+      expect((await store.get(group, id))?.record).toEqual(contractRecord(id, '2024-05-01T12:00:00.000Z', 3));
+      // Nor does changing what a read returned.
+      const read = (await store.get(group, id))?.record as SageMakerRecord;
+      (read[2] as { ValueAsString: string }).ValueAsString = '7';
+      expect(value((await store.get(group, id))?.record, 'amount')).toBe('3');
+    });
+
     it('returns undefined for an identifier never written', async () => {
       expect(await store.get(group, freshId())).toBeUndefined();
     });
