@@ -59,7 +59,7 @@ const benches = [
     title: 'Ingestion Lambda (kinesisHandler)',
     run: benchLambda,
     rows: (r) => [
-      [`${r.batch.toLocaleString('en-US')}-record Kinesis batch, in-memory online store (offline: false, as on SageMaker)`, `${r.recordsPerSecond.toLocaleString('en-US')} records/s`, r.throughputGoal, r.throughputMet ? 'yes' : 'no'],
+      [`${r.batch.toLocaleString('en-US')}-record Kinesis batch, in-memory online store (offline: false, as on SageMaker)${r.oneCore ? ', pinned to one core' : ''}`, `${r.recordsPerSecond.toLocaleString('en-US')} records/s`, r.throughputGoal, r.throughputMet ? 'yes' : 'no'],
       ['the same, also appending to an in-memory offline store', `${r.withOfflineRecordsPerSecond.toLocaleString('en-US')} records/s`, '', ''],
       ...(r.largeYoungGenerationRecordsPerSecond
         ? [['the first, in a Node started with `--max-semi-space-size=64` (on Lambda: `NODE_OPTIONS`)', `${r.largeYoungGenerationRecordsPerSecond.toLocaleString('en-US')} records/s`, '', '']]

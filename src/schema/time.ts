@@ -95,8 +95,8 @@ export function parseIsoInstant(text: string): number | undefined {
   return utcMillis(year, month, day) + ((hour * 60 + minute - offsetMinutes) * 60 + second) * 1000 + millis;
 }
 
-/** The character code of decimal digit `n` (0-9). */
-const digit = (n: number): number => 48 + n;
+/** The character code of the digit of `n` at `place` (1, 10, 100, 1000). */
+const digitAt = (n: number, place: number): number => 48 + (Math.floor(n / place) % 10);
 const MS_PER_DAY = 86_400_000;
 const YEAR_1000_MS = -30_610_224_000_000;
 
@@ -128,13 +128,13 @@ export function formatIsoInstant(ms: number): string {
   const millis = rest - second * 1000;
   // One flat string from character codes: a template would build a chain of ten small strings per call.
   return String.fromCharCode(
-    digit(Math.floor(year / 1000)), digit(Math.floor(year / 100) % 10), digit(Math.floor(year / 10) % 10), digit(year % 10), 45, // -
-    digit(Math.floor(month / 10)), digit(month % 10), 45, // -
-    digit(Math.floor(day / 10)), digit(day % 10), 84, // T
-    digit(Math.floor(hour / 10)), digit(hour % 10), 58, // :
-    digit(Math.floor(minute / 10)), digit(minute % 10), 58, // :
-    digit(Math.floor(second / 10)), digit(second % 10), 46, // .
-    digit(Math.floor(millis / 100)), digit(Math.floor(millis / 10) % 10), digit(millis % 10), 90, // Z
+    digitAt(year, 1000), digitAt(year, 100), digitAt(year, 10), digitAt(year, 1), 45, // -
+    digitAt(month, 10), digitAt(month, 1), 45, // -
+    digitAt(day, 10), digitAt(day, 1), 84, // T
+    digitAt(hour, 10), digitAt(hour, 1), 58, // :
+    digitAt(minute, 10), digitAt(minute, 1), 58, // :
+    digitAt(second, 10), digitAt(second, 1), 46, // .
+    digitAt(millis, 100), digitAt(millis, 10), digitAt(millis, 1), 90, // Z
   );
 }
 
