@@ -19,6 +19,7 @@ import {
 } from '../src/index.js';
 import { runBackfillCommand } from '../src/cli/backfill.js';
 import { backfillOnWorkers, localOffline, localOnline } from '../src/local/index.js';
+import { decodeOfflineParquet } from '../src/offline/parquet.js';
 import { memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { cardActivity } from './fixtures/groups.js';
 
@@ -146,6 +147,46 @@ describe('store.backfill from NDJSON', () => {
     expect(await offlineRows(interrupted)).toEqual(await offlineRows(whole));
     await interrupted.close();
     await whole.close();
+  });
+});
+
+describe('backfill chunks over blocks of rows', () => {
+  it('fills each chunk with exactly its rows when blocks and chunks do not line up, and resumes mid-block', async () => {
+    const file = join(root, 'blocks.ndjson');
+    const bad = new Set([699, 700, 999, 1000, 2099]);
+    const lines = Array.from({ length: 3100 }, (_, i) => JSON.stringify(bad.has(i) ? { ...event(i), amount_cents: `bad-${i}` } : event(i)));
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const dir = fresh();
+    const checkpoint = join(dir, 'blocks.checkpoint.json');
+    const store = localStore(dir);
+    let chunks = 0;
+    const options = { from: ndjsonFile(file), chunkSize: 700, concurrency: 1, checkpoint };
+    await expect(
+      store.backfill(cardActivity, {
+        ...options,
+        onProgress: () => {
+          if (++chunks === 2) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    // Two chunks written: the resumed run starts at row 1,400, inside the second block of 1,000 rows.
+    const summary = await store.backfill(cardActivity, options);
+    expect(summary).toMatchObject({ resumedAtChunk: 2, records: 1700, written: 3100 - bad.size, poison: bad.size, chunks: 5 });
+    // Chunk n holds rows n*700 .. n*700+699 (less the bad ones), whatever the blocks were.
+    const cents = new Map<number, number[]>();
+    for (const name of dataFiles(dir)) {
+      const chunk = Number(/-(\d{6})\.parquet$/.exec(name)?.[1]);
+      const rows = await decodeOfflineParquet(readFileSync(join(dir, 'offline', name)));
+      cents.set(chunk, [...(cents.get(chunk) ?? []), ...rows.map((r) => Math.round((r['amount'] as number) * 100))]);
+    }
+    for (let chunk = 0; chunk < 5; chunk++) {
+      const expected = Array.from({ length: 700 }, (_, k) => chunk * 700 + k).filter((i) => i < 3100 && !bad.has(i));
+      expect([...(cents.get(chunk) ?? [])].sort((a, b) => a - b)).toEqual(expected);
+    }
+    // Rejects in input order with their byte offsets, across both runs.
+    const rejects = readRejects(summary.rejectsFile);
+    expect(rejects.map((r) => r.position?.byteOffset)).toEqual([...bad].map((i) => lines.slice(0, i).reduce((n, l) => n + l.length + 1, 0)));
+    await store.close();
   });
 });
 

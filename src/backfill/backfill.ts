@@ -161,6 +161,15 @@ async function seedAggregationState(group: AnyFeatureGroup, replay: ReplayResult
   return { seeded, kept };
 }
 
+type Rejected = { at: number; raw: unknown; error: RecordError; position: BackfillItem['position'] | undefined };
+
+/** A chunk being filled: the encoded records and rejects of its rows so far. */
+interface ChunkPart {
+  rows: number;
+  readonly records: SageMakerRecord[];
+  readonly rejected: Rejected[];
+}
+
 /**
  * Runs a source through the group's pipeline (the very one the Lambda handlers run) and writes the
  * result. Output is deterministic: chunk `n` of a (group, source, range) always lands in files named
@@ -239,11 +248,17 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
     return { done: rowsDone, written, poison, fraction, recordsPerSecond: Math.round(rate), etaSeconds, elapsedMs };
   };
 
-  /** One chunk: pipeline, offline file(s), latest per identifier online, rejects. Returns its counts. */
-  const processChunk = async (chunk: number, items: BackfillItem[]) => {
+  /**
+   * Runs rows of a chunk through the pipeline as they are read, so that only their encoded records
+   * wait for the chunk's write: the raw events die young instead of living until the chunk is full,
+   * which V8 would copy and promote. `part.rows` is how many rows of the chunk came before these.
+   */
+  const encodePart = (chunk: number, part: ChunkPart, items: readonly BackfillItem[]): void => {
+    const filled = part.rows;
+    part.rows += items.length;
     const raws: unknown[] = [];
     const rawIndex: number[] = [];
-    const rejected: { at: number; raw: unknown; error: RecordError; position: BackfillItem['position'] | undefined }[] = [];
+    const rejected: Rejected[] = [];
     items.forEach((item, i) => {
       if (item.unreadable !== undefined) {
         rejected.push({ at: i, raw: item.raw ?? null, error: new SourceValidationError(`row cannot be read: ${item.unreadable}`, { position: item.position }), position: item.position });
@@ -257,7 +272,7 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
     if (replay) {
       // Chunks are whole until the last, so a row's ordinal in the source is chunk * chunkSize + its place.
       const values = replay.values;
-      const base = chunk * chunkSize;
+      const base = chunk * chunkSize + filled;
       const pipeline = pipelineOf(group);
       result = pipeline.completeBatch(pipeline.prepareBatch(raws, { position }), {
         position,
@@ -271,17 +286,22 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
     } else {
       result = group.processBatch(raws, { position });
     }
-    const { records, failures } = result;
-    for (const f of failures) rejected.push({ at: rawIndex[f.index] as number, raw: raws[f.index], error: f.error, position: f.error.position });
+    for (const r of result.records) part.records.push(r.encoded);
+    for (const f of result.failures) rejected.push({ at: rawIndex[f.index] as number, raw: raws[f.index], error: f.error, position: f.error.position });
     // Rejects in input order, whichever step refused them.
     rejected.sort((a, b) => a.at - b.at);
+    for (const r of rejected) part.rejected.push(r);
+  };
 
+  /** One chunk's writes: offline file(s), latest per identifier online. Returns its counts. */
+  const writeChunk = async (chunk: number, part: ChunkPart) => {
+    const { records } = part;
     const at = new Date(backends.now());
     if (to !== 'online' && records.length > 0) {
       const offline = backends.offline as OfflineStore;
       await offline.append(
         group,
-        records.map((r) => ({ record: r.encoded, writeTime: at, apiInvocationTime: at, isDeleted: false })),
+        records.map((record) => ({ record, writeTime: at, apiInvocationTime: at, isDeleted: false })),
         { fileName: `backfill-${key}-${String(chunk).padStart(6, '0')}` },
       );
     }
@@ -290,11 +310,11 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
       // Only the newest record per identifier: the write rule makes the rest stale anyway, and a
       // rerun or a later chunk with an older record changes nothing.
       const latest = new Map<string, { eventTimeMs: number; record: SageMakerRecord }>();
-      for (const r of records) {
-        const checked = checkRecord(group, r.encoded);
+      for (const record of records) {
+        const checked = checkRecord(group, record);
         if (!checked.ok) continue;
         const before = latest.get(checked.id);
-        if (!before || checked.eventTimeMs > before.eventTimeMs) latest.set(checked.id, { eventTimeMs: checked.eventTimeMs, record: r.encoded });
+        if (!before || checked.eventTimeMs > before.eventTimeMs) latest.set(checked.id, { eventTimeMs: checked.eventTimeMs, record });
       }
       const outcomes = await (backends.online as OnlineStore).put(group, [...latest.values()].map((l) => l.record), group.ttl ? { ttl: group.ttl } : {});
       for (const outcome of outcomes) {
@@ -302,12 +322,12 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
         else counts[outcome]++;
       }
     }
-    return { rows: items.length, written: records.length, rejected, counts };
+    return { rows: part.rows, written: records.length, rejected: part.rejected, counts };
   };
 
-  const inFlight: Promise<Awaited<ReturnType<typeof processChunk>> & { chunk: number; at: number }>[] = [];
-  const start = (n: number, batch: BackfillItem[], reached: number) => {
-    const running = processChunk(n, batch).then((r) => ({ ...r, chunk: n, at: reached }));
+  const inFlight: Promise<Awaited<ReturnType<typeof writeChunk>> & { chunk: number; at: number }>[] = [];
+  const start = (n: number, part: ChunkPart, reached: number) => {
+    const running = writeChunk(n, part).then((r) => ({ ...r, chunk: n, at: reached }));
     // Awaited in order later; until then a failure must not count as unhandled.
     running.catch(() => undefined);
     inFlight.push(running);
@@ -337,27 +357,28 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
   const skip = (resume?.chunksDone ?? 0) * chunkSize;
   let seen = 0;
   let chunk = resume?.chunksDone ?? 0;
-  let items: BackfillItem[] = [];
+  const emptyPart = (): ChunkPart => ({ rows: 0, records: [], rejected: [] });
+  let part = emptyPart();
   let reached = rangeStart;
   for await (const block of source.read(group, options.range)) {
     reached = block.at;
-    for (const item of block.items) {
-      if (seen++ < skip) continue;
-      items.push(item);
-      if (items.length === chunkSize) {
-        const n = chunk++;
-        const batch = items;
-        items = [];
-        start(n, batch, reached);
+    // Rows a resumed run already wrote are skipped; the rest fill chunks, each chunkSize rows.
+    let from = Math.min(block.items.length, Math.max(0, skip - seen));
+    seen += from;
+    while (from < block.items.length) {
+      const end = Math.min(block.items.length, from + chunkSize - part.rows);
+      encodePart(chunk, part, block.items.slice(from, end));
+      seen += end - from;
+      from = end;
+      if (part.rows === chunkSize) {
+        start(chunk++, part, reached);
+        part = emptyPart();
         if (inFlight.length >= concurrency) await finishOldest();
       }
     }
     if (seen <= skip) at = reached;
   }
-  if (items.length > 0) {
-    const n = chunk++;
-    start(n, items, reached);
-  }
+  if (part.rows > 0) start(chunk++, part, reached);
   while (inFlight.length > 0) await finishOldest();
   if (size !== undefined) at = rangeStart + (rangeSize ?? 0);
   const seeded = replay && to !== 'offline' ? await seedAggregationState(group, replay, backends) : undefined;

@@ -194,7 +194,7 @@ export function ndjsonFile(path: string): BackfillSource {
     async *read(_group, range) {
       let index = 0;
       for await (const block of lineBlocks(file, range)) {
-        const items: BackfillItem[] = [];
+        let items: BackfillItem[] = [];
         // Valid UTF-8 (the usual case) is decoded once per block; a block with a bad byte goes line by
         // line. ASCII, the commonest, is read as latin1: the same string, several times faster to make.
         const ascii = isAscii(block.bytes);
@@ -205,6 +205,12 @@ export function ndjsonFile(path: string): BackfillSource {
           let next = text !== undefined ? text.indexOf('\n', from) : block.bytes.indexOf(10, from);
           if (next < 0) next = (text ?? block.bytes).length;
           const lineOffset = text === undefined || ascii ? block.offset + from : byteOffset;
+          // A megabyte holds thousands of lines: they go on in blocks of rows, so each block's events
+          // are through the pipeline (and garbage) before the next block's are parsed.
+          if (items.length === BLOCK_ROWS) {
+            yield { items, at: lineOffset };
+            items = [];
+          }
           let line: string | Buffer = text !== undefined ? text.slice(from, next) : block.bytes.subarray(from, next);
           if (text !== undefined && !ascii) byteOffset += Buffer.byteLength(line) + 1;
           from = next + 1;

@@ -28,16 +28,25 @@ export function offlineFileName(writeTime: Date): string {
   return `${writeTime.toISOString().replace(/[-:.]/g, '')}_${randomBytes(6).toString('hex')}.parquet`;
 }
 
+const MS_PER_HOUR = 3_600_000;
+
 /** Offline writes grouped by the partition of their event time; a write that is not a valid record is refused. */
 export function writesByPartition(group: GroupSchema, writes: readonly OfflineWrite[]): Map<string, OfflineWrite[]> {
   const byPartition = new Map<string, OfflineWrite[]>();
+  // Writes of one hour share a partition: its name is built once per hour, not once per write.
+  const byHour = new Map<number, OfflineWrite[]>();
   for (const write of writes) {
     const checked = checkRecord(group, write.record);
     if (!checked.ok) throw new FeatureValidationError(`group "${group.name}": ${checked.problem.message}`);
-    const partition = partitionOf(checked.eventTimeMs);
-    const list = byPartition.get(partition);
-    if (list) list.push(write);
-    else byPartition.set(partition, [write]);
+    const hour = Math.floor(checked.eventTimeMs / MS_PER_HOUR);
+    let list = byHour.get(hour);
+    if (!list) {
+      const partition = partitionOf(checked.eventTimeMs);
+      list = byPartition.get(partition) ?? [];
+      byPartition.set(partition, list);
+      byHour.set(hour, list);
+    }
+    list.push(write);
   }
   return byPartition;
 }

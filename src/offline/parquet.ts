@@ -36,10 +36,14 @@ export async function encodeOfflineParquet(group: GroupSchema, writes: readonly 
   const columns = definitions.map(() => new Array<unknown>(writes.length).fill(null));
   for (let row = 0; row < writes.length; row++) {
     const record = (writes[row] as OfflineWrite).record;
+    // Records the codec made list their features in definition order (absent ones skipped), so the
+    // next definition is tried before the name lookup.
+    let next = 0;
     for (let f = 0; f < record.length; f++) {
       const feature = record[f] as FeatureValue;
-      const i = columnOf.get(feature.FeatureName);
+      const i = definitions[next]?.FeatureName === feature.FeatureName ? next : columnOf.get(feature.FeatureName);
       if (i === undefined) continue;
+      next = i + 1;
       const d = definitions[i] as FeatureDefinition;
       (columns[i] as unknown[])[row] = d.CollectionType
         ? (feature.ValueAsStringList ?? []).map((v) => typed(d.FeatureType, v))
