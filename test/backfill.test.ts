@@ -350,6 +350,23 @@ describe('backfillOnWorkers', () => {
     expect(rows).toEqual(await read(wholeDir));
   });
 
+  it('runs several shards on one worker, and a shard failing after others succeeded fails the run with its reason', async () => {
+    const good = join(root, 'lane-good.ndjson');
+    const gone = join(root, 'lane-gone.ndjson');
+    writeFileSync(good, Array.from({ length: 900 }, (_, i) => JSON.stringify(event(i))).join('\n'));
+    writeFileSync(gone, JSON.stringify(event(900)));
+    const shards = await planBackfill(cardActivity, { from: [ndjsonFile(good), ndjsonFile(gone)], shards: 4 });
+    const dir = fresh();
+    const goodShards = shards.filter((shard) => !JSON.stringify(shard).includes('lane-gone'));
+    expect(goodShards.length).toBeGreaterThan(1);
+    const ok = await backfillOnWorkers({ ...base, shards: goodShards, workers: 1, dir });
+    expect(ok).toMatchObject({ records: 900, written: 900 });
+    expect(ok.shards).toHaveLength(goodShards.length);
+    rmSync(gone);
+    const goneLast = [...goodShards, ...shards.filter((shard) => !goodShards.includes(shard))];
+    await expect(backfillOnWorkers({ ...base, shards: goneLast, workers: 1, dir: fresh() })).rejects.toThrow(/backfill shard \d+ failed: .*ENOENT/);
+  });
+
   it('is what `skewless backfill --workers 2 --to both` runs, with progress and a JSON summary', async () => {
     const dir = fresh();
     const ndjson = join(root, 'cli.ndjson');

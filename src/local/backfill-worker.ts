@@ -1,17 +1,22 @@
-// The body of one backfill worker thread: runs one shard into the local offline store and reports.
+// The body of one backfill worker thread: runs shards into the local offline store and reports.
 // Started by `backfillOnWorkers`; not a public entry point.
 import { parentPort, workerData } from 'node:worker_threads';
 import { runBackfill } from '../backfill/backfill.js';
 import { shardSource } from '../backfill/plan.js';
 import { loadFeatureGroups, selectGroups } from '../definitions.js';
 import { parquetDirOffline } from '../offline/file-store.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
 import type { WorkerJob, WorkerMessage } from './backfill-workers.js';
 
-const job = workerData as WorkerJob;
 const post = (message: WorkerMessage) => parentPort?.postMessage(message);
+// A worker runs shard after shard (its first in workerData, the next ones as messages), so the
+// definitions load and the code warms up once per worker, not once per shard.
+const groups = new Map<string, Promise<Map<string, AnyFeatureGroup>>>();
 
-async function main(): Promise<void> {
-  const [group] = selectGroups(await loadFeatureGroups(job.definitions), job.group);
+async function run(job: WorkerJob): Promise<void> {
+  let loaded = groups.get(job.definitions);
+  if (!loaded) groups.set(job.definitions, (loaded = loadFeatureGroups(job.definitions)));
+  const [group] = selectGroups(await loaded, job.group);
   if (!group) throw new Error(`no group ${job.group}`);
   // Pure-JS Parquet, no DuckDB: a native module must not be running when a worker is terminated.
   const offline = parquetDirOffline({ dir: job.offlineDir });
@@ -31,4 +36,8 @@ async function main(): Promise<void> {
   post({ type: 'done', shard: job.shard.index, summary });
 }
 
-main().catch((error: unknown) => post({ type: 'error', shard: job.shard.index, message: error instanceof Error ? error.message : String(error) }));
+const start = (job: WorkerJob) =>
+  run(job).catch((error: unknown) => post({ type: 'error', shard: job.shard.index, message: error instanceof Error ? error.message : String(error) }));
+
+parentPort?.on('message', (job: WorkerJob) => void start(job));
+void start(workerData as WorkerJob);

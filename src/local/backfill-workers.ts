@@ -125,50 +125,59 @@ export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise
     });
   };
 
-  const runShard = (shard: BackfillShard) =>
+  const jobOf = (shard: BackfillShard): WorkerJob => ({
+    definitions: options.definitions,
+    group: options.group,
+    shard,
+    offlineDir: join(dir, 'offline'),
+    dir,
+    checkpoint: options.checkpointDir ? join(options.checkpointDir, `${options.group}-shard-${String(shard.index).padStart(5, '0')}.json`) : undefined,
+    chunkSize: options.chunkSize,
+  });
+
+  /**
+   * One lane: a worker that runs shards one after another, taking the next from `pending` when one
+   * is done (the definitions load and the code warms up once per worker), then is terminated.
+   */
+  const runLane = (first: BackfillShard) =>
     new Promise<void>((resolve, reject) => {
-      const job: WorkerJob = {
-        definitions: options.definitions,
-        group: options.group,
-        shard,
-        offlineDir: join(dir, 'offline'),
-        dir,
-        checkpoint: options.checkpointDir ? join(options.checkpointDir, `${options.group}-shard-${String(shard.index).padStart(5, '0')}.json`) : undefined,
-        chunkSize: options.chunkSize,
-      };
+      let shard = first;
       // A worker inherits the process's flags; --input-type (from `node -e`) is refused for a file.
-      const worker = new Worker(script, { workerData: job, resourceLimits: { maxOldGenerationSizeMb: options.maxWorkerHeapMb ?? 256 }, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
+      const worker = new Worker(script, { workerData: jobOf(first), resourceLimits: { maxOldGenerationSizeMb: options.maxWorkerHeapMb ?? 256 }, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
       running.set(shard.index, { worker, progress: undefined });
       let settled = false;
+      const fail = (error: unknown) => {
+        if (settled) return;
+        settled = true;
+        running.delete(shard.index);
+        void worker.terminate();
+        reject(error);
+      };
       worker.on('message', (message: WorkerMessage) => {
         if (message.type === 'progress') {
-          (running.get(shard.index) as { progress: BackfillProgress | undefined }).progress = message.progress;
+          const lane = running.get(message.shard);
+          if (lane) lane.progress = message.progress;
           report();
         } else if (message.type === 'done') {
-          settled = true;
           running.delete(shard.index);
           finished.push(message.summary);
           report();
-          resolve();
+          const next = pending.shift();
+          if (!next) {
+            settled = true;
+            void worker.terminate();
+            resolve();
+            return;
+          }
+          shard = next;
+          running.set(shard.index, { worker, progress: undefined });
+          worker.postMessage(jobOf(next));
         } else {
-          settled = true;
-          running.delete(shard.index);
-          void worker.terminate();
-          reject(new BackendError('WRITE_FAILED', `backfill shard ${shard.index} failed: ${message.message}`, { group: options.group }));
+          fail(new BackendError('WRITE_FAILED', `backfill shard ${shard.index} failed: ${message.message}`, { group: options.group }));
         }
       });
-      worker.on('error', (error) => {
-        if (settled) return;
-        settled = true;
-        running.delete(shard.index);
-        reject(error);
-      });
-      worker.on('exit', (code) => {
-        if (settled) return;
-        settled = true;
-        running.delete(shard.index);
-        reject(aborted ? abortError() : new BackendError('WRITE_FAILED', `backfill shard ${shard.index}: worker exited with code ${code}`, { group: options.group }));
-      });
+      worker.on('error', fail);
+      worker.on('exit', (code) => fail(aborted ? abortError() : new BackendError('WRITE_FAILED', `backfill shard ${shard.index}: worker exited with code ${code}`, { group: options.group })));
     });
 
   const onAbort = () => {
@@ -180,7 +189,8 @@ export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const lanes = Array.from({ length: Math.max(1, Math.min(options.workers ?? 2, options.shards.length)) }, async () => {
-      for (let shard = pending.shift(); shard; shard = pending.shift()) await runShard(shard);
+      const first = pending.shift();
+      if (first) await runLane(first);
     });
     const results = await Promise.allSettled(lanes);
     if (aborted) throw abortError();
