@@ -367,6 +367,22 @@ describe('backfillOnWorkers', () => {
     await expect(backfillOnWorkers({ ...base, shards: goneLast, workers: 1, dir: fresh() })).rejects.toThrow(/backfill shard \d+ failed: .*ENOENT/);
   });
 
+  it.each([[['--max-old-space-size=512']], [['--input-type=module']], [['--input-type=module', '--max-old-space-size=512']]])(
+    'starts its workers in a process started with %j',
+    async (flags) => {
+      const file = join(root, 'flags.ndjson');
+      writeFileSync(file, Array.from({ length: 50 }, (_, i) => JSON.stringify(event(i))).join('\n'));
+      const shards = await planBackfill(cardActivity, { from: ndjsonFile(file), shards: 2 });
+      const before = [...process.execArgv];
+      process.execArgv.push(...flags);
+      try {
+        expect(await backfillOnWorkers({ ...base, shards, workers: 2, dir: fresh() })).toMatchObject({ records: 50, written: 50 });
+      } finally {
+        process.execArgv.splice(0, process.execArgv.length, ...before);
+      }
+    },
+  );
+
   it('is what `skewless backfill --workers 2 --to both` runs, with progress and a JSON summary', async () => {
     const dir = fresh();
     const ndjson = join(root, 'cli.ndjson');

@@ -142,8 +142,7 @@ export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise
   const runLane = (first: BackfillShard) =>
     new Promise<void>((resolve, reject) => {
       let shard = first;
-      // A worker inherits the process's flags; --input-type (from `node -e`) is refused for a file.
-      const worker = new Worker(script, { workerData: jobOf(first), resourceLimits: { maxOldGenerationSizeMb: options.maxWorkerHeapMb ?? 256 }, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
+      const worker = startWorker(script, jobOf(first), options.maxWorkerHeapMb ?? 256);
       running.set(shard.index, { worker, progress: undefined });
       let settled = false;
       const fail = (error: unknown) => {
@@ -213,6 +212,22 @@ export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise
     durationMs,
     recordsPerSecond: durationMs > 0 ? Math.round((records * 1000) / durationMs) : records,
   };
+}
+
+/**
+ * A worker thread running `script`. It inherits the process's flags, V8 ones included (they are the
+ * process's); only `--input-type` (from `node -e`) is refused for a file, and a worker given an
+ * explicit flag list refuses V8 flags, so the list is passed only to drop `--input-type`.
+ */
+function startWorker(script: string | URL, job: WorkerJob, heapMb: number): Worker {
+  const options = { workerData: job, resourceLimits: { maxOldGenerationSizeMb: heapMb } };
+  if (!process.execArgv.some((a) => a.startsWith('--input-type'))) return new Worker(script, options);
+  try {
+    return new Worker(script, { ...options, execArgv: process.execArgv.filter((a) => !a.startsWith('--input-type')) });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(script, { ...options, execArgv: [] });
+  }
 }
 
 function abortError(): Error {
