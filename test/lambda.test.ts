@@ -186,7 +186,17 @@ describe('kinesisHandler', () => {
     await kinesisHandler(cardActivity, { store, log: (l) => lines.push(l), metrics: { namespace: 'Skewless' } })(kinesisEvent([card(1, { card_id: 'secret-card-9999' })]));
     expect(lines).toHaveLength(2);
     expect(JSON.parse(lines[0] as string)).toMatchObject({ message: 'skewless batch', group: 'card-activity', records: 1, written: 1, poison: 0, reported: 0 });
-    expect(JSON.parse(lines[1] as string)._aws.CloudWatchMetrics[0].Namespace).toBe('Skewless');
+    // Embedded Metric Format: every metric named with its unit, and its value at the top level.
+    const emf = JSON.parse(lines[1] as string);
+    expect(emf._aws.CloudWatchMetrics).toEqual([
+      {
+        Namespace: 'Skewless',
+        Dimensions: [['Group', 'Source']],
+        Metrics: ['Records', 'Written', 'Poison', 'Retried', 'Reported'].map((Name) => ({ Name, Unit: 'Count' })).concat({ Name: 'DurationMs', Unit: 'Milliseconds' }),
+      },
+    ]);
+    expect(emf).toMatchObject({ Group: 'card-activity', Source: 'kinesis', Records: 1, Written: 1, Poison: 0, Retried: 0, Reported: 0 });
+    expect(typeof emf._aws.Timestamp === 'number' && typeof emf.DurationMs === 'number').toBe(true);
     expect(lines.join('\n')).not.toContain('secret-card-9999');
     await store.close();
   });
@@ -376,6 +386,27 @@ describe('bad input through every handler', () => {
     await expect(kinesisHandler(cardActivity, { store, ...quiet })({} as never)).rejects.toBeInstanceOf(ConfigurationError);
     await expect(sqsHandler(cardActivity, { store, ...quiet })({ records: [] } as never)).rejects.toThrow(/not a SQS event/);
     await expect(kafkaHandler(cardActivity, { store, ...quiet })({ Records: [] } as never)).rejects.toThrow(/not a Kafka event/);
+    await store.close();
+  });
+
+  it('refuses an event with a record that is not an object before writing any of it', async () => {
+    const store = memoryStore();
+    const kinesis = kinesisEvent(Array.from({ length: 1200 }, (_, i) => card(i, { card_id: `whole-${i}` })));
+    (kinesis.Records as unknown[])[900] = null;
+    await expect(kinesisHandler(cardActivity, { store, ...quiet })(kinesis)).rejects.toThrow(/Records\[900\] is not a record object/);
+    expect(await store.get(cardActivity, 'whole-0')).toBeUndefined();
+    const sqs = sqsEvent([card(1)]);
+    (sqs.Records as unknown[]).push('text');
+    await expect(sqsHandler(cardActivity, { store, ...quiet })(sqs)).rejects.toBeInstanceOf(ConfigurationError);
+    const kafka = kafkaEvent([card(2)]);
+    for (const key of Object.keys(kafka.records)) (kafka.records[key] as unknown[]).push(7);
+    await expect(kafkaHandler(cardActivity, { store, ...quiet })(kafka)).rejects.toThrow(/not a Kafka event: records\[".*"\]\[1\]/);
+    const dynamo = dynamoDbStreamEvent([]);
+    (dynamo.Records as unknown[]).push(null);
+    await expect(dynamoDbStreamHandler(cardActivity, { store, ...quiet })(dynamo)).rejects.toBeInstanceOf(ConfigurationError);
+    const firehose = firehoseEvent([card(3)]);
+    (firehose.records as unknown[]).unshift(null);
+    await expect(firehoseTransform(cardActivity)(firehose)).rejects.toThrow(/records\[0\]/);
     await store.close();
   });
 

@@ -195,33 +195,21 @@ export function logBatch(
   // Counts only: no payload values and no credentials ever reach the log.
   log(JSON.stringify({ level: report.failed > 0 ? 'warn' : 'info', message: 'skewless batch', ...fields }));
   if (options.metrics) {
+    const metrics = {
+      Records: fields.records,
+      Written: fields.written,
+      Poison: fields.poison,
+      Retried: fields.retried,
+      Reported: fields.reported,
+      DurationMs: durationMs,
+    };
+    const units = Object.keys(metrics).map((Name) => ({ Name, Unit: Name === 'DurationMs' ? 'Milliseconds' : 'Count' }));
     log(
       JSON.stringify({
-        _aws: {
-          Timestamp: Date.now(),
-          CloudWatchMetrics: [
-            {
-              Namespace: options.metrics.namespace,
-              Dimensions: [['Group', 'Source']],
-              Metrics: [
-                { Name: 'Records', Unit: 'Count' },
-                { Name: 'Written', Unit: 'Count' },
-                { Name: 'Poison', Unit: 'Count' },
-                { Name: 'Retried', Unit: 'Count' },
-                { Name: 'Reported', Unit: 'Count' },
-                { Name: 'DurationMs', Unit: 'Milliseconds' },
-              ],
-            },
-          ],
-        },
+        _aws: { Timestamp: Date.now(), CloudWatchMetrics: [{ Namespace: options.metrics.namespace, Dimensions: [['Group', 'Source']], Metrics: units }] },
         Group: group.name,
         Source: source,
-        Records: fields.records,
-        Written: fields.written,
-        Poison: fields.poison,
-        Retried: fields.retried,
-        Reported: fields.reported,
-        DurationMs: durationMs,
+        ...metrics,
       }),
     );
   }

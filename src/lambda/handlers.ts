@@ -22,6 +22,10 @@ function requireRecords(source: string, records: unknown, field: string): void {
   if (!Array.isArray(records)) {
     throw new ConfigurationError('INVALID_CONFIG', `this is not a ${source} event: it has no ${field} array (is the handler wired to the right event source?)`);
   }
+  // Checked before anything is written: the batch goes through in slices, and an event refused halfway
+  // would have Lambda retry records already written.
+  const bad = records.findIndex((record) => record === null || typeof record !== 'object');
+  if (bad >= 0) throw new ConfigurationError('INVALID_CONFIG', `this is not a ${source} event: ${field}[${bad}] is not a record object`);
 }
 
 /**
@@ -141,7 +145,10 @@ export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
       throw new ConfigurationError('INVALID_CONFIG', 'this is not a Kafka event: it has no records map (is the handler wired to an MSK or self-managed Kafka source?)');
     }
     const flat: { key: string; record: KafkaRecord }[] = [];
-    for (const [key, records] of Object.entries(event.records)) for (const record of records ?? []) flat.push({ key, record });
+    for (const [key, records] of Object.entries(event.records)) {
+      requireRecords('Kafka', records ?? [], `records["${key}"]`);
+      for (const record of records ?? []) flat.push({ key, record });
+    }
     const toItem = ({ record }: (typeof flat)[number], index: number): BatchItem => ({
       kind: 'put',
       payload: () => {
