@@ -161,6 +161,7 @@ async function seedAggregationState(group: AnyFeatureGroup, replay: ReplayResult
   return { seeded, kept };
 }
 
+/** A row the backfill refused, kept for the rejects file; `at` is its place among the rows it was read with. */
 type Rejected = { at: number; raw: unknown; error: RecordError; position: BackfillItem['position'] | undefined };
 
 /** A chunk being filled: the encoded records and rejects of its rows so far. */

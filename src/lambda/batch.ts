@@ -32,6 +32,7 @@ export type BatchItem =
   | { readonly kind: 'delete'; readonly id: string; readonly eventTime: Date; readonly mode: DeletionMode; readonly raw: unknown; readonly position: SourcePosition };
 
 type PutItem = Extract<BatchItem, { kind: 'put' }>;
+type DeleteItem = Extract<BatchItem, { kind: 'delete' }>;
 
 /** What became of an item: written (or refused as stale by the write rule), handled as poison, or to redeliver. */
 export type ItemStatus = 'written' | 'poison' | 'failed';
@@ -150,7 +151,7 @@ export async function processItems<T>(
 
 async function deleteItem(
   group: AnyFeatureGroup,
-  item: Extract<BatchItem, { kind: 'delete' }>,
+  item: DeleteItem,
   store: FeatureStore,
   deadline: number | undefined,
 ): Promise<ItemStatus> {

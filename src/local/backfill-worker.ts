@@ -11,12 +11,12 @@ import type { WorkerJob, WorkerMessage } from './backfill-workers.js';
 const post = (message: WorkerMessage) => parentPort?.postMessage(message);
 // A worker runs shard after shard (its first in workerData, the next ones as messages), so the
 // definitions load and the code warms up once per worker, not once per shard.
-const groups = new Map<string, Promise<Map<string, AnyFeatureGroup>>>();
+// Every job of one worker comes from the same `backfillOnWorkers` call, so the same definitions.
+let groups: Promise<Map<string, AnyFeatureGroup>> | undefined;
 
 async function run(job: WorkerJob): Promise<void> {
-  let loaded = groups.get(job.definitions);
-  if (!loaded) groups.set(job.definitions, (loaded = loadFeatureGroups(job.definitions)));
-  const [group] = selectGroups(await loaded, job.group);
+  groups ??= loadFeatureGroups(job.definitions);
+  const [group] = selectGroups(await groups, job.group);
   if (!group) throw new Error(`no group ${job.group}`);
   // Pure-JS Parquet, no DuckDB: a native module must not be running when a worker is terminated.
   const offline = parquetDirOffline({ dir: job.offlineDir });
