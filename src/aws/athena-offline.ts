@@ -7,7 +7,7 @@ import type { GroupSchema } from '../schema/sagemaker-record.js';
 import { quoteHiveIdentifier, quoteIdentifier, quoteLiteral } from '../sql/quote.js';
 import type { JoinedValues, OfflineStore, OfflineStoredRow, SpineKeys } from '../store/types.js';
 import type { JoinStep, TrainingPlan } from '../training/plan.js';
-import { loadParquetWriter } from '../offline/parquet.js';
+import { ParquetFileBuilder } from '../offline/parquet-file.js';
 import { featureColumn, matchedColumn, renderTrainingSql, TRINO } from '../training/sql.js';
 import { type AthenaColumn, type AthenaResult, loadAthena, MAX_QUERY_BYTES, runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
@@ -138,22 +138,34 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore {
   /** Uploads the spine as Parquet and registers it as a table; `drop` removes both. */
   const stageSpine = async (spine: SpineKeys, steps: number, database: string) => {
     const { athena, s3 } = await resolveClients();
-    const [m, writer] = await Promise.all([loadS3(), loadParquetWriter()]);
+    const m = await loadS3();
     const id = randomUUID().replaceAll('-', '');
     const location = `${(options.stagingLocation ?? `${options.outputLocation.replace(/\/+$/, '')}/skewless-staging/`).replace(/\/+$/, '')}/${id}/`;
     const match = /^s3:\/\/([^/]+)\/(.*)$/.exec(location);
     if (!match) throw new ConfigurationError('INVALID_CONFIG', `staging location ${location} is not an s3:// URI`);
     const [, bucket, prefix] = match as unknown as [string, string, string];
     const key = `${prefix}spine.parquet`;
-    const keys = Array.from({ length: steps }, (_, i) => ({ name: `spine_k${i}`, data: spine.keys[i] ?? [], type: 'STRING' }));
-    const body = writer.parquetWriteBuffer({
-      columnData: [
-        { name: 'spine_row', data: spine.times.map((_, r) => BigInt(r)), type: 'INT64' },
-        { name: 'spine_t', data: spine.times.map((t) => BigInt(Math.trunc(t))), type: 'INT64' },
-        ...keys.map((k) => ({ ...k, data: k.data.map((v) => v ?? null) })),
-      ] as never,
+    const keys = Array.from({ length: steps }, (_, i) => ({ name: `spine_k${i}`, data: spine.keys[i] ?? [] }));
+    const file = new ParquetFileBuilder(
+      [
+        { name: 'spine_row', type: 'INT64' },
+        { name: 'spine_t', type: 'INT64' },
+        ...keys.map((k) => ({ name: k.name, type: 'BYTE_ARRAY' as const, convertedType: 'UTF8' as const })),
+      ],
+      spine.times.length,
+    );
+    spine.times.forEach((t, r) => {
+      file.column(0).integer(r);
+      file.column(1).integer(Math.trunc(t));
+      keys.forEach((k, i) => {
+        const value = k.data[r];
+        if (value === undefined || value === null) file.column(2 + i).null();
+        else file.column(2 + i).text(value);
+      });
     });
-    await withRetry(() => s3.send(new m.PutObjectCommand({ Bucket: bucket, Key: key, Body: new Uint8Array(body) })), options.retry);
+    file.endRowGroup(spine.times.length);
+    const body = file.finish();
+    await withRetry(() => s3.send(new m.PutObjectCommand({ Bucket: bucket, Key: key, Body: body })), options.retry);
     const table = `skewless_spine_${id}`;
     const name = `${quoteHiveIdentifier(database)}.${quoteHiveIdentifier(table)}`;
     const run = (query: string) => runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });

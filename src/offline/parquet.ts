@@ -1,4 +1,5 @@
 import { optionalModule } from '../util/optional-module.js';
+import { type ColumnSpec, ParquetFileBuilder } from './parquet-file.js';
 import type { FeatureValue } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
@@ -7,20 +8,28 @@ import type { OfflineStoredRow, OfflineWrite } from '../store/types.js';
 type Writer = typeof import('hyparquet-writer');
 type Reader = typeof import('hyparquet');
 
-// Pure-JS Parquet (no native code), so offline files can be written inside Lambda.
+// Pure-JS Parquet (no native code), so spines can be written inside Lambda; offline rows have their own writer.
 export const loadParquetWriter = /* @__PURE__ */ optionalModule<Writer>(() => import('hyparquet-writer'), 'writing offline Parquet', 'hyparquet-writer');
 const loadReader = /* @__PURE__ */ optionalModule<Reader>(() => import('hyparquet'), 'reading offline Parquet', 'hyparquet');
 
-const PRIMITIVE: Record<FeatureDefinition['FeatureType'], { type: 'BYTE_ARRAY' | 'INT64' | 'DOUBLE'; converted_type?: 'UTF8' }> = {
-  String: { type: 'BYTE_ARRAY', converted_type: 'UTF8' },
-  Integral: { type: 'INT64' },
-  Fractional: { type: 'DOUBLE' },
-};
+const PHYSICAL: Record<FeatureDefinition['FeatureType'], ColumnSpec['type']> = { String: 'BYTE_ARRAY', Integral: 'INT64', Fractional: 'DOUBLE' };
 
-function typed(type: FeatureDefinition['FeatureType'], text: string): string | number | bigint {
-  if (type === 'Integral') return BigInt(text);
-  if (type === 'Fractional') return Number(text);
-  return text;
+/** Rows per row group: a backfill chunk's file is one row group; a very large append is cut. */
+const ROW_GROUP_ROWS = 100_000;
+
+/** The columns of a group's offline file: its features, then write_time, api_invocation_time and is_deleted. */
+function offlineColumns(definitions: readonly FeatureDefinition[]): ColumnSpec[] {
+  return [
+    ...definitions.map((d) => ({
+      name: d.FeatureName,
+      type: PHYSICAL[d.FeatureType],
+      ...(d.FeatureType === 'String' ? { convertedType: 'UTF8' as const } : {}),
+      ...(d.CollectionType ? { list: true } : {}),
+    })),
+    { name: 'write_time', type: 'INT64', convertedType: 'TIMESTAMP_MILLIS' },
+    { name: 'api_invocation_time', type: 'INT64', convertedType: 'TIMESTAMP_MILLIS' },
+    { name: 'is_deleted', type: 'BOOLEAN' },
+  ];
 }
 
 /**
@@ -30,51 +39,44 @@ function typed(type: FeatureDefinition['FeatureType'], text: string): string | n
  * (callers check them once, when they partition the writes).
  */
 export async function encodeOfflineParquet(group: GroupSchema, writes: readonly OfflineWrite[]): Promise<Uint8Array> {
-  const { parquetWriteBuffer } = await loadParquetWriter();
   const definitions = group.featureDefinitions;
   const columnOf = new Map(definitions.map((d, i) => [d.FeatureName, i]));
-  const columns = definitions.map(() => new Array<unknown>(writes.length).fill(null));
-  for (let row = 0; row < writes.length; row++) {
-    const record = (writes[row] as OfflineWrite).record;
-    // Records the codec made list their features in definition order (absent ones skipped), so the
-    // next definition is tried before the name lookup.
-    let next = 0;
-    for (let f = 0; f < record.length; f++) {
-      const feature = record[f] as FeatureValue;
-      const i = definitions[next]?.FeatureName === feature.FeatureName ? next : columnOf.get(feature.FeatureName);
-      if (i === undefined) continue;
-      next = i + 1;
-      const d = definitions[i] as FeatureDefinition;
-      (columns[i] as unknown[])[row] = d.CollectionType
-        ? (feature.ValueAsStringList ?? []).map((v) => typed(d.FeatureType, v))
-        : typed(d.FeatureType, feature.ValueAsString ?? '');
+  const file = new ParquetFileBuilder(offlineColumns(definitions), Math.min(writes.length, ROW_GROUP_ROWS));
+  const writeTime = file.column(definitions.length);
+  const invocationTime = file.column(definitions.length + 1);
+  const deleted = file.column(definitions.length + 2);
+  // A row's value per column, reused row after row.
+  const row = new Array<FeatureValue | undefined>(definitions.length);
+  for (let start = 0; start < writes.length; start += ROW_GROUP_ROWS) {
+    const end = Math.min(writes.length, start + ROW_GROUP_ROWS);
+    for (let w = start; w < end; w++) {
+      const write = writes[w] as OfflineWrite;
+      row.fill(undefined);
+      const record = write.record;
+      // Records the codec made list their features in definition order (absent ones skipped), so the
+      // next definition is tried before the name lookup.
+      let next = 0;
+      for (let f = 0; f < record.length; f++) {
+        const feature = record[f] as FeatureValue;
+        const i = definitions[next]?.FeatureName === feature.FeatureName ? next : columnOf.get(feature.FeatureName);
+        if (i === undefined) continue;
+        next = i + 1;
+        row[i] = feature;
+      }
+      for (let i = 0; i < definitions.length; i++) {
+        const feature = row[i];
+        const column = file.column(i);
+        if (feature === undefined) column.null();
+        else if ((definitions[i] as FeatureDefinition).CollectionType) column.list(feature.ValueAsStringList ?? []);
+        else column.text(feature.ValueAsString ?? '');
+      }
+      writeTime.integer(write.writeTime.getTime());
+      invocationTime.integer(write.apiInvocationTime.getTime());
+      deleted.boolean(write.isDeleted);
     }
+    file.endRowGroup(end - start);
   }
-  const schema: Record<string, unknown>[] = [{ name: 'root', num_children: definitions.length + 3 }];
-  for (const d of definitions) {
-    if (d.CollectionType) {
-      schema.push({ name: d.FeatureName, repetition_type: 'OPTIONAL', converted_type: 'LIST', num_children: 1 });
-      schema.push({ name: 'list', repetition_type: 'REPEATED', num_children: 1 });
-      schema.push({ name: 'element', repetition_type: 'OPTIONAL', ...PRIMITIVE[d.FeatureType] });
-    } else {
-      schema.push({ name: d.FeatureName, repetition_type: 'OPTIONAL', ...PRIMITIVE[d.FeatureType] });
-    }
-  }
-  schema.push(
-    { name: 'write_time', type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', repetition_type: 'OPTIONAL' },
-    { name: 'api_invocation_time', type: 'INT64', converted_type: 'TIMESTAMP_MILLIS', repetition_type: 'OPTIONAL' },
-    { name: 'is_deleted', type: 'BOOLEAN', repetition_type: 'OPTIONAL' },
-  );
-  const buffer = parquetWriteBuffer({
-    columnData: [
-      ...definitions.map((d, i) => ({ name: d.FeatureName, data: columns[i] as unknown[] })),
-      { name: 'write_time', data: writes.map((w) => w.writeTime) },
-      { name: 'api_invocation_time', data: writes.map((w) => w.apiInvocationTime) },
-      { name: 'is_deleted', data: writes.map((w) => w.isDeleted) },
-    ] as never,
-    schema: schema as never,
-  });
-  return new Uint8Array(buffer);
+  return file.finish();
 }
 
 /** Reads an offline Parquet file back into rows (Integral as bigint, timestamps as Date). */
