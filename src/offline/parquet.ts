@@ -5,11 +5,9 @@ import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/types.js';
 import type { OfflineStoredRow, OfflineWrite } from '../store/types.js';
 
-type Writer = typeof import('hyparquet-writer');
 type Reader = typeof import('hyparquet');
 
-// Pure-JS Parquet (no native code), so spines can be written inside Lambda; offline rows have their own writer.
-export const loadParquetWriter = /* @__PURE__ */ optionalModule<Writer>(() => import('hyparquet-writer'), 'writing offline Parquet', 'hyparquet-writer');
+// Offline files are written by skewless' own writer (parquet-file.ts) and read with hyparquet: both pure JS, so they run inside Lambda.
 const loadReader = /* @__PURE__ */ optionalModule<Reader>(() => import('hyparquet'), 'reading offline Parquet', 'hyparquet');
 
 const PHYSICAL: Record<FeatureDefinition['FeatureType'], ColumnSpec['type']> = { String: 'BYTE_ARRAY', Integral: 'INT64', Fractional: 'DOUBLE' };

@@ -33,7 +33,6 @@ function valueFits(type: FeatureDefinition['FeatureType'], text: string): boolea
   }
 }
 
-/** Event time as SageMaker reads it: ISO-8601 with a zone (String) or epoch seconds (Fractional). */
 /** The SageMaker type of a group's event time feature: String (ISO-8601) or Fractional (epoch seconds). */
 export function eventTimeTypeOf(group: GroupSchema): FeatureDefinition['FeatureType'] {
   return group.featureDefinitions.find((d) => d.FeatureName === group.eventTime)?.FeatureType ?? 'String';
