@@ -405,14 +405,14 @@ export class Column {
   /** Min and max in PLAIN bytes (nothing for an all-null chunk or an over-long string). */
   private statistics(): [Uint8Array | undefined, Uint8Array | undefined] {
     if (this.min === undefined || this.max === undefined) return [undefined, undefined];
-    const bytes = (value: Value, zero: number) => {
-      const buffer = new ByteBuffer(16);
-      if (typeof value === 'string') buffer.string(value);
-      else if (typeof value === 'boolean') return Uint8Array.of(value ? 1 : 0);
+    const bytes = (value: Value, zero: number): Uint8Array => {
+      if (typeof value === 'string') return Buffer.from(value, 'utf8');
+      if (typeof value === 'boolean') return Uint8Array.of(value ? 1 : 0);
+      const buffer = new ByteBuffer(8);
       // Parquet's rule for doubles: a zero bound is -0 as a min and +0 as a max.
-      else if (this.spec.type === 'DOUBLE') buffer.double(value === 0 ? zero : (value as number));
+      if (this.spec.type === 'DOUBLE') buffer.double(value === 0 ? zero : (value as number));
       else buffer.int64(value);
-      return typeof value === 'string' ? buffer.view().subarray(4) : buffer.view();
+      return buffer.view();
     };
     const min = bytes(this.min, -0);
     const max = bytes(this.max, 0);

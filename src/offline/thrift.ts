@@ -19,14 +19,9 @@ export class CompactWriter {
     return this;
   }
 
-  bool(id: number, value: boolean): this {
-    return this.field(id, value ? TRUE : FALSE);
-  }
-
   binary(id: number, value: Uint8Array): this {
     this.field(id, BINARY);
-    this.varint(value.length);
-    for (const byte of value) this.bytes.push(byte);
+    this.lengthPrefixed(value);
     return this;
   }
 
@@ -55,11 +50,7 @@ export class CompactWriter {
 
   strings(id: number, values: readonly string[]): this {
     this.listHeader(id, BINARY, values.length);
-    for (const value of values) {
-      const bytes = Buffer.from(value, 'utf8');
-      this.varint(bytes.length);
-      for (const byte of bytes) this.bytes.push(byte);
-    }
+    for (const value of values) this.lengthPrefixed(Buffer.from(value, 'utf8'));
     return this;
   }
 
@@ -99,6 +90,11 @@ export class CompactWriter {
     }
   }
 
+  private lengthPrefixed(value: Uint8Array): void {
+    this.varint(value.length);
+    for (const byte of value) this.bytes.push(byte);
+  }
+
   private varint(value: number): void {
     writeVarint(value, (byte) => this.bytes.push(byte));
   }
@@ -115,8 +111,6 @@ export function writeVarint(value: number, byte: (b: number) => void): void {
 }
 
 const STOP = 0;
-const TRUE = 1;
-const FALSE = 2;
 const I32 = 5;
 const I64 = 6;
 const BINARY = 8;
