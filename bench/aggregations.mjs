@@ -1,5 +1,6 @@
 // Window aggregations: reducer throughput (the pipeline with and without the group's aggregates) and
-// DynamoDB round trips per Kinesis batch against dynalite, cold (first batch) and warm.
+// DynamoDB round trips per Kinesis batch against dynalite, cold (first batch) and warm: per entity one
+// conditional save of state and records (the commit) and one settle once its records are written.
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { dynamoDbAggregationState, dynamoDbTableDefinition } from '../dist/aws.js';
@@ -60,7 +61,7 @@ async function roundTrips() {
       if (response.batchItemFailures.length > 0) throw new Error('benchmark batch reported failures');
       const after = state.calls();
       const entities = new Set(batch.map((e) => e.card_id)).size;
-      perBatch.push({ entities, batchGets: after.batchGets - before.batchGets, puts: after.puts - before.puts, ms });
+      perBatch.push({ entities, batchGets: after.batchGets - before.batchGets, puts: after.puts - before.puts, settles: after.settles - before.settles, ms });
       before = after;
     }
     await store.close();
@@ -79,7 +80,8 @@ export async function benchAggregations() {
   const batches = await roundTrips();
   const cold = batches[0];
   const warm = batches.slice(1);
-  const warmTrips = warm.reduce((n, b) => n + b.batchGets + b.puts, 0);
+  const trips = (b) => b.batchGets + b.puts + b.settles;
+  const warmTrips = warm.reduce((n, b) => n + trips(b), 0);
   const warmEntities = warm.reduce((n, b) => n + b.entities, 0);
   return {
     records: RECORDS,
@@ -90,10 +92,11 @@ export async function benchAggregations() {
     hotEntityRecordsPerSecond: hot,
     batch: BATCH,
     coldEntities: cold.entities,
-    coldRoundTrips: cold.batchGets + cold.puts,
+    coldRoundTrips: trips(cold),
+    coldRoundTripsPerEntity: Number((trips(cold) / cold.entities).toFixed(3)),
     warmRoundTripsPerEntity: Number((warmTrips / warmEntities).toFixed(3)),
     warmBatchMs: Math.round(median(warm.map((b) => b.ms))),
-    goal: 'one DynamoDB round trip per distinct entity per batch',
-    met: warmTrips <= warmEntities,
+    goal: 'at most two DynamoDB round trips per distinct entity per batch',
+    met: warmTrips <= 2 * warmEntities,
   };
 }

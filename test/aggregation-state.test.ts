@@ -150,14 +150,14 @@ describe('the Kinesis handler with DynamoDB aggregation state (dynalite)', () =>
     expect(summary.outcomes[0]).toMatchObject({ status: 'failed', error: { code: 'STATE_CONFLICT' } });
   });
 
-  it('reads state once per 100 entities and writes once per entity, and nothing more when warm', async () => {
+  it('reads state once per 100 entities, saves and settles once per entity, and reads nothing when warm', async () => {
     const state = dynamoDbAggregationState({ client: ddb, tableName });
     const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: state });
     const batch = Array.from({ length: 500 }, (_, i) => txn(`rt-${i % 150}`, i % 60, i));
     await store.ingest(velocity, batch);
-    expect(state.calls()).toEqual({ batchGets: 2, puts: 150 });
+    expect(state.calls()).toEqual({ batchGets: 2, puts: 150, settles: 150 });
     await store.ingest(velocity, batch.map((e) => ({ ...e, ts: new Date(Date.parse(e.ts) + 3_600_000).toISOString() })));
-    expect(state.calls()).toEqual({ batchGets: 2, puts: 300 });
+    expect(state.calls()).toEqual({ batchGets: 2, puts: 300, settles: 300 });
     await store.close();
   });
 

@@ -89,7 +89,7 @@ describe('iamPolicies', () => {
     expect(ingestion.Statement[1]).toEqual({
       Sid: 'AggregationState',
       Effect: 'Allow',
-      Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+      Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
       Resource: ['arn:aws:dynamodb:eu-west-1:123456789012:table/fraud-state'],
     });
   });

@@ -1,7 +1,7 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BackendError } from '../errors.js';
 import type { EntityState } from '../pipeline/aggregate.js';
-import type { GroupSchema } from '../schema/sagemaker-record.js';
+import { type GroupSchema, type PackedRecords, packRecords, unpackRecords } from '../schema/sagemaker-record.js';
 import type { AggregationSaveOutcome, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../store/types.js';
 import { mapConcurrent } from '../util/concurrency.js';
 import { optionalModule } from '../util/optional-module.js';
@@ -15,8 +15,8 @@ const loadDynamoDb = /* @__PURE__ */ optionalModule<typeof import('@aws-sdk/clie
   '@aws-sdk/client-dynamodb',
 );
 
-/** DynamoDB's item size limit, less room for the key and version. */
-const MAX_STATE_BYTES = 400 * 1024 - 1024;
+/** DynamoDB's item size limit (400 KB, names and values), less room for the key, version and attribute names. */
+const MAX_ITEM_BYTES = 400 * 1024 - 1024;
 const BATCH_GET_LIMIT = 100;
 
 export interface DynamoDbAggregationStateOptions {
@@ -28,8 +28,8 @@ export interface DynamoDbAggregationStateOptions {
   readonly concurrency?: number;
   /**
    * Entities whose state is kept in memory between batches (a warm Lambda then reads nothing:
-   * one write per entity per batch); default 10,000, 0 for none. A stale copy is caught by the
-   * version check and read again.
+   * one save and one settle per entity per batch); default 10,000, 0 for none. A stale copy is
+   * caught by the version check and read again.
    */
   readonly cacheEntities?: number;
   readonly retry?: RetryOptions;
@@ -38,17 +38,28 @@ export interface DynamoDbAggregationStateOptions {
 /** Round trips to DynamoDB so far: what the benchmark counts. */
 export interface AggregationStateCalls {
   readonly batchGets: number;
+  /** Conditional PutItem calls: one per entity per commit. */
   readonly puts: number;
+  /** Conditional UpdateItem calls that empty an outbox once its records are written. */
+  readonly settles: number;
 }
 
 const keyOf = (group: GroupSchema, id: string) => `agg#${group.name}#${id}`;
 
+/** An item as read or written: the state and outbox as JSON text, parsed only when asked for. */
+interface Cached {
+  readonly state: string;
+  readonly version: number;
+  readonly pending: string | undefined;
+}
+
 /**
  * Aggregation state in DynamoDB: one item per (group, entity) holding the entity's window state as
- * JSON and a version. A batch reads its entities with BatchGetItem (skipped for entities cached from
- * the previous batch) and writes each with one PutItem conditioned on the version it read, so a
- * concurrent or replayed writer cannot overwrite newer state. The stream position inside the state
- * makes a redelivered record count once. No transactions are used.
+ * JSON (`s`), a version (`v`) and the records its last commit produced (`o`, the outbox). A batch
+ * reads its entities with BatchGetItem (skipped for entities cached from the previous batch), saves
+ * each entity's new state and records with one PutItem conditioned on the version it read, writes
+ * the records, then empties the outbox with one UpdateItem conditioned on the version it saved. No
+ * transactions are used: every write is a single-item conditional write.
  *
  * ### Example
  * ```ts
@@ -62,20 +73,27 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
   const concurrency = options.concurrency ?? 16;
   const cacheLimit = options.cacheEntities ?? 10_000;
   const client = lazyClient(options.client, async () => new (await loadDynamoDb()).DynamoDBClient({}));
-  const cache = new Map<string, { text: string; version: number }>();
+  const cache = new Map<string, Cached>();
   let batchGets = 0;
   let puts = 0;
+  let settles = 0;
 
-  const remember = (key: string, text: string, version: number) => {
+  const remember = (key: string, item: Cached) => {
     if (cacheLimit <= 0) return;
     cache.delete(key);
-    cache.set(key, { text, version });
+    cache.set(key, item);
     // Oldest first out: a Map iterates in insertion order.
     if (cache.size > cacheLimit) cache.delete(cache.keys().next().value as string);
   };
 
+  const stored = (group: GroupSchema, item: Cached): StoredAggregationState => ({
+    state: JSON.parse(item.state) as EntityState,
+    version: item.version,
+    ...(item.pending === undefined ? {} : { pending: unpackRecords(group, JSON.parse(item.pending) as PackedRecords) }),
+  });
+
   return {
-    calls: () => ({ batchGets, puts }),
+    calls: () => ({ batchGets, puts, settles }),
 
     async load(group, ids) {
       const ddb = await loadDynamoDb();
@@ -83,7 +101,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
       const missing: string[] = [];
       for (const id of ids) {
         const hit = cache.get(keyOf(group, id));
-        if (hit) out.set(id, { state: JSON.parse(hit.text) as EntityState, version: hit.version });
+        if (hit) out.set(id, stored(group, hit));
         else missing.push(id);
       }
       const idOf = new Map(missing.map((id) => [keyOf(group, id), id]));
@@ -97,12 +115,11 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
               const result = await (await client()).send(
                 new ddb.BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: [...batch], ConsistentRead: true } } }),
               );
-              for (const item of result.Responses?.[tableName] ?? []) {
-                const key = item['pk']?.S as string;
-                const text = item['s']?.S as string;
-                const version = Number(item['v']?.N);
-                out.set(idOf.get(key) as string, { state: JSON.parse(text) as EntityState, version });
-                remember(key, text, version);
+              for (const found of result.Responses?.[tableName] ?? []) {
+                const key = found['pk']?.S as string;
+                const item: Cached = { state: found['s']?.S as string, version: Number(found['v']?.N), pending: found['o']?.S };
+                out.set(idOf.get(key) as string, stored(group, item));
+                remember(key, item);
               }
               return (result.UnprocessedKeys?.[tableName]?.Keys ?? []) as Record<string, AttributeValue>[];
             },
@@ -120,16 +137,19 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
       const ddb = await loadDynamoDb();
       return mapConcurrent(updates, concurrency, async (update: AggregationStateUpdate): Promise<AggregationSaveOutcome> => {
         const key = keyOf(group, update.id);
-        const text = JSON.stringify(update.state);
-        const bytes = Buffer.byteLength(text, 'utf8');
-        if (bytes > MAX_STATE_BYTES) {
+        const state = JSON.stringify(update.state);
+        const pending = update.pending && update.pending.length > 0 ? JSON.stringify(packRecords(group, update.pending)) : undefined;
+        const stateBytes = Buffer.byteLength(state, 'utf8');
+        if (stateBytes > MAX_ITEM_BYTES) {
           return new BackendError(
             'WRITE_FAILED',
-            `group "${group.name}": the aggregation state of "${update.id}" is ${bytes} bytes, over DynamoDB's 400 KB item limit: ` +
+            `group "${group.name}": the aggregation state of "${update.id}" is ${stateBytes} bytes, over DynamoDB's 400 KB item limit: ` +
               'lower stateCompaction.maxEntries, or the distinctCount limit',
             { group: group.name },
           );
         }
+        // The records go in the same item as the state, so both are saved or neither: fewer at a time if they do not fit.
+        if (pending !== undefined && stateBytes + Buffer.byteLength(pending, 'utf8') > MAX_ITEM_BYTES) return 'too-large';
         const version = (update.expected ?? 0) + 1;
         try {
           await withRetry(() => {
@@ -138,19 +158,47 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
               (await client()).send(
                 new ddb.PutItemCommand({
                   TableName: tableName,
-                  Item: { pk: { S: key }, v: { N: String(version) }, s: { S: text } },
+                  Item: { pk: { S: key }, v: { N: String(version) }, s: { S: state }, ...(pending === undefined ? {} : { o: { S: pending } }) },
                   ...(update.expected === undefined
                     ? { ConditionExpression: 'attribute_not_exists(pk)' }
                     : { ConditionExpression: 'v = :v', ExpressionAttributeValues: { ':v': { N: String(update.expected) } } }),
                 }),
               ))();
           }, retry);
-          remember(key, text, version);
+          remember(key, { state, version, pending });
           return 'saved';
         } catch (error) {
           cache.delete(key);
           if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return 'conflict';
           return backendError(error, group.name, 'write');
+        }
+      });
+    },
+
+    async settle(group, settled) {
+      const ddb = await loadDynamoDb();
+      await mapConcurrent(settled, concurrency, async ({ id, version }) => {
+        const key = keyOf(group, id);
+        try {
+          await withRetry(() => {
+            settles++;
+            return (async () =>
+              (await client()).send(
+                new ddb.UpdateItemCommand({
+                  TableName: tableName,
+                  Key: { pk: { S: key } },
+                  UpdateExpression: 'REMOVE o',
+                  ConditionExpression: 'v = :v',
+                  ExpressionAttributeValues: { ':v': { N: String(version) } },
+                }),
+              ))();
+          }, retry);
+          const hit = cache.get(key);
+          if (hit?.version === version) remember(key, { ...hit, pending: undefined });
+        } catch {
+          // Left as it is, the outbox is written once more by whoever reads the state next: a
+          // duplicate offline row with the same values, never a lost or wrong one.
+          cache.delete(key);
         }
       });
     },

@@ -7,7 +7,7 @@ import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../sch
 import type { FeatureDefinition } from '../schema/types.js';
 import type { DeleteStatus, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
-import { backendError, deadlineError } from './errors.js';
+import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type Modules = [typeof import('@aws-sdk/client-dynamodb'), typeof import('@aws-sdk/lib-dynamodb')];
@@ -179,6 +179,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
             return backendError(error, group.name, 'write');
           }
         },
+        haltAfterFailure(group.name),
       );
     },
 

@@ -20,3 +20,18 @@ export function backendError(error: unknown, group: string, action: 'write' | 'r
 export function deadlineError(group: string): BackendError {
   return new BackendError('DEADLINE_EXCEEDED', `group "${group}": not written, the invocation ran out of time`, { retryable: true, group });
 }
+
+/**
+ * What the later records of an identifier get once one of its records failed: not sent, so they
+ * cannot overtake it, and retryable, so Lambda redelivers them in order.
+ */
+export function haltAfterFailure<R>(group: string): (result: R) => R | undefined {
+  return (result) =>
+    result instanceof BackendError
+      ? (new BackendError(result.code === 'DEADLINE_EXCEEDED' ? 'DEADLINE_EXCEEDED' : 'WRITE_FAILED', `group "${group}": not written, an earlier record of the same identifier was not written (${result.code})`, {
+          retryable: true,
+          group,
+          cause: result,
+        }) as R)
+      : undefined;
+}

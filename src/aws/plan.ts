@@ -160,7 +160,7 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
               {
                 Sid: 'AggregationState',
                 Effect: 'Allow' as const,
-                Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+                Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
                 Resource: [`arn:aws:dynamodb:${region}:${account}:table/${options.aggregationStateTable ?? 'skewless-state'}`],
               },
             ]

@@ -10,7 +10,7 @@ import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, Online
 import { optionalModule } from '../util/optional-module.js';
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
 import { lazyClient } from './clients.js';
-import { backendError, deadlineError } from './errors.js';
+import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');
@@ -93,7 +93,15 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     });
     const size = Math.min(options.batchSize ?? 100, 100);
     const c = await client();
-    for (const round of rounds) {
+    const halt = haltAfterFailure<OnlineWriteOutcome>(group.name);
+    const halted = new Map<string, OnlineWriteOutcome>();
+    for (const all of rounds) {
+      // An identifier whose record failed sends nothing later in this call (it would overtake that record).
+      const round = all.filter((index) => {
+        const stop = halted.get(idOf(group, records[index] as SageMakerRecord));
+        if (stop !== undefined) outcomes[index] = stop;
+        return stop === undefined;
+      });
       const chunks: number[][] = [];
       for (let i = 0; i < round.length; i += size) chunks.push(round.slice(i, i + size));
       await mapConcurrent(chunks, concurrency, async (chunk) => {
@@ -133,6 +141,10 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
           for (const index of chunk) outcomes[index] ??= backendError(error, group.name, 'write');
         }
       });
+      for (const index of round) {
+        const stop = halt(outcomes[index] as OnlineWriteOutcome);
+        if (stop !== undefined) halted.set(idOf(group, records[index] as SageMakerRecord), stop);
+      }
     }
     return outcomes;
   };
@@ -143,8 +155,12 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     async put(group, records, putOptions = {}) {
       const m = await loadRuntime();
       if (options.batchWrite) return putBatched(m, group, records, putOptions);
-      return inOrderPerKey(records, (r) => idOf(group, r), concurrency, (record) =>
-        beforeDeadline(putOptions.deadline) ? putOne(m, group, record, putOptions) : Promise.resolve(deadlineError(group.name)),
+      return inOrderPerKey(
+        records,
+        (r) => idOf(group, r),
+        concurrency,
+        (record) => (beforeDeadline(putOptions.deadline) ? putOne(m, group, record, putOptions) : Promise.resolve(deadlineError(group.name))),
+        haltAfterFailure(group.name),
       );
     },
 

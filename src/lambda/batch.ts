@@ -48,6 +48,10 @@ export interface BatchReport {
   readonly late: number;
   /** Redelivered records the aggregation state had already applied (so not written again). */
   readonly duplicates: number;
+  /** Aggregation state saves that met another writer's newer version and were redone. */
+  readonly conflicts: number;
+  /** Records written again from an entity's outbox (an earlier commit whose writes were not confirmed). */
+  readonly reemitted: number;
 }
 
 /** Records decoded and written together; a larger batch goes through in slices of this size, in order. */
@@ -78,10 +82,15 @@ export async function processItems<T>(
   let retried = 0;
   let late = 0;
   let duplicates = 0;
+  let conflicts = 0;
+  let reemitted = 0;
   const onRetry = () => {
     retried++;
   };
 
+  // A group with aggregations takes the whole batch in one go: each slice would be its own commit of
+  // every entity's state (a save and a settle per entity per slice, instead of per batch).
+  const sliceLimit = Object.keys(group.aggregations).length > 0 ? Number.POSITIVE_INFINITY : SLICE_RECORDS;
   let i = 0;
   let next: BatchItem | undefined;
   while (i < records.length) {
@@ -98,7 +107,7 @@ export async function processItems<T>(
     // batch, which V8 would copy and promote (a 10,000-record batch measured ~25% faster in slices of 500).
     const start = i;
     const run: PutItem[] = [first];
-    for (i++; i < records.length && run.length < SLICE_RECORDS; i++) {
+    for (i++; i < records.length && run.length < sliceLimit; i++) {
       const item = toItem(records[i] as T, i);
       if (item.kind === 'delete') {
         next = item;
@@ -136,6 +145,8 @@ export async function processItems<T>(
     });
     late += summary.late;
     duplicates += summary.duplicate;
+    conflicts += summary.conflicts;
+    reemitted += summary.reemitted;
     for (const outcome of summary.outcomes) {
       const index = indexOf[outcome.index] as number;
       statuses[index] = outcome.status === 'poison' ? 'poison' : outcome.status === 'failed' ? 'failed' : 'written';
@@ -144,7 +155,7 @@ export async function processItems<T>(
 
   const counts = { written: 0, poison: 0, failed: 0 };
   for (const status of statuses) counts[status]++;
-  const report: BatchReport = { statuses, ...counts, retried, late, duplicates };
+  const report: BatchReport = { statuses, ...counts, retried, late, duplicates, conflicts, reemitted };
   logBatch(source, group, report, Date.now() - started, options);
   return report;
 }
@@ -191,6 +202,8 @@ export function logBatch(
     reported: report.failed,
     late: report.late,
     duplicates: report.duplicates,
+    conflicts: report.conflicts,
+    reemitted: report.reemitted,
     durationMs,
   };
   // Counts only: no payload values and no credentials ever reach the log.

@@ -2,9 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBAppender } from '@duckdb/node-api';
 import type { EntityState } from '../pipeline/aggregate.js';
-import type { GroupSchema } from '../schema/sagemaker-record.js';
+import { type GroupSchema, type PackedRecords, packRecords, unpackRecords } from '../schema/sagemaker-record.js';
 import { quoteIdentifier } from '../sql/quote.js';
-import type { AggregationSaveOutcome, AggregationStateStore, StoredAggregationState } from '../store/types.js';
+import type { AggregationSaveOutcome, AggregationSettle, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../store/types.js';
 import { Database } from './duckdb.js';
 
 export interface LocalAggregationStateOptions {
@@ -30,21 +30,25 @@ class LocalAggregationState implements AggregationStateStore {
 
   constructor(private readonly db: Database) {}
 
-  private open(groupName: string): Promise<GroupStates> {
+  private open(group: GroupSchema): Promise<GroupStates> {
+    const groupName = group.name;
     let found = this.groups.get(groupName);
     if (!found) {
       found = this.db.exclusive(async (connection) => {
         const table = quoteIdentifier(`aggregation__${groupName}`);
-        await connection.run(`CREATE TABLE IF NOT EXISTS ${table} (record_id VARCHAR NOT NULL, version BIGINT NOT NULL, state VARCHAR NOT NULL, seq BIGINT NOT NULL)`);
+        await connection.run(`CREATE TABLE IF NOT EXISTS ${table} (record_id VARCHAR NOT NULL, version BIGINT NOT NULL, state VARCHAR NOT NULL, seq BIGINT NOT NULL, pending VARCHAR)`);
+        // Tables written by 0.1 have no outbox column.
+        await connection.run(`ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS pending VARCHAR`);
         await connection.run(`CREATE OR REPLACE TEMP TABLE latest_state AS SELECT * FROM ${table} QUALIFY row_number() OVER (PARTITION BY record_id ORDER BY seq DESC) = 1`);
         await connection.run('BEGIN TRANSACTION');
         await connection.run(`DELETE FROM ${table}`);
-        await connection.run(`INSERT INTO ${table} SELECT * FROM latest_state`);
+        await connection.run(`INSERT INTO ${table} SELECT record_id, version, state, seq, pending FROM latest_state`);
         await connection.run('COMMIT');
         const items = new Map<string, StoredAggregationState>();
         let sequence = 0n;
-        for (const row of (await connection.runAndReadAll('SELECT * FROM latest_state')).getRowObjectsJS()) {
-          items.set(row['record_id'] as string, { state: JSON.parse(row['state'] as string) as EntityState, version: Number(row['version']) });
+        for (const row of (await connection.runAndReadAll('SELECT record_id, version, state, seq, pending FROM latest_state')).getRowObjectsJS()) {
+          const pending = row['pending'] === null ? {} : { pending: unpackRecords(group, JSON.parse(row['pending'] as string) as PackedRecords) };
+          items.set(row['record_id'] as string, { state: JSON.parse(row['state'] as string) as EntityState, version: Number(row['version']), ...pending });
           if ((row['seq'] as bigint) >= sequence) sequence = (row['seq'] as bigint) + 1n;
         }
         return { items, appender: await connection.createAppender(`aggregation__${groupName}`), sequence };
@@ -55,7 +59,7 @@ class LocalAggregationState implements AggregationStateStore {
   }
 
   async load(group: GroupSchema, ids: readonly string[]): Promise<Map<string, StoredAggregationState>> {
-    const { items } = await this.open(group.name);
+    const { items } = await this.open(group);
     const out = new Map<string, StoredAggregationState>();
     for (const id of ids) {
       const found = items.get(id);
@@ -64,24 +68,44 @@ class LocalAggregationState implements AggregationStateStore {
     return out;
   }
 
-  async save(group: GroupSchema, updates: readonly { id: string; state: EntityState; expected: number | undefined }[]): Promise<AggregationSaveOutcome[]> {
-    const states = await this.open(group.name);
+  async save(group: GroupSchema, updates: readonly AggregationStateUpdate[]): Promise<AggregationSaveOutcome[]> {
+    const states = await this.open(group);
     return this.db.exclusive(async () => {
       const outcomes = updates.map((u): AggregationSaveOutcome => {
         if (states.items.get(u.id)?.version !== u.expected) return 'conflict';
         const version = (u.expected ?? 0) + 1;
         const text = JSON.stringify(u.state);
-        states.items.set(u.id, { state: JSON.parse(text) as EntityState, version });
-        states.appender.appendVarchar(u.id);
-        states.appender.appendBigInt(BigInt(version));
-        states.appender.appendVarchar(text);
-        states.appender.appendBigInt(states.sequence++);
-        states.appender.endRow();
+        const pending = u.pending && u.pending.length > 0 ? u.pending : undefined;
+        states.items.set(u.id, { state: JSON.parse(text) as EntityState, version, ...(pending ? { pending: structuredClone(pending) } : {}) });
+        this.appendRow(states, u.id, version, text, pending ? JSON.stringify(packRecords(group, pending)) : null);
         return 'saved';
       });
       states.appender.flushSync();
       return outcomes;
     });
+  }
+
+  async settle(group: GroupSchema, settled: readonly AggregationSettle[]): Promise<void> {
+    const states = await this.open(group);
+    await this.db.exclusive(async () => {
+      for (const { id, version } of settled) {
+        const current = states.items.get(id);
+        if (current?.version !== version || !current.pending) continue;
+        states.items.set(id, { state: current.state, version });
+        this.appendRow(states, id, version, JSON.stringify(current.state), null);
+      }
+      states.appender.flushSync();
+    });
+  }
+
+  private appendRow(states: GroupStates, id: string, version: number, state: string, pending: string | null): void {
+    states.appender.appendVarchar(id);
+    states.appender.appendBigInt(BigInt(version));
+    states.appender.appendVarchar(state);
+    states.appender.appendBigInt(states.sequence++);
+    if (pending === null) states.appender.appendNull();
+    else states.appender.appendVarchar(pending);
+    states.appender.endRow();
   }
 
   async close(): Promise<void> {

@@ -179,3 +179,37 @@ export function expiresAtMs(eventTimeMs: number, ttl: TtlDuration | undefined): 
   if (unit === undefined || !Number.isFinite(ttl.Value) || ttl.Value < 1) return undefined;
   return eventTimeMs + ttl.Value * unit;
 }
+
+/** Records as an outbox keeps them: per record, each feature's value in definition order (null when absent). */
+export type PackedRecords = (string | readonly string[] | null)[][];
+
+/**
+ * Records in a compact JSON-ready form, without feature names (a DynamoDB item has 400 KB for a
+ * state and its outbox, and names would take half of it).
+ */
+export function packRecords(group: GroupSchema, records: readonly SageMakerRecord[]): PackedRecords {
+  const { definitions } = lookupOf(group);
+  const order = new Map([...definitions.keys()].map((name, i) => [name, i]));
+  return records.map((record) => {
+    const values = new Array<string | readonly string[] | null>(order.size).fill(null);
+    for (const feature of record) {
+      const at = order.get(feature.FeatureName);
+      if (at !== undefined) values[at] = feature.ValueAsString ?? [...(feature.ValueAsStringList ?? [])];
+    }
+    return values;
+  });
+}
+
+/** The records `packRecords` packed, for the same group definition. */
+export function unpackRecords(group: GroupSchema, packed: PackedRecords): SageMakerRecord[] {
+  const names = group.featureDefinitions.map((d) => d.FeatureName);
+  return packed.map((values) => {
+    const record: SageMakerRecord = [];
+    values.forEach((value, i) => {
+      if (value === null || value === undefined) return;
+      const FeatureName = names[i] as string;
+      record.push(typeof value === 'string' ? { FeatureName, ValueAsString: value } : { FeatureName, ValueAsStringList: [...value] });
+    });
+    return record;
+  });
+}

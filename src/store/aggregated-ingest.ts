@@ -1,106 +1,263 @@
 import { BackendError, type RecordError } from '../errors.js';
 import { pipelineOf } from '../define.js';
-import { cloneState, emptyState, type EntityState } from '../pipeline/aggregate.js';
+import { cloneState, emptyState } from '../pipeline/aggregate.js';
 import { memorySession, type PreparedRecord } from '../pipeline/pipeline.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
+import { beforeDeadline } from '../util/concurrency.js';
 import type { IngestOptions, RecordOutcome, WriteSummary } from './feature-store.js';
 import { summarize } from './summary.js';
-import type { AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from './types.js';
+import type { AggregationSettle, AggregationStateStore, AggregationStateUpdate, OnlineWriteOutcome, StoredAggregationState } from './types.js';
 
 /** What the aggregated ingest needs of the store it runs in. */
 export interface AggregatedIngestDeps {
   readonly states: AggregationStateStore;
   /** Dead-letters pipeline failures; the outcomes say which the sink took. */
   poison(failures: readonly { index: number; error: RecordError }[]): Promise<RecordOutcome[]>;
-  /** Writes encoded records online and offline; `done` are outcomes decided already (poison, duplicates). */
-  write(encoded: { index: number; record: SageMakerRecord }[], done: RecordOutcome[]): Promise<WriteSummary>;
+  /** Writes encoded records online and offline, in order per identifier; one outcome per record, in input order. */
+  write(records: readonly SageMakerRecord[]): Promise<{ readonly outcomes: readonly OnlineWriteOutcome[]; readonly retried: number }>;
 }
 
 /** What the builders hand the store through their hooks. */
 export type AggregatedIngest = typeof ingestWithAggregates;
 
+/** Saves of one entity that may find its state changed by another writer before this batch gives up on it. */
+const MAX_CONFLICTS = 3;
+
+/** One entity's records in this batch and how far they got. */
+interface Entity {
+  readonly id: string;
+  readonly records: readonly PreparedRecord[];
+  /** The stored state (and outbox) this batch builds on; undefined until loaded or when none is stored. */
+  stored: StoredAggregationState | undefined;
+  loaded: boolean;
+  /** Records before this one are committed and written. */
+  next: number;
+  /** Records committed by one save: all that are left, fewer after a save found them too large for one item. */
+  take: number;
+  conflicts: number;
+  /** Set when the entity stops: its records from `next` on are reported with this error. */
+  failed: BackendError | undefined;
+  /** The version whose outbox this batch wrote in full, to settle at the end. */
+  settle: number | undefined;
+}
+
+/** A save in flight: the new state and the records it produced. */
+interface Commit {
+  readonly entity: Entity;
+  readonly update: AggregationStateUpdate;
+  /** The slice's records, encoded, with their input indices. */
+  readonly records: readonly { readonly index: number; readonly record: SageMakerRecord }[];
+  readonly duplicates: readonly number[];
+  readonly late: readonly number[];
+  readonly poison: readonly { readonly index: number; readonly error: RecordError }[];
+  /** Records in the slice. */
+  readonly size: number;
+}
+
+function stateError(group: AnyFeatureGroup, what: string, cause: unknown): BackendError {
+  if (cause instanceof BackendError) return cause;
+  return new BackendError('WRITE_FAILED', `group "${group.name}": ${what} failed: ${(cause as Error).message}`, { cause, retryable: true, group: group.name });
+}
+
 /**
- * Ingest for a group with aggregations: validate and transform, load the batch's entities' state
- * (one read), aggregate in input order, write the records, then save each entity's state with one
- * conditional write. The saved state covers an entity's records up to its first record that was
- * not written, so whatever Lambda redelivers is aggregated again from the same state (the same
- * values), and what was saved is recognised by its stream position and not counted twice.
+ * Ingest for a group with aggregations, exactly once per entity across Lambda instances, redeliveries
+ * and crashes, with single-item conditional writes only. Per entity:
+ *
+ * 1. Load its stored state (one read per 100 entities; a warm instance's cache skips it).
+ * 2. If the state holds an outbox (records a previous commit produced and nobody settled), write
+ *    those records first: they are what the stored state says was produced.
+ * 3. Aggregate this batch's records over the state (redelivered positions are skipped), then save the
+ *    new state *and* the records it produced in one conditional write on the version read: the commit.
+ *    A conflict (another instance committed meanwhile) writes nothing; the state is read again and
+ *    the records aggregated again. A save too large for one item commits fewer records at a time.
+ * 4. Write the committed records online and offline, then settle (empty) the outbox.
+ *
+ * So no record is written before the state that produced it is committed, every committed record is
+ * written by someone (this batch, a redelivery, or the entity's next batch), and a conflict can never
+ * leave a wrong value online.
  */
 export async function ingestWithAggregates(group: AnyFeatureGroup, raw: readonly unknown[], ingestOptions: IngestOptions, deps: AggregatedIngestDeps): Promise<WriteSummary> {
   const pipeline = pipelineOf(group);
   const positioned = ingestOptions.position ? { position: ingestOptions.position } : {};
-  const batch = pipeline.prepareBatch(raw, positioned);
-  const byEntity = new Map<string, PreparedRecord[]>();
-  for (const p of batch.prepared) {
-    const list = byEntity.get(p.id);
-    if (list) list.push(p);
-    else byEntity.set(p.id, [p]);
-  }
   const { states } = deps;
-  let loaded: Map<string, StoredAggregationState>;
-  try {
-    loaded = byEntity.size > 0 ? await states.load(group, [...byEntity.keys()]) : new Map();
-  } catch (cause) {
-    const error = new BackendError('READ_FAILED', `group "${group.name}": reading aggregation state failed: ${(cause as Error).message}`, {
-      cause,
-      retryable: true,
-      group: group.name,
-    });
-    const poison = await deps.poison(batch.failures);
-    return summarize([...poison, ...batch.prepared.map((p): RecordOutcome => ({ index: p.index, status: 'failed', error }))].sort((a, b) => a.index - b.index), 0);
-  }
-  const startOf = (id: string): EntityState => {
-    const found = loaded.get(id);
-    return found ? cloneState(found.state) : emptyState();
-  };
-  const working = new Map<string, EntityState>([...byEntity.keys()].map((id) => [id, startOf(id)]));
-  const result = pipeline.completeBatch(batch, { ...positioned, aggregation: memorySession(working) });
-  const poison = await deps.poison(result.failures);
-  const duplicates = result.duplicates.map((index): RecordOutcome => ({ index, status: 'duplicate' }));
-  const summary = await deps.write(result.records.map((r) => ({ index: r.index, record: r.encoded })), [...poison, ...duplicates]);
-  const outcomes = [...summary.outcomes];
+  const batch = pipeline.prepareBatch(raw, positioned);
+  const outcomes: RecordOutcome[] = await deps.poison(batch.failures);
+  let retried = 0;
+  let late = 0;
+  let conflicts = 0;
+  let reemitted = 0;
 
-  const failed = new Set(outcomes.filter((o) => o.status === 'failed').map((o) => o.index));
-  const duplicate = new Set(result.duplicates);
-  const updates: AggregationStateUpdate[] = [];
-  for (const [id, records] of byEntity) {
-    const firstFailed = records.findIndex((r) => failed.has(r.index));
-    let state = working.get(id) as EntityState;
-    if (firstFailed === 0) continue;
-    if (firstFailed > 0) {
-      // Only what will not be redelivered: the entity's records before its first unwritten one.
-      const replay = memorySession(new Map([[id, startOf(id)]]));
-      pipeline.completeBatch({ prepared: records.slice(0, firstFailed), failures: [] }, { ...positioned, aggregation: replay });
-      state = replay.states.get(id) as EntityState;
-    }
-    if (records.every((r) => duplicate.has(r.index))) continue;
-    updates.push({ id, state, expected: loaded.get(id)?.version });
+  const entities = new Map<string, Entity>();
+  for (const p of batch.prepared) {
+    const entity = entities.get(p.id);
+    if (entity) (entity.records as PreparedRecord[]).push(p);
+    else entities.set(p.id, { id: p.id, records: [p], stored: undefined, loaded: false, next: 0, take: Number.POSITIVE_INFINITY, conflicts: 0, failed: undefined, settle: undefined });
   }
-  if (updates.length > 0) {
+  const stop = (entity: Entity, error: BackendError) => {
+    entity.failed ??= error;
+  };
+  const active = () => [...entities.values()].filter((e) => e.failed === undefined && e.next < e.records.length);
+
+  /**
+   * Writes records (each with its place in the batch, for the order they go out in) and says per
+   * entity whether all of its records were written.
+   */
+  const writeAll = async (parts: readonly { entity: Entity; records: readonly { index: number; record: SageMakerRecord }[] }[]) => {
+    const flat = parts.flatMap(({ entity, records }) => records.map((r) => ({ entity, ...r }))).sort((a, b) => a.index - b.index);
+    const written = new Map<Entity, { ok: boolean; outcomes: OnlineWriteOutcome[] }>();
+    for (const { entity } of parts) written.set(entity, { ok: true, outcomes: [] });
+    if (flat.length === 0) return written;
+    const result = await deps.write(flat.map((f) => f.record));
+    retried += result.retried;
+    flat.forEach((f, k) => {
+      const outcome = result.outcomes[k] as OnlineWriteOutcome;
+      const mine = written.get(f.entity) as { ok: boolean; outcomes: OnlineWriteOutcome[] };
+      mine.outcomes.push(outcome);
+      if (outcome instanceof BackendError) mine.ok = false;
+    });
+    return written;
+  };
+
+  for (let round = active(); round.length > 0; round = active()) {
+    if (!beforeDeadline(ingestOptions.deadline)) {
+      const error = new BackendError('DEADLINE_EXCEEDED', `group "${group.name}": not written, the invocation ran out of time`, { retryable: true, group: group.name });
+      for (const e of round) stop(e, error);
+      break;
+    }
+
+    // 1. Load what is not loaded (first round, and entities whose save met a newer version).
+    const unloaded = round.filter((e) => !e.loaded);
+    if (unloaded.length > 0) {
+      try {
+        const found = await states.load(group, unloaded.map((e) => e.id));
+        for (const e of unloaded) {
+          e.stored = found.get(e.id);
+          e.loaded = true;
+        }
+      } catch (cause) {
+        const error = new BackendError('READ_FAILED', `group "${group.name}": reading aggregation state failed: ${(cause as Error).message}`, { cause, retryable: true, group: group.name });
+        for (const e of unloaded) stop(e, error);
+      }
+    }
+
+    // 2. Outboxes left by a commit nobody settled: written before anything newer of the entity.
+    const leftovers = round.filter((e) => e.failed === undefined && (e.stored?.pending?.length ?? 0) > 0);
+    if (leftovers.length > 0) {
+      const written = await writeAll(leftovers.map((e) => ({ entity: e, records: (e.stored?.pending ?? []).map((record) => ({ index: -1, record })) })));
+      for (const e of leftovers) {
+        const result = written.get(e) as { ok: boolean; outcomes: OnlineWriteOutcome[] };
+        reemitted += result.outcomes.length;
+        const stored = e.stored as StoredAggregationState;
+        if (result.ok) {
+          e.stored = { state: stored.state, version: stored.version };
+          e.settle = stored.version;
+        } else {
+          const first = result.outcomes.find((o): o is BackendError => o instanceof BackendError) as BackendError;
+          stop(e, new BackendError(first.code, `group "${group.name}": records saved with the state of "${e.id}" could not be written again: ${first.message}`, { cause: first, retryable: true, group: group.name }));
+        }
+      }
+    }
+
+    // 3. Aggregate each entity's next slice over its stored state, and save state and records together.
+    const commits: Commit[] = [];
+    for (const e of round) {
+      if (e.failed !== undefined) continue;
+      const slice = e.records.slice(e.next, e.next + e.take);
+      const start = e.stored ? cloneState(e.stored.state) : emptyState();
+      const session = memorySession(new Map([[e.id, start]]));
+      const done = pipeline.completeBatch({ prepared: [...slice], failures: [] }, { ...positioned, aggregation: session });
+      commits.push({
+        entity: e,
+        update: { id: e.id, state: start, expected: e.stored?.version, pending: done.records.map((r) => r.encoded) },
+        records: done.records.map((r) => ({ index: r.index, record: r.encoded })),
+        duplicates: done.duplicates,
+        late: done.late,
+        poison: done.failures,
+        size: slice.length,
+      });
+    }
+    // Records the encoder refused are dead-lettered before their state is saved: once saved, a
+    // redelivered copy would be skipped as already applied, so the sink must have them first.
+    const refused = commits.filter((c) => c.poison.length > 0);
+    if (refused.length > 0) {
+      const sent = await deps.poison(refused.flatMap((c) => c.poison));
+      const failed = sent.find((o) => o.status === 'failed');
+      if (failed?.status === 'failed') for (const c of refused) stop(c.entity, failed.error);
+    }
+    const ready = commits.filter((c) => c.entity.failed === undefined);
+    // Every record a duplicate: nothing to save (the stored state already holds them).
+    const toSave = ready.filter((c) => c.duplicates.length < c.size);
     let saved: Awaited<ReturnType<AggregationStateStore['save']>>;
     try {
-      saved = await states.save(group, updates);
+      saved = toSave.length > 0 ? await states.save(group, toSave.map((c) => c.update)) : [];
     } catch (cause) {
-      saved = updates.map(() => new BackendError('WRITE_FAILED', `group "${group.name}": writing aggregation state failed: ${(cause as Error).message}`, { cause, retryable: true, group: group.name }));
+      saved = toSave.map(() => stateError(group, 'writing aggregation state', cause));
     }
-    saved.forEach((outcome, i) => {
-      if (outcome === 'saved') return;
-      const { id } = updates[i] as AggregationStateUpdate;
-      const error =
-        outcome === 'conflict'
-          ? new BackendError('STATE_CONFLICT', `group "${group.name}": the aggregation state of "${id}" changed while this batch ran (is the stream partitioned by the record identifier?)`, {
+    const committed: Commit[] = [];
+    for (const c of ready) {
+      const i = toSave.indexOf(c);
+      const outcome = i < 0 ? 'unchanged' : saved[i];
+      const e = c.entity;
+      if (outcome === 'saved' || outcome === 'unchanged') committed.push(c);
+      else if (outcome === 'conflict') {
+        conflicts++;
+        if (++e.conflicts >= MAX_CONFLICTS) {
+          stop(
+            e,
+            new BackendError('STATE_CONFLICT', `group "${group.name}": the aggregation state of "${e.id}" kept changing while this batch ran (is the stream partitioned by the record identifier?)`, {
               retryable: true,
               group: group.name,
-            })
-          : outcome;
-      // Written, but their state is not: redelivered, they are aggregated again from the stored state.
-      const mine = new Set((byEntity.get(id) as PreparedRecord[]).map((r) => r.index));
-      for (let k = 0; k < outcomes.length; k++) {
-        const o = outcomes[k] as RecordOutcome;
-        if (mine.has(o.index) && o.status !== 'duplicate' && o.status !== 'poison') outcomes[k] = { index: o.index, status: 'failed', error };
+            }),
+          );
+        } else e.loaded = false;
+      } else if (outcome === 'too-large') {
+        if (c.size > 1) e.take = Math.ceil(c.size / 2);
+        else {
+          stop(e, new BackendError('WRITE_FAILED', `group "${group.name}": one record of "${e.id}" and its aggregation state do not fit one state item`, { group: group.name }));
+        }
+      } else stop(e, outcome as BackendError);
+    }
+
+    // 4. Write what was committed; an entity goes on to its next slice only when all of it was written.
+    const written = await writeAll(committed.map((c) => ({ entity: c.entity, records: c.records })));
+    for (const c of committed) {
+      const e = c.entity;
+      const result = written.get(e) ?? { ok: true, outcomes: [] };
+      c.records.forEach((r, k) => {
+        const outcome = result.outcomes[k] as OnlineWriteOutcome;
+        outcomes.push(outcome instanceof BackendError ? { index: r.index, status: 'failed', error: outcome } : { index: r.index, status: outcome });
+      });
+      for (const index of c.duplicates) outcomes.push({ index, status: 'duplicate' });
+      for (const p of c.poison) outcomes.push({ index: p.index, status: 'poison', error: p.error });
+      late += c.late.length;
+      e.next += c.size;
+      const savedVersion = c.duplicates.length < c.size ? (c.update.expected ?? 0) + 1 : undefined;
+      if (savedVersion !== undefined) {
+        e.stored = { state: c.update.state, version: savedVersion };
+        // A save replaced the outbox; settled only once all of its records were written.
+        e.settle = result.ok && c.records.length > 0 ? savedVersion : undefined;
       }
-    });
+      if (!result.ok) {
+        stop(e, new BackendError('WRITE_FAILED', `group "${group.name}": not written, an earlier record of "${e.id}" was not written`, { retryable: true, group: group.name }));
+      }
+    }
   }
-  return summarize(outcomes, summary.retried, result.late.length);
+
+  // Records that never got to a write: reported, so Lambda redelivers them.
+  for (const e of entities.values()) {
+    if (e.failed === undefined) continue;
+    for (const r of e.records.slice(e.next)) outcomes.push({ index: r.index, status: 'failed', error: e.failed });
+  }
+  const settled: AggregationSettle[] = [];
+  for (const e of entities.values()) if (e.settle !== undefined) settled.push({ id: e.id, version: e.settle });
+  if (settled.length > 0) {
+    try {
+      await states.settle(group, settled);
+    } catch {
+      // An outbox left unsettled is written again by the entity's next reader: duplicates, never losses.
+    }
+  }
+  outcomes.sort((a, b) => a.index - b.index);
+  return summarize(outcomes, { retried, late, conflicts, reemitted });
 }

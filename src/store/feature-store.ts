@@ -18,6 +18,7 @@ import type {
   OfflineStore,
   OnlinePutOptions,
   OnlineStore,
+  OnlineWriteOutcome,
 } from './types.js';
 
 /** A record the pipeline refused, as a dead-letter sink receives it. */
@@ -77,6 +78,17 @@ export interface WriteSummary {
   readonly duplicate: number;
   /** Records older than the allowed lateness: written, but left out of their entity's aggregates. */
   readonly late: number;
+  /**
+   * Saves of an entity's aggregation state that found another writer's newer version (another
+   * Lambda instance, or a stale cache): the state was read again and the records aggregated again.
+   */
+  readonly conflicts: number;
+  /**
+   * Records written again from an entity's outbox: produced by an earlier commit whose writes were
+   * not confirmed (a crash, a timeout, a failed write). Online they change nothing; offline they may
+   * add a row with the same values.
+   */
+  readonly reemitted: number;
 }
 
 export interface IngestOptions extends OnlinePutOptions {
@@ -327,52 +339,62 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     ...(given.onRetry ? { onRetry: given.onRetry } : {}),
   });
 
-  /** Writes encoded records online, then offline unless the online backend already delivers there. */
-  const write = async (
+  /**
+   * Writes encoded records online, then offline unless the online backend already delivers there;
+   * one outcome per record, in input order (a record whose offline write failed is failed too).
+   */
+  const writeRecords = async (
     group: AnyFeatureGroup,
-    encoded: { index: number; record: SageMakerRecord }[],
-    poison: RecordOutcome[],
+    records: readonly SageMakerRecord[],
     putOptions: OnlinePutOptions,
-  ): Promise<WriteSummary> => {
+  ): Promise<{ outcomes: OnlineWriteOutcome[]; retried: number }> => {
+    if (records.length === 0) return { outcomes: [], retried: 0 };
     const { online, offline } = await backends();
-    const outcomes: RecordOutcome[] = [...poison];
     let retried = 0;
-    if (encoded.length > 0) {
-      const onRetry = () => {
-        retried++;
-        putOptions.onRetry?.();
-      };
-      const results = await online.put(group, encoded.map((e) => e.record), { ...putOptions, onRetry });
-      const toOffline: { index: number; record: SageMakerRecord }[] = [];
-      results.forEach((result, i) => {
-        const { index, record } = encoded[i] as (typeof encoded)[number];
-        if (result instanceof BackendError) outcomes.push({ index, status: 'failed', error: result });
-        else {
-          outcomes.push({ index, status: result });
-          toOffline.push({ index, record });
-        }
-      });
-      if (offline && !online.writesOffline && toOffline.length > 0) {
+    const onRetry = () => {
+      retried++;
+      putOptions.onRetry?.();
+    };
+    const outcomes = await online.put(group, records, { ...putOptions, onRetry });
+    if (offline && !online.writesOffline) {
+      const toOffline = records.filter((_, i) => !(outcomes[i] instanceof BackendError));
+      if (toOffline.length > 0) {
         const at = new Date(now());
         try {
-          await offline.append(group, toOffline.map((e) => ({ record: e.record, writeTime: at, apiInvocationTime: at, isDeleted: false })));
+          await offline.append(group, toOffline.map((record) => ({ record, writeTime: at, apiInvocationTime: at, isDeleted: false })));
         } catch (cause) {
           const error = new BackendError('WRITE_FAILED', `group "${group.name}": offline write failed: ${(cause as Error).message}`, {
             cause,
             retryable: true,
             group: group.name,
           });
-          const failed = new Set(toOffline.map((e) => e.index));
-          for (let i = 0; i < outcomes.length; i++) {
-            const o = outcomes[i] as RecordOutcome;
-            if (failed.has(o.index)) outcomes[i] = { index: o.index, status: 'failed', error };
-          }
+          for (let i = 0; i < outcomes.length; i++) if (!(outcomes[i] instanceof BackendError)) outcomes[i] = error;
         }
       }
     }
+    return { outcomes, retried };
+  };
+
+  /** Writes encoded records (with their input indices) and summarizes them with the outcomes decided already. */
+  const write = async (
+    group: AnyFeatureGroup,
+    encoded: { index: number; record: SageMakerRecord }[],
+    poison: RecordOutcome[],
+    putOptions: OnlinePutOptions,
+  ): Promise<WriteSummary> => {
+    const { outcomes: results, retried } = await writeRecords(
+      group,
+      encoded.map((e) => e.record),
+      putOptions,
+    );
+    const outcomes: RecordOutcome[] = [...poison];
+    results.forEach((result, i) => {
+      const { index } = encoded[i] as (typeof encoded)[number];
+      outcomes.push(result instanceof BackendError ? { index, status: 'failed', error: result } : { index, status: result });
+    });
     // Poison came first and writes after; input order is what callers index by.
     if (poison.length > 0) outcomes.sort((a, b) => a.index - b.index);
-    return summarize(outcomes, retried);
+    return summarize(outcomes, { retried });
   };
 
   const decode = <G extends AnyFeatureGroup>(group: G, record: SageMakerRecord, partial: boolean): InferFeatures<G> =>
@@ -386,7 +408,7 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
         return aggregated(group, raw, ingestOptions, {
           states: await aggregationState(group),
           poison: (failures) => poisonOutcomes(group, failures, raw, ingestOptions),
-          write: (encoded, done) => write(group, encoded, done, putOptionsOf(group, ingestOptions)),
+          write: (records) => writeRecords(group, records, putOptionsOf(group, ingestOptions)),
         });
       }
       const { records, failures } = group.processBatch(raw, ingestOptions.position ? { position: ingestOptions.position } : {});

@@ -138,8 +138,8 @@ export function memoryOffline(): OfflineStore & { readonly writes: ReadonlyMap<s
 }
 
 /**
- * Aggregation state in plain memory, with the same versioned conditional write as the DynamoDB
- * store: for unit tests, `expectParity` and benchmarks. Not durable.
+ * Aggregation state in plain memory, with the same versioned conditional write and outbox as the
+ * DynamoDB store: for unit tests, `expectParity` and benchmarks. Not durable.
  *
  * ### Example
  * ```ts
@@ -164,9 +164,17 @@ export function memoryAggregationState(): AggregationStateStore & { readonly ite
       return updates.map((u): AggregationSaveOutcome => {
         const current = items.get(key(group, u.id));
         if (current?.version !== u.expected) return 'conflict';
-        items.set(key(group, u.id), { state: structuredClone(u.state), version: (u.expected ?? 0) + 1 });
+        const version = (u.expected ?? 0) + 1;
+        const pending = u.pending && u.pending.length > 0 ? { pending: structuredClone(u.pending) } : {};
+        items.set(key(group, u.id), { state: structuredClone(u.state), version, ...pending });
         return 'saved';
       });
+    },
+    async settle(group, settled) {
+      for (const { id, version } of settled) {
+        const current = items.get(key(group, id));
+        if (current?.version === version && current.pending) items.set(key(group, id), { state: current.state, version });
+      }
     },
     async close() {},
   };

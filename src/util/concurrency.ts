@@ -16,13 +16,16 @@ export async function mapConcurrent<T, R>(items: readonly T[], limit: number, ta
 
 /**
  * Writes records so that records of one identifier go one after another, in input order, while
- * different identifiers go concurrently (up to `limit`).
+ * different identifiers go concurrently (up to `limit`). When `halt` turns a result into a value, the
+ * key's later items get that value instead of running: a record written after an earlier one of its
+ * identifier failed would overtake it (on equal event times the online store keeps the first).
  */
 export async function inOrderPerKey<T, R>(
   items: readonly T[],
   keyOf: (item: T) => string,
   limit: number,
   task: (item: T, index: number) => Promise<R>,
+  halt?: (result: R) => R | undefined,
 ): Promise<R[]> {
   const chains = new Map<string, number[]>();
   items.forEach((item, index) => {
@@ -33,7 +36,16 @@ export async function inOrderPerKey<T, R>(
   });
   const results = new Array<R>(items.length);
   await mapConcurrent([...chains.values()], limit, async (chain) => {
-    for (const index of chain) results[index] = await task(items[index] as T, index);
+    let halted: R | undefined;
+    for (const index of chain) {
+      if (halted !== undefined) {
+        results[index] = halted;
+        continue;
+      }
+      const result = await task(items[index] as T, index);
+      results[index] = result;
+      halted = halt?.(result);
+    }
   });
   return results;
 }
