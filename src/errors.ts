@@ -80,13 +80,14 @@ export interface SkewlessErrorOptions {
  * ```
  */
 export class SkewlessError extends Error {
+  // Literal names, one per class: minifiers rename classes, and a dead letter's `"name":"cn"` says nothing.
+  override name = 'SkewlessError';
   readonly code: SkewlessErrorCode;
   readonly position: SourcePosition | undefined;
   readonly issues: readonly SkewlessIssue[];
 
   constructor(code: SkewlessErrorCode, message: string, options: SkewlessErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
     this.code = code;
     this.position = options.position;
     this.issues = options.issues ?? [];
@@ -102,6 +103,7 @@ export class SkewlessError extends Error {
  * ```
  */
 export class DefinitionError extends SkewlessError {
+  override name = 'DefinitionError';
   declare readonly code: DefinitionErrorCode;
   /** The feature group the definition names, when it got that far. */
   readonly group: string | undefined;
@@ -129,6 +131,7 @@ export class DefinitionError extends SkewlessError {
  * ```
  */
 export class SourceValidationError extends SkewlessError {
+  override name = 'SourceValidationError';
   declare readonly code: 'SOURCE_VALIDATION';
   constructor(message: string, options: SkewlessErrorOptions = {}) {
     super('SOURCE_VALIDATION', message, options);
@@ -144,6 +147,7 @@ export class SourceValidationError extends SkewlessError {
  * ```
  */
 export class TransformError extends SkewlessError {
+  override name = 'TransformError';
   declare readonly code: 'TRANSFORM_FAILED';
   constructor(message: string, options: SkewlessErrorOptions = {}) {
     super('TRANSFORM_FAILED', message, options);
@@ -160,6 +164,7 @@ export class TransformError extends SkewlessError {
  * ```
  */
 export class FeatureValidationError extends SkewlessError {
+  override name = 'FeatureValidationError';
   declare readonly code: 'FEATURE_VALIDATION';
   constructor(message: string, options: SkewlessErrorOptions = {}) {
     super('FEATURE_VALIDATION', message, options);
@@ -175,6 +180,7 @@ export class FeatureValidationError extends SkewlessError {
  * ```
  */
 export class DecodeError extends SkewlessError {
+  override name = 'DecodeError';
   declare readonly code: 'DECODE_FAILED';
   constructor(message: string, options: SkewlessErrorOptions = {}) {
     super('DECODE_FAILED', message, options);
@@ -190,6 +196,7 @@ export class DecodeError extends SkewlessError {
  * ```
  */
 export class ConfigurationError extends SkewlessError {
+  override name = 'ConfigurationError';
   declare readonly code: ConfigurationErrorCode;
   constructor(code: ConfigurationErrorCode, message: string, options: SkewlessErrorOptions = {}) {
     super(code, message, options);
@@ -207,6 +214,7 @@ export class ConfigurationError extends SkewlessError {
  * ```
  */
 export class BackendError extends SkewlessError {
+  override name = 'BackendError';
   declare readonly code: BackendErrorCode;
   readonly retryable: boolean;
   /** The feature group the call was about, when there is one. */

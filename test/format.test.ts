@@ -1,7 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatDouble } from '../src/schema/float.js';
-import { normalizeSourceText } from '../src/schema/fingerprint.js';
 import { formatIsoInstant, MAX_TIME_MS, MIN_TIME_MS, parseIsoInstant } from '../src/schema/time.js';
 
 describe('formatDouble', () => {
@@ -64,21 +63,5 @@ describe('ISO instants', () => {
 
   it('truncates digits past the millisecond', () => {
     expect(parseIsoInstant('2024-05-01T12:00:00.123999999Z')).toBe(Date.UTC(2024, 4, 1, 12, 0, 0, 123));
-  });
-});
-
-describe('normalizeSourceText', () => {
-  it('hashes the same code the same whatever the formatting', () => {
-    const pretty = `(e) => ({
-      card_id: e.card_id, // the key
-      is_foreign: e.country !== 'US',
-    })`;
-    const compact = 'e => ({ card_id: e.card_id, is_foreign: e.country !== "US" })';
-    expect(normalizeSourceText(pretty)).toBe(normalizeSourceText(compact));
-  });
-
-  it('keeps the difference between different code', () => {
-    expect(normalizeSourceText('e => e.a + 1')).not.toBe(normalizeSourceText('e => e.a + 2'));
-    expect(normalizeSourceText('e => typeof e')).not.toBe(normalizeSourceText('e => typeofe'));
   });
 });

@@ -26,6 +26,7 @@ export interface RawDefinitionConfig {
   readonly source: AnySchema;
   readonly features: AnyObjectSchema;
   readonly transform: (source: never) => unknown;
+  readonly helpers?: readonly ((...args: never[]) => unknown)[] | undefined;
   readonly description?: string | undefined;
   readonly version?: string | number | undefined;
   readonly eventTimeFormat?: EventTimeFormat | undefined;
@@ -90,6 +91,9 @@ function checkOptions(config: RawDefinitionConfig, group: string): void {
     throw optionError(group, `group "${group}": features must be a zod object schema (z.object({...}))`);
   }
   if (typeof config.transform !== 'function') throw optionError(group, `group "${group}": transform must be a function`);
+  if (config.helpers !== undefined && (!Array.isArray(config.helpers) || config.helpers.some((h) => typeof h !== 'function'))) {
+    throw optionError(group, `group "${group}": helpers must be an array of the functions the transform calls`);
+  }
   if (config.eventTimeFormat !== undefined && !['iso', 'epoch-seconds'].includes(config.eventTimeFormat)) {
     throw optionError(group, `group "${group}": eventTimeFormat must be 'iso' or 'epoch-seconds'`);
   }
@@ -216,6 +220,7 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     features: config.features,
     specs,
     transform: config.transform,
+    helpers: config.helpers ?? [],
     version: config.version,
     aggregations: aggregation?.spec,
   });

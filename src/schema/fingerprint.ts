@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as zc from 'zod/v4/core';
 import type { FeatureSpec } from './feature-spec.js';
+import { canonicalSource } from './source-text.js';
 
 /** JSON with object keys sorted, so equal values always serialize to equal text. */
 export function canonicalJson(value: unknown): string {
@@ -11,64 +12,6 @@ export function canonicalJson(value: unknown): string {
     for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
     return sorted;
   });
-}
-
-const IDENTIFIER_CHAR = /[\w$\u0080-\uffff]/;
-
-/**
- * The transform's source text with formatting taken out, so the same code built by different tools
- * (vitest, tsx, esbuild, tsc, prettier-formatted or not) hashes the same: comments and whitespace
- * dropped (one space kept between two words), strings re-quoted with double quotes, trailing
- * commas, semicolons and parentheses around a lone arrow parameter removed. Renaming by a
- * minifier still changes it; README says so.
- */
-export function normalizeSourceText(text: string): string {
-  let out = '';
-  let i = 0;
-  let pendingSpace = false;
-  const emit = (chunk: string): void => {
-    if (pendingSpace && IDENTIFIER_CHAR.test(out.slice(-1)) && IDENTIFIER_CHAR.test(chunk.charAt(0))) out += ' ';
-    pendingSpace = false;
-    out += chunk;
-  };
-  while (i < text.length) {
-    const c = text.charAt(i);
-    const next = text.charAt(i + 1);
-    if (c === '/' && next === '/') {
-      while (i < text.length && text.charAt(i) !== '\n') i++;
-      pendingSpace = true;
-    } else if (c === '/' && next === '*') {
-      const end = text.indexOf('*/', i + 2);
-      i = end < 0 ? text.length : end + 2;
-      pendingSpace = true;
-    } else if (/\s/.test(c)) {
-      pendingSpace = true;
-      i++;
-    } else if (c === '"' || c === "'") {
-      let value = '';
-      i++;
-      while (i < text.length && text.charAt(i) !== c) {
-        if (text.charAt(i) === '\\') {
-          const escaped = text.charAt(i + 1);
-          value += escaped === '"' || escaped === "'" ? escaped : `\\${escaped}`;
-          i += 2;
-        } else value += text.charAt(i++);
-      }
-      i++;
-      emit(`"${value.replace(/"/g, '\\"')}"`);
-    } else if (c === '`') {
-      const start = i++;
-      while (i < text.length && text.charAt(i) !== '`') i += text.charAt(i) === '\\' ? 2 : 1;
-      emit(text.slice(start, ++i));
-    } else {
-      emit(c);
-      i++;
-    }
-  }
-  return out
-    .replace(/;/g, '')
-    .replace(/,(?=[)\]}])/g, '')
-    .replace(/(^|[^\w$.])\(([A-Za-z_$][\w$]*)\)=>/g, '$1$2=>');
 }
 
 function jsonSchemaOf(schema: zc.$ZodType, io: 'input' | 'output'): unknown {
@@ -89,17 +32,21 @@ export interface FingerprintInput {
   readonly features: zc.$ZodType;
   readonly specs: readonly FeatureSpec[];
   readonly transform: (...args: never[]) => unknown;
+  /** Functions the transform calls whose code the fingerprint covers too. */
+  readonly helpers: readonly ((...args: never[]) => unknown)[];
   readonly version: string | number | undefined;
   readonly aggregations: unknown;
 }
 
 /**
  * A stable hash of everything that decides what a group writes: its name and keys, both schemas
- * (as JSON Schema), the transform's source text, aggregation specs and `version`. 16 hex digits.
+ * (as JSON Schema), the transform's (and its listed helpers') code in canonical form (see
+ * `canonicalSource`: the same in tests, plain Node and a bundle with renamed identifiers),
+ * aggregation specs and `version`. 16 hex digits.
  */
 export function computeFingerprint(input: FingerprintInput): string {
   const text = canonicalJson({
-    fingerprintFormat: 1,
+    fingerprintFormat: 2,
     name: input.name,
     recordIdentifier: input.recordIdentifier,
     eventTime: input.eventTime,
@@ -107,7 +54,8 @@ export function computeFingerprint(input: FingerprintInput): string {
     source: jsonSchemaOf(input.source, 'input'),
     features: jsonSchemaOf(input.features, 'output'),
     specs: input.specs,
-    transform: normalizeSourceText(input.transform.toString()),
+    transform: canonicalSource(input.transform.toString()),
+    ...(input.helpers.length > 0 ? { helpers: input.helpers.map((helper) => canonicalSource(helper.toString())) } : {}),
     version: input.version ?? null,
     aggregations: input.aggregations ?? null,
   });

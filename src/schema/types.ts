@@ -84,6 +84,12 @@ export interface FeatureGroupConfig<
   readonly features: F;
   /** A pure function from a validated source event to a record. It must not read the clock or randomness. */
   readonly transform: (source: zc.output<S>) => zc.input<F>;
+  /**
+   * Module-level functions the transform calls, whose code the fingerprint should cover as well
+   * (their names are not enough: a bundler renames them). Optional; without it a change inside a
+   * helper needs a `version` bump to show in the fingerprint.
+   */
+  readonly helpers?: readonly ((...args: never[]) => unknown)[];
   readonly description?: string;
   /** Bump to change the fingerprint when behaviour changes outside the transform's text. */
   readonly version?: string | number;
@@ -201,7 +207,7 @@ export interface FeatureGroup<
   readonly featureDefinitions: readonly FeatureDefinition[];
   /** The names of the features the `features` schema declares, in order, then the aggregates'. */
   readonly featureNames: readonly (keyof GroupRecord<F, A> & string)[];
-  /** A stable hash of the definition; see DESIGN.md "Fingerprint". */
+  /** A stable hash of the definition (README: "Fingerprint and lineage"). */
   readonly fingerprint: string;
   /** Typed record <-> SageMaker record, DynamoDB item, offline row. */
   readonly codec: Codec<GroupRecord<F, A>>;
