@@ -3,7 +3,7 @@ import { defineConfig } from 'tsup';
 export default defineConfig([
   {
     // The library: one entry per subpath in package.json "exports".
-    entry: { index: 'src/index.ts', local: 'src/local/index.ts', aws: 'src/aws/index.ts', lambda: 'src/lambda/index.ts', testing: 'src/testing/index.ts', engines: 'src/engines.ts', 'backfill-worker': 'src/local/backfill-worker.ts' },
+    entry: { index: 'src/index.ts', local: 'src/local/index.ts', aws: 'src/aws/index.ts', lambda: 'src/lambda/index.ts', testing: 'src/testing/index.ts', sql: 'src/sql/index.ts', 'backfill-thread': 'src/local/backfill-thread.ts' },
     format: ['esm', 'cjs'],
     dts: true,
     target: 'node20',

@@ -8,7 +8,6 @@ export default defineConfig({
     // Examples import 'skewless' as users do; tests run them against the source, not a build.
     alias: [
       { find: /^skewless$/, replacement: `${src}index.ts` },
-      { find: /^skewless\/engines$/, replacement: `${src}engines.ts` },
       { find: /^skewless\/(.*)$/, replacement: `${src}$1/index.ts` },
     ],
   },

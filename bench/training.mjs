@@ -65,7 +65,7 @@ function skewless(dir, engine) {
     const store = createFeatureStore({ online: localOnline({ memory: true }), offline: localOffline({ dir: ${JSON.stringify(`${dir}store/offline`)} }) });
     await store.backends(); // opens DuckDB, as the bare run does before its clock starts
     const started = performance.now();
-    const { summary } = await store.trainingSet({ spine: { parquet: ${JSON.stringify(`${dir}spine.parquet`)} }, entityKey: 'card_id', timestamp: 'label_time',
+    const { summary } = await trainingSet(store, { spine: { parquet: ${JSON.stringify(`${dir}spine.parquet`)} }, entityKey: 'card_id', timestamp: 'label_time',
       features: [txn.select('amount', 'n')], engine: ${JSON.stringify(engine)}, output: { parquet: ${JSON.stringify(`${dir}out-${engine}.parquet`)} } });
     const seconds = (performance.now() - started) / 1000;
     await store.close();

@@ -1,23 +1,22 @@
-// The dialect-neutral core: no AWS client, no DuckDB, no side effects at import time.
-export { defineFeatureGroup, isFeatureGroup } from './define.js';
+// The dialect-neutral core: what a user writes. No AWS client, no DuckDB, no side effects at import time;
+// plumbing lives in the subpath it belongs to (the SQL layer in skewless/sql, backends in aws/local).
+export { defineFeatureGroup, isFeatureGroup } from './feature-group.js';
 export { createFeatureStore } from './store/feature-store.js';
-export { avg, count, distinctCount, last, max, min, sum } from './pipeline/aggregations.js';
-export type { Aggregation, AggregationKind, Aggregations, AnyAggregation, StateCompaction, WindowOptions } from './schema/aggregations.js';
+export { avg, count, distinctCount, last, max, min, sum } from './pipeline/builders.js';
+export type { Aggregation, AggregationKind, Aggregations, AnyAggregation, StateCompaction, WindowOptions } from './schema/aggregation-spec.js';
 export { deadLetterMessage } from './store/dead-letter.js';
-export { csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, parquetSource, sourceFromSpec } from './backfill/sources.js';
+export { csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, parquetSource } from './backfill/sources.js';
 export type { BackfillItem, BackfillSource, ByteSource, CsvFileOptions, ShardRange, SourceSpec } from './backfill/sources.js';
-export { backfillKey } from './backfill/backfill.js';
+export { backfill } from './backfill/backfill.js';
 export type { BackfillOptions, BackfillProgress, BackfillSummary, BackfillTarget } from './backfill/backfill.js';
-export { backfillShard, planBackfill, shardSource } from './backfill/plan.js';
+export { backfillShard, planBackfill } from './backfill/plan.js';
 export type { BackfillShard, PlanBackfillOptions } from './backfill/plan.js';
-export { loadFeatureGroups, selectGroups } from './definitions.js';
-export { buildTrainingPlan, parseDuration } from './training/plan.js';
-export type { JoinStep, TrainingPlan, TrainingPlanOptions } from './training/plan.js';
-export { DUCKDB, renderTrainingSql, TRINO } from './training/sql.js';
-export type { Dialect, SqlSources } from './training/sql.js';
+export { trainingSet } from './training/training-set.js';
 export type { SpineLoader, SpineRow, TrainingSet, TrainingSetOptions, TrainingSetSummary } from './training/training-set.js';
 export type { DeadLetterMessage } from './store/dead-letter.js';
+export { audit } from './audit/audit.js';
 export type { AuditCause, AuditExample, AuditOptions, AuditReport, FeatureAudit, NumberDifferences } from './audit/audit.js';
+export { lineage } from './audit/lineage.js';
 export type { LineageEntry, LineageOptions, LineageReport } from './audit/lineage.js';
 export { formatAuditReport, formatLineageReport, renderAuditHtml } from './audit/render.js';
 export type {
@@ -26,9 +25,10 @@ export type {
   FeatureStore,
   FeatureStoreOptions,
   IngestOptions,
-  RecordOutcome,
-  WriteSummary,
+  StoreBackends,
 } from './store/feature-store.js';
+export type { OnlineWriteStatus, RecordOutcome, WriteSummary } from './pipeline/outcomes.js';
+export type { AggregationSaveOutcome, AggregationSettle, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from './pipeline/state.js';
 export type {
   DeleteStatus,
   DeletionMode,
@@ -39,7 +39,6 @@ export type {
   OnlineRecord,
   OnlineStore,
   OnlineWriteOutcome,
-  OnlineWriteStatus,
 } from './store/types.js';
 export type { GroupSchema, TtlDuration } from './schema/sagemaker-record.js';
 export {
@@ -65,13 +64,6 @@ export type {
   SkewlessIssue,
   SourcePosition,
 } from './errors.js';
-export {
-  MAX_RECORD_BYTES,
-  MAX_RECORD_IDENTIFIER_BYTES,
-  MAX_VALUE_BYTES,
-  fingerprintOf,
-  recordBytes,
-} from './schema/codec.js';
 export type {
   Codec,
   DynamoDbAttributeValue,
@@ -83,7 +75,7 @@ export type {
   OfflineValue,
   SageMakerRecord,
 } from './schema/codec.js';
-export type { CollectionType, SageMakerFeatureType } from './schema/feature-spec.js';
+export type { CollectionType, FeatureDefinition, SageMakerFeatureType } from './schema/feature-spec.js';
 export { FINGERPRINT_FEATURE, RESERVED_FEATURE_NAMES } from './schema/names.js';
 export { epochMillis, epochSeconds, isoTimestamp } from './schema/time.js';
 export type {
@@ -97,7 +89,6 @@ export type {
   BatchResult,
   DateFeatureName,
   EventTimeFormat,
-  FeatureDefinition,
   FeatureGroup,
   FeatureGroupConfig,
   FeatureSelection,
@@ -112,5 +103,4 @@ export type {
   ProcessResult,
   ProcessedRecord,
   SelectionOptions,
-  Simplify,
 } from './schema/types.js';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { avg, count, createFeatureStore, defineFeatureGroup, distinctCount, last, max, min, ndjsonFile, sum } from '../src/index.js';
+import { avg, backfill, count, createFeatureStore, defineFeatureGroup, distinctCount, last, max, min, ndjsonFile, sum } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { expectParity, kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
 
@@ -83,7 +83,7 @@ describe('aggregations: stream == backfill', () => {
     lines.reverse();
     writeFileSync(file, `${lines.join('\n')}\n`);
     const filled = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: memoryAggregationState(), dir });
-    const summary = await filled.backfill(velocity, { from: ndjsonFile(file) });
+    const summary = await backfill(filled, velocity, { from: ndjsonFile(file) });
     const backfilled = (await (await filled.backends()).offline?.scan(velocity)) ?? [];
 
     const text = (row: object) => JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
@@ -98,10 +98,10 @@ describe('aggregations: stream == backfill', () => {
 
   it('refuses a range of the source, since entity histories must be replayed whole', async () => {
     const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: memoryAggregationState(), dir });
-    await expect(store.backfill(velocity, { from: [{ txn: 1, geohash: 'x', rider: 'r', ts: new Date(base).toISOString() }], range: { start: 0, end: 1 } })).rejects.toThrow(
+    await expect(backfill(store, velocity, { from: [{ txn: 1, geohash: 'x', rider: 'r', ts: new Date(base).toISOString() }], range: { start: 0, end: 1 } })).rejects.toThrow(
       /replays every entity's whole history/,
     );
-    await expect(store.backfill(velocity, { from: (function* () {})() })).rejects.toThrow(/reads the source twice/);
+    await expect(backfill(store, velocity, { from: (function* () {})() })).rejects.toThrow(/reads the source twice/);
   });
 });
 
@@ -123,14 +123,14 @@ describe('a backfill to the online store', () => {
     // History backfilled online, then the rest streamed.
     const state = memoryAggregationState();
     const handedOver = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: state, dir });
-    const summary = await handedOver.backfill(velocity, { from: events.slice(0, cut), to: 'both', order: 'source' });
+    const summary = await backfill(handedOver, velocity, { from: events.slice(0, cut), to: 'both', order: 'source' });
     const entities = new Set(events.slice(0, cut).map((e) => e['geohash'])).size;
     expect(summary.aggregationState).toEqual({ seeded: entities, kept: 0 });
     await kinesisHandler(velocity, { store: handedOver, log: false })(kinesisEvent(events.slice(cut)));
     expect(await valuesOf(handedOver)).toEqual(await valuesOf(streamOnly));
 
     // Backfilling again keeps the state the stream has built since.
-    const again = await handedOver.backfill(velocity, { from: events.slice(0, cut), to: 'both', order: 'source' });
+    const again = await backfill(handedOver, velocity, { from: events.slice(0, cut), to: 'both', order: 'source' });
     expect(again.aggregationState).toEqual({ seeded: 0, kept: entities });
   });
 });

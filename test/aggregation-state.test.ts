@@ -8,8 +8,8 @@ import { dynamoDbAggregationState, dynamoDbTableDefinition } from '../src/aws/in
 import { BackendError, count, createFeatureStore, defineFeatureGroup, type OnlineStore, sum } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { localAggregationState } from '../src/local/index.js';
-import { emptyState } from '../src/pipeline/aggregate.js';
-import type { AggregationStateStore } from '../src/store/types.js';
+import { emptyState } from '../src/pipeline/reducer.js';
+import type { AggregationStateStore } from '../src/pipeline/state.js';
 import { kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
 
 const velocity = defineFeatureGroup({

@@ -14,7 +14,7 @@ import {
   type StateCompaction,
   sum,
 } from '../src/index.js';
-import { pipelineOf } from '../src/define.js';
+import { pipelineOf } from '../src/feature-group.js';
 import { memorySession } from '../src/pipeline/pipeline.js';
 import { exactSum } from '../src/util/exact-sum.js';
 

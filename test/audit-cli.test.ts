@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditCommand, runLineageCommand } from '../src/cli/audit.js';
 import { createFeatureStore } from '../src/index.js';
 import { cardActivity, validCardEvent } from './fixtures/groups.js';
+import { localStores } from '../src/local/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skewless-audit-cli-'));
 const definitions = join(import.meta.dirname, 'fixtures', 'groups.ts');
@@ -16,7 +17,7 @@ const haveChromium = existsSync(chromium);
 if (!haveChromium && process.env['SKEWLESS_REQUIRE_CHROMIUM']) throw new Error(`${chromium} is missing: CI installs Debian's chromium package for the HTML report test`);
 
 beforeAll(async () => {
-  const store = createFeatureStore({ dir });
+  const store = createFeatureStore(localStores({ dir }));
   const recent = Date.now() - 3_600_000;
   await store.ingest(
     cardActivity,

@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { s3Offline, sageMakerOnline } from '../src/aws/index.js';
-import { count, createFeatureStore, defineFeatureGroup, type FeatureStore, sum } from '../src/index.js';
+import { audit, backfill, count, createFeatureStore, defineFeatureGroup, type FeatureStore, lineage, sum } from '../src/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
 import { memoryAggregationState } from '../src/testing/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
@@ -28,7 +28,7 @@ const group = cards();
 const day = Date.UTC(2024, 4, 1);
 const event = (card: string, minute: number, cents: number) => ({ card_id: card, amount_cents: cents, ts: new Date(day + minute * 60_000).toISOString() });
 
-describe('store.audit on the embedded stores', () => {
+describe('audit on the embedded stores', () => {
   let clock = day + 3_600_000;
   let store: FeatureStore;
   const at = () => new Date(clock + 3_600_000);
@@ -45,7 +45,7 @@ describe('store.audit on the embedded stores', () => {
   afterAll(() => store.close());
 
   it('finds a store written by the same code fully consistent', async () => {
-    const report = await store.audit(group, { sample: 100, at: at() });
+    const report = await audit(store, group, { sample: 100, at: at() });
     expect(report.sampled).toBe(100);
     expect(report.consistencyRate).toBe(1);
     expect(report.features['amount']).toMatchObject({ match: 100, mismatch: 0, matchRate: 1, differences: { count: 100, max: 0 } });
@@ -53,10 +53,10 @@ describe('store.audit on the embedded stores', () => {
   });
 
   it('samples deterministically for a seed', async () => {
-    const ids = async (seed: number) => (await store.audit(group, { sample: 5, seed, at: at(), examples: 0 })).sampled;
+    const ids = async (seed: number) => (await audit(store, group, { sample: 5, seed, at: at(), examples: 0 })).sampled;
     expect(await ids(3)).toBe(5);
-    const a = await store.audit(group, { sample: 10, seed: 3, at: at() });
-    const b = await store.audit(group, { sample: 10, seed: 3, at: at() });
+    const a = await audit(store, group, { sample: 10, seed: 3, at: at() });
+    const b = await audit(store, group, { sample: 10, seed: 3, at: at() });
     expect(a).toMatchObject({ sampled: b.sampled, consistent: b.consistent });
   });
 
@@ -79,7 +79,7 @@ describe('store.audit on the embedded stores', () => {
     const old = 'card-old';
     await offline?.append(group, [{ record: group.codec.toRecord({ card_id: old, event_time: new Date(day - 40 * 86_400_000), amount: 5, big: false }), writeTime: new Date(day - 40 * 86_400_000), apiInvocationTime: new Date(day - 40 * 86_400_000), isDeleted: false }]);
 
-    const report = await store.audit(group, { sample: ['card-0', 'card-1', 'card-2', 'card-3', 'card-4', old], at: new Date(clock + 5 * 60_000) });
+    const report = await audit(store, group, { sample: ['card-0', 'card-1', 'card-2', 'card-3', 'card-4', old], at: new Date(clock + 5 * 60_000) });
     const causeOf = (id: string) => report.examples.find((e) => e.id === id)?.cause;
     expect(causeOf('card-0')).toBeUndefined();
     expect(causeOf('card-1')).toBe('fingerprint');
@@ -92,13 +92,13 @@ describe('store.audit on the embedded stores', () => {
     expect(report.features['amount']?.mismatch).toBeGreaterThanOrEqual(3);
     expect(report.examples.find((e) => e.id === 'card-4')).toMatchObject({ features: ['amount'], online: { amount: 123.45 } });
 
-    const lineage = await store.lineage(group);
-    expect(lineage.offline.map((e) => [e.fingerprint, e.current])).toEqual([[group.fingerprint, true]]);
-    expect(lineage.online.find((e) => e.fingerprint === changed.fingerprint)).toMatchObject({ records: 1, current: false });
+    const versions = await lineage(store, group);
+    expect(versions.offline.map((e) => [e.fingerprint, e.current])).toEqual([[group.fingerprint, true]]);
+    expect(versions.online.find((e) => e.fingerprint === changed.fingerprint)).toMatchObject({ records: 1, current: false });
   });
 });
 
-describe('store.audit with aggregations', () => {
+describe('audit with aggregations', () => {
   it('attributes aggregate-only differences to late events', async () => {
     const velocity = defineFeatureGroup({
       name: 'audited-velocity',
@@ -116,17 +116,17 @@ describe('store.audit with aggregations', () => {
     // The stream receives a late event (10 minutes behind) and leaves it out; the backfill, ordered by event time, counts it.
     const arrivals = [event('c1', 0, 100), event('c1', 30, 200), event('c1', 20, 300), event('c1', 40, 400)];
     await stream.ingest(velocity, arrivals);
-    const backfill = createFeatureStore({ online: localOnline({ memory: true }), offline, aggregationState: memoryAggregationState(), now: () => clock });
-    await backfill.backfill(velocity, { from: arrivals, order: 'event-time' });
+    const history = createFeatureStore({ online: localOnline({ memory: true }), offline, aggregationState: memoryAggregationState(), now: () => clock });
+    await backfill(history, velocity, { from: arrivals, order: 'event-time' });
     const audited = createFeatureStore({ online: (await stream.backends()).online, offline });
-    const report = await audited.audit(velocity, { at: new Date(clock + 3_600_000) });
+    const report = await audit(audited, velocity, { at: new Date(clock + 3_600_000) });
     expect(report.examples).toMatchObject([{ id: 'c1', cause: 'late-events', features: ['n_1h', 'sum_1h'] }]);
-    await backfill.close();
+    await history.close();
     await stream.close();
   });
 });
 
-describe('store.audit of 10,000 identifiers', () => {
+describe('audit of 10,000 identifiers', () => {
   let stack: LocalStack;
   beforeAll(async () => {
     stack = await startLocalStack({ memory: true });
@@ -140,7 +140,7 @@ describe('store.audit of 10,000 identifiers', () => {
   it('runs on the embedded local stores', async () => {
     const store = createFeatureStore({ online: localOnline({ memory: true }), offline: localOffline({ memory: true }) });
     await store.ingest(group, history);
-    const report = await store.audit(group, { sample: 10_000, at: new Date(Date.now() + 3_600_000) });
+    const report = await audit(store, group, { sample: 10_000, at: new Date(Date.now() + 3_600_000) });
     expect(report).toMatchObject({ sampled: 10_000, consistent: 10_000 });
     await store.close();
   });
@@ -157,7 +157,7 @@ describe('store.audit of 10,000 identifiers', () => {
       offline: s3Offline({ client: new S3Client(stack.clientConfig), bucket: 'audit-lake', prefix: 'offline' }),
     });
     // SageMaker stamps write times itself: audit an hour from now, past the availability delay.
-    const report = await store.audit(group, { sample: 10_000, at: new Date(Date.now() + 3_600_000) });
+    const report = await audit(store, group, { sample: 10_000, at: new Date(Date.now() + 3_600_000) });
     expect(report).toMatchObject({ sampled: 10_000, consistent: 10_000, consistencyRate: 1 });
     expect(report.features['big']).toMatchObject({ match: 10_000 });
     await store.close();

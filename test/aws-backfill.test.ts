@@ -4,7 +4,7 @@ import { DescribeFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sa
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { athenaOffline, athenaSource, backfillShardHandler, s3Offline, s3ParquetFile, sageMakerOfflineWriter, sageMakerOnline } from '../src/aws/index.js';
-import { createFeatureStore, defineFeatureGroup, planBackfill } from '../src/index.js';
+import { backfill, createFeatureStore, defineFeatureGroup, planBackfill } from '../src/index.js';
 import { type LocalStack, localOnline, startLocalStack } from '../src/local/index.js';
 import { memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { cardActivity } from './fixtures/groups.js';
@@ -78,7 +78,7 @@ describe('sageMakerOfflineWriter', () => {
     const runtime = new SageMakerFeatureStoreRuntimeClient(stack.clientConfig);
     const store = createFeatureStore({ online: localOnline({ memory: true }), offline: sageMakerOfflineWriter({ client: runtime, batchWrite: true }) });
     const events = Array.from({ length: 60 }, (_, i) => event(1000 + i));
-    expect(await store.backfill(cardHistory, { from: events, chunkSize: 25 })).toMatchObject({ written: 60, poison: 0 });
+    expect(await backfill(store, cardHistory, { from: events, chunkSize: 25 })).toMatchObject({ written: 60, poison: 0 });
     await stack.flush();
     const reader = athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://results/sm/' });
     const rows = await reader.scan(cardHistory);
@@ -103,7 +103,7 @@ describe('athenaSource', () => {
     const query = `SELECT card_id, CAST(round(amount * 100) AS integer) AS amount_cents, CASE WHEN is_foreign = 1 THEN 'DE' ELSE 'US' END AS country, event_time AS ts FROM "${catalog?.Database}"."${catalog?.TableName}"`;
 
     const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline() });
-    const summary = await store.backfill(cardActivity, {
+    const summary = await backfill(store, cardActivity, {
       from: athenaSource({ query, outputLocation: 's3://results/backfill/', athena: new AthenaClient(stack.clientConfig), s3 }),
       to: 'both',
     });

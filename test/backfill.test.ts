@@ -5,20 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  type BackfillProgress,
-  createFeatureStore,
-  csvFile,
-  type DeadLetterMessage,
-  fromRecords,
-  ndjsonFile,
-  parquetFile,
-  planBackfill,
-  backfillShard,
-  type FeatureStore,
-} from '../src/index.js';
+import { backfill, type BackfillProgress, backfillShard, createFeatureStore, csvFile, type DeadLetterMessage, type FeatureStore, fromRecords, ndjsonFile, parquetFile, planBackfill } from '../src/index.js';
 import { runBackfillCommand } from '../src/cli/backfill.js';
-import { backfillOnWorkers, localOffline, localOnline } from '../src/local/index.js';
+import { backfillOnWorkers, localOffline, localOnline, localStores } from '../src/local/index.js';
 import { decodeOfflineParquet } from '../src/offline/parquet.js';
 import { memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { cardActivity } from './fixtures/groups.js';
@@ -55,7 +44,7 @@ function readRejects(file: string | undefined): DeadLetterMessage[] {
   return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as DeadLetterMessage);
 }
 
-describe('store.backfill from NDJSON', () => {
+describe('backfill from NDJSON', () => {
   it('keeps byte offsets exact in blocks read whole: ASCII ones and multi-byte UTF-8 ones', async () => {
     for (const name of ['ascii', 'multibyte']) {
       const file = join(root, `offsets-${name}.ndjson`);
@@ -64,7 +53,7 @@ describe('store.backfill from NDJSON', () => {
       lines[200] = '{"card_id": "broken"';
       writeFileSync(file, `${lines.join('\n')}\n`);
       const store = localStore(fresh());
-      const summary = await store.backfill(cardActivity, { from: ndjsonFile(file) });
+      const summary = await backfill(store, cardActivity, { from: ndjsonFile(file) });
       expect(summary).toMatchObject({ records: 300, written: 299, poison: 1 });
       if (name === 'multibyte') expect((await offlineRows(store)).some((r) => r.startsWith('kärtchen-✓-😀|'))).toBe(true);
       const [reject] = readRejects(summary.rejectsFile);
@@ -84,7 +73,7 @@ describe('store.backfill from NDJSON', () => {
     writeFileSync(file, Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`), Buffer.from([0xff, 0xfe, 0x0a])]));
     const store = localStore(dir);
     const progress: BackfillProgress[] = [];
-    const summary = await store.backfill(cardActivity, { from: ndjsonFile(file), chunkSize: 250, onProgress: (p) => progress.push(p) });
+    const summary = await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 250, onProgress: (p) => progress.push(p) });
     expect(summary).toMatchObject({ records: 1200, written: 1197, poison: 3, chunks: 5, resumedAtChunk: 0 });
     const rows = await offlineRows(store);
     expect(rows.length).toBe(1197);
@@ -109,9 +98,9 @@ describe('store.backfill from NDJSON', () => {
     const file = join(root, 'rerun.ndjson');
     writeFileSync(file, Array.from({ length: 500 }, (_, i) => JSON.stringify(event(i))).join('\n'));
     const store = localStore(dir);
-    await store.backfill(cardActivity, { from: ndjsonFile(file), chunkSize: 100 });
+    await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 100 });
     const first = dataFiles(dir);
-    await store.backfill(cardActivity, { from: ndjsonFile(file), chunkSize: 100 });
+    await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 100 });
     expect(dataFiles(dir)).toEqual(first);
     expect(first.every((f) => /backfill-[0-9a-f]{16}-\d{6}\.parquet$/.test(f))).toBe(true);
     expect((await offlineRows(store)).length).toBe(500);
@@ -122,14 +111,14 @@ describe('store.backfill from NDJSON', () => {
     const file = join(root, 'resume.ndjson');
     writeFileSync(file, Array.from({ length: 1000 }, (_, i) => JSON.stringify(i === 555 ? { nope: true } : event(i))).join('\n'));
     const whole = localStore(fresh());
-    await whole.backfill(cardActivity, { from: ndjsonFile(file), chunkSize: 100 });
+    await backfill(whole, cardActivity, { from: ndjsonFile(file), chunkSize: 100 });
 
     const dir = fresh();
     const checkpoint = join(dir, 'history.checkpoint.json');
     const interrupted = localStore(dir);
     let chunks = 0;
     await expect(
-      interrupted.backfill(cardActivity, {
+      backfill(interrupted, cardActivity, {
         from: ndjsonFile(file),
         chunkSize: 100,
         concurrency: 1,
@@ -139,7 +128,7 @@ describe('store.backfill from NDJSON', () => {
         },
       }),
     ).rejects.toThrow('killed');
-    const resumed = await interrupted.backfill(cardActivity, { from: ndjsonFile(file), chunkSize: 100, checkpoint });
+    const resumed = await backfill(interrupted, cardActivity, { from: ndjsonFile(file), chunkSize: 100, checkpoint });
     expect(resumed.resumedAtChunk).toBe(3);
     expect(resumed.records).toBe(700);
     expect(resumed).toMatchObject({ written: 999, poison: 1 });
@@ -162,7 +151,7 @@ describe('backfill chunks over blocks of rows', () => {
     let chunks = 0;
     const options = { from: ndjsonFile(file), chunkSize: 700, concurrency: 1, checkpoint };
     await expect(
-      store.backfill(cardActivity, {
+      backfill(store, cardActivity, {
         ...options,
         onProgress: () => {
           if (++chunks === 2) throw new Error('killed');
@@ -170,7 +159,7 @@ describe('backfill chunks over blocks of rows', () => {
       }),
     ).rejects.toThrow('killed');
     // Two chunks written: the resumed run starts at row 1,400, inside the second block of 1,000 rows.
-    const summary = await store.backfill(cardActivity, options);
+    const summary = await backfill(store, cardActivity, options);
     expect(summary).toMatchObject({ resumedAtChunk: 2, records: 1700, written: 3100 - bad.size, poison: bad.size, chunks: 5 });
     // Chunk n holds rows n*700 .. n*700+699 (less the bad ones), whatever the blocks were.
     const cents = new Map<number, number[]>();
@@ -205,7 +194,7 @@ describe('backfill sources', () => {
       ].join('\n'),
     );
     const store = createFeatureStore({ dir: fresh(), online: memoryOnline(), offline: memoryOffline() });
-    const summary = await store.backfill(cardActivity, { from: csvFile(file), to: 'both' });
+    const summary = await backfill(store, cardActivity, { from: csvFile(file), to: 'both' });
     expect(summary).toMatchObject({ records: 5, written: 2, poison: 3 });
     expect(await store.get(cardActivity, 'card "2"')).toMatchObject({ amount: 0.99, is_foreign: true });
     const rejects = readRejects(summary.rejectsFile);
@@ -235,7 +224,7 @@ describe('backfill sources', () => {
       { start: 200, end: 300 },
     ]);
     const store = createFeatureStore({ dir: fresh(), online: memoryOnline(), offline: memoryOffline() });
-    const summary = await store.backfill(cardActivity, { from: source, to: 'both' });
+    const summary = await backfill(store, cardActivity, { from: source, to: 'both' });
     expect(summary).toMatchObject({ records: 300, written: 300, poison: 0 });
     // card-3's latest event is i = 3 + 37 * 8 = 299.
     expect((await store.get(cardActivity, 'card-3'))?.amount).toBe(2.99);
@@ -245,7 +234,7 @@ describe('backfill sources', () => {
   it('writes only the latest record per identifier online, whatever the input order', async () => {
     const events = Array.from({ length: 400 }, (_, i) => event(i)).reverse();
     const store = createFeatureStore({ dir: fresh(), online: memoryOnline(), offline: memoryOffline() });
-    const summary = await store.backfill(cardActivity, { from: events, to: 'both', chunkSize: 64 });
+    const summary = await backfill(store, cardActivity, { from: events, to: 'both', chunkSize: 64 });
     expect(summary.online?.applied).toBeGreaterThan(0);
     for (let card = 0; card < 37; card++) {
       const latest = Math.max(...events.filter((e) => e.card_id === `card-${card}`).map((e) => e.amount_cents));
@@ -259,7 +248,7 @@ describe('backfill sources', () => {
       for (let i = 0; i < 250; i++) yield event(i);
     }
     const store = createFeatureStore({ dir: fresh(), online: memoryOnline(), offline: memoryOffline() });
-    expect(await store.backfill(cardActivity, { from: fromRecords(generate(), { id: 'generated' }), chunkSize: 100 })).toMatchObject({ records: 250, written: 250, chunks: 3 });
+    expect(await backfill(store, cardActivity, { from: fromRecords(generate(), { id: 'generated' }), chunkSize: 100 })).toMatchObject({ records: 250, written: 250, chunks: 3 });
     await store.close();
   });
 
@@ -284,7 +273,7 @@ describe('backfill sources', () => {
     const file = join(root, 'shards.ndjson');
     writeFileSync(file, Array.from({ length: 900 }, (_, i) => JSON.stringify(event(i))).join('\n'));
     const whole = localStore(fresh());
-    await whole.backfill(cardActivity, { from: ndjsonFile(file) });
+    await backfill(whole, cardActivity, { from: ndjsonFile(file) });
     const dir = fresh();
     const sharded = localStore(dir);
     const shards = await planBackfill(cardActivity, { from: ndjsonFile(file), shards: 4 });
@@ -301,7 +290,7 @@ describe('backfillOnWorkers', () => {
   // Worker threads run JavaScript: the worker and the definitions are bundled from src for the test.
   const built = join(fileURLToPath(new URL('.', import.meta.url)), '.tmp', `workers-${process.pid}`);
   const external = ['@duckdb/node-api', 'zod', 'hyparquet', 'hyparquet-writer'];
-  buildSync({ entryPoints: [fileURLToPath(new URL('../src/local/backfill-worker.ts', import.meta.url))], outfile: join(built, 'worker.mjs'), bundle: true, platform: 'node', format: 'esm', external, logLevel: 'error' });
+  buildSync({ entryPoints: [fileURLToPath(new URL('../src/local/backfill-thread.ts', import.meta.url))], outfile: join(built, 'worker.mjs'), bundle: true, platform: 'node', format: 'esm', external, logLevel: 'error' });
   buildSync({ entryPoints: [fileURLToPath(new URL('./fixtures/groups.ts', import.meta.url))], outfile: join(built, 'groups.mjs'), bundle: true, platform: 'node', format: 'esm', external, logLevel: 'error' });
   afterAll(() => rmSync(built, { recursive: true, force: true }));
   const base = { definitions: join(built, 'groups.mjs'), group: 'card-activity', workerScript: join(built, 'worker.mjs'), chunkSize: 200 };
@@ -399,7 +388,7 @@ describe('backfillOnWorkers', () => {
     expect(code).toBe(0);
     expect(JSON.parse(out[0] as string)).toMatchObject({ group: 'card-activity', to: 'both', records: 3501, written: 3500, poison: 1 });
     expect(progress.at(-1)).toMatch(/100%/);
-    const store = createFeatureStore({ dir });
+    const store = createFeatureStore(localStores({ dir }));
     // Online: the latest of each card across both files (the CSV holds the later events).
     expect((await store.get(cardActivity, `card-${(3499) % 37}`))?.amount).toBe(34.99);
     await store.close();

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { DecodeError, defineFeatureGroup, FeatureValidationError, fingerprintOf, type InferFeatures } from '../src/index.js';
+import { DecodeError, defineFeatureGroup, FeatureValidationError, type InferFeatures } from '../src/index.js';
+import { fingerprintOf } from '../src/schema/codec.js';
 import { MAX_TIME_MS, MIN_TIME_MS } from '../src/schema/time.js';
 import { cardActivity, everyType } from './fixtures/groups.js';
 

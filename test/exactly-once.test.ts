@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbAggregationState, dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
-import { count, createFeatureStore, defineFeatureGroup, distinctCount, last, max, type OfflineStore, type OnlineStore, sum } from '../src/index.js';
+import { backfill, count, createFeatureStore, defineFeatureGroup, distinctCount, last, max, type OfflineStore, type OnlineStore, sum } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { type LocalStack, localAggregationState, localOffline, startLocalStack } from '../src/local/index.js';
-import type { AggregationSaveOutcome, AggregationStateStore, OnlineWriteOutcome } from '../src/store/types.js';
+import type { OnlineWriteOutcome } from '../src/store/types.js';
+import type { AggregationSaveOutcome, AggregationStateStore } from '../src/pipeline/state.js';
 import { kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
 import type { KinesisStreamEvent } from '../src/lambda/events.js';
 import { seededRandom } from '../src/util/random.js';
@@ -241,7 +242,7 @@ async function runInterleaved(group: Velocity, txns: readonly Txn[], backends: B
 async function backfilled(group: Velocity, txns: readonly Txn[]) {
   const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: memoryAggregationState() });
   const inArrivalOrder = [...shards(txns)].flat();
-  await store.backfill(group, { from: inArrivalOrder, to: 'both', order: 'source' });
+  await backfill(store, group, { from: inArrivalOrder, to: 'both', order: 'source' });
   const rows = (await (await store.backends()).offline?.scan(group)) ?? [];
   const online = new Map<string, unknown>();
   for (const card of new Set(txns.map((t) => t.card_id))) online.set(card, await store.get(group, card));

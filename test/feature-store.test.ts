@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFeatureStore, DefinitionError, type DeadLetterEntry, type FeatureStore, FeatureValidationError } from '../src/index.js';
-import { localOffline, localOnline } from '../src/local/index.js';
+import { localOffline, localOnline, localStores } from '../src/local/index.js';
 import { cardActivity, everyType, validCardEvent } from './fixtures/groups.js';
 
 let store: FeatureStore;
@@ -150,7 +150,7 @@ describe('the default store', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const dir = mkdtempSync(join(tmpdir(), 'skewless-default-'));
-    store = createFeatureStore({ dir });
+    store = createFeatureStore(localStores({ dir }));
     await store.ingest(cardActivity, [validCardEvent]);
     expect((await store.get(cardActivity, 'card-1'))?.amount).toBe(12.5);
     expect(readdirSync(dir)).toEqual(expect.arrayContaining(['offline', 'online.duckdb']));

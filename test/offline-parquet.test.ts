@@ -9,10 +9,10 @@ import fc from 'fast-check';
 import { parquetMetadata, snappyUncompress } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeOfflineParquet, encodeOfflineParquet } from '../src/offline/parquet.js';
-import { snappyCompress } from '../src/offline/snappy.js';
+import { snappyCompress } from '../src/parquet/snappy.js';
 import type { FeatureValue, SageMakerRecord } from '../src/schema/codec.js';
 import type { GroupSchema } from '../src/schema/sagemaker-record.js';
-import type { FeatureDefinition } from '../src/schema/types.js';
+import type { FeatureDefinition } from '../src/schema/feature-spec.js';
 import type { OfflineWrite } from '../src/store/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skewless-parquet-'));

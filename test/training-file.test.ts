@@ -9,7 +9,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type AnyFeatureGroup, createFeatureStore, DecodeError, defineFeatureGroup, DefinitionError, type FeatureStore } from '../src/index.js';
+import { type AnyFeatureGroup, createFeatureStore, DecodeError, defineFeatureGroup, DefinitionError, type FeatureStore, trainingSet } from '../src/index.js';
 import { localOffline, localOnline } from '../src/local/index.js';
 import type { OfflineWrite } from '../src/store/types.js';
 
@@ -132,8 +132,8 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
           const selection = mixed.select('s', 'i', 'b', 'f', 'ok', 'seen', 't');
           const options = { entityKey: 'card', timestamp: 'at', features: [maxAge ? selection.with({ maxAge }) : selection], inclusive, knowledgeTime } as const;
           const out = join(dir, `out-${file}.parquet`);
-          const inEngine = await store.trainingSet({ ...options, spine: { csv }, output: { parquet: out } });
-          const rowPath = await store.trainingSet({ ...options, spine: { csv }, engine: 'reference' });
+          const inEngine = await trainingSet(store, { ...options, spine: { csv }, output: { parquet: out } });
+          const rowPath = await trainingSet(store, { ...options, spine: { csv }, engine: 'reference' });
           expect(comparable(await readParquet(out), ['mixed__i'])).toEqual(rowPath.rows);
           expect({ ...inEngine.summary, durationMs: 0, output: undefined, engine: undefined }).toEqual({ ...rowPath.summary, durationMs: 0, output: undefined, engine: undefined });
         },
@@ -161,8 +161,8 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     writeFileSync(spine, new Uint8Array(buffer));
     const out = join(dir, 'users-out.parquet');
     const options = { entityKey: 'user', timestamp: 'label_time', features: [epoch.select('score', 't').with({ prefix: '' })] } as const;
-    const { summary } = await store.trainingSet({ ...options, spine: { parquet: spine }, output: { parquet: out } });
-    const rowPath = await store.trainingSet({ ...options, spine: { parquet: spine }, engine: 'reference' });
+    const { summary } = await trainingSet(store, { ...options, spine: { parquet: spine }, output: { parquet: out } });
+    const rowPath = await trainingSet(store, { ...options, spine: { parquet: spine }, engine: 'reference' });
     const written = await readParquet(out);
     expect(written).toEqual(rowPath.rows);
     expect(written.map((r) => r['score'])).toEqual([null, 0.25, 0.25, 0.5, 0.75, null]);
@@ -179,9 +179,9 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
       const csv = join(dir, `bad-${n}.csv`);
       writeFileSync(csv, `card,at\n1,2024-01-01T00:00:00Z\n1,${csvCell(at)}\n`);
       const options = { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')] } as const;
-      const rowPath = await store.trainingSet({ ...options, engine: 'reference' }).then(() => undefined, (error: unknown) => error);
+      const rowPath = await trainingSet(store, { ...options, engine: 'reference' }).then(() => undefined, (error: unknown) => error);
       expect(rowPath).toBeInstanceOf(DefinitionError);
-      await expect(store.trainingSet({ ...options, output: { parquet: join(dir, `bad-${n}.parquet`) } })).rejects.toThrow((rowPath as Error).message);
+      await expect(trainingSet(store, { ...options, output: { parquet: join(dir, `bad-${n}.parquet`) } })).rejects.toThrow((rowPath as Error).message);
     }
   });
 
@@ -191,7 +191,7 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     // A DOUBLE key: String(1) is "1" in JavaScript but CAST(1.0 AS VARCHAR) is "1.0" in DuckDB.
     writeFileSync(spine, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'card', data: [1, 2], type: 'DOUBLE' }, { name: 'at', data: [new Date(BASE), new Date(BASE)], type: 'TIMESTAMP' }] } as never)));
     const out = join(dir, 'double-key-out.parquet');
-    const { summary } = await store.trainingSet({ spine: { parquet: spine }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')], output: { parquet: out } });
+    const { summary } = await trainingSet(store, { spine: { parquet: spine }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')], output: { parquet: out } });
     expect(summary.matchRate).toEqual({ mixed: 0.5 });
     expect((await readParquet(out)).map((r) => r['mixed__f'])).toEqual([1.5, null]);
   });
@@ -203,8 +203,8 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     writeFileSync(csv, `${hostile.map(csvCell).join(',')}\n1,2024-01-01T00:00:00Z,a,b,c\n2,2024-01-01T00:00:00Z,d,e,f\n`);
     const options = { spine: { csv }, entityKey: hostile[0] as string, timestamp: hostile[1] as string, features: [mixed.select('f', 'i').with({ prefix: "p\"'; --" })] } as const;
     const out = join(dir, 'hostile.parquet');
-    await store.trainingSet({ ...options, output: { parquet: out } });
-    const rowPath = await store.trainingSet({ ...options, engine: 'reference' });
+    await trainingSet(store, { ...options, output: { parquet: out } });
+    const rowPath = await trainingSet(store, { ...options, engine: 'reference' });
     expect(comparable(await readParquet(out), ["p\"'; --i"])).toEqual(rowPath.rows);
     expect(rowPath.rows.map((r) => r["p\"'; --f"])).toEqual([1.5, null]);
   });
@@ -213,7 +213,7 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     const store = await storeWith([]);
     const csv = join(dir, 'url.csv');
     writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n');
-    const error = await store.trainingSet({ spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')], output: { parquet: 's3://nowhere/train.parquet' } }).catch((e: unknown) => e as Error);
+    const error = await trainingSet(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')], output: { parquet: 's3://nowhere/train.parquet' } }).catch((e: unknown) => e as Error);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).not.toMatch(/extension|httpfs/i);
   });
@@ -234,7 +234,7 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     const csv = join(dir, 'decode.csv');
     writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n');
     const options = { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('ok')] } as const;
-    await expect(store.trainingSet({ ...options, engine: 'reference' })).rejects.toBeInstanceOf(DecodeError);
-    await expect(store.trainingSet({ ...options, output: { parquet: join(dir, 'decode.parquet') } })).rejects.toBeInstanceOf(DecodeError);
+    await expect(trainingSet(store, { ...options, engine: 'reference' })).rejects.toBeInstanceOf(DecodeError);
+    await expect(trainingSet(store, { ...options, output: { parquet: join(dir, 'decode.parquet') } })).rejects.toBeInstanceOf(DecodeError);
   });
 });

@@ -5,8 +5,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { athenaOffline, athenaSpine, s3Offline, s3Spine } from '../src/aws/index.js';
 import { z } from 'zod';
-import { createFeatureStore, defineFeatureGroup, type FeatureStore, type SageMakerRecord } from '../src/index.js';
-import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
+import { createFeatureStore, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
+import { localOffline, localOnline, type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 import type { OfflineWrite } from '../src/store/types.js';
 import { cardActivity } from './fixtures/groups.js';
@@ -97,7 +97,7 @@ async function storeWith(history: readonly HistoryRow[]): Promise<FeatureStore> 
   return store;
 }
 
-describe('store.trainingSet: the point-in-time rule', () => {
+describe('trainingSet: the point-in-time rule', () => {
   it('gives the same rows from the reference engine and DuckDB, equal to a brute-force reading of the rule', async () => {
     await fc.assert(
       fc.asyncProperty(
@@ -110,8 +110,8 @@ describe('store.trainingSet: the point-in-time rule', () => {
           const store = await storeWith(history);
           const selection = maxAge ? scores.select('v', 'n').with({ maxAge }) : scores.select('v', 'n');
           const options = { spine, entityKey: 'card', timestamp: 'at', features: [selection], inclusive, knowledgeTime } as const;
-          const reference = await store.trainingSet({ ...options, engine: 'reference' });
-          const duckdb = await store.trainingSet(options);
+          const reference = await trainingSet(store, { ...options, engine: 'reference' });
+          const duckdb = await trainingSet(store, options);
           expect(duckdb.summary.engine).toBe('backend');
           expect(duckdb.rows).toEqual(reference.rows);
           expect(reference.rows).toHaveLength(spine.length);
@@ -136,10 +136,10 @@ describe('store.trainingSet: the point-in-time rule', () => {
       { id: '1', et: BASE + 2000, ai: BASE, wt: BASE, del: false, v: 2, n: 2 },
     ]);
     const at = new Date(BASE + 1999);
-    const { rows, summary } = await store.trainingSet({ spine: [{ card: '1', at }, { card: '1', at }, { card: '1', at: new Date(BASE + 2000) }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')] });
+    const { rows, summary } = await trainingSet(store, { spine: [{ card: '1', at }, { card: '1', at }, { card: '1', at: new Date(BASE + 2000) }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')] });
     expect(rows.map((r) => r['scores__v'])).toEqual([1, 1, 2]);
     expect(summary).toMatchObject({ rows: 3, matchRate: { scores: 1 }, nullCounts: { scores__v: 0 } });
-    const exclusive = await store.trainingSet({ spine: [{ card: '1', at: new Date(BASE + 2000) }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')], inclusive: false });
+    const exclusive = await trainingSet(store, { spine: [{ card: '1', at: new Date(BASE + 2000) }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')], inclusive: false });
     expect(exclusive.rows[0]?.['scores__v']).toBe(1);
   });
 
@@ -151,7 +151,7 @@ describe('store.trainingSet: the point-in-time rule', () => {
       { card_id: 'c1', amount_cents: 900, country: 'FR', ts: '2024-05-03T00:00:00.000Z' },
     ]);
     await store.put(scores, [{ id: 'u7', t: new Date('2024-05-01T00:00:00Z'), v: 0.5, n: 3 }]);
-    const { rows, summary } = await store.trainingSet({
+    const { rows, summary } = await trainingSet(store, {
       spine: [
         { card: 'c1', user: 'u7', label_time: new Date('2024-05-02T00:00:00Z'), fraud: true },
         { card: 'c2', user: 'u8', label_time: new Date('2024-05-04T00:00:00Z'), fraud: false },
@@ -168,7 +168,7 @@ describe('store.trainingSet: the point-in-time rule', () => {
   });
 });
 
-describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
+describe('trainingSet on Athena (Trino SQL on the local stack)', () => {
   let stack: LocalStack;
   let s3: S3Client;
   beforeAll(async () => {
@@ -206,9 +206,9 @@ describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
           await replaceHistory(history);
           const selection = maxAge ? scores.select('v', 'n').with({ maxAge }) : scores.select('v', 'n');
           const options = { spine, entityKey: 'card', timestamp: 'at', features: [selection], inclusive, knowledgeTime } as const;
-          const athena = await store.trainingSet(options);
+          const athena = await trainingSet(store, options);
           expect(athena.summary.engine).toBe('backend');
-          const reference = await store.trainingSet({ ...options, engine: 'reference' });
+          const reference = await trainingSet(store, { ...options, engine: 'reference' });
           expect(athena.rows).toEqual(reference.rows);
           spine.forEach((s, i) => {
             const expected = bruteForce(history, s, { inclusive, knowledgeTime, ...(maxAge ? { maxAgeMs: Number(maxAge[0]) * 1000 } : {}) });
@@ -240,16 +240,16 @@ describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
     ];
     for (const maxAge of ['4h', '1h', '1s']) {
       const options = { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v').with({ maxAge })] } as const;
-      const pruned = await store.trainingSet(options);
-      expect(pruned.rows).toEqual((await store.trainingSet({ ...options, engine: 'reference' })).rows);
+      const pruned = await trainingSet(store, options);
+      expect(pruned.rows).toEqual((await trainingSet(store, { ...options, engine: 'reference' })).rows);
     }
-    const wide = await store.trainingSet({ spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v').with({ maxAge: '4h' })] });
+    const wide = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v').with({ maxAge: '4h' })] });
     expect(wide.rows.map((r) => r['scores__v'])).toEqual([2, 1, 3]);
-    const { renderTrainingSql, buildTrainingPlan } = await import('../src/index.js');
+    const { renderTrainingSql, buildTrainingPlan } = await import('../src/sql/index.js');
     const sql = renderTrainingSql(
       buildTrainingPlan({ timestamp: 'at', entityKey: 'card', features: [scores.select('v').with({ maxAge: '4h' })] }),
       { spine: 's', groups: new Map([['scores', 't']]), partitions: { fromMs: at('2024-01-01T00:00:00.000Z'), toMs: at('2024-01-01T02:00:00.000Z') } },
-      (await import('../src/training/sql.js')).TRINO,
+      (await import('../src/sql/render.js')).TRINO,
     );
     expect(sql).toContain("concat(year, month, day, hour) >= '2023123120' AND concat(year, month, day, hour) <= '2024010102'");
     await store.close();
@@ -263,13 +263,13 @@ describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
       online: localOnline({ memory: true }),
       offline: athenaOffline({ client: athena, s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/' }),
     });
-    const fromS3 = await store.trainingSet({ spine: s3Spine({ bucket: 'lake', key: 'labels/spine.csv', client: s3 }), entityKey: 'card', timestamp: 'at', features: [scores.select('v')] });
+    const fromS3 = await trainingSet(store, { spine: s3Spine({ bucket: 'lake', key: 'labels/spine.csv', client: s3 }), entityKey: 'card', timestamp: 'at', features: [scores.select('v')] });
     expect(fromS3.rows).toEqual([
       { card: '1', at: '2024-01-01T00:00:05.000Z', fraud: '1', scores__v: 7 },
       { card: 'nobody', at: '2024-01-01T00:00:05.000Z', fraud: '0', scores__v: null },
     ]);
     const query = "SELECT * FROM (VALUES ('1', TIMESTAMP '2024-01-01 00:00:05', true)) AS t(card, label_time, fraud)";
-    const fromAthena = await store.trainingSet({ spine: athenaSpine({ query, outputLocation: 's3://lake/results/', athena, s3 }), entityKey: 'card', timestamp: 'label_time', features: [scores.select('v')] });
+    const fromAthena = await trainingSet(store, { spine: athenaSpine({ query, outputLocation: 's3://lake/results/', athena, s3 }), entityKey: 'card', timestamp: 'label_time', features: [scores.select('v')] });
     expect(fromAthena.rows).toEqual([{ card: '1', label_time: new Date('2024-01-01T00:00:05.000Z'), fraud: true, scores__v: 7 }]);
     await store.close();
   });
@@ -284,8 +284,8 @@ describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
     });
     const spine = Array.from({ length: 500 }, (_, i) => ({ card: IDS[i % IDS.length] as string, at: new Date(BASE + (i % 12) * 1000 - (i % 2)) }));
     const options = { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v', 'n')] } as const;
-    const staged = await store.trainingSet(options);
-    expect(staged.rows).toEqual((await store.trainingSet({ ...options, engine: 'reference' })).rows);
+    const staged = await trainingSet(store, options);
+    expect(staged.rows).toEqual((await trainingSet(store, { ...options, engine: 'reference' })).rows);
     const leftovers = async () => (await s3.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'results/skewless-staging/' }))).Contents ?? [];
     expect(await leftovers()).toEqual([]);
     // A query that fails (here: a Glue table that does not exist) still cleans up after itself.
@@ -293,7 +293,7 @@ describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
       online: localOnline({ memory: true }),
       offline: athenaOffline({ client: athena, s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/', inlineSpineRows: 0, tables: { scores: { database: 'sagemaker_featurestore', table: 'no_such_table' } } }),
     });
-    await expect(failing.trainingSet(options)).rejects.toThrow(/no_such_table|does not exist|Catalog/i);
+    await expect(trainingSet(failing, options)).rejects.toThrow(/no_such_table|does not exist|Catalog/i);
     expect(await leftovers()).toEqual([]);
     await store.close();
     await failing.close();
@@ -311,7 +311,7 @@ describe('store.trainingSet on Athena (Trino SQL on the local stack)', () => {
     });
     const local = await storeWith(history);
     for (const store of [athenaStore, local]) {
-      const { rows } = await store.trainingSet(options);
+      const { rows } = await trainingSet(store, options);
       expect(rows.map((r) => r['p"; DROP TABLE x; --v'])).toEqual(hostile.map((_, i) => i));
     }
     await athenaStore.close();
@@ -330,7 +330,7 @@ describe('skewless training-set', () => {
     const definitions = join(fileURLToPath(new URL('.', import.meta.url)), '.tmp', `training-${process.pid}.mjs`);
     buildSync({ entryPoints: [fileURLToPath(new URL('./fixtures/groups.ts', import.meta.url))], outfile: definitions, bundle: true, platform: 'node', format: 'esm', external: ['zod', '@duckdb/node-api', 'hyparquet', 'hyparquet-writer'], logLevel: 'error' });
     try {
-      const store = createFeatureStore({ dir });
+      const store = createFeatureStore(localStores({ dir }));
       await store.ingest(cardActivity, [{ card_id: 'c1', amount_cents: 500, country: 'FR', ts: '2024-05-01T00:00:00.000Z' }]);
       await store.close();
       writeFileSync(join(dir, 'labels.csv'), 'card_id,label_time,fraud\nc1,2024-05-02T00:00:00Z,1\nc2,2024-05-02T00:00:00Z,0\nc1,2024-04-30T00:00:00Z,0\n');

@@ -161,7 +161,8 @@ describe('compile-time checks of a definition', () => {
 describe('typed reads', () => {
   it('infers get and getMany results from the group', async () => {
     const { createFeatureStore } = await import('../src/index.js');
-    const store = createFeatureStore();
+    const { memoryOnline } = await import('../src/testing/index.js');
+    const store = createFeatureStore({ online: memoryOnline(), offline: false });
     expectTypeOf(store.get(cardActivity, 'c')).resolves.toEqualTypeOf<InferFeatures<typeof cardActivity> | undefined>();
     expectTypeOf(store.get(cardActivity, 'c', { features: ['amount', 'is_foreign'] })).resolves.toEqualTypeOf<
       { amount: number; is_foreign: boolean } | undefined

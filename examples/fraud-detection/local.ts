@@ -10,7 +10,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { S3Client } from '@aws-sdk/client-s3';
-import { createFeatureStore } from 'skewless';
+import { audit, createFeatureStore } from 'skewless';
 import { athenaOffline, dynamoDbTableDefinition, sageMakerOfflineWriter, sageMakerOnline, toCreateFeatureGroupInput } from 'skewless/aws';
 import { kinesisHandler } from 'skewless/lambda';
 import { startLocalStack } from 'skewless/local';
@@ -106,15 +106,15 @@ export async function runFraudExample(options: { readonly history?: number; read
     log(`training set: ${summary.rows} rows -> ${trainingFile}`);
 
     // 4. Audit: SageMaker's online store against its offline store, read through Athena.
-    const audit = await reader.audit(cardTransactions, { sample: 100, availabilityDelay: '0s' });
-    log(`audit: ${(audit.consistencyRate * 100).toFixed(1)}% of ${audit.sampled} cards consistent`);
+    const report = await audit(reader, cardTransactions, { sample: 100, availabilityDelay: '0s' });
+    log(`audit: ${(report.consistencyRate * 100).toFixed(1)}% of ${report.sampled} cards consistent`);
     return {
       backfilled: backfill.written,
       streamed: live.length,
       reported,
       trainingRows: summary.rows,
       matchRate: summary.matchRate[cardTransactions.name] ?? 0,
-      consistencyRate: audit.consistencyRate,
+      consistencyRate: report.consistencyRate,
       trainingFile,
     };
   } finally {

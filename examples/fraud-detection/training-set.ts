@@ -1,5 +1,5 @@
 // The training set: chargeback labels joined point-in-time with the card's features on Athena.
-import type { FeatureStore } from 'skewless';
+import { type FeatureStore, trainingSet } from 'skewless';
 import { cardTransactions } from './features.js';
 
 export interface Chargeback {
@@ -9,7 +9,7 @@ export interface Chargeback {
 }
 
 export async function buildTrainingSet(store: FeatureStore, labels: readonly Chargeback[], out: string) {
-  return store.trainingSet({
+  return trainingSet(store, {
     spine: labels,
     entityKey: 'card_id',
     timestamp: 'decided_at',

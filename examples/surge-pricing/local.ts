@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createFeatureStore } from 'skewless';
 import { kafkaHandler } from 'skewless/lambda';
+import { localStores } from 'skewless/local';
 import { kafkaEvent } from 'skewless/testing';
 import { driverSupply, geohash, rideDemand } from './features.js';
 import { type SurgeLabel, weeklyTrainingSet } from './retrain.js';
@@ -31,7 +32,7 @@ export interface SurgeExampleSummary {
 export async function runSurgeExample(options: { readonly minutes?: number; readonly log?: (line: string) => void } = {}): Promise<SurgeExampleSummary> {
   const log = options.log ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), 'skewless-surge-'));
-  const store = createFeatureStore({ dir });
+  const store = createFeatureStore(localStores({ dir }));
   const requestsHandler = kafkaHandler(rideDemand, { store, log: false });
   const pingsHandler = kafkaHandler(driverSupply, { store, log: false });
   try {

@@ -1,6 +1,6 @@
 // The weekly retraining set: every cell every 5 minutes of the last week, with demand and supply as
 // they were at that moment, and the observed surge (the label) next to them.
-import type { FeatureStore } from 'skewless';
+import { type FeatureStore, trainingSet } from 'skewless';
 import { driverSupply, rideDemand } from './features.js';
 
 export interface SurgeLabel {
@@ -10,7 +10,7 @@ export interface SurgeLabel {
 }
 
 export async function weeklyTrainingSet(store: FeatureStore, labels: readonly SurgeLabel[], out: string) {
-  return store.trainingSet({
+  return trainingSet(store, {
     spine: labels,
     entityKey: 'geohash',
     timestamp: 'at',

@@ -3,9 +3,10 @@ import { FINGERPRINT_FEATURE } from '../schema/names.js';
 import { eventTimeTypeOf, expiresAtMs, parseEventTime } from '../schema/sagemaker-record.js';
 import { MAX_TIME_MS, parseDuration } from '../schema/time.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { OfflineStore, OfflineStoredRow, OnlineStore } from '../store/types.js';
-import { buildTrainingPlan, spineKey } from '../training/plan.js';
-import { referenceJoin } from '../training/reference.js';
+import type { FeatureStore } from '../store/feature-store.js';
+import type { OfflineStoredRow } from '../store/types.js';
+import { buildTrainingPlan, spineKey } from '../sql/plan.js';
+import { referenceJoin } from '../sql/reference.js';
 import { seededShuffle } from '../util/random.js';
 
 import { AUDIT_CAUSES, type AuditCause } from './causes.js';
@@ -60,7 +61,7 @@ export interface AuditExample {
   readonly offline: Record<string, unknown> | undefined;
 }
 
-/** What `store.audit` returns: how consistent online and offline are, per feature, and why they differ. */
+/** What `audit` returns: how consistent online and offline are, per feature, and why they differ. */
 export interface AuditReport {
   readonly group: string;
   readonly fingerprint: string;
@@ -98,18 +99,22 @@ export function sampleIds(ids: Iterable<string>, count: number, seed: number): s
 }
 
 /**
- * Measures online/offline skew for a group: reads a sample of identifiers online (batched), takes
- * the offline value each should have — the training-set rule applied to the rows visible after the
- * availability delay — compares every feature, and names a cause for each difference it can explain.
+ * Measures online/offline consistency for a group on a sample of identifiers: reads them online
+ * (batched), takes the offline value each should have — the training-set rule applied to the rows
+ * visible after the availability delay — compares every feature, and names a cause for each
+ * difference it can explain (`fingerprint`, `offline-lag`, `ttl-expired`, `delete-pending`,
+ * `late-events`, else `unexplained`).
  *
  * ### Example
  * ```ts
- * import { runAudit } from 'skewless/engines';
- * const report = await runAudit(cardActivity, online, offline, { sample: 200 });
+ * import { audit } from 'skewless';
+ * const report = await audit(store, cardActivity, { sample: 500 });
+ * console.log(report.consistencyRate, report.causes);
  * ```
  */
-export async function runAudit(group: AnyFeatureGroup, online: OnlineStore, offline: OfflineStore | undefined, options: AuditOptions = {}): Promise<AuditReport> {
+export async function audit(store: FeatureStore, group: AnyFeatureGroup, options: AuditOptions = {}): Promise<AuditReport> {
   const started = Date.now();
+  const { online, offline } = await store.backends();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": an audit compares online with offline, and the store has no offline tier`);
   const at = options.at ?? new Date();
   const visibleUntil = new Date(at.getTime() - parseDuration(options.availabilityDelay ?? '15m'));

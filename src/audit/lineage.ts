@@ -1,8 +1,8 @@
 import { FINGERPRINT_FEATURE } from '../schema/names.js';
 import { eventTimeTypeOf, parseEventTime } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { OfflineStore, OnlineStore } from '../store/types.js';
-import { spineKey } from '../training/plan.js';
+import type { FeatureStore } from '../store/feature-store.js';
+import { spineKey } from '../sql/plan.js';
 import { sampleIds } from './audit.js';
 
 /** Records written by one version of the code (one fingerprint), with when. */
@@ -64,16 +64,17 @@ class Tally {
 }
 
 /**
- * Which fingerprints (versions of the code) wrote a group's records, online and offline, with counts
- * and time ranges: where a new transform went live, and whether old records remain.
+ * Which fingerprints (versions of the code) wrote a group's records, offline (every row) and online
+ * (a sample), with counts and time ranges: where a new transform went live, and whether old records remain.
  *
  * ### Example
  * ```ts
- * import { runLineage } from 'skewless/engines';
- * const { offline: versions } = await runLineage(cardActivity, online, offline);
+ * import { lineage } from 'skewless';
+ * const { offline: versions, online } = await lineage(store, cardActivity);
  * ```
  */
-export async function runLineage(group: AnyFeatureGroup, online: OnlineStore, offline: OfflineStore | undefined, options: LineageOptions = {}): Promise<LineageReport> {
+export async function lineage(store: FeatureStore, group: AnyFeatureGroup, options: LineageOptions = {}): Promise<LineageReport> {
+  const { online, offline } = await store.backends();
   const eventTimeType = eventTimeTypeOf(group);
   const offlineTally = new Tally();
   const ids = new Set<string>();

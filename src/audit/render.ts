@@ -20,7 +20,7 @@ function shortNumber(n: number): string {
  *
  * ### Example
  * ```ts
- * console.log(formatAuditReport(await store.audit(cardActivity)));
+ * console.log(formatAuditReport(await audit(store, cardActivity)));
  * ```
  */
 export function formatAuditReport(report: AuditReport): string {
@@ -61,7 +61,7 @@ function lineageRows(entries: readonly LineageEntry[]): string[][] {
  *
  * ### Example
  * ```ts
- * console.log(formatLineageReport(await store.lineage(cardActivity)));
+ * console.log(formatLineageReport(await lineage(store, cardActivity)));
  * ```
  */
 export function formatLineageReport(report: LineageReport): string {
@@ -106,7 +106,7 @@ function featureChart(name: string, f: AuditReport['features'][string], total: n
  *
  * ### Example
  * ```ts
- * writeFileSync('audit.html', renderAuditHtml(await store.audit(cardActivity)));
+ * writeFileSync('audit.html', renderAuditHtml(await audit(store, cardActivity)));
  * ```
  */
 export function renderAuditHtml(report: AuditReport): string {

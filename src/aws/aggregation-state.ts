@@ -1,19 +1,14 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BackendError } from '../errors.js';
-import type { EntityState } from '../pipeline/aggregate.js';
+import type { EntityState } from '../pipeline/reducer.js';
 import { type GroupSchema, type PackedRecords, packRecords, unpackRecords } from '../schema/sagemaker-record.js';
-import type { AggregationSaveOutcome, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../store/types.js';
+import type { AggregationSaveOutcome, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../pipeline/state.js';
 import { mapConcurrent } from '../util/concurrency.js';
-import { optionalModule } from '../util/optional-module.js';
 import { lazyClient } from './clients.js';
 import { backendError } from './errors.js';
+import { loadDynamoDb } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
-const loadDynamoDb = /* @__PURE__ */ optionalModule<typeof import('@aws-sdk/client-dynamodb')>(
-  () => import('@aws-sdk/client-dynamodb'),
-  'dynamoDbAggregationState',
-  '@aws-sdk/client-dynamodb',
-);
 
 /** DynamoDB's item size limit (400 KB, names and values), less room for the key, version and attribute names. */
 const MAX_ITEM_BYTES = 400 * 1024 - 1024;

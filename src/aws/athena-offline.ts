@@ -5,14 +5,15 @@ import type { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { ConfigurationError } from '../errors.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import { quoteHiveIdentifier, quoteIdentifier, quoteLiteral } from '../sql/quote.js';
-import type { JoinedValues, OfflineStore, OfflineStoredRow, SpineKeys } from '../store/types.js';
-import type { JoinStep, TrainingPlan } from '../training/plan.js';
-import { ParquetFileBuilder } from '../offline/parquet-file.js';
-import { featureColumn, matchedColumn, renderTrainingSql, TRINO } from '../training/sql.js';
-import { type AthenaColumn, type AthenaResult, loadAthena, MAX_QUERY_BYTES, runAthenaQuery } from './athena-query.js';
+import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
+import type { JoinedValues, SpineKeys, TrainingEngine } from '../training/engine.js';
+import type { JoinStep, TrainingPlan } from '../sql/plan.js';
+import { ParquetFileBuilder } from '../parquet/file.js';
+import { featureColumn, matchedColumn, renderTrainingSql, TRINO } from '../sql/render.js';
+import { type AthenaColumn, type AthenaResult, MAX_QUERY_BYTES, runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { backendError } from './errors.js';
-import { loadS3 } from './s3-offline.js';
+import { loadAthena, loadS3, loadSageMaker } from './sdk.js';
 
 export interface AthenaOfflineOptions {
   /** `s3://bucket/prefix/` where Athena writes query results. */
@@ -111,7 +112,7 @@ function toRow(columns: readonly AthenaColumn[], values: readonly (string | unde
  * const store = createFeatureStore({ online: sageMakerOnline(), offline: athenaOffline({ outputLocation: 's3://my-bucket/athena/' }) });
  * ```
  */
-export function athenaOffline(options: AthenaOfflineOptions): OfflineStore {
+export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & TrainingEngine {
   let clients: Promise<{ athena: AthenaClient; s3: S3Client }> | undefined;
   const resolveClients = () => {
     clients ??= Promise.all([loadAthena(), loadS3()]).then(([a, s]) => ({
@@ -124,7 +125,7 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore {
   const tableOf = async (group: GroupSchema): Promise<{ database: string; table: string }> => {
     const named = options.tables?.[group.name];
     if (named) return named;
-    const { SageMakerClient, DescribeFeatureGroupCommand } = await import('@aws-sdk/client-sagemaker');
+    const { SageMakerClient, DescribeFeatureGroupCommand } = await loadSageMaker();
     const described = await (options.sagemaker ?? new SageMakerClient({})).send(new DescribeFeatureGroupCommand({ FeatureGroupName: group.name }));
     const catalog = described.OfflineStoreConfig?.DataCatalogConfig;
     if (!catalog?.Database || !catalog.TableName) {

@@ -1,14 +1,10 @@
 import type { AthenaClient } from '@aws-sdk/client-athena';
-import { optionalModule } from '../util/optional-module.js';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { CsvRows } from '../backfill/csv.js';
+import { CsvRows } from '../csv/reader.js';
 import { BackendError } from '../errors.js';
 import { type RetryOptions, withRetry } from './retry.js';
-import { loadS3 } from './s3-offline.js';
+import { loadAthena, loadS3 } from './sdk.js';
 
-type AthenaModule = typeof import('@aws-sdk/client-athena');
-
-export const loadAthena = /* @__PURE__ */ optionalModule<AthenaModule>(() => import('@aws-sdk/client-athena'), 'Athena', '@aws-sdk/client-athena @aws-sdk/client-s3');
 
 /** Athena refuses query strings longer than this many bytes. */
 export const MAX_QUERY_BYTES = 262_144;

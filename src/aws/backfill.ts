@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type BackfillOptions, type BackfillSummary, runBackfill } from '../backfill/backfill.js';
-import { csvRowReader } from '../backfill/csv.js';
+import type { BackfillSummary } from '../backfill/backfill.js';
+import { csvRowReader } from '../backfill/cells.js';
 import { type BackfillShard, backfillShard } from '../backfill/plan.js';
 import { type BackfillItem, type BackfillSource, type ByteSource, parquetSource, type SourceSpec } from '../backfill/sources.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
-import { loadAthena, resultFileRows, runAthenaQuery } from './athena-query.js';
+import { resultFileRows, runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
-import { loadS3 } from './s3-offline.js';
+import { loadAthena, loadS3 } from './sdk.js';
 
 export interface S3ObjectOptions {
   readonly bucket: string;
@@ -51,7 +51,7 @@ async function s3Bytes(options: S3ObjectOptions): Promise<ByteSource> {
  *
  * ### Example
  * ```ts
- * await store.backfill(cardActivity, { from: s3ParquetFile({ bucket: 'exports', key: 'cards/2024-05.parquet' }) });
+ * await backfill(store, cardActivity, { from: s3ParquetFile({ bucket: 'exports', key: 'cards/2024-05.parquet' }) });
  * ```
  */
 export function s3ParquetFile(options: S3ObjectOptions): BackfillSource {
@@ -76,7 +76,7 @@ export interface AthenaSourceOptions {
  *
  * ### Example
  * ```ts
- * await store.backfill(cardActivity, {
+ * await backfill(store, cardActivity, {
  *   from: athenaSource({ query: 'SELECT card_id, amount_cents, country, ts FROM raw.card_events', outputLocation: 's3://my-athena-results/' }),
  * });
  * ```
@@ -175,14 +175,7 @@ export type BackfillShardResult = BackfillSummary & { readonly index: number; re
 export function backfillShardHandler(group: AnyFeatureGroup, options: BackfillShardHandlerOptions) {
   return async (shard: BackfillShard & { readonly to?: 'offline' | 'online' | 'both' }): Promise<BackfillShardResult> => {
     const clients = { ...(options.s3 ? { s3: options.s3 } : {}), ...(options.athena ? { athena: options.athena } : {}) };
-    // The engine is imported here, not loaded by the store on demand: this Lambda's bundle must carry it.
-    const backfilling = {
-      backfill: async (g: AnyFeatureGroup, o: BackfillOptions) => {
-        const { online, offline } = await options.store.backends();
-        return runBackfill(g, o, { online, offline, dir: join(tmpdir(), 'skewless'), now: Date.now });
-      },
-    };
-    const summary = await backfillShard(backfilling, group, shard, {
+    const summary = await backfillShard(options.store, group, shard, {
       resolve: (spec) => awsSourceFromSpec(spec, clients),
       // Lambda can only write under /tmp.
       rejects: join(tmpdir(), 'skewless', `${group.name}-shard-${shard.index}.rejects.ndjson`),

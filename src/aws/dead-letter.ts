@@ -5,14 +5,10 @@ import { BackendError } from '../errors.js';
 import { partitionOf } from '../offline/layout.js';
 import { deadLetterJson } from '../store/dead-letter.js';
 import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js';
-import { optionalModule } from '../util/optional-module.js';
 import { lazyClient } from './clients.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
-import { loadS3 } from './s3-offline.js';
+import { loadS3, loadSqs } from './sdk.js';
 
-type SqsModule = typeof import('@aws-sdk/client-sqs');
-
-const loadSqs = /* @__PURE__ */ optionalModule<SqsModule>(() => import('@aws-sdk/client-sqs'), 'sqsDeadLetter', '@aws-sdk/client-sqs');
 
 /** SQS takes at most 10 messages per SendMessageBatch. */
 const SQS_BATCH_ENTRIES = 10;

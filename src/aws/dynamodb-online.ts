@@ -1,22 +1,18 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { optionalModule } from '../util/optional-module.js';
 import type { DynamoDBDocumentClient, NumberValue } from '@aws-sdk/lib-dynamodb';
 import { BackendError } from '../errors.js';
 import type { FeatureValue, SageMakerRecord } from '../schema/codec.js';
 import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
-import type { FeatureDefinition } from '../schema/types.js';
+import type { FeatureDefinition } from '../schema/feature-spec.js';
 import type { DeleteStatus, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
+import { loadDynamoDb, loadDynamoDbDocument } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type Modules = [typeof import('@aws-sdk/client-dynamodb'), typeof import('@aws-sdk/lib-dynamodb')];
 
-const loadModules = /* @__PURE__ */ optionalModule<Modules>(
-  () => Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/lib-dynamodb')]),
-  'dynamoDbOnline',
-  '@aws-sdk/client-dynamodb @aws-sdk/lib-dynamodb',
-);
+const loadModules = (): Promise<Modules> => Promise.all([loadDynamoDb(), loadDynamoDbDocument()]);
 
 export interface DynamoDbOnlineOptions {
   readonly tableName: string;

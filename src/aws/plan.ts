@@ -1,5 +1,6 @@
 import type { TtlDuration } from '../schema/sagemaker-record.js';
-import type { AnyFeatureGroup, FeatureDefinition } from '../schema/types.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import type { FeatureDefinition } from '../schema/feature-spec.js';
 
 export interface CreateFeatureGroupOptions {
   /** The role SageMaker assumes to write the offline store. */

@@ -1,5 +1,4 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { optionalModule } from '../util/optional-module.js';
 import { decodeOfflineParquet, encodeOfflineParquet } from '../offline/parquet.js';
 import { offlineDataPath, offlineFileName, writesByPartition } from '../offline/layout.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
@@ -7,11 +6,9 @@ import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite
 import { mapConcurrent } from '../util/concurrency.js';
 import { lazyClient } from './clients.js';
 import { backendError } from './errors.js';
+import { loadS3 } from './sdk.js';
 import { type RetryOptions, withRetry } from './retry.js';
 
-type S3Module = typeof import('@aws-sdk/client-s3');
-
-export const loadS3 = /* @__PURE__ */ optionalModule<S3Module>(() => import('@aws-sdk/client-s3'), 'this backend', '@aws-sdk/client-s3');
 
 export interface S3OfflineOptions {
   readonly bucket: string;

@@ -7,19 +7,14 @@ import { BackendError, ConfigurationError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
-import { optionalModule } from '../util/optional-module.js';
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
 import { lazyClient } from './clients.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
+import { loadFeatureStoreRuntime } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 
 type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');
 
-const loadRuntime = /* @__PURE__ */ optionalModule<RuntimeModule>(
-  () => import('@aws-sdk/client-sagemaker-featurestore-runtime'),
-  'sageMakerOnline',
-  '@aws-sdk/client-sagemaker-featurestore-runtime',
-);
 
 export interface SageMakerOnlineOptions {
   /** Your client; default one built from the environment (region, credentials, AWS_ENDPOINT_URL). */
@@ -55,7 +50,7 @@ function idOf(group: GroupSchema, record: SageMakerRecord): string {
 export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineStore {
   const concurrency = options.concurrency ?? 16;
   const retry = options.retry ?? {};
-  const client = lazyClient(options.client, () => loadRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient({})));
+  const client = lazyClient(options.client, () => loadFeatureStoreRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient({})));
   const targetStores = options.targetStores ? [...options.targetStores] : undefined;
   const retryFor = (putOptions: OnlinePutOptions): RetryOptions => (putOptions.onRetry ? { ...retry, onRetry: putOptions.onRetry } : retry);
 
@@ -153,7 +148,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     writesOffline: targetStores === undefined || targetStores.includes('OfflineStore'),
 
     async put(group, records, putOptions = {}) {
-      const m = await loadRuntime();
+      const m = await loadFeatureStoreRuntime();
       if (options.batchWrite) return putBatched(m, group, records, putOptions);
       return inOrderPerKey(
         records,
@@ -165,7 +160,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     },
 
     async get(group, id, getOptions = {}): Promise<OnlineRecord | undefined> {
-      const [m, c] = await Promise.all([loadRuntime(), client()]);
+      const [m, c] = await Promise.all([loadFeatureStoreRuntime(), client()]);
       try {
         const result = await withRetry(
           () =>
@@ -188,7 +183,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     },
 
     async getMany(group, ids) {
-      const [m, c] = await Promise.all([loadRuntime(), client()]);
+      const [m, c] = await Promise.all([loadFeatureStoreRuntime(), client()]);
       const unique = [...new Set(ids)];
       const chunks: string[][] = [];
       for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
@@ -226,7 +221,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     },
 
     async delete(group, id, eventTime, mode: DeletionMode): Promise<DeleteStatus> {
-      const [m, c] = await Promise.all([loadRuntime(), client()]);
+      const [m, c] = await Promise.all([loadFeatureStoreRuntime(), client()]);
       try {
         await withRetry(
           () =>
@@ -265,7 +260,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
  * ### Example
  * ```ts
  * const store = createFeatureStore({ online: sageMakerOnline(), offline: sageMakerOfflineWriter({ batchWrite: true }) });
- * await store.backfill(cardActivity, { from: ndjsonFile('history.ndjson') });
+ * await backfill(store, cardActivity, { from: ndjsonFile('history.ndjson') });
  * ```
  */
 export function sageMakerOfflineWriter(options: Omit<SageMakerOnlineOptions, 'targetStores'> = {}): OfflineStore {

@@ -3,16 +3,16 @@ import { ConfigurationError } from '../errors.js';
 import { type SpineLoader, type SpineRow, spineFromCsv, spineFromParquet } from '../training/training-set.js';
 import { fromAthenaText } from './athena-offline.js';
 import type { AthenaSourceOptions } from './backfill.js';
-import { loadAthena, runAthenaQuery } from './athena-query.js';
+import { runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
-import { loadS3 } from './s3-offline.js';
+import { loadAthena, loadS3 } from './sdk.js';
 
 /**
  * A training-set spine in an S3 object: `.csv` (a header row; times as ISO-8601 text) or `.parquet`.
  *
  * ### Example
  * ```ts
- * await store.trainingSet({ spine: s3Spine({ bucket: 'labels', key: '2024/chargebacks.parquet' }), entityKey: 'card_id', timestamp: 'label_time', features });
+ * await trainingSet(store, { spine: s3Spine({ bucket: 'labels', key: '2024/chargebacks.parquet' }), entityKey: 'card_id', timestamp: 'label_time', features });
  * ```
  */
 export function s3Spine(options: { readonly bucket: string; readonly key: string; readonly client?: S3Client; readonly retry?: RetryOptions }): SpineLoader {

@@ -7,8 +7,10 @@ import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { deadLetterJson } from '../store/dead-letter.js';
-import type { AggregationStateStore, OfflineStore, OnlineStore } from '../store/types.js';
-import { pipelineOf } from '../define.js';
+import type { FeatureStore } from '../store/feature-store.js';
+import type { OfflineStore, OnlineStore } from '../store/types.js';
+import type { AggregationStateStore } from '../pipeline/state.js';
+import { pipelineOf } from '../feature-group.js';
 import { type ProcessingOrder, replayAggregations, type ReplayResult } from './replay.js';
 import { asSource, type BackfillItem, type BackfillSource, type ShardRange } from './sources.js';
 
@@ -172,17 +174,32 @@ interface ChunkPart {
 }
 
 /**
- * Runs a source through the group's pipeline (the very one the Lambda handlers run) and writes the
- * result. Output is deterministic: chunk `n` of a (group, source, range) always lands in files named
- * `backfill-<key>-<n>.parquet`, so a rerun replaces what an earlier run wrote. Poison rows go to the
- * rejects file and never stop the run.
+ * Runs history through the group's pipeline (the one the Lambda handlers run) into the store's
+ * offline tier, and with `to: 'online' | 'both'` the latest record per identifier online. Streams
+ * the source; deterministic file names (chunk `n` of a (group, source, range) always lands in
+ * `backfill-<key>-<n>.parquet`) make a rerun replace its output; a checkpoint resumes it; poison
+ * rows go to a rejects file and never stop the run.
  *
  * ### Example
  * ```ts
- * import { runBackfill } from 'skewless/engines';
- * await runBackfill(cardActivity, { from: ndjsonFile('history.ndjson') }, { offline, online: undefined, dir: '.skewless', now: Date.now });
+ * import { backfill, ndjsonFile } from 'skewless';
+ * const summary = await backfill(store, cardActivity, { from: ndjsonFile('history.ndjson'), checkpoint: 'history.ckpt' });
+ * console.log(summary.written, summary.poison, summary.rejectsFile);
  * ```
  */
+export async function backfill(store: FeatureStore, group: AnyFeatureGroup, options: BackfillOptions): Promise<BackfillSummary> {
+  const { online, offline } = await store.backends();
+  return runBackfill(group, options, {
+    online,
+    offline,
+    dir: store.dir,
+    now: store.now,
+    // The state store, where the store has one (a backfill does not need it otherwise).
+    aggregationState: () => store.aggregationState(group).catch((error: unknown) => (error instanceof ConfigurationError ? undefined : Promise.reject(error))),
+  });
+}
+
+/** The backfill over these backends (what `backfill` runs once it has the store's). */
 export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptions, backends: BackfillBackends): Promise<BackfillSummary> {
   const started = Date.now();
   const source = asSource(options.from);

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { ConfigurationError } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { BackfillOptions, BackfillSummary } from './backfill.js';
+import type { FeatureStore } from '../store/feature-store.js';
+import { backfill, type BackfillOptions, type BackfillSummary } from './backfill.js';
 import { asSource, type BackfillSource, type ShardRange, type SourceSpec, sourceFromSpec } from './sources.js';
 
 /**
@@ -71,13 +72,8 @@ export function shardSource(shard: BackfillShard, resolve?: (spec: SourceSpec) =
   return resolve?.(shard.source) ?? sourceFromSpec(shard.source);
 }
 
-/** What `backfillShard` needs of a store. */
-interface BackfillingStore {
-  backfill(group: AnyFeatureGroup, options: BackfillOptions): Promise<BackfillSummary>;
-}
-
 /**
- * Runs one shard of a plan through `store.backfill`. Each shard has its own output file names and,
+ * Runs one shard of a plan through `backfill`. Each shard has its own output file names and,
  * given `checkpointDir`, its own checkpoint, so shards can run anywhere, in any order, and again.
  *
  * ### Example
@@ -86,7 +82,7 @@ interface BackfillingStore {
  * ```
  */
 export function backfillShard(
-  store: BackfillingStore,
+  store: FeatureStore,
   group: AnyFeatureGroup,
   shard: BackfillShard,
   options: Omit<BackfillOptions, 'from' | 'range' | 'checkpoint'> & {
@@ -99,7 +95,7 @@ export function backfillShard(
     throw new ConfigurationError('INVALID_CONFIG', `shard ${shard.index} belongs to group "${shard.group}", not "${group.name}"`);
   }
   const { checkpointDir, resolve, ...rest } = options;
-  return store.backfill(group, {
+  return backfill(store, group, {
     ...rest,
     from: shardSource(shard, resolve),
     ...(shard.range ? { range: shard.range } : {}),

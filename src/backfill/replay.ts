@@ -1,5 +1,5 @@
-import { pipelineOf } from '../define.js';
-import { compareSequence, emptyState, type EntityState } from '../pipeline/aggregate.js';
+import { pipelineOf } from '../feature-group.js';
+import { compareSequence, emptyState, type EntityState } from '../pipeline/reducer.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { BackfillSource } from './sources.js';
 

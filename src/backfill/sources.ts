@@ -5,8 +5,9 @@ import { extname, resolve } from 'node:path';
 import { isAscii, isUtf8 } from 'node:buffer';
 import { ConfigurationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import { optionalModule } from '../util/optional-module.js';
-import { CsvRows, csvRowReader } from './csv.js';
+import { loadParquetReader as loadParquet } from '../parquet/reader.js';
+import { CsvRows } from '../csv/reader.js';
+import { csvRowReader } from './cells.js';
 
 /** One input row: the raw event, or why the row could not be read (malformed), and where it is. */
 export interface BackfillItem {
@@ -77,7 +78,7 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
  *
  * ### Example
  * ```ts
- * await store.backfill(cardActivity, { from: fromRecords(history, { id: 'history-2024' }) });
+ * await backfill(store, cardActivity, { from: fromRecords(history, { id: 'history-2024' }) });
  * ```
  */
 export function fromRecords(records: readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>, options: { readonly id?: string } = {}): BackfillSource {
@@ -179,7 +180,7 @@ async function byteRanges(path: string, count: number): Promise<ShardRange[]> {
  *
  * ### Example
  * ```ts
- * await store.backfill(cardActivity, { from: ndjsonFile('history.ndjson') });
+ * await backfill(store, cardActivity, { from: ndjsonFile('history.ndjson') });
  * ```
  */
 export function ndjsonFile(path: string): BackfillSource {
@@ -249,7 +250,7 @@ export interface CsvFileOptions {
  *
  * ### Example
  * ```ts
- * await store.backfill(cardActivity, { from: csvFile('history.csv') });
+ * await backfill(store, cardActivity, { from: csvFile('history.csv') });
  * ```
  */
 export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSource {
@@ -300,7 +301,6 @@ export interface ByteSource {
 }
 
 type ParquetReader = typeof import('hyparquet');
-const loadParquet = /* @__PURE__ */ optionalModule<ParquetReader>(() => import('hyparquet'), 'reading Parquet backfill sources', 'hyparquet');
 
 async function fileBytes(path: string): Promise<ByteSource> {
   const handle = await open(path, 'r');
@@ -402,7 +402,7 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
  *
  * ### Example
  * ```ts
- * await store.backfill(cardActivity, { from: parquetFile('exports/2024-05.parquet') });
+ * await backfill(store, cardActivity, { from: parquetFile('exports/2024-05.parquet') });
  * ```
  */
 export function parquetFile(path: string): BackfillSource {
@@ -415,7 +415,7 @@ export function parquetFile(path: string): BackfillSource {
  *
  * ### Example
  * ```ts
- * await store.backfill(cardActivity, { from: fileSource('history/2024-05.csv') });
+ * await backfill(store, cardActivity, { from: fileSource('history/2024-05.csv') });
  * ```
  */
 export function fileSource(path: string): BackfillSource {

@@ -1,6 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { formatAuditReport, formatLineageReport, renderAuditHtml } from '../audit/render.js';
-import { loadFeatureGroups, selectGroups } from '../definitions.js';
+import { loadFeatureGroups, selectGroups } from '../load-groups.js';
+import { audit } from '../audit/audit.js';
+import { lineage } from '../audit/lineage.js';
+import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
 
 export interface AuditCommand {
@@ -19,10 +22,10 @@ export interface AuditCommand {
 /** `skewless audit`: the consistency audit of a group on the local store, as a table, JSON or an HTML page. */
 export async function runAuditCommand(command: AuditCommand, out: (line: string) => void, err: (text: string) => void): Promise<number> {
   const [group] = selectGroups(await loadFeatureGroups(command.definitions), command.group);
-  const store = createFeatureStore({ dir: command.dir });
+  const store = createFeatureStore(localStores({ dir: command.dir }));
   try {
     err(`auditing "${command.group}"...\n`);
-    const report = await store.audit(group as NonNullable<typeof group>, {
+    const report = await audit(store, group as NonNullable<typeof group>, {
       ...(command.sample !== undefined ? { sample: command.sample } : {}),
       ...(command.seed !== undefined ? { seed: command.seed } : {}),
       ...(command.at ? { at: command.at } : {}),
@@ -43,9 +46,9 @@ export async function runAuditCommand(command: AuditCommand, out: (line: string)
 /** `skewless lineage`: which fingerprints wrote a group's records, offline and online. */
 export async function runLineageCommand(command: Pick<AuditCommand, 'definitions' | 'group' | 'sample' | 'dir' | 'json'>, out: (line: string) => void): Promise<number> {
   const [group] = selectGroups(await loadFeatureGroups(command.definitions), command.group);
-  const store = createFeatureStore({ dir: command.dir });
+  const store = createFeatureStore(localStores({ dir: command.dir }));
   try {
-    const report = await store.lineage(group as NonNullable<typeof group>, command.sample !== undefined ? { sample: command.sample } : {});
+    const report = await lineage(store, group as NonNullable<typeof group>, command.sample !== undefined ? { sample: command.sample } : {});
     out(command.json ? JSON.stringify(report) : formatLineageReport(report));
     return 0;
   } finally {

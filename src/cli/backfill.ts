@@ -1,9 +1,10 @@
 import { join, resolve } from 'node:path';
-import type { BackfillTarget } from '../backfill/backfill.js';
+import { backfill, type BackfillTarget } from '../backfill/backfill.js';
 import { planBackfill } from '../backfill/plan.js';
 import { fileSource } from '../backfill/sources.js';
-import { loadFeatureGroups, selectGroups } from '../definitions.js';
-import { backfillOnWorkers } from '../local/backfill-workers.js';
+import { loadFeatureGroups, selectGroups } from '../load-groups.js';
+import { backfillOnWorkers } from '../local/worker-backfill.js';
+import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
 
 export interface BackfillCommand {
@@ -94,10 +95,10 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
     count(summary, summary.shards.map((s) => s.rejectsFile));
   }
 
-  const store = createFeatureStore({ dir: command.dir });
+  const store = createFeatureStore(localStores({ dir: command.dir }));
   try {
     for (const source of inProcess ? sources : []) {
-      const summary = await store.backfill(group, {
+      const summary = await backfill(store, group, {
         from: source,
         to: inProcess as BackfillTarget,
         checkpoint: join(checkpointDir, `${inProcess}-${Buffer.from(source.id).toString('base64url').slice(-40)}.json`),

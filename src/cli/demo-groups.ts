@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { defineFeatureGroup } from '../define.js';
-import { count, distinctCount, max, sum } from '../pipeline/aggregations.js';
+import { defineFeatureGroup } from '../feature-group.js';
+import { count, distinctCount, max, sum } from '../pipeline/builders.js';
 import { isoTimestamp } from '../schema/time.js';
 
 /** The fraud-detection group the demo runs: card transactions in, per-card row and velocity features out. */

@@ -1,15 +1,19 @@
+import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { KinesisClient } from '@aws-sdk/client-kinesis';
+import { audit } from '../audit/audit.js';
+import { backfill } from '../backfill/backfill.js';
 import { ndjsonFile } from '../backfill/sources.js';
 import { kinesisHandler } from '../lambda/handlers.js';
 import type { BatchResponse, KinesisStreamEvent } from '../lambda/events.js';
 import { sqsDeadLetter } from '../aws/dead-letter.js';
-import { type LocalStack, startLocalStack } from '../local/index.js';
+import { loadSqs } from '../aws/sdk.js';
+import { type LocalStack, startLocalStack } from '../local/stack/server.js';
+import { localStores } from '../local/stores.js';
 import { deadLetterJson } from '../store/dead-letter.js';
 import { createFeatureStore, type DeadLetterEntry } from '../store/feature-store.js';
 import { kinesisEvent } from '../testing/events.js';
-import { runKinesisEventSource } from '../testing/kinesis-runner.js';
+import { trainingSet } from '../training/training-set.js';
 import { seededRandom } from '../util/random.js';
 import { progressLine, progressWriter } from './backfill.js';
 import { cardActivity } from './demo-groups.js';
@@ -41,8 +45,6 @@ export interface DemoSummary {
   readonly group: string;
   readonly fingerprint: string;
   readonly dir: string;
-  /** How the stream was run: kinesalite and the event-source runner, or handler invocations when kinesalite is not installed. */
-  readonly streamedVia: 'kinesalite' | 'direct';
   readonly streamed: { readonly records: number; readonly invocations: number; readonly redelivered: number; readonly poison: number; readonly recordsPerSecond: number };
   readonly backfilled: { readonly records: number; readonly written: number; readonly poison: number; readonly recordsPerSecond: number; readonly rejectsFile: string | undefined };
   readonly trainingSet: { readonly rows: number; readonly file: string; readonly matchRate: number; readonly fraudRate: number };
@@ -75,45 +77,10 @@ export function syntheticTransactions(count: number, options: { readonly seed?: 
   return events;
 }
 
-/** Kinesis on loopback (kinesalite, a development dependency), or nothing when it is not installed. */
-async function startKinesis(): Promise<{ client: KinesisClient; close(): Promise<void> } | undefined> {
-  try {
-    // Specifiers bundlers do not follow: none of this is in the package's runtime dependencies.
-    const load = (name: string) => import(/* @vite-ignore */ name);
-    const [{ default: kinesalite }, { KinesisClient }, { NodeHttpHandler }] = await Promise.all([
-      load(['kinesalite'].join('')),
-      load(['@aws-sdk', 'client-kinesis'].join('/')),
-      load(['@smithy', 'node-http-handler'].join('/')),
-    ]);
-    const server = kinesalite({ createStreamMs: 0 });
-    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-    const client = new KinesisClient({
-      endpoint: `http://127.0.0.1:${server.address().port}`,
-      region: 'us-east-1',
-      credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
-      // kinesalite speaks HTTP/1.1 only.
-      requestHandler: new NodeHttpHandler(),
-    }) as KinesisClient;
-    return {
-      client,
-      async close() {
-        client.destroy();
-        await new Promise<void>((done) => server.close(() => done()));
-      },
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-/** An SQS queue on the local stack as the dead-letter sink, when the SQS client is installed. */
+/** An SQS queue on the local stack as the dead-letter sink, when `@aws-sdk/client-sqs` is installed. */
 async function localDeadLetterQueue(stack: LocalStack): Promise<{ url: string; sink: { write(entries: readonly DeadLetterEntry[]): Promise<void> }; depth(): Promise<number>; close(): void } | undefined> {
-  let sqs: typeof import('@aws-sdk/client-sqs');
-  try {
-    sqs = await import(/* @vite-ignore */ ['@aws-sdk', 'client-sqs'].join('/'));
-  } catch {
-    return undefined;
-  }
+  const sqs = await loadSqs().catch(() => undefined);
+  if (!sqs) return undefined;
   const client = new sqs.SQSClient(stack.clientConfig);
   const { QueueUrl } = await client.send(new sqs.CreateQueueCommand({ QueueName: 'card-activity-dead-letter' }));
   const url = QueueUrl as string;
@@ -127,6 +94,48 @@ async function localDeadLetterQueue(stack: LocalStack): Promise<{ url: string; s
     },
     close: () => client.destroy(),
   };
+}
+
+/** The shard of a partition key among `shards` equal hash ranges, as Kinesis assigns it (MD5 of the key). */
+function shardOfKey(key: string, shards: number): number {
+  const hash = createHash('md5').update(key).digest();
+  return Math.min(shards - 1, Math.floor(((hash[0] as number) * 256 + (hash[1] as number)) / (65_536 / shards)));
+}
+
+/**
+ * Lambda's Kinesis event source mapping, in process: the events split into shards by partition key,
+ * each shard read in batches in order, a batch's reported records (and the rest of the shard) sent
+ * again. Returns what it delivered.
+ */
+async function streamThroughShards(
+  events: readonly Record<string, unknown>[],
+  options: { readonly shards: number; readonly batchSize: number; readonly partitionKey: (event: Record<string, unknown>) => string },
+  handler: (event: KinesisStreamEvent) => Promise<BatchResponse>,
+): Promise<{ invocations: number; records: number; redelivered: number }> {
+  const byShard = Array.from({ length: options.shards }, () => [] as Record<string, unknown>[]);
+  for (const event of events) byShard[shardOfKey(options.partitionKey(event), options.shards)]?.push(event);
+  let invocations = 0;
+  let redelivered = 0;
+  await Promise.all(
+    byShard.map(async (shardEvents, shard) => {
+      const shardId = `shardId-${String(shard).padStart(12, '0')}`;
+      const records = kinesisEvent(shardEvents, { shardId, partitionKey: (e) => options.partitionKey(e as Record<string, unknown>) }).Records;
+      for (let at = 0, attempts = 0; at < records.length; ) {
+        const batch = records.slice(at, at + options.batchSize);
+        invocations++;
+        const reported = new Set((await handler({ Records: batch })).batchItemFailures.map((f) => f.itemIdentifier));
+        const failed = batch.findIndex((r) => reported.has(r.kinesis.sequenceNumber));
+        if (failed < 0 || ++attempts > 10) {
+          at += batch.length;
+          attempts = 0;
+        } else {
+          redelivered += batch.length - failed;
+          at += failed;
+        }
+      }
+    }),
+  );
+  return { invocations, records: events.length, redelivered };
 }
 
 /** Whether a label says fraud: rarer for domestic small purchases, likelier for big foreign ones. */
@@ -150,14 +159,16 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
   const cards = options.cards ?? 800;
   const now = options.now ?? Date.now();
   const liveStart = now - 2 * HOUR;
-  const progress = progressWriter(options.progress ?? { isTTY: false, write: () => true });
+  // One progress display per step: each starts its bar (and its every-10% lines) from zero.
+  const progressOf = () => progressWriter(options.progress ?? { isTTY: false, write: () => true });
+  let progress = progressOf();
   // The local stack stands in for AWS around the Lambda: its SQS queue is the dead-letter queue.
   const stack = await startLocalStack({ memory: true });
   const deadLetterQueue = await localDeadLetterQueue(stack);
   const deadLetterFile = join(dir, 'dead-letter.ndjson');
   let deadLettered = 0;
   const store = createFeatureStore({
-    dir: join(dir, 'store'),
+    ...localStores({ dir: join(dir, 'store') }),
     deadLetter: async (entries) => {
       if (deadLetterQueue) await deadLetterQueue.sink.write(entries);
       else appendFileSync(deadLetterFile, entries.map((e) => `${deadLetterJson(e, new Date())}\n`).join(''));
@@ -179,13 +190,13 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
     writeFileSync(historyFile, `${history.map((e) => JSON.stringify(e)).join('\n')}\n`);
     print('');
     print(`1. backfill: ${history.length.toLocaleString('en-US')} transactions over 30 days from ${historyFile}`);
-    const backfill = await store.backfill(cardActivity, {
+    const filled = await backfill(store, cardActivity, {
       from: ndjsonFile(historyFile),
       to: 'both',
       onProgress: (p) => progress.update(`   ${progressLine(p.fraction, p.done, p.recordsPerSecond, p.etaSeconds, p.poison)}`, p.fraction),
     });
     progress.end();
-    print(`   ${backfill.written.toLocaleString('en-US')} records offline, the latest per card online; ${backfill.poison} poison rows in ${backfill.rejectsFile ?? '(none)'}; ${backfill.recordsPerSecond.toLocaleString('en-US')} records/s`);
+    print(`   ${filled.written.toLocaleString('en-US')} records offline, the latest per card online; ${filled.poison} poison rows in ${filled.rejectsFile ?? '(none)'}; ${filled.recordsPerSecond.toLocaleString('en-US')} records/s`);
 
     // 2. Live: a quiet hour, then a spike, through Kinesis and the ingestion Lambda's handler.
     const quiet = syntheticTransactions(options.quietEvents ?? 1_500, { seed: 2, from: liveStart, spanMs: HOUR, cards });
@@ -195,41 +206,21 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
     print(`2. stream: a quiet hour (${quiet.length.toLocaleString('en-US')} transactions), then a spike (${spike.length.toLocaleString('en-US')} in ten minutes)`);
     const handler = kinesisHandler(cardActivity, { store, log: false });
     let handled = 0;
+    const poisonBefore = deadLettered;
+    progress = progressOf();
     const counting = async (event: KinesisStreamEvent): Promise<BatchResponse> => {
       const response = await handler(event);
       handled += event.Records.length - response.batchItemFailures.length;
       const seconds = (Date.now() - streamStarted) / 1000;
-      progress.update(`   ${progressLine(handled / live.length, handled, Math.round(handled / Math.max(seconds, 0.001)), undefined, 0)}`, handled / live.length);
+      progress.update(`   ${progressLine(handled / live.length, handled, Math.round(handled / Math.max(seconds, 0.001)), undefined, deadLettered - poisonBefore)}`, handled / live.length);
       return response;
     };
     const streamStarted = Date.now();
-    const kinesis = await startKinesis();
-    let report: { invocations: number; records: number; redelivered: number };
-    if (kinesis) {
-      print('   producer -> kinesalite (2 shards, partition key card_id) -> event source mapping -> kinesisHandler -> store');
-      const { CreateStreamCommand, PutRecordsCommand } = await import(/* @vite-ignore */ ['@aws-sdk', 'client-kinesis'].join('/'));
-      try {
-        await kinesis.client.send(new CreateStreamCommand({ StreamName: 'card-transactions', ShardCount: 2 }));
-        for (let i = 0; i < live.length; i += 500) {
-          const chunk = live.slice(i, i + 500);
-          await kinesis.client.send(new PutRecordsCommand({ StreamName: 'card-transactions', Records: chunk.map((e) => ({ PartitionKey: String(e['card_id']), Data: Buffer.from(JSON.stringify(e)) })) }));
-        }
-        report = await runKinesisEventSource({ client: kinesis.client, streamName: 'card-transactions', handler: counting, batchSize: 1000 });
-      } finally {
-        await kinesis.close();
-      }
-    } else {
-      print('   (kinesalite is not installed: the handler gets Kinesis events built in process)');
-      let invocations = 0;
-      for (let i = 0; i < live.length; i += 1000) {
-        invocations++;
-        await counting(kinesisEvent(live.slice(i, i + 1000), { partitionKey: (e) => String((e as Record<string, unknown>)['card_id']) }));
-      }
-      report = { invocations, records: live.length, redelivered: 0 };
-    }
+    print('   producer -> 2 shards (partition key card_id) -> event source mapping (in process) -> kinesisHandler -> store');
+    const report = await streamThroughShards(live, { shards: 2, batchSize: 1000, partitionKey: (e) => String(e['card_id']) }, counting);
     progress.end();
     const streamSeconds = (Date.now() - streamStarted) / 1000;
-    const streamPoison = deadLettered;
+    const streamPoison = deadLettered - poisonBefore;
     const busiest = await store.get(cardActivity, String(spike[spike.length - 1]?.['card_id']));
     print(`   ${report.records.toLocaleString('en-US')} records in ${report.invocations} invocations (${report.redelivered} redelivered), ${streamPoison} poison records to ${deadLetterPlace}${deadLetterQueue ? ` (${await deadLetterQueue.depth()} messages waiting)` : ''}; ${Math.round(report.records / streamSeconds).toLocaleString('en-US')} records/s`);
     if (busiest) {
@@ -246,7 +237,7 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
     const trainFile = join(dir, 'train.parquet');
     print('');
     print(`3. training set: ${labels.length.toLocaleString('en-US')} chargeback labels joined as of each label's time`);
-    const { summary } = await store.trainingSet({
+    const { summary } = await trainingSet(store, {
       spine: labels,
       entityKey: 'card_id',
       timestamp: 'label_time',
@@ -261,8 +252,8 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
     print('');
     print('4. audit: online records against the offline store, for a sample of cards');
     // The embedded offline store writes at once, so there is no delivery delay to wait out.
-    const audit = await store.audit(cardActivity, { sample: 500, availabilityDelay: '0s' });
-    print(`   ${(audit.consistencyRate * 100).toFixed(2)}% of ${audit.sampled} cards agree on every feature`);
+    const audited = await audit(store, cardActivity, { sample: 500, availabilityDelay: '0s' });
+    print(`   ${(audited.consistencyRate * 100).toFixed(2)}% of ${audited.sampled} cards agree on every feature`);
 
     const durationMs = Date.now() - started;
     print('');
@@ -271,11 +262,10 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
       group: cardActivity.name,
       fingerprint: cardActivity.fingerprint,
       dir,
-      streamedVia: kinesis ? 'kinesalite' : 'direct',
       streamed: { records: report.records, invocations: report.invocations, redelivered: report.redelivered, poison: streamPoison, recordsPerSecond: Math.round(report.records / streamSeconds) },
-      backfilled: { records: backfill.records, written: backfill.written, poison: backfill.poison, recordsPerSecond: backfill.recordsPerSecond, rejectsFile: backfill.rejectsFile },
+      backfilled: { records: filled.records, written: filled.written, poison: filled.poison, recordsPerSecond: filled.recordsPerSecond, rejectsFile: filled.rejectsFile },
       trainingSet: { rows: summary.rows, file: trainFile, matchRate, fraudRate },
-      audit: { sampled: audit.sampled, consistencyRate: audit.consistencyRate },
+      audit: { sampled: audited.sampled, consistencyRate: audited.consistencyRate },
       durationMs,
     };
   } finally {

@@ -1,6 +1,7 @@
 import { diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../aws/plan.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import { loadFeatureGroups, selectGroups } from '../definitions.js';
+import { loadFeatureGroups, selectGroups } from '../load-groups.js';
+import { loadSageMaker } from '../aws/sdk.js';
 
 export interface PlanCommandOptions {
   readonly file: string;
@@ -23,7 +24,7 @@ export interface PlanCommandOptions {
 const PLACEHOLDER_ROLE = 'arn:aws:iam::<account-id>:role/<feature-store-role>';
 
 async function describeFromEnvironment(name: string) {
-  const { SageMakerClient, DescribeFeatureGroupCommand } = await import('@aws-sdk/client-sagemaker');
+  const { SageMakerClient, DescribeFeatureGroupCommand } = await loadSageMaker();
   try {
     return await new SageMakerClient({}).send(new DescribeFeatureGroupCommand({ FeatureGroupName: name }));
   } catch (error) {

@@ -1,8 +1,10 @@
 import { extname } from 'node:path';
-import { loadFeatureGroups } from '../definitions.js';
+import { loadFeatureGroups } from '../load-groups.js';
 import { ConfigurationError } from '../errors.js';
 import type { AnyFeatureSelection } from '../schema/types.js';
+import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
+import { trainingSet } from '../training/training-set.js';
 
 export interface TrainingSetCommand {
   readonly definitions: string;
@@ -44,10 +46,10 @@ export async function runTrainingSetCommand(command: TrainingSetCommand, out: (l
   const features = command.features.map((f) => parseFeatureArgument(f, groups as never));
   const spine = format(command.spine) === 'csv' ? { csv: command.spine } : { parquet: command.spine };
   const output = format(command.out) === 'csv' ? { csv: command.out } : { parquet: command.out };
-  const store = createFeatureStore({ dir: command.dir });
+  const store = createFeatureStore(localStores({ dir: command.dir }));
   err(`joining ${command.spine} with ${features.map((f) => f.groupName).join(', ')} as of "${command.timestamp}"...\n`);
   try {
-    const { summary } = await store.trainingSet({
+    const { summary } = await trainingSet(store, {
       spine,
       entityKey: command.entityKey ?? (features[0]?.group.recordIdentifier as string),
       timestamp: command.timestamp,

@@ -41,13 +41,14 @@ export interface BatchReport {
   readonly statuses: ItemStatus[];
   readonly written: number;
   readonly poison: number;
-  readonly failed: number;
+  /** Records reported for redelivery (`batchItemFailures`). */
+  readonly reported: number;
   /** Calls the online backend retried (throttling, 5xx) while writing the batch. */
   readonly retried: number;
   /** Records left out of their entity's aggregates for arriving later than the allowed lateness. */
   readonly late: number;
   /** Redelivered records the aggregation state had already applied (so not written again). */
-  readonly duplicates: number;
+  readonly duplicate: number;
   /** Aggregation state saves that met another writer's newer version and were redone. */
   readonly conflicts: number;
   /** Records written again from an entity's outbox (an earlier commit whose writes were not confirmed). */
@@ -81,7 +82,7 @@ export async function processItems<T>(
   const decode = options.decode;
   let retried = 0;
   let late = 0;
-  let duplicates = 0;
+  let duplicate = 0;
   let conflicts = 0;
   let reemitted = 0;
   const onRetry = () => {
@@ -144,7 +145,7 @@ export async function processItems<T>(
       onRetry,
     });
     late += summary.late;
-    duplicates += summary.duplicate;
+    duplicate += summary.duplicate;
     conflicts += summary.conflicts;
     reemitted += summary.reemitted;
     for (const outcome of summary.outcomes) {
@@ -155,7 +156,7 @@ export async function processItems<T>(
 
   const counts = { written: 0, poison: 0, failed: 0 };
   for (const status of statuses) counts[status]++;
-  const report: BatchReport = { statuses, ...counts, retried, late, duplicates, conflicts, reemitted };
+  const report: BatchReport = { statuses, written: counts.written, poison: counts.poison, reported: counts.failed, retried, late, duplicate, conflicts, reemitted };
   logBatch(source, group, report, Date.now() - started, options);
   return report;
 }
@@ -199,15 +200,15 @@ export function logBatch(
     written: report.written,
     poison: report.poison,
     retried: report.retried,
-    reported: report.failed,
+    reported: report.reported,
     late: report.late,
-    duplicates: report.duplicates,
+    duplicate: report.duplicate,
     conflicts: report.conflicts,
     reemitted: report.reemitted,
     durationMs,
   };
   // Counts only: no payload values and no credentials ever reach the log.
-  log(JSON.stringify({ level: report.failed > 0 ? 'warn' : 'info', message: 'skewless batch', ...fields }));
+  log(JSON.stringify({ level: report.reported > 0 ? 'warn' : 'info', message: 'skewless batch', ...fields }));
   if (options.metrics) {
     const metrics = {
       Records: fields.records,

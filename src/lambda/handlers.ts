@@ -313,7 +313,7 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
     }
     const count = (result: string) => records.filter((r) => r.result === result).length;
     const statuses = records.map((r): ItemStatus => (r.result === 'Ok' ? 'written' : 'poison'));
-    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), failed: 0, retried: 0, late: 0, duplicates: 0, conflicts: 0, reemitted: 0 }, Date.now() - started, options);
+    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), reported: 0, retried: 0, late: 0, duplicate: 0, conflicts: 0, reemitted: 0 }, Date.now() - started, options);
     return { records };
   };
 }

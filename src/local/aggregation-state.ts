@@ -1,10 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBAppender } from '@duckdb/node-api';
-import type { EntityState } from '../pipeline/aggregate.js';
+import type { EntityState } from '../pipeline/reducer.js';
 import { type GroupSchema, type PackedRecords, packRecords, unpackRecords } from '../schema/sagemaker-record.js';
 import { quoteIdentifier } from '../sql/quote.js';
-import type { AggregationSaveOutcome, AggregationSettle, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../store/types.js';
+import type { AggregationSaveOutcome, AggregationSettle, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../pipeline/state.js';
 import { Database } from './duckdb.js';
 
 export interface LocalAggregationStateOptions {
@@ -116,7 +116,7 @@ class LocalAggregationState implements AggregationStateStore {
 }
 
 /**
- * The embedded aggregation state (`createFeatureStore()` uses it for groups with aggregations).
+ * The embedded aggregation state (one of `localStores()`), for groups with aggregations.
  *
  * ### Example
  * ```ts

@@ -1,10 +1,8 @@
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { optionalModule } from '../util/optional-module.js';
-
-type DuckDbModule = typeof import('@duckdb/node-api');
+import { missingPeer, optionalModule } from '../util/optional-module.js';
 
 /** Loads DuckDB on first use only: it is an optional peer dependency and a native module. */
-export const loadDuckDb = /* @__PURE__ */ optionalModule<DuckDbModule>(() => import('@duckdb/node-api'), 'the local stores', '@duckdb/node-api');
+export const loadDuckDb = /* @__PURE__ */ optionalModule(() => import('@duckdb/node-api').catch(missingPeer('@duckdb/node-api')));
 
 /**
  * One DuckDB database with one connection, and a queue so statements that belong together

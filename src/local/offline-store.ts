@@ -3,20 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FeatureValue } from '../schema/codec.js';
 import { checkRecord, type GroupSchema } from '../schema/sagemaker-record.js';
-import type { FeatureDefinition } from '../schema/types.js';
+import type { FeatureDefinition } from '../schema/feature-spec.js';
 import { quoteIdentifier, quoteLiteral } from '../sql/quote.js';
-import type {
-  FileTrainingRequest,
-  FileTrainingResult,
-  JoinedValues,
-  OfflineAppendOptions,
-  OfflineStore,
-  OfflineStoredRow,
-  OfflineWrite,
-  SpineKeys,
-} from '../store/types.js';
-import type { TrainingPlan } from '../training/plan.js';
-import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../training/sql.js';
+import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
+import type { FileTrainingRequest, FileTrainingResult, JoinedValues, SpineKeys, TrainingEngine } from '../training/engine.js';
+import type { TrainingPlan } from '../sql/plan.js';
+import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
 import { offlineFileName, partitionOf } from '../offline/layout.js';
 import { Database } from './duckdb.js';
 import { trainingSetToFile } from './training-file.js';
@@ -57,7 +49,7 @@ export function offlineDataDir(base: string, group: string): string {
  * Glue-format layout, with `write_time`, `api_invocation_time` and `is_deleted` columns.
  * DuckDB writes the files; the same layout is what Athena (and the local stack's Athena) reads.
  */
-class LocalOfflineStore implements OfflineStore {
+class LocalOfflineStore implements OfflineStore, TrainingEngine {
   constructor(
     private readonly db: Database,
     readonly baseDir: string,

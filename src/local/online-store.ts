@@ -4,15 +4,8 @@ import { FeatureValidationError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import { type CheckedRecord, checkRecord, expiresAtMs, type GroupSchema, recordOf, storedForm, type StoredRecord } from '../schema/sagemaker-record.js';
 import { quoteIdentifier } from '../sql/quote.js';
-import type {
-  DeleteStatus,
-  DeletionMode,
-  OnlinePutOptions,
-  OnlineRecord,
-  OnlineStore,
-  OnlineWriteOutcome,
-  OnlineWriteStatus,
-} from '../store/types.js';
+import type { DeleteStatus, DeletionMode, OnlinePutOptions, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
+import type { OnlineWriteStatus } from '../pipeline/outcomes.js';
 import type { DuckDBAppender } from '@duckdb/node-api';
 import { Database } from './duckdb.js';
 
@@ -230,7 +223,7 @@ class LocalOnlineStore implements OnlineStore {
 }
 
 /**
- * The embedded online store on DuckDB, the default of `createFeatureStore()`.
+ * The embedded online store on DuckDB (one of `localStores()`).
  *
  * ### Example
  * ```ts

@@ -1,9 +1,9 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { DecodeError, DefinitionError } from '../errors.js';
 import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
-import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../store/types.js';
-import type { TrainingPlan } from '../training/plan.js';
-import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../training/sql.js';
+import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../training/engine.js';
+import type { TrainingPlan } from '../sql/plan.js';
+import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
 
 const SPINE = '__skewless_spine';
 const RESULT = '__skewless_training';

@@ -1,14 +1,11 @@
-import { optionalModule } from '../util/optional-module.js';
-import { type ColumnSpec, ParquetFileBuilder } from './parquet-file.js';
+import { type ColumnSpec, ParquetFileBuilder } from '../parquet/file.js';
+import { readParquetRows } from '../parquet/reader.js';
 import type { FeatureValue } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
-import type { FeatureDefinition } from '../schema/types.js';
+import type { FeatureDefinition } from '../schema/feature-spec.js';
 import type { OfflineStoredRow, OfflineWrite } from '../store/types.js';
 
-type Reader = typeof import('hyparquet');
-
-// Offline files are written by skewless' own writer (parquet-file.ts) and read with hyparquet: both pure JS, so they run inside Lambda.
-const loadReader = /* @__PURE__ */ optionalModule<Reader>(() => import('hyparquet'), 'reading offline Parquet', 'hyparquet');
+// Offline files are written by skewless' own writer (parquet/) and read with hyparquet: both pure JS, so they run inside Lambda.
 
 const PHYSICAL: Record<FeatureDefinition['FeatureType'], ColumnSpec['type']> = { String: 'BYTE_ARRAY', Integral: 'INT64', Fractional: 'DOUBLE' };
 
@@ -79,7 +76,5 @@ export async function encodeOfflineParquet(group: GroupSchema, writes: readonly 
 
 /** Reads an offline Parquet file back into rows (Integral as bigint, timestamps as Date). */
 export async function decodeOfflineParquet(bytes: Uint8Array): Promise<OfflineStoredRow[]> {
-  const { parquetReadObjects } = await loadReader();
-  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  return (await parquetReadObjects({ file })) as OfflineStoredRow[];
+  return (await readParquetRows(bytes)) as OfflineStoredRow[];
 }

@@ -9,10 +9,10 @@ import {
   TransformError,
 } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
-import type { CompiledDefinition } from '../schema/definition.js';
+import type { CompiledDefinition } from '../schema/compile.js';
 import type { FeatureSpec } from '../schema/feature-spec.js';
 import type { BatchOptions, BatchResult, ProcessResult } from '../schema/types.js';
-import { emptyState, type EntityState, type Reducer, streamOrderOf } from './aggregate.js';
+import { emptyState, type EntityState, type Reducer, streamOrderOf } from './reducer.js';
 
 /** Entity states a batch aggregates over, by record identifier (as text). */
 export interface AggregationSession {
@@ -67,8 +67,6 @@ export interface Pipeline<R> {
   /** Every feature's spec, and whether Date features are stored as epoch seconds: how stored values read back. */
   readonly specs: readonly FeatureSpec[];
   readonly dateAsEpoch: boolean;
-  /** The store's ingest for this group's aggregates (see `AggregationHooks`); undefined without any. */
-  readonly aggregatedIngest: unknown;
 }
 
 export interface CompleteOptions extends BatchOptions {
@@ -112,10 +110,9 @@ type Step<R> = { readonly error: RecordError; readonly record?: undefined; reado
   readonly encoded: SageMakerRecord;
 };
 
-export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R> {
+/** The pipeline of a compiled definition; `reducer` computes its aggregates (brought by them, see `AggregationRuntime`). */
+export function createPipeline<R>(definition: CompiledDefinition<R>, reducer: Reducer | undefined): Pipeline<R> {
   const { name, parseSource: source, parseFeatures: features, transform, codec, aggregation, recordIdentifier, eventTime } = definition;
-  // Reached through the group's aggregates, so a bundle without any does not carry the reducer.
-  const reducer = aggregation ? ((definition.createReducer as (compiled: typeof aggregation) => Reducer)(aggregation)) : undefined;
   const outputs = aggregation ? aggregation.list.map((a) => a.name) : [];
 
   /** validate source -> transform -> validate features. */
@@ -275,7 +272,6 @@ export function createPipeline<R>(definition: CompiledDefinition<R>): Pipeline<R
     reducer,
     aggregationInputs: aggregation ? aggregation.inputs.map((i) => i.name) : [],
     specs: definition.specs,
-    aggregatedIngest: definition.aggregatedIngest,
     dateAsEpoch: definition.eventTimeFormat === 'epoch-seconds',
   };
 }

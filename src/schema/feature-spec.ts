@@ -10,6 +10,13 @@ export type SageMakerFeatureType = 'String' | 'Integral' | 'Fractional';
 /** SageMaker's collection types; collections need the InMemory online tier. */
 export type CollectionType = 'List' | 'Set';
 
+/** A SageMaker `FeatureDefinition`, as CreateFeatureGroup takes it. */
+export interface FeatureDefinition {
+  readonly FeatureName: string;
+  readonly FeatureType: SageMakerFeatureType;
+  readonly CollectionType?: CollectionType;
+}
+
 /** What skewless knows about one feature, read once from the `features` schema. */
 export interface FeatureSpec {
   readonly name: string;

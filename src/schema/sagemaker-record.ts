@@ -1,6 +1,6 @@
 import type { FeatureValue, SageMakerRecord } from './codec.js';
 import { isTimeInRange, parseIsoInstant } from './time.js';
-import type { FeatureDefinition } from './types.js';
+import type { FeatureDefinition } from './feature-spec.js';
 
 /**
  * What a backend needs to know about a group to store its records: the shape CreateFeatureGroup

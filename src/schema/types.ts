@@ -1,9 +1,9 @@
 import type * as zc from 'zod/v4/core';
 import type { RecordError, SourcePosition } from '../errors.js';
 import type { Codec, SageMakerRecord } from './codec.js';
-import type { CollectionType, SageMakerFeatureType } from './feature-spec.js';
+import type { FeatureDefinition } from './feature-spec.js';
 import type { TtlDuration } from './sagemaker-record.js';
-import type { Aggregation, AggregationKind, Aggregations, StateCompaction } from './aggregations.js';
+import type { Aggregation, AggregationKind, Aggregations, StateCompaction } from './aggregation-spec.js';
 
 /** Flattens an intersection so editors show one object type on hover. */
 export type Simplify<T> = { [K in keyof T]: T[K] } & {};
@@ -30,14 +30,6 @@ export type EventTimeFormat = 'iso' | 'epoch-seconds';
 /** SageMaker's online store tiers; collection features need `InMemory`. */
 export type OnlineStorageType = 'Standard' | 'InMemory';
 
-/** A SageMaker `FeatureDefinition`, as CreateFeatureGroup takes it. */
-export interface FeatureDefinition {
-  readonly FeatureName: string;
-  readonly FeatureType: SageMakerFeatureType;
-  readonly CollectionType?: CollectionType;
-}
-
-/** What `defineFeatureGroup` takes. */
 /** Aggregates whose input is one of the features `Out` declares. */
 export type AggregationsOf<Out> = { readonly [name: string]: Aggregation<AggregationKind, (keyof Out & string) | undefined, number> };
 
@@ -216,7 +208,7 @@ export interface FeatureGroup<
    *
    * ### Example
    * ```ts
-   * store.trainingSet({ spine, entityKey: 'card_id', timestamp: 'label_time',
+   * trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'label_time',
    *                     features: [cardActivity.select('amount', 'is_foreign')] });
    * ```
    */

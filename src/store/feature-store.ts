@@ -3,23 +3,10 @@ import type { SageMakerRecord } from '../schema/codec.js';
 import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import { formatIsoInstant } from '../schema/time.js';
 import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
-import type { BackfillOptions, BackfillSummary } from '../backfill/backfill.js';
-import type { TrainingSet, TrainingSetOptions } from '../training/training-set.js';
-import type { AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
-import type { AuditOptions, AuditReport } from '../audit/audit.js';
-import { pipelineOf } from '../define.js';
-import type { AggregatedIngest } from './aggregated-ingest.js';
-import { summarize } from './summary.js';
-import type { LineageOptions, LineageReport } from '../audit/lineage.js';
-import type {
-  AggregationStateStore,
-  DeleteStatus,
-  DeletionMode,
-  OfflineStore,
-  OnlinePutOptions,
-  OnlineStore,
-  OnlineWriteOutcome,
-} from './types.js';
+import { statefulIngestOf } from '../feature-group.js';
+import { type RecordOutcome, summarize, type WriteSummary } from '../pipeline/outcomes.js';
+import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore, OnlineWriteOutcome } from './types.js';
+import type { AggregationStateStore } from '../pipeline/state.js';
 
 /** A record the pipeline refused, as a dead-letter sink receives it. */
 export interface DeadLetterEntry {
@@ -36,59 +23,33 @@ export type DeadLetterSink =
   | ((entries: readonly DeadLetterEntry[]) => Promise<void> | void);
 
 export interface FeatureStoreOptions {
-  /** The online tier; default the embedded DuckDB store under `dir`. */
-  readonly online?: OnlineStore | Promise<OnlineStore>;
-  /** The offline tier; default the embedded Parquet store under `<dir>/offline`; `false` for none. */
-  readonly offline?: OfflineStore | Promise<OfflineStore> | false;
+  /**
+   * The online tier: `sageMakerOnline()` or `dynamoDbOnline()` from `skewless/aws`, the embedded
+   * store (`localStores()` from `skewless/local` gives all three), or your own `OnlineStore`.
+   */
+  readonly online: OnlineStore | Promise<OnlineStore>;
+  /**
+   * The offline tier: `s3Offline()` / `athenaOffline()`, the embedded store, your own, or `false`
+   * for none (as with `sageMakerOnline`, whose PutRecord delivers SageMaker's offline store itself).
+   */
+  readonly offline: OfflineStore | Promise<OfflineStore> | false;
   /** Where poison records go (they are always reported in the outcomes too). */
   readonly deadLetter?: DeadLetterSink;
-  /** Directory of the embedded default stores; default `./.skewless`. */
+  /** Where engines keep working files by default (backfill rejects and checkpoints); default `./.skewless`. */
   readonly dir?: string;
   /** The clock for `write_time` and `api_invocation_time`; default `Date.now`. */
   readonly now?: () => number;
   /**
    * Where groups with aggregations keep each entity's window state between batches:
-   * `dynamoDbAggregationState({ tableName })` on AWS. Default the embedded store under `dir` when the
-   * online store is the embedded one too; required otherwise.
+   * `dynamoDbAggregationState({ tableName })` on AWS, the embedded one locally. Required for them.
    */
   readonly aggregationState?: AggregationStateStore | Promise<AggregationStateStore>;
 }
 
-/** What became of one input record. */
-export type RecordOutcome =
-  /** `duplicate`: a redelivered record its entity's aggregation state had already applied; not written again. */
-  | { readonly index: number; readonly status: 'applied' | 'stale' | 'accepted' | 'duplicate' }
-  | { readonly index: number; readonly status: 'poison'; readonly error: RecordError }
-  | { readonly index: number; readonly status: 'failed'; readonly error: BackendError };
-
-/** The outcome of `ingest` or `put`: one entry per input record, and the counts. */
-export interface WriteSummary {
-  readonly outcomes: RecordOutcome[];
-  /** Records that became the online record of their identifier. */
-  readonly applied: number;
-  /** Records older than the online record: written offline only. */
-  readonly stale: number;
-  /** Records a service took without saying which way the write rule went (SageMaker). */
-  readonly accepted: number;
-  readonly poison: number;
-  readonly failed: number;
-  /** Calls the online backend retried (throttling, 5xx, unprocessed leftovers) on the way. */
-  readonly retried: number;
-  /** Redelivered records the aggregation state had already applied (groups with aggregations). */
-  readonly duplicate: number;
-  /** Records older than the allowed lateness: written, but left out of their entity's aggregates. */
-  readonly late: number;
-  /**
-   * Saves of an entity's aggregation state that found another writer's newer version (another
-   * Lambda instance, or a stale cache): the state was read again and the records aggregated again.
-   */
-  readonly conflicts: number;
-  /**
-   * Records written again from an entity's outbox: produced by an earlier commit whose writes were
-   * not confirmed (a crash, a timeout, a failed write). Online they change nothing; offline they may
-   * add a row with the same values.
-   */
-  readonly reemitted: number;
+/** A store's backends, once opened. */
+export interface StoreBackends {
+  readonly online: OnlineStore;
+  readonly offline: OfflineStore | undefined;
 }
 
 export interface IngestOptions extends OnlinePutOptions {
@@ -159,62 +120,21 @@ export interface FeatureStore {
    */
   delete(group: AnyFeatureGroup, id: RecordId, eventTime: Date, mode?: DeletionMode): Promise<DeleteStatus>;
   /**
-   * Runs history through the group's pipeline (the one the Lambda handlers run) into the offline
-   * store, and with `to: 'online' | 'both'` the latest record per identifier online. Streams the
-   * source; deterministic file names make a rerun replace its output; a checkpoint resumes it.
-   *
-   * ### Example
-   * ```ts
-   * const summary = await store.backfill(cardActivity, { from: ndjsonFile('history.ndjson'), checkpoint: 'history.ckpt' });
-   * console.log(summary.written, summary.poison, summary.rejectsFile);
-   * ```
-   */
-  backfill(group: AnyFeatureGroup, options: BackfillOptions): Promise<BackfillSummary>;
-  /**
-   * A point-in-time training set: one row per spine row, in spine order, each selected feature as of
-   * the row's time (never later; ties, deletes and maxAge by the rule in DESIGN.md).
-   *
-   * ### Example
-   * ```ts
-   * const { rows, summary } = await store.trainingSet({
-   *   spine: labels, entityKey: 'card_id', timestamp: 'label_time',
-   *   features: [cardActivity.select('amount', 'is_foreign').with({ maxAge: '30d' })],
-   * });
-   * rows[0]['card-activity__amount'];   // number | null
-   * ```
-   */
-  trainingSet<S extends object, const F extends readonly AnyFeatureSelection[]>(
-    options: TrainingSetOptions<S, F>,
-  ): Promise<TrainingSet<InferTrainingRow<S, F>>>;
-  /**
-   * Measures online/offline consistency on a sample of identifiers: per feature match and mismatch
-   * rates, missing records, number differences, and a cause for each difference it can explain
-   * (`fingerprint`, `offline-lag`, `ttl-expired`, `delete-pending`, `late-events`, else `unexplained`).
-   *
-   * ### Example
-   * ```ts
-   * const report = await store.audit(cardActivity, { sample: 500 });
-   * console.log(report.consistencyRate, report.causes);
-   * ```
-   */
-  audit(group: AnyFeatureGroup, options?: AuditOptions): Promise<AuditReport>;
-  /**
-   * Which fingerprints (versions of the code) wrote the group's records, offline (every row) and
-   * online (a sample), with counts and time ranges.
-   *
-   * ### Example
-   * ```ts
-   * const { offline, online } = await store.lineage(cardActivity);
-   * ```
-   */
-  lineage(group: AnyFeatureGroup, options?: LineageOptions): Promise<LineageReport>;
-  /**
    * Sends entries to the configured dead-letter sink (a no-op without one); throws if the sink
    * fails, so the caller can report the records instead of dropping them.
    */
   deadLetter(entries: readonly DeadLetterEntry[]): Promise<void>;
-  /** The backends, once opened. */
-  backends(): Promise<{ readonly online: OnlineStore; readonly offline: OfflineStore | undefined }>;
+  /** The backends, once opened (engines such as `backfill` and `trainingSet` run over them). */
+  backends(): Promise<StoreBackends>;
+  /**
+   * The aggregation state store, for a group with aggregations; a `ConfigurationError` naming
+   * `aggregationState` when the store has none.
+   */
+  aggregationState(group: AnyFeatureGroup): Promise<AggregationStateStore>;
+  /** Where engines keep working files by default. */
+  readonly dir: string;
+  /** The store's clock (epoch ms), for `write_time`. */
+  readonly now: () => number;
   close(): Promise<void>;
 }
 
@@ -240,72 +160,40 @@ async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadL
   await (typeof sink === 'function' ? sink(entries) : sink.write(entries));
 }
 
-type LocalModule = typeof import('../local/index.js');
-
 /**
- * The embedded stores, by a specifier bundlers do not follow: a Lambda bundle that passes its own
- * backends then carries neither the local stores nor a reference to DuckDB.
- */
-function loadLocal(): Promise<LocalModule> {
-  const specifier = ['skewless', 'local'].join('/');
-  return import(/* @vite-ignore */ specifier) as Promise<LocalModule>;
-}
-
-type EnginesModule = typeof import('../engines.js');
-
-/**
- * The backfill and training-set engines, loaded on first use by a specifier bundlers do not follow,
- * like the local stores: an ingestion Lambda's bundle does not carry them or the Parquet code.
- */
-function loadEngines(): Promise<EnginesModule> {
-  const specifier = ['skewless', 'engines'].join('/');
-  return import(/* @vite-ignore */ specifier) as Promise<EnginesModule>;
-}
-
-/**
- * Creates the typed feature store client. With no options it runs on the embedded local stores
- * (DuckDB under `./.skewless`); on AWS pass `sageMakerOnline()` / `dynamoDbOnline()` and
- * `s3Offline()` / `athenaOffline()` from `skewless/aws`.
+ * Creates the typed feature store client over the backends you choose: the embedded stores
+ * (`localStores()` from `skewless/local`), AWS (`sageMakerOnline()`, `dynamoDbOnline()`,
+ * `s3Offline()`, `athenaOffline()` from `skewless/aws`), or your own. Backends open on first use.
  *
  * ### Example
  * ```ts
- * const store = createFeatureStore();
+ * import { createFeatureStore } from 'skewless';
+ * import { localStores } from 'skewless/local';
+ * const store = createFeatureStore(localStores());
  * await store.ingest(cardActivity, rawEvents);
  * const row = await store.get(cardActivity, 'card-1');
  * ```
  */
-export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureStore {
+export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
   const dir = options.dir ?? '.skewless';
   const now = options.now ?? Date.now;
-  let opened: Promise<{ online: OnlineStore; offline: OfflineStore | undefined }> | undefined;
+  let opened: Promise<StoreBackends> | undefined;
 
   const backends = () => {
-    // Opened on first use: the local defaults load DuckDB, which an AWS-only user never installs.
-    opened ??= (async () => {
-      const local = options.online === undefined || options.offline === undefined ? await loadLocal() : undefined;
-      const online = options.online !== undefined ? await options.online : await (local as LocalModule).localOnline({ dir });
-      let offline: OfflineStore | undefined;
-      if (options.offline === false) offline = undefined;
-      else if (options.offline !== undefined) offline = await options.offline;
-      else offline = await (local as LocalModule).localOffline({ dir: `${dir}/offline` });
-      return { online, offline };
-    })();
+    opened ??= (async () => ({ online: await options.online, offline: options.offline === false ? undefined : await options.offline }))();
     return opened;
   };
 
   let stateOpened: Promise<AggregationStateStore> | undefined;
-  const aggregationState = (group: AnyFeatureGroup) => {
-    stateOpened ??= (async () => {
-      if (options.aggregationState !== undefined) return options.aggregationState;
-      if (options.online !== undefined) {
-        throw new ConfigurationError(
-          'INVALID_CONFIG',
-          `group "${group.name}" has aggregations, so the store needs somewhere to keep their state: ` +
-            'pass aggregationState: dynamoDbAggregationState({ tableName }) (skewless/aws) to createFeatureStore',
-        );
-      }
-      return (await loadLocal()).localAggregationState({ dir });
-    })();
+  const aggregationState = async (group: AnyFeatureGroup) => {
+    if (options.aggregationState === undefined) {
+      throw new ConfigurationError(
+        'INVALID_CONFIG',
+        `group "${group.name}" has aggregations, so the store needs somewhere to keep their state: ` +
+          'pass aggregationState: dynamoDbAggregationState({ tableName }) (skewless/aws), or localStores() (skewless/local), to createFeatureStore',
+      );
+    }
+    stateOpened ??= Promise.resolve(options.aggregationState);
     return stateOpened;
   };
 
@@ -403,9 +291,9 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
   return {
     async ingest(group, raw, ingestOptions = {}) {
       // Brought by the group's aggregates, so a store whose groups have none does not carry it.
-      const aggregated = pipelineOf(group).aggregatedIngest as AggregatedIngest | undefined;
-      if (aggregated) {
-        return aggregated(group, raw, ingestOptions, {
+      const withState = statefulIngestOf(group);
+      if (withState) {
+        return withState(raw, ingestOptions, {
           states: await aggregationState(group),
           poison: (failures) => poisonOutcomes(group, failures, raw, ingestOptions),
           write: (records) => writeRecords(group, records, putOptionsOf(group, ingestOptions)),
@@ -417,33 +305,6 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     },
 
     deadLetter: (entries) => sendToDeadLetter(options.deadLetter, [...entries]),
-
-    async trainingSet(trainingOptions) {
-      const [{ offline }, engines] = await Promise.all([backends(), loadEngines()]);
-      return engines.buildTrainingSet(offline, trainingOptions as TrainingSetOptions) as never;
-    },
-
-    async audit(group, auditOptions) {
-      const [{ online, offline }, engines] = await Promise.all([backends(), loadEngines()]);
-      return engines.runAudit(group, online, offline, auditOptions);
-    },
-
-    async lineage(group, lineageOptions) {
-      const [{ online, offline }, engines] = await Promise.all([backends(), loadEngines()]);
-      return engines.runLineage(group, online, offline, lineageOptions);
-    },
-
-    async backfill(group, backfillOptions) {
-      const [{ online, offline }, engines] = await Promise.all([backends(), loadEngines()]);
-      return engines.runBackfill(group, backfillOptions, {
-        online,
-        offline,
-        dir,
-        now,
-        // The state store, where the store has one (a backfill does not need it otherwise).
-        aggregationState: () => aggregationState(group).catch((error: unknown) => (error instanceof ConfigurationError ? undefined : Promise.reject(error))),
-      });
-    },
 
     async put(group, records, putOptions = {}) {
       const encoded: { index: number; record: SageMakerRecord }[] = [];
@@ -498,6 +359,9 @@ export function createFeatureStore(options: FeatureStoreOptions = {}): FeatureSt
     },
 
     backends,
+    aggregationState,
+    dir,
+    now,
 
     async close() {
       if (stateOpened) await (await stateOpened.catch(() => undefined))?.close();

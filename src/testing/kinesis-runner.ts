@@ -1,5 +1,6 @@
 import type { KinesisClient, _Record as KinesisRecord } from '@aws-sdk/client-kinesis';
 import type { BatchResponse, KinesisStreamEvent, LambdaContext } from '../lambda/events.js';
+import { loadKinesis } from '../aws/sdk.js';
 import { mapConcurrent } from '../util/concurrency.js';
 
 export interface KinesisEventSourceOptions {
@@ -38,7 +39,7 @@ export interface KinesisEventSourceReport {
  * ```
  */
 export async function runKinesisEventSource(options: KinesisEventSourceOptions): Promise<KinesisEventSourceReport> {
-  const m = await import('@aws-sdk/client-kinesis');
+  const m = await loadKinesis();
   const { client, streamName } = options;
   const batchSize = options.batchSize ?? 100;
   const maxRetries = options.maxRetryAttempts ?? 10;

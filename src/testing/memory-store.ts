@@ -1,16 +1,7 @@
 import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord, expiresAtMs, type GroupSchema, recordOf, storedForm, type StoredRecord } from '../schema/sagemaker-record.js';
-import type {
-  AggregationSaveOutcome,
-  AggregationStateStore,
-  OfflineStore,
-  OfflineStoredRow,
-  OfflineWrite,
-  OnlineRecord,
-  OnlineStore,
-  OnlineWriteOutcome,
-  StoredAggregationState,
-} from '../store/types.js';
+import type { OfflineStore, OfflineStoredRow, OfflineWrite, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
+import type { AggregationSaveOutcome, AggregationStateStore, StoredAggregationState } from '../pipeline/state.js';
 
 interface Row {
   readonly eventTimeMs: number;

@@ -1,12 +1,15 @@
-import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { ConfigurationError } from '../errors.js';
-import { CsvRows } from '../backfill/csv.js';
-import type { AnyFeatureGroup, AnyFeatureSelection } from '../schema/types.js';
-import { pipelineOf } from '../define.js';
-import type { FeatureDecoding, FileTrainingRequest, JoinedValues, OfflineStore, OfflineStoredRow, SpineKeys } from '../store/types.js';
-import { buildTrainingPlan, spineKey, spineTime, type TrainingPlan } from './plan.js';
-import { referenceJoin } from './reference.js';
+import { CsvRows } from '../csv/reader.js';
+import { readParquetRows } from '../parquet/reader.js';
+import type { AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
+import type { FeatureStore } from '../store/feature-store.js';
+import { pipelineOf } from '../feature-group.js';
+import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
+import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
+import { buildTrainingPlan, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
+import { type OutputColumn, spineColumnKind, writeTrainingCsv, writeTrainingParquet } from './output.js';
+import { referenceJoin } from '../sql/reference.js';
 
 export type SpineRow = Readonly<Record<string, unknown>>;
 
@@ -69,10 +72,7 @@ export function spineFromCsv(text: string): SpineRow[] {
 
 /** Spine rows of a Parquet file's bytes. */
 export async function spineFromParquet(bytes: Uint8Array): Promise<SpineRow[]> {
-  const { parquetReadObjects } = await import('hyparquet').catch((cause: unknown) => {
-    throw new ConfigurationError('MISSING_DEPENDENCY', 'a Parquet spine needs npm install hyparquet', { cause });
-  });
-  return (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as SpineRow[];
+  return readParquetRows(bytes);
 }
 
 async function loadSpine(spine: TrainingSetOptions['spine']): Promise<SpineRow[]> {
@@ -91,23 +91,28 @@ function pick(plan: TrainingPlan, chosen: (OfflineStoredRow | null)[][]): Joined
   });
 }
 
-function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const text = value instanceof Date ? value.toISOString() : String(value);
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+/** The output's columns, in order: the spine's, then each selected feature's, typed by its declaration. */
+function outputColumns(plan: TrainingPlan, features: readonly AnyFeatureSelection[], spine: readonly SpineRow[]): OutputColumn[] {
+  const groups = new Map<string, AnyFeatureGroup>(features.map((s) => [s.group.name, s.group]));
+  const columns = new Map<string, OutputColumn>();
+  for (const name of Object.keys(spine[0] ?? {})) columns.set(name, { name, kind: spineColumnKind(spine, name), list: false });
+  for (const step of plan.joins) {
+    const specs = pipelineOf(groups.get(step.group) as AnyFeatureGroup).specs;
+    for (const feature of step.features) {
+      const spec = specs.find((s) => s.name === feature);
+      const name = `${step.prefix}${feature}`;
+      columns.set(name, { name, kind: spec?.kind ?? 'string', list: spec?.collection !== undefined });
+    }
+  }
+  return [...columns.values()];
 }
 
-async function writeOutput(rows: Record<string, unknown>[], columns: string[], output: NonNullable<TrainingSetOptions['output']>): Promise<string> {
+async function writeOutput(rows: Record<string, unknown>[], columns: readonly OutputColumn[], output: NonNullable<TrainingSetOptions['output']>): Promise<string> {
   if ('csv' in output) {
-    const lines = [columns.map(csvCell).join(','), ...rows.map((row) => columns.map((c) => csvCell(row[c])).join(','))];
-    writeFileSync(output.csv, `${lines.join('\n')}\n`);
+    writeTrainingCsv(output.csv, columns, rows);
     return output.csv;
   }
-  const { parquetWriteBuffer } = await import('hyparquet-writer').catch((cause: unknown) => {
-    throw new ConfigurationError('MISSING_DEPENDENCY', 'Parquet output needs npm install hyparquet-writer', { cause });
-  });
-  const buffer = parquetWriteBuffer({ columnData: columns.map((name) => ({ name, data: rows.map((row) => row[name] ?? null) })) as never });
-  writeFileSync(output.parquet, new Uint8Array(buffer));
+  writeTrainingParquet(output.parquet, columns, rows);
   return output.parquet;
 }
 
@@ -136,11 +141,12 @@ async function trainingSetInEngine(
   options: TrainingSetOptions,
 ): Promise<Omit<TrainingSetSummary, 'durationMs'> | undefined> {
   const { spine, output } = options;
-  if (options.engine === 'reference' || !offline.trainingSetToFile || !output || !('parquet' in output)) return undefined;
+  const engine = trainingEngineOf(offline);
+  if (options.engine === 'reference' || !engine?.trainingSetToFile || !output || !('parquet' in output)) return undefined;
   if (Array.isArray(spine) || !('parquet' in spine || 'csv' in spine)) return undefined;
   const decoding = decodingOf(plan, features);
   if (!decoding) return undefined;
-  const result = await offline.trainingSetToFile(plan, { spine: spine as FileTrainingRequest['spine'], output, decoding });
+  const result = await engine.trainingSetToFile(plan, { spine: spine as FileTrainingRequest['spine'], output, decoding });
   if (!result) return undefined;
   const matchRate: Record<string, number> = {};
   const nullCounts: Record<string, number> = {};
@@ -154,16 +160,30 @@ async function trainingSetInEngine(
 }
 
 /**
- * Builds a point-in-time training set: one row per spine row, in spine order, with each selected
- * feature as of the spine row's time by the rule in DESIGN.md. Runs in the offline store's own
- * engine when it has one (DuckDB for the local store), else in the in-memory reference engine.
+ * A point-in-time training set from the store's offline tier: one row per spine row, in spine order,
+ * each selected feature as of the row's time (never later; ties, deletes and `maxAge` decided as
+ * README's "Training sets" says). Runs in the offline store's own engine when it has one (DuckDB
+ * for the embedded store, Athena for `athenaOffline`), else in the in-memory reference engine.
  *
  * ### Example
  * ```ts
- * import { buildTrainingSet } from 'skewless/engines';
- * const { rows } = await buildTrainingSet(offline, { spine, entityKey: 'card_id', timestamp: 'label_time', features: [cardActivity.select('amount')] });
+ * import { trainingSet } from 'skewless';
+ * const { rows, summary } = await trainingSet(store, {
+ *   spine: labels, entityKey: 'card_id', timestamp: 'label_time',
+ *   features: [cardActivity.select('amount', 'is_foreign').with({ maxAge: '30d' })],
+ * });
+ * rows[0]['card-activity__amount'];   // number | null
  * ```
  */
+export async function trainingSet<S extends object, const F extends readonly AnyFeatureSelection[]>(
+  store: FeatureStore,
+  options: TrainingSetOptions<S, F>,
+): Promise<TrainingSet<InferTrainingRow<S, F>>> {
+  const { offline } = await store.backends();
+  return buildTrainingSet(offline, options as TrainingSetOptions) as Promise<TrainingSet<InferTrainingRow<S, F>>>;
+}
+
+/** The training set over an offline store (what `trainingSet` runs once it has the store's backends). */
 export async function buildTrainingSet(offline: OfflineStore | undefined, options: TrainingSetOptions): Promise<TrainingSet<Record<string, unknown>>> {
   const started = Date.now();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store');
@@ -185,9 +205,10 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
     keys: plan.joins.map((step) => spine.map((row) => spineKey(row[step.key]))),
   };
 
-  const useBackend = options.engine !== 'reference' && offline.pointInTimeJoin !== undefined;
+  const engine = options.engine === 'reference' ? undefined : trainingEngineOf(offline);
+  const useBackend = engine !== undefined;
   let values: JoinedValues;
-  if (useBackend) values = await (offline.pointInTimeJoin as NonNullable<OfflineStore['pointInTimeJoin']>)(plan, keys);
+  if (engine) values = await engine.pointInTimeJoin(plan, keys);
   else {
     const groups = new Map<string, OfflineStoredRow[]>();
     for (const selection of features) if (!groups.has(selection.group.name)) groups.set(selection.group.name, await offline.scan(selection.group));
@@ -222,8 +243,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
 
   let output: string | undefined;
   if (options.output) {
-    const columns = [...new Set([...Object.keys(spine[0] ?? {}), ...plan.joins.flatMap((s) => s.features.map((f) => `${s.prefix}${f}`))])];
-    output = await writeOutput(rows, columns, options.output);
+    output = await writeOutput(rows, outputColumns(plan, features, spine), options.output);
   }
   return {
     rows: options.output ? [] : rows,

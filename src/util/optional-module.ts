@@ -1,17 +1,25 @@
 import { ConfigurationError } from '../errors.js';
 
 /**
- * A loader for an optional peer dependency: imported on first use only, once, and a missing
- * package becomes a ConfigurationError that says what to install. A failed load is retried on the
- * next call. `load` must hold the literal `import('...')`, so bundlers still see the dependency.
+ * A loader for an optional peer dependency: imported on first use only, once; a failed load is
+ * tried again on the next call. `load` must be the literal `import('<name>').catch(missingPeer('<name>'))`:
+ * bundlers see the dependency, and the `.catch` lets a bundle leave out a peer that is not installed
+ * (the call then fails at run time, with the install command).
  */
-export function optionalModule<T>(load: () => Promise<T>, purpose: string, install: string): () => Promise<T> {
+export function optionalModule<T>(load: () => Promise<T>): () => Promise<T> {
   let loading: Promise<T> | undefined;
   return () => {
-    loading ??= load().catch((cause: unknown) => {
+    loading ??= load().catch((error: unknown) => {
       loading = undefined;
-      throw new ConfigurationError('MISSING_DEPENDENCY', `${purpose} needs npm install ${install}`, { cause });
+      throw error;
     });
     return loading;
+  };
+}
+
+/** What an optional peer's failed import becomes: a ConfigurationError naming the package to install. */
+export function missingPeer(name: string): (cause: unknown) => never {
+  return (cause) => {
+    throw new ConfigurationError('MISSING_DEPENDENCY', `${name} is not installed: npm install ${name} (an optional peer dependency of skewless, needed here)`, { cause });
   };
 }

@@ -1,6 +1,7 @@
+import { csvField, csvLine } from '../../csv/writer.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { FeatureDefinition } from '../../schema/types.js';
+import type { FeatureDefinition } from '../../schema/feature-spec.js';
 import { quoteIdentifier, quoteLiteral } from '../../sql/quote.js';
 import { Database } from '../duckdb.js';
 import { type StackContext, s3Path } from './context.js';
@@ -66,9 +67,8 @@ function athenaText(value: unknown, type: string): string | undefined {
 
 /** Athena's CSV result file: a header, every field quoted, NULL as an empty unquoted field. */
 function csvOf(columns: readonly Column[], rows: readonly (string | undefined)[][]): string {
-  const quote = (v: string) => `"${v.replaceAll('"', '""')}"`;
-  const lines = [columns.map((c) => quote(c.Name)).join(',')];
-  for (const row of rows) lines.push(row.map((v) => (v === undefined ? '' : quote(v))).join(','));
+  const lines = [csvLine(columns.map((c) => c.Name), true)];
+  for (const row of rows) lines.push(row.map((v) => (v === undefined ? '' : csvField(v, true))).join(','));
   return `${lines.join('\n')}\n`;
 }
 

@@ -15,7 +15,7 @@ export function s3Path(root: string, uri: string): string {
   return join(root, bucket as string, key);
 }
 
-/** The S3 URI under which a group's offline files go: `<S3Uri>/<group>/data` (DESIGN.md's layout). */
+/** The S3 URI under which a group's offline files go: `<S3Uri>/<group>/data`. */
 export function resolvedOfflineUri(group: StoredFeatureGroup): string | undefined {
   const uri = group.OfflineStoreConfig?.S3StorageConfig.S3Uri;
   return uri === undefined ? undefined : `${uri.replace(/\/+$/, '')}/${group.FeatureGroupName}/data`;

@@ -1,5 +1,5 @@
 import { isReservedName, isValidName } from '../../schema/names.js';
-import type { FeatureDefinition } from '../../schema/types.js';
+import type { FeatureDefinition } from '../../schema/feature-spec.js';
 import { resolvedOfflineUri, type StackContext, requireGroup } from './context.js';
 import { AwsError } from './http.js';
 import { ACCOUNT_ID, type StoredFeatureGroup } from './registry.js';

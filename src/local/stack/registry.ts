@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GroupSchema, TtlDuration } from '../../schema/sagemaker-record.js';
-import type { FeatureDefinition } from '../../schema/types.js';
+import type { FeatureDefinition } from '../../schema/feature-spec.js';
 
 export const ACCOUNT_ID = '000000000000';
 

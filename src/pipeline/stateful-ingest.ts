@@ -1,25 +1,39 @@
-import { BackendError, type RecordError } from '../errors.js';
-import { pipelineOf } from '../define.js';
-import { cloneState, emptyState } from '../pipeline/aggregate.js';
-import { memorySession, type PreparedRecord } from '../pipeline/pipeline.js';
+import { BackendError, type RecordError, type SourcePosition } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
-import type { AnyFeatureGroup } from '../schema/types.js';
+import type { GroupSchema } from '../schema/sagemaker-record.js';
 import { beforeDeadline } from '../util/concurrency.js';
-import type { IngestOptions, RecordOutcome, WriteSummary } from './feature-store.js';
-import { summarize } from './summary.js';
-import type { AggregationSettle, AggregationStateStore, AggregationStateUpdate, OnlineWriteOutcome, StoredAggregationState } from './types.js';
+import { cloneState, emptyState } from './reducer.js';
+import { type OnlineWriteStatus, type RecordOutcome, summarize, type WriteSummary } from './outcomes.js';
+import { memorySession, type Pipeline, type PreparedRecord } from './pipeline.js';
+import type { AggregationSettle, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from './state.js';
 
-/** What the aggregated ingest needs of the store it runs in. */
-export interface AggregatedIngestDeps {
+/** One record's write, as the store reports it: a status, or the error that stopped it. */
+type WriteOutcome = OnlineWriteStatus | BackendError;
+
+/** What the ingest with stored state needs of the store it runs in. */
+export interface StatefulIngestDeps {
   readonly states: AggregationStateStore;
   /** Dead-letters pipeline failures; the outcomes say which the sink took. */
   poison(failures: readonly { index: number; error: RecordError }[]): Promise<RecordOutcome[]>;
   /** Writes encoded records online and offline, in order per identifier; one outcome per record, in input order. */
-  write(records: readonly SageMakerRecord[]): Promise<{ readonly outcomes: readonly OnlineWriteOutcome[]; readonly retried: number }>;
+  write(records: readonly SageMakerRecord[]): Promise<{ readonly outcomes: readonly WriteOutcome[]; readonly retried: number }>;
 }
 
-/** What the builders hand the store through their hooks. */
-export type AggregatedIngest = typeof ingestWithAggregates;
+export interface StatefulIngestOptions {
+  /** The source position of the record at `index` (its stream position is the redelivery guard). */
+  readonly position?: (index: number) => SourcePosition;
+  /** Epoch milliseconds after which no new commit starts. */
+  readonly deadline?: number;
+}
+
+/** The ingest of a group with aggregations, brought by its aggregates (see `AggregationRuntime`). */
+export type StatefulIngest = (
+  pipeline: Pipeline<Record<string, unknown>>,
+  group: GroupSchema,
+  raw: readonly unknown[],
+  options: StatefulIngestOptions,
+  deps: StatefulIngestDeps,
+) => Promise<WriteSummary>;
 
 /** Saves of one entity that may find its state changed by another writer before this batch gives up on it. */
 const MAX_CONFLICTS = 3;
@@ -55,7 +69,7 @@ interface Commit {
   readonly size: number;
 }
 
-function stateError(group: AnyFeatureGroup, what: string, cause: unknown): BackendError {
+function stateError(group: GroupSchema, what: string, cause: unknown): BackendError {
   if (cause instanceof BackendError) return cause;
   return new BackendError('WRITE_FAILED', `group "${group.name}": ${what} failed: ${(cause as Error).message}`, { cause, retryable: true, group: group.name });
 }
@@ -77,8 +91,7 @@ function stateError(group: AnyFeatureGroup, what: string, cause: unknown): Backe
  * written by someone (this batch, a redelivery, or the entity's next batch), and a conflict can never
  * leave a wrong value online.
  */
-export async function ingestWithAggregates(group: AnyFeatureGroup, raw: readonly unknown[], ingestOptions: IngestOptions, deps: AggregatedIngestDeps): Promise<WriteSummary> {
-  const pipeline = pipelineOf(group);
+export const ingestWithState: StatefulIngest = async (pipeline, group, raw, ingestOptions, deps) => {
   const positioned = ingestOptions.position ? { position: ingestOptions.position } : {};
   const { states } = deps;
   const batch = pipeline.prepareBatch(raw, positioned);
@@ -105,14 +118,14 @@ export async function ingestWithAggregates(group: AnyFeatureGroup, raw: readonly
    */
   const writeAll = async (parts: readonly { entity: Entity; records: readonly { index: number; record: SageMakerRecord }[] }[]) => {
     const flat = parts.flatMap(({ entity, records }) => records.map((r) => ({ entity, ...r }))).sort((a, b) => a.index - b.index);
-    const written = new Map<Entity, { ok: boolean; outcomes: OnlineWriteOutcome[] }>();
+    const written = new Map<Entity, { ok: boolean; outcomes: WriteOutcome[] }>();
     for (const { entity } of parts) written.set(entity, { ok: true, outcomes: [] });
     if (flat.length === 0) return written;
     const result = await deps.write(flat.map((f) => f.record));
     retried += result.retried;
     flat.forEach((f, k) => {
-      const outcome = result.outcomes[k] as OnlineWriteOutcome;
-      const mine = written.get(f.entity) as { ok: boolean; outcomes: OnlineWriteOutcome[] };
+      const outcome = result.outcomes[k] as WriteOutcome;
+      const mine = written.get(f.entity) as { ok: boolean; outcomes: WriteOutcome[] };
       mine.outcomes.push(outcome);
       if (outcome instanceof BackendError) mine.ok = false;
     });
@@ -146,7 +159,7 @@ export async function ingestWithAggregates(group: AnyFeatureGroup, raw: readonly
     if (leftovers.length > 0) {
       const written = await writeAll(leftovers.map((e) => ({ entity: e, records: (e.stored?.pending ?? []).map((record) => ({ index: -1, record })) })));
       for (const e of leftovers) {
-        const result = written.get(e) as { ok: boolean; outcomes: OnlineWriteOutcome[] };
+        const result = written.get(e) as { ok: boolean; outcomes: WriteOutcome[] };
         reemitted += result.outcomes.length;
         const stored = e.stored as StoredAggregationState;
         if (result.ok) {
@@ -225,7 +238,7 @@ export async function ingestWithAggregates(group: AnyFeatureGroup, raw: readonly
       const e = c.entity;
       const result = written.get(e) ?? { ok: true, outcomes: [] };
       c.records.forEach((r, k) => {
-        const outcome = result.outcomes[k] as OnlineWriteOutcome;
+        const outcome = result.outcomes[k] as WriteOutcome;
         outcomes.push(outcome instanceof BackendError ? { index: r.index, status: 'failed', error: outcome } : { index: r.index, status: outcome });
       });
       for (const index of c.duplicates) outcomes.push({ index, status: 'duplicate' });
@@ -260,4 +273,4 @@ export async function ingestWithAggregates(group: AnyFeatureGroup, raw: readonly
   }
   outcomes.sort((a, b) => a.index - b.index);
   return summarize(outcomes, { retried, late, conflicts, reemitted });
-}
+};

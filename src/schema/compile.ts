@@ -1,18 +1,13 @@
 import * as zc from 'zod/v4/core';
 import { DefinitionError } from '../errors.js';
-import { aggregationHooks, type CompiledAggregations, type StateCompaction } from './aggregations.js';
+import type { AggregationCompiler, CompiledAggregations, StateCompaction } from './aggregation-spec.js';
 import { createCodec, type InternalCodec } from './codec.js';
 import { readFeatureSpec, type FeatureSpec } from './feature-spec.js';
 import { computeFingerprint } from './fingerprint.js';
 import { FINGERPRINT_FEATURE, isReservedName, isValidName } from './names.js';
 import type { TtlDuration } from './sagemaker-record.js';
-import type {
-  AnyObjectSchema,
-  AnySchema,
-  EventTimeFormat,
-  FeatureDefinition,
-  OnlineStorageType,
-} from './types.js';
+import type { AnyObjectSchema, AnySchema, EventTimeFormat, OnlineStorageType } from './types.js';
+import type { FeatureDefinition } from './feature-spec.js';
 
 /** SageMaker allows 2,500 feature definitions per group and 128 characters of description. */
 const MAX_FEATURES = 2500;
@@ -56,10 +51,6 @@ export interface CompiledDefinition<Out> {
   readonly specs: readonly FeatureSpec[];
   /** The window aggregates; undefined for a group without them. */
   readonly aggregation: CompiledAggregations | undefined;
-  /** The pipeline's reducer factory, brought by the aggregates (see `AggregationHooks`). */
-  readonly createReducer: ((compiled: CompiledAggregations) => unknown) | undefined;
-  /** The store's aggregated ingest, brought by the aggregates the same way. */
-  readonly aggregatedIngest: unknown;
   /** The schemas the pipeline parses with: compiled to a fast path where the installed zod can. */
   readonly parseSource: AnySchema;
   readonly parseFeatures: AnySchema;
@@ -146,7 +137,11 @@ function keyFeature(group: string, specs: readonly FeatureSpec[], role: string, 
 }
 
 /** Validates a definition and decides everything that does not depend on a record. */
-export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDefinition<Out> {
+/**
+ * Checks and compiles a group's config. `aggregations` is what the group's aggregates brought to
+ * compile them with (undefined without aggregates).
+ */
+export function compileDefinition<Out>(config: RawDefinitionConfig, aggregations?: AggregationCompiler): CompiledDefinition<Out> {
   if (typeof config !== 'object' || config === null) throw optionError(undefined, 'defineFeatureGroup takes an object');
   const group = config.name;
   if (typeof group !== 'string' || !isValidName(group)) {
@@ -190,8 +185,7 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     );
   }
 
-  const hooks = aggregationHooks(config.aggregations, group);
-  const aggregation = hooks?.compile(config.aggregations, {
+  const aggregation = aggregations?.compile(config.aggregations, {
     group,
     specs,
     dateAsEpoch: eventTimeFormat === 'epoch-seconds',
@@ -249,8 +243,6 @@ export function compileDefinition<Out>(config: RawDefinitionConfig): CompiledDef
     ttl: config.ttl,
     specs,
     aggregation,
-    createReducer: hooks?.createReducer,
-    aggregatedIngest: hooks?.ingest,
     parseSource: compiled(config.source),
     parseFeatures: compiled(config.features),
     featureDefinitions: Object.freeze(featureDefinitions),

@@ -1,5 +1,5 @@
-import { quoteIdentifier as q } from '../sql/quote.js';
-import type { FeatureDefinition } from '../schema/types.js';
+import { quoteIdentifier as q } from './quote.js';
+import type { FeatureDefinition } from '../schema/feature-spec.js';
 import type { JoinStep, TrainingPlan } from './plan.js';
 import { tieBreakColumns } from './reference.js';
 

@@ -3,10 +3,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { runBackfill } from '../backfill/backfill.js';
 import { shardSource } from '../backfill/plan.js';
-import { loadFeatureGroups, selectGroups } from '../definitions.js';
+import { loadFeatureGroups, selectGroups } from '../load-groups.js';
 import { parquetDirOffline } from '../offline/file-store.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { WorkerJob, WorkerMessage } from './backfill-workers.js';
+import type { WorkerJob, WorkerMessage } from './worker-backfill.js';
 
 const post = (message: WorkerMessage) => parentPort?.postMessage(message);
 // A worker runs shard after shard (its first in workerData, the next ones as messages), so the

@@ -1,5 +1,5 @@
 import type { SourcePosition } from '../errors.js';
-import type { AggregationInput, CompiledAggregation, CompiledAggregations } from '../schema/aggregations.js';
+import type { AggregationInput, CompiledAggregation, CompiledAggregations } from '../schema/aggregation-spec.js';
 import { addToPartials, partialsValue } from '../util/exact-sum.js';
 
 /** An input value as the state keeps it: JSON-safe (bigint as text, dates as epoch ms). */

@@ -33,28 +33,25 @@ export interface WindowOptions {
 }
 
 /**
- * What the builders attach to every aggregate they make, so the compiler and the reducer are reached
- * through the aggregates themselves: a bundle whose groups have none (an ingestion Lambda without
- * windows) carries neither.
+ * What a group's aggregates supply to the definition compiler. The builders (`count`, `sum`, ...)
+ * bring it with the aggregates they make (with the reducer and the ingest, see the pipeline's
+ * `AggregationRuntime`), so a bundle whose groups have none carries none of it.
  */
-export interface AggregationHooks {
+export interface AggregationCompiler {
   compile(aggregations: unknown, options: CompileAggregationsOptions): CompiledAggregations | undefined;
-  /** The pipeline's reducer factory (typed there). */
-  readonly createReducer: (compiled: CompiledAggregations) => unknown;
-  /** The store's ingest for groups with aggregates (typed there): only a bundle that defines some carries it. */
-  readonly ingest: unknown;
 }
 
-const HOOKS = Symbol.for('skewless.aggregationHooks');
-
-/** Makes an aggregate spec: plain data (it goes into the fingerprint as it is) plus the hooks, hidden. */
+/**
+ * Makes an aggregate spec: plain data (it goes into the fingerprint as it is), with what the builder
+ * brings for it as a `runtime` property that is not enumerable (so copies and JSON are the data only).
+ */
 export function aggregationSpec<K extends AggregationKind, F extends string | undefined, N extends number>(
   kind: K,
   feature: F,
   options: WindowOptions,
   n: N,
   limit: number | undefined,
-  hooks: AggregationHooks,
+  runtime: AggregationCompiler,
 ): Aggregation<K, F, N> {
   if (typeof options?.window !== 'string') {
     throw new DefinitionError('INVALID_OPTION', `${kind}(): a window is required, e.g. { window: '1h' }`);
@@ -62,23 +59,8 @@ export function aggregationSpec<K extends AggregationKind, F extends string | un
   const windowMs = parseDuration(options.window);
   if (windowMs <= 0) throw new DefinitionError('INVALID_OPTION', `${kind}(): the window must be longer than zero`);
   const spec = { kind, feature, window: options.window, n, limit };
-  Object.defineProperty(spec, HOOKS, { value: hooks, enumerable: false });
+  Object.defineProperty(spec, 'runtime', { value: runtime, enumerable: false });
   return Object.freeze(spec);
-}
-
-/** The hooks of a group's aggregates; undefined when it has none. */
-export function aggregationHooks(aggregations: unknown, group: string): AggregationHooks | undefined {
-  if (aggregations === undefined) return undefined;
-  if (typeof aggregations !== 'object' || aggregations === null || Array.isArray(aggregations)) {
-    throw new DefinitionError('INVALID_OPTION', `group "${group}": aggregations must be an object of count(), sum(), ... by feature name`, { group });
-  }
-  const first = Object.values(aggregations)[0] as Record<symbol, AggregationHooks> | undefined;
-  if (first === undefined) return undefined;
-  const hooks = typeof first === 'object' && first !== null ? first[HOOKS] : undefined;
-  if (!hooks) {
-    throw new DefinitionError('INVALID_OPTION', `group "${group}": aggregations must be made by count(), sum(), avg(), min(), max(), last() or distinctCount()`, { group });
-  }
-  return hooks;
 }
 
 /** How a group's aggregation state is kept small; see README "Aggregations". */

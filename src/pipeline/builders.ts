@@ -1,23 +1,16 @@
 import { DefinitionError } from '../errors.js';
-import {
-  type Aggregation,
-  type AggregationHooks,
-  aggregationSpec,
-  type AggregationKind,
-  compileAggregations,
-  type WindowOptions,
-} from '../schema/aggregations.js';
-import { ingestWithAggregates } from '../store/aggregated-ingest.js';
-import { createReducer } from './aggregate.js';
+import { type Aggregation, aggregationSpec, type AggregationKind, compileAggregations, type WindowOptions } from '../schema/aggregation-spec.js';
+import { createReducer } from './reducer.js';
+import type { AggregationRuntime } from './runtime.js';
+import { ingestWithState } from './stateful-ingest.js';
 
-// The aggregation builders. They live above the schema layer because each aggregate carries the
-// compiler, the reducer and the store's aggregated ingest with it (see AggregationHooks), so a
-// Lambda whose groups have none bundles none of them.
+// The aggregation builders. Each aggregate carries the runtime (compiler, reducer, the ingest with
+// stored state), so a program whose groups have none bundles none of it.
 
-const hooks: AggregationHooks = { compile: compileAggregations, createReducer, ingest: ingestWithAggregates };
+const runtime: AggregationRuntime = { compile: compileAggregations, createReducer, ingest: ingestWithState };
 
 function make<K extends AggregationKind, F extends string | undefined, N extends number>(kind: K, feature: F, options: WindowOptions, n: N, limit?: number): Aggregation<K, F, N> {
-  return aggregationSpec(kind, feature, options, n, limit, hooks);
+  return aggregationSpec(kind, feature, options, n, limit, runtime);
 }
 
 /**

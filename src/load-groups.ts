@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isFeatureGroup } from './define.js';
+import { isFeatureGroup } from './feature-group.js';
 import { ConfigurationError } from './errors.js';
 import type { AnyFeatureGroup } from './schema/types.js';
 

@@ -3,7 +3,8 @@ import { eventTimeTypeOf } from '../schema/sagemaker-record.js';
 import { parseDuration, parseIsoInstant } from '../schema/time.js';
 
 export { parseDuration };
-import type { AnyFeatureGroup, AnyFeatureSelection, FeatureDefinition } from '../schema/types.js';
+import type { AnyFeatureGroup, AnyFeatureSelection } from '../schema/types.js';
+import type { FeatureDefinition } from '../schema/feature-spec.js';
 
 /** One group's side of the join: which features, under which names, keyed by which spine column. */
 export interface JoinStep {

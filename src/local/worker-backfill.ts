@@ -69,14 +69,14 @@ export interface WorkerBackfillSummary {
 }
 
 function defaultWorkerScript(): string | URL {
-  // dist/ holds backfill-worker.js beside this module's chunk, in both the ESM and the CJS build.
-  return typeof __dirname === 'string' ? join(__dirname, 'backfill-worker.js') : new URL('./backfill-worker.js', import.meta.url);
+  // dist/ holds backfill-thread.js beside this module's chunk, in both the ESM and the CJS build.
+  return typeof __dirname === 'string' ? join(__dirname, 'backfill-thread.js') : new URL('./backfill-thread.js', import.meta.url);
 }
 
 /**
  * Runs the shards of a plan on worker threads into the local offline store, `workers` at a time,
  * with combined progress. Each shard keeps its own checkpoint, so a run that was killed resumes.
- * Online writes are not done here: follow with `store.backfill(group, { from, to: 'online' })`.
+ * Online writes are not done here: follow with `backfill(store, group, { from, to: 'online' })`.
  *
  * ### Example
  * ```ts

@@ -1,7 +1,10 @@
 import type * as zc from 'zod/v4/core';
 import { DefinitionError } from './errors.js';
+import type { WriteSummary } from './pipeline/outcomes.js';
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
-import { compileDefinition, type RawDefinitionConfig } from './schema/definition.js';
+import { aggregationRuntimeOf } from './pipeline/runtime.js';
+import type { StatefulIngestDeps, StatefulIngestOptions } from './pipeline/stateful-ingest.js';
+import { compileDefinition, type RawDefinitionConfig } from './schema/compile.js';
 import type {
   AnyFeatureGroup,
   AnyObjectSchema,
@@ -18,11 +21,29 @@ import type {
 // A registered symbol, so a group made by one copy of skewless is recognised by another.
 const FEATURE_GROUP = Symbol.for('skewless.featureGroup');
 
-const PIPELINE = Symbol.for('skewless.pipeline');
+const INTERNALS = Symbol.for('skewless.groupInternals');
+
+/** What a group holds beside its public face: the stages the store and the engines drive themselves. */
+interface GroupInternals {
+  readonly pipeline: Pipeline<Record<string, unknown>>;
+  /** The ingest that keeps each entity's aggregation state in a store; undefined without aggregates. */
+  readonly ingestWithState: ((raw: readonly unknown[], options: StatefulIngestOptions, deps: StatefulIngestDeps) => Promise<WriteSummary>) | undefined;
+}
+
+function internalsOf(group: AnyFeatureGroup): GroupInternals {
+  const internals = (group as unknown as { readonly [INTERNALS]?: GroupInternals })[INTERNALS];
+  if (!internals) throw new DefinitionError('INVALID_OPTION', 'not a feature group made by defineFeatureGroup');
+  return internals;
+}
 
 /** The pipeline behind a group, with the stages `processBatch` runs in one go. */
 export function pipelineOf(group: AnyFeatureGroup): Pipeline<Record<string, unknown>> {
-  return (group as unknown as Record<symbol, Pipeline<Record<string, unknown>>>)[PIPELINE] as Pipeline<Record<string, unknown>>;
+  return internalsOf(group).pipeline;
+}
+
+/** The group's ingest with stored aggregation state; undefined for a group without aggregates. */
+export function statefulIngestOf(group: AnyFeatureGroup): GroupInternals['ingestWithState'] {
+  return internalsOf(group).ingestWithState;
 }
 
 /**
@@ -76,8 +97,16 @@ export function defineFeatureGroup<
   T extends DateFeatureName<zc.output<F>>,
   const A extends AggregationsOf<zc.output<F>> = {},
 >(config: FeatureGroupConfig<N, S, F, Id, T, A>): FeatureGroup<N, S, F, Id, T, A> {
-  const definition = compileDefinition<zc.output<F>>(config as unknown as RawDefinitionConfig);
-  const pipeline = createPipeline(definition);
+  const raw = config as unknown as RawDefinitionConfig;
+  // The aggregates bring their compiler, reducer and stateful ingest (a group without any needs none).
+  const runtime = aggregationRuntimeOf(raw?.aggregations, String(raw?.name));
+  const definition = compileDefinition<zc.output<F>>(raw, runtime);
+  const reducer = runtime && definition.aggregation ? runtime.createReducer(definition.aggregation) : undefined;
+  const pipeline = createPipeline(definition, reducer);
+  const internals: GroupInternals = {
+    pipeline: pipeline as Pipeline<Record<string, unknown>>,
+    ingestWithState: runtime && reducer ? (events, options, deps) => runtime.ingest(internals.pipeline, definition, events, options, deps) : undefined,
+  };
   const featureNames = Object.freeze(definition.specs.map((s) => s.name));
 
   const group = {
@@ -118,6 +147,6 @@ export function defineFeatureGroup<
   // Not enumerable, so a spread copy of a group is not mistaken for the group.
   Object.defineProperty(group, FEATURE_GROUP, { value: true, enumerable: false });
   // The stages the store drives itself (it loads aggregation state between them); not public.
-  Object.defineProperty(group, PIPELINE, { value: pipeline, enumerable: false });
+  Object.defineProperty(group, INTERNALS, { value: internals, enumerable: false });
   return Object.freeze(group) as unknown as FeatureGroup<N, S, F, Id, T, A>;
 }

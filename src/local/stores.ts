@@ -1,0 +1,50 @@
+import type { OfflineStore, OnlineStore } from '../store/types.js';
+import type { AggregationStateStore } from '../pipeline/state.js';
+import { localAggregationState } from './aggregation-state.js';
+import { localOffline } from './offline-store.js';
+import { localOnline } from './online-store.js';
+
+export interface LocalStoresOptions {
+  /** Where the stores keep their files: `online.duckdb`, `offline/`, `aggregation-state.duckdb`. Default `./.skewless`. */
+  readonly dir?: string;
+  /** Keep everything in memory (offline files in a temporary directory): nothing stays on disk. */
+  readonly memory?: boolean;
+}
+
+/** The embedded stores, as `createFeatureStore` takes them. */
+export interface LocalStores {
+  readonly online: Promise<OnlineStore>;
+  readonly offline: Promise<OfflineStore>;
+  readonly aggregationState: Promise<AggregationStateStore>;
+  readonly dir: string;
+}
+
+/** A store's promise that reports its failure to whoever awaits it, and not before as an unhandled rejection. */
+function opening<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
+
+/**
+ * The embedded local stores, chosen explicitly: DuckDB online store and aggregation state, Parquet
+ * offline store, all under one directory. `@duckdb/node-api` (an optional peer) loads here, never in
+ * a program that does not import `skewless/local`.
+ *
+ * ### Example
+ * ```ts
+ * import { createFeatureStore } from 'skewless';
+ * import { localStores } from 'skewless/local';
+ * const store = createFeatureStore(localStores());                     // under ./.skewless
+ * const scratch = createFeatureStore(localStores({ memory: true }));   // nothing kept
+ * ```
+ */
+export function localStores(options: LocalStoresOptions = {}): LocalStores {
+  const dir = options.dir ?? '.skewless';
+  const memory = options.memory ?? false;
+  return {
+    online: opening(localOnline(memory ? { memory } : { dir })),
+    offline: opening(localOffline(memory ? { memory } : { dir: `${dir}/offline` })),
+    aggregationState: opening(localAggregationState(memory ? { memory } : { dir })),
+    dir,
+  };
+}

@@ -1,0 +1,75 @@
+import { writeFileSync } from 'node:fs';
+import { csvField, csvLine } from '../csv/writer.js';
+import { ParquetFileBuilder, type ColumnSpec } from '../parquet/file.js';
+import type { ValueKind } from '../schema/feature-spec.js';
+
+/** How one output column is written: a feature's declared kind (and whether it is a list), or a spine column's. */
+export interface OutputColumn {
+  readonly name: string;
+  readonly kind: ValueKind;
+  readonly list: boolean;
+}
+
+const SPECS: Record<ValueKind, Omit<ColumnSpec, 'name' | 'list'>> = {
+  string: { type: 'BYTE_ARRAY', convertedType: 'UTF8' },
+  int: { type: 'INT64' },
+  bigint: { type: 'INT64' },
+  float: { type: 'DOUBLE' },
+  boolean: { type: 'BOOLEAN' },
+  date: { type: 'INT64', convertedType: 'TIMESTAMP_MILLIS' },
+};
+
+/**
+ * The kind of a spine column, read off its values: one JS type throughout gives that type, a mix
+ * (or objects) is written as text.
+ */
+export function spineColumnKind(rows: readonly Readonly<Record<string, unknown>>[], column: string): ValueKind {
+  let kind: ValueKind | undefined;
+  for (const row of rows) {
+    const value = row[column];
+    if (value === null || value === undefined) continue;
+    const next: ValueKind =
+      typeof value === 'bigint' ? 'bigint' : typeof value === 'number' ? 'float' : typeof value === 'boolean' ? 'boolean' : value instanceof Date ? 'date' : 'string';
+    if (kind !== undefined && kind !== next) return 'string';
+    kind = next;
+  }
+  return kind ?? 'string';
+}
+
+function text(value: unknown): string {
+  return value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : String(value);
+}
+
+const ROW_GROUP_ROWS = 100_000;
+
+/** Training rows as Parquet, each column typed as `columns` says (skewless' own writer). */
+export function writeTrainingParquet(path: string, columns: readonly OutputColumn[], rows: readonly Readonly<Record<string, unknown>>[]): void {
+  // A list of booleans is stored as SageMaker stores it: Integral 0/1.
+  const file = new ParquetFileBuilder(
+    columns.map((c) => ({ name: c.name, ...SPECS[c.list && c.kind === 'boolean' ? 'int' : c.kind], ...(c.list ? { list: true } : {}) })),
+    Math.min(Math.max(rows.length, 1), ROW_GROUP_ROWS),
+  );
+  for (let start = 0; start < rows.length; start += ROW_GROUP_ROWS) {
+    const end = Math.min(rows.length, start + ROW_GROUP_ROWS);
+    columns.forEach((c, i) => {
+      const column = file.column(i);
+      for (let r = start; r < end; r++) {
+        const value = (rows[r] as Record<string, unknown>)[c.name];
+        if (value === null || value === undefined) column.null();
+        else if (c.list) column.list((value as readonly unknown[]).map((v) => (v instanceof Date ? String(v.getTime()) : typeof v === 'boolean' ? (v ? '1' : '0') : String(v))));
+        else if (c.kind === 'boolean') column.boolean(value as boolean);
+        else if (c.kind === 'date') column.integer((value as Date).getTime());
+        else column.text(c.kind === 'string' ? text(value) : String(value));
+      }
+    });
+    file.endRowGroup(end - start);
+  }
+  writeFileSync(path, file.finish());
+}
+
+/** Training rows as CSV: a header, then one line per row (dates as ISO-8601, null as an empty field). */
+export function writeTrainingCsv(path: string, columns: readonly OutputColumn[], rows: readonly Readonly<Record<string, unknown>>[]): void {
+  const lines = [csvLine(columns.map((c) => c.name))];
+  for (const row of rows) lines.push(columns.map((c) => (row[c.name] === null || row[c.name] === undefined ? '' : csvField(text(row[c.name])))).join(','));
+  writeFileSync(path, `${lines.join('\n')}\n`);
+}
