@@ -49,7 +49,7 @@ async function roundTrips() {
     await client.send(new CreateTableCommand(dynamoDbTableDefinition('state')));
     const state = dynamoDbAggregationState({ client, tableName: 'state' });
     const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: state });
-    const handler = kinesisHandler(cardVelocity, { store, log: false });
+    const handler = kinesisHandler(cardVelocity, { discardPoison: true, store, log: false });
     const input = events(BATCH * 6, 400);
     const perBatch = [];
     let before = state.calls();

@@ -73,7 +73,7 @@ describe('aggregations: stream == backfill', () => {
   it('when the history is in another order but says when each event arrived', async () => {
     const events = fc.sample(streams, { numRuns: 1, seed: 7 })[0] as Record<string, unknown>[];
     const stream = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: memoryAggregationState() });
-    const handler = kinesisHandler(velocity, { store: stream, log: false });
+    const handler = kinesisHandler(velocity, { discardPoison: true, store: stream, log: false });
     for (let i = 0; i < events.length; i += 10) await handler(kinesisEvent(events.slice(i, i + 10)));
     const streamed = (await (await stream.backends()).offline?.scan(velocity)) ?? [];
 
@@ -118,7 +118,7 @@ describe('a backfill to the online store', () => {
 
     // All of it through the stream.
     const streamOnly = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: memoryAggregationState() });
-    await kinesisHandler(velocity, { store: streamOnly, log: false })(kinesisEvent(events));
+    await kinesisHandler(velocity, { discardPoison: true, store: streamOnly, log: false })(kinesisEvent(events));
 
     // History backfilled online, then the rest streamed.
     const state = memoryAggregationState();
@@ -126,7 +126,7 @@ describe('a backfill to the online store', () => {
     const summary = await backfill(handedOver, velocity, { from: events.slice(0, cut), to: 'both', order: 'source' });
     const entities = new Set(events.slice(0, cut).map((e) => e['geohash'])).size;
     expect(summary.aggregationState).toEqual({ seeded: entities, kept: 0 });
-    await kinesisHandler(velocity, { store: handedOver, log: false })(kinesisEvent(events.slice(cut)));
+    await kinesisHandler(velocity, { discardPoison: true, store: handedOver, log: false })(kinesisEvent(events.slice(cut)));
     expect(await valuesOf(handedOver)).toEqual(await valuesOf(streamOnly));
 
     // Backfilling again keeps the state the stream has built since.

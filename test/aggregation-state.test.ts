@@ -110,13 +110,13 @@ describe('the Kinesis handler with DynamoDB aggregation state (dynalite)', () =>
     const event = kinesisEvent(events);
 
     const clean = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: memoryAggregationState() });
-    await kinesisHandler(velocity, { store: clean, log: false })(event);
+    await kinesisHandler(velocity, { discardPoison: true, store: clean, log: false })(event);
     const expected = lastValues(((await (await clean.backends()).offline?.scan(velocity)) ?? []) as Record<string, unknown>[]);
 
     const state = dynamoDbAggregationState({ client: ddb, tableName });
     const offline = memoryOffline();
     const store = createFeatureStore({ online: flakyOnline(), offline, aggregationState: state });
-    const handler = kinesisHandler(velocity, { store, log: false });
+    const handler = kinesisHandler(velocity, { discardPoison: true, store, log: false });
     const first = await handler(event);
     // The third record failed: it and everything after it in the shard come back.
     const reported = first.batchItemFailures.map((f) => f.itemIdentifier);

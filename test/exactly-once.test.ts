@@ -138,7 +138,7 @@ function coldInstance(group: Velocity, backends: Backends): Instance {
     offline: offline ? crashingOffline(offline, fuse) : false,
     aggregationState: crashingState(backends.state(), fuse),
   });
-  instance.handler = kinesisHandler(group, { store, log: false });
+  instance.handler = kinesisHandler(group, { discardPoison: true, store, log: false });
   instance.close = () => store.close();
   return instance;
 }
@@ -283,10 +283,10 @@ describe('the reproduction: two Lambda instances take turns on one card (dynalit
     const b = build();
     const txns: Txn[] = [0, 1, 2].map((minute) => ({ txn: minute, card_id: 'c1', amount: 10, merchant: 'm1', minute }));
     const [r0, r1, r2] = kinesisEvent(txns).Records as [KinesisRecord, KinesisRecord, KinesisRecord];
-    const handlerA = kinesisHandler(group, { store: a, log: false });
-    const handlerB = kinesisHandler(group, { store: b, log: false });
+    const handlerA = kinesisHandler(group, { discardPoison: true, store: a, log: false });
+    const handlerB = kinesisHandler(group, { discardPoison: true, store: b, log: false });
     const lines: string[] = [];
-    const loggedA = kinesisHandler(group, { store: a, log: (line) => lines.push(line) });
+    const loggedA = kinesisHandler(group, { discardPoison: true, store: a, log: (line) => lines.push(line) });
 
     expect((await handlerA({ Records: [r0] })).batchItemFailures).toEqual([]);
     expect((await handlerB({ Records: [r1] })).batchItemFailures).toEqual([]);
@@ -405,7 +405,7 @@ describe('a hot entity whose records do not fit one state item with its state', 
     const note = 'x'.repeat(3000);
     // 400 records of about 3 KB: 1.2 MB of records for one card, in one batch.
     const txns: Txn[] = Array.from({ length: 400 }, (_, txn) => ({ txn, card_id: 'hot', amount: txn % 50, merchant: `m${txn % 3}`, minute: Math.floor(txn / 10), note }));
-    const response = await kinesisHandler(group, { store, log: false })(kinesisEvent(txns));
+    const response = await kinesisHandler(group, { discardPoison: true, store, log: false })(kinesisEvent(txns));
     expect(response.batchItemFailures).toEqual([]);
     // At least four commits of at most 400 KB each, and one settle for the last.
     expect(state.calls().puts).toBeGreaterThanOrEqual(4);

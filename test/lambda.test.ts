@@ -6,7 +6,7 @@ import { sageMakerOnline } from '../src/aws/index.js';
 import { BackendError, ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore } from '../src/index.js';
 import { decodeBase64, dynamoDbStreamHandler, firehoseTransform, jsonPayload, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
-import { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, sqsEvent } from '../src/testing/index.js';
+import { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, memoryOnline, sqsEvent } from '../src/testing/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 import { cardActivity, validCardEvent } from './fixtures/groups.js';
 
@@ -124,7 +124,7 @@ describe('kinesisHandler', () => {
     };
     const store = createFeatureStore({ online, offline: false });
     const event = kinesisEvent(Array.from({ length: 1500 }, (_, i) => card(i, { card_id: `slice-${i}` })));
-    const response = await kinesisHandler(cardActivity, { store, ...quiet })(event);
+    const response = await kinesisHandler(cardActivity, { discardPoison: true, store, ...quiet })(event);
     const sequences = event.Records.map((r) => r.kinesis.sequenceNumber);
     expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(sequences.slice(777));
     expect(await store.get(cardActivity, 'slice-776')).toBeDefined();
@@ -140,7 +140,7 @@ describe('kinesisHandler', () => {
     });
     const lines: string[] = [];
     const event = kinesisEvent(Array.from({ length: 40 }, (_, i) => card(i, { card_id: `retry-${i}` })));
-    const response = await kinesisHandler(cardActivity, { store, log: (l) => lines.push(l) })(event);
+    const response = await kinesisHandler(cardActivity, { discardPoison: true, store, log: (l) => lines.push(l) })(event);
     stack.setFaults({});
     const throttled = (stack.faultCounts.PutRecord?.throttled ?? 0) - before;
     expect(response.batchItemFailures).toEqual([]);
@@ -159,7 +159,7 @@ describe('kinesisHandler', () => {
     const event = kinesisEvent(Array.from({ length: 20 }, (_, i) => card(i, { card_id: `deadline-${i}` })));
     // 20 ms past the safety margin: the first 4 writes start, the rest would start after the deadline.
     const budget = Date.now() + 3000 + 20;
-    const response = await kinesisHandler(cardActivity, { store, ...quiet })(event, { getRemainingTimeInMillis: () => budget - Date.now() });
+    const response = await kinesisHandler(cardActivity, { discardPoison: true, store, ...quiet })(event, { getRemainingTimeInMillis: () => budget - Date.now() });
     stack.setFaults({});
     expect(response.batchItemFailures.length).toBeGreaterThan(0);
     expect(response.batchItemFailures.length).toBeLessThan(20);
@@ -492,5 +492,27 @@ describe('payload decoding', () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe('a handler over a store without a dead-letter sink', () => {
+  const store = () => createFeatureStore({ online: memoryOnline(), offline: false });
+
+  it.each([
+    ['kinesisHandler', () => kinesisHandler(cardActivity, { store: store() })],
+    ['sqsHandler', () => sqsHandler(cardActivity, { store: store() })],
+    ['kafkaHandler', () => kafkaHandler(cardActivity, { store: store() })],
+    ['dynamoDbStreamHandler', () => dynamoDbStreamHandler(cardActivity, { store: store() })],
+  ])('%s is refused when built: poison would have nowhere to go', (_name, build) => {
+    expect(build).toThrow(ConfigurationError);
+    expect(build).toThrow(/no dead-letter sink.*discardPoison: true/);
+  });
+
+  it('drops poison only when told to, and the log line counts what it dropped', async () => {
+    const lines: string[] = [];
+    const handler = kinesisHandler(cardActivity, { store: store(), discardPoison: true, log: (line) => lines.push(line) });
+    const response = await handler(kinesisEvent([validCardEvent, { ...validCardEvent, amount_cents: 'lots' }]));
+    expect(response.batchItemFailures).toEqual([]);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ written: 1, poison: 1, discarded: 1 });
   });
 });

@@ -10,6 +10,7 @@ import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { audit, createFeatureStore } from 'skewless';
 import { athenaOffline, dynamoDbTableDefinition, sageMakerOfflineWriter, sageMakerOnline, toCreateFeatureGroupInput } from 'skewless/aws';
 import { kinesisHandler } from 'skewless/lambda';
@@ -63,6 +64,8 @@ export async function runFraudExample(options: { readonly history?: number; read
       new CreateFeatureGroupCommand(toCreateFeatureGroupInput(cardTransactions, { offlineStoreS3Uri: 's3://fraud-lake/offline', roleArn: 'arn:aws:iam::000000000000:role/fs' })),
     );
     await dynamoDb.send(new CreateTableCommand(dynamoDbTableDefinition('fraud-state')));
+    const sqs = new SQSClient(config);
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'fraud-dead-letter' }));
 
     // 1. Backfill 14 days of history into SageMaker's offline store, the latest per card online.
     const now = Date.now();
@@ -80,7 +83,7 @@ export async function runFraudExample(options: { readonly history?: number; read
 
     // 2. The last two hours arrive live: the Lambda's handler, with its velocity state in DynamoDB.
     const live = transactions(options.live ?? 1000, now - 2 * HOUR, 2 * HOUR, 2);
-    const store = ingestStore({ runtime, dynamoDb, stateTable: 'fraud-state' });
+    const store = ingestStore({ runtime, dynamoDb, sqs, stateTable: 'fraud-state', deadLetterQueueUrl: QueueUrl as string });
     stores.push(store);
     const handler = kinesisHandler(cardTransactions, { store, log: false });
     let reported = 0;

@@ -1,14 +1,22 @@
-// Two Lambdas on MSK, one per topic; both write the online store SageMaker serves pricing from.
+// Two Lambdas on MSK, one per topic; both write the online store SageMaker serves pricing from. They
+// fail at cold start, with a message naming the variable, when their environment is incomplete.
 import { createFeatureStore, type FeatureStore } from 'skewless';
-import { dynamoDbAggregationState, sageMakerOnline } from 'skewless/aws';
+import { dynamoDbAggregationState, sageMakerOnline, sqsDeadLetter } from 'skewless/aws';
 import { kafkaHandler } from 'skewless/lambda';
 import { driverSupply, rideDemand } from './features.js';
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`the surge-pricing Lambdas need the environment variable ${name}`);
+  return value;
+}
 
 function awsStore(): FeatureStore {
   return createFeatureStore({
     online: sageMakerOnline(),
     offline: false,
-    aggregationState: dynamoDbAggregationState({ tableName: process.env['STATE_TABLE'] ?? 'surge-state' }),
+    aggregationState: dynamoDbAggregationState({ tableName: required('STATE_TABLE') }),
+    deadLetter: sqsDeadLetter({ queueUrl: required('DEAD_LETTER_QUEUE_URL') }),
   });
 }
 

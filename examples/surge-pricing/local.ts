@@ -32,7 +32,9 @@ export interface SurgeExampleSummary {
 export async function runSurgeExample(options: { readonly minutes?: number; readonly log?: (line: string) => void } = {}): Promise<SurgeExampleSummary> {
   const log = options.log ?? (() => {});
   const dir = mkdtempSync(join(tmpdir(), 'skewless-surge-'));
-  const store = createFeatureStore(localStores({ dir }));
+  // Poison records (none expected) are kept here; on AWS they go to an SQS queue (ingest.ts).
+  const deadLetters: unknown[] = [];
+  const store = createFeatureStore({ ...localStores({ dir }), deadLetter: (entries) => void deadLetters.push(...entries) });
   const requestsHandler = kafkaHandler(rideDemand, { store, log: false });
   const pingsHandler = kafkaHandler(driverSupply, { store, log: false });
   try {

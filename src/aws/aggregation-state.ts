@@ -4,7 +4,7 @@ import type { EntityState } from '../pipeline/reducer.js';
 import { type GroupSchema, type PackedRecords, packRecords, unpackRecords } from '../schema/sagemaker-record.js';
 import type { AggregationSaveOutcome, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../pipeline/state.js';
 import { mapConcurrent } from '../util/concurrency.js';
-import { lazyClient } from './clients.js';
+import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError } from './errors.js';
 import { loadDynamoDb } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
@@ -18,7 +18,7 @@ export interface DynamoDbAggregationStateOptions {
   /** A table with the string partition key `pk` (`dynamoDbTableDefinition(name)` creates one; it may be the online table). */
   readonly tableName: string;
   /** Your client; default one built from the environment. */
-  readonly client?: DynamoDBClient;
+  readonly client?: AwsClient;
   /** Conditional writes in flight at once; default 16. */
   readonly concurrency?: number;
   /**
@@ -67,7 +67,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
   const retry = options.retry ?? {};
   const concurrency = options.concurrency ?? 16;
   const cacheLimit = options.cacheEntities ?? 10_000;
-  const client = lazyClient(options.client, async () => new (await loadDynamoDb()).DynamoDBClient({}));
+  const client = lazyClient(sdkClient<DynamoDBClient>(options.client), async () => new (await loadDynamoDb()).DynamoDBClient({}));
   const cache = new Map<string, Cached>();
   let batchGets = 0;
   let puts = 0;

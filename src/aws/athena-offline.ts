@@ -14,6 +14,8 @@ import { type AthenaColumn, type AthenaResult, MAX_QUERY_BYTES, runAthenaQuery }
 import { type RetryOptions, withRetry } from './retry.js';
 import { backendError } from './errors.js';
 import { loadAthena, loadS3, loadSageMaker } from './sdk.js';
+import type { AwsClient } from './clients.js';
+import { sdkClient } from './clients.js';
 
 export interface AthenaOfflineOptions {
   /** `s3://bucket/prefix/` where Athena writes query results. */
@@ -21,10 +23,10 @@ export interface AthenaOfflineOptions {
   readonly workGroup?: string;
   /** The Glue database and table per group; default what DescribeFeatureGroup reports. */
   readonly tables?: Readonly<Record<string, { readonly database: string; readonly table: string }>>;
-  readonly client?: AthenaClient;
-  readonly s3?: S3Client;
+  readonly client?: AwsClient;
+  readonly s3?: AwsClient;
   /** Used to look up each group's Glue table when `tables` does not name it. */
-  readonly sagemaker?: SageMakerClient;
+  readonly sagemaker?: AwsClient;
   readonly retry?: RetryOptions;
   /**
    * Training sets: spines of up to this many rows go inline in the query as a VALUES table; larger
@@ -116,8 +118,8 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
   let clients: Promise<{ athena: AthenaClient; s3: S3Client }> | undefined;
   const resolveClients = () => {
     clients ??= Promise.all([loadAthena(), loadS3()]).then(([a, s]) => ({
-      athena: options.client ?? new a.AthenaClient({}),
-      s3: options.s3 ?? new s.S3Client({}),
+      athena: sdkClient<AthenaClient>(options.client) ?? new a.AthenaClient({}),
+      s3: sdkClient<S3Client>(options.s3) ?? new s.S3Client({}),
     }));
     return clients;
   };
@@ -126,7 +128,7 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     const named = options.tables?.[group.name];
     if (named) return named;
     const { SageMakerClient, DescribeFeatureGroupCommand } = await loadSageMaker();
-    const described = await (options.sagemaker ?? new SageMakerClient({})).send(new DescribeFeatureGroupCommand({ FeatureGroupName: group.name }));
+    const described = await (sdkClient<SageMakerClient>(options.sagemaker) ?? new SageMakerClient({})).send(new DescribeFeatureGroupCommand({ FeatureGroupName: group.name }));
     const catalog = described.OfflineStoreConfig?.DataCatalogConfig;
     if (!catalog?.Database || !catalog.TableName) {
       throw new ConfigurationError('INVALID_CONFIG', `feature group "${group.name}" has no offline store Glue table; pass athenaOffline({ tables })`);

@@ -4,14 +4,15 @@ import { CsvRows } from '../csv/reader.js';
 import { BackendError } from '../errors.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
+import { type AwsClient, sdkClient } from './clients.js';
 
 
 /** Athena refuses query strings longer than this many bytes. */
 export const MAX_QUERY_BYTES = 262_144;
 
 export interface AthenaQuery {
-  readonly athena: AthenaClient;
-  readonly s3: S3Client;
+  readonly athena: AwsClient;
+  readonly s3: AwsClient;
   readonly query: string;
   readonly outputLocation: string;
   readonly database?: string | undefined;
@@ -53,9 +54,11 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
   }
   const m = await loadAthena();
   const retry = input.retry ?? {};
+  const athena = sdkClient<AthenaClient>(input.athena) as AthenaClient;
+  const s3 = sdkClient<S3Client>(input.s3) as S3Client;
   const { QueryExecutionId: id } = await withRetry(
     () =>
-      input.athena.send(
+      athena.send(
         new m.StartQueryExecutionCommand({
           QueryString: input.query,
           ResultConfiguration: { OutputLocation: input.outputLocation },
@@ -69,7 +72,7 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
   let wait = 25;
   let resultLocation: string | undefined;
   for (;;) {
-    const { QueryExecution } = await withRetry(() => input.athena.send(new m.GetQueryExecutionCommand({ QueryExecutionId: id })), retry);
+    const { QueryExecution } = await withRetry(() => athena.send(new m.GetQueryExecutionCommand({ QueryExecutionId: id })), retry);
     const state = QueryExecution?.Status?.State;
     if (state === 'SUCCEEDED') {
       resultLocation = QueryExecution?.ResultConfiguration?.OutputLocation;
@@ -81,14 +84,14 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
     await sleep(wait);
     wait = Math.min(wait * 2, 1000);
   }
-  const metadata = await withRetry(() => input.athena.send(new m.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })), retry);
+  const metadata = await withRetry(() => athena.send(new m.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })), retry);
   const columns = (metadata.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => ({ name: c.Name ?? '', type: c.Type ?? 'varchar' }));
   const location = resultLocation ?? '';
   return {
     queryExecutionId: id,
     columns,
     location,
-    rows: () => resultFileRows(input.s3, location, id, retry),
+    rows: () => resultFileRows(s3, location, id, retry),
   };
 }
 

@@ -12,11 +12,13 @@ import type { FeatureStore } from '../store/feature-store.js';
 import { resultFileRows, runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
+import type { AwsClient } from './clients.js';
+import { sdkClient } from './clients.js';
 
 export interface S3ObjectOptions {
   readonly bucket: string;
   readonly key: string;
-  readonly client?: S3Client;
+  readonly client?: AwsClient;
   readonly retry?: RetryOptions;
 }
 
@@ -27,7 +29,7 @@ async function s3Client(client: S3Client | undefined): Promise<S3Client> {
 /** Ranged GETs over an S3 object: the Parquet reader fetches the footer and the row groups it needs. */
 async function s3Bytes(options: S3ObjectOptions): Promise<ByteSource> {
   const m = await loadS3();
-  const client = await s3Client(options.client);
+  const client = await s3Client(sdkClient<S3Client>(options.client));
   const retry = options.retry ?? {};
   const head = await withRetry(() => client.send(new m.HeadObjectCommand({ Bucket: options.bucket, Key: options.key })), retry);
   const size = head.ContentLength ?? 0;
@@ -65,8 +67,8 @@ export interface AthenaSourceOptions {
   readonly outputLocation: string;
   readonly database?: string;
   readonly workGroup?: string;
-  readonly athena?: AthenaClient;
-  readonly s3?: S3Client;
+  readonly athena?: AwsClient;
+  readonly s3?: AwsClient;
   readonly retry?: RetryOptions;
 }
 
@@ -97,8 +99,8 @@ export function athenaSource(options: AthenaSourceOptions): BackfillSource {
     },
     size: async () => undefined,
     async *read(group) {
-      const athena = options.athena ?? new (await loadAthena()).AthenaClient({});
-      const s3 = await s3Client(options.s3);
+      const athena = sdkClient<AthenaClient>(options.athena) ?? new (await loadAthena()).AthenaClient({});
+      const s3 = await s3Client(sdkClient<S3Client>(options.s3));
       try {
         if (!executed) {
           const result = await runAthenaQuery({ athena, s3, query: options.query, outputLocation: options.outputLocation, database: options.database, workGroup: options.workGroup, retry: options.retry });
@@ -133,7 +135,7 @@ export function athenaSource(options: AthenaSourceOptions): BackfillSource {
  * const source = awsSourceFromSpec(shard.source) ?? sourceFromSpec(shard.source);
  * ```
  */
-export function awsSourceFromSpec(spec: SourceSpec, clients: { readonly s3?: S3Client; readonly athena?: AthenaClient } = {}): BackfillSource | undefined {
+export function awsSourceFromSpec(spec: SourceSpec, clients: { readonly s3?: AwsClient; readonly athena?: AwsClient } = {}): BackfillSource | undefined {
   if (spec.kind === 's3-parquet') return s3ParquetFile({ bucket: String(spec['bucket']), key: String(spec['key']), ...(clients.s3 ? { client: clients.s3 } : {}) });
   if (spec.kind === 'athena') {
     return athenaSource({
@@ -152,8 +154,8 @@ export interface BackfillShardHandlerOptions {
   readonly store: FeatureStore;
   /** Where each shard's poison rows go: `s3://<bucket>/<prefix><group>/<key>.rejects.ndjson`. */
   readonly rejects?: { readonly bucket: string; readonly prefix?: string };
-  readonly s3?: S3Client;
-  readonly athena?: AthenaClient;
+  readonly s3?: AwsClient;
+  readonly athena?: AwsClient;
   readonly chunkSize?: number;
 }
 
@@ -184,7 +186,7 @@ export function backfillShardHandler(group: AnyFeatureGroup, options: BackfillSh
     });
     if (!summary.rejectsFile || !options.rejects) return { ...summary, index: shard.index };
     const m = await loadS3();
-    const client = await s3Client(options.s3);
+    const client = await s3Client(sdkClient<S3Client>(options.s3));
     const key = `${options.rejects.prefix ?? ''}${group.name}/${summary.key}.rejects.ndjson`;
     try {
       await withRetry(() => client.send(new m.PutObjectCommand({ Bucket: options.rejects?.bucket, Key: key, Body: readFileSync(summary.rejectsFile as string), ContentType: 'application/x-ndjson' })));

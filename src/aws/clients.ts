@@ -15,3 +15,18 @@ export function lazyClient<T extends { destroy(): void }>(given: T | undefined, 
   };
   return get;
 }
+
+/**
+ * An AWS SDK v3 client of a backend's service (a `DynamoDBClient` for `dynamoDbOnline`, an `S3Client`
+ * for `s3Offline`, ...), as options take it: typed by shape, so skewless' types import no SDK package
+ * (a program that installs only the clients its backends use type-checks with `skipLibCheck: false`).
+ */
+export interface AwsClient {
+  send(command: never, options?: never): Promise<unknown>;
+  destroy(): void;
+}
+
+/** A client the user passed, as the SDK client type the backend calls (its options take it by shape, see `AwsClient`). */
+export function sdkClient<T extends AwsClient>(client: AwsClient | undefined): T | undefined {
+  return client as T | undefined;
+}

@@ -1,11 +1,11 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { BackendError } from '../errors.js';
+import { BackendError, ConfigurationError } from '../errors.js';
 import { partitionOf } from '../offline/layout.js';
 import { deadLetterJson } from '../store/dead-letter.js';
 import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js';
-import { lazyClient } from './clients.js';
+import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 import { loadS3, loadSqs } from './sdk.js';
 
@@ -17,7 +17,7 @@ const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
 
 export interface SqsDeadLetterOptions {
   readonly queueUrl: string;
-  readonly client?: SQSClient;
+  readonly client?: AwsClient;
   /**
    * The queue's MaximumMessageSize (default 262,144; queues may allow up to 1,048,576). A dead letter
    * larger than this goes to `oversized`; with no `oversized` sink the write fails and the records are
@@ -53,9 +53,13 @@ function sinkError(message: string, cause?: unknown): BackendError {
  */
 export function sqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
   const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  if (typeof options?.queueUrl !== 'string' || !/^https?:\/\/\S+$/.test(options.queueUrl)) {
+    // Typically an environment variable that is not set: say so at cold start, not at the first poison record.
+    throw new ConfigurationError('INVALID_CONFIG', `sqsDeadLetter: queueUrl must be the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>), got ${options?.queueUrl === undefined ? 'undefined (is the environment variable set?)' : JSON.stringify(options.queueUrl)}`);
+  }
   const fifo = options.queueUrl.endsWith('.fifo');
   const retry = options.retry ?? {};
-  const client = lazyClient(options.client, () => loadSqs().then((m) => new m.SQSClient({})));
+  const client = lazyClient(sdkClient<SQSClient>(options.client), () => loadSqs().then((m) => new m.SQSClient({})));
 
   return {
     async write(entries) {
@@ -134,7 +138,7 @@ export interface S3DeadLetterOptions {
   readonly bucket: string;
   /** Key prefix; default `dead-letters`. */
   readonly prefix?: string;
-  readonly client?: S3Client;
+  readonly client?: AwsClient;
   readonly retry?: RetryOptions;
 }
 
@@ -152,7 +156,7 @@ export interface S3DeadLetterOptions {
 export function s3DeadLetter(options: S3DeadLetterOptions): DeadLetterSink {
   const prefix = (options.prefix ?? 'dead-letters').replace(/^\/+|\/+$/g, '');
   const retry = options.retry ?? {};
-  const client = lazyClient(options.client, () => loadS3().then((m) => new m.S3Client({})));
+  const client = lazyClient(sdkClient<S3Client>(options.client), () => loadS3().then((m) => new m.S3Client({})));
 
   return {
     async write(entries) {

@@ -9,6 +9,8 @@ import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrenc
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadDynamoDb, loadDynamoDbDocument } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+import type { AwsClient } from './clients.js';
+import { sdkClient } from './clients.js';
 
 type Modules = [typeof import('@aws-sdk/client-dynamodb'), typeof import('@aws-sdk/lib-dynamodb')];
 
@@ -17,7 +19,7 @@ const loadModules = (): Promise<Modules> => Promise.all([loadDynamoDb(), loadDyn
 export interface DynamoDbOnlineOptions {
   readonly tableName: string;
   /** Your client; default one built from the environment. */
-  readonly client?: DynamoDBClient;
+  readonly client?: AwsClient;
   /** Conditional writes in flight at once; default 16. */
   readonly concurrency?: number;
   /** Strongly consistent reads (default true), so a read sees every write the rule let through. */
@@ -108,7 +110,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
   let docPromise: Promise<DynamoDBDocumentClient> | undefined;
   const doc = () => {
     docPromise ??= loadModules().then(([ddb, lib]) =>
-      lib.DynamoDBDocumentClient.from(options.client ?? new ddb.DynamoDBClient({}), {
+      lib.DynamoDBDocumentClient.from(sdkClient<DynamoDBClient>(options.client) ?? new ddb.DynamoDBClient({}), {
         marshallOptions: { removeUndefinedValues: true },
         unmarshallOptions: { wrapNumbers: true },
       }),

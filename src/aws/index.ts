@@ -4,6 +4,7 @@ export { dynamoDbAggregationState } from './aggregation-state.js';
 export type { AggregationStateCalls, DynamoDbAggregationStateOptions } from './aggregation-state.js';
 export type { DynamoDbOnlineOptions } from './dynamodb-online.js';
 export type { RetryOptions } from './retry.js';
+export type { AwsClient } from './clients.js';
 export { sageMakerOfflineWriter, sageMakerOnline } from './sagemaker-online.js';
 export type { SageMakerOnlineOptions } from './sagemaker-online.js';
 export { diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from './plan.js';

@@ -4,7 +4,7 @@ import { offlineDataPath, offlineFileName, writesByPartition } from '../offline/
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
 import { mapConcurrent } from '../util/concurrency.js';
-import { lazyClient } from './clients.js';
+import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError } from './errors.js';
 import { loadS3 } from './sdk.js';
 import { type RetryOptions, withRetry } from './retry.js';
@@ -14,7 +14,7 @@ export interface S3OfflineOptions {
   readonly bucket: string;
   /** Key prefix of the offline store (the S3Uri's path); files go under `<prefix>/<group>/data/`. */
   readonly prefix?: string;
-  readonly client?: S3Client;
+  readonly client?: AwsClient;
   /** Objects uploaded or read at once; default 8. */
   readonly concurrency?: number;
   readonly retry?: RetryOptions;
@@ -35,7 +35,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
   const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
   const concurrency = options.concurrency ?? 8;
   const retry = options.retry ?? {};
-  const client = lazyClient(options.client, () => loadS3().then((m) => new m.S3Client({})));
+  const client = lazyClient(sdkClient<S3Client>(options.client), () => loadS3().then((m) => new m.S3Client({})));
 
   return {
     async append(group: GroupSchema, writes: readonly OfflineWrite[], appendOptions: OfflineAppendOptions = {}) {

@@ -8,7 +8,7 @@ import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
-import { lazyClient } from './clients.js';
+import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadFeatureStoreRuntime } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
@@ -18,7 +18,7 @@ type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runti
 
 export interface SageMakerOnlineOptions {
   /** Your client; default one built from the environment (region, credentials, AWS_ENDPOINT_URL). */
-  readonly client?: SageMakerFeatureStoreRuntimeClient;
+  readonly client?: AwsClient;
   /** PutRecord calls in flight at once; default 16. */
   readonly concurrency?: number;
   /** Stores each PutRecord writes; default both of the group's. */
@@ -50,7 +50,7 @@ function idOf(group: GroupSchema, record: SageMakerRecord): string {
 export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineStore {
   const concurrency = options.concurrency ?? 16;
   const retry = options.retry ?? {};
-  const client = lazyClient(options.client, () => loadFeatureStoreRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient({})));
+  const client = lazyClient(sdkClient<SageMakerFeatureStoreRuntimeClient>(options.client), () => loadFeatureStoreRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient({})));
   const targetStores = options.targetStores ? [...options.targetStores] : undefined;
   const retryFor = (putOptions: OnlinePutOptions): RetryOptions => (putOptions.onRetry ? { ...retry, onRetry: putOptions.onRetry } : retry);
 

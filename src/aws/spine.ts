@@ -1,3 +1,4 @@
+import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigurationError } from '../errors.js';
 import { type SpineLoader, type SpineRow, spineFromCsv, spineFromParquet } from '../training/training-set.js';
@@ -6,6 +7,7 @@ import type { AthenaSourceOptions } from './backfill.js';
 import { runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
+import { type AwsClient, sdkClient } from './clients.js';
 
 /**
  * A training-set spine in an S3 object: `.csv` (a header row; times as ISO-8601 text) or `.parquet`.
@@ -15,13 +17,13 @@ import { loadAthena, loadS3 } from './sdk.js';
  * await trainingSet(store, { spine: s3Spine({ bucket: 'labels', key: '2024/chargebacks.parquet' }), entityKey: 'card_id', timestamp: 'label_time', features });
  * ```
  */
-export function s3Spine(options: { readonly bucket: string; readonly key: string; readonly client?: S3Client; readonly retry?: RetryOptions }): SpineLoader {
+export function s3Spine(options: { readonly bucket: string; readonly key: string; readonly client?: AwsClient; readonly retry?: RetryOptions }): SpineLoader {
   return {
     async load() {
       const kind = options.key.toLowerCase().endsWith('.csv') ? 'csv' : options.key.toLowerCase().endsWith('.parquet') ? 'parquet' : undefined;
       if (!kind) throw new ConfigurationError('INVALID_CONFIG', `s3://${options.bucket}/${options.key}: a spine object must be .csv or .parquet`);
       const m = await loadS3();
-      const client = options.client ?? new m.S3Client({});
+      const client = sdkClient<S3Client>(options.client) ?? new m.S3Client({});
       try {
         const object = await withRetry(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key })), options.retry);
         const bytes = await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
@@ -49,8 +51,8 @@ export function athenaSpine(options: AthenaSpineOptions): SpineLoader {
   return {
     async load() {
       const [a, m] = await Promise.all([loadAthena(), loadS3()]);
-      const athena = options.athena ?? new a.AthenaClient({});
-      const s3 = options.s3 ?? new m.S3Client({});
+      const athena = sdkClient<AthenaClient>(options.athena) ?? new a.AthenaClient({});
+      const s3 = sdkClient<S3Client>(options.s3) ?? new m.S3Client({});
       try {
         const result = await runAthenaQuery({ athena, s3, query: options.query, outputLocation: options.outputLocation, database: options.database, workGroup: options.workGroup, retry: options.retry });
         const rows: SpineRow[] = [];

@@ -458,6 +458,18 @@ export function sourceFromSpec(spec: SourceSpec): BackfillSource {
 
 /** A source, or records to wrap as one. */
 export function asSource(from: BackfillSource | readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>): BackfillSource {
-  if (typeof (from as BackfillSource).read === 'function' && typeof (from as BackfillSource).size === 'function' && 'unit' in (from as object)) return from as BackfillSource;
+  if (typeof from === 'string') {
+    // A string is iterable (by character): never what a caller means.
+    throw new ConfigurationError('INVALID_CONFIG', `backfill: from is the string ${JSON.stringify(from)}; for a file use ndjsonFile(path), csvFile(path), parquetFile(path) or fileSource(path)`);
+  }
+  const candidate = from as Partial<BackfillSource> | null;
+  if (typeof candidate === 'object' && candidate !== null && typeof candidate.read === 'function' && typeof candidate.size === 'function' && 'unit' in candidate) return from as BackfillSource;
+  const iterable = typeof from === 'object' && from !== null && (Symbol.iterator in from || Symbol.asyncIterator in from);
+  if (!iterable) {
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `backfill: from must be a source (ndjsonFile(), csvFile(), parquetFile(), fileSource(), ...), an array or an (async) iterable of raw events; got ${from === null ? 'null' : typeof from}`,
+    );
+  }
   return fromRecords(from as readonly unknown[]);
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { defineFeatureGroup } from '../feature-group.js';
 import { count, distinctCount, max, sum } from '../pipeline/builders.js';
 import { isoTimestamp } from '../schema/time.js';
@@ -11,22 +11,22 @@ export const cardActivity = defineFeatureGroup({
   eventTime: 'event_time',
   source: z.object({
     card_id: z.string(),
-    amount_cents: z.number().int(),
-    currency: z.string().length(3),
-    country: z.string().length(2),
+    amount_cents: z.int(),
+    currency: z.string().check(z.length(3)),
+    country: z.string().check(z.length(2)),
     merchant_id: z.string(),
     mcc: z.string(),
     ts: isoTimestamp(),
   }),
   features: z.object({
-    card_id: z.string().min(1),
+    card_id: z.string().check(z.minLength(1)),
     event_time: z.date(),
     amount: z.number(),
     currency: z.string(),
     is_foreign: z.boolean(),
     merchant_id: z.string(),
     mcc: z.string(),
-    hour_of_day: z.number().int(),
+    hour_of_day: z.int(),
   }),
   transform: (e) => ({
     card_id: e.card_id,

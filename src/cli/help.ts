@@ -8,7 +8,7 @@ export const HELP = `skewless — one definition of a feature, the same value on
 Usage: skewless <command> [options]        skewless <command> --help for its options and examples
 
 Commands:
-  demo          the whole idea on your laptop: backfill 30 days, stream a spike through Kinesis and the
+  demo          the whole idea on your laptop: backfill 30 days, stream a spike through shards and the
                 Lambda handler, build a point-in-time training set, audit online against offline
   local         start the local stack: SageMaker Feature Store, Athena, S3 and SQS on 127.0.0.1
   plan          CreateFeatureGroup input (or CloudFormation) and IAM policies for a definitions file
@@ -31,9 +31,10 @@ const COMMAND_HELP: Record<Command, string> = {
 
 Runs the main job on the embedded stores, no AWS account: the fraud-detection group (row features and
 velocity aggregates) is backfilled over 30 days of synthetic history, a quiet hour and a spike of live
-transactions go through Kinesis (kinesalite, when installed) and kinesisHandler, with poison records to
-an SQS dead-letter queue on the local AWS stack, chargeback labels are
-joined point-in-time into a Parquet training set, and the audit checks online against offline.
+transactions go through two Kinesis-style shards and kinesisHandler, with poison records to an SQS
+dead-letter queue on the local AWS stack (a file when @aws-sdk/client-sqs is not installed),
+chargeback labels are joined point-in-time into a Parquet training set, and the audit checks online
+against offline. Needs @duckdb/node-api (the embedded stores).
 
 Options:
   --dir PATH    where the demo keeps its stores and files; emptied first (default .skewless/demo)

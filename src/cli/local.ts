@@ -10,7 +10,7 @@ export interface LocalCommandOptions {
 export async function runLocal(options: LocalCommandOptions, print: (line: string) => void): Promise<LocalStack> {
   const stack = await startLocalStack(options.memory ? { port: options.port, memory: true } : { port: options.port, dir: options.dir });
   print(`skewless local stack listening on ${stack.endpoint}`);
-  print('  SageMaker Feature Store runtime + control plane, Athena (on DuckDB) and S3');
+  print('  SageMaker Feature Store runtime + control plane, Athena (on DuckDB), S3 and SQS');
   print(`  state: ${options.memory ? '(in memory)' : stack.dir}`);
   print('Point unchanged AWS SDK code at it:');
   print(`  export ${Object.entries(stack.env).map(([k, v]) => `${k}=${v}`).join(' ')}`);

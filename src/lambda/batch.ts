@@ -1,4 +1,4 @@
-import { BackendError, FeatureValidationError, type SourcePosition } from '../errors.js';
+import { BackendError, ConfigurationError, FeatureValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { DeadLetterEntry, FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
@@ -16,6 +16,21 @@ export interface HandlerOptions {
   readonly log?: false | ((line: string) => void);
   /** Also print CloudWatch metrics in Embedded Metric Format under this namespace. */
   readonly metrics?: { readonly namespace: string };
+  /**
+   * Drop poison records when the store has no dead-letter sink (the batch log line counts them as
+   * `discarded`). Without a sink and without this, the handler is not built: poison would be lost.
+   */
+  readonly discardPoison?: boolean;
+}
+
+/** Refuses a handler whose poison records would have nowhere to go. */
+export function requireDeadLetter(source: string, group: AnyFeatureGroup, options: HandlerOptions): void {
+  if (options?.store?.hasDeadLetter || options?.discardPoison === true) return;
+  throw new ConfigurationError(
+    'INVALID_CONFIG',
+    `${source} handler of group "${group?.name}": the store has no dead-letter sink, so poison records would be lost. ` +
+      'Pass deadLetter: sqsDeadLetter({ queueUrl }) (or s3DeadLetter, or a function) to createFeatureStore, or discardPoison: true to drop them on purpose',
+  );
 }
 
 /** One record of an event, as the shared batch logic sees it. */
@@ -47,6 +62,8 @@ export interface BatchReport {
   readonly retried: number;
   /** Records left out of their entity's aggregates for arriving later than the allowed lateness. */
   readonly late: number;
+  /** Poison records dropped because the store has no dead-letter sink and the handler was told to discard (`discardPoison`). */
+  readonly discarded: number;
   /** Redelivered records the aggregation state had already applied (so not written again). */
   readonly duplicate: number;
   /** Aggregation state saves that met another writer's newer version and were redone. */
@@ -156,7 +173,8 @@ export async function processItems<T>(
 
   const counts = { written: 0, poison: 0, failed: 0 };
   for (const status of statuses) counts[status]++;
-  const report: BatchReport = { statuses, written: counts.written, poison: counts.poison, reported: counts.failed, retried, late, duplicate, conflicts, reemitted };
+  const discarded = options.store.hasDeadLetter ? 0 : counts.poison;
+  const report: BatchReport = { statuses, written: counts.written, poison: counts.poison, reported: counts.failed, retried, late, duplicate, conflicts, reemitted, discarded };
   logBatch(source, group, report, Date.now() - started, options);
   return report;
 }
@@ -205,6 +223,7 @@ export function logBatch(
     duplicate: report.duplicate,
     conflicts: report.conflicts,
     reemitted: report.reemitted,
+    ...(report.discarded > 0 ? { discarded: report.discarded } : {}),
     durationMs,
   };
   // Counts only: no payload values and no credentials ever reach the log.

@@ -3,7 +3,7 @@ import { partitionOf } from '../offline/layout.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
-import { type BatchItem, type HandlerOptions, logBatch, processItems, type ItemStatus } from './batch.js';
+import { type BatchItem, type HandlerOptions, logBatch, processItems, requireDeadLetter, type ItemStatus } from './batch.js';
 import { decodeBase64, decodeError, jsonPayload, type PayloadDecoder, unmarshallItem } from './decode.js';
 import type {
   BatchResponse,
@@ -62,6 +62,7 @@ function shardOf(record: KinesisStreamEvent['Records'][number]): string {
  * ```
  */
 export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) {
+  requireDeadLetter('Kinesis', group, options);
   return async (event: KinesisStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('Kinesis', event?.Records, 'Records');
     const toItem = (record: KinesisStreamEvent['Records'][number], index: number): BatchItem => {
@@ -92,6 +93,7 @@ export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) 
  * ```
  */
 export function sqsHandler(group: AnyFeatureGroup, options: HandlerOptions) {
+  requireDeadLetter('SQS', group, options);
   return async (event: SqsEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('SQS', event?.Records, 'Records');
     const toItem = (record: SqsEvent['Records'][number], index: number): BatchItem => {
@@ -140,6 +142,7 @@ function headerBytes(value: readonly number[] | string): Buffer {
  * ```
  */
 export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
+  requireDeadLetter('Kafka', group, options);
   return async (event: KafkaEvent, context?: LambdaContext): Promise<KafkaBatchResponse> => {
     if (typeof event?.records !== 'object' || event.records === null || Array.isArray(event.records)) {
       throw new ConfigurationError('INVALID_CONFIG', 'this is not a Kafka event: it has no records map (is the handler wired to an MSK or self-managed Kafka source?)');
@@ -190,6 +193,7 @@ export interface DynamoDbStreamHandlerOptions extends HandlerOptions {
  * ```
  */
 export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbStreamHandlerOptions) {
+  requireDeadLetter('DynamoDB Streams', group, options);
   return async (event: DynamoDbStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('DynamoDB Streams', event?.Records, 'Records');
     const toItem = (record: DynamoDbStreamEvent['Records'][number], index: number): BatchItem => {
@@ -313,7 +317,7 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
     }
     const count = (result: string) => records.filter((r) => r.result === result).length;
     const statuses = records.map((r): ItemStatus => (r.result === 'Ok' ? 'written' : 'poison'));
-    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), reported: 0, retried: 0, late: 0, duplicate: 0, conflicts: 0, reemitted: 0 }, Date.now() - started, options);
+    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), reported: 0, retried: 0, late: 0, duplicate: 0, conflicts: 0, reemitted: 0, discarded: 0 }, Date.now() - started, options);
     return { records };
   };
 }

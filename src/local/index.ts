@@ -1,7 +1,7 @@
 // skewless/local: the embedded DuckDB stores and the local stack. DuckDB loads on first use.
 export { partitionOf } from '../offline/layout.js';
 export { localOffline, offlineDataDir } from './offline-store.js';
-export type { LocalOfflineOptions } from './offline-store.js';
+export type { LocalOffline, LocalOfflineOptions } from './offline-store.js';
 export { localOnline } from './online-store.js';
 export { localAggregationState } from './aggregation-state.js';
 export type { LocalAggregationStateOptions } from './aggregation-state.js';

@@ -49,7 +49,7 @@ export function offlineDataDir(base: string, group: string): string {
  * Glue-format layout, with `write_time`, `api_invocation_time` and `is_deleted` columns.
  * DuckDB writes the files; the same layout is what Athena (and the local stack's Athena) reads.
  */
-class LocalOfflineStore implements OfflineStore, TrainingEngine {
+export class LocalOfflineStore implements LocalOffline {
   constructor(
     private readonly db: Database,
     readonly baseDir: string,
@@ -187,7 +187,11 @@ function hasParquet(dir: string): boolean {
   }
 }
 
-export type { LocalOfflineStore };
+/** The embedded offline store as `localOffline` returns it: storage, its DuckDB training engine, and where its files are. */
+export interface LocalOffline extends OfflineStore, TrainingEngine {
+  /** The directory its `<group>/data/...` files go under. */
+  readonly baseDir: string;
+}
 
 /**
  * The embedded offline store: Parquet files in SageMaker's offline layout, written with DuckDB.
@@ -199,9 +203,12 @@ export type { LocalOfflineStore };
  * const rows = await offline.scan(cardActivity);
  * ```
  */
-export async function localOffline(
-  options: LocalOfflineOptions = {},
-): Promise<LocalOfflineStore> {
+export async function localOffline(options: LocalOfflineOptions = {}): Promise<LocalOffline> {
+  return openLocalOffline(options);
+}
+
+/** The store itself, with what the local stack's Athena needs of it (the SQL source of a group's files). */
+export async function openLocalOffline(options: LocalOfflineOptions = {}): Promise<LocalOfflineStore> {
   const memory = options.memory === true;
   const baseDir = memory ? mkdtempSync(join(tmpdir(), 'skewless-offline-')) : (options.dir ?? join('.skewless', 'offline'));
   mkdirSync(baseDir, { recursive: true });

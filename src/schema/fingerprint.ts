@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import * as zc from 'zod/v4/core';
+import type * as zc from 'zod/v4/core';
 import type { FeatureSpec } from './feature-spec.js';
+import { describeSchema } from './schema-description.js';
 import { canonicalSource } from './source-text.js';
 
 /** JSON with object keys sorted, so equal values always serialize to equal text. */
@@ -12,15 +13,6 @@ export function canonicalJson(value: unknown): string {
     for (const k of Object.keys(v).sort()) sorted[k] = (v as Record<string, unknown>)[k];
     return sorted;
   });
-}
-
-function jsonSchemaOf(schema: zc.$ZodType, io: 'input' | 'output'): unknown {
-  try {
-    // Dates and bigints have no JSON Schema; the feature specs below carry their types instead.
-    return zc.toJSONSchema(schema, { io, unrepresentable: 'any', cycles: 'ref', reused: 'inline' });
-  } catch (error) {
-    return { unrepresentable: error instanceof Error ? error.message : String(error) };
-  }
 }
 
 export interface FingerprintInput {
@@ -40,7 +32,7 @@ export interface FingerprintInput {
 
 /**
  * A stable hash of everything that decides what a group writes: its name and keys, both schemas
- * (as JSON Schema), the transform's (and its listed helpers') code in canonical form (see
+ * (their zod definitions, see `describeSchema`), the transform's (and its listed helpers') code in canonical form (see
  * `canonicalSource`: the same in tests, plain Node and a bundle with renamed identifiers),
  * aggregation specs and `version`. 16 hex digits.
  */
@@ -51,8 +43,8 @@ export function computeFingerprint(input: FingerprintInput): string {
     recordIdentifier: input.recordIdentifier,
     eventTime: input.eventTime,
     eventTimeFormat: input.eventTimeFormat,
-    source: jsonSchemaOf(input.source, 'input'),
-    features: jsonSchemaOf(input.features, 'output'),
+    source: describeSchema(input.source),
+    features: describeSchema(input.features),
     specs: input.specs,
     transform: canonicalSource(input.transform.toString()),
     ...(input.helpers.length > 0 ? { helpers: input.helpers.map((helper) => canonicalSource(helper.toString())) } : {}),

@@ -412,7 +412,13 @@ export function canonicalSource(text: string): string {
   });
 
   const free = new Map<string, number>();
-  const nameOf = (i: number): string => {
+  /** A module-level name by its place of appearance; `ns.a.b` counts as one name (see below). */
+  const freeName = (key: string) => {
+    if (!free.has(key)) free.set(key, free.size);
+    return `@${free.get(key)}`;
+  };
+  /** The name token `i` stands for; `member` is the chain of properties read off a module-level name right after it. */
+  const nameOf = (i: number, member?: string): string => {
     const w = word(i);
     if (role[i] === BIND || role[i] === REF) {
       for (let scope: Scope | undefined = scopeOf[i]; scope; scope = scope.parent) {
@@ -423,19 +429,41 @@ export function canonicalSource(text: string): string {
       // minifier never renames them); anything else free is a module-level name, by appearance.
       if (w === 'undefined') return 'void 0';
       if (w in globalThis) return w;
-      if (!free.has(w)) free.set(w, free.size);
-      return `@${free.get(w)}`;
+      return freeName(member === undefined ? w : `${w}.${member}`);
     }
     return w;
   };
+  /**
+   * The members read off a module-level name (`ns.a.b`): a bundler turns a namespace import's member
+   * into a renamed binding of its own, so the whole chain counts as one module-level name.
+   */
+  const membersOfFree = (i: number): string[] => {
+    if (role[i] !== REF && role[i] !== BIND) return [];
+    const w = word(i);
+    for (let scope: Scope | undefined = scopeOf[i]; scope; scope = scope.parent) if (scope.names.has(w)) return [];
+    if (w === 'undefined' || w in globalThis) return [];
+    const members: string[] = [];
+    for (let k = i + 1; T[k] === 'p.' && isId(k + 1); k += 2) members.push(word(k + 1));
+    return members;
+  };
 
   const out: string[] = [];
-  T.forEach((t, i) => {
-    if ((mark[i] as number) & 1) return;
+  for (let i = 0; i < n; i++) {
+    const t = T[i] as string;
+    if ((mark[i] as number) & 1) continue;
     if ((mark[i] as number) & 2) out.push(JSON.stringify(word(i)), ':');
+    if (t[0] !== 'i') {
+      out.push(t.slice(1));
+      continue;
+    }
     // Property keys are spelled as strings, so `{ a: 1 }` and `{ "a": 1 }` are one text.
-    if (t[0] === 'i') out.push(((mark[i] as number) & 6) === 4 ? JSON.stringify(word(i)) : nameOf(i));
-    else out.push(t.slice(1));
-  });
+    if (((mark[i] as number) & 6) === 4) {
+      out.push(JSON.stringify(word(i)));
+      continue;
+    }
+    const members = membersOfFree(i);
+    out.push(nameOf(i, members.length > 0 ? members.join('.') : undefined));
+    i += 2 * members.length;
+  }
   return out.join(' ');
 }

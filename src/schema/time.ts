@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// zod/mini: these schemas end up in users' Lambda bundles, and the full zod API would come with them.
+import * as z from 'zod/mini';
 import { DefinitionError } from '../errors.js';
 
 /** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the event times SageMaker accepts. */
@@ -149,29 +150,31 @@ export function formatIsoInstant(ms: number): string {
  * ```
  */
 export function isoTimestamp() {
-  return z.string().transform((text, ctx) => {
-    const ms = parseIsoInstant(text);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'expected an ISO-8601 date-time with a time zone (Z or ±hh:mm)' });
-      return z.NEVER;
-    }
-    if (!isTimeInRange(ms)) {
-      ctx.addIssue({ code: 'custom', message: OUT_OF_RANGE });
-      return z.NEVER;
-    }
-    return new Date(ms);
-  });
+  return z.pipe(
+    z.string(),
+    z.transform((text: string, ctx) => {
+      const ms = parseIsoInstant(text);
+      if (ms === undefined || !isTimeInRange(ms)) {
+        ctx.issues.push({ code: 'custom', input: text, message: ms === undefined ? 'expected an ISO-8601 date-time with a time zone (Z or ±hh:mm)' : OUT_OF_RANGE });
+        return z.NEVER;
+      }
+      return new Date(ms);
+    }),
+  );
 }
 
 function epoch(unitMs: number, unit: string) {
-  return z.number().transform((value, ctx) => {
-    const ms = Math.round(value * unitMs);
-    if (!isTimeInRange(ms)) {
-      ctx.addIssue({ code: 'custom', message: `${OUT_OF_RANGE} (read as epoch ${unit})` });
-      return z.NEVER;
-    }
-    return new Date(ms);
-  });
+  return z.pipe(
+    z.number(),
+    z.transform((value: number, ctx) => {
+      const ms = Math.round(value * unitMs);
+      if (!isTimeInRange(ms)) {
+        ctx.issues.push({ code: 'custom', input: value, message: `${OUT_OF_RANGE} (read as epoch ${unit})` });
+        return z.NEVER;
+      }
+      return new Date(ms);
+    }),
+  );
 }
 
 /**

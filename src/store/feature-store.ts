@@ -124,6 +124,8 @@ export interface FeatureStore {
    * fails, so the caller can report the records instead of dropping them.
    */
   deadLetter(entries: readonly DeadLetterEntry[]): Promise<void>;
+  /** Whether the store has a dead-letter sink (Lambda handlers refuse a store without one unless told to discard). */
+  readonly hasDeadLetter: boolean;
   /** The backends, once opened (engines such as `backfill` and `trainingSet` run over them). */
   backends(): Promise<StoreBackends>;
   /**
@@ -305,6 +307,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     },
 
     deadLetter: (entries) => sendToDeadLetter(options.deadLetter, [...entries]),
+    hasDeadLetter: options.deadLetter !== undefined,
 
     async put(group, records, putOptions = {}) {
       const encoded: { index: number; record: SageMakerRecord }[] = [];

@@ -2,10 +2,11 @@ import type { KinesisClient, _Record as KinesisRecord } from '@aws-sdk/client-ki
 import type { BatchResponse, KinesisStreamEvent, LambdaContext } from '../lambda/events.js';
 import { loadKinesis } from '../aws/sdk.js';
 import { mapConcurrent } from '../util/concurrency.js';
+import { type AwsClient, sdkClient } from '../aws/clients.js';
 
 export interface KinesisEventSourceOptions {
   /** A Kinesis client (for kinesalite, give it `requestHandler: new NodeHttpHandler()`: HTTP/1.1 only). */
-  readonly client: KinesisClient;
+  readonly client: AwsClient;
   readonly streamName: string;
   /** The Lambda handler, e.g. `kinesisHandler(group, { store })`. */
   readonly handler: (event: KinesisStreamEvent, context?: LambdaContext) => Promise<BatchResponse | void>;
@@ -40,7 +41,8 @@ export interface KinesisEventSourceReport {
  */
 export async function runKinesisEventSource(options: KinesisEventSourceOptions): Promise<KinesisEventSourceReport> {
   const m = await loadKinesis();
-  const { client, streamName } = options;
+  const { streamName } = options;
+  const client = sdkClient<KinesisClient>(options.client) as KinesisClient;
   const batchSize = options.batchSize ?? 100;
   const maxRetries = options.maxRetryAttempts ?? 10;
   const idleReads = options.idleReads ?? 2;

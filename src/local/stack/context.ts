@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { GroupSchema } from '../../schema/sagemaker-record.js';
 import type { OfflineStore, OfflineWrite, OnlineStore } from '../../store/types.js';
-import { localOffline } from '../offline-store.js';
+import { type LocalOfflineStore, openLocalOffline } from '../offline-store.js';
 import type { FaultInjector } from './faults.js';
 import { AwsError } from './http.js';
 import { type Registry, schemaOf, type StoredFeatureGroup } from './registry.js';
@@ -21,14 +21,13 @@ export function resolvedOfflineUri(group: StoredFeatureGroup): string | undefine
   return uri === undefined ? undefined : `${uri.replace(/\/+$/, '')}/${group.FeatureGroupName}/data`;
 }
 
-type LocalOffline = Awaited<ReturnType<typeof localOffline>>;
 
 /**
  * Offline writes, buffered and written in batches as SageMaker does (it delivers the offline store
  * minutes after PutRecord). Anything that reads offline data flushes first, so reads are never stale.
  */
 export class OfflineWriter {
-  private readonly stores = new Map<string, Promise<LocalOffline>>();
+  private readonly stores = new Map<string, Promise<LocalOfflineStore>>();
   private readonly pending = new Map<string, { group: GroupSchema; base: string; writes: OfflineWrite[] }>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
@@ -40,10 +39,10 @@ export class OfflineWriter {
   ) {}
 
   /** The offline store that writes under `base` (a directory), one per base. */
-  storeFor(base: string): Promise<LocalOffline> {
+  storeFor(base: string): Promise<LocalOfflineStore> {
     let store = this.stores.get(base);
     if (!store) {
-      store = localOffline({ dir: base });
+      store = openLocalOffline({ dir: base });
       this.stores.set(base, store);
     }
     return store;
