@@ -53,6 +53,9 @@ export type RecordErrorCode =
 
 export type ConfigurationErrorCode = 'MISSING_DEPENDENCY' | 'INVALID_CONFIG';
 
+/** Data handed to an engine that it cannot use: a spine (training set) or a source file (backfill). */
+export type DataErrorCode = 'INVALID_SPINE' | 'INVALID_SOURCE';
+
 export type BackendErrorCode =
   | 'GROUP_NOT_FOUND'
   | 'WRITE_FAILED'
@@ -63,7 +66,7 @@ export type BackendErrorCode =
   /** Another writer changed an entity's aggregation state between this batch's read and its write. */
   | 'STATE_CONFLICT';
 
-export type SkewlessErrorCode = DefinitionErrorCode | RecordErrorCode | ConfigurationErrorCode | BackendErrorCode;
+export type SkewlessErrorCode = DefinitionErrorCode | RecordErrorCode | ConfigurationErrorCode | DataErrorCode | BackendErrorCode;
 
 export interface SkewlessErrorOptions {
   readonly position?: SourcePosition | undefined;
@@ -200,6 +203,32 @@ export class ConfigurationError extends SkewlessError {
   declare readonly code: ConfigurationErrorCode;
   constructor(code: ConfigurationErrorCode, message: string, options: SkewlessErrorOptions = {}) {
     super(code, message, options);
+  }
+}
+
+/**
+ * Data an engine was handed cannot be used as a whole: a spine without the columns the call names,
+ * a time that does not read as one, a file that is missing or not the format its name says. Names
+ * the row (0-based, in input order) and the column when there is one. (A bad row of a backfill
+ * source is not this: it is poison, and goes to the rejects file.)
+ *
+ * ### Example
+ * ```ts
+ * try { await trainingSet(store, options); } catch (error) { if (error instanceof DataError) console.error(error.column, error.row); }
+ * ```
+ */
+export class DataError extends SkewlessError {
+  override name = 'DataError';
+  declare readonly code: DataErrorCode;
+  /** The row at fault, 0-based in input order, when it is one row. */
+  readonly row: number | undefined;
+  /** The column at fault, when it is one column. */
+  readonly column: string | undefined;
+
+  constructor(code: DataErrorCode, message: string, options: SkewlessErrorOptions & { readonly row?: number | undefined; readonly column?: string | undefined } = {}) {
+    super(code, message, options);
+    this.row = options.row;
+    this.column = options.column;
   }
 }
 

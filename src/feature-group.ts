@@ -1,5 +1,7 @@
 import type * as zc from 'zod/v4/core';
-import { DefinitionError } from './errors.js';
+import { ConfigurationError, DefinitionError } from './errors.js';
+import { checkOptions, closestName, describeValue, durationSchema, expected, lazySchema } from './util/options.js';
+import * as z from 'zod/mini';
 import type { WriteSummary } from './pipeline/outcomes.js';
 import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
 import { aggregationRuntimeOf } from './pipeline/runtime.js';
@@ -58,6 +60,19 @@ export function isFeatureGroup(value: unknown): value is AnyFeatureGroup {
   return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FEATURE_GROUP] === true;
 }
 
+/** Refuses anything but a group made by `defineFeatureGroup` where a call takes one. */
+export function requireGroup(value: unknown, where: string): asserts value is AnyFeatureGroup {
+  if (!isFeatureGroup(value)) {
+    throw new ConfigurationError('INVALID_CONFIG', `${where}: expected a feature group made by defineFeatureGroup, got ${describeValue(value)}`);
+  }
+}
+
+const selectionOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  prefix: z.optional(z.string({ error: expected('a column prefix') })),
+  key: z.optional(z.string({ error: expected("the spine column with this group's record identifier") })),
+  maxAge: z.optional(durationSchema()),
+}));
+
 function makeSelection(group: AnyFeatureGroup, features: readonly string[], options: SelectionOptions): AnyFeatureSelection {
   // The prefix type `with` promises exists only in the type system; at run time it is `options.prefix`.
   return Object.freeze({
@@ -65,7 +80,7 @@ function makeSelection(group: AnyFeatureGroup, features: readonly string[], opti
     group,
     features: Object.freeze([...features]),
     options: Object.freeze({ ...options }),
-    with: (next: SelectionOptions) => makeSelection(group, features, { ...options, ...next }),
+    with: (next: SelectionOptions) => makeSelection(group, features, { ...options, ...checkOptions(selectionOptions, next, `${group.name}.select(...).with options`) }),
   }) as AnyFeatureSelection;
 }
 
@@ -134,7 +149,7 @@ export function defineFeatureGroup<
           'UNKNOWN_FEATURE',
           names.length === 0
             ? `select() on group "${definition.name}" needs at least one feature`
-            : `group "${definition.name}" has no feature ${unknown.map((n) => `"${n}"`).join(', ')}`,
+            : `group "${definition.name}" has no feature ${unknown.map((n) => describeValue(n)).join(', ')}${typeof unknown[0] === 'string' && closestName(unknown[0], featureNames) ? ` (did you mean "${closestName(unknown[0], featureNames)}"?)` : ''}`,
           { group: definition.name, feature: unknown[0] },
         );
       }

@@ -44,6 +44,7 @@ export type { GroupSchema, TtlDuration } from './schema/sagemaker-record.js';
 export {
   BackendError,
   ConfigurationError,
+  DataError,
   DecodeError,
   DefinitionError,
   FeatureValidationError,
@@ -56,6 +57,7 @@ export {
 export type {
   BackendErrorCode,
   ConfigurationErrorCode,
+  DataErrorCode,
   DefinitionErrorCode,
   RecordError,
   RecordErrorCode,

@@ -353,7 +353,7 @@ describe('backfillOnWorkers', () => {
     expect(ok.shards).toHaveLength(goodShards.length);
     rmSync(gone);
     const goneLast = [...goodShards, ...shards.filter((shard) => !goodShards.includes(shard))];
-    await expect(backfillOnWorkers({ ...base, shards: goneLast, workers: 1, dir: fresh() })).rejects.toThrow(/backfill shard \d+ failed: .*ENOENT/);
+    await expect(backfillOnWorkers({ ...base, shards: goneLast, workers: 1, dir: fresh() })).rejects.toThrow(/backfill shard \d+ failed: ndjsonFile: no file at /);
   });
 
   it.each([[['--max-old-space-size=512']], [['--input-type=module']], [['--input-type=module', '--max-old-space-size=512']]])(

@@ -149,11 +149,11 @@ describe('SageMaker record encoding', () => {
 });
 
 describe('DynamoDB item encoding', () => {
-  it('uses S, N, BOOL and L attribute values with numbers kept as exact strings', () => {
+  it('uses S, N and L attribute values with numbers kept as exact strings, booleans as N 0/1 (their Integral form)', () => {
     const item = everyType.codec.toDynamoItem(sample);
     expect(item['id']).toEqual({ N: '4611686018427387905' });
     expect(item['big']).toEqual({ N: '9223372036854775807' });
-    expect(item['flag']).toEqual({ BOOL: true });
+    expect(item['flag']).toEqual({ N: '1' });
     expect(item['at']).toEqual({ S: '2024-05-01T12:00:00.250Z' });
     expect(item['tags']).toEqual({ L: [{ S: 'a' }, { S: '' }] });
     expect(item['skewless_fingerprint']).toEqual({ S: everyType.fingerprint });

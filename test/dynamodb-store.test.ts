@@ -47,6 +47,9 @@ describe('createFeatureStore on DynamoDB (dynalite) and S3 (local stack)', () =>
     const expiresMs = seen.getTime() + 7 * 86_400_000;
     expect(item.Item?.['expires_at']).toEqual({ N: String(Math.ceil(expiresMs / 1000)) });
     expect(item.Item?.['features']?.M?.['user_id']).toEqual({ N: String(id) });
+    // The codec's DynamoDB form is exactly what the store keeps: one encoding, not two.
+    expect(item.Item?.['features']?.M).toEqual(sessions.codec.toDynamoItem({ user_id: id, seen_at: seen, pages: 3 }));
+    expect(sessions.codec.fromDynamoItem(item.Item?.['features']?.M ?? {})).toEqual({ user_id: id, seen_at: seen, pages: 3 });
     const { offline } = await store.backends();
     const rows = (await offline?.scan(sessions)) ?? [];
     expect(rows.map((r) => r['pages']).sort()).toEqual([1n, 3n]);

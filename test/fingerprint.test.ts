@@ -132,10 +132,10 @@ describe('fingerprints survive bundling', () => {
     const names = Object.entries(errors)
       .filter(([exported, value]) => typeof value === 'function' && /^[A-Z]\w*Error$/.test(exported))
       .map(([exported, Class]) => {
-        const instance = exported === 'SkewlessError' ? new (Class as new (c: string, m: string) => Error)('WRITE_FAILED', 'x') : exported === 'DefinitionError' || exported === 'ConfigurationError' || exported === 'BackendError' ? new (Class as new (c: string, m: string) => Error)('INVALID_CONFIG', 'x') : new (Class as new (m: string) => Error)('x');
+        const instance = exported === 'SkewlessError' ? new (Class as new (c: string, m: string) => Error)('WRITE_FAILED', 'x') : exported === 'DefinitionError' || exported === 'ConfigurationError' || exported === 'BackendError' || exported === 'DataError' ? new (Class as new (c: string, m: string) => Error)('INVALID_CONFIG', 'x') : new (Class as new (m: string) => Error)('x');
         return [exported, instance.name];
       });
-    expect(names.length).toBe(8);
+    expect(names.length).toBe(9);
     for (const [exported, name] of names) expect(name).toBe(exported);
   });
 });

@@ -5,12 +5,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type AnyFeatureGroup, createFeatureStore, DecodeError, defineFeatureGroup, DefinitionError, type FeatureStore, trainingSet } from '../src/index.js';
+import { type AnyFeatureGroup, createFeatureStore, DataError, DecodeError, defineFeatureGroup, type FeatureStore, trainingSet, type TrainingSetOptions } from '../src/index.js';
 import { localOffline, localOnline } from '../src/local/index.js';
+import { parseIsoInstant } from '../src/schema/time.js';
+
+const parseIso = (text: string) => parseIsoInstant(text) as number;
 import type { OfflineWrite } from '../src/store/types.js';
 
 const mixedShape = z.object({
@@ -80,6 +84,41 @@ async function readParquet(path: string): Promise<Record<string, unknown>[]> {
   return (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as Record<string, unknown>[];
 }
 
+/** Column names and DuckDB types of a Parquet file: what a user's reader sees of its schema. */
+async function parquetSchema(path: string): Promise<[string, string][]> {
+  const instance = await DuckDBInstance.create();
+  const connection = await instance.connect();
+  try {
+    const rows = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${path.replaceAll("'", "''")}')`)).getRowObjectsJS();
+    return rows.map((row) => [String(row['column_name']), String(row['column_type'])]);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Each leaf column's Parquet physical and converted type. */
+async function physicalSchema(path: string): Promise<[string, string, string][]> {
+  const instance = await DuckDBInstance.create();
+  const connection = await instance.connect();
+  try {
+    const rows = (await connection.runAndReadAll(`SELECT name, type, converted_type FROM parquet_schema('${path.replaceAll("'", "''")}') WHERE type IS NOT NULL`)).getRowObjectsJS();
+    return rows.map((row) => [String(row['name']), String(row['type']), String(row['converted_type'])]);
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Both paths to a Parquet output: DuckDB's file-to-file one, and the row path (`engine: 'reference'`). */
+async function bothOutputs(store: FeatureStore, options: Omit<TrainingSetOptions, 'output' | 'engine'>, name: string) {
+  const engineFile = join(dir, `${name}-engine.parquet`);
+  const rowFile = join(dir, `${name}-rows.parquet`);
+  const inEngine = await trainingSet(store, { ...options, output: { parquet: engineFile } });
+  const rowPath = await trainingSet(store, { ...options, output: { parquet: rowFile }, engine: 'reference' });
+  return { inEngine, rowPath, engineFile, rowFile };
+}
+
 /** Integer features come back from Parquet as INT64 (bigint); the row path holds them as numbers. */
 function comparable(rows: readonly Record<string, unknown>[], ints: readonly string[]): Record<string, unknown>[] {
   return rows.map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, ints.includes(k) && typeof v === 'bigint' ? Number(v) : v])));
@@ -131,10 +170,13 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
           writeFileSync(csv, `card,at,note\n${spine.map((r) => [r.card, r.at, r.note].map(csvCell).join(',')).join('\n')}\n`);
           const selection = mixed.select('s', 'i', 'b', 'f', 'ok', 'seen', 't');
           const options = { entityKey: 'card', timestamp: 'at', features: [maxAge ? selection.with({ maxAge }) : selection], inclusive, knowledgeTime } as const;
-          const out = join(dir, `out-${file}.parquet`);
-          const inEngine = await trainingSet(store, { ...options, spine: { csv }, output: { parquet: out } });
-          const rowPath = await trainingSet(store, { ...options, spine: { csv }, engine: 'reference' });
-          expect(comparable(await readParquet(out), ['mixed__i'])).toEqual(rowPath.rows);
+          const { inEngine, rowPath, engineFile, rowFile } = await bothOutputs(store, { ...options, spine: { csv } }, `out-${file}`);
+          expect(inEngine.summary.engine).toBe('backend');
+          expect(await readParquet(engineFile)).toEqual(await readParquet(rowFile));
+          const rows = await trainingSet(store, { ...options, spine: { csv }, engine: 'reference' });
+          // The file's time column is a timestamp; the rows keep the spine's text.
+          const times = rows.rows.map((r) => new Date(parseIso(String((r as Record<string, unknown>)['at']))));
+          expect(comparable(await readParquet(engineFile), ['mixed__i'])).toEqual(rows.rows.map((r, n) => ({ ...r, at: times[n] })));
           expect({ ...inEngine.summary, durationMs: 0, output: undefined, engine: undefined }).toEqual({ ...rowPath.summary, durationMs: 0, output: undefined, engine: undefined });
         },
       ),
@@ -172,6 +214,63 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     expect(summary).toMatchObject({ rows: 6, matchRate: { epoch: 4 / 6 }, nullCounts: { score: 2, t: 2 }, output: out });
   });
 
+  it('writes one output schema whichever path runs: integers INT64, floats DOUBLE, times INT64 milliseconds, CSV text as text', async () => {
+    const store = await storeWith(
+      [{ id: '1', et: BASE, ai: BASE, wt: BASE, del: false, s: 'x', i: 1, b: 1n, f: 1.5, ok: true, seen: new Date(BASE - 5000) }],
+      [{ user: 1, t: BASE, score: 0.5 }],
+    );
+    const features = [mixed.select('s', 'i', 'b', 'f', 'ok', 'seen')];
+    const parquetSpine = join(dir, 'typed-spine.parquet');
+    writeFileSync(
+      parquetSpine,
+      new Uint8Array(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'card', data: ['1', '2'], type: 'STRING' },
+            { name: 'at', data: [new Date(BASE + 1000), new Date(BASE + 2000)], type: 'TIMESTAMP' },
+            { name: 'label', data: [1, 0], type: 'INT32' },
+            { name: 'weight', data: [0.5, 2], type: 'DOUBLE' },
+            { name: 'flag', data: [true, null], type: 'BOOLEAN' },
+            { name: 'note', data: ['a', null], type: 'STRING' },
+          ],
+        } as never),
+      ),
+    );
+    const fromParquet = await bothOutputs(store, { spine: { parquet: parquetSpine }, entityKey: 'card', timestamp: 'at', features }, 'typed-parquet');
+    expect(fromParquet.inEngine.summary.engine).toBe('backend');
+    const expected: [string, string][] = [
+      ['card', 'VARCHAR'],
+      ['at', 'TIMESTAMP'],
+      ['label', 'BIGINT'],
+      ['weight', 'DOUBLE'],
+      ['flag', 'BOOLEAN'],
+      ['note', 'VARCHAR'],
+      ['mixed__s', 'VARCHAR'],
+      ['mixed__i', 'BIGINT'],
+      ['mixed__b', 'BIGINT'],
+      ['mixed__f', 'DOUBLE'],
+      ['mixed__ok', 'BOOLEAN'],
+      ['mixed__seen', 'TIMESTAMP'],
+    ];
+    expect(await parquetSchema(fromParquet.engineFile)).toEqual(expected);
+    expect(await parquetSchema(fromParquet.rowFile)).toEqual(expected);
+    // Down to the Parquet types: timestamps are INT64 milliseconds on both paths.
+    expect(await physicalSchema(fromParquet.rowFile)).toEqual(await physicalSchema(fromParquet.engineFile));
+    expect((await physicalSchema(fromParquet.rowFile)).find(([name]) => name === 'at')).toEqual(['at', 'INT64', 'TIMESTAMP_MILLIS']);
+    expect(await readParquet(fromParquet.engineFile)).toEqual(await readParquet(fromParquet.rowFile));
+
+    // A CSV spine has no types: its columns stay text, but its time column is a timestamp on both paths.
+    const csv = join(dir, 'typed-spine.csv');
+    writeFileSync(csv, 'card,at,label\n1,2024-01-01T00:00:01+01:00,1\n2,2024-01-01T00:00:02Z,0\n');
+    const fromCsv = await bothOutputs(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features }, 'typed-csv');
+    const csvExpected: [string, string][] = [['card', 'VARCHAR'], ['at', 'TIMESTAMP'], ['label', 'VARCHAR'], ...expected.slice(6)];
+    expect(await parquetSchema(fromCsv.engineFile)).toEqual(csvExpected);
+    expect(await parquetSchema(fromCsv.rowFile)).toEqual(csvExpected);
+    const written = await readParquet(fromCsv.engineFile);
+    expect(written).toEqual(await readParquet(fromCsv.rowFile));
+    expect(written.map((r) => r['at'])).toEqual([new Date(BASE + 1000 - 3_600_000), new Date(BASE + 2000)]);
+  });
+
   it('fails on a spine time the row path refuses, with the same message', async () => {
     const store = await storeWith([]);
     const bad = ['2024-02-30T00:00:00Z', '2024-01-01T24:00:00Z', '2024-01-01T00:00:00.1234567890Z', '2024-01-01T00:00:00', '2024-01-01', ''];
@@ -180,7 +279,7 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
       writeFileSync(csv, `card,at\n1,2024-01-01T00:00:00Z\n1,${csvCell(at)}\n`);
       const options = { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')] } as const;
       const rowPath = await trainingSet(store, { ...options, engine: 'reference' }).then(() => undefined, (error: unknown) => error);
-      expect(rowPath).toBeInstanceOf(DefinitionError);
+      expect(rowPath).toBeInstanceOf(DataError);
       await expect(trainingSet(store, { ...options, output: { parquet: join(dir, `bad-${n}.parquet`) } })).rejects.toThrow((rowPath as Error).message);
     }
   });
@@ -205,7 +304,7 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     const out = join(dir, 'hostile.parquet');
     await trainingSet(store, { ...options, output: { parquet: out } });
     const rowPath = await trainingSet(store, { ...options, engine: 'reference' });
-    expect(comparable(await readParquet(out), ["p\"'; --i"])).toEqual(rowPath.rows);
+    expect(comparable(await readParquet(out), ["p\"'; --i"])).toEqual(rowPath.rows.map((r) => ({ ...r, [hostile[1] as string]: new Date(BASE) })));
     expect(rowPath.rows.map((r) => r["p\"'; --f"])).toEqual([1.5, null]);
   });
 

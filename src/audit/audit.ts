@@ -4,6 +4,9 @@ import { eventTimeTypeOf, expiresAtMs, parseEventTime } from '../schema/sagemake
 import { MAX_TIME_MS, parseDuration } from '../schema/time.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
+import { checkOptions, countSchema, durationSchema, expected, lazySchema, positiveInteger } from '../util/options.js';
+import * as z from 'zod/mini';
+import { requireGroup } from '../feature-group.js';
 import type { OfflineStoredRow } from '../store/types.js';
 import { buildTrainingPlan, spineKey } from '../sql/plan.js';
 import { referenceJoin } from '../sql/reference.js';
@@ -27,6 +30,18 @@ export interface AuditOptions {
   /** Inconsistent identifiers listed with their values (all are counted); default 50. */
   readonly examples?: number;
 }
+
+const identifier = /* @__PURE__ */ lazySchema(() => z.union([z.string().check(z.minLength(1)), z.int(), z.bigint()]));
+const auditOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  sample: z.optional(
+    z.union([positiveInteger(), z.array(identifier()).check(z.minLength(1))], { error: expected('how many identifiers to sample (a positive whole number) or a non-empty list of identifiers') }),
+  ),
+  seed: z.optional(z.int({ error: expected('a whole number') })),
+  at: z.optional(z.date({ error: expected('a valid Date') })),
+  availabilityDelay: z.optional(durationSchema()),
+  tolerance: z.optional(z.number({ error: expected('a number, 0 or more') }).check(z.gte(0))),
+  examples: z.optional(countSchema()),
+}));
 
 /** The distribution of online - offline for a number feature, over the identifiers where both had it. */
 export interface NumberDifferences {
@@ -113,6 +128,8 @@ export function sampleIds(ids: Iterable<string>, count: number, seed: number): s
  * ```
  */
 export async function audit(store: FeatureStore, group: AnyFeatureGroup, options: AuditOptions = {}): Promise<AuditReport> {
+  requireGroup(group, 'audit');
+  checkOptions(auditOptions, options, 'audit options');
   const started = Date.now();
   const { online, offline } = await store.backends();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": an audit compares online with offline, and the store has no offline tier`);

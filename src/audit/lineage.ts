@@ -2,6 +2,9 @@ import { FINGERPRINT_FEATURE } from '../schema/names.js';
 import { eventTimeTypeOf, parseEventTime } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
+import { checkOptions, expected, lazySchema, positiveInteger } from '../util/options.js';
+import * as z from 'zod/mini';
+import { requireGroup } from '../feature-group.js';
 import { spineKey } from '../sql/plan.js';
 import { sampleIds } from './audit.js';
 
@@ -63,6 +66,8 @@ class Tally {
   }
 }
 
+const lineageOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({ sample: z.optional(positiveInteger()), seed: z.optional(z.int({ error: expected('a whole number') })) }));
+
 /**
  * Which fingerprints (versions of the code) wrote a group's records, offline (every row) and online
  * (a sample), with counts and time ranges: where a new transform went live, and whether old records remain.
@@ -74,6 +79,8 @@ class Tally {
  * ```
  */
 export async function lineage(store: FeatureStore, group: AnyFeatureGroup, options: LineageOptions = {}): Promise<LineageReport> {
+  requireGroup(group, 'lineage');
+  checkOptions(lineageOptions, options, 'lineage options');
   const { online, offline } = await store.backends();
   const eventTimeType = eventTimeTypeOf(group);
   const offlineTally = new Tally();

@@ -8,11 +8,22 @@ import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError } from './errors.js';
 import { loadDynamoDb } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+import * as z from 'zod/mini';
+import { checkOptions, countSchema, lazySchema } from '../util/options.js';
+import { awsClient, concurrency, retryOptions, tableName } from './options.js';
 
 
 /** DynamoDB's item size limit (400 KB, names and values), less room for the key, version and attribute names. */
 const MAX_ITEM_BYTES = 400 * 1024 - 1024;
 const BATCH_GET_LIMIT = 100;
+
+const STATE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  tableName: tableName(),
+  client: z.optional(awsClient()),
+  concurrency: concurrency(),
+  cacheEntities: z.optional(countSchema()),
+  retry: z.optional(retryOptions()),
+}));
 
 export interface DynamoDbAggregationStateOptions {
   /** A table with the string partition key `pk` (`dynamoDbTableDefinition(name)` creates one; it may be the online table). */
@@ -63,6 +74,7 @@ interface Cached {
  * ```
  */
 export function dynamoDbAggregationState(options: DynamoDbAggregationStateOptions): AggregationStateStore & { calls(): AggregationStateCalls } {
+  checkOptions(STATE_OPTIONS, options, 'dynamoDbAggregationState options');
   const { tableName } = options;
   const retry = options.retry ?? {};
   const concurrency = options.concurrency ?? 16;

@@ -16,6 +16,22 @@ import { backendError } from './errors.js';
 import { loadAthena, loadS3, loadSageMaker } from './sdk.js';
 import type { AwsClient } from './clients.js';
 import { sdkClient } from './clients.js';
+import * as z from 'zod/mini';
+import { checkOptions, countSchema, lazySchema } from '../util/options.js';
+import { awsClient, retryOptions, s3Location, text } from './options.js';
+
+const ATHENA_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  outputLocation: s3Location(),
+  workGroup: z.optional(text('a work group name')),
+  tables: z.optional(z.record(z.string(), z.strictObject({ database: text('a Glue database name'), table: text('a Glue table name') }))),
+  client: z.optional(awsClient()),
+  s3: z.optional(awsClient()),
+  sagemaker: z.optional(awsClient()),
+  retry: z.optional(retryOptions()),
+  inlineSpineRows: z.optional(countSchema()),
+  stagingLocation: z.optional(s3Location()),
+  partitionPruning: z.optional(z.boolean()),
+}));
 
 export interface AthenaOfflineOptions {
   /** `s3://bucket/prefix/` where Athena writes query results. */
@@ -115,6 +131,7 @@ function toRow(columns: readonly AthenaColumn[], values: readonly (string | unde
  * ```
  */
 export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & TrainingEngine {
+  checkOptions(ATHENA_OFFLINE_OPTIONS, options, 'athenaOffline options');
   let clients: Promise<{ athena: AthenaClient; s3: S3Client }> | undefined;
   const resolveClients = () => {
     clients ??= Promise.all([loadAthena(), loadS3()]).then(([a, s]) => ({

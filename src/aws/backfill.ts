@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { BackfillSummary } from '../backfill/backfill.js';
-import { csvRowReader } from '../backfill/cells.js';
+import { csvRowReader } from '../backfill/tabular.js';
 import { type BackfillShard, backfillShard } from '../backfill/plan.js';
 import { type BackfillItem, type BackfillSource, type ByteSource, parquetSource, type SourceSpec } from '../backfill/sources.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
@@ -12,8 +12,38 @@ import type { FeatureStore } from '../store/feature-store.js';
 import { resultFileRows, runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
-import type { AwsClient } from './clients.js';
-import { sdkClient } from './clients.js';
+import { type AwsClient, sdkClient } from './clients.js';
+import * as z from 'zod/mini';
+import { requireGroup } from '../feature-group.js';
+import { checkOptions, expected, lazySchema, objectWith, positiveInteger } from '../util/options.js';
+import { awsClient, bucketName, retryOptions, s3Location, text } from './options.js';
+
+/** Options of an S3 object read (`s3ParquetFile`, `s3Spine`). */
+export const S3_OBJECT_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  bucket: bucketName(),
+  key: z.string({ error: expected('an object key') }).check(z.minLength(1, 'an object key cannot be empty')),
+  client: z.optional(awsClient()),
+  retry: z.optional(retryOptions()),
+}));
+
+/** Options of an Athena query read (`athenaSource`, `athenaSpine`). */
+export const ATHENA_SOURCE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  query: z.string({ error: expected('an SQL query') }).check(z.minLength(1, 'the query cannot be empty')),
+  outputLocation: s3Location(),
+  database: z.optional(text('a Glue database name')),
+  workGroup: z.optional(text('a work group name')),
+  athena: z.optional(awsClient()),
+  s3: z.optional(awsClient()),
+  retry: z.optional(retryOptions()),
+}));
+
+const SHARD_HANDLER_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  store: objectWith(['ingest', 'backends'], 'a feature store (createFeatureStore)'),
+  rejects: z.optional(z.strictObject({ bucket: bucketName(), prefix: z.optional(text('a key prefix')) })),
+  s3: z.optional(awsClient()),
+  athena: z.optional(awsClient()),
+  chunkSize: z.optional(positiveInteger()),
+}));
 
 export interface S3ObjectOptions {
   readonly bucket: string;
@@ -57,6 +87,7 @@ async function s3Bytes(options: S3ObjectOptions): Promise<ByteSource> {
  * ```
  */
 export function s3ParquetFile(options: S3ObjectOptions): BackfillSource {
+  checkOptions(S3_OBJECT_OPTIONS, options, 's3ParquetFile options');
   return parquetSource(`s3-parquet:s3://${options.bucket}/${options.key}`, () => s3Bytes(options), { kind: 's3-parquet', bucket: options.bucket, key: options.key });
 }
 
@@ -84,6 +115,7 @@ export interface AthenaSourceOptions {
  * ```
  */
 export function athenaSource(options: AthenaSourceOptions): BackfillSource {
+  checkOptions(ATHENA_SOURCE_OPTIONS, options, 'athenaSource options');
   // The query runs once; a second read (an aggregation backfill replays first) reads the same result file.
   let executed: { readonly id: string; readonly columns: readonly { name: string }[]; readonly location: string } | undefined;
   return {
@@ -175,6 +207,8 @@ export type BackfillShardResult = BackfillSummary & { readonly index: number; re
  * ```
  */
 export function backfillShardHandler(group: AnyFeatureGroup, options: BackfillShardHandlerOptions) {
+  requireGroup(group, 'backfillShardHandler');
+  checkOptions(SHARD_HANDLER_OPTIONS, options, 'backfillShardHandler options');
   return async (shard: BackfillShard & { readonly to?: 'offline' | 'online' | 'both' }): Promise<BackfillShardResult> => {
     const clients = { ...(options.s3 ? { s3: options.s3 } : {}), ...(options.athena ? { athena: options.athena } : {}) };
     const summary = await backfillShard(options.store, group, shard, {

@@ -8,12 +8,32 @@ import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js'
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 import { loadS3, loadSqs } from './sdk.js';
+import * as z from 'zod/mini';
+import { checkOptions, describeValue, functionSchema, lazySchema, objectWith, positiveInteger } from '../util/options.js';
+import { awsClient, bucketName, retryOptions, text } from './options.js';
 
 
 /** SQS takes at most 10 messages per SendMessageBatch. */
 const SQS_BATCH_ENTRIES = 10;
 /** The maximum message size of queues created before August 2025, and the safe default. */
 const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
+
+const SQS_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  queueUrl: z.string({ error: (issue) => `expected the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>), got ${issue.input === undefined ? 'undefined (is the environment variable set?)' : describeValue(issue.input)}` }).check(
+    z.refine((url) => /^https?:\/\/\S+$/.test(url), { error: (issue) => `expected the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>), got ${describeValue(issue.input)}` }),
+  ),
+  client: z.optional(awsClient()),
+  maxMessageBytes: z.optional(positiveInteger()),
+  oversized: z.optional(z.union([functionSchema('a dead-letter sink'), objectWith(['write'], 'a dead-letter sink')])),
+  retry: z.optional(retryOptions()),
+}));
+
+const S3_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  bucket: bucketName(),
+  prefix: z.optional(text('a key prefix')),
+  client: z.optional(awsClient()),
+  retry: z.optional(retryOptions()),
+}));
 
 export interface SqsDeadLetterOptions {
   readonly queueUrl: string;
@@ -52,11 +72,9 @@ function sinkError(message: string, cause?: unknown): BackendError {
  * ```
  */
 export function sqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
+  // Typically an environment variable that is not set: say so at cold start, not at the first poison record.
+  checkOptions(SQS_OPTIONS, options, 'sqsDeadLetter options');
   const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  if (typeof options?.queueUrl !== 'string' || !/^https?:\/\/\S+$/.test(options.queueUrl)) {
-    // Typically an environment variable that is not set: say so at cold start, not at the first poison record.
-    throw new ConfigurationError('INVALID_CONFIG', `sqsDeadLetter: queueUrl must be the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>), got ${options?.queueUrl === undefined ? 'undefined (is the environment variable set?)' : JSON.stringify(options.queueUrl)}`);
-  }
   const fifo = options.queueUrl.endsWith('.fifo');
   const retry = options.retry ?? {};
   const client = lazyClient(sdkClient<SQSClient>(options.client), () => loadSqs().then((m) => new m.SQSClient({})));
@@ -154,6 +172,7 @@ export interface S3DeadLetterOptions {
  * ```
  */
 export function s3DeadLetter(options: S3DeadLetterOptions): DeadLetterSink {
+  checkOptions(S3_OPTIONS, options, 's3DeadLetter options');
   const prefix = (options.prefix ?? 'dead-letters').replace(/^\/+|\/+$/g, '');
   const retry = options.retry ?? {};
   const client = lazyClient(sdkClient<S3Client>(options.client), () => loadS3().then((m) => new m.S3Client({})));

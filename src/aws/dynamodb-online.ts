@@ -11,10 +11,21 @@ import { loadDynamoDb, loadDynamoDbDocument } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 import type { AwsClient } from './clients.js';
 import { sdkClient } from './clients.js';
+import * as z from 'zod/mini';
+import { checkOptions, lazySchema } from '../util/options.js';
+import { awsClient, concurrency, retryOptions, tableName } from './options.js';
 
 type Modules = [typeof import('@aws-sdk/client-dynamodb'), typeof import('@aws-sdk/lib-dynamodb')];
 
 const loadModules = (): Promise<Modules> => Promise.all([loadDynamoDb(), loadDynamoDbDocument()]);
+
+const DYNAMODB_ONLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  tableName: tableName(),
+  client: z.optional(awsClient()),
+  concurrency: concurrency(),
+  consistentRead: z.optional(z.boolean()),
+  retry: z.optional(retryOptions()),
+}));
 
 export interface DynamoDbOnlineOptions {
   readonly tableName: string;
@@ -103,6 +114,7 @@ function toRecord(definitions: readonly FeatureDefinition[], features: Record<st
  * ```
  */
 export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
+  checkOptions(DYNAMODB_ONLINE_OPTIONS, options, 'dynamoDbOnline options');
   const { tableName } = options;
   const concurrency = options.concurrency ?? 16;
   const consistent = options.consistentRead ?? true;

@@ -8,7 +8,18 @@ import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError } from './errors.js';
 import { loadS3 } from './sdk.js';
 import { type RetryOptions, withRetry } from './retry.js';
+import * as z from 'zod/mini';
+import { checkOptions, lazySchema } from '../util/options.js';
+import { awsClient, bucketName, concurrency, retryOptions, text } from './options.js';
 
+
+const S3_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  bucket: bucketName(),
+  prefix: z.optional(text('a key prefix')),
+  client: z.optional(awsClient()),
+  concurrency: concurrency(),
+  retry: z.optional(retryOptions()),
+}));
 
 export interface S3OfflineOptions {
   readonly bucket: string;
@@ -32,6 +43,7 @@ export interface S3OfflineOptions {
  * ```
  */
 export function s3Offline(options: S3OfflineOptions): OfflineStore {
+  checkOptions(S3_OFFLINE_OPTIONS, options, 's3Offline options');
   const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
   const concurrency = options.concurrency ?? 8;
   const retry = options.retry ?? {};

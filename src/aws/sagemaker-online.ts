@@ -12,9 +12,21 @@ import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadFeatureStoreRuntime } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+import * as z from 'zod/mini';
+import { checkOptions, lazySchema, positiveInteger } from '../util/options.js';
+import { awsClient, concurrency, retryOptions } from './options.js';
 
 type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');
 
+
+const SAGEMAKER_ONLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  client: z.optional(awsClient()),
+  concurrency: concurrency(),
+  targetStores: z.optional(z.array(z.enum(['OnlineStore', 'OfflineStore']))),
+  batchWrite: z.optional(z.boolean()),
+  batchSize: z.optional(positiveInteger()),
+  retry: z.optional(retryOptions()),
+}));
 
 export interface SageMakerOnlineOptions {
   /** Your client; default one built from the environment (region, credentials, AWS_ENDPOINT_URL). */
@@ -48,6 +60,7 @@ function idOf(group: GroupSchema, record: SageMakerRecord): string {
  * ```
  */
 export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineStore {
+  checkOptions(SAGEMAKER_ONLINE_OPTIONS, options, 'sageMakerOnline options');
   const concurrency = options.concurrency ?? 16;
   const retry = options.retry ?? {};
   const client = lazyClient(sdkClient<SageMakerFeatureStoreRuntimeClient>(options.client), () => loadFeatureStoreRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient({})));

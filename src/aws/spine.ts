@@ -1,13 +1,15 @@
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigurationError } from '../errors.js';
-import { type SpineLoader, type SpineRow, spineFromCsv, spineFromParquet } from '../training/training-set.js';
+import { readParquetRows } from '../parquet/reader.js';
+import { type SpineLoader, type SpineRow, spineFromCsv } from '../training/training-set.js';
 import { fromAthenaText } from './athena-offline.js';
-import type { AthenaSourceOptions } from './backfill.js';
+import { ATHENA_SOURCE_OPTIONS, type AthenaSourceOptions, S3_OBJECT_OPTIONS, type S3ObjectOptions } from './backfill.js';
 import { runAthenaQuery } from './athena-query.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
+import { checkOptions } from '../util/options.js';
 
 /**
  * A training-set spine in an S3 object: `.csv` (a header row; times as ISO-8601 text) or `.parquet`.
@@ -17,17 +19,18 @@ import { type AwsClient, sdkClient } from './clients.js';
  * await trainingSet(store, { spine: s3Spine({ bucket: 'labels', key: '2024/chargebacks.parquet' }), entityKey: 'card_id', timestamp: 'label_time', features });
  * ```
  */
-export function s3Spine(options: { readonly bucket: string; readonly key: string; readonly client?: AwsClient; readonly retry?: RetryOptions }): SpineLoader {
+export function s3Spine(options: S3ObjectOptions): SpineLoader {
+  checkOptions(S3_OBJECT_OPTIONS, options, 's3Spine options');
+  const kind = options.key.toLowerCase().endsWith('.csv') ? 'csv' : options.key.toLowerCase().endsWith('.parquet') ? 'parquet' : undefined;
+  if (!kind) throw new ConfigurationError('INVALID_CONFIG', `s3Spine options.key: a spine object must be .csv or .parquet, got s3://${options.bucket}/${options.key}`);
   return {
     async load() {
-      const kind = options.key.toLowerCase().endsWith('.csv') ? 'csv' : options.key.toLowerCase().endsWith('.parquet') ? 'parquet' : undefined;
-      if (!kind) throw new ConfigurationError('INVALID_CONFIG', `s3://${options.bucket}/${options.key}: a spine object must be .csv or .parquet`);
       const m = await loadS3();
       const client = sdkClient<S3Client>(options.client) ?? new m.S3Client({});
       try {
         const object = await withRetry(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key })), options.retry);
         const bytes = await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
-        return kind === 'csv' ? spineFromCsv(Buffer.from(bytes).toString('utf8')) : spineFromParquet(bytes);
+        return kind === 'csv' ? spineFromCsv(Buffer.from(bytes).toString('utf8')) : readParquetRows(bytes);
       } finally {
         if (!options.client) client.destroy();
       }
@@ -48,6 +51,7 @@ export type AthenaSpineOptions = AthenaSourceOptions;
  * ```
  */
 export function athenaSpine(options: AthenaSpineOptions): SpineLoader {
+  checkOptions(ATHENA_SOURCE_OPTIONS, options, 'athenaSpine options');
   return {
     async load() {
       const [a, m] = await Promise.all([loadAthena(), loadS3()]);

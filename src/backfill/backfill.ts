@@ -8,6 +8,9 @@ import { checkRecord } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { deadLetterJson } from '../store/dead-letter.js';
 import type { FeatureStore } from '../store/feature-store.js';
+import { checkOptions, countSchema, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
+import * as z from 'zod/mini';
+import { requireGroup } from '../feature-group.js';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
 import { pipelineOf } from '../feature-group.js';
@@ -199,8 +202,24 @@ export async function backfill(store: FeatureStore, group: AnyFeatureGroup, opti
   });
 }
 
+const backfillOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  from: z.unknown(),
+  to: z.optional(z.enum(['offline', 'online', 'both'], { error: expected("'offline', 'online' or 'both'") })),
+  range: z.optional(z.strictObject({ start: countSchema(), end: countSchema() }, { error: expected('{ start, end } row or byte offsets') })),
+  concurrency: z.optional(positiveInteger()),
+  checkpoint: z.optional(z.string({ error: expected('a file path') })),
+  rejects: z.optional(z.string({ error: expected('a file path') })),
+  onProgress: z.optional(functionSchema('a function')),
+  chunkSize: z.optional(positiveInteger('a positive whole number of rows')),
+  order: z.optional(
+    z.union([z.enum(['event-time', 'source']), z.strictObject({ arrival: z.string() })], { error: expected("'event-time', 'source' or { arrival: '<column>' }") }),
+  ),
+}));
+
 /** The backfill over these backends (what `backfill` runs once it has the store's). */
 export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptions, backends: BackfillBackends): Promise<BackfillSummary> {
+  requireGroup(group, 'backfill');
+  checkOptions(backfillOptions, options, 'backfill options');
   const started = Date.now();
   const source = asSource(options.from);
   const to = options.to ?? 'offline';

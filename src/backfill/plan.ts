@@ -1,5 +1,8 @@
 import { join } from 'node:path';
 import { ConfigurationError } from '../errors.js';
+import { requireGroup } from '../feature-group.js';
+import { checkOptions, countSchema, describeValue, expected, positiveInteger } from '../util/options.js';
+import * as z from 'zod/mini';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { backfill, type BackfillOptions, type BackfillSummary } from './backfill.js';
@@ -24,6 +27,14 @@ export interface PlanBackfillOptions {
   readonly shards?: number;
 }
 
+/** One planned source: a source object (an array here is a list of sources, so raw events go through `fromRecords`). */
+function planSource(from: unknown): BackfillSource {
+  if (Array.isArray(from) || (typeof from === 'object' && from !== null && !('read' in from))) {
+    throw new ConfigurationError('INVALID_CONFIG', `planBackfill: from is a source or a list of sources (ndjsonFile(), parquetFile(), fromRecords(events), ...), got ${describeValue(from)}`);
+  }
+  return asSource(from as BackfillSource, 'planBackfill');
+}
+
 /**
  * Splits a backfill into shards: files stay whole unless they can be split (NDJSON by byte range,
  * aligned to lines when read; Parquet by row groups). Run each with `backfillShard`, on worker threads
@@ -36,7 +47,9 @@ export interface PlanBackfillOptions {
  * ```
  */
 export async function planBackfill(group: AnyFeatureGroup, options: PlanBackfillOptions): Promise<BackfillShard[]> {
-  const sources = Array.isArray(options.from) ? (options.from as readonly BackfillSource[]) : [options.from as BackfillSource];
+  requireGroup(group, 'planBackfill');
+  checkOptions(z.strictObject({ from: z.unknown(), shards: z.optional(positiveInteger()) }), options, 'planBackfill options');
+  const sources = (Array.isArray(options.from) ? (options.from as readonly BackfillSource[]) : [options.from as BackfillSource]).map((from) => planSource(from));
   const aggregated = Object.keys(group.aggregations).length > 0;
   if (aggregated && sources.length > 1) {
     throw new ConfigurationError(
@@ -91,6 +104,8 @@ export function backfillShard(
     readonly resolve?: (spec: SourceSpec) => BackfillSource | undefined;
   } = {},
 ): Promise<BackfillSummary> {
+  requireGroup(group, 'backfillShard');
+  checkOptions(z.object({ group: z.string(), index: countSchema(), source: z.object({ kind: z.string() }) }, { error: expected('a shard from planBackfill') }), shard, 'backfillShard shard');
   if (shard.group !== group.name) {
     throw new ConfigurationError('INVALID_CONFIG', `shard ${shard.index} belongs to group "${shard.group}", not "${group.name}"`);
   }

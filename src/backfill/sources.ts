@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { extname, resolve } from 'node:path';
 import { isAscii, isUtf8 } from 'node:buffer';
@@ -7,7 +7,22 @@ import { ConfigurationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { loadParquetReader as loadParquet } from '../parquet/reader.js';
 import { CsvRows } from '../csv/reader.js';
-import { csvRowReader } from './cells.js';
+import { checkOptions, describeValue, expected, lazySchema } from '../util/options.js';
+import * as z from 'zod/mini';
+import { csvRowReader, parquetRowReader } from './tabular.js';
+
+/** A local file a source reads: checked when the source is made, so a typo fails before the run starts. */
+function localFile(path: unknown, what: string): string {
+  if (typeof path !== 'string' || path.length === 0) throw new ConfigurationError('INVALID_CONFIG', `${what}: expected a file path, got ${describeValue(path)}`);
+  const file = resolve(path);
+  if (!existsSync(file)) throw new ConfigurationError('INVALID_CONFIG', `${what}: no file at ${file}`);
+  return file;
+}
+
+const CSV_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  delimiter: z.optional(z.string({ error: expected('one character') }).check(z.length(1, { error: expected('one character') }))),
+  header: z.optional(z.array(z.string(), { error: expected('the column names, an array of strings') })),
+}));
 
 /** One input row: the raw event, or why the row could not be read (malformed), and where it is. */
 export interface BackfillItem {
@@ -82,6 +97,10 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
  * ```
  */
 export function fromRecords(records: readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>, options: { readonly id?: string } = {}): BackfillSource {
+  checkOptions(z.strictObject({ id: z.optional(z.string({ error: expected('text') })) }), options, 'fromRecords options');
+  if (typeof records === 'string' || typeof records !== 'object' || records === null || !(Symbol.iterator in records || Symbol.asyncIterator in records)) {
+    throw new ConfigurationError('INVALID_CONFIG', `fromRecords: expected an array or an (async) iterable of raw events, got ${describeValue(records)}`);
+  }
   const array = Array.isArray(records) ? (records as readonly unknown[]) : undefined;
   return {
     id: options.id ?? (array ? `records:${array.length}` : 'records'),
@@ -184,7 +203,7 @@ async function byteRanges(path: string, count: number): Promise<ShardRange[]> {
  * ```
  */
 export function ndjsonFile(path: string): BackfillSource {
-  const file = resolve(path);
+  const file = localFile(path, 'ndjsonFile');
   return {
     id: `ndjson:${file}`,
     unit: 'bytes',
@@ -254,7 +273,8 @@ export interface CsvFileOptions {
  * ```
  */
 export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSource {
-  const file = resolve(path);
+  const file = localFile(path, 'csvFile');
+  checkOptions(CSV_OPTIONS, options, 'csvFile options');
   return {
     id: `csv:${file}${options.header ? `:${hash(options.header.join(','))}` : ''}`,
     unit: 'bytes',
@@ -372,8 +392,9 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
         }
         return out.length > 0 ? out : [{ start: 0, end: 0 }];
       }),
-    async *read(_group, range) {
+    async *read(group, range) {
       const parquet = await loadParquet();
+      const toEvent = parquetRowReader(group.source);
       const bytes = await openBytes();
       try {
         // The footer is read once: on S3 every read is a ranged GET.
@@ -382,9 +403,11 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
         for (const g of groups) {
           if (range && (g.start < range.start || g.start >= range.end)) continue;
           const rows = (await parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end })) as Record<string, unknown>[];
-          const items = rows.map((raw, i): BackfillItem => {
+          const items = rows.map((row, i): BackfillItem => {
             const index = g.start + i;
-            return { raw, position: file ? { source: 'backfill', index, file } : { source: 'backfill', index } };
+            const position: SourcePosition = file ? { source: 'backfill', index, file } : { source: 'backfill', index };
+            const { raw, unreadable } = toEvent(row);
+            return unreadable === undefined ? { raw, position } : { raw, unreadable, position };
           });
           yield { items, at: g.end };
         }
@@ -397,8 +420,10 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
 
 /**
  * A local Parquet file, read one row group at a time (never loaded whole); splittable by row groups.
- * Column values arrive as Parquet types them (INT64 as bigint, timestamps as Date); the source
- * schema validates them as it would any event.
+ * Cells are converted to what the source schema's fields take when that is exact (INT64 to a
+ * number within +-2^53, TIMESTAMP to ISO-8601 text for `isoTimestamp()`); one that would lose
+ * precision or need a guessed unit makes its row poison, with the reason, and the rejects file
+ * keeps the row as read (`rawTypes` names the bigint and Date fields).
  *
  * ### Example
  * ```ts
@@ -406,7 +431,7 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
  * ```
  */
 export function parquetFile(path: string): BackfillSource {
-  const file = resolve(path);
+  const file = localFile(path, 'parquetFile');
   return parquetSource(`parquet:${file}`, () => fileBytes(file), { kind: 'parquet', path: file }, file);
 }
 
@@ -419,7 +444,7 @@ export function parquetFile(path: string): BackfillSource {
  * ```
  */
 export function fileSource(path: string): BackfillSource {
-  switch (extname(path).toLowerCase()) {
+  switch (extname(localFile(path, 'fileSource')).toLowerCase()) {
     case '.ndjson':
     case '.jsonl':
     case '.json':
@@ -457,10 +482,10 @@ export function sourceFromSpec(spec: SourceSpec): BackfillSource {
 }
 
 /** A source, or records to wrap as one. */
-export function asSource(from: BackfillSource | readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>): BackfillSource {
+export function asSource(from: BackfillSource | readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>, where = 'backfill'): BackfillSource {
   if (typeof from === 'string') {
     // A string is iterable (by character): never what a caller means.
-    throw new ConfigurationError('INVALID_CONFIG', `backfill: from is the string ${JSON.stringify(from)}; for a file use ndjsonFile(path), csvFile(path), parquetFile(path) or fileSource(path)`);
+    throw new ConfigurationError('INVALID_CONFIG', `${where}: from is the string ${JSON.stringify(from)}; for a file use ndjsonFile(path), csvFile(path), parquetFile(path) or fileSource(path)`);
   }
   const candidate = from as Partial<BackfillSource> | null;
   if (typeof candidate === 'object' && candidate !== null && typeof candidate.read === 'function' && typeof candidate.size === 'function' && 'unit' in candidate) return from as BackfillSource;
@@ -468,7 +493,7 @@ export function asSource(from: BackfillSource | readonly unknown[] | Iterable<un
   if (!iterable) {
     throw new ConfigurationError(
       'INVALID_CONFIG',
-      `backfill: from must be a source (ndjsonFile(), csvFile(), parquetFile(), fileSource(), ...), an array or an (async) iterable of raw events; got ${from === null ? 'null' : typeof from}`,
+      `${where}: from must be a source (ndjsonFile(), csvFile(), parquetFile(), fileSource(), ...), an array or an (async) iterable of raw events; got ${describeValue(from)}`,
     );
   }
   return fromRecords(from as readonly unknown[]);

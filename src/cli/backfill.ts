@@ -137,5 +137,8 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
     if (results.online) out(`  online: ${results.online.applied} applied, ${results.online.stale} stale, ${results.online.failed} failed`);
     for (const file of results.rejects) out(`  rejects: ${file}`);
   }
-  return results.online && results.online.failed > 0 ? 1 : 0;
+  // Every row refused is a schema that does not fit the data, not a run that worked: say so in the exit code.
+  const allPoison = results.records > 0 && results.poison === results.records;
+  if (allPoison) err.write(`every one of the ${results.records.toLocaleString('en-US')} rows was poison: the source schema of "${group.name}" does not fit this data; see the rejects file for the reasons\n`);
+  return allPoison || (results.online && results.online.failed > 0) ? 1 : 0;
 }

@@ -1,5 +1,8 @@
 import { BackendError, ConfigurationError, FeatureValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
+import { requireGroup } from '../feature-group.js';
+import { checkOptions, countSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
+import * as z from 'zod/mini';
 import type { DeadLetterEntry, FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
 import { decodeError, jsonPayload, type PayloadDecoder, type PayloadMeta } from './decode.js';
@@ -23,9 +26,24 @@ export interface HandlerOptions {
   readonly discardPoison?: boolean;
 }
 
-/** Refuses a handler whose poison records would have nowhere to go. */
+const handlerOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
+  {
+    store: objectWith(['ingest', 'deadLetter', 'delete'], 'a feature store made by createFeatureStore'),
+    decode: z.optional(functionSchema('a function of the payload bytes')),
+    safetyMarginMs: z.optional(countSchema('a whole number of milliseconds')),
+    log: z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') })),
+    metrics: z.optional(z.strictObject({ namespace: z.string({ error: expected('a CloudWatch namespace') }) })),
+    discardPoison: z.optional(z.boolean({ error: expected('true or false') })),
+    deleteMode: z.optional(z.enum(['SoftDelete', 'HardDelete'], { error: expected("'SoftDelete' or 'HardDelete'") })),
+  },
+  { error: expected('handler options: { store, ... }') },
+));
+
+/** Checks a handler's group and options when it is built, and refuses one whose poison records would have nowhere to go. */
 export function requireDeadLetter(source: string, group: AnyFeatureGroup, options: HandlerOptions): void {
-  if (options?.store?.hasDeadLetter || options?.discardPoison === true) return;
+  requireGroup(group, `${source} handler`);
+  checkOptions(handlerOptions, options, `${source} handler options`);
+  if (options.store.hasDeadLetter || options.discardPoison === true) return;
   throw new ConfigurationError(
     'INVALID_CONFIG',
     `${source} handler of group "${group?.name}": the store has no dead-letter sink, so poison records would be lost. ` +
@@ -94,7 +112,9 @@ export async function processItems<T>(
   context: LambdaContext | undefined,
 ): Promise<BatchReport> {
   const started = Date.now();
-  const deadline = context ? started + context.getRemainingTimeInMillis() - (options.safetyMarginMs ?? 3000) : undefined;
+  // A context without the method (`{}` in a unit test) has no time budget to keep.
+  const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+  const deadline = typeof remaining === 'number' && Number.isFinite(remaining) ? started + remaining - (options.safetyMarginMs ?? 3000) : undefined;
   const statuses = new Array<ItemStatus>(records.length);
   const decode = options.decode;
   let retried = 0;

@@ -6,6 +6,8 @@ import { type GroupSchema, type PackedRecords, packRecords, unpackRecords } from
 import { quoteIdentifier } from '../sql/quote.js';
 import type { AggregationSaveOutcome, AggregationSettle, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../pipeline/state.js';
 import { Database } from './duckdb.js';
+import { checkOptions } from '../util/options.js';
+import { LOCAL_OPTIONS } from './options.js';
 
 export interface LocalAggregationStateOptions {
   /** Directory holding `aggregation-state.duckdb`; default `./.skewless`. Ignored when `memory` is true. */
@@ -125,6 +127,7 @@ class LocalAggregationState implements AggregationStateStore {
  * ```
  */
 export async function localAggregationState(options: LocalAggregationStateOptions = {}): Promise<AggregationStateStore> {
+  checkOptions(LOCAL_OPTIONS, options, 'localAggregationState options');
   let path = ':memory:';
   if (!options.memory) {
     const dir = options.dir ?? '.skewless';

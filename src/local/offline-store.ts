@@ -13,6 +13,8 @@ import { offlineFileName, partitionOf } from '../offline/layout.js';
 import { Database } from './duckdb.js';
 import { trainingSetToFile } from './training-file.js';
 import { FeatureValidationError } from '../errors.js';
+import { checkOptions } from '../util/options.js';
+import { LOCAL_OPTIONS } from './options.js';
 
 export interface LocalOfflineOptions {
   /** Directory under which `<group>/data/year=.../*.parquet` files go; default `./.skewless/offline`. */
@@ -204,6 +206,7 @@ export interface LocalOffline extends OfflineStore, TrainingEngine {
  * ```
  */
 export async function localOffline(options: LocalOfflineOptions = {}): Promise<LocalOffline> {
+  checkOptions(LOCAL_OPTIONS, options, 'localOffline options');
   return openLocalOffline(options);
 }
 

@@ -3,6 +3,8 @@ import type { AggregationStateStore } from '../pipeline/state.js';
 import { localAggregationState } from './aggregation-state.js';
 import { localOffline } from './offline-store.js';
 import { localOnline } from './online-store.js';
+import { checkOptions } from '../util/options.js';
+import { LOCAL_OPTIONS } from './options.js';
 
 export interface LocalStoresOptions {
   /** Where the stores keep their files: `online.duckdb`, `offline/`, `aggregation-state.duckdb`. Default `./.skewless`. */
@@ -39,6 +41,7 @@ function opening<T>(promise: Promise<T>): Promise<T> {
  * ```
  */
 export function localStores(options: LocalStoresOptions = {}): LocalStores {
+  checkOptions(LOCAL_OPTIONS, options, 'localStores options');
   const dir = options.dir ?? '.skewless';
   const memory = options.memory ?? false;
   return {

@@ -1,5 +1,7 @@
+import { open } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { DecodeError, DefinitionError } from '../errors.js';
+import { CsvRows } from '../csv/reader.js';
+import { DataError, DecodeError } from '../errors.js';
 import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
 import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../training/engine.js';
 import type { TrainingPlan } from '../sql/plan.js';
@@ -48,22 +50,45 @@ function spineKeySql(column: string, type: string | undefined): string | undefin
   return INTEGER_TYPES.has(type) ? `CAST(${q(column)} AS VARCHAR)` : undefined;
 }
 
+const FLOAT_TYPES = /^(FLOAT|DOUBLE|DECIMAL(\(\d+,\d+\))?)$/;
+const TIME_TYPES = new Set(['DATE', ...TIMESTAMP_TYPES, 'TIMESTAMP_NS', 'TIMESTAMP_US']);
+
+/** An instant (epoch ms expression) as the output's timestamp type: milliseconds, no zone, as the row path writes it. */
+function timestampMs(ms: string): string {
+  return `CAST(make_timestamp(${ms} * 1000) AS TIMESTAMP_MS)`;
+}
+
+/**
+ * A carried spine column as the row path writes it (`parquetColumnKinds`): integers BIGINT, floats
+ * and decimals DOUBLE, dates and timestamps TIMESTAMP_MS, text and booleans as they are; undefined
+ * for a type the row path would type by its values (the row path then runs).
+ */
+function spineOutputSql(column: string, type: string): string | undefined {
+  if (type === 'VARCHAR' || type === 'BOOLEAN') return column;
+  if (INTEGER_TYPES.has(type) && type !== 'UBIGINT') return `CAST(${column} AS BIGINT)`;
+  if (FLOAT_TYPES.test(type)) return `CAST(${column} AS DOUBLE)`;
+  if (TIME_TYPES.has(type)) return timestampMs(`epoch_ms(${column})`);
+  return undefined;
+}
+
 /** A stored value read back as its feature's type, as the codec's `fromOfflineRow` does. */
 function decodeSql(column: string, decoding: FeatureDecoding, failure: string): string {
   const fail = `error(${quoteLiteral(failure)})`;
   switch (decoding.kind) {
     case 'string':
-    case 'float':
-    case 'bigint':
       return column;
+    case 'float':
+      return `CAST(${column} AS DOUBLE)`;
+    case 'bigint':
+      return `CAST(${column} AS BIGINT)`;
     case 'int':
-      return `CASE WHEN ${column} IS NULL OR ${column} BETWEEN -9007199254740991 AND 9007199254740991 THEN ${column} ELSE ${fail} END`;
+      return `CASE WHEN ${column} IS NULL OR ${column} BETWEEN -9007199254740991 AND 9007199254740991 THEN CAST(${column} AS BIGINT) ELSE ${fail} END`;
     case 'boolean':
       return `CASE WHEN ${column} IS NULL THEN NULL WHEN ${column} = 1 THEN true WHEN ${column} = 0 THEN false ELSE ${fail} END`;
     case 'date': {
       // Math.round (half up), not SQL round (half away from zero).
       const ms = decoding.dateAsEpoch ? `CAST(floor(${column} * 1000 + 0.5) AS BIGINT)` : `${ISO_MS}(${column})`;
-      return `CASE WHEN ${column} IS NULL THEN NULL ELSE coalesce(make_timestamp(${ms} * 1000), ${fail}) END`;
+      return `CASE WHEN ${column} IS NULL THEN NULL ELSE coalesce(${timestampMs(ms)}, ${fail}) END`;
     }
   }
 }
@@ -72,6 +97,24 @@ function spineReader(spine: FileTrainingRequest['spine']): string {
   if ('parquet' in spine) return `read_parquet(${quoteLiteral(spine.parquet)})`;
   // As `spineFromCsv` reads it: every cell text, an empty unquoted cell null, `""` the empty string.
   return `read_csv(${quoteLiteral(spine.csv)}, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, null_padding = true)`;
+}
+
+/** The header row of a CSV file, as the row path reads it; undefined if it is not in the first 1 MiB. */
+async function csvHeader(path: string): Promise<(string | undefined)[] | undefined> {
+  const file = await open(path);
+  try {
+    const buffer = Buffer.alloc(1 << 20);
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+    const text = buffer.subarray(0, bytesRead).toString('utf8');
+    const [first] = new CsvRows().push(bytesRead < buffer.length ? `${text}\n` : text);
+    return first && !first.malformed ? first.cells : undefined;
+  } finally {
+    await file.close();
+  }
+}
+
+function sameColumns(columns: readonly string[], header: readonly (string | undefined)[] | undefined): boolean {
+  return header !== undefined && header.length === columns.length && header.every((name, i) => (name ?? '') === columns[i]);
 }
 
 async function rows(connection: DuckDBConnection, sql: string): Promise<Record<string, unknown>[]> {
@@ -94,10 +137,17 @@ export async function trainingSetToFile(
   const paths = [request.output.parquet, 'parquet' in request.spine ? request.spine.parquet : request.spine.csv];
   if (paths.some((path) => /^[a-z][a-z0-9+.-]*:\/\//i.test(path))) return undefined;
   try {
-    await connection.run(`CREATE OR REPLACE TEMP TABLE ${SPINE} AS SELECT * FROM ${spineReader(request.spine)}`);
+    try {
+      await connection.run(`CREATE OR REPLACE TEMP TABLE ${SPINE} AS SELECT * FROM ${spineReader(request.spine)}`);
+    } catch {
+      // A missing, ragged or binary file: the row path reads it and says what is wrong, row and column.
+      return undefined;
+    }
     const described = await rows(connection, `DESCRIBE ${SPINE}`);
     const types = new Map(described.map((row) => [String(row['column_name']), String(row['column_type'])]));
     const columns = [...types.keys()];
+    // DuckDB's sniffer makes up a column for a row with too many fields; the row path refuses that row.
+    if ('csv' in request.spine && !sameColumns(columns, await csvHeader(request.spine.csv))) return undefined;
     const timeType = types.get(plan.timestamp);
     const time = timeType === undefined ? undefined : spineTimeSql(plan.timestamp, timeType);
     const keys = plan.joins.map((step) => spineKeySql(step.key, types.get(step.key)));
@@ -107,9 +157,12 @@ export async function trainingSetToFile(
     const [bad] = await rows(connection, `SELECT rowid AS r, CAST(${q(plan.timestamp)} AS VARCHAR) AS v FROM ${SPINE} WHERE ${time} IS NULL ORDER BY rowid LIMIT 1`);
     if (bad) {
       const got = bad['v'] === null ? 'null' : JSON.stringify(bad['v']);
-      throw new DefinitionError('INVALID_OPTION', `spine row ${String(bad['r'])}: "${plan.timestamp}" must be a Date or an ISO-8601 time, got ${got}`);
+      throw new DataError('INVALID_SPINE', `spine row ${String(bad['r'])}: "${plan.timestamp}" must be a Date or an ISO-8601 time with a zone, got ${got}`, { row: Number(bad['r']), column: plan.timestamp });
     }
 
+    // The spine's columns as the row path types them: its time column a timestamp, the others by the file's types.
+    const spineOutputs = columns.map((c, j) => (c === plan.timestamp ? timestampMs(spineTimeSql(`__s${j}`, timeType as string) as string) : spineOutputSql(`__s${j}`, types.get(c) as string)));
+    if (spineOutputs.some((sql) => sql === undefined)) return undefined;
     const carried = columns.map((_, j) => `__s${j}`);
     const spine = `(SELECT rowid AS __row, ${time} AS __t, ${keys.map((key, i) => `${key} AS __k${i}`).join(', ')}, ${columns.map((c, j) => `${q(c)} AS __s${j}`).join(', ')} FROM ${SPINE})`;
     const joined = renderTrainingSql(plan, { spine, groups, carry: carried }, DUCKDB);
@@ -124,7 +177,7 @@ export async function trainingSetToFile(
       }),
     );
     const outputs = [...new Set([...columns, ...features.keys()])];
-    const expressions = outputs.map((name) => features.get(name) ?? `__s${columns.indexOf(name)}`);
+    const expressions = outputs.map((name) => features.get(name) ?? (spineOutputs[columns.indexOf(name)] as string));
     const matched = plan.joins.map((_, i) => matchedColumn(i));
     await connection.run(
       `CREATE OR REPLACE TEMP TABLE ${RESULT} AS SELECT __row, ${expressions.map((e, o) => `${e} AS __o${o}`).join(', ')}, ${matched.join(', ')} FROM (${joined}) ORDER BY __row`,

@@ -3,6 +3,8 @@ import { Worker } from 'node:worker_threads';
 import type { BackfillProgress, BackfillSummary } from '../backfill/backfill.js';
 import type { BackfillShard } from '../backfill/plan.js';
 import { BackendError } from '../errors.js';
+import * as z from 'zod/mini';
+import { checkOptions, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
 
 /** @internal What the parent sends a worker. */
 export interface WorkerJob {
@@ -73,6 +75,20 @@ function defaultWorkerScript(): string | URL {
   return typeof __dirname === 'string' ? join(__dirname, 'backfill-thread.js') : new URL('./backfill-thread.js', import.meta.url);
 }
 
+const WORKER_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  definitions: z.string({ error: expected('the path of a module that exports the feature groups') }),
+  group: z.string({ error: expected("a feature group's name") }),
+  shards: z.array(z.object({ index: z.number(), source: z.object({}) }), { error: expected('the shards planBackfill returned') }),
+  workers: z.optional(positiveInteger()),
+  dir: z.optional(z.string({ error: expected('a directory path') })),
+  checkpointDir: z.optional(z.string({ error: expected('a directory path') })),
+  chunkSize: z.optional(positiveInteger()),
+  maxWorkerHeapMb: z.optional(positiveInteger()),
+  onProgress: z.optional(functionSchema('a function')),
+  signal: z.optional(z.custom<AbortSignal>((value) => value instanceof AbortSignal, { error: expected('an AbortSignal') })),
+  workerScript: z.optional(z.union([z.string(), z.instanceof(URL)], { error: expected('a path or URL') })),
+}));
+
 /**
  * Runs the shards of a plan on worker threads into the local offline store, `workers` at a time,
  * with combined progress. Each shard keeps its own checkpoint, so a run that was killed resumes.
@@ -85,6 +101,7 @@ function defaultWorkerScript(): string | URL {
  * ```
  */
 export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise<WorkerBackfillSummary> {
+  checkOptions(WORKER_OPTIONS, options, 'backfillOnWorkers options');
   const started = Date.now();
   const dir = options.dir ?? '.skewless';
   const script = options.workerScript ?? defaultWorkerScript();

@@ -1,3 +1,5 @@
+import type { SchemaElement } from 'hyparquet';
+import type { ValueKind } from '../schema/feature-spec.js';
 import { missingPeer, optionalModule } from '../util/optional-module.js';
 
 /**
@@ -9,6 +11,52 @@ export const loadParquetReader = /* @__PURE__ */ optionalModule(() => import('hy
 /** The bytes of a whole file as the reader takes them. */
 export function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+}
+
+/**
+ * The output kind of each top-level column of a Parquet file, from its schema: integers (but UINT64)
+ * `int`, FLOAT/DOUBLE/DECIMAL `float`, DATE and TIMESTAMP `date`, UTF-8 text `string`, BOOLEAN
+ * `boolean`; other columns (nested, bytes, UINT64) are left out and typed by their values.
+ */
+export async function parquetColumnKinds(bytes: Uint8Array): Promise<Map<string, ValueKind>> {
+  const { parquetMetadata } = await loadParquetReader();
+  const [, ...elements] = parquetMetadata(arrayBufferOf(bytes)).schema;
+  const kinds = new Map<string, ValueKind>();
+  for (let i = 0; i < elements.length; i++) {
+    const element = elements[i] as (typeof elements)[number];
+    if (element.num_children) {
+      i += countDescendants(elements, i);
+      continue;
+    }
+    const kind = leafKind(element);
+    if (kind) kinds.set(element.name, kind);
+  }
+  return kinds;
+}
+
+function countDescendants(elements: readonly SchemaElement[], at: number): number {
+  let pending = (elements[at] as SchemaElement).num_children ?? 0;
+  let count = 0;
+  while (pending > 0) {
+    const child = elements[at + count + 1] as SchemaElement;
+    count++;
+    pending += (child.num_children ?? 0) - 1;
+  }
+  return count;
+}
+
+function leafKind(element: SchemaElement): ValueKind | undefined {
+  const logical = element.logical_type?.type;
+  const converted = element.converted_type;
+  if (logical === 'DATE' || logical === 'TIMESTAMP' || converted === 'DATE' || converted === 'TIMESTAMP_MILLIS' || converted === 'TIMESTAMP_MICROS' || element.type === 'INT96') return 'date';
+  if (logical === 'DECIMAL' || converted === 'DECIMAL' || element.type === 'FLOAT' || element.type === 'DOUBLE') return 'float';
+  if (element.type === 'BOOLEAN') return 'boolean';
+  if (element.type === 'INT32' || element.type === 'INT64') {
+    const unsigned64 = converted === 'UINT_64' || (element.logical_type?.type === 'INTEGER' && element.logical_type.bitWidth === 64 && !element.logical_type.isSigned);
+    return logical === undefined || logical === 'INTEGER' ? (unsigned64 ? undefined : 'int') : undefined;
+  }
+  if (element.type === 'BYTE_ARRAY' && (logical === 'STRING' || logical === 'ENUM' || logical === 'JSON' || converted === 'UTF8' || converted === 'ENUM' || converted === 'JSON')) return 'string';
+  return undefined;
 }
 
 /** Every row of a Parquet file (INT64 as bigint, timestamps as Date). */

@@ -7,12 +7,12 @@ export type PhysicalType = 'BOOLEAN' | 'INT64' | 'DOUBLE' | 'BYTE_ARRAY';
 export interface ColumnSpec {
   readonly name: string;
   readonly type: PhysicalType;
-  readonly convertedType?: 'UTF8' | 'TIMESTAMP_MILLIS';
+  readonly convertedType?: 'UTF8' | 'TIMESTAMP_MILLIS' | 'INT_64';
   readonly list?: boolean;
 }
 
 export const TYPE: Record<PhysicalType, number> = { BOOLEAN: 0, INT64: 2, DOUBLE: 5, BYTE_ARRAY: 6 };
-export const CONVERTED = { UTF8: 0, LIST: 3, TIMESTAMP_MILLIS: 9 } as const;
+export const CONVERTED = { UTF8: 0, LIST: 3, TIMESTAMP_MILLIS: 9, INT_64: 18 } as const;
 export const OPTIONAL = 1;
 export const REPEATED = 2;
 export const PLAIN = 0;

@@ -1,6 +1,7 @@
 import { DefinitionError } from '../errors.js';
 import { featureTypeOf, type FeatureSpec, type ValueKind } from './feature-spec.js';
 import { parseDuration } from './time.js';
+import { closestName, describeValue } from '../util/options.js';
 
 /** The window aggregates skewless computes identically in the stream and in backfills. */
 export type AggregationKind = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'last' | 'distinctCount';
@@ -53,10 +54,24 @@ export function aggregationSpec<K extends AggregationKind, F extends string | un
   limit: number | undefined,
   runtime: AggregationCompiler,
 ): Aggregation<K, F, N> {
-  if (typeof options?.window !== 'string') {
+  if (typeof options !== 'object' || options === null || options.window === undefined) {
     throw new DefinitionError('INVALID_OPTION', `${kind}(): a window is required, e.g. { window: '1h' }`);
   }
-  const windowMs = parseDuration(options.window);
+  const known = ['window', ...(kind === 'last' ? ['n'] : []), ...(kind === 'distinctCount' ? ['limit'] : [])];
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = closestName(key, known);
+    throw new DefinitionError('INVALID_OPTION', `${kind}(): unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; known: ${known.join(', ')}`);
+  }
+  if (kind !== 'count' && typeof feature !== 'string') {
+    throw new DefinitionError('INVALID_OPTION', `${kind}(): the first argument is the feature to aggregate, by name; got ${describeValue(feature)}`);
+  }
+  let windowMs: number;
+  try {
+    windowMs = parseDuration(options.window);
+  } catch (error) {
+    throw new DefinitionError('INVALID_OPTION', `${kind}(): window: ${(error as Error).message}`);
+  }
   if (windowMs <= 0) throw new DefinitionError('INVALID_OPTION', `${kind}(): the window must be longer than zero`);
   const spec = { kind, feature, window: options.window, n, limit };
   Object.defineProperty(spec, 'runtime', { value: runtime, enumerable: false });
@@ -173,7 +188,7 @@ export function compileAggregations(aggregations: unknown, options: CompileAggre
     if (a.kind !== 'count') {
       input = specs.find((s) => s.name === a.feature);
       if (!input) {
-        throw new DefinitionError('MISSING_FEATURE', `group "${group}": aggregation "${name}" reads "${String(a.feature)}", which is not one of its features`, {
+        throw new DefinitionError('MISSING_FEATURE', `group "${group}": aggregation "${name}" reads ${describeValue(a.feature)}, which is not one of its features`, {
           group,
           feature: name,
         });

@@ -18,7 +18,6 @@ export type SageMakerRecord = FeatureValue[];
 export type DynamoDbAttributeValue =
   | { S: string }
   | { N: string }
-  | { BOOL: boolean }
   | { L: DynamoDbAttributeValue[] };
 
 export type DynamoDbItem = Record<string, DynamoDbAttributeValue>;
@@ -77,7 +76,11 @@ export interface Codec<T> {
    * with FeatureNames returns only those).
    */
   fromRecord(record: readonly FeatureValue[], options?: { readonly partial?: boolean }): T;
-  /** Typed record -> DynamoDB item (low-level `AttributeValue`s). */
+  /**
+   * Typed record -> DynamoDB attribute values (low-level): the record's text as `S` for String
+   * features and `N` for Integral/Fractional ones (booleans are N 0/1), lists as `L`. This is the
+   * `features` map `dynamoDbOnline` stores.
+   */
   toDynamoItem(record: T): DynamoDbItem;
   fromDynamoItem(item: Readonly<Record<string, unknown>>): T;
   /** Typed record -> offline row with Parquet-typed values; absent optional features are `null`. */
@@ -259,7 +262,8 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
     isString: spec.kind === 'string',
     isId: spec.name === recordIdentifier,
   }));
-  const encoderOf = new Map(plans.map((p) => [p.name, p.encode]));
+  /** The DynamoDB attribute type each feature's text goes in: N for Integral and Fractional, S for String. */
+  const attributeKeyOf = new Map(specs.map((spec) => [spec.name, spec.featureType === 'String' ? 'S' : 'N']));
 
   /** An absent feature reads back as its schema says: a missing key, or null for a nullable one. */
   const readAbsent = (out: Record<string, unknown>, spec: FeatureSpec): void => {
@@ -370,53 +374,29 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
       return out as T;
     },
     toDynamoItem(record) {
-      codec.toRecord(record); // same checks as every other write
-      const values = record as Record<string, unknown>;
+      // The record form, attribute by attribute: what `dynamoDbOnline` keeps in an item's `features`.
       const item: DynamoDbItem = {};
-      const attribute = (spec: FeatureSpec, v: unknown): DynamoDbAttributeValue => {
-        if (spec.kind === 'boolean') return { BOOL: v as boolean };
-        const text = (encoderOf.get(spec.name) as ScalarEncoder)(v) as string;
-        return spec.featureType === 'String' ? { S: text } : { N: text };
-      };
-      for (const spec of specs) {
-        const v = values[spec.name];
-        if (isAbsent(v)) continue;
-        item[spec.name] = spec.collection
-          ? { L: (toArray(v) ?? []).map((x) => attribute(spec, x)) }
-          : attribute(spec, v);
+      for (const feature of codec.toRecord(record)) {
+        const key = attributeKeyOf.get(feature.FeatureName) ?? 'S';
+        item[feature.FeatureName] = feature.ValueAsStringList ? { L: feature.ValueAsStringList.map((text) => ({ [key]: text }) as DynamoDbAttributeValue) } : ({ [key]: feature.ValueAsString } as DynamoDbAttributeValue);
       }
-      if (fingerprint !== undefined) item[FINGERPRINT_FEATURE] = { S: fingerprint };
       return item;
     },
     fromDynamoItem(item) {
-      const read = (spec: FeatureSpec, attr: unknown): unknown => {
-        const a = attr as Partial<Record<'S' | 'N' | 'BOOL', unknown>>;
-        if (spec.kind === 'boolean') return typeof a.BOOL === 'boolean' ? a.BOOL : FAIL;
-        const text = spec.featureType === 'String' ? a.S : a.N;
-        return typeof text === 'string' ? decodeScalar(spec.kind, dateAsEpoch, text) : FAIL;
+      const record: FeatureValue[] = [];
+      const text = (name: string, attribute: unknown): string => {
+        const value = (attribute as Record<string, unknown> | null)?.[attributeKeyOf.get(name) ?? 'S'];
+        if (typeof value !== 'string') throw decodeFailure(name, JSON.stringify(attribute));
+        return value;
       };
-      const out: Record<string, unknown> = {};
       for (const spec of specs) {
-        const attr = item[spec.name] as { L?: unknown[] } | undefined;
-        if (attr === undefined || (attr as { NULL?: boolean }).NULL === true) {
-          readAbsent(out, spec);
-          continue;
-        }
-        if (spec.collection) {
-          if (!Array.isArray(attr.L)) throw decodeFailure(spec.name, attr);
-          const items = attr.L.map((x) => {
-            const v = read(spec, x);
-            if (v === FAIL) throw decodeFailure(spec.name, x);
-            return v;
-          });
-          out[spec.name] = spec.collection === 'Set' ? new Set(items) : items;
-          continue;
-        }
-        const v = read(spec, attr);
-        if (v === FAIL) throw decodeFailure(spec.name, JSON.stringify(attr));
-        out[spec.name] = v;
+        const attribute = item[spec.name] as { L?: unknown; NULL?: boolean } | undefined;
+        if (attribute === undefined || attribute.NULL === true) continue;
+        if (!spec.collection) record.push({ FeatureName: spec.name, ValueAsString: text(spec.name, attribute) });
+        else if (Array.isArray(attribute.L)) record.push({ FeatureName: spec.name, ValueAsStringList: attribute.L.map((x) => text(spec.name, x)) });
+        else throw decodeFailure(spec.name, JSON.stringify(attribute));
       }
-      return out as T;
+      return codec.fromRecord(record);
     },
     toOfflineRow(record) {
       codec.toRecord(record);

@@ -1,5 +1,6 @@
 import type * as zc from 'zod/v4/core';
 import { DefinitionError } from '../errors.js';
+import { closestName, describeValue } from '../util/options.js';
 import type { AggregationCompiler, CompiledAggregations, StateCompaction } from './aggregation-spec.js';
 import { createCodec, type InternalCodec } from './codec.js';
 import { readFeatureSpec, type FeatureSpec } from './feature-spec.js';
@@ -67,7 +68,19 @@ function optionError(group: string | undefined, message: string): DefinitionErro
   return new DefinitionError('INVALID_OPTION', message, { group });
 }
 
+/** Every key `defineFeatureGroup` takes: anything else is a typo, named with the key it most likely meant. */
+const CONFIG_KEYS = [
+  'name', 'recordIdentifier', 'eventTime', 'source', 'features', 'transform', 'helpers', 'description', 'version',
+  'eventTimeFormat', 'lineage', 'onlineStorageType', 'ttl', 'aggregations', 'allowedLateness', 'stateCompaction',
+];
+
 function checkOptions(config: RawDefinitionConfig, group: string): void {
+  for (const key of Object.keys(config)) {
+    if (CONFIG_KEYS.includes(key)) continue;
+    const near = closestName(key, CONFIG_KEYS);
+    throw optionError(group, `group "${group}": unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; known: ${CONFIG_KEYS.join(', ')}`);
+  }
+  if (config.lineage !== undefined && typeof config.lineage !== 'boolean') throw optionError(group, `group "${group}": lineage must be true or false`);
   if (!isZodSchema(config.source)) throw optionError(group, `group "${group}": source must be a zod schema`);
   if (!isZodSchema(config.features) || config.features._zod.def.type !== 'object') {
     throw optionError(group, `group "${group}": features must be a zod object schema (z.object({...}))`);
@@ -88,12 +101,12 @@ function checkOptions(config: RawDefinitionConfig, group: string): void {
   const ttl = config.ttl;
   if (
     ttl !== undefined &&
-    (!['Seconds', 'Minutes', 'Hours', 'Days', 'Weeks'].includes(ttl.Unit) || !Number.isInteger(ttl.Value) || ttl.Value < 1)
+    (typeof ttl !== 'object' || ttl === null || !['Seconds', 'Minutes', 'Hours', 'Days', 'Weeks'].includes(ttl.Unit) || !Number.isInteger(ttl.Value) || ttl.Value < 1)
   ) {
     throw optionError(group, `group "${group}": ttl must be { Unit: 'Seconds' | 'Minutes' | 'Hours' | 'Days' | 'Weeks', Value: a positive integer }`);
   }
-  if (config.version !== undefined && typeof config.version !== 'string' && typeof config.version !== 'number') {
-    throw optionError(group, `group "${group}": version must be a string or a number`);
+  if (config.version !== undefined && typeof config.version !== 'string' && !Number.isFinite(config.version)) {
+    throw optionError(group, `group "${group}": version must be a string or a finite number, got ${describeValue(config.version)}`);
   }
 }
 
@@ -120,7 +133,7 @@ function keyFeature(group: string, specs: readonly FeatureSpec[], role: string, 
   if (spec === undefined) {
     throw new DefinitionError(
       'MISSING_FEATURE',
-      `${role} "${String(name)}" of group "${group}" is not one of its features (${specs.map((s) => s.name).join(', ')})`,
+      `${role} ${describeValue(name)} of group "${group}" is not one of its features (${specs.map((s) => s.name).join(', ')})`,
       { group, feature: typeof name === 'string' ? name : undefined },
     );
   }
@@ -138,7 +151,7 @@ export function compileDefinition<Out>(config: RawDefinitionConfig, aggregations
   if (typeof group !== 'string' || !isValidName(group)) {
     throw new DefinitionError(
       'INVALID_NAME',
-      `feature group name "${String(group)}" is invalid: SageMaker requires 1-64 letters, digits, - and _, ` +
+      `feature group name ${describeValue(group)} is invalid: SageMaker requires 1-64 letters, digits, - and _, ` +
         'starting and ending with a letter or digit',
       { group: typeof group === 'string' ? group : undefined },
     );

@@ -89,8 +89,12 @@ interface Unwrapped {
   readonly nullable: boolean;
 }
 
-/** Peels optional/nullable/default/readonly wrappers, noting whether the value may be absent. */
-function unwrap(schema: zc.$ZodType): Unwrapped {
+/**
+ * Peels optional/nullable/default/readonly wrappers, noting whether the value may be absent. A pipe
+ * is followed to its output side (what a feature holds once validated) or, with `side: 'in'`, its
+ * input side (what a raw event holds, e.g. `isoTimestamp()`'s text).
+ */
+function unwrap(schema: zc.$ZodType, side: 'in' | 'out' = 'out'): Unwrapped {
   let current = schema;
   let optional = false;
   let nullable = false;
@@ -103,12 +107,16 @@ function unwrap(schema: zc.$ZodType): Unwrapped {
     } else if (WRAPPERS_KEEPING_PRESENCE.has(def.type)) {
       current = def['innerType'] as zc.$ZodType;
     } else if (def.type === 'pipe') {
-      // A pipe's output side is what the feature holds once validated.
-      current = def['out'] as zc.$ZodType;
+      current = def[side] as zc.$ZodType;
     } else {
       return { schema: current, optional, nullable };
     }
   }
+}
+
+/** The kind of value a raw event's field holds by its schema (a pipe's input side); undefined for other schemas. */
+export function inputKindOf(schema: zc.$ZodType): ValueKind | undefined {
+  return scalarKind(unwrap(schema, 'in').schema);
 }
 
 export function featureTypeOf(kind: ValueKind, dateAsEpoch: boolean): SageMakerFeatureType {

@@ -1,6 +1,7 @@
 // zod/mini: these schemas end up in users' Lambda bundles, and the full zod API would come with them.
 import * as z from 'zod/mini';
 import { DefinitionError } from '../errors.js';
+import { durationMessage } from '../util/options.js';
 
 /** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the event times SageMaker accepts. */
 export const MIN_TIME_MS = -62_167_219_200_000;
@@ -213,7 +214,7 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
  * ```
  */
 export function parseDuration(text: string): number {
-  const match = /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim());
-  if (!match) throw new DefinitionError('INVALID_OPTION', `not a duration: ${JSON.stringify(text)} (use e.g. '30d', '12h', '15m', '90s')`);
+  const match = typeof text === 'string' ? /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim()) : null;
+  if (!match) throw new DefinitionError('INVALID_OPTION', durationMessage(text));
   return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
 }

@@ -1,4 +1,5 @@
-import { DefinitionError } from '../errors.js';
+import { DataError, DefinitionError } from '../errors.js';
+import { describeValue } from '../util/options.js';
 import { eventTimeTypeOf } from '../schema/sagemaker-record.js';
 import { parseDuration, parseIsoInstant } from '../schema/time.js';
 
@@ -88,7 +89,7 @@ export function buildTrainingPlan(options: TrainingPlanOptions): TrainingPlan {
 export function spineTime(value: unknown, row: number, column: string): number {
   const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? parseIsoInstant(value) : undefined;
   if (ms === undefined || Number.isNaN(ms)) {
-    throw new DefinitionError('INVALID_OPTION', `spine row ${row}: "${column}" must be a Date or an ISO-8601 time, got ${JSON.stringify(value)}`);
+    throw new DataError('INVALID_SPINE', `spine row ${row}: "${column}" must be a Date or an ISO-8601 time with a zone, got ${describeValue(value)}`, { row, column });
   }
   return ms;
 }

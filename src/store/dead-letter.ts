@@ -16,6 +16,11 @@ export interface DeadLetterMessage {
   readonly position: DeadLetterEntry['position'] | null;
   readonly raw: unknown;
   readonly rawEncoding: 'json' | 'base64';
+  /**
+   * For a raw event read from a typed source (Parquet, Athena): the fields whose type JSON cannot
+   * show, by name: `bigint` (written as decimal text), `Date` (ISO-8601 text) or `bytes` (base64).
+   */
+  readonly rawTypes?: Readonly<Record<string, 'bigint' | 'Date' | 'bytes'>>;
   /** ISO-8601 time the record was dead-lettered. */
   readonly deadLetteredAt: string;
 }
@@ -41,11 +46,24 @@ export function deadLetterMessage(entry: DeadLetterEntry, at: Date): DeadLetterM
     position: entry.position ?? null,
     raw: bytes ? Buffer.from(entry.raw as Uint8Array).toString('base64') : entry.raw,
     rawEncoding: bytes ? 'base64' : 'json',
+    ...rawTypesOf(entry.raw),
     deadLetteredAt: at.toISOString(),
   };
 }
 
-/** JSON text of a dead letter; bigints (int64 features in a raw event) are written as decimal strings. */
+function rawTypesOf(raw: unknown): { rawTypes?: Record<string, 'bigint' | 'Date' | 'bytes'> } {
+  if (typeof raw !== 'object' || raw === null || raw instanceof Uint8Array || Array.isArray(raw)) return {};
+  let types: Record<string, 'bigint' | 'Date' | 'bytes'> | undefined;
+  for (const [name, value] of Object.entries(raw)) {
+    const type = typeof value === 'bigint' ? 'bigint' : value instanceof Date ? 'Date' : value instanceof Uint8Array ? 'bytes' : undefined;
+    if (type) (types ??= {})[name] = type;
+  }
+  return types ? { rawTypes: types } : {};
+}
+
+/** JSON text of a dead letter; bigints are written as decimal text and bytes inside an event as base64 (`rawTypes` says which). */
 export function deadLetterJson(entry: DeadLetterEntry, at: Date): string {
-  return JSON.stringify(deadLetterMessage(entry, at), (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+  return JSON.stringify(deadLetterMessage(entry, at), (_key, value: unknown) =>
+    typeof value === 'bigint' ? value.toString() : value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
+  );
 }

@@ -3,7 +3,9 @@ import type { SageMakerRecord } from '../schema/codec.js';
 import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import { formatIsoInstant } from '../schema/time.js';
 import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
-import { statefulIngestOf } from '../feature-group.js';
+import { requireGroup, statefulIngestOf } from '../feature-group.js';
+import { checkOptions, expected, functionSchema, lazySchema, objectWith, positiveInteger } from '../util/options.js';
+import * as z from 'zod/mini';
 import { type RecordOutcome, summarize, type WriteSummary } from '../pipeline/outcomes.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore, OnlineWriteOutcome } from './types.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
@@ -151,6 +153,43 @@ function idText(group: AnyFeatureGroup, id: RecordId): string {
   return text;
 }
 
+/** An online store, an offline store, a state store: objects with their methods, or promises of them. */
+const promiseOr = (methods: readonly string[], what: string) =>
+  z.custom<object>(
+    (value) => (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function') || (typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')),
+    { error: expected(`${what} (an object with ${methods.join(', ')}, or a promise of one)`) },
+  );
+const storeOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
+  {
+    online: promiseOr(['put', 'get', 'getMany', 'delete', 'close'], 'an online store such as sageMakerOnline(), dynamoDbOnline() or localStores().online'),
+    offline: z.union([z.literal(false), promiseOr(['append', 'scan', 'close'], 'an offline store')], {
+      error: expected('an offline store such as s3Offline(), athenaOffline() or localStores().offline, or false for none'),
+    }),
+    deadLetter: z.optional(z.union([functionSchema('a function'), objectWith(['write'], 'a dead-letter sink')], { error: expected('a dead-letter sink: sqsDeadLetter(), s3DeadLetter() or a function') })),
+    dir: z.optional(z.string({ error: expected('a directory path') })),
+    now: z.optional(functionSchema('a function returning epoch milliseconds')),
+    aggregationState: z.optional(promiseOr(['load', 'save', 'settle', 'close'], 'an aggregation state store such as dynamoDbAggregationState()')),
+  },
+  { error: expected('an object with online and offline backends, e.g. localStores() or { online: sageMakerOnline(), offline: false }') },
+));
+const ttlSchema = /* @__PURE__ */ lazySchema(() => z.strictObject({ Unit: z.enum(['Seconds', 'Minutes', 'Hours', 'Days', 'Weeks']), Value: positiveInteger() }, { error: expected("{ Unit: 'Seconds' | 'Minutes' | 'Hours' | 'Days' | 'Weeks', Value: a positive whole number }") }));
+const ingestOptionsSchema = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  position: z.optional(functionSchema('a function of the record index')),
+  payload: z.optional(functionSchema('a function of the record index')),
+  ttl: z.optional(ttlSchema()),
+  deadline: z.optional(z.number({ error: expected('epoch milliseconds') })),
+  onRetry: z.optional(functionSchema('a function')),
+}));
+// Checked as a whole, not element by element: a call is checked once, never per record.
+const eventsSchema = /* @__PURE__ */ lazySchema(() => z.custom<readonly unknown[]>((value) => Array.isArray(value), { error: expected('an array') }));
+const recordId = /* @__PURE__ */ lazySchema(() => z.union([z.string(), z.number(), z.bigint()], { error: expected('a record identifier: a string or an integer') }));
+const idsSchema = /* @__PURE__ */ lazySchema(() => z.array(recordId(), { error: expected('an array of record identifiers') }));
+const getOptionsSchema = /* @__PURE__ */ lazySchema(() => z.optional(z.strictObject({ features: z.optional(z.array(z.string(), { error: expected('a list of feature names') })) }, { error: expected('{ features: [names] }') })));
+const deleteSchema = /* @__PURE__ */ lazySchema(() => z.object({
+  eventTime: z.date({ error: expected('the Date of the delete') }).check(z.refine((d) => !Number.isNaN(d.getTime()), { error: 'expected a valid Date' })),
+  mode: z.enum(['SoftDelete', 'HardDelete'], { error: expected("'SoftDelete' or 'HardDelete'") }),
+}));
+
 /** The TTL a write uses: the call's, else the group's. */
 function ttlOf(group: AnyFeatureGroup, options: OnlinePutOptions): OnlinePutOptions {
   const ttl = options.ttl ?? group.ttl;
@@ -177,6 +216,7 @@ async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadL
  * ```
  */
 export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
+  checkOptions(storeOptions, options, 'createFeatureStore options');
   const dir = options.dir ?? '.skewless';
   const now = options.now ?? Date.now;
   let opened: Promise<StoreBackends> | undefined;
@@ -292,6 +332,9 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
 
   return {
     async ingest(group, raw, ingestOptions = {}) {
+      requireGroup(group, 'ingest');
+      checkOptions(eventsSchema, raw, 'ingest events');
+      checkOptions(ingestOptionsSchema, ingestOptions, 'ingest options');
       // Brought by the group's aggregates, so a store whose groups have none does not carry it.
       const withState = statefulIngestOf(group);
       if (withState) {
@@ -310,6 +353,9 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     hasDeadLetter: options.deadLetter !== undefined,
 
     async put(group, records, putOptions = {}) {
+      requireGroup(group, 'put');
+      checkOptions(eventsSchema, records, 'put records');
+      checkOptions(ingestOptionsSchema, putOptions, 'put options');
       const encoded: { index: number; record: SageMakerRecord }[] = [];
       const poison: RecordOutcome[] = [];
       records.forEach((record, index) => {
@@ -321,6 +367,8 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     },
 
     async get(group: AnyFeatureGroup, id: RecordId, getOptions?: { readonly features: readonly string[] }) {
+      requireGroup(group, 'get');
+      checkOptions(getOptionsSchema, getOptions, 'get options');
       const features = getOptions?.features;
       const unknown = (features ?? []).filter((f) => !group.featureNames.includes(f));
       if (unknown.length > 0) {
@@ -335,6 +383,8 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     },
 
     async getMany(group, ids) {
+      requireGroup(group, 'getMany');
+      checkOptions(idsSchema, ids, 'getMany identifiers');
       const { online } = await backends();
       const texts = ids.map((id) => idText(group, id));
       const found = await online.getMany(group, texts);
@@ -344,6 +394,8 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     },
 
     async delete(group, id, eventTime, mode = 'SoftDelete') {
+      requireGroup(group, 'delete');
+      checkOptions(deleteSchema, { eventTime, mode }, 'delete');
       const { online, offline } = await backends();
       const ms = eventTime.getTime();
       const time = group.eventTimeFormat === 'epoch-seconds' ? String(ms / 1000) : formatIsoInstant(ms);

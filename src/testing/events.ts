@@ -5,6 +5,15 @@ import type {
   KinesisStreamEvent,
   SqsEvent,
 } from '../lambda/events.js';
+import * as z from 'zod/mini';
+import { checkOptions, countSchema, expected, functionSchema } from '../util/options.js';
+
+// Test helpers check their arguments like everything else: a wrong call fails here, not as a
+// confusing handler error three layers down.
+const payloadList = z.array(z.unknown(), { error: expected('an array of payloads') });
+const text = z.optional(z.string({ error: expected('text') }));
+const date = z.optional(z.date({ error: expected('a valid Date') }));
+const callback = z.optional(functionSchema('a function'));
 
 /** A payload as a producer sends it: bytes as they are, anything else as JSON. */
 function bytesOf(payload: unknown): Buffer {
@@ -37,6 +46,7 @@ export interface KinesisEventOptions {
  * ```
  */
 export function kinesisEvent(payloads: readonly unknown[], options: KinesisEventOptions = {}): KinesisStreamEvent {
+  checkOptions(z.tuple([payloadList, z.strictObject({ shardId: text, streamArn: text, arrival: date, partitionKey: callback })]), [payloads, options], 'kinesisEvent');
   const shardId = options.shardId ?? 'shardId-000000000000';
   const arrival = (options.arrival ?? new Date()).getTime();
   return {
@@ -79,6 +89,7 @@ export interface SqsEventOptions {
  * ```
  */
 export function sqsEvent(payloads: readonly unknown[], options: SqsEventOptions = {}): SqsEvent {
+  checkOptions(z.tuple([payloadList, z.strictObject({ queueArn: text, fifo: z.optional(z.boolean()), groupOf: callback, sent: date })]), [payloads, options], 'sqsEvent');
   const sent = (options.sent ?? new Date()).getTime();
   const arn = options.queueArn ?? `arn:aws:sqs:us-east-1:123456789012:events${options.fifo ? '.fifo' : ''}`;
   return {
@@ -125,6 +136,14 @@ export interface KafkaEventOptions {
  * ```
  */
 export function kafkaEvent(payloads: readonly unknown[], options: KafkaEventOptions = {}): KafkaEvent {
+  checkOptions(
+    z.tuple([
+      payloadList,
+      z.strictObject({ topic: text, partition: z.optional(countSchema()), firstOffset: z.optional(countSchema()), eventSource: z.optional(z.enum(['aws:kafka', 'SelfManagedKafka'])), timestamp: date, headers: callback }),
+    ]),
+    [payloads, options],
+    'kafkaEvent',
+  );
   const topic = options.topic ?? 'events';
   const partition = options.partition ?? 0;
   // A partition's offsets only grow: the next event continues where this one ends, as a consumer sees.
@@ -187,6 +206,11 @@ export interface DynamoDbChange {
  * ```
  */
 export function dynamoDbStreamEvent(changes: readonly DynamoDbChange[]): DynamoDbStreamEvent {
+  checkOptions(
+    z.array(z.strictObject({ eventName: z.enum(['INSERT', 'MODIFY', 'REMOVE']), keys: z.record(z.string(), z.unknown()), newImage: z.optional(z.record(z.string(), z.unknown())), oldImage: z.optional(z.record(z.string(), z.unknown())), at: date }), { error: expected('an array of changes') }),
+    changes,
+    'dynamoDbStreamEvent changes',
+  );
   const marshall = (item: Record<string, unknown>) => Object.fromEntries(Object.entries(item).map(([k, v]) => [k, marshallValue(v)]));
   return {
     Records: changes.map((change, i) => ({
@@ -218,6 +242,7 @@ export function dynamoDbStreamEvent(changes: readonly DynamoDbChange[]): DynamoD
  * ```
  */
 export function firehoseEvent(payloads: readonly unknown[], arrival: Date = new Date()): FirehoseEvent {
+  checkOptions(z.tuple([payloadList, z.date({ error: expected('a valid Date') })]), [payloads, arrival], 'firehoseEvent');
   return {
     invocationId: 'invocation-0001',
     deliveryStreamArn: 'arn:aws:firehose:us-east-1:123456789012:deliverystream/offline-store',

@@ -3,6 +3,9 @@ import type { BatchResponse, KinesisStreamEvent, LambdaContext } from '../lambda
 import { loadKinesis } from '../aws/sdk.js';
 import { mapConcurrent } from '../util/concurrency.js';
 import { type AwsClient, sdkClient } from '../aws/clients.js';
+import { awsClient } from '../aws/options.js';
+import { checkOptions, countSchema, expected, functionSchema, positiveInteger } from '../util/options.js';
+import * as z from 'zod/mini';
 
 export interface KinesisEventSourceOptions {
   /** A Kinesis client (for kinesalite, give it `requestHandler: new NodeHttpHandler()`: HTTP/1.1 only). */
@@ -40,6 +43,19 @@ export interface KinesisEventSourceReport {
  * ```
  */
 export async function runKinesisEventSource(options: KinesisEventSourceOptions): Promise<KinesisEventSourceReport> {
+  checkOptions(
+    z.strictObject({
+      client: awsClient(),
+      streamName: z.string({ error: expected('a stream name') }),
+      handler: functionSchema('a Lambda handler'),
+      batchSize: z.optional(positiveInteger()),
+      maxRetryAttempts: z.optional(countSchema()),
+      idleReads: z.optional(positiveInteger()),
+      context: z.optional(functionSchema('a function returning a Lambda context')),
+    }),
+    options,
+    'runKinesisEventSource options',
+  );
   const m = await loadKinesis();
   const { streamName } = options;
   const client = sdkClient<KinesisClient>(options.client) as KinesisClient;

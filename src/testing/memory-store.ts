@@ -1,3 +1,6 @@
+import * as z from 'zod/mini';
+import { BackendError } from '../errors.js';
+import { checkOptions, functionSchema } from '../util/options.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord, expiresAtMs, type GroupSchema, recordOf, storedForm, type StoredRecord } from '../schema/sagemaker-record.js';
 import type { OfflineStore, OfflineStoredRow, OfflineWrite, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
@@ -20,6 +23,7 @@ interface Row {
  * ```
  */
 export function memoryOnline(options: { readonly now?: () => number } = {}): OnlineStore {
+  checkOptions(z.strictObject({ now: z.optional(functionSchema('a clock function')) }), options, 'memoryOnline options');
   const now = options.now ?? Date.now;
   const groups = new Map<string, Map<string, Row>>();
   const rowsOf = (group: GroupSchema) => {
@@ -38,6 +42,10 @@ export function memoryOnline(options: { readonly now?: () => number } = {}): Onl
     async put(group, records, options = {}) {
       const rows = rowsOf(group);
       return records.map((record): OnlineWriteOutcome => {
+        // As a remote store under a Lambda's time budget: a write not started by the deadline is reported.
+        if (options.deadline !== undefined && Date.now() >= options.deadline) {
+          return new BackendError('DEADLINE_EXCEEDED', `group "${group.name}": not written, the invocation ran out of time`, { retryable: true, group: group.name });
+        }
         const checked = checkRecord(group, record);
         if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
         const before = live(rows.get(checked.id));

@@ -11,8 +11,13 @@ import type { AnyFeatureGroup } from '../schema/types.js';
 import { createFeatureStore, type DeadLetterEntry } from '../store/feature-store.js';
 import type { OfflineStore, OfflineWrite } from '../store/types.js';
 import { seededRandom, seededShuffle } from '../util/random.js';
+import { checkOptions, expected, lazySchema, positiveInteger } from '../util/options.js';
+import { requireGroup } from '../feature-group.js';
+import * as z from 'zod/mini';
 import { kinesisEvent } from './events.js';
 import { memoryAggregationState, memoryOnline } from './memory-store.js';
+
+const EVENTS = /* @__PURE__ */ lazySchema(() => z.array(z.unknown(), { error: expected('an array of raw events') }));
 
 export interface ParityOptions {
   /**
@@ -80,6 +85,20 @@ function firstDifference(a: SageMakerRecord, b: SageMakerRecord): string {
  * ```
  */
 export async function expectParity(group: AnyFeatureGroup, events: readonly unknown[], options: ParityOptions = {}): Promise<ParityReport> {
+  requireGroup(group, 'expectParity');
+  checkOptions(
+    z.tuple([
+      EVENTS(),
+      z.strictObject({
+        batchSize: z.optional(z.union([positiveInteger(), z.literal('random')], { error: expected("a positive whole number or 'random'") })),
+        chunkSize: z.optional(positiveInteger()),
+        redeliver: z.optional(z.boolean()),
+        seed: z.optional(z.number({ error: expected('a number') })),
+      }),
+    ]),
+    [events, options],
+    'expectParity',
+  );
   const random = seededRandom(options.seed ?? 1);
   const nextSize = () => (options.batchSize === 'random' ? 1 + Math.floor(random() * 60) : (options.batchSize ?? 500));
 
@@ -166,6 +185,8 @@ function outcomeOf(group: AnyFeatureGroup, raw: unknown, position: SourcePositio
  * ```
  */
 export function checkDeterminism(group: AnyFeatureGroup, events: readonly unknown[], options: DeterminismOptions = {}): void {
+  requireGroup(group, 'checkDeterminism');
+  checkOptions(z.tuple([EVENTS(), z.strictObject({ seed: z.optional(z.number({ error: expected('a number') })) })]), [events, options], 'checkDeterminism');
   const first = events.map((e, index) => outcomeOf(group, structuredClone(e), { index }));
 
   const realNow = Date.now;

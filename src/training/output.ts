@@ -1,7 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { csvField, csvLine } from '../csv/writer.js';
 import { ParquetFileBuilder, type ColumnSpec } from '../parquet/file.js';
+import { DataError } from '../errors.js';
 import type { ValueKind } from '../schema/feature-spec.js';
+import { parseIsoInstant } from '../schema/time.js';
+import { describeValue } from '../util/options.js';
 
 /** How one output column is written: a feature's declared kind (and whether it is a list), or a spine column's. */
 export interface OutputColumn {
@@ -12,8 +15,8 @@ export interface OutputColumn {
 
 const SPECS: Record<ValueKind, Omit<ColumnSpec, 'name' | 'list'>> = {
   string: { type: 'BYTE_ARRAY', convertedType: 'UTF8' },
-  int: { type: 'INT64' },
-  bigint: { type: 'INT64' },
+  int: { type: 'INT64', convertedType: 'INT_64' },
+  bigint: { type: 'INT64', convertedType: 'INT_64' },
   float: { type: 'DOUBLE' },
   boolean: { type: 'BOOLEAN' },
   date: { type: 'INT64', convertedType: 'TIMESTAMP_MILLIS' },
@@ -42,6 +45,13 @@ function text(value: unknown): string {
 
 const ROW_GROUP_ROWS = 100_000;
 
+/** A timestamp column's value: a Date, or (a CSV spine's time column) the ISO-8601 text it was read from. */
+function epochMsOf(value: unknown, column: string): number {
+  const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? parseIsoInstant(value) : undefined;
+  if (ms === undefined || Number.isNaN(ms)) throw new DataError('INVALID_SPINE', `column "${column}" is written as a timestamp, but holds ${describeValue(value)}`, { column });
+  return ms;
+}
+
 /** Training rows as Parquet, each column typed as `columns` says (skewless' own writer). */
 export function writeTrainingParquet(path: string, columns: readonly OutputColumn[], rows: readonly Readonly<Record<string, unknown>>[]): void {
   // A list of booleans is stored as SageMaker stores it: Integral 0/1.
@@ -58,7 +68,7 @@ export function writeTrainingParquet(path: string, columns: readonly OutputColum
         if (value === null || value === undefined) column.null();
         else if (c.list) column.list((value as readonly unknown[]).map((v) => (v instanceof Date ? String(v.getTime()) : typeof v === 'boolean' ? (v ? '1' : '0') : String(v))));
         else if (c.kind === 'boolean') column.boolean(value as boolean);
-        else if (c.kind === 'date') column.integer((value as Date).getTime());
+        else if (c.kind === 'date') column.integer(epochMsOf(value, c.name));
         else column.text(c.kind === 'string' ? text(value) : String(value));
       }
     });

@@ -1,10 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigurationError } from '../errors.js';
+import { isUtf8 } from 'node:buffer';
+import { ConfigurationError, DataError, SkewlessError } from '../errors.js';
 import { CsvRows } from '../csv/reader.js';
-import { readParquetRows } from '../parquet/reader.js';
+import { parquetColumnKinds, readParquetRows } from '../parquet/reader.js';
+import type { ValueKind } from '../schema/feature-spec.js';
 import type { AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
-import { pipelineOf } from '../feature-group.js';
+import { isFeatureGroup, pipelineOf } from '../feature-group.js';
+import { checkOptions, durationSchema, expected, lazySchema } from '../util/options.js';
+import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
 import { buildTrainingPlan, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
@@ -58,28 +62,61 @@ export interface TrainingSet<Row> {
   readonly summary: TrainingSetSummary;
 }
 
-/** Spine rows of a CSV text: a header, then rows; empty cells are null. */
-export function spineFromCsv(text: string): SpineRow[] {
+/** Spine rows of a CSV text: a header, then rows; empty cells are null. `source` names it in errors. */
+export function spineFromCsv(text: string, source = 'the CSV spine'): SpineRow[] {
   const rows = new CsvRows();
   const out: SpineRow[] = [];
   let header: string[] | undefined;
   for (const row of [...rows.push(text), ...rows.end()]) {
-    if (!header) header = row.cells.map((c) => c ?? '');
-    else out.push(Object.fromEntries(header.map((name, i) => [name, row.cells[i] ?? null])));
+    if (row.malformed) throw new DataError('INVALID_SPINE', `${source}, line ${row.line}: ${row.malformed}`, { row: out.length });
+    if (!header) {
+      header = row.cells.map((c) => c ?? '');
+      continue;
+    }
+    if (row.cells.length > header.length) {
+      throw new DataError('INVALID_SPINE', `${source}, line ${row.line}: ${row.cells.length} fields, but the header names ${header.length} (${header.join(', ')})`, { row: out.length });
+    }
+    out.push(Object.fromEntries(header.map((name, i) => [name, row.cells[i] ?? null])));
   }
   return out;
 }
 
-/** Spine rows of a Parquet file's bytes. */
-export async function spineFromParquet(bytes: Uint8Array): Promise<SpineRow[]> {
-  return readParquetRows(bytes);
+/** A spine file's bytes, or a DataError that names the file. */
+async function spineFile(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (cause) {
+    throw new DataError('INVALID_SPINE', `cannot read the spine file ${path}: ${(cause as Error).message}`, { cause });
+  }
 }
 
-async function loadSpine(spine: TrainingSetOptions['spine']): Promise<SpineRow[]> {
-  if (Array.isArray(spine)) return spine as SpineRow[];
-  if ('load' in spine && typeof spine.load === 'function') return spine.load();
-  if ('csv' in spine) return spineFromCsv(await readFile(spine.csv, 'utf8'));
-  if ('parquet' in spine) return spineFromParquet(await readFile(spine.parquet));
+/**
+ * A spine's rows, and the output kind of its columns where the file says (every CSV column is text;
+ * a Parquet column is typed by its schema); other columns are typed by their values.
+ */
+interface LoadedSpine {
+  readonly rows: SpineRow[];
+  readonly kinds?: ReadonlyMap<string, ValueKind>;
+}
+
+async function loadSpine(spine: TrainingSetOptions['spine']): Promise<LoadedSpine> {
+  if (Array.isArray(spine)) return { rows: spine as SpineRow[] };
+  if ('load' in spine && typeof spine.load === 'function') return { rows: await spine.load() };
+  if ('csv' in spine) {
+    const bytes = await spineFile(spine.csv);
+    if (!isUtf8(bytes)) throw new DataError('INVALID_SPINE', `the spine file ${spine.csv} is not UTF-8 text: is it a CSV file?`);
+    const rows = spineFromCsv(bytes.toString('utf8'), `the spine file ${spine.csv}`);
+    return { rows, kinds: new Map(Object.keys(rows[0] ?? {}).map((name) => [name, 'string'])) };
+  }
+  if ('parquet' in spine) {
+    const bytes = await spineFile(spine.parquet);
+    try {
+      return { rows: await readParquetRows(bytes), kinds: await parquetColumnKinds(bytes) };
+    } catch (cause) {
+      if (cause instanceof SkewlessError) throw cause;
+      throw new DataError('INVALID_SPINE', `cannot read the spine file ${spine.parquet} as Parquet: ${(cause as Error).message}`, { cause });
+    }
+  }
   throw new ConfigurationError('INVALID_CONFIG', 'spine must be rows, { csv } or { parquet }');
 }
 
@@ -91,11 +128,18 @@ function pick(plan: TrainingPlan, chosen: (OfflineStoredRow | null)[][]): Joined
   });
 }
 
-/** The output's columns, in order: the spine's, then each selected feature's, typed by its declaration. */
-function outputColumns(plan: TrainingPlan, features: readonly AnyFeatureSelection[], spine: readonly SpineRow[]): OutputColumn[] {
+/**
+ * The output's columns, in order: the spine's (its time column a timestamp, the others typed as the
+ * spine file types them), then each selected feature's, typed by its declaration. The engine path
+ * (`trainingSetToFile`) writes the same types.
+ */
+function outputColumns(plan: TrainingPlan, features: readonly AnyFeatureSelection[], spine: LoadedSpine): OutputColumn[] {
   const groups = new Map<string, AnyFeatureGroup>(features.map((s) => [s.group.name, s.group]));
   const columns = new Map<string, OutputColumn>();
-  for (const name of Object.keys(spine[0] ?? {})) columns.set(name, { name, kind: spineColumnKind(spine, name), list: false });
+  for (const name of Object.keys(spine.rows[0] ?? {})) {
+    const kind = name === plan.timestamp ? 'date' : (spine.kinds?.get(name) ?? spineColumnKind(spine.rows, name));
+    columns.set(name, { name, kind, list: false });
+  }
   for (const step of plan.joins) {
     const specs = pipelineOf(groups.get(step.group) as AnyFeatureGroup).specs;
     for (const feature of step.features) {
@@ -183,8 +227,46 @@ export async function trainingSet<S extends object, const F extends readonly Any
   return buildTrainingSet(offline, options as TrainingSetOptions) as Promise<TrainingSet<InferTrainingRow<S, F>>>;
 }
 
+const selection = /* @__PURE__ */ lazySchema(() => z.custom<AnyFeatureSelection>(
+  (value) => typeof value === 'object' && value !== null && isFeatureGroup((value as Partial<AnyFeatureSelection>).group) && Array.isArray((value as Partial<AnyFeatureSelection>).features),
+  { error: expected("a selection made by group.select('feature', ...)") },
+));
+const trainingSetOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  spine: z.union(
+    [
+      z.array(z.custom<object>((row) => typeof row === 'object' && row !== null, { error: expected('a row object') })),
+      z.strictObject({ csv: z.string() }),
+      z.strictObject({ parquet: z.string() }),
+      z.custom<SpineLoader>((value) => typeof (value as Partial<SpineLoader> | null)?.load === 'function'),
+    ],
+    { error: expected('rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine)') },
+  ),
+  entityKey: z.string({ error: expected('the spine column with the record identifier') }),
+  timestamp: z.string({ error: expected("the spine column with each row's time") }),
+  features: z.array(selection(), { error: expected('a list of selections') }).check(z.minLength(1, { error: 'a training set needs at least one feature selection' })),
+  inclusive: z.optional(z.boolean({ error: expected('true or false') })),
+  maxAge: z.optional(durationSchema()),
+  knowledgeTime: z.optional(z.boolean({ error: expected('true or false') })),
+  engine: z.optional(z.enum(['auto', 'reference'], { error: expected("'auto' or 'reference'") })),
+  output: z.optional(z.union([z.strictObject({ parquet: z.string() }), z.strictObject({ csv: z.string() })], { error: expected('{ parquet: path } or { csv: path }') })),
+}));
+
+/** The columns a plan reads off each spine row are there: a missing one is named, with the columns that are. */
+function checkSpineColumns(spine: readonly SpineRow[], plan: TrainingPlan): void {
+  const first = spine[0];
+  if (first === undefined) return;
+  const found = Object.keys(first);
+  const missing = (column: string, role: string) =>
+    new DataError('INVALID_SPINE', `the spine has no column "${column}" (${role}); its columns: ${found.join(', ') || '(none)'}`, { row: 0, column });
+  if (!(plan.timestamp in first)) throw missing(plan.timestamp, "the timestamp option: each row's time");
+  for (const step of plan.joins) {
+    if (!(step.key in first)) throw missing(step.key, `the record identifier of "${step.group}": entityKey, or the selection's key`);
+  }
+}
+
 /** The training set over an offline store (what `trainingSet` runs once it has the store's backends). */
 export async function buildTrainingSet(offline: OfflineStore | undefined, options: TrainingSetOptions): Promise<TrainingSet<Record<string, unknown>>> {
+  checkOptions(trainingSetOptions, options, 'trainingSet options');
   const started = Date.now();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store');
   const features = options.maxAge === undefined ? options.features : options.features.map((s) => (s.options.maxAge === undefined ? s.with({ maxAge: options.maxAge as string }) : s));
@@ -199,7 +281,9 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   if (inEngine) {
     return { rows: [], summary: { ...inEngine, durationMs: Date.now() - started } };
   }
-  const spine = await loadSpine(options.spine);
+  const loaded = await loadSpine(options.spine);
+  const spine = loaded.rows;
+  checkSpineColumns(spine, plan);
   const keys: SpineKeys = {
     times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp)),
     keys: plan.joins.map((step) => spine.map((row) => spineKey(row[step.key]))),
@@ -243,7 +327,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
 
   let output: string | undefined;
   if (options.output) {
-    output = await writeOutput(rows, outputColumns(plan, features, spine), options.output);
+    output = await writeOutput(rows, outputColumns(plan, features, loaded), options.output);
   }
   return {
     rows: options.output ? [] : rows,

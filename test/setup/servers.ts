@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
 
@@ -5,6 +6,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     dynamoEndpoint: string;
     kinesisEndpoint: string;
+    /** moto's server: a second implementation of DynamoDB, SQS, S3, Kinesis and CloudFormation that we did not write. */
+    motoEndpoint: string;
   }
 }
 
@@ -19,7 +22,35 @@ async function start(server: Listening): Promise<string> {
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-/** dynalite (DynamoDB) and kinesalite (Kinesis) for the whole run, in memory, on loopback ports. */
+/**
+ * moto's server (`python3 -m moto.server`) on a free loopback port. It is required: nothing can be
+ * installed from PyPI here, so a machine without it fails the run, loudly, instead of skipping.
+ */
+async function startMoto(): Promise<{ endpoint: string; process: ChildProcess }> {
+  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`moto's server did not start within 30 s:\n${output}`)), 30_000);
+    const read = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const match = /Running on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1] as string);
+      }
+    };
+    child.stdout?.on('data', read);
+    child.stderr?.on('data', read);
+    child.on('error', (error) => reject(new Error(`cannot start python3 -m moto.server (python3 with moto 5 is required for the tests): ${error.message}`)));
+    child.on('exit', (code) => reject(new Error(`python3 -m moto.server exited with ${code} (is moto installed? python3 -m pip show moto):\n${output}`)));
+  });
+  // Keep reading, so a full pipe never blocks the server.
+  child.stdout?.resume();
+  child.stderr?.resume();
+  return { endpoint, process: child };
+}
+
+/** dynalite (DynamoDB), kinesalite (Kinesis) and moto for the whole run, in memory, on loopback ports. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const { default: dynalite } = await import('dynalite');
   const { default: kinesalite } = await import('kinesalite');
@@ -27,7 +58,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const kinesis: Listening = kinesalite({ createStreamMs: 0, deleteStreamMs: 0, updateStreamMs: 0, shardLimit: 100 });
   project.provide('dynamoEndpoint', await start(dynamo));
   project.provide('kinesisEndpoint', await start(kinesis));
+  const moto = await startMoto();
+  project.provide('motoEndpoint', moto.endpoint);
   return async () => {
+    moto.process.removeAllListeners('exit');
+    moto.process.kill('SIGTERM');
     await new Promise<void>((resolve) => dynamo.close(() => resolve()));
     await new Promise<void>((resolve) => kinesis.close(() => resolve()));
   };

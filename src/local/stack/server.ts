@@ -21,6 +21,9 @@ import { Registry } from './registry.js';
 import * as runtime from './runtime.js';
 import { handleS3 } from './s3.js';
 import { LocalSqs } from './sqs.js';
+import * as z from 'zod/mini';
+import { checkOptions, expected } from '../../util/options.js';
+import { LOCAL_OPTIONS } from '../options.js';
 
 export interface LocalStackOptions {
   /** Port on 127.0.0.1; 0 (default) picks a free one. */
@@ -122,6 +125,15 @@ const FAILURE: Record<Protocol, AwsError> = {
  * ```
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
+  checkOptions(
+    z.extend(LOCAL_OPTIONS(), {
+      port: z.optional(z.number({ error: expected('a port number') }).check(z.refine((n) => Number.isInteger(n) && n >= 0 && n <= 65_535, { error: expected('a port 0..65535') }))),
+      faults: z.optional(z.record(z.string(), z.union([z.number(), z.object({})]), { error: expected('fault settings per operation') })),
+      region: z.optional(z.string({ error: expected('a region name') })),
+    }),
+    options,
+    'startLocalStack options',
+  );
   const memory = options.memory === true;
   const dir = memory ? mkdtempSync(join(tmpdir(), 'skewless-stack-')) : join(options.dir ?? '.skewless', 'local-stack');
   mkdirSync(dir, { recursive: true });

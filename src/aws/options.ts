@@ -1,0 +1,41 @@
+import * as z from 'zod/mini';
+import { countSchema, describeValue, expected, functionSchema, objectWith, positiveInteger } from '../util/options.js';
+
+// The pieces every AWS backend's options share, checked when the backend is built (a Lambda's cold
+// start), so a wrong name or an unset environment variable fails there and not at the first record.
+
+/** A name read from the environment is most often the reason a required one is missing: say so. */
+function named(what: string, pattern: RegExp, rule: string) {
+  return z.string({ error: (issue) => (issue.input === undefined ? `${what} is required (is the environment variable set?)` : `expected ${what}, got ${describeValue(issue.input)}`) }).check(
+    z.refine((text) => pattern.test(text), { error: (issue) => `${describeValue(issue.input)} is not ${what}: ${rule}` }),
+  );
+}
+
+/** An AWS SDK v3 client of the backend's service. */
+export const awsClient = () => objectWith(['send', 'destroy'], 'an AWS SDK v3 client');
+
+/** How a backend retries (see `RetryOptions`). */
+export const retryOptions = () =>
+  z.strictObject({
+  attempts: z.optional(positiveInteger()),
+  baseDelayMs: z.optional(countSchema()),
+  maxDelayMs: z.optional(countSchema()),
+  onRetry: z.optional(functionSchema('a function')),
+});
+
+/** An S3 bucket name (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html). */
+export const bucketName = () => named('an S3 bucket name', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, '3 to 63 lowercase letters, digits, dots and hyphens');
+
+/** A DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, `_`, `-`, `.`). */
+export const tableName = () => named('a DynamoDB table name', /^[\w.-]{3,255}$/, '3 to 255 letters, digits, "_", "-" and "."');
+
+/** An `s3://bucket/prefix/` location. */
+export const s3Location = () => named('an S3 location', /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'write it as s3://bucket/prefix/');
+
+/** A whole number of parallel calls. */
+export const concurrency = () => z.optional(positiveInteger('a positive whole number of parallel calls'));
+
+/** A string option. */
+export function text(what = 'text') {
+  return z.string({ error: expected(what) });
+}

@@ -1,0 +1,121 @@
+import type * as zc from 'zod/v4/core';
+import { inputKindOf } from '../schema/feature-spec.js';
+
+// Raw events from tabular sources, typed by the group's source schema: CSV cells are text, Parquet
+// cells arrive as Parquet types them (INT64 as bigint, TIMESTAMP as Date). Either is converted to the
+// type the schema's field takes when that is exact, so a schema written for NDJSON reads them too.
+
+type CellKind = 'number' | 'bigint' | 'boolean' | 'date' | 'text';
+
+interface Def {
+  readonly shape?: Record<string, zc.$ZodType>;
+}
+
+/** How a field's cells are typed: by the kind its schema takes in a raw event. */
+function kindOf(schema: zc.$ZodType | undefined): CellKind {
+  const kind = schema ? inputKindOf(schema) : undefined;
+  if (kind === 'int' || kind === 'float') return 'number';
+  return kind === 'bigint' || kind === 'boolean' || kind === 'date' ? kind : 'text';
+}
+
+/**
+ * Converts a CSV row to the raw event the source schema expects: each column typed by the schema's
+ * field (numbers, bigints, booleans); other fields stay text; an empty unquoted cell is absent.
+ * A cell that does not read as its type is kept as text, so the schema reports it as poison.
+ */
+export function csvRowReader(source: zc.$ZodType, header: readonly string[]): (cells: readonly (string | undefined)[]) => Record<string, unknown> {
+  const kinds = header.map(kindIn(source));
+  return (cells) => {
+    const out: Record<string, unknown> = {};
+    for (let i = 0; i < header.length; i++) {
+      const cell = cells[i];
+      if (cell === undefined) continue;
+      out[header[i] as string] = typed(kinds[i] as CellKind, cell);
+    }
+    return out;
+  };
+}
+
+/** The cell kind of each named field of a source schema (text for fields it does not name). */
+function kindIn(source: zc.$ZodType): (name: string) => CellKind {
+  const shape = (source._zod.def as unknown as Def).shape ?? {};
+  return (name) => kindOf(Object.hasOwn(shape, name) ? shape[name] : undefined);
+}
+
+function typed(kind: CellKind, cell: string): unknown {
+  switch (kind) {
+    case 'number': {
+      const n = cell.trim() === '' ? Number.NaN : Number(cell);
+      return Number.isNaN(n) ? cell : n;
+    }
+    case 'bigint':
+      return /^-?\d+$/.test(cell) ? BigInt(cell) : cell;
+    case 'boolean':
+      return cell === 'true' || cell === '1' ? true : cell === 'false' || cell === '0' ? false : cell;
+    default:
+      return cell;
+  }
+}
+
+const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A Parquet row as the source schema takes it, or why one of its cells cannot be converted exactly. */
+export type ParquetRowResult = { readonly raw: Record<string, unknown>; readonly unreadable?: undefined } | { readonly raw: Record<string, unknown>; readonly unreadable: string };
+
+/**
+ * Converts a Parquet row (as hyparquet reads it) to the raw event the source schema expects. Only
+ * exact conversions are made: INT64 to a number when it is within +-2^53, any integer to a bigint,
+ * a TIMESTAMP to ISO-8601 text (what `isoTimestamp()` reads), integers and UTF-8 bytes to text.
+ * An INT64 beyond 2^53 for a number field, or a TIMESTAMP for a number field (seconds or
+ * milliseconds would be a guess), makes the row unreadable with the reason; `raw` keeps the row as read.
+ */
+export function parquetRowReader(source: zc.$ZodType): (row: Record<string, unknown>) => ParquetRowResult {
+  const kinds = new Map<string, CellKind>();
+  const kindOfColumn = kindIn(source);
+  return (row) => {
+    let out: Record<string, unknown> | undefined;
+    for (const column in row) {
+      const value = row[column];
+      if (value === null || value === undefined || typeof value === 'boolean') continue;
+      let kind = kinds.get(column);
+      if (kind === undefined) kinds.set(column, (kind = kindOfColumn(column)));
+      const converted = parquetCell(kind, value);
+      if (converted === value) continue;
+      if (converted instanceof Refusal) return { raw: row, unreadable: `column "${column}": ${converted.reason}` };
+      (out ??= { ...row })[column] = converted;
+    }
+    return { raw: out ?? row };
+  };
+}
+
+class Refusal {
+  constructor(readonly reason: string) {}
+}
+
+function parquetCell(kind: CellKind, value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    if (kind === 'number') {
+      return value >= -SAFE && value <= SAFE ? Number(value) : new Refusal(`the INT64 value ${value} is beyond +-2^53 and cannot be a number exactly; declare the field z.bigint()`);
+    }
+    return kind === 'text' ? value.toString() : value;
+  }
+  if (typeof value === 'number') {
+    if (kind === 'bigint' && Number.isInteger(value)) return BigInt(value);
+    return kind === 'text' && Number.isInteger(value) ? String(value) : value;
+  }
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) return value;
+    if (kind === 'text') return value.toISOString();
+    if (kind === 'number') return new Refusal('a TIMESTAMP where the schema takes a number (seconds or milliseconds would be a guess); declare the field isoTimestamp() or z.date()');
+    return value;
+  }
+  if (value instanceof Uint8Array && kind === 'text') {
+    try {
+      return utf8.decode(value);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}

@@ -1,0 +1,146 @@
+import * as z from 'zod/mini';
+import type * as zc from 'zod/v4/core';
+import { ConfigurationError, type SkewlessIssue } from '../errors.js';
+
+// Options are checked at the door, once per call, with zod/mini (already what users' bundles carry):
+// a JavaScript caller, an `as any` or a config read from JSON gets a ConfigurationError naming the
+// option, what it got and what it takes, never a TypeError from deep inside, never a silent default.
+
+/** How a value reads in a message. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return 'an array';
+  if (value instanceof Date) return `a Date (${Number.isNaN(value.getTime()) ? 'invalid' : value.toISOString()})`;
+  return 'an object';
+}
+
+/** Edit distance, for naming the option a misspelt key most likely meant. */
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const kept = row[j] as number;
+      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, previous + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1));
+      previous = kept;
+    }
+  }
+  return row[b.length] as number;
+}
+
+/** The known name closest to `unknown`, if one is close enough to be a likely typo. */
+export function closestName(unknown: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const name of known) {
+    const d = distance(unknown, name);
+    if (d < bestDistance) {
+      best = name;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/** The schema at `path` inside `schema` (through objects, optionals, arrays), to list its keys. */
+function schemaAt(schema: zc.$ZodType, path: readonly PropertyKey[]): zc.$ZodType | undefined {
+  let current: zc.$ZodType | undefined = schema;
+  for (const key of [...path, undefined]) {
+    for (let depth = 0; current && depth < 8; depth++) {
+      const def = current._zod.def as unknown as { type: string; innerType?: zc.$ZodType; options?: zc.$ZodType[] };
+      if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default' || def.type === 'readonly') current = def.innerType;
+      else break;
+    }
+    if (key === undefined || !current) return current;
+    const def = current._zod.def as unknown as { type: string; shape?: Record<string, zc.$ZodType>; element?: zc.$ZodType; items?: zc.$ZodType[] };
+    current = def.type === 'object' ? def.shape?.[String(key)] : def.type === 'array' ? def.element : def.type === 'tuple' ? def.items?.[Number(key)] : undefined;
+  }
+  return current;
+}
+
+function pathText(where: string, path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => (typeof key === 'number' ? `${text}[${key}]` : `${text}.${String(key)}`), where);
+}
+
+/**
+ * A schema built on first use, not when its module loads: a bundle drops the schemas of functions it
+ * does not call (mark the call `/* @__PURE__ *\/`), and a Lambda's cold start builds only the ones it checks.
+ */
+export function lazySchema<S extends zc.$ZodType>(build: () => S): () => S {
+  let schema: S | undefined;
+  return () => (schema ??= build());
+}
+
+/**
+ * Checks a function's options (or one argument) against their schema (or a `lazySchema`); returns
+ * them as parsed. `where` names them in messages, e.g. `backfill options`.
+ */
+export function checkOptions<S extends zc.$ZodType>(given: S | (() => S), value: unknown, where: string): zc.output<S> {
+  const schema = typeof given === 'function' ? given() : given;
+  const result = z.safeParse(schema, value);
+  if (result.success) return result.data;
+  const issues = result.error.issues as readonly SkewlessIssue[];
+  const first = result.error.issues[0] as zc.$ZodIssue;
+  let message: string;
+  if (first.code === 'unrecognized_keys') {
+    const known = Object.keys((schemaAt(schema, first.path)?._zod.def as unknown as { shape?: object } | undefined)?.shape ?? {});
+    message = first.keys
+      .map((key) => {
+        const near = closestName(key, known);
+        return `unknown option ${pathText(where, [...first.path, key])}${near ? ` (did you mean "${near}"?)` : ''}`;
+      })
+      .join('; ');
+    message += `; known: ${known.join(', ')}`;
+  } else {
+    message = `${pathText(where, first.path)}: ${first.message}`;
+  }
+  throw new ConfigurationError('INVALID_CONFIG', message, { issues });
+}
+
+/** An expected-type message that says what was given, for a schema's `error` option. */
+export function expected(what: string): (issue: { readonly input?: unknown }) => string {
+  return (issue) => `expected ${what}, got ${describeValue(issue.input)}`;
+}
+
+const DURATION_TEXT = /^\d+(ms|s|m|h|d|w)$/;
+
+/** The message for a value that is not a documented duration: a number gets a hint with units, never a guessed one. */
+export function durationMessage(value: unknown): string {
+  if (typeof value === 'number') {
+    return `a duration is text with a unit, got the number ${value}: did you mean '${value}s' or '${value}m'?`;
+  }
+  return `expected a duration such as '90s', '15m', '12h', '30d' or '2w', got ${describeValue(value)}`;
+}
+
+/** A duration as skewless documents them: `'500ms'`, `'90s'`, `'15m'`, `'12h'`, `'30d'`, `'2w'`. */
+export function durationSchema() {
+  return z.string({ error: (issue) => durationMessage(issue.input) }).check(z.refine((text) => DURATION_TEXT.test(text.trim()), { error: (issue) => durationMessage(issue.input) }));
+}
+
+/** A function option (a callback, a sink). */
+export function functionSchema(what: string) {
+  return z.custom<(...args: never[]) => unknown>((value) => typeof value === 'function', { error: expected(what) });
+}
+
+/** An object with these methods: a backend or a sink passed in. */
+export function objectWith(methods: readonly string[], what: string) {
+  return z.custom<object>(
+    (value) => typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function'),
+    { error: expected(`${what} (an object with ${methods.join(', ')})`) },
+  );
+}
+
+/** A positive whole number. */
+export function positiveInteger(what = 'a positive whole number') {
+  return z.number({ error: expected(what) }).check(z.refine((n) => Number.isInteger(n) && n > 0, { error: expected(what) }));
+}
+
+/** A whole number at least 0. */
+export function countSchema(what = 'a whole number, 0 or more') {
+  return z.number({ error: expected(what) }).check(z.refine((n) => Number.isInteger(n) && n >= 0, { error: expected(what) }));
+}

@@ -1,0 +1,279 @@
+// What a JavaScript caller, an `as any`, a config read from JSON and real files did to 0.1, one case
+// each: every one passed silently, returned a wrong answer, lost data or crashed with a TypeError.
+// Each now fails at the door with a SkewlessError that names the option or the row and column.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSync } from 'esbuild';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { sqsDeadLetter } from '../src/aws/index.js';
+import { kinesisHandler, sqsHandler } from '../src/lambda/index.js';
+import { localStores } from '../src/local/index.js';
+import {
+  audit,
+  backfill,
+  ConfigurationError,
+  count,
+  createFeatureStore,
+  DataError,
+  defineFeatureGroup,
+  isoTimestamp,
+  parquetFile,
+  SkewlessError,
+  trainingSet,
+} from '../src/index.js';
+import { kinesisEvent, memoryOnline, sqsEvent } from '../src/testing/index.js';
+import { cardActivity, validCardEvent } from './fixtures/groups.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'skewless-corpus-'));
+const stores: { close(): Promise<void> }[] = [];
+afterAll(async () => {
+  for (const store of stores) await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function localStore() {
+  const store = createFeatureStore(localStores({ memory: true }));
+  stores.push(store);
+  return store;
+}
+
+/** The error a call throws (or rejects with), for assertions on its class and message. */
+async function errorOf(call: () => unknown): Promise<unknown> {
+  try {
+    await call();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected the call to fail');
+}
+
+async function configurationError(call: () => unknown, message: RegExp): Promise<void> {
+  const error = await errorOf(call);
+  expect(error).toBeInstanceOf(ConfigurationError);
+  expect((error as Error).message).toMatch(message);
+}
+
+const anyOptions = <T>(value: unknown) => value as T;
+
+const cardConfig = {
+  name: 'cards',
+  recordIdentifier: 'card_id',
+  eventTime: 'event_time',
+  source: z.object({ card_id: z.string(), amount_cents: z.number().int(), ts: isoTimestamp() }),
+  features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number() }),
+  transform: (e: { card_id: string; amount_cents: number; ts: Date }) => ({ card_id: e.card_id, event_time: e.ts, amount: e.amount_cents / 100 }),
+};
+
+describe('options silently accepted or crashing in 0.1', () => {
+  it("backfill({ to: 'sideways' }) is refused instead of writing online", async () => {
+    const store = localStore();
+    await configurationError(() => backfill(store, cardActivity, { from: [validCardEvent], to: anyOptions('sideways') }), /backfill options\.to: expected 'offline', 'online' or 'both', got "sideways"/);
+    const { online } = await store.backends();
+    expect(await store.get(cardActivity, 'card-1')).toBeUndefined();
+    expect(online).toBeDefined();
+  });
+
+  it("backfill({ chunkSize: '10k' }) is refused instead of reporting records: 0 as a success", async () => {
+    await configurationError(() => backfill(localStore(), cardActivity, { from: [validCardEvent], chunkSize: anyOptions('10k') }), /chunkSize: expected a positive whole number of rows, got "10k"/);
+  });
+
+  it('backfill({ from: "data/cards.ndjson" }) names the file sources instead of reading the path as 17 characters', async () => {
+    await configurationError(() => backfill(localStore(), cardActivity, { from: anyOptions('data/cards.ndjson') }), /from is the string "data\/cards\.ndjson"; for a file use ndjsonFile\(path\)/);
+  });
+
+  it("audit({ sample: 'lots' }) is refused instead of reporting 100% consistency over nothing", async () => {
+    await configurationError(() => audit(localStore(), cardActivity, { sample: anyOptions('lots') }), /audit options\.sample: expected .*got "lots"/);
+  });
+
+  it('a trainingSet entityKey that is not a spine column is named, with the columns the spine has', async () => {
+    const error = await errorOf(() =>
+      trainingSet(localStore(), { spine: [{ card: 'card-1', label_time: new Date() }], entityKey: 'card_id', timestamp: 'label_time', features: [cardActivity.select('amount')] }),
+    );
+    expect(error).toBeInstanceOf(DataError);
+    expect(error).toMatchObject({ code: 'INVALID_SPINE', column: 'card_id' });
+    expect((error as Error).message).toMatch(/no column "card_id".*its columns: card, label_time/);
+  });
+
+  it('a missing timestamp column is named, not reported as "must be a Date, got undefined"', async () => {
+    const error = await errorOf(() =>
+      trainingSet(localStore(), { spine: [{ card_id: 'card-1', labelled_at: new Date() }], entityKey: 'card_id', timestamp: 'label_time', features: [cardActivity.select('amount')] }),
+    );
+    expect(error).toBeInstanceOf(DataError);
+    expect((error as Error).message).toMatch(/no column "label_time".*its columns: card_id, labelled_at/);
+  });
+
+  it('bad spine data is a DataError with its row and column, not a DefinitionError', async () => {
+    const spine = [
+      { card_id: 'card-1', label_time: new Date() },
+      { card_id: 'card-2', label_time: 'yesterday' },
+    ];
+    const error = await errorOf(() => trainingSet(localStore(), { spine, entityKey: 'card_id', timestamp: 'label_time', features: [cardActivity.select('amount')] }));
+    expect(error).toBeInstanceOf(DataError);
+    expect(error).toMatchObject({ code: 'INVALID_SPINE', row: 1, column: 'label_time' });
+  });
+
+  it('allowedLateness: 60 gets a unit hint, never a TypeError or a guessed unit', async () => {
+    const error = await errorOf(() => defineFeatureGroup({ ...cardConfig, allowedLateness: 60, aggregations: { n: count({ window: '1h' }) } } as never));
+    expect(error).toBeInstanceOf(SkewlessError);
+    expect(error).not.toBeInstanceOf(TypeError);
+    expect((error as Error).message).toMatch(/did you mean '\d+s' or '\d+m'\?/);
+  });
+
+  it('availabilityDelay: 900 and maxAge: 3600 get the same hint', async () => {
+    await configurationError(() => audit(localStore(), cardActivity, { availabilityDelay: anyOptions(900) }), /did you mean '900s' or '900m'\?/);
+    await configurationError(() => cardActivity.select('amount').with({ maxAge: anyOptions(3600) }), /did you mean '3600s' or '3600m'\?/);
+  });
+
+  it('count({ window: 300 }) says the window is a duration, not that one is required', async () => {
+    const error = await errorOf(() => count({ window: anyOptions(300) }));
+    expect(error).toBeInstanceOf(SkewlessError);
+    expect((error as Error).message).toMatch(/did you mean '300s' or '300m'\?/);
+  });
+
+  it("createFeatureStore({ online: 'sagemaker' }) is refused when it is built, not at the first get", async () => {
+    await configurationError(() => createFeatureStore({ online: anyOptions('sagemaker'), offline: false }), /createFeatureStore options\.online: expected .*got "sagemaker"/);
+  });
+
+  it('sqsDeadLetter with an unset environment variable says so, at cold start', async () => {
+    await configurationError(() => sqsDeadLetter({ queueUrl: process.env['SKEWLESS_UNSET_QUEUE_URL'] as string }), /queueUrl.*is the environment variable set\?/);
+  });
+
+  it('unknown option keys are refused, naming the closest known one', async () => {
+    await configurationError(() => backfill(localStore(), cardActivity, anyOptions({ from: [validCardEvent], chunksize: 10 })), /unknown option backfill options\.chunksize \(did you mean "chunkSize"\?\)/);
+    await configurationError(() => createFeatureStore(anyOptions({ online: memoryOnline(), offline: false, deadletter: () => {} })), /did you mean "deadLetter"\?/);
+  });
+
+  it('a handler called with a context of {} (a unit test) runs the batch instead of failing it', async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: () => {} });
+    const handler = kinesisHandler(cardActivity, { store, log: false });
+    const response = await handler(kinesisEvent([validCardEvent]), anyOptions({}));
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(await store.get(cardActivity, 'card-1')).toMatchObject({ amount: 12.5 });
+  });
+
+  it('memoryOnline keeps the deadline, so the safety margin can be tested with it', async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: () => {} });
+    const handler = sqsHandler(cardActivity, { store, log: false, safetyMarginMs: 1000 });
+    // Less time left than the margin: nothing may start, every record is reported for redelivery.
+    const response = await handler(sqsEvent([validCardEvent, { ...validCardEvent, card_id: 'card-2' }]), { getRemainingTimeInMillis: () => 500 } as never);
+    expect(response?.batchItemFailures).toHaveLength(2);
+    expect(await store.get(cardActivity, 'card-1')).toBeUndefined();
+  });
+});
+
+describe('data lost or mistyped in 0.1', () => {
+  it('a handler whose store has no dead letter is refused unless poison is discarded by name, which the log reports', async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: false });
+    await configurationError(() => kinesisHandler(cardActivity, { store }), /no dead-letter sink, so poison records would be lost/);
+    const lines: string[] = [];
+    const handler = kinesisHandler(cardActivity, { store, discardPoison: true, log: (line) => void lines.push(line) });
+    expect(await handler(kinesisEvent([{ card_id: 'x' }]))).toEqual({ batchItemFailures: [] });
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ poison: 1, discarded: 1 });
+  });
+
+  // A source schema written for NDJSON: numbers and ISO text.
+  const payments = defineFeatureGroup({
+    name: 'payments',
+    recordIdentifier: 'card_id',
+    eventTime: 'event_time',
+    source: z.object({ card_id: z.string(), amount_cents: z.number().int(), ts: isoTimestamp() }),
+    features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number() }),
+    transform: (e) => ({ card_id: e.card_id, event_time: e.ts, amount: e.amount_cents / 100 }),
+  });
+
+  /** A Parquet file as DuckDB, Spark and pandas write one: BIGINT and TIMESTAMP columns. */
+  function typedParquet(path: string, amounts: readonly bigint[]): string {
+    const times = amounts.map((_, i) => new Date(Date.UTC(2024, 4, 1, 12, 0, i)));
+    writeFileSync(
+      path,
+      new Uint8Array(
+        parquetWriteBuffer({
+          columnData: [
+            { name: 'card_id', data: amounts.map((_, i) => `card-${i}`), type: 'STRING' },
+            { name: 'amount_cents', data: [...amounts], type: 'INT64' },
+            { name: 'ts', data: times, type: 'TIMESTAMP' },
+          ],
+        } as never),
+      ),
+    );
+    return path;
+  }
+
+  it('a Parquet source with BIGINT and TIMESTAMP columns is read by a schema written for NDJSON', async () => {
+    const file = typedParquet(join(dir, 'typed.parquet'), [1250n, 99n, 100_000n]);
+    const store = localStore();
+    const summary = await backfill(store, payments, { from: parquetFile(file), to: 'both' });
+    expect(summary).toMatchObject({ records: 3, written: 3, poison: 0 });
+    expect(await store.get(payments, 'card-2')).toEqual({ card_id: 'card-2', event_time: new Date(Date.UTC(2024, 4, 1, 12, 0, 2)), amount: 1000 });
+  });
+
+  it('an INT64 that would lose precision as a number is poison with the reason, and the rejects file keeps its type', async () => {
+    const file = typedParquet(join(dir, 'lossy.parquet'), [1250n, 2n ** 60n + 1n]);
+    const summary = await backfill(localStore(), payments, { from: parquetFile(file) });
+    expect(summary).toMatchObject({ records: 2, written: 1, poison: 1 });
+    const [reject] = readFileSync(summary.rejectsFile as string, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(reject.error.message).toMatch(/column "amount_cents": the INT64 value 1152921504606846977 is beyond \+-2\^53/);
+    expect(reject.raw.amount_cents).toBe('1152921504606846977');
+    expect(reject.rawTypes).toEqual({ amount_cents: 'bigint', ts: 'Date' });
+  });
+
+  it('the CLI exits non-zero when every row was poison', () => {
+    // The CLI and a definitions module as they run: bundled from source inside the repository, so
+    // their dependencies resolve from its node_modules.
+    const scratch = mkdtempSync(join(import.meta.dirname, '.tmp-corpus-'));
+    try {
+      const src = join(import.meta.dirname, '..', 'src');
+      writeFileSync(
+        join(scratch, 'groups.ts'),
+        `import { z } from 'zod';
+         import { defineFeatureGroup, isoTimestamp } from ${JSON.stringify(join(src, 'index.ts'))};
+         export const strict = defineFeatureGroup({
+           name: 'strict', recordIdentifier: 'id', eventTime: 't',
+           source: z.object({ id: z.string(), t: isoTimestamp(), v: z.string() }),
+           features: z.object({ id: z.string(), t: z.date(), v: z.string() }),
+           transform: (e) => ({ id: e.id, t: e.t, v: e.v }),
+         });`,
+      );
+      const bundle = (entry: string, out: string) => buildSync({ entryPoints: [entry], outfile: join(scratch, out), bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'error' });
+      bundle(join(scratch, 'groups.ts'), 'groups.mjs');
+      bundle(join(src, 'cli', 'index.ts'), 'cli.mjs');
+      const data = join(scratch, 'numbers.ndjson');
+      writeFileSync(data, `${[1, 2, 3].map((v) => JSON.stringify({ id: `r${v}`, t: '2024-01-01T00:00:00Z', v })).join('\n')}\n`);
+      const result = spawnSync(process.execPath, [join(scratch, 'cli.mjs'), 'backfill', join(scratch, 'groups.mjs'), 'strict', '--from', data, '--dir', join(scratch, 'store')], { encoding: 'utf8', cwd: scratch });
+      expect(result.stdout).toMatch(/3 rows read, 0 written, 3 poison/);
+      expect(result.stderr).toMatch(/every one of the 3 rows was poison/);
+      expect(result.status).toBe(1);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
+  });
+
+  it('a ragged, binary or missing CSV spine is a DataError naming the file and line', async () => {
+    const features = [cardActivity.select('amount')];
+    const ragged = join(dir, 'ragged.csv');
+    writeFileSync(ragged, 'card_id,label_time\ncard-1,2024-01-01T00:00:00Z\ncard-2,2024-01-01T00:00:00Z,extra\n');
+    const binary = join(dir, 'binary.csv');
+    writeFileSync(binary, Buffer.from([0x50, 0x4b, 0x03, 0x04, 0xff, 0xfe, 0x00, 0x81]));
+    const missing = join(dir, 'missing.csv');
+    for (const [csv, message] of [
+      [ragged, /ragged\.csv, line 3: 3 fields, but the header names 2/],
+      [binary, /binary\.csv is not UTF-8 text/],
+      [missing, /cannot read the spine file .*missing\.csv/],
+    ] as const) {
+      for (const output of [undefined, { parquet: join(dir, 'out.parquet') }]) {
+        const error = await errorOf(async () => {
+          await trainingSet(localStore(), { spine: { csv }, entityKey: 'card_id', timestamp: 'label_time', features, ...(output ? { output } : {}) });
+          throw new Error(`no error for ${csv} ${output ? 'to a file' : 'to rows'}`);
+        });
+        if (!(error instanceof DataError)) throw error;
+        const error2 = await errorOf(() => trainingSet(localStore(), { spine: { csv }, entityKey: 'card_id', timestamp: 'label_time', features, ...(output ? { output } : {}) }));
+        expect(error).toBeInstanceOf(DataError);
+        expect((error as Error).message).toMatch(message);
+      }
+    }
+  });
+});
