@@ -114,7 +114,7 @@ export function defineFeatureGroup<
 >(config: FeatureGroupConfig<N, S, F, Id, T, A>): FeatureGroup<N, S, F, Id, T, A> {
   const raw = config as unknown as RawDefinitionConfig;
   // The aggregates bring their compiler, reducer and stateful ingest (a group without any needs none).
-  const runtime = aggregationRuntimeOf(raw?.aggregations, String(raw?.name));
+  const runtime = aggregationRuntimeOf(raw?.aggregations, typeof raw?.name === 'string' ? raw.name : describeValue(raw?.name));
   const definition = compileDefinition<zc.output<F>>(raw, runtime);
   const reducer = runtime && definition.aggregation ? runtime.createReducer(definition.aggregation) : undefined;
   const pipeline = createPipeline(definition, reducer);
