@@ -63,6 +63,11 @@ export type BackendErrorCode =
   | 'THROTTLED'
   | 'INVALID_REQUEST'
   | 'DEADLINE_EXCEEDED'
+  /**
+   * The backend cannot store a value of this record (a number outside DynamoDB's range, say): the
+   * record is refused before it is sent, never retried, and the feature store treats it as poison.
+   */
+  | 'INVALID_VALUE'
   /** Another writer changed an entity's aggregation state between this batch's read and its write. */
   | 'STATE_CONFLICT';
 
@@ -159,7 +164,9 @@ export class TransformError extends SkewlessError {
 
 /**
  * The transform's output does not match the `features` schema, or cannot be stored as SageMaker
- * stores features (a value over 350 KB, an integer outside signed 64-bit, a time outside 0000..9999, ...).
+ * stores features (a value over 350 KB, an integer outside signed 64-bit, a time outside 0000..9999, ...),
+ * or as the online backend stores them (a number outside DynamoDB's range: the backend's `INVALID_VALUE`
+ * refusal is the `cause`).
  *
  * ### Example
  * ```ts

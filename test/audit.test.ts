@@ -2,7 +2,9 @@ import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-fe
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { s3Offline, sageMakerOnline } from '../src/aws/index.js';
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { athenaOffline, sageMakerOnline } from '../src/aws/index.js';
 import { audit, backfill, count, createFeatureStore, defineFeatureGroup, type FeatureStore, lineage, sum } from '../src/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
 import { memoryAggregationState } from '../src/testing/index.js';
@@ -154,7 +156,8 @@ describe('audit of 10,000 identifiers', () => {
     await stack.flush();
     const store = createFeatureStore({
       online: sageMakerOnline({ client: runtime }),
-      offline: s3Offline({ client: new S3Client(stack.clientConfig), bucket: 'audit-lake', prefix: 'offline' }),
+      // SageMaker's offline store, read as on AWS: Athena over the Glue table DescribeFeatureGroup names.
+      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3: new S3Client(stack.clientConfig), sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://audit-lake/athena/' }),
     });
     // SageMaker stamps write times itself: audit an hour from now, past the availability delay.
     const report = await audit(store, group, { sample: 10_000, at: new Date(Date.now() + 3_600_000) });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { dynamoDbOnline, dynamoDbTableDefinition, s3Offline } from '../src/aws/index.js';
 import { createFeatureStore, defineFeatureGroup } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
+import { dynamoDbContract } from './contracts/dynamodb.js';
 
 const sessions = defineFeatureGroup({
   name: 'user-sessions',
@@ -27,6 +28,11 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack.close();
+});
+
+dynamoDbContract('dynalite', {
+  client: () => new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } }),
+  normalizesNumbers: true,
 });
 
 describe('createFeatureStore on DynamoDB (dynalite) and S3 (local stack)', () => {

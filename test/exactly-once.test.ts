@@ -1,13 +1,16 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import fc from 'fast-check';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { dynamoDbAggregationState, dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
+import { athenaOffline, dynamoDbAggregationState, dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
 import { backfill, count, createFeatureStore, defineFeatureGroup, distinctCount, last, max, type OfflineStore, type OnlineStore, sum } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
-import { type LocalStack, localAggregationState, localOffline, startLocalStack } from '../src/local/index.js';
+import { type LocalStack, localAggregationState, startLocalStack } from '../src/local/index.js';
 import type { OnlineWriteOutcome } from '../src/store/types.js';
 import type { AggregationSaveOutcome, AggregationStateStore } from '../src/pipeline/state.js';
 import { kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
@@ -384,7 +387,8 @@ describe('sageMakerOnline on the local stack (it writes the offline store itself
         };
         await runInterleaved(group, txns, backends, seed, 3);
         await stack.flush();
-        const files = await localOffline({ dir: join(stack.dir, 's3', 'exactly-once', group.name) });
+        // Read as a user would: Athena over the Glue table SageMaker made at the group's resolved location.
+        const files = athenaOffline({ client: new AthenaClient(stack.clientConfig), s3: new S3Client(stack.clientConfig), sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://exactly-once/athena/' });
         const rows = await files.scan(group);
         await files.close();
         const reader = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline: false });

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFeatureStore, DefinitionError, type DeadLetterEntry, type FeatureStore, FeatureValidationError } from '../src/index.js';
+import { BackendError, createFeatureStore, DefinitionError, type DeadLetterEntry, type FeatureStore, FeatureValidationError, type OnlineStore } from '../src/index.js';
 import { localOffline, localOnline, localStores } from '../src/local/index.js';
+import { memoryOffline, memoryOnline } from '../src/testing/index.js';
+import { payments } from './contracts/dynamodb.js';
 import { cardActivity, everyType, validCardEvent } from './fixtures/groups.js';
 
 let store: FeatureStore;
@@ -154,5 +156,61 @@ describe('the default store', () => {
     await store.ingest(cardActivity, [validCardEvent]);
     expect((await store.get(cardActivity, 'card-1'))?.amount).toBe(12.5);
     expect(readdirSync(dir)).toEqual(expect.arrayContaining(['offline', 'online.duckdb']));
+  });
+});
+
+/** An online store that refuses, as `dynamoDbOnline` refuses a number DynamoDB cannot hold, records with an amount of 1e+300. */
+function refusingOnline(error = (group: string) => new BackendError('INVALID_VALUE', `group "${group}": feature amount: 1e+300 is too large`, { group, issues: [{ code: 'invalid_value', path: ['amount'], message: 'too large' }] })): OnlineStore {
+  const inner = memoryOnline();
+  const refuses = (record: readonly { FeatureName: string; ValueAsString?: string }[]) => record.some((f) => f.FeatureName === 'amount' && f.ValueAsString === '1e+300');
+  return {
+    ...inner,
+    async put(group, records, options) {
+      const outcomes = await inner.put(group, records.filter((r) => !refuses(r)), options);
+      let k = 0;
+      return records.map((r) => (refuses(r) ? error(group.name) : (outcomes[k++] as never)));
+    },
+  };
+}
+
+describe('a record the online backend cannot store', () => {
+  const ts = '2024-05-01T12:00:00Z';
+  const huge = { payment_id: 'p-huge', amount: 1e300, ts };
+
+  it('is poison: dead-lettered with the backend\'s reason at its position, never reported for redelivery or written offline', async () => {
+    const dead: DeadLetterEntry[] = [];
+    const offline = memoryOffline();
+    store = createFeatureStore({ online: refusingOnline(), offline, deadLetter: (entries) => void dead.push(...entries) });
+    const summary = await store.ingest(payments, [{ payment_id: 'p-1', amount: 1, ts }, huge, { payment_id: 'p-2', amount: 2, ts }], { position: (index) => ({ source: 'test', index }) });
+    expect(summary.outcomes.map((o) => o.status)).toEqual(['applied', 'poison', 'applied']);
+    expect(summary).toMatchObject({ applied: 2, poison: 1, failed: 0 });
+    expect(dead).toHaveLength(1);
+    expect(dead[0]).toMatchObject({ group: 'payments', raw: huge, position: { source: 'test', index: 1 } });
+    expect(dead[0]?.error).toBeInstanceOf(FeatureValidationError);
+    expect(dead[0]?.error).toMatchObject({ message: expect.stringContaining('feature amount: 1e+300 is too large'), issues: [{ path: ['amount'] }] });
+    expect(dead[0]?.error.cause).toMatchObject({ code: 'INVALID_VALUE' });
+    expect((await offline.scan(payments)).map((r) => r['payment_id']).sort()).toEqual(['p-1', 'p-2']);
+  });
+
+  it('is reported for redelivery when the dead-letter sink fails, never dropped', async () => {
+    store = createFeatureStore({ online: refusingOnline(), offline: false, deadLetter: () => Promise.reject(new Error('queue gone')) });
+    const summary = await store.ingest(payments, [huge, { payment_id: 'p-1', amount: 1, ts }]);
+    expect(summary.outcomes.map((o) => o.status)).toEqual(['failed', 'applied']);
+    expect(summary.outcomes[0]).toMatchObject({ error: { retryable: true, message: expect.stringContaining('queue gone') } });
+  });
+
+  it('is poison in a put too, reported with its position', async () => {
+    store = createFeatureStore({ online: refusingOnline(), offline: false });
+    const summary = await store.put(payments, [{ payment_id: 'p', event_time: new Date(ts), amount: 1e300 }]);
+    expect(summary.outcomes).toEqual([{ index: 0, status: 'poison', error: expect.objectContaining({ code: 'FEATURE_VALIDATION', position: { source: 'put', index: 0 } }) }]);
+  });
+
+  it('is told apart from other failures that retrying will not cure, which stay failed (a missing table is no reason to dead-letter)', async () => {
+    const missingTable = (group: string) => new BackendError('WRITE_FAILED', `group "${group}": DynamoDB table "t" does not exist`, { group, retryable: false });
+    const dead: DeadLetterEntry[] = [];
+    store = createFeatureStore({ online: refusingOnline(missingTable), offline: false, deadLetter: (entries) => void dead.push(...entries) });
+    const summary = await store.ingest(payments, [huge]);
+    expect(summary.outcomes[0]).toMatchObject({ status: 'failed', error: { code: 'WRITE_FAILED' } });
+    expect(dead).toEqual([]);
   });
 });

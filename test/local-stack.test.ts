@@ -11,7 +11,10 @@ import {
   SageMakerFeatureStoreRuntimeClient,
   ValidationError,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { CreateQueueCommand, QueueDoesNotExist, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { md5OfMessageAttributes } from '../src/local/stack/sqs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
@@ -83,6 +86,15 @@ beforeAll(async () => {
       RoleArn: 'arn:aws:iam::000000000000:role/feature-store',
     }),
   );
+  await sagemaker.send(
+    new CreateFeatureGroupCommand({
+      FeatureGroupName: 'every-string',
+      RecordIdentifierFeatureName: 'id',
+      EventTimeFeatureName: 't',
+      FeatureDefinitions: ['id', 't', 'a', 'b'].map((name) => ({ FeatureName: name, FeatureType: 'String' as const })),
+      OnlineStoreConfig: { EnableOnlineStore: true },
+    }),
+  );
 });
 
 afterAll(async () => {
@@ -96,7 +108,9 @@ describe('SageMaker control plane', () => {
     expect(described.RecordIdentifierFeatureName).toBe('card_id');
     expect(described.FeatureDefinitions).toHaveLength(3);
     expect(described.CreationTime).toBeInstanceOf(Date);
-    expect(described.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri).toBe('s3://feature-store/offline/card-activity/data');
+    // https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-offline.html: <S3Uri>/<account>/sagemaker/<region>/offline-store/<group>-<creation epoch>/data
+    const epoch = Math.floor((described.CreationTime as Date).getTime() / 1000);
+    expect(described.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri).toBe(`s3://feature-store/offline/000000000000/sagemaker/us-east-1/offline-store/card-activity-${epoch}/data`);
     expect(described.OfflineStoreConfig?.DataCatalogConfig?.Database).toBe('sagemaker_featurestore');
     expect(described.OfflineStoreConfig?.DataCatalogConfig?.TableName).toMatch(/^card_activity_\d+$/);
   });
@@ -114,8 +128,10 @@ describe('SageMaker control plane', () => {
     await expect(again).rejects.toBeInstanceOf(ResourceInUse);
   });
 
-  it('raises ResourceNotFound for an unknown group', async () => {
-    await expect(sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: 'nope' }))).rejects.toBeInstanceOf(ControlResourceNotFound);
+  it('raises ResourceNotFound (400, its only modelled error) for an unknown group, as DescribeFeatureGroup does', async () => {
+    const error = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: 'nope' })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ControlResourceNotFound);
+    expect((error as ControlResourceNotFound).$metadata.httpStatusCode).toBe(400);
   });
 
   it('lists groups page by page', async () => {
@@ -185,9 +201,17 @@ describe('SageMaker Feature Store runtime', () => {
     await expect(badTime).rejects.toBeInstanceOf(ValidationError);
   });
 
-  it('raises ResourceNotFound for an unknown group', async () => {
-    const put = runtime.send(new PutRecordCommand({ FeatureGroupName: 'no-such-group', Record: record('c', '2024-05-01T12:00:00Z', '1') }));
-    await expect(put).rejects.toBeInstanceOf(ResourceNotFound);
+  it('answers PutRecord and DeleteRecord on an unknown group with ValidationError "Resource Not Found" (aws/sagemaker-python-sdk issue 2606), GetRecord with ResourceNotFound 404 (its model)', async () => {
+    const message = "Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name [no-such-group].";
+    const put = await runtime.send(new PutRecordCommand({ FeatureGroupName: 'no-such-group', Record: record('c', '2024-05-01T12:00:00Z', '1') })).catch((e: unknown) => e);
+    expect(put).toBeInstanceOf(ValidationError);
+    expect(put).toMatchObject({ message, $metadata: { httpStatusCode: 400 } });
+    const del = await runtime.send(new DeleteRecordCommand({ FeatureGroupName: 'no-such-group', RecordIdentifierValueAsString: 'c', EventTime: '2024-05-01T12:00:00Z' })).catch((e: unknown) => e);
+    expect(del).toBeInstanceOf(ValidationError);
+    expect(del).toMatchObject({ message });
+    const get = await runtime.send(new GetRecordCommand({ FeatureGroupName: 'no-such-group', RecordIdentifierValueAsString: 'c' })).catch((e: unknown) => e);
+    expect(get).toBeInstanceOf(ResourceNotFound);
+    expect(get).toMatchObject({ message, $metadata: { httpStatusCode: 404 } });
   });
 
   it('deletes softly and hard, refusing a hard delete older than the record', async () => {
@@ -230,6 +254,76 @@ describe('SageMaker Feature Store runtime', () => {
     );
     expect(result.Errors?.map((e) => e.ErrorCode)).toEqual(['ValidationError']);
     expect(amountOf((await runtime.send(new GetRecordCommand({ FeatureGroupName: GROUP, RecordIdentifierValueAsString: 'card-bw' }))).Record)).toBe('7');
+  });
+});
+
+describe('SageMaker Feature Store, as its docs and models say', () => {
+  const refused = async (call: Promise<unknown>, message: RegExp) => {
+    const error = await call.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toMatch(message);
+  };
+
+  it("takes only the String event times CreateFeatureGroup documents: yyyy-MM-dd'T'HH:mm:ssZ and yyyy-MM-dd'T'HH:mm:ss.SSSZ (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateFeatureGroup.html)", async () => {
+    for (const time of ['2024-05-01T12:00:00Z', '2024-05-01T12:00:00.250Z']) {
+      await runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('time-ok', time, '1') }));
+    }
+    for (const time of ['2026-11-30 11:39:25Z', '2026-11-30T11:39Z', '2024-05-01T12:00:00.5Z', '2024-05-01T12:00:00+00:00', '2024-05-01T12:00:00.250000Z', '2024-05-01t12:00:00z']) {
+      await refused(runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('time-bad', time, '1') })), /yyyy-MM-dd'T'HH:mm:ssZ/);
+    }
+  });
+
+  it('refuses a TtlDuration unit it does not list (Seconds, Minutes, Hours, Days, Weeks) and a Value below 1 (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_TtlDuration.html)', async () => {
+    const put = (ttl: unknown) => runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('ttl', '2024-05-01T12:00:00Z', '1'), TtlDuration: ttl as never }));
+    await put({ Unit: 'Days', Value: 1 });
+    await refused(put({ Unit: 'Fortnights', Value: 1 }), /TtlDuration.Unit must be one of Seconds, Minutes, Hours, Days, Weeks/);
+    await refused(put({ Unit: 'Days', Value: 0 }), /TtlDuration.Value/);
+    const create = await sagemaker
+      .send(new CreateFeatureGroupCommand({ FeatureGroupName: 'ttl-bad', RecordIdentifierFeatureName: 'id', EventTimeFeatureName: 't', FeatureDefinitions: [{ FeatureName: 'id', FeatureType: 'String' }, { FeatureName: 't', FeatureType: 'String' }], OnlineStoreConfig: { EnableOnlineStore: true, TtlDuration: { Unit: 'Months' as never, Value: 1 } } }))
+      .catch((e: unknown) => e);
+    expect((create as Error).message).toMatch(/TtlDuration.Unit/);
+  });
+
+  it('refuses a record identifier over 2 KB and a value or record over 350 KB (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-quotas.html)', async () => {
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('i'.repeat(2048), '2024-05-01T12:00:00Z', '1') }));
+    await refused(runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('i'.repeat(2049), '2024-05-01T12:00:00Z', '1') })), /record identifier is over 2048 bytes/);
+    await refused(runtime.send(new PutRecordCommand({ FeatureGroupName: GROUP, Record: record('é'.repeat(1025), '2024-05-01T12:00:00Z', '1') })), /over 2048 bytes/);
+    await refused(
+      runtime.send(new PutRecordCommand({ FeatureGroupName: 'every-string', Record: [{ FeatureName: 'id', ValueAsString: 'x' }, { FeatureName: 't', ValueAsString: '2024-05-01T12:00:00Z' }, { FeatureName: 'a', ValueAsString: 'v'.repeat(350 * 1024 + 1) }] })),
+      /value of feature a is over 358400 bytes/,
+    );
+    await refused(
+      runtime.send(new PutRecordCommand({ FeatureGroupName: 'every-string', Record: [{ FeatureName: 'id', ValueAsString: 'x' }, { FeatureName: 't', ValueAsString: '2024-05-01T12:00:00Z' }, { FeatureName: 'a', ValueAsString: 'v'.repeat(200 * 1024) }, { FeatureName: 'b', ValueAsString: 'v'.repeat(200 * 1024) }] })),
+      /record is over 358400 bytes/,
+    );
+  });
+
+  it('takes 1 to 25 BatchWriteRecord entries (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_BatchWriteRecord.html), and sageMakerOnline sends at most 25 a call', async () => {
+    const entries = (n: number) => Array.from({ length: n }, (_, i) => ({ FeatureGroupName: GROUP, Record: record(`bw-${i}`, '2024-05-01T12:00:00Z', String(i)) }));
+    await runtime.send(new BatchWriteRecordCommand({ Entries: entries(25) }));
+    await refused(runtime.send(new BatchWriteRecordCommand({ Entries: entries(26) })), /Entries must hold 1 to 25 entries, got 26/);
+    const before = stack.faultCounts['BatchWriteRecord']?.calls ?? 0;
+    const { sageMakerOnline } = await import('../src/aws/index.js');
+    const online = sageMakerOnline({ client: runtime, batchWrite: true });
+    const group = { name: GROUP, recordIdentifier: 'card_id', eventTime: 'event_time', featureDefinitions: [{ FeatureName: 'card_id', FeatureType: 'String' as const }, { FeatureName: 'event_time', FeatureType: 'String' as const }, { FeatureName: 'amount', FeatureType: 'Fractional' as const }] };
+    const outcomes = await online.put(group, entries(60).map((e) => e.Record));
+    expect(outcomes.every((o) => o === 'accepted')).toBe(true);
+    expect((stack.faultCounts['BatchWriteRecord']?.calls ?? 0) - before).toBe(3);
+    await expect(async () => sageMakerOnline({ batchWrite: true, batchSize: 100 })).rejects.toThrow(/BatchWriteRecord takes 1 to 25 entries, got 100/);
+  });
+
+  it('takes at most 100 identifiers, 100 record identifiers each and 100 records per BatchGetRecord call (model and quotas page)', async () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => `get-${i}`);
+    await runtime.send(new BatchGetRecordCommand({ Identifiers: [{ FeatureGroupName: GROUP, RecordIdentifiersValueAsString: ids(100) }] }));
+    await refused(runtime.send(new BatchGetRecordCommand({ Identifiers: [{ FeatureGroupName: GROUP, RecordIdentifiersValueAsString: ids(101) }] })), /1 to 100 identifiers, got 101/);
+    await refused(runtime.send(new BatchGetRecordCommand({ Identifiers: [{ FeatureGroupName: GROUP, RecordIdentifiersValueAsString: ids(60) }, { FeatureGroupName: GROUP, RecordIdentifiersValueAsString: ids(41) }] })), /at most 100 records per call, got 101/);
+  });
+
+  it('refuses an offline store for an InMemory online store (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-storage-configurations-offline-store.html)', async () => {
+    const error = await sagemaker
+      .send(new CreateFeatureGroupCommand({ FeatureGroupName: 'in-memory-offline', RecordIdentifierFeatureName: 'id', EventTimeFeatureName: 't', FeatureDefinitions: [{ FeatureName: 'id', FeatureType: 'String' }, { FeatureName: 't', FeatureType: 'String' }], OnlineStoreConfig: { EnableOnlineStore: true, StorageType: 'InMemory' }, OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://feature-store/offline' } } }))
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/InMemory online store does not support an offline store/);
   });
 });
 
@@ -305,6 +399,17 @@ describe('Athena over the offline store', () => {
     expect(second.QueryExecutionId).toBe(first.QueryExecutionId);
   });
 
+  it('refuses GetQueryResults MaxResults outside 1..1000 (the model\'s MaxQueryResults) instead of clamping it, and names executions by UUID', async () => {
+    const { QueryExecutionId } = await athena.send(new StartQueryExecutionCommand({ QueryString: 'SELECT 1', ResultConfiguration: { OutputLocation: 's3://athena-results/' } }));
+    expect(QueryExecutionId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(await waitForQuery(QueryExecutionId as string)).toBe('SUCCEEDED');
+    for (const MaxResults of [1001, 0]) {
+      await expect(athena.send(new GetQueryResultsCommand({ QueryExecutionId, MaxResults }))).rejects.toBeInstanceOf(InvalidRequestException);
+    }
+    const page = await athena.send(new GetQueryResultsCommand({ QueryExecutionId, MaxResults: 1000 }));
+    expect(page.ResultSet?.Rows).toHaveLength(2);
+  });
+
   it('refuses a query without an output location', async () => {
     await expect(athena.send(new StartQueryExecutionCommand({ QueryString: 'SELECT 1' }))).rejects.toBeInstanceOf(InvalidRequestException);
   });
@@ -339,9 +444,14 @@ describe('S3', () => {
       const { ETag } = await s3.send(new UploadPartCommand({ Bucket: 'user-data', Key: 'big/file.bin', UploadId, PartNumber: i + 1, Body: body }));
       etags.push({ ETag, PartNumber: i + 1 });
     }
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'user-data', Key: 'big/file.bin', UploadId, MultipartUpload: { Parts: etags } }));
+    const completed = await s3.send(new CompleteMultipartUploadCommand({ Bucket: 'user-data', Key: 'big/file.bin', UploadId, MultipartUpload: { Parts: etags } }));
     const head = await s3.send(new HeadObjectCommand({ Bucket: 'user-data', Key: 'big/file.bin' }));
     expect(head.ContentLength).toBe(5 * 1024 * 1024 + 4);
+    // S3's multipart ETag: the MD5 of the parts' binary MD5s, then "-<parts>" (not the object's MD5).
+    const digests = Buffer.concat(parts.map((part) => createHash('md5').update(part).digest()));
+    const expected = `"${createHash('md5').update(digests).digest('hex')}-2"`;
+    expect(completed.ETag).toBe(expected);
+    expect(head.ETag).toBe(expected);
     const tail = await s3.send(new GetObjectCommand({ Bucket: 'user-data', Key: 'big/file.bin', Range: 'bytes=-4' }));
     expect(await tail.Body?.transformToString()).toBe('tail');
   });
@@ -360,10 +470,13 @@ describe('S3', () => {
 
   it('shows the offline store\'s Parquet files where SageMaker puts them', async () => {
     await stack.flush();
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: 'feature-store', Prefix: 'offline/card-activity/data/' }));
+    const described = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: GROUP }));
+    const prefix = `${(described.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri as string).replace('s3://feature-store/', '')}/`;
+    expect(prefix).toMatch(/^offline\/000000000000\/sagemaker\/us-east-1\/offline-store\/card-activity-\d{10}\/data\/$/);
+    const page = await s3.send(new ListObjectsV2Command({ Bucket: 'feature-store', Prefix: prefix }));
     const keys = (page.Contents ?? []).map((c) => c.Key as string);
     expect(keys.length).toBeGreaterThan(0);
-    for (const key of keys) expect(key).toMatch(/^offline\/card-activity\/data\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+\.parquet$/);
+    for (const key of keys) expect(key.slice(prefix.length)).toMatch(/^year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/[^/]+\.parquet$/);
   });
 
   it('answers errors in S3\'s shape', async () => {
@@ -412,6 +525,51 @@ describe('fault injection', () => {
     const unprocessed = result.UnprocessedIdentifiers?.flatMap((u) => u.RecordIdentifiersValueAsString ?? []) ?? [];
     expect(unprocessed.length).toBeGreaterThan(5);
     expect((result.Records?.length ?? 0) + unprocessed.length).toBe(40);
+  });
+});
+
+describe('SQS, as its docs say', () => {
+  const sqsClient = () => new SQSClient(stack.clientConfig);
+
+  it('computes MD5OfMessageAttributes as documented, sends it only for messages with attributes, and returns only the attributes asked for', async () => {
+    // The documented algorithm: https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html#sqs-attributes-md5-message-digest-calculation
+    expect(md5OfMessageAttributes({ attribName1: { DataType: 'String', StringValue: 'attribValue 1' } })).toBe('19e27d4e946b072f3f58da80d94fd778');
+    const sqs = sqsClient();
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'md5-check' }));
+    const attributes = { group: { DataType: 'String', StringValue: 'cards' }, errorCode: { DataType: 'String', StringValue: 'INVALID_SOURCE' } };
+    const sent = await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'with', MessageAttributes: attributes }));
+    expect(sent.MD5OfMessageAttributes).toBe(md5OfMessageAttributes(attributes));
+    const plain = await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: 'without' }));
+    expect(plain.MD5OfMessageAttributes).toBeUndefined();
+    const bare = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0 }));
+    for (const message of bare.Messages ?? []) {
+      expect(message.MessageAttributes).toBeUndefined();
+      expect(message.Attributes).toBeUndefined();
+    }
+    const asked = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['group'], MessageSystemAttributeNames: ['SentTimestamp'], VisibilityTimeout: 0 }));
+    const withAttributes = asked.Messages?.find((m) => m.Body === 'with');
+    expect(withAttributes?.MessageAttributes).toEqual({ group: attributes.group });
+    expect(withAttributes?.MD5OfMessageAttributes).toBe(md5OfMessageAttributes({ group: attributes.group }));
+    expect(Object.keys(withAttributes?.Attributes ?? {})).toEqual(['SentTimestamp']);
+    sqs.destroy();
+  });
+
+  it('refuses MaxNumberOfMessages outside 1..10 and answers a missing queue with QueueDoesNotExist and its x-amzn-query-error header (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-api-responses.html)', async () => {
+    const sqs = sqsClient();
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'limits-check' }));
+    const tooMany = await sqs.send(new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 11 })).catch((e: unknown) => e);
+    expect(tooMany).toMatchObject({ name: 'InvalidParameterValue', message: 'Value 11 for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and 10, if provided.' });
+    const missing = await sqs.send(new SendMessageCommand({ QueueUrl: `${stack.endpoint}/000000000000/no-such-queue`, MessageBody: 'x' })).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(QueueDoesNotExist);
+    expect(missing).toMatchObject({ message: 'The specified queue does not exist.', $metadata: { httpStatusCode: 400 } });
+    const raw = await fetch(stack.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.SendMessage', authorization: 'AWS4-HMAC-SHA256 Credential=x/20240101/us-east-1/sqs/aws4_request' },
+      body: JSON.stringify({ QueueUrl: 'http://x/000000000000/no-such-queue', MessageBody: 'x' }),
+    });
+    expect(raw.headers.get('x-amzn-query-error')).toBe('AWS.SimpleQueueService.NonExistentQueue;Sender');
+    expect(await raw.json()).toEqual({ __type: 'com.amazonaws.sqs#QueueDoesNotExist', message: 'The specified queue does not exist.' });
+    sqs.destroy();
   });
 });
 

@@ -3,9 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
 import { runPlan } from '../src/cli/plan.js';
-import { count, defineFeatureGroup } from '../src/index.js';
+import { defineFeatureGroup } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { cardActivity } from '../examples/quickstart/card-activity.js';
+import { cardVelocity, everyType } from './fixtures/groups.js';
 
 let stack: LocalStack;
 let sagemaker: SageMakerClient;
@@ -38,6 +39,14 @@ describe('toCreateFeatureGroupInput', () => {
     expect(input.OfflineStoreConfig?.S3StorageConfig.S3Uri).toBe('s3://features/offline');
   });
 
+  it('refuses an offline store for an InMemory group, which SageMaker does not support (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-storage-configurations-offline-store.html)', () => {
+    const inMemory = { ...options, onlineStore: { storageType: 'InMemory' as const } };
+    for (const make of [() => toCreateFeatureGroupInput(everyType, options), () => toCreateFeatureGroupInput(cardActivity, inMemory), () => toCloudFormation(cardActivity, inMemory)]) {
+      expect(make).toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message: expect.stringContaining('feature-store-storage-configurations-offline-store.html') }));
+    }
+    expect(toCreateFeatureGroupInput(everyType, { roleArn: options.roleArn }).OnlineStoreConfig?.StorageType).toBe('InMemory');
+  });
+
   it('renders a CloudFormation resource', () => {
     const resources = toCloudFormation(cardActivity, options);
     expect(Object.keys(resources)).toEqual(['CardActivityFeatureGroup']);
@@ -68,24 +77,20 @@ describe('diffFeatureGroup', () => {
 });
 
 describe('iamPolicies', () => {
-  it('lets the ingestion Lambda PutRecord into this group only', () => {
+  it('lets the ingestion Lambda PutRecord and BatchWriteRecord into this group only (BatchWriteRecord needs both: https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-security.html)', () => {
     const { ingestion } = iamPolicies(cardActivity, { region: 'eu-west-1', accountId: '123456789012' });
     expect(ingestion.Statement).toEqual([
-      { Sid: 'PutRecordIntoThisGroupOnly', Effect: 'Allow', Action: ['sagemaker:PutRecord'], Resource: ['arn:aws:sagemaker:eu-west-1:123456789012:feature-group/card-activity'] },
+      {
+        Sid: 'WriteRecordsIntoThisGroupOnly',
+        Effect: 'Allow',
+        Action: ['sagemaker:PutRecord', 'sagemaker:BatchWriteRecord'],
+        Resource: ['arn:aws:sagemaker:eu-west-1:123456789012:feature-group/card-activity'],
+      },
     ]);
   });
 
   it('lets the ingestion Lambda of a group with aggregations read and write its state table, nothing more', () => {
-    const velocity = defineFeatureGroup({
-      name: 'card-velocity',
-      recordIdentifier: 'card_id',
-      eventTime: 'event_time',
-      source: cardActivity.source,
-      features: cardActivity.features,
-      transform: cardActivity.transform,
-      aggregations: { n_1h: count({ window: '1h' }) },
-    });
-    const { ingestion } = iamPolicies(velocity, { region: 'eu-west-1', accountId: '123456789012', aggregationStateTable: 'fraud-state' });
+    const { ingestion } = iamPolicies(cardVelocity, { region: 'eu-west-1', accountId: '123456789012', aggregationStateTable: 'fraud-state' });
     expect(ingestion.Statement[1]).toEqual({
       Sid: 'AggregationState',
       Effect: 'Allow',
@@ -94,13 +99,54 @@ describe('iamPolicies', () => {
     });
   });
 
-  it('lets training read only the group\'s offline prefix and use Athena in its workgroup', () => {
-    const { training } = iamPolicies(cardActivity, { region: 'eu-west-1', accountId: '1', offlineStoreS3Uri: 's3://features/offline', athenaResultsS3Uri: 's3://results/athena/' });
+  const offlineObjects = (training: ReturnType<typeof iamPolicies>['training']) => training.Statement.find((s) => s.Sid === 'ReadOfflineStoreObjects')?.Resource;
+
+  it('lets training read the group\'s offline files where SageMaker writes them, <S3Uri>/<account>/sagemaker/<region>/offline-store/<group>-<creation epoch>/data (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-offline.html), and use Athena in its workgroup', () => {
+    const { training } = iamPolicies(cardActivity, { region: 'eu-west-1', accountId: '123456789012', offlineStoreS3Uri: 's3://features/offline', athenaResultsS3Uri: 's3://results/athena/' });
+    expect(offlineObjects(training)).toEqual([
+      'arn:aws:s3:::features/offline/123456789012/sagemaker/eu-west-1/offline-store/card-activity-??????????/data/*',
+      // An Iceberg table's metadata, which Athena reads too, is the sibling of data.
+      'arn:aws:s3:::features/offline/123456789012/sagemaker/eu-west-1/offline-store/card-activity-??????????/metadata/*',
+    ]);
     const resources = training.Statement.flatMap((s) => s.Resource);
-    expect(resources).toContain('arn:aws:s3:::features/offline/card-activity/*');
     expect(resources).toContain('arn:aws:s3:::results/athena/*');
-    expect(resources).toContain('arn:aws:athena:eu-west-1:1:workgroup/primary');
+    expect(resources).toContain('arn:aws:athena:eu-west-1:123456789012:workgroup/primary');
     expect(training.Statement.flatMap((s) => s.Action).some((a) => a.startsWith('sagemaker:'))).toBe(false);
+  });
+
+  it('grants the files SageMaker writes for the group and no other group\'s: ten ? for the creation epoch (IAM wildcards: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html)', () => {
+    const { training } = iamPolicies(cardActivity, { region: 'eu-west-1', accountId: '123456789012', offlineStoreS3Uri: 's3://features/offline/' });
+    // IAM's wildcards in a resource ARN: `*` any run of characters, `?` exactly one.
+    const pattern = (arn: string) => new RegExp(`^${[...arn].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('')}$`);
+    const granted = (key: string) => (offlineObjects(training) ?? []).some((arn) => pattern(arn).test(`arn:aws:s3:::features/offline/${key}`));
+    const store = '123456789012/sagemaker/eu-west-1/offline-store';
+    expect(granted(`${store}/card-activity-1593511200/data/year=2024/month=05/day=01/hour=12/20240501T120000Z_108934320012Az11.parquet`)).toBe(true);
+    expect(granted(`${store}/card-activity-1593511200/data/0aec19ca/event_time_trunc=2024-05-01/20240501T120000Z_yolTtpyuWbkaeGIl.parquet`)).toBe(true);
+    expect(granted(`${store}/card-activity-1593511200/metadata/00001-6f1d0a3e.metadata.json`)).toBe(true);
+    expect(granted(`${store}/card-activity-v2-1593511200/data/year=2024/month=05/day=01/hour=12/20240501T120000Z_108934320012Az11.parquet`)).toBe(false);
+    expect(granted(`210987654321/sagemaker/eu-west-1/offline-store/card-activity-1593511200/data/year=2024/month=05/day=01/hour=12/x.parquet`)).toBe(false);
+    expect(granted('card-activity/data/x.parquet')).toBe(false);
+  });
+
+  it('grants exactly the deployed group\'s ResolvedOutputS3Uri when it is given', () => {
+    const resolvedOutputS3Uri = 's3://my-bucket/my-prefix/123456789012/sagemaker/us-east-1/offline-store/card-activity-1593511200/data';
+    const { training } = iamPolicies(cardActivity, { region: 'us-east-1', accountId: '123456789012', offlineStoreS3Uri: 's3://my-bucket/my-prefix', resolvedOutputS3Uri });
+    expect(offlineObjects(training)).toEqual([
+      'arn:aws:s3:::my-bucket/my-prefix/123456789012/sagemaker/us-east-1/offline-store/card-activity-1593511200/data/*',
+      'arn:aws:s3:::my-bucket/my-prefix/123456789012/sagemaker/us-east-1/offline-store/card-activity-1593511200/metadata/*',
+    ]);
+    expect(training.Statement.find((s) => s.Sid === 'ListOfflineStore')?.Resource).toEqual(['arn:aws:s3:::my-bucket']);
+  });
+
+  it('without region and account, writes the offline path with CloudFormation\'s pseudo parameters, as it writes the ARNs', () => {
+    const { training } = iamPolicies(cardActivity, { offlineStoreS3Uri: 's3://features/offline' });
+    expect(offlineObjects(training)?.[0]).toBe('arn:aws:s3:::features/offline/${AWS::AccountId}/sagemaker/${AWS::Region}/offline-store/card-activity-??????????/data/*');
+  });
+
+  it('names the option whose S3 location is not one', () => {
+    expect(() => iamPolicies(cardActivity, { resolvedOutputS3Uri: 'my-bucket/data' })).toThrow(
+      expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message: expect.stringContaining('resolvedOutputS3Uri') }),
+    );
   });
 });
 
@@ -120,6 +166,16 @@ describe('skewless plan', () => {
     const lines: string[] = [];
     expect(await runPlan({ file, format: 'input', diff: true, json: false, ...options }, (l) => lines.push(l))).toBe(0);
     expect(lines.join('\n')).toContain('up to date');
+  });
+
+  it('with --diff grants the offline folder DescribeFeatureGroup resolves for the deployed group', async () => {
+    const deployed = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: 'card-activity' }));
+    const resolved = deployed.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri;
+    expect(resolved).toMatch(/^s3:\/\/features\/offline\/.+\/data$/);
+    const lines: string[] = [];
+    expect(await runPlan({ file, format: 'input', diff: true, json: true, ...options }, (l) => lines.push(l))).toBe(0);
+    const training = JSON.parse(lines.join('\n'))[0].iamPolicies.training as ReturnType<typeof iamPolicies>['training'];
+    expect(training.Statement.find((s) => s.Sid === 'ReadOfflineStoreObjects')?.Resource[0]).toBe(`arn:aws:s3:::${resolved?.slice('s3://'.length)}/*`);
   });
 
   it('with --diff refuses a breaking change with exit code 1', async () => {

@@ -1,5 +1,7 @@
 import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DescribeFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { sageMakerOnline } from '../src/aws/index.js';
 import { createFeatureStore, type DeadLetterEntry } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
-import { localOffline } from '../src/local/index.js';
 import { runKinesisEventSource } from '../src/testing/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 import { cardActivity } from './fixtures/groups.js';
@@ -92,11 +93,16 @@ describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> Sa
     for (const [card, cents] of latest) expect(online.get(card)?.amount).toBe(cents / 100);
 
     // Offline: every valid event at least once (a redelivered batch writes some again: at-least-once).
+    // Read where SageMaker says it wrote them (ResolvedOutputS3Uri), with DuckDB as an independent reader.
+    const described = await new SageMakerClient(stack.clientConfig).send(new DescribeFeatureGroupCommand({ FeatureGroupName: cardActivity.name }));
+    const resolved = described.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri as string;
+    expect(resolved).toMatch(/^s3:\/\/e2e\/offline\/\d{12}\/sagemaker\/us-east-1\/offline-store\/card-activity-\d{10}\/data$/);
     await store.close();
     await stack.close(); // flushes the buffered offline writes
-    const offline = await localOffline({ dir: join(dir, 'local-stack', 's3', 'e2e', 'offline') });
-    const rows = await offline.scan(cardActivity);
-    await offline.close();
+    const duckdb = await (await DuckDBInstance.create(':memory:')).connect();
+    const files = join(dir, 'local-stack', 's3', resolved.slice('s3://'.length), '**', '*.parquet');
+    const rows = (await duckdb.runAndReadAll(`SELECT card_id, event_time FROM read_parquet('${files}')`)).getRowObjectsJS();
+    duckdb.closeSync();
     const seen = new Set(rows.map((r) => `${r['card_id']}@${r['event_time']}`));
     const valid = events.filter((e) => typeof e.amount_cents === 'number');
     expect(seen.size).toBe(valid.length);

@@ -3,7 +3,7 @@ import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutObj
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { athenaOffline, athenaSpine, s3Offline, s3Spine } from '../src/aws/index.js';
+import { athenaOffline, athenaSpine, runAthenaQuery, s3Offline, s3OfflineTable, s3Spine } from '../src/aws/index.js';
 import { z } from 'zod';
 import { createFeatureStore, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
 import { localOffline, localOnline, type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
@@ -168,6 +168,9 @@ describe('trainingSet: the point-in-time rule', () => {
   });
 });
 
+const pitTable = s3OfflineTable(scores, { bucket: 'lake', prefix: 'pit', database: 'pit' });
+const tables = { scores: { database: pitTable.database, table: pitTable.table } };
+
 describe('trainingSet on Athena (Trino SQL on the local stack)', () => {
   let stack: LocalStack;
   let s3: S3Client;
@@ -176,6 +179,9 @@ describe('trainingSet on Athena (Trino SQL on the local stack)', () => {
     s3 = new S3Client(stack.clientConfig);
     await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
     await createGroupOnStack(stack.clientConfig, scores, 's3://lake/pit');
+    // The history is written with s3Offline (SageMaker's resolved folder is SageMaker's own): its table, with partition projection.
+    const query = await runAthenaQuery({ athena: new AthenaClient(stack.clientConfig), s3, query: pitTable.ddl, outputLocation: 's3://lake/results/' });
+    for await (const _ of query.rows());
   });
   afterAll(async () => {
     s3.destroy();
@@ -193,7 +199,7 @@ describe('trainingSet on Athena (Trino SQL on the local stack)', () => {
   it('agrees with the reference engine and the rule, window functions and all', async () => {
     const store = createFeatureStore({
       online: localOnline({ memory: true }),
-      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/' }),
+      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/', tables }),
     });
     await fc.assert(
       fc.asyncProperty(
@@ -231,7 +237,7 @@ describe('trainingSet on Athena (Trino SQL on the local stack)', () => {
     await replaceHistory(history);
     const store = createFeatureStore({
       online: localOnline({ memory: true }),
-      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/' }),
+      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/', tables }),
     });
     const spine = [
       { card: '1', at: new Date('2024-01-01T02:00:00.000Z') },
@@ -261,7 +267,7 @@ describe('trainingSet on Athena (Trino SQL on the local stack)', () => {
     const athena = new AthenaClient(stack.clientConfig);
     const store = createFeatureStore({
       online: localOnline({ memory: true }),
-      offline: athenaOffline({ client: athena, s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/' }),
+      offline: athenaOffline({ client: athena, s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/', tables }),
     });
     const fromS3 = await trainingSet(store, { spine: s3Spine({ bucket: 'lake', key: 'labels/spine.csv', client: s3 }), entityKey: 'card', timestamp: 'at', features: [scores.select('v')] });
     expect(fromS3.rows).toEqual([
@@ -280,7 +286,7 @@ describe('trainingSet on Athena (Trino SQL on the local stack)', () => {
     const athena = new AthenaClient(stack.clientConfig);
     const store = createFeatureStore({
       online: localOnline({ memory: true }),
-      offline: athenaOffline({ client: athena, s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/', inlineSpineRows: 10 }),
+      offline: athenaOffline({ client: athena, s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/', inlineSpineRows: 10, tables }),
     });
     const spine = Array.from({ length: 500 }, (_, i) => ({ card: IDS[i % IDS.length] as string, at: new Date(BASE + (i % 12) * 1000 - (i % 2)) }));
     const options = { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v', 'n')] } as const;
@@ -307,7 +313,7 @@ describe('trainingSet on Athena (Trino SQL on the local stack)', () => {
     await replaceHistory(history);
     const athenaStore = createFeatureStore({
       online: localOnline({ memory: true }),
-      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/' }),
+      offline: athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://lake/results/', tables }),
     });
     const local = await storeWith(history);
     for (const store of [athenaStore, local]) {

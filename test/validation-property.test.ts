@@ -231,7 +231,7 @@ const CASES: Case[] = [
   {
     name: 'sageMakerOnline',
     valid: {},
-    accepts: { concurrency: optional((v) => isInt(v)), batchWrite: optional(isBool), batchSize: optional((v) => isInt(v)), retry },
+    accepts: { concurrency: optional((v) => isInt(v)), batchWrite: optional(isBool), batchSize: optional((v) => isInt(v) && (v as number) <= 25), retry },
     call: (options) => sageMakerOnline(options as never),
   },
   {

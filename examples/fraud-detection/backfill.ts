@@ -1,5 +1,5 @@
 // Backfill: history through the same pipeline and the same velocity reducer, into the offline store
-// (Parquet in SageMaker's layout on S3) and the latest record per card online.
+// (Parquet with SageMaker's offline columns on S3) and the latest record per card online.
 import type { FeatureStore } from 'skewless';
 import { backfill, ndjsonFile } from 'skewless';
 import { cardTransactions } from './features.js';

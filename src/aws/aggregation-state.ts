@@ -5,7 +5,7 @@ import { type GroupSchema, type PackedRecords, packRecords, unpackRecords } from
 import type { AggregationSaveOutcome, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../pipeline/state.js';
 import { mapConcurrent } from '../util/concurrency.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
-import { backendError } from './errors.js';
+import { dynamoDbError } from './dynamodb-online.js';
 import { loadDynamoDb } from './sdk.js';
 import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
 import * as z from 'zod/mini';
@@ -13,8 +13,13 @@ import { checkOptions, countSchema, lazySchema } from '../util/options.js';
 import { awsClient, concurrency, retryOptions, tableName } from './options.js';
 
 
-/** DynamoDB's item size limit (400 KB, names and values), less room for the key, version and attribute names. */
-const MAX_ITEM_BYTES = 400 * 1024 - 1024;
+/**
+ * DynamoDB's item size limit, attribute names and values together: "400 KB", read as 400,000 bytes.
+ * dynalite takes 409,600 and moto 405,000; the smaller reading holds on every implementation.
+ */
+const MAX_ITEM_BYTES = 400_000;
+/** The names `pk`, `v`, `s`, `o` and the version number (a number's size is at most its digits and 1). */
+const ITEM_OVERHEAD_BYTES = 32;
 const BATCH_GET_LIMIT = 100;
 
 const STATE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
@@ -135,7 +140,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
           if (left.length > 0) throw new BackendError('THROTTLED', `group "${group.name}": ${left.length} aggregation states stayed unprocessed after retries`, { retryable: true, group: group.name });
         }
       } catch (error) {
-        throw backendError(error, group.name, 'read');
+        throw dynamoDbError(error, tableName, group.name, 'read');
       }
       return out;
     },
@@ -146,17 +151,17 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
         const key = keyOf(group, update.id);
         const state = JSON.stringify(update.state);
         const pending = update.pending && update.pending.length > 0 ? JSON.stringify(packRecords(group, update.pending)) : undefined;
-        const stateBytes = Buffer.byteLength(state, 'utf8');
-        if (stateBytes > MAX_ITEM_BYTES) {
+        const itemBytes = Buffer.byteLength(key, 'utf8') + ITEM_OVERHEAD_BYTES + Buffer.byteLength(state, 'utf8');
+        if (itemBytes > MAX_ITEM_BYTES) {
           return new BackendError(
             'WRITE_FAILED',
-            `group "${group.name}": the aggregation state of "${update.id}" is ${stateBytes} bytes, over DynamoDB's 400 KB item limit: ` +
+            `group "${group.name}": the aggregation state of "${update.id}" makes an item of ${itemBytes} bytes, over DynamoDB's 400 KB item limit: ` +
               'lower stateCompaction.maxEntries, or the distinctCount limit',
             { group: group.name },
           );
         }
         // The records go in the same item as the state, so both are saved or neither: fewer at a time if they do not fit.
-        if (pending !== undefined && stateBytes + Buffer.byteLength(pending, 'utf8') > MAX_ITEM_BYTES) return 'too-large';
+        if (pending !== undefined && itemBytes + Buffer.byteLength(pending, 'utf8') > MAX_ITEM_BYTES) return 'too-large';
         const version = (update.expected ?? 0) + 1;
         try {
           await withRetry(() => {
@@ -177,7 +182,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
         } catch (error) {
           cache.delete(key);
           if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return 'conflict';
-          return backendError(error, group.name, 'write');
+          return dynamoDbError(error, tableName, group.name, 'write');
         }
       });
     },

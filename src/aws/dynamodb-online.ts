@@ -59,6 +59,50 @@ export function dynamoDbTableDefinition(tableName: string) {
 
 const BATCH_GET_LIMIT = 100;
 
+/** A decimal number as DynamoDB reads one: digits with an optional point, an optional exponent. */
+const DECIMAL = /^[+-]?(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
+const NUMBER_RANGE = 'a DynamoDB number has at most 38 significant digits and is 0 or of a magnitude from 1e-130 to 9.9999999999999999999999999999999999999e+125';
+
+/**
+ * Why DynamoDB would refuse `text` as a number, or undefined when it takes it. Worked out on the
+ * digits, not a double, so the limits are DynamoDB's exactly (1e126 and 1e-131 are doubles too).
+ */
+function numberProblem(text: string): string | undefined {
+  const match = DECIMAL.exec(text);
+  const whole = match?.[1] ?? '';
+  const fraction = match?.[2] ?? '';
+  if (!match || whole.length + fraction.length === 0) return 'is not a decimal number';
+  const digits = whole + fraction;
+  const first = digits.search(/[1-9]/);
+  if (first < 0) return undefined;
+  let last = digits.length - 1;
+  while (digits.charCodeAt(last) === 48) last--;
+  if (last - first + 1 > 38) return `has ${last - first + 1} significant digits`;
+  // The power of ten of the first significant digit: 1.5e300 -> 300, 0.05 -> -2.
+  const magnitude = whole.length - first - 1 + Number(match[3] ?? 0);
+  if (magnitude > 125) return 'is too large';
+  if (magnitude < -130) return 'is too small';
+  return undefined;
+}
+
+/** The refusal of a record with a number DynamoDB cannot store, before it is sent: never retried. */
+function unstorableNumber(group: GroupSchema, definitions: ReadonlyMap<string, FeatureDefinition>, record: SageMakerRecord): BackendError | undefined {
+  for (const feature of record) {
+    const type = definitions.get(feature.FeatureName)?.FeatureType;
+    if (type === undefined || type === 'String') continue;
+    for (const text of feature.ValueAsStringList ?? [feature.ValueAsString ?? '']) {
+      const problem = numberProblem(text);
+      if (problem === undefined) continue;
+      const message = `feature ${feature.FeatureName}: ${text} ${problem}: ${NUMBER_RANGE}`;
+      return new BackendError('INVALID_VALUE', `group "${group.name}": ${message}`, {
+        group: group.name,
+        issues: [{ code: 'invalid_value', path: [feature.FeatureName], message }],
+      });
+    }
+  }
+  return undefined;
+}
+
 interface StoredItem {
   readonly pk: string;
   readonly event_time_ms: NumberValue;
@@ -69,6 +113,20 @@ interface StoredItem {
   /** The exact expiry, which reads honour (the sweeper runs late). */
   readonly expires_at_ms?: NumberValue;
   readonly features?: Record<string, unknown>;
+}
+
+/**
+ * The BackendError of a failed DynamoDB call. A missing table is named as the table: DynamoDB's
+ * ResourceNotFoundException would otherwise read as a missing feature group.
+ */
+export function dynamoDbError(error: unknown, tableName: string, group: string, action: 'write' | 'read'): BackendError {
+  const name = (error as { name?: string } | undefined)?.name;
+  if (name !== 'ResourceNotFoundException') return backendError(error, group, action);
+  return new BackendError(
+    action === 'write' ? 'WRITE_FAILED' : 'READ_FAILED',
+    `group "${group}": ${action} failed: DynamoDB table "${tableName}" does not exist in this account and region, or is not ACTIVE yet (${name}: ${(error as Error).message})`,
+    { cause: error, retryable: false, group },
+  );
 }
 
 function keyOf(group: GroupSchema, id: string): string {
@@ -167,6 +225,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
     async put(group, records, putOptions = {}): Promise<OnlineWriteOutcome[]> {
       const [, lib] = await loadModules();
       const definitions = new Map(group.featureDefinitions.map((d) => [d.FeatureName, d]));
+      const halt = haltAfterFailure<OnlineWriteOutcome>(group.name);
       return inOrderPerKey(
         records,
         (record) => record.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString ?? '',
@@ -175,6 +234,8 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
           if (!beforeDeadline(putOptions.deadline)) return deadlineError(group.name);
           const checked = checkRecord(group, record);
           if (!checked.ok) return new BackendError('INVALID_REQUEST', `group "${group.name}": ${checked.problem.message}`, { group: group.name });
+          const unstorable = unstorableNumber(group, definitions, record);
+          if (unstorable) return unstorable;
           const expires = expiresAtMs(checked.eventTimeMs, putOptions.ttl);
           const item = {
             pk: keyOf(group, checked.id),
@@ -186,10 +247,11 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
           try {
             return (await conditionalPut(item, checked.eventTimeMs, putOptions.onRetry)) ? 'applied' : 'stale';
           } catch (error) {
-            return backendError(error, group.name, 'write');
+            return dynamoDbError(error, tableName, group.name, 'write');
           }
         },
-        haltAfterFailure(group.name),
+        // A refused value is never written, so the identifier's later records cannot overtake it.
+        (result) => (result instanceof BackendError && result.code === 'INVALID_VALUE' ? undefined : halt(result)),
       );
     },
 
@@ -203,7 +265,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
         const found = toOnline(group, item);
         return found && { ...found, record: pickFeatures(found.record, getOptions.features) };
       } catch (error) {
-        throw backendError(error, group.name, 'read');
+        throw dynamoDbError(error, tableName, group.name, 'read');
       }
     },
 
@@ -237,7 +299,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
             throw new BackendError('THROTTLED', `group "${group.name}": ${left.length} keys still unprocessed after retries`, { retryable: true, group: group.name });
           }
         } catch (error) {
-          throw backendError(error, group.name, 'read');
+          throw dynamoDbError(error, tableName, group.name, 'read');
         }
       });
       return found;
@@ -272,7 +334,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
         return applied ? 'deleted' : 'stale';
       } catch (error) {
         if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return 'stale';
-        throw backendError(error, group.name, 'write');
+        throw dynamoDbError(error, tableName, group.name, 'write');
       }
     },
 

@@ -1,5 +1,5 @@
 import { BackendError, type BackendErrorCode } from '../errors.js';
-import { isRetryable, isThrottling } from './retry.js';
+import { isGroupNotFound, isRetryable, isThrottling } from './retry.js';
 
 /** Turns an AWS SDK error into the BackendError skewless reports, naming the group. */
 export function backendError(error: unknown, group: string, action: 'write' | 'read'): BackendError {
@@ -7,7 +7,7 @@ export function backendError(error: unknown, group: string, action: 'write' | 'r
   const name = (error as { name?: string } | undefined)?.name ?? 'Error';
   const message = (error as { message?: string } | undefined)?.message ?? String(error);
   let code: BackendErrorCode = action === 'write' ? 'WRITE_FAILED' : 'READ_FAILED';
-  if (name === 'ResourceNotFound' || name === 'ResourceNotFoundException') code = 'GROUP_NOT_FOUND';
+  if (isGroupNotFound(error)) code = 'GROUP_NOT_FOUND';
   else if (isThrottling(error)) code = 'THROTTLED';
   const text =
     code === 'GROUP_NOT_FOUND'

@@ -9,7 +9,7 @@ export { sageMakerOfflineWriter, sageMakerOnline } from './sagemaker-online.js';
 export type { SageMakerOnlineOptions } from './sagemaker-online.js';
 export { diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from './plan.js';
 export type { CreateFeatureGroupInput, CreateFeatureGroupOptions, FeatureGroupDiff, IamPolicyOptions } from './plan.js';
-export { s3Offline } from './s3-offline.js';
+export { s3Offline, s3OfflineTable, type S3OfflineTableOptions } from './s3-offline.js';
 export type { S3OfflineOptions } from './s3-offline.js';
 export { athenaOffline } from './athena-offline.js';
 export type { AthenaOfflineOptions } from './athena-offline.js';

@@ -1,6 +1,7 @@
 import type { TtlDuration } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureDefinition } from '../schema/feature-spec.js';
+import { ConfigurationError } from '../errors.js';
 
 export interface CreateFeatureGroupOptions {
   /** The role SageMaker assumes to write the offline store. */
@@ -25,9 +26,13 @@ export interface CreateFeatureGroupInput {
   readonly Tags: { Key: string; Value: string }[];
 }
 
+const IN_MEMORY_OFFLINE_DOC = 'https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-storage-configurations-offline-store.html';
+
 /**
- * The CreateFeatureGroup input for a group: its FeatureDefinitions, keys, stores and a tag with its
- * fingerprint. Pass it to `CreateFeatureGroupCommand`, or use `toCloudFormation` for IaC.
+ * The CreateFeatureGroup input for a group: its FeatureDefinitions (list features with their
+ * CollectionType), keys, stores and a tag with its fingerprint. Pass it to `CreateFeatureGroupCommand`,
+ * or use `toCloudFormation` for IaC. An offline store for a group whose online store is InMemory is a
+ * `ConfigurationError`: SageMaker has no offline store for InMemory feature groups.
  *
  * ### Example
  * ```ts
@@ -37,6 +42,13 @@ export interface CreateFeatureGroupInput {
  */
 export function toCreateFeatureGroupInput(group: AnyFeatureGroup, options: CreateFeatureGroupOptions): CreateFeatureGroupInput {
   const online = options.onlineStore === false ? undefined : (options.onlineStore ?? {});
+  if (online && (online.storageType ?? group.onlineStorageType) === 'InMemory' && options.offlineStoreS3Uri) {
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `feature group "${group.name}": its online store is InMemory, and SageMaker supports no offline store for an InMemory feature group (${IN_MEMORY_OFFLINE_DOC}); ` +
+        `leave out offlineStoreS3Uri for this group (skewless plan: --group ${group.name} without --offline-s3-uri)`,
+    );
+  }
   return {
     FeatureGroupName: group.name,
     RecordIdentifierFeatureName: group.recordIdentifier,
@@ -66,6 +78,9 @@ function logicalId(name: string): string {
 
 /**
  * The group as a CloudFormation `AWS::SageMaker::FeatureGroup` resource, keyed by a logical id.
+ * That resource's FeatureDefinitions take only FeatureName and FeatureType, so a group with list
+ * features is a `ConfigurationError` naming the route that works: the CreateFeatureGroup API
+ * (`toCreateFeatureGroupInput`). The same checks as `toCreateFeatureGroupInput` apply.
  *
  * ### Example
  * ```ts
@@ -73,14 +88,30 @@ function logicalId(name: string): string {
  * ```
  */
 export function toCloudFormation(group: AnyFeatureGroup, options: CreateFeatureGroupOptions): Record<string, { Type: string; Properties: CreateFeatureGroupInput }> {
+  const lists = group.featureDefinitions.filter((d) => d.CollectionType !== undefined).map((d) => d.FeatureName);
+  if (lists.length > 0) {
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `feature group "${group.name}" has list features (${lists.join(', ')}), which AWS::SageMaker::FeatureGroup cannot declare: its FeatureDefinitions take only FeatureName and FeatureType. ` +
+        `Create it with the CreateFeatureGroup API instead: toCreateFeatureGroupInput(group, options), or \`skewless plan <definitions file> --group ${group.name} --format input --json\` ` +
+        'and pass its createFeatureGroupInput to `aws sagemaker create-feature-group --cli-input-json`',
+    );
+  }
   return { [logicalId(group.name)]: { Type: 'AWS::SageMaker::FeatureGroup', Properties: toCreateFeatureGroupInput(group, options) } };
 }
 
 export interface IamPolicyOptions {
+  /** For the ARNs and the offline store path; default CloudFormation's `${AWS::Region}`, for `Fn::Sub`. */
   readonly region?: string;
+  /** For the ARNs and the offline store path; default CloudFormation's `${AWS::AccountId}`, for `Fn::Sub`. */
   readonly accountId?: string;
-  /** The offline store's `s3://bucket/prefix`, which training reads. */
+  /** The offline store's `s3://bucket/prefix` (CreateFeatureGroup's S3Uri), under which training reads the group's files. */
   readonly offlineStoreS3Uri?: string;
+  /**
+   * The deployed group's `OfflineStoreConfig.S3StorageConfig.ResolvedOutputS3Uri` (DescribeFeatureGroup):
+   * the exact folder SageMaker writes, granted instead of the pattern built from `offlineStoreS3Uri`.
+   */
+  readonly resolvedOutputS3Uri?: string | undefined;
   /** Where Athena writes results (`s3://bucket/prefix`), which training reads and writes. */
   readonly athenaResultsS3Uri?: string;
   readonly athenaWorkGroup?: string;
@@ -94,23 +125,53 @@ interface PolicyDocument {
   readonly Statement: { Sid: string; Effect: 'Allow'; Action: string[]; Resource: string[] }[];
 }
 
-function s3Parts(uri: string): { bucket: string; prefix: string } {
+function s3Parts(uri: string, option: string): { bucket: string; prefix: string } {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!match) throw new TypeError(`not an S3 URI: ${uri}`);
+  if (!match) throw new ConfigurationError('INVALID_CONFIG', `${option}: expected an S3 location written as s3://bucket/prefix, got ${JSON.stringify(uri)}`);
   return { bucket: match[1] as string, prefix: (match[2] ?? '').replace(/\/+$/, '') };
 }
 
 /**
- * Least-privilege IAM policies per role: the ingestion Lambda may only PutRecord into this group
- * (and, for a group with aggregations, read and write its state table);
- * training may only run Athena in its workgroup and read the group's offline data and Glue table.
+ * The bucket and keys of a group's offline files. SageMaker writes them under
+ * `<S3Uri>/<account>/sagemaker/<region>/offline-store/<group>-<creation epoch seconds>/data`
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-offline.html), and an Iceberg table
+ * keeps its metadata in the sibling `metadata` folder, which Athena reads too. Before the group exists
+ * its creation time is unknown: ten `?` match exactly its ten digits, where `<group>-*` would also
+ * match the files of `<group>-v2`.
+ */
+function offlineStoreObjects(group: AnyFeatureGroup, options: IamPolicyOptions, region: string, account: string): { bucket: string; keys: string[] } | undefined {
+  let location: { bucket: string; prefix: string };
+  if (options.resolvedOutputS3Uri !== undefined) location = s3Parts(options.resolvedOutputS3Uri, 'resolvedOutputS3Uri');
+  else if (options.offlineStoreS3Uri !== undefined) {
+    const root = s3Parts(options.offlineStoreS3Uri, 'offlineStoreS3Uri');
+    const folder = [root.prefix, account, 'sagemaker', region, 'offline-store', `${group.name}-${'?'.repeat(10)}`, 'data'];
+    location = { bucket: root.bucket, prefix: folder.filter((part) => part !== '').join('/') };
+  } else return undefined;
+  const { bucket, prefix } = location;
+  const table = prefix.endsWith('/data') ? prefix.slice(0, -'/data'.length) : undefined;
+  return { bucket, keys: [`${prefix === '' ? '' : `${prefix}/`}*`, ...(table === undefined ? [] : [`${table}/metadata/*`])] };
+}
+
+/**
+ * Least-privilege IAM policies per role: the ingestion Lambda may only write records into this group
+ * (PutRecord, and BatchWriteRecord for `sageMakerOnline({ batchWrite: true })`) and, for a group with
+ * aggregations, read and write its state table; training may only run Athena in its workgroup and
+ * read the group's Glue table and offline files — the folder SageMaker resolves for this group
+ * (`resolvedOutputS3Uri` when the group is deployed, else a pattern that matches only this group's).
  *
  * ### Example
  * ```ts
  * const { ingestion, training } = iamPolicies(cardActivity, { region: 'eu-west-1', accountId: '123456789012', offlineStoreS3Uri, athenaResultsS3Uri });
+ * // once deployed, the exact folder:
+ * const { OfflineStoreConfig } = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: cardActivity.name }));
+ * iamPolicies(cardActivity, { region, accountId, resolvedOutputS3Uri: OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri });
  * ```
  */
 export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = {}): { ingestion: PolicyDocument; training: PolicyDocument } {
+  // Without them, every ARN and the offline path carry CloudFormation's pseudo parameters: in a
+  // template's Fn::Sub they become the stack's own region and account, where its feature group and
+  // offline files live; left unresolved, IAM matches no resource with them, so a missing option can
+  // only deny access, never widen it (a `*` for the account would reach every account's folder).
   const region = options.region ?? '${AWS::Region}';
   const account = options.accountId ?? '${AWS::AccountId}';
   const groupArn = `arn:aws:sagemaker:${region}:${account}:feature-group/${group.name.toLowerCase()}`;
@@ -134,15 +195,15 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
       ],
     },
   ];
-  if (options.offlineStoreS3Uri) {
-    const { bucket, prefix } = s3Parts(options.offlineStoreS3Uri);
+  const offline = offlineStoreObjects(group, options, region, account);
+  if (offline) {
     training.push(
-      { Sid: 'ReadOfflineStoreObjects', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [`arn:aws:s3:::${bucket}/${prefix ? `${prefix}/` : ''}${group.name}/*`] },
-      { Sid: 'ListOfflineStore', Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${bucket}`] },
+      { Sid: 'ReadOfflineStoreObjects', Effect: 'Allow', Action: ['s3:GetObject'], Resource: offline.keys.map((key) => `arn:aws:s3:::${offline.bucket}/${key}`) },
+      { Sid: 'ListOfflineStore', Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${offline.bucket}`] },
     );
   }
   if (options.athenaResultsS3Uri) {
-    const { bucket, prefix } = s3Parts(options.athenaResultsS3Uri);
+    const { bucket, prefix } = s3Parts(options.athenaResultsS3Uri, 'athenaResultsS3Uri');
     training.push({
       Sid: 'AthenaResults',
       Effect: 'Allow',
@@ -154,7 +215,9 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
     ingestion: {
       Version: '2012-10-17',
       Statement: [
-        { Sid: 'PutRecordIntoThisGroupOnly', Effect: 'Allow', Action: ['sagemaker:PutRecord'], Resource: [groupArn] },
+        // BatchWriteRecord is authorised as both actions on the group it writes
+        // (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-security.html).
+        { Sid: 'WriteRecordsIntoThisGroupOnly', Effect: 'Allow', Action: ['sagemaker:PutRecord', 'sagemaker:BatchWriteRecord'], Resource: [groupArn] },
         // The window state: one read per batch, one conditional write per entity (no transactions, no scans).
         ...(Object.keys(group.aggregations).length > 0
           ? [
@@ -181,6 +244,15 @@ export interface FeatureGroupDiff {
   readonly unchanged: boolean;
 }
 
+/** The part of a DescribeFeatureGroup response that `diffFeatureGroup` and `skewless plan` read. */
+export interface DeployedFeatureGroup {
+  readonly RecordIdentifierFeatureName?: string | undefined;
+  readonly EventTimeFeatureName?: string | undefined;
+  readonly FeatureDefinitions?: readonly { FeatureName?: string | undefined; FeatureType?: string | undefined; CollectionType?: string | undefined }[] | undefined;
+  /** Where SageMaker writes the offline files (`iamPolicies`' `resolvedOutputS3Uri`). */
+  readonly OfflineStoreConfig?: { readonly S3StorageConfig?: { readonly ResolvedOutputS3Uri?: string | undefined } | undefined } | undefined;
+}
+
 /**
  * Compares a group with a DescribeFeatureGroup response: added features are an UpdateFeatureGroup;
  * a changed type, a removed feature or other keys are breaking changes.
@@ -190,14 +262,7 @@ export interface FeatureGroupDiff {
  * const diff = diffFeatureGroup(cardActivity, await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: cardActivity.name })));
  * ```
  */
-export function diffFeatureGroup(
-  group: AnyFeatureGroup,
-  deployed: {
-    readonly RecordIdentifierFeatureName?: string | undefined;
-    readonly EventTimeFeatureName?: string | undefined;
-    readonly FeatureDefinitions?: readonly { FeatureName?: string | undefined; FeatureType?: string | undefined; CollectionType?: string | undefined }[] | undefined;
-  },
-): FeatureGroupDiff {
+export function diffFeatureGroup(group: AnyFeatureGroup, deployed: DeployedFeatureGroup): FeatureGroupDiff {
   const breaking: string[] = [];
   if (deployed.RecordIdentifierFeatureName !== group.recordIdentifier) {
     breaking.push(`record identifier is ${deployed.RecordIdentifierFeatureName} on AWS, ${group.recordIdentifier} here`);

@@ -43,6 +43,23 @@ export function isRetryable(error: unknown): boolean {
   return status >= 500 || status === 429;
 }
 
+/**
+ * A feature group that does not exist, as AWS says it: `ResourceNotFound` (GetRecord, the control
+ * plane) or, from PutRecord and DeleteRecord, `ValidationError` with a "Resource Not Found" message.
+ */
+export function isGroupNotFound(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { name = '', message = '' } = error as { name?: string; message?: string };
+  return name === 'ResourceNotFound' || (name === 'ValidationError' && /^Resource Not Found/i.test(message));
+}
+
+/**
+ * Attempts for a "Resource Not Found" on a group: AWS has answered it for a group that exists, and a
+ * retry then succeeded (aws/sagemaker-python-sdk issue 2606), so it is retried, but only this often:
+ * a group that is really missing fails fast.
+ */
+const GROUP_NOT_FOUND_ATTEMPTS = 3;
+
 export function isThrottling(error: unknown): boolean {
   return typeof error === 'object' && error !== null && THROTTLING.has((error as AwsLikeError).name ?? '');
 }
@@ -61,7 +78,8 @@ export async function withRetry<T>(call: () => Promise<T>, options: RetryOptions
     try {
       return await call();
     } catch (error) {
-      if (attempt >= attempts || !isRetryable(error)) throw error;
+      const again = isRetryable(error) || (isGroupNotFound(error) && attempt < GROUP_NOT_FOUND_ATTEMPTS);
+      if (attempt >= attempts || !again) throw error;
       options.onRetry?.();
       await sleep(Math.random() * Math.min(cap, base * 2 ** (attempt - 1)));
     }

@@ -9,9 +9,8 @@ import { backendError } from './errors.js';
 import { loadS3 } from './sdk.js';
 import { type RetryOptions, withRetry } from './retry.js';
 import * as z from 'zod/mini';
-import { checkOptions, lazySchema } from '../util/options.js';
+import { checkOptions, expected, lazySchema } from '../util/options.js';
 import { awsClient, bucketName, concurrency, retryOptions, text } from './options.js';
-
 
 const S3_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   bucket: bucketName(),
@@ -33,8 +32,9 @@ export interface S3OfflineOptions {
 
 /**
  * An offline store on S3 for writers that do not go through PutRecord (the DynamoDB online path,
- * backfills): Parquet files in SageMaker's layout, written with a pure-JS Parquet writer so it runs
- * inside Lambda.
+ * backfills): Parquet files with SageMaker's offline columns, in hourly partitions under
+ * `<prefix>/<group>/data/` (not SageMaker's own resolved location, which only SageMaker writes),
+ * written with a pure-JS Parquet writer so it runs inside Lambda.
  *
  * ### Example
  * ```ts
@@ -95,3 +95,71 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
     },
   };
 }
+
+const ATHENA_TYPE = { String: 'string', Integral: 'bigint', Fractional: 'double' } as const;
+
+/** Where `s3OfflineTable` registers the files and what it calls the table. */
+export interface S3OfflineTableOptions {
+  readonly bucket: string;
+  /** The `prefix` the `s3Offline` store writes under. */
+  readonly prefix?: string;
+  /** The Glue database; it must exist. */
+  readonly database: string;
+  /** Default: the group's name with `-` as `_`. */
+  readonly table?: string;
+}
+
+/**
+ * The Athena table over what `s3Offline` writes for a group, so Athena (and `athenaOffline({ tables })`)
+ * can read it: the group's columns plus `write_time`, `api_invocation_time` and `is_deleted`, and
+ * the hourly partitions as `year`, `month`, `day`, `hour`, found by partition projection (no
+ * `MSCK REPAIR TABLE` after each write). Run `ddl` once, with Athena.
+ *
+ * ### Example
+ * ```ts
+ * const { ddl, database, table } = s3OfflineTable(cardActivity, { bucket: 'lake', prefix: 'features', database: 'features' });
+ * await athena.send(new StartQueryExecutionCommand({ QueryString: ddl, ResultConfiguration: { OutputLocation: 's3://lake/athena/' } }));
+ * const offline = athenaOffline({ outputLocation: 's3://lake/athena/', tables: { [cardActivity.name]: { database, table } } });
+ * ```
+ */
+export function s3OfflineTable(group: GroupSchema, options: S3OfflineTableOptions): { readonly database: string; readonly table: string; readonly ddl: string } {
+  checkOptions(S3_OFFLINE_TABLE_OPTIONS, options, 's3OfflineTable options');
+  const table = options.table ?? group.name.replace(/-/g, '_');
+  const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+  const location = `s3://${options.bucket}/${offlineDataPath(prefix, group.name)}/`;
+  const columns = [
+    ...group.featureDefinitions.map((d) => `\`${d.FeatureName}\` ${d.CollectionType ? `array<${ATHENA_TYPE[d.FeatureType]}>` : ATHENA_TYPE[d.FeatureType]}`),
+    '`write_time` timestamp',
+    '`api_invocation_time` timestamp',
+    '`is_deleted` boolean',
+  ];
+  const projection = [
+    ['projection.enabled', 'true'],
+    ['projection.year.type', 'integer'],
+    ['projection.year.range', '0,9999'],
+    ['projection.year.digits', '4'],
+    ...(['month', 'day', 'hour'] as const).flatMap((part) => [
+      [`projection.${part}.type`, 'integer'],
+      [`projection.${part}.range`, { month: '1,12', day: '1,31', hour: '0,23' }[part]],
+      [`projection.${part}.digits`, '2'],
+    ]),
+    ['storage.location.template', `${location}year=\${year}/month=\${month}/day=\${day}/hour=\${hour}/`],
+  ];
+  const ddl = [
+    `CREATE EXTERNAL TABLE IF NOT EXISTS \`${options.database}\`.\`${table}\` (${columns.join(', ')})`,
+    'PARTITIONED BY (`year` string, `month` string, `day` string, `hour` string)',
+    'STORED AS PARQUET',
+    `LOCATION '${location}'`,
+    `TBLPROPERTIES (${projection.map(([key, value]) => `'${key}'='${value}'`).join(', ')})`,
+  ].join('\n');
+  return { database: options.database, table, ddl };
+}
+
+const S3_OFFLINE_TABLE_OPTIONS = /* @__PURE__ */ lazySchema(() =>
+  z.strictObject({
+    bucket: bucketName(),
+    prefix: z.optional(text('a key prefix')),
+    database: z.string({ error: expected('a Glue database name') }).check(z.regex(/^[a-z0-9_]{1,255}$/, 'a Glue database name: lowercase letters, digits and _')),
+    table: z.optional(z.string({ error: expected('a table name') }).check(z.regex(/^[a-z0-9_]{1,255}$/, 'a table name: lowercase letters, digits and _'))),
+  }),
+);

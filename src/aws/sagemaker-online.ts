@@ -18,13 +18,19 @@ import { awsClient, concurrency, retryOptions } from './options.js';
 
 type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');
 
+/** BatchGetRecord: at most 100 records per call (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-quotas.html). */
+const BATCH_GET_LIMIT = 100;
+/** BatchWriteRecord: 1 to 25 entries (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_BatchWriteRecord.html). */
+const BATCH_WRITE_LIMIT = 25;
 
 const SAGEMAKER_ONLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   client: z.optional(awsClient()),
   concurrency: concurrency(),
   targetStores: z.optional(z.array(z.enum(['OnlineStore', 'OfflineStore']))),
   batchWrite: z.optional(z.boolean()),
-  batchSize: z.optional(positiveInteger()),
+  batchSize: z.optional(
+    positiveInteger().check(z.refine((n) => n <= BATCH_WRITE_LIMIT, { error: (issue) => `BatchWriteRecord takes 1 to ${BATCH_WRITE_LIMIT} entries, got ${String(issue.input)}` })),
+  ),
   retry: z.optional(retryOptions()),
 }));
 
@@ -35,13 +41,12 @@ export interface SageMakerOnlineOptions {
   readonly concurrency?: number;
   /** Stores each PutRecord writes; default both of the group's. */
   readonly targetStores?: readonly ('OnlineStore' | 'OfflineStore')[];
-  /** Write with BatchWriteRecord (up to `batchSize` records a call) instead of one PutRecord per record. */
+  /** Write with BatchWriteRecord (up to `batchSize` records a call, at most and by default 25) instead of one PutRecord per record. */
   readonly batchWrite?: boolean;
   readonly batchSize?: number;
   readonly retry?: RetryOptions;
 }
 
-const BATCH_GET_LIMIT = 100;
 
 function idOf(group: GroupSchema, record: SageMakerRecord): string {
   return record.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString ?? '';
@@ -99,7 +104,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
       seen.set(id, round + 1);
       (rounds[round] ??= []).push(index);
     });
-    const size = Math.min(options.batchSize ?? 100, 100);
+    const size = Math.min(options.batchSize ?? BATCH_WRITE_LIMIT, BATCH_WRITE_LIMIT);
     const c = await client();
     const halt = haltAfterFailure<OnlineWriteOutcome>(group.name);
     const halted = new Map<string, OnlineWriteOutcome>();

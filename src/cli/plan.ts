@@ -1,4 +1,4 @@
-import { diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../aws/plan.js';
+import { type DeployedFeatureGroup, diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../aws/plan.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { loadFeatureGroups, selectGroups } from '../load-groups.js';
 import { loadSageMaker } from '../aws/sdk.js';
@@ -11,14 +11,14 @@ export interface PlanCommandOptions {
   readonly athenaResultsS3Uri?: string | undefined;
   /** The DynamoDB table holding aggregation state (groups with aggregations). */
   readonly stateTable?: string | undefined;
-  /** For ARNs in the IAM policies; default CloudFormation's `${AWS::Region}` / `${AWS::AccountId}`. */
+  /** For ARNs and the offline store path in the IAM policies; default CloudFormation's `${AWS::Region}` / `${AWS::AccountId}`. */
   readonly region?: string | undefined;
   readonly accountId?: string | undefined;
   readonly format: 'input' | 'cloudformation';
   readonly diff: boolean;
   readonly json: boolean;
   /** Reads the deployed group for `--diff`; default DescribeFeatureGroup with a client from the environment. */
-  readonly describe?: (name: string) => Promise<Parameters<typeof diffFeatureGroup>[1] | undefined>;
+  readonly describe?: (name: string) => Promise<DeployedFeatureGroup | undefined>;
 }
 
 const PLACEHOLDER_ROLE = 'arn:aws:iam::<account-id>:role/<feature-store-role>';
@@ -33,7 +33,10 @@ async function describeFromEnvironment(name: string) {
   }
 }
 
-/** `skewless plan`: CreateFeatureGroup input or CloudFormation, IAM policies, and with --diff what would change. Returns the exit code. */
+/**
+ * `skewless plan`: CreateFeatureGroup input or CloudFormation, IAM policies, and with --diff what would change
+ * (the policies then grant the deployed group's resolved offline folder). Returns the exit code.
+ */
 export async function runPlan(options: PlanCommandOptions, print: (line: string) => void): Promise<number> {
   const groups = selectGroups(await loadFeatureGroups(options.file), options.group);
   const createOptions = {
@@ -44,6 +47,9 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
   let breaking = false;
   const report: Record<string, unknown>[] = [];
   for (const group of groups) {
+    const deployed = options.diff ? await describe(group.name) : undefined;
+    // A deployed group says exactly where SageMaker writes its offline files: grant that folder.
+    const resolvedOutputS3Uri = deployed?.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri;
     const entry: Record<string, unknown> = {
       group: group.name,
       fingerprint: group.fingerprint,
@@ -53,14 +59,15 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
         ...(options.region ? { region: options.region } : {}),
         ...(options.accountId ? { accountId: options.accountId } : {}),
         ...(options.offlineStoreS3Uri ? { offlineStoreS3Uri: options.offlineStoreS3Uri } : {}),
+        ...(resolvedOutputS3Uri ? { resolvedOutputS3Uri } : {}),
         ...(options.athenaResultsS3Uri ? { athenaResultsS3Uri: options.athenaResultsS3Uri } : {}),
         ...(options.stateTable ? { aggregationStateTable: options.stateTable } : {}),
       }),
     };
     if (options.diff) {
-      const deployed = await describe(group.name);
-      entry['diff'] = deployed ? diffFeatureGroup(group, deployed) : { missing: true };
-      if (deployed && diffFeatureGroup(group, deployed).breaking.length > 0) breaking = true;
+      const diff = deployed ? diffFeatureGroup(group, deployed) : undefined;
+      entry['diff'] = diff ?? { missing: true };
+      if (diff && diff.breaking.length > 0) breaking = true;
     }
     report.push(entry);
   }

@@ -257,8 +257,8 @@ function jsonLine(row: Record<string, unknown>): string {
 /**
  * A Firehose transformation that runs the group's pipeline and returns each record as its offline
  * row (JSON with `write_time`, `api_invocation_time`, `is_deleted`), with `partitionKeys`
- * year/month/day/hour of the event time for dynamic partitioning, so Firehose delivers the offline
- * store in SageMaker's layout.
+ * year/month/day/hour of the event time for dynamic partitioning, so Firehose delivers Parquet in
+ * hourly partitions with the offline store's columns.
  *
  * ### Example
  * ```ts

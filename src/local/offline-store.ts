@@ -56,6 +56,8 @@ export class LocalOfflineStore implements LocalOffline {
     private readonly db: Database,
     readonly baseDir: string,
     private readonly removeOnClose: boolean,
+    /** Where a group's `year=.../` partitions go: `<baseDir>/<group>/data`, or (the local stack) SageMaker's resolved location. */
+    private readonly dataDirOf: (group: string) => string = (group) => offlineDataDir(baseDir, group),
   ) {}
 
   async append(group: GroupSchema, writes: readonly OfflineWrite[], options: OfflineAppendOptions = {}): Promise<void> {
@@ -101,7 +103,7 @@ export class LocalOfflineStore implements LocalOffline {
       ].join(', ');
       const partitions = [...new Set(rows.map((r) => r.partition))];
       for (const partition of partitions) {
-        const dir = join(offlineDataDir(this.baseDir, group.name), partition);
+        const dir = join(this.dataDirOf(group.name), partition);
         mkdirSync(dir, { recursive: true });
         const name = options.fileName ? `${options.fileName}.parquet` : offlineFileName(new Date());
         // Written under a dot-name and renamed (atomically replacing a file of the same name), so a
@@ -117,7 +119,7 @@ export class LocalOfflineStore implements LocalOffline {
 
   /** The SQL table expression that reads every offline file of a group (DuckDB dialect). */
   source(group: Pick<GroupSchema, 'name'>, options: { readonly partitions?: boolean } = {}): string | undefined {
-    const dir = offlineDataDir(this.baseDir, group.name);
+    const dir = this.dataDirOf(group.name);
     if (!hasParquet(dir)) return undefined;
     // With `partitions`, year/month/day/hour come from the path as text, as the Glue table's partition keys do.
     const hive = options.partitions ? 'hive_partitioning = true, hive_types_autocast = false' : 'hive_partitioning = false';
@@ -196,7 +198,8 @@ export interface LocalOffline extends OfflineStore, TrainingEngine {
 }
 
 /**
- * The embedded offline store: Parquet files in SageMaker's offline layout, written with DuckDB.
+ * The embedded offline store: Parquet files with SageMaker's offline columns in hourly partitions
+ * under `<dir>/<group>/data/`, written with DuckDB.
  *
  * ### Example
  * ```ts
@@ -210,10 +213,13 @@ export async function localOffline(options: LocalOfflineOptions = {}): Promise<L
   return openLocalOffline(options);
 }
 
-/** The store itself, with what the local stack's Athena needs of it (the SQL source of a group's files). */
-export async function openLocalOffline(options: LocalOfflineOptions = {}): Promise<LocalOfflineStore> {
+/**
+ * The store itself, with what the local stack's Athena needs of it (the SQL source of a group's
+ * files); the stack passes `dataDirOf` to write each group where SageMaker would.
+ */
+export async function openLocalOffline(options: LocalOfflineOptions = {}, dataDirOf?: (group: string) => string): Promise<LocalOfflineStore> {
   const memory = options.memory === true;
   const baseDir = memory ? mkdtempSync(join(tmpdir(), 'skewless-offline-')) : (options.dir ?? join('.skewless', 'offline'));
   mkdirSync(baseDir, { recursive: true });
-  return new LocalOfflineStore(await Database.open(':memory:'), baseDir, memory);
+  return new LocalOfflineStore(await Database.open(':memory:'), baseDir, memory, dataDirOf);
 }

@@ -6,7 +6,7 @@ import { offlineDataPath, offlineFileName, writesByPartition } from './layout.js
 import { decodeOfflineParquet, encodeOfflineParquet } from './parquet.js';
 
 /**
- * An offline store of Parquet files on a local disk, in SageMaker's layout, written with the
+ * An offline store of Parquet files on a local disk, under `<dir>/<group>/data/` in hourly partitions, written with the
  * pure-JS Parquet writer: the same files `localOffline` (DuckDB) and `s3Offline` write, for places
  * where a native module must not run, such as worker threads that may be terminated mid-write.
  *

@@ -1,4 +1,4 @@
-import type { FeatureValue, SageMakerRecord } from './codec.js';
+import { type FeatureValue, MAX_RECORD_BYTES, MAX_RECORD_IDENTIFIER_BYTES, MAX_VALUE_BYTES, recordBytes, type SageMakerRecord } from './codec.js';
 import { isTimeInRange, parseIsoInstant } from './time.js';
 import type { FeatureDefinition } from './feature-spec.js';
 
@@ -33,6 +33,17 @@ function valueFits(type: FeatureDefinition['FeatureType'], text: string): boolea
   }
 }
 
+/**
+ * The String event times SageMaker accepts: `yyyy-MM-dd'T'HH:mm:ssZ` and `yyyy-MM-dd'T'HH:mm:ss.SSSZ`,
+ * UTC (CreateFeatureGroup's EventTimeFeatureName, https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateFeatureGroup.html).
+ */
+const SAGEMAKER_EVENT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
+
+/** Every UTF-16 unit is at most 3 UTF-8 bytes, so text this short cannot break a byte limit. */
+function overBytes(text: string, limit: number): boolean {
+  return text.length * 3 > limit && Buffer.byteLength(text, 'utf8') > limit;
+}
+
 /** The SageMaker type of a group's event time feature: String (ISO-8601) or Fractional (epoch seconds). */
 export function eventTimeTypeOf(group: GroupSchema): FeatureDefinition['FeatureType'] {
   return group.featureDefinitions.find((d) => d.FeatureName === group.eventTime)?.FeatureType ?? 'String';
@@ -43,7 +54,7 @@ export function parseEventTime(type: FeatureDefinition['FeatureType'], text: str
   if (type === 'Fractional') {
     const seconds = text.trim() === '' ? Number.NaN : Number(text);
     ms = Number.isFinite(seconds) ? Math.round(seconds * 1000) : undefined;
-  } else if (type === 'String') {
+  } else if (type === 'String' && SAGEMAKER_EVENT_TIME.test(text)) {
     ms = parseIsoInstant(text);
   }
   return ms !== undefined && isTimeInRange(ms) ? ms : undefined;
@@ -87,6 +98,7 @@ export function checkRecord(group: GroupSchema, record: readonly FeatureValue[])
   const check = ++lookup.check;
   let id: string | undefined;
   let eventTime: string | undefined;
+  let units = 0;
   for (const feature of record) {
     const name = feature.FeatureName;
     const definition = definitions.get(name);
@@ -97,20 +109,29 @@ export function checkRecord(group: GroupSchema, record: readonly FeatureValue[])
       if (feature.ValueAsStringList === undefined) return fail(name, `feature ${name} needs ValueAsStringList`);
       const bad = feature.ValueAsStringList.find((v) => !valueFits(definition.FeatureType, v));
       if (bad !== undefined) return fail(name, `value ${JSON.stringify(bad)} of feature ${name} is not ${definition.FeatureType}`);
+      for (const v of feature.ValueAsStringList) units += v.length;
     } else {
       const text = feature.ValueAsString;
       if (text === undefined) return fail(name, `feature ${name} needs ValueAsString`);
       if (!valueFits(definition.FeatureType, text)) return fail(name, `value ${JSON.stringify(text)} of feature ${name} is not ${definition.FeatureType}`);
+      if (overBytes(text, MAX_VALUE_BYTES)) return fail(name, `value of feature ${name} is over ${MAX_VALUE_BYTES} bytes, the most a feature value may be`);
+      units += text.length;
     }
+    units += name.length;
     if (name === group.recordIdentifier) id = feature.ValueAsString;
     if (name === group.eventTime) eventTime = feature.ValueAsString;
   }
   if (id === undefined || id === '') return fail(group.recordIdentifier, `record identifier ${group.recordIdentifier} is missing`);
+  if (overBytes(id, MAX_RECORD_IDENTIFIER_BYTES)) return fail(group.recordIdentifier, `record identifier is over ${MAX_RECORD_IDENTIFIER_BYTES} bytes, the most SageMaker allows`);
+  if (units * 3 > MAX_RECORD_BYTES && recordBytes(record) > MAX_RECORD_BYTES) return fail(undefined, `record is over ${MAX_RECORD_BYTES} bytes, the most SageMaker allows`);
   if (eventTime === undefined) return fail(group.eventTime, `event time ${group.eventTime} is missing`);
   const type = definitions.get(group.eventTime)?.FeatureType ?? 'String';
   const eventTimeMs = parseEventTime(type, eventTime);
   if (eventTimeMs === undefined) {
-    return fail(group.eventTime, `event time ${JSON.stringify(eventTime)} is not a valid ${type === 'String' ? 'ISO-8601 UTC time' : 'epoch seconds value'}`);
+    return fail(
+      group.eventTime,
+      `event time ${JSON.stringify(eventTime)} is not a valid ${type === 'String' ? "time: SageMaker takes yyyy-MM-dd'T'HH:mm:ssZ or yyyy-MM-dd'T'HH:mm:ss.SSSZ (UTC)" : 'epoch seconds value'} between 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z`,
+    );
   }
   return { ok: true, id, eventTimeMs, eventTime };
 }
@@ -173,6 +194,15 @@ const TTL_UNIT_MS: Record<TtlDuration['Unit'], number> = {
 };
 
 /** When a record written with this TTL expires: SageMaker counts TTL from the record's event time. */
+/** Why a TtlDuration is not one SageMaker takes (Unit one of its five, Value a whole number from 1), or undefined. */
+export function ttlProblem(ttl: unknown): string | undefined {
+  const given = ttl as Partial<TtlDuration> | null;
+  if (typeof given !== 'object' || given === null) return 'TtlDuration must be { Unit, Value }';
+  if (typeof given.Unit !== 'string' || !(given.Unit in TTL_UNIT_MS)) return `TtlDuration.Unit must be one of ${Object.keys(TTL_UNIT_MS).join(', ')}, got ${JSON.stringify(given.Unit)}`;
+  if (!Number.isInteger(given.Value) || (given.Value as number) < 1) return `TtlDuration.Value must be a whole number of at least 1, got ${JSON.stringify(given.Value)}`;
+  return undefined;
+}
+
 export function expiresAtMs(eventTimeMs: number, ttl: TtlDuration | undefined): number | undefined {
   if (ttl === undefined) return undefined;
   const unit = TTL_UNIT_MS[ttl.Unit];

@@ -190,6 +190,13 @@ const deleteSchema = /* @__PURE__ */ lazySchema(() => z.object({
   mode: z.enum(['SoftDelete', 'HardDelete'], { error: expected("'SoftDelete' or 'HardDelete'") }),
 }));
 
+/** Where a write's records came from, and what becomes of those the online backend cannot store. */
+interface Refused {
+  position(index: number): SourcePosition;
+  /** Dead-letters them (ingest) or reports them (put); the outcomes say which the sink took. */
+  poison(unstorable: readonly { index: number; error: RecordError }[]): Promise<RecordOutcome[]>;
+}
+
 /** The TTL a write uses: the call's, else the group's. */
 function ttlOf(group: AnyFeatureGroup, options: OnlinePutOptions): OnlinePutOptions {
   const ttl = options.ttl ?? group.ttl;
@@ -305,12 +312,17 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     return { outcomes, retried };
   };
 
-  /** Writes encoded records (with their input indices) and summarizes them with the outcomes decided already. */
+  /**
+   * Writes encoded records (with their input indices) and summarizes them with the outcomes decided
+   * already. A record the online backend refuses to store (`INVALID_VALUE`) is poison like any record
+   * the pipeline refused: trying again cannot store it, so it is never reported for redelivery.
+   */
   const write = async (
     group: AnyFeatureGroup,
     encoded: { index: number; record: SageMakerRecord }[],
     poison: RecordOutcome[],
     putOptions: OnlinePutOptions,
+    refused: Refused,
   ): Promise<WriteSummary> => {
     const { outcomes: results, retried } = await writeRecords(
       group,
@@ -318,12 +330,16 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       putOptions,
     );
     const outcomes: RecordOutcome[] = [...poison];
+    const unstorable: { index: number; error: RecordError }[] = [];
     results.forEach((result, i) => {
       const { index } = encoded[i] as (typeof encoded)[number];
-      outcomes.push(result instanceof BackendError ? { index, status: 'failed', error: result } : { index, status: result });
+      if (result instanceof BackendError && result.code === 'INVALID_VALUE') {
+        unstorable.push({ index, error: new FeatureValidationError(result.message, { position: refused.position(index), issues: result.issues, cause: result }) });
+      } else outcomes.push(result instanceof BackendError ? { index, status: 'failed', error: result } : { index, status: result });
     });
+    if (unstorable.length > 0) outcomes.push(...(await refused.poison(unstorable)));
     // Poison came first and writes after; input order is what callers index by.
-    if (poison.length > 0) outcomes.sort((a, b) => a.index - b.index);
+    if (poison.length > 0 || unstorable.length > 0) outcomes.sort((a, b) => a.index - b.index);
     return summarize(outcomes, { retried });
   };
 
@@ -346,7 +362,10 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       }
       const { records, failures } = group.processBatch(raw, ingestOptions.position ? { position: ingestOptions.position } : {});
       const poison = await poisonOutcomes(group, failures, raw, ingestOptions);
-      return write(group, records.map((r) => ({ index: r.index, record: r.encoded })), poison, putOptionsOf(group, ingestOptions));
+      return write(group, records.map((r) => ({ index: r.index, record: r.encoded })), poison, putOptionsOf(group, ingestOptions), {
+        position: (index) => ingestOptions.position?.(index) ?? { index },
+        poison: (unstorable) => poisonOutcomes(group, unstorable, raw, ingestOptions),
+      });
     },
 
     deadLetter: (entries) => sendToDeadLetter(options.deadLetter, [...entries]),
@@ -358,12 +377,17 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       checkOptions(ingestOptionsSchema, putOptions, 'put options');
       const encoded: { index: number; record: SageMakerRecord }[] = [];
       const poison: RecordOutcome[] = [];
+      const position = (index: number): SourcePosition => putOptions.position?.(index) ?? { source: 'put', index };
       records.forEach((record, index) => {
-        const result = group.processRecord(record, putOptions.position?.(index) ?? { source: 'put', index });
+        const result = group.processRecord(record, position(index));
         if (result.ok) encoded.push({ index, record: result.encoded });
         else poison.push({ index, status: 'poison', error: result.error });
       });
-      return write(group, encoded, poison, putOptionsOf(group, putOptions));
+      // The caller holds the records it put: poison is reported, as the pipeline's is.
+      return write(group, encoded, poison, putOptionsOf(group, putOptions), {
+        position,
+        poison: async (unstorable) => unstorable.map((u) => ({ index: u.index, status: 'poison', error: u.error })),
+      });
     },
 
     async get(group: AnyFeatureGroup, id: RecordId, getOptions?: { readonly features: readonly string[] }) {

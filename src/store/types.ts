@@ -37,7 +37,10 @@ export interface OnlinePutOptions {
 export interface OnlineStore {
   /**
    * Writes records, in order for each identifier; returns one outcome per record, in input order.
-   * A record that cannot be written is reported as its error; the others are still written.
+   * A record that cannot be written is reported as its error; the others are still written. A record
+   * holding a value the backend cannot store (a number outside DynamoDB's range) is refused before it
+   * is sent, as a `BackendError` with code `INVALID_VALUE` and `retryable` false: the feature store
+   * treats it as poison, and the identifier's later records are still written.
    */
   put(group: GroupSchema, records: readonly SageMakerRecord[], options?: OnlinePutOptions): Promise<OnlineWriteOutcome[]>;
   /** True when the backend also delivers every record to the offline store (SageMaker PutRecord does). */

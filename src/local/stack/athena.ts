@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { csvField, csvLine } from '../../csv/writer.js';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FeatureDefinition } from '../../schema/feature-spec.js';
 import { quoteIdentifier, quoteLiteral } from '../../sql/quote.js';
@@ -82,23 +83,75 @@ function statementType(query: string): Execution['statementType'] {
 const SQL_TYPE: Record<FeatureDefinition['FeatureType'], string> = { String: 'VARCHAR', Integral: 'BIGINT', Fractional: 'DOUBLE' };
 
 const HIVE_NAME = '`?([A-Za-z0-9_]+)`?';
-const CREATE_EXTERNAL = new RegExp(`^\\s*CREATE\\s+EXTERNAL\\s+TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?${HIVE_NAME}\\.${HIVE_NAME}\\s*\\([\\s\\S]*\\)\\s*STORED\\s+AS\\s+PARQUET\\s+LOCATION\\s+'([^']+)'\\s*;?\\s*$`, 'i');
+const CREATE_EXTERNAL = new RegExp(
+  `^\\s*CREATE\\s+EXTERNAL\\s+TABLE\\s+(?:IF\\s+NOT\\s+EXISTS\\s+)?${HIVE_NAME}\\.${HIVE_NAME}\\s*\\(([\\s\\S]*?)\\)\\s*(PARTITIONED\\s+BY\\s*\\([^)]*\\)\\s*)?STORED\\s+AS\\s+PARQUET\\s+LOCATION\\s+'([^']+)'\\s*(?:TBLPROPERTIES\\s*\\(([\\s\\S]*)\\))?\\s*;?\\s*$`,
+  'i',
+);
 const DROP_TABLE = new RegExp(`^\\s*DROP\\s+TABLE\\s+(?:IF\\s+EXISTS\\s+)?${HIVE_NAME}\\.${HIVE_NAME}\\s*;?\\s*$`, 'i');
 
+/** An external table a CREATE EXTERNAL TABLE registered: its files, and its columns for when there are none. */
+export interface ExternalTable {
+  readonly database: string;
+  readonly table: string;
+  readonly dir: string;
+  readonly partitioned: boolean;
+  readonly columns: readonly { readonly name: string; readonly type: string }[];
+}
+
+const HIVE_TYPES: Record<string, string> = { string: 'VARCHAR', varchar: 'VARCHAR', bigint: 'BIGINT', int: 'INTEGER', integer: 'INTEGER', double: 'DOUBLE', float: 'FLOAT', boolean: 'BOOLEAN', timestamp: 'TIMESTAMP', date: 'DATE' };
+
+function duckType(hive: string): string {
+  const array = /^array<(.+)>$/i.exec(hive.trim());
+  if (array) return `${duckType(array[1] as string)}[]`;
+  return HIVE_TYPES[hive.trim().toLowerCase()] ?? 'VARCHAR';
+}
+
+function hiveColumns(list: string): { name: string; type: string }[] {
+  return list
+    .split(/,(?![^<]*>)/)
+    .map((column) => /^\s*`?([A-Za-z0-9_-]+)`?\s+(.+?)\s*$/.exec(column))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ name: m[1] as string, type: duckType(m[2] as string) }));
+}
+
 /**
- * The Athena DDL skewless issues for temporary tables, as DuckDB statements: an external Parquet
- * table becomes a view over the files at its location, and dropping it drops the view.
+ * The Athena DDL for external Parquet tables, as the local stack keeps it: CREATE registers the
+ * table (its view is refreshed before every query, so files written later are read, and a table
+ * without files is empty, as on Athena), DROP forgets it. A partitioned table is read only with
+ * partition projection, the one way its partitions are known without registering each.
  */
-export function translateDdl(query: string, s3Root: string): string[] | undefined {
+export function parseDdl(query: string, s3Root: string): { create: ExternalTable } | { drop: { database: string; table: string } } | undefined {
   const create = CREATE_EXTERNAL.exec(query);
   if (create) {
-    const [, database, table, location] = create as unknown as [string, string, string, string];
-    const files = `${s3Path(s3Root, location).replace(/\/+$/, '')}/*.parquet`;
-    return [`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(database)}`, `CREATE OR REPLACE VIEW ${quoteIdentifier(database)}.${quoteIdentifier(table)} AS SELECT * FROM read_parquet(${quoteLiteral(files)})`];
+    const [, database, table, columns, partitionedBy, location, properties] = create as unknown as [string, string, string, string, string | undefined, string, string | undefined];
+    const partitioned = partitionedBy !== undefined;
+    if (partitioned && !/'projection\.enabled'\s*=\s*'true'/i.test(properties ?? '')) {
+      throw new Error("the local stack reads a partitioned table only with partition projection (TBLPROPERTIES ('projection.enabled'='true', ...))");
+    }
+    const partitionColumns = partitioned ? hiveColumns((/\(([^)]*)\)/.exec(partitionedBy as string)?.[1] ?? '')) : [];
+    return { create: { database, table, dir: s3Path(s3Root, location).replace(/\/+$/, ''), partitioned, columns: [...hiveColumns(columns), ...partitionColumns] } };
   }
   const drop = DROP_TABLE.exec(query);
-  if (drop) return [`DROP VIEW IF EXISTS ${quoteIdentifier(drop[1] as string)}.${quoteIdentifier(drop[2] as string)}`];
+  if (drop) return { drop: { database: drop[1] as string, table: drop[2] as string } };
   return undefined;
+}
+
+/** The DuckDB view of an external table: over its files, or an empty table of its columns before there are any. */
+function externalView(table: ExternalTable): string {
+  const name = `${quoteIdentifier(table.database)}.${quoteIdentifier(table.table)}`;
+  const glob = table.partitioned ? `${table.dir}/**/*.parquet` : `${table.dir}/*.parquet`;
+  const source = hasParquet(table.dir, table.partitioned)
+    ? `SELECT * FROM read_parquet(${quoteLiteral(glob)}${table.partitioned ? ', hive_partitioning = true, hive_types_autocast = false, union_by_name = true' : ''})`
+    : `SELECT ${table.columns.map((c) => `CAST(NULL AS ${c.type}) AS ${quoteIdentifier(c.name)}`).join(', ')} WHERE false`;
+  return `CREATE OR REPLACE VIEW ${name} AS ${source}`;
+}
+
+function hasParquet(dir: string, recursive: boolean): boolean {
+  try {
+    return readdirSync(dir, { recursive }).some((f) => String(f).endsWith('.parquet') && !String(f).split('/').pop()?.startsWith('.'));
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -109,7 +162,7 @@ export function translateDdl(query: string, s3Root: string): string[] | undefine
 export class LocalAthena {
   private readonly executions = new Map<string, Execution>();
   private readonly tokens = new Map<string, string>();
-  private sequence = 0;
+  private readonly external = new Map<string, ExternalTable>();
   private engine: Promise<Database> | undefined;
 
   constructor(private readonly context: StackContext) {}
@@ -132,11 +185,10 @@ export class LocalAthena {
     await db.exclusive(async (connection) => {
       for (const group of this.context.registry.all()) {
         const catalog = group.OfflineStoreConfig?.DataCatalogConfig;
-        const base = this.context.offline.baseOf(group);
-        if (!catalog || base === undefined) continue;
+        if (!catalog) continue;
         const schema = quoteIdentifier(catalog.Database);
         const view = `${schema}.${quoteIdentifier(catalog.TableName)}`;
-        const store = await this.context.offline.storeFor(base);
+        const store = await this.context.offline.store();
         // The Glue table's hourly partition keys are columns, as on AWS.
         const source = store.source({ name: group.FeatureGroupName }, { partitions: true });
         // Before the first write there are no files: the view is then an empty table of the right shape.
@@ -150,6 +202,8 @@ export class LocalAthena {
         await connection.run(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
         await connection.run(`CREATE OR REPLACE VIEW ${view} AS ${source ? `SELECT * FROM ${source}` : `SELECT ${empty} WHERE false`}`);
       }
+      // External tables read the files there are now.
+      for (const table of this.external.values()) await connection.run(externalView(table));
     });
   }
 
@@ -169,7 +223,7 @@ export class LocalAthena {
     }
     const output = (body['ResultConfiguration'] as { OutputLocation?: string } | undefined)?.OutputLocation;
     if (!output) throw new AwsError('InvalidRequestException', 'No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.');
-    const id = `${this.context.now().toString(16)}-${(++this.sequence).toString(16).padStart(4, '0')}-4000-8000-${process.pid.toString(16).padStart(12, '0')}`;
+    const id = randomUUID();
     const execution: Execution = {
       id,
       query,
@@ -195,9 +249,18 @@ export class LocalAthena {
       await this.syncCatalog(db);
       const { columns, rows } = await db.exclusive(async (connection) => {
         await connection.run(execution.database ? `SET search_path = ${quoteLiteral(execution.database)}` : 'RESET search_path');
-        const ddl = translateDdl(execution.query, this.context.s3Root);
-        if (ddl) for (const statement of ddl.slice(0, -1)) await connection.run(statement);
-        const reader = await connection.runAndReadAll(ddl ? (ddl.at(-1) as string) : execution.query);
+        const ddl = parseDdl(execution.query, this.context.s3Root);
+        let statement = execution.query;
+        if (ddl && 'create' in ddl) {
+          const { database, table } = ddl.create;
+          await connection.run(`CREATE SCHEMA IF NOT EXISTS ${quoteIdentifier(database)}`);
+          this.external.set(`${database}.${table}`, ddl.create);
+          statement = externalView(ddl.create);
+        } else if (ddl) {
+          this.external.delete(`${ddl.drop.database}.${ddl.drop.table}`);
+          statement = `DROP VIEW IF EXISTS ${quoteIdentifier(ddl.drop.database)}.${quoteIdentifier(ddl.drop.table)}`;
+        }
+        const reader = await connection.runAndReadAll(statement);
         const types = reader.columnTypes().map((t) => athenaType(String(t)));
         const cols = reader.columnNames().map((name, i) => ({ Name: name, Type: types[i] as string }));
         const values = reader.getRowsJS().map((row) => row.map((v, i) => athenaText(v, types[i] as string)));
@@ -259,7 +322,11 @@ export class LocalAthena {
     }
     const columns = e.columns ?? [];
     const rows = e.rows ?? [];
-    const max = Math.min(Math.max(Number(body['MaxResults'] ?? 1000), 1), 1000);
+    // MaxResults is 1..1000 in the model (MaxQueryResults); the service refuses other values, never clamps them.
+    const max = (body['MaxResults'] ?? 1000) as number;
+    if (!Number.isInteger(max) || max < 1 || max > 1000) {
+      throw new AwsError('InvalidRequestException', `1 validation error detected: Value '${String(max)}' at 'maxResults' failed to satisfy constraint: Member must have value ${max < 1 ? 'greater than or equal to 1' : 'less than or equal to 1000'}`);
+    }
     const start = body['NextToken'] === undefined ? 0 : Number(body['NextToken']);
     if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidRequestException', 'invalid NextToken');
     // The first page of a SELECT starts with the header row, and it counts toward MaxResults.

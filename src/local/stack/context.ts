@@ -4,7 +4,7 @@ import type { OfflineStore, OfflineWrite, OnlineStore } from '../../store/types.
 import { type LocalOfflineStore, openLocalOffline } from '../offline-store.js';
 import type { FaultInjector } from './faults.js';
 import { AwsError } from './http.js';
-import { type Registry, schemaOf, type StoredFeatureGroup } from './registry.js';
+import { ACCOUNT_ID, type Registry, schemaOf, type StoredFeatureGroup } from './registry.js';
 
 /** `s3://bucket/key` -> the local path that holds it under the stack's S3 root. */
 export function s3Path(root: string, uri: string): string {
@@ -15,51 +15,63 @@ export function s3Path(root: string, uri: string): string {
   return join(root, bucket as string, key);
 }
 
-/** The S3 URI under which a group's offline files go: `<S3Uri>/<group>/data`. */
+/**
+ * Where SageMaker writes a group's offline files, and reports as `ResolvedOutputS3Uri`:
+ * `<S3Uri>/<account>/sagemaker/<region>/offline-store/<group>-<creation epoch seconds>/data`
+ * (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-offline.html).
+ */
+export function resolveOfflineUri(s3Uri: string, account: string, region: string, group: string, createdMs: number): string {
+  return `${s3Uri.replace(/\/+$/, '')}/${account}/sagemaker/${region}/offline-store/${group}-${Math.floor(createdMs / 1000)}/data`;
+}
+
+/** The resolved offline location of a group the stack created (undefined without an offline store). */
 export function resolvedOfflineUri(group: StoredFeatureGroup): string | undefined {
-  const uri = group.OfflineStoreConfig?.S3StorageConfig.S3Uri;
-  return uri === undefined ? undefined : `${uri.replace(/\/+$/, '')}/${group.FeatureGroupName}/data`;
+  const storage = group.OfflineStoreConfig?.S3StorageConfig;
+  if (!storage) return undefined;
+  // A group saved before the stack recorded the resolved location: derive it the same way.
+  const [, , , region = 'us-east-1', account = ACCOUNT_ID] = group.FeatureGroupArn.split(':');
+  return storage.ResolvedOutputS3Uri ?? resolveOfflineUri(storage.S3Uri, account, region, group.FeatureGroupName, group.CreationTime);
 }
 
 
 /**
  * Offline writes, buffered and written in batches as SageMaker does (it delivers the offline store
- * minutes after PutRecord). Anything that reads offline data flushes first, so reads are never stale.
+ * minutes after PutRecord), each group's under its resolved location in the stack's S3. Anything that
+ * reads offline data flushes first, so reads are never stale.
  */
 export class OfflineWriter {
-  private readonly stores = new Map<string, Promise<LocalOfflineStore>>();
-  private readonly pending = new Map<string, { group: GroupSchema; base: string; writes: OfflineWrite[] }>();
+  private opened: Promise<LocalOfflineStore> | undefined;
+  private readonly pending = new Map<string, { group: GroupSchema; writes: OfflineWrite[] }>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly s3Root: string,
+    private readonly groupOf: (name: string) => StoredFeatureGroup | undefined,
     private readonly maxBuffered = 20_000,
     private readonly flushAfterMs = 250,
   ) {}
 
-  /** The offline store that writes under `base` (a directory), one per base. */
-  storeFor(base: string): Promise<LocalOfflineStore> {
-    let store = this.stores.get(base);
-    if (!store) {
-      store = openLocalOffline({ dir: base });
-      this.stores.set(base, store);
-    }
-    return store;
+  /** The local directory of a group's resolved offline location. */
+  dataDirOf(name: string): string {
+    const group = this.groupOf(name);
+    const uri = group && resolvedOfflineUri(group);
+    if (uri === undefined) throw new AwsError('ValidationError', `feature group ${name} has no OfflineStore`);
+    return s3Path(this.s3Root, uri);
   }
 
-  baseOf(group: StoredFeatureGroup): string | undefined {
-    const uri = group.OfflineStoreConfig?.S3StorageConfig.S3Uri;
-    return uri === undefined ? undefined : s3Path(this.s3Root, uri);
+  /** The offline store that writes every group's files. */
+  store(): Promise<LocalOfflineStore> {
+    this.opened ??= openLocalOffline({ dir: this.s3Root }, (name) => this.dataDirOf(name));
+    return this.opened;
   }
 
   enqueue(group: StoredFeatureGroup, write: OfflineWrite): void {
-    const base = this.baseOf(group);
-    if (base === undefined) return;
-    const key = `${base}\u0000${group.FeatureGroupName}`;
+    if (!group.OfflineStoreConfig) return;
+    const key = group.FeatureGroupName;
     let entry = this.pending.get(key);
     if (!entry) {
-      entry = { group: schemaOf(group), base, writes: [] };
+      entry = { group: schemaOf(group), writes: [] };
       this.pending.set(key, entry);
     }
     entry.writes.push(write);
@@ -74,14 +86,15 @@ export class OfflineWriter {
     const batches = [...this.pending.values()];
     this.pending.clear();
     this.flushing = this.flushing.then(async () => {
-      for (const batch of batches) await (await this.storeFor(batch.base)).append(batch.group, batch.writes);
+      for (const batch of batches) await (await this.store()).append(batch.group, batch.writes);
     });
     return this.flushing;
   }
 
   async close(): Promise<void> {
     await this.flush();
-    for (const store of this.stores.values()) await (await store).close();
+    // The files are the stack's S3 objects: closing the store must not remove them.
+    if (this.opened) await (await this.opened).close();
   }
 }
 
@@ -94,10 +107,20 @@ export interface StackContext {
   readonly now: () => number;
 }
 
-export function requireGroup(context: StackContext, name: string): StoredFeatureGroup {
+/**
+ * The group a call names, or the error AWS answers with when there is none. The runtime's writes
+ * answer `ValidationError` (400) with a "Resource Not Found" message, as observed from AWS (the
+ * runtime model lists no other error for PutRecord or DeleteRecord; aws/sagemaker-python-sdk issue
+ * 2606 quotes the message); GetRecord answers `ResourceNotFound` (404), which its model lists; the
+ * control plane answers `ResourceNotFound` (DescribeFeatureGroup's only modelled error, 400 as an
+ * awsJson client error).
+ */
+export function requireGroup(context: StackContext, name: string, api: 'write' | 'GetRecord' | 'control' = 'write'): StoredFeatureGroup {
   const group = context.registry.get(name);
-  if (!group) throw new AwsError('ResourceNotFound', `Resource Not Found: feature group ${name} does not exist`, 404);
-  return group;
+  if (group) return group;
+  const message = `Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name [${name}].`;
+  if (api === 'write') throw new AwsError('ValidationError', message);
+  throw new AwsError('ResourceNotFound', message, api === 'GetRecord' ? 404 : 400);
 }
 
 export type { OfflineStore };

@@ -1,6 +1,7 @@
 import { isReservedName, isValidName } from '../../schema/names.js';
 import type { FeatureDefinition } from '../../schema/feature-spec.js';
-import { resolvedOfflineUri, type StackContext, requireGroup } from './context.js';
+import { ttlProblem } from '../../schema/sagemaker-record.js';
+import { resolvedOfflineUri, resolveOfflineUri, type StackContext, requireGroup } from './context.js';
 import { AwsError } from './http.js';
 import { ACCOUNT_ID, type StoredFeatureGroup } from './registry.js';
 
@@ -61,6 +62,11 @@ export function createFeatureGroup(context: StackContext, body: Record<string, u
   if (definitions.some((d) => d.CollectionType) && online?.StorageType !== 'InMemory') {
     throw validationError('collection types need OnlineStoreConfig.StorageType InMemory');
   }
+  // https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-storage-configurations-offline-store.html:
+  // an InMemory online store has no offline store (no online-to-offline replication).
+  if (offline && online?.StorageType === 'InMemory') throw validationError('an InMemory online store does not support an offline store: drop OfflineStoreConfig');
+  const ttlError = online?.TtlDuration === undefined ? undefined : ttlProblem(online.TtlDuration);
+  if (ttlError) throw validationError(`OnlineStoreConfig.${ttlError}`);
   const created = context.now();
   const group: StoredFeatureGroup = {
     FeatureGroupName: name,
@@ -74,6 +80,7 @@ export function createFeatureGroup(context: StackContext, body: Record<string, u
       ? {
           OfflineStoreConfig: {
             ...offline,
+            S3StorageConfig: { ...offline.S3StorageConfig, ResolvedOutputS3Uri: resolveOfflineUri(offline.S3StorageConfig.S3Uri, ACCOUNT_ID, region, name, created) },
             DataCatalogConfig: offline.DataCatalogConfig ?? {
               Catalog: 'AwsDataCatalog',
               Database: 'sagemaker_featurestore',
@@ -91,11 +98,11 @@ export function createFeatureGroup(context: StackContext, body: Record<string, u
 }
 
 export function describeFeatureGroup(context: StackContext, body: Record<string, unknown>): Record<string, unknown> {
-  return describe(requireGroup(context, String(body['FeatureGroupName'])));
+  return describe(requireGroup(context, String(body['FeatureGroupName']), 'control'));
 }
 
 export async function deleteFeatureGroup(context: StackContext, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const group = requireGroup(context, String(body['FeatureGroupName']));
+  const group = requireGroup(context, String(body['FeatureGroupName']), 'control');
   // As on AWS, the offline data stays in S3; the online records go with the group.
   await context.offline.flush();
   context.registry.delete(group.FeatureGroupName);

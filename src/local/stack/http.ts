@@ -6,6 +6,11 @@ export class AwsError extends Error {
     readonly code: string,
     message: string,
     readonly status = 400,
+    /**
+     * SQS's legacy (query protocol) code, sent in the `x-amzn-query-error` header of its JSON errors,
+     * which the SDKs read (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-api-responses.html).
+     */
+    readonly queryCode?: string,
   ) {
     super(message);
   }
@@ -54,12 +59,14 @@ export function sendJsonError(
   error: AwsError,
   contentType: 'application/json' | 'application/x-amz-json-1.0' | 'application/x-amz-json-1.1',
 ): void {
-  const text = JSON.stringify({ __type: error.code, message: error.message, Message: error.message });
+  const sqs = contentType === 'application/x-amz-json-1.0';
+  const text = JSON.stringify(sqs ? { __type: `com.amazonaws.sqs#${error.code}`, message: error.message } : { __type: error.code, message: error.message, Message: error.message });
   response.writeHead(error.status, {
     'content-type': contentType,
     'content-length': Buffer.byteLength(text),
     'x-amzn-errortype': error.code,
     'x-amzn-requestid': requestId(),
+    ...(sqs ? { 'x-amzn-query-error': `${error.queryCode ?? error.code};Sender` } : {}),
   });
   response.end(text);
 }

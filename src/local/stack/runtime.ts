@@ -1,10 +1,13 @@
 import type { FeatureValue, SageMakerRecord } from '../../schema/codec.js';
-import { checkRecord, type TtlDuration } from '../../schema/sagemaker-record.js';
+import { checkRecord, type TtlDuration, ttlProblem } from '../../schema/sagemaker-record.js';
 import { type StackContext, requireGroup } from './context.js';
 import { AwsError } from './http.js';
 import { onlineEnabled, schemaOf, type StoredFeatureGroup } from './registry.js';
 
 type Target = 'OnlineStore' | 'OfflineStore';
+
+const BATCH_WRITE_MAX = 25;
+const BATCH_GET_MAX = 100;
 
 function targets(group: StoredFeatureGroup, requested: readonly string[] | undefined): Set<Target> {
   const available = new Set<Target>();
@@ -41,6 +44,8 @@ async function writeRecord(
   const record = asRecord(rawRecord);
   const checked = checkRecord(schemaOf(group), record);
   if (!checked.ok) throw new AwsError('ValidationError', checked.problem.message);
+  const problem = ttl === undefined ? undefined : ttlProblem(ttl);
+  if (problem) throw new AwsError('ValidationError', problem);
   const to = targets(group, requestedTargets);
   if (to.has('OnlineStore')) {
     const effectiveTtl = ttl ?? group.OnlineStoreConfig?.TtlDuration;
@@ -60,7 +65,7 @@ export async function putRecord(context: StackContext, name: string, body: Recor
 }
 
 export async function getRecord(context: StackContext, name: string, query: URLSearchParams): Promise<Record<string, unknown>> {
-  const group = requireGroup(context, name);
+  const group = requireGroup(context, name, 'GetRecord');
   const id = query.get('RecordIdentifierValueAsString');
   if (!id) throw new AwsError('ValidationError', 'RecordIdentifierValueAsString is required');
   if (!onlineEnabled(group)) throw new AwsError('ValidationError', `feature group ${name} has no OnlineStore`);
@@ -108,9 +113,19 @@ interface Identifier {
 
 export async function batchGetRecord(context: StackContext, body: Record<string, unknown>): Promise<Record<string, unknown>> {
   const identifiers = body['Identifiers'];
-  if (!Array.isArray(identifiers) || identifiers.length === 0) throw new AwsError('ValidationError', 'Identifiers must be a non-empty list');
-  const total = (identifiers as Identifier[]).reduce((n, i) => n + (i.RecordIdentifiersValueAsString?.length ?? 0), 0);
-  if (total > 100) throw new AwsError('ValidationError', `BatchGetRecord takes at most 100 record identifiers, got ${total}`);
+  // The model: 1..100 Identifiers, each with 1..100 RecordIdentifiersValueAsString; the quota: at most
+  // 100 records per call (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-quotas.html).
+  if (!Array.isArray(identifiers) || identifiers.length === 0 || identifiers.length > BATCH_GET_MAX) {
+    throw new AwsError('ValidationError', `Identifiers must hold 1 to ${BATCH_GET_MAX} entries, got ${Array.isArray(identifiers) ? identifiers.length : 'none'}`);
+  }
+  for (const entry of identifiers as Identifier[]) {
+    const ids = entry.RecordIdentifiersValueAsString;
+    if (!Array.isArray(ids) || ids.length === 0 || ids.length > BATCH_GET_MAX) {
+      throw new AwsError('ValidationError', `RecordIdentifiersValueAsString must hold 1 to ${BATCH_GET_MAX} identifiers, got ${Array.isArray(ids) ? ids.length : 'none'}`);
+    }
+  }
+  const total = (identifiers as Identifier[]).reduce((n, i) => n + i.RecordIdentifiersValueAsString.length, 0);
+  if (total > BATCH_GET_MAX) throw new AwsError('ValidationError', `BatchGetRecord takes at most ${BATCH_GET_MAX} records per call, got ${total}`);
   const withExpiry = body['ExpirationTimeResponse'] === 'Enabled';
   const Records: unknown[] = [];
   const Errors: unknown[] = [];
@@ -124,7 +139,7 @@ export async function batchGetRecord(context: StackContext, body: Record<string,
           FeatureGroupName: entry.FeatureGroupName,
           RecordIdentifierValueAsString: id,
           ErrorCode: group ? 'ValidationError' : 'ResourceNotFound',
-          ErrorMessage: group ? `feature group ${entry.FeatureGroupName} has no OnlineStore` : `feature group ${entry.FeatureGroupName} does not exist`,
+          ErrorMessage: group ? `feature group ${entry.FeatureGroupName} has no OnlineStore` : `Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name [${entry.FeatureGroupName}].`,
         });
       }
       continue;
@@ -159,7 +174,10 @@ interface Entry {
 
 export async function batchWriteRecord(context: StackContext, body: Record<string, unknown>): Promise<Record<string, unknown>> {
   const entries = body['Entries'];
-  if (!Array.isArray(entries) || entries.length === 0) throw new AwsError('ValidationError', 'Entries must be a non-empty list');
+  // 1 to 25 entries (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_BatchWriteRecord.html).
+  if (!Array.isArray(entries) || entries.length === 0 || entries.length > BATCH_WRITE_MAX) {
+    throw new AwsError('ValidationError', `Entries must hold 1 to ${BATCH_WRITE_MAX} entries, got ${Array.isArray(entries) ? entries.length : 'none'}`);
+  }
   const Errors: unknown[] = [];
   const UnprocessedEntries: Entry[] = [];
   for (const entry of entries as Entry[]) {

@@ -62,6 +62,16 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 }
 
 const uploads = new Map<string, { target: Target; parts: Map<number, Buffer> }>();
+/**
+ * The ETags of objects completed from parts: S3's is not the object's MD5 but the MD5 of the parts'
+ * binary MD5s, then `-<parts>` (an opaque value by its docs; this is the form S3 answers with).
+ */
+const multipartEtags = new Map<string, string>();
+
+function multipartEtag(parts: readonly Buffer[]): string {
+  const digests = parts.map((part) => createHash('md5').update(part).digest());
+  return `"${createHash('md5').update(Buffer.concat(digests)).digest('hex')}-${parts.length}"`;
+}
 
 export async function handleS3(context: StackContext, request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
   const method = request.method ?? 'GET';
@@ -128,6 +138,7 @@ export async function handleS3(context: StackContext, request: IncomingMessage, 
         return;
       }
       writeObject(path, body);
+      multipartEtags.delete(path);
       response.writeHead(200, { etag: etag(body), 'content-length': 0 });
       response.end();
       return;
@@ -143,16 +154,21 @@ export async function handleS3(context: StackContext, request: IncomingMessage, 
       const upload = uploadId ? uploads.get(uploadId) : undefined;
       if (!uploadId || !upload) throw new AwsError('NoSuchUpload', 'The specified upload does not exist', 404);
       await readBody(request);
-      const data = Buffer.concat([...upload.parts.entries()].sort(([a], [b]) => a - b).map(([, part]) => part));
-      writeObject(path, data);
+      const parts = [...upload.parts.entries()].sort(([a], [b]) => a - b).map(([, part]) => part);
+      writeObject(path, Buffer.concat(parts));
       uploads.delete(uploadId);
-      sendXml(response, 200, `${XML_HEADER}<CompleteMultipartUploadResult xmlns="${NS}"><Bucket>${escapeXml(target.bucket)}</Bucket><Key>${escapeXml(target.key)}</Key><ETag>${escapeXml(etag(data))}</ETag></CompleteMultipartUploadResult>`);
+      const tag = multipartEtag(parts);
+      multipartEtags.set(path, tag);
+      sendXml(response, 200, `${XML_HEADER}<CompleteMultipartUploadResult xmlns="${NS}"><Bucket>${escapeXml(target.bucket)}</Bucket><Key>${escapeXml(target.key)}</Key><ETag>${escapeXml(tag)}</ETag></CompleteMultipartUploadResult>`);
       return;
     }
     case 'DELETE': {
       const uploadId = query.get('uploadId');
       if (uploadId) uploads.delete(uploadId);
-      else rmSync(path, { force: true });
+      else {
+        rmSync(path, { force: true });
+        multipartEtags.delete(path);
+      }
       response.writeHead(204);
       response.end();
       return;
@@ -166,7 +182,7 @@ export async function handleS3(context: StackContext, request: IncomingMessage, 
       const stat = statSync(path);
       const headers: Record<string, string | number> = {
         'content-type': 'application/octet-stream',
-        etag: etag(data),
+        etag: multipartEtags.get(path) ?? etag(data),
         'last-modified': stat.mtime.toUTCString(),
         'accept-ranges': 'bytes',
         'x-amz-request-id': requestId(),

@@ -142,10 +142,11 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   mkdirSync(s3Root, { recursive: true });
   const faults = new FaultInjector(options.faults);
   const online = await localOnline(memory ? { memory: true } : { dir });
+  const registry = new Registry(memory ? undefined : dir);
   const context: StackContext = {
-    registry: new Registry(memory ? undefined : dir),
+    registry,
     online,
-    offline: new OfflineWriter(s3Root),
+    offline: new OfflineWriter(s3Root, (name) => registry.get(name)),
     s3Root,
     faults,
     now: Date.now,

@@ -10,7 +10,7 @@ interface StoredMessage {
   readonly id: string;
   readonly body: string;
   readonly md5: string;
-  readonly attributes: Record<string, unknown> | undefined;
+  readonly attributes: Readonly<Record<string, MessageAttribute>> | undefined;
   readonly sentMs: number;
   receiveCount: number;
   visibleAtMs: number;
@@ -25,8 +25,51 @@ interface Queue {
 
 const md5 = (text: string) => createHash('md5').update(text, 'utf8').digest('hex');
 
-function queueDoesNotExist(url: unknown): AwsError {
-  return new AwsError('QueueDoesNotExist', `The specified queue does not exist: ${String(url)}`);
+/** MD5OfMessageAttributes is sent only for a message that has attributes. */
+const attributesDigest = (attributes: Readonly<Record<string, MessageAttribute>> | undefined) => (attributes ? { MD5OfMessageAttributes: md5OfMessageAttributes(attributes) } : {});
+
+/** A missing queue, as SQS's JSON protocol answers it (its documented error response). */
+function queueDoesNotExist(): AwsError {
+  return new AwsError('QueueDoesNotExist', 'The specified queue does not exist.', 400, 'AWS.SimpleQueueService.NonExistentQueue');
+}
+
+interface MessageAttribute {
+  readonly DataType: string;
+  readonly StringValue?: string;
+  readonly BinaryValue?: string;
+}
+
+/**
+ * MD5OfMessageAttributes as SQS computes it: attributes sorted by name, each as its name, data type,
+ * transport type (1 String/Number, 2 Binary) and value, lengths as 4-byte big-endian integers
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-message-metadata.html#sqs-attributes-md5-message-digest-calculation).
+ */
+export function md5OfMessageAttributes(attributes: Readonly<Record<string, MessageAttribute>>): string {
+  const hash = createHash('md5');
+  const lengthPrefixed = (bytes: Buffer) => {
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(bytes.length);
+    hash.update(length).update(bytes);
+  };
+  for (const name of Object.keys(attributes).sort()) {
+    const attribute = attributes[name] as MessageAttribute;
+    lengthPrefixed(Buffer.from(name, 'utf8'));
+    lengthPrefixed(Buffer.from(attribute.DataType, 'utf8'));
+    const binary = attribute.DataType.startsWith('Binary');
+    hash.update(Buffer.from([binary ? 2 : 1]));
+    lengthPrefixed(binary ? Buffer.from(attribute.BinaryValue ?? '', 'base64') : Buffer.from(attribute.StringValue ?? '', 'utf8'));
+  }
+  return hash.digest('hex');
+}
+
+/** The message attributes a ReceiveMessage asked for: names, `All`/`.*`, or a prefix such as `bar.*`. */
+function requested(attributes: Readonly<Record<string, MessageAttribute>> | undefined, names: unknown): Record<string, MessageAttribute> | undefined {
+  if (!attributes || !Array.isArray(names) || names.length === 0) return undefined;
+  const wanted = names.map(String);
+  const picked = Object.fromEntries(
+    Object.entries(attributes).filter(([name]) => wanted.some((w) => w === 'All' || w === '.*' || w === name || (w.endsWith('.*') && name.startsWith(w.slice(0, -2))))),
+  );
+  return Object.keys(picked).length > 0 ? picked : undefined;
 }
 
 /**
@@ -93,14 +136,14 @@ export class LocalSqs {
 
   #byName(name: unknown): Queue {
     const queue = this.#queues.get(String(name));
-    if (!queue) throw queueDoesNotExist(name);
+    if (!queue) throw queueDoesNotExist();
     return queue;
   }
 
   #byUrl(url: unknown): Queue {
     const name = String(url ?? '').split('/').pop();
     const queue = name === undefined ? undefined : this.#queues.get(name);
-    if (!queue) throw queueDoesNotExist(url);
+    if (!queue) throw queueDoesNotExist();
     return queue;
   }
 
@@ -111,7 +154,7 @@ export class LocalSqs {
       id: randomUUID(),
       body,
       md5: md5(body),
-      attributes: attributes as Record<string, unknown> | undefined,
+      attributes: attributes && Object.keys(attributes).length > 0 ? (attributes as Record<string, MessageAttribute>) : undefined,
       sentMs: Date.now(),
       receiveCount: 0,
       visibleAtMs: 0,
@@ -123,7 +166,7 @@ export class LocalSqs {
 
   #send(queue: Queue, body: Record<string, unknown>) {
     const message = this.#enqueue(queue, body['MessageBody'], body['MessageAttributes']);
-    return { MessageId: message.id, MD5OfMessageBody: message.md5 };
+    return { MessageId: message.id, MD5OfMessageBody: message.md5, ...attributesDigest(message.attributes) };
   }
 
   #sendBatch(queue: Queue, body: Record<string, unknown>) {
@@ -137,7 +180,7 @@ export class LocalSqs {
     for (const entry of entries) {
       try {
         const message = this.#enqueue(queue, entry.MessageBody, entry.MessageAttributes);
-        Successful.push({ Id: entry.Id, MessageId: message.id, MD5OfMessageBody: message.md5 });
+        Successful.push({ Id: entry.Id, MessageId: message.id, MD5OfMessageBody: message.md5, ...attributesDigest(message.attributes) });
       } catch (error) {
         const e = error as AwsError;
         Failed.push({ Id: entry.Id, Code: e.code, Message: e.message, SenderFault: true });
@@ -147,7 +190,12 @@ export class LocalSqs {
   }
 
   #receive(queue: Queue, body: Record<string, unknown>) {
-    const max = Math.min(Number(body['MaxNumberOfMessages'] ?? 1), MAX_BATCH_ENTRIES);
+    const max = (body['MaxNumberOfMessages'] ?? 1) as number;
+    if (!Number.isInteger(max) || max < 1 || max > MAX_BATCH_ENTRIES) {
+      throw new AwsError('InvalidParameterValue', `Value ${String(max)} for parameter MaxNumberOfMessages is invalid. Reason: Must be between 1 and ${MAX_BATCH_ENTRIES}, if provided.`);
+    }
+    const system = [...((body['MessageSystemAttributeNames'] as string[] | undefined) ?? []), ...((body['AttributeNames'] as string[] | undefined) ?? [])];
+    const wantsSystem = (name: string) => system.includes('All') || system.includes(name);
     const timeout = Number(body['VisibilityTimeout'] ?? queue.attributes['VisibilityTimeout'] ?? 30);
     const now = Date.now();
     const Messages: unknown[] = [];
@@ -157,13 +205,19 @@ export class LocalSqs {
       message.receiveCount++;
       message.visibleAtMs = now + timeout * 1000;
       message.receiptHandle = `${message.id}#${message.receiveCount}`;
+      // Only what the call asked for: message attributes by name or prefix, system attributes by name.
+      const attributes = requested(message.attributes, body['MessageAttributeNames']);
+      const systemAttributes = {
+        ...(wantsSystem('SentTimestamp') ? { SentTimestamp: String(message.sentMs) } : {}),
+        ...(wantsSystem('ApproximateReceiveCount') ? { ApproximateReceiveCount: String(message.receiveCount) } : {}),
+      };
       Messages.push({
         MessageId: message.id,
         ReceiptHandle: message.receiptHandle,
         MD5OfBody: message.md5,
         Body: message.body,
-        Attributes: { SentTimestamp: String(message.sentMs), ApproximateReceiveCount: String(message.receiveCount) },
-        ...(message.attributes ? { MessageAttributes: message.attributes } : {}),
+        ...(Object.keys(systemAttributes).length > 0 ? { Attributes: systemAttributes } : {}),
+        ...(attributes ? { MessageAttributes: attributes, MD5OfMessageAttributes: md5OfMessageAttributes(attributes) } : {}),
       });
     }
     return Messages.length > 0 ? { Messages } : {};

@@ -1,0 +1,135 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { dynamoDbTableDefinition, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
+import { runPlan } from '../src/cli/plan.js';
+import { cardActivity } from '../examples/quickstart/card-activity.js';
+import { cardVelocity, everyType } from './fixtures/groups.js';
+
+// What `skewless plan` generates for CloudFormation, checked by implementations we did not write:
+// cfn-lint (the resource schemas CloudFormation publishes) and moto's CloudFormation.
+
+const dir = mkdtempSync(join(tmpdir(), 'skewless-cloudformation-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
+const roleArn = 'arn:aws:iam::123456789012:role/feature-store';
+const offlineStoreS3Uri = 's3://features/offline';
+
+function writeTemplate(name: string, resources: Record<string, unknown>): string {
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify({ AWSTemplateFormatVersion: '2010-09-09', Resources: resources }, null, 2));
+  return file;
+}
+
+function cfnLint(file: string): { status: number | null; output: string } {
+  const run = spawnSync('cfn-lint', [file], { encoding: 'utf8' });
+  if (run.error) throw new Error(`cannot run cfn-lint (is it installed? pip install cfn-lint): ${run.error.message}`);
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
+/** `skewless plan --format cloudformation --json`, its resources merged into one template's. */
+async function planResources(file: string, group?: string): Promise<Record<string, { Type: string; Properties: Record<string, unknown> }>> {
+  const lines: string[] = [];
+  await runPlan({ file, group, format: 'cloudformation', diff: false, json: true, roleArn, offlineStoreS3Uri }, (line) => lines.push(line));
+  return Object.assign({}, ...(JSON.parse(lines.join('\n')) as { resources: object }[]).map((entry) => entry.resources));
+}
+
+describe('skewless plan --format cloudformation', () => {
+  it('passes cfn-lint for groups of every scalar feature type: string, enum, int, bigint, float, boolean, date, date as epoch seconds, optional and nullable', async () => {
+    const resources = await planResources(fixture('scalar-groups.ts'));
+    expect(Object.keys(resources)).toEqual(['RiderProfileFeatureGroup', 'RiderProfileEpochFeatureGroup']);
+    expect(resources['RiderProfileEpochFeatureGroup']?.Properties['FeatureDefinitions']).toContainEqual({ FeatureName: 'signed_up_at', FeatureType: 'Fractional' });
+    expect(cfnLint(writeTemplate('scalar-groups', resources))).toEqual({ status: 0, output: '' });
+  });
+
+  it('refuses a group with list features, naming the CreateFeatureGroup route (cfn-lint E3002: AWS::SageMaker::FeatureGroup takes only FeatureName and FeatureType)', async () => {
+    const refusal = runPlan({ file: fixture('groups.ts'), group: 'every_type', format: 'cloudformation', diff: false, json: true, roleArn }, () => {});
+    await expect(refusal).rejects.toMatchObject({ name: 'ConfigurationError', code: 'INVALID_CONFIG' });
+    const { message } = (await refusal.catch((error: unknown) => error)) as Error;
+    expect(message).toContain('list features (tags, weights)');
+    expect(message).toContain('skewless plan <definitions file> --group every_type --format input --json');
+    expect(message).toContain('aws sagemaker create-feature-group --cli-input-json');
+    // The route it names keeps the lists; the same definitions as a CloudFormation resource are what cfn-lint rejects.
+    const input = toCreateFeatureGroupInput(everyType, { roleArn });
+    expect(input.FeatureDefinitions).toContainEqual({ FeatureName: 'tags', FeatureType: 'String', CollectionType: 'List' });
+    const lint = cfnLint(writeTemplate('list-features', { EveryTypeFeatureGroup: { Type: 'AWS::SageMaker::FeatureGroup', Properties: input } }));
+    expect(lint.output).toMatch(/E3002 Additional properties are not allowed \('CollectionType' was unexpected\)/);
+  });
+});
+
+type Policy = ReturnType<typeof iamPolicies>['ingestion'];
+
+/** A policy as a template holds it: each ARN with a pseudo parameter (no region or account given) inside Fn::Sub. */
+function inTemplate(policy: Policy) {
+  return { ...policy, Statement: policy.Statement.map((s) => ({ ...s, Resource: s.Resource.map((arn) => (arn.includes('${') ? { 'Fn::Sub': arn } : arn)) })) };
+}
+
+function role(name: string, service: string, policies: Record<string, Policy>) {
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      RoleName: name,
+      AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: 'sts:AssumeRole' }] },
+      Policies: Object.entries(policies).map(([PolicyName, policy]) => ({ PolicyName, PolicyDocument: inTemplate(policy) })),
+    },
+  };
+}
+
+interface DeployedStack {
+  readonly status: string;
+  readonly reason: string | null;
+  readonly resources: Record<string, { type: string; status: string; physicalId: string; arn?: string; keySchema?: unknown; billingMode?: string; inlinePolicies?: Record<string, Policy> }>;
+}
+
+/** Creates the stack in moto through boto3 (no CloudFormation client is installed for Node) and describes what it made. */
+function deployToMoto(stackName: string, templateFile: string): DeployedStack {
+  const run = spawnSync('python3', [fixture('cloudformation-stack.py'), inject('motoEndpoint'), stackName, templateFile], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`deploying ${stackName} to moto failed:\n${run.stderr}`);
+  return JSON.parse(run.stdout) as DeployedStack;
+}
+
+describe("what skewless generates, deployed to moto's CloudFormation", () => {
+  it('creates the ingestion and training roles with their generated policies, the online and state tables and the dead-letter queue', () => {
+    const suffix = randomUUID().slice(0, 8);
+    const stateTable = `skewless-state-${suffix}`;
+    // No region or account: the policies carry pseudo parameters, which the stack resolves.
+    const { ingestion, training } = iamPolicies(cardVelocity, { offlineStoreS3Uri, athenaResultsS3Uri: 's3://results/athena/', aggregationStateTable: stateTable });
+    const template = writeTemplate('stack', {
+      // moto has no AWS::SageMaker::FeatureGroup and skips it; everything around it must deploy.
+      ...toCloudFormation(cardVelocity, { roleArn, offlineStoreS3Uri }),
+      IngestionRole: role(`skewless-ingestion-${suffix}`, 'lambda.amazonaws.com', { ingestion }),
+      TrainingRole: role(`skewless-training-${suffix}`, 'sagemaker.amazonaws.com', { training }),
+      OnlineTable: { Type: 'AWS::DynamoDB::Table', Properties: dynamoDbTableDefinition(`skewless-features-${suffix}`) },
+      StateTable: { Type: 'AWS::DynamoDB::Table', Properties: dynamoDbTableDefinition(stateTable) },
+      DeadLetterQueue: { Type: 'AWS::SQS::Queue', Properties: { QueueName: `skewless-dead-letters-${suffix}` } },
+    });
+
+    const stack = deployToMoto(`skewless-${suffix}`, template);
+
+    expect({ status: stack.status, reason: stack.reason }).toEqual({ status: 'CREATE_COMPLETE', reason: null });
+    const { IngestionRole, TrainingRole, OnlineTable, StateTable, DeadLetterQueue } = stack.resources;
+    expect(IngestionRole?.inlinePolicies?.['ingestion']?.Statement).toEqual([
+      {
+        Sid: 'WriteRecordsIntoThisGroupOnly',
+        Effect: 'Allow',
+        Action: ['sagemaker:PutRecord', 'sagemaker:BatchWriteRecord'],
+        Resource: ['arn:aws:sagemaker:us-east-1:123456789012:feature-group/card-velocity'],
+      },
+      // The ARN the policy names is the ARN of the table the stack made.
+      { Sid: 'AggregationState', Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: [StateTable?.arn] },
+    ]);
+    expect(TrainingRole?.inlinePolicies?.['training']?.Statement.find((s) => s.Sid === 'ReadOfflineStoreObjects')?.Resource).toEqual([
+      'arn:aws:s3:::features/offline/123456789012/sagemaker/us-east-1/offline-store/card-velocity-??????????/data/*',
+      'arn:aws:s3:::features/offline/123456789012/sagemaker/us-east-1/offline-store/card-velocity-??????????/metadata/*',
+    ]);
+    for (const table of [OnlineTable, StateTable]) {
+      expect(table).toMatchObject({ status: 'CREATE_COMPLETE', keySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], billingMode: 'PAY_PER_REQUEST' });
+    }
+    expect(DeadLetterQueue?.arn).toBe(`arn:aws:sqs:us-east-1:123456789012:skewless-dead-letters-${suffix}`);
+  });
+});

@@ -1,0 +1,141 @@
+import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { s3DeadLetter, sqsDeadLetter } from '../../src/aws/index.js';
+import { createFeatureStore, type DeadLetterMessage, type DeadLetterSink } from '../../src/index.js';
+import { kinesisHandler } from '../../src/lambda/index.js';
+import { kinesisEvent, memoryOnline } from '../../src/testing/index.js';
+import { cardActivity, validCardEvent } from '../fixtures/groups.js';
+
+export interface DeadLetterServices {
+  readonly sqs: SQSClient;
+  readonly s3: S3Client;
+  /** The URL a queue named `name` would have, on this server, if it existed. */
+  readonly queueUrlOf: (name: string) => string;
+}
+
+const quiet = { log: false as const };
+const unique = (name: string) => `${name}-${Math.random().toString(36).slice(2, 10)}`;
+
+/**
+ * The SQS and S3 dead-letter sinks, run against every implementation of those services we have: each
+ * poison record arrives as the documented `DeadLetterMessage`, and a sink that fails has its records
+ * reported for redelivery, never dropped.
+ */
+export function deadLetterContract(
+  name: string,
+  open: () => Promise<DeadLetterServices>,
+  /** S3 refuses a PutObject to a missing bucket; the local stack creates the bucket instead. */
+  options: { readonly refusesMissingBucket: boolean },
+): void {
+  describe(`dead-letter sinks: ${name}`, () => {
+    let sqs: SQSClient;
+    let s3: S3Client;
+    let queueUrlOf: (name: string) => string;
+
+    beforeAll(async () => {
+      ({ sqs, s3, queueUrlOf } = await open());
+    });
+
+    const storeWith = (deadLetter: DeadLetterSink) => createFeatureStore({ online: memoryOnline(), offline: false, deadLetter });
+
+    const queue = async (prefix: string) => (await sqs.send(new CreateQueueCommand({ QueueName: unique(prefix) }))).QueueUrl as string;
+
+    /** Every message waiting, its body parsed; the attributes must say what the body says. */
+    async function receiveAll(queueUrl: string): Promise<DeadLetterMessage[]> {
+      const out: DeadLetterMessage[] = [];
+      for (;;) {
+        const page = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }));
+        if (!page.Messages?.length) return out;
+        for (const m of page.Messages) {
+          const body = JSON.parse(m.Body as string) as DeadLetterMessage;
+          expect(m.MessageAttributes?.['group']).toMatchObject({ DataType: 'String', StringValue: body.group });
+          expect(m.MessageAttributes?.['errorCode']).toMatchObject({ DataType: 'String', StringValue: body.error.code });
+          out.push(body);
+        }
+      }
+    }
+
+    it('sends every poison record with its raw payload, error and position, in batches of at most 10', async () => {
+      const queueUrl = await queue('card-dlq');
+      const store = storeWith(sqsDeadLetter({ client: sqs, queueUrl }));
+      const payloads = Array.from({ length: 25 }, (_, i) => (i % 2 === 0 ? `not json ${i}` : { ...validCardEvent, card_id: `c${i}`, amount_cents: 'x' }));
+      const event = kinesisEvent(payloads);
+      const response = await kinesisHandler(cardActivity, { store, ...quiet })(event);
+      expect(response.batchItemFailures).toEqual([]);
+      const messages = await receiveAll(queueUrl);
+      expect(messages).toHaveLength(25);
+      const bySequence = new Map(messages.map((m) => [m.position?.sequenceNumber, m]));
+      event.Records.forEach((record, i) => {
+        const message = bySequence.get(record.kinesis.sequenceNumber);
+        expect(message).toMatchObject({ group: 'card-activity', raw: record.kinesis.data, rawEncoding: 'json', position: { source: 'kinesis', shardId: record.eventID.split(':')[0] } });
+        expect(message?.error).toMatchObject({ name: 'SourceValidationError', code: 'SOURCE_VALIDATION' });
+        // Text that is not JSON is validated as the string it is.
+        if (i % 2 === 1) expect(message?.error.issues[0]?.path).toEqual(['amount_cents']);
+        expect(Date.parse(message?.deadLetteredAt ?? '')).not.toBeNaN();
+      });
+      await store.close();
+    });
+
+    it('sends dead letters larger than the queue allows to the oversized sink', async () => {
+      const queueUrl = await queue('small-dlq');
+      const oversized: unknown[] = [];
+      const store = storeWith(sqsDeadLetter({ client: sqs, queueUrl, maxMessageBytes: 2000, oversized: (entries) => void oversized.push(...entries) }));
+      const response = await kinesisHandler(cardActivity, { store, ...quiet })(kinesisEvent(['small', `big ${'x'.repeat(5000)}`]));
+      expect(response.batchItemFailures).toEqual([]);
+      expect(oversized).toHaveLength(1);
+      expect(await receiveAll(queueUrl)).toHaveLength(1);
+      await store.close();
+    });
+
+    it('reports the records when the queue does not exist, instead of dropping them', async () => {
+      const store = storeWith(sqsDeadLetter({ client: sqs, queueUrl: queueUrlOf(unique('no-such-queue')), retry: { attempts: 1 } }));
+      const event = kinesisEvent([{ ...validCardEvent, card_id: 'fine' }, 'poison']);
+      const response = await kinesisHandler(cardActivity, { store, ...quiet })(event);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]?.kinesis.sequenceNumber }]);
+      expect(await store.get(cardActivity, 'fine')).toBeDefined();
+      await store.close();
+    });
+
+    it('also oversized with no sink for them: reported, not dropped', async () => {
+      const store = storeWith(sqsDeadLetter({ client: sqs, queueUrl: await queue('tiny-dlq'), maxMessageBytes: 100 }));
+      const response = await kinesisHandler(cardActivity, { store, ...quiet })(kinesisEvent(['poison']));
+      expect(response.batchItemFailures).toHaveLength(1);
+      await store.close();
+    });
+
+    it('writes one NDJSON object per write under the group and hour prefix, keeping bytes exact', async () => {
+      const bucket = unique('dlq-bucket');
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      const store = storeWith(s3DeadLetter({ client: s3, bucket, prefix: 'dlq' }));
+      const event = kinesisEvent(['one', 'two', { ...validCardEvent, card_id: 'ok' }]);
+      expect((await kinesisHandler(cardActivity, { store, ...quiet })(event)).batchItemFailures).toEqual([]);
+      const refused = cardActivity.process(null);
+      if (refused.ok) throw new Error('null must be refused');
+      await store.deadLetter([{ group: 'card-activity', raw: new Uint8Array([0, 255, 1]), error: refused.error, position: undefined }]);
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dlq/card-activity/' }));
+      const keys = (listed.Contents ?? []).map((o) => o.Key as string);
+      expect(keys).toHaveLength(2);
+      for (const key of keys) expect(key).toMatch(/^dlq\/card-activity\/year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2}\/\d{8}T\d{9}Z-[0-9a-f-]{36}\.ndjson$/);
+      const lines: DeadLetterMessage[] = [];
+      for (const key of keys) {
+        const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        const text = await object.Body?.transformToString();
+        lines.push(...(text ?? '').trim().split('\n').map((l) => JSON.parse(l) as DeadLetterMessage));
+      }
+      expect(lines.filter((l) => l.rawEncoding === 'json').map((l) => l.raw).sort()).toEqual([event.Records[0]?.kinesis.data, event.Records[1]?.kinesis.data].sort());
+      const bytes = lines.find((l) => l.rawEncoding === 'base64');
+      expect(Buffer.from(bytes?.raw as string, 'base64')).toEqual(Buffer.from([0, 255, 1]));
+      await store.close();
+    });
+
+    it.skipIf(!options.refusesMissingBucket)('reports the records when the bucket does not exist, instead of dropping them', async () => {
+      const store = storeWith(s3DeadLetter({ client: s3, bucket: unique('no-such-bucket'), retry: { attempts: 1 } }));
+      const event = kinesisEvent([{ ...validCardEvent, card_id: 'fine' }, 'poison']);
+      const response = await kinesisHandler(cardActivity, { store, ...quiet })(event);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]?.kinesis.sequenceNumber }]);
+      expect(await store.get(cardActivity, 'fine')).toBeDefined();
+      await store.close();
+    });
+  });
+}

@@ -1,0 +1,56 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { s3Offline } from '../../src/aws/index.js';
+import type { OfflineStore } from '../../src/store/types.js';
+import { contractGroup, contractRecord } from './online-store.js';
+
+const written = new Date('2024-06-01T00:00:00.123Z');
+const row = (id: string, eventTime: string, amount: number, count: bigint, isDeleted = false) => ({
+  id,
+  event_time: eventTime,
+  amount,
+  count,
+  write_time: written,
+  api_invocation_time: written,
+  is_deleted: isDeleted,
+});
+const byIdAndTime = (a: Record<string, unknown>, b: Record<string, unknown>) => `${a['id']}@${a['event_time']}`.localeCompare(`${b['id']}@${b['event_time']}`);
+
+/** `s3Offline` against an implementation of S3: what it appends, a scan reads back typed. */
+export function s3OfflineContract(name: string, open: () => Promise<{ readonly s3: S3Client; readonly bucket: string }>): void {
+  describe(`s3Offline: ${name}`, () => {
+    let offline: OfflineStore;
+
+    beforeAll(async () => {
+      const { s3, bucket } = await open();
+      offline = s3Offline({ client: s3, bucket, prefix: `features-${Math.random().toString(36).slice(2, 10)}` });
+    });
+
+    it('writes Parquet in SageMaker\'s layout that reads back typed', async () => {
+      await offline.append(contractGroup, [
+        { record: contractRecord('a', '2024-05-01T12:00:00Z', 1.5, '9223372036854775807'), writeTime: written, apiInvocationTime: written, isDeleted: false },
+        { record: contractRecord('b', '2024-05-02T08:00:00Z', 2.5, '-1'), writeTime: written, apiInvocationTime: written, isDeleted: false },
+      ]);
+      expect((await offline.scan(contractGroup)).sort(byIdAndTime)).toEqual([row('a', '2024-05-01T12:00:00Z', 1.5, 2n ** 63n - 1n), row('b', '2024-05-02T08:00:00Z', 2.5, -1n)]);
+    });
+
+    it('reads back every append and delete marker, across partitions, and only its own group\'s', async () => {
+      const other = { ...contractGroup, name: `${contractGroup.name}-other` };
+      await offline.append(other, [{ record: contractRecord('x', '2024-05-01T12:00:00Z'), writeTime: written, apiInvocationTime: written, isDeleted: false }]);
+      await offline.append(contractGroup, [
+        { record: contractRecord('c', '2024-05-03T23:59:59.999Z', -0.25, '0'), writeTime: written, apiInvocationTime: written, isDeleted: false },
+        { record: contractRecord('c', '2024-05-04T00:00:00Z', 0.1, '2'), writeTime: written, apiInvocationTime: written, isDeleted: false },
+      ]);
+      await offline.append(contractGroup, [
+        { record: contractRecord('c', '2024-05-05T00:00:00Z').slice(0, 2), writeTime: written, apiInvocationTime: written, isDeleted: true },
+      ]);
+      const rows = (await offline.scan(contractGroup)).filter((r) => r['id'] === 'c').sort(byIdAndTime);
+      expect(rows).toEqual([
+        row('c', '2024-05-03T23:59:59.999Z', -0.25, 0n),
+        row('c', '2024-05-04T00:00:00Z', 0.1, 2n),
+        { id: 'c', event_time: '2024-05-05T00:00:00Z', amount: null, count: null, write_time: written, api_invocation_time: written, is_deleted: true },
+      ]);
+      expect((await offline.scan(other)).map((r) => r['id'])).toEqual(['x']);
+    });
+  });
+}
