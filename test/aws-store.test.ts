@@ -4,7 +4,7 @@ import { BackendError, createFeatureStore } from '../src/index.js';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { athenaOffline, sageMakerOnline } from '../src/aws/index.js';
+import { athenaOffline, retryStrategy, sageMakerOnline } from '../src/aws/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 import { cardActivity, validCardEvent } from './fixtures/groups.js';
@@ -22,6 +22,9 @@ afterAll(async () => {
   await stack.close();
 });
 
+/** A runtime client whose retries are skewless' strategy: the one retry layer, inside the SDK. */
+const retrying = (options: Parameters<typeof retryStrategy>[0]) => new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy(options) });
+
 const events = (n: number, prefix: string) =>
   Array.from({ length: n }, (_, i) => ({ ...validCardEvent, card_id: `${prefix}-${i % 50}`, amount_cents: i, ts: new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString() }));
 
@@ -34,16 +37,23 @@ describe('createFeatureStore on SageMaker (local stack)', () => {
     await store.close();
   });
 
-  it('under 20% injected throttling writes every record exactly once or reports it, losing none', async () => {
+  it('under 20% injected throttling writes every record exactly once or reports it, losing none, and counts every retry', async () => {
     stack.setFaults({ PutRecord: { throttleRate: 0.2 }, seed: 11 });
+    const before = { calls: 0, throttled: 0, ...stack.faultCounts['PutRecord'] };
     const store = createFeatureStore({
-      online: sageMakerOnline({ client: runtime, concurrency: 16, retry: { attempts: 8, baseDelayMs: 1, maxDelayMs: 20 } }),
+      online: sageMakerOnline({ client: retrying({ attempts: 8, baseDelayMs: 1, maxDelayMs: 20 }), concurrency: 16 }),
       offline: false,
     });
     const input = events(500, 'storm');
     const summary = await store.ingest(cardActivity, input);
     stack.setFaults({});
-    expect(stack.faultCounts['PutRecord']?.throttled).toBeGreaterThan(50);
+    const calls = (stack.faultCounts['PutRecord']?.calls ?? 0) - before.calls;
+    const throttled = (stack.faultCounts['PutRecord']?.throttled ?? 0) - before.throttled;
+    expect(throttled).toBeGreaterThan(50);
+    // One retry layer: every call the stack saw is a record's first attempt or a retry the summary counts,
+    // and every throttled answer was retried, except the eighth of a record that failed.
+    expect(calls).toBe(500 + summary.retried);
+    expect(throttled).toBe(summary.retried + summary.failed);
     expect(summary.outcomes).toHaveLength(500);
     expect(new Set(summary.outcomes.map((o) => o.index)).size).toBe(500);
     expect(summary.accepted + summary.failed).toBe(500);
@@ -65,9 +75,32 @@ describe('createFeatureStore on SageMaker (local stack)', () => {
     await store.close();
   });
 
+  it('gives the client it makes the retry option: a throttled PutRecord is sent at most `attempts` times', async () => {
+    // The SDK reads the endpoint and credentials from the environment, as in a Lambda.
+    const saved = { ...process.env };
+    Object.assign(process.env, stack.env);
+    try {
+      stack.setFaults({ PutRecord: { throttleRate: 1 } });
+      const before = stack.faultCounts['PutRecord']?.calls ?? 0;
+      const store = createFeatureStore({ online: sageMakerOnline({ retry: { attempts: 4, baseDelayMs: 1 } }), offline: false });
+      const summary = await store.ingest(cardActivity, events(3, 'made'));
+      stack.setFaults({});
+      expect((stack.faultCounts['PutRecord']?.calls ?? 0) - before).toBe(12);
+      expect(summary).toMatchObject({ failed: 3, retried: 9 });
+      expect(summary.outcomes.map((o) => o.status === 'failed' && o.error.code)).toEqual(['THROTTLED', 'THROTTLED', 'THROTTLED']);
+      await store.close();
+    } finally {
+      stack.setFaults({});
+      for (const key of Object.keys(stack.env)) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
+  });
+
   it('reports records it could not write as retryable failures, not as a thrown batch', async () => {
     stack.setFaults({ PutRecord: { errorRate: 1 } });
-    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime, retry: { attempts: 2, baseDelayMs: 1 } }), offline: false });
+    const store = createFeatureStore({ online: sageMakerOnline({ client: retrying({ attempts: 2, baseDelayMs: 1 }) }), offline: false });
     const summary = await store.ingest(cardActivity, events(5, 'down'));
     stack.setFaults({});
     expect(summary.failed).toBe(5);
@@ -89,7 +122,7 @@ describe('createFeatureStore on SageMaker (local stack)', () => {
       features: z.object({ id: z.string(), t: z.date() }),
       transform: (e) => ({ id: e.id, t: new Date(0) }),
     });
-    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime, retry: { baseDelayMs: 1 } }), offline: false });
+    const store = createFeatureStore({ online: sageMakerOnline({ client: retrying({ baseDelayMs: 1 }) }), offline: false });
     const calls = () => stack.faultCounts['PutRecord']?.calls ?? 0;
     const before = calls();
     const summary = await store.ingest(missing, [{ id: 'a' }]);

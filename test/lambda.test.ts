@@ -2,7 +2,7 @@ import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-fe
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { sageMakerOnline } from '../src/aws/index.js';
+import { retryStrategy, sageMakerOnline } from '../src/aws/index.js';
 import { BackendError, ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore } from '../src/index.js';
 import { decodeBase64, dynamoDbStreamHandler, firehoseTransform, jsonPayload, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
@@ -135,7 +135,7 @@ describe('kinesisHandler', () => {
     stack.setFaults({ PutRecord: { throttleRate: 0.3 }, seed: 17 });
     const before = stack.faultCounts.PutRecord?.throttled ?? 0;
     const store = createFeatureStore({
-      online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 }), retry: { attempts: 10, baseDelayMs: 1 } }),
+      online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy({ attempts: 10, baseDelayMs: 1 }) }) }),
       offline: false,
     });
     const lines: string[] = [];

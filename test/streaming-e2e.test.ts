@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { sageMakerOnline } from '../src/aws/index.js';
+import { retryStrategy, sageMakerOnline } from '../src/aws/index.js';
 import { createFeatureStore, type DeadLetterEntry } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { runKinesisEventSource } from '../src/testing/index.js';
@@ -56,11 +56,10 @@ describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> Sa
     const dead: DeadLetterEntry[] = [];
     const store = createFeatureStore({
       online: sageMakerOnline({
-        client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 }),
-        concurrency: 32,
         // Six attempts: about one batch in nine still reports a failure, so redelivery is exercised without
         // a run of fifty failed deliveries (the runner's limit) becoming likely.
-        retry: { attempts: 6, baseDelayMs: 2, maxDelayMs: 50 },
+        client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy({ attempts: 6, baseDelayMs: 2, maxDelayMs: 50 }) }),
+        concurrency: 32,
       }),
       offline: false,
       deadLetter: (entries) => {

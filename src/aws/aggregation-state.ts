@@ -7,7 +7,7 @@ import { mapConcurrent } from '../util/concurrency.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { dynamoDbError } from './dynamodb-online.js';
 import { loadDynamoDb } from './sdk.js';
-import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import * as z from 'zod/mini';
 import { checkOptions, countSchema, lazySchema } from '../util/options.js';
 import { awsClient, concurrency, retryOptions, tableName } from './options.js';
@@ -84,7 +84,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
   const retry = options.retry ?? {};
   const concurrency = options.concurrency ?? 16;
   const cacheLimit = options.cacheEntities ?? 10_000;
-  const client = lazyClient(sdkClient<DynamoDBClient>(options.client), async () => new (await loadDynamoDb()).DynamoDBClient({}));
+  const client = lazyClient(sdkClient<DynamoDBClient>(options.client), async () => new (await loadDynamoDb()).DynamoDBClient(clientConfig(retry)));
   const cache = new Map<string, Cached>();
   let batchGets = 0;
   let puts = 0;
@@ -122,11 +122,12 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
           const keys = missing.slice(i, i + BATCH_GET_LIMIT).map((id): Record<string, AttributeValue> => ({ pk: { S: keyOf(group, id) } }));
           const left = await drainWithRetry(
             keys,
-            async (batch) => {
+            async (batch, send) => {
               batchGets++;
-              const result = await (await client()).send(
+              const c = await client();
+              const result = await send(() => c.send(
                 new ddb.BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: [...batch], ConsistentRead: true } } }),
-              );
+              ));
               for (const found of result.Responses?.[tableName] ?? []) {
                 const key = found['pk']?.S as string;
                 const item: Cached = { state: found['s']?.S as string, version: Number(found['v']?.N), pending: found['o']?.S };
@@ -164,7 +165,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
         if (pending !== undefined && itemBytes + Buffer.byteLength(pending, 'utf8') > MAX_ITEM_BYTES) return 'too-large';
         const version = (update.expected ?? 0) + 1;
         try {
-          await withRetry(() => {
+          await countAttempts(() => {
             puts++;
             return (async () =>
               (await client()).send(
@@ -192,7 +193,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
       await mapConcurrent(settled, concurrency, async ({ id, version }) => {
         const key = keyOf(group, id);
         try {
-          await withRetry(() => {
+          await countAttempts(() => {
             settles++;
             return (async () =>
               (await client()).send(

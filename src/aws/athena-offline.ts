@@ -11,7 +11,7 @@ import type { JoinStep, TrainingPlan } from '../sql/plan.js';
 import { ParquetFileBuilder } from '../parquet/file.js';
 import { featureColumn, matchedColumn, renderTrainingSql, TRINO } from '../sql/render.js';
 import { type AthenaColumn, type AthenaResult, MAX_QUERY_BYTES, runAthenaQuery } from './athena-query.js';
-import { type RetryOptions, withRetry } from './retry.js';
+import { clientConfig, countAttempts, type RetryOptions } from './retry.js';
 import { backendError } from './errors.js';
 import { loadAthena, loadS3, loadSageMaker } from './sdk.js';
 import type { AwsClient } from './clients.js';
@@ -135,8 +135,8 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
   let clients: Promise<{ athena: AthenaClient; s3: S3Client }> | undefined;
   const resolveClients = () => {
     clients ??= Promise.all([loadAthena(), loadS3()]).then(([a, s]) => ({
-      athena: sdkClient<AthenaClient>(options.client) ?? new a.AthenaClient({}),
-      s3: sdkClient<S3Client>(options.s3) ?? new s.S3Client({}),
+      athena: sdkClient<AthenaClient>(options.client) ?? new a.AthenaClient(clientConfig(options.retry)),
+      s3: sdkClient<S3Client>(options.s3) ?? new s.S3Client(clientConfig(options.retry)),
     }));
     return clients;
   };
@@ -145,7 +145,7 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     const named = options.tables?.[group.name];
     if (named) return named;
     const { SageMakerClient, DescribeFeatureGroupCommand } = await loadSageMaker();
-    const described = await (sdkClient<SageMakerClient>(options.sagemaker) ?? new SageMakerClient({})).send(new DescribeFeatureGroupCommand({ FeatureGroupName: group.name }));
+    const described = await (sdkClient<SageMakerClient>(options.sagemaker) ?? new SageMakerClient(clientConfig(options.retry))).send(new DescribeFeatureGroupCommand({ FeatureGroupName: group.name }));
     const catalog = described.OfflineStoreConfig?.DataCatalogConfig;
     if (!catalog?.Database || !catalog.TableName) {
       throw new ConfigurationError('INVALID_CONFIG', `feature group "${group.name}" has no offline store Glue table; pass athenaOffline({ tables })`);
@@ -185,7 +185,7 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     });
     file.endRowGroup(spine.times.length);
     const body = file.finish();
-    await withRetry(() => s3.send(new m.PutObjectCommand({ Bucket: bucket, Key: key, Body: body })), options.retry);
+    await countAttempts(() => s3.send(new m.PutObjectCommand({ Bucket: bucket, Key: key, Body: body })), options.retry);
     const table = `skewless_spine_${id}`;
     const name = `${quoteHiveIdentifier(database)}.${quoteHiveIdentifier(table)}`;
     const run = (query: string) => runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
@@ -193,7 +193,7 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
       try {
         await run(`DROP TABLE IF EXISTS ${name}`);
       } finally {
-        await withRetry(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry);
+        await countAttempts(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry);
       }
     };
     try {

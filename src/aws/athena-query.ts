@@ -2,7 +2,7 @@ import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CsvRows } from '../csv/reader.js';
 import { BackendError } from '../errors.js';
-import { type RetryOptions, withRetry } from './retry.js';
+import { type RetryOptions, countAttempts } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 
@@ -56,7 +56,7 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
   const retry = input.retry ?? {};
   const athena = sdkClient<AthenaClient>(input.athena) as AthenaClient;
   const s3 = sdkClient<S3Client>(input.s3) as S3Client;
-  const { QueryExecutionId: id } = await withRetry(
+  const { QueryExecutionId: id } = await countAttempts(
     () =>
       athena.send(
         new m.StartQueryExecutionCommand({
@@ -72,7 +72,7 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
   let wait = 25;
   let resultLocation: string | undefined;
   for (;;) {
-    const { QueryExecution } = await withRetry(() => athena.send(new m.GetQueryExecutionCommand({ QueryExecutionId: id })), retry);
+    const { QueryExecution } = await countAttempts(() => athena.send(new m.GetQueryExecutionCommand({ QueryExecutionId: id })), retry);
     const state = QueryExecution?.Status?.State;
     if (state === 'SUCCEEDED') {
       resultLocation = QueryExecution?.ResultConfiguration?.OutputLocation;
@@ -84,7 +84,7 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
     await sleep(wait);
     wait = Math.min(wait * 2, 1000);
   }
-  const metadata = await withRetry(() => athena.send(new m.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })), retry);
+  const metadata = await countAttempts(() => athena.send(new m.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })), retry);
   const columns = (metadata.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => ({ name: c.Name ?? '', type: c.Type ?? 'varchar' }));
   const location = resultLocation ?? '';
   return {
@@ -113,7 +113,7 @@ export async function* resultFileRows(client: S3Client, location: string, queryE
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
   if (!match) throw new BackendError('READ_FAILED', `Athena query ${queryExecutionId} has no S3 result file (${location})`);
   const s3 = await loadS3();
-  const object = await withRetry(() => client.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] })), retry);
+  const object = await countAttempts(() => client.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] })), retry);
   let header = true;
   for await (const row of parseCsv(object.Body as AsyncIterable<Uint8Array>)) {
     if (header) header = false;

@@ -10,7 +10,7 @@ import { type BackfillItem, type BackfillSource, type ByteSource, parquetSource,
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { resultFileRows, runAthenaQuery } from './athena-query.js';
-import { type RetryOptions, withRetry } from './retry.js';
+import { clientConfig, countAttempts, type RetryOptions } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
@@ -52,22 +52,22 @@ export interface S3ObjectOptions {
   readonly retry?: RetryOptions;
 }
 
-async function s3Client(client: S3Client | undefined): Promise<S3Client> {
-  return client ?? new (await loadS3()).S3Client({});
+async function s3Client(client: S3Client | undefined, retry: RetryOptions | undefined): Promise<S3Client> {
+  return client ?? new (await loadS3()).S3Client(clientConfig(retry));
 }
 
 /** Ranged GETs over an S3 object: the Parquet reader fetches the footer and the row groups it needs. */
 async function s3Bytes(options: S3ObjectOptions): Promise<ByteSource> {
   const m = await loadS3();
-  const client = await s3Client(sdkClient<S3Client>(options.client));
+  const client = await s3Client(sdkClient<S3Client>(options.client), options.retry);
   const retry = options.retry ?? {};
-  const head = await withRetry(() => client.send(new m.HeadObjectCommand({ Bucket: options.bucket, Key: options.key })), retry);
+  const head = await countAttempts(() => client.send(new m.HeadObjectCommand({ Bucket: options.bucket, Key: options.key })), retry);
   const size = head.ContentLength ?? 0;
   return {
     byteLength: size,
     async slice(start, end = size) {
       if (end <= start) return new ArrayBuffer(0);
-      const object = await withRetry(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key, Range: `bytes=${start}-${end - 1}` })), retry);
+      const object = await countAttempts(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key, Range: `bytes=${start}-${end - 1}` })), retry);
       const bytes = await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     },
@@ -131,8 +131,8 @@ export function athenaSource(options: AthenaSourceOptions): BackfillSource {
     },
     size: async () => undefined,
     async *read(group) {
-      const athena = sdkClient<AthenaClient>(options.athena) ?? new (await loadAthena()).AthenaClient({});
-      const s3 = await s3Client(sdkClient<S3Client>(options.s3));
+      const athena = sdkClient<AthenaClient>(options.athena) ?? new (await loadAthena()).AthenaClient(clientConfig(options.retry));
+      const s3 = await s3Client(sdkClient<S3Client>(options.s3), options.retry);
       try {
         if (!executed) {
           const result = await runAthenaQuery({ athena, s3, query: options.query, outputLocation: options.outputLocation, database: options.database, workGroup: options.workGroup, retry: options.retry });
@@ -220,10 +220,10 @@ export function backfillShardHandler(group: AnyFeatureGroup, options: BackfillSh
     });
     if (!summary.rejectsFile || !options.rejects) return { ...summary, index: shard.index };
     const m = await loadS3();
-    const client = await s3Client(sdkClient<S3Client>(options.s3));
+    const client = await s3Client(sdkClient<S3Client>(options.s3), undefined);
     const key = `${options.rejects.prefix ?? ''}${group.name}/${summary.key}.rejects.ndjson`;
     try {
-      await withRetry(() => client.send(new m.PutObjectCommand({ Bucket: options.rejects?.bucket, Key: key, Body: readFileSync(summary.rejectsFile as string), ContentType: 'application/x-ndjson' })));
+      await countAttempts(() => client.send(new m.PutObjectCommand({ Bucket: options.rejects?.bucket, Key: key, Body: readFileSync(summary.rejectsFile as string), ContentType: 'application/x-ndjson' })));
     } finally {
       if (!options.s3) client.destroy();
     }

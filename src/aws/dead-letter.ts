@@ -6,7 +6,7 @@ import { partitionOf } from '../offline/layout.js';
 import { deadLetterJson } from '../store/dead-letter.js';
 import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
-import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import { loadS3, loadSqs } from './sdk.js';
 import * as z from 'zod/mini';
 import { checkOptions, describeValue, functionSchema, lazySchema, objectWith, positiveInteger } from '../util/options.js';
@@ -77,7 +77,7 @@ export function sqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
   const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const fifo = options.queueUrl.endsWith('.fifo');
   const retry = options.retry ?? {};
-  const client = lazyClient(sdkClient<SQSClient>(options.client), () => loadSqs().then((m) => new m.SQSClient({})));
+  const client = lazyClient(sdkClient<SQSClient>(options.client), () => loadSqs().then((m) => new m.SQSClient(clientConfig(retry))));
 
   return {
     async write(entries) {
@@ -118,8 +118,8 @@ export function sqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
         try {
           left = await drainWithRetry(
             [...byId.keys()],
-            async (ids) => {
-              const result = await c.send(
+            async (ids, send) => {
+              const result = await send(() => c.send(
                 new m.SendMessageBatchCommand({
                   QueueUrl: options.queueUrl,
                   Entries: ids.map((id) => {
@@ -135,7 +135,7 @@ export function sqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
                     };
                   }),
                 }),
-              );
+              ));
               const failed = result.Failed ?? [];
               const permanent = failed.find((f) => f.SenderFault);
               if (permanent) throw sinkError(`SQS refused a dead letter: ${permanent.Code}: ${permanent.Message}`);
@@ -175,7 +175,7 @@ export function s3DeadLetter(options: S3DeadLetterOptions): DeadLetterSink {
   checkOptions(S3_OPTIONS, options, 's3DeadLetter options');
   const prefix = (options.prefix ?? 'dead-letters').replace(/^\/+|\/+$/g, '');
   const retry = options.retry ?? {};
-  const client = lazyClient(sdkClient<S3Client>(options.client), () => loadS3().then((m) => new m.S3Client({})));
+  const client = lazyClient(sdkClient<S3Client>(options.client), () => loadS3().then((m) => new m.S3Client(clientConfig(retry))));
 
   return {
     async write(entries) {
@@ -192,7 +192,7 @@ export function s3DeadLetter(options: S3DeadLetterOptions): DeadLetterSink {
         const stamp = at.toISOString().replace(/[-:.]/g, '');
         const key = `${prefix ? `${prefix}/` : ''}${group}/${partitionOf(at.getTime())}/${stamp}-${randomUUID()}.ndjson`;
         try {
-          await withRetry(
+          await countAttempts(
             () => c.send(new m.PutObjectCommand({ Bucket: options.bucket, Key: key, Body: `${lines.join('\n')}\n`, ContentType: 'application/x-ndjson' })),
             retry,
           );

@@ -8,7 +8,7 @@ import type { DeleteStatus, OnlineRecord, OnlineStore, OnlineWriteOutcome } from
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadDynamoDb, loadDynamoDbDocument } from './sdk.js';
-import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import type { AwsClient } from './clients.js';
 import { sdkClient } from './clients.js';
 import * as z from 'zod/mini';
@@ -180,7 +180,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
   let docPromise: Promise<DynamoDBDocumentClient> | undefined;
   const doc = () => {
     docPromise ??= loadModules().then(([ddb, lib]) =>
-      lib.DynamoDBDocumentClient.from(sdkClient<DynamoDBClient>(options.client) ?? new ddb.DynamoDBClient({}), {
+      lib.DynamoDBDocumentClient.from(sdkClient<DynamoDBClient>(options.client) ?? new ddb.DynamoDBClient(clientConfig(retry)), {
         marshallOptions: { removeUndefinedValues: true },
         unmarshallOptions: { wrapNumbers: true },
       }),
@@ -202,7 +202,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
     const [, lib] = await loadModules();
     const client = await doc();
     try {
-      await withRetry(
+      await countAttempts(
         () =>
           client.send(
             new lib.PutCommand({
@@ -259,7 +259,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
       const [, lib] = await loadModules();
       const client = await doc();
       try {
-        const result = await withRetry(() => client.send(new lib.GetCommand({ TableName: tableName, Key: { pk: keyOf(group, id) }, ConsistentRead: consistent })), retry);
+        const result = await countAttempts(() => client.send(new lib.GetCommand({ TableName: tableName, Key: { pk: keyOf(group, id) }, ConsistentRead: consistent })), retry);
         const item = result.Item as StoredItem | undefined;
         if (!live(item, Date.now())) return undefined;
         const found = toOnline(group, item);
@@ -282,10 +282,10 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
         try {
           const left = await drainWithRetry(
             chunk.map((id) => ({ pk: keyOf(group, id) })),
-            async (keys) => {
-              const result = await client.send(
+            async (keys, send) => {
+              const result = await send(() => client.send(
                 new lib.BatchGetCommand({ RequestItems: { [tableName]: { Keys: [...keys], ConsistentRead: consistent } } }),
-              );
+              ));
               for (const item of (result.Responses?.[tableName] ?? []) as StoredItem[]) {
                 if (!live(item, now)) continue;
                 const online = toOnline(group, item);
@@ -315,7 +315,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
       if (!checked.ok) throw new BackendError('INVALID_REQUEST', `group "${group.name}": ${checked.problem.message}`, { group: group.name });
       try {
         if (mode === 'HardDelete') {
-          await withRetry(
+          await countAttempts(
             () =>
               client.send(
                 new lib.DeleteCommand({

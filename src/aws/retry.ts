@@ -1,4 +1,9 @@
-/** How a backend retries a call that failed for a reason that may pass: throttling, 5xx, the network. */
+/**
+ * How a backend's AWS calls are retried when they fail for a reason that may pass (throttling, 5xx,
+ * the network): the retry strategy of the clients skewless creates (`retryStrategy`), and the rounds
+ * that re-send a batch call's unprocessed items. A client you pass retries as you configured it; its
+ * retries are counted all the same.
+ */
 export interface RetryOptions {
   /** Attempts in all, the first included; default 6. */
   readonly attempts?: number;
@@ -66,42 +71,91 @@ export function isThrottling(error: unknown): boolean {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/**
- * Runs `call`, retrying retryable failures with exponential backoff and full jitter (a random wait
- * up to a ceiling that doubles each attempt), so many clients backing off do not retry in step.
- */
-export async function withRetry<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
-  const attempts = Math.max(1, options.attempts ?? 6);
+/** Full jitter: a random wait up to a ceiling that doubles each retry, so clients backing off do not retry in step. */
+function backoff(options: RetryOptions, retry: number): number {
   const base = options.baseDelayMs ?? 50;
   const cap = options.maxDelayMs ?? 5000;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (error) {
-      const again = isRetryable(error) || (isGroupNotFound(error) && attempt < GROUP_NOT_FOUND_ATTEMPTS);
-      if (attempt >= attempts || !again) throw error;
-      options.onRetry?.();
-      await sleep(Math.random() * Math.min(cap, base * 2 ** (attempt - 1)));
-    }
+  return Math.random() * Math.min(cap, base * 2 ** (retry - 1));
+}
+
+/** The token an AWS SDK v3 retry strategy hands its retry middleware: how many retries so far, and the wait before the next. */
+interface RetryToken {
+  getRetryCount(): number;
+  getRetryDelay(): number;
+}
+
+/**
+ * The AWS SDK v3 retry strategy of the clients skewless creates (the SDK's `RetryStrategyV2`, written
+ * here so no retry package is bundled): retries throttling, 5xx and network errors, and a group's
+ * "Resource Not Found" up to three attempts, with full-jitter backoff; never a refusal that cannot
+ * pass. It is the only retry layer: the SDK sends each attempt and reports their number in
+ * `$metadata.attempts`. Give it to a client you pass for the same behaviour; otherwise your client
+ * retries as you configured it.
+ *
+ * ### Example
+ * ```ts
+ * const client = new DynamoDBClient({ retryStrategy: retryStrategy({ attempts: 8, maxDelayMs: 2_000 }) });
+ * const online = dynamoDbOnline({ client, tableName: 'features' });
+ * ```
+ */
+export function retryStrategy(options: RetryOptions = {}) {
+  const attempts = Math.max(1, options.attempts ?? 6);
+  const token = (retries: number, delay: number): RetryToken => ({ getRetryCount: () => retries, getRetryDelay: () => delay });
+  return {
+    acquireInitialRetryToken: async (_scope: string): Promise<RetryToken> => token(0, 0),
+    refreshRetryTokenForRetry: async (previous: RetryToken, info: { readonly error?: unknown }): Promise<RetryToken> => {
+      const retries = previous.getRetryCount() + 1;
+      const again = isRetryable(info.error) || (isGroupNotFound(info.error) && retries < GROUP_NOT_FOUND_ATTEMPTS);
+      // Throwing ends the attempts: the SDK then throws the call's own error.
+      if (retries >= attempts || !again) throw info.error;
+      return token(retries, backoff(options, retries));
+    },
+    recordSuccess: (_token: RetryToken): void => {},
+  };
+}
+
+/** The constructor options of a client skewless creates: its retry strategy, from the backend's `retry` option. */
+export function clientConfig(options: RetryOptions | undefined): { retryStrategy: ReturnType<typeof retryStrategy> } {
+  return { retryStrategy: retryStrategy(options) };
+}
+
+/**
+ * Sends one SDK call and counts its retries (`$metadata.attempts` - 1, as the SDK reports them, for
+ * the caller's `onRetry`), whether it succeeds or fails.
+ */
+export async function countAttempts<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const count = (metadata: { attempts?: number } | undefined) => {
+    for (let retry = 1; retry < (metadata?.attempts ?? 1); retry++) options.onRetry?.();
+  };
+  try {
+    const output = await call();
+    count((output as { $metadata?: { attempts?: number } } | undefined)?.$metadata);
+    return output;
+  } catch (error) {
+    count((error as { $metadata?: { attempts?: number } } | undefined)?.$metadata);
+    throw error;
   }
 }
 
-/** Retries `call` while it returns leftovers (UnprocessedKeys, UnprocessedIdentifiers), with the same backoff. */
+/**
+ * Calls `call` again while it returns leftovers (UnprocessedKeys, UnprocessedIdentifiers, failed
+ * batch entries), with the same backoff: a service's partial answer, which no SDK retries. `call`
+ * sends through the `send` it is given, so the SDK's own retries are counted too.
+ */
 export async function drainWithRetry<T>(
   items: readonly T[],
-  call: (items: readonly T[]) => Promise<readonly T[]>,
+  call: (items: readonly T[], send: <R>(request: () => Promise<R>) => Promise<R>) => Promise<readonly T[]>,
   options: RetryOptions = {},
 ): Promise<readonly T[]> {
+  const send = <R>(request: () => Promise<R>) => countAttempts(request, options);
   const attempts = Math.max(1, options.attempts ?? 6);
-  const base = options.baseDelayMs ?? 50;
-  const cap = options.maxDelayMs ?? 5000;
   let left = items;
   for (let attempt = 1; left.length > 0 && attempt <= attempts; attempt++) {
     if (attempt > 1) {
       options.onRetry?.();
-      await sleep(Math.random() * Math.min(cap, base * 2 ** (attempt - 2)));
+      await sleep(backoff(options, attempt - 1));
     }
-    left = await withRetry(() => call(left), options);
+    left = await call(left, send);
   }
   return left;
 }

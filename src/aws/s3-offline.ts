@@ -7,7 +7,7 @@ import { mapConcurrent } from '../util/concurrency.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError } from './errors.js';
 import { loadS3 } from './sdk.js';
-import { type RetryOptions, withRetry } from './retry.js';
+import { clientConfig, countAttempts, type RetryOptions } from './retry.js';
 import * as z from 'zod/mini';
 import { checkOptions, expected, lazySchema } from '../util/options.js';
 import { awsClient, bucketName, concurrency, retryOptions, text } from './options.js';
@@ -47,7 +47,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
   const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
   const concurrency = options.concurrency ?? 8;
   const retry = options.retry ?? {};
-  const client = lazyClient(sdkClient<S3Client>(options.client), () => loadS3().then((m) => new m.S3Client({})));
+  const client = lazyClient(sdkClient<S3Client>(options.client), () => loadS3().then((m) => new m.S3Client(clientConfig(retry))));
 
   return {
     async append(group: GroupSchema, writes: readonly OfflineWrite[], appendOptions: OfflineAppendOptions = {}) {
@@ -60,7 +60,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
         const name = appendOptions.fileName ? `${appendOptions.fileName}.parquet` : offlineFileName(now);
         const key = `${offlineDataPath(prefix, group.name)}/${partition}/${name}`;
         try {
-          await withRetry(() => c.send(new m.PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' })), retry);
+          await countAttempts(() => c.send(new m.PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' })), retry);
         } catch (error) {
           throw backendError(error, group.name, 'write');
         }
@@ -73,7 +73,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
       let token: string | undefined;
       try {
         do {
-          const page = await withRetry(
+          const page = await countAttempts(
             () => c.send(new m.ListObjectsV2Command({ Bucket: options.bucket, Prefix: `${offlineDataPath(prefix, group.name)}/`, ContinuationToken: token })),
             retry,
           );
@@ -81,7 +81,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
           token = page.NextContinuationToken;
         } while (token);
         const files = await mapConcurrent(keys, concurrency, async (key) => {
-          const object = await withRetry(() => c.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: key })), retry);
+          const object = await countAttempts(() => c.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: key })), retry);
           return decodeOfflineParquet(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
         });
         return files.flat();

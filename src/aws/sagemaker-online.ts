@@ -11,7 +11,7 @@ import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrenc
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadFeatureStoreRuntime } from './sdk.js';
-import { drainWithRetry, type RetryOptions, withRetry } from './retry.js';
+import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import * as z from 'zod/mini';
 import { checkOptions, lazySchema, positiveInteger } from '../util/options.js';
 import { awsClient, concurrency, retryOptions } from './options.js';
@@ -68,14 +68,14 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
   checkOptions(SAGEMAKER_ONLINE_OPTIONS, options, 'sageMakerOnline options');
   const concurrency = options.concurrency ?? 16;
   const retry = options.retry ?? {};
-  const client = lazyClient(sdkClient<SageMakerFeatureStoreRuntimeClient>(options.client), () => loadFeatureStoreRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient({})));
+  const client = lazyClient(sdkClient<SageMakerFeatureStoreRuntimeClient>(options.client), () => loadFeatureStoreRuntime().then((m) => new m.SageMakerFeatureStoreRuntimeClient(clientConfig(retry))));
   const targetStores = options.targetStores ? [...options.targetStores] : undefined;
   const retryFor = (putOptions: OnlinePutOptions): RetryOptions => (putOptions.onRetry ? { ...retry, onRetry: putOptions.onRetry } : retry);
 
   const putOne = async (m: RuntimeModule, group: GroupSchema, record: SageMakerRecord, putOptions: OnlinePutOptions): Promise<OnlineWriteOutcome> => {
     const c = await client();
     try {
-      await withRetry(
+      await countAttempts(
         () =>
           c.send(
             new m.PutRecordCommand({
@@ -121,14 +121,14 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
         try {
           const left = await drainWithRetry(
             chunk,
-            async (indices) => {
+            async (indices, send) => {
               const entries = indices.map((index) => ({
                 FeatureGroupName: group.name,
                 Record: records[index],
                 ...(targetStores ? { TargetStores: targetStores } : {}),
                 ...(putOptions.ttl ? { TtlDuration: putOptions.ttl } : {}),
               }));
-              const result = await c.send(new m.BatchWriteRecordCommand({ Entries: entries }));
+              const result = await send(() => c.send(new m.BatchWriteRecordCommand({ Entries: entries })));
               // A round holds one record per identifier, so the identifier names the entry.
               const byId = new Map(indices.map((index) => [idOf(group, records[index] as SageMakerRecord), index]));
               const indexOf = (record: readonly { FeatureName?: string; ValueAsString?: string }[] | undefined) =>
@@ -180,7 +180,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     async get(group, id, getOptions = {}): Promise<OnlineRecord | undefined> {
       const [m, c] = await Promise.all([loadFeatureStoreRuntime(), client()]);
       try {
-        const result = await withRetry(
+        const result = await countAttempts(
           () =>
             c.send(
               new m.GetRecordCommand({
@@ -212,9 +212,9 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
         try {
           const left = await drainWithRetry(
             chunk,
-            async (pending) => {
+            async (pending, send) => {
               const identifiers: BatchGetRecordIdentifier[] = [{ FeatureGroupName: group.name, RecordIdentifiersValueAsString: [...pending] }];
-              const result: BatchGetRecordCommandOutput = await c.send(new m.BatchGetRecordCommand({ Identifiers: identifiers, ExpirationTimeResponse: 'Enabled' }));
+              const result: BatchGetRecordCommandOutput = await send(() => c.send(new m.BatchGetRecordCommand({ Identifiers: identifiers, ExpirationTimeResponse: 'Enabled' })));
               for (const hit of result.Records ?? []) {
                 const record = hit.Record as SageMakerRecord;
                 found.set(hit.RecordIdentifierValueAsString as string, hit.ExpiresAt ? { record, expiresAt: new Date(hit.ExpiresAt) } : { record });
@@ -241,7 +241,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     async delete(group, id, eventTime, mode: DeletionMode): Promise<DeleteStatus> {
       const [m, c] = await Promise.all([loadFeatureStoreRuntime(), client()]);
       try {
-        await withRetry(
+        await countAttempts(
           () =>
             c.send(
               new m.DeleteRecordCommand({

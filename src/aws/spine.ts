@@ -6,7 +6,7 @@ import { type SpineLoader, type SpineRow, spineFromCsv } from '../training/train
 import { fromAthenaText } from './athena-offline.js';
 import { ATHENA_SOURCE_OPTIONS, type AthenaSourceOptions, S3_OBJECT_OPTIONS, type S3ObjectOptions } from './backfill.js';
 import { runAthenaQuery } from './athena-query.js';
-import { type RetryOptions, withRetry } from './retry.js';
+import { clientConfig, countAttempts, type RetryOptions } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import { checkOptions } from '../util/options.js';
@@ -26,9 +26,9 @@ export function s3Spine(options: S3ObjectOptions): SpineLoader {
   return {
     async load() {
       const m = await loadS3();
-      const client = sdkClient<S3Client>(options.client) ?? new m.S3Client({});
+      const client = sdkClient<S3Client>(options.client) ?? new m.S3Client(clientConfig(options.retry));
       try {
-        const object = await withRetry(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key })), options.retry);
+        const object = await countAttempts(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key })), options.retry);
         const bytes = await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
         return kind === 'csv' ? spineFromCsv(Buffer.from(bytes).toString('utf8')) : readParquetRows(bytes);
       } finally {
@@ -55,8 +55,8 @@ export function athenaSpine(options: AthenaSpineOptions): SpineLoader {
   return {
     async load() {
       const [a, m] = await Promise.all([loadAthena(), loadS3()]);
-      const athena = sdkClient<AthenaClient>(options.athena) ?? new a.AthenaClient({});
-      const s3 = sdkClient<S3Client>(options.s3) ?? new m.S3Client({});
+      const athena = sdkClient<AthenaClient>(options.athena) ?? new a.AthenaClient(clientConfig(options.retry));
+      const s3 = sdkClient<S3Client>(options.s3) ?? new m.S3Client(clientConfig(options.retry));
       try {
         const result = await runAthenaQuery({ athena, s3, query: options.query, outputLocation: options.outputLocation, database: options.database, workGroup: options.workGroup, retry: options.retry });
         const rows: SpineRow[] = [];

@@ -2,6 +2,7 @@ import { type DeployedFeatureGroup, diffFeatureGroup, iamPolicies, toCloudFormat
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { loadFeatureGroups, selectGroups } from '../load-groups.js';
 import { loadSageMaker } from '../aws/sdk.js';
+import { clientConfig } from '../aws/retry.js';
 
 export interface PlanCommandOptions {
   readonly file: string;
@@ -26,7 +27,7 @@ const PLACEHOLDER_ROLE = 'arn:aws:iam::<account-id>:role/<feature-store-role>';
 async function describeFromEnvironment(name: string) {
   const { SageMakerClient, DescribeFeatureGroupCommand } = await loadSageMaker();
   try {
-    return await new SageMakerClient({}).send(new DescribeFeatureGroupCommand({ FeatureGroupName: name }));
+    return await new SageMakerClient(clientConfig({})).send(new DescribeFeatureGroupCommand({ FeatureGroupName: name }));
   } catch (error) {
     if ((error as { name?: string }).name === 'ResourceNotFound') return undefined;
     throw error;
