@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackendError, createFeatureStore, DefinitionError, type DeadLetterEntry, type FeatureStore, FeatureValidationError, type OnlineStore } from '../src/index.js';
 import { localOffline, localOnline, localStores } from '../src/local/index.js';
-import { memoryOffline, memoryOnline } from '../src/testing/index.js';
+import { memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
+import { velocity } from './contracts/aggregation-state.js';
 import { payments } from './contracts/dynamodb.js';
 import { cardActivity, everyType, validCardEvent } from './fixtures/groups.js';
 
@@ -212,5 +213,38 @@ describe('a record the online backend cannot store', () => {
     const summary = await store.ingest(payments, [huge]);
     expect(summary.outcomes[0]).toMatchObject({ status: 'failed', error: { code: 'WRITE_FAILED' } });
     expect(dead).toEqual([]);
+  });
+});
+
+describe('an online store from another copy of the package', () => {
+  /** Fails every write with an error shaped like a BackendError that is not this copy's (CommonJS beside ESM). */
+  const foreign = (inner: OnlineStore): OnlineStore => ({
+    ...inner,
+    async put(_group, records) {
+      return records.map(() => Object.assign(new Error('throttled'), { name: 'BackendError', code: 'THROTTLED', retryable: true, issues: [] }) as unknown as BackendError);
+    },
+  });
+
+  it('has its failures counted as failures: nothing is written offline, nothing reported as written', async () => {
+    const offline = memoryOffline();
+    const store = createFeatureStore({ online: foreign(memoryOnline()), offline });
+    const summary = await store.ingest(cardActivity, [validCardEvent]);
+    expect(summary).toMatchObject({ accepted: 0, failed: 1 });
+    expect(await offline.scan(cardActivity)).toEqual([]);
+    await store.close();
+  });
+
+  it('keeps an aggregated entity\'s outbox when its records fail that way, and writes them on the next delivery', async () => {
+    const states = memoryAggregationState();
+    const online = memoryOnline();
+    const event = { card_id: 'c1', amount: 5, ts: '2024-05-01T10:01:00.000Z' };
+    const failing = createFeatureStore({ online: foreign(online), offline: false, aggregationState: states });
+    expect(await failing.ingest(velocity, [event])).toMatchObject({ failed: 1 });
+    expect([...states.items.values()][0]?.pending).toHaveLength(1);
+    const healthy = createFeatureStore({ online, offline: false, aggregationState: states });
+    // The saved records go out first, before the batch is aggregated again.
+    expect(await healthy.ingest(velocity, [{ ...event, ts: '2024-05-01T10:02:00.000Z' }])).toMatchObject({ failed: 0, reemitted: 1 });
+    expect(await healthy.get(velocity, 'c1')).toMatchObject({ amount: 5, n_1h: 2 });
+    expect([...states.items.values()][0]?.pending).toBeUndefined();
   });
 });

@@ -355,8 +355,8 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
       }
       const outcomes = await (backends.online as OnlineStore).put(group, [...latest.values()].map((l) => l.record), group.ttl ? { ttl: group.ttl } : {});
       for (const outcome of outcomes) {
-        if (outcome instanceof BackendError) counts.failed++;
-        else counts[outcome]++;
+        if (typeof outcome === 'string') counts[outcome]++;
+        else counts.failed++;
       }
     }
     return { rows: part.rows, written: records.length, rejected: part.rejected, counts };

@@ -127,7 +127,8 @@ export const ingestWithState: StatefulIngest = async (pipeline, group, raw, inge
       const outcome = result.outcomes[k] as WriteOutcome;
       const mine = written.get(f.entity) as { ok: boolean; outcomes: WriteOutcome[] };
       mine.outcomes.push(outcome);
-      if (outcome instanceof BackendError) mine.ok = false;
+      // Anything but a status is a failure: a BackendError from another copy of the package is one too.
+      if (typeof outcome !== 'string') mine.ok = false;
     });
     return written;
   };
@@ -166,8 +167,8 @@ export const ingestWithState: StatefulIngest = async (pipeline, group, raw, inge
           e.stored = { state: stored.state, version: stored.version };
           e.settle = stored.version;
         } else {
-          const first = result.outcomes.find((o): o is BackendError => o instanceof BackendError) as BackendError;
-          stop(e, new BackendError(first.code, `group "${group.name}": records saved with the state of "${e.id}" could not be written again: ${first.message}`, { cause: first, retryable: true, group: group.name }));
+          const first = result.outcomes.find((o): o is BackendError => typeof o !== 'string') as BackendError;
+          stop(e, new BackendError(first.code, `group "${group.name}": records saved with the state of "${e.id}" could not be written again: ${first.message}`, { cause: first, retryable: first.retryable, group: group.name }));
         }
       }
     }
@@ -239,7 +240,7 @@ export const ingestWithState: StatefulIngest = async (pipeline, group, raw, inge
       const result = written.get(e) ?? { ok: true, outcomes: [] };
       c.records.forEach((r, k) => {
         const outcome = result.outcomes[k] as WriteOutcome;
-        outcomes.push(outcome instanceof BackendError ? { index: r.index, status: 'failed', error: outcome } : { index: r.index, status: outcome });
+        outcomes.push(typeof outcome !== 'string' ? { index: r.index, status: 'failed', error: outcome } : { index: r.index, status: outcome });
       });
       for (const index of c.duplicates) outcomes.push({ index, status: 'duplicate' });
       for (const p of c.poison) outcomes.push({ index: p.index, status: 'poison', error: p.error });

@@ -210,34 +210,44 @@ export function expiresAtMs(eventTimeMs: number, ttl: TtlDuration | undefined): 
   return eventTimeMs + ttl.Value * unit;
 }
 
-/** Records as an outbox keeps them: per record, each feature's value in definition order (null when absent). */
-export type PackedRecords = (string | readonly string[] | null)[][];
-
 /**
- * Records in a compact JSON-ready form, without feature names (a DynamoDB item has 400 KB for a
- * state and its outbox, and names would take half of it).
+ * Records as an outbox keeps them: the feature names once, then per record each feature's value in
+ * that order (null when absent). The names travel with the values, so records packed by one
+ * deployment unpack right in the next even if it reorders, adds or removes features.
  */
-export function packRecords(group: GroupSchema, records: readonly SageMakerRecord[]): PackedRecords {
-  const { definitions } = lookupOf(group);
-  const order = new Map([...definitions.keys()].map((name, i) => [name, i]));
-  return records.map((record) => {
-    const values = new Array<string | readonly string[] | null>(order.size).fill(null);
-    for (const feature of record) {
-      const at = order.get(feature.FeatureName);
-      if (at !== undefined) values[at] = feature.ValueAsString ?? [...(feature.ValueAsStringList ?? [])];
-    }
-    return values;
-  });
+export interface PackedRecords {
+  readonly features: readonly string[];
+  readonly records: readonly (readonly (string | readonly string[] | null)[])[];
 }
 
-/** The records `packRecords` packed, for the same group definition. */
+/**
+ * Records in a compact JSON-ready form, each feature's name written once (a DynamoDB item has 400 KB
+ * for a state and its outbox, and a name per value would take half of it).
+ */
+export function packRecords(group: GroupSchema, records: readonly SageMakerRecord[]): PackedRecords {
+  const features = group.featureDefinitions.map((d) => d.FeatureName);
+  const order = new Map(features.map((name, i) => [name, i]));
+  return {
+    features,
+    records: records.map((record) => {
+      const values = new Array<string | readonly string[] | null>(order.size).fill(null);
+      for (const feature of record) {
+        const at = order.get(feature.FeatureName);
+        if (at !== undefined) values[at] = feature.ValueAsString ?? [...(feature.ValueAsStringList ?? [])];
+      }
+      return values;
+    }),
+  };
+}
+
+/** The records `packRecords` packed, by name: a feature the group no longer defines is left out. */
 export function unpackRecords(group: GroupSchema, packed: PackedRecords): SageMakerRecord[] {
-  const names = group.featureDefinitions.map((d) => d.FeatureName);
-  return packed.map((values) => {
+  const { definitions } = lookupOf(group);
+  return packed.records.map((values) => {
     const record: SageMakerRecord = [];
     values.forEach((value, i) => {
-      if (value === null || value === undefined) return;
-      const FeatureName = names[i] as string;
+      const FeatureName = packed.features[i];
+      if (value === null || value === undefined || FeatureName === undefined || !definitions.has(FeatureName)) return;
       record.push(typeof value === 'string' ? { FeatureName, ValueAsString: value } : { FeatureName, ValueAsStringList: [...value] });
     });
     return record;

@@ -294,7 +294,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     };
     const outcomes = await online.put(group, records, { ...putOptions, onRetry });
     if (offline && !online.writesOffline) {
-      const toOffline = records.filter((_, i) => !(outcomes[i] instanceof BackendError));
+      const toOffline = records.filter((_, i) => typeof outcomes[i] === 'string');
       if (toOffline.length > 0) {
         const at = new Date(now());
         try {
@@ -305,7 +305,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
             retryable: true,
             group: group.name,
           });
-          for (let i = 0; i < outcomes.length; i++) if (!(outcomes[i] instanceof BackendError)) outcomes[i] = error;
+          for (let i = 0; i < outcomes.length; i++) if (typeof outcomes[i] === 'string') outcomes[i] = error;
         }
       }
     }
@@ -333,9 +333,11 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     const unstorable: { index: number; error: RecordError }[] = [];
     results.forEach((result, i) => {
       const { index } = encoded[i] as (typeof encoded)[number];
-      if (result instanceof BackendError && result.code === 'INVALID_VALUE') {
+      // Anything but a status is a failure: a BackendError from another copy of the package is one too.
+      if (typeof result === 'string') outcomes.push({ index, status: result });
+      else if (result.code === 'INVALID_VALUE') {
         unstorable.push({ index, error: new FeatureValidationError(result.message, { position: refused.position(index), issues: result.issues, cause: result }) });
-      } else outcomes.push(result instanceof BackendError ? { index, status: 'failed', error: result } : { index, status: result });
+      } else outcomes.push({ index, status: 'failed', error: result });
     });
     if (unstorable.length > 0) outcomes.push(...(await refused.poison(unstorable)));
     // Poison came first and writes after; input order is what callers index by.

@@ -18,6 +18,17 @@ export const velocity = defineFeatureGroup({
   aggregations: { n_1h: count({ window: '1h' }), sum_1h: sum('amount', { window: '1h' }) },
 });
 
+/** velocity as a later deployment defines it: amount first, and a new feature. */
+const velocityReordered = defineFeatureGroup({
+  name: 'card-velocity',
+  recordIdentifier: 'card_id',
+  eventTime: 'event_time',
+  source: velocity.source,
+  features: z.object({ amount: z.number(), card_id: z.string(), merchant: z.string().optional(), event_time: z.date() }),
+  transform: (e) => ({ amount: e.amount, card_id: e.card_id, event_time: new Date(e.ts) }),
+  aggregations: velocity.aggregations,
+});
+
 export const txn = (card: string, minute: number, amount: number) => ({ card_id: card, ts: new Date(Date.UTC(2024, 4, 1, 10, minute)).toISOString(), amount });
 
 const freshId = () => `card-${Math.random().toString(36).slice(2, 10)}`;
@@ -63,6 +74,16 @@ export function aggregationStateContract(name: string, open: () => Promise<Aggre
       expect((await states.load(velocity, [id])).get(id)).toEqual({ state: emptyState(), version: 1 });
       await states.close();
     });
+
+    it('reads an outbox by feature name after a deployment reorders or adds features', async () => {
+      const states = await open();
+      const id = freshId();
+      const records = [produced(id, 1), produced(id, 2)];
+      expect(await states.save(velocity, [{ id, state: emptyState(), expected: undefined, pending: records }])).toEqual(['saved']);
+      // amount first, and a new feature: each value still lands under its own name.
+      expect((await states.load(velocityReordered, [id])).get(id)?.pending).toEqual(records);
+      await states.close();
+    });
   });
 }
 
@@ -70,26 +91,24 @@ export function aggregationStateContract(name: string, open: () => Promise<Aggre
 function flakyOnline(): OnlineStore {
   const inner = memoryOnline();
   const failedOnce = new Set<string>();
-  const isFlaky = (record: SageMakerRecord) => record.some((f) => f.FeatureName === 'amount' && f.ValueAsString === '999');
+  // Fails a record whose amount is 999 the first time it is written, and only then.
+  const failsNow = (record: SageMakerRecord) => {
+    const key = JSON.stringify(record);
+    if (!record.some((f) => f.FeatureName === 'amount' && f.ValueAsString === '999') || failedOnce.has(key)) return false;
+    failedOnce.add(key);
+    return true;
+  };
   return {
     ...inner,
     async put(group, records, options) {
+      const failing = records.map(failsNow);
       const outcomes = await inner.put(
         group,
-        records.filter((r) => !isFlaky(r)),
+        records.filter((_, i) => !failing[i]),
         options,
       );
       let k = 0;
-      return records.map((r) => {
-        if (isFlaky(r)) {
-          const key = JSON.stringify(r);
-          if (!failedOnce.has(key)) {
-            failedOnce.add(key);
-            return new BackendError('THROTTLED', 'injected throttling', { retryable: true });
-          }
-        }
-        return outcomes[k++] as never;
-      });
+      return records.map((_, i) => (failing[i] ? new BackendError('THROTTLED', 'injected throttling', { retryable: true }) : (outcomes[k++] as never)));
     },
   };
 }
