@@ -6,7 +6,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { BackfillSummary } from '../backfill/backfill.js';
 import { csvRowReader } from '../backfill/tabular.js';
 import { type BackfillShard, backfillShard } from '../backfill/plan.js';
-import { type BackfillItem, type BackfillSource, type ByteSource, parquetSource, type SourceSpec } from '../backfill/sources.js';
+import { type BackfillItem, type BackfillSource, type ByteSource, parquetSource, type SourceSpec } from '../backfill/sources/index.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { resultFileRows, runAthenaQuery } from './athena-query.js';

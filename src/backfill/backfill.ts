@@ -1,37 +1,23 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { appendFile, truncate } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { BackendError, ConfigurationError, type RecordError, SourceValidationError } from '../errors.js';
-import type { SageMakerRecord } from '../schema/codec.js';
-import { checkRecord } from '../schema/sagemaker-record.js';
-import type { AnyFeatureGroup } from '../schema/types.js';
-import { deadLetterJson } from '../store/dead-letter.js';
-import type { FeatureStore } from '../store/feature-store.js';
-import { checkOptions, countSchema, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
+import { join } from 'node:path';
 import * as z from 'zod/mini';
+import { BackendError, ConfigurationError } from '../errors.js';
 import { requireGroup } from '../feature-group.js';
-import type { OfflineStore, OnlineStore } from '../store/types.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
-import { pipelineOf } from '../feature-group.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import type { FeatureStore } from '../store/feature-store.js';
+import type { OfflineStore, OnlineStore } from '../store/types.js';
+import { checkOptions, countSchema, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
+import { RejectsFile, resumableCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { type ChunkPart, type ChunkTarget, emptyChunk, encodeRows, type OnlineCounts, writeChunk } from './chunk.js';
+import { type BackfillProgress, BackfillTotals } from './progress.js';
 import { type ProcessingOrder, replayAggregations, type ReplayResult } from './replay.js';
-import { asSource, type BackfillItem, type BackfillSource, type ShardRange } from './sources.js';
+import { asSource, type BackfillSource, type ShardRange } from './sources/index.js';
 
 /** Where a backfill writes: the offline store (default), the online store, or both. */
 export type BackfillTarget = 'offline' | 'online' | 'both';
 
-export interface BackfillProgress {
-  /** Input rows read so far (poison included). */
-  readonly done: number;
-  readonly written: number;
-  readonly poison: number;
-  /** How far through the input, 0..1, when the source's size is known. */
-  readonly fraction: number | undefined;
-  readonly recordsPerSecond: number;
-  /** Seconds left at the current rate, when the size is known. */
-  readonly etaSeconds: number | undefined;
-  readonly elapsedMs: number;
-}
+export type { BackfillProgress };
 
 export interface BackfillOptions {
   /** A source (`ndjsonFile`, `csvFile`, `parquetFile`, `s3ParquetFile`, `athenaSource`) or raw events. */
@@ -88,19 +74,6 @@ export interface BackfillSummary {
   readonly aggregationState?: { readonly seeded: number; readonly kept: number };
 }
 
-interface Checkpoint {
-  readonly version: 1;
-  readonly key: string;
-  /** The group's fingerprint: a checkpoint written by other code is not resumed. */
-  readonly fingerprint: string;
-  readonly chunkSize: number;
-  readonly chunksDone: number;
-  readonly rowsDone: number;
-  readonly written: number;
-  readonly poison: number;
-  readonly rejectsBytes: number;
-}
-
 /** The backends a backfill writes to. */
 export interface BackfillBackends {
   readonly offline: OfflineStore | undefined;
@@ -128,22 +101,6 @@ export function backfillKey(group: AnyFeatureGroup, source: BackfillSource, rang
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }
 
-function readCheckpoint(path: string | undefined): Checkpoint | undefined {
-  if (!path) return undefined;
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Checkpoint;
-  } catch {
-    return undefined;
-  }
-}
-
-function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
-  mkdirSync(dirname(path), { recursive: true });
-  // Written aside and renamed: a process killed mid-write leaves the previous checkpoint intact.
-  writeFileSync(`${path}.tmp`, JSON.stringify(checkpoint));
-  renameSync(`${path}.tmp`, path);
-}
-
 /**
  * Hands the replay's final entity states to the stream's state store, only where the stream has none
  * (a conditional write on "no item yet"): state the stream already built is newer and stays.
@@ -164,16 +121,6 @@ async function seedAggregationState(group: AnyFeatureGroup, replay: ReplayResult
     }
   }
   return { seeded, kept };
-}
-
-/** A row the backfill refused, kept for the rejects file; `at` is its place among the rows it was read with. */
-type Rejected = { at: number; raw: unknown; error: RecordError; position: BackfillItem['position'] | undefined };
-
-/** A chunk being filled: the encoded records and rejects of its rows so far. */
-interface ChunkPart {
-  rows: number;
-  readonly records: SageMakerRecord[];
-  readonly rejected: Rejected[];
 }
 
 /**
@@ -220,12 +167,95 @@ const backfillOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
 export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptions, backends: BackfillBackends): Promise<BackfillSummary> {
   requireGroup(group, 'backfill');
   checkOptions(backfillOptions, options, 'backfill options');
-  const started = Date.now();
   const source = asSource(options.from);
   const to = options.to ?? 'offline';
   const key = backfillKey(group, source, options.range);
   const chunkSize = Math.max(1, options.chunkSize ?? 10_000);
   const concurrency = Math.max(1, options.concurrency ?? 2);
+  checkTargets(group, to, backends);
+  const replay = await replayFor(group, options, source);
+  const resume = resumableCheckpoint(options.checkpoint, { key, chunkSize, fingerprint: group.fingerprint });
+  const rejects = await RejectsFile.open(options.rejects ?? join(backends.dir, 'backfill', group.name, `${key}.rejects.ndjson`), resume);
+
+  const size = await source.size().catch(() => undefined);
+  const rangeStart = options.range?.start ?? 0;
+  const rangeSize = size === undefined ? undefined : Math.max(0, Math.min(options.range?.end ?? size, size) - rangeStart);
+  const totals = new BackfillTotals(resume, rangeStart, rangeSize);
+  const encoding = { group, chunkSize, replay };
+  const target: ChunkTarget = { group, key, offline: to === 'online' ? undefined : backends.offline, online: to === 'offline' ? undefined : backends.online, now: backends.now };
+
+  // Chunks are written `concurrency` at a time and finished in order: the checkpoint only ever
+  // advances over chunks whose files are complete.
+  // A written chunk keeps only its counts and rejects: its records may be collected while others are written.
+  const inFlight: Promise<{ chunk: number; rows: number; written: number; rejected: ChunkPart['rejected']; online: OnlineCounts; at: number }>[] = [];
+  const start = (chunk: number, part: ChunkPart, at: number) => {
+    const { rows, rejected } = part;
+    const written = part.records.length;
+    const running = writeChunk(target, chunk, part.records).then((online) => ({ chunk, rows, written, rejected, online, at }));
+    // Awaited in order later; until then a failure must not count as unhandled.
+    running.catch(() => undefined);
+    inFlight.push(running);
+  };
+  const finishOldest = async () => {
+    const done = await (inFlight.shift() as (typeof inFlight)[number]);
+    await rejects.append(group.name, done.rejected, new Date(backends.now()));
+    totals.add(done.chunk, { ...done, poison: done.rejected.length });
+    if (options.checkpoint) {
+      const { rowsDone, written, poison, chunksDone } = totals;
+      writeCheckpoint(options.checkpoint, { version: 1, key, fingerprint: group.fingerprint, chunkSize, chunksDone, rowsDone, written, poison, rejectsBytes: rejects.bytes });
+    }
+    options.onProgress?.(totals.progress());
+  };
+
+  // Rows a resumed run already wrote are skipped; the rest fill chunks, each chunkSize rows.
+  const skip = (resume?.chunksDone ?? 0) * chunkSize;
+  let seen = 0;
+  let chunk = resume?.chunksDone ?? 0;
+  let part = emptyChunk();
+  let reached = rangeStart;
+  for await (const block of source.read(group, options.range)) {
+    reached = block.at;
+    let from = Math.min(block.items.length, Math.max(0, skip - seen));
+    seen += from;
+    while (from < block.items.length) {
+      const end = Math.min(block.items.length, from + chunkSize - part.rows);
+      encodeRows(encoding, chunk, part, block.items.slice(from, end));
+      seen += end - from;
+      from = end;
+      if (part.rows === chunkSize) {
+        start(chunk++, part, reached);
+        part = emptyChunk();
+        if (inFlight.length >= concurrency) await finishOldest();
+      }
+    }
+    if (seen <= skip) totals.at = reached;
+  }
+  if (part.rows > 0) start(chunk++, part, reached);
+  while (inFlight.length > 0) await finishOldest();
+  if (size !== undefined) totals.at = rangeStart + (rangeSize ?? 0);
+  const seeded = replay && to !== 'offline' ? await seedAggregationState(group, replay, backends) : undefined;
+  const durationMs = totals.elapsedMs();
+  options.onProgress?.(totals.progress());
+  return {
+    group: group.name,
+    source: source.id,
+    key,
+    records: totals.rowsThisRun,
+    written: totals.written,
+    poison: totals.poison,
+    ...(to !== 'offline' ? { online: totals.online } : {}),
+    chunks: totals.chunksDone,
+    resumedAtChunk: resume?.chunksDone ?? 0,
+    rejectsFile: totals.poison > 0 ? rejects.path : undefined,
+    durationMs,
+    recordsPerSecond: durationMs > 0 ? Math.round((totals.rowsThisRun * 1000) / durationMs) : totals.rowsThisRun,
+    late: replay?.late ?? 0,
+    ...(seeded ? { aggregationState: seeded } : {}),
+  };
+}
+
+/** The stores a backfill to `to` needs, and what it refuses. */
+function checkTargets(group: AnyFeatureGroup, to: BackfillTarget, backends: BackfillBackends): void {
   if ((to === 'offline' || to === 'both') && !backends.offline) {
     throw new BackendError('INVALID_REQUEST', `group "${group.name}": backfill to "${to}" needs an offline store`, { group: group.name });
   }
@@ -239,202 +269,25 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
         `backfill offline, then online with sageMakerOnline({ targetStores: ['OnlineStore'] })`,
     );
   }
-  let replay: ReplayResult | undefined;
-  if (Object.keys(group.aggregations).length > 0) {
-    if (options.range) {
-      throw new ConfigurationError(
-        'INVALID_CONFIG',
-        `group "${group.name}" has aggregations: its backfill replays every entity's whole history in order, so it cannot run on a range of the source`,
-      );
-    }
-    if (source.replayable === false) {
-      throw new ConfigurationError(
-        'INVALID_CONFIG',
-        `group "${group.name}" has aggregations: its backfill reads the source twice (replay, then write), and ${source.id} can be read once; pass an array or a file`,
-      );
-    }
-    replay = await replayAggregations(group, source, options.order);
+}
+
+/**
+ * A group with aggregations replays every entity's whole history first (the values each row's
+ * aggregates take): over the whole source, which it reads twice.
+ */
+async function replayFor(group: AnyFeatureGroup, options: BackfillOptions, source: BackfillSource): Promise<ReplayResult | undefined> {
+  if (Object.keys(group.aggregations).length === 0) return undefined;
+  if (options.range) {
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `group "${group.name}" has aggregations: its backfill replays every entity's whole history in order, so it cannot run on a range of the source`,
+    );
   }
-  const rejectsFile = options.rejects ?? join(backends.dir, 'backfill', group.name, `${key}.rejects.ndjson`);
-  mkdirSync(dirname(rejectsFile), { recursive: true });
-
-  // Resume only a checkpoint of this very input and chunking; anything else starts over.
-  const saved = readCheckpoint(options.checkpoint);
-  const resume = saved && saved.key === key && saved.chunkSize === chunkSize && saved.fingerprint === group.fingerprint ? saved : undefined;
-  if (resume) await truncate(rejectsFile, resume.rejectsBytes).catch(() => writeFileSync(rejectsFile, ''));
-  else writeFileSync(rejectsFile, '');
-  let rejectsBytes = resume?.rejectsBytes ?? 0;
-
-  const size = await source.size().catch(() => undefined);
-  const rangeStart = options.range?.start ?? 0;
-  const rangeSize = size === undefined ? undefined : Math.max(0, Math.min(options.range?.end ?? size, size) - rangeStart);
-  let at = rangeStart;
-
-  let rowsDone = resume?.rowsDone ?? 0;
-  let written = resume?.written ?? 0;
-  let poison = resume?.poison ?? 0;
-  let rowsThisRun = 0;
-  const online = { applied: 0, stale: 0, accepted: 0, failed: 0 };
-  let chunksDone = resume?.chunksDone ?? 0;
-
-  const progress = (): BackfillProgress => {
-    const elapsedMs = Date.now() - started;
-    const rate = elapsedMs > 0 ? (rowsThisRun * 1000) / elapsedMs : 0;
-    const fraction = rangeSize ? Math.min(1, (at - rangeStart) / rangeSize) : undefined;
-    const etaSeconds = fraction !== undefined && fraction > 0 && fraction < 1 ? ((elapsedMs / 1000) * (1 - fraction)) / fraction : fraction === 1 ? 0 : undefined;
-    return { done: rowsDone, written, poison, fraction, recordsPerSecond: Math.round(rate), etaSeconds, elapsedMs };
-  };
-
-  /**
-   * Runs rows of a chunk through the pipeline as they are read, so that only their encoded records
-   * wait for the chunk's write: the raw events die young instead of living until the chunk is full,
-   * which V8 would copy and promote. `part.rows` is how many rows of the chunk came before these.
-   */
-  const encodePart = (chunk: number, part: ChunkPart, items: readonly BackfillItem[]): void => {
-    const filled = part.rows;
-    part.rows += items.length;
-    const raws: unknown[] = [];
-    const rawIndex: number[] = [];
-    const rejected: Rejected[] = [];
-    items.forEach((item, i) => {
-      if (item.unreadable !== undefined) {
-        rejected.push({ at: i, raw: item.raw ?? null, error: new SourceValidationError(`row cannot be read: ${item.unreadable}`, { position: item.position }), position: item.position });
-      } else {
-        raws.push(item.raw);
-        rawIndex.push(i);
-      }
-    });
-    const position = (k: number) => (items[rawIndex[k] as number] as BackfillItem).position;
-    let result: ReturnType<AnyFeatureGroup['processBatch']>;
-    if (replay) {
-      // Chunks are whole until the last, so a row's ordinal in the source is chunk * chunkSize + its place.
-      const values = replay.values;
-      const base = chunk * chunkSize + filled;
-      const pipeline = pipelineOf(group);
-      result = pipeline.completeBatch(pipeline.prepareBatch(raws, { position }), {
-        position,
-        aggregated: (k) => {
-          const at = base + (rawIndex[k] as number);
-          const found = values.get(at);
-          values.delete(at);
-          return found;
-        },
-      }) as typeof result;
-    } else {
-      result = group.processBatch(raws, { position });
-    }
-    for (const r of result.records) part.records.push(r.encoded);
-    for (const f of result.failures) rejected.push({ at: rawIndex[f.index] as number, raw: raws[f.index], error: f.error, position: f.error.position });
-    // Rejects in input order, whichever step refused them.
-    rejected.sort((a, b) => a.at - b.at);
-    for (const r of rejected) part.rejected.push(r);
-  };
-
-  /** One chunk's writes: offline file(s), latest per identifier online. Returns its counts. */
-  const writeChunk = async (chunk: number, part: ChunkPart) => {
-    const { records } = part;
-    const at = new Date(backends.now());
-    if (to !== 'online' && records.length > 0) {
-      const offline = backends.offline as OfflineStore;
-      await offline.append(
-        group,
-        records.map((record) => ({ record, writeTime: at, apiInvocationTime: at, isDeleted: false })),
-        { fileName: `backfill-${key}-${String(chunk).padStart(6, '0')}` },
-      );
-    }
-    const counts = { applied: 0, stale: 0, accepted: 0, failed: 0 };
-    if (to !== 'offline' && records.length > 0) {
-      // Only the newest record per identifier: the write rule makes the rest stale anyway, and a
-      // rerun or a later chunk with an older record changes nothing.
-      const latest = new Map<string, { eventTimeMs: number; record: SageMakerRecord }>();
-      for (const record of records) {
-        const checked = checkRecord(group, record);
-        if (!checked.ok) continue;
-        const before = latest.get(checked.id);
-        if (!before || checked.eventTimeMs > before.eventTimeMs) latest.set(checked.id, { eventTimeMs: checked.eventTimeMs, record });
-      }
-      const outcomes = await (backends.online as OnlineStore).put(group, [...latest.values()].map((l) => l.record), group.ttl ? { ttl: group.ttl } : {});
-      for (const outcome of outcomes) {
-        if (typeof outcome === 'string') counts[outcome]++;
-        else counts.failed++;
-      }
-    }
-    return { rows: part.rows, written: records.length, rejected: part.rejected, counts };
-  };
-
-  const inFlight: Promise<Awaited<ReturnType<typeof writeChunk>> & { chunk: number; at: number }>[] = [];
-  const start = (n: number, part: ChunkPart, reached: number) => {
-    const running = writeChunk(n, part).then((r) => ({ ...r, chunk: n, at: reached }));
-    // Awaited in order later; until then a failure must not count as unhandled.
-    running.catch(() => undefined);
-    inFlight.push(running);
-  };
-  const finishOldest = async () => {
-    const done = await (inFlight.shift() as (typeof inFlight)[number]);
-    // Chunks finish in order (the oldest is awaited first), so the checkpoint only ever advances
-    // over chunks whose files are complete.
-    if (done.rejected.length > 0) {
-      const at = new Date(backends.now());
-      const text = `${done.rejected.map((r) => deadLetterJson({ group: group.name, raw: r.raw, error: r.error, position: r.position }, at)).join('\n')}\n`;
-      await appendFile(rejectsFile, text);
-      rejectsBytes += Buffer.byteLength(text);
-    }
-    rowsDone += done.rows;
-    rowsThisRun += done.rows;
-    written += done.written;
-    poison += done.rejected.length;
-    for (const k of ['applied', 'stale', 'accepted', 'failed'] as const) online[k] += done.counts[k];
-    chunksDone = done.chunk + 1;
-    // Progress counts what is written, not what has been read ahead.
-    at = done.at;
-    if (options.checkpoint) writeCheckpoint(options.checkpoint, { version: 1, key, fingerprint: group.fingerprint, chunkSize, chunksDone, rowsDone, written, poison, rejectsBytes });
-    options.onProgress?.(progress());
-  };
-
-  const skip = (resume?.chunksDone ?? 0) * chunkSize;
-  let seen = 0;
-  let chunk = resume?.chunksDone ?? 0;
-  const emptyPart = (): ChunkPart => ({ rows: 0, records: [], rejected: [] });
-  let part = emptyPart();
-  let reached = rangeStart;
-  for await (const block of source.read(group, options.range)) {
-    reached = block.at;
-    // Rows a resumed run already wrote are skipped; the rest fill chunks, each chunkSize rows.
-    let from = Math.min(block.items.length, Math.max(0, skip - seen));
-    seen += from;
-    while (from < block.items.length) {
-      const end = Math.min(block.items.length, from + chunkSize - part.rows);
-      encodePart(chunk, part, block.items.slice(from, end));
-      seen += end - from;
-      from = end;
-      if (part.rows === chunkSize) {
-        start(chunk++, part, reached);
-        part = emptyPart();
-        if (inFlight.length >= concurrency) await finishOldest();
-      }
-    }
-    if (seen <= skip) at = reached;
+  if (source.replayable === false) {
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `group "${group.name}" has aggregations: its backfill reads the source twice (replay, then write), and ${source.id} can be read once; pass an array or a file`,
+    );
   }
-  if (part.rows > 0) start(chunk++, part, reached);
-  while (inFlight.length > 0) await finishOldest();
-  if (size !== undefined) at = rangeStart + (rangeSize ?? 0);
-  const seeded = replay && to !== 'offline' ? await seedAggregationState(group, replay, backends) : undefined;
-  const durationMs = Date.now() - started;
-  options.onProgress?.(progress());
-  return {
-    group: group.name,
-    source: source.id,
-    key,
-    records: rowsThisRun,
-    written,
-    poison,
-    ...(to !== 'offline' ? { online } : {}),
-    chunks: chunksDone,
-    resumedAtChunk: resume?.chunksDone ?? 0,
-    rejectsFile: poison > 0 ? rejectsFile : undefined,
-    durationMs,
-    recordsPerSecond: durationMs > 0 ? Math.round((rowsThisRun * 1000) / durationMs) : rowsThisRun,
-    late: replay?.late ?? 0,
-    ...(seeded ? { aggregationState: seeded } : {}),
-  };
+  return replayAggregations(group, source, options.order);
 }

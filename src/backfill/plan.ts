@@ -6,7 +6,7 @@ import * as z from 'zod/mini';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { backfill, type BackfillOptions, type BackfillSummary } from './backfill.js';
-import { asSource, type BackfillSource, type ShardRange, type SourceSpec, sourceFromSpec } from './sources.js';
+import { asSource, type BackfillSource, type ShardRange, type SourceSpec, sourceFromSpec } from './sources/index.js';
 
 /**
  * One independent piece of a backfill: plain JSON, so it can go to a worker thread or be an item

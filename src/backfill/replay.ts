@@ -1,7 +1,7 @@
 import { pipelineOf } from '../feature-group.js';
 import { compareSequence, emptyState, type EntityState } from '../pipeline/reducer.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { BackfillSource } from './sources.js';
+import type { BackfillSource } from './sources/index.js';
 
 /**
  * The order a backfill replays each entity's events in, which decides its aggregates (as arrival

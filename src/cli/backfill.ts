@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { backfill, type BackfillTarget } from '../backfill/backfill.js';
 import { planBackfill } from '../backfill/plan.js';
-import { fileSource } from '../backfill/sources.js';
+import { fileSource } from '../backfill/sources/index.js';
 import { loadFeatureGroups, selectGroups } from '../load-groups.js';
 import { backfillOnWorkers } from '../local/worker-backfill.js';
 import { localStores } from '../local/stores.js';

@@ -3,7 +3,7 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { audit } from '../audit/audit.js';
 import { backfill } from '../backfill/backfill.js';
-import { ndjsonFile } from '../backfill/sources.js';
+import { ndjsonFile } from '../backfill/sources/index.js';
 import { kinesisHandler } from '../lambda/handlers.js';
 import type { BatchResponse, KinesisStreamEvent } from '../lambda/events.js';
 import { sqsDeadLetter } from '../aws/dead-letter.js';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBackfill } from '../backfill/backfill.js';
-import { ndjsonFile } from '../backfill/sources.js';
+import { ndjsonFile } from '../backfill/sources/index.js';
 import type { SourcePosition } from '../errors.js';
 import { kinesisHandler } from '../lambda/handlers.js';
 import type { SageMakerRecord } from '../schema/codec.js';

@@ -1,0 +1,128 @@
+import { SourceValidationError } from '../errors.js';
+import { pipelineOf } from '../feature-group.js';
+import type { SageMakerRecord } from '../schema/codec.js';
+import { checkRecord } from '../schema/sagemaker-record.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import type { OfflineStore, OnlineStore } from '../store/types.js';
+import type { Rejected } from './checkpoint.js';
+import type { ReplayResult } from './replay.js';
+import type { BackfillItem } from './sources/index.js';
+
+/** A chunk being filled: how many rows it has, and their encoded records and rejects so far. */
+export interface ChunkPart {
+  rows: number;
+  readonly records: SageMakerRecord[];
+  readonly rejected: Rejected[];
+}
+
+export const emptyChunk = (): ChunkPart => ({ rows: 0, records: [], rejected: [] });
+
+/** How a backfill turns rows into records: the group, its chunk size, and for aggregates the replay's values. */
+export interface ChunkEncoding {
+  readonly group: AnyFeatureGroup;
+  readonly chunkSize: number;
+  readonly replay: ReplayResult | undefined;
+}
+
+/**
+ * Runs rows of chunk `chunk` through the pipeline as they are read, so that only their encoded
+ * records wait for the chunk's write: the raw events die young instead of living until the chunk is
+ * full, which V8 would copy and promote. `part.rows` is how many rows of the chunk came before these.
+ */
+export function encodeRows(encoding: ChunkEncoding, chunk: number, part: ChunkPart, items: readonly BackfillItem[]): void {
+  const { group, chunkSize, replay } = encoding;
+  const filled = part.rows;
+  part.rows += items.length;
+  const raws: unknown[] = [];
+  const rawIndex: number[] = [];
+  const rejected: Rejected[] = [];
+  items.forEach((item, i) => {
+    if (item.unreadable !== undefined) {
+      rejected.push({ at: i, raw: item.raw ?? null, error: new SourceValidationError(`row cannot be read: ${item.unreadable}`, { position: item.position }), position: item.position });
+    } else {
+      raws.push(item.raw);
+      rawIndex.push(i);
+    }
+  });
+  const position = (k: number) => (items[rawIndex[k] as number] as BackfillItem).position;
+  let result: ReturnType<AnyFeatureGroup['processBatch']>;
+  if (replay) {
+    // Chunks are whole until the last, so a row's ordinal in the source is chunk * chunkSize + its place.
+    const values = replay.values;
+    const base = chunk * chunkSize + filled;
+    const pipeline = pipelineOf(group);
+    result = pipeline.completeBatch(pipeline.prepareBatch(raws, { position }), {
+      position,
+      aggregated: (k) => {
+        const at = base + (rawIndex[k] as number);
+        const found = values.get(at);
+        values.delete(at);
+        return found;
+      },
+    }) as typeof result;
+  } else {
+    result = group.processBatch(raws, { position });
+  }
+  for (const r of result.records) part.records.push(r.encoded);
+  for (const f of result.failures) rejected.push({ at: rawIndex[f.index] as number, raw: raws[f.index], error: f.error, position: f.error.position });
+  // Rejects in input order, whichever step refused them.
+  rejected.sort((a, b) => a.at - b.at);
+  for (const r of rejected) part.rejected.push(r);
+}
+
+/** Online write counts of a chunk, by outcome. */
+export interface OnlineCounts {
+  applied: number;
+  stale: number;
+  accepted: number;
+  failed: number;
+}
+
+/** Where a chunk goes: its file name's key, the target, and the stores. */
+export interface ChunkTarget {
+  readonly group: AnyFeatureGroup;
+  readonly key: string;
+  readonly offline: OfflineStore | undefined;
+  readonly online: OnlineStore | undefined;
+  readonly now: () => number;
+}
+
+/** The newest record of each identifier: the write rule would make the others stale anyway. */
+function latestPerIdentifier(group: AnyFeatureGroup, records: readonly SageMakerRecord[]): SageMakerRecord[] {
+  const latest = new Map<string, { eventTimeMs: number; record: SageMakerRecord }>();
+  for (const record of records) {
+    const checked = checkRecord(group, record);
+    if (!checked.ok) continue;
+    const before = latest.get(checked.id);
+    if (!before || checked.eventTimeMs > before.eventTimeMs) latest.set(checked.id, { eventTimeMs: checked.eventTimeMs, record });
+  }
+  return [...latest.values()].map((l) => l.record);
+}
+
+/**
+ * One chunk's writes: its offline file(s) under a name fixed by the input (`backfill-<key>-<chunk>`,
+ * so a rerun replaces them), and online only the newest record per identifier (a rerun or a later
+ * chunk with an older record changes nothing). Returns the online counts.
+ */
+export async function writeChunk(target: ChunkTarget, chunk: number, records: readonly SageMakerRecord[]): Promise<OnlineCounts> {
+  const { group } = target;
+  const counts: OnlineCounts = { applied: 0, stale: 0, accepted: 0, failed: 0 };
+  if (records.length === 0) return counts;
+  if (target.offline) {
+    const at = new Date(target.now());
+    await target.offline.append(
+      group,
+      records.map((record) => ({ record, writeTime: at, apiInvocationTime: at, isDeleted: false })),
+      { fileName: `backfill-${target.key}-${String(chunk).padStart(6, '0')}` },
+    );
+  }
+  if (target.online) {
+    const outcomes = await target.online.put(group, latestPerIdentifier(group, records), group.ttl ? { ttl: group.ttl } : {});
+    for (const outcome of outcomes) {
+      // Anything but a status is a failure, whichever copy of the package made it.
+      if (typeof outcome === 'string') counts[outcome]++;
+      else counts.failed++;
+    }
+  }
+  return counts;
+}

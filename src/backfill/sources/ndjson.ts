@@ -1,0 +1,120 @@
+import { isAscii, isUtf8 } from 'node:buffer';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { SourcePosition } from '../../errors.js';
+import { BLOCK_ROWS, type BackfillItem, type BackfillSource, evenRanges, localFile, type ShardRange } from './source.js';
+
+/**
+ * A file as blocks of whole lines, from `start` to `end`: each block's bytes end at a newline (the
+ * last block may not). A line belongs to the range its first byte is in, so ranges that tile a file
+ * read every line exactly once.
+ */
+async function* lineBlocks(path: string, range: ShardRange | undefined): AsyncGenerator<{ bytes: Buffer; offset: number; last: boolean }> {
+  const start = range?.start ?? 0;
+  const end = range?.end ?? Number.POSITIVE_INFINITY;
+  // From one byte early: if that byte is a newline, a line starts exactly at `start`.
+  let offset = Math.max(0, start - 1);
+  let skipping = start > 0;
+  let carry: Buffer | undefined;
+  let carryOffset = offset;
+  for await (const chunk of createReadStream(path, { start: offset, highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
+    const data = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const base = carry ? carryOffset : offset;
+    offset += chunk.length;
+    carry = undefined;
+    let from = 0;
+    if (skipping) {
+      const newline = data.indexOf(10);
+      if (newline < 0) continue;
+      skipping = false;
+      from = newline + 1;
+    }
+    const lastNewline = data.lastIndexOf(10);
+    if (lastNewline >= from) {
+      // Lines starting at or after `end` belong to the next range.
+      const stop = end - base;
+      if (stop <= from) return;
+      let cut = lastNewline + 1;
+      if (stop < cut) {
+        const after = data.indexOf(10, stop - 1);
+        cut = after < 0 ? cut : after + 1;
+        yield { bytes: data.subarray(from, cut), offset: base + from, last: true };
+        return;
+      }
+      yield { bytes: data.subarray(from, cut), offset: base + from, last: false };
+      from = cut;
+    }
+    if (from < data.length) {
+      carry = data.subarray(from);
+      carryOffset = base + from;
+    }
+  }
+  if (carry && !skipping && carryOffset < end) yield { bytes: carry, offset: carryOffset, last: true };
+}
+
+/** Byte ranges of about equal size; line boundaries are found when each range is read. */
+async function byteRanges(path: string, count: number): Promise<ShardRange[]> {
+  const { size } = await stat(path);
+  return evenRanges(size, count);
+}
+
+/**
+ * Newline-delimited JSON, one raw event per line, streamed. A line that is not JSON is a poison
+ * record (with its file and byte offset); blank lines are skipped. Splittable by byte range.
+ *
+ * ### Example
+ * ```ts
+ * await backfill(store, cardActivity, { from: ndjsonFile('history.ndjson') });
+ * ```
+ */
+export function ndjsonFile(path: string): BackfillSource {
+  const file = localFile(path, 'ndjsonFile');
+  return {
+    id: `ndjson:${file}`,
+    unit: 'bytes',
+    splittable: true,
+    spec: { kind: 'ndjson', path: file },
+    size: async () => (await stat(file)).size,
+    split: (count) => byteRanges(file, count),
+    async *read(_group, range) {
+      let index = 0;
+      for await (const block of lineBlocks(file, range)) {
+        let items: BackfillItem[] = [];
+        // Valid UTF-8 (the usual case) is decoded once per block; a block with a bad byte goes line by
+        // line. ASCII, the commonest, is read as latin1: the same string, several times faster to make.
+        const ascii = isAscii(block.bytes);
+        const text = ascii ? block.bytes.toString('latin1') : isUtf8(block.bytes) ? block.bytes.toString('utf8') : undefined;
+        let byteOffset = block.offset;
+        let from = 0;
+        while (from < (text ?? block.bytes).length) {
+          let next = text !== undefined ? text.indexOf('\n', from) : block.bytes.indexOf(10, from);
+          if (next < 0) next = (text ?? block.bytes).length;
+          const lineOffset = text === undefined || ascii ? block.offset + from : byteOffset;
+          // A megabyte holds thousands of lines: they go on in blocks of rows, so each block's events
+          // are through the pipeline (and garbage) before the next block's are parsed.
+          if (items.length === BLOCK_ROWS) {
+            yield { items, at: lineOffset };
+            items = [];
+          }
+          let line: string | Buffer = text !== undefined ? text.slice(from, next) : block.bytes.subarray(from, next);
+          if (text !== undefined && !ascii) byteOffset += Buffer.byteLength(line) + 1;
+          from = next + 1;
+          if (line.length > 0 && (typeof line === 'string' ? line.charCodeAt(line.length - 1) === 13 : line[line.length - 1] === 13)) line = line.slice(0, line.length - 1);
+          if (line.length === 0 || (line.length < 64 && line.toString().trim() === '')) continue;
+          const position: SourcePosition = { source: 'backfill', index: index++, file, byteOffset: lineOffset };
+          if (typeof line !== 'string' && !isUtf8(line)) {
+            items.push({ raw: Buffer.from(line), unreadable: 'not valid UTF-8', position });
+            continue;
+          }
+          const json = typeof line === 'string' ? line : line.toString('utf8');
+          try {
+            items.push({ raw: JSON.parse(json), position });
+          } catch (error) {
+            items.push({ raw: json, unreadable: `not JSON: ${(error as Error).message}`, position });
+          }
+        }
+        yield { items, at: block.offset + block.bytes.length };
+      }
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import { open, stat } from 'node:fs/promises';
+import type { SourcePosition } from '../../errors.js';
+import { loadParquetReader as loadParquet } from '../../parquet/reader.js';
+import { parquetRowReader } from '../tabular.js';
+import { type BackfillItem, type BackfillSource, localFile, type ShardRange, type SourceSpec } from './source.js';
+
+/** Random access to bytes: what the Parquet reader needs (a local file, an S3 object). */
+export interface ByteSource {
+  readonly byteLength: number;
+  slice(start: number, end?: number): Promise<ArrayBuffer>;
+  close?(): Promise<void>;
+}
+
+type ParquetReader = typeof import('hyparquet');
+
+async function fileBytes(path: string): Promise<ByteSource> {
+  const handle = await open(path, 'r');
+  const { size } = await handle.stat();
+  return {
+    byteLength: size,
+    async slice(start, end = size) {
+      const buffer = Buffer.alloc(end - start);
+      await handle.read(buffer, 0, end - start, start);
+      return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
+    },
+    close: () => handle.close(),
+  };
+}
+
+type ParquetMetadata = Awaited<ReturnType<ParquetReader['parquetMetadataAsync']>>;
+
+async function readMetadata(bytes: ByteSource): Promise<ParquetMetadata> {
+  return (await loadParquet()).parquetMetadataAsync(bytes);
+}
+
+/** The row groups of a Parquet file as row ranges: the units a Parquet source splits into. */
+function rowGroupRanges(metadata: ParquetMetadata): ShardRange[] {
+  const ranges: ShardRange[] = [];
+  let start = 0;
+  for (const group of metadata.row_groups) {
+    const rows = Number(group.num_rows);
+    ranges.push({ start, end: start + rows });
+    start += rows;
+  }
+  return ranges;
+}
+
+/**
+ * Parquet from any byte source, read one row group at a time. Used by `parquetFile` and by
+ * `s3ParquetFile` in `skewless/aws`.
+ *
+ * ### Example
+ * ```ts
+ * const source = parquetSource('gcs:history.parquet', async () => ({ size: bytes.length, read: async (start, end) => bytes.subarray(start, end) }));
+ * ```
+ */
+export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, spec?: SourceSpec, file?: string): BackfillSource {
+  const withBytes = async <T>(use: (bytes: ByteSource) => Promise<T>): Promise<T> => {
+    const bytes = await openBytes();
+    try {
+      return await use(bytes);
+    } finally {
+      await bytes.close?.();
+    }
+  };
+  return {
+    id,
+    unit: 'rows',
+    splittable: true,
+    ...(spec ? { spec } : {}),
+    size: () => withBytes(async (bytes) => rowGroupRanges(await readMetadata(bytes)).reduce((n, r) => n + (r.end - r.start), 0)),
+    // Shards follow row groups: a row group is never read by two shards.
+    split: (count) =>
+      withBytes(async (bytes) => {
+        const groups = rowGroupRanges(await readMetadata(bytes));
+        const total = groups.at(-1)?.end ?? 0;
+        const target = Math.max(1, Math.ceil(total / Math.max(1, count)));
+        const out: ShardRange[] = [];
+        for (const g of groups) {
+          const last = out.at(-1);
+          if (last && last.end - last.start < target) out[out.length - 1] = { start: last.start, end: g.end };
+          else out.push(g);
+        }
+        return out.length > 0 ? out : [{ start: 0, end: 0 }];
+      }),
+    async *read(group, range) {
+      const parquet = await loadParquet();
+      const toEvent = parquetRowReader(group.source);
+      const bytes = await openBytes();
+      try {
+        // The footer is read once: on S3 every read is a ranged GET.
+        const metadata = await readMetadata(bytes);
+        const groups = rowGroupRanges(metadata);
+        for (const g of groups) {
+          if (range && (g.start < range.start || g.start >= range.end)) continue;
+          const rows = (await parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end })) as Record<string, unknown>[];
+          const items = rows.map((row, i): BackfillItem => {
+            const index = g.start + i;
+            const position: SourcePosition = file ? { source: 'backfill', index, file } : { source: 'backfill', index };
+            const { raw, unreadable } = toEvent(row);
+            return unreadable === undefined ? { raw, position } : { raw, unreadable, position };
+          });
+          yield { items, at: g.end };
+        }
+      } finally {
+        await bytes.close?.();
+      }
+    },
+  };
+}
+
+/**
+ * A local Parquet file, read one row group at a time (never loaded whole); splittable by row groups.
+ * Cells are converted to what the source schema's fields take when that is exact (INT64 to a
+ * number within +-2^53, TIMESTAMP to ISO-8601 text for `isoTimestamp()`); one that would lose
+ * precision or need a guessed unit makes its row poison, with the reason, and the rejects file
+ * keeps the row as read (`rawTypes` names the bigint and Date fields).
+ *
+ * ### Example
+ * ```ts
+ * await backfill(store, cardActivity, { from: parquetFile('exports/2024-05.parquet') });
+ * ```
+ */
+export function parquetFile(path: string): BackfillSource {
+  const file = localFile(path, 'parquetFile');
+  return parquetSource(`parquet:${file}`, () => fileBytes(file), { kind: 'parquet', path: file }, file);
+}
