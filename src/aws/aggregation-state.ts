@@ -12,7 +12,6 @@ import * as z from 'zod/mini';
 import { checkOptions, countSchema, lazySchema } from '../util/options.js';
 import { awsClient, concurrency, retryOptions, tableName } from './options.js';
 
-
 /**
  * DynamoDB's item size limit, attribute names and values together: "400 KB", read as 400,000 bytes.
  * dynalite takes 409,600 and moto 405,000; the smaller reading holds on every implementation.

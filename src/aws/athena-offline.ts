@@ -14,8 +14,7 @@ import { type AthenaColumn, type AthenaResult, MAX_QUERY_BYTES, runAthenaQuery }
 import { clientConfig, countAttempts, type RetryOptions } from './retry.js';
 import { backendError } from './errors.js';
 import { loadAthena, loadS3, loadSageMaker } from './sdk.js';
-import type { AwsClient } from './clients.js';
-import { sdkClient } from './clients.js';
+import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
 import { checkOptions, countSchema, lazySchema } from '../util/options.js';
 import { awsClient, retryOptions, s3Location, text } from './options.js';

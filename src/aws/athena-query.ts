@@ -6,7 +6,6 @@ import { type RetryOptions, countAttempts } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 
-
 /** Athena refuses query strings longer than this many bytes. */
 export const MAX_QUERY_BYTES = 262_144;
 

@@ -12,7 +12,6 @@ import * as z from 'zod/mini';
 import { checkOptions, describeValue, functionSchema, lazySchema, objectWith, positiveInteger } from '../util/options.js';
 import { awsClient, bucketName, retryOptions, text } from './options.js';
 
-
 /** SQS takes at most 10 messages per SendMessageBatch. */
 const SQS_BATCH_ENTRIES = 10;
 /** The maximum message size of queues created before August 2025, and the safe default. */
@@ -67,6 +66,7 @@ function sinkError(message: string, cause?: unknown): BackendError {
  * import { s3DeadLetter, sqsDeadLetter } from 'skewless/aws';
  * const store = createFeatureStore({
  *   online: sageMakerOnline(),
+ *   offline: false,   // SageMaker writes the offline store itself
  *   deadLetter: sqsDeadLetter({ queueUrl: process.env.DLQ_URL!, oversized: s3DeadLetter({ bucket: 'my-dlq-bucket' }) }),
  * });
  * ```
@@ -168,7 +168,7 @@ export interface S3DeadLetterOptions {
  *
  * ### Example
  * ```ts
- * const store = createFeatureStore({ online: sageMakerOnline(), deadLetter: s3DeadLetter({ bucket: 'my-dlq-bucket' }) });
+ * const store = createFeatureStore({ online: sageMakerOnline(), offline: false, deadLetter: s3DeadLetter({ bucket: 'my-dlq-bucket' }) });
  * ```
  */
 export function s3DeadLetter(options: S3DeadLetterOptions): DeadLetterSink {

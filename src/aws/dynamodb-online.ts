@@ -9,8 +9,7 @@ import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrenc
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadDynamoDb, loadDynamoDbDocument } from './sdk.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
-import type { AwsClient } from './clients.js';
-import { sdkClient } from './clients.js';
+import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
 import { checkOptions, lazySchema } from '../util/options.js';
 import { awsClient, concurrency, retryOptions, tableName } from './options.js';

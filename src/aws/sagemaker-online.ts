@@ -47,7 +47,6 @@ export interface SageMakerOnlineOptions {
   readonly retry?: RetryOptions;
 }
 
-
 function idOf(group: GroupSchema, record: SageMakerRecord): string {
   return record.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString ?? '';
 }
@@ -267,7 +266,6 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     },
   };
 }
-
 
 /**
  * SageMaker's own offline store as a backfill sink: every record goes through PutRecord (or

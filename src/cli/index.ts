@@ -8,8 +8,6 @@ import { runTrainingSetCommand } from './training-set.js';
 import { runLocal } from './local.js';
 import { runPlan } from './plan.js';
 
-
-
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
   try {

@@ -123,7 +123,7 @@ class LocalAggregationState implements AggregationStateStore {
  * ### Example
  * ```ts
  * import { localAggregationState } from 'skewless/local';
- * const store = createFeatureStore({ aggregationState: localAggregationState({ dir: '.skewless' }) });
+ * const store = createFeatureStore({ online: localOnline(), offline: localOffline(), aggregationState: localAggregationState({ dir: '.skewless' }) });
  * ```
  */
 export async function localAggregationState(options: LocalAggregationStateOptions = {}): Promise<AggregationStateStore> {

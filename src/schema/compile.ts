@@ -3,12 +3,11 @@ import { DefinitionError } from '../errors.js';
 import { closestName, describeValue } from '../util/options.js';
 import type { AggregationCompiler, CompiledAggregations, StateCompaction } from './aggregation-spec.js';
 import { createCodec, type InternalCodec } from './codec.js';
-import { readFeatureSpec, type FeatureSpec } from './feature-spec.js';
+import { type FeatureDefinition, type FeatureSpec, readFeatureSpec } from './feature-spec.js';
 import { computeFingerprint } from './fingerprint.js';
 import { FINGERPRINT_FEATURE, isReservedName, isValidName } from './names.js';
 import type { TtlDuration } from './sagemaker-record.js';
 import type { AnyObjectSchema, AnySchema, EventTimeFormat, OnlineStorageType } from './types.js';
-import type { FeatureDefinition } from './feature-spec.js';
 
 /** SageMaker allows 2,500 feature definitions per group and 128 characters of description. */
 const MAX_FEATURES = 2500;

@@ -1,6 +1,5 @@
 import { BackendError, ConfigurationError, DefinitionError, FeatureValidationError, type RecordError, type SourcePosition } from '../errors.js';
-import type { SageMakerRecord } from '../schema/codec.js';
-import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
+import { MAX_RECORD_IDENTIFIER_BYTES, type SageMakerRecord } from '../schema/codec.js';
 import { formatIsoInstant } from '../schema/time.js';
 import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
 import { requireGroup, statefulIngestOf } from '../feature-group.js';

@@ -33,7 +33,6 @@ export function resolvedOfflineUri(group: StoredFeatureGroup): string | undefine
   return storage.ResolvedOutputS3Uri ?? resolveOfflineUri(storage.S3Uri, account, region, group.FeatureGroupName, group.CreationTime);
 }
 
-
 /**
  * Offline writes, buffered and written in batches as SageMaker does (it delivers the offline store
  * minutes after PutRecord), each group's under its resolved location in the stack's S3. Anything that
