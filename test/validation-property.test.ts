@@ -170,7 +170,7 @@ const CASES: Case[] = [
       seed: optional((v) => Number.isSafeInteger(v)),
       at: optional(isDate),
       availabilityDelay: optional(isDuration),
-      tolerance: optional((v) => typeof v === 'number' && v >= 0 && !Number.isNaN(v)),
+      tolerance: optional((v) => typeof v === 'number' && Number.isFinite(v) && v >= 0),
       examples: optional((v) => isInt(v, 0)),
     },
     call: (options) => audit(localStore(), cardActivity, options as never),

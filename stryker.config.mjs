@@ -1,0 +1,21 @@
+// Mutation testing: `npm run mutation`. Stryker plants small bugs (a `<` for a `<=`, a dropped
+// condition) in the modules below, one at a time, and counts those the tests catch. Incremental: the
+// result of each mutant is kept in reports/stryker-incremental.json, so a rerun tests only what
+// changed. Not part of `npm test`.
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  mutate: ['src/aws/retry.ts'],
+  testRunner: 'vitest',
+  vitest: { configFile: 'vitest.mutation.config.ts' },
+  checkers: ['typescript'],
+  tsconfigFile: 'tsconfig.json',
+  typescriptChecker: { prioritizePerformanceOverAccuracy: true },
+  coverageAnalysis: 'perTest',
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
+  reporters: ['clear-text', 'progress', 'json'],
+  jsonReporter: { fileName: 'reports/mutation/mutation.json' },
+  thresholds: { high: 85, low: 70, break: null },
+  concurrency: 2,
+  tempDirName: '.stryker-tmp',
+};

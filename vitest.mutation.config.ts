@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+import base from './vitest.config.js';
+
+// What `npm run mutation` runs under each mutant: the fast tests of the core modules, which need no
+// server (the suites on dynalite, moto and the local stack stay in `npm test`).
+export default defineConfig({
+  resolve: base.resolve,
+  test: {
+    include: ['test/retry.test.ts'],
+    testTimeout: 30_000,
+  },
+});
