@@ -1,6 +1,6 @@
 import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand, StopQueryExecutionCommand, InvalidRequestException } from '@aws-sdk/client-athena';
 import { CompleteMultipartUploadCommand, CreateMultipartUploadCommand, UploadPartCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, NoSuchKey, PutObjectCommand, S3Client, DeleteObjectCommand, CreateBucketCommand, S3ServiceException } from '@aws-sdk/client-s3';
-import { CreateFeatureGroupCommand, DeleteFeatureGroupCommand, DescribeFeatureGroupCommand, ListFeatureGroupsCommand, ResourceInUse, ResourceNotFound as ControlResourceNotFound, SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { CreateFeatureGroupCommand, type CreateFeatureGroupCommandInput, DeleteFeatureGroupCommand, DescribeFeatureGroupCommand, ListFeatureGroupsCommand, ResourceInUse, ResourceNotFound as ControlResourceNotFound, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import {
   BatchGetRecordCommand,
   BatchWriteRecordCommand,
@@ -65,6 +65,20 @@ async function query(sql: string): Promise<(string | undefined)[][]> {
   return (results.ResultSet?.Rows ?? []).map((row) => (row.Data ?? []).map((d) => d.VarCharValue));
 }
 
+/** CreateFeatureGroup's input for a group of card_id, event_time and amount, with an online store unless `extra` says otherwise. */
+const cardGroup = (name: string, extra: Partial<CreateFeatureGroupCommandInput> = {}): CreateFeatureGroupCommandInput => ({
+  FeatureGroupName: name,
+  RecordIdentifierFeatureName: 'card_id',
+  EventTimeFeatureName: 'event_time',
+  FeatureDefinitions: [
+    { FeatureName: 'card_id', FeatureType: 'String' },
+    { FeatureName: 'event_time', FeatureType: 'String' },
+    { FeatureName: 'amount', FeatureType: 'Fractional' },
+  ],
+  OnlineStoreConfig: { EnableOnlineStore: true },
+  ...extra,
+});
+
 beforeAll(async () => {
   stack = await startLocalStack({ memory: true });
   runtime = new SageMakerFeatureStoreRuntimeClient(stack.clientConfig);
@@ -72,19 +86,12 @@ beforeAll(async () => {
   athena = new AthenaClient(stack.clientConfig);
   s3 = new S3Client(stack.clientConfig);
   await sagemaker.send(
-    new CreateFeatureGroupCommand({
-      FeatureGroupName: GROUP,
-      RecordIdentifierFeatureName: 'card_id',
-      EventTimeFeatureName: 'event_time',
-      FeatureDefinitions: [
-        { FeatureName: 'card_id', FeatureType: 'String' },
-        { FeatureName: 'event_time', FeatureType: 'String' },
-        { FeatureName: 'amount', FeatureType: 'Fractional' },
-      ],
-      OnlineStoreConfig: { EnableOnlineStore: true },
-      OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://feature-store/offline' } },
-      RoleArn: 'arn:aws:iam::000000000000:role/feature-store',
-    }),
+    new CreateFeatureGroupCommand(
+      cardGroup(GROUP, {
+        OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://feature-store/offline' } },
+        RoleArn: 'arn:aws:iam::000000000000:role/feature-store',
+      }),
+    ),
   );
   await sagemaker.send(
     new CreateFeatureGroupCommand({
@@ -637,5 +644,48 @@ describe('the admin endpoint', () => {
     const counts = (await (await fetch(`${stack.endpoint}/_skewless/faults`)).json()) as { counts: Record<string, { failed: number }> };
     expect(counts.counts['GetRecord']?.failed).toBeGreaterThan(0);
     await fetch(`${stack.endpoint}/_skewless/faults`, { method: 'PUT', body: '{}' });
+  });
+});
+
+describe('TTL: a record-level TtlDuration supersedes the group default (PutRecord docs)', () => {
+  // PutRecord (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_PutRecord.html):
+  // ExpiresAt = EventTime + TtlDuration; a record-level TtlDuration supersedes the group-level one, and
+  // without one the group's default applies.
+  const TTL_GROUP = 'ttl-default-week';
+  beforeAll(async () => {
+    await sagemaker.send(new CreateFeatureGroupCommand(cardGroup(TTL_GROUP, { OnlineStoreConfig: { EnableOnlineStore: true, TtlDuration: { Unit: 'Weeks', Value: 1 } } })));
+  });
+  const expiresAt = async (id: string) =>
+    (await runtime.send(new GetRecordCommand({ FeatureGroupName: TTL_GROUP, RecordIdentifierValueAsString: id, ExpirationTimeResponse: 'Enabled' }))).ExpiresAt;
+
+  it.each([
+    ['shorter', 'ttl-request', { Unit: 'Hours', Value: 2 }, 2 * 3_600_000],
+    ['longer', 'ttl-longer', { Unit: 'Days', Value: 30 }, 30 * 86_400_000],
+  ] as const)("expires a record EventTime + the request's TtlDuration (%s than the group's), not the group's", async (_, id, ttl, ms) => {
+    const eventTime = new Date(Date.now() - 1000).toISOString();
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: TTL_GROUP, Record: record(id, eventTime, '1'), TtlDuration: ttl }));
+    expect(await expiresAt(id)).toBe(new Date(Date.parse(eventTime) + ms).toISOString());
+  });
+
+  it('expires a record written without a TtlDuration EventTime + the group default', async () => {
+    const eventTime = new Date(Date.now() - 1000).toISOString();
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: TTL_GROUP, Record: record('ttl-default', eventTime, '1') }));
+    expect(await expiresAt('ttl-default')).toBe(new Date(Date.parse(eventTime) + 7 * 86_400_000).toISOString());
+  });
+
+  it("takes a BatchWriteRecord entry's TtlDuration over the group default", async () => {
+    const eventTime = new Date(Date.now() - 1000).toISOString();
+    const written = await runtime.send(
+      new BatchWriteRecordCommand({ Entries: [{ FeatureGroupName: TTL_GROUP, Record: record('ttl-batch', eventTime, '1'), TtlDuration: { Unit: 'Minutes', Value: 30 } }] }),
+    );
+    expect(written.Errors ?? []).toEqual([]);
+    expect(await expiresAt('ttl-batch')).toBe(new Date(Date.parse(eventTime) + 30 * 60_000).toISOString());
+  });
+
+  it("expires the record at the request's TtlDuration although the group default would keep it", async () => {
+    // Event time 2 hours ago, TTL 1 hour: gone, though the week-long default would still serve it.
+    const eventTime = new Date(Date.now() - 2 * 3_600_000).toISOString();
+    await runtime.send(new PutRecordCommand({ FeatureGroupName: TTL_GROUP, Record: record('ttl-gone', eventTime, '1'), TtlDuration: { Unit: 'Hours', Value: 1 } }));
+    expect((await runtime.send(new GetRecordCommand({ FeatureGroupName: TTL_GROUP, RecordIdentifierValueAsString: 'ttl-gone' }))).Record).toBeUndefined();
   });
 });

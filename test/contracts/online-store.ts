@@ -147,6 +147,43 @@ export function onlineStoreContract(
       expect(await store.get(group, id)).toBeDefined();
     });
 
+    // DeleteRecord (https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_feature_store_DeleteRecord.html):
+    // "the EventTime specified in DeleteRecord should be set later than the EventTime of the existing
+    // record ... If it is not, the deletion does not occur": a SoftDelete leaves the record, a HardDelete
+    // fails with a ValidationException. Equal is not later, as for puts (README: "strictly newer").
+    it('does not delete on a SoftDelete at exactly the stored event time: the record stays as it was (DeleteRecord: EventTime must be later)', async () => {
+      const id = freshId();
+      const record = contractRecord(id, '2024-05-01T12:00:00.000Z', 6);
+      applied(await store.put(group, [record])).toEqual(['applied']);
+      expect(['stale', 'accepted']).toContain(await store.delete(group, id, '2024-05-01T12:00:00.000Z', 'SoftDelete'));
+      expect((await store.get(group, id))?.record).toEqual(record);
+      expect((await store.getMany(group, [id])).get(id)?.record).toEqual(record);
+    });
+
+    it('refuses a HardDelete at exactly the stored event time as stale: the record stays as it was (DeleteRecord: EventTime must be later, else 400)', async () => {
+      const id = freshId();
+      const record = contractRecord(id, '2024-05-01T12:00:00.000Z', 8);
+      applied(await store.put(group, [record])).toEqual(['applied']);
+      expect(await store.delete(group, id, '2024-05-01T12:00:00.000Z', 'HardDelete')).toBe('stale');
+      expect((await store.get(group, id))?.record).toEqual(record);
+      // Not forgotten either: an older write is still stale.
+      stale(await store.put(group, [contractRecord(id, '2024-05-01T11:00:00.000Z', 9)])).toEqual(['stale']);
+      expect(value((await store.get(group, id))?.record, 'amount')).toBe('8');
+    });
+
+    it('compares a delete\'s event time with the stored one as an instant, whatever its spelling', async () => {
+      // The same instant written without milliseconds and deleted with them: still not later.
+      const id = freshId();
+      const record = contractRecord(id, '2024-05-01T12:00:00Z', 4);
+      applied(await store.put(group, [record])).toEqual(['applied']);
+      expect(await store.delete(group, id, '2024-05-01T12:00:00.000Z', 'HardDelete')).toBe('stale');
+      expect(['stale', 'accepted']).toContain(await store.delete(group, id, '2024-05-01T12:00:00.000Z', 'SoftDelete'));
+      expect((await store.get(group, id))?.record).toEqual(record);
+      // One millisecond later is later.
+      deleted(await store.delete(group, id, '2024-05-01T12:00:00.001Z', 'HardDelete')).toBe('deleted');
+      expect(await store.get(group, id)).toBeUndefined();
+    });
+
     it('expires records after their TTL, counted from the event time', async () => {
       const id = freshId();
       const eventTime = new Date(Date.now() - 30_000).toISOString();
