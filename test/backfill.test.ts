@@ -394,3 +394,73 @@ describe('backfillOnWorkers', () => {
     await store.close();
   });
 });
+
+describe('backfill resume edges', () => {
+  /** A backfill of `file` with a checkpoint that is killed after `after` chunks. */
+  async function killedAfter(store: FeatureStore, group: typeof cardActivity, file: string, checkpoint: string, after: number): Promise<void> {
+    let chunks = 0;
+    const onProgress = () => {
+      if (++chunks === after) throw new Error('killed');
+    };
+    await expect(backfill(store, group, { from: ndjsonFile(file), chunkSize: 100, concurrency: 1, checkpoint, onProgress })).rejects.toThrow('killed');
+  }
+
+  const historyWithPoison = (name: string, poison: ReadonlySet<number>) => {
+    const file = join(root, name);
+    writeFileSync(file, Array.from({ length: 500 }, (_, i) => JSON.stringify(poison.has(i) ? { ...event(i), amount_cents: 'bad' } : event(i))).join('\n'));
+    return file;
+  };
+
+  it('starts over when the checkpoint was written by other code (another fingerprint)', async () => {
+    const file = historyWithPoison('other-code.ndjson', new Set([50]));
+    const dir = fresh();
+    const checkpoint = join(dir, 'other-code.checkpoint.json');
+    const store = localStore(dir);
+    await killedAfter(store, cardActivity, file, checkpoint, 3);
+    // The same checkpoint, as another deployment's code would have left it.
+    const saved = JSON.parse(readFileSync(checkpoint, 'utf8')) as { fingerprint: string; chunksDone: number };
+    expect(saved.chunksDone).toBe(3);
+    writeFileSync(checkpoint, JSON.stringify({ ...saved, fingerprint: 'written-by-other-code' }));
+    const summary = await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 100, checkpoint });
+    expect(summary).toMatchObject({ resumedAtChunk: 0, records: 500, written: 499, poison: 1 });
+    expect(readRejects(summary.rejectsFile)).toHaveLength(1);
+    await store.close();
+  });
+
+  it('cuts the rejects file back to its checkpoint after a crash between writing rejects and the checkpoint', async () => {
+    const file = historyWithPoison('crash.ndjson', new Set([10, 150, 250, 450]));
+    const dir = fresh();
+    const checkpoint = join(dir, 'crash.checkpoint.json');
+    const store = localStore(dir);
+    await killedAfter(store, cardActivity, file, checkpoint, 2);
+    const rejects = join(dir, 'backfill', cardActivity.name, `${(JSON.parse(readFileSync(checkpoint, 'utf8')) as { key: string }).key}.rejects.ndjson`);
+    expect(readRejects(rejects)).toHaveLength(2);
+    // The third chunk's reject reached the file, the checkpoint never learned of it.
+    writeFileSync(rejects, `${readFileSync(rejects, 'utf8')}${readFileSync(rejects, 'utf8').split('\n')[1]}\n`);
+    expect(readRejects(rejects)).toHaveLength(3);
+    const summary = await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 100, checkpoint });
+    expect(summary).toMatchObject({ resumedAtChunk: 2, poison: 4 });
+    // Each poison row once: rows 10, 150, 250 and 450, in order.
+    const timeOf = (raw: unknown) => (typeof raw === 'string' ? (JSON.parse(raw) as { ts: string }) : (raw as { ts: string })).ts;
+    expect(readRejects(summary.rejectsFile).map((r) => timeOf(r.raw))).toEqual([10, 150, 250, 450].map((i) => event(i).ts));
+    await store.close();
+  });
+
+  it('writes online the first of an identifier\'s records with equal event times, as the online write rule keeps the first', async () => {
+    const at = '2024-05-01T12:00:00.000Z';
+    const online = memoryOnline();
+    const store = createFeatureStore({ online, offline: memoryOffline() });
+    const rows = [
+      { card_id: 'tie', amount_cents: 100, country: 'US', ts: at },
+      { card_id: 'tie', amount_cents: 200, country: 'FR', ts: at },
+      { card_id: 'other', amount_cents: 1, country: 'US', ts: at },
+    ];
+    const summary = await backfill(store, cardActivity, { from: rows, to: 'both' });
+    expect(summary.online).toMatchObject({ applied: 2, failed: 0 });
+    expect(await store.get(cardActivity, 'tie')).toMatchObject({ amount: 1, is_foreign: false });
+    // The same rows through PutRecord's rule one by one keep the same record.
+    const stream = createFeatureStore({ online: memoryOnline(), offline: false });
+    await stream.ingest(cardActivity, rows);
+    expect(await stream.get(cardActivity, 'tie')).toEqual(await store.get(cardActivity, 'tie'));
+  });
+});

@@ -364,3 +364,20 @@ describe('skewless training-set', () => {
     }
   });
 });
+
+describe('a feature value of -0', () => {
+  it('keeps its sign in every engine: DuckDB would hand a double it sorts on back as 0', async () => {
+    // Through the codec, which writes -0 as "-0".
+    const store = await storeWith([]);
+    const at = new Date(BASE);
+    await store.put(scores, [{ id: '1', t: at, v: -0, n: 1 }, { id: '1', t: at, v: 2, n: 1 }, { id: '2', t: at, v: -0, n: 1 }]);
+    // After the write, so the row is known then too (knowledgeTime).
+    const spine = [{ card: '2', at: new Date(Date.now() + 60_000) }];
+    for (const engine of ['reference', 'auto'] as const) {
+      for (const knowledgeTime of [false, true]) {
+        const { rows } = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine, knowledgeTime });
+        expect(Object.is(rows[0]?.['scores__v'], -0), `${engine}, knowledgeTime ${knowledgeTime}`).toBe(true);
+      }
+    }
+  });
+});

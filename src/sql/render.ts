@@ -79,7 +79,11 @@ export const matchedColumn = (step: number) => `__m${step}`;
 
 /** The rule's order, most preferred first; without the event time where rows already share one. */
 function orderBy(step: JoinStep, prefix: string, withEventTime = true): string {
-  const ties = tieBreakColumns(step).map((c) => `${prefix}${q(c)} DESC NULLS LAST`);
+  // A double sorted on as itself comes back from DuckDB's sort with -0 as 0 (its sort keys have one
+  // zero): sort on a copy, in the same order, and the value keeps its sign.
+  const fractional = new Set(step.definitions.filter((d) => d.FeatureType === 'Fractional').map((d) => d.FeatureName));
+  const key = (c: string) => (fractional.has(c) ? `(${prefix}${q(c)} + 0.0)` : `${prefix}${q(c)}`);
+  const ties = tieBreakColumns(step).map((c) => `${key(c)} DESC NULLS LAST`);
   return [...(withEventTime ? [`${prefix}__et DESC`] : []), `${prefix}__ai DESC`, `${prefix}__wt DESC`, `${prefix}__del DESC`, ...ties].join(', ');
 }
 
