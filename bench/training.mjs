@@ -53,7 +53,7 @@ function measure(script) {
 
 const group = `
   import { z } from 'zod';
-  import { defineFeatureGroup, createFeatureStore } from ${JSON.stringify(dist('index.js'))};
+  import { defineFeatureGroup, createFeatureStore, trainingSet } from ${JSON.stringify(dist('index.js'))};
   import { localOffline, localOnline } from ${JSON.stringify(dist('local.js'))};
   const txn = defineFeatureGroup({ name: 'bench-txn', recordIdentifier: 'id', eventTime: 't',
     source: z.object({ id: z.string(), t: z.date(), amount: z.number(), n: z.number().int() }),
