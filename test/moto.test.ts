@@ -5,7 +5,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describe, expect, inject, it } from 'vitest';
 import { dynamoDbAggregationState, dynamoDbOnline, dynamoDbTableDefinition, s3Offline } from '../src/aws/index.js';
-import { BackendError, createFeatureStore, type DeadLetterEntry, type OnlineStore, type SageMakerRecord } from '../src/index.js';
+import { createFeatureStore, type DeadLetterEntry, type OnlineStore } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { runKinesisEventSource } from '../src/testing/index.js';
 import { aggregationStateContract, dynamoDbAggregationStateContract } from './contracts/aggregation-state.js';
@@ -13,6 +13,7 @@ import { deadLetterContract } from './contracts/dead-letter.js';
 import { dynamoDbContract, payments } from './contracts/dynamodb.js';
 import { s3OfflineContract } from './contracts/offline-store.js';
 import { onlineStoreContract } from './contracts/online-store.js';
+import { failsOnce } from './fixtures/fails-once.js';
 
 // moto (https://github.com/getmoto/moto) is a second implementation of DynamoDB, SQS, S3 and Kinesis,
 // written by others: the suites that run on dynalite and the local stack run here too, so a behaviour
@@ -70,26 +71,7 @@ s3OfflineContract('moto', async () => {
 
 /** The online store, failing the first write of every record whose amount ends in 77, as throttling would. */
 function throttledOnce(inner: OnlineStore): OnlineStore {
-  const failed = new Set<string>();
-  const flaky = (record: SageMakerRecord) => {
-    const key = JSON.stringify(record);
-    if (!record.some((f) => f.FeatureName === 'amount' && f.ValueAsString?.endsWith('77')) || failed.has(key)) return false;
-    failed.add(key);
-    return true;
-  };
-  return {
-    ...inner,
-    async put(group, records, options) {
-      const refused = records.map(flaky);
-      const outcomes = await inner.put(
-        group,
-        records.filter((_, i) => !refused[i]),
-        options,
-      );
-      let k = 0;
-      return records.map((_, i) => (refused[i] ? new BackendError('THROTTLED', 'injected throttling', { retryable: true }) : (outcomes[k++] as never)));
-    },
-  };
+  return failsOnce(inner, (record) => record.some((f) => f.FeatureName === 'amount' && f.ValueAsString?.endsWith('77')));
 }
 
 describe('producer -> Kinesis (2 shards, moto) -> event source -> kinesisHandler -> DynamoDB and S3 (moto)', () => {

@@ -2,8 +2,9 @@ import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamod
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbAggregationState, dynamoDbTableDefinition } from '../../src/aws/index.js';
-import { BackendError, count, createFeatureStore, defineFeatureGroup, type OnlineStore, type SageMakerRecord, sum } from '../../src/index.js';
+import { count, createFeatureStore, defineFeatureGroup, type OnlineStore, type SageMakerRecord, sum } from '../../src/index.js';
 import { kinesisHandler } from '../../src/lambda/index.js';
+import { failsOnce } from '../fixtures/fails-once.js';
 import { emptyState } from '../../src/pipeline/reducer.js';
 import type { AggregationStateStore } from '../../src/pipeline/state.js';
 import { kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../../src/testing/index.js';
@@ -89,28 +90,7 @@ export function aggregationStateContract(name: string, open: () => Promise<Aggre
 
 /** An online store that fails the first write of records whose amount is 999, as throttling would. */
 function flakyOnline(): OnlineStore {
-  const inner = memoryOnline();
-  const failedOnce = new Set<string>();
-  // Fails a record whose amount is 999 the first time it is written, and only then.
-  const failsNow = (record: SageMakerRecord) => {
-    const key = JSON.stringify(record);
-    if (!record.some((f) => f.FeatureName === 'amount' && f.ValueAsString === '999') || failedOnce.has(key)) return false;
-    failedOnce.add(key);
-    return true;
-  };
-  return {
-    ...inner,
-    async put(group, records, options) {
-      const failing = records.map(failsNow);
-      const outcomes = await inner.put(
-        group,
-        records.filter((_, i) => !failing[i]),
-        options,
-      );
-      let k = 0;
-      return records.map((_, i) => (failing[i] ? new BackendError('THROTTLED', 'injected throttling', { retryable: true }) : (outcomes[k++] as never)));
-    },
-  };
+  return failsOnce(memoryOnline(), (record) => record.some((f) => f.FeatureName === 'amount' && f.ValueAsString === '999'));
 }
 
 function lastValues(rows: readonly Record<string, unknown>[]) {
