@@ -7,6 +7,7 @@ import { createPipeline, type Pipeline } from './pipeline/pipeline.js';
 import { aggregationRuntimeOf } from './pipeline/runtime.js';
 import type { StatefulIngestDeps, StatefulIngestOptions } from './pipeline/stateful-ingest.js';
 import { compileDefinition, type RawDefinitionConfig } from './schema/compile.js';
+import type { CodecOptions } from './schema/codec.js';
 import type {
   AnyFeatureGroup,
   AnyObjectSchema,
@@ -30,6 +31,8 @@ interface GroupInternals {
   readonly pipeline: Pipeline<Record<string, unknown>>;
   /** The ingest that keeps each entity's aggregation state in a store; undefined without aggregates. */
   readonly ingestWithState: ((raw: readonly unknown[], options: StatefulIngestOptions, deps: StatefulIngestDeps) => Promise<WriteSummary>) | undefined;
+  /** What the group's encodings other than the record (offline rows, DynamoDB items) are built from. */
+  readonly codecOptions: CodecOptions;
 }
 
 function internalsOf(group: AnyFeatureGroup): GroupInternals {
@@ -41,6 +44,11 @@ function internalsOf(group: AnyFeatureGroup): GroupInternals {
 /** The pipeline behind a group, with the stages `processBatch` runs in one go. */
 export function pipelineOf(group: AnyFeatureGroup): Pipeline<Record<string, unknown>> {
   return internalsOf(group).pipeline;
+}
+
+/** What the group's encodings are built from: its features, time format and fingerprint. */
+export function codecOptionsOf(group: AnyFeatureGroup): CodecOptions {
+  return internalsOf(group).codecOptions;
 }
 
 /** The group's ingest with stored aggregation state; undefined for a group without aggregates. */
@@ -121,6 +129,7 @@ export function defineFeatureGroup<
   const internals: GroupInternals = {
     pipeline: pipeline as Pipeline<Record<string, unknown>>,
     ingestWithState: runtime && reducer ? (events, options, deps) => runtime.ingest(internals.pipeline, definition, events, options, deps) : undefined,
+    codecOptions: definition.codecOptions,
   };
   const featureNames = Object.freeze(definition.specs.map((s) => s.name));
 

@@ -66,17 +66,9 @@ export type {
   SkewlessIssue,
   SourcePosition,
 } from './errors.js';
-export type {
-  Codec,
-  DynamoDbAttributeValue,
-  DynamoDbItem,
-  FeatureValue,
-  OfflineColumn,
-  OfflineRow,
-  OfflineScalar,
-  OfflineValue,
-  SageMakerRecord,
-} from './schema/codec.js';
+export type { Codec, FeatureValue, SageMakerRecord } from './schema/codec.js';
+export { offlineRowCodec } from './group-codecs.js';
+export type { OfflineColumn, OfflineRow, OfflineRowCodec, OfflineScalar, OfflineValue } from './schema/offline-row.js';
 export type { CollectionType, FeatureDefinition, SageMakerFeatureType } from './schema/feature-spec.js';
 export { FINGERPRINT_FEATURE, RESERVED_FEATURE_NAMES } from './schema/names.js';
 export { epochMillis, epochSeconds, isoTimestamp } from './schema/time.js';

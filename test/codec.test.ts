@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { DecodeError, defineFeatureGroup, FeatureValidationError, type InferFeatures } from '../src/index.js';
+import { DecodeError, defineFeatureGroup, FeatureValidationError, type InferFeatures, offlineRowCodec } from '../src/index.js';
+import { dynamoDbItemCodec } from '../src/aws/index.js';
 import { fingerprintOf } from '../src/schema/codec.js';
 import { MAX_TIME_MS, MIN_TIME_MS } from '../src/schema/time.js';
 import { cardActivity, everyType } from './fixtures/groups.js';
@@ -150,7 +151,7 @@ describe('SageMaker record encoding', () => {
 
 describe('DynamoDB item encoding', () => {
   it('uses S, N and L attribute values with numbers kept as exact strings, booleans as N 0/1 (their Integral form)', () => {
-    const item = everyType.codec.toDynamoItem(sample);
+    const item = dynamoDbItemCodec(everyType).toItem(sample);
     expect(item['id']).toEqual({ N: '4611686018427387905' });
     expect(item['big']).toEqual({ N: '9223372036854775807' });
     expect(item['flag']).toEqual({ N: '1' });
@@ -163,26 +164,26 @@ describe('DynamoDB item encoding', () => {
   it('round-trips every supported value exactly', () => {
     fc.assert(
       fc.property(everyTypeRecord, (record) => {
-        expect(everyType.codec.fromDynamoItem(everyType.codec.toDynamoItem(record))).toStrictEqual(record);
+        expect(dynamoDbItemCodec(everyType).fromItem(dynamoDbItemCodec(everyType).toItem(record))).toStrictEqual(record);
       }),
       { numRuns: 300 },
     );
   });
 
   it('reads a DynamoDB NULL attribute as absent', () => {
-    const item = { ...everyType.codec.toDynamoItem(sample), score: { NULL: true } };
-    expect(everyType.codec.fromDynamoItem(item).score).toBeNull();
+    const item = { ...dynamoDbItemCodec(everyType).toItem(sample), score: { NULL: true } };
+    expect(dynamoDbItemCodec(everyType).fromItem(item).score).toBeNull();
   });
 
   it('refuses an attribute of the wrong kind', () => {
-    const item = { ...everyType.codec.toDynamoItem(sample), count: { S: '12' } };
-    expect(() => everyType.codec.fromDynamoItem(item)).toThrow(DecodeError);
+    const item = { ...dynamoDbItemCodec(everyType).toItem(sample), count: { S: '12' } };
+    expect(() => dynamoDbItemCodec(everyType).fromItem(item)).toThrow(DecodeError);
   });
 });
 
 describe('offline row encoding', () => {
   it('types columns as SageMaker\'s Glue table does', () => {
-    expect(everyType.codec.offlineColumns).toEqual([
+    expect(offlineRowCodec(everyType).columns).toEqual([
       { name: 'id', type: 'bigint' },
       { name: 'at', type: 'string' },
       { name: 'text', type: 'string' },
@@ -201,7 +202,7 @@ describe('offline row encoding', () => {
   });
 
   it('writes Integral columns as bigint and absent features as null', () => {
-    const row = everyType.codec.toOfflineRow(sample);
+    const row = offlineRowCodec(everyType).toRow(sample);
     expect(row['count']).toBe(-42n);
     expect(row['flag']).toBe(1n);
     expect(row['note']).toBeNull();
@@ -211,15 +212,15 @@ describe('offline row encoding', () => {
   it('round-trips every supported value exactly', () => {
     fc.assert(
       fc.property(everyTypeRecord, (record) => {
-        expect(everyType.codec.fromOfflineRow(everyType.codec.toOfflineRow(record))).toStrictEqual(record);
+        expect(offlineRowCodec(everyType).fromRow(offlineRowCodec(everyType).toRow(record))).toStrictEqual(record);
       }),
       { numRuns: 300 },
     );
   });
 
   it('reads Integral columns given as numbers, as a database driver may return them', () => {
-    const row = { ...everyType.codec.toOfflineRow(sample), count: -42, flag: 0 };
-    const decoded = everyType.codec.fromOfflineRow(row);
+    const row = { ...offlineRowCodec(everyType).toRow(sample), count: -42, flag: 0 };
+    const decoded = offlineRowCodec(everyType).fromRow(row);
     expect(decoded.count).toBe(-42);
     expect(decoded.flag).toBe(false);
   });

@@ -2,7 +2,7 @@ import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/cli
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { dynamoDbOnline, dynamoDbTableDefinition, s3Offline } from '../src/aws/index.js';
+import { dynamoDbItemCodec, dynamoDbOnline, dynamoDbTableDefinition, s3Offline } from '../src/aws/index.js';
 import { createFeatureStore, defineFeatureGroup } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { dynamoDbContract } from './contracts/dynamodb.js';
@@ -53,9 +53,9 @@ describe('createFeatureStore on DynamoDB (dynalite) and S3 (local stack)', () =>
     const expiresMs = seen.getTime() + 7 * 86_400_000;
     expect(item.Item?.['expires_at']).toEqual({ N: String(Math.ceil(expiresMs / 1000)) });
     expect(item.Item?.['features']?.M?.['user_id']).toEqual({ N: String(id) });
-    // The codec's DynamoDB form is exactly what the store keeps: one encoding, not two.
-    expect(item.Item?.['features']?.M).toEqual(sessions.codec.toDynamoItem({ user_id: id, seen_at: seen, pages: 3 }));
-    expect(sessions.codec.fromDynamoItem(item.Item?.['features']?.M ?? {})).toEqual({ user_id: id, seen_at: seen, pages: 3 });
+    // The DynamoDB encoding is exactly what the store keeps: one encoding, not two.
+    expect(item.Item?.['features']?.M).toEqual(dynamoDbItemCodec(sessions).toItem({ user_id: id, seen_at: seen, pages: 3 }));
+    expect(dynamoDbItemCodec(sessions).fromItem(item.Item?.['features']?.M ?? {})).toEqual({ user_id: id, seen_at: seen, pages: 3 });
     const { offline } = await store.backends();
     const rows = (await offline?.scan(sessions)) ?? [];
     expect(rows.map((r) => r['pages']).sort()).toEqual([1n, 3n]);

@@ -7,7 +7,7 @@ import { runFraudExample } from '../examples/fraud-detection/local.js';
 import { geohash } from '../examples/surge-pricing/features.js';
 import { runSurgeExample } from '../examples/surge-pricing/local.js';
 import { handler as firehoseHandler, pageViews } from '../examples/firehose-offline/transform.js';
-import { createFeatureStore, trainingSet } from '../src/index.js';
+import { createFeatureStore, offlineRowCodec, trainingSet } from '../src/index.js';
 import { localOffline, localOnline } from '../src/local/index.js';
 import { firehoseEvent } from '../src/testing/index.js';
 import { runDemo } from '../src/cli/demo.js';
@@ -108,7 +108,7 @@ describe('examples/firehose-offline', () => {
     await offline.append(
       pageViews,
       rows.map((row) => ({
-        record: pageViews.codec.toRecord(pageViews.codec.fromOfflineRow(row)),
+        record: pageViews.codec.toRecord(offlineRowCodec(pageViews).fromRow(row)),
         writeTime: new Date(String(row['write_time'])),
         apiInvocationTime: new Date(String(row['api_invocation_time'])),
         isDeleted: false,

@@ -13,6 +13,7 @@ import { referenceJoin } from '../sql/reference.js';
 import { seededShuffle } from '../util/random.js';
 
 import { AUDIT_CAUSES, type AuditCause } from './causes.js';
+import { offlineRowCodec } from '../group-codecs.js';
 
 export type { AuditCause };
 
@@ -169,7 +170,7 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
     const onlineRecord = found.get(id)?.record;
     const offlineRow = expected[i] ?? null;
     const onlineValues = onlineRecord ? (group.codec.fromRecord(onlineRecord, { partial: true }) as Record<string, unknown>) : undefined;
-    const offlineValues = offlineRow ? (group.codec.fromOfflineRow(offlineRow, { partial: true }) as Record<string, unknown>) : undefined;
+    const offlineValues = offlineRow ? (offlineRowCodec(group).fromRow(offlineRow, { partial: true }) as Record<string, unknown>) : undefined;
     const differing: string[] = [];
     for (const name of names) {
       const tally = tallies.get(name) as NonNullable<ReturnType<typeof tallies.get>>;

@@ -1,22 +1,19 @@
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { DynamoDBDocumentClient, NumberValue } from '@aws-sdk/lib-dynamodb';
+import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BackendError } from '../errors.js';
-import type { FeatureValue, SageMakerRecord } from '../schema/codec.js';
+import type { SageMakerRecord } from '../schema/codec.js';
+import { itemToRecord, recordToItem } from '../schema/dynamodb-item.js';
 import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/feature-spec.js';
 import type { DeleteStatus, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
 import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
-import { loadDynamoDb, loadDynamoDbDocument } from './sdk.js';
+import { loadDynamoDb } from './sdk.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
 import { checkOptions, lazySchema } from '../util/options.js';
 import { awsClient, concurrency, retryOptions, tableName } from './options.js';
 
-type Modules = [typeof import('@aws-sdk/client-dynamodb'), typeof import('@aws-sdk/lib-dynamodb')];
-
-const loadModules = (): Promise<Modules> => Promise.all([loadDynamoDb(), loadDynamoDbDocument()]);
 
 const DYNAMODB_ONLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   tableName: tableName(),
@@ -102,17 +99,15 @@ function unstorableNumber(group: GroupSchema, definitions: ReadonlyMap<string, F
   return undefined;
 }
 
-interface StoredItem {
-  readonly pk: string;
-  readonly event_time_ms: NumberValue;
-  readonly event_time: string;
-  readonly deleted?: boolean;
-  /** Epoch seconds, for DynamoDB's TTL sweeper. */
-  readonly expires_at?: NumberValue;
-  /** The exact expiry, which reads honour (the sweeper runs late). */
-  readonly expires_at_ms?: NumberValue;
-  readonly features?: Record<string, unknown>;
-}
+/**
+ * One item per (group, record identifier), in the low-level form: `pk` (S), `event_time_ms` (N),
+ * `event_time` (S), `deleted` (BOOL, soft deletes), `expires_at` (N, epoch seconds for DynamoDB's TTL
+ * sweeper), `expires_at_ms` (N, the exact expiry reads honour, since the sweeper runs late) and
+ * `features` (M, the record's attribute values).
+ */
+type StoredItem = Record<string, AttributeValue>;
+
+const number = (value: number): AttributeValue => ({ N: String(value) });
 
 /**
  * The BackendError of a failed DynamoDB call. A missing table is named as the table: DynamoDB's
@@ -132,33 +127,6 @@ function keyOf(group: GroupSchema, id: string): string {
   return `${group.name}#${id}`;
 }
 
-/** SageMaker record -> the typed `features` map: strings as S, numbers as exact N, lists as L. */
-function toAttributes(lib: Modules[1], definitions: ReadonlyMap<string, FeatureDefinition>, record: SageMakerRecord): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  const value = (type: FeatureDefinition['FeatureType'], text: string) => (type === 'String' ? text : lib.NumberValue.from(text));
-  for (const feature of record) {
-    const definition = definitions.get(feature.FeatureName);
-    if (!definition) continue;
-    out[feature.FeatureName] = definition.CollectionType
-      ? (feature.ValueAsStringList ?? []).map((v) => value(definition.FeatureType, v))
-      : value(definition.FeatureType, feature.ValueAsString ?? '');
-  }
-  return out;
-}
-
-function toRecord(definitions: readonly FeatureDefinition[], features: Record<string, unknown>): SageMakerRecord {
-  const record: SageMakerRecord = [];
-  for (const definition of definitions) {
-    const value = features[definition.FeatureName];
-    if (value === undefined) continue;
-    const feature: FeatureValue = definition.CollectionType
-      ? { FeatureName: definition.FeatureName, ValueAsStringList: (value as unknown[]).map(String) }
-      : { FeatureName: definition.FeatureName, ValueAsString: String(value) };
-    record.push(feature);
-  }
-  return record;
-}
-
 /**
  * DynamoDB as the online store, with the write rule as one conditional write per record:
  * `attribute_not_exists(pk) OR event_time_ms < :new` (an expired item counts as absent). No
@@ -176,39 +144,38 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
   const concurrency = options.concurrency ?? 16;
   const consistent = options.consistentRead ?? true;
   const retry = options.retry ?? {};
-  let docPromise: Promise<DynamoDBDocumentClient> | undefined;
-  const doc = () => {
-    docPromise ??= loadModules().then(([ddb, lib]) =>
-      lib.DynamoDBDocumentClient.from(sdkClient<DynamoDBClient>(options.client) ?? new ddb.DynamoDBClient(clientConfig(retry)), {
-        marshallOptions: { removeUndefinedValues: true },
-        unmarshallOptions: { wrapNumbers: true },
-      }),
-    );
-    return docPromise;
+  let clientPromise: Promise<DynamoDBClient> | undefined;
+  const ddb = () => {
+    clientPromise ??= loadDynamoDb().then((lib) => sdkClient<DynamoDBClient>(options.client) ?? new lib.DynamoDBClient(clientConfig(retry)));
+    return clientPromise;
   };
 
-  const live = (item: StoredItem | undefined, now: number): item is StoredItem =>
-    item !== undefined && (item.expires_at_ms === undefined || Number(item.expires_at_ms.toString()) > now);
+  const expiresAt = (item: StoredItem): number | undefined => (item.expires_at_ms?.N === undefined ? undefined : Number(item.expires_at_ms.N));
+  const live = (item: StoredItem | undefined, now: number): item is StoredItem => {
+    const expires = item && expiresAt(item);
+    return item !== undefined && (expires === undefined || expires > now);
+  };
 
   const toOnline = (group: GroupSchema, item: StoredItem): OnlineRecord | undefined => {
-    if (item.deleted || item.features === undefined) return undefined;
-    const record = toRecord(group.featureDefinitions, item.features);
-    return item.expires_at_ms === undefined ? { record } : { record, expiresAt: new Date(Number(item.expires_at_ms.toString())) };
+    if (item.deleted?.BOOL || item.features?.M === undefined) return undefined;
+    const record = itemToRecord(group.name, group.featureDefinitions, item.features.M);
+    const expires = expiresAt(item);
+    return expires === undefined ? { record } : { record, expiresAt: new Date(expires) };
   };
 
   /** One conditional write; false when the stored item is newer (the write rule said no). */
-  const conditionalPut = async (item: Record<string, unknown>, eventTimeMs: number, onRetry: (() => void) | undefined): Promise<boolean> => {
-    const [, lib] = await loadModules();
-    const client = await doc();
+  const conditionalPut = async (item: StoredItem, eventTimeMs: number, onRetry: (() => void) | undefined): Promise<boolean> => {
+    const lib = await loadDynamoDb();
+    const client = await ddb();
     try {
       await countAttempts(
         () =>
           client.send(
-            new lib.PutCommand({
+            new lib.PutItemCommand({
               TableName: tableName,
               Item: item,
               ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms < :now',
-              ExpressionAttributeValues: { ':t': eventTimeMs, ':now': Date.now() },
+              ExpressionAttributeValues: { ':t': number(eventTimeMs), ':now': number(Date.now()) },
             }),
           ),
         onRetry ? { ...retry, onRetry } : retry,
@@ -222,7 +189,6 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
 
   return {
     async put(group, records, putOptions = {}): Promise<OnlineWriteOutcome[]> {
-      const [, lib] = await loadModules();
       const definitions = new Map(group.featureDefinitions.map((d) => [d.FeatureName, d]));
       const halt = haltAfterFailure<OnlineWriteOutcome>(group.name);
       return inOrderPerKey(
@@ -236,12 +202,12 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
           const unstorable = unstorableNumber(group, definitions, record);
           if (unstorable) return unstorable;
           const expires = expiresAtMs(checked.eventTimeMs, putOptions.ttl);
-          const item = {
-            pk: keyOf(group, checked.id),
-            event_time_ms: checked.eventTimeMs,
-            event_time: checked.eventTime,
-            features: toAttributes(lib, definitions, record),
-            ...(expires === undefined ? {} : { expires_at: Math.ceil(expires / 1000), expires_at_ms: expires }),
+          const item: StoredItem = {
+            pk: { S: keyOf(group, checked.id) },
+            event_time_ms: number(checked.eventTimeMs),
+            event_time: { S: checked.eventTime },
+            features: { M: recordToItem(group.featureDefinitions, record) },
+            ...(expires === undefined ? {} : { expires_at: number(Math.ceil(expires / 1000)), expires_at_ms: number(expires) }),
           };
           try {
             return (await conditionalPut(item, checked.eventTimeMs, putOptions.onRetry)) ? 'applied' : 'stale';
@@ -255,11 +221,11 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
     },
 
     async get(group, id, getOptions = {}) {
-      const [, lib] = await loadModules();
-      const client = await doc();
+      const lib = await loadDynamoDb();
+      const client = await ddb();
       try {
-        const result = await countAttempts(() => client.send(new lib.GetCommand({ TableName: tableName, Key: { pk: keyOf(group, id) }, ConsistentRead: consistent })), retry);
-        const item = result.Item as StoredItem | undefined;
+        const result = await countAttempts(() => client.send(new lib.GetItemCommand({ TableName: tableName, Key: { pk: { S: keyOf(group, id) } }, ConsistentRead: consistent })), retry);
+        const item = result.Item;
         if (!live(item, Date.now())) return undefined;
         const found = toOnline(group, item);
         return found && { ...found, record: pickFeatures(found.record, getOptions.features) };
@@ -269,8 +235,8 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
     },
 
     async getMany(group, ids) {
-      const [, lib] = await loadModules();
-      const client = await doc();
+      const lib = await loadDynamoDb();
+      const client = await ddb();
       const unique = [...new Set(ids)];
       const chunks: string[][] = [];
       for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
@@ -280,17 +246,17 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
       await mapConcurrent(chunks, chunks.length, async (chunk) => {
         try {
           const left = await drainWithRetry(
-            chunk.map((id) => ({ pk: keyOf(group, id) })),
+            chunk.map((id): StoredItem => ({ pk: { S: keyOf(group, id) } })),
             async (keys, send) => {
               const result = await send(() => client.send(
-                new lib.BatchGetCommand({ RequestItems: { [tableName]: { Keys: [...keys], ConsistentRead: consistent } } }),
+                new lib.BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: [...keys], ConsistentRead: consistent } } }),
               ));
-              for (const item of (result.Responses?.[tableName] ?? []) as StoredItem[]) {
+              for (const item of result.Responses?.[tableName] ?? []) {
                 if (!live(item, now)) continue;
                 const online = toOnline(group, item);
-                if (online) found.set(item.pk.slice(prefix.length), online);
+                if (online) found.set((item.pk?.S ?? '').slice(prefix.length), online);
               }
-              return (result.UnprocessedKeys?.[tableName]?.Keys ?? []) as { pk: string }[];
+              return result.UnprocessedKeys?.[tableName]?.Keys ?? [];
             },
             retry,
           );
@@ -305,8 +271,8 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
     },
 
     async delete(group, id, eventTime, mode): Promise<DeleteStatus> {
-      const [, lib] = await loadModules();
-      const client = await doc();
+      const lib = await loadDynamoDb();
+      const client = await ddb();
       const checked = checkRecord(group, [
         { FeatureName: group.recordIdentifier, ValueAsString: id },
         { FeatureName: group.eventTime, ValueAsString: eventTime },
@@ -317,11 +283,11 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
           await countAttempts(
             () =>
               client.send(
-                new lib.DeleteCommand({
+                new lib.DeleteItemCommand({
                   TableName: tableName,
-                  Key: { pk: keyOf(group, id) },
+                  Key: { pk: { S: keyOf(group, id) } },
                   ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms < :now',
-                  ExpressionAttributeValues: { ':t': checked.eventTimeMs, ':now': Date.now() },
+                  ExpressionAttributeValues: { ':t': number(checked.eventTimeMs), ':now': number(Date.now()) },
                 }),
               ),
             retry,
@@ -329,7 +295,11 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
           return 'deleted';
         }
         // A soft delete keeps the key with the delete's event time, so older writes stay out.
-        const applied = await conditionalPut({ pk: keyOf(group, id), event_time_ms: checked.eventTimeMs, event_time: eventTime, deleted: true }, checked.eventTimeMs, undefined);
+        const applied = await conditionalPut(
+          { pk: { S: keyOf(group, id) }, event_time_ms: number(checked.eventTimeMs), event_time: { S: eventTime }, deleted: { BOOL: true } },
+          checked.eventTimeMs,
+          undefined,
+        );
         return applied ? 'deleted' : 'stale';
       } catch (error) {
         if ((error as { name?: string }).name === 'ConditionalCheckFailedException') return 'stale';
@@ -338,7 +308,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
     },
 
     async close() {
-      if (!options.client && docPromise) (await docPromise).destroy();
+      if (!options.client && clientPromise) (await clientPromise).destroy();
     },
   };
 }

@@ -3,6 +3,8 @@ export { dynamoDbOnline, dynamoDbTableDefinition } from './dynamodb-online.js';
 export { dynamoDbAggregationState } from './aggregation-state.js';
 export type { AggregationStateCalls, DynamoDbAggregationStateOptions } from './aggregation-state.js';
 export type { DynamoDbOnlineOptions } from './dynamodb-online.js';
+export { dynamoDbItemCodec } from '../group-codecs.js';
+export type { DynamoDbAttributeValue, DynamoDbItem, DynamoDbItemCodec } from '../schema/dynamodb-item.js';
 export { retryStrategy, type RetryOptions } from './retry.js';
 export type { AwsClient } from './clients.js';
 export { sageMakerOfflineWriter, sageMakerOnline } from './sagemaker-online.js';

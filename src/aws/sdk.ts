@@ -11,8 +11,6 @@ export const loadFeatureStoreRuntime = /* @__PURE__ */ optionalModule(() =>
 export const loadSageMaker = /* @__PURE__ */ optionalModule(() => import('@aws-sdk/client-sagemaker').catch(missingPeer('@aws-sdk/client-sagemaker')));
 /** `@aws-sdk/client-dynamodb`. */
 export const loadDynamoDb = /* @__PURE__ */ optionalModule(() => import('@aws-sdk/client-dynamodb').catch(missingPeer('@aws-sdk/client-dynamodb')));
-/** `@aws-sdk/lib-dynamodb`: the document client `dynamoDbOnline` reads and writes with. */
-export const loadDynamoDbDocument = /* @__PURE__ */ optionalModule(() => import('@aws-sdk/lib-dynamodb').catch(missingPeer('@aws-sdk/lib-dynamodb')));
 /** `@aws-sdk/client-s3`. */
 export const loadS3 = /* @__PURE__ */ optionalModule(() => import('@aws-sdk/client-s3').catch(missingPeer('@aws-sdk/client-s3')));
 /** `@aws-sdk/client-athena`. */

@@ -5,6 +5,7 @@ import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js'
 import type { DeletionMode } from '../store/types.js';
 import { type BatchItem, type HandlerOptions, logBatch, processItems, requireDeadLetter, type ItemStatus } from './batch.js';
 import { decodeBase64, decodeError, jsonPayload, type PayloadDecoder, unmarshallItem } from './decode.js';
+import { offlineRowCodec } from '../group-codecs.js';
 import type {
   BatchResponse,
   DynamoDbStreamEvent,
@@ -275,6 +276,7 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
         'ingest it with kinesisHandler (its records reach the offline store too), or backfill the offline store',
     );
   }
+  const offlineRows = offlineRowCodec(group);
   return async (event: FirehoseEvent): Promise<FirehoseResponse> => {
     requireRecords('Firehose', event?.records, 'records');
     const started = Date.now();
@@ -297,7 +299,7 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
         return { recordId: record.recordId, result: 'ProcessingFailed' as const, data: record.data };
       }
       const row = {
-        ...group.codec.toOfflineRow(result.record),
+        ...offlineRows.toRow(result.record),
         write_time: new Date(started).toISOString(),
         api_invocation_time: new Date(arrival).toISOString(),
         is_deleted: false,

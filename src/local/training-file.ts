@@ -71,7 +71,7 @@ function spineOutputSql(column: string, type: string): string | undefined {
   return undefined;
 }
 
-/** A stored value read back as its feature's type, as the codec's `fromOfflineRow` does. */
+/** A stored value read back as its feature's type, as `offlineRowCodec(group).fromRow` does. */
 function decodeSql(column: string, decoding: FeatureDecoding, failure: string): string {
   const fail = `error(${quoteLiteral(failure)})`;
   switch (decoding.kind) {

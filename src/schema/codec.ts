@@ -14,25 +14,6 @@ export interface FeatureValue {
 /** A SageMaker Feature Store `Record`. */
 export type SageMakerRecord = FeatureValue[];
 
-/** A DynamoDB `AttributeValue` as the low-level client speaks it (numbers stay strings, so 64-bit ids are exact). */
-export type DynamoDbAttributeValue =
-  | { S: string }
-  | { N: string }
-  | { L: DynamoDbAttributeValue[] };
-
-export type DynamoDbItem = Record<string, DynamoDbAttributeValue>;
-
-/** A value in an offline row, typed as its Parquet/Glue column: bigint (Integral), double, string, or an array of them. */
-export type OfflineScalar = string | number | bigint;
-export type OfflineValue = OfflineScalar | OfflineScalar[] | null;
-export type OfflineRow = Record<string, OfflineValue>;
-
-/** The Glue/Parquet column of one feature in the offline store, as SageMaker's Glue table declares it. */
-export interface OfflineColumn {
-  readonly name: string;
-  readonly type: 'bigint' | 'double' | 'string' | 'array<bigint>' | 'array<double>' | 'array<string>';
-}
-
 /**
  * SageMaker's limits: a record and a single value are at most 350 KB, a record identifier at most 2 KB.
  *
@@ -64,9 +45,14 @@ export const MAX_RECORD_IDENTIFIER_BYTES = 2 * 1024;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const DECIMAL_INTEGER = /^-?\d+$/;
-const FAIL = Symbol('decode failure');
+/** What a decoder returns for a value that is not of its kind. */
+export const FAIL = Symbol('decode failure');
 
-/** The typed record <-> stored shapes, for one group. Round trips are exact for every supported type. */
+/**
+ * The typed record <-> SageMaker `Record`, for one group; the round trip is exact for every supported
+ * type. The other stored shapes are encodings of their own: `offlineRowCodec` (skewless) and
+ * `dynamoDbItemCodec` (skewless/aws).
+ */
 export interface Codec<T> {
   /** Typed record -> SageMaker `Record`; throws {@link FeatureValidationError} for a value SageMaker cannot hold. */
   toRecord(record: T): SageMakerRecord;
@@ -76,19 +62,6 @@ export interface Codec<T> {
    * with FeatureNames returns only those).
    */
   fromRecord(record: readonly FeatureValue[], options?: { readonly partial?: boolean }): T;
-  /**
-   * Typed record -> DynamoDB attribute values (low-level): the record's text as `S` for String
-   * features and `N` for Integral/Fractional ones (booleans are N 0/1), lists as `L`. This is the
-   * `features` map `dynamoDbOnline` stores.
-   */
-  toDynamoItem(record: T): DynamoDbItem;
-  fromDynamoItem(item: Readonly<Record<string, unknown>>): T;
-  /** Typed record -> offline row with Parquet-typed values; absent optional features are `null`. */
-  toOfflineRow(record: T): OfflineRow;
-  /** With `partial`, features absent from the row are left out instead of being an error (training sets read only the selected ones). */
-  fromOfflineRow(row: Readonly<Record<string, unknown>>, options?: { readonly partial?: boolean }): T;
-  /** The offline columns of the group's features, in definition order (fingerprint last when lineage is on). */
-  readonly offlineColumns: readonly OfflineColumn[];
 }
 
 /** @internal What the pipeline uses: encode without throwing, collecting issues instead. */
@@ -147,7 +120,7 @@ function describeBadValue(spec: FeatureSpec, value: unknown): string {
   }
 }
 
-function decodeScalar(kind: ValueKind, dateAsEpoch: boolean, text: string): unknown {
+export function decodeScalar(kind: ValueKind, dateAsEpoch: boolean, text: string): unknown {
   switch (kind) {
     case 'string':
       return text;
@@ -180,59 +153,27 @@ function decodeScalar(kind: ValueKind, dateAsEpoch: boolean, text: string): unkn
   }
 }
 
-function toOfflineScalar(kind: ValueKind, dateAsEpoch: boolean, value: unknown): OfflineScalar {
-  switch (kind) {
-    case 'int':
-      return BigInt(value as number);
-    case 'boolean':
-      return value ? 1n : 0n;
-    case 'date': {
-      const ms = (value as Date).getTime();
-      return dateAsEpoch ? ms / 1000 : formatIsoInstant(ms);
-    }
-    default:
-      return value as string | number | bigint;
-  }
-}
-
-function fromOfflineScalar(kind: ValueKind, dateAsEpoch: boolean, value: unknown): unknown {
-  switch (kind) {
-    case 'string':
-      return typeof value === 'string' ? value : FAIL;
-    case 'int': {
-      const n = typeof value === 'bigint' ? Number(value) : value;
-      return Number.isSafeInteger(n) ? n : FAIL;
-    }
-    case 'bigint':
-      if (typeof value === 'bigint') return value;
-      if (Number.isSafeInteger(value)) return BigInt(value as number);
-      return typeof value === 'string' ? decodeScalar('bigint', false, value) : FAIL;
-    case 'float':
-      return typeof value === 'number' && Number.isFinite(value) ? value : FAIL;
-    case 'boolean':
-      if (value === 1n || value === 1 || value === true) return true;
-      return value === 0n || value === 0 || value === false ? false : FAIL;
-    case 'date':
-      if (value instanceof Date) return isTimeInRange(value.getTime()) ? value : FAIL;
-      if (typeof value === 'string') return decodeScalar('date', false, value);
-      if (typeof value === 'number' && dateAsEpoch) return decodeScalar('date', true, String(value));
-      return FAIL;
-  }
-}
-
-function offlineType(spec: FeatureSpec): OfflineColumn['type'] {
-  const scalar = ({ String: 'string', Integral: 'bigint', Fractional: 'double' } as const)[spec.featureType];
-  return spec.collection ? `array<${scalar}>` : scalar;
-}
-
-function isAbsent(value: unknown): boolean {
+export function isAbsent(value: unknown): boolean {
   return value === undefined || value === null;
 }
 
-function toArray(value: unknown): readonly unknown[] | undefined {
+export function toArray(value: unknown): readonly unknown[] | undefined {
   if (Array.isArray(value)) return value;
   if (value instanceof Set) return [...value];
   return undefined;
+}
+
+/** A stored value that cannot be read back as its feature's type. */
+export function decodeFailure(group: string, feature: string, got: unknown): DecodeError {
+  return new DecodeError(`group "${group}": stored value of feature "${feature}" cannot be read as its type`, {
+    issues: [{ code: 'invalid_value', path: [feature], message: `cannot decode ${JSON.stringify(String(got))}` }],
+  });
+}
+
+/** An absent feature reads back as its schema says: a missing key, or null for a nullable one. */
+export function readAbsent(group: string, out: Record<string, unknown>, spec: FeatureSpec): void {
+  if (!spec.optional) throw decodeFailure(group, spec.name, undefined);
+  if (spec.readsAsNull) out[spec.name] = null;
 }
 
 export interface CodecOptions {
@@ -250,11 +191,6 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
   const nameBytes = specs.reduce((n, s) => n + Buffer.byteLength(s.name, 'utf8'), 0);
   const fingerprintBytes = fingerprint === undefined ? 0 : FINGERPRINT_FEATURE.length + fingerprint.length;
 
-  const decodeFailure = (feature: string, got: unknown): DecodeError =>
-    new DecodeError(`group "${group}": stored value of feature "${feature}" cannot be read as its type`, {
-      issues: [{ code: 'invalid_value', path: [feature], message: `cannot decode ${JSON.stringify(String(got))}` }],
-    });
-
   const plans = specs.map((spec) => ({
     spec,
     name: spec.name,
@@ -262,15 +198,6 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
     isString: spec.kind === 'string',
     isId: spec.name === recordIdentifier,
   }));
-  /** The DynamoDB attribute type each feature's text goes in: N for Integral and Fractional, S for String. */
-  const attributeKeyOf = new Map(specs.map((spec) => [spec.name, spec.featureType === 'String' ? 'S' : 'N']));
-
-  /** An absent feature reads back as its schema says: a missing key, or null for a nullable one. */
-  const readAbsent = (out: Record<string, unknown>, spec: FeatureSpec): void => {
-    if (!spec.optional) throw decodeFailure(spec.name, undefined);
-    if (spec.readsAsNull) out[spec.name] = null;
-  };
-
   const encodeInto = (record: T, issues: SkewlessIssue[]): SageMakerRecord | undefined => {
     const values = record as Record<string, unknown>;
     const out: SageMakerRecord = [];
@@ -355,92 +282,24 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
       for (const spec of specs) {
         const feature = byName.get(spec.name);
         if (feature === undefined) {
-          if (!options.partial) readAbsent(out, spec);
+          if (!options.partial) readAbsent(group, out, spec);
           continue;
         }
         if (spec.collection) {
           const items = (feature.ValueAsStringList ?? []).map((text) => {
             const v = decodeScalar(spec.kind, dateAsEpoch, text);
-            if (v === FAIL) throw decodeFailure(spec.name, text);
+            if (v === FAIL) throw decodeFailure(group, spec.name, text);
             return v;
           });
           out[spec.name] = spec.collection === 'Set' ? new Set(items) : items;
           continue;
         }
         const v = decodeScalar(spec.kind, dateAsEpoch, feature.ValueAsString ?? '');
-        if (v === FAIL) throw decodeFailure(spec.name, feature.ValueAsString);
+        if (v === FAIL) throw decodeFailure(group, spec.name, feature.ValueAsString);
         out[spec.name] = v;
       }
       return out as T;
     },
-    toDynamoItem(record) {
-      // The record form, attribute by attribute: what `dynamoDbOnline` keeps in an item's `features`.
-      const item: DynamoDbItem = {};
-      for (const feature of codec.toRecord(record)) {
-        const key = attributeKeyOf.get(feature.FeatureName) ?? 'S';
-        item[feature.FeatureName] = feature.ValueAsStringList ? { L: feature.ValueAsStringList.map((text) => ({ [key]: text }) as DynamoDbAttributeValue) } : ({ [key]: feature.ValueAsString } as DynamoDbAttributeValue);
-      }
-      return item;
-    },
-    fromDynamoItem(item) {
-      const record: FeatureValue[] = [];
-      const text = (name: string, attribute: unknown): string => {
-        const value = (attribute as Record<string, unknown> | null)?.[attributeKeyOf.get(name) ?? 'S'];
-        if (typeof value !== 'string') throw decodeFailure(name, JSON.stringify(attribute));
-        return value;
-      };
-      for (const spec of specs) {
-        const attribute = item[spec.name] as { L?: unknown; NULL?: boolean } | undefined;
-        if (attribute === undefined || attribute.NULL === true) continue;
-        if (!spec.collection) record.push({ FeatureName: spec.name, ValueAsString: text(spec.name, attribute) });
-        else if (Array.isArray(attribute.L)) record.push({ FeatureName: spec.name, ValueAsStringList: attribute.L.map((x) => text(spec.name, x)) });
-        else throw decodeFailure(spec.name, JSON.stringify(attribute));
-      }
-      return codec.fromRecord(record);
-    },
-    toOfflineRow(record) {
-      codec.toRecord(record);
-      const values = record as Record<string, unknown>;
-      const row: OfflineRow = {};
-      for (const spec of specs) {
-        const v = values[spec.name];
-        if (isAbsent(v)) row[spec.name] = null;
-        else if (spec.collection) row[spec.name] = (toArray(v) ?? []).map((x) => toOfflineScalar(spec.kind, dateAsEpoch, x));
-        else row[spec.name] = toOfflineScalar(spec.kind, dateAsEpoch, v);
-      }
-      if (fingerprint !== undefined) row[FINGERPRINT_FEATURE] = fingerprint;
-      return row;
-    },
-    fromOfflineRow(row, options = {}) {
-      const out: Record<string, unknown> = {};
-      for (const spec of specs) {
-        const v = row[spec.name];
-        if (isAbsent(v)) {
-          if (!options.partial) readAbsent(out, spec);
-          else if (v === null && spec.readsAsNull) out[spec.name] = null;
-          continue;
-        }
-        if (spec.collection) {
-          const items = toArray(v);
-          if (items === undefined) throw decodeFailure(spec.name, v);
-          const decoded = items.map((x) => {
-            const d = fromOfflineScalar(spec.kind, dateAsEpoch, x);
-            if (d === FAIL) throw decodeFailure(spec.name, x);
-            return d;
-          });
-          out[spec.name] = spec.collection === 'Set' ? new Set(decoded) : decoded;
-          continue;
-        }
-        const d = fromOfflineScalar(spec.kind, dateAsEpoch, v);
-        if (d === FAIL) throw decodeFailure(spec.name, v);
-        out[spec.name] = d;
-      }
-      return out as T;
-    },
-    offlineColumns: [
-      ...specs.map((spec) => ({ name: spec.name, type: offlineType(spec) })),
-      ...(fingerprint === undefined ? [] : [{ name: FINGERPRINT_FEATURE, type: 'string' as const }]),
-    ],
   };
   return codec;
 }

@@ -2,7 +2,7 @@ import type * as zc from 'zod/v4/core';
 import { DefinitionError } from '../errors.js';
 import { closestName, describeValue } from '../util/options.js';
 import type { AggregationCompiler, CompiledAggregations, StateCompaction } from './aggregation-spec.js';
-import { createCodec, type InternalCodec } from './codec.js';
+import { type CodecOptions, createCodec, type InternalCodec } from './codec.js';
 import { type FeatureDefinition, type FeatureSpec, readFeatureSpec } from './feature-spec.js';
 import { computeFingerprint } from './fingerprint.js';
 import { FINGERPRINT_FEATURE, isReservedName, isValidName } from './names.js';
@@ -56,6 +56,8 @@ export interface CompiledDefinition<Out> {
   readonly parseFeatures: AnySchema;
   readonly featureDefinitions: readonly FeatureDefinition[];
   readonly fingerprint: string;
+  /** What every encoding of the group's records is built from. */
+  readonly codecOptions: CodecOptions;
   readonly codec: InternalCodec<Out>;
 }
 
@@ -231,6 +233,13 @@ export function compileDefinition<Out>(config: RawDefinitionConfig, aggregations
   );
   if (lineage) featureDefinitions.push(Object.freeze({ FeatureName: FINGERPRINT_FEATURE, FeatureType: 'String' }));
 
+  const codecOptions: CodecOptions = {
+    group,
+    specs,
+    recordIdentifier: id.name,
+    dateAsEpoch: eventTimeFormat === 'epoch-seconds',
+    fingerprint: lineage ? fingerprint : undefined,
+  };
   return {
     name: group,
     recordIdentifier: id.name,
@@ -251,12 +260,7 @@ export function compileDefinition<Out>(config: RawDefinitionConfig, aggregations
     parseFeatures: config.features,
     featureDefinitions: Object.freeze(featureDefinitions),
     fingerprint,
-    codec: createCodec<Out>({
-      group,
-      specs,
-      recordIdentifier: id.name,
-      dateAsEpoch: eventTimeFormat === 'epoch-seconds',
-      fingerprint: lineage ? fingerprint : undefined,
-    }),
+    codecOptions,
+    codec: createCodec<Out>(codecOptions),
   };
 }

@@ -14,6 +14,7 @@ import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type
 import { buildTrainingPlan, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
 import { type OutputColumn, spineColumnKind, writeTrainingCsv, writeTrainingParquet } from './output.js';
 import { referenceJoin } from '../sql/reference.js';
+import { offlineRowCodec } from '../group-codecs.js';
 
 export type SpineRow = Readonly<Record<string, unknown>>;
 
@@ -308,7 +309,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
     plan.joins.forEach((step, i) => {
       const found = values[i]?.[r] ?? null;
       const group = groupsByName.get(step.group) as AnyFeatureGroup;
-      const decoded = found ? (group.codec.fromOfflineRow(found, { partial: true }) as Record<string, unknown>) : undefined;
+      const decoded = found ? (offlineRowCodec(group).fromRow(found, { partial: true }) as Record<string, unknown>) : undefined;
       if (found) matched[i] = (matched[i] as number) + 1;
       for (const feature of step.features) {
         const column = `${step.prefix}${feature}`;
