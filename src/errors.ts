@@ -54,7 +54,7 @@ export type RecordErrorCode =
 export type ConfigurationErrorCode = 'MISSING_DEPENDENCY' | 'INVALID_CONFIG';
 
 /** Data handed to an engine that it cannot use: a spine (training set) or a source file (backfill). */
-export type DataErrorCode = 'INVALID_SPINE' | 'INVALID_SOURCE';
+export type DataErrorCode = 'INVALID_SPINE' | 'INVALID_SOURCE' | 'INVALID_ENTITIES';
 
 export type BackendErrorCode =
   | 'GROUP_NOT_FOUND'

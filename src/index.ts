@@ -14,6 +14,8 @@ export type { BackfillShard, PlanBackfillOptions } from './backfill/plan.js';
 export { trainingSet } from './training/training-set.js';
 export type { SpineLoader, SpineRow, TrainingSet, TrainingSetOptions, TrainingSetSummary } from './training/training-set.js';
 export type { DeadLetterMessage } from './store/dead-letter.js';
+export { featureVectors } from './serving/feature-vectors.js';
+export type { EntityRow, FeatureVectorFailure, FeatureVectorOptions, FeatureVectors } from './serving/feature-vectors.js';
 export { audit } from './audit/audit.js';
 export type { AuditCause, AuditExample, AuditOptions, AuditReport, FeatureAudit, NumberDifferences } from './audit/audit.js';
 export { lineage } from './audit/lineage.js';

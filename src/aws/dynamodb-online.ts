@@ -234,7 +234,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
       }
     },
 
-    async getMany(group, ids) {
+    async getMany(group, ids, getOptions = {}) {
       const lib = await loadDynamoDb();
       const client = await ddb();
       const unique = [...new Set(ids)];
@@ -254,7 +254,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
               for (const item of result.Responses?.[tableName] ?? []) {
                 if (!live(item, now)) continue;
                 const online = toOnline(group, item);
-                if (online) found.set((item.pk?.S ?? '').slice(prefix.length), online);
+                if (online) found.set((item.pk?.S ?? '').slice(prefix.length), { ...online, record: pickFeatures(online.record, getOptions.features) });
               }
               return result.UnprocessedKeys?.[tableName]?.Keys ?? [];
             },

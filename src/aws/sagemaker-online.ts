@@ -199,7 +199,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
       }
     },
 
-    async getMany(group, ids) {
+    async getMany(group, ids, getOptions = {}) {
       const [m, c] = await Promise.all([loadFeatureStoreRuntime(), client()]);
       const unique = [...new Set(ids)];
       const chunks: string[][] = [];
@@ -212,7 +212,11 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
           const left = await drainWithRetry(
             chunk,
             async (pending, send) => {
-              const identifiers: BatchGetRecordIdentifier[] = [{ FeatureGroupName: group.name, RecordIdentifiersValueAsString: [...pending] }];
+              const identifiers: BatchGetRecordIdentifier[] = [{
+                FeatureGroupName: group.name,
+                RecordIdentifiersValueAsString: [...pending],
+                ...(getOptions.features?.length ? { FeatureNames: [...getOptions.features] } : {}),
+              }];
               const result: BatchGetRecordCommandOutput = await send(() => c.send(new m.BatchGetRecordCommand({ Identifiers: identifiers, ExpirationTimeResponse: 'Enabled' })));
               for (const hit of result.Records ?? []) {
                 const record = hit.Record as SageMakerRecord;

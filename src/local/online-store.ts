@@ -183,10 +183,10 @@ class LocalOnlineStore implements OnlineStore {
     return row.expiresAtMs === undefined ? { record } : { record, expiresAt: new Date(row.expiresAtMs) };
   }
 
-  async getMany(group: GroupSchema, ids: readonly string[]): Promise<Map<string, OnlineRecord>> {
+  async getMany(group: GroupSchema, ids: readonly string[], options: { readonly features?: readonly string[] } = {}): Promise<Map<string, OnlineRecord>> {
     const out = new Map<string, OnlineRecord>();
     for (const id of ids) {
-      const found = await this.get(group, id);
+      const found = await this.get(group, id, options);
       if (found) out.set(id, found);
     }
     return out;

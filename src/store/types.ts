@@ -47,7 +47,7 @@ export interface OnlineStore {
   readonly writesOffline?: boolean;
   get(group: GroupSchema, id: string, options?: { readonly features?: readonly string[] }): Promise<OnlineRecord | undefined>;
   /** Reads many identifiers; identifiers with no (live) record are absent from the map. */
-  getMany(group: GroupSchema, ids: readonly string[]): Promise<Map<string, OnlineRecord>>;
+  getMany(group: GroupSchema, ids: readonly string[], options?: { readonly features?: readonly string[] }): Promise<Map<string, OnlineRecord>>;
   /**
    * Deletes as SageMaker's DeleteRecord does; `eventTime` must be newer than the stored record's.
    * A backend that writes offline itself also writes the delete marker.

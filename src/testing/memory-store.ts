@@ -57,11 +57,11 @@ export function memoryOnline(options: { readonly now?: () => number } = {}): Onl
     async get(group, id, options = {}) {
       return read(rowsOf(group).get(id), options.features);
     },
-    async getMany(group, ids) {
+    async getMany(group, ids, options = {}) {
       const rows = rowsOf(group);
       const out = new Map<string, OnlineRecord>();
       for (const id of ids) {
-        const found = read(rows.get(id));
+        const found = read(rows.get(id), options.features);
         if (found) out.set(id, found);
       }
       return out;

@@ -6,7 +6,7 @@ import { parquetColumnKinds, readParquetRows } from '../parquet/reader.js';
 import type { ValueKind } from '../schema/feature-spec.js';
 import type { AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
-import { isFeatureGroup, pipelineOf } from '../feature-group.js';
+import { pipelineOf } from '../feature-group.js';
 import { checkOptions, durationSchema, expected, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
@@ -15,6 +15,7 @@ import { buildTrainingPlan, spineKey, spineTime, type TrainingPlan } from '../sq
 import { type OutputColumn, spineColumnKind, writeTrainingCsv, writeTrainingParquet } from './output.js';
 import { referenceJoin } from '../sql/reference.js';
 import { offlineRowCodec } from '../group-codecs.js';
+import { selectionSchema, withDefaultMaxAge } from '../selections.js';
 
 export type SpineRow = Readonly<Record<string, unknown>>;
 
@@ -228,10 +229,6 @@ export async function trainingSet<S extends object, const F extends readonly Any
   return buildTrainingSet(offline, options as TrainingSetOptions) as Promise<TrainingSet<InferTrainingRow<S, F>>>;
 }
 
-const selection = /* @__PURE__ */ lazySchema(() => z.custom<AnyFeatureSelection>(
-  (value) => typeof value === 'object' && value !== null && isFeatureGroup((value as Partial<AnyFeatureSelection>).group) && Array.isArray((value as Partial<AnyFeatureSelection>).features),
-  { error: expected("a selection made by group.select('feature', ...)") },
-));
 const trainingSetOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
   spine: z.union(
     [
@@ -244,7 +241,7 @@ const trainingSetOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
   ),
   entityKey: z.string({ error: expected('the spine column with the record identifier') }),
   timestamp: z.string({ error: expected("the spine column with each row's time") }),
-  features: z.array(selection(), { error: expected('a list of selections') }).check(z.minLength(1, { error: 'a training set needs at least one feature selection' })),
+  features: z.array(selectionSchema(), { error: expected('a list of selections') }).check(z.minLength(1, { error: 'a training set needs at least one feature selection' })),
   inclusive: z.optional(z.boolean({ error: expected('true or false') })),
   maxAge: z.optional(durationSchema()),
   knowledgeTime: z.optional(z.boolean({ error: expected('true or false') })),
@@ -270,7 +267,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   checkOptions(trainingSetOptions, options, 'trainingSet options');
   const started = Date.now();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store');
-  const features = options.maxAge === undefined ? options.features : options.features.map((s) => (s.options.maxAge === undefined ? s.with({ maxAge: options.maxAge as string }) : s));
+  const features = withDefaultMaxAge(options.features, options.maxAge);
   const plan = buildTrainingPlan({
     timestamp: options.timestamp,
     entityKey: options.entityKey,

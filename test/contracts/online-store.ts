@@ -109,6 +109,13 @@ export function onlineStoreContract(
       expect((await store.get(group, id, { features: ['amount'] }))?.record).toEqual([{ FeatureName: 'amount', ValueAsString: '7' }]);
     });
 
+    it('reads only the named features of many identifiers when asked (BatchGetRecord FeatureNames)', async () => {
+      const ids = [freshId(), freshId()];
+      await store.put(group, ids.map((id, i) => contractRecord(id, '2024-05-01T12:00:00Z', 8 + i)));
+      const found = await store.getMany(group, ids, { features: ['amount'] });
+      expect(ids.map((id) => found.get(id)?.record)).toEqual([[{ FeatureName: 'amount', ValueAsString: '8' }], [{ FeatureName: 'amount', ValueAsString: '9' }]]);
+    });
+
     it('reads many identifiers at once, leaving missing ones out', async () => {
       const ids = Array.from({ length: 250 }, () => freshId());
       await store.put(group, ids.map((id, i) => contractRecord(id, '2024-05-01T12:00:00Z', i)));

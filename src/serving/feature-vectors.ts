@@ -1,0 +1,155 @@
+// Feature vectors for inference: the training rule evaluated at the read's instant against the online
+// store, so a served row and the training row built for the same instant are the same row.
+import { BackendError, DataError, SkewlessError } from '../errors.js';
+import type { AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
+import type { FeatureStore } from '../store/feature-store.js';
+import type { OnlineRecord, OnlineStore } from '../store/types.js';
+import { buildTrainingPlan, type JoinStep, spineKey } from '../sql/plan.js';
+import { selectionSchema, withDefaultMaxAge } from '../selections.js';
+import { checkOptions, durationSchema, expected, lazySchema } from '../util/options.js';
+import * as z from 'zod/mini';
+
+export type EntityRow = Readonly<Record<string, unknown>>;
+
+export interface FeatureVectorOptions<E extends object = EntityRow, F extends readonly AnyFeatureSelection[] = readonly AnyFeatureSelection[]> {
+  /** One row per vector wanted, holding the record identifiers (and any other columns, kept as they are). */
+  readonly entities: readonly E[];
+  /** The entity column with the record identifier (a selection's `key` overrides it). */
+  readonly entityKey: string;
+  /** The same selections a training set takes, with the same `key`, `prefix` and `maxAge` options. */
+  readonly features: F;
+  /** Default `maxAge` for selections without their own, e.g. `'30d'`. */
+  readonly maxAge?: string;
+  /**
+   * A failed read: `'throw'` (default) throws its `BackendError`; `'null'` leaves that group's columns
+   * null for the rows it concerned and lists it in `failures`, so nothing failed reads as a missing entity.
+   */
+  readonly onFailure?: 'throw' | 'null';
+}
+
+/** A read that failed: which group, for which entity rows (0-based), and why. */
+export interface FeatureVectorFailure {
+  readonly group: string;
+  readonly rows: readonly number[];
+  readonly error: SkewlessError;
+}
+
+export interface FeatureVectors<Row> {
+  /** One row per entity row, in order, duplicates kept: the entity's columns, then each selected feature's. */
+  readonly rows: Row[];
+  /** The instant the rule was evaluated at (the store's clock): the training row for it is the same row. */
+  readonly at: Date;
+  /** Reads that failed, with `onFailure: 'null'`; empty otherwise. */
+  readonly failures: readonly FeatureVectorFailure[];
+}
+
+const featureVectorOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  entities: z.array(z.custom<object>((row) => typeof row === 'object' && row !== null, { error: expected('an entity row object') }), {
+    error: expected('a list of entity rows, e.g. [{ card_id: "c1" }]'),
+  }),
+  entityKey: z.string({ error: expected('the entity column with the record identifier') }),
+  features: z.array(selectionSchema(), { error: expected('a list of selections') }).check(z.minLength(1, { error: 'feature vectors need at least one feature selection' })),
+  maxAge: z.optional(durationSchema()),
+  onFailure: z.optional(z.enum(['throw', 'null'], { error: expected("'throw' or 'null'") })),
+}));
+
+/** The columns the selections read off each entity row are there: a missing one is named, with the columns that are. */
+function checkEntityColumns(entities: readonly EntityRow[], steps: readonly JoinStep[]): void {
+  entities.forEach((entity, row) => {
+    for (const step of steps) {
+      if (step.key in entity) continue;
+      throw new DataError(
+        'INVALID_ENTITIES',
+        `entity row ${row} has no column "${step.key}" (the record identifier of "${step.group}": entityKey, or the selection's key); its columns: ${Object.keys(entity).join(', ') || '(none)'}`,
+        { row, column: step.key },
+      );
+    }
+  });
+}
+
+/** One group's records for the given identifiers: one GetRecord for a single identifier, batched reads for more. */
+async function readRecords(online: OnlineStore, group: AnyFeatureGroup, ids: readonly string[], features: readonly string[]): Promise<Map<string, OnlineRecord>> {
+  if (ids.length !== 1) return ids.length === 0 ? new Map() : online.getMany(group, ids, { features });
+  const id = ids[0] as string;
+  const found = await online.get(group, id, { features });
+  return new Map(found ? [[id, found]] : []);
+}
+
+/**
+ * The training rule for one stored record at `at`: its values, or undefined when the rule gives nulls
+ * (event time after `at`, at or before `at - maxAge`, or expired by `at`). The online store keeps only
+ * the latest record, so a record ruled out leaves nothing older to fall back to, as in training.
+ */
+function visibleValues(group: AnyFeatureGroup, step: JoinStep, found: OnlineRecord, at: number): Record<string, unknown> | undefined {
+  if (found.expiresAt !== undefined && found.expiresAt.getTime() <= at) return undefined;
+  const values = group.codec.fromRecord(found.record, { partial: true }) as Record<string, unknown>;
+  const eventTime = (values[group.eventTime] as Date).getTime();
+  if (eventTime > at) return undefined;
+  if (step.maxAgeMs !== undefined && eventTime <= at - step.maxAgeMs) return undefined;
+  return values;
+}
+
+/**
+ * Feature vectors for inference from the store's online tier: for each entity row, each selection's
+ * features as the training rule gives them at the read's instant `at` — the latest record if its event
+ * time is at most `at`, newer than `at - maxAge`, and not expired by `at` (the group's TTL, or one given
+ * per write); null when deleted, missing or ruled out. The same selections, column names, types and
+ * nulls as `trainingSet`, so a served row equals the training row built for (entity, `at`). Groups are
+ * read concurrently, one GetRecord per group for one entity and batched reads for many, fetching
+ * only the selected features.
+ *
+ * ### Example
+ * ```ts
+ * import { featureVectors } from 'skewless';
+ * const { rows, at } = await featureVectors(store, {
+ *   entities: [{ card_id: 'c1', merchant_id: 'm9' }],
+ *   entityKey: 'card_id',
+ *   features: [cardActivity.select('amount', 'txn_count_1h').with({ maxAge: '30d' }),
+ *              merchantRisk.select('score').with({ key: 'merchant_id', prefix: 'merchant_' })],
+ * });
+ * rows[0]['card-activity__amount'];   // number | null, as in a training row
+ * ```
+ */
+export async function featureVectors<E extends object, const F extends readonly AnyFeatureSelection[]>(
+  store: FeatureStore,
+  options: FeatureVectorOptions<E, F>,
+): Promise<FeatureVectors<InferTrainingRow<E, F>>> {
+  checkOptions(featureVectorOptions, options, 'featureVectors options');
+  const entities = options.entities as readonly EntityRow[];
+  const features = withDefaultMaxAge(options.features, options.maxAge);
+  const plan = buildTrainingPlan({ timestamp: '', entityKey: options.entityKey, features });
+  checkEntityColumns(entities, plan.joins);
+  const { online } = await store.backends();
+  const at = store.now();
+  const failures: FeatureVectorFailure[] = [];
+
+  const values = await Promise.all(
+    plan.joins.map(async (step, i) => {
+      const group = (features[i] as AnyFeatureSelection).group;
+      const keys = entities.map((entity) => spineKey(entity[step.key]));
+      const ids = [...new Set(keys.filter((key): key is string => key !== undefined))];
+      let found: Map<string, OnlineRecord>;
+      try {
+        found = await readRecords(online, group, ids, [...new Set([...step.features, group.eventTime])]);
+      } catch (cause) {
+        const error = cause instanceof SkewlessError ? cause : new BackendError('READ_FAILED', `group "${group.name}": read failed: ${(cause as Error).message}`, { cause, group: group.name });
+        if (options.onFailure !== 'null') throw error;
+        failures.push({ group: group.name, rows: keys.flatMap((key, row) => (key === undefined ? [] : [row])), error });
+        found = new Map();
+      }
+      const byId = new Map<string, Record<string, unknown> | undefined>();
+      for (const [id, record] of found) byId.set(id, visibleValues(group, step, record, at));
+      return keys.map((key) => (key === undefined ? undefined : byId.get(key)));
+    }),
+  );
+
+  const rows = entities.map((entity, r) => {
+    const row: Record<string, unknown> = { ...entity };
+    plan.joins.forEach((step, i) => {
+      const found = values[i]?.[r];
+      for (const feature of step.features) row[`${step.prefix}${feature}`] = found?.[feature] ?? null;
+    });
+    return row;
+  });
+  return { rows: rows as InferTrainingRow<E, F>[], at: new Date(at), failures };
+}

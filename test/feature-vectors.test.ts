@@ -1,0 +1,223 @@
+import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { z } from 'zod';
+import { dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
+import {
+  BackendError,
+  ConfigurationError,
+  createFeatureStore,
+  DataError,
+  defineFeatureGroup,
+  type FeatureStore,
+  featureVectors,
+  type OnlineStore,
+  trainingSet,
+} from '../src/index.js';
+import { type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
+import { createGroupOnStack } from './fixtures/stack.js';
+
+// The read's instant is a minute ahead of the real clock, so the online stores (which hide expired
+// records by the real clock) still return records whose expiry is at or just after it, and the
+// rule at `at` decides.
+const AT = Math.floor(Date.now() / 1000) * 1000 + 60_000;
+const MINUTE = 60_000;
+
+const viewers = defineFeatureGroup({
+  name: 'serving-viewers',
+  recordIdentifier: 'user_id',
+  eventTime: 'event_time',
+  source: z.object({ user_id: z.string(), event_time: z.date(), score: z.number(), plan: z.enum(['free', 'pro']), visits: z.number().int() }),
+  features: z.object({ user_id: z.string(), event_time: z.date(), score: z.number(), plan: z.enum(['free', 'pro']), visits: z.number().int() }),
+  transform: (e) => e,
+});
+
+const sessions = defineFeatureGroup({
+  name: 'serving-sessions',
+  recordIdentifier: 'device_id',
+  eventTime: 'seen_at',
+  ttl: { Unit: 'Minutes', Value: 2 },
+  source: z.object({ device_id: z.string(), seen_at: z.date(), clicks: z.number().int() }),
+  features: z.object({ device_id: z.string(), seen_at: z.date(), clicks: z.number().int() }),
+  transform: (e) => e,
+});
+
+const viewer = (user_id: string, at: number, score: number, visits = 1) => ({ user_id, event_time: new Date(at), score, plan: 'pro' as const, visits });
+
+/** One history, written the same way to every store. */
+async function writeHistory(store: FeatureStore): Promise<void> {
+  const written = await store.ingest(viewers, [
+    viewer('u1', AT - 10 * MINUTE, 1.5, 1),
+    viewer('u1', AT - 2 * MINUTE, 2.5, 2),
+    viewer('u2', AT - 9 * MINUTE, 7),
+    viewer('u3', AT + 1, 9), // after the read's instant
+    viewer('u4', AT - 5 * MINUTE, 4), // exactly maxAge old: out
+    viewer('u5', AT - 5 * MINUTE + 1, 5), // 1 ms younger: in
+    viewer('u7', AT, -0.25, 3), // exactly at the instant: in
+  ]);
+  expect(written.failed).toBe(0);
+  expect(await store.delete(viewers, 'u2', new Date(AT - 3 * MINUTE), 'SoftDelete')).toMatch(/deleted|accepted/);
+  const seen = await store.ingest(sessions, [
+    { device_id: 'd1', seen_at: new Date(AT - 2 * MINUTE), clicks: 1 }, // expires exactly at the instant: out
+    { device_id: 'd2', seen_at: new Date(AT - 2 * MINUTE + 1), clicks: 2 }, // expires 1 ms after: in
+  ]);
+  expect(seen.failed).toBe(0);
+}
+
+const entities = [
+  { user_id: 'u1', device_id: 'd2', label: 'a' },
+  { user_id: 'u2', device_id: 'd1', label: 'b' },
+  { user_id: 'u3', device_id: 'd9', label: 'c' },
+  { user_id: 'u4', device_id: 'd2', label: 'd' },
+  { user_id: 'u5', device_id: 'd2', label: 'e' },
+  { user_id: 'u6', device_id: 'd2', label: 'f' }, // never written
+  { user_id: null, device_id: 'd2', label: 'g' },
+  { user_id: 'u1', device_id: 'd1', label: 'h' }, // a duplicate entity stays a row of its own
+  { user_id: 'u7', device_id: 'd2', label: 'i' },
+];
+
+const features = [
+  viewers.select('score', 'plan', 'visits').with({ maxAge: '5m' }),
+  sessions.select('clicks').with({ key: 'device_id', prefix: 'session_' }),
+] as const;
+
+/** What the rule gives at AT, row by row: viewer score/plan/visits, then session clicks. */
+const expected: [number | null, string | null, number | null, number | null][] = [
+  [2.5, 'pro', 2, 2],
+  [null, null, null, null],
+  [null, null, null, null],
+  [null, null, null, 2],
+  [5, 'pro', 1, 2],
+  [null, null, null, 2],
+  [null, null, null, 2],
+  [2.5, 'pro', 2, null],
+  [-0.25, 'pro', 3, 2],
+];
+
+function expectRule(rows: readonly Record<string, unknown>[]): void {
+  expect(rows.map((r) => [r['serving-viewers__score'], r['serving-viewers__plan'], r['serving-viewers__visits'], r['session_clicks']])).toEqual(expected);
+  expect(rows.map((r) => r['label'])).toEqual(entities.map((e) => e.label));
+}
+
+let training: Record<string, unknown>[] = [];
+let stack: LocalStack | undefined;
+
+beforeAll(async () => {
+  // The training rows for (entity, AT) from the embedded store: what every served row must equal.
+  const local = createFeatureStore({ ...localStores({ memory: true }), now: () => AT - 5 * MINUTE });
+  await writeHistory(local);
+  const built = await trainingSet(local, { spine: entities.map((e) => ({ ...e, at: new Date(AT) })), entityKey: 'user_id', timestamp: 'at', features: [features[0]] });
+  training = built.rows.map(({ at: _at, ...row }) => row);
+  await local.close();
+});
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+function servingSuite(name: string, online: () => Promise<OnlineStore>) {
+  describe(`featureVectors on ${name}`, () => {
+    let store: FeatureStore;
+    beforeAll(async () => {
+      store = createFeatureStore({ online: await online(), offline: false, now: () => AT });
+      await writeHistory(store);
+    });
+    afterAll(async () => {
+      await store.close();
+    });
+
+    it('gives each entity the training rule at the read instant: latest record, maxAge and TTL edges, deletes, future and missing as null', async () => {
+      const { rows, at, failures } = await featureVectors(store, { entities, entityKey: 'user_id', features });
+      expect(at).toEqual(new Date(AT));
+      expect(failures).toEqual([]);
+      expectRule(rows);
+    });
+
+    it('equals the training row built for the same instant, column by column (groups without a TTL)', async () => {
+      const { rows } = await featureVectors(store, { entities, entityKey: 'user_id', features: [features[0]] });
+      expect(rows).toEqual(training);
+    });
+
+    it('reads one entity with one call per group and keeps types: integers as numbers, enums as strings', async () => {
+      const { rows } = await featureVectors(store, { entities: [{ user_id: 'u1', device_id: 'd2' }], entityKey: 'user_id', features });
+      expect(rows).toEqual([{ user_id: 'u1', device_id: 'd2', 'serving-viewers__score': 2.5, 'serving-viewers__plan': 'pro', 'serving-viewers__visits': 2, session_clicks: 2 }]);
+    });
+
+    it('takes a default maxAge for selections without their own', async () => {
+      const { rows } = await featureVectors(store, { entities: [{ user_id: 'u1' }, { user_id: 'u5' }], entityKey: 'user_id', maxAge: '3m', features: [viewers.select('score')] });
+      expect(rows.map((r) => r['serving-viewers__score'])).toEqual([2.5, null]);
+    });
+  });
+}
+
+servingSuite('the embedded store', async () => localStores({ memory: true }).online);
+
+servingSuite('SageMaker Feature Store (local stack, real SDK client)', async () => {
+  stack ??= await startLocalStack({ memory: true });
+  await createGroupOnStack(stack.clientConfig, viewers);
+  await createGroupOnStack(stack.clientConfig, sessions);
+  return sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig) });
+});
+
+servingSuite('DynamoDB (dynalite, real SDK client)', async () => {
+  const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const tableName = `serving-${Math.random().toString(36).slice(2, 10)}`;
+  await client.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+  return dynamoDbOnline({ client, tableName });
+});
+
+describe('featureVectors refuses what it cannot answer', () => {
+  const store = createFeatureStore({ ...localStores({ memory: true }), now: () => AT });
+
+  it('names a missing entity column and the columns the row has', async () => {
+    const error = await featureVectors(store, { entities: [{ user_id: 'u1' }, { card: 'x' }], entityKey: 'user_id', features }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataError);
+    expect(error).toMatchObject({ code: 'INVALID_ENTITIES', row: 0, column: 'device_id', message: expect.stringMatching(/no column "device_id".*its columns: user_id/) });
+  });
+
+  it('refuses options of the wrong kind as a ConfigurationError', async () => {
+    await expect(featureVectors(store, { entities: 'u1', entityKey: 'user_id', features } as never)).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(featureVectors(store, { entities: [], entityKey: 'user_id', features: [] } as never)).rejects.toThrow(/at least one feature selection/);
+    await expect(featureVectors(store, { entities: [], entityKey: 'user_id', features, maxAge: 300 } as never)).rejects.toThrow(/did you mean/);
+    await expect(featureVectors(store, { entities: [], entityKey: 'user_id', features, onFailure: 'ignore' } as never)).rejects.toThrow(/'throw' or 'null'/);
+  });
+
+  it('gives no rows for no entities', async () => {
+    expect((await featureVectors(store, { entities: [], entityKey: 'user_id', features })).rows).toEqual([]);
+  });
+});
+
+describe('a failed read is never a silent null', () => {
+  // The local stack's SageMaker has no group "serving-sessions" here: its reads fail as AWS's would.
+  let local: LocalStack;
+  let store: FeatureStore;
+  beforeAll(async () => {
+    local = await startLocalStack({ memory: true });
+    await createGroupOnStack(local.clientConfig, viewers);
+    store = createFeatureStore({ online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(local.clientConfig) }), offline: false, now: () => AT });
+    await store.ingest(viewers, [viewer('u1', AT - MINUTE, 3)]);
+  });
+  afterAll(async () => {
+    await store.close();
+    await local.close();
+  });
+
+  it('throws the read error, naming the group, by default', async () => {
+    const error = await featureVectors(store, { entities: [{ user_id: 'u1', device_id: 'd1' }], entityKey: 'user_id', features }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toMatchObject({ code: 'GROUP_NOT_FOUND', message: expect.stringContaining('serving-sessions') });
+  });
+
+  it("with onFailure: 'null', returns the rows it could read and lists the failed group and rows", async () => {
+    const result = await featureVectors(store, {
+      entities: [{ user_id: 'u1', device_id: 'd1' }, { user_id: 'u1', device_id: null }, { user_id: 'u1', device_id: 'd2' }],
+      entityKey: 'user_id',
+      features,
+      onFailure: 'null',
+    });
+    expect(result.rows.map((r) => [r['serving-viewers__score'], r['session_clicks']])).toEqual([[3, null], [3, null], [3, null]]);
+    expect(result.failures).toHaveLength(1);
+    expect(result.failures[0]).toMatchObject({ group: 'serving-sessions', rows: [0, 2] });
+    expect(result.failures[0]?.error).toBeInstanceOf(BackendError);
+  });
+});
