@@ -21,3 +21,5 @@ export type {
 } from './events.js';
 export { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from './handlers.js';
 export type { DynamoDbStreamHandlerOptions, FirehoseTransformOptions } from './handlers.js';
+export { featureVectorHandler } from './serving.js';
+export type { FeatureVectorHandlerOptions, HttpRequestEvent, HttpResponse } from './serving.js';

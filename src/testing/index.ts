@@ -6,3 +6,5 @@ export type { KinesisEventSourceOptions, KinesisEventSourceReport } from './kine
 export { memoryAggregationState, memoryOffline, memoryOnline } from './memory-store.js';
 export { checkDeterminism, expectParity } from './parity.js';
 export type { DeterminismOptions, ParityOptions, ParityReport } from './parity.js';
+export { expectServingParity } from './serving-parity.js';
+export type { ServingParityReport } from './serving-parity.js';

@@ -1,0 +1,146 @@
+// The serving face: an HTTP request (API Gateway HTTP API or a Lambda function URL) in, feature vectors
+// out. The reading is `featureVectors`'; this file only turns the request and the answer into HTTP.
+import * as zc from 'zod/v4/core';
+import * as z from 'zod/mini';
+import { BackendError, DataError, SkewlessError, type SkewlessIssue } from '../errors.js';
+import type { AnyFeatureSelection, AnySchema } from '../schema/types.js';
+import { featureVectors } from '../serving/feature-vectors.js';
+import type { FeatureStore } from '../store/feature-store.js';
+import { checkOptions, durationSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
+import { selectionSchema } from '../selections.js';
+
+/** The part of an API Gateway HTTP API (payload 2.0) or function URL event the handler reads. */
+export interface HttpRequestEvent {
+  readonly body?: string | null;
+  readonly isBase64Encoded?: boolean;
+}
+
+export interface HttpResponse {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+export interface FeatureVectorHandlerOptions<F extends readonly AnyFeatureSelection[] = readonly AnyFeatureSelection[]> {
+  /** Where vectors are read: `createFeatureStore({ online: sageMakerOnline(), offline: false })`. */
+  readonly store: FeatureStore;
+  /**
+   * The schema of one request (the JSON body, or each element of a JSON array body): its fields are the
+   * entity columns — the record identifiers and any request data, e.g. the transaction being scored.
+   */
+  readonly request: AnySchema;
+  /** The request field with the record identifier (a selection's `key` overrides it). */
+  readonly entityKey: string;
+  readonly features: F;
+  /** Default `maxAge` for selections without their own. */
+  readonly maxAge?: string;
+  /** One JSON line per request; default `console.log`, `false` for none. */
+  readonly log?: false | ((line: string) => void);
+}
+
+const handlerOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
+  {
+    store: objectWith(['backends', 'now'], 'a feature store made by createFeatureStore'),
+    request: z.custom<AnySchema>((value) => typeof value === 'object' && value !== null && '_zod' in value, { error: expected('a zod schema of the request body') }),
+    entityKey: z.string({ error: expected('the request field with the record identifier') }),
+    features: z.array(selectionSchema(), { error: expected('a list of selections') }).check(z.minLength(1, { error: 'a feature vector needs at least one feature selection' })),
+    maxAge: z.optional(durationSchema()),
+    log: z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') })),
+  },
+  { error: expected('handler options: { store, request, entityKey, features }') },
+));
+
+/** JSON with bigints as decimal strings (JSON numbers lose digits past 2^53) and Dates as ISO-8601. */
+function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Set ? [...v] : v));
+}
+
+function respond(statusCode: number, body: unknown): HttpResponse {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: toJson(body) };
+}
+
+/** A 400 answer: what was wrong with the request, never a stack trace. */
+function badRequest(message: string, issues: readonly SkewlessIssue[] = []): HttpResponse {
+  return respond(400, { error: 'INVALID_REQUEST', message, issues: issues.map(({ code, path, message: text }) => ({ code, path, message: text })) });
+}
+
+/** The request's entity rows, or the 400 that says why there are none. */
+function readRequest(event: HttpRequestEvent | undefined, schema: AnySchema): { rows: Record<string, unknown>[]; many: boolean } | HttpResponse {
+  const text = event?.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  if (text.trim() === '') return badRequest('the request has no body: send a JSON object (one vector) or an array of them');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    return badRequest(`the body is not JSON: ${(error as Error).message}`);
+  }
+  const many = Array.isArray(body);
+  const rows: Record<string, unknown>[] = [];
+  const issues: SkewlessIssue[] = [];
+  (many ? (body as unknown[]) : [body]).forEach((item, index) => {
+    const parsed = zc.safeParse(schema, item);
+    if (parsed.success) rows.push(parsed.data as Record<string, unknown>);
+    else for (const issue of parsed.error.issues) issues.push({ code: issue.code, path: many ? [index, ...issue.path] : issue.path, message: issue.message });
+  });
+  if (issues.length > 0) return badRequest('the request does not match the request schema', issues);
+  return { rows, many };
+}
+
+/** A failed read as HTTP: 503 when retrying may help (throttling, timeouts), else 502; the group is named. */
+function backendFailure(error: BackendError): HttpResponse {
+  return respond(error.retryable ? 503 : 502, { error: error.code, group: error.group, message: error.message });
+}
+
+/**
+ * A Lambda handler that serves feature vectors over HTTP (API Gateway HTTP API, payload 2.0, or a
+ * function URL). The JSON body is one request object (answered with `{ at, vector }`) or an array of
+ * them (`{ at, vectors }`); each is checked with the `request` schema and read with `featureVectors`,
+ * so the vector is the training row for (request, `at`). bigint values are sent as decimal strings
+ * and dates as ISO-8601. A body that is not JSON or does not match the schema is a 400 with the
+ * schema's issues; a failed read is a 503 (retryable) or 502 naming the group — never a vector with
+ * silent nulls.
+ *
+ * ### Example
+ * ```ts
+ * import { featureVectorHandler } from 'skewless/lambda';
+ * export const handler = featureVectorHandler({
+ *   store: createFeatureStore({ online: sageMakerOnline(), offline: false }),
+ *   request: z.object({ card_id: z.string(), merchant_id: z.string(), amount: z.number() }),
+ *   entityKey: 'card_id',
+ *   features: [cardActivity.select('amount', 'txn_count_1h'), merchantRisk.select('score').with({ key: 'merchant_id' })],
+ * });
+ * ```
+ */
+export function featureVectorHandler<const F extends readonly AnyFeatureSelection[]>(options: FeatureVectorHandlerOptions<F>) {
+  checkOptions(handlerOptions, options, 'featureVectorHandler options');
+  const log = options.log === false ? undefined : (options.log ?? ((line: string) => console.log(line)));
+  return async (event: HttpRequestEvent): Promise<HttpResponse> => {
+    const started = Date.now();
+    const request = readRequest(event, options.request);
+    let response: HttpResponse;
+    let entities = 0;
+    if ('statusCode' in request) response = request;
+    else {
+      entities = request.rows.length;
+      try {
+        const { rows, at } = await featureVectors(options.store, {
+          entities: request.rows,
+          entityKey: options.entityKey,
+          features: options.features,
+          ...(options.maxAge !== undefined ? { maxAge: options.maxAge } : {}),
+        });
+        response = respond(200, request.many ? { at, vectors: rows } : { at, vector: rows[0] });
+      } catch (error) {
+        // A read that failed is the backend's; a request the schema let through but the read refused is
+        // the caller's; anything else (a stored value that cannot be decoded) is ours.
+        if (error instanceof BackendError) response = backendFailure(error);
+        else if (error instanceof DataError) response = respond(400, { error: error.code, message: error.message });
+        else if (error instanceof SkewlessError) response = respond(500, { error: error.code, message: error.message });
+        else throw error;
+      }
+    }
+    // Counts and codes only: no identifiers or request values reach the log.
+    log?.(JSON.stringify({ level: response.statusCode >= 500 ? 'warn' : 'info', message: 'skewless feature vectors', status: response.statusCode, entities, durationMs: Date.now() - started }));
+    return response;
+  };
+}
