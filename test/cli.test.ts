@@ -45,6 +45,28 @@ describe('the skewless CLI', () => {
     expect(run().status).toBe(2);
   });
 
+  it('prints the capacity of `plan --rate` for a built definitions file, and --json the same as data', () => {
+    const definitions = join(dir, 'features.mjs');
+    buildSync({ entryPoints: [join(import.meta.dirname, '..', 'examples', 'fraud-detection', 'features.ts')], outfile: definitions, bundle: true, platform: 'node', format: 'esm', packages: 'external', alias: { skewless: join(import.meta.dirname, '..', 'src', 'index.ts') }, logLevel: 'error' });
+    const text = run('plan', definitions, '--rate', '10,000/s');
+    expect(text.status).toBe(0);
+    expect(text.stdout).toContain('## Capacity at 10,000 records/s\nKinesis stream        10 shards');
+    const json = run('plan', definitions, '--rate', '10000/s', '--record-bytes', '300', '--format', 'cloudformation', '--json');
+    expect(json.status).toBe(0);
+    const [entry] = JSON.parse(json.stdout) as { capacity: { kinesis: { shards: number } }; resources: Record<string, { Type: string; Properties: { ShardCount?: number } }> }[];
+    expect(entry?.resources['FraudCardTransactionsStream']).toEqual({ Type: 'AWS::Kinesis::Stream', Properties: { ShardCount: entry?.capacity.kinesis.shards, StreamModeDetails: { StreamMode: 'PROVISIONED' } } });
+  });
+
+  it.each([
+    ['fast', "skewless: --rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"fast\""],
+    ['10000', "skewless: --rate: a rate needs its unit, got \"10000\": did you mean '10000/s' or '10000/min'?"],
+    ['0/s', 'skewless: --rate: a rate must be more than 0, got "0/s"'],
+  ])('exits 1 on `plan --rate %s`, saying what a rate is', (rate, line) => {
+    const result = run('plan', 'defs.js', '--rate', rate);
+    expect(result.status).toBe(1);
+    expect(result.stderr.split('\n')[0]).toBe(line);
+  });
+
   it('exits 1 with one readable line and a hint when a command fails, the detail with --verbose', () => {
     const failed = run('audit', 'missing-definitions.js', 'card-activity');
     expect(failed.status).toBe(1);

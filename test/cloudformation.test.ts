@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { dynamoDbTableDefinition, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
+import { planCapacity } from '../src/aws/capacity.js';
 import { runPlan } from '../src/cli/plan.js';
 import { cardActivity } from '../examples/quickstart/card-activity.js';
 import { cardVelocity, everyType } from './fixtures/groups.js';
@@ -20,9 +21,9 @@ const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, im
 const roleArn = 'arn:aws:iam::123456789012:role/feature-store';
 const offlineStoreS3Uri = 's3://features/offline';
 
-function writeTemplate(name: string, resources: Record<string, unknown>): string {
+function writeTemplate(name: string, resources: Record<string, unknown>, parameters?: Record<string, unknown>): string {
   const file = join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ AWSTemplateFormatVersion: '2010-09-09', Resources: resources }, null, 2));
+  writeFileSync(file, JSON.stringify({ AWSTemplateFormatVersion: '2010-09-09', ...(parameters ? { Parameters: parameters } : {}), Resources: resources }, null, 2));
   return file;
 }
 
@@ -32,11 +33,19 @@ function cfnLint(file: string): { status: number | null; output: string } {
   return { status: run.status, output: `${run.stdout}${run.stderr}` };
 }
 
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown>; DependsOn?: string }>;
+
 /** `skewless plan --format cloudformation --json`, its resources merged into one template's. */
-async function planResources(file: string, group?: string): Promise<Record<string, { Type: string; Properties: Record<string, unknown> }>> {
+async function planResources(file: string, group?: string): Promise<Resources> {
+  return (await planTemplate(file, group)).resources;
+}
+
+/** The same with `--rate`: the resources and the parameters of every group, merged. */
+async function planTemplate(file: string, group?: string, rate?: string): Promise<{ resources: Resources; parameters: Record<string, unknown> }> {
   const lines: string[] = [];
-  await runPlan({ file, group, format: 'cloudformation', diff: false, json: true, roleArn, offlineStoreS3Uri }, (line) => lines.push(line));
-  return Object.assign({}, ...(JSON.parse(lines.join('\n')) as { resources: object }[]).map((entry) => entry.resources));
+  await runPlan({ file, group, format: 'cloudformation', diff: false, json: true, roleArn, offlineStoreS3Uri, rate }, (line) => lines.push(line));
+  const entries = JSON.parse(lines.join('\n')) as { resources: Resources; parameters?: object }[];
+  return { resources: Object.assign({}, ...entries.map((entry) => entry.resources)), parameters: Object.assign({}, ...entries.map((entry) => entry.parameters ?? {})) };
 }
 
 describe('skewless plan --format cloudformation', () => {
@@ -45,6 +54,20 @@ describe('skewless plan --format cloudformation', () => {
     expect(Object.keys(resources)).toEqual(['RiderProfileFeatureGroup', 'RiderProfileEpochFeatureGroup']);
     expect(resources['RiderProfileEpochFeatureGroup']?.Properties['FeatureDefinitions']).toContainEqual({ FeatureName: 'signed_up_at', FeatureType: 'Fractional' });
     expect(cfnLint(writeTemplate('scalar-groups', resources))).toEqual({ status: 0, output: '' });
+  });
+
+  it('passes cfn-lint with --rate: each group gets a Kinesis stream with the planned shards and an event source mapping, its function a parameter', async () => {
+    const { resources, parameters } = await planTemplate(fixture('scalar-groups.ts'), undefined, '10000/s');
+    expect(Object.keys(parameters)).toEqual(['RiderProfileIngestionFunction', 'RiderProfileEpochIngestionFunction']);
+    expect(Object.entries(resources).map(([id, r]) => `${id} ${r.Type}`)).toEqual([
+      'RiderProfileFeatureGroup AWS::SageMaker::FeatureGroup',
+      'RiderProfileStream AWS::Kinesis::Stream',
+      'RiderProfileEventSourceMapping AWS::Lambda::EventSourceMapping',
+      'RiderProfileEpochFeatureGroup AWS::SageMaker::FeatureGroup',
+      'RiderProfileEpochStream AWS::Kinesis::Stream',
+      'RiderProfileEpochEventSourceMapping AWS::Lambda::EventSourceMapping',
+    ]);
+    expect(cfnLint(writeTemplate('rate', resources, parameters))).toEqual({ status: 0, output: '' });
   });
 
   it('refuses a group with list features, naming the CreateFeatureGroup route (cfn-lint E3002: AWS::SageMaker::FeatureGroup takes only FeatureName and FeatureType)', async () => {
@@ -83,12 +106,26 @@ function role(name: string, service: string, policies: Record<string, Policy>) {
 interface DeployedStack {
   readonly status: string;
   readonly reason: string | null;
-  readonly resources: Record<string, { type: string; status: string; physicalId: string; arn?: string; keySchema?: unknown; billingMode?: string; inlinePolicies?: Record<string, Policy> }>;
+  readonly resources: Record<
+    string,
+    {
+      type: string;
+      status: string;
+      physicalId: string;
+      arn?: string;
+      keySchema?: unknown;
+      billingMode?: string;
+      inlinePolicies?: Record<string, Policy>;
+      shards?: number;
+      streamMode?: string;
+      mapping?: Record<string, unknown>;
+    }
+  >;
 }
 
 /** Creates the stack in moto through boto3 (no CloudFormation client is installed for Node) and describes what it made. */
-function deployToMoto(stackName: string, templateFile: string): DeployedStack {
-  const run = spawnSync('python3', [fixture('cloudformation-stack.py'), inject('motoEndpoint'), stackName, templateFile], { encoding: 'utf8' });
+function deployToMoto(stackName: string, templateFile: string, parameters: Record<string, string> = {}): DeployedStack {
+  const run = spawnSync('python3', [fixture('cloudformation-stack.py'), inject('motoEndpoint'), stackName, templateFile, ...Object.entries(parameters).map(([key, value]) => `${key}=${value}`)], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`deploying ${stackName} to moto failed:\n${run.stderr}`);
   return JSON.parse(run.stdout) as DeployedStack;
 }
@@ -131,5 +168,52 @@ describe("what skewless generates, deployed to moto's CloudFormation", () => {
       expect(table).toMatchObject({ status: 'CREATE_COMPLETE', keySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }], billingMode: 'PAY_PER_REQUEST' });
     }
     expect(DeadLetterQueue?.arn).toBe(`arn:aws:sqs:us-east-1:123456789012:skewless-dead-letters-${suffix}`);
+  });
+});
+
+describe("the stream and event source mapping of plan --rate, deployed to moto's CloudFormation", () => {
+  it('creates the stream with the planned shards and the mapping with the planned batch size, window and ParallelizationFactor', async () => {
+    const suffix = randomUUID().slice(0, 8);
+    const { resources, parameters } = await planTemplate(fixture('groups.ts'), 'card-velocity', '10000/s');
+    const plan = planCapacity(cardVelocity, { rate: '10000/s' });
+    const functionName = `skewless-ingest-${suffix}`;
+    const template = writeTemplate(
+      'rate-stack',
+      {
+        ...resources,
+        // The function the parameter names: moto creates it without running it.
+        IngestionRole: { Type: 'AWS::IAM::Role', Properties: { RoleName: `skewless-ingest-${suffix}`, AssumeRolePolicyDocument: role('x', 'lambda.amazonaws.com', {}).Properties.AssumeRolePolicyDocument } },
+        IngestionFunction: {
+          Type: 'AWS::Lambda::Function',
+          Properties: {
+            FunctionName: functionName,
+            Runtime: 'nodejs24.x',
+            Handler: 'index.handler',
+            MemorySize: plan.lambda.memoryMb,
+            Role: { 'Fn::GetAtt': ['IngestionRole', 'Arn'] },
+            Code: { ZipFile: 'exports.handler = async () => ({ batchItemFailures: [] });' },
+          },
+        },
+        CardVelocityEventSourceMapping: { ...(resources['CardVelocityEventSourceMapping'] as Resources[string]), DependsOn: 'IngestionFunction' },
+      },
+      parameters,
+    );
+    expect(cfnLint(template)).toEqual({ status: 0, output: '' });
+
+    const stack = deployToMoto(`skewless-rate-${suffix}`, template, { CardVelocityIngestionFunction: functionName });
+
+    expect({ status: stack.status, reason: stack.reason }).toEqual({ status: 'CREATE_COMPLETE', reason: null });
+    const { CardVelocityStream, CardVelocityEventSourceMapping } = stack.resources;
+    expect(CardVelocityStream).toMatchObject({ status: 'CREATE_COMPLETE', shards: plan.kinesis.shards, streamMode: 'PROVISIONED' });
+    expect(CardVelocityEventSourceMapping?.mapping).toEqual({
+      EventSourceArn: CardVelocityStream?.arn,
+      FunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
+      BatchSize: plan.eventSourceMapping.BatchSize,
+      MaximumBatchingWindowInSeconds: 1,
+      ParallelizationFactor: plan.eventSourceMapping.ParallelizationFactor,
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+    expect(plan.kinesis.shards).toBe(10);
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { CreateFeatureGroupCommand, DescribeFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -193,5 +194,64 @@ describe('skewless plan', () => {
     const code = await runPlan({ file, format: 'input', diff: true, json: true, ...options, describe: async () => ({ ...deployed, FeatureDefinitions: deployed.FeatureDefinitions?.map((d) => (d.FeatureName === 'amount' ? { ...d, FeatureType: 'Integral' as const } : d)) }) }, (l) => lines.push(l));
     expect(code).toBe(1);
     expect(JSON.parse(lines.join('\n'))[0].diff.breaking).toEqual(['feature amount is Integral on AWS, Fractional here']);
+  });
+});
+
+describe('skewless plan --rate', () => {
+  const quickstart = new URL('../examples/quickstart/card-activity.ts', import.meta.url).pathname;
+  const fraud = new URL('../examples/fraud-detection/features.ts', import.meta.url).pathname;
+  const plan = async (extra: Partial<Parameters<typeof runPlan>[0]>, file = fraud) => {
+    const lines: string[] = [];
+    const code = await runPlan({ file, format: 'input', diff: false, json: false, ...options, ...extra }, (l) => lines.push(l));
+    return { code, text: lines.join('\n'), lines };
+  };
+
+  it('prints shards, the event source mapping, Lambda, SageMaker, the state table, freshness, the hottest identifier and the assumptions', async () => {
+    const { code, lines } = await plan({ rate: '10000/s' });
+    expect(code).toBe(0);
+    const from = lines.indexOf('## Capacity at 10,000 records/s');
+    expect(from).toBeGreaterThan(0);
+    const section = lines.slice(from);
+    for (const start of ['Kinesis stream        10 shards', 'Event source mapping  BatchSize ', 'Lambda                1,769 MB', 'SageMaker             1 write unit per record', 'State table           PROVISIONED', 'Freshness             at most ~', 'Hottest identifier    ', 'Assumptions:']) {
+      expect(section.some((line) => line.startsWith(start))).toBe(true);
+    }
+    expect(section).toContain('  - every record its own entity within its batch (many identifiers, few events each): two state writes per record, one read when not cached');
+  });
+
+  it("prints what README's example shows for the fraud-detection group", async () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8').split('\n');
+    const from = readme.indexOf('## Capacity at 10,000 records/s');
+    const shown = readme.slice(from, readme.indexOf('Assumptions:', from));
+    const { lines } = await plan({ rate: '10000/s' });
+    const printed = lines.slice(lines.indexOf('## Capacity at 10,000 records/s'));
+    expect(shown.length).toBeGreaterThan(5);
+    expect(printed.slice(0, shown.length)).toEqual(shown);
+  });
+
+  it('says a group without aggregations needs no state table', async () => {
+    const { text } = await plan({ rate: '600/min' }, quickstart);
+    expect(text).toContain('## Capacity at 10 records/s');
+    expect(text).toContain('State table           none: the group has no aggregations');
+  });
+
+  it('gives the same plan as JSON, under each group\'s "capacity"', async () => {
+    const { text } = await plan({ rate: '10000/s', recordBytes: '300', json: true });
+    const [entry] = JSON.parse(text) as { capacity: { kinesis: { bytesPerSecond: number }; eventSourceMapping: object; assumptions: string[] } }[];
+    expect(entry?.capacity.kinesis.bytesPerSecond).toBe(10_000 * (300 + 32));
+    expect(entry?.capacity.eventSourceMapping).toMatchObject({ MaximumBatchingWindowInSeconds: 1, StartingPosition: 'TRIM_HORIZON', FunctionResponseTypes: ['ReportBatchItemFailures'] });
+    expect(entry?.capacity.assumptions[0]).toBe('stream record 300 bytes as given, plus a 32-byte partition key');
+  });
+
+  it.each([
+    [{ rate: 'fast' }, "--rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"fast\""],
+    [{ rate: '0' }, "--rate: a rate needs its unit, got \"0\": did you mean '0/s' or '0/min'?"],
+    [{ rate: '0/s' }, '--rate: a rate must be more than 0, got "0/s"'],
+    [{ rate: '10000' }, "--rate: a rate needs its unit, got \"10000\": did you mean '10000/s' or '10000/min'?"],
+    [{ rate: '10000/s', recordBytes: 'big' }, '--record-bytes: expected a whole number of bytes, more than 0, got "big"'],
+    [{ rate: '10000/s', recordBytes: '0' }, '--record-bytes: expected a whole number of bytes, more than 0, got "0"'],
+    [{ rate: '10000/s', entityEvents: '1.5' }, '--entity-events: expected a whole number of events, more than 0, got "1.5"'],
+    [{ recordBytes: '300' }, '--record-bytes sizes a plan for a target rate: give --rate too (e.g. --rate 10000/s)'],
+  ])('refuses %j with a ConfigurationError before reading the definitions', async (extra, message) => {
+    await expect(plan(extra, '/nonexistent/definitions.js')).rejects.toMatchObject({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message });
   });
 });

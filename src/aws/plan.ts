@@ -2,6 +2,7 @@ import type { TtlDuration } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureDefinition } from '../schema/feature-spec.js';
 import { ConfigurationError } from '../errors.js';
+import type { CapacityPlan } from './capacity.js';
 
 export interface CreateFeatureGroupOptions {
   /** The role SageMaker assumes to write the offline store. */
@@ -72,8 +73,13 @@ export function toCreateFeatureGroupInput(group: AnyFeatureGroup, options: Creat
   };
 }
 
+/** A group's name as the start of its resources' logical ids: `card-activity` -> `CardActivity`. */
+function logicalName(name: string): string {
+  return name.replace(/(^|[-_])([a-zA-Z0-9])/g, (_, _sep: string, c: string) => c.toUpperCase());
+}
+
 function logicalId(name: string): string {
-  return `${name.replace(/(^|[-_])([a-zA-Z0-9])/g, (_, _sep: string, c: string) => c.toUpperCase())}FeatureGroup`;
+  return `${logicalName(name)}FeatureGroup`;
 }
 
 /**
@@ -98,6 +104,52 @@ export function toCloudFormation(group: AnyFeatureGroup, options: CreateFeatureG
     );
   }
   return { [logicalId(group.name)]: { Type: 'AWS::SageMaker::FeatureGroup', Properties: toCreateFeatureGroupInput(group, options) } };
+}
+
+/** A group's Kinesis stream and event source mapping as CloudFormation, and the parameter the template cannot know. */
+export interface StreamTemplate {
+  readonly Parameters: Record<string, { Type: 'String'; Description: string }>;
+  readonly Resources: Record<string, { Type: string; Properties: Record<string, unknown> }>;
+}
+
+/**
+ * The stream and event source mapping a capacity plan prescribes, as CloudFormation: an
+ * `AWS::Kinesis::Stream` with the plan's shards and an `AWS::Lambda::EventSourceMapping` with its
+ * batch size, batching window and ParallelizationFactor, reporting batch item failures as
+ * `kinesisHandler` does. The ingestion function is a parameter (`<Group>IngestionFunction`): give its
+ * name or ARN when deploying, and the memory the plan says.
+ *
+ * ### Example
+ * ```ts
+ * const { Parameters, Resources } = toStreamCloudFormation(cardActivity, planCapacity(cardActivity, { rate: '10000/s' }));
+ * ```
+ */
+export function toStreamCloudFormation(group: AnyFeatureGroup, plan: CapacityPlan): StreamTemplate {
+  const name = logicalName(group.name);
+  const { BatchSize, MaximumBatchingWindowInSeconds, ParallelizationFactor, StartingPosition, FunctionResponseTypes } = plan.eventSourceMapping;
+  return {
+    Parameters: {
+      [`${name}IngestionFunction`]: {
+        Type: 'String',
+        Description: `Name or ARN of the Lambda that runs kinesisHandler for ${group.name}; ${plan.lambda.memoryMb} MB of memory`,
+      },
+    },
+    Resources: {
+      [`${name}Stream`]: { Type: 'AWS::Kinesis::Stream', Properties: { ShardCount: plan.kinesis.shards, StreamModeDetails: { StreamMode: 'PROVISIONED' } } },
+      [`${name}EventSourceMapping`]: {
+        Type: 'AWS::Lambda::EventSourceMapping',
+        Properties: {
+          EventSourceArn: { 'Fn::GetAtt': [`${name}Stream`, 'Arn'] },
+          FunctionName: { Ref: `${name}IngestionFunction` },
+          StartingPosition,
+          BatchSize,
+          MaximumBatchingWindowInSeconds,
+          ParallelizationFactor,
+          FunctionResponseTypes: [...FunctionResponseTypes],
+        },
+      },
+    },
+  };
 }
 
 export interface IamPolicyOptions {

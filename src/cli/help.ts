@@ -63,6 +63,11 @@ Examples:
 
 Prints, per feature group, the CreateFeatureGroup input (or a CloudFormation resource) and least-privilege
 IAM policies for the ingestion Lambda and for training; with --diff, compares with the deployed group.
+With --rate, also what a stream of that many records takes: Kinesis shards, the event source mapping
+(batch size, batching window, ParallelizationFactor), Lambda memory and concurrency, SageMaker throughput
+mode and units, the DynamoDB state table (groups with aggregations), the freshness to expect and the
+hottest identifier's ceiling, from the services' limits and the benchmarks' per-core figures, with every
+assumption listed; with --format cloudformation, the stream and the event source mapping as resources.
 
 Options:
   --group NAME                  only this feature group
@@ -73,12 +78,17 @@ Options:
   --format input|cloudformation the request, or an AWS::SageMaker::FeatureGroup resource
   --diff                        compare with DescribeFeatureGroup; exit 1 on a breaking change
   --region R --account-id N     fill the ARNs of the IAM policies (default CloudFormation's pseudo parameters)
+  --rate N/s | N/min            the target rate, with its unit (10000/s, 10_000/s, 600/min; a bare number is refused)
+  --record-bytes N              with --rate: one event's bytes on the stream, measured (default: from the source schema)
+  --entity-events N             with --rate: events one entity has in its longest window, for the state item (default 1)
   --json                        print JSON only
 
 Examples:
   npx skewless plan dist/features.js --offline-s3-uri s3://my-bucket/features --role-arn arn:aws:iam::123456789012:role/fs
   npx skewless plan dist/features.js --group card-activity --format cloudformation
-  npx skewless plan dist/features.js --group card-activity --diff`,
+  npx skewless plan dist/features.js --group card-activity --diff
+  npx skewless plan dist/features.js --group card-activity --rate 10000/s --record-bytes 300
+  npx skewless plan dist/features.js --group card-activity --rate 10000/s --format cloudformation --json`,
 
   backfill: `Usage: skewless backfill <definitions file> <group> --from FILE [--from FILE ...] [options]
 

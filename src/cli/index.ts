@@ -27,6 +27,9 @@ async function main(argv: readonly string[]): Promise<number> {
         'athena-results-s3-uri': { type: 'string' },
         'state-table': { type: 'string' },
         format: { type: 'string' },
+        rate: { type: 'string' },
+        'record-bytes': { type: 'string' },
+        'entity-events': { type: 'string' },
         diff: { type: 'boolean' },
         region: { type: 'string' },
         'account-id': { type: 'string' },
@@ -96,7 +99,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const file = positionals[1];
         const format = values.format ?? 'input';
         if (!file || (format !== 'input' && format !== 'cloudformation')) {
-          process.stderr.write("skewless plan: usage: skewless plan <definitions file> [--format input|cloudformation] [--diff]\nRun 'skewless plan --help' for the options and examples.\n");
+          process.stderr.write("skewless plan: usage: skewless plan <definitions file> [--format input|cloudformation] [--diff] [--rate N/s [--record-bytes N]]\nRun 'skewless plan --help' for the options and examples.\n");
           return 2;
         }
         return await runPlan(
@@ -110,6 +113,9 @@ async function main(argv: readonly string[]): Promise<number> {
             region: values.region,
             accountId: values['account-id'],
             format,
+            rate: values.rate,
+            recordBytes: values['record-bytes'],
+            entityEvents: values['entity-events'],
             diff: values.diff === true,
             json: values.json === true,
           },

@@ -1,5 +1,8 @@
-import { type DeployedFeatureGroup, diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../aws/plan.js';
+import { type DeployedFeatureGroup, diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput, toStreamCloudFormation } from '../aws/plan.js';
+import { type CapacityPlan, parseRate, planCapacity } from '../aws/capacity.js';
+import { ConfigurationError } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
+import { describeValue } from '../util/options.js';
 import { loadFeatureGroups, selectGroups } from '../load-groups.js';
 import { loadSageMaker } from '../aws/sdk.js';
 import { clientConfig } from '../aws/retry.js';
@@ -16,6 +19,12 @@ export interface PlanCommandOptions {
   readonly region?: string | undefined;
   readonly accountId?: string | undefined;
   readonly format: 'input' | 'cloudformation';
+  /** A target rate (`10000/s`, `600/min`): adds each group's capacity plan, and to CloudFormation its stream and event source mapping. */
+  readonly rate?: string | undefined;
+  /** With `rate`: one source event's bytes on the stream, measured (default estimated from the source schema). */
+  readonly recordBytes?: string | undefined;
+  /** With `rate`: events one entity has within its longest window (default 1). */
+  readonly entityEvents?: string | undefined;
   readonly diff: boolean;
   readonly json: boolean;
   /** Reads the deployed group for `--diff`; default DescribeFeatureGroup with a client from the environment. */
@@ -23,6 +32,25 @@ export interface PlanCommandOptions {
 }
 
 const PLACEHOLDER_ROLE = 'arn:aws:iam::<account-id>:role/<feature-store-role>';
+
+function wholeNumber(text: string | undefined, option: string, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !(value > 0)) throw new ConfigurationError('INVALID_CONFIG', `${option}: expected a whole number of ${what}, more than 0, got ${describeValue(text)}`);
+  return value;
+}
+
+/** The capacity options as planCapacity takes them, refused here with the CLI's option names. */
+function capacityOptions(options: PlanCommandOptions): { rate: number; recordBytes?: number; entityEvents?: number } | undefined {
+  const recordBytes = wholeNumber(options.recordBytes, '--record-bytes', 'bytes');
+  const entityEvents = wholeNumber(options.entityEvents, '--entity-events', 'events');
+  if (options.rate === undefined) {
+    const given = recordBytes !== undefined ? '--record-bytes' : entityEvents !== undefined ? '--entity-events' : undefined;
+    if (given) throw new ConfigurationError('INVALID_CONFIG', `${given} sizes a plan for a target rate: give --rate too (e.g. --rate 10000/s)`);
+    return undefined;
+  }
+  return { rate: parseRate(options.rate, '--rate'), ...(recordBytes === undefined ? {} : { recordBytes }), ...(entityEvents === undefined ? {} : { entityEvents }) };
+}
 
 async function describeFromEnvironment(name: string) {
   const { SageMakerClient, DescribeFeatureGroupCommand } = await loadSageMaker();
@@ -39,6 +67,7 @@ async function describeFromEnvironment(name: string) {
  * (the policies then grant the deployed group's resolved offline folder). Returns the exit code.
  */
 export async function runPlan(options: PlanCommandOptions, print: (line: string) => void): Promise<number> {
+  const capacity = capacityOptions(options);
   const groups = selectGroups(await loadFeatureGroups(options.file), options.group);
   const createOptions = {
     roleArn: options.roleArn ?? PLACEHOLDER_ROLE,
@@ -65,6 +94,15 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
         ...(options.stateTable ? { aggregationStateTable: options.stateTable } : {}),
       }),
     };
+    if (capacity) {
+      const plan = planCapacity(group, capacity);
+      entry['capacity'] = plan;
+      if (options.format === 'cloudformation') {
+        const stream = toStreamCloudFormation(group, plan);
+        entry['parameters'] = stream.Parameters;
+        entry['resources'] = { ...(entry['resources'] as object), ...stream.Resources };
+      }
+    }
     if (options.diff) {
       const diff = deployed ? diffFeatureGroup(group, deployed) : undefined;
       entry['diff'] = diff ?? { missing: true };
@@ -83,13 +121,18 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
 
 function printEntry(entry: Record<string, unknown>, group: AnyFeatureGroup, options: PlanCommandOptions, print: (line: string) => void): void {
   print(`# ${group.name} (fingerprint ${group.fingerprint})`);
-  print(options.format === 'cloudformation' ? '## CloudFormation resource' : '## CreateFeatureGroup input');
+  if (entry['parameters'] !== undefined) {
+    print('## CloudFormation parameters');
+    print(JSON.stringify(entry['parameters'], null, 2));
+  }
+  print(options.format === 'cloudformation' ? `## CloudFormation resource${entry['parameters'] === undefined ? '' : 's'}` : '## CreateFeatureGroup input');
   print(JSON.stringify(entry['resources'] ?? entry['createFeatureGroupInput'], null, 2));
   const policies = entry['iamPolicies'] as ReturnType<typeof iamPolicies>;
   print('## IAM policy: ingestion Lambda');
   print(JSON.stringify(policies.ingestion, null, 2));
   print('## IAM policy: training');
   print(JSON.stringify(policies.training, null, 2));
+  if (entry['capacity'] !== undefined) printCapacity(entry['capacity'] as CapacityPlan, print);
   const diff = entry['diff'] as (ReturnType<typeof diffFeatureGroup> & { missing?: boolean }) | undefined;
   if (diff === undefined) return;
   print('## Compared with the deployed feature group');
@@ -99,4 +142,43 @@ function printEntry(entry: Record<string, unknown>, group: AnyFeatureGroup, opti
     for (const added of diff.additions) print(`+ ${added.FeatureName} ${added.FeatureType}: UpdateFeatureGroup FeatureAdditions`);
     for (const reason of diff.breaking) print(`! breaking: ${reason}; refusing (create a new feature group and backfill it)`);
   }
+}
+
+const n = (value: number) => value.toLocaleString('en-US', { maximumFractionDigits: 3 });
+const mb = (bytes: number) => `${n(Number((bytes / 1_000_000).toFixed(2)))} MB/s`;
+
+/** A capacity plan as lines: one per service, then the notes and the assumptions. */
+function printCapacity(plan: CapacityPlan, print: (line: string) => void): void {
+  const { kinesis, eventSourceMapping: esm, lambda, sageMaker, aggregationState: state, freshness, hotEntity } = plan;
+  print(`## Capacity at ${n(plan.recordsPerSecond)} records/s`);
+  const bound =
+    kinesis.boundBy === 'concurrency'
+      ? `for the invocations: ${n(kinesis.shardsForConcurrency)} × ParallelizationFactor ${esm.ParallelizationFactor}`
+      : `writes: ${n(kinesis.shardsForRecords)} by records (1,000/s per shard), ${n(kinesis.shardsForBytes)} by bytes (${mb(kinesis.bytesPerSecond)} at 1 MB/s per shard)`;
+  print(`Kinesis stream        ${n(kinesis.shards)} shard${kinesis.shards === 1 ? '' : 's'} (${bound}); Lambda reads ${Math.round(kinesis.readShare * 100)}% of each shard's 2 MB/s`);
+  print(`Event source mapping  BatchSize ${n(esm.BatchSize)}, MaximumBatchingWindowInSeconds ${esm.MaximumBatchingWindowInSeconds}, ParallelizationFactor ${esm.ParallelizationFactor}, ${esm.StartingPosition}, ${esm.FunctionResponseTypes.join(', ')}`);
+  print(
+    `Lambda                ${n(lambda.memoryMb)} MB (one vCPU); ${lambda.msPerRecord} ms per record, ${n(lambda.recordsPerSecondPerInvocation)} records/s per invocation; ` +
+      `${lambda.busyInvocations} busy on average, at most ${n(lambda.maxConcurrency)} at once (${n(kinesis.shards)} shards × ${esm.ParallelizationFactor})`,
+  );
+  const provisioned = 'unavailable' in sageMaker.provisioned ? `Provisioned unavailable: ${sageMaker.provisioned.unavailable}` : `Provisioned would need ProvisionedWriteCapacityUnits ${n(sageMaker.provisioned.ProvisionedWriteCapacityUnits)}`;
+  print(
+    `SageMaker             ${sageMaker.writeUnitsPerRecord} write unit${sageMaker.writeUnitsPerRecord === 1 ? '' : 's'} per record (~${n(sageMaker.recordBytes)} bytes): ${n(sageMaker.writeUnitsPerSecond)} WRU/s, ` +
+      `${n(sageMaker.putRecordCallsPerSecond)} PutRecord/s; ${sageMaker.throughputMode} (the rate is a peak); ${provisioned}`,
+  );
+  if (state) {
+    print(
+      `State table           ${state.billingMode}: ${n(state.writeUnitsPerSecond)} WCU/s (${n(state.writesPerSecond)} conditional writes/s of ~${n(state.itemBytes)}-byte items, ${state.writeUnitsPerWrite} WCU each), ` +
+        `${n(state.readUnitsPerSecond)} RCU/s at most (strongly consistent reads of entities not cached)`,
+    );
+  } else print('State table           none: the group has no aggregations');
+  print(`Freshness             at most ~${n(Number(freshness.boundSeconds.toFixed(2)))} s from the stream to GetRecord (batching window ${freshness.batchingWindowSeconds} s + ${n(Number(freshness.processingSecondsPerBatch.toFixed(2)))} s to process a full batch)`);
+  print(
+    `Hottest identifier    ${n(hotEntity.recordsPerSecond)} records/s at most (${hotEntity.limitedBy}; ceilings: ${Object.entries(hotEntity.ceilings)
+      .map(([what, rate]) => `${what} ${n(rate)}`)
+      .join(', ')}): above it, that identifier's records wait in its shard`,
+  );
+  for (const note of plan.notes) print(`! ${note}`);
+  print('Assumptions:');
+  for (const assumption of plan.assumptions) print(`  - ${assumption}`);
 }

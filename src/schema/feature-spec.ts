@@ -83,7 +83,7 @@ function scalarKind(schema: zc.$ZodType): ValueKind | undefined {
 
 const WRAPPERS_KEEPING_PRESENCE = new Set(['default', 'prefault', 'readonly', 'catch', 'nonoptional']);
 
-interface Unwrapped {
+export interface Unwrapped {
   readonly schema: zc.$ZodType;
   readonly optional: boolean;
   readonly nullable: boolean;
@@ -94,7 +94,7 @@ interface Unwrapped {
  * is followed to its output side (what a feature holds once validated) or, with `side: 'in'`, its
  * input side (what a raw event holds, e.g. `isoTimestamp()`'s text).
  */
-function unwrap(schema: zc.$ZodType, side: 'in' | 'out' = 'out'): Unwrapped {
+export function unwrap(schema: zc.$ZodType, side: 'in' | 'out' = 'out'): Unwrapped {
   let current = schema;
   let optional = false;
   let nullable = false;
@@ -117,6 +117,11 @@ function unwrap(schema: zc.$ZodType, side: 'in' | 'out' = 'out'): Unwrapped {
 /** The kind of value a raw event's field holds by its schema (a pipe's input side); undefined for other schemas. */
 export function inputKindOf(schema: zc.$ZodType): ValueKind | undefined {
   return scalarKind(unwrap(schema, 'in').schema);
+}
+
+/** The kind of value a feature holds once validated (a pipe's output side); undefined for other schemas. */
+export function outputKindOf(schema: zc.$ZodType): ValueKind | undefined {
+  return scalarKind(unwrap(schema, 'out').schema);
 }
 
 export function featureTypeOf(kind: ValueKind, dateAsEpoch: boolean): SageMakerFeatureType {
