@@ -207,7 +207,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
             new lib.PutCommand({
               TableName: tableName,
               Item: item,
-              ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms < :now',
+              ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms <= :now',
               ExpressionAttributeValues: { ':t': eventTimeMs, ':now': Date.now() },
             }),
           ),
@@ -320,7 +320,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
                 new lib.DeleteCommand({
                   TableName: tableName,
                   Key: { pk: keyOf(group, id) },
-                  ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms < :now',
+                  ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms <= :now',
                   ExpressionAttributeValues: { ':t': checked.eventTimeMs, ':now': Date.now() },
                 }),
               ),
