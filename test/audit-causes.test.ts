@@ -11,14 +11,14 @@ const MINUTE = 60_000;
 const DAY = Date.UTC(2024, 4, 1);
 
 const source = z.object({ card_id: z.string(), amount_cents: z.number().int(), ts: z.string() });
-const cards = defineFeatureGroup({
-  name: 'audit-edge-cards',
+const cardFields = {
   recordIdentifier: 'card_id',
   eventTime: 'event_time',
   source,
   features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number() }),
-  transform: (e) => ({ card_id: e.card_id, event_time: new Date(e.ts), amount: e.amount_cents / 100 }),
-});
+  transform: (e: z.output<typeof source>) => ({ card_id: e.card_id, event_time: new Date(e.ts), amount: e.amount_cents / 100 }),
+} as const;
+const cards = defineFeatureGroup({ name: 'audit-edge-cards', ...cardFields });
 
 describe('audit cause delete-pending, at the edge of what is visible offline', () => {
   // Offline rows written up to `at - availabilityDelay` (15 minutes by default) count as visible.
@@ -54,13 +54,13 @@ describe('audit cause delete-pending, at the edge of what is visible offline', (
     await store.close();
   });
 
-  it("calls a pending delete marker at the record's own event time delete-pending: once visible it wins the tie by its later invocation time", async () => {
-    // Online the identifier is gone; offline the record is visible, and a marker at its very
-    // event time, stamped later, is not yet. Built on the backends directly: the point is the audit's
-    // reading of the offline rows, whatever wrote them.
-    const online = memoryOnline();
+  /**
+   * A record at RECORD_AT and a delete marker at its very event time, stamped later (visible from
+   * DELETED_AT + DELAY). Built on the backends directly: the point is the audit's reading of the
+   * offline rows, whatever wrote them. Online, the record as given.
+   */
+  async function markerAtRecordTime(online: ReturnType<typeof memoryOnline>): Promise<FeatureStore> {
     const offline = memoryOffline();
-    const store = createFeatureStore({ online, offline });
     const record = cards.codec.toRecord({ card_id: 'same-time', event_time: new Date(RECORD_AT), amount: 5 });
     const marker = record.filter((f) => f.FeatureName === 'card_id' || f.FeatureName === 'event_time');
     const written = new Date(RECORD_AT + MINUTE);
@@ -68,10 +68,69 @@ describe('audit cause delete-pending, at the edge of what is visible offline', (
       { record, writeTime: written, apiInvocationTime: written, isDeleted: false },
       { record: marker, writeTime: new Date(DELETED_AT), apiInvocationTime: new Date(DELETED_AT), isDeleted: true },
     ]);
-    const pending = await audit(store, cards, { sample: ['same-time'], at: new Date(DELETED_AT + DELAY - 1) });
-    expect(pending.examples).toMatchObject([{ id: 'same-time', cause: 'delete-pending' }]);
-    const settled = await audit(store, cards, { sample: ['same-time'], at: new Date(DELETED_AT + DELAY) });
-    expect(settled).toMatchObject({ consistent: 1, examples: [] });
+    return createFeatureStore({ online, offline });
+  }
+
+  it("finds a record kept online consistent with a later delete marker at its own event time, pending or visible: the marker loses the tie to the record written first, as online such a delete does not apply", async () => {
+    const online = memoryOnline();
+    await online.put(cards, [cards.codec.toRecord({ card_id: 'same-time', event_time: new Date(RECORD_AT), amount: 5 })]);
+    const store = await markerAtRecordTime(online);
+    for (const at of [DELETED_AT + DELAY - 1, DELETED_AT + DELAY]) {
+      expect(await audit(store, cards, { sample: ['same-time'], at: new Date(at) })).toMatchObject({ consistent: 1, examples: [] });
+    }
+    await store.close();
+  });
+
+  it("does not call a record missing online delete-pending for a later marker at the record's own event time: once visible the marker still loses the tie", async () => {
+    const store = await markerAtRecordTime(memoryOnline());
+    for (const at of [DELETED_AT + DELAY - 1, DELETED_AT + DELAY]) {
+      const report = await audit(store, cards, { sample: ['same-time'], at: new Date(at) });
+      expect(report.examples).toMatchObject([{ id: 'same-time', cause: 'unexplained' }]);
+    }
+    await store.close();
+  });
+});
+
+describe('audit and the group TTL, at the edge of expiry', () => {
+  // Records live an hour online after their event time; the training rule gives null from then on.
+  const expiring = defineFeatureGroup({ name: 'audit-edge-expiring', ...cardFields, ttl: { Unit: 'Hours', Value: 1 } });
+  const EXPIRES = DAY + 3_600_000;
+
+  /** A card at midnight, ingested a minute later; the online store's clock is the audit's instant. */
+  async function ingested(clock: { now: number }): Promise<FeatureStore> {
+    const store = createFeatureStore({ online: memoryOnline({ now: () => clock.now }), offline: memoryOffline(), now: () => clock.now });
+    clock.now = DAY + MINUTE;
+    await store.ingest(expiring, [{ card_id: 'c', amount_cents: 500, ts: new Date(DAY).toISOString() }]);
+    return store;
+  }
+
+  it('finds a record consistent a millisecond before it expires, and consistent again from the instant it expires (gone online, null by the rule)', async () => {
+    const clock = { now: 0 };
+    const store = await ingested(clock);
+    for (const at of [EXPIRES - 1, EXPIRES]) {
+      clock.now = at;
+      const report = await audit(store, expiring, { sample: ['c'], at: new Date(at) });
+      expect(report).toMatchObject({ sampled: 1, consistent: 1, examples: [] });
+      expect(Object.values(report.causes).every((n) => n === 0)).toBe(true);
+    }
+    clock.now = EXPIRES - 1;
+    expect(await store.get(expiring, 'c')).toMatchObject({ amount: 5 });
+    clock.now = EXPIRES;
+    expect(await store.get(expiring, 'c')).toBeUndefined();
+    await store.close();
+  });
+
+  it('calls a record the online store serves past the group TTL ttl-expired, from the instant it expires', async () => {
+    // Written online with no TTL (as before the group had one), and offline as usual.
+    const online = memoryOnline();
+    const offline = memoryOffline();
+    const record = expiring.codec.toRecord({ card_id: 'c', event_time: new Date(DAY), amount: 5 });
+    await online.put(expiring, [record]);
+    await offline.append(expiring, [{ record, writeTime: new Date(DAY + MINUTE), apiInvocationTime: new Date(DAY + MINUTE), isDeleted: false }]);
+    const store = createFeatureStore({ online, offline });
+    expect(await audit(store, expiring, { sample: ['c'], at: new Date(EXPIRES - 1) })).toMatchObject({ consistent: 1, examples: [] });
+    const report = await audit(store, expiring, { sample: ['c'], at: new Date(EXPIRES) });
+    expect(report.examples).toMatchObject([{ id: 'c', cause: 'ttl-expired', offline: undefined, online: { amount: 5 } }]);
     await store.close();
   });
 });

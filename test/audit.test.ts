@@ -77,9 +77,12 @@ describe('audit on the embedded stores', () => {
     // (A hard delete needs a newer event time; it forgets the identifier, so the edited copy applies.)
     await online.delete(group, 'card-4', new Date((current?.event_time as Date).getTime() + 1).toISOString(), 'HardDelete');
     await online.put(group, [group.codec.toRecord({ ...(current as NonNullable<typeof current>), amount: 123.45 })]);
-    // 5. A record whose online TTL has run out: its event time is 40 days before the audit.
+    // 5. A record served online past the group's 30-day TTL (written online without it), its event
+    // time 40 days before the audit: the training rule gives null for it by now.
     const old = 'card-old';
-    await offline?.append(group, [{ record: group.codec.toRecord({ card_id: old, event_time: new Date(day - 40 * 86_400_000), amount: 5, big: false }), writeTime: new Date(day - 40 * 86_400_000), apiInvocationTime: new Date(day - 40 * 86_400_000), isDeleted: false }]);
+    const oldRecord = group.codec.toRecord({ card_id: old, event_time: new Date(day - 40 * 86_400_000), amount: 5, big: false });
+    await offline?.append(group, [{ record: oldRecord, writeTime: new Date(day - 40 * 86_400_000), apiInvocationTime: new Date(day - 40 * 86_400_000), isDeleted: false }]);
+    await online.put(group, [oldRecord]);
 
     const report = await audit(store, group, { sample: ['card-0', 'card-1', 'card-2', 'card-3', 'card-4', old], at: new Date(clock + 5 * 60_000) });
     const causeOf = (id: string) => report.examples.find((e) => e.id === id)?.cause;

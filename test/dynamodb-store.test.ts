@@ -1,6 +1,6 @@
 import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbItemCodec, dynamoDbOnline, dynamoDbTableDefinition, s3Offline } from '../src/aws/index.js';
 import { createFeatureStore, defineFeatureGroup } from '../src/index.js';
@@ -60,5 +60,43 @@ describe('createFeatureStore on DynamoDB (dynalite) and S3 (local stack)', () =>
     const rows = (await offline?.scan(sessions)) ?? [];
     expect(rows.map((r) => r['pages']).sort()).toEqual([1n, 3n]);
     await store.close();
+  });
+});
+
+describe('dynamoDbOnline at the instant a record expires', () => {
+  // A record is gone from the instant event time + TTL is reached: reads say so, and the write rule
+  // must agree, so an older write applies from that very millisecond (a millisecond before, it is stale).
+  const online = () => dynamoDbOnline({ client: ddb, tableName });
+  const record = (id: bigint, seen: number, pages: number) => sessions.codec.toRecord({ user_id: id, seen_at: new Date(seen), pages });
+
+  async function expiringAt(id: bigint): Promise<number> {
+    const seen = Date.now() - 30_000;
+    expect(await online().put(sessions, [record(id, seen, 1)], { ttl: { Unit: 'Minutes', Value: 1 } })).toEqual(['applied']);
+    return seen + 60_000;
+  }
+
+  it('refuses an older write a millisecond before the stored record expires', async () => {
+    const id = 901n;
+    const expires = await expiringAt(id);
+    vi.useFakeTimers({ toFake: ['Date'], now: expires - 1 });
+    try {
+      expect(await online().put(sessions, [record(id, expires - 61_000, 2)])).toEqual(['stale']);
+      expect(await online().get(sessions, String(id))).toBeDefined();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('applies an older write from the instant the stored record expires, as reads no longer see it', async () => {
+    const id = 902n;
+    const expires = await expiringAt(id);
+    vi.useFakeTimers({ toFake: ['Date'], now: expires });
+    try {
+      expect(await online().get(sessions, String(id))).toBeUndefined();
+      expect(await online().put(sessions, [record(id, expires - 61_000, 2)])).toEqual(['applied']);
+      expect((await online().get(sessions, String(id)))?.record).toEqual(record(id, expires - 61_000, 2));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

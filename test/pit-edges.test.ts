@@ -1,22 +1,20 @@
-import { AthenaClient } from '@aws-sdk/client-athena';
-import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { athenaOffline, runAthenaQuery, s3Offline, s3OfflineTable } from '../src/aws/index.js';
 import { createFeatureStore, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
-import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
+import { localOffline, localOnline } from '../src/local/index.js';
 import type { OfflineWrite } from '../src/store/types.js';
-import { createGroupOnStack } from './fixtures/stack.js';
+import { type AthenaLake, athenaLake } from './fixtures/athena-lake.js';
 
 // The point-in-time rule of README ("Training sets"): of a key's rows with event time <= t, newer than
-// t - maxAge, (written by t with knowledgeTime), keep the single greatest by (event time, API
-// invocation time, write time, delete marker, the other feature values). These fixed cases sit on
-// the edges of that rule, and every engine must land on the same side of each.
+// t - maxAge, (written by t with knowledgeTime), take the greatest event time and, among rows sharing
+// it, the first written: the least by (API invocation time, write time, delete marker, the other
+// feature values), as the online store keeps the first of equal event times. Null if that row is a
+// delete marker or has expired by t (the group's TTL). These fixed cases sit on the edges of that
+// rule, and every engine must land on the same side of each.
 
 const scores = defineFeatureGroup({
   name: 'pit-edges',
@@ -27,58 +25,79 @@ const scores = defineFeatureGroup({
   transform: (e) => e,
 });
 
-/** One offline row: its key, event time, API invocation time, write time (epoch ms) and value. */
+/** The same rows in a group whose records live one minute online. */
+const expiring = defineFeatureGroup({
+  name: 'pit-edges-ttl',
+  recordIdentifier: 'id',
+  eventTime: 't',
+  ttl: { Unit: 'Minutes', Value: 1 },
+  source: z.object({ id: z.string(), t: z.date(), v: z.number() }),
+  features: z.object({ id: z.string(), t: z.date(), v: z.number() }),
+  transform: (e) => e,
+});
+type Group = typeof scores | typeof expiring;
+
+/** One offline row: its key, event time, API invocation time, write time (epoch ms) and value, or a delete marker. */
 interface Row {
   readonly id: string;
   readonly et: number;
   readonly ai: number;
   readonly wt: number;
-  readonly v: number;
+  readonly v?: number;
+  readonly deleted?: true;
 }
 
 const T = Date.UTC(2024, 0, 1);
 const SECOND = 1000;
+const MINUTE = 60_000;
 const HOUR = 3_600_000;
 
-function write(row: Row): OfflineWrite {
-  const record: SageMakerRecord = [
+function write(group: Group, row: Row): OfflineWrite {
+  const key: SageMakerRecord = [
     { FeatureName: 'id', ValueAsString: row.id },
     { FeatureName: 't', ValueAsString: new Date(row.et).toISOString() },
-    { FeatureName: 'v', ValueAsString: String(row.v) },
-    { FeatureName: 'skewless_fingerprint', ValueAsString: scores.fingerprint },
   ];
-  return { record, writeTime: new Date(row.wt), apiInvocationTime: new Date(row.ai), isDeleted: false };
+  const record: SageMakerRecord = row.deleted
+    ? key
+    : [...key, { FeatureName: 'v', ValueAsString: String(row.v) }, { FeatureName: 'skewless_fingerprint', ValueAsString: group.fingerprint }];
+  return { record, writeTime: new Date(row.wt), apiInvocationTime: new Date(row.ai), isDeleted: row.deleted === true };
 }
 
 interface Ask {
   readonly spine: readonly { card: string; at: Date }[];
   readonly maxAge?: string;
+  /** Read the group with a one-minute TTL. */
+  readonly ttl?: boolean;
 }
 
 /** An engine: the history it reads from, then the chosen `v` per spine row (null: no row qualifies). */
 interface Engine {
   readonly name: string;
+  readonly knowledgeTime: boolean;
   run(history: readonly Row[], ask: Ask): Promise<(number | null)[]>;
 }
 
-const selection = (ask: Ask) => (ask.maxAge ? scores.select('v').with({ maxAge: ask.maxAge }) : scores.select('v'));
+const groupOf = (ask: Ask): Group => (ask.ttl ? expiring : scores);
+const selection = (ask: Ask) => (ask.maxAge ? groupOf(ask).select('v').with({ maxAge: ask.maxAge }) : groupOf(ask).select('v'));
+const column = (ask: Ask) => `${groupOf(ask).name}__v`;
 
 async function values(store: FeatureStore, ask: Ask, options: { engine?: 'reference'; knowledgeTime: boolean }): Promise<(number | null)[]> {
   const { rows, summary } = await trainingSet(store, { spine: ask.spine, entityKey: 'card', timestamp: 'at', features: [selection(ask)], ...options });
   // The engine named ran: DuckDB or Athena, not the reference engine standing in for them.
   expect(summary.engine).toBe(options.engine === 'reference' ? 'reference' : 'backend');
-  return rows.map((r) => r['pit-edges__v'] as number | null);
+  return rows.map((r) => (r as Record<string, unknown>)[column(ask)] as number | null);
 }
 
 /** The embedded store: the reference engine, and DuckDB's two paths. */
 function local(name: string, options: { engine?: 'reference'; knowledgeTime: boolean }): Engine {
   return {
     name,
+    knowledgeTime: options.knowledgeTime,
     async run(history, ask) {
       const store = createFeatureStore({ online: localOnline({ memory: true }), offline: localOffline({ memory: true }) });
       try {
         const { offline } = await store.backends();
-        await offline?.append(scores, history.map(write));
+        await offline?.append(groupOf(ask), history.map((row) => write(groupOf(ask), row)));
         return await values(store, ask, options);
       } finally {
         await store.close();
@@ -91,12 +110,13 @@ function local(name: string, options: { engine?: 'reference'; knowledgeTime: boo
 function fileToFile(name: string, options: { knowledgeTime: boolean }): Engine {
   return {
     name,
+    knowledgeTime: options.knowledgeTime,
     async run(history, ask) {
       const dir = mkdtempSync(join(tmpdir(), 'skewless-pit-edges-'));
       const store = createFeatureStore({ online: localOnline({ memory: true }), offline: localOffline({ memory: true }) });
       try {
         const { offline } = await store.backends();
-        await offline?.append(scores, history.map(write));
+        await offline?.append(groupOf(ask), history.map((row) => write(groupOf(ask), row)));
         const csv = join(dir, 'spine.csv');
         writeFileSync(csv, `card,at\n${ask.spine.map((r) => `${r.card},${r.at.toISOString()}`).join('\n')}\n`);
         const out = join(dir, 'train.parquet');
@@ -104,7 +124,7 @@ function fileToFile(name: string, options: { knowledgeTime: boolean }): Engine {
         expect(summary.engine).toBe('backend');
         const bytes = readFileSync(out);
         const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer });
-        return rows.map((r) => (r['pit-edges__v'] ?? null) as number | null);
+        return rows.map((r) => (r[column(ask)] ?? null) as number | null);
       } finally {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
@@ -113,31 +133,17 @@ function fileToFile(name: string, options: { knowledgeTime: boolean }): Engine {
   };
 }
 
-let stack: LocalStack | undefined;
-let s3: S3Client;
-const table = s3OfflineTable(scores, { bucket: 'pit-edges', prefix: 'rows', database: 'edges' });
+let lake: AthenaLake | undefined;
 
 /** Athena on the local stack (Trino SQL: window functions, as Athena has no ASOF JOIN), over Parquet written by s3Offline. */
 function athena(name: string, options: { knowledgeTime: boolean }): Engine {
   return {
     name,
+    knowledgeTime: options.knowledgeTime,
     async run(history, ask) {
-      const client = s3;
-      const listed = await client.send(new ListObjectsV2Command({ Bucket: 'pit-edges', Prefix: 'rows/' }));
-      const keys = (listed.Contents ?? []).map((o) => ({ Key: o.Key as string }));
-      if (keys.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: 'pit-edges', Delete: { Objects: keys } }));
-      await s3Offline({ client, bucket: 'pit-edges', prefix: 'rows' }).append(scores, history.map(write));
-      const live = stack as LocalStack;
-      const store = createFeatureStore({
-        online: localOnline({ memory: true }),
-        offline: athenaOffline({
-          client: new AthenaClient(live.clientConfig),
-          s3: client,
-          sagemaker: new SageMakerClient(live.clientConfig),
-          outputLocation: 's3://pit-edges/results/',
-          tables: { [scores.name]: { database: table.database, table: table.table } },
-        }),
-      });
+      const live = lake as AthenaLake;
+      await live.replace(groupOf(ask), history.map((row) => write(groupOf(ask), row)));
+      const store = live.store();
       try {
         return await values(store, ask, options);
       } finally {
@@ -148,17 +154,9 @@ function athena(name: string, options: { knowledgeTime: boolean }): Engine {
 }
 
 beforeAll(async () => {
-  stack = await startLocalStack({ memory: true });
-  s3 = new S3Client(stack.clientConfig);
-  await s3.send(new CreateBucketCommand({ Bucket: 'pit-edges' }));
-  await createGroupOnStack(stack.clientConfig, scores, 's3://pit-edges/rows');
-  const ddl = await runAthenaQuery({ athena: new AthenaClient(stack.clientConfig), s3, query: table.ddl, outputLocation: 's3://pit-edges/results/' });
-  for await (const _ of ddl.rows());
+  lake = await athenaLake('pit-edges', [scores, expiring]);
 });
-afterAll(async () => {
-  s3?.destroy();
-  await stack?.close();
-});
+afterAll(() => lake?.close());
 
 const engines: Engine[] = [
   local('reference engine', { engine: 'reference', knowledgeTime: false }),
@@ -177,43 +175,101 @@ const WT = T + 10 * SECOND;
 const AFTER = new Date(T + 60 * SECOND);
 
 describe.each(engines)('point-in-time ties and edges: $name', (engine) => {
-  it('takes, of rows equal in event time, the one with the later api_invocation_time, though its value is smaller and it was stored first or last', async () => {
-    // The later invocation carries the smaller value, so a tie-break by value alone would pick the other row.
+  it('takes, of rows equal in event time, the one with the earlier api_invocation_time, though its value is larger and it was stored first or last', async () => {
+    // The earlier invocation carries the larger value, so a tie-break by value alone would pick the other row.
     const history: Row[] = [
-      { id: 'ai-stored-first', et: T, ai: AI + 1, wt: WT, v: 1 },
       { id: 'ai-stored-first', et: T, ai: AI, wt: WT, v: 2 },
-      { id: 'ai-stored-last', et: T, ai: AI, wt: WT, v: 2 },
+      { id: 'ai-stored-first', et: T, ai: AI + 1, wt: WT, v: 1 },
       { id: 'ai-stored-last', et: T, ai: AI + 1, wt: WT, v: 1 },
+      { id: 'ai-stored-last', et: T, ai: AI, wt: WT, v: 2 },
     ];
     const spine = [{ card: 'ai-stored-first', at: AFTER }, { card: 'ai-stored-last', at: AFTER }];
-    expect(await engine.run(history, { spine })).toEqual([1, 1]);
+    expect(await engine.run(history, { spine })).toEqual([2, 2]);
   });
 
-  it('takes, of rows equal in event time and api_invocation_time, the one with the later write_time, though its value is smaller and it was stored first or last', async () => {
+  it('takes, of rows equal in event time and api_invocation_time, the one with the earlier write_time, though its value is larger and it was stored first or last', async () => {
     const history: Row[] = [
-      { id: 'wt-stored-first', et: T, ai: AI, wt: WT + 1, v: 1 },
       { id: 'wt-stored-first', et: T, ai: AI, wt: WT, v: 2 },
-      { id: 'wt-stored-last', et: T, ai: AI, wt: WT, v: 2 },
+      { id: 'wt-stored-first', et: T, ai: AI, wt: WT + 1, v: 1 },
       { id: 'wt-stored-last', et: T, ai: AI, wt: WT + 1, v: 1 },
+      { id: 'wt-stored-last', et: T, ai: AI, wt: WT, v: 2 },
     ];
     const spine = [{ card: 'wt-stored-first', at: AFTER }, { card: 'wt-stored-last', at: AFTER }];
+    expect(await engine.run(history, { spine })).toEqual([2, 2]);
+  });
+
+  it('takes, of rows equal in every time column, the least feature value, stored first or last', async () => {
+    const history: Row[] = [
+      { id: 'value-stored-first', et: T, ai: AI, wt: WT, v: 1 },
+      { id: 'value-stored-first', et: T, ai: AI, wt: WT, v: 2 },
+      { id: 'value-stored-last', et: T, ai: AI, wt: WT, v: 2 },
+      { id: 'value-stored-last', et: T, ai: AI, wt: WT, v: 1 },
+    ];
+    const spine = [{ card: 'value-stored-first', at: AFTER }, { card: 'value-stored-last', at: AFTER }];
     expect(await engine.run(history, { spine })).toEqual([1, 1]);
   });
 
-  it('ranks api_invocation_time before write_time: a later invocation wins over a later write', async () => {
+  it('ranks api_invocation_time before write_time: an earlier invocation wins over an earlier write', async () => {
     const history: Row[] = [
-      { id: 'ai-over-wt', et: T, ai: AI + 1, wt: WT, v: 1 },
       { id: 'ai-over-wt', et: T, ai: AI, wt: WT + 1, v: 2 },
+      { id: 'ai-over-wt', et: T, ai: AI + 1, wt: WT, v: 1 },
     ];
-    expect(await engine.run(history, { spine: [{ card: 'ai-over-wt', at: AFTER }] })).toEqual([1]);
+    expect(await engine.run(history, { spine: [{ card: 'ai-over-wt', at: AFTER }] })).toEqual([2]);
   });
 
-  it('ranks event time before both: a later event wins over a later invocation and a later write', async () => {
+  it('ranks event time before both: a later event wins over an earlier invocation and an earlier write', async () => {
     const history: Row[] = [
-      { id: 'et-first', et: T + 1, ai: AI, wt: WT, v: 1 },
-      { id: 'et-first', et: T, ai: AI + 1, wt: WT + 1, v: 2 },
+      { id: 'et-first', et: T + 1, ai: AI + 1, wt: WT + 1, v: 1 },
+      { id: 'et-first', et: T, ai: AI, wt: WT, v: 2 },
     ];
     expect(await engine.run(history, { spine: [{ card: 'et-first', at: AFTER }] })).toEqual([1]);
+  });
+
+  it('keeps a record when a delete marker at its very event time comes later, as an online delete at the stored event time does not apply', async () => {
+    const history: Row[] = [
+      { id: 'put-then-delete', et: T, ai: AI, wt: WT, v: 3 },
+      { id: 'put-then-delete', et: T, ai: AI + 1, wt: WT + 1, deleted: true },
+    ];
+    expect(await engine.run(history, { spine: [{ card: 'put-then-delete', at: AFTER }] })).toEqual([3]);
+  });
+
+  it('gives null when a delete marker comes first at an event time, as an online put at a soft delete\'s event time does not apply', async () => {
+    const history: Row[] = [
+      { id: 'delete-then-put', et: T, ai: AI + 1, wt: WT + 1, v: 3 },
+      { id: 'delete-then-put', et: T, ai: AI, wt: WT, deleted: true },
+    ];
+    expect(await engine.run(history, { spine: [{ card: 'delete-then-put', at: AFTER }] })).toEqual([null]);
+  });
+
+  it('takes the record over a delete marker equal to it in every time column, stored first or last', async () => {
+    const history: Row[] = [
+      { id: 'marker-stored-first', et: T, ai: AI, wt: WT, deleted: true },
+      { id: 'marker-stored-first', et: T, ai: AI, wt: WT, v: 4 },
+      { id: 'marker-stored-last', et: T, ai: AI, wt: WT, v: 4 },
+      { id: 'marker-stored-last', et: T, ai: AI, wt: WT, deleted: true },
+    ];
+    const spine = [{ card: 'marker-stored-first', at: AFTER }, { card: 'marker-stored-last', at: AFTER }];
+    expect(await engine.run(history, { spine })).toEqual([4, 4]);
+  });
+
+  it('breaks ties the same way with maxAge set', async () => {
+    const history: Row[] = [
+      { id: 'tie-fresh', et: T, ai: AI + 1, wt: WT, v: 1 },
+      { id: 'tie-fresh', et: T, ai: AI, wt: WT, v: 2 },
+      { id: 'tie-deleted', et: T, ai: AI, wt: WT, deleted: true },
+      { id: 'tie-deleted', et: T, ai: AI + 1, wt: WT, v: 1 },
+    ];
+    const spine = [{ card: 'tie-fresh', at: AFTER }, { card: 'tie-deleted', at: AFTER }];
+    expect(await engine.run(history, { spine, maxAge: '1h' })).toEqual([2, null]);
+  });
+
+  it('takes the first row written by t with knowledgeTime, the first written at all without it', async () => {
+    // The first invocation's row lands offline late (a backfill): at AFTER only the second is known.
+    const history: Row[] = [
+      { id: 'known-later', et: T, ai: AI, wt: AFTER.getTime() + 1, v: 1 },
+      { id: 'known-later', et: T, ai: AI + 1, wt: WT, v: 2 },
+    ];
+    expect(await engine.run(history, { spine: [{ card: 'known-later', at: AFTER }] })).toEqual([engine.knowledgeTime ? 2 : 1]);
   });
 
   it('leaves out a row exactly maxAge before t (only rows newer than t - maxAge count), and takes it a millisecond earlier', async () => {
@@ -227,5 +283,65 @@ describe.each(engines)('point-in-time ties and edges: $name', (engine) => {
       { card: 'edge', at: new Date(T + HOUR - 1) },
     ];
     expect(await engine.run(history, { spine, maxAge: '1h' })).toEqual([null, 1]);
+  });
+});
+
+// The group's TTL (one minute here): a record is served online while now < event time + TTL, and
+// gone from the instant that is reached. The training row for t follows: null once it has expired.
+describe.each(engines)('point-in-time join and the group TTL: $name', (engine) => {
+  // Across an hour boundary, where the Athena engine prunes partitions by the TTL.
+  const ET = T - 30 * SECOND;
+  const known = { ai: T - 20 * SECOND, wt: T - 20 * SECOND };
+
+  it('takes a row a millisecond before it expires, and gives null from the instant event time + TTL is reached', async () => {
+    const history: Row[] = [{ id: 'ttl-edge', et: ET, ...known, v: 1 }];
+    const spine = [
+      { card: 'ttl-edge', at: new Date(ET + MINUTE - 1) },
+      { card: 'ttl-edge', at: new Date(ET + MINUTE) },
+      { card: 'ttl-edge', at: new Date(ET + MINUTE + 1) },
+    ];
+    expect(await engine.run(history, { spine, ttl: true })).toEqual([1, null, null]);
+  });
+
+  it('does not fall back to an older row when the chosen one has expired: the online store holds only the latest', async () => {
+    // The older row was written after the newer one, and is no closer to being served.
+    const history: Row[] = [
+      { id: 'no-resurrection', et: ET, ...known, v: 2 },
+      { id: 'no-resurrection', et: ET - 40 * SECOND, ai: known.ai + SECOND, wt: known.wt + SECOND, v: 1 },
+    ];
+    const spine = [
+      { card: 'no-resurrection', at: new Date(ET + MINUTE - 1) },
+      { card: 'no-resurrection', at: new Date(ET + MINUTE) },
+    ];
+    expect(await engine.run(history, { spine, ttl: true })).toEqual([2, null]);
+  });
+
+  it('applies the tighter of maxAge and the TTL', async () => {
+    const history: Row[] = [{ id: 'both', et: ET, ...known, v: 1 }];
+    const spine = [
+      { card: 'both', at: new Date(ET + 30 * SECOND - 1) },
+      { card: 'both', at: new Date(ET + 30 * SECOND) },
+      { card: 'both', at: new Date(ET + MINUTE - 1) },
+      { card: 'both', at: new Date(ET + MINUTE) },
+    ];
+    expect(await engine.run(history, { spine, ttl: true, maxAge: '30s' })).toEqual([1, null, null, null]);
+    expect(await engine.run(history, { spine, ttl: true, maxAge: '2m' })).toEqual([1, 1, 1, null]);
+  });
+
+  it('keeps the tie rule under a TTL: the first written of equal event times, until it expires', async () => {
+    const history: Row[] = [
+      { id: 'ttl-tie', et: ET, ai: known.ai + 1, wt: known.wt, v: 1 },
+      { id: 'ttl-tie', et: ET, ...known, v: 2 },
+    ];
+    const spine = [
+      { card: 'ttl-tie', at: new Date(ET + MINUTE - 1) },
+      { card: 'ttl-tie', at: new Date(ET + MINUTE) },
+    ];
+    expect(await engine.run(history, { spine, ttl: true })).toEqual([2, null]);
+  });
+
+  it('never expires rows of a group without a TTL', async () => {
+    const history: Row[] = [{ id: 'forever', et: ET - 400 * 24 * HOUR, ...known, v: 1 }];
+    expect(await engine.run(history, { spine: [{ card: 'forever', at: new Date(ET + MINUTE) }] })).toEqual([1]);
   });
 });

@@ -10,6 +10,7 @@ import { localOffline, localOnline, type LocalStack, localStores, startLocalStac
 import { createGroupOnStack } from './fixtures/stack.js';
 import type { OfflineWrite } from '../src/store/types.js';
 import { cardActivity } from './fixtures/groups.js';
+import { ruleRow, type RuleRow } from './fixtures/pit-rule.js';
 
 const scores = defineFeatureGroup({
   name: 'scores',
@@ -23,12 +24,7 @@ const scores = defineFeatureGroup({
 const BASE = Date.UTC(2024, 0, 1);
 const IDS = ['1', '23', '12', '3', 'a b', "o'neil"];
 
-interface HistoryRow {
-  readonly id: string;
-  readonly et: number;
-  readonly ai: number;
-  readonly wt: number;
-  readonly del: boolean;
+interface HistoryRow extends RuleRow {
   readonly v: number;
   readonly n: number;
 }
@@ -59,28 +55,10 @@ function record(row: HistoryRow): SageMakerRecord {
   return [...base, { FeatureName: 'v', ValueAsString: String(row.v) }, { FeatureName: 'n', ValueAsString: String(row.n) }, { FeatureName: 'skewless_fingerprint', ValueAsString: scores.fingerprint }];
 }
 
-/** The rule of DESIGN.md written out as plainly as possible: filter, then take the greatest. */
+/** The rule written out as plainly as possible (the group has no TTL). */
 function bruteForce(history: readonly HistoryRow[], spine: { card: string; at: Date }, options: { inclusive: boolean; maxAgeMs?: number; knowledgeTime: boolean }) {
-  const t = spine.at.getTime();
-  const eligible = history.filter(
-    (r) =>
-      r.id === spine.card &&
-      (options.inclusive ? r.et <= t : r.et < t) &&
-      (options.maxAgeMs === undefined || r.et > t - options.maxAgeMs) &&
-      (!options.knowledgeTime || r.wt <= t),
-  );
-  const key = (r: HistoryRow) => [r.et, r.ai, r.wt, r.del ? 1 : 0, r.del ? -Infinity : r.v, r.del ? -Infinity : r.n];
-  let best: HistoryRow | undefined;
-  for (const r of eligible) {
-    if (!best) best = r;
-    else {
-      const a = key(r);
-      const b = key(best);
-      const i = a.findIndex((x, j) => x !== b[j]);
-      if (i >= 0 && (a[i] as number) > (b[i] as number)) best = r;
-    }
-  }
-  return best && !best.del ? { v: best.v, n: best.n } : null;
+  const best = ruleRow(history, spine.card, spine.at.getTime(), options, (r) => [r.v, r.n]);
+  return best ? { v: best.v, n: best.n } : null;
 }
 
 const stores: FeatureStore[] = [];

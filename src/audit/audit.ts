@@ -1,15 +1,15 @@
 import { ConfigurationError } from '../errors.js';
 import { FINGERPRINT_FEATURE } from '../schema/names.js';
-import { eventTimeTypeOf, expiresAtMs, parseEventTime } from '../schema/sagemaker-record.js';
-import { MAX_TIME_MS, parseDuration } from '../schema/time.js';
+import { eventTimeTypeOf, parseEventTime } from '../schema/sagemaker-record.js';
+import { parseDuration } from '../schema/time.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { checkOptions, countSchema, durationSchema, expected, lazySchema, positiveInteger } from '../util/options.js';
 import * as z from 'zod/mini';
 import { requireGroup } from '../feature-group.js';
 import type { OfflineStoredRow } from '../store/types.js';
-import { buildTrainingPlan, spineKey } from '../sql/plan.js';
-import { referenceJoin } from '../sql/reference.js';
+import { buildTrainingPlan, type JoinStep, spineKey } from '../sql/plan.js';
+import { latestByRule } from '../sql/reference.js';
 import { seededShuffle } from '../util/random.js';
 
 import { AUDIT_CAUSES, type AuditCause } from './causes.js';
@@ -152,10 +152,17 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
     ? [...new Set((options.sample as readonly (string | number | bigint)[]).map(String))]
     : sampleIds(rowsById.keys(), (options.sample as number | undefined) ?? 1000, options.seed ?? 1);
 
-  // The offline value as of `at`: the rule's row among those written by `visibleUntil`, at any event time.
-  const plan = buildTrainingPlan({ timestamp: 't', entityKey: 'id', features: [group.select(...group.featureNames)] });
-  const visible = new Map([[group.name, ids.flatMap((id) => rowsById.get(id) ?? []).filter((r) => r.write_time.getTime() <= visibleUntil.getTime())]]);
-  const expected = referenceJoin(plan, ids.map((id) => ({ id, t: new Date(MAX_TIME_MS) })), visible)[0] as (OfflineStoredRow | null)[];
+  // The offline value as of `at`: the rule's row among those written by `visibleUntil`, at any event
+  // time (the online store keeps a record whatever its event time); none if it is a delete marker
+  // or expired at `at` by the group's TTL, as the online store hides it then.
+  const step = buildTrainingPlan({ timestamp: 't', entityKey: 'id', features: [group.select(...group.featureNames)] }).joins[0] as JoinStep;
+  const eventMs = (row: Readonly<Record<string, unknown>>) => parseEventTime(eventTimeType, String(row[group.eventTime])) ?? Number.NaN;
+  const expiredAt = (ms: number) => step.ttlMs !== undefined && ms + step.ttlMs <= at.getTime();
+  const isVisible = (row: OfflineStoredRow) => row.write_time.getTime() <= visibleUntil.getTime();
+  const expected = ids.map((id) => {
+    const row = latestByRule(step, (rowsById.get(id) ?? []).filter(isVisible));
+    return row && !row.is_deleted && !expiredAt(eventMs(row)) ? row : null;
+  });
   const found = await online.getMany(group, ids);
 
   const names = group.featureNames.filter((n) => n !== group.recordIdentifier);
@@ -207,8 +214,7 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
     if (examples.length < maxExamples) examples.push({ id, cause, features: differing, online: onlineValues, offline: offlineValues });
 
     function causeOf(): AuditCause {
-      const later = (rowsById.get(id) ?? []).filter((r) => r.write_time.getTime() > visibleUntil.getTime());
-      const eventMs = (row: Readonly<Record<string, unknown>>) => parseEventTime(eventTimeType, String(row[group.eventTime])) ?? Number.NaN;
+      const later = (rowsById.get(id) ?? []).filter((r) => !isVisible(r));
       if (onlineRecord && offlineRow) {
         const onlineFingerprint = onlineRecord.find((f) => f.FeatureName === FINGERPRINT_FEATURE)?.ValueAsString;
         if (onlineFingerprint !== undefined && offlineRow[FINGERPRINT_FEATURE] !== undefined && onlineFingerprint !== offlineRow[FINGERPRINT_FEATURE]) return 'fingerprint';
@@ -216,14 +222,14 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
       if (onlineRecord) {
         const onlineMs = parseEventTime(eventTimeType, onlineRecord.find((f) => f.FeatureName === group.eventTime)?.ValueAsString ?? '') ?? Number.NaN;
         if ((!offlineRow || onlineMs > eventMs(offlineRow)) && later.some((r) => !r.is_deleted && eventMs(r) === onlineMs)) return 'offline-lag';
+        // Served past the group's TTL: written online with another TTL (or none).
+        if (expiredAt(onlineMs)) return 'ttl-expired';
         if (offlineRow && onlineMs === eventMs(offlineRow) && differing.every((n) => aggregates.has(n))) return 'late-events';
         return 'unexplained';
       }
-      if (offlineRow) {
-        if (later.some((r) => r.is_deleted && eventMs(r) >= eventMs(offlineRow))) return 'delete-pending';
-        const expires = expiresAtMs(eventMs(offlineRow), group.ttl);
-        if (expires !== undefined && expires <= at.getTime()) return 'ttl-expired';
-      }
+      // Deleted online, and the rule's row over every offline row is a marker: not a visible one,
+      // which would have left no offline value.
+      if (offlineRow && latestByRule(step, rowsById.get(id) ?? [])?.is_deleted) return 'delete-pending';
       return 'unexplained';
     }
   });

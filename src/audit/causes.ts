@@ -4,9 +4,9 @@ export type AuditCause =
   | 'fingerprint'
   /** The online record is newer than what the offline store shows after its availability delay. */
   | 'offline-lag'
-  /** The online record expired (the group's TTL) while the offline store still has it. */
+  /** The online store still serves a record the group's TTL has expired (written with another TTL, or none). */
   | 'ttl-expired'
-  /** The identifier was deleted online; the offline delete marker is not visible yet. */
+  /** The identifier was deleted online; the offline delete marker the rule will take is not visible yet. */
   | 'delete-pending'
   /** Only aggregate features differ: the stream left late events out that the backfill counted (or the other way round). */
   | 'late-events'

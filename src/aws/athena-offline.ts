@@ -53,8 +53,8 @@ export interface AthenaOfflineOptions {
   readonly stagingLocation?: string;
   /**
    * Training sets read only the hourly partitions (`year`/`month`/`day`/`hour`, SageMaker's Glue
-   * layout) that the spine's time range and `maxAge` can reach. Default true; `false` for tables
-   * without those partition columns.
+   * layout) that the spine's time range, `maxAge` and the group's TTL can reach. Default true;
+   * `false` for tables without those partition columns.
    */
   readonly partitionPruning?: boolean;
 }

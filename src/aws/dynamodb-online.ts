@@ -174,7 +174,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
             new lib.PutItemCommand({
               TableName: tableName,
               Item: item,
-              ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms < :now',
+              ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms <= :now',
               ExpressionAttributeValues: { ':t': number(eventTimeMs), ':now': number(Date.now()) },
             }),
           ),
@@ -286,7 +286,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
                 new lib.DeleteItemCommand({
                   TableName: tableName,
                   Key: { pk: { S: keyOf(group, id) } },
-                  ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms < :now',
+                  ConditionExpression: 'attribute_not_exists(pk) OR event_time_ms < :t OR expires_at_ms <= :now',
                   ExpressionAttributeValues: { ':t': number(checked.eventTimeMs), ':now': number(Date.now()) },
                 }),
               ),

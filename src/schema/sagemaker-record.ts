@@ -193,7 +193,6 @@ const TTL_UNIT_MS: Record<TtlDuration['Unit'], number> = {
   Weeks: 604_800_000,
 };
 
-/** When a record written with this TTL expires: SageMaker counts TTL from the record's event time. */
 /** Why a TtlDuration is not one SageMaker takes (Unit one of its five, Value a whole number from 1), or undefined. */
 export function ttlProblem(ttl: unknown): string | undefined {
   const given = ttl as Partial<TtlDuration> | null;
@@ -203,11 +202,21 @@ export function ttlProblem(ttl: unknown): string | undefined {
   return undefined;
 }
 
-export function expiresAtMs(eventTimeMs: number, ttl: TtlDuration | undefined): number | undefined {
+/** A TtlDuration in milliseconds; undefined for none (or one SageMaker would refuse). */
+export function ttlMs(ttl: TtlDuration | undefined): number | undefined {
   if (ttl === undefined) return undefined;
   const unit = TTL_UNIT_MS[ttl.Unit];
   if (unit === undefined || !Number.isFinite(ttl.Value) || ttl.Value < 1) return undefined;
-  return eventTimeMs + ttl.Value * unit;
+  return ttl.Value * unit;
+}
+
+/**
+ * When a record written with this TTL expires: SageMaker counts TTL from the record's event time,
+ * and the record is gone from the instant `ExpiresAt` is reached (live only while now < ExpiresAt).
+ */
+export function expiresAtMs(eventTimeMs: number, ttl: TtlDuration | undefined): number | undefined {
+  const duration = ttlMs(ttl);
+  return duration === undefined ? undefined : eventTimeMs + duration;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { DataError, DefinitionError } from '../errors.js';
 import { describeValue } from '../util/options.js';
-import { eventTimeTypeOf } from '../schema/sagemaker-record.js';
-import { parseDuration, parseIsoInstant } from '../schema/time.js';
+import { eventTimeTypeOf, ttlMs } from '../schema/sagemaker-record.js';
+import { MAX_TIME_MS, MIN_TIME_MS, parseDuration, parseIsoInstant } from '../schema/time.js';
 
 export { parseDuration };
 import type { AnyFeatureGroup, AnyFeatureSelection } from '../schema/types.js';
@@ -22,14 +22,31 @@ export interface JoinStep {
   readonly key: string;
   /** Rows with event time <= t - maxAge are too old; absent for no limit. */
   readonly maxAgeMs: number | undefined;
+  /**
+   * The group's TTL: the chosen row is null once event time + TTL has been reached at t, as the
+   * online store hides it then; absent when records never expire.
+   */
+  readonly ttlMs: number | undefined;
+}
+
+/**
+ * How old a row may be at t: its event time must be greater than t minus this, or absent for no
+ * limit. The tighter of `maxAge` and the group's TTL: an expired chosen row gives null, and so would
+ * every older row (they expired earlier), so the TTL filters candidates exactly as `maxAge` does.
+ */
+export function ageLimitMs(step: Pick<JoinStep, 'maxAgeMs' | 'ttlMs'>): number | undefined {
+  if (step.maxAgeMs === undefined) return step.ttlMs;
+  return step.ttlMs === undefined ? step.maxAgeMs : Math.min(step.maxAgeMs, step.ttlMs);
 }
 
 /**
  * The point-in-time join as data: what every engine renders. For each spine row (key k, time t) and
- * each step, the row of the group with id = k, event time <= t (< t when not inclusive), event time
- * > t - maxAge, and write time <= t when `knowledgeTime`, that is greatest by (event time, API
- * invocation time, write time, is_deleted, the other feature values); null features if it is a delete marker
- * or there is none. One output row per spine row, in spine order.
+ * each step, of the group's rows with id = k, event time <= t (< t when not inclusive), event time
+ * > t - maxAge, and write time <= t when `knowledgeTime`, the row with the greatest event time and,
+ * among rows sharing it, the first written: the least by (API invocation time, write time,
+ * is_deleted, the other feature values), as the online store keeps the first of equal event times.
+ * Null features if that row is a delete marker, has expired by t (the group's TTL), or there is
+ * none. One output row per spine row, in spine order.
  */
 export interface TrainingPlan {
   readonly kind: 'point-in-time-join';
@@ -80,9 +97,16 @@ export function buildTrainingPlan(options: TrainingPlanOptions): TrainingPlan {
       prefix,
       key: selection.options.key ?? options.entityKey,
       maxAgeMs: selection.options.maxAge === undefined ? undefined : parseDuration(selection.options.maxAge),
+      ttlMs: groupTtlMs(group),
     };
   });
   return { kind: 'point-in-time-join', timestamp: options.timestamp, inclusive: options.inclusive ?? true, knowledgeTime: options.knowledgeTime ?? false, joins };
+}
+
+/** The group's TTL in ms; none when no event time inside SageMaker's range can reach it. */
+function groupTtlMs(group: AnyFeatureGroup): number | undefined {
+  const ms = ttlMs(group.ttl);
+  return ms === undefined || ms > MAX_TIME_MS - MIN_TIME_MS ? undefined : ms;
 }
 
 /** A spine row's time in epoch ms: a Date or an ISO-8601 string (no guessing between seconds and milliseconds). */

@@ -1,6 +1,6 @@
 import { quoteIdentifier as q } from './quote.js';
 import type { FeatureDefinition } from '../schema/feature-spec.js';
-import type { JoinStep, TrainingPlan } from './plan.js';
+import { ageLimitMs, type JoinStep, type TrainingPlan } from './plan.js';
 import { tieBreakColumns } from './reference.js';
 
 /** How a dialect turns stored times into epoch milliseconds (BIGINT). */
@@ -66,25 +66,30 @@ function hourKey(ms: number): string {
   return new Date(ms).toISOString().slice(0, 13).replace(/[-T]/g, '');
 }
 
-/** Partitions of event times a step can choose from: at most the latest spine time, and with maxAge not before the earliest minus it. */
+/** Partitions of event times a step can choose from: at most the latest spine time, and with maxAge or a TTL not before the earliest minus it. */
 function partitionFilter(step: JoinStep, range: NonNullable<SqlSources['partitions']>): string {
   const hour = 'concat(year, month, day, hour)';
   const upper = `${hour} <= '${hourKey(range.toMs)}'`;
-  return step.maxAgeMs === undefined ? upper : `${hour} >= '${hourKey(range.fromMs - step.maxAgeMs)}' AND ${upper}`;
+  const limit = ageLimitMs(step);
+  return limit === undefined ? upper : `${hour} >= '${hourKey(range.fromMs - limit)}' AND ${upper}`;
 }
 
 /** Output column of step `i`'s feature `n`, and whether step `i` matched. */
 export const featureColumn = (step: number, feature: number) => `__f${step}_${feature}`;
 export const matchedColumn = (step: number) => `__m${step}`;
 
-/** The rule's order, most preferred first; without the event time where rows already share one. */
+/**
+ * The rule's order, most preferred first: the latest event time, and among equal event times the
+ * first written (the least API invocation time, write time, delete flag, feature values; null the
+ * least); without the event time where rows already share one.
+ */
 function orderBy(step: JoinStep, prefix: string, withEventTime = true): string {
   // A double sorted on as itself comes back from DuckDB's sort with -0 as 0 (its sort keys have one
   // zero): sort on a copy, in the same order, and the value keeps its sign.
   const fractional = new Set(step.definitions.filter((d) => d.FeatureType === 'Fractional').map((d) => d.FeatureName));
   const key = (c: string) => (fractional.has(c) ? `(${prefix}${q(c)} + 0.0)` : `${prefix}${q(c)}`);
-  const ties = tieBreakColumns(step).map((c) => `${key(c)} DESC NULLS LAST`);
-  return [...(withEventTime ? [`${prefix}__et DESC`] : []), `${prefix}__ai DESC`, `${prefix}__wt DESC`, `${prefix}__del DESC`, ...ties].join(', ');
+  const ties = tieBreakColumns(step).map((c) => `${key(c)} ASC NULLS FIRST`);
+  return [...(withEventTime ? [`${prefix}__et DESC`] : []), `${prefix}__ai ASC`, `${prefix}__wt ASC`, `${prefix}__del ASC`, ...ties].join(', ');
 }
 
 function groupRows(step: JoinStep, index: number, source: string, dialect: Dialect, partitions: SqlSources['partitions']): string {
@@ -116,6 +121,8 @@ export function renderTrainingSql(plan: TrainingPlan, sources: SqlSources, diale
     if (source === undefined) throw new TypeError(`no offline source for group "${step.group}"`);
     ctes.push(groupRows(step, i, source, dialect, sources.partitions));
     const before = plan.inclusive ? '<=' : '<';
+    // maxAge and the group's TTL as one bound: a row expired at t is as unusable as one too old.
+    const limit = ageLimitMs(step);
     const p = `p${i}`;
     if (asof) {
       // The spine's identifiers numbered, so both sorts below compare integers, not text, and rows
@@ -128,14 +135,14 @@ export function renderTrainingSql(plan: TrainingPlan, sources: SqlSources, diale
       joins.push(`LEFT JOIN i${i} ON i${i}.__k = s.__k${i} ASOF LEFT JOIN d${i} ${p} ON i${i}.__id = ${p}.__id AND ${p}.__et ${before} s.__t`);
     } else {
       const conditions = [`g.__k = s.__k${i}`, `g.__et ${before} s.__t`];
-      if (step.maxAgeMs !== undefined) conditions.push(`g.__et > s.__t - ${Math.trunc(step.maxAgeMs)}`);
+      if (limit !== undefined) conditions.push(`g.__et > s.__t - ${Math.trunc(limit)}`);
       if (plan.knowledgeTime) conditions.push('g.__wt <= s.__t');
       ctes.push(`c${i} AS (SELECT s.__row AS __row, g.*, row_number() OVER (PARTITION BY s.__row ORDER BY ${orderBy(step, 'g.')}) AS __rank FROM s JOIN g${i} g ON ${conditions.join(' AND ')})`);
       ctes.push(`${p} AS (SELECT * FROM c${i} WHERE __rank = 1)`);
       joins.push(`LEFT JOIN ${p} ON ${p}.__row = s.__row`);
     }
-    // ASOF found the latest event at or before t; if even that is too old, nothing qualifies.
-    const fresh = asof && step.maxAgeMs !== undefined ? ` AND ${p}.__et > s.__t - ${Math.trunc(step.maxAgeMs)}` : '';
+    // ASOF found the latest event at or before t; if even that is too old or expired, nothing qualifies.
+    const fresh = asof && limit !== undefined ? ` AND ${p}.__et > s.__t - ${Math.trunc(limit)}` : '';
     const matched = `(${p}.__et IS NOT NULL AND NOT ${p}.__del${fresh})`;
     selects.push(`${matched} AS ${matchedColumn(i)}`);
     step.features.forEach((feature, n) => selects.push(`CASE WHEN ${matched} THEN ${p}.${q(feature)} END AS ${featureColumn(i, n)}`));

@@ -207,9 +207,10 @@ async function trainingSetInEngine(
 
 /**
  * A point-in-time training set from the store's offline tier: one row per spine row, in spine order,
- * each selected feature as of the row's time (never later; ties, deletes and `maxAge` decided as
- * README's "Training sets" says). Runs in the offline store's own engine when it has one (DuckDB
- * for the embedded store, Athena for `athenaOffline`), else in the in-memory reference engine.
+ * each selected feature as of the row's time (never later; ties, deletes, the group's TTL and
+ * `maxAge` decided as README's "Training sets" says). Runs in the offline store's own engine when it
+ * has one (DuckDB for the embedded store, Athena for `athenaOffline`), else in the in-memory
+ * reference engine.
  *
  * ### Example
  * ```ts
