@@ -84,6 +84,13 @@ describe('examples/surge-pricing', () => {
     expect(summary.busiest).toMatchObject({ requests_5m: 60, available_drivers_5m: 5 });
     expect(summary).toMatchObject({ requests: 30 * 9 + 14 * 9, pings: 30 * 15, demandMatchRate: 1, supplyMatchRate: 1 });
     expect(summary.trainingRows).toBe(4 * 3);
+    // The pricing Lambda serves the busiest cell the features the store holds now (its parity with the training row is checked inside).
+    expect(summary.served).toEqual({
+      geohash: summary.busiest.geohash,
+      'ride-demand__requests_5m': 60,
+      'ride-demand__riders_5m': expect.any(Number),
+      'driver-supply__available_drivers_5m': 5,
+    });
   });
 });
 

@@ -106,7 +106,7 @@ beforeAll(async () => {
   // The training rows for (entity, AT) from the embedded store: what every served row must equal.
   const local = createFeatureStore({ ...localStores({ memory: true }), now: () => AT - 5 * MINUTE });
   await writeHistory(local);
-  const built = await trainingSet(local, { spine: entities.map((e) => ({ ...e, at: new Date(AT) })), entityKey: 'user_id', timestamp: 'at', features: [features[0]] });
+  const built = await trainingSet(local, { spine: entities.map((e) => ({ ...e, at: new Date(AT) })), entityKey: 'user_id', timestamp: 'at', features });
   training = built.rows.map(({ at: _at, ...row }) => row);
   await local.close();
 });
@@ -133,14 +133,20 @@ function servingSuite(name: string, online: () => Promise<OnlineStore>) {
       expectRule(rows);
     });
 
-    it('equals the training row built for the same instant, column by column (groups without a TTL)', async () => {
-      const { rows } = await featureVectors(store, { entities, entityKey: 'user_id', features: [features[0]] });
+    it('equals the training row built for the same instant, column by column (TTL and maxAge edges included)', async () => {
+      const { rows } = await featureVectors(store, { entities, entityKey: 'user_id', features });
       expect(rows).toEqual(training);
     });
 
     it('reads one entity with one call per group and keeps types: integers as numbers, enums as strings', async () => {
       const { rows } = await featureVectors(store, { entities: [{ user_id: 'u1', device_id: 'd2' }], entityKey: 'user_id', features });
       expect(rows).toEqual([{ user_id: 'u1', device_id: 'd2', 'serving-viewers__score': 2.5, 'serving-viewers__plan': 'pro', 'serving-viewers__visits': 2, session_clicks: 2 }]);
+    });
+
+    it('serves null, where training takes the older row, when the latest record is dated after the read (the documented limit)', async () => {
+      await store.ingest(viewers, [viewer('u8', AT - MINUTE, 1), viewer('u8', AT + 1, 2)]);
+      const { rows } = await featureVectors(store, { entities: [{ user_id: 'u8' }], entityKey: 'user_id', features: [viewers.select('score')] });
+      expect(rows[0]?.['serving-viewers__score']).toBeNull();
     });
 
     it('takes a default maxAge for selections without their own', async () => {

@@ -7,9 +7,10 @@ import { pathToFileURL } from 'node:url';
 import { createFeatureStore } from 'skewless';
 import { kafkaHandler } from 'skewless/lambda';
 import { localStores } from 'skewless/local';
-import { kafkaEvent } from 'skewless/testing';
+import { expectServingParity, kafkaEvent } from 'skewless/testing';
 import { driverSupply, geohash, rideDemand } from './features.js';
 import { type SurgeLabel, weeklyTrainingSet } from './retrain.js';
+import { pricingFeatures, pricingHandler } from './serve.js';
 
 const MINUTE = 60_000;
 // Three neighbourhoods: a cell each.
@@ -27,6 +28,8 @@ export interface SurgeExampleSummary {
   readonly supplyMatchRate: number;
   readonly busiest: { readonly geohash: string; readonly requests_5m: number; readonly available_drivers_5m: number | undefined };
   readonly trainingFile: string;
+  /** What the pricing Lambda answered for the busiest cell (the HTTP body's vector). */
+  readonly served: Record<string, unknown>;
 }
 
 export async function runSurgeExample(options: { readonly minutes?: number; readonly log?: (line: string) => void } = {}): Promise<SurgeExampleSummary> {
@@ -63,6 +66,13 @@ export async function runSurgeExample(options: { readonly minutes?: number; read
     const supply = await store.get(driverSupply, busiestCell);
     log(`online now for ${busiestCell}: ${demand?.requests_5m} requests and ${supply?.available_drivers_5m} free drivers in 5 minutes`);
 
+    // The pricing service asks the serving Lambda for the busiest cell, as API Gateway would call it.
+    const response = await pricingHandler(store, { log: false })({ body: JSON.stringify({ geohash: busiestCell }) });
+    const served = (JSON.parse(response.body) as { vector: Record<string, unknown> }).vector;
+    log(`served for ${busiestCell} (HTTP ${response.statusCode}): ${JSON.stringify(served)}`);
+    // ...and it is the training row for this instant: the model sees at inference what it was trained on.
+    await expectServingParity(store, { entities: PLACES.map((p) => ({ geohash: geohash(p.lat, p.lon) })), entityKey: 'geohash', features: pricingFeatures });
+
     // Labels every 5 minutes per cell (the surge the pricing service applied), joined as of their time.
     const labels: SurgeLabel[] = [];
     for (let t = start + 10 * MINUTE; t < start + minutes * MINUTE; t += 5 * MINUTE) {
@@ -79,6 +89,7 @@ export async function runSurgeExample(options: { readonly minutes?: number; read
       supplyMatchRate: summary.matchRate[driverSupply.name] ?? 0,
       busiest: { geohash: busiestCell, requests_5m: demand?.requests_5m ?? 0, available_drivers_5m: supply?.available_drivers_5m },
       trainingFile,
+      served,
     };
   } finally {
     await store.close();

@@ -94,7 +94,9 @@ function visibleValues(group: AnyFeatureGroup, step: JoinStep, found: OnlineReco
  * features as the training rule gives them at the read's instant `at` — the latest record if its event
  * time is at most `at`, newer than `at - maxAge`, and not expired by `at` (the group's TTL, or one given
  * per write); null when deleted, missing or ruled out. The same selections, column names, types and
- * nulls as `trainingSet`, so a served row equals the training row built for (entity, `at`). Groups are
+ * nulls as `trainingSet`, so a served row equals the training row built for (entity, `at`) — except
+ * where the online store cannot know: a latest record dated after `at` hides older ones (served null,
+ * trained as the older record), and a HardDelete forgets the deleted event time. Groups are
  * read concurrently, one GetRecord per group for one entity and batched reads for many, fetching
  * only the selected features.
  *
