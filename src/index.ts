@@ -18,6 +18,8 @@ export { featureVectors } from './serving/feature-vectors.js';
 export type { EntityRow, FeatureVectorFailure, FeatureVectorOptions, FeatureVectors } from './serving/feature-vectors.js';
 export { audit } from './audit/audit.js';
 export type { AuditCause, AuditExample, AuditOptions, AuditReport, FeatureAudit, NumberDifferences } from './audit/audit.js';
+export { auditVectors } from './audit/vectors.js';
+export type { VectorAuditOptions, VectorAuditReport, VectorDifference } from './audit/vectors.js';
 export { lineage } from './audit/lineage.js';
 export type { LineageEntry, LineageOptions, LineageReport } from './audit/lineage.js';
 export { formatAuditReport, formatLineageReport, renderAuditHtml } from './audit/render.js';

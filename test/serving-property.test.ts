@@ -10,6 +10,8 @@ import { z } from 'zod';
 import { dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
 import { createFeatureStore, defineFeatureGroup, featureVectors, type OnlineStore, trainingSet } from '../src/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
+import type { GroupSchema, OfflineStore, OfflineWrite } from '../src/index.js';
+import { type AthenaLake, athenaLake } from './fixtures/athena-lake.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 
 const MINUTE = 60_000;
@@ -22,7 +24,7 @@ const MAX_AGE_MS = 4 * MINUTE;
 const schema = z.object({ id: z.string(), at: z.date(), value: z.number(), tag: z.string() });
 
 /** The two groups of one run, under names of their own so runs on a shared backend stay apart. */
-function groupsOf(run: number) {
+function groupsOf(run: number | string) {
   const plain = defineFeatureGroup({ name: `prop-plain-${run}`, recordIdentifier: 'id', eventTime: 'at', source: schema, features: schema, transform: (e) => e });
   const expiring = defineFeatureGroup({
     name: `prop-expiring-${run}`,
@@ -41,11 +43,12 @@ function groupsOf(run: number) {
 }
 type Groups = ReturnType<typeof groupsOf>;
 
-/** Event times clustered on the edges that matter (ties among them are likely): AT, AT - maxAge, AT - TTL, each ±1 ms. */
-const eventTime = fc.constantFrom(
-  ...[0, MAX_AGE_MS, TTL_MS, 2 * MINUTE].flatMap((back) => [AT - back - 1, AT - back, AT - back + 1]),
-  AT + 1,
-);
+/**
+ * Event times clustered on the edges that matter (ties among them are likely): AT, AT - maxAge,
+ * AT - TTL, each ±1 ms, never after AT: a record dated after the read's instant hides the older ones
+ * online, a documented limit (test/feature-vectors.test.ts shows it).
+ */
+const eventTime = fc.constantFrom(...[0, MAX_AGE_MS, TTL_MS, 2 * MINUTE].flatMap((back) => [AT - back - 1, AT - back, AT - back + 1].filter((t) => t <= AT)));
 const op = fc.record({
   id: fc.constantFrom('a', 'b', 'c'),
   group: fc.constantFrom('plain', 'expiring'),
@@ -58,8 +61,22 @@ type Op = { id: string; group: string; at: number; kind: string; value: number }
 
 const entities = ['a', 'b', 'c', 'd', 'a'].map((id) => ({ id }));
 
-async function servedAndTrained(online: OnlineStore, { plain, expiring, features }: Groups, history: readonly Op[]) {
-  const offline = await localOffline({ memory: true });
+/** The embedded offline store, also keeping every write it takes (to replay into another offline store). */
+function keeping(offline: OfflineStore): OfflineStore & { readonly writes: { group: GroupSchema; writes: OfflineWrite[] }[] } {
+  const writes: { group: GroupSchema; writes: OfflineWrite[] }[] = [];
+  return {
+    writes,
+    async append(group, given, options) {
+      writes.push({ group, writes: [...given] });
+      await offline.append(group, given, options);
+    },
+    scan: (group) => offline.scan(group),
+    close: () => offline.close(),
+  };
+}
+
+async function servedAndTrained(online: OnlineStore, { plain, expiring, features }: Groups, history: readonly Op[], lake?: AthenaLake) {
+  const offline = keeping(await localOffline({ memory: true }));
   // Writes see a clock that moves, so each one has its own API invocation time (write order).
   let clock = AT - 60 * MINUTE;
   const writer = createFeatureStore({ online, offline, now: () => clock++ });
@@ -77,8 +94,13 @@ async function servedAndTrained(online: OnlineStore, { plain, expiring, features
   const trained = await Promise.all(
     (['reference', 'auto'] as const).map(async (engine) => (await trainingSet(reader, { spine, entityKey: 'id', timestamp: 't', features, engine })).rows.map(({ t: _t, ...row }) => row)),
   );
+  let athena: Record<string, unknown>[] | undefined;
+  if (lake) {
+    await lake.replaceAll(offline.writes);
+    athena = (await trainingSet(lake.store(), { spine, entityKey: 'id', timestamp: 't', features })).rows.map(({ t: _t, ...row }) => row);
+  }
   await offline.close();
-  return { served: served.rows, reference: trained[0], duckdb: trained[1] };
+  return { served: served.rows, reference: trained[0], duckdb: trained[1], athena };
 }
 
 let run = 0;
@@ -117,6 +139,21 @@ describe('served == trained for random histories', () => {
     // Online only: the offline rows come from the same store's offline tier, as for the other backends.
     return sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig), targetStores: ['OnlineStore'] });
   }, 25);
+  it('embedded online store, Athena engine on the local stack: the served vector at t is the training row at t', async () => {
+    const groups = groupsOf('lake');
+    const lake = await athenaLake('serving-lake', [groups.plain, groups.expiring]);
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 10 }), async (history) => {
+          const { served, athena } = await servedAndTrained(await localOnline({ memory: true }), groups, history, lake);
+          expect(athena).toEqual(served);
+        }),
+        { numRuns: 12 },
+      );
+    } finally {
+      await lake.close();
+    }
+  });
   parity('dynamoDbOnline on dynalite', async () => {
     const tableName = `prop-${run}-${Math.random().toString(36).slice(2, 8)}`;
     await dynamo.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));

@@ -95,7 +95,8 @@ export interface AuditReport {
   readonly durationMs: number;
 }
 
-function equalValues(a: unknown, b: unknown, tolerance: number): boolean {
+/** Whether an online and an offline value are the same: Dates by instant, numbers within `tolerance`, lists item by item. */
+export function equalValues(a: unknown, b: unknown, tolerance: number): boolean {
   if (a === b) return true;
   if (a === undefined || a === null || b === undefined || b === null) return (a ?? null) === (b ?? null);
   if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
