@@ -5,8 +5,8 @@ import { createDynamoDbItemCodec, type DynamoDbItemCodec } from './schema/dynamo
 import { createOfflineRowCodec, type OfflineRowCodec } from './schema/offline-row.js';
 import type { AnyFeatureGroup, InferFeatures } from './schema/types.js';
 
-const offlineCodecs = new WeakMap<AnyFeatureGroup, OfflineRowCodec<unknown>>();
-const dynamoDbCodecs = new WeakMap<AnyFeatureGroup, DynamoDbItemCodec<unknown>>();
+const offlineCodecs = /* @__PURE__ */ new WeakMap<AnyFeatureGroup, OfflineRowCodec<unknown>>();
+const dynamoDbCodecs = /* @__PURE__ */ new WeakMap<AnyFeatureGroup, DynamoDbItemCodec<unknown>>();
 
 /**
  * The group's records as offline rows: one value per Glue/Parquet column, typed as the column is

@@ -13,7 +13,8 @@ import {
 } from '../src/aws/capacity.js';
 import { recordBytes } from '../src/schema/codec.js';
 import { featureRecordBytes, sourceEventBytes } from '../src/schema/record-size.js';
-import { defineFeatureGroup } from '../src/index.js';
+import { ConfigurationError, defineFeatureGroup, SkewlessError } from '../src/index.js';
+import { toStreamCloudFormation } from '../src/aws/index.js';
 import { kinesisEvent } from '../src/testing/index.js';
 import { cardActivity } from '../src/cli/demo-groups.js';
 import { cardActivity as cardRows, cardVelocity, everyType } from './fixtures/groups.js';
@@ -167,16 +168,21 @@ describe('the aggregation state table', () => {
 
 describe('the hottest identifier', () => {
   it("is held to SageMaker's 500 write units per second per record identifier", () => {
-    expect(sizeCapacity(input(100), fast).hotEntity).toMatchObject({ recordsPerSecond: 500, limitedBy: 'SageMaker: 500 write units/s per record identifier' });
-    expect(sizeCapacity(input(100, { featureRecordBytes: 2_500 }), fast).hotEntity.recordsPerSecond).toBe(166);
+    expect(sizeCapacity(input(100), fast, noLatency).hotEntity).toMatchObject({ recordsPerSecond: 500, limitedBy: 'SageMaker: 500 write units/s per record identifier' });
+    expect(sizeCapacity(input(100, { featureRecordBytes: 2_500 }), fast, noLatency).hotEntity.recordsPerSecond).toBe(166);
   });
 
   it('is held to one shard when its records are large: every record of a partition key goes to one shard', () => {
-    expect(sizeCapacity(input(100, { streamRecordBytes: 5_000 }), fast).hotEntity).toMatchObject({ recordsPerSecond: 200, limitedBy: 'Kinesis: its partition key is one shard, 1 MB/s or 1,000 records/s' });
+    expect(sizeCapacity(input(100, { streamRecordBytes: 5_000 }), fast, noLatency).hotEntity).toMatchObject({ recordsPerSecond: 200, limitedBy: 'Kinesis: its partition key is one shard, 1 MB/s or 1,000 records/s' });
   });
 
   it('is held to one invocation, which takes one batch of a key at a time', () => {
-    expect(sizeCapacity(input(100), cpuPerRecord(4), noLatency).hotEntity).toMatchObject({ recordsPerSecond: 250, limitedBy: 'Lambda: one batch of a key at a time' });
+    expect(sizeCapacity(input(100), cpuPerRecord(4), noLatency).hotEntity).toMatchObject({ recordsPerSecond: 250, limitedBy: 'Lambda: one batch of a key at a time, its records written one after another' });
+  });
+
+  it("pays a service round trip per record of the key, which calls in flight for other keys do not shorten", () => {
+    // 4 ms of CPU and a 10 ms PutRecord per record, one after another: 1000 / 14 = 71 records/s.
+    expect(sizeCapacity(input(100), cpuPerRecord(4), { ...ASSUMED, serviceLatencyMs: 10 }).hotEntity).toMatchObject({ recordsPerSecond: 71, limitedBy: expect.stringMatching(/^Lambda/) });
   });
 
   it("counts the aggregates' measured one-entity rate only for a group with aggregations", () => {
@@ -213,6 +219,13 @@ describe('the figures a plan rests on', () => {
 });
 
 describe('parseRate', () => {
+  it('refuses what is not text, and planCapacity and toStreamCloudFormation refuse what is not a group or a plan, with typed errors', () => {
+    expect(() => parseRate(10_000 as never)).toThrow(ConfigurationError);
+    expect(() => parseRate(10_000 as never)).toThrow(/rate must be text such as '10000\/s'.*got 10000/);
+    expect(() => planCapacity(undefined as never, { rate: '10/s' })).toThrow(SkewlessError);
+    expect(() => toStreamCloudFormation(cardRows, undefined as never)).toThrow(/plan must be what planCapacity returned/);
+  });
+
   it('reads records per second or per minute, with thousands separated or not', () => {
     expect(['10000/s', '10_000/s', '10,000/s', ' 10000 / s ', '600000/min'].map((t) => parseRate(t))).toEqual([10_000, 10_000, 10_000, 10_000, 10_000]);
     expect(parseRate('0.5/s')).toBe(0.5);

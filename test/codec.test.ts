@@ -175,6 +175,11 @@ describe('DynamoDB item encoding', () => {
     expect(dynamoDbItemCodec(everyType).fromItem(item).score).toBeNull();
   });
 
+  it('refuses an item that is not an object as a DecodeError', () => {
+    expect(() => dynamoDbItemCodec(everyType).fromItem(null as never)).toThrow(DecodeError);
+    expect(() => offlineRowCodec(everyType).fromRow(undefined as never)).toThrow(DecodeError);
+  });
+
   it('refuses an attribute of the wrong kind', () => {
     const item = { ...dynamoDbItemCodec(everyType).toItem(sample), count: { S: '12' } };
     expect(() => dynamoDbItemCodec(everyType).fromItem(item)).toThrow(DecodeError);

@@ -15,12 +15,13 @@ import {
   trainingSet,
 } from '../src/index.js';
 import { type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
+import { memoryOnline } from '../src/testing/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 
-// The read's instant is a minute ahead of the real clock, so the online stores (which hide expired
+// The read's instant is half an hour ahead of the real clock, so the online stores (which hide expired
 // records by the real clock) still return records whose expiry is at or just after it, and the
 // rule at `at` decides.
-const AT = Math.floor(Date.now() / 1000) * 1000 + 60_000;
+const AT = Math.floor(Date.now() / 1000) * 1000 + 30 * 60_000;
 const MINUTE = 60_000;
 
 const viewers = defineFeatureGroup({
@@ -149,6 +150,11 @@ function servingSuite(name: string, online: () => Promise<OnlineStore>) {
       expect(rows[0]?.['serving-viewers__score']).toBeNull();
     });
 
+    it('gives null for an identifier no record can have (over 2 KB), without sending it', async () => {
+      const { rows } = await featureVectors(store, { entities: [{ user_id: 'u'.repeat(2049), device_id: 'd2' }], entityKey: 'user_id', features });
+      expect(rows.map((r) => [r['serving-viewers__score'], r['session_clicks']])).toEqual([[null, 2]]);
+    });
+
     it('takes a default maxAge for selections without their own', async () => {
       const { rows } = await featureVectors(store, { entities: [{ user_id: 'u1' }, { user_id: 'u5' }], entityKey: 'user_id', maxAge: '3m', features: [viewers.select('score')] });
       expect(rows.map((r) => r['serving-viewers__score'])).toEqual([2.5, null]);
@@ -190,6 +196,17 @@ describe('featureVectors refuses what it cannot answer', () => {
 
   it('gives no rows for no entities', async () => {
     expect((await featureVectors(store, { entities: [], entityKey: 'user_id', features })).rows).toEqual([]);
+  });
+});
+
+describe("the group's TTL applies whatever a record was written with", () => {
+  it('serves null for a record older than the TTL that its store keeps without an expiry, as training does', async () => {
+    const online = memoryOnline();
+    // Written straight to the backend with no TtlDuration: the store would keep it for ever.
+    await online.put(sessions, [sessions.codec.toRecord({ device_id: 'd1', seen_at: new Date(AT - 2 * MINUTE), clicks: 1 }), sessions.codec.toRecord({ device_id: 'd2', seen_at: new Date(AT - 2 * MINUTE + 1), clicks: 2 })]);
+    const store = createFeatureStore({ online, offline: false, now: () => AT });
+    const { rows } = await featureVectors(store, { entities: [{ device_id: 'd1' }, { device_id: 'd2' }], entityKey: 'device_id', features: [sessions.select('clicks')] });
+    expect(rows.map((r) => r['serving-sessions__clicks'])).toEqual([null, 2]);
   });
 });
 

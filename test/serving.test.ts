@@ -58,6 +58,12 @@ describe('expectServingParity', () => {
     await store.close();
   });
 
+  it('fails when there is nothing to compare: a parity check over no entity proves nothing', async () => {
+    const store = createFeatureStore({ ...localStores({ memory: true }), now: () => NOW });
+    await expect(expectServingParity(store, { entities: [], entityKey: 'card_id', features })).rejects.toThrow(/no entities to compare/);
+    await store.close();
+  });
+
   it('fails naming the entity row and column when online and offline disagree', async () => {
     const backends = localStores({ memory: true });
     const store = createFeatureStore({ ...backends, now: () => NOW });
@@ -161,8 +167,20 @@ describe('featureVectorHandler (API Gateway HTTP API event, local stack)', () =>
     }
   });
 
-  it('refuses options of the wrong kind when it is built', () => {
+  it('refuses options of the wrong kind, and what would fail every request, when it is built', () => {
     expect(() => featureVectorHandler({ store, request: { card_id: 'string' }, entityKey: 'card_id', features } as never)).toThrow(/zod schema of the request body/);
     expect(() => featureVectorHandler({ store, request, entityKey: 'card_id', features: [] } as never)).toThrow(/at least one feature selection/);
+    expect(() => featureVectorHandler({ store, request: z.array(z.string()), entityKey: 'card_id', features })).toThrow(/request must be a z.object\(\.\.\.\) schema of one request, got a array schema/);
+    expect(() => featureVectorHandler({ store, request: z.object({ card_id: z.string() }), entityKey: 'card_id', features })).toThrow(/no field "merchant_id", the record identifier of "serve-merchants".*its fields: card_id/);
+    expect(() => featureVectorHandler({ store, request, entityKey: 'card_id', features: [cards.select('amount'), cards.select('amount')] })).toThrow(/two selections produce the column "serve-cards__amount"/);
+  });
+
+  it('answers a request schema that throws while checking with 400, not a crash', async () => {
+    const throwing = z.object({ card_id: z.string(), merchant_id: z.string() }).refine(() => {
+      throw new Error('lookup service down');
+    });
+    const response = await featureVectorHandler({ store, request: throwing, entityKey: 'card_id', features, log: false })(http({ card_id: 'c1', merchant_id: 'm1' }));
+    expect(response.statusCode).toBe(400);
+    expect(json(response)['message']).toMatch(/could not check request 0: lookup service down/);
   });
 });

@@ -1,8 +1,7 @@
 // The pricing service's read: a Lambda behind API Gateway answering, per geohash cell, the demand and
 // supply features the surge model was trained on — the same columns, types and nulls as its training rows.
 import { z } from 'zod';
-import { createFeatureStore, type FeatureStore } from 'skewless';
-import { sageMakerOnline } from 'skewless/aws';
+import type { FeatureStore } from 'skewless';
 import { featureVectorHandler } from 'skewless/lambda';
 import { driverSupply, rideDemand } from './features.js';
 
@@ -15,10 +14,7 @@ export const pricingFeatures = [
   driverSupply.select('available_drivers_5m').with({ maxAge: '10m' }),
 ] as const;
 
-/** The serving Lambda over any store (the embedded one in `local.ts`, SageMaker's below). */
+/** The serving Lambda over any store (the embedded one in `local.ts`, SageMaker's in `serve-lambda.ts`). */
 export function pricingHandler(store: FeatureStore, options: { readonly log?: false } = {}) {
   return featureVectorHandler({ store, request: pricingRequest, entityKey: 'geohash', features: pricingFeatures, ...options });
 }
-
-/** Deployed behind an API Gateway HTTP API route `POST /surge-features`. */
-export const handler = pricingHandler(createFeatureStore({ online: sageMakerOnline(), offline: false }));

@@ -3,7 +3,7 @@
 import { ConfigurationError } from '../errors.js';
 import type { AnyFeatureSelection } from '../schema/types.js';
 import { featureVectors } from '../serving/feature-vectors.js';
-import { spineKey } from '../sql/plan.js';
+import { buildTrainingPlan, spineKey } from '../sql/plan.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { trainingSet } from '../training/training-set.js';
 import { checkOptions, countSchema, durationSchema, expected, lazySchema, positiveInteger } from '../util/options.js';
@@ -107,20 +107,23 @@ export async function auditVectors(store: FeatureStore, options: VectorAuditOpti
   });
   const tolerance = options.tolerance ?? 0;
   const maxExamples = options.examples ?? 50;
-  const mismatches: Record<string, number> = {};
+  // Exactly the selected features' columns: an entity column is the caller's, whatever its name.
+  const columns = buildTrainingPlan({ timestamp: instant, entityKey: options.entityKey, features: options.features }).joins.flatMap((step) =>
+    step.features.map((feature) => `${step.prefix}${feature}`),
+  );
+  const mismatches: Record<string, number> = Object.fromEntries(columns.map((column) => [column, 0]));
   const examples: VectorDifference[] = [];
   let consistent = 0;
   served.rows.forEach((row, r) => {
     const entity = entities[r] as Record<string, unknown>;
-    const expectedRow = trained[r] as Record<string, unknown>;
+    const servedRow = row as Record<string, unknown>;
+    const trainedRow = trained[r] as Record<string, unknown>;
     let same = true;
-    for (const [column, value] of Object.entries(row as Record<string, unknown>)) {
-      if (column in entity) continue;
-      mismatches[column] ??= 0;
-      if (equalValues(value, expectedRow[column], tolerance)) continue;
+    for (const column of columns) {
+      if (equalValues(servedRow[column], trainedRow[column], tolerance)) continue;
       same = false;
-      mismatches[column]++;
-      if (examples.length < maxExamples) examples.push({ row: r, entity, column, served: value, trained: expectedRow[column] });
+      mismatches[column] = (mismatches[column] as number) + 1;
+      if (examples.length < maxExamples) examples.push({ row: r, entity, column, served: servedRow[column], trained: trainedRow[column] });
     }
     if (same) consistent++;
   });

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { ConfigurationError } from '../errors.js';
 import { aggregationInputBytes, ASSUMED_STRING_BYTES, featureRecordBytes, recordIdentifierBytes, sourceEventBytes } from '../schema/record-size.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
+import { requireGroup } from '../feature-group.js';
 import { checkOptions, describeValue, expected, lazySchema, positiveInteger } from '../util/options.js';
 
 // Sizing a deployment from a target rate: pure arithmetic over the services' documented limits and
@@ -199,7 +200,7 @@ export interface CapacityPlan {
 const HOT_ENTITY_LIMITS = {
   Kinesis: 'its partition key is one shard, 1 MB/s or 1,000 records/s',
   SageMaker: '500 write units/s per record identifier',
-  Lambda: 'one batch of a key at a time',
+  Lambda: 'one batch of a key at a time, its records written one after another',
   aggregates: "one entity's state on one core",
 } as const;
 
@@ -301,7 +302,8 @@ export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = M
   const ceilings: Partial<Record<keyof typeof HOT_ENTITY_LIMITS, number>> = {
     Kinesis: Math.floor(Math.min(KINESIS_SHARD_WRITE_RECORDS_PER_SECOND, KINESIS_SHARD_WRITE_BYTES_PER_SECOND / input.streamRecordBytes)),
     SageMaker: Math.floor(SAGEMAKER_WRITE_UNITS_PER_IDENTIFIER_PER_SECOND / writeUnitsPerRecord),
-    Lambda: Math.floor(1000 / msPerRecord),
+    // The write path keeps one identifier's records in order, one call after another: each pays a round trip.
+    Lambda: Math.floor(1000 / (cpuMs + (1 + stateCalls) * assumed.serviceLatencyMs)),
     ...(aggregated ? { aggregates: measured.hotEntityRecordsPerSecond.value } : {}),
   };
   const [lowest, hottest] = Object.entries(ceilings).reduce((low, entry) => (entry[1] < low[1] ? entry : low));
@@ -371,6 +373,9 @@ const RATE = /^(\d{1,3}(?:[,_]\d{3})+|\d+)(\.\d+)?\/(s|min)$/;
  * ```
  */
 export function parseRate(text: string, option = 'rate'): number {
+  if (typeof text !== 'string') {
+    throw new ConfigurationError('INVALID_CONFIG', `${option} must be text such as '10000/s' or '600000/min', got ${describeValue(text)}`);
+  }
   const trimmed = text.trim().replace(/\s+/g, '');
   const match = RATE.exec(trimmed);
   if (!match) {
@@ -423,6 +428,7 @@ function assumedFields(what: string, fields: readonly string[]): string[] {
  * ```
  */
 export function planCapacity(group: AnyFeatureGroup, options: CapacityOptions): CapacityPlan {
+  requireGroup(group, 'planCapacity');
   checkOptions(CAPACITY_OPTIONS, options, 'planCapacity options');
   const rate = typeof options.rate === 'string' ? parseRate(options.rate) : options.rate;
   const id = recordIdentifierBytes(group);

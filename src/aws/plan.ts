@@ -3,6 +3,8 @@ import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureDefinition } from '../schema/feature-spec.js';
 import { ConfigurationError } from '../errors.js';
 import type { CapacityPlan } from './capacity.js';
+import { requireGroup } from '../feature-group.js';
+import { describeValue } from '../util/options.js';
 
 export interface CreateFeatureGroupOptions {
   /** The role SageMaker assumes to write the offline store. */
@@ -125,6 +127,10 @@ export interface StreamTemplate {
  * ```
  */
 export function toStreamCloudFormation(group: AnyFeatureGroup, plan: CapacityPlan): StreamTemplate {
+  requireGroup(group, 'toStreamCloudFormation');
+  if (typeof plan?.eventSourceMapping !== 'object' || typeof plan?.kinesis !== 'object') {
+    throw new ConfigurationError('INVALID_CONFIG', `toStreamCloudFormation of "${group.name}": plan must be what planCapacity returned, got ${describeValue(plan)}`);
+  }
   const name = logicalName(group.name);
   const { BatchSize, MaximumBatchingWindowInSeconds, ParallelizationFactor, StartingPosition, FunctionResponseTypes } = plan.eventSourceMapping;
   return {

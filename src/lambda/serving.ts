@@ -2,7 +2,8 @@
 // out. The reading is `featureVectors`'; this file only turns the request and the answer into HTTP.
 import * as zc from 'zod/v4/core';
 import * as z from 'zod/mini';
-import { BackendError, DataError, SkewlessError, type SkewlessIssue } from '../errors.js';
+import { BackendError, ConfigurationError, DataError, SkewlessError, type SkewlessIssue } from '../errors.js';
+import { buildTrainingPlan } from '../sql/plan.js';
 import type { AnyFeatureSelection, AnySchema } from '../schema/types.js';
 import { featureVectors } from '../serving/feature-vectors.js';
 import type { FeatureStore } from '../store/feature-store.js';
@@ -77,11 +78,17 @@ function readRequest(event: HttpRequestEvent | undefined, schema: AnySchema): { 
   const many = Array.isArray(body);
   const rows: Record<string, unknown>[] = [];
   const issues: SkewlessIssue[] = [];
-  (many ? (body as unknown[]) : [body]).forEach((item, index) => {
-    const parsed = zc.safeParse(schema, item);
+  for (const [index, item] of (many ? (body as unknown[]) : [body]).entries()) {
+    let parsed: zc.util.SafeParseResult<unknown>;
+    try {
+      parsed = zc.safeParse(schema, item);
+    } catch (error) {
+      // A refinement that throws (or needs async parsing) is the schema's failure on this request.
+      return badRequest(`the request schema could not check request ${index}: ${(error as Error).message}`);
+    }
     if (parsed.success) rows.push(parsed.data as Record<string, unknown>);
     else for (const issue of parsed.error.issues) issues.push({ code: issue.code, path: many ? [index, ...issue.path] : issue.path, message: issue.message });
-  });
+  }
   if (issues.length > 0) return badRequest('the request does not match the request schema', issues);
   return { rows, many };
 }
@@ -113,6 +120,17 @@ function backendFailure(error: BackendError): HttpResponse {
  */
 export function featureVectorHandler<const F extends readonly AnyFeatureSelection[]>(options: FeatureVectorHandlerOptions<F>) {
   checkOptions(handlerOptions, options, 'featureVectorHandler options');
+  // What would fail every request fails here instead: columns two selections both produce, and a
+  // request schema without a field a selection reads its identifier from.
+  const plan = buildTrainingPlan({ timestamp: '', entityKey: options.entityKey, features: options.features });
+  const def = options.request._zod.def as { type: string; shape?: Record<string, unknown> };
+  if (def.type !== 'object' || def.shape === undefined) {
+    throw new ConfigurationError('INVALID_CONFIG', `featureVectorHandler: request must be a z.object(...) schema of one request, got a ${def.type} schema`);
+  }
+  for (const step of plan.joins) {
+    if (step.key in def.shape) continue;
+    throw new ConfigurationError('INVALID_CONFIG', `featureVectorHandler: the request schema has no field "${step.key}", the record identifier of "${step.group}" (entityKey, or the selection's key); its fields: ${Object.keys(def.shape).join(', ')}`);
+  }
   const log = options.log === false ? undefined : (options.log ?? ((line: string) => console.log(line)));
   return async (event: HttpRequestEvent): Promise<HttpResponse> => {
     const started = Date.now();

@@ -43,6 +43,7 @@ export function recordToItem(definitions: readonly FeatureDefinition[], record: 
 
 /** Attribute values -> SageMaker record, in definition order; an attribute of the wrong shape is a DecodeError. */
 export function itemToRecord(group: string, definitions: readonly FeatureDefinition[], item: Readonly<Record<string, unknown>>): SageMakerRecord {
+  if (typeof item !== 'object' || item === null) throw decodeFailure(group, '(item)', item);
   const record: SageMakerRecord = [];
   for (const definition of definitions) {
     const name = definition.FeatureName;

@@ -94,6 +94,7 @@ export function createOfflineRowCodec<T>(options: CodecOptions, records: Codec<T
       return row;
     },
     fromRow(row, rowOptions = {}) {
+      if (typeof row !== 'object' || row === null) throw decodeFailure(group, '(row)', row);
       const out: Record<string, unknown> = {};
       for (const spec of specs) {
         const v = row[spec.name];

@@ -1,12 +1,13 @@
 // Feature vectors for inference: the training rule evaluated at the read's instant against the online
 // store, so a served row and the training row built for the same instant are the same row.
-import { BackendError, DataError, SkewlessError } from '../errors.js';
+import { BackendError, DataError, DecodeError, SkewlessError } from '../errors.js';
+import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import type { AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
-import { buildTrainingPlan, type JoinStep, spineKey } from '../sql/plan.js';
+import { ageLimitMs, buildTrainingPlan, type JoinStep, spineKey } from '../sql/plan.js';
 import { selectionSchema, withDefaultMaxAge } from '../selections.js';
-import { checkOptions, durationSchema, expected, lazySchema } from '../util/options.js';
+import { checkOptions, describeValue, durationSchema, expected, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
 
 export type EntityRow = Readonly<Record<string, unknown>>;
@@ -31,7 +32,7 @@ export interface FeatureVectorOptions<E extends object = EntityRow, F extends re
 export interface FeatureVectorFailure {
   readonly group: string;
   readonly rows: readonly number[];
-  readonly error: SkewlessError;
+  readonly error: BackendError;
 }
 
 export interface FeatureVectors<Row> {
@@ -57,7 +58,7 @@ const featureVectorOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
 function checkEntityColumns(entities: readonly EntityRow[], steps: readonly JoinStep[]): void {
   entities.forEach((entity, row) => {
     for (const step of steps) {
-      if (step.key in entity) continue;
+      if (Object.hasOwn(entity, step.key)) continue;
       throw new DataError(
         'INVALID_ENTITIES',
         `entity row ${row} has no column "${step.key}" (the record identifier of "${step.group}": entityKey, or the selection's key); its columns: ${Object.keys(entity).join(', ') || '(none)'}`,
@@ -75,17 +76,30 @@ async function readRecords(online: OnlineStore, group: AnyFeatureGroup, ids: rea
   return new Map(found ? [[id, found]] : []);
 }
 
+/** An identifier no backend can hold (empty, or over SageMaker's 2 KB) has no record: it is not sent. */
+function storable(id: string): boolean {
+  return id.length > 0 && (id.length * 3 <= MAX_RECORD_IDENTIFIER_BYTES || Buffer.byteLength(id, 'utf8') <= MAX_RECORD_IDENTIFIER_BYTES);
+}
+
 /**
  * The training rule for one stored record at `at`: its values, or undefined when the rule gives nulls
- * (event time after `at`, at or before `at - maxAge`, or expired by `at`). The online store keeps only
- * the latest record, so a record ruled out leaves nothing older to fall back to, as in training.
+ * (event time after `at`, at or before `at - maxAge`, or expired by `at` — by the expiry the backend
+ * reports, and by the group's TTL whatever the record was written with, as training applies it). The
+ * online store keeps only the latest record, so a record ruled out leaves nothing older to fall back
+ * to, as in training.
  */
 function visibleValues(group: AnyFeatureGroup, step: JoinStep, found: OnlineRecord, at: number): Record<string, unknown> | undefined {
   if (found.expiresAt !== undefined && found.expiresAt.getTime() <= at) return undefined;
   const values = group.codec.fromRecord(found.record, { partial: true }) as Record<string, unknown>;
-  const eventTime = (values[group.eventTime] as Date).getTime();
-  if (eventTime > at) return undefined;
-  if (step.maxAgeMs !== undefined && eventTime <= at - step.maxAgeMs) return undefined;
+  const eventTime = values[group.eventTime];
+  if (!(eventTime instanceof Date)) {
+    throw new DecodeError(`group "${group.name}": the online store returned a record without its event time "${group.eventTime}"`, {
+      issues: [{ code: 'invalid_type', path: [group.eventTime], message: 'missing event time' }],
+    });
+  }
+  const ms = eventTime.getTime();
+  const limit = ageLimitMs(step);
+  if (ms > at || (limit !== undefined && ms <= at - limit)) return undefined;
   return values;
 }
 
@@ -122,28 +136,35 @@ export async function featureVectors<E extends object, const F extends readonly 
   const plan = buildTrainingPlan({ timestamp: '', entityKey: options.entityKey, features });
   checkEntityColumns(entities, plan.joins);
   const { online } = await store.backends();
-  const at = store.now();
   const failures: FeatureVectorFailure[] = [];
 
-  const values = await Promise.all(
+  const reads = await Promise.all(
     plan.joins.map(async (step, i) => {
       const group = (features[i] as AnyFeatureSelection).group;
       const keys = entities.map((entity) => spineKey(entity[step.key]));
-      const ids = [...new Set(keys.filter((key): key is string => key !== undefined))];
-      let found: Map<string, OnlineRecord>;
+      const ids = [...new Set(keys.filter((key): key is string => key !== undefined && storable(key)))];
       try {
-        found = await readRecords(online, group, ids, [...new Set([...step.features, group.eventTime])]);
+        return { group, keys, found: await readRecords(online, group, ids, [...new Set([...step.features, group.eventTime])]) };
       } catch (cause) {
-        const error = cause instanceof SkewlessError ? cause : new BackendError('READ_FAILED', `group "${group.name}": read failed: ${(cause as Error).message}`, { cause, group: group.name });
-        if (options.onFailure !== 'null') throw error;
-        failures.push({ group: group.name, rows: keys.flatMap((key, row) => (key === undefined ? [] : [row])), error });
-        found = new Map();
+        // Only a failed read is reported per group; a store that cannot work at all (a missing peer,
+        // a wrong option) fails the call whatever onFailure says.
+        if (cause instanceof SkewlessError && !(cause instanceof BackendError)) throw cause;
+        const failure = cause instanceof BackendError ? cause : new BackendError('READ_FAILED', `group "${group.name}": read failed: ${cause instanceof Error ? cause.message : describeValue(cause)}`, { cause, group: group.name, retryable: true });
+        if (options.onFailure !== 'null') throw failure;
+        failures.push({ group: group.name, rows: keys.flatMap((key, row) => (key === undefined ? [] : [row])), error: failure });
+        return { group, keys, found: new Map<string, OnlineRecord>() };
       }
-      const byId = new Map<string, Record<string, unknown> | undefined>();
-      for (const [id, record] of found) byId.set(id, visibleValues(group, step, record, at));
-      return keys.map((key) => (key === undefined ? undefined : byId.get(key)));
     }),
   );
+  // The instant is taken after the reads: whatever a backend hid as expired has expired by then, so
+  // the rule at `at` agrees with what was read.
+  const at = store.now();
+  const values = reads.map(({ group, keys, found }, i) => {
+    const step = plan.joins[i] as JoinStep;
+    const byId = new Map<string, Record<string, unknown> | undefined>();
+    for (const [id, record] of found) byId.set(id, visibleValues(group, step, record, at));
+    return keys.map((key) => (key === undefined ? undefined : byId.get(key)));
+  });
 
   const rows = entities.map((entity, r) => {
     const row: Record<string, unknown> = { ...entity };

@@ -26,7 +26,7 @@ export interface JoinStep {
    * The group's TTL: the chosen row is null once event time + TTL has been reached at t, as the
    * online store hides it then; absent when records never expire.
    */
-  readonly ttlMs: number | undefined;
+  readonly ttlMs?: number | undefined;
 }
 
 /**
