@@ -1,6 +1,6 @@
 import { AssertionError } from 'node:assert';
 import { type EntityRow, type FeatureVectorOptions, featureVectors } from '../serving/feature-vectors.js';
-import type { AnyFeatureSelection } from '../schema/types.js';
+import type { AnyFeatureColumns } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { trainingSet } from '../training/training-set.js';
 
@@ -34,7 +34,7 @@ function show(value: unknown): string {
 /**
  * Serves a feature vector for each entity from the store's online tier, builds the training row for
  * (entity, the read's instant) from its offline tier, and checks they are the same row, column by
- * column. Throws an AssertionError naming the first entity row and column that differ, so it works
+ * column, request features' outputs included (their request values are the entity rows' columns). Throws an AssertionError naming the first entity row and column that differ, so it works
  * as-is in vitest, jest or node:test. Run it after ingesting (and, on AWS, once SageMaker has
  * delivered the offline rows): the two sides read different stores, so this is the end-to-end proof
  * that what a model is trained on is what it is served.
@@ -50,7 +50,7 @@ function show(value: unknown): string {
  * });
  * ```
  */
-export async function expectServingParity<E extends object, const F extends readonly AnyFeatureSelection[]>(
+export async function expectServingParity<E extends object, const F extends readonly AnyFeatureColumns[]>(
   store: FeatureStore,
   options: Omit<FeatureVectorOptions<E, F>, 'onFailure'>,
 ): Promise<ServingParityReport> {
