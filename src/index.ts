@@ -1,6 +1,7 @@
 // The dialect-neutral core: what a user writes. No AWS client, no DuckDB, no side effects at import time;
 // plumbing lives in the subpath it belongs to (the SQL layer in skewless/sql, backends in aws/local).
 export { defineFeatureGroup, isFeatureGroup } from './feature-group.js';
+export { defineRequestFeatures, isRequestFeatures } from './request-features/define.js';
 export { createFeatureStore } from './store/feature-store.js';
 export { avg, count, distinctCount, last, max, min, sum } from './pipeline/builders.js';
 export type { Aggregation, AggregationKind, Aggregations, AnyAggregation, StateCompaction, WindowOptions } from './schema/aggregation-spec.js';
@@ -79,8 +80,10 @@ export { epochMillis, epochSeconds, isoTimestamp } from './schema/time.js';
 export type {
   AggregateValues,
   AggregationsOf,
+  AnyFeatureColumns,
   AnyFeatureGroup,
   AnyFeatureSelection,
+  AnyRequestFeatures,
   AnyObjectSchema,
   AnySchema,
   BatchOptions,
@@ -95,10 +98,17 @@ export type {
   InferFeatures,
   InferRawSource,
   InferSource,
+  InferRequest,
+  InferRequestOutputs,
   InferTrainingRow,
   OnlineStorageType,
   ProcessFailure,
   ProcessResult,
   ProcessedRecord,
+  ReadsOf,
+  ReadValues,
+  RequestFeatures,
+  RequestFeaturesConfig,
+  RequestFeaturesOptions,
   SelectionOptions,
 } from './schema/types.js';

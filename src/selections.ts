@@ -1,16 +1,18 @@
-// What training sets, feature vectors and the serving handler share about a list of selections.
+// What training sets, feature vectors and the serving handler share about a `features` list.
 import * as z from 'zod/mini';
 import { isFeatureGroup } from './feature-group.js';
-import type { AnyFeatureSelection } from './schema/types.js';
-import { expected, lazySchema } from './util/options.js';
+import { isRequestFeatures } from './request-features/define.js';
+import type { AnyFeatureColumns, AnyFeatureSelection } from './schema/types.js';
+import { expected } from './util/options.js';
 
-/** A selection made by `group.select(...)`, as an option schema (training sets and feature vectors take lists of them). */
-export const selectionSchema = /* @__PURE__ */ lazySchema(() => z.custom<AnyFeatureSelection>(
-  (value) => typeof value === 'object' && value !== null && isFeatureGroup((value as Partial<AnyFeatureSelection>).group) && Array.isArray((value as Partial<AnyFeatureSelection>).features),
-  { error: expected("a selection made by group.select('feature', ...)") },
-));
+function isSelection(value: unknown): value is AnyFeatureSelection {
+  return typeof value === 'object' && value !== null && isFeatureGroup((value as Partial<AnyFeatureSelection>).group) && Array.isArray((value as Partial<AnyFeatureSelection>).features);
+}
 
-/** The selections, each with `maxAge` where it has none of its own and a default is given. */
-export function withDefaultMaxAge(features: readonly AnyFeatureSelection[], maxAge: string | undefined): readonly AnyFeatureSelection[] {
-  return maxAge === undefined ? features : features.map((s) => (s.options.maxAge === undefined ? s.with({ maxAge }) : s));
+/** A `features` list as an option schema: selections made by `group.select(...)` and request features, at least one. */
+export function featureListSchema(what: string) {
+  const item = z.custom<AnyFeatureColumns>((value) => isSelection(value) || isRequestFeatures(value), {
+    error: expected("a selection made by group.select('feature', ...) or request features made by defineRequestFeatures"),
+  });
+  return z.array(item, { error: expected('a list of selections') }).check(z.minLength(1, { error: `${what} needs at least one feature selection` }));
 }

@@ -8,7 +8,14 @@ import {
   max,
   sum,
   defineFeatureGroup,
+  defineRequestFeatures,
+  type AnyRequestFeatures,
   type FeatureSelection,
+  type FeatureStore,
+  featureVectors,
+  type InferRequest,
+  type InferRequestOutputs,
+  trainingSet,
   type InferFeatures,
   type InferRawSource,
   type InferSource,
@@ -229,5 +236,76 @@ describe('aggregations', () => {
       // @ts-expect-error: the group has no feature "amount"
       aggregations: { s: sum('amount', { window: '1h' }) },
     });
+  });
+});
+
+describe('request features', () => {
+  const amountVsHistory = defineRequestFeatures({
+    name: 'amount-vs-history',
+    request: z.object({ amount: z.number(), channel: z.enum(['web', 'pos']).optional() }),
+    reads: { card: cardActivity.select('amount', 'risk'), foreign: cardActivity.select('is_foreign').with({ key: 'payee_id' }) },
+    features: z.object({ ratio: z.number().nullable(), web: z.boolean(), note: z.string().optional() }),
+    transform: (request, reads) => {
+      expectTypeOf(request).toEqualTypeOf<{ amount: number; channel?: 'web' | 'pos' | undefined }>();
+      expectTypeOf(reads).toEqualTypeOf<{ card: { amount: number | null; risk: bigint | null }; foreign: { is_foreign: boolean | null } }>();
+      return { ratio: reads.card.amount ? request.amount / reads.card.amount : null, web: request.channel === 'web' };
+    },
+  });
+
+  it('checks the transform result against the features schema', () => {
+    defineRequestFeatures({
+      name: 'wrong',
+      request: z.object({ amount: z.number() }),
+      features: z.object({ ratio: z.number() }),
+      // @ts-expect-error ratio must be a number
+      transform: (request) => ({ ratio: String(request.amount) }),
+    });
+  });
+
+  it('read only features their selections chose', () => {
+    defineRequestFeatures({
+      name: 'unread',
+      request: z.object({ amount: z.number() }),
+      reads: { card: cardActivity.select('amount') },
+      features: z.object({ x: z.boolean() }),
+      // @ts-expect-error is_foreign was not selected
+      transform: (_request, { card }) => ({ x: card.is_foreign === true }),
+    });
+  });
+
+  it('add their outputs to training rows under their name, or the prefix given; optional outputs nullable', () => {
+    const plain = cardActivity.select('amount');
+    type Row = InferTrainingRow<{ card_id: string; amount: number }, [typeof plain, typeof amountVsHistory]>;
+    expectTypeOf<Row>().toEqualTypeOf<{
+      card_id: string;
+      amount: number;
+      'card-activity__amount': number | null;
+      'amount-vs-history__ratio': number | null;
+      'amount-vs-history__web': boolean;
+      'amount-vs-history__note': string | null;
+    }>();
+    const renamed = amountVsHistory.with({ prefix: 'rq_' });
+    type Renamed = InferTrainingRow<{ card_id: string }, [typeof renamed]>;
+    expectTypeOf<Renamed>().toEqualTypeOf<{ card_id: string; rq_ratio: number | null; rq_web: boolean; rq_note: string | null }>();
+  });
+
+  it('type training sets and feature vectors listing them beside selections', async () => {
+    const store = {} as FeatureStore;
+    const { rows } = await trainingSet(store, {
+      spine: [{ card_id: 'c1', t: new Date(), amount: 12 }],
+      entityKey: 'card_id',
+      timestamp: 't',
+      features: [cardActivity.select('is_foreign'), amountVsHistory],
+    });
+    expectTypeOf(rows[0]!['amount-vs-history__ratio']).toEqualTypeOf<number | null>();
+    expectTypeOf(rows[0]!['card-activity__is_foreign']).toEqualTypeOf<boolean | null>();
+    const served = await featureVectors(store, { entities: [{ card_id: 'c1', amount: 3 }], entityKey: 'card_id', features: [amountVsHistory.with({ prefix: '' })] });
+    expectTypeOf(served.rows[0]!.web).toEqualTypeOf<boolean>();
+  });
+
+  it('infer the request values and outputs, and are assignable to AnyRequestFeatures', () => {
+    expectTypeOf<InferRequest<typeof amountVsHistory>>().toEqualTypeOf<{ amount: number; channel?: 'web' | 'pos' | undefined }>();
+    expectTypeOf<InferRequestOutputs<typeof amountVsHistory>>().toEqualTypeOf<{ ratio: number | null; web: boolean; note?: string | undefined }>();
+    expectTypeOf(amountVsHistory).toMatchTypeOf<AnyRequestFeatures>();
   });
 });

@@ -1,13 +1,14 @@
 // The audit applied to whole feature vectors: on a sample of entities, the vector served now against
 // the training row built for the same instant, column by column.
 import { ConfigurationError } from '../errors.js';
-import type { AnyFeatureSelection } from '../schema/types.js';
+import type { AnyFeatureColumns, AnyFeatureSelection } from '../schema/types.js';
 import { featureVectors } from '../serving/feature-vectors.js';
-import { buildTrainingPlan, spineKey } from '../sql/plan.js';
+import { spineKey } from '../sql/plan.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { trainingSet } from '../training/training-set.js';
 import { checkOptions, countSchema, durationSchema, expected, lazySchema, positiveInteger } from '../util/options.js';
-import { selectionSchema } from '../selections.js';
+import { featureListSchema } from '../selections.js';
+import { planFeatureList } from '../request-features/plan.js';
 import * as z from 'zod/mini';
 import { equalValues, sampleIds } from './audit.js';
 
@@ -20,7 +21,8 @@ export interface VectorAuditOptions {
   readonly seed?: number;
   /** The entity column with the record identifier (a selection's `key` overrides it). */
   readonly entityKey: string;
-  readonly features: readonly AnyFeatureSelection[];
+  /** Selections and request features, as `featureVectors` and `trainingSet` take them. */
+  readonly features: readonly AnyFeatureColumns[];
   readonly maxAge?: string;
   /** Numbers closer than this count as equal; default 0 (exact). */
   readonly tolerance?: number;
@@ -55,24 +57,24 @@ const vectorAuditOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
   sample: z.optional(positiveInteger()),
   seed: z.optional(z.int({ error: expected('a whole number') })),
   entityKey: z.string({ error: expected('the entity column with the record identifier') }),
-  features: z.array(selectionSchema(), { error: expected('a list of selections') }).check(z.minLength(1, { error: 'a vector audit needs at least one feature selection' })),
+  features: featureListSchema('a vector audit'),
   maxAge: z.optional(durationSchema()),
   tolerance: z.optional(z.number({ error: expected('a number, 0 or more') }).check(z.gte(0))),
   examples: z.optional(countSchema()),
 }));
 
 /** Entity rows of sampled identifiers of the first selection's group; other selections must be keyed by the same column. */
-async function sampleEntities(store: FeatureStore, options: VectorAuditOptions): Promise<Record<string, unknown>[]> {
-  const keyed = options.features.find((s) => s.options.key !== undefined && s.options.key !== options.entityKey);
+async function sampleEntities(store: FeatureStore, options: VectorAuditOptions, selections: readonly AnyFeatureSelection[]): Promise<Record<string, unknown>[]> {
+  const keyed = selections.find((s) => s.options.key !== undefined && s.options.key !== options.entityKey);
   if (keyed) {
     throw new ConfigurationError(
       'INVALID_CONFIG',
-      `selection of "${keyed.group.name}" reads its identifier from "${keyed.options.key}", which a sample of "${options.features[0]?.group.name}" identifiers does not have: pass entities`,
+      `selection of "${keyed.group.name}" reads its identifier from "${keyed.options.key}", which a sample of "${selections[0]?.group.name}" identifiers does not have: pass entities`,
     );
   }
   const { offline } = await store.backends();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', 'a vector audit compares with the offline store, and the store has none');
-  const group = (options.features[0] as AnyFeatureSelection).group;
+  const group = (selections[0] as AnyFeatureSelection).group;
   const ids = (await offline.scan(group)).map((row) => spineKey(row[group.recordIdentifier])).filter((id): id is string => id !== undefined);
   return sampleIds(ids, options.sample ?? 1000, options.seed ?? 1).map((id) => ({ [options.entityKey]: id }));
 }
@@ -94,7 +96,8 @@ async function sampleEntities(store: FeatureStore, options: VectorAuditOptions):
  */
 export async function auditVectors(store: FeatureStore, options: VectorAuditOptions): Promise<VectorAuditReport> {
   checkOptions(vectorAuditOptions, options, 'auditVectors options');
-  const entities = options.entities ? [...options.entities] : await sampleEntities(store, options);
+  const list = planFeatureList(options.features, options.entityKey, options.maxAge);
+  const entities = options.entities ? [...options.entities] : await sampleEntities(store, options, list.selections);
   const maxAge = options.maxAge !== undefined ? { maxAge: options.maxAge } : {};
   const served = await featureVectors(store, { entities, entityKey: options.entityKey, features: options.features, ...maxAge });
   const instant = '__skewless_audited_at';
@@ -107,10 +110,12 @@ export async function auditVectors(store: FeatureStore, options: VectorAuditOpti
   });
   const tolerance = options.tolerance ?? 0;
   const maxExamples = options.examples ?? 50;
-  // Exactly the selected features' columns: an entity column is the caller's, whatever its name.
-  const columns = buildTrainingPlan({ timestamp: instant, entityKey: options.entityKey, features: options.features }).joins.flatMap((step) =>
-    step.features.map((feature) => `${step.prefix}${feature}`),
-  );
+  // Exactly the listed features' columns and the request features' outputs: an entity column is the
+  // caller's, whatever its name, and reads only request features take are not in the rows.
+  const columns = [
+    ...list.selections.slice(0, list.listed).flatMap((s) => s.features.map((feature) => `${s.options.prefix ?? `${s.group.name}__`}${feature}`)),
+    ...list.outputs.map((output) => output.name),
+  ];
   const mismatches: Record<string, number> = Object.fromEntries(columns.map((column) => [column, 0]));
   const examples: VectorDifference[] = [];
   let consistent = 0;

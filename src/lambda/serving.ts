@@ -4,11 +4,13 @@ import * as zc from 'zod/v4/core';
 import * as z from 'zod/mini';
 import { BackendError, ConfigurationError, DataError, SkewlessError, type SkewlessIssue } from '../errors.js';
 import { buildTrainingPlan } from '../sql/plan.js';
-import type { AnyFeatureSelection, AnySchema } from '../schema/types.js';
+import { planFeatureList } from '../request-features/plan.js';
+import type { AnyFeatureColumns, AnySchema } from '../schema/types.js';
 import { featureVectors } from '../serving/feature-vectors.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { checkOptions, durationSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
-import { selectionSchema } from '../selections.js';
+import { featureListSchema } from '../selections.js';
+import { isRequestFeatures, requestFeaturesInternals } from '../request-features/define.js';
 
 /** The part of an API Gateway HTTP API (payload 2.0) or function URL event the handler reads. */
 export interface HttpRequestEvent {
@@ -22,16 +24,19 @@ export interface HttpResponse {
   readonly body: string;
 }
 
-export interface FeatureVectorHandlerOptions<F extends readonly AnyFeatureSelection[] = readonly AnyFeatureSelection[]> {
+export interface FeatureVectorHandlerOptions<F extends readonly AnyFeatureColumns[] = readonly AnyFeatureColumns[]> {
   /** Where vectors are read: `createFeatureStore({ online: sageMakerOnline(), offline: false })`. */
   readonly store: FeatureStore;
   /**
    * The schema of one request (the JSON body, or each element of a JSON array body): its fields are the
    * entity columns — the record identifiers and any request data, e.g. the transaction being scored.
+   * Fields request features read that this schema leaves out are taken from the body as sent, and
+   * checked by the request features' own schemas.
    */
   readonly request: AnySchema;
   /** The request field with the record identifier (a selection's `key` overrides it). */
   readonly entityKey: string;
+  /** Selections and request features, as `featureVectors` takes them. */
   readonly features: F;
   /** Default `maxAge` for selections without their own. */
   readonly maxAge?: string;
@@ -44,7 +49,7 @@ const handlerOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
     store: objectWith(['backends', 'now'], 'a feature store made by createFeatureStore'),
     request: z.custom<AnySchema>((value) => typeof value === 'object' && value !== null && '_zod' in value, { error: expected('a zod schema of the request body') }),
     entityKey: z.string({ error: expected('the request field with the record identifier') }),
-    features: z.array(selectionSchema(), { error: expected('a list of selections') }).check(z.minLength(1, { error: 'a feature vector needs at least one feature selection' })),
+    features: featureListSchema('a feature vector'),
     maxAge: z.optional(durationSchema()),
     log: z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') })),
   },
@@ -65,8 +70,12 @@ function badRequest(message: string, issues: readonly SkewlessIssue[] = []): Htt
   return respond(400, { error: 'INVALID_REQUEST', message, issues: issues.map(({ code, path, message: text }) => ({ code, path, message: text })) });
 }
 
-/** The request's entity rows, or the 400 that says why there are none. */
-function readRequest(event: HttpRequestEvent | undefined, schema: AnySchema): { rows: Record<string, unknown>[]; many: boolean } | HttpResponse {
+/**
+ * The request's entity rows, or the 400 that says why there are none. `requestFields` are the fields
+ * request features read: one the schema did not keep is taken from the body as sent (the request
+ * features' schemas check it when they run).
+ */
+function readRequest(event: HttpRequestEvent | undefined, schema: AnySchema, requestFields: readonly string[]): { rows: Record<string, unknown>[]; many: boolean } | HttpResponse {
   const text = event?.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
   if (text.trim() === '') return badRequest('the request has no body: send a JSON object (one vector) or an array of them');
   let body: unknown;
@@ -86,7 +95,12 @@ function readRequest(event: HttpRequestEvent | undefined, schema: AnySchema): { 
       // A refinement that throws (or needs async parsing) is the schema's failure on this request.
       return badRequest(`the request schema could not check request ${index}: ${(error as Error).message}`);
     }
-    if (parsed.success) rows.push(parsed.data as Record<string, unknown>);
+    if (parsed.success) {
+      const row = parsed.data as Record<string, unknown>;
+      const sent = typeof item === 'object' && item !== null ? (item as Record<string, unknown>) : {};
+      for (const field of requestFields) if (!(field in row) && field in sent) row[field] = sent[field];
+      rows.push(row);
+    }
     else for (const issue of parsed.error.issues) issues.push({ code: issue.code, path: many ? [index, ...issue.path] : issue.path, message: issue.message });
   }
   if (issues.length > 0) return badRequest('the request does not match the request schema', issues);
@@ -105,7 +119,8 @@ function backendFailure(error: BackendError): HttpResponse {
  * so the vector is the training row for (request, `at`). bigint values are sent as decimal strings
  * and dates as ISO-8601. A body that is not JSON or does not match the schema is a 400 with the
  * schema's issues; a failed read is a 503 (retryable) or 502 naming the group — never a vector with
- * silent nulls.
+ * silent nulls. Request features in `features` take their request values from the body (fields the
+ * `request` schema leaves out as sent), and request data their schemas refuse is a 400 with the issues.
  *
  * ### Example
  * ```ts
@@ -118,11 +133,12 @@ function backendFailure(error: BackendError): HttpResponse {
  * });
  * ```
  */
-export function featureVectorHandler<const F extends readonly AnyFeatureSelection[]>(options: FeatureVectorHandlerOptions<F>) {
+export function featureVectorHandler<const F extends readonly AnyFeatureColumns[]>(options: FeatureVectorHandlerOptions<F>) {
   checkOptions(handlerOptions, options, 'featureVectorHandler options');
-  // What would fail every request fails here instead: columns two selections both produce, and a
-  // request schema without a field a selection reads its identifier from.
-  const plan = buildTrainingPlan({ timestamp: '', entityKey: options.entityKey, features: options.features });
+  // What would fail every request fails here instead: columns two selections (or request features)
+  // both produce, and a request schema without a field a read takes its identifier from.
+  const list = planFeatureList(options.features, options.entityKey, options.maxAge);
+  const plan = buildTrainingPlan({ timestamp: '', entityKey: options.entityKey, features: list.selections });
   const def = options.request._zod.def as { type: string; shape?: Record<string, unknown> };
   if (def.type !== 'object' || def.shape === undefined) {
     throw new ConfigurationError('INVALID_CONFIG', `featureVectorHandler: request must be a z.object(...) schema of one request, got a ${def.type} schema`);
@@ -131,10 +147,11 @@ export function featureVectorHandler<const F extends readonly AnyFeatureSelectio
     if (step.key in def.shape) continue;
     throw new ConfigurationError('INVALID_CONFIG', `featureVectorHandler: the request schema has no field "${step.key}", the record identifier of "${step.group}" (entityKey, or the selection's key); its fields: ${Object.keys(def.shape).join(', ')}`);
   }
+  const requestFields = [...new Set(options.features.filter(isRequestFeatures).flatMap((f) => requestFeaturesInternals(f).requestFields))];
   const log = options.log === false ? undefined : (options.log ?? ((line: string) => console.log(line)));
   return async (event: HttpRequestEvent): Promise<HttpResponse> => {
     const started = Date.now();
-    const request = readRequest(event, options.request);
+    const request = readRequest(event, options.request, requestFields);
     let response: HttpResponse;
     let entities = 0;
     if ('statusCode' in request) response = request;
@@ -152,7 +169,11 @@ export function featureVectorHandler<const F extends readonly AnyFeatureSelectio
         // A read that failed is the backend's; a request the schema let through but the read refused is
         // the caller's; anything else (a stored value that cannot be decoded) is ours.
         if (error instanceof BackendError) response = backendFailure(error);
-        else if (error instanceof DataError) response = respond(400, { error: error.code, message: error.message });
+        else if (error instanceof DataError && error.issues.length > 0 && error.row !== undefined) {
+          // Request data that request features' schemas refuse: their issues, placed as the body's.
+          const row = error.row;
+          response = badRequest(error.message, error.issues.map((issue) => ({ ...issue, path: request.many ? [row, ...issue.path] : issue.path })));
+        } else if (error instanceof DataError) response = respond(400, { error: error.code, message: error.message });
         else if (error instanceof SkewlessError) response = respond(500, { error: error.code, message: error.message });
         else throw error;
       }

@@ -9,6 +9,7 @@ import {
   TransformError,
 } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
+import { notAnObject } from '../util/options.js';
 import type { CompiledDefinition } from '../schema/compile.js';
 import type { FeatureSpec } from '../schema/feature-spec.js';
 import type { BatchOptions, BatchResult, ProcessResult } from '../schema/types.js';
@@ -75,20 +76,10 @@ export interface CompleteOptions extends BatchOptions {
   readonly aggregated?: (index: number) => { readonly values: Record<string, unknown>; readonly late: boolean } | undefined;
 }
 
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
-}
-
 /** A failed record's position: the caller's, else its index in the batch. Built only on failure. */
 function at(given: SourcePosition | ((index: number) => SourcePosition) | undefined, index: number | undefined): SourcePosition | undefined {
   if (typeof given === 'function') return given(index as number);
   return given ?? (index === undefined ? undefined : { index });
-}
-
-function isThenable(value: object): boolean {
-  return typeof (value as { then?: unknown }).then === 'function';
 }
 
 /**
@@ -143,8 +134,8 @@ export function createPipeline<R>(definition: CompiledDefinition<R>, reducer: Re
       const reason = cause instanceof Error ? cause.message : String(cause);
       return { error: new TransformError(`group "${name}": transform threw: ${reason}`, { position: at(given, index), cause }) };
     }
-    if (typeof output !== 'object' || output === null || Array.isArray(output) || isThenable(output)) {
-      const what = output !== null && typeof output === 'object' && isThenable(output) ? 'a Promise' : describeValue(output);
+    const what = notAnObject(output);
+    if (what !== undefined) {
       return {
         error: new TransformError(
           `group "${name}": transform must return a record object synchronously, got ${what}`,

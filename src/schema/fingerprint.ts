@@ -46,10 +46,59 @@ export function computeFingerprint(input: FingerprintInput): string {
     source: describeSchema(input.source),
     features: describeSchema(input.features),
     specs: input.specs,
-    transform: canonicalSource(input.transform.toString()),
-    ...(input.helpers.length > 0 ? { helpers: input.helpers.map((helper) => canonicalSource(helper.toString())) } : {}),
+    ...codeOf(input.transform, input.helpers),
     version: input.version ?? null,
     aggregations: input.aggregations ?? null,
   });
+  return digest(text);
+}
+
+/** The transform's and its helpers' code, canonical: what both fingerprints hash of a definition's functions. */
+function codeOf(transform: (...args: never[]) => unknown, helpers: readonly ((...args: never[]) => unknown)[]): { transform: string; helpers?: string[] } {
+  return {
+    transform: canonicalSource(transform.toString()),
+    ...(helpers.length > 0 ? { helpers: helpers.map((helper) => canonicalSource(helper.toString())) } : {}),
+  };
+}
+
+function digest(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+/** One read of request features, as the fingerprint covers it: which group, which features, keyed and bounded how. */
+export interface FingerprintRead {
+  readonly group: string;
+  readonly features: readonly string[];
+  readonly key: string | undefined;
+  readonly maxAge: string | undefined;
+}
+
+export interface RequestFingerprintInput {
+  readonly name: string;
+  readonly request: zc.$ZodType;
+  readonly features: zc.$ZodType;
+  readonly reads: Readonly<Record<string, FingerprintRead>>;
+  readonly transform: (...args: never[]) => unknown;
+  readonly helpers: readonly ((...args: never[]) => unknown)[];
+  readonly version: string | number | undefined;
+}
+
+/**
+ * The fingerprint of request features, made as a group's is: the name, both schemas, the transform's
+ * (and its helpers') canonical code, the reads (group, features, key, maxAge; not the output prefix,
+ * which renames columns only) and `version`. 16 hex digits.
+ */
+export function computeRequestFingerprint(input: RequestFingerprintInput): string {
+  return digest(
+    canonicalJson({
+      fingerprintFormat: 2,
+      kind: 'request-features',
+      name: input.name,
+      request: describeSchema(input.request),
+      features: describeSchema(input.features),
+      reads: Object.fromEntries(Object.entries(input.reads).map(([name, read]) => [name, { ...read, key: read.key ?? null, maxAge: read.maxAge ?? null }])),
+      ...codeOf(input.transform, input.helpers),
+      version: input.version ?? null,
+    }),
+  );
 }

@@ -265,9 +265,15 @@ type SelectionColumns<Sel> = Sel extends FeatureSelection<string, infer Selected
   ? { [K in keyof Selected & string as `${P}${K}`]: Selected[K] | null }
   : never;
 
+/** The output columns of request features: `<prefix><feature>` as its `features` schema types them, an optional one null when absent. */
+type RequestColumns<R> = R extends RequestFeatures<string, AnyObjectSchema, ReadsOf, infer Out, infer P>
+  ? { [K in keyof zc.output<Out> & string as `${P}${K}`]: undefined extends zc.output<Out>[K] ? Exclude<zc.output<Out>[K], undefined> | null : zc.output<Out>[K] }
+  : never;
+
 /**
- * A training-set row: the spine row's own columns plus every selected feature as
- * `<group>__<feature>` (or `<prefix><feature>`), null where no feature row qualified.
+ * A training-set row (and a served feature vector): the spine row's own columns plus every selected
+ * feature as `<group>__<feature>` (or `<prefix><feature>`), null where no feature row qualified, and
+ * every request feature's outputs as `<name>__<feature>` (or `<prefix><feature>`).
  *
  * ### Example
  * ```ts
@@ -275,6 +281,86 @@ type SelectionColumns<Sel> = Sel extends FeatureSelection<string, infer Selected
  * // { card_id: string; label_time: Date; fraud: boolean; 'card-activity__amount': number | null }
  * ```
  */
-export type InferTrainingRow<Spine extends object, Selections extends readonly AnyFeatureSelection[]> = Simplify<
-  Spine & UnionToIntersection<SelectionColumns<Selections[number]>>
+export type InferTrainingRow<Spine extends object, Features extends readonly AnyFeatureColumns[]> = Simplify<
+  Spine & UnionToIntersection<SelectionColumns<Features[number]> | RequestColumns<Features[number]>>
 >;
+
+/** The selections request features read, each under a name of the user's choosing: `{ card: cardActivity.select('amount_avg_24h') }`. */
+export type ReadsOf = { readonly [name: string]: AnyFeatureSelection };
+
+/** What a request-features transform receives for its reads: per read, each selected feature, null where no row qualified. */
+export type ReadValues<R> = {
+  -readonly [K in keyof R]: R[K] extends FeatureSelection<string, infer Selected, string> ? Simplify<{ [F in keyof Selected]: Selected[F] | null }> : never;
+};
+
+export interface RequestFeaturesConfig<N extends string, Req extends AnyObjectSchema, Out extends AnyObjectSchema, R extends ReadsOf> {
+  /** Names the output columns (`<name>__<feature>`) and errors: 1-64 letters, digits, - and _, as group names. */
+  readonly name: N;
+  /** The request data, as columns of a spine row (training) or of an entity row (serving): a zod object schema. */
+  readonly request: Req;
+  /** The stored features the transform needs, by a name the transform reads them under; default none. */
+  readonly reads?: R;
+  /** The outputs, as a zod object schema: each becomes a column of training rows and feature vectors. */
+  readonly features: Out;
+  /**
+   * A pure function from the validated request and the reads' values (as of the row's time) to the
+   * outputs. It must not read the clock, randomness or anything but its arguments.
+   */
+  readonly transform: (request: zc.output<Req>, reads: ReadValues<R>) => zc.input<Out>;
+  /** Module-level functions the transform calls, whose code the fingerprint covers too (as for groups). */
+  readonly helpers?: readonly ((...args: never[]) => unknown)[];
+  readonly description?: string;
+  /** Bump to change the fingerprint when behaviour changes outside the transform's text. */
+  readonly version?: string | number;
+}
+
+/** Options of request features in a training set or feature vectors. */
+export interface RequestFeaturesOptions {
+  /** Column prefix; defaults to `<name>__`. */
+  readonly prefix?: string;
+}
+
+declare const requestFeaturesBrand: unique symbol;
+
+/**
+ * Features computed from request data at the row's time, by one transform in training (request values
+ * from spine columns) and in serving (from the call). Listed in `features` beside selections.
+ */
+export interface RequestFeatures<
+  N extends string = string,
+  Req extends AnyObjectSchema = AnyObjectSchema,
+  R extends ReadsOf = ReadsOf,
+  Out extends AnyObjectSchema = AnyObjectSchema,
+  P extends string = `${N}__`,
+> {
+  readonly [requestFeaturesBrand]: true;
+  readonly name: N;
+  readonly request: Req;
+  readonly reads: R;
+  readonly features: Out;
+  transform(request: zc.output<Req>, reads: ReadValues<R>): zc.input<Out>;
+  readonly description: string | undefined;
+  readonly version: string | number | undefined;
+  /** The names of the outputs the `features` schema declares, in order. */
+  readonly featureNames: readonly (keyof zc.output<Out> & string)[];
+  /** A stable hash of the definition: name, both schemas, the transform's code, the reads and `version`. */
+  readonly fingerprint: string;
+  readonly options: RequestFeaturesOptions;
+  /** Returns a copy with these options set; a `prefix` renames the output columns in the type too. */
+  with<const O extends RequestFeaturesOptions>(options: O): RequestFeatures<N, Req, R, Out, O extends { readonly prefix: infer Q extends string } ? Q : P>;
+  /** Phantom: the output column prefix. Never set at run time. */
+  readonly '~prefix'?: P;
+}
+
+/** Any request features, whatever their schemas. */
+// biome-ignore lint/suspicious/noExplicitAny: the reads' selections are invariant, as in AnyFeatureSelection
+export type AnyRequestFeatures = RequestFeatures<string, AnyObjectSchema, any, AnyObjectSchema, string>;
+
+/** What a `features` list of a training set or feature vectors holds: selections and request features. */
+export type AnyFeatureColumns = AnyFeatureSelection | AnyRequestFeatures;
+
+/** The request values request features take, as a spine or entity row holds them (before their schema parses them). */
+export type InferRequest<R extends AnyRequestFeatures> = zc.input<R['request']>;
+
+/** The outputs of request features, as their transform returns them once validated. */
+export type InferRequestOutputs<R extends AnyRequestFeatures> = zc.output<R['features']>;

@@ -2,28 +2,36 @@
 // store, so a served row and the training row built for the same instant are the same row.
 import { BackendError, DataError, DecodeError, SkewlessError } from '../errors.js';
 import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
-import type { AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
+import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
 import { ageLimitMs, buildTrainingPlan, type JoinStep, spineKey } from '../sql/plan.js';
-import { selectionSchema, withDefaultMaxAge } from '../selections.js';
+import { featureListSchema } from '../selections.js';
+import { planFeatureList } from '../request-features/plan.js';
 import { checkOptions, describeValue, durationSchema, expected, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
 
 export type EntityRow = Readonly<Record<string, unknown>>;
 
-export interface FeatureVectorOptions<E extends object = EntityRow, F extends readonly AnyFeatureSelection[] = readonly AnyFeatureSelection[]> {
-  /** One row per vector wanted, holding the record identifiers (and any other columns, kept as they are). */
+export interface FeatureVectorOptions<E extends object = EntityRow, F extends readonly AnyFeatureColumns[] = readonly AnyFeatureColumns[]> {
+  /**
+   * One row per vector wanted, holding the record identifiers, the request data request features read
+   * (the transaction being scored, say), and any other columns, kept as they are.
+   */
   readonly entities: readonly E[];
   /** The entity column with the record identifier (a selection's `key` overrides it). */
   readonly entityKey: string;
-  /** The same selections a training set takes, with the same `key`, `prefix` and `maxAge` options. */
+  /**
+   * The same selections and request features a training set takes, with the same `key`, `prefix` and
+   * `maxAge` options; request features take their request values from the entity rows.
+   */
   readonly features: F;
   /** Default `maxAge` for selections without their own, e.g. `'30d'`. */
   readonly maxAge?: string;
   /**
    * A failed read: `'throw'` (default) throws its `BackendError`; `'null'` leaves that group's columns
-   * null for the rows it concerned and lists it in `failures`, so nothing failed reads as a missing entity.
+   * null for the rows it concerned (and the outputs of request features reading it) and lists it in
+   * `failures`, so nothing failed reads as a missing entity.
    */
   readonly onFailure?: 'throw' | 'null';
 }
@@ -49,7 +57,7 @@ const featureVectorOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
     error: expected('a list of entity rows, e.g. [{ card_id: "c1" }]'),
   }),
   entityKey: z.string({ error: expected('the entity column with the record identifier') }),
-  features: z.array(selectionSchema(), { error: expected('a list of selections') }).check(z.minLength(1, { error: 'feature vectors need at least one feature selection' })),
+  features: featureListSchema('feature vectors'),
   maxAge: z.optional(durationSchema()),
   onFailure: z.optional(z.enum(['throw', 'null'], { error: expected("'throw' or 'null'") })),
 }));
@@ -112,7 +120,8 @@ function visibleValues(group: AnyFeatureGroup, step: JoinStep, found: OnlineReco
  * where the online store cannot know: a latest record dated after `at` hides older ones (served null,
  * trained as the older record), and a HardDelete forgets the deleted event time. Groups are
  * read concurrently, one GetRecord per group for one entity and batched reads for many, fetching
- * only the selected features.
+ * only the selected features. Request features in the list run over each row after the reads, with
+ * their request values from the entity row: the transform a training set runs, on the same values.
  *
  * ### Example
  * ```ts
@@ -126,17 +135,20 @@ function visibleValues(group: AnyFeatureGroup, step: JoinStep, found: OnlineReco
  * rows[0]['card-activity__amount'];   // number | null, as in a training row
  * ```
  */
-export async function featureVectors<E extends object, const F extends readonly AnyFeatureSelection[]>(
+export async function featureVectors<E extends object, const F extends readonly AnyFeatureColumns[]>(
   store: FeatureStore,
   options: FeatureVectorOptions<E, F>,
 ): Promise<FeatureVectors<InferTrainingRow<E, F>>> {
   checkOptions(featureVectorOptions, options, 'featureVectors options');
   const entities = options.entities as readonly EntityRow[];
-  const features = withDefaultMaxAge(options.features, options.maxAge);
+  const list = planFeatureList(options.features, options.entityKey, options.maxAge);
+  const features = list.selections;
   const plan = buildTrainingPlan({ timestamp: '', entityKey: options.entityKey, features });
   checkEntityColumns(entities, plan.joins);
   const { online } = await store.backends();
   const failures: FeatureVectorFailure[] = [];
+  // Per join step, the entity rows whose read failed (`onFailure: 'null'`): request features reading it give nulls there.
+  const failed = new Map<number, ReadonlySet<number>>();
 
   const reads = await Promise.all(
     plan.joins.map(async (step, i) => {
@@ -149,9 +161,11 @@ export async function featureVectors<E extends object, const F extends readonly 
         // Only a failed read is reported per group; a store that cannot work at all (a missing peer,
         // a wrong option) fails the call whatever onFailure says.
         if (cause instanceof SkewlessError && !(cause instanceof BackendError)) throw cause;
-        const failure = cause instanceof BackendError ? cause : new BackendError('READ_FAILED', `group "${group.name}": read failed: ${cause instanceof Error ? cause.message : describeValue(cause)}`, { cause, group: group.name, retryable: true });
-        if (options.onFailure !== 'null') throw failure;
-        failures.push({ group: group.name, rows: keys.flatMap((key, row) => (key === undefined ? [] : [row])), error: failure });
+        const error = cause instanceof BackendError ? cause : new BackendError('READ_FAILED', `group "${group.name}": read failed: ${cause instanceof Error ? cause.message : describeValue(cause)}`, { cause, group: group.name, retryable: true });
+        if (options.onFailure !== 'null') throw error;
+        const rows = keys.flatMap((key, row) => (key === undefined ? [] : [row]));
+        failures.push({ group: group.name, rows, error });
+        failed.set(i, new Set(rows));
         return { group, keys, found: new Map<string, OnlineRecord>() };
       }
     }),
@@ -172,6 +186,7 @@ export async function featureVectors<E extends object, const F extends readonly 
       const found = values[i]?.[r];
       for (const feature of step.features) row[`${step.prefix}${feature}`] = found?.[feature] ?? null;
     });
+    list.completeRow(row, r, 'feature-vectors', (step) => failed.get(step)?.has(r) === true);
     return row;
   });
   return { rows: rows as InferTrainingRow<E, F>[], at: new Date(at), failures };

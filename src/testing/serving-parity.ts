@@ -1,6 +1,6 @@
 import { AssertionError } from 'node:assert';
 import { auditVectors, type VectorAuditOptions } from '../audit/vectors.js';
-import type { AnyFeatureSelection } from '../schema/types.js';
+import type { AnyFeatureColumns } from '../schema/types.js';
 import type { FeatureVectorOptions } from '../serving/feature-vectors.js';
 import type { FeatureStore } from '../store/feature-store.js';
 
@@ -23,7 +23,7 @@ function show(value: unknown): string {
 /**
  * Serves a feature vector for each entity from the store's online tier, builds the training row for
  * (entity, the read's instant) from its offline tier, and checks they are the same row, column by
- * column (what `auditVectors` measures, as an assertion). Throws an AssertionError naming the first
+ * column, request features' outputs included (what `auditVectors` measures, as an assertion). Throws an AssertionError naming the first
  * entity row and column that differ — or that there was nothing to compare — so it works as-is in
  * vitest, jest or node:test. Run it after ingesting (and, on AWS, once SageMaker has delivered the
  * offline rows): the two sides read different stores, so this is the end-to-end proof that what a
@@ -40,7 +40,7 @@ function show(value: unknown): string {
  * });
  * ```
  */
-export async function expectServingParity<E extends object, const F extends readonly AnyFeatureSelection[]>(
+export async function expectServingParity<E extends object, const F extends readonly AnyFeatureColumns[]>(
   store: FeatureStore,
   options: Omit<FeatureVectorOptions<E, F>, 'onFailure'>,
 ): Promise<ServingParityReport> {

@@ -4,7 +4,7 @@ import { ConfigurationError, DataError, SkewlessError } from '../errors.js';
 import { CsvRows } from '../csv/reader.js';
 import { parquetColumnKinds, readParquetRows } from '../parquet/reader.js';
 import type { ValueKind } from '../schema/feature-spec.js';
-import type { AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
+import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { pipelineOf } from '../feature-group.js';
 import { checkOptions, durationSchema, expected, lazySchema } from '../util/options.js';
@@ -15,11 +15,12 @@ import { buildTrainingPlan, spineKey, spineTime, type TrainingPlan } from '../sq
 import { type OutputColumn, spineColumnKind, writeTrainingCsv, writeTrainingParquet } from './output.js';
 import { referenceJoin } from '../sql/reference.js';
 import { offlineRowCodec } from '../group-codecs.js';
-import { selectionSchema, withDefaultMaxAge } from '../selections.js';
+import { featureListSchema } from '../selections.js';
+import { type FeatureListPlan, planFeatureList } from '../request-features/plan.js';
 
 export type SpineRow = Readonly<Record<string, unknown>>;
 
-export interface TrainingSetOptions<S extends object = SpineRow, F extends readonly AnyFeatureSelection[] = readonly AnyFeatureSelection[]> {
+export interface TrainingSetOptions<S extends object = SpineRow, F extends readonly AnyFeatureColumns[] = readonly AnyFeatureColumns[]> {
   /**
    * Rows in memory, a local CSV (times as ISO-8601 text) or Parquet file, or a loader such as
    * `s3Spine(...)` / `athenaSpine(...)` from `skewless/aws`. Every column is kept as is.
@@ -29,6 +30,10 @@ export interface TrainingSetOptions<S extends object = SpineRow, F extends reado
   readonly entityKey: string;
   /** The spine column with each row's time: a Date or ISO-8601 text. */
   readonly timestamp: string;
+  /**
+   * Selections (`group.select(...)`) and request features (`defineRequestFeatures`), whose request
+   * values are read off the spine's columns; their outputs follow the selections' columns.
+   */
   readonly features: F;
   /** Whether a feature row at exactly the spine time counts; default true. */
   readonly inclusive?: boolean;
@@ -135,14 +140,14 @@ function pick(plan: TrainingPlan, chosen: (OfflineStoredRow | null)[][]): Joined
  * spine file types them), then each selected feature's, typed by its declaration. The engine path
  * (`trainingSetToFile`) writes the same types.
  */
-function outputColumns(plan: TrainingPlan, features: readonly AnyFeatureSelection[], spine: LoadedSpine): OutputColumn[] {
+function outputColumns(plan: TrainingPlan, features: readonly AnyFeatureSelection[], spine: LoadedSpine, list: FeatureListPlan): OutputColumn[] {
   const groups = new Map<string, AnyFeatureGroup>(features.map((s) => [s.group.name, s.group]));
   const columns = new Map<string, OutputColumn>();
   for (const name of Object.keys(spine.rows[0] ?? {})) {
     const kind = name === plan.timestamp ? 'date' : (spine.kinds?.get(name) ?? spineColumnKind(spine.rows, name));
     columns.set(name, { name, kind, list: false });
   }
-  for (const step of plan.joins) {
+  for (const step of plan.joins.slice(0, list.listed)) {
     const specs = pipelineOf(groups.get(step.group) as AnyFeatureGroup).specs;
     for (const feature of step.features) {
       const spec = specs.find((s) => s.name === feature);
@@ -150,6 +155,7 @@ function outputColumns(plan: TrainingPlan, features: readonly AnyFeatureSelectio
       columns.set(name, { name, kind: spec?.kind ?? 'string', list: spec?.collection !== undefined });
     }
   }
+  for (const column of list.outputs) columns.set(column.name, column);
   return [...columns.values()];
 }
 
@@ -210,7 +216,9 @@ async function trainingSetInEngine(
  * each selected feature as of the row's time (never later; ties, deletes, the group's TTL and
  * `maxAge` decided as README's "Training sets" says). Runs in the offline store's own engine when it
  * has one (DuckDB for the embedded store, Athena for `athenaOffline`), else in the in-memory
- * reference engine.
+ * reference engine. Request features in `features` run after the join over each row, request values
+ * from its spine columns; a training set with them builds its rows in JavaScript (never DuckDB's
+ * file-to-file path).
  *
  * ### Example
  * ```ts
@@ -222,7 +230,7 @@ async function trainingSetInEngine(
  * rows[0]['card-activity__amount'];   // number | null
  * ```
  */
-export async function trainingSet<S extends object, const F extends readonly AnyFeatureSelection[]>(
+export async function trainingSet<S extends object, const F extends readonly AnyFeatureColumns[]>(
   store: FeatureStore,
   options: TrainingSetOptions<S, F>,
 ): Promise<TrainingSet<InferTrainingRow<S, F>>> {
@@ -242,7 +250,7 @@ const trainingSetOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
   ),
   entityKey: z.string({ error: expected('the spine column with the record identifier') }),
   timestamp: z.string({ error: expected("the spine column with each row's time") }),
-  features: z.array(selectionSchema(), { error: expected('a list of selections') }).check(z.minLength(1, { error: 'a training set needs at least one feature selection' })),
+  features: featureListSchema('a training set'),
   inclusive: z.optional(z.boolean({ error: expected('true or false') })),
   maxAge: z.optional(durationSchema()),
   knowledgeTime: z.optional(z.boolean({ error: expected('true or false') })),
@@ -268,7 +276,8 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   checkOptions(trainingSetOptions, options, 'trainingSet options');
   const started = Date.now();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store');
-  const features = withDefaultMaxAge(options.features, options.maxAge);
+  const list = planFeatureList(options.features, options.entityKey, options.maxAge);
+  const features = list.selections;
   const plan = buildTrainingPlan({
     timestamp: options.timestamp,
     entityKey: options.entityKey,
@@ -276,7 +285,8 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
     ...(options.inclusive !== undefined ? { inclusive: options.inclusive } : {}),
     ...(options.knowledgeTime !== undefined ? { knowledgeTime: options.knowledgeTime } : {}),
   });
-  const inEngine = await trainingSetInEngine(offline, plan, features, options);
+  // Request features run over JavaScript rows, so a training set with them takes the row path.
+  const inEngine = list.hasRequestFeatures ? undefined : await trainingSetInEngine(offline, plan, features, options);
   if (inEngine) {
     return { rows: [], summary: { ...inEngine, durationMs: Date.now() - started } };
   }
@@ -317,16 +327,20 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
         else nullCounts[column] ??= 0;
       }
     });
+    list.completeRow(row, r, 'training-set');
     return row;
   });
+  // The columns only request features read are not the result's; their outputs are.
+  for (const column of list.hidden) delete nullCounts[column];
+  for (const { name } of list.outputs) nullCounts[name] = rows.reduce((n, row) => n + (row[name] === null ? 1 : 0), 0);
   const matchRate: Record<string, number> = {};
-  plan.joins.forEach((step, i) => {
+  plan.joins.slice(0, list.listed).forEach((step, i) => {
     matchRate[step.group] = spine.length === 0 ? 0 : (matched[i] as number) / spine.length;
   });
 
   let output: string | undefined;
   if (options.output) {
-    output = await writeOutput(rows, outputColumns(plan, features, loaded), options.output);
+    output = await writeOutput(rows, outputColumns(plan, features, loaded, list), options.output);
   }
   return {
     rows: options.output ? [] : rows,

@@ -18,6 +18,17 @@ export function describeValue(value: unknown): string {
   return 'an object';
 }
 
+/**
+ * What a transform returned, when it is not an object returned synchronously: `'a Promise'`, `'an array'`,
+ * `'null'` or the type's name (never the value: it is user data); undefined when it is such an object.
+ */
+export function notAnObject(output: unknown): string | undefined {
+  if (output === null) return 'null';
+  if (Array.isArray(output)) return 'an array';
+  if (typeof output !== 'object') return typeof output;
+  return typeof (output as { then?: unknown }).then === 'function' ? 'a Promise' : undefined;
+}
+
 /** Edit distance, for naming the option a misspelt key most likely meant. */
 function distance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, j) => j);
