@@ -68,6 +68,14 @@ describe('examples/fraud-detection', () => {
     expect(summary).toMatchObject({ backfilled: 800, streamed: 300, reported: 0, matchRate: 1, consistencyRate: 1 });
     expect(summary.trainingRows).toBeGreaterThanOrEqual(100);
     expect(existsSync(summary.trainingFile)).toBe(true);
+    // The scoring Lambda's vector: the card's velocity as stored and the transaction measured against it.
+    expect(Object.keys(summary.scored)).toEqual([
+      'card_id', 'amount', 'country',
+      'fraud-card-transactions__txn_count_1h', 'fraud-card-transactions__merchants_24h',
+      'txn-vs-card__amount_vs_avg_24h', 'txn-vs-card__above_7d_max', 'txn-vs-card__newly_abroad',
+    ]);
+    expect(summary.scored['fraud-card-transactions__txn_count_1h']).toEqual(expect.any(Number));
+    expect(summary.scored['txn-vs-card__amount_vs_avg_24h']).toEqual(expect.any(Number));
   });
 });
 

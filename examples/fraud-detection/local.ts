@@ -15,11 +15,12 @@ import { audit, createFeatureStore } from 'skewless';
 import { athenaOffline, dynamoDbTableDefinition, sageMakerOfflineWriter, sageMakerOnline, toCreateFeatureGroupInput } from 'skewless/aws';
 import { kinesisHandler } from 'skewless/lambda';
 import { startLocalStack } from 'skewless/local';
-import { kinesisEvent } from 'skewless/testing';
+import { expectServingParity, kinesisEvent } from 'skewless/testing';
 import { backfillHistory } from './backfill.js';
 import { cardTransactions } from './features.js';
 import { ingestStore } from './ingest.js';
 import { buildTrainingSet, type Chargeback } from './training-set.js';
+import { scoringFeatures, scoringHandler } from './score.js';
 
 const HOUR = 3_600_000;
 
@@ -44,6 +45,8 @@ export interface FraudExampleSummary {
   readonly matchRate: number;
   readonly consistencyRate: number;
   readonly trainingFile: string;
+  /** What the scoring Lambda answered for one live transaction (the HTTP body's vector). */
+  readonly scored: Record<string, unknown>;
 }
 
 export async function runFraudExample(options: { readonly history?: number; readonly live?: number; readonly labels?: number; readonly log?: (line: string) => void } = {}): Promise<FraudExampleSummary> {
@@ -111,6 +114,14 @@ export async function runFraudExample(options: { readonly history?: number; read
     // 4. Audit: SageMaker's online store against its offline store, read through Athena.
     const report = await audit(reader, cardTransactions, { sample: 100, availabilityDelay: '0s' });
     log(`audit: ${(report.consistencyRate * 100).toFixed(1)}% of ${report.sampled} cards consistent`);
+    // 5. Score a transaction as the authorisation service would: the scoring Lambda's vector is the
+    //    training row for this instant, request features included (checked for a few cards).
+    const card = live[live.length - 1] as { card_id: string };
+    const response = await scoringHandler(reader, { log: false })({ body: JSON.stringify({ card_id: card.card_id, amount: 912.5, country: 'FR' }) });
+    const scored = (JSON.parse(response.body) as { vector: Record<string, unknown> }).vector;
+    log(`scored a 912.50 transaction of ${card.card_id} (HTTP ${response.statusCode}): ${JSON.stringify(scored)}`);
+    const requests = live.slice(-5).map((e, i) => ({ card_id: (e as { card_id: string }).card_id, amount: 50 * (i + 1), country: i % 2 ? 'US' : 'DE' }));
+    await expectServingParity(reader, { entities: requests, entityKey: 'card_id', features: scoringFeatures });
     return {
       backfilled: backfill.written,
       streamed: live.length,
@@ -119,6 +130,7 @@ export async function runFraudExample(options: { readonly history?: number; read
       matchRate: summary.matchRate[cardTransactions.name] ?? 0,
       consistencyRate: report.consistencyRate,
       trainingFile,
+      scored,
     };
   } finally {
     for (const s of stores) await s.close();
