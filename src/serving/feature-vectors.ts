@@ -67,6 +67,46 @@ function checkEntityColumns(entities: readonly EntityRow[], steps: readonly Join
   });
 }
 
+/** What a call reads and the columns it writes, which depend on its selections alone. */
+interface ReadPlan {
+  /** The selections it was built from, to tell a features array changed in place from the same one. */
+  readonly selections: readonly AnyFeatureSelection[];
+  readonly joins: readonly JoinStep[];
+  readonly groups: readonly AnyFeatureGroup[];
+  /** Per join: the output column of each selected feature, in the order of `step.features`. */
+  readonly columns: readonly (readonly string[])[];
+  /** Per join: the features fetched from the online store (the selected ones and the event time). */
+  readonly fetched: readonly (readonly string[])[];
+}
+
+const readPlans = /* @__PURE__ */ new WeakMap<readonly AnyFeatureSelection[], Map<string, ReadPlan>>();
+
+/**
+ * The read plan for a features array, built once per array, entityKey and maxAge: building it (the
+ * column names, the duplicate-column check) was most of the CPU a single-entity call spent, and a
+ * serving handler passes the same array on every request. Selections are frozen, so the same
+ * selection objects in the same order give the same plan.
+ */
+function readPlanOf(selections: readonly AnyFeatureSelection[], entityKey: string, maxAge: string | undefined): ReadPlan {
+  const key = `${entityKey}\u0000${maxAge ?? ''}`;
+  const cached = readPlans.get(selections)?.get(key);
+  if (cached && cached.selections.length === selections.length && cached.selections.every((s, i) => s === selections[i])) return cached;
+  const features = withDefaultMaxAge(selections, maxAge);
+  const { joins } = buildTrainingPlan({ timestamp: '', entityKey, features });
+  const groups = features.map((selection) => selection.group);
+  const plan: ReadPlan = {
+    selections: [...selections],
+    joins,
+    groups,
+    columns: joins.map((step) => step.features.map((feature) => `${step.prefix}${feature}`)),
+    fetched: joins.map((step, i) => [...new Set([...step.features, (groups[i] as AnyFeatureGroup).eventTime])]),
+  };
+  const plans = readPlans.get(selections) ?? new Map<string, ReadPlan>();
+  plans.set(key, plan);
+  readPlans.set(selections, plans);
+  return plan;
+}
+
 /** One group's records for the given identifiers: one GetRecord for a single identifier, batched reads for more. */
 async function readRecords(online: OnlineStore, group: AnyFeatureGroup, ids: readonly string[], features: readonly string[]): Promise<Map<string, OnlineRecord>> {
   if (ids.length !== 1) return ids.length === 0 ? new Map() : online.getMany(group, ids, { features });
@@ -116,8 +156,7 @@ export async function featureVectors<E extends object, const F extends readonly 
 ): Promise<FeatureVectors<InferTrainingRow<E, F>>> {
   checkOptions(featureVectorOptions, options, 'featureVectors options');
   const entities = options.entities as readonly EntityRow[];
-  const features = withDefaultMaxAge(options.features, options.maxAge);
-  const plan = buildTrainingPlan({ timestamp: '', entityKey: options.entityKey, features });
+  const plan = readPlanOf(options.features, options.entityKey, options.maxAge);
   checkEntityColumns(entities, plan.joins);
   const { online } = await store.backends();
   const at = store.now();
@@ -125,12 +164,12 @@ export async function featureVectors<E extends object, const F extends readonly 
 
   const values = await Promise.all(
     plan.joins.map(async (step, i) => {
-      const group = (features[i] as AnyFeatureSelection).group;
+      const group = plan.groups[i] as AnyFeatureGroup;
       const keys = entities.map((entity) => spineKey(entity[step.key]));
       const ids = [...new Set(keys.filter((key): key is string => key !== undefined))];
       let found: Map<string, OnlineRecord>;
       try {
-        found = await readRecords(online, group, ids, [...new Set([...step.features, group.eventTime])]);
+        found = await readRecords(online, group, ids, plan.fetched[i] as readonly string[]);
       } catch (cause) {
         const error = cause instanceof SkewlessError ? cause : new BackendError('READ_FAILED', `group "${group.name}": read failed: ${(cause as Error).message}`, { cause, group: group.name });
         if (options.onFailure !== 'null') throw error;
@@ -143,13 +182,16 @@ export async function featureVectors<E extends object, const F extends readonly 
     }),
   );
 
+  // Each row made in one go from its entries: a row grown one computed key at a time turns into a
+  // slow dictionary-mode object past a dozen keys in V8, and that was half of the CPU per row.
   const rows = entities.map((entity, r) => {
-    const row: Record<string, unknown> = { ...entity };
+    const entries: [string, unknown][] = Object.entries(entity);
     plan.joins.forEach((step, i) => {
       const found = values[i]?.[r];
-      for (const feature of step.features) row[`${step.prefix}${feature}`] = found?.[feature] ?? null;
+      const names = plan.columns[i] as readonly string[];
+      step.features.forEach((feature, f) => entries.push([names[f] as string, found?.[feature] ?? null]));
     });
-    return row;
+    return Object.fromEntries(entries);
   });
   return { rows: rows as InferTrainingRow<E, F>[], at: new Date(at), failures };
 }
