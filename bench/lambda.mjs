@@ -45,7 +45,7 @@ function handlerThroughput(withOffline, flags = [], compile = false) {
 }
 
 /** README's esbuild command for the Lambda, as arguments (entry and outfile replaced). */
-function readmeBundleArgs() {
+export function readmeBundleArgs() {
   const line = readFileSync(new URL('../README.md', import.meta.url), 'utf8')
     .split('\n')
     .find((l) => l.startsWith('npx esbuild src/ingest.ts '));
@@ -69,17 +69,25 @@ export const handler = kinesisHandler(cardActivity, { discardPoison: true, store
 `;
 }
 
-/** Bytes of the Lambda bundled with README's command: `zod` external (skewless alone), or included (`zod`, `zod/mini`). */
-function bundle(variant) {
-  const dir = fileURLToPath(new URL(`./.data/lambda-bundle/${variant}/`, import.meta.url));
+/**
+ * Bytes of `entry` (a Lambda's source importing skewless) bundled with README's command against
+ * dist/, in bench/.data/<name>/; `zodExternal` leaves zod out, so the figure is skewless alone.
+ */
+export function readmeBundle(name, entry, zodExternal) {
+  const dir = fileURLToPath(new URL(`./.data/${name}/`, import.meta.url));
   mkdirSync(dir, { recursive: true });
-  writeFileSync(`${dir}entry.mjs`, lambdaEntry(variant === 'zod-mini'));
+  writeFileSync(`${dir}entry.mjs`, entry);
   const dist = fileURLToPath(new URL('../dist/', import.meta.url));
   const esbuild = fileURLToPath(new URL('../node_modules/.bin/esbuild', import.meta.url));
   const alias = [`skewless=${dist}index.js`, `skewless/aws=${dist}aws.js`, `skewless/lambda=${dist}lambda.js`].map((a) => `--alias:${a}`);
-  const external = variant === 'skewless' ? ['--external:zod', '--external:zod/*'] : [];
+  const external = zodExternal ? ['--external:zod', '--external:zod/*'] : [];
   execFileSync(esbuild, [`${dir}entry.mjs`, ...readmeBundleArgs(), ...alias, ...external, `--outfile=${dir}handler.mjs`, '--log-level=error'], { cwd: dir });
   return { bytes: statSync(`${dir}handler.mjs`).size, file: `${dir}handler.mjs` };
+}
+
+/** Bytes of the Lambda bundled with README's command: `zod` external (skewless alone), or included (`zod`, `zod/mini`). */
+function bundle(variant) {
+  return readmeBundle(`lambda-bundle/${variant}`, lambdaEntry(variant === 'zod-mini'), variant === 'skewless');
 }
 
 /** Cold start: a fresh Node process importing the bundle (zod included, the AWS SDK loads on first call). */

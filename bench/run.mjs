@@ -11,6 +11,7 @@ import { benchLambda } from './lambda.mjs';
 import { benchTraining } from './training.mjs';
 import { benchEndpoint, benchLocalOnline } from './local.mjs';
 import { benchPipeline } from './pipeline.mjs';
+import { benchServing } from './serving.mjs';
 
 const benches = [
   {
@@ -68,6 +69,25 @@ const benches = [
       ['the whole bundle with the group written with zod (zod included)', `${(r.fullZodBundleBytes / 1024).toFixed(1)} KB`, '', ''],
       ['bundle import time (cold start, zod/mini bundle)', `${r.importMs} ms`, '', ''],
     ],
+  },
+  {
+    id: 'serving',
+    title: 'Serving: featureVectors, 3 groups x 10 features (local stack in its own process)',
+    run: benchServing,
+    rows: (r) => {
+      const at = `${r.injectedLatencyMs} ms injected latency`;
+      const strategy = (s) => `p50 ${s.p50Ms} ms = ${s.multipleOfOneCall}× one call, p99 ${s.p99Ms} ms; ${s.calls}, ${s.recordsPerQuotaUnit} record${s.recordsPerQuotaUnit === 1 ? '' : 's'} per quota unit = ${s.vectorsPerSecondAtQuota.toLocaleString('en-US')} vectors/s at the account quota`;
+      return [
+        [`one bare GetRecord, ${at} (the "one call")`, `p50 ${r.oneCall.p50Ms} ms, p99 ${r.oneCall.p99Ms} ms`, '', ''],
+        ['1 entity: featureVectors (concurrent GetRecord per group)', strategy(r.vectors1), r.oneEntityGoal, r.oneEntityMet ? 'yes' : 'no'],
+        ['1 entity, alternative: one BatchGetRecord holding the 3 groups (bare)', strategy(r.bare1OneBatch), '', ''],
+        [`${r.entities} entities: featureVectors (BatchGetRecord per group, chunks of ≤ 100)`, strategy(r.vectors100), r.manyEntitiesGoal, r.manyEntitiesMet ? 'yes' : 'no'],
+        [`${r.entities} entities, alternative: ${r.entities * r.groups} concurrent GetRecords (bare)`, strategy(r.bare100ConcurrentGets), '', ''],
+        ['overhead over the same SDK calls made bare (1 entity / 100 entities)', `${r.overhead1Percent}% / ${r.overhead100Percent}%`, r.overheadGoal, r.overheadMet ? 'yes' : 'no'],
+        ['skewless CPU per served row, memory store in a fresh process: 100 entities / 1 entity (whole call minus the store\'s reads)', `${r.manyOwnUsPerRow} µs / ${r.singleOwnUsPerRow} µs (whole call ${r.manyUsPerRow} / ${r.singleUsPerRow} µs)`, r.cpuGoal, r.cpuMet ? 'yes' : 'no'],
+        ["bundle of featureVectorHandler + sageMakerOnline, README's esbuild command, zod external", `${(r.bundleBytes / 1024).toFixed(1)} KB`, r.bundleGoal, r.bundleMet ? 'yes' : 'no'],
+      ];
+    },
   },
   {
     id: 'aggregations',

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
 import {
+  type AnyFeatureSelection,
   BackendError,
   ConfigurationError,
   createFeatureStore,
@@ -158,6 +159,19 @@ function servingSuite(name: string, online: () => Promise<OnlineStore>) {
     it('takes a default maxAge for selections without their own', async () => {
       const { rows } = await featureVectors(store, { entities: [{ user_id: 'u1' }, { user_id: 'u5' }], entityKey: 'user_id', maxAge: '3m', features: [viewers.select('score')] });
       expect(rows.map((r) => r['serving-viewers__score'])).toEqual([2.5, null]);
+    });
+
+    it('reads what a reused features array holds at each call, with each call its own maxAge, even after the array changed in place', async () => {
+      const reused: AnyFeatureSelection[] = [viewers.select('score')];
+      const read = async (maxAge?: string) =>
+        (await featureVectors(store, { entities: [{ user_id: 'u1' }, { user_id: 'u5' }], entityKey: 'user_id', features: reused, ...(maxAge ? { maxAge } : {}) })).rows;
+      expect(await read('3m')).toEqual([{ user_id: 'u1', 'serving-viewers__score': 2.5 }, { user_id: 'u5', 'serving-viewers__score': null }]);
+      expect(await read()).toEqual([{ user_id: 'u1', 'serving-viewers__score': 2.5 }, { user_id: 'u5', 'serving-viewers__score': 5 }]);
+      reused.push(viewers.select('visits').with({ prefix: 'v_' }));
+      expect(await read()).toEqual([
+        { user_id: 'u1', 'serving-viewers__score': 2.5, v_visits: 2 },
+        { user_id: 'u5', 'serving-viewers__score': 5, v_visits: 1 },
+      ]);
     });
   });
 }

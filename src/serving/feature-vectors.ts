@@ -7,7 +7,7 @@ import type { FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
 import { ageLimitMs, buildTrainingPlan, type JoinStep, spineKey } from '../sql/plan.js';
 import { featureListSchema } from '../selections.js';
-import { planFeatureList } from '../request-features/plan.js';
+import { type FeatureListPlan, planFeatureList } from '../request-features/plan.js';
 import { checkOptions, describeValue, durationSchema, expected, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
 
@@ -76,6 +76,48 @@ function checkEntityColumns(entities: readonly EntityRow[], steps: readonly Join
   });
 }
 
+/** What a call reads and the columns it writes, which depend on its `features` list alone. */
+interface ReadPlan {
+  /** The list it was built from, to tell a features array changed in place from the same one. */
+  readonly features: readonly AnyFeatureColumns[];
+  readonly list: FeatureListPlan;
+  readonly joins: readonly JoinStep[];
+  readonly groups: readonly AnyFeatureGroup[];
+  /** Per join: the output column of each selected feature, in the order of `step.features`. */
+  readonly columns: readonly (readonly string[])[];
+  /** Per join: the features fetched from the online store (the selected ones and the event time). */
+  readonly fetched: readonly (readonly string[])[];
+}
+
+const readPlans = /* @__PURE__ */ new WeakMap<readonly AnyFeatureColumns[], Map<string, ReadPlan>>();
+
+/**
+ * The read plan for a features array, built once per array, entityKey and maxAge: building it (the
+ * column names, the duplicate-column check) was most of the CPU a single-entity call spent, and a
+ * serving handler passes the same array on every request. Selections and request features are
+ * frozen, so the same objects in the same order give the same plan.
+ */
+function readPlanOf(features: readonly AnyFeatureColumns[], entityKey: string, maxAge: string | undefined): ReadPlan {
+  const key = `${entityKey}\u0000${maxAge ?? ''}`;
+  const cached = readPlans.get(features)?.get(key);
+  if (cached && cached.features.length === features.length && cached.features.every((f, i) => f === features[i])) return cached;
+  const list = planFeatureList(features, entityKey, maxAge);
+  const { joins } = buildTrainingPlan({ timestamp: '', entityKey, features: list.selections });
+  const groups = list.selections.map((selection) => selection.group);
+  const plan: ReadPlan = {
+    features: [...features],
+    list,
+    joins,
+    groups,
+    columns: joins.map((step) => step.features.map((feature) => `${step.prefix}${feature}`)),
+    fetched: joins.map((step, i) => [...new Set([...step.features, (groups[i] as AnyFeatureGroup).eventTime])]),
+  };
+  const plans = readPlans.get(features) ?? new Map<string, ReadPlan>();
+  plans.set(key, plan);
+  readPlans.set(features, plans);
+  return plan;
+}
+
 /** One group's records for the given identifiers: one GetRecord for a single identifier, batched reads for more. */
 async function readRecords(online: OnlineStore, group: AnyFeatureGroup, ids: readonly string[], features: readonly string[]): Promise<Map<string, OnlineRecord>> {
   if (ids.length !== 1) return ids.length === 0 ? new Map() : online.getMany(group, ids, { features });
@@ -141,9 +183,7 @@ export async function featureVectors<E extends object, const F extends readonly 
 ): Promise<FeatureVectors<InferTrainingRow<E, F>>> {
   checkOptions(featureVectorOptions, options, 'featureVectors options');
   const entities = options.entities as readonly EntityRow[];
-  const list = planFeatureList(options.features, options.entityKey, options.maxAge);
-  const features = list.selections;
-  const plan = buildTrainingPlan({ timestamp: '', entityKey: options.entityKey, features });
+  const plan = readPlanOf(options.features, options.entityKey, options.maxAge);
   checkEntityColumns(entities, plan.joins);
   const { online } = await store.backends();
   const failures: FeatureVectorFailure[] = [];
@@ -152,11 +192,11 @@ export async function featureVectors<E extends object, const F extends readonly 
 
   const reads = await Promise.all(
     plan.joins.map(async (step, i) => {
-      const group = (features[i] as AnyFeatureSelection).group;
+      const group = plan.groups[i] as AnyFeatureGroup;
       const keys = entities.map((entity) => spineKey(entity[step.key]));
       const ids = [...new Set(keys.filter((key): key is string => key !== undefined && storable(key)))];
       try {
-        return { group, keys, found: await readRecords(online, group, ids, [...new Set([...step.features, group.eventTime])]) };
+        return { group, keys, found: await readRecords(online, group, ids, plan.fetched[i] as readonly string[]) };
       } catch (cause) {
         // Only a failed read is reported per group; a store that cannot work at all (a missing peer,
         // a wrong option) fails the call whatever onFailure says.
@@ -180,13 +220,17 @@ export async function featureVectors<E extends object, const F extends readonly 
     return keys.map((key) => (key === undefined ? undefined : byId.get(key)));
   });
 
+  // Each row made in one go from its entries: a row grown one computed key at a time turns into a
+  // slow dictionary-mode object past a dozen keys in V8, and that was half of the CPU per row.
   const rows = entities.map((entity, r) => {
-    const row: Record<string, unknown> = { ...entity };
+    const entries: [string, unknown][] = Object.entries(entity);
     plan.joins.forEach((step, i) => {
       const found = values[i]?.[r];
-      for (const feature of step.features) row[`${step.prefix}${feature}`] = found?.[feature] ?? null;
+      const names = plan.columns[i] as readonly string[];
+      step.features.forEach((feature, f) => entries.push([names[f] as string, found?.[feature] ?? null]));
     });
-    list.completeRow(row, r, 'feature-vectors', (step) => failed.get(step)?.has(r) === true);
+    const row: Record<string, unknown> = Object.fromEntries(entries);
+    if (plan.list.hasRequestFeatures) plan.list.completeRow(row, r, 'feature-vectors', (step) => failed.get(step)?.has(r) === true);
     return row;
   });
   return { rows: rows as InferTrainingRow<E, F>[], at: new Date(at), failures };
