@@ -1,7 +1,8 @@
 // The dialect-neutral core: what a user writes. No AWS client, no DuckDB, no side effects at import time;
 // plumbing lives in the subpath it belongs to (the SQL layer in skewless/sql, backends in aws/local).
 export { defineFeatureGroup, isFeatureGroup } from './feature-group.js';
-export { defineRequestFeatures, isRequestFeatures } from './request-features/define.js';
+export { defineRequestFeatures } from './request-features/define.js';
+export { isRequestFeatures } from './request-features/brand.js';
 export { createFeatureStore } from './store/feature-store.js';
 export { avg, count, distinctCount, last, max, min, sum } from './pipeline/builders.js';
 export type { Aggregation, AggregationKind, Aggregations, AnyAggregation, StateCompaction, WindowOptions } from './schema/aggregation-spec.js';

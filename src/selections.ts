@@ -1,7 +1,7 @@
 // What training sets, feature vectors and the serving handler share about a `features` list.
 import * as z from 'zod/mini';
 import { isFeatureGroup } from './feature-group.js';
-import { isRequestFeatures } from './request-features/define.js';
+import { type FeatureListPlan, isRequestFeatures, requestFeaturesInternals } from './request-features/brand.js';
 import type { AnyFeatureColumns, AnyFeatureSelection } from './schema/types.js';
 import { expected } from './util/options.js';
 
@@ -15,4 +15,21 @@ export function featureListSchema(what: string) {
     error: expected("a selection made by group.select('feature', ...) or request features made by defineRequestFeatures"),
   });
   return z.array(item, { error: expected('a list of selections') }).check(z.minLength(1, { error: `${what} needs at least one feature selection` }));
+}
+
+/** The selection with `maxAge` where it has none of its own and a default is given. */
+function withMaxAge(selection: AnyFeatureSelection, maxAge: string | undefined): AnyFeatureSelection {
+  return maxAge === undefined || selection.options.maxAge !== undefined ? selection : selection.with({ maxAge });
+}
+
+/**
+ * What to join for a `features` list and what to run over each joined row. A list with request
+ * features is planned by the code they bring; a list of selections alone is just those selections
+ * (each with the default `maxAge`), so a program without request features carries none of that code.
+ */
+export function planFeatures(features: readonly AnyFeatureColumns[], entityKey: string, maxAge: string | undefined): FeatureListPlan {
+  const request = features.find(isRequestFeatures);
+  if (request) return requestFeaturesInternals(request).planList(features, entityKey, maxAge);
+  const selections = (features as readonly AnyFeatureSelection[]).map((s) => withMaxAge(s, maxAge));
+  return { selections, listed: selections.length, outputs: [], hidden: [], hasRequestFeatures: false, completeRow() {} };
 }

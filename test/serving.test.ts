@@ -170,7 +170,7 @@ describe('featureVectorHandler (API Gateway HTTP API event, local stack)', () =>
   it('refuses options of the wrong kind, and what would fail every request, when it is built', () => {
     expect(() => featureVectorHandler({ store, request: { card_id: 'string' }, entityKey: 'card_id', features } as never)).toThrow(/zod schema of the request body/);
     expect(() => featureVectorHandler({ store, request, entityKey: 'card_id', features: [] } as never)).toThrow(/at least one feature selection/);
-    expect(() => featureVectorHandler({ store, request: z.array(z.string()), entityKey: 'card_id', features })).toThrow(/request must be a z.object\(\.\.\.\) schema of one request, got a array schema/);
+    expect(() => featureVectorHandler({ store, request: z.array(z.string()), entityKey: 'card_id', features })).toThrow(/request must be a z.object\(\.\.\.\) schema, got a array schema/);
     expect(() => featureVectorHandler({ store, request: z.object({ card_id: z.string() }), entityKey: 'card_id', features })).toThrow(/no field "merchant_id", the record identifier of "serve-merchants".*its fields: card_id/);
     expect(() => featureVectorHandler({ store, request, entityKey: 'card_id', features: [cards.select('amount'), cards.select('amount')] })).toThrow(/two selections produce the column "serve-cards__amount"/);
   });

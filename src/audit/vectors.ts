@@ -7,8 +7,7 @@ import { spineKey } from '../sql/plan.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { trainingSet } from '../training/training-set.js';
 import { checkOptions, countSchema, durationSchema, expected, lazySchema, positiveInteger } from '../util/options.js';
-import { featureListSchema } from '../selections.js';
-import { planFeatureList } from '../request-features/plan.js';
+import { featureListSchema, planFeatures } from '../selections.js';
 import * as z from 'zod/mini';
 import { equalValues, sampleIds } from './audit.js';
 
@@ -96,7 +95,7 @@ async function sampleEntities(store: FeatureStore, options: VectorAuditOptions, 
  */
 export async function auditVectors(store: FeatureStore, options: VectorAuditOptions): Promise<VectorAuditReport> {
   checkOptions(vectorAuditOptions, options, 'auditVectors options');
-  const list = planFeatureList(options.features, options.entityKey, options.maxAge);
+  const list = planFeatures(options.features, options.entityKey, options.maxAge);
   const entities = options.entities ? [...options.entities] : await sampleEntities(store, options, list.selections);
   const maxAge = options.maxAge !== undefined ? { maxAge: options.maxAge } : {};
   const served = await featureVectors(store, { entities, entityKey: options.entityKey, features: options.features, ...maxAge });

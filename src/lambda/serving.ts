@@ -3,14 +3,12 @@
 import * as zc from 'zod/v4/core';
 import * as z from 'zod/mini';
 import { BackendError, ConfigurationError, DataError, SkewlessError, type SkewlessIssue } from '../errors.js';
-import { buildTrainingPlan } from '../sql/plan.js';
-import { planFeatureList } from '../request-features/plan.js';
 import type { AnyFeatureColumns, AnySchema } from '../schema/types.js';
-import { featureVectors } from '../serving/feature-vectors.js';
+import { featureVectors, readPlanOf } from '../serving/feature-vectors.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { checkOptions, durationSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
 import { featureListSchema } from '../selections.js';
-import { isRequestFeatures, requestFeaturesInternals } from '../request-features/define.js';
+import { isRequestFeatures, requestFeaturesInternals } from '../request-features/brand.js';
 
 /** The part of an API Gateway HTTP API (payload 2.0) or function URL event the handler reads. */
 export interface HttpRequestEvent {
@@ -137,11 +135,10 @@ export function featureVectorHandler<const F extends readonly AnyFeatureColumns[
   checkOptions(handlerOptions, options, 'featureVectorHandler options');
   // What would fail every request fails here instead: columns two selections (or request features)
   // both produce, and a request schema without a field a read takes its identifier from.
-  const list = planFeatureList(options.features, options.entityKey, options.maxAge);
-  const plan = buildTrainingPlan({ timestamp: '', entityKey: options.entityKey, features: list.selections });
+  const plan = readPlanOf(options.features, options.entityKey, options.maxAge);
   const def = options.request._zod.def as { type: string; shape?: Record<string, unknown> };
   if (def.type !== 'object' || def.shape === undefined) {
-    throw new ConfigurationError('INVALID_CONFIG', `featureVectorHandler: request must be a z.object(...) schema of one request, got a ${def.type} schema`);
+    throw new ConfigurationError('INVALID_CONFIG', `featureVectorHandler: request must be a z.object(...) schema, got a ${def.type} schema`);
   }
   for (const step of plan.joins) {
     if (step.key in def.shape) continue;
@@ -169,11 +166,11 @@ export function featureVectorHandler<const F extends readonly AnyFeatureColumns[
         // A read that failed is the backend's; a request the schema let through but the read refused is
         // the caller's; anything else (a stored value that cannot be decoded) is ours.
         if (error instanceof BackendError) response = backendFailure(error);
-        else if (error instanceof DataError && error.issues.length > 0 && error.row !== undefined) {
-          // Request data that request features' schemas refuse: their issues, placed as the body's.
-          const row = error.row;
+        else if (error instanceof DataError) {
+          // Request data the read refused (request features' schemas among it): its issues, placed as the body's.
+          const row = error.row ?? 0;
           response = badRequest(error.message, error.issues.map((issue) => ({ ...issue, path: request.many ? [row, ...issue.path] : issue.path })));
-        } else if (error instanceof DataError) response = respond(400, { error: error.code, message: error.message });
+        }
         else if (error instanceof SkewlessError) response = respond(500, { error: error.code, message: error.message });
         else throw error;
       }

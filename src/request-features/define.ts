@@ -17,34 +17,8 @@ import type {
   RequestFeaturesOptions,
 } from '../schema/types.js';
 import { checkOptions, describeValue, expected, functionSchema, lazySchema } from '../util/options.js';
-
-// A registered symbol, so request features made by one copy of skewless are recognised by another.
-const REQUEST_FEATURES = Symbol.for('skewless.requestFeatures');
-const INTERNALS = Symbol.for('skewless.requestFeaturesInternals');
-
-/** What the engines need of request features beside their public face. */
-export interface RequestFeaturesInternals {
-  /** The request schema's fields: the columns read off a spine or entity row. */
-  readonly requestFields: readonly string[];
-  /** Each output's kind, in the `features` schema's order (what a training file's column is typed by). */
-  readonly outputs: readonly FeatureSpec[];
-}
-
-/**
- * True when `value` was made by `defineRequestFeatures`.
- *
- * ### Example
- * ```ts
- * const requestOnly = features.filter(isRequestFeatures);
- * ```
- */
-export function isRequestFeatures(value: unknown): value is AnyRequestFeatures {
-  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[REQUEST_FEATURES] === true;
-}
-
-export function requestFeaturesInternals(features: AnyRequestFeatures): RequestFeaturesInternals {
-  return (features as unknown as { readonly [INTERNALS]: RequestFeaturesInternals })[INTERNALS];
-}
+import { INTERNALS, REQUEST_FEATURES, type RequestFeaturesInternals } from './brand.js';
+import { planFeatureList } from './plan.js';
 
 const isObjectSchema = (value: unknown): value is AnyObjectSchema =>
   typeof value === 'object' && value !== null && '_zod' in value && (value as AnyObjectSchema)._zod.def.type === 'object';
@@ -147,7 +121,11 @@ export function defineRequestFeatures<const N extends string, Req extends AnyObj
     throw error;
   }
   const raw = config as unknown as RawConfig;
-  const internals: RequestFeaturesInternals = { requestFields: Object.freeze(Object.keys(shapeOf(raw.request))), outputs: Object.freeze(outputSpecs(raw.name, raw.features)) };
+  const internals: RequestFeaturesInternals = {
+    requestFields: Object.freeze(Object.keys(shapeOf(raw.request))),
+    outputs: Object.freeze(outputSpecs(raw.name, raw.features)),
+    planList: planFeatureList,
+  };
   const fingerprint = computeRequestFingerprint({
     name: raw.name,
     request: raw.request,

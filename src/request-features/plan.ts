@@ -2,36 +2,9 @@
 // selections to join, and the request features to run over each joined row afterwards. The join never
 // learns about request features, so every engine (reference, DuckDB, Athena, the online read) stays as it is.
 import { DefinitionError } from '../errors.js';
-import type { ValueKind } from '../schema/feature-spec.js';
 import type { AnyFeatureColumns, AnyFeatureSelection, AnyRequestFeatures } from '../schema/types.js';
-import { isRequestFeatures, requestFeaturesInternals } from './define.js';
-import { type RequestRowSource, runRequestFeatures } from './run.js';
-
-/** A column the request features add: its name and how a training file types it. */
-export interface RequestOutputColumn {
-  readonly name: string;
-  readonly kind: ValueKind;
-  readonly list: boolean;
-}
-
-export interface FeatureListPlan {
-  /** What to join, in order: the listed selections, then the reads no listed selection covers. */
-  readonly selections: readonly AnyFeatureSelection[];
-  /** How many of `selections` were listed; the others' columns are read for request features and dropped. */
-  readonly listed: number;
-  /** The request features' output columns, in list order: after the selections' columns in every row. */
-  readonly outputs: readonly RequestOutputColumn[];
-  /** The columns of the steps past `listed`: read for request features only, and dropped from each row. */
-  readonly hidden: readonly string[];
-  /** True when the list holds request features (a training set then builds its rows in JavaScript). */
-  readonly hasRequestFeatures: boolean;
-  /**
-   * Runs the request features over one joined row (request values from its columns), writes their
-   * outputs and drops the columns only they read. `unavailable(step)` says the join step's read failed
-   * for this row: request features reading it then give nulls, as the step's own columns do.
-   */
-  completeRow(row: Record<string, unknown>, index: number, source: RequestRowSource, unavailable?: (step: number) => boolean): void;
-}
+import { type FeatureListPlan, isRequestFeatures, type RequestOutputColumn, requestFeaturesInternals } from './brand.js';
+import { runRequestFeatures } from './run.js';
 
 /** One read as a request feature sees it: its name, and per feature the joined column holding it and its step. */
 interface ResolvedRead {

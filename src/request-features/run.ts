@@ -4,10 +4,9 @@ import * as zc from 'zod/v4/core';
 import { DataError, FeatureValidationError, summarizeIssues, TransformError, type SourcePosition } from '../errors.js';
 import type { AnyRequestFeatures } from '../schema/types.js';
 import { notAnObject } from '../util/options.js';
-import { requestFeaturesInternals } from './define.js';
+import { type RequestRowSource, requestFeaturesInternals } from './brand.js';
 
 /** Where a row came from: a training set's spine (request values from its columns) or a feature-vector call's entity rows. */
-export type RequestRowSource = 'training-set' | 'feature-vectors';
 
 const ROWS = { 'training-set': { noun: 'spine row', code: 'INVALID_SPINE' }, 'feature-vectors': { noun: 'entity row', code: 'INVALID_ENTITIES' } } as const;
 

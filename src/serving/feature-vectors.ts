@@ -1,13 +1,13 @@
 // Feature vectors for inference: the training rule evaluated at the read's instant against the online
 // store, so a served row and the training row built for the same instant are the same row.
-import { BackendError, DataError, DecodeError, SkewlessError } from '../errors.js';
-import { MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
+import { BackendError, DataError, SkewlessError } from '../errors.js';
+import { decodeFailure, MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
 import { ageLimitMs, buildTrainingPlan, type JoinStep, spineKey } from '../sql/plan.js';
-import { featureListSchema } from '../selections.js';
-import { type FeatureListPlan, planFeatureList } from '../request-features/plan.js';
+import type { FeatureListPlan } from '../request-features/brand.js';
+import { featureListSchema, planFeatures } from '../selections.js';
 import { checkOptions, describeValue, durationSchema, expected, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
 
@@ -77,7 +77,7 @@ function checkEntityColumns(entities: readonly EntityRow[], steps: readonly Join
 }
 
 /** What a call reads and the columns it writes, which depend on its `features` list alone. */
-interface ReadPlan {
+export interface ReadPlan {
   /** The list it was built from, to tell a features array changed in place from the same one. */
   readonly features: readonly AnyFeatureColumns[];
   readonly list: FeatureListPlan;
@@ -97,11 +97,11 @@ const readPlans = /* @__PURE__ */ new WeakMap<readonly AnyFeatureColumns[], Map<
  * serving handler passes the same array on every request. Selections and request features are
  * frozen, so the same objects in the same order give the same plan.
  */
-function readPlanOf(features: readonly AnyFeatureColumns[], entityKey: string, maxAge: string | undefined): ReadPlan {
+export function readPlanOf(features: readonly AnyFeatureColumns[], entityKey: string, maxAge: string | undefined): ReadPlan {
   const key = `${entityKey}\u0000${maxAge ?? ''}`;
   const cached = readPlans.get(features)?.get(key);
   if (cached && cached.features.length === features.length && cached.features.every((f, i) => f === features[i])) return cached;
-  const list = planFeatureList(features, entityKey, maxAge);
+  const list = planFeatures(features, entityKey, maxAge);
   const { joins } = buildTrainingPlan({ timestamp: '', entityKey, features: list.selections });
   const groups = list.selections.map((selection) => selection.group);
   const plan: ReadPlan = {
@@ -142,11 +142,8 @@ function visibleValues(group: AnyFeatureGroup, step: JoinStep, found: OnlineReco
   if (found.expiresAt !== undefined && found.expiresAt.getTime() <= at) return undefined;
   const values = group.codec.fromRecord(found.record, { partial: true }) as Record<string, unknown>;
   const eventTime = values[group.eventTime];
-  if (!(eventTime instanceof Date)) {
-    throw new DecodeError(`group "${group.name}": the online store returned a record without its event time "${group.eventTime}"`, {
-      issues: [{ code: 'invalid_type', path: [group.eventTime], message: 'missing event time' }],
-    });
-  }
+  // A store that left the event time out of the record: its value cannot be read as a time.
+  if (!(eventTime instanceof Date)) throw decodeFailure(group.name, group.eventTime, eventTime);
   const ms = eventTime.getTime();
   const limit = ageLimitMs(step);
   if (ms > at || (limit !== undefined && ms <= at - limit)) return undefined;

@@ -16,7 +16,8 @@ import { type OutputColumn, spineColumnKind, writeTrainingCsv, writeTrainingParq
 import { referenceJoin } from '../sql/reference.js';
 import { offlineRowCodec } from '../group-codecs.js';
 import { featureListSchema } from '../selections.js';
-import { type FeatureListPlan, planFeatureList } from '../request-features/plan.js';
+import type { FeatureListPlan } from '../request-features/brand.js';
+import { planFeatures } from '../selections.js';
 
 export type SpineRow = Readonly<Record<string, unknown>>;
 
@@ -276,7 +277,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   checkOptions(trainingSetOptions, options, 'trainingSet options');
   const started = Date.now();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store');
-  const list = planFeatureList(options.features, options.entityKey, options.maxAge);
+  const list = planFeatures(options.features, options.entityKey, options.maxAge);
   const features = list.selections;
   const plan = buildTrainingPlan({
     timestamp: options.timestamp,
