@@ -17,6 +17,8 @@ export { trainingSet } from './training/training-set.js';
 export type { SpineLoader, SpineRow, TrainingSet, TrainingSetOptions, TrainingSetSummary } from './training/training-set.js';
 export type { DeadLetterMessage } from './store/dead-letter.js';
 export { featureVectors } from './serving/feature-vectors.js';
+export { coalesceReads } from './serving/coalesce.js';
+export type { CoalesceReadsOptions } from './serving/coalesce.js';
 export type { EntityRow, FeatureVectorFailure, FeatureVectorOptions, FeatureVectors } from './serving/feature-vectors.js';
 export { audit } from './audit/audit.js';
 export type { AuditCause, AuditExample, AuditOptions, AuditReport, FeatureAudit, NumberDifferences } from './audit/audit.js';
