@@ -12,6 +12,8 @@ import { benchTraining } from './training.mjs';
 import { benchEndpoint, benchLocalOnline } from './local.mjs';
 import { benchPipeline } from './pipeline.mjs';
 import { benchServing } from './serving.mjs';
+import { benchSpike } from './spike.mjs';
+import { benchWritePath, WRITE_MODES } from './write-path.mjs';
 
 const benches = [
   {
@@ -55,6 +57,32 @@ const benches = [
       [`PutRecord, concurrency ${r.putConcurrency}, ${r.putSlowLatencyMs} ms injected latency`, `${r.putSlowRecordsPerSecond.toLocaleString('en-US')} records/s = ${r.putSlowFractionOfBound} of ${Math.round((r.putConcurrency * 1000) / r.putSlowLatencyMs).toLocaleString('en-US')}/s`, '', ''],
       ['overhead over the bare SDK client (GetRecord / PutRecord)', `${r.getOverheadPercent}% / ${r.putOverheadPercent}%`, r.overheadGoal, r.overheadMet ? 'yes' : 'no'],
     ],
+  },
+  {
+    id: 'writePath',
+    title: 'Write path per core: kinesisHandler + sageMakerOnline, local stack (own process), 10 ms latency',
+    run: benchWritePath,
+    rows: (r) =>
+      Object.keys(WRITE_MODES).map((mode) => [
+        `${mode}, ${r.batches} batches of ${r.batch} (${r.hotShare * 100}% two hot cards)`,
+        `${r[mode].recordsPerSecond.toLocaleString('en-US')} records/s; ${r[mode].cpuMsPerRecord} ms CPU = ${r[mode].recordsPerCoreSecond.toLocaleString('en-US')}/core-s; ${r[mode].callsPerRecord} calls/record`,
+        mode === 'batchWriteCollapse' ? '>= 5,000 records/s on one core' : '',
+        mode === 'batchWriteCollapse' ? (r[mode].recordsPerSecond >= 5000 ? 'yes' : 'no') : '',
+      ]),
+  },
+  {
+    id: 'spike',
+    title: 'Spike: producer -> kinesalite -> event source mapping -> kinesisHandler -> local stack, state on dynalite',
+    run: benchSpike,
+    rows: (r) =>
+      r.runs.flatMap((run) =>
+        run.phases.map((p) => [
+          `${run.mode}, ${p.phase} (${p.offeredPerSecond.toLocaleString('en-US')}/s offered, scale ${r.scale})`,
+          `${p.processedPerSecond.toLocaleString('en-US')} records/s, ${p.handlerCpuMsPerRecord} ms handler CPU/record, iterator age max ${p.iteratorAgeMaxMs} ms, freshness p50/p99/max ${p.freshnessP50Ms}/${p.freshnessP99Ms}/${p.freshnessMaxMs} ms`,
+          '',
+          '',
+        ]),
+      ),
   },
   {
     id: 'lambda',

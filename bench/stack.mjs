@@ -18,10 +18,11 @@ export async function spawnStack() {
   const clientConfig = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
   return {
     clientConfig,
-    /** Sets the stack's injected faults through its admin endpoint. */
+    /** Sets the stack's injected faults through its admin endpoint; answers the calls and faults counted so far. */
     setFaults: async (faults) => {
       const response = await fetch(`${endpoint}/_skewless/faults`, { method: 'PUT', body: JSON.stringify(faults) });
       if (!response.ok) throw new Error(`setting faults failed: ${response.status}`);
+      return response.json();
     },
     close: () =>
       new Promise((resolve) => {

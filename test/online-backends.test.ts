@@ -58,7 +58,7 @@ describe('after a record of an identifier fails, its later records in the same c
     const local = await startLocalStack({ memory: true });
     try {
       await createGroupOnStack(local.clientConfig, contractGroup);
-      const store = sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(local.clientConfig), batchWrite });
+      const store = sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(local.clientConfig), batchWrite, collapse: false });
       await expectHalted(store, `halt-${batchWrite}`);
     } finally {
       await local.close();

@@ -15,7 +15,8 @@ export interface IngestClients {
 /** The store the Lambda writes through. */
 export function ingestStore(clients: IngestClients): FeatureStore {
   return createFeatureStore({
-    online: sageMakerOnline(clients.runtime ? { client: clients.runtime } : {}),
+    // BatchWriteRecord, collapsed: an identifier's newest record online, every record offline (README: Throughput into SageMaker).
+    online: sageMakerOnline({ batchWrite: true, ...(clients.runtime ? { client: clients.runtime } : {}) }),
     offline: false,
     aggregationState: dynamoDbAggregationState({ tableName: clients.stateTable, ...(clients.dynamoDb ? { client: clients.dynamoDb } : {}) }),
     deadLetter: sqsDeadLetter({ queueUrl: clients.deadLetterQueueUrl, ...(clients.sqs ? { client: clients.sqs } : {}) }),

@@ -11,6 +11,7 @@ import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrenc
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadFeatureStoreRuntime } from './sdk.js';
+import { collapseToNewest, identifierOf, roundsPerIdentifier, type WriteStages, type WriteTarget } from './collapse.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import * as z from 'zod/mini';
 import { checkOptions, lazySchema, positiveInteger } from '../util/options.js';
@@ -28,6 +29,7 @@ const SAGEMAKER_ONLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject
   concurrency: concurrency(),
   targetStores: z.optional(z.array(z.enum(['OnlineStore', 'OfflineStore']))),
   batchWrite: z.optional(z.boolean()),
+  collapse: z.optional(z.boolean()),
   batchSize: z.optional(
     positiveInteger().check(z.refine((n) => n <= BATCH_WRITE_LIMIT, { error: (issue) => `BatchWriteRecord takes 1 to ${BATCH_WRITE_LIMIT} entries, got ${String(issue.input)}` })),
   ),
@@ -44,11 +46,27 @@ export interface SageMakerOnlineOptions {
   /** Write with BatchWriteRecord (up to `batchSize` records a call, at most and by default 25) instead of one PutRecord per record. */
   readonly batchWrite?: boolean;
   readonly batchSize?: number;
+  /**
+   * Of an identifier's records in one put, write only the newest (the one the write rule keeps) to the
+   * online store and the others to the offline store alone (`TargetStores: ['OfflineStore']`): the
+   * online result is the same, every record still reaches the offline store and gets its own outcome,
+   * and a hot identifier costs one online write per batch instead of one per record.
+   */
+  readonly collapse?: boolean;
   readonly retry?: RetryOptions;
 }
 
-function idOf(group: GroupSchema, record: SageMakerRecord): string {
-  return record.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString ?? '';
+type Store = 'OnlineStore' | 'OfflineStore';
+
+type EchoedRecord = readonly { FeatureName?: string | undefined; ValueAsString?: string | undefined }[] | undefined;
+
+/**
+ * A BatchWriteRecord entry as the service echoes it in Errors and UnprocessedEntries, as a lookup key:
+ * its identifier, event time and stores (two entries alike in these are alike in what a failure means).
+ */
+function entryKey(group: GroupSchema, record: EchoedRecord, stores: readonly string[] | undefined): string {
+  const value = (name: string) => record?.find((f) => f.FeatureName === name)?.ValueAsString ?? '';
+  return `${value(group.recordIdentifier)}\u0000${value(group.eventTime)}\u0000${(stores ?? []).join(',')}`;
 }
 
 /**
@@ -71,7 +89,9 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
   const targetStores = options.targetStores ? [...options.targetStores] : undefined;
   const retryFor = (putOptions: OnlinePutOptions): RetryOptions => (putOptions.onRetry ? { ...retry, onRetry: putOptions.onRetry } : retry);
 
-  const putOne = async (m: RuntimeModule, group: GroupSchema, record: SageMakerRecord, putOptions: OnlinePutOptions): Promise<OnlineWriteOutcome> => {
+  const storesFor = (target: WriteTarget): Store[] | undefined => (target === 'offline' ? ['OfflineStore'] : targetStores);
+
+  const putOne = async (m: RuntimeModule, group: GroupSchema, record: SageMakerRecord, putOptions: OnlinePutOptions, stores = targetStores): Promise<OnlineWriteOutcome> => {
     const c = await client();
     try {
       await countAttempts(
@@ -80,7 +100,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
             new m.PutRecordCommand({
               FeatureGroupName: group.name,
               Record: record,
-              ...(targetStores ? { TargetStores: targetStores } : {}),
+              ...(stores ? { TargetStores: stores } : {}),
               ...(putOptions.ttl ? { TtlDuration: putOptions.ttl } : {}),
             }),
           ),
@@ -92,70 +112,95 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     }
   };
 
-  /** BatchWriteRecord in rounds holding at most one record per identifier, so order per identifier holds. */
-  const putBatched = async (m: RuntimeModule, group: GroupSchema, records: readonly SageMakerRecord[], putOptions: OnlinePutOptions) => {
+  /** BatchWriteRecord, stage after stage; within a stage, calls of up to `batchSize` entries go out together. */
+  const putBatched = async (m: RuntimeModule, group: GroupSchema, records: readonly SageMakerRecord[], stages: WriteStages, putOptions: OnlinePutOptions) => {
     const outcomes = new Array<OnlineWriteOutcome>(records.length);
-    const rounds: number[][] = [];
-    const seen = new Map<string, number>();
-    records.forEach((record, index) => {
-      const id = idOf(group, record);
-      const round = seen.get(id) ?? 0;
-      seen.set(id, round + 1);
-      (rounds[round] ??= []).push(index);
-    });
     const size = Math.min(options.batchSize ?? BATCH_WRITE_LIMIT, BATCH_WRITE_LIMIT);
     const c = await client();
     const halt = haltAfterFailure<OnlineWriteOutcome>(group.name);
     const halted = new Map<string, OnlineWriteOutcome>();
-    for (const all of rounds) {
+    for (const stage of stages) {
       // An identifier whose record failed sends nothing later in this call (it would overtake that record).
-      const round = all.filter((index) => {
-        const stop = halted.get(idOf(group, records[index] as SageMakerRecord));
+      const writes = stage.filter(({ index, target }) => {
+        const stop = halted.get(identifierOf(group, records[index] as SageMakerRecord));
         if (stop !== undefined) outcomes[index] = stop;
-        return stop === undefined;
+        else if (target === 'none') outcomes[index] = 'accepted';
+        return stop === undefined && target !== 'none';
       });
-      const chunks: number[][] = [];
-      for (let i = 0; i < round.length; i += size) chunks.push(round.slice(i, i + size));
+      const chunks: (typeof writes)[] = [];
+      for (let i = 0; i < writes.length; i += size) chunks.push(writes.slice(i, i + size));
       await mapConcurrent(chunks, concurrency, async (chunk) => {
         try {
           const left = await drainWithRetry(
             chunk,
-            async (indices, send) => {
-              const entries = indices.map((index) => ({
-                FeatureGroupName: group.name,
-                Record: records[index],
-                ...(targetStores ? { TargetStores: targetStores } : {}),
-                ...(putOptions.ttl ? { TtlDuration: putOptions.ttl } : {}),
-              }));
+            async (pending, send) => {
+              const entries = pending.map(({ index, target }) => {
+                const stores = storesFor(target);
+                return {
+                  FeatureGroupName: group.name,
+                  Record: records[index],
+                  ...(stores ? { TargetStores: stores } : {}),
+                  ...(putOptions.ttl ? { TtlDuration: putOptions.ttl } : {}),
+                };
+              });
               const result = await send(() => c.send(new m.BatchWriteRecordCommand({ Entries: entries })));
-              // A round holds one record per identifier, so the identifier names the entry.
-              const byId = new Map(indices.map((index) => [idOf(group, records[index] as SageMakerRecord), index]));
-              const indexOf = (record: readonly { FeatureName?: string; ValueAsString?: string }[] | undefined) =>
-                byId.get(record?.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString ?? '');
+              if ((result.Errors?.length ?? 0) === 0 && (result.UnprocessedEntries?.length ?? 0) === 0) return [];
+              // The service echoes the failed entries; an identifier may be in a call more than once, so
+              // each echo takes the first pending write with the same record and stores.
+              const byKey = new Map<string, (typeof pending)[number][]>();
+              pending.forEach((write, i) => {
+                const key = entryKey(group, entries[i]?.Record, entries[i]?.TargetStores);
+                const same = byKey.get(key);
+                if (same) same.push(write);
+                else byKey.set(key, [write]);
+              });
+              const take = (entry: { Record?: EchoedRecord; TargetStores?: readonly string[] | undefined } | undefined) =>
+                byKey.get(entryKey(group, entry?.Record, entry?.TargetStores))?.shift();
               for (const failure of result.Errors ?? []) {
-                const index = indexOf(failure.Entry?.Record);
-                if (index === undefined) continue;
-                outcomes[index] = backendError({ name: failure.ErrorCode, message: failure.ErrorMessage }, group.name, 'write');
+                const write = take(failure.Entry);
+                if (write) outcomes[write.index] = backendError({ name: failure.ErrorCode, message: failure.ErrorMessage }, group.name, 'write');
               }
-              const unprocessed = new Set((result.UnprocessedEntries ?? []).map((e) => indexOf(e.Record)));
-              return indices.filter((index) => unprocessed.has(index));
+              return (result.UnprocessedEntries ?? []).flatMap((entry) => take(entry) ?? []);
             },
             retryFor(putOptions),
           );
-          for (const index of chunk) outcomes[index] ??= 'accepted';
-          for (const index of left) {
+          for (const { index } of chunk) outcomes[index] ??= 'accepted';
+          for (const { index } of left) {
             outcomes[index] = new BackendError('THROTTLED', `group "${group.name}": BatchWriteRecord left the record unprocessed after retries`, {
               retryable: true,
               group: group.name,
             });
           }
         } catch (error) {
-          for (const index of chunk) outcomes[index] ??= backendError(error, group.name, 'write');
+          for (const { index } of chunk) outcomes[index] ??= backendError(error, group.name, 'write');
         }
       });
-      for (const index of round) {
-        const stop = halt(outcomes[index] as OnlineWriteOutcome);
-        if (stop !== undefined) halted.set(idOf(group, records[index] as SageMakerRecord), stop);
+      for (const { index } of writes) {
+        const id = identifierOf(group, records[index] as SageMakerRecord);
+        const stop = halted.has(id) ? undefined : halt(outcomes[index] as OnlineWriteOutcome);
+        if (stop !== undefined) halted.set(id, stop);
+      }
+    }
+    return outcomes;
+  };
+
+  /** PutRecord with collapsing: a stage's writes run together (one online write per identifier among them). */
+  const putStaged = async (m: RuntimeModule, group: GroupSchema, records: readonly SageMakerRecord[], stages: WriteStages, putOptions: OnlinePutOptions) => {
+    const outcomes = new Array<OnlineWriteOutcome>(records.length);
+    const halt = haltAfterFailure<OnlineWriteOutcome>(group.name);
+    const halted = new Map<string, OnlineWriteOutcome>();
+    for (const stage of stages) {
+      await mapConcurrent(stage, concurrency, async ({ index, target }) => {
+        const record = records[index] as SageMakerRecord;
+        const stop = halted.get(identifierOf(group, record));
+        if (stop !== undefined) outcomes[index] = stop;
+        else if (target === 'none') outcomes[index] = 'accepted';
+        else outcomes[index] = beforeDeadline(putOptions.deadline) ? await putOne(m, group, record, putOptions, storesFor(target)) : deadlineError(group.name);
+      });
+      for (const { index } of stage) {
+        const id = identifierOf(group, records[index] as SageMakerRecord);
+        const stop = halted.has(id) ? undefined : halt(outcomes[index] as OnlineWriteOutcome);
+        if (stop !== undefined) halted.set(id, stop);
       }
     }
     return outcomes;
@@ -166,10 +211,15 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
 
     async put(group, records, putOptions = {}) {
       const m = await loadFeatureStoreRuntime();
-      if (options.batchWrite) return putBatched(m, group, records, putOptions);
+      const offline = targetStores === undefined || targetStores.includes('OfflineStore');
+      if (options.collapse ?? options.batchWrite === true) {
+        const stages = collapseToNewest(group, records, offline);
+        return options.batchWrite ? putBatched(m, group, records, stages, putOptions) : putStaged(m, group, records, stages, putOptions);
+      }
+      if (options.batchWrite) return putBatched(m, group, records, roundsPerIdentifier(group, records), putOptions);
       return inOrderPerKey(
         records,
-        (r) => idOf(group, r),
+        (r) => identifierOf(group, r),
         concurrency,
         (record) => (beforeDeadline(putOptions.deadline) ? putOne(m, group, record, putOptions) : Promise.resolve(deadlineError(group.name))),
         haltAfterFailure(group.name),

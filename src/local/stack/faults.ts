@@ -10,6 +10,8 @@ export interface FaultSpec {
   readonly latencyMs?: number;
   /** BatchGetRecord / BatchWriteRecord: share of items returned as unprocessed (0..1). */
   readonly unprocessedRate?: number;
+  /** Calls per second answered; the ones over it in the same second get ThrottlingException, as a service quota does. */
+  readonly tpsLimit?: number;
 }
 
 /** Faults per operation name (`PutRecord`, `GetRecord`, `StartQueryExecution`, `GetObject`, ... or `'*'`). */
@@ -27,6 +29,8 @@ export type FaultDecision = 'throttle' | 'error' | undefined;
 export class FaultInjector {
   private random: () => number;
   readonly counts: FaultCounts = {};
+  /** Calls answered in the current one-second window, per operation (for `tpsLimit`). */
+  private windows = new Map<string, { second: number; calls: number }>();
 
   constructor(private config: FaultConfig = {}) {
     this.random = seededRandom(typeof config.seed === 'number' ? config.seed : 1);
@@ -35,6 +39,19 @@ export class FaultInjector {
   set(config: FaultConfig): void {
     this.config = config;
     this.random = seededRandom(typeof config.seed === 'number' ? config.seed : 1);
+    this.windows.clear();
+  }
+
+  private overLimit(operation: string, limit: number | undefined): boolean {
+    if (limit === undefined) return false;
+    const second = Math.floor(Date.now() / 1000);
+    const window = this.windows.get(operation);
+    if (!window || window.second !== second) {
+      this.windows.set(operation, { second, calls: 1 });
+      return limit < 1;
+    }
+    window.calls++;
+    return window.calls > limit;
   }
 
   private spec(operation: string): FaultSpec {
@@ -57,6 +74,10 @@ export class FaultInjector {
     const spec = this.spec(operation);
     const count = this.count(operation);
     count.calls++;
+    if (this.overLimit(operation, spec.tpsLimit)) {
+      count.throttled++;
+      return 'throttle';
+    }
     const roll = this.random();
     if (roll < (spec.throttleRate ?? 0)) {
       count.throttled++;

@@ -1,0 +1,140 @@
+import { AthenaClient } from '@aws-sdk/client-athena';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { athenaOffline, sageMakerOnline } from '../src/aws/index.js';
+import { collapseToNewest } from '../src/aws/collapse.js';
+import { BackendError, type SageMakerRecord } from '../src/index.js';
+import { type LocalStack, startLocalStack } from '../src/local/index.js';
+import { contractGroup, contractRecord } from './contracts/online-store.js';
+import { createGroupOnStack } from './fixtures/stack.js';
+
+// Collapsing: of an identifier's records in one put only the newest goes online, every one offline.
+let stack: LocalStack;
+let runtime: SageMakerFeatureStoreRuntimeClient;
+
+beforeAll(async () => {
+  stack = await startLocalStack({ memory: true });
+  await createGroupOnStack(stack.clientConfig, contractGroup, 's3://collapse/offline');
+  runtime = new SageMakerFeatureStoreRuntimeClient(stack.clientConfig);
+});
+afterAll(async () => {
+  await stack.close();
+});
+
+const amountOnline = async (id: string) => {
+  const store = sageMakerOnline({ client: runtime });
+  return (await store.get(contractGroup, id))?.record.find((f) => f.FeatureName === 'amount')?.ValueAsString;
+};
+
+async function offlineAmounts(id: string): Promise<number[]> {
+  await stack.flush();
+  const reader = athenaOffline({ client: new AthenaClient(stack.clientConfig), s3: new S3Client(stack.clientConfig), sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://collapse/athena/' });
+  try {
+    return (await reader.scan(contractGroup)).filter((r) => r['id'] === id).map((r) => Number(r['amount'])).sort((a, b) => a - b);
+  } finally {
+    await reader.close();
+  }
+}
+
+describe('BatchWriteRecord with collapsing (the default with batchWrite), local stack, real SDK client', () => {
+  const early = '2024-05-01T00:00:01.000Z';
+  const late = '2024-05-01T00:00:02.000Z';
+  it.each([
+    ['the later event second', [early, late], '2'],
+    ['the later event first', [late, early], '1'],
+    ['equal event times: the first written stays', [early, early], '1'],
+  ])('two records of one identifier, %s: online holds the one the write rule keeps, offline both', async (name, [first, second], kept) => {
+    const id = `pair-${name.replace(/\W+/g, '-')}`;
+    const store = sageMakerOnline({ client: runtime, batchWrite: true });
+    const outcomes = await store.put(contractGroup, [contractRecord(id, first as string, 1), contractRecord(id, second as string, 2)]);
+    expect(outcomes).toEqual(['accepted', 'accepted']);
+    expect(await amountOnline(id)).toBe(kept);
+    expect(await offlineAmounts(id)).toEqual([1, 2]);
+  });
+
+  it('equal event times in the other order keep the other record', async () => {
+    const store = sageMakerOnline({ client: runtime, batchWrite: true });
+    await store.put(contractGroup, [contractRecord('tie-b', early, 2), contractRecord('tie-b', early, 1)]);
+    expect(await amountOnline('tie-b')).toBe('2');
+  });
+
+  it('a stored record newer than the whole batch stays online', async () => {
+    const store = sageMakerOnline({ client: runtime, batchWrite: true });
+    await store.put(contractGroup, [contractRecord('stored', '2024-06-01T00:00:00.000Z', 9)]);
+    await store.put(contractGroup, [contractRecord('stored', early, 1), contractRecord('stored', late, 2)]);
+    expect(await amountOnline('stored')).toBe('9');
+    expect(await offlineAmounts('stored')).toEqual([1, 2, 9]);
+  });
+
+  it('sends one call for a hot identifier with 25 records and gives each record its own outcome', async () => {
+    const store = sageMakerOnline({ client: runtime, batchWrite: true });
+    const before = stack.faultCounts['BatchWriteRecord']?.calls ?? 0;
+    const records = Array.from({ length: 24 }, (_, i) => contractRecord('hot', new Date(Date.UTC(2024, 4, 1, 0, 0, i)).toISOString(), i));
+    const outcomes = await store.put(contractGroup, [...records, contractRecord('cold', early, 5)]);
+    expect(outcomes).toHaveLength(25);
+    expect(outcomes.every((o) => o === 'accepted')).toBe(true);
+    // Stage one: the 23 superseded records and the other identifier; stage two: the newest.
+    expect((stack.faultCounts['BatchWriteRecord']?.calls ?? 0) - before).toBe(2);
+    expect(await amountOnline('hot')).toBe('23');
+    expect(await offlineAmounts('hot')).toHaveLength(24);
+  });
+
+  it('an identifier failed mid-batch sends nothing after the failed record: its newest does not overtake it', async () => {
+    const store = sageMakerOnline({ client: runtime, batchWrite: true });
+    const refused: SageMakerRecord = [...contractRecord('mid', early, 2), { FeatureName: 'not_a_feature', ValueAsString: '1' }];
+    const outcomes = await store.put(contractGroup, [contractRecord('mid', '2024-05-01T00:00:00.000Z', 1), refused, contractRecord('mid', late, 3), contractRecord('mid-other', late, 4)]);
+    expect(outcomes[0]).toBe('accepted');
+    expect(outcomes[1]).toBeInstanceOf(BackendError);
+    expect(outcomes[2]).toMatchObject({ code: 'WRITE_FAILED', retryable: true, message: expect.stringMatching(/earlier record of the same identifier/) });
+    expect(outcomes[3]).toBe('accepted');
+    expect(await amountOnline('mid')).toBeUndefined();
+    expect(await offlineAmounts('mid')).toEqual([1]);
+  });
+
+  it('an identifier throttled mid-batch keeps its later records back, reported retryable', async () => {
+    const store = sageMakerOnline({ client: runtime, batchWrite: true, retry: { attempts: 2, baseDelayMs: 1 } });
+    stack.setFaults({ BatchWriteRecord: { unprocessedRate: 1 } });
+    try {
+      const outcomes = await store.put(contractGroup, [contractRecord('throttled', early, 1), contractRecord('throttled', late, 2)]);
+      expect(outcomes[0]).toMatchObject({ code: 'THROTTLED', retryable: true });
+      expect(outcomes[1]).toMatchObject({ code: 'WRITE_FAILED', retryable: true });
+    } finally {
+      stack.setFaults({});
+    }
+    expect(await amountOnline('throttled')).toBeUndefined();
+  });
+
+  it('with targetStores OnlineStore only, superseded records are accepted without a write', async () => {
+    const store = sageMakerOnline({ client: runtime, batchWrite: true, targetStores: ['OnlineStore'] });
+    const outcomes = await store.put(contractGroup, [contractRecord('online-only', early, 1), contractRecord('online-only', late, 2)]);
+    expect(outcomes).toEqual(['accepted', 'accepted']);
+    expect(await amountOnline('online-only')).toBe('2');
+    expect(await offlineAmounts('online-only')).toEqual([]);
+  });
+
+  it('PutRecord with collapse: true has the same result', async () => {
+    const store = sageMakerOnline({ client: runtime, collapse: true });
+    const outcomes = await store.put(contractGroup, [contractRecord('put', late, 2), contractRecord('put', early, 1), contractRecord('put', late, 3)]);
+    expect(outcomes).toEqual(['accepted', 'accepted', 'accepted']);
+    expect(await amountOnline('put')).toBe('2');
+    expect(await offlineAmounts('put')).toEqual([1, 2, 3]);
+  });
+});
+
+describe('collapseToNewest', () => {
+  it('puts records before the newest first, the newest next, those after it last', () => {
+    const records = [contractRecord('a', '2024-05-01T00:00:01.000Z'), contractRecord('a', '2024-05-01T00:00:03.000Z'), contractRecord('b', '2024-05-01T00:00:01.000Z'), contractRecord('a', '2024-05-01T00:00:02.000Z')];
+    expect(collapseToNewest(contractGroup, records, true)).toEqual([
+      [{ index: 0, target: 'offline' }, { index: 2, target: 'configured' }],
+      [{ index: 1, target: 'configured' }],
+      [{ index: 3, target: 'offline' }],
+    ]);
+  });
+
+  it('writes an identifier with an unreadable event time one record per stage, as without collapsing', () => {
+    const records = [contractRecord('a', 'yesterday'), contractRecord('a', '2024-05-01T00:00:03.000Z')];
+    expect(collapseToNewest(contractGroup, records, true)).toEqual([[{ index: 0, target: 'configured' }], [{ index: 1, target: 'configured' }]]);
+  });
+});
