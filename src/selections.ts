@@ -4,6 +4,7 @@ import { isFeatureGroup } from './feature-group.js';
 import { type FeatureListPlan, isRequestFeatures, requestFeaturesInternals } from './request-features/brand.js';
 import type { AnyFeatureColumns, AnyFeatureSelection } from './schema/types.js';
 import { expected } from './util/options.js';
+import { withMaxAge } from './sql/plan.js';
 
 function isSelection(value: unknown): value is AnyFeatureSelection {
   return typeof value === 'object' && value !== null && isFeatureGroup((value as Partial<AnyFeatureSelection>).group) && Array.isArray((value as Partial<AnyFeatureSelection>).features);
@@ -15,11 +16,6 @@ export function featureListSchema(what: string) {
     error: expected("a selection made by group.select('feature', ...) or request features made by defineRequestFeatures"),
   });
   return z.array(item, { error: expected('a list of selections') }).check(z.minLength(1, { error: `${what} needs at least one feature selection` }));
-}
-
-/** The selection with `maxAge` where it has none of its own and a default is given. */
-function withMaxAge(selection: AnyFeatureSelection, maxAge: string | undefined): AnyFeatureSelection {
-  return maxAge === undefined || selection.options.maxAge !== undefined ? selection : selection.with({ maxAge });
 }
 
 /**

@@ -2,12 +2,12 @@
 // the training row built for the same instant, column by column.
 import { ConfigurationError } from '../errors.js';
 import type { AnyFeatureColumns, AnyFeatureSelection } from '../schema/types.js';
-import { featureVectors } from '../serving/feature-vectors.js';
+import { featureVectors, readPlanOf } from '../serving/feature-vectors.js';
 import { spineKey } from '../sql/plan.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { trainingSet } from '../training/training-set.js';
 import { checkOptions, countSchema, durationSchema, expected, lazySchema, positiveInteger } from '../util/options.js';
-import { featureListSchema, planFeatures } from '../selections.js';
+import { featureListSchema } from '../selections.js';
 import * as z from 'zod/mini';
 import { equalValues, sampleIds } from './audit.js';
 
@@ -95,8 +95,8 @@ async function sampleEntities(store: FeatureStore, options: VectorAuditOptions, 
  */
 export async function auditVectors(store: FeatureStore, options: VectorAuditOptions): Promise<VectorAuditReport> {
   checkOptions(vectorAuditOptions, options, 'auditVectors options');
-  const list = planFeatures(options.features, options.entityKey, options.maxAge);
-  const entities = options.entities ? [...options.entities] : await sampleEntities(store, options, list.selections);
+  const plan = readPlanOf(options.features, options.entityKey, options.maxAge);
+  const entities = options.entities ? [...options.entities] : await sampleEntities(store, options, plan.list.selections);
   const maxAge = options.maxAge !== undefined ? { maxAge: options.maxAge } : {};
   const served = await featureVectors(store, { entities, entityKey: options.entityKey, features: options.features, ...maxAge });
   const instant = '__skewless_audited_at';
@@ -112,8 +112,8 @@ export async function auditVectors(store: FeatureStore, options: VectorAuditOpti
   // Exactly the listed features' columns and the request features' outputs: an entity column is the
   // caller's, whatever its name, and reads only request features take are not in the rows.
   const columns = [
-    ...list.selections.slice(0, list.listed).flatMap((s) => s.features.map((feature) => `${s.options.prefix ?? `${s.group.name}__`}${feature}`)),
-    ...list.outputs.map((output) => output.name),
+    ...plan.columns.slice(0, plan.list.listed).flat(),
+    ...plan.list.outputs.map((output) => output.name),
   ];
   const mismatches: Record<string, number> = Object.fromEntries(columns.map((column) => [column, 0]));
   const examples: VectorDifference[] = [];

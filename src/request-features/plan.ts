@@ -5,6 +5,7 @@ import { DefinitionError } from '../errors.js';
 import type { AnyFeatureColumns, AnyFeatureSelection, AnyRequestFeatures } from '../schema/types.js';
 import { type FeatureListPlan, isRequestFeatures, type RequestOutputColumn, requestFeaturesInternals } from './brand.js';
 import { runRequestFeatures } from './run.js';
+import { prefixOf, withMaxAge } from '../sql/plan.js';
 
 /** One read as a request feature sees it: its name, and per feature the joined column holding it and its step. */
 interface ResolvedRead {
@@ -13,12 +14,6 @@ interface ResolvedRead {
   readonly columns: ReadonlyMap<string, string>;
 }
 
-const prefixOf = (selection: AnyFeatureSelection) => selection.options.prefix ?? `${selection.group.name}__`;
-
-/** The selection with `maxAge` where it has none of its own and a default is given. */
-function withMaxAge(selection: AnyFeatureSelection, maxAge: string | undefined): AnyFeatureSelection {
-  return maxAge === undefined || selection.options.maxAge !== undefined ? selection : selection.with({ maxAge });
-}
 
 /**
  * Splits a `features` list: selections (each with the default `maxAge` unless it has its own) to join,

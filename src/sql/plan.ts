@@ -39,6 +39,16 @@ export function ageLimitMs(step: Pick<JoinStep, 'maxAgeMs' | 'ttlMs'>): number |
   return step.ttlMs === undefined ? step.maxAgeMs : Math.min(step.maxAgeMs, step.ttlMs);
 }
 
+/** The selection with `maxAge` where it has none of its own and a default is given. */
+export function withMaxAge(selection: AnyFeatureSelection, maxAge: string | undefined): AnyFeatureSelection {
+  return maxAge === undefined || selection.options.maxAge !== undefined ? selection : selection.with({ maxAge });
+}
+
+/** A selection's output column prefix: its own, or `<group>__`. */
+export function prefixOf(selection: AnyFeatureSelection): string {
+  return selection.options.prefix ?? `${selection.group.name}__`;
+}
+
 /**
  * The point-in-time join as data: what every engine renders. For each spine row (key k, time t) and
  * each step, of the group's rows with id = k, event time <= t (< t when not inclusive), event time
@@ -80,7 +90,7 @@ export function buildTrainingPlan(options: TrainingPlanOptions): TrainingPlan {
   const columns = new Set<string>();
   const joins = options.features.map((selection): JoinStep => {
     const group: AnyFeatureGroup = selection.group;
-    const prefix = selection.options.prefix ?? `${group.name}__`;
+    const prefix = prefixOf(selection);
     for (const feature of selection.features) {
       const column = `${prefix}${feature}`;
       if (columns.has(column)) throw new DefinitionError('INVALID_OPTION', `two selections produce the column "${column}": give one a prefix`);
