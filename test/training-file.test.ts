@@ -184,6 +184,24 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     );
   });
 
+  it('keeps the sign of a -0 feature value in Parquet and CSV on both paths, as the record keeps it', async () => {
+    const store = await storeWith([
+      { id: '1', et: BASE, ai: BASE, wt: BASE, del: false, s: undefined, i: 0, b: 0n, f: -0, ok: false, seen: undefined },
+      { id: '23', et: BASE, ai: BASE, wt: BASE, del: false, s: undefined, i: 0, b: 0n, f: 0, ok: false, seen: undefined },
+    ]);
+    const csv = join(dir, 'negative-zero.csv');
+    writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n23,2024-01-01T00:00:01Z\n');
+    const options = { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')] } as const;
+    const { engineFile, rowFile } = await bothOutputs(store, options, 'negative-zero');
+    for (const file of [engineFile, rowFile]) {
+      const values = (await readParquet(file)).map((row) => row['mixed__f']);
+      expect(values.map((v) => Object.is(v, -0))).toEqual([true, false]);
+    }
+    const csvOut = join(dir, 'negative-zero-out.csv');
+    await trainingSet(store, { ...options, output: { csv: csvOut }, engine: 'reference' });
+    expect(readFileSync(csvOut, 'utf8').split('\n').slice(1, 3)).toEqual(['1,2024-01-01T00:00:01Z,-0', '23,2024-01-01T00:00:01Z,0']);
+  });
+
   it('keeps a Parquet spine column for column (types included), with integer keys and epoch-second times', async () => {
     const users = [
       { user: 1, t: BASE + 1000, score: 0.25 },

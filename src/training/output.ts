@@ -40,7 +40,12 @@ export function spineColumnKind(rows: readonly Readonly<Record<string, unknown>>
 }
 
 function text(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : String(value);
+  return value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : scalarText(value);
+}
+
+/** `String(value)`, but -0 keeps its sign (as DuckDB's writer keeps it): `String(-0)` is "0". */
+function scalarText(value: unknown): string {
+  return Object.is(value, -0) ? '-0' : String(value);
 }
 
 const ROW_GROUP_ROWS = 100_000;
@@ -66,10 +71,10 @@ export function writeTrainingParquet(path: string, columns: readonly OutputColum
       for (let r = start; r < end; r++) {
         const value = (rows[r] as Record<string, unknown>)[c.name];
         if (value === null || value === undefined) column.null();
-        else if (c.list) column.list((value as readonly unknown[]).map((v) => (v instanceof Date ? String(v.getTime()) : typeof v === 'boolean' ? (v ? '1' : '0') : String(v))));
+        else if (c.list) column.list((value as readonly unknown[]).map((v) => (v instanceof Date ? String(v.getTime()) : typeof v === 'boolean' ? (v ? '1' : '0') : scalarText(v))));
         else if (c.kind === 'boolean') column.boolean(value as boolean);
         else if (c.kind === 'date') column.integer(epochMsOf(value, c.name));
-        else column.text(c.kind === 'string' ? text(value) : String(value));
+        else column.text(c.kind === 'string' ? text(value) : scalarText(value));
       }
     });
     file.endRowGroup(end - start);
