@@ -32,9 +32,9 @@ const input = (recordsPerSecond: number, overrides: Partial<CapacityInput> = {})
   ...overrides,
 });
 
-/** Figures for an invocation of `ms` of CPU per record (all of it PutRecord's), to put concurrency where a case needs it. */
+/** Figures for an invocation of `ms` of CPU per record (all of it the write path's), to put concurrency where a case needs it. */
 function cpuPerRecord(ms: number): MeasuredFigures {
-  return { ...MEASURED, handlerRecordsPerSecond: { value: Number.POSITIVE_INFINITY, source: 'test' }, putRecordCpuMs: { value: ms, source: 'test' } };
+  return { ...MEASURED, handlerRecordsPerSecond: { value: Number.POSITIVE_INFINITY, source: 'test' }, batchWriteCpuMsPerRecord: { value: ms, source: 'test' } };
 }
 const fast = cpuPerRecord(0.001);
 /** Calls that take no time in flight, so only CPU counts. */
@@ -83,8 +83,10 @@ describe('the event source mapping and Lambda', () => {
   });
 
   it('counts calls in flight when they take longer than the CPU', () => {
-    // 16 calls in flight at 10 ms: 0.625 ms a record, over the 0.001 ms of CPU.
-    expect(sizeCapacity(input(100), fast).lambda.msPerRecord).toBe(0.625);
+    // One BatchWriteRecord per 25 records, 16 calls in flight at 10 ms: 0.025 ms a record, over the
+    // 0.001 ms of CPU; with aggregations two state calls and a read per 100 records more: 1.281 ms.
+    expect(sizeCapacity(input(100), fast).lambda.msPerRecord).toBe(0.025);
+    expect(sizeCapacity(input(100, { stateItemBytes: 800 }), { ...fast, aggregatedPipelineRecordsPerSecond: fast.plainPipelineRecordsPerSecond }, { ...ASSUMED, dynamoDbCallCpuMs: 0 }).lambda.msPerRecord).toBe(1.281);
   });
 
   it("batches what one invocation receives in a one-second window, in hundreds, at least Lambda's default 100", () => {
@@ -129,11 +131,11 @@ describe('SageMaker Feature Store', () => {
     });
   });
 
-  it("notes PutRecord calls over the 10,000 TPS soft quota, with BatchWriteRecord's 25 records a call as the way around", () => {
-    expect(sizeCapacity(input(10_000)).notes.filter((n) => n.includes('PutRecord'))).toEqual([]);
-    const [note] = sizeCapacity(input(10_001)).notes;
-    expect(note).toContain("10,001 PutRecord calls/s is over SageMaker's 10,000 TPS per API per account (a soft limit)");
-    expect(note).toContain('401 BatchWriteRecord calls/s of 25 records');
+  it('writes 25 records a BatchWriteRecord call and notes calls over the 10,000 TPS soft quota', () => {
+    expect(sizeCapacity(input(10_001)).sageMaker).toMatchObject({ batchWriteRecordCallsPerSecond: 401, putRecordCallsPerSecond: 10_001 });
+    expect(sizeCapacity(input(250_000)).notes.filter((n) => n.includes('BatchWriteRecord'))).toEqual([]);
+    const notes = sizeCapacity(input(250_001)).notes.filter((n) => n.includes('BatchWriteRecord'));
+    expect(notes).toEqual(["10,001 BatchWriteRecord calls/s of 25 records is over SageMaker's 10,000 TPS per API per account (a soft limit): ask for an increase"]);
   });
 });
 
@@ -177,12 +179,12 @@ describe('the hottest identifier', () => {
   });
 
   it('is held to one invocation, which takes one batch of a key at a time', () => {
-    expect(sizeCapacity(input(100), cpuPerRecord(4), noLatency).hotEntity).toMatchObject({ recordsPerSecond: 250, limitedBy: 'Lambda: one batch of a key at a time, its records written one after another' });
+    expect(sizeCapacity(input(100), cpuPerRecord(4), noLatency).hotEntity).toMatchObject({ recordsPerSecond: 250, limitedBy: 'Lambda: one batch of a key at a time, on one vCPU' });
   });
 
-  it("pays a service round trip per record of the key, which calls in flight for other keys do not shorten", () => {
-    // 4 ms of CPU and a 10 ms PutRecord per record, one after another: 1000 / 14 = 71 records/s.
-    expect(sizeCapacity(input(100), cpuPerRecord(4), { ...ASSUMED, serviceLatencyMs: 10 }).hotEntity).toMatchObject({ recordsPerSecond: 71, limitedBy: expect.stringMatching(/^Lambda/) });
+  it('pays no service round trip per record of the key: collapsed, its records in a batch cost a few calls', () => {
+    // 4 ms of CPU a record and 10 ms calls: 1000 / 4 = 250 records/s, as without latency.
+    expect(sizeCapacity(input(100), cpuPerRecord(4), { ...ASSUMED, serviceLatencyMs: 10 }).hotEntity).toMatchObject({ recordsPerSecond: 250, limitedBy: expect.stringMatching(/^Lambda/) });
   });
 
   it("counts the aggregates' measured one-entity rate only for a group with aggregations", () => {
@@ -197,12 +199,14 @@ describe('the figures a plan rests on', () => {
     expect({
       handler: MEASURED.handlerRecordsPerSecond.value,
       put: MEASURED.putRecordCpuMs.value,
+      batchWrite: MEASURED.batchWriteCpuMsPerRecord.value,
       plain: MEASURED.plainPipelineRecordsPerSecond.value,
       aggregated: MEASURED.aggregatedPipelineRecordsPerSecond.value,
       hot: MEASURED.hotEntityRecordsPerSecond.value,
     }).toEqual({
       handler: results['lambda']?.['recordsPerSecond'],
       put: results['aws']?.['putClientCpuMsPerCall'],
+      batchWrite: (results['writePath'] as unknown as Record<string, Record<string, number>> | undefined)?.['batchWriteCollapse']?.['cpuMsPerRecord'],
       plain: results['aggregations']?.['plainRecordsPerSecond'],
       aggregated: results['aggregations']?.['aggregatedRecordsPerSecond'],
       hot: results['aggregations']?.['hotEntityRecordsPerSecond'],
@@ -213,6 +217,7 @@ describe('the figures a plan rests on', () => {
     const { assumptions } = sizeCapacity(input(1_000, { stateItemBytes: 800 }));
     expect(assumptions.some((a) => a.includes('lambda.recordsPerSecond (bench/lambda.mjs'))).toBe(true);
     expect(assumptions.some((a) => a.includes('aws.putClientCpuMsPerCall (bench/aws.mjs'))).toBe(true);
+    expect(assumptions.some((a) => a.includes('writePath.batchWriteCollapse.cpuMsPerRecord (bench/write-path.mjs'))).toBe(true);
     expect(assumptions.some((a) => a.startsWith('10 ms per service round trip') && a.includes('not measured against AWS'))).toBe(true);
     expect(assumptions.some((a) => a.startsWith('DynamoDB 0.811 ms of client CPU per call: not measured'))).toBe(true);
   });

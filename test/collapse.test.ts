@@ -115,11 +115,43 @@ describe('BatchWriteRecord with collapsing (the default with batchWrite), local 
   });
 
   it('PutRecord with collapse: true has the same result', async () => {
-    const store = sageMakerOnline({ client: runtime, collapse: true });
+    const store = sageMakerOnline({ client: runtime, collapse: true, batchWrite: false });
     const outcomes = await store.put(contractGroup, [contractRecord('put', late, 2), contractRecord('put', early, 1), contractRecord('put', late, 3)]);
     expect(outcomes).toEqual(['accepted', 'accepted', 'accepted']);
     expect(await amountOnline('put')).toBe('2');
     expect(await offlineAmounts('put')).toEqual([1, 2, 3]);
+  });
+});
+
+describe("sageMakerOnline's default write path", () => {
+  const calls = (api: string) => stack.faultCounts[api]?.calls ?? 0;
+  const at = (second: number) => new Date(Date.UTC(2024, 4, 1, 0, 0, second)).toISOString();
+
+  it('is BatchWriteRecord with collapsing: no PutRecord, 30 records of 3 identifiers in 3 calls, every record offline', async () => {
+    const before = { put: calls('PutRecord'), batch: calls('BatchWriteRecord') };
+    const store = sageMakerOnline({ client: runtime });
+    const records = Array.from({ length: 30 }, (_, i) => contractRecord(`default-${i % 3}`, at(i), i));
+    expect(await store.put(contractGroup, records)).toEqual(records.map(() => 'accepted'));
+    expect(calls('PutRecord') - before.put).toBe(0);
+    // The 27 superseded records offline alone (25 + 2 entries), then the 3 newest.
+    expect(calls('BatchWriteRecord') - before.batch).toBe(3);
+    expect(await amountOnline('default-0')).toBe('27');
+    expect(await amountOnline('default-2')).toBe('29');
+    expect(await offlineAmounts('default-1')).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25, 28]);
+  });
+
+  it('writes a group without an offline store too: its superseded records, refused offline alone, go where its writes go', async () => {
+    const onlineOnly = { ...contractGroup, name: 'collapse-no-offline' };
+    await createGroupOnStack(stack.clientConfig, onlineOnly);
+    const store = sageMakerOnline({ client: runtime });
+    const outcomes = await store.put(onlineOnly, [contractRecord('n', at(1), 1), contractRecord('n', at(3), 3), contractRecord('n', at(2), 2)]);
+    expect(outcomes).toEqual(['accepted', 'accepted', 'accepted']);
+    expect((await store.get(onlineOnly, 'n'))?.record.find((f) => f.FeatureName === 'amount')?.ValueAsString).toBe('3');
+    // Learned once: the next put of the group sends its superseded records nowhere.
+    const before = calls('BatchWriteRecord');
+    expect(await store.put(onlineOnly, [contractRecord('m', at(1), 1), contractRecord('m', at(2), 2)])).toEqual(['accepted', 'accepted']);
+    expect(calls('BatchWriteRecord') - before).toBe(1);
+    expect((await store.get(onlineOnly, 'm'))?.record.find((f) => f.FeatureName === 'amount')?.ValueAsString).toBe('2');
   });
 });
 

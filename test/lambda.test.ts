@@ -45,7 +45,8 @@ afterAll(async () => {
 function flakyStore(): FeatureStore {
   dead = [];
   return createFeatureStore({
-    online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 }), retry: { attempts: 1 } }),
+    // One PutRecord per record, so a fault the stack injects fails exactly one record.
+    online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, maxAttempts: 1 }), retry: { attempts: 1 }, batchWrite: false }),
     offline: false,
     deadLetter: (entries) => {
       dead.push(...entries);
@@ -131,38 +132,45 @@ describe('kinesisHandler', () => {
     await store.close();
   });
 
-  it('counts the retries the backend made in the batch log', async () => {
-    stack.setFaults({ PutRecord: { throttleRate: 0.3 }, seed: 17 });
-    const before = stack.faultCounts.PutRecord?.throttled ?? 0;
+  it.each([
+    ['PutRecord', 40],
+    ['BatchWriteRecord', 400],
+  ] as const)('counts the retries the backend made in the batch log (%s)', async (api, records) => {
+    stack.setFaults({ [api]: { throttleRate: 0.3 }, seed: 17 });
+    const before = stack.faultCounts[api]?.throttled ?? 0;
     const store = createFeatureStore({
-      online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy({ attempts: 10, baseDelayMs: 1 }) }) }),
+      online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy({ attempts: 10, baseDelayMs: 1 }) }), batchWrite: api === 'BatchWriteRecord' }),
       offline: false,
     });
     const lines: string[] = [];
-    const event = kinesisEvent(Array.from({ length: 40 }, (_, i) => card(i, { card_id: `retry-${i}` })));
+    const event = kinesisEvent(Array.from({ length: records }, (_, i) => card(i, { card_id: `retry-${api}-${i}` })));
     const response = await kinesisHandler(cardActivity, { discardPoison: true, store, log: (l) => lines.push(l) })(event);
     stack.setFaults({});
-    const throttled = (stack.faultCounts.PutRecord?.throttled ?? 0) - before;
+    const throttled = (stack.faultCounts[api]?.throttled ?? 0) - before;
     expect(response.batchItemFailures).toEqual([]);
     expect(throttled).toBeGreaterThan(0);
     // Every throttled call was retried once, and nothing else was.
-    expect(JSON.parse(lines[0] as string)).toMatchObject({ records: 40, written: 40, retried: throttled, reported: 0 });
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ records, written: records, retried: throttled, reported: 0 });
     await store.close();
   });
 
-  it('stops starting writes when the invocation runs out of time, reporting what it did not do', async () => {
-    stack.setFaults({ PutRecord: { latencyMs: 40 } });
+  it.each([
+    ['PutRecord', 20, 4],
+    ['BatchWriteRecord', 100, 1],
+  ] as const)('stops starting writes when the invocation runs out of time, reporting what it did not do (%s)', async (api, records, concurrency) => {
+    stack.setFaults({ [api]: { latencyMs: 40 } });
     const store = createFeatureStore({
-      online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig), concurrency: 4 }),
+      online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig), concurrency, batchWrite: api === 'BatchWriteRecord' }),
       offline: false,
     });
-    const event = kinesisEvent(Array.from({ length: 20 }, (_, i) => card(i, { card_id: `deadline-${i}` })));
-    // 20 ms past the safety margin: the first 4 writes start, the rest would start after the deadline.
+    const event = kinesisEvent(Array.from({ length: records }, (_, i) => card(i, { card_id: `deadline-${api}-${i}` })));
+    // 20 ms past the safety margin: the first calls start (4 PutRecords, or one BatchWriteRecord of 25),
+    // the rest would start after the deadline.
     const budget = Date.now() + 3000 + 20;
     const response = await kinesisHandler(cardActivity, { discardPoison: true, store, ...quiet })(event, { getRemainingTimeInMillis: () => budget - Date.now() });
     stack.setFaults({});
     expect(response.batchItemFailures.length).toBeGreaterThan(0);
-    expect(response.batchItemFailures.length).toBeLessThan(20);
+    expect(response.batchItemFailures.length).toBeLessThan(records);
     await store.close();
   });
 

@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> SageMaker with faults', () => {
-  it(`loses nothing across ${EVENTS.toLocaleString('en-US')} events under 20% throttling and 5% 500s`, async () => {
+  it(`loses nothing across ${EVENTS.toLocaleString('en-US')} events under 30% throttling, 10% 500s and 5% unprocessed BatchWriteRecord entries`, async () => {
     const streamName = `cards-${Date.now()}`;
     await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 2 }));
     const start = Date.UTC(2024, 4, 1);
@@ -52,11 +52,13 @@ describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> Sa
       expect(result.FailedRecordCount ?? 0).toBe(0);
     }
 
-    await stack.setFaults({ PutRecord: { throttleRate: 0.2, errorRate: 0.05 }, seed: 42 });
+    // sageMakerOnline's default: BatchWriteRecord, collapsed. Whole calls throttled or failed, and
+    // entries left unprocessed.
+    await stack.setFaults({ BatchWriteRecord: { throttleRate: 0.3, errorRate: 0.1, unprocessedRate: 0.05 }, seed: 42 });
     const dead: DeadLetterEntry[] = [];
     const store = createFeatureStore({
       online: sageMakerOnline({
-        // Six attempts: about one batch in nine still reports a failure, so redelivery is exercised without
+        // Six attempts: a call fails all six about once in 250 (0.4^6), so redelivery is exercised without
         // a run of fifty failed deliveries (the runner's limit) becoming likely.
         client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy({ attempts: 6, baseDelayMs: 2, maxDelayMs: 50 }) }),
         concurrency: 32,
@@ -73,8 +75,9 @@ describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> Sa
       batchSize: 500,
       maxRetryAttempts: 50,
     });
-    const faults = (await stack.setFaults({})).counts['PutRecord'];
-    expect(faults?.throttled).toBeGreaterThan(EVENTS * 0.1);
+    const faults = (await stack.setFaults({})).counts['BatchWriteRecord'];
+    expect(faults?.throttled).toBeGreaterThan((faults?.calls ?? 0) * 0.2);
+    expect(faults?.unprocessed).toBeGreaterThan(0);
     expect(report.discarded).toEqual([]);
     expect(report.redelivered).toBeGreaterThan(0);
 

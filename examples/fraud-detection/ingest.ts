@@ -15,7 +15,8 @@ export interface IngestClients {
 /** The store the Lambda writes through. */
 export function ingestStore(clients: IngestClients): FeatureStore {
   return createFeatureStore({
-    // BatchWriteRecord, collapsed: an identifier's newest record online, every record offline (README: Throughput into SageMaker).
+    // BatchWriteRecord, collapsed: an identifier's newest record online, every record offline (README: Throughput
+    // into SageMaker). Required here, not just the default: an SDK without it fails loudly instead of falling back.
     online: sageMakerOnline({ batchWrite: true, ...(clients.runtime ? { client: clients.runtime } : {}) }),
     offline: false,
     aggregationState: dynamoDbAggregationState({ tableName: clients.stateTable, ...(clients.dynamoDb ? { client: clients.dynamoDb } : {}) }),

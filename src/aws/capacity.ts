@@ -82,6 +82,8 @@ export interface MeasuredFigures {
   readonly handlerRecordsPerSecond: Measured;
   /** Client CPU of one PutRecord call through sageMakerOnline, ms. */
   readonly putRecordCpuMs: Measured;
+  /** CPU per record of kinesisHandler writing with sageMakerOnline's default (BatchWriteRecord, collapsed), handler included, ms. */
+  readonly batchWriteCpuMsPerRecord: Measured;
   /** The pipeline without aggregates and with the bench group's four, records/s on one core. */
   readonly plainPipelineRecordsPerSecond: Measured;
   readonly aggregatedPipelineRecordsPerSecond: Measured;
@@ -96,6 +98,10 @@ export const MEASURED_IN = 'bench/results.json of 2026-11-30 (AMD EPYC, Node v20
 export const MEASURED: MeasuredFigures = {
   handlerRecordsPerSecond: { value: 108_581, source: 'lambda.recordsPerSecond (bench/lambda.mjs: a warm kinesisHandler over 10,000-record batches of a 12-feature group, one core)' },
   putRecordCpuMs: { value: 0.811, source: "aws.putClientCpuMsPerCall (bench/aws.mjs: sageMakerOnline's PutRecord calls against the local stack, client CPU only)" },
+  batchWriteCpuMsPerRecord: {
+    value: 0.0597,
+    source: 'writePath.batchWriteCollapse.cpuMsPerRecord (bench/write-path.mjs: kinesisHandler + sageMakerOnline, BatchWriteRecord collapsed, against the local stack; handler included)',
+  },
   plainPipelineRecordsPerSecond: { value: 155_585, source: 'aggregations.plainRecordsPerSecond (bench/aggregations.mjs: processBatch without aggregates)' },
   aggregatedPipelineRecordsPerSecond: { value: 23_222, source: 'aggregations.aggregatedRecordsPerSecond (bench/aggregations.mjs: processBatch with four aggregates over 2,000 cards)' },
   hotEntityRecordsPerSecond: { value: 7_964, source: 'aggregations.hotEntityRecordsPerSecond (bench/aggregations.mjs: four aggregates, every record one card)' },
@@ -200,7 +206,7 @@ export interface CapacityPlan {
 const HOT_ENTITY_LIMITS = {
   Kinesis: 'its partition key is one shard, 1 MB/s or 1,000 records/s',
   SageMaker: '500 write units/s per record identifier',
-  Lambda: 'one batch of a key at a time, its records written one after another',
+  Lambda: 'one batch of a key at a time, on one vCPU',
   aggregates: "one entity's state on one core",
 } as const;
 
@@ -223,15 +229,17 @@ export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = M
   const aggregated = input.stateItemBytes !== undefined;
   const notes: string[] = [];
 
-  // One invocation at one vCPU: the handler, one PutRecord per record, and with aggregations the
-  // reducer and the state's save and settle (every record its own entity in its batch, at worst) plus
-  // a BatchGetItem per 100 entities not cached.
+  // One invocation at one vCPU: the handler, its BatchWriteRecord calls (25 records a call at worst:
+  // every record its own identifier), and with aggregations the reducer and the state's save and
+  // settle (every record its own entity in its batch, at worst) plus a BatchGetItem per 100 entities
+  // not cached. The handler's own figure is counted on top of the write path's, which includes it.
+  const writeCalls = 1 / SAGEMAKER_BATCH_WRITE_ENTRIES;
   const stateCalls = aggregated ? 2 + 1 / BATCH_GET_KEYS : 0;
+  const writeCpuMs = 1000 / measured.handlerRecordsPerSecond.value + measured.batchWriteCpuMsPerRecord.value;
   const cpuMs =
-    1000 / measured.handlerRecordsPerSecond.value +
-    measured.putRecordCpuMs.value +
+    writeCpuMs +
     (aggregated ? 1000 / measured.aggregatedPipelineRecordsPerSecond.value - 1000 / measured.plainPipelineRecordsPerSecond.value + stateCalls * assumed.dynamoDbCallCpuMs : 0);
-  const ioMs = ((1 + stateCalls) * assumed.serviceLatencyMs) / CALLS_IN_FLIGHT;
+  const ioMs = ((writeCalls + stateCalls) * assumed.serviceLatencyMs) / CALLS_IN_FLIGHT;
   const msPerRecord = Math.max(cpuMs, ioMs);
   const busy = (rate * msPerRecord) / 1000;
   const slots = Math.max(1, Math.ceil(busy / assumed.targetUtilisation));
@@ -254,15 +262,14 @@ export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = M
   const batchSize = Math.min(ESM_MAX_BATCH_SIZE, payloadCap, Math.max(100, Math.ceil((perSlot * ESM_BATCHING_WINDOW_SECONDS) / 100) * 100));
   const processingSeconds = (batchSize * msPerRecord) / 1000;
 
-  // SageMaker: one PutRecord per record.
+  // SageMaker: BatchWriteRecord, 25 records a call (sageMakerOnline's default); every record counts
+  // its write units, offline-only ones included (the quotas page does not say they are free).
   const writeUnitsPerRecord = Math.max(1, Math.ceil(input.featureRecordBytes / SAGEMAKER_WRITE_UNIT_BYTES));
   const writeUnitsPerSecond = Math.ceil(rate * writeUnitsPerRecord);
   const putCalls = Math.ceil(rate);
-  if (putCalls > SAGEMAKER_API_TPS) {
-    notes.push(
-      `${grouped(putCalls)} PutRecord calls/s is over SageMaker's ${grouped(SAGEMAKER_API_TPS)} TPS per API per account (a soft limit): ask for an increase, ` +
-        `or write with sageMakerOnline({ batchWrite: true }) (${grouped(Math.ceil(rate / SAGEMAKER_BATCH_WRITE_ENTRIES))} BatchWriteRecord calls/s of ${SAGEMAKER_BATCH_WRITE_ENTRIES} records)`,
-    );
+  const batchCalls = Math.ceil(rate / SAGEMAKER_BATCH_WRITE_ENTRIES);
+  if (batchCalls > SAGEMAKER_API_TPS) {
+    notes.push(`${grouped(batchCalls)} BatchWriteRecord calls/s of ${SAGEMAKER_BATCH_WRITE_ENTRIES} records is over SageMaker's ${grouped(SAGEMAKER_API_TPS)} TPS per API per account (a soft limit): ask for an increase`);
   }
   let provisioned: CapacityPlan['sageMaker']['provisioned'];
   // Provisioned throughput is for Standard online stores only (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-throughput-mode.html).
@@ -302,8 +309,8 @@ export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = M
   const ceilings: Partial<Record<keyof typeof HOT_ENTITY_LIMITS, number>> = {
     Kinesis: Math.floor(Math.min(KINESIS_SHARD_WRITE_RECORDS_PER_SECOND, KINESIS_SHARD_WRITE_BYTES_PER_SECOND / input.streamRecordBytes)),
     SageMaker: Math.floor(SAGEMAKER_WRITE_UNITS_PER_IDENTIFIER_PER_SECOND / writeUnitsPerRecord),
-    // The write path keeps one identifier's records in order, one call after another: each pays a round trip.
-    Lambda: Math.floor(1000 / (cpuMs + (1 + stateCalls) * assumed.serviceLatencyMs)),
+    // Collapsed, an identifier's records in one batch cost a few calls, not one each: its CPU binds.
+    Lambda: Math.floor(1000 / writeCpuMs),
     ...(aggregated ? { aggregates: measured.hotEntityRecordsPerSecond.value } : {}),
   };
   const [lowest, hottest] = Object.entries(ceilings).reduce((low, entry) => (entry[1] < low[1] ? entry : low));
@@ -312,7 +319,8 @@ export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = M
   const assumptions = [
     `measured figures from ${MEASURED_IN}, per core`,
     `handler CPU ${round(1000 / measured.handlerRecordsPerSecond.value, 4)} ms per record (${grouped(measured.handlerRecordsPerSecond.value)} records/s): ${measured.handlerRecordsPerSecond.source}`,
-    `PutRecord ${measured.putRecordCpuMs.value} ms of client CPU per call, one call per record (sageMakerOnline's default; BatchWriteRecord is not measured): ${measured.putRecordCpuMs.source}`,
+    `writes ${measured.batchWriteCpuMsPerRecord.value} ms of CPU per record with sageMakerOnline's default, BatchWriteRecord collapsed: ${measured.batchWriteCpuMsPerRecord.source}`,
+    `not planned for: one PutRecord per record (batchWrite: false, or a runtime SDK without BatchWriteRecord), ${measured.putRecordCpuMs.value} ms of client CPU per call: ${measured.putRecordCpuMs.source}`,
     `Lambda polls each shard at a base rate of once a second (faster while it catches up), of the ${KINESIS_SHARD_GET_RECORDS_PER_SECOND} GetRecords calls a shard takes per second; other standard consumers share the rest, and the 2 MB/s`,
     `one bench core is one Lambda vCPU (${grouped(LAMBDA_MB_PER_VCPU)} MB); the handler's JavaScript runs on one thread, so more memory adds no throughput`,
     `${assumed.serviceLatencyMs} ms per service round trip, ${CALLS_IN_FLIGHT} calls in flight: not measured against AWS (the local-stack benches inject 5 to 50 ms)`,
@@ -343,7 +351,7 @@ export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = M
       writeUnitsPerRecord,
       writeUnitsPerSecond,
       putRecordCallsPerSecond: putCalls,
-      batchWriteRecordCallsPerSecond: Math.ceil(rate / SAGEMAKER_BATCH_WRITE_ENTRIES),
+      batchWriteRecordCallsPerSecond: batchCalls,
       // A target rate is a peak: on-demand takes it and what is below it; provisioned units throttle above them and are billed at all times.
       throughputMode: 'OnDemand',
       provisioned,

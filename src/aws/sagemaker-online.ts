@@ -39,18 +39,23 @@ const SAGEMAKER_ONLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject
 export interface SageMakerOnlineOptions {
   /** Your client; default one built from the environment (region, credentials, AWS_ENDPOINT_URL). */
   readonly client?: AwsClient;
-  /** PutRecord calls in flight at once; default 16. */
+  /** Write calls (PutRecord or BatchWriteRecord) in flight at once; default 16. */
   readonly concurrency?: number;
   /** Stores each PutRecord writes; default both of the group's. */
   readonly targetStores?: readonly ('OnlineStore' | 'OfflineStore')[];
-  /** Write with BatchWriteRecord (up to `batchSize` records a call, at most and by default 25) instead of one PutRecord per record. */
+  /**
+   * Write with BatchWriteRecord (up to `batchSize` records a call, at most and by default 25) rather
+   * than one PutRecord per record. Default: BatchWriteRecord when the AWS SDK loaded has it (the
+   * Lambda runtime's copy may be older), else PutRecord; `true` requires it, `false` never uses it.
+   */
   readonly batchWrite?: boolean;
   readonly batchSize?: number;
   /**
    * Of an identifier's records in one put, write only the newest (the one the write rule keeps) to the
    * online store and the others to the offline store alone (`TargetStores: ['OfflineStore']`): the
    * online result is the same, every record still reaches the offline store and gets its own outcome,
-   * and a hot identifier costs one online write per batch instead of one per record.
+   * and a hot identifier costs one online write per batch instead of one per record. Default: on
+   * when writing with BatchWriteRecord.
    */
   readonly collapse?: boolean;
   readonly retry?: RetryOptions;
@@ -70,9 +75,27 @@ function entryKey(group: GroupSchema, record: EchoedRecord, stores: readonly str
 }
 
 /**
- * SageMaker Feature Store as the online store. PutRecord applies the write rule in the service and
- * delivers the offline store itself, so outcomes are `accepted` (the service does not say whether a
- * record was newer) and the store writes nothing offline on top.
+ * Whether writes go out with BatchWriteRecord: as asked, or by default when the SDK module has it
+ * (SDK releases before the API have only PutRecord). Asked for and missing is a ConfigurationError.
+ */
+function writesInBatches(m: RuntimeModule, asked: boolean | undefined): boolean {
+  const available = 'BatchWriteRecordCommand' in m;
+  if (asked === true && !available) {
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      'sageMakerOnline({ batchWrite: true }): the @aws-sdk/client-sagemaker-featurestore-runtime loaded has no BatchWriteRecordCommand; bundle a newer release, or leave batchWrite unset to fall back to PutRecord',
+    );
+  }
+  return asked ?? available;
+}
+
+/**
+ * SageMaker Feature Store as the online store. The service applies the write rule and delivers the
+ * offline store itself, so outcomes are `accepted` (the service does not say whether a record was
+ * newer) and the store writes nothing offline on top. Writes go out with BatchWriteRecord, 25
+ * records a call, collapsed: of an identifier's records in one put only the newest goes online, the
+ * others offline alone (an online-only group sets `targetStores: ['OnlineStore']`). With an SDK that
+ * predates BatchWriteRecord, or `batchWrite: false`, it writes one PutRecord per record.
  *
  * ### Example
  * ```ts
@@ -90,6 +113,8 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
   const retryFor = (putOptions: OnlinePutOptions): RetryOptions => (putOptions.onRetry ? { ...retry, onRetry: putOptions.onRetry } : retry);
 
   const storesFor = (target: WriteTarget): Store[] | undefined => (target === 'offline' ? ['OfflineStore'] : targetStores);
+  /** Groups found to have no offline store: their superseded records need no write. */
+  const onlineOnly = new Set<string>();
 
   const putOne = async (m: RuntimeModule, group: GroupSchema, record: SageMakerRecord, putOptions: OnlinePutOptions, stores = targetStores): Promise<OnlineWriteOutcome> => {
     const c = await client();
@@ -130,6 +155,10 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
       const chunks: (typeof writes)[] = [];
       for (let i = 0; i < writes.length; i += size) chunks.push(writes.slice(i, i + size));
       await mapConcurrent(chunks, concurrency, async (chunk) => {
+        if (!beforeDeadline(putOptions.deadline)) {
+          for (const { index } of chunk) outcomes[index] = deadlineError(group.name);
+          return;
+        }
         try {
           const left = await drainWithRetry(
             chunk,
@@ -156,11 +185,18 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
               });
               const take = (entry: { Record?: EchoedRecord; TargetStores?: readonly string[] | undefined } | undefined) =>
                 byKey.get(entryKey(group, entry?.Record, entry?.TargetStores))?.shift();
+              const again: (typeof pending)[number][] = [];
               for (const failure of result.Errors ?? []) {
                 const write = take(failure.Entry);
-                if (write) outcomes[write.index] = backendError({ name: failure.ErrorCode, message: failure.ErrorMessage }, group.name, 'write');
+                if (write === undefined) continue;
+                if (write.target === 'offline' && /validation/i.test(failure.ErrorCode ?? '')) {
+                  // A group without an offline store refuses an offline-only write; the superseded record
+                  // then goes where the group's writes go (online it loses to the newer one, by the write rule).
+                  onlineOnly.add(group.name);
+                  again.push({ ...write, target: 'configured' });
+                } else outcomes[write.index] = backendError({ name: failure.ErrorCode, message: failure.ErrorMessage }, group.name, 'write');
               }
-              return (result.UnprocessedEntries ?? []).flatMap((entry) => take(entry) ?? []);
+              return [...again, ...(result.UnprocessedEntries ?? []).flatMap((entry) => take(entry) ?? [])];
             },
             retryFor(putOptions),
           );
@@ -211,12 +247,13 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
 
     async put(group, records, putOptions = {}) {
       const m = await loadFeatureStoreRuntime();
-      const offline = targetStores === undefined || targetStores.includes('OfflineStore');
-      if (options.collapse ?? options.batchWrite === true) {
+      const offline = (targetStores === undefined || targetStores.includes('OfflineStore')) && !onlineOnly.has(group.name);
+      const batchWrite = writesInBatches(m, options.batchWrite);
+      if (options.collapse ?? batchWrite) {
         const stages = collapseToNewest(group, records, offline);
-        return options.batchWrite ? putBatched(m, group, records, stages, putOptions) : putStaged(m, group, records, stages, putOptions);
+        return batchWrite ? putBatched(m, group, records, stages, putOptions) : putStaged(m, group, records, stages, putOptions);
       }
-      if (options.batchWrite) return putBatched(m, group, records, roundsPerIdentifier(group, records), putOptions);
+      if (batchWrite) return putBatched(m, group, records, roundsPerIdentifier(group, records), putOptions);
       return inOrderPerKey(
         records,
         (r) => identifierOf(group, r),

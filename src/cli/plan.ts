@@ -164,7 +164,7 @@ function printCapacity(plan: CapacityPlan, print: (line: string) => void): void 
   const provisioned = 'unavailable' in sageMaker.provisioned ? `Provisioned unavailable: ${sageMaker.provisioned.unavailable}` : `Provisioned would need ProvisionedWriteCapacityUnits ${n(sageMaker.provisioned.ProvisionedWriteCapacityUnits)}`;
   print(
     `SageMaker             ${sageMaker.writeUnitsPerRecord} write unit${sageMaker.writeUnitsPerRecord === 1 ? '' : 's'} per record (~${n(sageMaker.recordBytes)} bytes): ${n(sageMaker.writeUnitsPerSecond)} WRU/s, ` +
-      `${n(sageMaker.putRecordCallsPerSecond)} PutRecord/s; ${sageMaker.throughputMode} (the rate is a peak); ${provisioned}`,
+      `${n(sageMaker.batchWriteRecordCallsPerSecond)} BatchWriteRecord/s of 25 records; ${sageMaker.throughputMode} (the rate is a peak); ${provisioned}`,
   );
   if (state) {
     print(

@@ -8,7 +8,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 export interface ExternalStack {
   readonly endpoint: string;
   readonly clientConfig: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
-  setFaults(faults: Record<string, unknown>): Promise<{ counts: Record<string, { calls: number; throttled: number; failed: number }> }>;
+  setFaults(faults: Record<string, unknown>): Promise<{ counts: Record<string, { calls: number; throttled: number; failed: number; unprocessed: number }> }>;
   close(): Promise<void>;
 }
 
