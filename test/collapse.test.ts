@@ -4,7 +4,7 @@ import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { athenaOffline, sageMakerOnline } from '../src/aws/index.js';
-import { collapseToNewest } from '../src/aws/collapse.js';
+import { callWaves, collapseToNewest } from '../src/aws/collapse.js';
 import { BackendError, type SageMakerRecord } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { contractGroup, contractRecord } from './contracts/online-store.js';
@@ -168,5 +168,22 @@ describe('collapseToNewest', () => {
   it('writes an identifier with an unreadable event time one record per stage, as without collapsing', () => {
     const records = [contractRecord('a', 'yesterday'), contractRecord('a', '2024-05-01T00:00:03.000Z')];
     expect(collapseToNewest(contractGroup, records, true)).toEqual([[{ index: 0, target: 'configured' }], [{ index: 1, target: 'configured' }]]);
+  });
+});
+
+describe('callWaves', () => {
+  const at = '2024-05-01T00:00:01.000Z';
+  const offlineOnly = (records: readonly SageMakerRecord[]) => records.map((_, index) => ({ index, target: 'offline' as const }));
+  const indices = (waves: ReturnType<typeof callWaves>) => waves.map((wave) => wave.map((call) => call.map((write) => write.index)));
+
+  it('lays each identifier\'s records side by side and holds back a call that goes on with the identifier before it', () => {
+    const records = ['a', 'b', 'a', 'b', 'a', 'c'].map((id) => contractRecord(id, at));
+    // Calls of two: [a a] [a b] [b c]; the second goes on with a, the third with b.
+    expect(indices(callWaves(contractGroup, records, offlineOnly(records), 2))).toEqual([[[0, 2]], [[4, 1]], [[3, 5]]]);
+  });
+
+  it('sends calls that share no identifier in one wave', () => {
+    const records = ['a', 'a', 'b', 'b', 'c'].map((id) => contractRecord(id, at));
+    expect(indices(callWaves(contractGroup, records, offlineOnly(records), 2))).toEqual([[[0, 1], [2, 3], [4]]]);
   });
 });

@@ -79,3 +79,29 @@ export function collapseToNewest(group: GroupSchema, records: readonly SageMaker
   // Each stage in input order, as the calls' entries then are.
   return stages.filter((stage) => stage !== undefined).map((stage) => stage.sort((x, y) => x.index - y.index));
 }
+
+/**
+ * A stage's writes as BatchWriteRecord calls of up to `size` entries, in waves: a wave's calls go out
+ * together, each wave after the one before. Each identifier's writes sit side by side in input order,
+ * so a call shares an identifier only with its neighbours; a call that goes on with the identifier the
+ * call before it ended with waits for that call, so the identifier's records reach the store in order
+ * (among records of equal event time a training set takes the first written).
+ */
+export function callWaves(group: GroupSchema, records: readonly SageMakerRecord[], stage: readonly PlannedWrite[], size: number): PlannedWrite[][][] {
+  const byId = new Map<string, PlannedWrite[]>();
+  for (const write of stage) {
+    const id = identifierOf(group, records[write.index] as SageMakerRecord);
+    const writes = byId.get(id);
+    if (writes) writes.push(write);
+    else byId.set(id, [write]);
+  }
+  const laid = [...byId.values()].flat();
+  const idAt = (i: number) => identifierOf(group, records[(laid[i] as PlannedWrite).index] as SageMakerRecord);
+  const waves: PlannedWrite[][][] = [];
+  let wave = 0;
+  for (let start = 0; start < laid.length; start += size) {
+    wave = start > 0 && idAt(start - 1) === idAt(start) ? wave + 1 : 0;
+    (waves[wave] ??= []).push(laid.slice(start, start + size));
+  }
+  return waves;
+}

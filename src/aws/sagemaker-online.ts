@@ -11,7 +11,7 @@ import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrenc
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadFeatureStoreRuntime } from './sdk.js';
-import { collapseToNewest, identifierOf, roundsPerIdentifier, type WriteStages, type WriteTarget } from './collapse.js';
+import { callWaves, collapseToNewest, identifierOf, roundsPerIdentifier, type WriteStages, type WriteTarget } from './collapse.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import * as z from 'zod/mini';
 import { checkOptions, lazySchema, positiveInteger } from '../util/options.js';
@@ -137,7 +137,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     }
   };
 
-  /** BatchWriteRecord, stage after stage; within a stage, calls of up to `batchSize` entries go out together. */
+  /** BatchWriteRecord, stage after stage; within a stage, calls of up to `batchSize` entries go out together, wave after wave (see `callWaves`). */
   const putBatched = async (m: RuntimeModule, group: GroupSchema, records: readonly SageMakerRecord[], stages: WriteStages, putOptions: OnlinePutOptions) => {
     const outcomes = new Array<OnlineWriteOutcome>(records.length);
     const size = Math.min(options.batchSize ?? BATCH_WRITE_LIMIT, BATCH_WRITE_LIMIT);
@@ -145,76 +145,86 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     const halt = haltAfterFailure<OnlineWriteOutcome>(group.name);
     const halted = new Map<string, OnlineWriteOutcome>();
     for (const stage of stages) {
-      // An identifier whose record failed sends nothing later in this call (it would overtake that record).
-      const writes = stage.filter(({ index, target }) => {
-        const stop = halted.get(identifierOf(group, records[index] as SageMakerRecord));
-        if (stop !== undefined) outcomes[index] = stop;
-        else if (target === 'none') outcomes[index] = 'accepted';
-        return stop === undefined && target !== 'none';
+      // Records that go nowhere more are done, unless their identifier already failed.
+      const sent = stage.filter(({ index, target }) => {
+        if (target !== 'none') return true;
+        outcomes[index] = halted.get(identifierOf(group, records[index] as SageMakerRecord)) ?? 'accepted';
+        return false;
       });
-      const chunks: (typeof writes)[] = [];
-      for (let i = 0; i < writes.length; i += size) chunks.push(writes.slice(i, i + size));
-      await mapConcurrent(chunks, concurrency, async (chunk) => {
-        if (!beforeDeadline(putOptions.deadline)) {
-          for (const { index } of chunk) outcomes[index] = deadlineError(group.name);
-          return;
-        }
-        try {
-          const left = await drainWithRetry(
-            chunk,
-            async (pending, send) => {
-              const entries = pending.map(({ index, target }) => {
-                const stores = storesFor(target);
-                return {
-                  FeatureGroupName: group.name,
-                  Record: records[index],
-                  ...(stores ? { TargetStores: stores } : {}),
-                  ...(putOptions.ttl ? { TtlDuration: putOptions.ttl } : {}),
-                };
-              });
-              const result = await send(() => c.send(new m.BatchWriteRecordCommand({ Entries: entries })));
-              if ((result.Errors?.length ?? 0) === 0 && (result.UnprocessedEntries?.length ?? 0) === 0) return [];
-              // The service echoes the failed entries; an identifier may be in a call more than once, so
-              // each echo takes the first pending write with the same record and stores.
-              const byKey = new Map<string, (typeof pending)[number][]>();
-              pending.forEach((write, i) => {
-                const key = entryKey(group, entries[i]?.Record, entries[i]?.TargetStores);
-                const same = byKey.get(key);
-                if (same) same.push(write);
-                else byKey.set(key, [write]);
-              });
-              const take = (entry: { Record?: EchoedRecord; TargetStores?: readonly string[] | undefined } | undefined) =>
-                byKey.get(entryKey(group, entry?.Record, entry?.TargetStores))?.shift();
-              const again: (typeof pending)[number][] = [];
-              for (const failure of result.Errors ?? []) {
-                const write = take(failure.Entry);
-                if (write === undefined) continue;
-                if (write.target === 'offline' && /validation/i.test(failure.ErrorCode ?? '')) {
-                  // A group without an offline store refuses an offline-only write; the superseded record
-                  // then goes where the group's writes go (online it loses to the newer one, by the write rule).
-                  onlineOnly.add(group.name);
-                  again.push({ ...write, target: 'configured' });
-                } else outcomes[write.index] = backendError({ name: failure.ErrorCode, message: failure.ErrorMessage }, group.name, 'write');
-              }
-              return [...again, ...(result.UnprocessedEntries ?? []).flatMap((entry) => take(entry) ?? [])];
-            },
-            retryFor(putOptions),
-          );
-          for (const { index } of chunk) outcomes[index] ??= 'accepted';
-          for (const { index } of left) {
-            outcomes[index] = new BackendError('THROTTLED', `group "${group.name}": BatchWriteRecord left the record unprocessed after retries`, {
-              retryable: true,
-              group: group.name,
-            });
+      // Wave after wave: an identifier's records never go in two calls at once, so they arrive in order.
+      for (const wave of callWaves(group, records, sent, size)) {
+        // An identifier whose record failed sends nothing later in this call (it would overtake that record).
+        const chunks = wave
+          .map((call) =>
+            call.filter(({ index }) => {
+              const stop = halted.get(identifierOf(group, records[index] as SageMakerRecord));
+              if (stop !== undefined) outcomes[index] = stop;
+              return stop === undefined;
+            }),
+          )
+          .filter((call) => call.length > 0);
+        await mapConcurrent(chunks, concurrency, async (chunk) => {
+          if (!beforeDeadline(putOptions.deadline)) {
+            for (const { index } of chunk) outcomes[index] = deadlineError(group.name);
+            return;
           }
-        } catch (error) {
-          for (const { index } of chunk) outcomes[index] ??= backendError(error, group.name, 'write');
+          try {
+            const left = await drainWithRetry(
+              chunk,
+              async (pending, send) => {
+                const entries = pending.map(({ index, target }) => {
+                  const stores = storesFor(target);
+                  return {
+                    FeatureGroupName: group.name,
+                    Record: records[index],
+                    ...(stores ? { TargetStores: stores } : {}),
+                    ...(putOptions.ttl ? { TtlDuration: putOptions.ttl } : {}),
+                  };
+                });
+                const result = await send(() => c.send(new m.BatchWriteRecordCommand({ Entries: entries })));
+                if ((result.Errors?.length ?? 0) === 0 && (result.UnprocessedEntries?.length ?? 0) === 0) return [];
+                // The service echoes the failed entries; an identifier may be in a call more than once, so
+                // each echo takes the first pending write with the same record and stores.
+                const byKey = new Map<string, (typeof pending)[number][]>();
+                pending.forEach((write, i) => {
+                  const key = entryKey(group, entries[i]?.Record, entries[i]?.TargetStores);
+                  const same = byKey.get(key);
+                  if (same) same.push(write);
+                  else byKey.set(key, [write]);
+                });
+                const take = (entry: { Record?: EchoedRecord; TargetStores?: readonly string[] | undefined } | undefined) =>
+                  byKey.get(entryKey(group, entry?.Record, entry?.TargetStores))?.shift();
+                const again: (typeof pending)[number][] = [];
+                for (const failure of result.Errors ?? []) {
+                  const write = take(failure.Entry);
+                  if (write === undefined) continue;
+                  if (write.target === 'offline' && /validation/i.test(failure.ErrorCode ?? '')) {
+                    // A group without an offline store refuses an offline-only write; the superseded record
+                    // then goes where the group's writes go (online it loses to the newer one, by the write rule).
+                    onlineOnly.add(group.name);
+                    again.push({ ...write, target: 'configured' });
+                  } else outcomes[write.index] = backendError({ name: failure.ErrorCode, message: failure.ErrorMessage }, group.name, 'write');
+                }
+                return [...again, ...(result.UnprocessedEntries ?? []).flatMap((entry) => take(entry) ?? [])];
+              },
+              retryFor(putOptions),
+            );
+            for (const { index } of chunk) outcomes[index] ??= 'accepted';
+            for (const { index } of left) {
+              outcomes[index] = new BackendError('THROTTLED', `group "${group.name}": BatchWriteRecord left the record unprocessed after retries`, {
+                retryable: true,
+                group: group.name,
+              });
+            }
+          } catch (error) {
+            for (const { index } of chunk) outcomes[index] ??= backendError(error, group.name, 'write');
+          }
+        });
+        for (const { index } of chunks.flat()) {
+          const id = identifierOf(group, records[index] as SageMakerRecord);
+          const stop = halted.has(id) ? undefined : halt(outcomes[index] as OnlineWriteOutcome);
+          if (stop !== undefined) halted.set(id, stop);
         }
-      });
-      for (const { index } of writes) {
-        const id = identifierOf(group, records[index] as SageMakerRecord);
-        const stop = halted.has(id) ? undefined : halt(outcomes[index] as OnlineWriteOutcome);
-        if (stop !== undefined) halted.set(id, stop);
       }
     }
     return outcomes;
