@@ -3,7 +3,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { athenaOffline, sageMakerOnline } from '../src/aws/index.js';
+import { athenaOffline, retryStrategy, sageMakerOnline } from '../src/aws/index.js';
 import { callWaves, collapseToNewest } from '../src/aws/collapse.js';
 import { BackendError, type SageMakerRecord } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
@@ -28,14 +28,18 @@ const amountOnline = async (id: string) => {
   return (await store.get(contractGroup, id))?.record.find((f) => f.FeatureName === 'amount')?.ValueAsString;
 };
 
-async function offlineAmounts(id: string): Promise<number[]> {
+async function offlineRows(id: string): Promise<Record<string, unknown>[]> {
   await stack.flush();
   const reader = athenaOffline({ client: new AthenaClient(stack.clientConfig), s3: new S3Client(stack.clientConfig), sagemaker: new SageMakerClient(stack.clientConfig), outputLocation: 's3://collapse/athena/' });
   try {
-    return (await reader.scan(contractGroup)).filter((r) => r['id'] === id).map((r) => Number(r['amount'])).sort((a, b) => a - b);
+    return (await reader.scan(contractGroup)).filter((r) => r['id'] === id);
   } finally {
     await reader.close();
   }
+}
+
+async function offlineAmounts(id: string): Promise<number[]> {
+  return (await offlineRows(id)).map((r) => Number(r['amount'])).sort((a, b) => a - b);
 }
 
 describe('BatchWriteRecord with collapsing (the default with batchWrite), local stack, real SDK client', () => {
@@ -120,6 +124,27 @@ describe('BatchWriteRecord with collapsing (the default with batchWrite), local 
     expect(outcomes).toEqual(['accepted', 'accepted', 'accepted']);
     expect(await amountOnline('put')).toBe('2');
     expect(await offlineAmounts('put')).toEqual([1, 2, 3]);
+  });
+
+  it.each([
+    ['PutRecord', { collapse: true, batchWrite: false }],
+    ['BatchWriteRecord', { batchWrite: true, batchSize: 2 }],
+  ] as const)("%s: an identifier's records reach the store in input order though half the calls are throttled and retried", async (api, options) => {
+    const id = `order-${api}`;
+    // Eleven superseded records, offline alone and all in one stage, then the newest.
+    const records = Array.from({ length: 12 }, (_, i) => contractRecord(id, new Date(Date.UTC(2024, 4, 1, 0, 0, i)).toISOString(), i));
+    stack.setFaults({ [api]: { throttleRate: 0.5 }, seed: 3 });
+    try {
+      const client = new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy({ attempts: 12, baseDelayMs: 5, maxDelayMs: 20 }) });
+      expect(await sageMakerOnline({ client, ...options }).put(contractGroup, records)).toEqual(records.map(() => 'accepted'));
+    } finally {
+      stack.setFaults({});
+    }
+    const written = new Map((await offlineRows(id)).map((r) => [Number(r['amount']), (r['api_invocation_time'] as Date).getTime()]));
+    expect([...written.keys()].sort((a, b) => a - b)).toEqual(records.map((_, i) => i));
+    // No record written after the one behind it (equal milliseconds are no break).
+    const breaks = records.slice(1).flatMap((_, i) => ((written.get(i) as number) > (written.get(i + 1) as number) ? [`${i} after ${i + 1}`] : []));
+    expect(breaks).toEqual([]);
   });
 });
 

@@ -11,6 +11,9 @@ import { createFeatureStore, offlineRowCodec, trainingSet } from '../src/index.j
 import { localOffline, localOnline } from '../src/local/index.js';
 import { firehoseEvent } from '../src/testing/index.js';
 import { runDemo } from '../src/cli/demo.js';
+import { runSpikeDemo } from '../src/cli/demo-spike.js';
+import { planCapacity } from '../src/aws/capacity.js';
+import { cardActivity as demoGroup } from '../src/cli/demo-groups.js';
 
 describe('examples/quickstart', () => {
   it('turns valid events into records and bad ones into readable poison', () => {
@@ -25,6 +28,33 @@ describe('examples/quickstart', () => {
 });
 
 describe('the demo', () => {
+  it('--spike: streams a rate profile in real time through the mapping planCapacity prescribes, losing nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-spike-'));
+    try {
+      const lines: string[] = [];
+      const summary = await runSpikeDemo((line) => lines.push(line), { dir, rate: 500, seconds: [1, 3, 1], cards: 400 });
+      const esm = planCapacity(demoGroup, { rate: 500 }).eventSourceMapping;
+      expect(summary.plan).toMatchObject({ batchSize: esm.BatchSize, parallelizationFactor: esm.ParallelizationFactor, windowSeconds: esm.MaximumBatchingWindowInSeconds });
+      // About 10 + 1,500 + 10 events at 10/s, 500/s, 10/s; every one reached the offline store.
+      expect(summary.produced).toBeGreaterThan(1_400);
+      expect(summary.offline).toBe(summary.produced);
+      expect(summary.phases.map((p) => [p.name, p.offeredPerSecond])).toEqual([
+        ['calm', 10],
+        ['spike', 500],
+        ['after', 10],
+      ]);
+      const spike = summary.phases[1];
+      expect(spike?.processedPerSecond).toBeGreaterThan(0);
+      // The two hot cards are sampled: their spike events were seen online.
+      const fresh = spike?.freshnessMs;
+      expect(fresh).toBeDefined();
+      expect(fresh && fresh.p50 <= fresh.p99 && fresh.p99 <= fresh.max).toBe(true);
+      expect(lines.join('\n')).toMatch(/\d[\d,]* produced, [\d,]+ offline \(0 lost\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
   it('backfills, streams through shards and the handler, builds a training set and audits, on the embedded stores', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'skewless-demo-'));
     try {

@@ -236,12 +236,22 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
     const halt = haltAfterFailure<OnlineWriteOutcome>(group.name);
     const halted = new Map<string, OnlineWriteOutcome>();
     for (const stage of stages) {
-      await mapConcurrent(stage, concurrency, async ({ index, target }) => {
-        const record = records[index] as SageMakerRecord;
-        const stop = halted.get(identifierOf(group, record));
-        if (stop !== undefined) outcomes[index] = stop;
-        else if (target === 'none') outcomes[index] = 'accepted';
-        else outcomes[index] = beforeDeadline(putOptions.deadline) ? await putOne(m, group, record, putOptions, storesFor(target)) : deadlineError(group.name);
+      // Within a stage an identifier's records still go one after another, so they reach the store in order.
+      const results = await inOrderPerKey(
+        stage,
+        ({ index }) => identifierOf(group, records[index] as SageMakerRecord),
+        concurrency,
+        async ({ index, target }): Promise<OnlineWriteOutcome> => {
+          const record = records[index] as SageMakerRecord;
+          const stop = halted.get(identifierOf(group, record));
+          if (stop !== undefined) return stop;
+          if (target === 'none') return 'accepted';
+          return beforeDeadline(putOptions.deadline) ? putOne(m, group, record, putOptions, storesFor(target)) : deadlineError(group.name);
+        },
+        halt,
+      );
+      stage.forEach(({ index }, i) => {
+        outcomes[index] = results[i] as OnlineWriteOutcome;
       });
       for (const { index } of stage) {
         const id = identifierOf(group, records[index] as SageMakerRecord);

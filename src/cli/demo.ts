@@ -97,7 +97,7 @@ async function localDeadLetterQueue(stack: LocalStack): Promise<{ url: string; s
 }
 
 /** The shard of a partition key among `shards` equal hash ranges, as Kinesis assigns it (MD5 of the key). */
-function shardOfKey(key: string, shards: number): number {
+export function shardOfKey(key: string, shards: number): number {
   const hash = createHash('md5').update(key).digest();
   return Math.min(shards - 1, Math.floor(((hash[0] as number) * 256 + (hash[1] as number)) / (65_536 / shards)));
 }

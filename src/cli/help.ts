@@ -28,6 +28,7 @@ Exit codes: 0 success, 1 the command failed (one line on stderr, and a hint), 2 
 
 const COMMAND_HELP: Record<Command, string> = {
   demo: `Usage: skewless demo [--dir PATH] [--json]
+       skewless demo --spike [--rate 2000/s] [--dir PATH] [--json]
 
 Runs the main job on the embedded stores, no AWS account: the fraud-detection group (row features and
 velocity aggregates) is backfilled over 30 days of synthetic history, a quiet hour and a spike of live
@@ -36,13 +37,22 @@ dead-letter queue on the local AWS stack (a file when @aws-sdk/client-sqs is not
 chargeback labels are joined point-in-time into a Parquet training set, and the audit checks online
 against offline. Needs @duckdb/node-api (the embedded stores).
 
+With --spike, 30 seconds in real time instead: transactions at 10/s, then --rate for 15 s (two hot
+cards among them), then 10/s, through the event source mapping plan --rate prescribes for that rate
+(shards, BatchSize, batching window, ParallelizationFactor) and kinesisHandler into the embedded
+stores, with per phase records/s, CPU per record, iterator age and freshness (event time to readable
+online, polled for sampled cards), and the records lost (none).
+
 Options:
   --dir PATH    where the demo keeps its stores and files; emptied first (default .skewless/demo)
   --json        print the summary as JSON (progress still goes to stderr)
+  --spike       the spike in real time (above)
+  --rate RATE   the spike's rate with its unit, such as 2000/s (default 2000/s)
 
 Examples:
   npx skewless demo
-  npx skewless demo --json > summary.json`,
+  npx skewless demo --json > summary.json
+  npx skewless demo --spike --rate 5000/s`,
 
   local: `Usage: skewless local [--port N] [--dir PATH | --memory]
 

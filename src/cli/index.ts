@@ -3,10 +3,12 @@ import { formatError } from '../errors.js';
 import { runAuditCommand, runLineageCommand } from './audit.js';
 import { runBackfillCommand } from './backfill.js';
 import { runDemo } from './demo.js';
+import { runSpikeDemo } from './demo-spike.js';
 import { helpText } from './help.js';
 import { runTrainingSetCommand } from './training-set.js';
 import { runLocal } from './local.js';
 import { runPlan } from './plan.js';
+import { parseRate } from '../aws/capacity.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -21,6 +23,7 @@ async function main(argv: readonly string[]): Promise<number> {
         port: { type: 'string' },
         dir: { type: 'string' },
         memory: { type: 'boolean' },
+        spike: { type: 'boolean' },
         group: { type: 'string' },
         'role-arn': { type: 'string' },
         'offline-s3-uri': { type: 'string' },
@@ -72,7 +75,13 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'demo': {
         // The demo runs on Node 20 on purpose; the SDK's notice about newer releases is noise here.
         process.env['AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING'] ??= '1';
-        const summary = await runDemo(values.json ? () => {} : (line) => process.stdout.write(`${line}\n`), {
+        const print = values.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
+        if (values.spike) {
+          const summary = await runSpikeDemo(print, { ...(values.dir ? { dir: values.dir } : {}), ...(values.rate ? { rate: parseRate(values.rate, '--rate') } : {}) });
+          if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+          return 0;
+        }
+        const summary = await runDemo(print, {
           ...(values.dir ? { dir: values.dir } : {}),
           progress: process.stderr,
         });
