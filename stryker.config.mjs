@@ -4,7 +4,7 @@
 // changed. Not part of `npm test`.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  mutate: ['src/aws/retry.ts'],
+  mutate: ['src/aws/retry.ts', 'src/sql/reference.ts', 'src/aws/collapse.ts'],
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts' },
   checkers: ['typescript'],

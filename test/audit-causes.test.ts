@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { audit, count, createFeatureStore, defineFeatureGroup, type FeatureStore, sum } from '../src/index.js';
+import { audit, count, createFeatureStore, defineFeatureGroup, type FeatureStore, type OfflineStore, type OfflineStoredRow, sum } from '../src/index.js';
 import { memoryOffline, memoryOnline } from '../src/testing/index.js';
 
 // README's "Audit": an inconsistent identifier gets the first cause that explains it. These fixed
 // cases sit on the edges of two of them: `delete-pending` (deleted online; the offline delete marker
-// is not visible yet) and `late-events` (only aggregate features differ).
+// is not visible yet) and `late-events` (only aggregate features differ), and on which offline row the
+// audit expects online: the one the training rule takes.
 
 const MINUTE = 60_000;
 const DAY = Date.UTC(2024, 4, 1);
@@ -131,6 +132,65 @@ describe('audit and the group TTL, at the edge of expiry', () => {
     expect(await audit(store, expiring, { sample: ['c'], at: new Date(EXPIRES - 1) })).toMatchObject({ consistent: 1, examples: [] });
     const report = await audit(store, expiring, { sample: ['c'], at: new Date(EXPIRES) });
     expect(report.examples).toMatchObject([{ id: 'c', cause: 'ttl-expired', offline: undefined, online: { amount: 5 } }]);
+    await store.close();
+  });
+});
+
+describe("audit and the offline row the training rule takes of an identifier's rows", () => {
+  /** An offline row of card `c`: event time, API invocation time = write time (minutes after DAY), amount. */
+  interface Offline {
+    readonly et: number;
+    readonly written: number;
+    readonly amount: number;
+  }
+
+  /** Card `c` with these offline rows, in this order, and online the record with amount `served`. */
+  async function storeWith(rows: readonly Offline[], served: Offline): Promise<FeatureStore> {
+    const online = memoryOnline();
+    const offline = memoryOffline();
+    const recordOf = (row: Offline) => cards.codec.toRecord({ card_id: 'c', event_time: new Date(DAY + row.et * MINUTE), amount: row.amount });
+    await online.put(cards, [recordOf(served)]);
+    await offline.append(
+      cards,
+      rows.map((row) => ({ record: recordOf(row), writeTime: new Date(DAY + row.written * MINUTE), apiInvocationTime: new Date(DAY + row.written * MINUTE), isDeleted: false })),
+    );
+    return createFeatureStore({ online, offline });
+  }
+
+  const AT = new Date(DAY + 3_600_000);
+
+  it('expects the latest event time, and of equal ones the first written, neither the first nor the last offline row', async () => {
+    const older = { et: 0, written: 1, amount: 1 };
+    const first = { et: 5, written: 6, amount: 5 };
+    const second = { et: 5, written: 7, amount: 6 };
+    const store = await storeWith([second, first, older], first);
+    expect(await audit(store, cards, { sample: ['c'], at: AT })).toMatchObject({ consistent: 1, examples: [] });
+    await store.close();
+  });
+
+  it('expects, of rows equal in every time column, the one with the least value, stored first or last', async () => {
+    const least = { et: 5, written: 6, amount: 5 };
+    const more = { et: 5, written: 6, amount: 7 };
+    for (const rows of [[least, more], [more, least]]) {
+      const store = await storeWith(rows, least);
+      expect(await audit(store, cards, { sample: ['c'], at: AT })).toMatchObject({ consistent: 1, examples: [] });
+      await store.close();
+    }
+  });
+
+  it('ranks a value the offline store leaves out before any other, as one it gives as null', async () => {
+    const noted = defineFeatureGroup({ name: 'audit-edge-noted', ...cardFields, features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number(), note: z.string().optional() }) });
+    // An offline store of your own that omits a missing value from its rows rather than giving null.
+    const rows = memoryOffline();
+    const offline: OfflineStore = { ...rows, scan: async (group) => (await rows.scan(group)).map((row) => Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null)) as OfflineStoredRow) };
+    const withNote = noted.codec.toRecord({ card_id: 'c', event_time: new Date(DAY), amount: 5, note: 'x' });
+    const without = noted.codec.toRecord({ card_id: 'c', event_time: new Date(DAY), amount: 5 });
+    const written = new Date(DAY + MINUTE);
+    await offline.append(noted, [withNote, without].map((record) => ({ record, writeTime: written, apiInvocationTime: written, isDeleted: false })));
+    const online = memoryOnline();
+    await online.put(noted, [without]);
+    const store = createFeatureStore({ online, offline });
+    expect(await audit(store, noted, { sample: ['c'], at: new Date(DAY + 3_600_000) })).toMatchObject({ consistent: 1, examples: [] });
     await store.close();
   });
 });

@@ -4,7 +4,7 @@ import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { athenaOffline, retryStrategy, sageMakerOnline } from '../src/aws/index.js';
-import { callWaves, collapseToNewest } from '../src/aws/collapse.js';
+import { callWaves, collapseToNewest, roundsPerIdentifier } from '../src/aws/collapse.js';
 import { BackendError, type SageMakerRecord } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { contractGroup, contractRecord } from './contracts/online-store.js';
@@ -193,6 +193,60 @@ describe('collapseToNewest', () => {
   it('writes an identifier with an unreadable event time one record per stage, as without collapsing', () => {
     const records = [contractRecord('a', 'yesterday'), contractRecord('a', '2024-05-01T00:00:03.000Z')];
     expect(collapseToNewest(contractGroup, records, true)).toEqual([[{ index: 0, target: 'configured' }], [{ index: 1, target: 'configured' }]]);
+  });
+
+  it('writes an identifier one record per stage also when the unreadable event time comes after readable ones', () => {
+    const records = [contractRecord('a', '2024-05-01T00:00:01.000Z'), contractRecord('a', 'yesterday'), contractRecord('a', '2024-05-01T00:00:02.000Z')];
+    expect(collapseToNewest(contractGroup, records, true)).toEqual([[{ index: 0, target: 'configured' }], [{ index: 1, target: 'configured' }], [{ index: 2, target: 'configured' }]]);
+  });
+
+  it('writes online the first of equal event times, as the online store keeps the first', () => {
+    const records = [contractRecord('a', '2024-05-01T00:00:01.000Z', 1), contractRecord('a', '2024-05-01T00:00:01.000Z', 2)];
+    expect(collapseToNewest(contractGroup, records, true)).toEqual([[{ index: 0, target: 'configured' }], [{ index: 1, target: 'offline' }]]);
+  });
+
+  it('writes online the newest when it comes first, and the older records after it', () => {
+    const records = [contractRecord('a', '2024-05-01T00:00:03.000Z'), contractRecord('a', '2024-05-01T00:00:01.000Z'), contractRecord('a', '2024-05-01T00:00:02.000Z')];
+    expect(collapseToNewest(contractGroup, records, true)).toEqual([[{ index: 0, target: 'configured' }], [{ index: 1, target: 'offline' }, { index: 2, target: 'offline' }]]);
+  });
+
+  it('sends superseded records nowhere when the offline store is not written', () => {
+    const records = [contractRecord('a', '2024-05-01T00:00:01.000Z'), contractRecord('a', '2024-05-01T00:00:02.000Z')];
+    expect(collapseToNewest(contractGroup, records, false)).toEqual([[{ index: 0, target: 'none' }], [{ index: 1, target: 'configured' }]]);
+  });
+
+  it('finds the identifier wherever the record holds it, not only first', () => {
+    const timeFirst = (id: string, eventTime: string): SageMakerRecord => {
+      const [idFeature, ...rest] = contractRecord(id, eventTime);
+      return [...rest, idFeature as SageMakerRecord[number]];
+    };
+    const records = [timeFirst('a', '2024-05-01T00:00:01.000Z'), timeFirst('a', '2024-05-01T00:00:02.000Z')];
+    expect(collapseToNewest(contractGroup, records, true)).toEqual([[{ index: 0, target: 'offline' }], [{ index: 1, target: 'configured' }]]);
+  });
+
+  it('lists each stage in input order when identifiers interleave', () => {
+    const records = [
+      contractRecord('a', '2024-05-01T00:00:01.000Z'),
+      contractRecord('b', '2024-05-01T00:00:01.000Z'),
+      contractRecord('a', '2024-05-01T00:00:02.000Z'),
+      contractRecord('b', '2024-05-01T00:00:03.000Z'),
+      contractRecord('a', '2024-05-01T00:00:03.000Z'),
+    ];
+    expect(collapseToNewest(contractGroup, records, true)).toEqual([
+      [{ index: 0, target: 'offline' }, { index: 1, target: 'offline' }, { index: 2, target: 'offline' }],
+      [{ index: 3, target: 'configured' }, { index: 4, target: 'configured' }],
+    ]);
+  });
+});
+
+describe('roundsPerIdentifier (BatchWriteRecord without collapsing)', () => {
+  it("writes an identifier's records one per round, in their order, other identifiers alongside, every one to the configured stores", () => {
+    const records = ['a', 'b', 'a', 'a', 'b'].map((id, i) => contractRecord(id, `2024-05-01T00:00:0${i}.000Z`));
+    expect(roundsPerIdentifier(contractGroup, records)).toEqual([
+      [{ index: 0, target: 'configured' }, { index: 1, target: 'configured' }],
+      [{ index: 2, target: 'configured' }, { index: 4, target: 'configured' }],
+      [{ index: 3, target: 'configured' }],
+    ]);
   });
 });
 

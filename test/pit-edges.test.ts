@@ -35,7 +35,19 @@ const expiring = defineFeatureGroup({
   features: z.object({ id: z.string(), t: z.date(), v: z.number() }),
   transform: (e) => e,
 });
-type Group = typeof scores | typeof expiring;
+/**
+ * Rows tied in every time column are told apart by the other feature values, in the order the group
+ * defines them: a text, a number that may be missing, then `v`.
+ */
+const valued = defineFeatureGroup({
+  name: 'pit-edges-values',
+  recordIdentifier: 'id',
+  eventTime: 't',
+  source: z.object({ id: z.string(), t: z.date(), s: z.string(), u: z.number().optional(), v: z.number() }),
+  features: z.object({ id: z.string(), t: z.date(), s: z.string(), u: z.number().optional(), v: z.number() }),
+  transform: (e) => e,
+});
+type Group = typeof scores | typeof expiring | typeof valued;
 
 /** One offline row: its key, event time, API invocation time, write time (epoch ms) and value, or a delete marker. */
 interface Row {
@@ -45,6 +57,11 @@ interface Row {
   readonly wt: number;
   readonly v?: number;
   readonly deleted?: true;
+  /** The event time as written, where it is not `et` in toISOString's spelling. */
+  readonly etText?: string;
+  /** The text and the optional number of the group `pit-edges-values` (u left out: missing). */
+  readonly s?: string;
+  readonly u?: number;
 }
 
 const T = Date.UTC(2024, 0, 1);
@@ -55,11 +72,14 @@ const HOUR = 3_600_000;
 function write(group: Group, row: Row): OfflineWrite {
   const key: SageMakerRecord = [
     { FeatureName: 'id', ValueAsString: row.id },
-    { FeatureName: 't', ValueAsString: new Date(row.et).toISOString() },
+    { FeatureName: 't', ValueAsString: row.etText ?? new Date(row.et).toISOString() },
   ];
-  const record: SageMakerRecord = row.deleted
-    ? key
-    : [...key, { FeatureName: 'v', ValueAsString: String(row.v) }, { FeatureName: 'skewless_fingerprint', ValueAsString: group.fingerprint }];
+  const values: SageMakerRecord = [
+    ...(row.s === undefined ? [] : [{ FeatureName: 's', ValueAsString: row.s }]),
+    ...(row.u === undefined ? [] : [{ FeatureName: 'u', ValueAsString: String(row.u) }]),
+    { FeatureName: 'v', ValueAsString: String(row.v) },
+  ];
+  const record: SageMakerRecord = row.deleted ? key : [...key, ...values, { FeatureName: 'skewless_fingerprint', ValueAsString: group.fingerprint }];
   return { record, writeTime: new Date(row.wt), apiInvocationTime: new Date(row.ai), isDeleted: row.deleted === true };
 }
 
@@ -68,6 +88,8 @@ interface Ask {
   readonly maxAge?: string;
   /** Read the group with a one-minute TTL. */
   readonly ttl?: boolean;
+  /** Read the group `pit-edges-values`. */
+  readonly valued?: boolean;
 }
 
 /** An engine: the history it reads from, then the chosen `v` per spine row (null: no row qualifies). */
@@ -77,8 +99,9 @@ interface Engine {
   run(history: readonly Row[], ask: Ask): Promise<(number | null)[]>;
 }
 
-const groupOf = (ask: Ask): Group => (ask.ttl ? expiring : scores);
-const selection = (ask: Ask) => (ask.maxAge ? groupOf(ask).select('v').with({ maxAge: ask.maxAge }) : groupOf(ask).select('v'));
+const groupOf = (ask: Ask): Group => (ask.valued ? valued : ask.ttl ? expiring : scores);
+const selectV = (ask: Ask) => (ask.valued ? valued.select('v') : (ask.ttl ? expiring : scores).select('v'));
+const selection = (ask: Ask) => (ask.maxAge ? selectV(ask).with({ maxAge: ask.maxAge }) : selectV(ask));
 const column = (ask: Ask) => `${groupOf(ask).name}__v`;
 
 async function values(store: FeatureStore, ask: Ask, options: { engine?: 'reference'; knowledgeTime: boolean }): Promise<(number | null)[]> {
@@ -154,7 +177,7 @@ function athena(name: string, options: { knowledgeTime: boolean }): Engine {
 }
 
 beforeAll(async () => {
-  lake = await athenaLake('pit-edges', [scores, expiring]);
+  lake = await athenaLake('pit-edges', [scores, expiring, valued]);
 });
 afterAll(() => lake?.close());
 
@@ -173,6 +196,18 @@ const engines: Engine[] = [
 const AI = T + 5 * SECOND;
 const WT = T + 10 * SECOND;
 const AFTER = new Date(T + 60 * SECOND);
+
+/**
+ * Two rows at T with the same invocation and write times, under two keys: `<name>-stored-first` is
+ * stored with the row the rule takes first, `<name>-stored-last` with it last; the spine asks for both.
+ */
+function storedBothWays(name: string, taken: Omit<Row, 'id' | 'et' | 'ai' | 'wt'>, other: Omit<Row, 'id' | 'et' | 'ai' | 'wt'>): { history: Row[]; spine: Ask['spine'] } {
+  const row = (key: string, values: Omit<Row, 'id' | 'et' | 'ai' | 'wt'>): Row => ({ id: `${name}-${key}`, et: T, ai: AI, wt: WT, ...values });
+  return {
+    history: [row('stored-first', taken), row('stored-first', other), row('stored-last', other), row('stored-last', taken)],
+    spine: [{ card: `${name}-stored-first`, at: AFTER }, { card: `${name}-stored-last`, at: AFTER }],
+  };
+}
 
 describe.each(engines)('point-in-time ties and edges: $name', (engine) => {
   it('takes, of rows equal in event time, the one with the earlier api_invocation_time, though its value is larger and it was stored first or last', async () => {
@@ -206,6 +241,30 @@ describe.each(engines)('point-in-time ties and edges: $name', (engine) => {
       { id: 'value-stored-last', et: T, ai: AI, wt: WT, v: 1 },
     ];
     const spine = [{ card: 'value-stored-first', at: AFTER }, { card: 'value-stored-last', at: AFTER }];
+    expect(await engine.run(history, { spine })).toEqual([1, 1]);
+  });
+
+  it('breaks a tie on one feature value by the next, in the order the group defines them, stored first or last', async () => {
+    const equal = storedBothWays('next', { s: 'x', u: 1, v: 1 }, { s: 'x', u: 1, v: 2 });
+    const bothMissing = storedBothWays('both-missing', { s: 'x', v: 1 }, { s: 'x', v: 2 });
+    const spine = [...equal.spine, ...bothMissing.spine];
+    expect(await engine.run([...equal.history, ...bothMissing.history], { spine, valued: true })).toEqual([1, 1, 1, 1]);
+  });
+
+  it('ranks a missing value before every number, a negative one too, as SQL engines sort nulls first', async () => {
+    // By `v` alone the other row would win.
+    const { history, spine } = storedBothWays('missing', { s: 'x', v: 2 }, { s: 'x', u: -1, v: 1 });
+    expect(await engine.run(history, { spine, valued: true })).toEqual([2, 2]);
+  });
+
+  it('orders text by code point, as SQL engines compare UTF-8 bytes, not by UTF-16 units', async () => {
+    // U+FF01 comes before U+1F600 by code point; in UTF-16 the emoji's lead surrogate (U+D83D) comes first.
+    const { history, spine } = storedBothWays('text', { s: '\uFF01', u: 1, v: 2 }, { s: '\u{1F600}', u: 1, v: 1 });
+    expect(await engine.run(history, { spine, valued: true })).toEqual([2, 2]);
+  });
+
+  it('ties rows whose event times spell one instant differently (with and without milliseconds), and takes the least value', async () => {
+    const { history, spine } = storedBothWays('spelled', { etText: '2024-01-01T00:00:00Z', v: 1 }, { etText: '2024-01-01T00:00:00.000Z', v: 2 });
     expect(await engine.run(history, { spine })).toEqual([1, 1]);
   });
 
