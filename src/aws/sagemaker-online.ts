@@ -94,8 +94,9 @@ function writesInBatches(m: RuntimeModule, asked: boolean | undefined): boolean 
  * offline store itself, so outcomes are `accepted` (the service does not say whether a record was
  * newer) and the store writes nothing offline on top. Writes go out with BatchWriteRecord, 25
  * records a call, collapsed: of an identifier's records in one put only the newest goes online, the
- * others offline alone (an online-only group sets `targetStores: ['OnlineStore']`). With an SDK that
- * predates BatchWriteRecord, or `batchWrite: false`, it writes one PutRecord per record.
+ * others offline alone (to nowhere for a group without an offline store, learned from its refusal or
+ * said with `targetStores: ['OnlineStore']`). With an SDK that predates BatchWriteRecord, or
+ * `batchWrite: false`, it writes one PutRecord per record.
  *
  * ### Example
  * ```ts
