@@ -1,7 +1,7 @@
 // Window aggregations: reducer throughput (the pipeline with and without the group's aggregates) and
 // DynamoDB round trips per Kinesis batch against dynalite, cold (first batch) and warm: per entity one
 // conditional save of state and records (the commit) and one settle once its records are written.
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { dynamoDbAggregationState, dynamoDbTableDefinition } from '../dist/aws.js';
 import { createFeatureStore } from '../dist/index.js';
@@ -47,6 +47,7 @@ async function roundTrips() {
   });
   try {
     await client.send(new CreateTableCommand(dynamoDbTableDefinition('state')));
+    await waitUntilTableExists({ client, maxWaitTime: 30 }, { TableName: 'state' });
     const state = dynamoDbAggregationState({ client, tableName: 'state' });
     const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: state });
     const handler = kinesisHandler(cardVelocity, { discardPoison: true, store, log: false });

@@ -6,7 +6,7 @@
 //
 //   node bench/spike.mjs                      # the default profile (10/s, 2,000/s, 10/s), collapsed BatchWriteRecord
 //   SPIKE_MODES=put,batch-collapse SPIKE_SECONDS=10,30,40 SPIKE_RATES=10,10000,10 SPIKE_SHARDS=10 node bench/spike.mjs
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { BatchGetRecordCommand, SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
@@ -157,7 +157,9 @@ async function runSpike(config, mode, groupModule, stack, emulators) {
     if (d.StreamDescription?.StreamStatus === 'ACTIVE') break;
     await new Promise((r) => setTimeout(r, 50));
   }
-  await new DynamoDBClient({ endpoint: emulators.dynamo, region: 'us-east-1', credentials: LOCAL_CREDENTIALS }).send(new CreateTableCommand(dynamoDbTableDefinition(table)));
+  const dynamoDb = new DynamoDBClient({ endpoint: emulators.dynamo, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
+  await dynamoDb.send(new CreateTableCommand(dynamoDbTableDefinition(table)));
+  await waitUntilTableExists({ client: dynamoDb, maxWaitTime: 30 }, { TableName: table });
   const fault = { latencyMs: config.latencyMs, tpsLimit: config.tpsLimit };
   await stack.setFaults({ PutRecord: fault, BatchWriteRecord: fault });
 

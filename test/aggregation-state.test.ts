@@ -1,15 +1,16 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { dynamoDbAggregationState, dynamoDbTableDefinition } from '../src/aws/index.js';
+import { dynamoDbAggregationState } from '../src/aws/index.js';
 import { createFeatureStore } from '../src/index.js';
 import { localAggregationState } from '../src/local/index.js';
 import { emptyState } from '../src/pipeline/reducer.js';
 import type { AggregationStateStore } from '../src/pipeline/state.js';
 import { memoryAggregationState, memoryOnline } from '../src/testing/index.js';
 import { aggregationStateContract, dynamoDbAggregationStateContract, txn, velocity } from './contracts/aggregation-state.js';
+import { createFeatureTable } from './setup/tables.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skewless-state-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -21,7 +22,7 @@ aggregationStateContract('local (DuckDB)', () => localAggregationState({ dir }))
 aggregationStateContract('DynamoDB (dynalite)', async () => {
   const client = dynalite();
   const tableName = `state-${Math.random().toString(36).slice(2, 10)}`;
-  await client.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+  await createFeatureTable(client, tableName);
   return dynamoDbAggregationState({ client, tableName, cacheEntities: 0 });
 });
 dynamoDbAggregationStateContract('dynalite', dynalite);

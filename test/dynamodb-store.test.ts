@@ -1,11 +1,12 @@
-import { CreateTableCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
-import { dynamoDbItemCodec, dynamoDbOnline, dynamoDbTableDefinition, s3Offline } from '../src/aws/index.js';
+import { dynamoDbItemCodec, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
 import { createFeatureStore, defineFeatureGroup } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { dynamoDbContract } from './contracts/dynamodb.js';
+import { createFeatureTable } from './setup/tables.js';
 
 const sessions = defineFeatureGroup({
   name: 'user-sessions',
@@ -24,7 +25,7 @@ const tableName = 'skewless-online';
 beforeAll(async () => {
   stack = await startLocalStack({ memory: true });
   ddb = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
-  await ddb.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+  await createFeatureTable(ddb, tableName);
 });
 afterAll(async () => {
   await stack.close();

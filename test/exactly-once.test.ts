@@ -1,5 +1,5 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { athenaOffline, dynamoDbAggregationState, dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
+import { athenaOffline, dynamoDbAggregationState, dynamoDbOnline, sageMakerOnline } from '../src/aws/index.js';
 import { backfill, count, createFeatureStore, defineFeatureGroup, distinctCount, last, max, type OfflineStore, type OnlineStore, sum } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { type LocalStack, localAggregationState, startLocalStack } from '../src/local/index.js';
@@ -19,6 +19,7 @@ import { seededRandom } from '../src/util/random.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createFeatureTable } from './setup/tables.js';
 
 // Exactly once per entity: the online record and every offline row of a group with aggregations
 // carry the values of one in-order replay of each entity's events (what a backfill computes),
@@ -53,7 +54,7 @@ let ddb: DynamoDBClient;
 let tables = 0;
 async function newTable(): Promise<string> {
   const tableName = `exactly-once-${++tables}`;
-  await ddb.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+  await createFeatureTable(ddb, tableName);
   return tableName;
 }
 

@@ -1,8 +1,8 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
+import { dynamoDbOnline, sageMakerOnline } from '../src/aws/index.js';
 import {
   type AnyFeatureSelection,
   BackendError,
@@ -18,6 +18,7 @@ import {
 import { type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
 import { memoryOnline } from '../src/testing/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
+import { createFeatureTable } from './setup/tables.js';
 
 // The read's instant is half an hour ahead of the real clock, so the online stores (which hide expired
 // records by the real clock) still return records whose expiry is at or just after it, and the
@@ -188,7 +189,7 @@ servingSuite('SageMaker Feature Store (local stack, real SDK client)', async () 
 servingSuite('DynamoDB (dynalite, real SDK client)', async () => {
   const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   const tableName = `serving-${Math.random().toString(36).slice(2, 10)}`;
-  await client.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+  await createFeatureTable(client, tableName);
   return dynamoDbOnline({ client, tableName });
 });
 

@@ -1,10 +1,10 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateStreamCommand, KinesisClient, PutRecordsCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { describe, expect, inject, it } from 'vitest';
-import { dynamoDbAggregationState, dynamoDbOnline, dynamoDbTableDefinition, s3Offline } from '../src/aws/index.js';
+import { dynamoDbAggregationState, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
 import { createFeatureStore, type DeadLetterEntry, type OnlineStore } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { runKinesisEventSource } from '../src/testing/index.js';
@@ -14,6 +14,7 @@ import { dynamoDbContract, payments } from './contracts/dynamodb.js';
 import { s3OfflineContract } from './contracts/offline-store.js';
 import { onlineStoreContract } from './contracts/online-store.js';
 import { failsOnce } from './fixtures/fails-once.js';
+import { createFeatureTable } from './setup/tables.js';
 
 // moto (https://github.com/getmoto/moto) is a second implementation of DynamoDB, SQS, S3 and Kinesis,
 // written by others: the suites that run on dynalite and the local stack run here too, so a behaviour
@@ -31,7 +32,7 @@ const randomName = (prefix: string) => `${prefix}-${Math.random().toString(36).s
 
 async function newTable(client: DynamoDBClient): Promise<string> {
   const tableName = randomName('moto');
-  await client.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+  await createFeatureTable(client, tableName);
   return tableName;
 }
 
@@ -82,6 +83,8 @@ describe('producer -> Kinesis (2 shards, moto) -> event source -> kinesisHandler
     const s3 = s3Client();
     const streamName = randomName('payments');
     await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 2 }));
+    // CreateStream returns while the stream is CREATING (Kinesis API reference, CreateStream).
+    await waitUntilStreamExists({ client: kinesis, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { StreamName: streamName });
 
     const start = Date.UTC(2024, 4, 1);
     const events = Array.from({ length: 1200 }, (_, i) => ({

@@ -1,12 +1,13 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
+import { dynamoDbOnline, sageMakerOnline } from '../src/aws/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { BackendError, type OnlineStore, type SageMakerRecord } from '../src/index.js';
 import { contractGroup, contractRecord, onlineStoreContract } from './contracts/online-store.js';
 import { createGroupOnStack } from './fixtures/stack.js';
+import { createFeatureTable } from './setup/tables.js';
 
 let stack: LocalStack | undefined;
 afterAll(async () => {
@@ -31,7 +32,7 @@ onlineStoreContract('SageMaker Feature Store (local stack, real SDK client)', as
 onlineStoreContract('DynamoDB (dynalite, real SDK client)', async () => {
   const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   const tableName = `features-${Math.random().toString(36).slice(2, 10)}`;
-  await client.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+  await createFeatureTable(client, tableName);
   return { store: dynamoDbOnline({ client, tableName }) };
 });
 
@@ -68,7 +69,7 @@ describe('after a record of an identifier fails, its later records in the same c
   it('dynamoDbOnline', async () => {
     const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
     const tableName = `halt-${Math.random().toString(36).slice(2, 10)}`;
-    await client.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+    await createFeatureTable(client, tableName);
     await expectHalted(dynamoDbOnline({ client, tableName }), 'halt-ddb');
   });
 });

@@ -1,5 +1,5 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, KinesisClient, PutRecordsCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
@@ -7,13 +7,14 @@ import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-fe
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { athenaOffline, dynamoDbAggregationState, dynamoDbTableDefinition, retryStrategy, sageMakerOnline } from '../src/aws/index.js';
+import { athenaOffline, dynamoDbAggregationState, retryStrategy, sageMakerOnline } from '../src/aws/index.js';
 import { backfill, count, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, distinctCount, max, sum } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { type FaultConfig, type LocalStack, startLocalStack } from '../src/local/index.js';
 import { type KinesisEventSourceOptions, type KinesisEventSourceReport, memoryAggregationState, memoryOffline, memoryOnline, runKinesisEventSource } from '../src/testing/index.js';
 import { seededRandom } from '../src/util/random.js';
 import { createGroupOnStack } from './fixtures/stack.js';
+import { createFeatureTable } from './setup/tables.js';
 
 // Lambda's Kinesis event source mapping with ParallelizationFactor 3 over a 2-shard kinesalite stream,
 // into kinesisHandler of a group with velocity windows (state in DynamoDB on dynalite), writing with
@@ -200,7 +201,7 @@ async function stream(txns: readonly Txn[], faults: FaultConfig = {}): Promise<S
   const group = cardVelocity();
   await createGroupOnStack(stack.clientConfig, group, `s3://pf-tests/${group.name}`);
   const tableName = `${group.name}-state`;
-  await ddb.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+  await createFeatureTable(ddb, tableName);
   const { order, shards } = await produce(group.name, txns);
   const dead: DeadLetterEntry[] = [];
   const environments = executionEnvironments(() => {

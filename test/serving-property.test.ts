@@ -2,17 +2,18 @@
 // millisecond either side of the read's instant. Every write goes through one store (online backend +
 // the embedded offline store); the served vector at `at` must equal the training row for `at` on the
 // reference engine and on DuckDB, with each online backend.
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { dynamoDbOnline, dynamoDbTableDefinition, sageMakerOnline } from '../src/aws/index.js';
+import { dynamoDbOnline, sageMakerOnline } from '../src/aws/index.js';
 import { createFeatureStore, defineFeatureGroup, featureVectors, type OnlineStore, trainingSet } from '../src/index.js';
 import { type LocalStack, localOffline, localOnline, startLocalStack } from '../src/local/index.js';
 import type { GroupSchema, OfflineStore, OfflineWrite } from '../src/index.js';
 import { type AthenaLake, athenaLake } from './fixtures/athena-lake.js';
 import { createGroupOnStack } from './fixtures/stack.js';
+import { createFeatureTable } from './setup/tables.js';
 
 const MINUTE = 60_000;
 // Half an hour ahead of the real clock: the online stores hide expired records by the real clock, so
@@ -156,7 +157,7 @@ describe('served == trained for random histories', () => {
   });
   parity('dynamoDbOnline on dynalite', async () => {
     const tableName = `prop-${run}-${Math.random().toString(36).slice(2, 8)}`;
-    await dynamo.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+    await createFeatureTable(dynamo, tableName);
     return dynamoDbOnline({ client: dynamo, tableName });
   }, 25);
 });

@@ -1,12 +1,13 @@
-import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
-import { dynamoDbAggregationState, dynamoDbTableDefinition } from '../src/aws/index.js';
+import { dynamoDbAggregationState } from '../src/aws/index.js';
 import { type AggregationStateStore, BackendError, createFeatureStore, type FeatureStore } from '../src/index.js';
 import { localAggregationState } from '../src/local/index.js';
 import { kafkaHandler, kinesisHandler } from '../src/lambda/index.js';
 import type { KafkaEvent, KinesisStreamEvent } from '../src/lambda/events.js';
 import { kafkaEvent, kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { cardActivity, cardVelocity } from './fixtures/groups.js';
+import { createFeatureTable } from './setup/tables.js';
 
 const START = Date.UTC(2024, 4, 1, 12);
 
@@ -113,9 +114,8 @@ const stateBackends: [string, () => Promise<AggregationStateStore>][] = [
     async () => {
       const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
       const tableName = `positions-${Math.random().toString(36).slice(2, 10)}`;
-      await client.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+      await createFeatureTable(client, tableName);
       // Until the table is ACTIVE, DynamoDB answers ResourceNotFound and the batch is (rightly) reported.
-      await waitUntilTableExists({ client, maxWaitTime: 10, minDelay: 1, maxDelay: 1 }, { TableName: tableName });
       return dynamoDbAggregationState({ client, tableName, cacheEntities: 0 });
     },
   ],

@@ -1,4 +1,4 @@
-import { CreateStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, KinesisClient, PutRecordsCommand, waitUntilStreamExists } from '@aws-sdk/client-kinesis';
 import { DescribeFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -38,6 +38,8 @@ describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> Sa
   it(`loses nothing across ${EVENTS.toLocaleString('en-US')} events under 30% throttling, 10% 500s and 5% unprocessed BatchWriteRecord entries`, async () => {
     const streamName = `cards-${Date.now()}`;
     await kinesis.send(new CreateStreamCommand({ StreamName: streamName, ShardCount: 2 }));
+    // CreateStream returns while the stream is CREATING (Kinesis API reference, CreateStream).
+    await waitUntilStreamExists({ client: kinesis, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { StreamName: streamName });
     const start = Date.UTC(2024, 4, 1);
     const events = Array.from({ length: EVENTS }, (_, i) =>
       i % 1000 === 999

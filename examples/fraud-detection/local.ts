@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { S3Client } from '@aws-sdk/client-s3';
@@ -67,6 +67,7 @@ export async function runFraudExample(options: { readonly history?: number; read
       new CreateFeatureGroupCommand(toCreateFeatureGroupInput(cardTransactions, { offlineStoreS3Uri: 's3://fraud-lake/offline', roleArn: 'arn:aws:iam::000000000000:role/fs' })),
     );
     await dynamoDb.send(new CreateTableCommand(dynamoDbTableDefinition('fraud-state')));
+    await waitUntilTableExists({ client: dynamoDb, maxWaitTime: 30 }, { TableName: 'fraud-state' });
     const sqs = new SQSClient(config);
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'fraud-dead-letter' }));
 

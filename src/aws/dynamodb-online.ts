@@ -38,10 +38,12 @@ export interface DynamoDbOnlineOptions {
  * The CreateTable input of the table `dynamoDbOnline` expects: one item per (group, record
  * identifier) under the string key `pk`. Turn on TTL (UpdateTimeToLive) on the `expires_at`
  * attribute to have DynamoDB sweep expired items; reads honour the exact expiry either way.
+ * CreateTable returns while the table is still CREATING: wait for it before the first write.
  *
  * ### Example
  * ```ts
  * await ddb.send(new CreateTableCommand(dynamoDbTableDefinition('features')));
+ * await waitUntilTableExists({ client: ddb, maxWaitTime: 60 }, { TableName: 'features' });
  * ```
  */
 export function dynamoDbTableDefinition(tableName: string) {

@@ -1,13 +1,14 @@
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { dynamoDbAggregationState, dynamoDbTableDefinition } from '../../src/aws/index.js';
+import { dynamoDbAggregationState } from '../../src/aws/index.js';
 import { count, createFeatureStore, defineFeatureGroup, type OnlineStore, type SageMakerRecord, sum } from '../../src/index.js';
 import { kinesisHandler } from '../../src/lambda/index.js';
 import { failsOnce } from '../fixtures/fails-once.js';
 import { emptyState } from '../../src/pipeline/reducer.js';
 import type { AggregationStateStore } from '../../src/pipeline/state.js';
 import { kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../../src/testing/index.js';
+import { createFeatureTable } from '../setup/tables.js';
 
 export const velocity = defineFeatureGroup({
   name: 'card-velocity',
@@ -108,7 +109,7 @@ export function dynamoDbAggregationStateContract(name: string, connect: () => Dy
     beforeAll(async () => {
       client = connect();
       tableName = `state-${Math.random().toString(36).slice(2, 10)}`;
-      await client.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+      await createFeatureTable(client, tableName);
     });
 
     it('says too-large, and saves nothing, when a state and its records would not fit one item', async () => {

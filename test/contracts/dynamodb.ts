@@ -1,11 +1,12 @@
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { dynamoDbOnline, dynamoDbTableDefinition } from '../../src/aws/index.js';
+import { dynamoDbOnline } from '../../src/aws/index.js';
 import { BackendError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type SageMakerRecord } from '../../src/index.js';
 import { kinesisHandler } from '../../src/lambda/index.js';
 import { kinesisEvent, memoryOffline } from '../../src/testing/index.js';
 import { contractGroup, contractRecord } from './online-store.js';
+import { createFeatureTable } from '../setup/tables.js';
 
 /** Amounts as a payment service sends them: any double, which DynamoDB's numbers do not all hold. */
 export const payments = defineFeatureGroup({
@@ -49,7 +50,7 @@ export function dynamoDbContract(name: string, server: DynamoDbServer): void {
     beforeAll(async () => {
       client = server.client();
       tableName = randomName('limits');
-      await client.send(new CreateTableCommand(dynamoDbTableDefinition(tableName)));
+      await createFeatureTable(client, tableName);
     });
 
     it('refuses a number DynamoDB cannot store without sending or retrying it, and still writes the later records of its identifier', async () => {
