@@ -4,7 +4,7 @@
 // (producer and freshness reader), the stack, kinesalite + dynalite, and the "Lambda" (event source
 // mapping + handler), so the handler's CPU is its own process's.
 //
-//   node bench/spike.mjs                      # the default profile (10/s, 2,000/s, 10/s), collapsed BatchWriteRecord
+//   node bench/spike.mjs                      # the default profile (10/s, 2,000/s, 10/s), then again with a 500/s peak (SPIKE_ALSO_AT)
 //   SPIKE_MODES=put,batch-collapse SPIKE_SECONDS=10,30,40 SPIKE_RATES=10,10000,10 SPIKE_SHARDS=10 node bench/spike.mjs
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateStreamCommand, DescribeStreamCommand, KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
@@ -12,6 +12,7 @@ import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sage
 import { BatchGetRecordCommand, SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { spawnStack } from './stack.mjs';
@@ -20,6 +21,7 @@ const SELF = fileURLToPath(import.meta.url);
 const HTTP1 = () => new NodeHttpHandler({ httpAgent: new Agent({ keepAlive: true, maxSockets: 256 }) });
 const LOCAL_CREDENTIALS = { accessKeyId: 'bench', secretAccessKey: 'bench' };
 const list = (text, fallback) => (text ? text.split(',').map(Number) : fallback);
+const optionalNumber = (text) => (text ? Number(text) : undefined);
 
 /** The run's settings; every one can be changed from the environment. */
 export function spikeConfig(env = process.env) {
@@ -27,15 +29,16 @@ export function spikeConfig(env = process.env) {
   const rates = list(env.SPIKE_RATES, [10, 2_000, 10]);
   return {
     phases: list(env.SPIKE_SECONDS, [5, 15, 20]).map((seconds, i) => ({ name: ['calm', 'spike', 'after'][i] ?? `phase ${i + 1}`, seconds, rate: rates[i] ?? 10 })),
-    // `skewless plan --rate 10000/s` for the fraud group: 10 shards, BatchSize 200, window 1 s,
-    // ParallelizationFactor 5; at 2,000/s, 2 shards.
-    shards: Number(env.SPIKE_SHARDS ?? 2),
-    batchSize: Number(env.SPIKE_BATCH ?? 200),
-    windowSeconds: Number(env.SPIKE_WINDOW ?? 1),
-    parallelizationFactor: Number(env.SPIKE_PF ?? 5),
+    // Unset: what `planCapacity` (`skewless plan --rate`) prescribes for the fraud group at the peak rate.
+    shards: optionalNumber(env.SPIKE_SHARDS),
+    batchSize: optionalNumber(env.SPIKE_BATCH),
+    windowSeconds: optionalNumber(env.SPIKE_WINDOW),
+    parallelizationFactor: optionalNumber(env.SPIKE_PF),
     latencyMs: Number(env.SPIKE_LATENCY_MS ?? 10),
-    // SageMaker's 10,000 TPS per API per account, scaled as the rate is.
-    tpsLimit: Number(env.SPIKE_TPS ?? Math.round((10_000 * Math.max(...rates)) / 10_000)),
+    // SageMaker's 10,000 TPS per API per account, scaled as the rate is (unset: the peak rate).
+    tpsLimit: optionalNumber(env.SPIKE_TPS),
+    // Peaks the profile is run at again: what this machine carries with every part on its two cores.
+    alsoAt: list(env.SPIKE_ALSO_AT, [500]),
     cards: Number(env.SPIKE_CARDS ?? 5_000),
     // Hot cards: each takes this share of the spike's events.
     hotCards: Number(env.SPIKE_HOT_CARDS ?? 2),
@@ -54,6 +57,12 @@ const WRITE_MODES = {
   'batch-collapse': { batchWrite: true, collapse: true },
 };
 
+/** CPU seconds a process has used so far, from /proc (utime and stime, in Linux's 100 ticks a second). */
+function cpuSecondsOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 const percentile = (sorted, p) => (sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]);
 const round = (n, digits = 0) => Number(n.toFixed(digits));
 
@@ -64,6 +73,8 @@ async function runEmulators() {
   const dynamo = dynalite({ createTableMs: 0 });
   const kinesis = kinesalite({ createStreamMs: 0, shardLimit: 100 });
   const listen = (server) => new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${server.address().port}`)));
+  // Exit on SIGTERM rather than die of it, so a CPU profile (SPIKE_PROFILE) gets written.
+  process.once('SIGTERM', () => process.exit(0));
   process.send({ dynamo: await listen(dynamo), kinesis: await listen(kinesis) });
 }
 
@@ -78,10 +89,11 @@ async function runLambda() {
   const runtime = new SageMakerFeatureStoreRuntimeClient({ endpoint: config.stack, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, requestHandler: HTTP1() });
   const dynamoDb = new DynamoDBClient({ endpoint: config.dynamo, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, requestHandler: HTTP1() });
   const kinesis = new KinesisClient({ endpoint: config.kinesis, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, requestHandler: new NodeHttpHandler() });
+  const state = dynamoDbAggregationState({ tableName: config.table, client: dynamoDb });
   const store = createFeatureStore({
     online: sageMakerOnline({ client: runtime, concurrency: 16, ...WRITE_MODES[config.mode] }),
     offline: false,
-    aggregationState: dynamoDbAggregationState({ tableName: config.table, client: dynamoDb }),
+    aggregationState: state,
     deadLetter: (entries) => {
       poison += entries.length;
     },
@@ -110,7 +122,7 @@ async function runLambda() {
     },
   });
   await store.close();
-  process.send({ report, failedInvocations: failures.length, poison });
+  process.send({ report, failedInvocations: failures.length, poison, stateCalls: state.calls() });
   process.disconnect();
 }
 
@@ -123,7 +135,9 @@ async function bundleGroup() {
 }
 
 function childProcess(role) {
-  const child = fork(SELF, ['--role', role], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' } });
+  // SPIKE_PROFILE=<dir>: a V8 CPU profile of each child, to see where its time goes.
+  const execArgv = process.env.SPIKE_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SPIKE_PROFILE}/${role}`] : [];
+  const child = fork(SELF, ['--role', role], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' } });
   return child;
 }
 
@@ -159,7 +173,7 @@ async function runSpike(config, mode, groupModule, stack, emulators) {
   }
   const dynamoDb = new DynamoDBClient({ endpoint: emulators.dynamo, region: 'us-east-1', credentials: LOCAL_CREDENTIALS });
   await dynamoDb.send(new CreateTableCommand(dynamoDbTableDefinition(table)));
-  await waitUntilTableExists({ client: dynamoDb, maxWaitTime: 30 }, { TableName: table });
+  await waitUntilTableExists({ client: dynamoDb, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: table });
   const fault = { latencyMs: config.latencyMs, tpsLimit: config.tpsLimit };
   await stack.setFaults({ PutRecord: fault, BatchWriteRecord: fault });
 
@@ -181,6 +195,11 @@ async function runSpike(config, mode, groupModule, stack, emulators) {
     lambda.send('cpu');
     const { cpu: usage } = await once(lambda, (m) => m.cpu !== undefined);
     return (usage.user + usage.system) / 1e6;
+  };
+  // Where the machine's two cores go: every process of the run.
+  const processes = () => {
+    const own = process.cpuUsage();
+    return { producerAndReader: (own.user + own.system) / 1e6, stack: cpuSecondsOf(stack.pid), kinesaliteAndDynalite: cpuSecondsOf(emulators.pid), handler: cpuSecondsOf(lambda.pid) };
   };
   const calls = async () => {
     const response = await fetch(`${stack.clientConfig.endpoint}/_skewless/faults`);
@@ -221,7 +240,7 @@ async function runSpike(config, mode, groupModule, stack, emulators) {
   let sends = new Set();
   for (const phase of config.phases) {
     const started = Date.now();
-    const before = { cpu: await cpu(), processed, calls: await calls(), produced, invocations: invocations.length };
+    const before = { cpu: await cpu(), processed, calls: await calls(), produced, invocations: invocations.length, processes: processes() };
     let due = 0;
     while (Date.now() - started < phase.seconds * 1000) {
       const target = Math.floor(((Date.now() - started) / 1000) * phase.rate) + 1;
@@ -249,7 +268,7 @@ async function runSpike(config, mode, groupModule, stack, emulators) {
     }
     await Promise.all(sends);
     const ended = Date.now();
-    phases.push({ phase, started, ended, before, after: { cpu: await cpu(), processed, calls: await calls(), produced, invocations: invocations.length } });
+    phases.push({ phase, started, ended, before, after: { cpu: await cpu(), processed, calls: await calls(), produced, invocations: invocations.length, processes: processes() } });
   }
   // Drain: until every produced record was processed (or the drain time is up).
   const drainStarted = Date.now();
@@ -281,6 +300,8 @@ async function runSpike(config, mode, groupModule, stack, emulators) {
       processedPerSecond: round(records / seconds),
       handlerCpuMsPerRecord: records > 0 ? round(((after.cpu - before.cpu) * 1000) / records, 3) : null,
       handlerCpuShare: round((after.cpu - before.cpu) / seconds, 2),
+      // Cores each process kept busy during the phase (2 in all on this machine).
+      coresBusy: Object.fromEntries(Object.keys(after.processes).map((name) => [name, round((after.processes[name] - before.processes[name]) / seconds, 2)])),
       writeCallsPerRecord: records > 0 ? round(writeCalls / records, 3) : null,
       throttled: after.calls.throttled - before.calls.throttled,
       invocations: phaseInvocations.length,
@@ -295,6 +316,8 @@ async function runSpike(config, mode, groupModule, stack, emulators) {
     };
   });
   const unseen = [...pending.values()].reduce((n, w) => n + w.length, 0);
+  const peakRow = rows.find((r) => r.offeredPerSecond === Math.max(...config.phases.map((q) => q.rate)));
+  const recovered = lastOld.length === 0 ? 0 : round((Math.max(...lastOld) - spikeEnd) / 1000, 1);
   return {
     mode,
     phases: rows,
@@ -305,39 +328,67 @@ async function runSpike(config, mode, groupModule, stack, emulators) {
     discarded: finalReport?.report.discarded.length ?? null,
     poison: finalReport?.poison ?? null,
     redelivered: finalReport?.report.redelivered ?? null,
+    // DynamoDB calls of the aggregation state over the whole run, per record processed.
+    stateCallsPerRecord: finalReport ? Object.fromEntries(Object.entries(finalReport.stateCalls).map(([name, n]) => [name, round(n / processed, 3)])) : null,
     drainSecondsAfterLastPhase: round(drainSeconds, 1),
-    iteratorAgeUnder1sAfterSpikeSeconds: lastOld.length === 0 ? 0 : round((Math.max(...lastOld) - spikeEnd) / 1000, 1),
+    iteratorAgeUnder1sAfterSpikeSeconds: recovered,
+    goal: `spike: freshness p99 <= ${config.windowSeconds + 1} s (batching window + 1 s), 0 lost, iterator age under 1 s within 30 s after it`,
+    met: peakRow !== undefined && peakRow.freshnessP99Ms <= (config.windowSeconds + 1) * 1000 && produced === processed && recovered <= 30,
   };
 }
 
-export async function benchSpike(config = spikeConfig()) {
+export async function benchSpike(settings = spikeConfig()) {
   const groupModule = await bundleGroup();
+  const { cardTransactions } = await import(groupModule);
+  const { planCapacity } = await import('skewless/aws');
+  const peak = Math.max(...settings.phases.map((p) => p.rate));
+  // The profile as given, then again with its peak at each rate of `alsoAt` (what this machine carries).
+  const profiles = [peak, ...settings.alsoAt].map((rate) => {
+    const plan = planCapacity(cardTransactions, { rate });
+    return {
+      ...settings,
+      phases: settings.phases.map((p) => (p.rate === peak ? { ...p, rate } : p)),
+      tpsLimit: settings.tpsLimit ?? Math.round(rate),
+      shards: settings.shards ?? plan.kinesis.shards,
+      batchSize: settings.batchSize ?? plan.eventSourceMapping.BatchSize,
+      windowSeconds: settings.windowSeconds ?? plan.eventSourceMapping.MaximumBatchingWindowInSeconds,
+      parallelizationFactor: settings.parallelizationFactor ?? plan.eventSourceMapping.ParallelizationFactor,
+      // What the plan promises at the peak: freshness within its bound (the batching window and one full batch's processing).
+      planFreshnessBoundMs: Math.round(plan.freshness.boundSeconds * 1000),
+    };
+  });
   const emulatorsChild = childProcess('emulators');
-  const emulators = await once(emulatorsChild, (m) => m.kinesis !== undefined);
+  const emulators = { ...(await once(emulatorsChild, (m) => m.kinesis !== undefined)), pid: emulatorsChild.pid };
   const runs = [];
   try {
-    for (const mode of config.modes) {
-      const stack = await spawnStack();
-      try {
-        runs.push(await runSpike(config, mode, groupModule, stack, emulators));
-      } finally {
-        await stack.close();
+    for (const config of profiles) {
+      for (const mode of config.modes) {
+        const stack = await spawnStack();
+        try {
+          const run = await runSpike(config, mode, groupModule, stack, emulators);
+          runs.push({
+            peakPerSecond: Math.max(...config.phases.map((p) => p.rate)),
+            shards: config.shards,
+            batchSize: config.batchSize,
+            windowSeconds: config.windowSeconds,
+            parallelizationFactor: config.parallelizationFactor,
+            planFreshnessBoundMs: config.planFreshnessBoundMs,
+            tpsLimit: config.tpsLimit,
+            ...run,
+          });
+        } finally {
+          await stack.close();
+        }
       }
     }
   } finally {
     emulatorsChild.kill('SIGTERM');
   }
-  const peak = Math.max(...config.phases.map((p) => p.rate));
   return {
-    profile: config.phases.map((p) => `${p.rate}/s for ${p.seconds} s`).join(', '),
+    profile: settings.phases.map((p) => `${p.rate}/s for ${p.seconds} s`).join(', '),
     scale: round(peak / 10_000, 3),
-    shards: config.shards,
-    batchSize: config.batchSize,
-    windowSeconds: config.windowSeconds,
-    parallelizationFactor: config.parallelizationFactor,
-    latencyMs: config.latencyMs,
-    tpsLimit: config.tpsLimit,
-    hot: `${config.hotCards} cards at ${round(config.hotShare * peak)}/s each in the spike`,
+    latencyMs: settings.latencyMs,
+    hot: `${settings.hotCards} cards taking ${round(settings.hotShare * 100)}% of the spike's events each`,
     runs,
   };
 }
@@ -350,7 +401,7 @@ if (roleIndex >= 0) {
   const result = await benchSpike();
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   for (const run of result.runs) {
-    process.stdout.write(`\n${run.mode}: produced ${run.produced}, processed ${run.processed}, lost ${run.lost}, drained ${run.drainSecondsAfterLastPhase} s after the last phase\n`);
+    process.stdout.write(`\n${run.mode} at ${run.peakPerSecond}/s: produced ${run.produced}, processed ${run.processed}, lost ${run.lost}, drained ${run.drainSecondsAfterLastPhase} s after the last phase\n`);
     console.table(run.phases);
   }
 }

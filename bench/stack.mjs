@@ -18,6 +18,7 @@ export async function spawnStack() {
   const clientConfig = { endpoint, region: 'us-east-1', credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
   return {
     clientConfig,
+    pid: child.pid,
     /** Sets the stack's injected faults through its admin endpoint; answers the calls and faults counted so far. */
     setFaults: async (faults) => {
       const response = await fetch(`${endpoint}/_skewless/faults`, { method: 'PUT', body: JSON.stringify(faults) });

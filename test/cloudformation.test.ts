@@ -158,7 +158,7 @@ describe("what skewless generates, deployed to moto's CloudFormation", () => {
         Resource: ['arn:aws:sagemaker:us-east-1:123456789012:feature-group/card-velocity'],
       },
       // The ARN the policy names is the ARN of the table the stack made.
-      { Sid: 'AggregationState', Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], Resource: [StateTable?.arn] },
+      { Sid: 'AggregationState', Effect: 'Allow', Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'], Resource: [StateTable?.arn] },
     ]);
     expect(TrainingRole?.inlinePolicies?.['training']?.Statement.find((s) => s.Sid === 'ReadOfflineStoreObjects')?.Resource).toEqual([
       'arn:aws:s3:::features/offline/123456789012/sagemaker/us-east-1/offline-store/card-velocity-??????????/data/*',

@@ -1,5 +1,5 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
@@ -461,5 +461,65 @@ describe.each([
     await states.settle(group, [{ id: 'c1', version: 1 }]);
     expect((await states.load(group, ['c1'])).get('c1')).toEqual({ state, version: 1 });
     await states.close();
+  });
+});
+
+describe('the marks of outboxes written, in DynamoDB (dynalite)', () => {
+  const txnRecords = (group: ReturnType<typeof velocityGroup>, txn: number) =>
+    group.processBatch([{ txn, card_id: 'c1', amount: txn, merchant: 'm1', minute: txn }]).records.map((r) => r.encoded);
+  const stateAt = (t: number) => ({ v: 1 as const, t, p: {}, e: [], b: [] });
+
+  it('a mark that lands after a newer commit makes the next reader write the newer outbox again, never skip it', async () => {
+    const group = velocityGroup();
+    const tableName = await newTable();
+    const open = () => dynamoDbAggregationState({ client: ddb, tableName, cacheEntities: 0 });
+    const [a, b, reader] = [open(), open(), open()];
+    const first = txnRecords(group, 1);
+    const second = txnRecords(group, 2);
+    expect(await a.save(group, [{ id: 'c1', state: stateAt(1), expected: undefined, pending: first }])).toEqual(['saved']);
+    // Instance b finds a's outbox unmarked, commits over it and marks its own.
+    expect((await b.load(group, ['c1'])).get('c1')?.pending).toEqual(first);
+    expect(await b.save(group, [{ id: 'c1', state: stateAt(2), expected: 1, pending: second }])).toEqual(['saved']);
+    await b.settle(group, [{ id: 'c1', version: 2 }]);
+    expect((await reader.load(group, ['c1'])).get('c1')).toEqual({ state: stateAt(2), version: 2 });
+    // a's mark for version 1 lands last: it names an outbox that is no longer stored.
+    await a.settle(group, [{ id: 'c1', version: 1 }]);
+    expect((await reader.load(group, ['c1'])).get('c1')).toEqual({ state: stateAt(2), version: 2, pending: second });
+    expect(a.calls().settles).toBe(1);
+    for (const s of [a, b, reader]) await s.close();
+  });
+
+  it('empties in place an outbox saved without a token, as 0.1.0 saved them, only at the version it names', async () => {
+    const group = velocityGroup();
+    const tableName = await newTable();
+    const states = dynamoDbAggregationState({ client: ddb, tableName, cacheEntities: 0 });
+    const records = txnRecords(group, 1);
+    expect(await states.save(group, [{ id: 'c1', state: stateAt(1), expected: undefined, pending: records }])).toEqual(['saved']);
+    // The same item as an older version wrote it: no `n`.
+    await ddb.send(new UpdateItemCommand({ TableName: tableName, Key: { pk: { S: `agg#${group.name}#c1` } }, UpdateExpression: 'REMOVE n' }));
+    expect((await states.load(group, ['c1'])).get('c1')?.pending).toEqual(records);
+    await states.settle(group, [{ id: 'c1', version: 2 }]);
+    expect((await states.load(group, ['c1'])).get('c1')?.pending).toEqual(records);
+    await states.settle(group, [{ id: 'c1', version: 1 }]);
+    expect((await states.load(group, ['c1'])).get('c1')).toEqual({ state: stateAt(1), version: 1 });
+    await states.close();
+  });
+
+  it('marks 60 outboxes with 3 BatchWriteItem calls, and a cold reader then finds none of them pending', async () => {
+    const group = velocityGroup();
+    const tableName = await newTable();
+    const writer = dynamoDbAggregationState({ client: ddb, tableName });
+    const ids = Array.from({ length: 60 }, (_, i) => `c${i}`);
+    const saved = await writer.save(group, ids.map((id, i) => ({ id, state: stateAt(i), expected: undefined, pending: txnRecords(group, i) })));
+    expect(saved).toEqual(ids.map(() => 'saved'));
+    await writer.settle(group, ids.map((id) => ({ id, version: 1 })));
+    expect(writer.calls()).toEqual({ batchGets: 0, puts: 60, settles: 3 });
+    const cold = dynamoDbAggregationState({ client: ddb, tableName, cacheEntities: 0 });
+    const loaded = await cold.load(group, ids);
+    expect(ids.filter((id) => loaded.get(id)?.pending !== undefined)).toEqual([]);
+    // Each entity's state item and mark, 100 keys a call.
+    expect(cold.calls().batchGets).toBe(2);
+    await writer.close();
+    await cold.close();
   });
 });

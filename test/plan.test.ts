@@ -95,7 +95,7 @@ describe('iamPolicies', () => {
     expect(ingestion.Statement[1]).toEqual({
       Sid: 'AggregationState',
       Effect: 'Allow',
-      Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+      Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
       Resource: ['arn:aws:dynamodb:eu-west-1:123456789012:table/fraud-state'],
     });
   });
@@ -215,7 +215,7 @@ describe('skewless plan --rate', () => {
     for (const start of ['Kinesis stream        10 shards', 'Event source mapping  BatchSize ', 'Lambda                1,769 MB', 'SageMaker             1 write unit per record', 'State table           PROVISIONED', 'Freshness             at most ~', 'Hottest identifier    ', 'Assumptions:']) {
       expect(section.some((line) => line.startsWith(start))).toBe(true);
     }
-    expect(section).toContain('  - every record its own entity within its batch (many identifiers, few events each): two state writes per record, one read when not cached');
+    expect(section).toContain('  - every record its own entity within its batch (many identifiers, few events each): per record a conditional write of its state item and a mark of its outbox written (25 to a call), both items read when not cached');
   });
 
   it("prints what README's example shows for the fraud-detection group", async () => {

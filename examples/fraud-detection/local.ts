@@ -67,7 +67,7 @@ export async function runFraudExample(options: { readonly history?: number; read
       new CreateFeatureGroupCommand(toCreateFeatureGroupInput(cardTransactions, { offlineStoreS3Uri: 's3://fraud-lake/offline', roleArn: 'arn:aws:iam::000000000000:role/fs' })),
     );
     await dynamoDb.send(new CreateTableCommand(dynamoDbTableDefinition('fraud-state')));
-    await waitUntilTableExists({ client: dynamoDb, maxWaitTime: 30 }, { TableName: 'fraud-state' });
+    await waitUntilTableExists({ client: dynamoDb, maxWaitTime: 30, minDelay: 1, maxDelay: 1 }, { TableName: 'fraud-state' });
     const sqs = new SQSClient(config);
     const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: 'fraud-dead-letter' }));
 

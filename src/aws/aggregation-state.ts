@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { BackendError } from '../errors.js';
 import type { EntityState } from '../pipeline/reducer.js';
@@ -17,9 +18,16 @@ import { awsClient, concurrency, retryOptions, tableName } from './options.js';
  * dynalite takes 409,600 and moto 405,000; the smaller reading holds on every implementation.
  */
 const MAX_ITEM_BYTES = 400_000;
-/** The names `pk`, `v`, `s`, `o` and the version number (a number's size is at most its digits and 1). */
-const ITEM_OVERHEAD_BYTES = 32;
+/**
+ * The names `pk`, `v`, `s`, `o`, `n`, the version number (a number's size is at most its digits
+ * and 1) and the outbox's 16-character token.
+ */
+const ITEM_OVERHEAD_BYTES = 50;
 const BATCH_GET_LIMIT = 100;
+/** BatchWriteItem takes at most 25 put or delete requests. */
+const BATCH_WRITE_LIMIT = 25;
+/** Outboxes saved by this instance and not yet marked written, kept to mark them by their token. */
+const UNSETTLED_LIMIT = 10_000;
 
 const STATE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   tableName: tableName(),
@@ -50,26 +58,41 @@ export interface AggregationStateCalls {
   readonly batchGets: number;
   /** Conditional PutItem calls: one per entity per commit. */
   readonly puts: number;
-  /** Conditional UpdateItem calls that empty an outbox once its records are written. */
+  /**
+   * Calls that mark outboxes written: one BatchWriteItem per 25 entities (a conditional UpdateItem
+   * per entity for an outbox saved without a token, by an older version of skewless).
+   */
   readonly settles: number;
 }
 
 const keyOf = (group: GroupSchema, id: string) => `agg#${group.name}#${id}`;
+/** The item that says which outbox of an entity was written: its token (`n`). */
+const writtenKeyOf = (group: GroupSchema, id: string) => `agg-written#${group.name}#${id}`;
 
 /** An item as read or written: the state and outbox as JSON text, parsed only when asked for. */
 interface Cached {
   readonly state: string;
   readonly version: number;
+  /** The outbox when it is not known to be written. */
   readonly pending: string | undefined;
+}
+
+/** An outbox not known to be written: the version it was saved with and its token (none if saved by an older version). */
+interface Unsettled {
+  readonly version: number;
+  readonly token: string | undefined;
 }
 
 /**
  * Aggregation state in DynamoDB: one item per (group, entity) holding the entity's window state as
- * JSON (`s`), a version (`v`) and the records its last commit produced (`o`, the outbox). A batch
- * reads its entities with BatchGetItem (skipped for entities cached from the previous batch), saves
- * each entity's new state and records with one PutItem conditioned on the version it read, writes
- * the records, then empties the outbox with one UpdateItem conditioned on the version it saved. No
- * transactions are used: every write is a single-item conditional write.
+ * JSON (`s`), a version (`v`), the records its last commit produced (`o`, the outbox) and a random
+ * token naming that outbox (`n`). A batch reads its entities with BatchGetItem (skipped for
+ * entities cached from the previous batch), saves each entity's new state and records with one
+ * PutItem conditioned on the version it read, writes the records, then marks the outboxes written:
+ * a second item per entity holding the token of its last outbox written, put 25 at a time with
+ * BatchWriteItem. An outbox counts as written when that item holds its token. No transactions are
+ * used: the commit is a single-item conditional write, and a mark that lands late or not at all
+ * only makes the next reader write the outbox again (a duplicate offline row with the same values).
  *
  * ### Example
  * ```ts
@@ -85,6 +108,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
   const cacheLimit = options.cacheEntities ?? 10_000;
   const client = lazyClient(sdkClient<DynamoDBClient>(options.client), async () => new (await loadDynamoDb()).DynamoDBClient(clientConfig(retry)));
   const cache = new Map<string, Cached>();
+  const unsettled = new Map<string, Unsettled>();
   let batchGets = 0;
   let puts = 0;
   let settles = 0;
@@ -95,6 +119,11 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
     cache.set(key, item);
     // Oldest first out: a Map iterates in insertion order.
     if (cache.size > cacheLimit) cache.delete(cache.keys().next().value as string);
+  };
+  const owe = (key: string, outbox: Unsettled) => {
+    unsettled.delete(key);
+    unsettled.set(key, outbox);
+    if (unsettled.size > UNSETTLED_LIMIT) unsettled.delete(unsettled.keys().next().value as string);
   };
 
   const stored = (group: GroupSchema, item: Cached): StoredAggregationState => ({
@@ -115,32 +144,43 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
         if (hit) out.set(id, stored(group, hit));
         else missing.push(id);
       }
-      const idOf = new Map(missing.map((id) => [keyOf(group, id), id]));
+      // Each entity's state item and the item naming its last outbox written, in one read.
+      const found = new Map<string, Record<string, AttributeValue>>();
+      const keys = missing.flatMap((id): Record<string, AttributeValue>[] => [{ pk: { S: keyOf(group, id) } }, { pk: { S: writtenKeyOf(group, id) } }]);
+      const chunks: (typeof keys)[] = [];
+      for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
       try {
-        for (let i = 0; i < missing.length; i += BATCH_GET_LIMIT) {
-          const keys = missing.slice(i, i + BATCH_GET_LIMIT).map((id): Record<string, AttributeValue> => ({ pk: { S: keyOf(group, id) } }));
+        await mapConcurrent(chunks, concurrency, async (chunk) => {
           const left = await drainWithRetry(
-            keys,
+            chunk,
             async (batch, send) => {
               batchGets++;
               const c = await client();
               const result = await send(() => c.send(
                 new ddb.BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: [...batch], ConsistentRead: true } } }),
               ));
-              for (const found of result.Responses?.[tableName] ?? []) {
-                const key = found['pk']?.S as string;
-                const item: Cached = { state: found['s']?.S as string, version: Number(found['v']?.N), pending: found['o']?.S };
-                out.set(idOf.get(key) as string, stored(group, item));
-                remember(key, item);
-              }
+              for (const item of result.Responses?.[tableName] ?? []) found.set(item['pk']?.S as string, item);
               return (result.UnprocessedKeys?.[tableName]?.Keys ?? []) as Record<string, AttributeValue>[];
             },
             retry,
           );
           if (left.length > 0) throw new BackendError('THROTTLED', `group "${group.name}": ${left.length} aggregation states stayed unprocessed after retries`, { retryable: true, group: group.name });
-        }
+        });
       } catch (error) {
         throw dynamoDbError(error, tableName, group.name, 'read');
+      }
+      for (const id of missing) {
+        const key = keyOf(group, id);
+        const item = found.get(key);
+        if (item === undefined) continue;
+        const version = Number(item['v']?.N);
+        const token = item['n']?.S;
+        const written = token !== undefined && found.get(writtenKeyOf(group, id))?.['n']?.S === token;
+        const outbox = written ? undefined : item['o']?.S;
+        const cached: Cached = { state: item['s']?.S as string, version, pending: outbox };
+        if (outbox !== undefined) owe(key, { version, token });
+        out.set(id, stored(group, cached));
+        remember(key, cached);
       }
       return out;
     },
@@ -163,6 +203,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
         // The records go in the same item as the state, so both are saved or neither: fewer at a time if they do not fit.
         if (pending !== undefined && itemBytes + Buffer.byteLength(pending, 'utf8') > MAX_ITEM_BYTES) return 'too-large';
         const version = (update.expected ?? 0) + 1;
+        const token = pending === undefined ? undefined : randomBytes(12).toString('base64url');
         try {
           await countAttempts(() => {
             puts++;
@@ -170,7 +211,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
               (await client()).send(
                 new ddb.PutItemCommand({
                   TableName: tableName,
-                  Item: { pk: { S: key }, v: { N: String(version) }, s: { S: state }, ...(pending === undefined ? {} : { o: { S: pending } }) },
+                  Item: { pk: { S: key }, v: { N: String(version) }, s: { S: state }, ...(pending === undefined ? {} : { o: { S: pending }, n: { S: token as string } }) },
                   ...(update.expected === undefined
                     ? { ConditionExpression: 'attribute_not_exists(pk)' }
                     : { ConditionExpression: 'v = :v', ExpressionAttributeValues: { ':v': { N: String(update.expected) } } }),
@@ -178,6 +219,8 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
               ))();
           }, retry);
           remember(key, { state, version, pending });
+          if (pending === undefined) unsettled.delete(key);
+          else owe(key, { version, token });
           return 'saved';
         } catch (error) {
           cache.delete(key);
@@ -189,8 +232,53 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
 
     async settle(group, settled) {
       const ddb = await loadDynamoDb();
-      await mapConcurrent(settled, concurrency, async ({ id, version }) => {
+      const marks: { key: string; version: number; item: Record<string, AttributeValue> }[] = [];
+      const untokened: { key: string; version: number }[] = [];
+      for (const { id, version } of settled) {
         const key = keyOf(group, id);
+        const outbox = unsettled.get(key);
+        // Not this instance's to mark (saved elsewhere since, or forgotten past the limit): the next reader writes it again.
+        if (outbox?.version !== version) continue;
+        if (outbox.token === undefined) untokened.push({ key, version });
+        else marks.push({ key, version, item: { pk: { S: writtenKeyOf(group, id) }, n: { S: outbox.token } } });
+      }
+      const settledOne = (key: string, version: number) => {
+        unsettled.delete(key);
+        const hit = cache.get(key);
+        if (hit?.version === version) remember(key, { ...hit, pending: undefined });
+      };
+      // Left unmarked, an outbox is written once more by whoever reads the state next: a duplicate
+      // offline row with the same values, never a lost or wrong one.
+      const unmarked = (key: string) => {
+        unsettled.delete(key);
+        cache.delete(key);
+      };
+      const chunks: (typeof marks)[] = [];
+      for (let i = 0; i < marks.length; i += BATCH_WRITE_LIMIT) chunks.push(marks.slice(i, i + BATCH_WRITE_LIMIT));
+      await mapConcurrent(chunks, concurrency, async (chunk) => {
+        try {
+          const left = await drainWithRetry(
+            chunk,
+            async (batch, send) => {
+              settles++;
+              const c = await client();
+              const result = await send(() => c.send(new ddb.BatchWriteItemCommand({ RequestItems: { [tableName]: batch.map((m) => ({ PutRequest: { Item: m.item } })) } })));
+              const unprocessed = new Set((result.UnprocessedItems?.[tableName] ?? []).map((r) => r.PutRequest?.Item?.['pk']?.S));
+              return batch.filter((m) => unprocessed.has(m.item['pk']?.S));
+            },
+            retry,
+          );
+          const failed = new Set(left);
+          for (const m of chunk) {
+            if (failed.has(m)) unmarked(m.key);
+            else settledOne(m.key, m.version);
+          }
+        } catch {
+          for (const m of chunk) unmarked(m.key);
+        }
+      });
+      // An outbox saved without a token (by an older version of skewless) is emptied in place, if its state is unchanged.
+      await mapConcurrent(untokened, concurrency, async ({ key, version }) => {
         try {
           await countAttempts(() => {
             settles++;
@@ -205,12 +293,9 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
                 }),
               ))();
           }, retry);
-          const hit = cache.get(key);
-          if (hit?.version === version) remember(key, { ...hit, pending: undefined });
+          settledOne(key, version);
         } catch {
-          // Left as it is, the outbox is written once more by whoever reads the state next: a
-          // duplicate offline row with the same values, never a lost or wrong one.
-          cache.delete(key);
+          unmarked(key);
         }
       });
     },

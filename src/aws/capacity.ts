@@ -67,8 +67,10 @@ export const DYNAMODB_ON_DEMAND_WARM_READ_UNITS = 12_000;
 const CALLS_IN_FLIGHT = 16;
 /** BatchGetItem reads at most 100 keys (the state store's chunk). */
 const BATCH_GET_KEYS = 100;
-/** The names `pk`, `v`, `s`, `o` and the version of a state item (as `dynamoDbAggregationState` counts them). */
-const STATE_ITEM_OVERHEAD_BYTES = 32;
+/** BatchWriteItem: at most 25 put or delete requests a call. */
+const BATCH_WRITE_ITEMS = 25;
+/** The names `pk`, `v`, `s`, `o`, `n`, the version and the outbox's token (as `dynamoDbAggregationState` counts them). */
+const STATE_ITEM_OVERHEAD_BYTES = 50;
 
 /** A figure the benchmarks measured, and where it comes from. */
 export interface Measured {
@@ -89,10 +91,12 @@ export interface MeasuredFigures {
   readonly aggregatedPipelineRecordsPerSecond: Measured;
   /** The aggregating pipeline when every record is the same entity, records/s on one core. */
   readonly hotEntityRecordsPerSecond: Measured;
+  /** Handler CPU per DynamoDB call of the aggregation state (the entity's state and outbox encoded, the SDK call), ms. */
+  readonly stateCallCpuMs: Measured;
 }
 
 /** Where the figures come from: one run of `npm run bench`. */
-export const MEASURED_IN = 'bench/results.json of 2026-11-30 (AMD EPYC, Node v20.20.2)';
+export const MEASURED_IN = 'bench/results.json of 2026-12-01 (AMD EPYC, Node v20.20.2)';
 
 /** The figures in bench/results.json; a test holds them equal to the file. */
 export const MEASURED: MeasuredFigures = {
@@ -102,24 +106,25 @@ export const MEASURED: MeasuredFigures = {
     value: 0.0597,
     source: 'writePath.batchWriteCollapse.cpuMsPerRecord (bench/write-path.mjs: kinesisHandler + sageMakerOnline, BatchWriteRecord collapsed, against the local stack; handler included)',
   },
-  plainPipelineRecordsPerSecond: { value: 155_585, source: 'aggregations.plainRecordsPerSecond (bench/aggregations.mjs: processBatch without aggregates)' },
-  aggregatedPipelineRecordsPerSecond: { value: 23_222, source: 'aggregations.aggregatedRecordsPerSecond (bench/aggregations.mjs: processBatch with four aggregates over 2,000 cards)' },
-  hotEntityRecordsPerSecond: { value: 7_964, source: 'aggregations.hotEntityRecordsPerSecond (bench/aggregations.mjs: four aggregates, every record one card)' },
+  plainPipelineRecordsPerSecond: { value: 133_188, source: 'aggregations.plainRecordsPerSecond (bench/aggregations.mjs: processBatch without aggregates)' },
+  aggregatedPipelineRecordsPerSecond: { value: 18_018, source: 'aggregations.aggregatedRecordsPerSecond (bench/aggregations.mjs: processBatch with four aggregates over 2,000 cards)' },
+  hotEntityRecordsPerSecond: { value: 6_105, source: 'aggregations.hotEntityRecordsPerSecond (bench/aggregations.mjs: four aggregates, every record one card)' },
+  stateCallCpuMs: {
+    value: 1.767,
+    source: 'aggregations.stateCallCpuMs (bench/aggregations.mjs: warm kinesisHandler batches with state on dynalite in its own process, less the same batches without aggregates and the reducer, per DynamoDB call)',
+  },
 };
 
 /** What a plan assumes where nothing was measured: each says so in the plan's assumptions. */
 export interface CapacityAssumptions {
   /** One service round trip (PutRecord, a DynamoDB call), ms. */
   readonly serviceLatencyMs: number;
-  /** Client CPU of one DynamoDB call, ms. */
-  readonly dynamoDbCallCpuMs: number;
   /** The share of its time an invocation may be busy: the rest is headroom to drain a backlog. */
   readonly targetUtilisation: number;
 }
 
 export const ASSUMED: CapacityAssumptions = {
   serviceLatencyMs: 10,
-  dynamoDbCallCpuMs: MEASURED.putRecordCpuMs.value,
   // Half busy: after a burst, the backlog drains at least as fast as it built up.
   targetUtilisation: 0.5,
 };
@@ -179,10 +184,15 @@ export interface CapacityPlan {
   };
   /** Only for a group with aggregations. */
   readonly aggregationState: {
+    /** A state item with one record in its outbox. */
     readonly itemBytes: number;
+    /** Units of one conditional write of a state item. */
     readonly writeUnitsPerWrite: number;
+    /** Conditional writes of state items per second; as many marks of an outbox written follow, one unit each. */
     readonly writesPerSecond: number;
+    /** Both: the conditional writes and the marks. */
     readonly writeUnitsPerSecond: number;
+    /** Strongly consistent reads of a state item and its mark, at worst (no entity cached). */
     readonly readUnitsPerSecond: number;
     readonly billingMode: 'PAY_PER_REQUEST' | 'PROVISIONED';
   } | undefined;
@@ -231,14 +241,14 @@ export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = M
 
   // One invocation at one vCPU: the handler, its BatchWriteRecord calls (25 records a call at worst:
   // every record its own identifier), and with aggregations the reducer and the state's save and
-  // settle (every record its own entity in its batch, at worst) plus a BatchGetItem per 100 entities
-  // not cached. The handler's own figure is counted on top of the write path's, which includes it.
+  // mark of its outbox written (every record its own entity in its batch, at worst; marks go 25 to a
+  // BatchWriteItem) plus a BatchGetItem per 50 entities not cached (their state items and marks). The handler's own figure is counted on top of the write path's, which includes it.
   const writeCalls = 1 / SAGEMAKER_BATCH_WRITE_ENTRIES;
-  const stateCalls = aggregated ? 2 + 1 / BATCH_GET_KEYS : 0;
+  const stateCalls = aggregated ? 1 + 1 / BATCH_WRITE_ITEMS + 2 / BATCH_GET_KEYS : 0;
   const writeCpuMs = 1000 / measured.handlerRecordsPerSecond.value + measured.batchWriteCpuMsPerRecord.value;
   const cpuMs =
     writeCpuMs +
-    (aggregated ? 1000 / measured.aggregatedPipelineRecordsPerSecond.value - 1000 / measured.plainPipelineRecordsPerSecond.value + stateCalls * assumed.dynamoDbCallCpuMs : 0);
+    (aggregated ? 1000 / measured.aggregatedPipelineRecordsPerSecond.value - 1000 / measured.plainPipelineRecordsPerSecond.value + stateCalls * measured.stateCallCpuMs.value : 0);
   const ioMs = ((writeCalls + stateCalls) * assumed.serviceLatencyMs) / CALLS_IN_FLIGHT;
   const msPerRecord = Math.max(cpuMs, ioMs);
   const busy = (rate * msPerRecord) / 1000;
@@ -278,14 +288,15 @@ export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = M
     provisioned = { unavailable: `${grouped(writeUnitsPerSecond)} WCU is over the ${grouped(SAGEMAKER_MAX_PROVISIONED_WRITE_UNITS)} a feature group can provision` };
   } else provisioned = { ProvisionedWriteCapacityUnits: writeUnitsPerSecond };
 
-  // DynamoDB state: per entity per batch, one conditional PutItem (state and outbox) and one UpdateItem
-  // (empty the outbox), each counted at the item with its outbox; one strongly consistent read when not cached.
+  // DynamoDB state: per entity per batch, one conditional PutItem (state and outbox, counted at the
+  // item with its outbox) and one put of the small item marking that outbox written (one unit); when
+  // not cached, a strongly consistent read of both.
   let aggregationState: CapacityPlan['aggregationState'];
   if (input.stateItemBytes !== undefined) {
     const writeUnitsPerWrite = Math.max(1, Math.ceil(input.stateItemBytes / DYNAMODB_WRITE_UNIT_BYTES));
-    const writesPerSecond = Math.ceil(2 * rate);
-    const stateWriteUnits = writesPerSecond * writeUnitsPerWrite;
-    const readUnits = Math.ceil(rate * Math.max(1, Math.ceil(input.stateItemBytes / DYNAMODB_READ_UNIT_BYTES)));
+    const writesPerSecond = Math.ceil(rate);
+    const stateWriteUnits = writesPerSecond * (writeUnitsPerWrite + 1);
+    const readUnits = Math.ceil(rate * (Math.max(1, Math.ceil(input.stateItemBytes / DYNAMODB_READ_UNIT_BYTES)) + 1));
     const onDemand = stateWriteUnits <= DYNAMODB_ON_DEMAND_WARM_WRITE_UNITS && readUnits <= DYNAMODB_ON_DEMAND_WARM_READ_UNITS;
     if (!onDemand) {
       notes.push(
@@ -329,8 +340,8 @@ export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = M
       ? [
           `aggregates ${round(1000 / measured.aggregatedPipelineRecordsPerSecond.value - 1000 / measured.plainPipelineRecordsPerSecond.value, 4)} ms of CPU per record: ${measured.aggregatedPipelineRecordsPerSecond.source} less ${measured.plainPipelineRecordsPerSecond.source}`,
           `one entity at most ${grouped(measured.hotEntityRecordsPerSecond.value)} records/s through its aggregates: ${measured.hotEntityRecordsPerSecond.source}`,
-          `DynamoDB ${assumed.dynamoDbCallCpuMs} ms of client CPU per call: not measured; taken as PutRecord's (the same AWS SDK v3 client path)`,
-          'every record its own entity within its batch (many identifiers, few events each): two state writes per record, one read when not cached',
+          `aggregation state ${measured.stateCallCpuMs.value} ms of handler CPU per DynamoDB call: ${measured.stateCallCpuMs.source}`,
+          'every record its own entity within its batch (many identifiers, few events each): per record a conditional write of its state item and a mark of its outbox written (25 to a call), both items read when not cached',
         ]
       : []),
   ];

@@ -276,13 +276,14 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
         // BatchWriteRecord is authorised as both actions on the group it writes
         // (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-security.html).
         { Sid: 'WriteRecordsIntoThisGroupOnly', Effect: 'Allow', Action: ['sagemaker:PutRecord', 'sagemaker:BatchWriteRecord'], Resource: [groupArn] },
-        // The window state: one read per batch, one conditional write per entity (no transactions, no scans).
+        // The window state: one read per batch, one conditional write per entity, the marks of outboxes
+        // written 25 to a call, UpdateItem for outboxes saved by 0.1 (no transactions, no scans).
         ...(Object.keys(group.aggregations).length > 0
           ? [
               {
                 Sid: 'AggregationState',
                 Effect: 'Allow' as const,
-                Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+                Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
                 Resource: [`arn:aws:dynamodb:${region}:${account}:table/${options.aggregationStateTable ?? 'skewless-state'}`],
               },
             ]

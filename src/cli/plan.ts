@@ -159,7 +159,7 @@ function printCapacity(plan: CapacityPlan, print: (line: string) => void): void 
   print(`Event source mapping  BatchSize ${n(esm.BatchSize)}, MaximumBatchingWindowInSeconds ${esm.MaximumBatchingWindowInSeconds}, ParallelizationFactor ${esm.ParallelizationFactor}, ${esm.StartingPosition}, ${esm.FunctionResponseTypes.join(', ')}`);
   print(
     `Lambda                ${n(lambda.memoryMb)} MB (one vCPU); ${lambda.msPerRecord} ms per record, ${n(lambda.recordsPerSecondPerInvocation)} records/s per invocation; ` +
-      `${lambda.busyInvocations} busy on average, at most ${n(lambda.maxConcurrency)} at once (${n(kinesis.shards)} shards × ${esm.ParallelizationFactor})`,
+      `${lambda.busyInvocations} busy on average, at most ${n(lambda.maxConcurrency)} at once (${n(kinesis.shards)} shard${kinesis.shards === 1 ? '' : 's'} × ${esm.ParallelizationFactor})`,
   );
   const provisioned = 'unavailable' in sageMaker.provisioned ? `Provisioned unavailable: ${sageMaker.provisioned.unavailable}` : `Provisioned would need ProvisionedWriteCapacityUnits ${n(sageMaker.provisioned.ProvisionedWriteCapacityUnits)}`;
   print(
@@ -168,8 +168,8 @@ function printCapacity(plan: CapacityPlan, print: (line: string) => void): void 
   );
   if (state) {
     print(
-      `State table           ${state.billingMode}: ${n(state.writeUnitsPerSecond)} WCU/s (${n(state.writesPerSecond)} conditional writes/s of ~${n(state.itemBytes)}-byte items, ${state.writeUnitsPerWrite} WCU each), ` +
-        `${n(state.readUnitsPerSecond)} RCU/s at most (strongly consistent reads of entities not cached)`,
+      `State table           ${state.billingMode}: ${n(state.writeUnitsPerSecond)} WCU/s (${n(state.writesPerSecond)} conditional writes/s of ~${n(state.itemBytes)}-byte items, ${state.writeUnitsPerWrite} WCU each, and as many 1-WCU marks of outboxes written, 25 to a BatchWriteItem), ` +
+        `${n(state.readUnitsPerSecond)} RCU/s at most (strongly consistent reads of the state items and marks of entities not cached)`,
     );
   } else print('State table           none: the group has no aggregations');
   print(`Freshness             at most ~${n(Number(freshness.boundSeconds.toFixed(2)))} s from the stream to GetRecord (batching window ${freshness.batchingWindowSeconds} s + ${n(Number(freshness.processingSecondsPerBatch.toFixed(2)))} s to process a full batch)`);
