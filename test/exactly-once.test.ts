@@ -489,6 +489,51 @@ describe('the marks of outboxes written, in DynamoDB (dynalite)', () => {
     for (const s of [a, b, reader]) await s.close();
   });
 
+  it('never marks a newer outbox with the settle of an older version, even after reading the newer one', async () => {
+    const group = velocityGroup();
+    const tableName = await newTable();
+    const open = () => dynamoDbAggregationState({ client: ddb, tableName, cacheEntities: 0 });
+    const [a, b, reader] = [open(), open(), open()];
+    const second = txnRecords(group, 2);
+    expect(await a.save(group, [{ id: 'c1', state: stateAt(1), expected: undefined, pending: txnRecords(group, 1) }])).toEqual(['saved']);
+    await b.load(group, ['c1']);
+    expect(await b.save(group, [{ id: 'c1', state: stateAt(2), expected: 1, pending: second }])).toEqual(['saved']);
+    // a now knows version 2's outbox, which nobody has written; its settle names version 1.
+    expect((await a.load(group, ['c1'])).get('c1')?.pending).toEqual(second);
+    await a.settle(group, [{ id: 'c1', version: 1 }]);
+    expect((await reader.load(group, ['c1'])).get('c1')).toEqual({ state: stateAt(2), version: 2, pending: second });
+    for (const s of [a, b, reader]) await s.close();
+  });
+
+  it('leaves a newer outbox alone when an outbox saved without a token is settled after another writer moved on', async () => {
+    const group = velocityGroup();
+    const tableName = await newTable();
+    const open = () => dynamoDbAggregationState({ client: ddb, tableName, cacheEntities: 0 });
+    const [a, b, reader] = [open(), open(), open()];
+    const second = txnRecords(group, 2);
+    expect(await a.save(group, [{ id: 'c1', state: stateAt(1), expected: undefined, pending: txnRecords(group, 1) }])).toEqual(['saved']);
+    await ddb.send(new UpdateItemCommand({ TableName: tableName, Key: { pk: { S: `agg#${group.name}#c1` } }, UpdateExpression: 'REMOVE n' }));
+    await a.load(group, ['c1']);
+    await b.load(group, ['c1']);
+    expect(await b.save(group, [{ id: 'c1', state: stateAt(2), expected: 1, pending: second }])).toEqual(['saved']);
+    // a empties the outbox of version 1 in place: the condition on the version refuses it.
+    await a.settle(group, [{ id: 'c1', version: 1 }]);
+    expect((await reader.load(group, ['c1'])).get('c1')).toEqual({ state: stateAt(2), version: 2, pending: second });
+    for (const s of [a, b, reader]) await s.close();
+  });
+
+  it('marks an entity named twice in one settle once, and the others of the call with it', async () => {
+    const group = velocityGroup();
+    const tableName = await newTable();
+    const states = dynamoDbAggregationState({ client: ddb, tableName, cacheEntities: 0 });
+    const ids = ['c1', 'c2', 'c3'];
+    await states.save(group, ids.map((id, i) => ({ id, state: stateAt(i), expected: undefined, pending: txnRecords(group, i) })));
+    await states.settle(group, [{ id: 'c1', version: 1 }, { id: 'c2', version: 1 }, { id: 'c1', version: 1 }, { id: 'c3', version: 1 }]);
+    const loaded = await states.load(group, ids);
+    expect(ids.map((id) => loaded.get(id)?.pending)).toEqual([undefined, undefined, undefined]);
+    await states.close();
+  });
+
   it('empties in place an outbox saved without a token, as 0.1.0 saved them, only at the version it names', async () => {
     const group = velocityGroup();
     const tableName = await newTable();

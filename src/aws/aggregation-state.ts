@@ -22,7 +22,7 @@ const MAX_ITEM_BYTES = 400_000;
  * The names `pk`, `v`, `s`, `o`, `n`, the version number (a number's size is at most its digits
  * and 1) and the outbox's 16-character token.
  */
-const ITEM_OVERHEAD_BYTES = 50;
+export const STATE_ITEM_OVERHEAD_BYTES = 50;
 const BATCH_GET_LIMIT = 100;
 /** BatchWriteItem takes at most 25 put or delete requests. */
 const BATCH_WRITE_LIMIT = 25;
@@ -46,7 +46,8 @@ export interface DynamoDbAggregationStateOptions {
   readonly concurrency?: number;
   /**
    * Entities whose state is kept in memory between batches (a warm Lambda then reads nothing:
-   * one save and one settle per entity per batch); default 10,000, 0 for none. A stale copy is
+   * one save per entity per batch, and the marks of outboxes written 25 to a call); default 10,000,
+   * 0 for none. A stale copy is
    * caught by the version check and read again.
    */
   readonly cacheEntities?: number;
@@ -65,7 +66,9 @@ export interface AggregationStateCalls {
   readonly settles: number;
 }
 
-const keyOf = (group: GroupSchema, id: string) => `agg#${group.name}#${id}`;
+/** The key of an entity's state item; `planCapacity` sizes the item from it. */
+export const stateItemKey = (groupName: string, id: string) => `agg#${groupName}#${id}`;
+const keyOf = (group: GroupSchema, id: string) => stateItemKey(group.name, id);
 /** The item that says which outbox of an entity was written: its token (`n`). */
 const writtenKeyOf = (group: GroupSchema, id: string) => `agg-written#${group.name}#${id}`;
 
@@ -154,11 +157,12 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
           const left = await drainWithRetry(
             chunk,
             async (batch, send) => {
-              batchGets++;
               const c = await client();
-              const result = await send(() => c.send(
-                new ddb.BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: [...batch], ConsistentRead: true } } }),
-              ));
+              // Counted inside `send`, so the SDK's and our retries are counted too.
+              const result = await send(() => {
+                batchGets++;
+                return c.send(new ddb.BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: [...batch], ConsistentRead: true } } }));
+              });
               for (const item of result.Responses?.[tableName] ?? []) found.set(item['pk']?.S as string, item);
               return (result.UnprocessedKeys?.[tableName]?.Keys ?? []) as Record<string, AttributeValue>[];
             },
@@ -191,7 +195,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
         const key = keyOf(group, update.id);
         const state = JSON.stringify(update.state);
         const pending = update.pending && update.pending.length > 0 ? JSON.stringify(packRecords(group, update.pending)) : undefined;
-        const itemBytes = Buffer.byteLength(key, 'utf8') + ITEM_OVERHEAD_BYTES + Buffer.byteLength(state, 'utf8');
+        const itemBytes = Buffer.byteLength(key, 'utf8') + STATE_ITEM_OVERHEAD_BYTES + Buffer.byteLength(state, 'utf8');
         if (itemBytes > MAX_ITEM_BYTES) {
           return new BackendError(
             'WRITE_FAILED',
@@ -234,8 +238,12 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
       const ddb = await loadDynamoDb();
       const marks: { key: string; version: number; item: Record<string, AttributeValue> }[] = [];
       const untokened: { key: string; version: number }[] = [];
+      const seen = new Set<string>();
       for (const { id, version } of settled) {
         const key = keyOf(group, id);
+        // BatchWriteItem refuses a call that names one key twice.
+        if (seen.has(key)) continue;
+        seen.add(key);
         const outbox = unsettled.get(key);
         // Not this instance's to mark (saved elsewhere since, or forgotten past the limit): the next reader writes it again.
         if (outbox?.version !== version) continue;
@@ -260,9 +268,11 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
           const left = await drainWithRetry(
             chunk,
             async (batch, send) => {
-              settles++;
               const c = await client();
-              const result = await send(() => c.send(new ddb.BatchWriteItemCommand({ RequestItems: { [tableName]: batch.map((m) => ({ PutRequest: { Item: m.item } })) } })));
+              const result = await send(() => {
+                settles++;
+                return c.send(new ddb.BatchWriteItemCommand({ RequestItems: { [tableName]: batch.map((m) => ({ PutRequest: { Item: m.item } })) } }));
+              });
               const unprocessed = new Set((result.UnprocessedItems?.[tableName] ?? []).map((r) => r.PutRequest?.Item?.['pk']?.S));
               return batch.filter((m) => unprocessed.has(m.item['pk']?.S));
             },

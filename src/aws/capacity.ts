@@ -4,6 +4,7 @@ import { aggregationInputBytes, ASSUMED_STRING_BYTES, featureRecordBytes, record
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
 import { checkOptions, describeValue, expected, lazySchema, positiveInteger } from '../util/options.js';
+import { STATE_ITEM_OVERHEAD_BYTES, stateItemKey } from './aggregation-state.js';
 
 // Sizing a deployment from a target rate: pure arithmetic over the services' documented limits and
 // the per-core figures the benchmarks measured. Every "MB" and "KB" of a limit is read as 10^6 and
@@ -69,8 +70,6 @@ const CALLS_IN_FLIGHT = 16;
 const BATCH_GET_KEYS = 100;
 /** BatchWriteItem: at most 25 put or delete requests a call. */
 const BATCH_WRITE_ITEMS = 25;
-/** The names `pk`, `v`, `s`, `o`, `n`, the version and the outbox's token (as `dynamoDbAggregationState` counts them). */
-const STATE_ITEM_OVERHEAD_BYTES = 50;
 
 /** A figure the benchmarks measured, and where it comes from. */
 export interface Measured {
@@ -473,7 +472,7 @@ export function planCapacity(group: AnyFeatureGroup, options: CapacityOptions): 
     const eventBytes = 16 + inputs.bytes;
     // The outbox: the record's values, each quoted with a comma, under the features' names.
     const outbox = features.bytes + 6 * group.featureDefinitions.length + 26;
-    stateItemBytes = `agg#${group.name}#`.length + id.bytes + STATE_ITEM_OVERHEAD_BYTES + stateBase + events * eventBytes + outbox;
+    stateItemBytes = stateItemKey(group.name, '').length + id.bytes + STATE_ITEM_OVERHEAD_BYTES + stateBase + events * eventBytes + outbox;
     sizes.push(
       `state item ${stateItemBytes} bytes: an entity with ${events} event${events === 1 ? '' : 's'} in its longest window (entityEvents, or --entity-events) and one record in its outbox`,
       ...assumedFields('aggregated features', inputs.assumed),

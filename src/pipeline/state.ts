@@ -39,15 +39,15 @@ export interface AggregationStateUpdate {
  */
 export type AggregationSaveOutcome = 'saved' | 'conflict' | 'too-large' | BackendError;
 
-/** An entity whose outbox was written in full: its records are removed if the state is still at `version`. */
+/** An entity whose outbox was written in full: the outbox saved with `version` counts as written from then on. */
 export interface AggregationSettle {
   readonly id: string;
   readonly version: number;
 }
 
 /**
- * Where the stream keeps each entity's aggregation state between batches: one item per entity,
- * read once per batch and written with single-item conditional writes (no transactions).
+ * Where the stream keeps each entity's aggregation state between batches: one record per entity,
+ * read once per batch and saved with single-record conditional writes (no transactions).
  */
 export interface AggregationStateStore {
   /** The states of these entities; entities with none are absent. */
@@ -55,8 +55,9 @@ export interface AggregationStateStore {
   /** Writes each state (and its outbox) if its stored version is still the expected one. One outcome per update, in order. */
   save(group: GroupSchema, updates: readonly AggregationStateUpdate[]): Promise<AggregationSaveOutcome[]>;
   /**
-   * Empties the outbox of entities whose records were all written. A settle that fails or finds a
-   * newer version changes nothing (the records are then written once more by the next reader).
+   * Records that the outboxes of these entities were written in full, so the next reader does not
+   * write them again. One that fails, or names a version no longer stored, leaves the stored outbox
+   * counting as unwritten: the next reader writes it once more (a duplicate, never a loss).
    */
   settle(group: GroupSchema, settled: readonly AggregationSettle[]): Promise<void>;
   close(): Promise<void>;
