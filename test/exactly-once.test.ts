@@ -469,7 +469,12 @@ describe('the marks of outboxes written, in DynamoDB (dynalite)', () => {
     group.processBatch([{ txn, card_id: 'c1', amount: txn, merchant: 'm1', minute: txn }]).records.map((r) => r.encoded);
   const stateAt = (t: number) => ({ v: 1 as const, t, p: {}, e: [], b: [] });
 
-  it('a mark that lands after a newer commit makes the next reader write the newer outbox again, never skip it', async () => {
+  /**
+   * Three instances on one fresh table, none caching: `a` has saved version 1 of card c1 with the
+   * outbox `first`; `b` and `reader` have read nothing yet. `moveOn` is b reading and saving
+   * version 2 with the outbox `second`.
+   */
+  async function afterFirstCommit() {
     const group = velocityGroup();
     const tableName = await newTable();
     const open = () => dynamoDbAggregationState({ client: ddb, tableName, cacheEntities: 0 });
@@ -477,49 +482,50 @@ describe('the marks of outboxes written, in DynamoDB (dynalite)', () => {
     const first = txnRecords(group, 1);
     const second = txnRecords(group, 2);
     expect(await a.save(group, [{ id: 'c1', state: stateAt(1), expected: undefined, pending: first }])).toEqual(['saved']);
+    const moveOn = async () => {
+      const found = (await b.load(group, ['c1'])).get('c1');
+      expect(await b.save(group, [{ id: 'c1', state: stateAt(2), expected: 1, pending: second }])).toEqual(['saved']);
+      return found;
+    };
+    const close = async () => {
+      for (const s of [a, b, reader]) await s.close();
+    };
+    return { group, tableName, a, b, reader, first, second, moveOn, close };
+  }
+
+  it('a mark that lands after a newer commit makes the next reader write the newer outbox again, never skip it', async () => {
+    const { group, a, b, reader, first, second, moveOn, close } = await afterFirstCommit();
     // Instance b finds a's outbox unmarked, commits over it and marks its own.
-    expect((await b.load(group, ['c1'])).get('c1')?.pending).toEqual(first);
-    expect(await b.save(group, [{ id: 'c1', state: stateAt(2), expected: 1, pending: second }])).toEqual(['saved']);
+    expect((await moveOn())?.pending).toEqual(first);
     await b.settle(group, [{ id: 'c1', version: 2 }]);
     expect((await reader.load(group, ['c1'])).get('c1')).toEqual({ state: stateAt(2), version: 2 });
     // a's mark for version 1 lands last: it names an outbox that is no longer stored.
     await a.settle(group, [{ id: 'c1', version: 1 }]);
     expect((await reader.load(group, ['c1'])).get('c1')).toEqual({ state: stateAt(2), version: 2, pending: second });
     expect(a.calls().settles).toBe(1);
-    for (const s of [a, b, reader]) await s.close();
+    await close();
   });
 
   it('never marks a newer outbox with the settle of an older version, even after reading the newer one', async () => {
-    const group = velocityGroup();
-    const tableName = await newTable();
-    const open = () => dynamoDbAggregationState({ client: ddb, tableName, cacheEntities: 0 });
-    const [a, b, reader] = [open(), open(), open()];
-    const second = txnRecords(group, 2);
-    expect(await a.save(group, [{ id: 'c1', state: stateAt(1), expected: undefined, pending: txnRecords(group, 1) }])).toEqual(['saved']);
-    await b.load(group, ['c1']);
-    expect(await b.save(group, [{ id: 'c1', state: stateAt(2), expected: 1, pending: second }])).toEqual(['saved']);
+    const { group, a, reader, second, moveOn, close } = await afterFirstCommit();
+    await moveOn();
     // a now knows version 2's outbox, which nobody has written; its settle names version 1.
     expect((await a.load(group, ['c1'])).get('c1')?.pending).toEqual(second);
     await a.settle(group, [{ id: 'c1', version: 1 }]);
     expect((await reader.load(group, ['c1'])).get('c1')).toEqual({ state: stateAt(2), version: 2, pending: second });
-    for (const s of [a, b, reader]) await s.close();
+    await close();
   });
 
   it('leaves a newer outbox alone when an outbox saved without a token is settled after another writer moved on', async () => {
-    const group = velocityGroup();
-    const tableName = await newTable();
-    const open = () => dynamoDbAggregationState({ client: ddb, tableName, cacheEntities: 0 });
-    const [a, b, reader] = [open(), open(), open()];
-    const second = txnRecords(group, 2);
-    expect(await a.save(group, [{ id: 'c1', state: stateAt(1), expected: undefined, pending: txnRecords(group, 1) }])).toEqual(['saved']);
+    const { group, tableName, a, reader, second, moveOn, close } = await afterFirstCommit();
+    // The item as 0.1 wrote it: no token.
     await ddb.send(new UpdateItemCommand({ TableName: tableName, Key: { pk: { S: `agg#${group.name}#c1` } }, UpdateExpression: 'REMOVE n' }));
     await a.load(group, ['c1']);
-    await b.load(group, ['c1']);
-    expect(await b.save(group, [{ id: 'c1', state: stateAt(2), expected: 1, pending: second }])).toEqual(['saved']);
+    await moveOn();
     // a empties the outbox of version 1 in place: the condition on the version refuses it.
     await a.settle(group, [{ id: 'c1', version: 1 }]);
     expect((await reader.load(group, ['c1'])).get('c1')).toEqual({ state: stateAt(2), version: 2, pending: second });
-    for (const s of [a, b, reader]) await s.close();
+    await close();
   });
 
   it('marks an entity named twice in one settle once, and the others of the call with it', async () => {
