@@ -161,6 +161,14 @@ describe('the time budget of the invocation', () => {
     expect(await store.get(cardActivity, 'card-1')).toMatchObject({ card_id: 'card-1' });
   });
 
+  it('deletes when the budget leaves time for it', async () => {
+    const { store } = storeWithSink();
+    await store.ingest(cardActivity, [txn('card-1')]);
+    const event = dynamoDbStreamEvent([{ eventName: 'REMOVE', keys: { card_id: 'card-1' }, at: new Date(NOON + 60_000) }]);
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event, timeLeft(60_000)))).toEqual([]);
+    expect(await store.get(cardActivity, 'card-1')).toBeUndefined();
+  });
+
   it('reports a REMOVE that would start exactly at the deadline', async () => {
     vi.useFakeTimers({ toFake: ['Date'], now: NOON + 120_000 });
     const { store } = storeWithSink();
@@ -338,6 +346,13 @@ describe('the log line of a batch', () => {
         durationMs: expect.any(Number),
       },
     ]);
+  });
+
+  it('gives the batch\'s duration in milliseconds: 0 while the clock stands still', async () => {
+    vi.useFakeTimers({ toFake: ['Date'], now: NOON + 60_000 });
+    const lines: Record<string, unknown>[] = [];
+    await kinesisHandler(cardActivity, { store: storeWithSink().store, log: logInto(lines) })(kinesisEvent([txn('card-1')]));
+    expect(lines[0]).toMatchObject({ durationMs: 0 });
   });
 
   it('warns when records are reported for redelivery', async () => {
