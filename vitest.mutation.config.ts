@@ -6,7 +6,7 @@ import base from './vitest.config.js';
 export default defineConfig({
   resolve: base.resolve,
   test: {
-    include: ['test/retry.test.ts', 'test/pit-edges.test.ts', 'test/serving-rule.test.ts', 'test/training-set.test.ts', 'test/audit-causes.test.ts', 'test/collapse.test.ts'],
+    include: ['test/retry.test.ts', 'test/pit-edges.test.ts', 'test/serving-rule.test.ts', 'test/training-set.test.ts', 'test/audit-causes.test.ts', 'test/collapse.test.ts', 'test/batch-flow.test.ts', 'test/local-stores.test.ts', 'test/in-process-online.test.ts'],
     testTimeout: 30_000,
   },
 });
