@@ -255,12 +255,16 @@ describe('puts and deletes of one batch', () => {
     expect(dead).toEqual([]);
   });
 
-  it('reports a REMOVE the store refuses for a reason other than the record (no creation time), and dead-letters nothing', async () => {
-    const { store, dead } = storeWithSink();
+  it('dead-letters a REMOVE without its creation time (no event time for the delete), and reports it only when the sink is down', async () => {
     const event = dynamoDbStreamEvent([{ eventName: 'REMOVE', keys: { card_id: 'card-1' }, at: at(20) }]);
     delete (event.Records[0]?.dynamodb as { ApproximateCreationDateTime?: number }).ApproximateCreationDateTime;
-    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([event.Records[0]?.dynamodb.SequenceNumber]);
-    expect(dead).toEqual([]);
+    const { store, dead } = storeWithSink();
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
+    expect(dead.map((d) => [d.error.code, d.error.message, d.position?.sequenceNumber])).toEqual([
+      ['SOURCE_VALIDATION', 'a delete without its time: a DynamoDB Streams REMOVE needs dynamodb.ApproximateCreationDateTime', event.Records[0]?.dynamodb.SequenceNumber],
+    ]);
+    const sinkDown = createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: () => Promise.reject(new Error('queue unreachable')) });
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store: sinkDown, log: false })(event))).toEqual([event.Records[0]?.dynamodb.SequenceNumber]);
   });
 });
 

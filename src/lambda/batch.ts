@@ -1,4 +1,4 @@
-import { BackendError, ConfigurationError, FeatureValidationError, type SourcePosition } from '../errors.js';
+import { BackendError, ConfigurationError, FeatureValidationError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
 import { checkOptions, countSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
@@ -205,6 +205,16 @@ async function deleteItem(
   store: FeatureStore,
   deadline: number | undefined,
 ): Promise<ItemStatus> {
+  const poison = async (error: RecordError): Promise<ItemStatus> => {
+    try {
+      await store.deadLetter([{ group: group.name, raw: item.raw, error, position: item.position }]);
+      return 'poison';
+    } catch {
+      return 'failed';
+    }
+  };
+  // No time, no delete: redelivering the record would not give it one.
+  if (Number.isNaN(item.eventTime.getTime())) return poison(new SourceValidationError('a delete without its time: a DynamoDB Streams REMOVE needs dynamodb.ApproximateCreationDateTime', { position: item.position }));
   if (deadline !== undefined && Date.now() >= deadline) return 'failed';
   try {
     await store.delete(group, item.id, item.eventTime, item.mode);
@@ -213,12 +223,7 @@ async function deleteItem(
     // A backend failure is redelivered (Lambda's retry and on-failure destination take it from
     // there); only a delete that can never succeed, such as a malformed identifier, is poison.
     if (error instanceof BackendError || !(error instanceof FeatureValidationError)) return 'failed';
-    try {
-      await store.deadLetter([{ group: group.name, raw: item.raw, error, position: item.position }]);
-      return 'poison';
-    } catch {
-      return 'failed';
-    }
+    return poison(error);
   }
 }
 
