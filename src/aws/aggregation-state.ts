@@ -4,7 +4,7 @@ import { BackendError } from '../errors.js';
 import type { EntityState } from '../pipeline/reducer.js';
 import { type GroupSchema, type PackedRecords, packRecords, unpackRecords } from '../schema/sagemaker-record.js';
 import type { AggregationSaveOutcome, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../pipeline/state.js';
-import { mapConcurrent } from '../util/concurrency.js';
+import { chunksOf, mapConcurrent } from '../util/concurrency.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { dynamoDbError } from './dynamodb-online.js';
 import { loadDynamoDb } from './sdk.js';
@@ -150,10 +150,8 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
       // Each entity's state item and the item naming its last outbox written, in one read.
       const found = new Map<string, Record<string, AttributeValue>>();
       const keys = missing.flatMap((id): Record<string, AttributeValue>[] => [{ pk: { S: keyOf(group, id) } }, { pk: { S: writtenKeyOf(group, id) } }]);
-      const chunks: (typeof keys)[] = [];
-      for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) chunks.push(keys.slice(i, i + BATCH_GET_LIMIT));
       try {
-        await mapConcurrent(chunks, concurrency, async (chunk) => {
+        await mapConcurrent(chunksOf(keys, BATCH_GET_LIMIT), concurrency, async (chunk) => {
           const left = await drainWithRetry(
             chunk,
             async (batch, send) => {
@@ -261,9 +259,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
         unsettled.delete(key);
         cache.delete(key);
       };
-      const chunks: (typeof marks)[] = [];
-      for (let i = 0; i < marks.length; i += BATCH_WRITE_LIMIT) chunks.push(marks.slice(i, i + BATCH_WRITE_LIMIT));
-      await mapConcurrent(chunks, concurrency, async (chunk) => {
+      await mapConcurrent(chunksOf(marks, BATCH_WRITE_LIMIT), concurrency, async (chunk) => {
         try {
           const left = await drainWithRetry(
             chunk,

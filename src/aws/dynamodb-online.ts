@@ -5,7 +5,7 @@ import { itemToRecord, recordToItem } from '../schema/dynamodb-item.js';
 import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../schema/feature-spec.js';
 import type { DeleteStatus, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
-import { beforeDeadline, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
+import { beforeDeadline, chunksOf, inOrderPerKey, mapConcurrent } from '../util/concurrency.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadDynamoDb } from './sdk.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
@@ -240,8 +240,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
       const lib = await loadDynamoDb();
       const client = await ddb();
       const unique = [...new Set(ids)];
-      const chunks: string[][] = [];
-      for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
+      const chunks = chunksOf(unique, BATCH_GET_LIMIT);
       const found = new Map<string, OnlineRecord>();
       const prefix = `${group.name}#`;
       const now = Date.now();

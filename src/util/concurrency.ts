@@ -1,3 +1,10 @@
+/** `items` in consecutive slices of at most `size`: a batch API's calls (BatchGetItem's 100 keys, BatchWriteItem's 25). */
+export function chunksOf<T>(items: readonly T[], size: number): T[][] {
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
+  return chunks;
+}
+
 /**
  * Runs `task` over `items` with at most `limit` in flight, keeping results in input order.
  */
