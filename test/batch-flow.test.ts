@@ -55,6 +55,38 @@ afterEach(() => {
 });
 
 describe('building a handler', () => {
+  // First in the file: it builds the options schema (built once, on first use), so under each mutant
+  // of that schema it is this test that meets the mutated schema.
+  it('checks the options: each wrong one named with what it got and what it takes, each documented one accepted', () => {
+    const { store } = storeWithSink();
+    const outcome = (options: unknown): string => {
+      try {
+        kinesisHandler(cardActivity, options as HandlerOptions);
+        return 'accepted';
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigurationError);
+        return (error as Error).message;
+      }
+    };
+    expect(outcome(5)).toBe('Kinesis handler options: expected handler options: { store, ... }, got 5');
+    expect(outcome({ store: {} })).toBe('Kinesis handler options.store: expected a feature store made by createFeatureStore (an object with ingest, deadLetter, delete), got an object');
+    expect(outcome({ store: { ingest() {}, deadLetter() {} } })).toMatch(/^Kinesis handler options\.store: expected a feature store/);
+    expect(outcome({ store, decode: 'json' })).toBe('Kinesis handler options.decode: expected a function of the payload bytes, got "json"');
+    expect(outcome({ store, safetyMarginMs: 1.5 })).toBe('Kinesis handler options.safetyMarginMs: expected a whole number of milliseconds, got 1.5');
+    expect(outcome({ store, log: true })).toBe('Kinesis handler options.log: expected false or a function of the log line, got true');
+    expect(outcome({ store, metrics: { namespace: 7 } })).toBe('Kinesis handler options.metrics.namespace: expected a CloudWatch namespace, got 7');
+    expect(outcome({ store, discardPoison: 'yes' })).toBe('Kinesis handler options.discardPoison: expected true or false, got "yes"');
+    expect(outcome({ store, deleteMode: 'soft' })).toBe(`Kinesis handler options.deleteMode: expected 'SoftDelete' or 'HardDelete', got "soft"`);
+    expect(outcome({ store, logg: false })).toBe('unknown option Kinesis handler options.logg (did you mean "log"?); known: store, decode, safetyMarginMs, log, metrics, discardPoison, deleteMode');
+    const accepted = [
+      { store },
+      { store, log: false },
+      { store, log: () => {}, decode: (bytes: Buffer) => JSON.parse(bytes.toString('utf8')), safetyMarginMs: 0, metrics: { namespace: 'Skewless' }, discardPoison: false, deleteMode: 'SoftDelete' },
+      { store, deleteMode: 'HardDelete', discardPoison: true },
+    ];
+    for (const options of accepted) expect(outcome(options)).toBe('accepted');
+  });
+
   it('refuses a store without a dead-letter sink, naming the source and the group', () => {
     const store = createFeatureStore({ online: memoryOnline(), offline: false });
     expect(() => kinesisHandler(cardActivity, { store })).toThrow(

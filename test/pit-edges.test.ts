@@ -47,7 +47,17 @@ const valued = defineFeatureGroup({
   features: z.object({ id: z.string(), t: z.date(), s: z.string(), u: z.number().optional(), v: z.number() }),
   transform: (e) => e,
 });
-type Group = typeof scores | typeof expiring | typeof valued;
+/** The rows of `pit-edges` in a group that stores its event time as epoch seconds (Fractional), fraction and all. */
+const seconds = defineFeatureGroup({
+  name: 'pit-edges-seconds',
+  recordIdentifier: 'id',
+  eventTime: 't',
+  eventTimeFormat: 'epoch-seconds',
+  source: z.object({ id: z.string(), t: z.date(), v: z.number() }),
+  features: z.object({ id: z.string(), t: z.date(), v: z.number() }),
+  transform: (e) => e,
+});
+type Group = typeof scores | typeof expiring | typeof valued | typeof seconds;
 
 /** One offline row: its key, event time, API invocation time, write time (epoch ms) and value, or a delete marker. */
 interface Row {
@@ -72,7 +82,7 @@ const HOUR = 3_600_000;
 function write(group: Group, row: Row): OfflineWrite {
   const key: SageMakerRecord = [
     { FeatureName: 'id', ValueAsString: row.id },
-    { FeatureName: 't', ValueAsString: row.etText ?? new Date(row.et).toISOString() },
+    { FeatureName: 't', ValueAsString: row.etText ?? (group === seconds ? String(row.et / 1000) : new Date(row.et).toISOString()) },
   ];
   const values: SageMakerRecord = [
     ...(row.s === undefined ? [] : [{ FeatureName: 's', ValueAsString: row.s }]),
@@ -90,6 +100,10 @@ interface Ask {
   readonly ttl?: boolean;
   /** Read the group `pit-edges-values`. */
   readonly valued?: boolean;
+  /** Read the group `pit-edges-seconds` (event time as epoch seconds). */
+  readonly seconds?: boolean;
+  /** trainingSet's `maxAge`: the default for a selection without its own. */
+  readonly defaultMaxAge?: string;
 }
 
 /** An engine: the history it reads from, then the chosen `v` per spine row (null: no row qualifies). */
@@ -99,13 +113,14 @@ interface Engine {
   run(history: readonly Row[], ask: Ask): Promise<(number | null)[]>;
 }
 
-const groupOf = (ask: Ask): Group => (ask.valued ? valued : ask.ttl ? expiring : scores);
-const selectV = (ask: Ask) => (ask.valued ? valued.select('v') : (ask.ttl ? expiring : scores).select('v'));
+const groupOf = (ask: Ask): Group => (ask.valued ? valued : ask.seconds ? seconds : ask.ttl ? expiring : scores);
+const selectV = (ask: Ask) => (ask.valued ? valued.select('v') : ask.seconds ? seconds.select('v') : (ask.ttl ? expiring : scores).select('v'));
 const selection = (ask: Ask) => (ask.maxAge ? selectV(ask).with({ maxAge: ask.maxAge }) : selectV(ask));
 const column = (ask: Ask) => `${groupOf(ask).name}__v`;
+const defaults = (ask: Ask) => (ask.defaultMaxAge === undefined ? {} : { maxAge: ask.defaultMaxAge });
 
 async function values(store: FeatureStore, ask: Ask, options: { engine?: 'reference'; knowledgeTime: boolean }): Promise<(number | null)[]> {
-  const { rows, summary } = await trainingSet(store, { spine: ask.spine, entityKey: 'card', timestamp: 'at', features: [selection(ask)], ...options });
+  const { rows, summary } = await trainingSet(store, { spine: ask.spine, entityKey: 'card', timestamp: 'at', features: [selection(ask)], ...defaults(ask), ...options });
   // The engine named ran: DuckDB or Athena, not the reference engine standing in for them.
   expect(summary.engine).toBe(options.engine === 'reference' ? 'reference' : 'backend');
   return rows.map((r) => (r as Record<string, unknown>)[column(ask)] as number | null);
@@ -143,7 +158,7 @@ function fileToFile(name: string, options: { knowledgeTime: boolean }): Engine {
         const csv = join(dir, 'spine.csv');
         writeFileSync(csv, `card,at\n${ask.spine.map((r) => `${r.card},${r.at.toISOString()}`).join('\n')}\n`);
         const out = join(dir, 'train.parquet');
-        const { summary } = await trainingSet(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [selection(ask)], output: { parquet: out }, ...options });
+        const { summary } = await trainingSet(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [selection(ask)], output: { parquet: out }, ...defaults(ask), ...options });
         expect(summary.engine).toBe('backend');
         const bytes = readFileSync(out);
         const rows = await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer });
@@ -177,7 +192,7 @@ function athena(name: string, options: { knowledgeTime: boolean }): Engine {
 }
 
 beforeAll(async () => {
-  lake = await athenaLake('pit-edges', [scores, expiring, valued]);
+  lake = await athenaLake('pit-edges', [scores, expiring, valued, seconds]);
 });
 afterAll(() => lake?.close());
 
@@ -342,6 +357,30 @@ describe.each(engines)('point-in-time ties and edges: $name', (engine) => {
       { card: 'edge', at: new Date(T + HOUR - 1) },
     ];
     expect(await engine.run(history, { spine, maxAge: '1h' })).toEqual([null, 1]);
+  });
+
+  it("applies trainingSet's maxAge to a selection without its own, and a selection's own maxAge over it", async () => {
+    const history: Row[] = [{ id: 'default-age', et: T, ai: AI, wt: WT, v: 1 }];
+    const spine = [{ card: 'default-age', at: new Date(T + 2 * HOUR) }];
+    expect(await engine.run(history, { spine, defaultMaxAge: '1h' })).toEqual([null]);
+    expect(await engine.run(history, { spine, defaultMaxAge: '3h' })).toEqual([1]);
+    expect(await engine.run(history, { spine, defaultMaxAge: '1h', maxAge: '3h' })).toEqual([1]);
+    expect(await engine.run(history, { spine, defaultMaxAge: '3h', maxAge: '1h' })).toEqual([null]);
+  });
+
+  it('reads event times stored as epoch seconds with a fraction: a row half a second past the second counts from that instant, not a millisecond before', async () => {
+    const history: Row[] = [
+      // Written the instant they happened, so knowledgeTime knows each from its event time on.
+      { id: 'epoch', et: T - SECOND, ai: T - SECOND, wt: T - SECOND, v: 0 },
+      { id: 'epoch', et: T + 500, ai: T + 500, wt: T + 500, v: 1 },
+    ];
+    const spine = [
+      { card: 'epoch', at: new Date(T + 499) },
+      { card: 'epoch', at: new Date(T + 500) },
+    ];
+    expect(await engine.run(history, { spine, seconds: true })).toEqual([0, 1]);
+    // maxAge counts from the fractional event time too.
+    expect(await engine.run(history, { spine: [{ card: 'epoch', at: new Date(T + 500 + SECOND) }], seconds: true, maxAge: '1s' })).toEqual([null]);
   });
 });
 

@@ -5,7 +5,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { athenaOffline, athenaSpine, runAthenaQuery, s3Offline, s3OfflineTable, s3Spine } from '../src/aws/index.js';
 import { z } from 'zod';
-import { createFeatureStore, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
+import { ConfigurationError, createFeatureStore, DataError, DefinitionError, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
+import { buildTrainingPlan, DUCKDB, renderTrainingSql, TRINO } from '../src/sql/index.js';
 import { localOffline, localOnline, type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 import type { OfflineWrite } from '../src/store/types.js';
@@ -356,6 +357,70 @@ describe('a feature value of -0', () => {
         const { rows } = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine, knowledgeTime });
         expect(Object.is(rows[0]?.['scores__v'], -0), `${engine}, knowledgeTime ${knowledgeTime}`).toBe(true);
       }
+    }
+  });
+});
+
+describe('the training plan and its SQL', () => {
+  const WEEK_MS = 7 * 24 * 3_600_000;
+  const withTtl = (weeks: number) =>
+    defineFeatureGroup({
+      name: `ttl-${weeks}-weeks`,
+      recordIdentifier: 'id',
+      eventTime: 't',
+      ttl: { Unit: 'Weeks', Value: weeks },
+      source: z.object({ id: z.string(), t: z.date() }),
+      features: z.object({ id: z.string(), t: z.date() }),
+      transform: (e) => e,
+    });
+  const planOf = (...features: Parameters<typeof buildTrainingPlan>[0]['features']) => buildTrainingPlan({ timestamp: 'at', entityKey: 'card', features });
+
+  it('refuses a plan without selections, and two selections that produce one column', () => {
+    expect(() => planOf()).toThrow(DefinitionError);
+    expect(() => planOf()).toThrow(/^a training set needs at least one feature selection$/);
+    expect(() => planOf(scores.select('v'), scores.select('n', 'v'))).toThrow(/two selections produce the column "scores__v": give one a prefix/);
+    expect(planOf(scores.select('v'), scores.select('v').with({ prefix: 'again_' })).joins.map((j) => j.prefix)).toEqual(['scores__', 'again_']);
+  });
+
+  it("keeps a group's TTL that SageMaker's range of event times can reach, and drops one longer than the whole range", () => {
+    // Event times span 0000-01-01 to 9999-12-31: about 521,800 weeks.
+    expect(planOf(withTtl(400_000).select('id')).joins[0]?.ttlMs).toBe(400_000 * WEEK_MS);
+    expect(planOf(withTtl(600_000).select('id')).joins[0]?.ttlMs).toBeUndefined();
+    expect(planOf(scores.select('v')).joins[0]?.ttlMs).toBeUndefined();
+  });
+
+  it('refuses, in every dialect, to render a plan whose group has no table, naming the group', () => {
+    const plan = planOf(scores.select('v'));
+    for (const dialect of [DUCKDB, TRINO]) {
+      const render = () => renderTrainingSql(plan, { spine: 'spine', groups: new Map([['other', 'other_rows']]) }, dialect);
+      expect(render).toThrow(ConfigurationError);
+      expect(render).toThrow(/no table for group "scores" \(it has "other"\)/);
+      expect(() => renderTrainingSql(plan, { spine: 'spine', groups: new Map() }, dialect)).toThrow(/no table for group "scores" \(it has none\)$/);
+    }
+  });
+
+  it('names the spine row and column of a time it cannot read', async () => {
+    const store = await storeWith([]);
+    const spine = [{ card: '1', at: new Date(BASE) }, { card: '2', at: '1704067200' }];
+    for (const engine of ['reference', 'auto'] as const) {
+      const error = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DataError);
+      expect(error).toMatchObject({ code: 'INVALID_SPINE', row: 1, column: 'at' });
+      expect((error as Error).message).toMatch(/^spine row 1: "at" must be a Date or an ISO-8601 time with a zone, got/);
+    }
+  });
+
+  it('matches no record for a spine row without a key, not even one whose identifier reads "null" or "undefined"', async () => {
+    const at = BASE + 1000;
+    const store = await storeWith([
+      { id: 'null', et: BASE, ai: BASE, wt: BASE, del: false, v: 1, n: 1 },
+      { id: 'undefined', et: BASE, ai: BASE, wt: BASE, del: false, v: 2, n: 2 },
+      { id: '1', et: BASE, ai: BASE, wt: BASE, del: false, v: 3, n: 3 },
+    ]);
+    const spine = [{ card: null, at: new Date(at) }, { card: undefined, at: new Date(at) }, { card: '1', at: new Date(at) }];
+    for (const engine of ['reference', 'auto'] as const) {
+      const { rows } = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine });
+      expect(rows.map((r) => r['scores__v']), engine).toEqual([null, null, 3]);
     }
   });
 });

@@ -210,7 +210,7 @@ export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbS
         try {
           id = String(unmarshallItem(record.dynamodb?.Keys ?? {})[group.recordIdentifier] ?? '');
         } catch {
-          id = '';
+          // Keys that do not unmarshal leave the identifier empty: the delete refuses it as poison.
         }
         return {
           kind: 'delete',

@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../errors.js';
 import { quoteIdentifier as q } from './quote.js';
 import type { FeatureDefinition } from '../schema/feature-spec.js';
 import { ageLimitMs, type JoinStep, type TrainingPlan } from './plan.js';
@@ -118,7 +119,9 @@ export function renderTrainingSql(plan: TrainingPlan, sources: SqlSources, diale
   const joins: string[] = [];
   plan.joins.forEach((step, i) => {
     const source = sources.groups.get(step.group);
-    if (source === undefined) throw new TypeError(`no offline source for group "${step.group}"`);
+    if (source === undefined) {
+      throw new ConfigurationError('INVALID_CONFIG', `renderTrainingSql: sources.groups has no table for group "${step.group}" (it has ${[...sources.groups.keys()].map((g) => `"${g}"`).join(', ') || 'none'})`);
+    }
     ctes.push(groupRows(step, i, source, dialect, sources.partitions));
     const before = plan.inclusive ? '<=' : '<';
     // maxAge and the group's TTL as one bound: a row expired at t is as unusable as one too old.
