@@ -5,6 +5,7 @@ import type { KinesisStreamEvent, LambdaContext } from '../src/lambda/events.js'
 import type { OnlineStore } from '../src/store/types.js';
 import { dynamoDbStreamEvent, kinesisEvent, memoryAggregationState, memoryOnline } from '../src/testing/index.js';
 import { cardActivity, cardVelocity } from './fixtures/groups.js';
+import { storeWithBrokenSink } from './fixtures/stores.js';
 
 // The one batch flow every ingestion handler shares (src/lambda/batch.ts): decoding, the time
 // budget, slices, deletes in order with puts, poison, what is reported for redelivery, and the
@@ -26,17 +27,6 @@ function storeWithSink(online: OnlineStore = memoryOnline()): { store: FeatureSt
   const dead: DeadLetterEntry[] = [];
   const store = createFeatureStore({ online, offline: false, deadLetter: (entries) => void dead.push(...entries) });
   return { store, dead };
-}
-
-/** A feature store whose dead-letter sink is down: every delivery to it throws. */
-function storeWithBrokenSink(): FeatureStore {
-  return createFeatureStore({
-    online: memoryOnline(),
-    offline: false,
-    deadLetter: () => {
-      throw new Error('dead-letter queue unreachable');
-    },
-  });
 }
 
 /** The JSON log lines a handler writes. */

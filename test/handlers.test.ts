@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BackendError, ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore, isoTimestamp } from '../src/index.js';
+import { ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore, isoTimestamp } from '../src/index.js';
 import { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import type { KinesisStreamEvent, SqsEvent } from '../src/lambda/events.js';
 import { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, memoryOnline, sqsEvent } from '../src/testing/index.js';
 import { cardActivity, cardVelocity } from './fixtures/groups.js';
+import { onlineRefusing, storeWithBrokenSink } from './fixtures/stores.js';
 
 // What each event source's face (src/lambda/handlers.ts) hands on: where a record came from (the
 // position a dead letter carries), the source named in errors and log lines, the records reported
@@ -23,32 +24,12 @@ interface Harness {
   readonly log: (line: string) => void;
 }
 
-/** A store on memory backends whose online write refuses the given cards (a throttled call out of retries), with a dead-letter sink and a log kept. */
+/** A store on memory backends whose online write refuses the given cards, with a dead-letter sink and a log kept. */
 function harness(...refused: string[]): Harness {
   const dead: DeadLetterEntry[] = [];
   const lines: Record<string, unknown>[] = [];
-  const online = memoryOnline();
-  const put = online.put.bind(online);
-  online.put = async (group, records, options) => {
-    const outcomes = await put(group, records, options);
-    return outcomes.map((outcome, i) => {
-      const id = records[i]?.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString;
-      return id !== undefined && refused.includes(id) ? new BackendError('THROTTLED', 'Rate exceeded', { retryable: true, group: group.name }) : outcome;
-    });
-  };
-  const store = createFeatureStore({ online, offline: false, deadLetter: (entries) => void dead.push(...entries) });
+  const store = createFeatureStore({ online: onlineRefusing(...refused), offline: false, deadLetter: (entries) => void dead.push(...entries) });
   return { store, dead, lines, log: (line) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
-}
-
-/** A store whose dead-letter sink is down: a poison record is then reported for redelivery. */
-function brokenSink(): FeatureStore {
-  return createFeatureStore({
-    online: memoryOnline(),
-    offline: false,
-    deadLetter: () => {
-      throw new Error('dead-letter queue unreachable');
-    },
-  });
 }
 
 const reported = (response: { batchItemFailures: { itemIdentifier: unknown }[] }) => response.batchItemFailures.map((f) => f.itemIdentifier);
@@ -166,7 +147,7 @@ describe('records of the wrong shape are poison, never a crash', () => {
       [undefined, { source: 'kinesis', index: 0, shardId: 'shardId-000000000000', sequenceNumber: undefined }],
       [undefined, { source: 'kinesis', index: 1, shardId: '', sequenceNumber: undefined }],
     ]);
-    expect(reported(await kinesisHandler(cardActivity, { store: brokenSink(), log: false })({ Records: [record] }))).toEqual(['']);
+    expect(reported(await kinesisHandler(cardActivity, { store: storeWithBrokenSink(), log: false })({ Records: [record] }))).toEqual(['']);
   });
 
   it('a DynamoDB Streams record without its dynamodb field, or with keys that do not unmarshal: dead-lettered', async () => {
@@ -180,7 +161,7 @@ describe('records of the wrong shape are poison, never a crash', () => {
       [undefined, undefined],
       [badKeys.dynamodb.Keys, '200'],
     ]);
-    expect(reported(await dynamoDbStreamHandler(cardActivity, { store: brokenSink(), log: false })({ Records: [bare] } as never))).toEqual(['']);
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store: storeWithBrokenSink(), log: false })({ Records: [bare] } as never))).toEqual(['']);
   });
 
   it('a Kafka record without a value: dead-lettered naming what is missing; a partition without records: nothing to do', async () => {

@@ -1,34 +1,23 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { describe, expect, inject, it } from 'vitest';
 import { dynamoDbAggregationState } from '../src/aws/index.js';
-import { type AggregationStateStore, BackendError, createFeatureStore, type FeatureStore } from '../src/index.js';
+import { type AggregationStateStore, createFeatureStore, type FeatureStore } from '../src/index.js';
 import { localAggregationState } from '../src/local/index.js';
 import { kafkaHandler, kinesisHandler } from '../src/lambda/index.js';
 import type { KafkaEvent, KinesisStreamEvent } from '../src/lambda/events.js';
 import { kafkaEvent, kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { cardActivity, cardVelocity } from './fixtures/groups.js';
 import { createFeatureTable } from './setup/tables.js';
+import { onlineRefusing } from './fixtures/stores.js';
 
 const START = Date.UTC(2024, 4, 1, 12);
 
 /** A card transaction as the producer sends it; `second` seconds after noon. */
 const txn = (card: string, second = 0) => ({ card_id: card, amount_cents: 100 + second, country: 'FR', ts: new Date(START + second * 1000).toISOString() });
 
-/**
- * A store whose online backend refuses the records of the given cards, as a throttled call out of
- * retries would: the write comes back `failed` and the handler must report it for redelivery.
- */
+/** A store whose online backend refuses the records of the given cards: the handler must report them for redelivery. */
 function storeRefusing(...cards: string[]): FeatureStore {
-  const online = memoryOnline();
-  const put = online.put.bind(online);
-  online.put = async (group, records, options) => {
-    const outcomes = await put(group, records, options);
-    return outcomes.map((outcome, i) => {
-      const id = records[i]?.find((f) => f.FeatureName === group.recordIdentifier)?.ValueAsString;
-      return id !== undefined && cards.includes(id) ? new BackendError('THROTTLED', 'Rate exceeded', { retryable: true, group: group.name }) : outcome;
-    });
-  };
-  return createFeatureStore({ online, offline: false });
+  return createFeatureStore({ online: onlineRefusing(...cards), offline: false });
 }
 
 const quiet = { discardPoison: true, log: false } as const;
