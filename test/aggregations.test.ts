@@ -44,13 +44,18 @@ const velocity = cardGroup(
 const at = (hhmm: string) => `2024-05-01T${hhmm}:00.000Z`;
 const txn = (card: string, hhmm: string, amount: number, merchant?: string) => ({ card_id: card, ts: at(hhmm), amount, ...(merchant ? { merchant } : {}) });
 
-function aggregates(events: readonly unknown[]) {
-  const result = velocity.processBatch(events);
-  expect(result.failures).toEqual([]);
+/** The aggregate values of each written record: the record without the card's own features. */
+function valuesOf(result: { readonly records: readonly { readonly record: Record<string, unknown> }[] }) {
   return result.records.map(({ record }) => {
     const { card_id, event_time, amount, merchant, ...values } = record;
     return values;
   });
+}
+
+function aggregates(events: readonly unknown[]) {
+  const result = velocity.processBatch(events);
+  expect(result.failures).toEqual([]);
+  return valuesOf(result);
 }
 
 describe('window aggregates', () => {
@@ -206,5 +211,245 @@ describe('window aggregates', () => {
   it('change the fingerprint when a window changes', () => {
     const other = cardGroup('card-velocity', { ...velocity.aggregations, n_1h: count({ window: '2h' }) }, { allowedLateness: '10m' });
     expect(other.fingerprint).not.toBe(velocity.fingerprint);
+  });
+});
+
+describe('window aggregates over compacted state, at the edges of windows, lateness and expiry', () => {
+  // Two raw events at most, then 1-minute buckets: merged events count as happening at their bucket's start.
+  const compacted = cardGroup(
+    'compacted',
+    {
+      n: count({ window: '10m' }),
+      total: sum('amount', { window: '10m' }),
+      mean: avg('amount', { window: '10m' }),
+      lo: min('amount', { window: '10m' }),
+      hi: max('amount', { window: '10m' }),
+      merchants: distinctCount('merchant', { window: '10m', limit: 3 }),
+      pair: distinctCount('merchant', { window: '10m', limit: 2 }),
+      latest: last('merchant', { window: '10m' }),
+      recent: last('merchant', { window: '10m', n: 2 }),
+    },
+    { allowedLateness: '1m', stateCompaction: { maxEntries: 2, resolution: '1m' }, onlineStorageType: 'InMemory' },
+  );
+  const time = (hhmmss: string) => `2024-05-01T${hhmmss}.000Z`;
+  const ms = (hhmmss: string) => Date.parse(time(hhmmss));
+  const event = (hhmmss: string, amount: number, merchant?: string) => ({ card_id: 'c1', ts: time(hhmmss), amount, ...(merchant ? { merchant } : {}) });
+
+  it('give each event the values a hand count gives, through compaction, a late event, one exactly at the lateness bound and expiry', () => {
+    const pipeline = pipelineOf(compacted);
+    const session = memorySession();
+    const first = pipeline.processBatch(
+      [
+        event('10:00:10', 4, 'A'),
+        event('10:00:40', 1, 'B'),
+        // A third raw event: the state compacts into the buckets 10:00 (A, B) and 10:01.
+        event('10:01:30', 6),
+        // (09:59:59, 10:09:59] holds the 10:00 bucket: its start is in the window.
+        event('10:09:59', 2, 'C'),
+        // (10:00:00, 10:10:00] does not: merged events count at their bucket's start, and the window's start is open.
+        event('10:10:00', 3),
+        // Newest is 10:10:00 and lateness 1m: 10:08:59 is late, written with the values of its window without itself.
+        event('10:08:59', 100, 'D'),
+        // Exactly at the lateness bound: not late.
+        event('10:09:00', 0.5, 'E'),
+      ],
+      { aggregation: session },
+    );
+    expect(first.late).toEqual([5]);
+    expect(valuesOf(first)).toEqual([
+      { n: 1, total: 4, mean: 4, lo: 4, hi: 4, merchants: 1, pair: 1, latest: 'A', recent: ['A'] },
+      { n: 2, total: 5, mean: 2.5, lo: 1, hi: 4, merchants: 2, pair: 2, latest: 'B', recent: ['B', 'A'] },
+      { n: 3, total: 11, mean: 11 / 3, lo: 1, hi: 6, merchants: 2, pair: 2, latest: 'B', recent: ['B', 'A'] },
+      { n: 4, total: 13, mean: 3.25, lo: 1, hi: 6, merchants: 3, pair: 2, latest: 'C', recent: ['C', 'B'] },
+      { n: 3, total: 11, mean: 11 / 3, lo: 2, hi: 6, merchants: 1, pair: 1, latest: 'C', recent: ['C'] },
+      { n: 3, total: 11, mean: 11 / 3, lo: 1, hi: 6, merchants: 2, pair: 2, latest: 'B', recent: ['B', 'A'] },
+      { n: 4, total: 11.5, mean: 2.875, lo: 0.5, hi: 6, merchants: 3, pair: 2, latest: 'E', recent: ['E', 'B'] },
+    ]);
+    // The late event is not in the state; the one at the bound is, and compacted the raw events again.
+    const state = session.states.get('c1');
+    expect(state?.t).toBe(ms('10:10:00'));
+    expect(state?.e).toEqual([]);
+    expect(state?.b.map((b) => [b.s, b.c])).toEqual([
+      [ms('10:00:00'), 2],
+      [ms('10:01:00'), 1],
+      [ms('10:09:00'), 2],
+      [ms('10:10:00'), 1],
+    ]);
+    // A bucket keeps per input the count of values, their range, the distinct ones and the latest, oldest first.
+    expect(state?.b[2]?.f).toStrictEqual([
+      { n: 2, s: [2.5], lo: 0.5, hi: 2 },
+      { n: 2, d: ['C', 'E'], l: [[ms('10:09:00'), 'E'], [ms('10:09:59'), 'C']] },
+    ]);
+    expect(state?.b[1]?.f[1]).toEqual({ n: 0, d: [], l: [] });
+
+    const second = pipeline.processBatch(
+      [
+        // At the newest time: the buckets 10:01, 10:09 and 10:10 are in its window, 10:00 is not.
+        event('10:10:00', 7, 'A'),
+        // The cut-off becomes 10:21:00 - 10m - 1m = 10:10:00: what starts at or before it is dropped.
+        event('10:21:00', 9, 'F'),
+        // Equal event times: the later processed is the latest.
+        event('10:21:00', 1, 'G'),
+      ],
+      { aggregation: session },
+    );
+    expect(second.late).toEqual([]);
+    expect(valuesOf(second)).toEqual([
+      { n: 5, total: 18.5, mean: 3.7, lo: 0.5, hi: 7, merchants: 3, pair: 2, latest: 'A', recent: ['A', 'C'] },
+      { n: 1, total: 9, mean: 9, lo: 9, hi: 9, merchants: 1, pair: 1, latest: 'F', recent: ['F'] },
+      { n: 2, total: 10, mean: 5, lo: 1, hi: 9, merchants: 2, pair: 2, latest: 'G', recent: ['G', 'F'] },
+    ]);
+    const after = session.states.get('c1');
+    expect(after?.b).toEqual([]);
+    expect(after?.e).toEqual([
+      [ms('10:21:00'), 9, 'F'],
+      [ms('10:21:00'), 1, 'G'],
+    ]);
+  });
+});
+
+describe('window aggregates over buckets that cap what they keep, with missing values and a bucket older than the others', () => {
+  const optionalSource = z.object({ card_id: z.string(), ts: z.string(), amount: z.number().optional(), merchant: z.string().optional() });
+  const optionalFeatures = z.object({ card_id: z.string(), event_time: z.date(), amount: z.number().optional(), merchant: z.string().optional() });
+  const capped = defineFeatureGroup({
+    name: 'capped',
+    recordIdentifier: 'card_id',
+    eventTime: 'event_time',
+    source: optionalSource,
+    features: optionalFeatures,
+    transform: (e: z.output<typeof optionalSource>) => ({ card_id: e.card_id, event_time: new Date(e.ts), amount: e.amount, merchant: e.merchant }),
+    aggregations: {
+      amounts: distinctCount('amount', { window: '1h', limit: 5 }),
+      low: min('amount', { window: '1h' }),
+      high: max('amount', { window: '1h' }),
+      mean: avg('amount', { window: '1h' }),
+      total: sum('amount', { window: '1h' }),
+      n: count({ window: '1h' }),
+      merchants: distinctCount('merchant', { window: '1h', limit: 2 }),
+      latest: last('merchant', { window: '1h' }),
+      recent: last('merchant', { window: '1h', n: 2 }),
+    },
+    allowedLateness: '5m',
+    stateCompaction: { maxEntries: 3, resolution: '5m' },
+    onlineStorageType: 'InMemory',
+  });
+  const ms = (hhmm: string) => Date.parse(`2024-05-01T${hhmm}:00.000Z`);
+  const event = (card: string, hhmm: string, amount?: number, merchant?: string) => ({
+    card_id: card,
+    ts: new Date(ms(hhmm)).toISOString(),
+    ...(amount === undefined ? {} : { amount }),
+    ...(merchant ? { merchant } : {}),
+  });
+
+  it('give each event the values a hand count gives, and keep in each bucket at most the distinct and latest values asked for', () => {
+    const pipeline = pipelineOf(capped);
+    const session = memorySession();
+    const first = pipeline.processBatch(
+      [
+        event('c1', '10:05', 1, 'A'),
+        event('c1', '10:07', 2, 'B'),
+        // No amount: counted by count(), left out of the amount aggregates.
+        event('c1', '10:07', undefined, 'A'),
+        // The fourth raw event: compaction merges all four into the bucket 10:05.
+        event('c1', '10:06', 3, 'C'),
+        // Another card with no value at all: no latest, no average, no range.
+        event('c2', '10:00'),
+      ],
+      { aggregation: session },
+    );
+    expect(valuesOf(first)).toStrictEqual([
+      { amounts: 1, low: 1, high: 1, mean: 1, total: 1, n: 1, merchants: 1, latest: 'A', recent: ['A'] },
+      { amounts: 2, low: 1, high: 2, mean: 1.5, total: 3, n: 2, merchants: 2, latest: 'B', recent: ['B', 'A'] },
+      // Of the two values at 10:07 the later processed is the latest.
+      { amounts: 2, low: 1, high: 2, mean: 1.5, total: 3, n: 3, merchants: 2, latest: 'A', recent: ['A', 'B'] },
+      // 10:06 arrives last: the two at 10:07 are after it, outside its window.
+      { amounts: 2, low: 1, high: 3, mean: 2, total: 4, n: 2, merchants: 2, latest: 'C', recent: ['C', 'A'] },
+      { amounts: 0, total: 0, n: 1, merchants: 0 },
+    ]);
+    const bucket = session.states.get('c1')?.b;
+    expect(bucket).toStrictEqual([
+      {
+        s: ms('10:05'),
+        c: 4,
+        f: [
+          // Distinct values are kept as text; an input no last() reads keeps no latest values.
+          { n: 3, s: [6], lo: 1, hi: 3, d: ['1', '2', '3'] },
+          // Two distinct values (the largest bound) and the two latest, oldest first, the later processed of equal times last.
+          { n: 4, d: ['A', 'B'], l: [[ms('10:07'), 'B'], [ms('10:07'), 'A']] },
+        ],
+      },
+    ]);
+
+    const second = pipeline.processBatch(
+      [
+        // 10:04:30 is within the lateness of 10:07, and before the bucket's start: its own window holds only itself.
+        { card_id: 'c1', ts: '2024-05-01T10:04:30.000Z', amount: 3, merchant: 'Z' },
+        // The bucket (merged values count at 10:05) is later than the raw 10:04:30 value: the latest is the bucket's.
+        event('c1', '10:20'),
+        event('c1', '10:21', 5),
+        // The fourth raw event again: 10:04:30 makes a bucket older than the one there.
+        event('c1', '10:22', 0.5),
+        // No value of its own: its merchants come from buckets alone, three distinct ones for a bound of two.
+        event('c1', '10:23'),
+      ],
+      { aggregation: session },
+    );
+    expect(second.late).toEqual([]);
+    expect(valuesOf(second)).toStrictEqual([
+      { amounts: 1, low: 3, high: 3, mean: 3, total: 3, n: 1, merchants: 1, latest: 'Z', recent: ['Z'] },
+      { amounts: 3, low: 1, high: 3, mean: 2.25, total: 9, n: 6, merchants: 2, latest: 'A', recent: ['A', 'B'] },
+      { amounts: 4, low: 1, high: 5, mean: 2.8, total: 14, n: 7, merchants: 2, latest: 'A', recent: ['A', 'B'] },
+      { amounts: 5, low: 0.5, high: 5, mean: 14.5 / 6, total: 14.5, n: 8, merchants: 2, latest: 'A', recent: ['A', 'B'] },
+      { amounts: 5, low: 0.5, high: 5, mean: 14.5 / 6, total: 14.5, n: 9, merchants: 2, latest: 'A', recent: ['A', 'B'] },
+    ]);
+    const state = session.states.get('c1');
+    expect(state?.b.map((b) => [b.s, b.c])).toEqual([
+      [ms('10:00'), 1],
+      [ms('10:05'), 4],
+      [ms('10:20'), 3],
+    ]);
+    expect(state?.b[2]?.f).toStrictEqual([
+      { n: 2, s: [5.5], lo: 0.5, hi: 5, d: ['5', '0.5'] },
+      { n: 0, d: [], l: [] },
+    ]);
+  });
+});
+
+describe("an entity's first event", () => {
+  it('is never late and sets the newest time, whenever it happened: before 1970, or at epoch 0', () => {
+    const session = memorySession();
+    const result = pipelineOf(velocity).processBatch([txn('before', '10:00', 1), txn('epoch', '10:00', 1)].map((e, i) => ({ ...e, ts: ['1969-12-31T00:00:00.000Z', '1970-01-01T00:00:00.000Z'][i] })), {
+      aggregation: session,
+    });
+    expect(result.late).toEqual([]);
+    expect(result.records.map((r) => r.record.n_1h)).toEqual([1, 1]);
+    expect(session.states.get('before')?.t).toBe(-86_400_000);
+    expect(session.states.get('epoch')?.t).toBe(0);
+  });
+});
+
+describe('window aggregates of big integers and dates', () => {
+  const typedSource = z.object({ card_id: z.string(), ts: z.string(), seq: z.string(), seen: z.string() });
+  const typedFeatures = z.object({ card_id: z.string(), event_time: z.date(), seq: z.bigint(), seen: z.date() });
+  const typed = defineFeatureGroup({
+    name: 'typed-last',
+    recordIdentifier: 'card_id',
+    eventTime: 'event_time',
+    source: typedSource,
+    features: typedFeatures,
+    transform: (e: z.output<typeof typedSource>) => ({ card_id: e.card_id, event_time: new Date(e.ts), seq: BigInt(e.seq), seen: new Date(e.seen) }),
+    aggregations: { last_seq: last('seq', { window: '1h' }), last_seen: last('seen', { window: '1h' }), seqs: distinctCount('seq', { window: '1h', limit: 10 }) },
+  });
+
+  it('keep them in the state as JSON (big integers as text, dates as epoch ms) and give them back typed', () => {
+    const session = memorySession();
+    // 2^53 + 1: a double would read it as 2^53.
+    const result = pipelineOf(typed).processBatch([{ card_id: 'c1', ts: '2024-05-01T10:00:00.000Z', seq: '9007199254740993', seen: '2024-04-30T00:00:00.000Z' }], {
+      aggregation: session,
+    });
+    expect(result.records[0]?.record).toMatchObject({ last_seq: 9007199254740993n, last_seen: new Date('2024-04-30T00:00:00.000Z'), seqs: 1 });
+    const state = session.states.get('c1');
+    expect(state?.e).toStrictEqual([[Date.parse('2024-05-01T10:00:00.000Z'), '9007199254740993', Date.parse('2024-04-30T00:00:00.000Z')]]);
+    expect(JSON.parse(JSON.stringify(state))).toStrictEqual(state);
   });
 });

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { audit, count, createFeatureStore, defineFeatureGroup, type FeatureStore, type OfflineStore, type OfflineStoredRow, sum } from '../src/index.js';
 import { memoryOffline, memoryOnline } from '../src/testing/index.js';
+import { equalValues, sampleIds } from '../src/audit/audit.js';
+import { FINGERPRINT_FEATURE } from '../src/schema/names.js';
 
 // README's "Audit": an inconsistent identifier gets the first cause that explains it. These fixed
 // cases sit on the edges of two of them: `delete-pending` (deleted online; the offline delete marker
@@ -20,6 +22,23 @@ const cardFields = {
   transform: (e: z.output<typeof source>) => ({ card_id: e.card_id, event_time: new Date(e.ts), amount: e.amount_cents / 100 }),
 } as const;
 const cards = defineFeatureGroup({ name: 'audit-edge-cards', ...cardFields });
+
+// First in the file: the options schema is built by the first audit a file runs, so this test is the
+// one that sees a change to its messages.
+describe('audit refuses what it cannot audit', () => {
+  it('refuses a store without an offline tier, a value that is not a group, and options it does not know, naming audit', async () => {
+    const onlineOnly = createFeatureStore({ online: memoryOnline(), offline: false });
+    await expect(audit(onlineOnly, cards)).rejects.toThrow('group "audit-edge-cards": an audit compares online with offline, and the store has no offline tier');
+    await expect(audit(onlineOnly, cards)).rejects.toMatchObject({ code: 'INVALID_CONFIG' });
+    await expect(audit(onlineOnly, undefined as never)).rejects.toThrow(/^audit: expected a feature group/);
+    await expect(audit(onlineOnly, cards, { sample: 'lots' as never })).rejects.toThrow(
+      'audit options.sample: expected how many identifiers to sample (a positive whole number) or a non-empty list of identifiers, got "lots"',
+    );
+    await expect(audit(onlineOnly, cards, { seed: 1.5 })).rejects.toThrow('audit options.seed: expected a whole number, got 1.5');
+    await expect(audit(onlineOnly, cards, { at: '2024-05-01' as never })).rejects.toThrow('audit options.at: expected a valid Date, got "2024-05-01"');
+    await expect(audit(onlineOnly, cards, { tolerance: '0.1' as never })).rejects.toThrow('audit options.tolerance: expected a number, 0 or more, got "0.1"');
+  });
+});
 
 describe('audit cause delete-pending, at the edge of what is visible offline', () => {
   // Offline rows written up to `at - availabilityDelay` (15 minutes by default) count as visible.
@@ -242,6 +261,23 @@ describe('audit cause late-events against unexplained', () => {
     await store.close();
   });
 
+  it('calls aggregates differing at another event time than the offline row unexplained, as it does a record only online', async () => {
+    const online = memoryOnline();
+    const offline = memoryOffline();
+    await offline.append(velocity, [{ record: velocity.codec.toRecord({ card_id: 'moved', event_time: EVENT, amount: 4, n_1h: 4, sum_1h: 10 }), writeTime: WRITTEN, apiInvocationTime: WRITTEN, isDeleted: false }]);
+    await online.put(velocity, [
+      velocity.codec.toRecord({ card_id: 'moved', event_time: new Date(EVENT.getTime() + MINUTE), amount: 4, n_1h: 3, sum_1h: 4 }),
+      velocity.codec.toRecord({ card_id: 'online-only', event_time: EVENT, amount: 4, n_1h: 3, sum_1h: 4 }),
+    ]);
+    const store = createFeatureStore({ online, offline });
+    const report = await audit(store, velocity, { sample: ['moved', 'online-only'], at });
+    expect(report.examples.map((e) => [e.id, e.cause])).toEqual([
+      ['moved', 'unexplained'],
+      ['online-only', 'unexplained'],
+    ]);
+    await store.close();
+  });
+
   it('calls a plain feature differing alone unexplained', async () => {
     const store = await storeWith({ 'plain-only': { amount: 4.5, n_1h: 4, sum_1h: 10 } });
     const report = await audit(store, velocity, { at });
@@ -259,5 +295,179 @@ describe('audit cause late-events against unexplained', () => {
     expect(report).toMatchObject({ sampled: 3, consistent: 1 });
     expect(report.causes).toMatchObject({ 'late-events': 1, unexplained: 1, fingerprint: 0, 'offline-lag': 0, 'ttl-expired': 0, 'delete-pending': 0 });
     await store.close();
+  });
+});
+
+describe('equalValues: how the audit compares an online and an offline value', () => {
+  it('takes a missing value (undefined or null) as equal only to another missing one', () => {
+    expect(equalValues(undefined, null, 0)).toBe(true);
+    expect(equalValues(null, undefined, 0)).toBe(true);
+    for (const [a, b] of [[null, 0], [0, null], [undefined, 0], [0, undefined], ['', null], [null, ''], [false, undefined]] as const) expect(equalValues(a, b, 0)).toBe(false);
+  });
+
+  it('compares dates by instant, numbers within the tolerance (bound included) and lists item by item', () => {
+    expect(equalValues(new Date(5), new Date(5), 0)).toBe(true);
+    expect(equalValues(new Date(5), new Date(6), 0)).toBe(false);
+    expect(equalValues(new Date(5), 5, 0)).toBe(false);
+    expect(equalValues(1, 1.25, 0.5)).toBe(true);
+    expect(equalValues(1, 1.5, 0.5)).toBe(true);
+    expect(equalValues(1, 1.75, 0.5)).toBe(false);
+    expect(equalValues(-1, 1, 1.5)).toBe(false);
+    expect(equalValues(Number.NaN, Number.NaN, 0)).toBe(true);
+    expect(equalValues(Number.NaN, 1, 0)).toBe(false);
+    expect(equalValues(1, Number.NaN, 0)).toBe(false);
+    expect(equalValues(1, '1', 0)).toBe(false);
+    expect(equalValues('1', 1, 0)).toBe(false);
+    expect(equalValues(['a', 'b'], ['a', 'b'], 0)).toBe(true);
+    expect(equalValues([1, 2], [1.25, 2], 0.5)).toBe(true);
+    expect(equalValues(['a'], ['a', 'b'], 0)).toBe(false);
+    expect(equalValues(['a', 'b'], ['a', 'c'], 0)).toBe(false);
+    expect(equalValues(['a'], 'a', 0)).toBe(false);
+    expect(equalValues('a', 'b', 0)).toBe(false);
+    expect(equalValues(1n, 2n, 0)).toBe(false);
+    expect(equalValues(2n, 2n, 0)).toBe(true);
+  });
+});
+
+describe('sampleIds', () => {
+  it('picks the same identifiers whatever order the store returned them in, once each, and other ones for another seed', () => {
+    const ids = Array.from({ length: 20 }, (_, i) => `id-${i}`);
+    const picked = sampleIds(ids, 5, 1);
+    expect(picked).toHaveLength(5);
+    expect(sampleIds([...ids].reverse(), 5, 1)).toEqual(picked);
+    expect(sampleIds([...ids, ...ids], 20, 1)).toHaveLength(20);
+    expect(sampleIds(ids, 5, 2)).not.toEqual(picked);
+  });
+});
+
+describe("audit's report, feature by feature", () => {
+  const typed = defineFeatureGroup({
+    name: 'audit-cells',
+    ...cardFields,
+    features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number(), n: z.number().int(), big: z.bigint(), seen: z.date(), note: z.string().optional() }),
+    transform: (e: z.output<typeof source>) => ({ card_id: e.card_id, event_time: new Date(e.ts), amount: e.amount_cents / 100, n: 1, big: 1n, seen: new Date(DAY), note: undefined }),
+  });
+  type Values = { amount: number; n: number; big: bigint; seen: Date; note?: string };
+  const base: Values = { amount: 1, n: 1, big: 1n, seen: new Date(DAY) };
+  const EVENT = new Date(DAY);
+  const WRITTEN = new Date(DAY + MINUTE);
+
+  async function storeWith(cards: Record<string, { online?: Values; offline?: Values }>): Promise<FeatureStore> {
+    const online = memoryOnline();
+    const offline = memoryOffline();
+    for (const [card_id, sides] of Object.entries(cards)) {
+      if (sides.online) await online.put(typed, [typed.codec.toRecord({ card_id, event_time: EVENT, ...sides.online })]);
+      if (sides.offline) {
+        await offline.append(typed, [{ record: typed.codec.toRecord({ card_id, event_time: EVENT, ...sides.offline }), writeTime: WRITTEN, apiInvocationTime: WRITTEN, isDeleted: false }]);
+      }
+    }
+    return createFeatureStore({ online, offline });
+  }
+
+  it('counts matches, mismatches and missing values per feature, with the spread of number differences, and names the inconsistent identifiers up to `examples`', async () => {
+    const store = await storeWith({
+      agrees: { online: base, offline: base },
+      differs: { online: { amount: 10.5, n: 3, big: 10n, seen: new Date(DAY + 1), note: 'x' }, offline: { amount: 10, n: 5, big: 7n, seen: new Date(DAY) } },
+      // Within the tolerance of 0.3: the same.
+      close: { online: { ...base, amount: 3.25 }, offline: { ...base, amount: 3.5 } },
+      'online-only': { online: base },
+      'offline-only': { offline: base },
+    });
+    const report = await audit(store, typed, { sample: ['agrees', 'differs', 'close', 'nowhere', 'online-only', 'offline-only'], tolerance: 0.3, examples: 2, at: new Date(DAY + 86_400_000) });
+    expect(report).toMatchObject({ sampled: 6, consistent: 3, consistencyRate: 0.5 });
+    // An elapsed time, not an instant.
+    expect(report.durationMs).toBeGreaterThanOrEqual(0);
+    expect(report.durationMs).toBeLessThan(3_600_000);
+    expect(Object.keys(report.features)).toEqual(['event_time', 'amount', 'n', 'big', 'seen', 'note']);
+    // Three identifiers agree, one differs, one is only online, one only offline.
+    const tallies = { match: 3, mismatch: 1, missingOnline: 1, missingOffline: 1, matchRate: 0.5, mismatchRate: 1 / 6 };
+    // Differences online - offline: 0 (agrees), 0.5 (differs, over the tolerance), -0.25 (close).
+    expect(report.features['amount']).toStrictEqual({ ...tallies, differences: { count: 3, min: -0.25, p50: 0, p95: 0.5, max: 0.5, meanAbs: 0.25 } });
+    expect(report.features['n']).toStrictEqual({ ...tallies, differences: { count: 3, min: -2, p50: 0, p95: 0, max: 0, meanAbs: 2 / 3 } });
+    // Big integers differ as numbers; equal ones add no difference.
+    expect(report.features['big']?.differences).toStrictEqual({ count: 1, min: 3, p50: 3, p95: 3, max: 3, meanAbs: 3 });
+    expect(report.features['seen']).toStrictEqual(tallies);
+    // A missing note is no difference, whichever side has no record.
+    expect(report.features['note']).toStrictEqual({ match: 5, mismatch: 1, missingOnline: 0, missingOffline: 0, matchRate: 5 / 6, mismatchRate: 1 / 6 });
+    expect(report.features['event_time']).toMatchObject({ match: 4, mismatch: 0, missingOnline: 1, missingOffline: 1 });
+    expect(report.causes).toMatchObject({ unexplained: 3 });
+    expect(report.examples.map((e) => [e.id, e.cause, e.features])).toEqual([
+      ['differs', 'unexplained', ['amount', 'n', 'big', 'seen', 'note']],
+      ['online-only', 'unexplained', ['event_time', 'amount', 'n', 'big', 'seen']],
+    ]);
+    await store.close();
+  });
+
+  it('calls no fingerprint cause when the online record carries no fingerprint (written by code that sets none)', async () => {
+    const online = memoryOnline();
+    const offline = memoryOffline();
+    const record = typed.codec.toRecord({ card_id: 'c', event_time: EVENT, ...base, amount: 2 });
+    await online.put(typed, [record.filter((f) => f.FeatureName !== FINGERPRINT_FEATURE)]);
+    await offline.append(typed, [{ record: typed.codec.toRecord({ card_id: 'c', event_time: EVENT, ...base }), writeTime: WRITTEN, apiInvocationTime: WRITTEN, isDeleted: false }]);
+    const store = createFeatureStore({ online, offline });
+    const report = await audit(store, typed, { sample: ['c'], at: new Date(DAY + 86_400_000) });
+    expect(report.examples.map((e) => e.cause)).toEqual(['unexplained']);
+    await store.close();
+  });
+
+  it('calls no fingerprint cause when the offline row carries no fingerprint (it reads as null)', async () => {
+    const online = memoryOnline();
+    const offline = memoryOffline();
+    await online.put(typed, [typed.codec.toRecord({ card_id: 'c', event_time: EVENT, ...base, amount: 2 })]);
+    const record = typed.codec.toRecord({ card_id: 'c', event_time: EVENT, ...base }).filter((f) => f.FeatureName !== FINGERPRINT_FEATURE);
+    await offline.append(typed, [{ record, writeTime: WRITTEN, apiInvocationTime: WRITTEN, isDeleted: false }]);
+    const store = createFeatureStore({ online, offline });
+    expect((await offline.scan(typed))[0]?.[FINGERPRINT_FEATURE]).toBeNull();
+    const report = await audit(store, typed, { sample: ['c'], at: new Date(DAY + 86_400_000) });
+    expect(report.examples.map((e) => e.cause)).toEqual(['unexplained']);
+    await store.close();
+  });
+
+  it('samples by its seed (1 by default) among the identifiers the offline store has, leaving out rows without one', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `card-${String(i).padStart(2, '0')}`);
+    // Every identifier differs online, so the examples name the whole sample.
+    const store = await storeWith(Object.fromEntries(ids.map((id) => [id, { online: { ...base, amount: 2 }, offline: base }])));
+    const { offline } = await store.backends();
+    const withKeyless: OfflineStore = { ...(offline as OfflineStore), scan: async (group) => [...(await (offline as OfflineStore).scan(group)), { ...(await (offline as OfflineStore).scan(group))[0], card_id: null } as unknown as OfflineStoredRow] };
+    const sampled = createFeatureStore({ online: (await store.backends()).online, offline: withKeyless });
+    const examples = async (seed?: number) =>
+      (await audit(sampled, typed, { sample: 4, at: new Date(DAY + 86_400_000), ...(seed === undefined ? {} : { seed }) })).examples.map((e) => e.id).sort();
+    expect(await examples()).toEqual([...sampleIds(ids, 4, 1)].sort());
+    expect(await examples(7)).toEqual([...sampleIds(ids, 4, 7)].sort());
+    expect(await examples(7)).not.toEqual(await examples(1));
+    expect((await audit(sampled, typed, { sample: 100, at: new Date(DAY + 86_400_000) })).sampled).toBe(12);
+  });
+});
+
+describe('audit cause offline-lag, only for a newer online record whose own row is not visible yet', () => {
+  const T0 = DAY;
+  const T1 = DAY + 10 * MINUTE;
+  const T2 = DAY + 20 * MINUTE;
+  const AT = new Date(DAY + 3 * 3_600_000);
+  // Visible: written two hours before AT (the delay is 15 minutes); not yet: written a minute before AT.
+  const VISIBLE = new Date(DAY + 3_600_000);
+  const PENDING = new Date(AT.getTime() - MINUTE);
+
+  async function storeWith(rows: { at: number; amount: number; written: Date; deleted?: boolean }[], served: { at: number; amount: number }): Promise<FeatureStore> {
+    const online = memoryOnline();
+    const offline = memoryOffline();
+    const recordOf = (at: number, amount: number) => cards.codec.toRecord({ card_id: 'c', event_time: new Date(at), amount });
+    await online.put(cards, [recordOf(served.at, served.amount)]);
+    await offline.append(cards, rows.map((r) => ({ record: recordOf(r.at, r.amount), writeTime: r.written, apiInvocationTime: r.written, isDeleted: r.deleted ?? false })));
+    return createFeatureStore({ online, offline });
+  }
+  const causeOf = async (store: FeatureStore) => (await audit(store, cards, { sample: ['c'], at: AT })).examples.map((e) => e.cause);
+
+  it('is offline-lag when a pending row has the online event time', async () => {
+    expect(await causeOf(await storeWith([{ at: T0, amount: 1, written: VISIBLE }, { at: T1, amount: 2, written: PENDING }], { at: T1, amount: 2 }))).toEqual(['offline-lag']);
+  });
+
+  it('is not when the pending row has another event time, or is a delete marker', async () => {
+    expect(await causeOf(await storeWith([{ at: T0, amount: 1, written: VISIBLE }, { at: T2, amount: 3, written: PENDING }], { at: T1, amount: 2 }))).toEqual(['unexplained']);
+    expect(await causeOf(await storeWith([{ at: T0, amount: 1, written: VISIBLE }, { at: T1, amount: 2, written: PENDING, deleted: true }], { at: T1, amount: 2 }))).toEqual(['unexplained']);
+  });
+
+  it('is not when the online record is no newer than the visible row it differs from', async () => {
+    expect(await causeOf(await storeWith([{ at: T1, amount: 1, written: VISIBLE }, { at: T1, amount: 2, written: PENDING }], { at: T1, amount: 2 }))).toEqual(['unexplained']);
   });
 });

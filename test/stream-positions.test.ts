@@ -9,6 +9,7 @@ import { kafkaEvent, kinesisEvent, memoryAggregationState, memoryOffline, memory
 import { cardActivity, cardVelocity } from './fixtures/groups.js';
 import { createFeatureTable } from './setup/tables.js';
 import { onlineRefusing } from './fixtures/stores.js';
+import { compareSequence, streamOrderOf } from '../src/pipeline/reducer.js';
 
 const START = Date.UTC(2024, 4, 1, 12);
 
@@ -188,5 +189,38 @@ describe.each(stateBackends)('the redelivery guard compares Kinesis sequence num
 
   it('takes a shorter, smaller sequence number after a 56-digit one for a redelivery, though text would sort it last', async () => {
     expect(await run(['49590338271490256608559692538361571095921575989136588898'], ['9'])).toMatchObject({ duplicate: 1, n: 1 });
+  });
+});
+
+describe("the redelivery guard's stream keys and order", () => {
+  it('keys each stream as the aggregation state has stored it: a changed key would apply redelivered records again after a deployment', () => {
+    expect(streamOrderOf({ source: 'kinesis', shardId: 'shardId-000000000001', sequenceNumber: '42' })).toEqual({ stream: 'kinesis:shardId-000000000001', seq: '42' });
+    expect(streamOrderOf({ source: 'sqs', messageGroupId: 'card-7', sequenceNumber: '18' })).toEqual({ stream: 'sqs:card-7', seq: '18' });
+    expect(streamOrderOf({ sequenceNumber: '5' })).toEqual({ stream: 'stream:', seq: '5' });
+    expect(streamOrderOf({ source: 'msk', topic: 'cards', partition: 3, offset: '9' })).toEqual({ stream: 'msk:cards-3', seq: '9' });
+    expect(streamOrderOf({ topic: 'cards', offset: '9' })).toEqual({ stream: 'kafka:cards-0', seq: '9' });
+    expect(streamOrderOf({ topic: 'cards', partition: 0, offset: '9' })).toEqual({ stream: 'kafka:cards-0', seq: '9' });
+  });
+
+  it('gives no order where the source has none: no position, an offset without a topic, a topic without an offset', () => {
+    expect(streamOrderOf(undefined)).toBeUndefined();
+    expect(streamOrderOf({ source: 'sqs', messageId: 'm-1' })).toBeUndefined();
+    expect(streamOrderOf({ offset: '9' })).toBeUndefined();
+    expect(streamOrderOf({ topic: 'cards', partition: 1 })).toBeUndefined();
+  });
+
+  it('compares digits by value, leading zeros aside, and anything else as text', () => {
+    expect(compareSequence('10', '9')).toBeGreaterThan(0);
+    expect(compareSequence('9', '10')).toBeLessThan(0);
+    // Every leading zero goes: 0009 is 9.
+    expect(compareSequence('0009', '10')).toBeLessThan(0);
+    expect(compareSequence('10', '0009')).toBeGreaterThan(0);
+    expect(compareSequence('42', '42')).toBe(0);
+    // Not digits on one side: as text, where 'a' sorts after '10'.
+    expect(compareSequence('a', '10')).toBeGreaterThan(0);
+    expect(compareSequence('10', 'a')).toBeLessThan(0);
+    expect(compareSequence('b', 'a')).toBe(1);
+    expect(compareSequence('a', 'b')).toBe(-1);
+    expect(compareSequence('a', 'a')).toBe(0);
   });
 });

@@ -217,8 +217,10 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
     function causeOf(): AuditCause {
       const later = (rowsById.get(id) ?? []).filter((r) => !isVisible(r));
       if (onlineRecord && offlineRow) {
+        // A side without a fingerprint (written by code that sets none; offline it reads as null) tells nothing.
         const onlineFingerprint = onlineRecord.find((f) => f.FeatureName === FINGERPRINT_FEATURE)?.ValueAsString;
-        if (onlineFingerprint !== undefined && offlineRow[FINGERPRINT_FEATURE] !== undefined && onlineFingerprint !== offlineRow[FINGERPRINT_FEATURE]) return 'fingerprint';
+        const offlineFingerprint = offlineRow[FINGERPRINT_FEATURE] ?? undefined;
+        if (onlineFingerprint !== undefined && offlineFingerprint !== undefined && onlineFingerprint !== offlineFingerprint) return 'fingerprint';
       }
       if (onlineRecord) {
         const onlineMs = parseEventTime(eventTimeType, onlineRecord.find((f) => f.FeatureName === group.eventTime)?.ValueAsString ?? '') ?? Number.NaN;
