@@ -1,6 +1,6 @@
 /** Why an identifier's online record and its offline value differ, where it can be told. */
 export type AuditCause =
-  /** The online record was written by other code: its `skewless_fingerprint` differs from the offline row's. */
+  /** The online record was written by other code: both sides carry a `skewless_fingerprint`, and they differ. */
   | 'fingerprint'
   /** The online record is newer than what the offline store shows after its availability delay. */
   | 'offline-lag'
