@@ -428,7 +428,15 @@ describe("audit's report, feature by feature", () => {
     // Every identifier differs online, so the examples name the whole sample.
     const store = await storeWith(Object.fromEntries(ids.map((id) => [id, { online: { ...base, amount: 2 }, offline: base }])));
     const { offline } = await store.backends();
-    const withKeyless: OfflineStore = { ...(offline as OfflineStore), scan: async (group) => [...(await (offline as OfflineStore).scan(group)), { ...(await (offline as OfflineStore).scan(group))[0], card_id: null } as unknown as OfflineStoredRow] };
+    const rows = offline as OfflineStore;
+    // An offline store of your own that also holds a row without an identifier.
+    const withKeyless: OfflineStore = {
+      ...rows,
+      scan: async (group) => {
+        const scanned = await rows.scan(group);
+        return [...scanned, { ...scanned[0], card_id: null } as unknown as OfflineStoredRow];
+      },
+    };
     const sampled = createFeatureStore({ online: (await store.backends()).online, offline: withKeyless });
     const examples = async (seed?: number) =>
       (await audit(sampled, typed, { sample: 4, at: new Date(DAY + 86_400_000), ...(seed === undefined ? {} : { seed }) })).examples.map((e) => e.id).sort();

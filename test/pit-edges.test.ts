@@ -16,25 +16,20 @@ import { type AthenaLake, athenaLake } from './fixtures/athena-lake.js';
 // delete marker or has expired by t (the group's TTL). These fixed cases sit on the edges of that
 // rule, and every engine must land on the same side of each.
 
-const scores = defineFeatureGroup({
-  name: 'pit-edges',
+const rowSource = z.object({ id: z.string(), t: z.date(), v: z.number() });
+/** What the groups of the rows (id, t, v) share: keys, schemas and a transform that passes rows through. */
+const rowFields = {
   recordIdentifier: 'id',
   eventTime: 't',
-  source: z.object({ id: z.string(), t: z.date(), v: z.number() }),
-  features: z.object({ id: z.string(), t: z.date(), v: z.number() }),
-  transform: (e) => e,
-});
+  source: rowSource,
+  features: rowSource,
+  transform: (e: z.output<typeof rowSource>) => e,
+} as const;
+
+const scores = defineFeatureGroup({ name: 'pit-edges', ...rowFields });
 
 /** The same rows in a group whose records live one minute online. */
-const expiring = defineFeatureGroup({
-  name: 'pit-edges-ttl',
-  recordIdentifier: 'id',
-  eventTime: 't',
-  ttl: { Unit: 'Minutes', Value: 1 },
-  source: z.object({ id: z.string(), t: z.date(), v: z.number() }),
-  features: z.object({ id: z.string(), t: z.date(), v: z.number() }),
-  transform: (e) => e,
-});
+const expiring = defineFeatureGroup({ name: 'pit-edges-ttl', ...rowFields, ttl: { Unit: 'Minutes', Value: 1 } });
 /**
  * Rows tied in every time column are told apart by the other feature values, in the order the group
  * defines them: a text, a number that may be missing, then `v`.
@@ -48,15 +43,7 @@ const valued = defineFeatureGroup({
   transform: (e) => e,
 });
 /** The rows of `pit-edges` in a group that stores its event time as epoch seconds (Fractional), fraction and all. */
-const seconds = defineFeatureGroup({
-  name: 'pit-edges-seconds',
-  recordIdentifier: 'id',
-  eventTime: 't',
-  eventTimeFormat: 'epoch-seconds',
-  source: z.object({ id: z.string(), t: z.date(), v: z.number() }),
-  features: z.object({ id: z.string(), t: z.date(), v: z.number() }),
-  transform: (e) => e,
-});
+const seconds = defineFeatureGroup({ name: 'pit-edges-seconds', ...rowFields, eventTimeFormat: 'epoch-seconds' });
 type Group = typeof scores | typeof expiring | typeof valued | typeof seconds;
 
 /** One offline row: its key, event time, API invocation time, write time (epoch ms) and value, or a delete marker. */
