@@ -1,28 +1,21 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { buildSync } from 'esbuild';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backfill, type BackfillProgress, backfillShard, createFeatureStore, csvFile, type DeadLetterMessage, type FeatureStore, fromRecords, ndjsonFile, parquetFile, planBackfill } from '../src/index.js';
-import { runBackfillCommand } from '../src/cli/backfill.js';
-import { backfillOnWorkers, localOffline, localOnline, localStores } from '../src/local/index.js';
+import { backfill, type BackfillProgress, backfillShard, ConfigurationError, createFeatureStore, csvFile, type DeadLetterMessage, type FeatureStore, fromRecords, ndjsonFile, parquetFile, planBackfill, type BackfillOptions } from '../src/index.js';
+import { localOffline, localOnline } from '../src/local/index.js';
+import { type BackfillBackends, runBackfill } from '../src/backfill/backfill.js';
 import { decodeOfflineParquet } from '../src/offline/parquet.js';
-import { memoryOffline, memoryOnline } from '../src/testing/index.js';
+import { memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
+import { txn, velocity } from './contracts/aggregation-state.js';
+import { cardEvent as event } from './fixtures/card-events.js';
 import { cardActivity } from './fixtures/groups.js';
 
 const root = mkdtempSync(join(tmpdir(), 'skewless-backfill-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 let dirs = 0;
 const fresh = () => join(root, `run-${dirs++}`);
-
-const event = (i: number) => ({
-  card_id: `card-${i % 37}`,
-  amount_cents: i,
-  country: i % 3 ? 'US' : 'FR',
-  ts: new Date(Date.UTC(2024, 0, 1) + i * 60_000).toISOString(),
-});
 
 function localStore(dir: string): FeatureStore {
   return createFeatureStore({ dir, online: localOnline({ memory: true }), offline: localOffline({ dir: join(dir, 'offline') }) });
@@ -286,115 +279,6 @@ describe('backfill sources', () => {
   });
 });
 
-describe('backfillOnWorkers', () => {
-  // Worker threads run JavaScript: the worker and the definitions are bundled from src for the test.
-  const built = join(fileURLToPath(new URL('.', import.meta.url)), '.tmp', `workers-${process.pid}`);
-  const external = ['@duckdb/node-api', 'zod', 'hyparquet', 'hyparquet-writer'];
-  buildSync({ entryPoints: [fileURLToPath(new URL('../src/local/backfill-thread.ts', import.meta.url))], outfile: join(built, 'worker.mjs'), bundle: true, platform: 'node', format: 'esm', external, logLevel: 'error' });
-  buildSync({ entryPoints: [fileURLToPath(new URL('./fixtures/groups.ts', import.meta.url))], outfile: join(built, 'groups.mjs'), bundle: true, platform: 'node', format: 'esm', external, logLevel: 'error' });
-  afterAll(() => rmSync(built, { recursive: true, force: true }));
-  const base = { definitions: join(built, 'groups.mjs'), group: 'card-activity', workerScript: join(built, 'worker.mjs'), chunkSize: 200 };
-
-  it('runs shards on worker threads; a run killed midway resumes and ends with exactly the rows of an uninterrupted run', async () => {
-    const file = join(root, 'workers.ndjson');
-    writeFileSync(file, Array.from({ length: 6000 }, (_, i) => JSON.stringify(i % 500 === 7 ? { bad: i } : event(i))).join('\n'));
-    const shards = await planBackfill(cardActivity, { from: ndjsonFile(file), shards: 4 });
-
-    const wholeDir = fresh();
-    const whole = await backfillOnWorkers({ ...base, shards, workers: 2, dir: wholeDir });
-    expect(whole).toMatchObject({ records: 6000, written: 5988, poison: 12 });
-
-    const dir = fresh();
-    const checkpointDir = join(dir, 'checkpoints');
-    const controller = new AbortController();
-    let reports = 0;
-    await expect(
-      backfillOnWorkers({
-        ...base,
-        shards,
-        workers: 2,
-        dir,
-        checkpointDir,
-        signal: controller.signal,
-        onProgress: () => {
-          if (++reports === 5) controller.abort();
-        },
-      }),
-    ).rejects.toThrow('aborted');
-    const progress: number[] = [];
-    const resumed = await backfillOnWorkers({ ...base, shards, workers: 2, dir, checkpointDir, onProgress: (p) => progress.push(p.fraction) });
-    // Some shards resumed after their checkpoint, so this run read fewer rows than the whole input.
-    expect(resumed.shards.some((s) => s.resumedAtChunk > 0)).toBe(true);
-    expect(resumed.records).toBeLessThan(6000);
-    expect(progress.at(-1)).toBe(1);
-
-    const read = async (at: string) => {
-      const offline = await localOffline({ dir: join(at, 'offline') });
-      const rows = await offline.scan(cardActivity);
-      await offline.close();
-      return rows.map((r) => `${r['card_id']}|${String(r['event_time'])}|${r['amount']}`).sort();
-    };
-    const rows = await read(dir);
-    expect(rows).toHaveLength(5988);
-    expect(rows).toEqual(await read(wholeDir));
-  });
-
-  it('runs several shards on one worker, and a shard failing after others succeeded fails the run with its reason', async () => {
-    const good = join(root, 'lane-good.ndjson');
-    const gone = join(root, 'lane-gone.ndjson');
-    writeFileSync(good, Array.from({ length: 900 }, (_, i) => JSON.stringify(event(i))).join('\n'));
-    writeFileSync(gone, JSON.stringify(event(900)));
-    const shards = await planBackfill(cardActivity, { from: [ndjsonFile(good), ndjsonFile(gone)], shards: 4 });
-    const dir = fresh();
-    const goodShards = shards.filter((shard) => !JSON.stringify(shard).includes('lane-gone'));
-    expect(goodShards.length).toBeGreaterThan(1);
-    const ok = await backfillOnWorkers({ ...base, shards: goodShards, workers: 1, dir });
-    expect(ok).toMatchObject({ records: 900, written: 900 });
-    expect(ok.shards).toHaveLength(goodShards.length);
-    rmSync(gone);
-    const goneLast = [...goodShards, ...shards.filter((shard) => !goodShards.includes(shard))];
-    await expect(backfillOnWorkers({ ...base, shards: goneLast, workers: 1, dir: fresh() })).rejects.toThrow(/backfill shard \d+ failed: ndjsonFile: no file at /);
-  });
-
-  it.each([[['--max-old-space-size=512']], [['--input-type=module']], [['--input-type=module', '--max-old-space-size=512']]])(
-    'starts its workers in a process started with %j',
-    async (flags) => {
-      const file = join(root, 'flags.ndjson');
-      writeFileSync(file, Array.from({ length: 50 }, (_, i) => JSON.stringify(event(i))).join('\n'));
-      const shards = await planBackfill(cardActivity, { from: ndjsonFile(file), shards: 2 });
-      const before = [...process.execArgv];
-      process.execArgv.push(...flags);
-      try {
-        expect(await backfillOnWorkers({ ...base, shards, workers: 2, dir: fresh() })).toMatchObject({ records: 50, written: 50 });
-      } finally {
-        process.execArgv.splice(0, process.execArgv.length, ...before);
-      }
-    },
-  );
-
-  it('is what `skewless backfill --workers 2 --to both` runs, with progress and a JSON summary', async () => {
-    const dir = fresh();
-    const ndjson = join(root, 'cli.ndjson');
-    const csv = join(root, 'cli.csv');
-    writeFileSync(ndjson, Array.from({ length: 3000 }, (_, i) => JSON.stringify(event(i))).join('\n'));
-    writeFileSync(csv, ['card_id,amount_cents,country,ts', ...Array.from({ length: 500 }, (_, i) => { const e = event(3000 + i); return `${e.card_id},${e.amount_cents},${e.country},${e.ts}`; }), 'card-x,oops,US,2024-01-01T00:00:00.000Z'].join('\n'));
-    const out: string[] = [];
-    const progress: string[] = [];
-    const code = await runBackfillCommand(
-      { definitions: base.definitions, group: 'card-activity', from: [ndjson, csv], to: 'both', workers: 2, dir, chunkSize: 500, json: true, workerScript: base.workerScript },
-      (line) => out.push(line),
-      { isTTY: false, write: (text: string) => progress.push(text) !== 0 } as never,
-    );
-    expect(code).toBe(0);
-    expect(JSON.parse(out[0] as string)).toMatchObject({ group: 'card-activity', to: 'both', records: 3501, written: 3500, poison: 1 });
-    expect(progress.at(-1)).toMatch(/100%/);
-    const store = createFeatureStore(localStores({ dir }));
-    // Online: the latest of each card across both files (the CSV holds the later events).
-    expect((await store.get(cardActivity, `card-${(3499) % 37}`))?.amount).toBe(34.99);
-    await store.close();
-  });
-});
-
 describe('backfill resume edges', () => {
   /** A backfill of `file` with a checkpoint that is killed after `after` chunks. */
   async function killedAfter(store: FeatureStore, group: typeof cardActivity, file: string, checkpoint: string, after: number): Promise<void> {
@@ -462,5 +346,167 @@ describe('backfill resume edges', () => {
     const stream = createFeatureStore({ online: memoryOnline(), offline: false });
     await stream.ingest(cardActivity, rows);
     expect(await stream.get(cardActivity, 'tie')).toEqual(await store.get(cardActivity, 'tie'));
+  });
+});
+
+describe('backfill progress, targets and replay order, counted by hand', () => {
+  const NOW = Date.UTC(2024, 6, 1, 9, 30);
+  const memoryStore = () => createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir: fresh(), now: () => NOW });
+
+  it('reports progress after every chunk by how far the written chunks reach, with the time left at the rate so far', async () => {
+    const store = memoryStore();
+    const progress: BackfillProgress[] = [];
+    const events = Array.from({ length: 3000 }, (_, i) => (i === 1500 ? { bad: i } : event(i)));
+    const summary = await backfill(store, cardActivity, { from: events, chunkSize: 500, concurrency: 1, onProgress: (p) => progress.push(p) });
+    expect(summary).toMatchObject({ records: 3000, written: 2999, poison: 1, chunks: 6, resumedAtChunk: 0 });
+    // An array is read 1,000 rows a block: a chunk reaches as far as the block it was filled from.
+    expect(progress.map((p) => p.fraction)).toEqual([1 / 3, 1 / 3, 2 / 3, 2 / 3, 1, 1, 1]);
+    expect(progress.map((p) => p.done)).toEqual([500, 1000, 1500, 2000, 2500, 3000, 3000]);
+    expect(progress.map((p) => p.written)).toEqual([500, 1000, 1500, 1999, 2499, 2999, 2999]);
+    expect(progress.map((p) => p.poison)).toEqual([0, 0, 0, 1, 1, 1, 1]);
+    for (const p of progress) {
+      const fraction = p.fraction as number;
+      expect(p.etaSeconds).toBeCloseTo(fraction === 1 ? 0 : ((p.elapsedMs / 1000) * (1 - fraction)) / fraction, 9);
+      expect(p.recordsPerSecond).toBe(p.elapsedMs > 0 ? Math.round((p.done * 1000) / p.elapsedMs) : 0);
+    }
+    expect(summary.recordsPerSecond).toBe(summary.durationMs > 0 ? Math.round(3_000_000 / summary.durationMs) : 3000);
+    // Offline rows and rejects carry the store's clock.
+    const { offline } = await store.backends();
+    const rows = await (offline as NonNullable<typeof offline>).scan(cardActivity);
+    expect(new Set(rows.map((r) => `${String(r['write_time'])}|${String(r['api_invocation_time'])}`))).toEqual(new Set([`${new Date(NOW)}|${new Date(NOW)}`]));
+    expect(readRejects(summary.rejectsFile)).toMatchObject([{ deadLetteredAt: new Date(NOW).toISOString(), raw: { bad: 1500 } }]);
+  });
+
+  it('measures progress over a range from its start, and a range past the end of the source up to that end', async () => {
+    const events = Array.from({ length: 3000 }, (_, i) => event(i));
+    const fractions = async (range: { start: number; end: number }) => {
+      const progress: (number | undefined)[] = [];
+      const summary = await backfill(memoryStore(), cardActivity, { from: events, range, chunkSize: 500, concurrency: 1, onProgress: (p) => progress.push(p.fraction) });
+      return { records: summary.records, progress };
+    };
+    expect(await fractions({ start: 1000, end: 2500 })).toEqual({ records: 1500, progress: [2 / 3, 2 / 3, 1, 1] });
+    expect(await fractions({ start: 2000, end: 5000 })).toEqual({ records: 1000, progress: [1, 1, 1] });
+  });
+
+  it('reports no fraction and no time left for a source of unknown size', async () => {
+    function* generate() {
+      for (let i = 0; i < 1200; i++) yield event(i);
+    }
+    const progress: BackfillProgress[] = [];
+    const summary = await backfill(memoryStore(), cardActivity, { from: generate(), chunkSize: 500, onProgress: (p) => progress.push(p) });
+    expect(summary).toMatchObject({ records: 1200, written: 1200, chunks: 3, rejectsFile: undefined });
+    expect(progress.map((p) => [p.done, p.fraction, p.etaSeconds])).toEqual([
+      [500, undefined, undefined],
+      [1000, undefined, undefined],
+      [1200, undefined, undefined],
+      [1200, undefined, undefined],
+    ]);
+  });
+
+  it('counts online outcomes: a second run over the same rows is stale, a store that fails counts failures', async () => {
+    const events = Array.from({ length: 100 }, (_, i) => event(i));
+    const store = memoryStore();
+    expect((await backfill(store, cardActivity, { from: events, to: 'online' })).online).toEqual({ applied: 37, stale: 0, accepted: 0, failed: 0 });
+    const again = await backfill(store, cardActivity, { from: events, to: 'online' });
+    expect(again).toMatchObject({ records: 100, written: 100, online: { applied: 0, stale: 37, accepted: 0, failed: 0 } });
+    // A store answering with errors (say, throttling) for every record.
+    const inner = memoryOnline();
+    const failing = Object.assign(Object.create(inner) as typeof inner, { put: async (_g: unknown, records: readonly unknown[]) => records.map(() => new Error('throttled')) });
+    const failed = await backfill(createFeatureStore({ online: failing, offline: false }), cardActivity, { from: events, to: 'online' });
+    expect(failed.online).toEqual({ applied: 0, stale: 0, accepted: 0, failed: 37 });
+    // An offline backfill says nothing of online writes.
+    expect(await backfill(store, cardActivity, { from: events })).not.toHaveProperty('online');
+  });
+
+  it('refuses a target whose store is missing, and an online store that also writes offline', async () => {
+    // A store always has an online tier; the backends a shard handler assembles may lack either.
+    const noOnline: BackfillBackends = { online: undefined, offline: memoryOffline(), dir: fresh(), now: () => NOW };
+    const noOffline: BackfillBackends = { online: memoryOnline(), offline: undefined, dir: fresh(), now: () => NOW };
+    const from = [event(1)];
+    for (const [backends, to, message] of [
+      [noOnline, 'online', 'group "card-activity": backfill to "online" needs an online store'],
+      [noOnline, 'both', 'group "card-activity": backfill to "both" needs an online store'],
+      [noOffline, 'offline', 'group "card-activity": backfill to "offline" needs an offline store'],
+      [noOffline, 'both', 'group "card-activity": backfill to "both" needs an offline store'],
+    ] as const) {
+      await expect(runBackfill(cardActivity, { from, to }, backends)).rejects.toThrow(expect.objectContaining({ name: 'BackendError', message }));
+    }
+    expect(await runBackfill(cardActivity, { from }, noOnline)).toMatchObject({ written: 1 });
+    expect(await runBackfill(cardActivity, { from, to: 'online' }, noOffline)).toMatchObject({ written: 1 });
+    const inner = memoryOnline();
+    const writesOffline = Object.assign(Object.create(inner) as typeof inner, { writesOffline: true });
+    const sageMakerLike = createFeatureStore({ online: writesOffline, offline: memoryOffline() });
+    for (const to of ['online', 'both'] as const) {
+      await expect(backfill(sageMakerLike, cardActivity, { from, to })).rejects.toThrow(
+        `group "card-activity": the online store also writes offline, so a backfill to "${to}" would add only the latest records offline; backfill offline, then online with sageMakerOnline({ targetStores: ['OnlineStore'] })`,
+      );
+    }
+    expect(await backfill(sageMakerLike, cardActivity, { from })).toMatchObject({ written: 1 });
+  });
+});
+
+describe('aggregation backfills: replay order, refusals and the state handed to the stream', () => {
+  const minuteOf = (row: Record<string, unknown>) => new Date(String(row['event_time'])).getUTCMinutes();
+  /** Each offline row's count over the hour, by the minute of its event time, and the late events. */
+  async function replayed(events: readonly Record<string, unknown>[], order?: BackfillOptions['order']) {
+    const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir: fresh() });
+    const summary = await backfill(store, velocity, { from: events, ...(order ? { order } : {}) });
+    const { offline } = await store.backends();
+    const rows = await (offline as NonNullable<typeof offline>).scan(velocity);
+    return { late: summary.late, counts: Object.fromEntries(rows.map((r) => [minuteOf(r), Number(r['n_1h'])])), summary };
+  }
+  // One card at minutes 0, 30, 20 and 40: minute 20 is 10 minutes behind minute 30, beyond the
+  // default lateness (5 minutes), when it arrives after it.
+  const at = (arrivals: readonly unknown[]) => [0, 30, 20, 40].map((minute, i) => ({ ...txn('c1', minute, 1), ...(arrivals[i] === undefined ? {} : { arrival: arrivals[i] }) }));
+  const inArrivalOrder = { late: 1, counts: { 0: 1, 30: 2, 40: 3 } };
+  const inTimeOrder = { late: 0, counts: { 0: 1, 20: 2, 30: 3, 40: 4 } };
+
+  it('replays by the arrival column, as epoch ms, ISO-8601 text, a Date, or sequence digits compared as numbers', async () => {
+    const minute = (m: number) => Date.UTC(2024, 4, 1, 11, m);
+    for (const arrivals of [
+      [minute(0), minute(1), minute(2), minute(3)],
+      [minute(0), minute(1), minute(2), minute(3)].map((ms) => new Date(ms).toISOString()),
+      [minute(0), minute(1), minute(2), minute(3)].map((ms) => new Date(ms)),
+      // Compared as text, '10' < '100' < '11' < '9' would replay minute 30 first and leave two late.
+      ['9', '10', '100', '11'],
+      [9n, 10n, 100n, 11n],
+    ]) {
+      expect(await replayed(at(arrivals))).toMatchObject(inArrivalOrder);
+    }
+    // Without an arrival, an event's time stands in for it; with no arrival at all, that is time order.
+    expect(await replayed(at([]))).toMatchObject(inTimeOrder);
+    expect(await replayed(at([]), 'event-time')).toMatchObject(inTimeOrder);
+    expect(await replayed(at([]), 'source')).toMatchObject(inArrivalOrder);
+    expect(await replayed(at([3, 2, 1, 0]), { arrival: 'arrival' })).toMatchObject({ late: 3, counts: { 40: 1 } });
+    // A named column; arrivals that tie keep source order.
+    const renamed = at([]).map((e, i) => ({ ...e, seen: [5, 5, 5, 5][i] }));
+    expect(await replayed(renamed, { arrival: 'seen' })).toMatchObject(inArrivalOrder);
+  });
+
+  it('refuses a range, and a source it can read only once', async () => {
+    const events = at([]);
+    const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir: fresh() });
+    await expect(backfill(store, velocity, { from: events, range: { start: 0, end: 2 } })).rejects.toThrow(
+      `group "card-velocity" has aggregations: its backfill replays every entity's whole history in order, so it cannot run on a range of the source`,
+    );
+    function* once() {
+      yield* events;
+    }
+    await expect(backfill(store, velocity, { from: once() })).rejects.toThrow(
+      `group "card-velocity" has aggregations: its backfill reads the source twice (replay, then write), and records can be read once; pass an array or a file`,
+    );
+    await expect(backfill(store, velocity, { from: once() })).rejects.toBeInstanceOf(ConfigurationError);
+  });
+
+  it('hands the state of every entity to the stream in pages, and fails with the error a page returns', async () => {
+    const events = Array.from({ length: 2001 }, (_, i) => txn(`card-${i}`, i % 60, 1));
+    const state = memoryAggregationState();
+    const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: state, dir: fresh() });
+    expect((await backfill(store, velocity, { from: events, to: 'online' })).aggregationState).toEqual({ seeded: 2001, kept: 0 });
+    // Offline only: the stream's state is not touched.
+    expect(await backfill(createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: memoryAggregationState(), dir: fresh() }), velocity, { from: events })).not.toHaveProperty('aggregationState');
+    const refusing = Object.assign(Object.create(state) as typeof state, { save: async (_g: unknown, updates: readonly unknown[]) => updates.map(() => new Error('state table is gone')) });
+    const broken = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: refusing, dir: fresh() });
+    await expect(backfill(broken, velocity, { from: events.slice(0, 3), to: 'online' })).rejects.toThrow('state table is gone');
   });
 });

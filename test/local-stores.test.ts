@@ -25,6 +25,46 @@ describe('local online store on disk', () => {
     expect((await second.get(contractGroup, 'persisted'))?.record).toEqual(contractRecord('persisted', '2024-05-01T12:00:00Z', 3));
     await second.close();
   });
+
+  // The log table orders an identifier's rows by a sequence number that a reopened store continues
+  // after the highest one it read, whatever order DuckDB hands the rows back in.
+  it('keeps the newest write of every identifier across reopens, each reopen writing over the last', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-online-'));
+    const ids = Array.from({ length: 40 }, (_, i) => `id-${i}`);
+    const hour = (h: number) => `2024-05-01T${String(h).padStart(2, '0')}:00:00Z`;
+    for (let round = 0; round < 3; round++) {
+      const store = await localOnline({ dir });
+      // The first round writes one identifier only (its row's sequence is 0); later rounds write all.
+      await store.put(contractGroup, (round === 0 ? ids.slice(0, 1) : ids).map((id) => contractRecord(id, hour(round), round)));
+      await store.close();
+    }
+    const reopened = await localOnline({ dir });
+    for (const id of ids) expect((await reopened.get(contractGroup, id))?.record).toEqual(contractRecord(id, hour(2), 2));
+    await reopened.close();
+  });
+
+  it('writes after a reopen of a directory holding one record win over it on the next reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-online-'));
+    for (let round = 0; round < 4; round++) {
+      const store = await localOnline({ dir });
+      await store.put(contractGroup, [contractRecord('only', `2024-05-0${round + 1}T00:00:00Z`, round)]);
+      await store.close();
+    }
+    const reopened = await localOnline({ dir });
+    expect((await reopened.get(contractGroup, 'only'))?.record).toEqual(contractRecord('only', '2024-05-04T00:00:00Z', 3));
+    await reopened.close();
+  });
+
+  it('drops a group it has not read since it opened, and forgets its records', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-online-'));
+    const first = await localOnline({ dir });
+    await first.put(contractGroup, [contractRecord('dropped', '2024-05-01T12:00:00Z', 1)]);
+    await first.close();
+    const second = await localOnline({ dir });
+    await second.drop(contractGroup.name);
+    expect(await second.get(contractGroup, 'dropped')).toBeUndefined();
+    await second.close();
+  });
 });
 
 describe('in-process online stores and list features', () => {

@@ -10,9 +10,10 @@ import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type AnyFeatureGroup, createFeatureStore, DataError, DecodeError, defineFeatureGroup, type FeatureStore, trainingSet, type TrainingSetOptions } from '../src/index.js';
+import { type AnyFeatureGroup, createFeatureStore, type SageMakerRecord, DataError, DecodeError, defineFeatureGroup, type FeatureStore, trainingSet, type TrainingSetOptions } from '../src/index.js';
 import { localOffline, localOnline } from '../src/local/index.js';
 import { parseIsoInstant } from '../src/schema/time.js';
+import { spineColumnKind, writeTrainingCsv, writeTrainingParquet } from '../src/training/output.js';
 
 const parseIso = (text: string) => parseIsoInstant(text) as number;
 import type { OfflineWrite } from '../src/store/types.js';
@@ -353,5 +354,193 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     const options = { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('ok')] } as const;
     await expect(trainingSet(store, { ...options, engine: 'reference' })).rejects.toBeInstanceOf(DecodeError);
     await expect(trainingSet(store, { ...options, output: { parquet: join(dir, 'decode.parquet') } })).rejects.toBeInstanceOf(DecodeError);
+  });
+});
+
+describe('training output files, column by column', () => {
+  it('types a spine column by its values: one JS type throughout gives it, a mix or objects are text', () => {
+    const kindOf = (...values: unknown[]) => spineColumnKind(values.map((v) => ({ c: v })), 'c');
+    expect(kindOf(1, 2.5)).toBe('float');
+    expect(kindOf(1n, null, 2n)).toBe('bigint');
+    expect(kindOf(true, undefined, false)).toBe('boolean');
+    expect(kindOf(new Date(0))).toBe('date');
+    expect(kindOf('a')).toBe('string');
+    expect(kindOf(null, 3)).toBe('float');
+    expect(kindOf(1, 'a')).toBe('string');
+    expect(kindOf(1n, 2)).toBe('string');
+    expect(kindOf({ a: 1 })).toBe('string');
+    expect(kindOf()).toBe('string');
+    expect(kindOf(null, undefined)).toBe('string');
+  });
+
+  it('writes CSV with a header, nulls as empty fields, dates as ISO-8601, objects as JSON and the sign of -0', () => {
+    const file = join(dir, 'columns.csv');
+    const columns = [
+      { name: 's', kind: 'string', list: false },
+      { name: 'n', kind: 'float', list: false },
+      { name: 'd', kind: 'date', list: false },
+      { name: 'o', kind: 'string', list: false },
+    ] as const;
+    writeTrainingCsv(file, columns, [
+      { s: 'a,b', n: -0, d: new Date(0), o: { x: 1n } },
+      { s: null, n: undefined, d: null, o: [1, 2] },
+      { s: 'say "hi"', n: 1.5, d: new Date(1500), o: true },
+    ]);
+    expect(readFileSync(file, 'utf8')).toBe('s,n,d,o\n"a,b",-0,1970-01-01T00:00:00.000Z,"{""x"":""1""}"\n,,,"[1,2]"\n"say ""hi""",1.5,1970-01-01T00:00:01.500Z,true\n');
+  });
+
+  it('writes Parquet typed by each column: integers INT64, lists of booleans as 0/1, lists of times as milliseconds, nulls as nulls', async () => {
+    const file = join(dir, 'columns.parquet');
+    const columns = [
+      { name: 's', kind: 'string', list: false },
+      { name: 'i', kind: 'int', list: false },
+      { name: 'b', kind: 'bigint', list: false },
+      { name: 'f', kind: 'float', list: false },
+      { name: 'ok', kind: 'boolean', list: false },
+      { name: 'd', kind: 'date', list: false },
+      { name: 'tags', kind: 'string', list: true },
+      { name: 'flags', kind: 'boolean', list: true },
+      { name: 'days', kind: 'date', list: true },
+      { name: 'weights', kind: 'float', list: true },
+    ] as const;
+    writeTrainingParquet(file, columns, [
+      { s: { k: 2n }, i: 5, b: 7n, f: -0, ok: true, d: new Date(1000), tags: ['a', 'b'], flags: [true, false], days: [new Date(0), new Date(86_400_000)], weights: [-0, 0.5] },
+      { s: null, i: null, b: undefined, f: null, ok: null, d: '2024-01-01T00:00:00Z', tags: null, flags: null, days: null, weights: null },
+      { s: 'x', i: -1, b: 0n, f: 1.25, ok: false, d: new Date(-1), tags: [], flags: [false], days: [], weights: [] },
+    ]);
+    expect(await physicalSchema(file)).toEqual([
+      ['s', 'BYTE_ARRAY', 'UTF8'],
+      ['i', 'INT64', 'INT_64'],
+      ['b', 'INT64', 'INT_64'],
+      ['f', 'DOUBLE', 'null'],
+      ['ok', 'BOOLEAN', 'null'],
+      ['d', 'INT64', 'TIMESTAMP_MILLIS'],
+      ['element', 'BYTE_ARRAY', 'UTF8'],
+      ['element', 'INT64', 'INT_64'],
+      ['element', 'INT64', 'TIMESTAMP_MILLIS'],
+      ['element', 'DOUBLE', 'null'],
+    ]);
+    const rows = await readParquet(file);
+    expect(rows).toHaveLength(3);
+    expect(rows[0]).toMatchObject({ s: '{"k":"2"}', i: 5n, b: 7n, ok: true, d: new Date(1000), tags: ['a', 'b'], flags: [1n, 0n], days: [new Date(0), new Date(86_400_000)] });
+    expect(Object.is(rows[0]?.['f'], -0)).toBe(true);
+    expect(Object.is((rows[0]?.['weights'] as number[])[0], -0)).toBe(true);
+    expect(rows[1]).toEqual({ s: null, i: null, b: null, f: null, ok: null, d: new Date(Date.UTC(2024, 0, 1)), tags: null, flags: null, days: null, weights: null });
+    expect(rows[2]).toEqual({ s: 'x', i: -1n, b: 0n, f: 1.25, ok: false, d: new Date(-1), tags: [], flags: [0n], days: [], weights: [] });
+  });
+
+  it('refuses a time column holding something that is not a time, naming it', () => {
+    const write = () => writeTrainingParquet(join(dir, 'bad-time.parquet'), [{ name: 'at', kind: 'date', list: false }], [{ at: new Date(0) }, { at: 'yesterday' }]);
+    expect(write).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', column: 'at', message: 'column "at" is written as a timestamp, but holds "yesterday"' }));
+    expect(() => writeTrainingParquet(join(dir, 'bad-time.parquet'), [{ name: 'at', kind: 'date', list: false }], [{ at: 17 }])).toThrow(/column "at" is written as a timestamp, but holds 17/);
+  });
+
+  it('splits rows into row groups of 100,000, and writes a file without rows', async () => {
+    const file = join(dir, 'groups.parquet');
+    writeTrainingParquet(file, [{ name: 'n', kind: 'int', list: false }], Array.from({ length: 100_001 }, (_, n) => ({ n })));
+    const instance = await DuckDBInstance.create();
+    const connection = await instance.connect();
+    try {
+      const groups = (await connection.runAndReadAll(`SELECT row_group_id, row_group_num_rows FROM parquet_metadata('${file}') ORDER BY row_group_id`)).getRowObjectsJS();
+      expect(groups).toEqual([
+        { row_group_id: 0n, row_group_num_rows: 100_000n },
+        { row_group_id: 1n, row_group_num_rows: 1n },
+      ]);
+      const [sums] = (await connection.runAndReadAll(`SELECT count(*) AS rows, sum(n) AS total, max(n) AS last FROM read_parquet('${file}')`)).getRowObjectsJS();
+      expect(sums).toEqual({ rows: 100_001n, total: 5_000_050_000n, last: 100_000n });
+      const empty = join(dir, 'empty.parquet');
+      writeTrainingParquet(empty, [{ name: 'n', kind: 'int', list: false }], []);
+      const [count] = (await connection.runAndReadAll(`SELECT count(*) AS rows FROM read_parquet('${empty}')`)).getRowObjectsJS();
+      expect(count).toEqual({ rows: 0n });
+      // No row group at all, not an empty one.
+      expect((await connection.runAndReadAll(`SELECT count(*) AS chunks FROM parquet_metadata('${empty}')`)).getRowObjectsJS()).toEqual([{ chunks: 0n }]);
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  });
+});
+
+describe('which path a training set takes', () => {
+  /** The embedded offline store, recording which of its training engine's entries are called. */
+  function spiedStore() {
+    const calls: string[] = [];
+    const inner = localOffline({ memory: true });
+    const offline = inner.then(
+      (target) =>
+        new Proxy(target, {
+          get(object, property) {
+            const value = Reflect.get(object, property, object) as unknown;
+            if (typeof value !== 'function') return value;
+            return (...args: unknown[]) => {
+              if (property === 'pointInTimeJoin' || property === 'trainingSetToFile') calls.push(property);
+              return (value as (...a: unknown[]) => unknown).apply(object, args);
+            };
+          },
+        }),
+    );
+    const store = createFeatureStore({ online: localOnline({ memory: true }), offline });
+    stores.push(store);
+    return { store, calls };
+  }
+  const row = (id: string, second: number): MixedRow => ({ id, et: BASE + second * 1000, ai: BASE, wt: BASE, del: false, s: 'x', i: second, b: 1n, f: 0.5, ok: true, seen: undefined });
+
+  it('runs a spine file into a Parquet file inside the engine, and everything else on the row path', async () => {
+    const { store, calls } = spiedStore();
+    const { offline } = await store.backends();
+    await offline?.append(mixed, [row('1', 0), row('2', 0)].map((r) => ({ record: (mixed.processRecord({ id: r.id, t: new Date(r.et), s: r.s, i: r.i, b: r.b, f: r.f, ok: r.ok }) as { encoded: SageMakerRecord }).encoded, writeTime: new Date(r.wt), apiInvocationTime: new Date(r.ai), isDeleted: false })));
+    const csv = join(dir, 'paths.csv');
+    writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n2,2024-01-01T00:00:01Z\n');
+    const header = join(dir, 'paths-empty.csv');
+    writeFileSync(header, 'card,at\n');
+    const parquet = join(dir, 'paths-spine.parquet');
+    writeFileSync(parquet, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'card', data: ['1', '2'], type: 'STRING' }, { name: 'at', data: [new Date(BASE + 1000), new Date(BASE + 1000)], type: 'TIMESTAMP' }] })));
+    const out = (name: string) => ({ parquet: join(dir, `paths-${name}.parquet`) });
+    const base = { entityKey: 'card', timestamp: 'at', features: [mixed.select('i')] } as const;
+    const loader = { load: async () => [{ card: '1', at: new Date(BASE + 1000) }] };
+    const cases: [string, Omit<TrainingSetOptions, 'entityKey' | 'timestamp' | 'features'>, string[]][] = [
+      ['a CSV spine to Parquet', { spine: { csv }, output: out('csv') }, ['trainingSetToFile']],
+      ['a Parquet spine to Parquet', { spine: { parquet }, output: out('parquet') }, ['trainingSetToFile']],
+      ['the reference engine', { spine: { csv }, output: out('reference'), engine: 'reference' }, []],
+      ['CSV output', { spine: { csv }, output: { csv: join(dir, 'paths.out.csv') } }, ['pointInTimeJoin']],
+      ['no output', { spine: { csv } }, ['pointInTimeJoin']],
+      ['rows in memory', { spine: [{ card: '1', at: new Date(BASE + 1000) }], output: out('rows') }, ['pointInTimeJoin']],
+      ['a spine loader', { spine: loader, output: out('loader') }, ['pointInTimeJoin']],
+    ];
+    for (const [name, options, expected] of cases) {
+      calls.length = 0;
+      const started = Date.now();
+      const result = await trainingSet(store, { ...base, ...options } as TrainingSetOptions);
+      expect(calls, name).toEqual(expected);
+      expect(result.summary.durationMs, name).toBeLessThanOrEqual(Date.now() - started);
+      if (options.output) expect(result.rows, name).toEqual([]);
+    }
+    // In the engine: two rows, both matched, no nulls; a spine without rows matches none (not NaN).
+    expect((await trainingSet(store, { ...base, spine: { csv }, output: out('summary') })).summary).toMatchObject({ rows: 2, matchRate: { mixed: 1 }, nullCounts: { mixed__i: 0 }, engine: 'backend' });
+    calls.length = 0;
+    expect((await trainingSet(store, { ...base, spine: { csv: header }, output: out('empty') })).summary).toMatchObject({ rows: 0, matchRate: { mixed: 0 }, nullCounts: { mixed__i: 0 } });
+    expect(calls).toEqual(['trainingSetToFile']);
+  });
+
+  it('takes the row path for a list feature, which it writes as a Parquet list', async () => {
+    const shape = z.object({ id: z.string(), t: z.date(), tags: z.array(z.string()) });
+    const tagged = defineFeatureGroup({ name: 'tagged', recordIdentifier: 'id', eventTime: 't', onlineStorageType: 'InMemory', source: shape, features: shape, transform: (e) => e });
+    const { store, calls } = spiedStore();
+    await store.put(tagged, [{ id: '1', t: new Date(BASE), tags: ['a', 'b'] }]);
+    const csv = join(dir, 'tagged.csv');
+    writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n2,2024-01-01T00:00:01Z\n');
+    const output = join(dir, 'tagged.parquet');
+    const { summary } = await trainingSet(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [tagged.select('tags')], output: { parquet: output } });
+    expect(calls).toEqual(['pointInTimeJoin']);
+    expect(summary).toMatchObject({ rows: 2, matchRate: { tagged: 0.5 }, nullCounts: { tagged__tags: 1 } });
+    expect(await parquetSchema(output)).toEqual([
+      ['card', 'VARCHAR'],
+      ['at', 'TIMESTAMP'],
+      ['tagged__tags', 'VARCHAR[]'],
+    ]);
+    expect(await readParquet(output)).toEqual([
+      { card: '1', at: new Date(BASE + 1000), tagged__tags: ['a', 'b'] },
+      { card: '2', at: new Date(BASE + 1000), tagged__tags: null },
+    ]);
   });
 });

@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
@@ -8,8 +11,10 @@ import { z } from 'zod';
 import { ConfigurationError, createFeatureStore, DataError, DefinitionError, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
 import { buildTrainingPlan, DUCKDB, renderTrainingSql, TRINO } from '../src/sql/index.js';
 import { localOffline, localOnline, type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
+import { spineFromCsv } from '../src/training/training-set.js';
 import { createGroupOnStack } from './fixtures/stack.js';
-import type { OfflineWrite } from '../src/store/types.js';
+import type { OfflineStore, OfflineWrite } from '../src/store/types.js';
+import { memoryOffline } from '../src/testing/index.js';
 import { cardActivity } from './fixtures/groups.js';
 import { ruleRow, type RuleRow } from './fixtures/pit-rule.js';
 
@@ -67,14 +72,48 @@ afterAll(async () => {
   for (const store of stores) await store.close();
 });
 
-async function storeWith(history: readonly HistoryRow[]): Promise<FeatureStore> {
-  const store = createFeatureStore({ online: localOnline({ memory: true }), offline: localOffline({ memory: true }) });
+/** A store whose offline tier (the embedded DuckDB one unless given) holds `history`. */
+async function storeWith(history: readonly HistoryRow[], offline: OfflineStore | Promise<OfflineStore> = localOffline({ memory: true })): Promise<FeatureStore> {
+  const store = createFeatureStore({ online: localOnline({ memory: true }), offline });
   stores.push(store);
-  const { offline } = await store.backends();
   const writes: OfflineWrite[] = history.map((row) => ({ record: record(row), writeTime: new Date(row.wt), apiInvocationTime: new Date(row.ai), isDeleted: row.del }));
-  if (writes.length > 0) await offline?.append(scores, writes);
+  if (writes.length > 0) await (await offline).append(scores, writes);
   return store;
 }
+
+// First in this file: the options' schema is built by the first training set a file runs, so this
+// test is the one that sees a change to it.
+describe('trainingSet options', () => {
+  it('refuses what it cannot use, saying what each option takes, before it needs a store', async () => {
+    const store = await storeWith([]);
+    const good = { spine: [{ card: '1', at: new Date(BASE) }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')] };
+    const cases: [Record<string, unknown>, string][] = [
+      [{ spine: 'labels.csv' }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got "labels.csv"'],
+      [{ spine: [null] }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got an array'],
+      [{ spine: { parquet: 7 } }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got an object'],
+      [{ spine: { load: [] } }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got an object'],
+      [{ entityKey: 5 }, 'trainingSet options.entityKey: expected the spine column with the record identifier, got 5'],
+      [{ timestamp: null }, "trainingSet options.timestamp: expected the spine column with each row's time, got null"],
+      [{ inclusive: 'yes' }, 'trainingSet options.inclusive: expected true or false, got "yes"'],
+      [{ knowledgeTime: 1 }, 'trainingSet options.knowledgeTime: expected true or false, got 1'],
+      [{ engine: 'duckdb' }, `trainingSet options.engine: expected 'auto' or 'reference', got "duckdb"`],
+      [{ output: { json: 'x' } }, 'trainingSet options.output: expected { parquet: path } or { csv: path }, got an object'],
+      [{ features: 'scores' }, 'trainingSet options.features: '],
+    ];
+    for (const [change, message] of cases) {
+      const error = await trainingSet(store, { ...good, ...change } as never).catch((e: unknown) => e);
+      expect(error, message).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message, message).toContain(message);
+    }
+    // Rows of objects, a loader, and files all pass the door.
+    expect((await trainingSet(store, good)).summary.rows).toBe(1);
+    expect((await trainingSet(store, { ...good, spine: { load: async () => good.spine } })).summary.rows).toBe(1);
+    const offlineLess = createFeatureStore({ online: localOnline({ memory: true }), offline: false });
+    await expect(trainingSet(offlineLess, good)).rejects.toThrow(new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store'));
+    const missing = join(tmpdir(), 'skewless-no-such-spine.csv');
+    await expect(trainingSet(store, { ...good, spine: { csv: missing } })).rejects.toThrow(expect.objectContaining({ code: 'INVALID_SPINE', message: expect.stringMatching(/^cannot read the spine file .*skewless-no-such-spine\.csv: ENOENT/) }));
+  });
+});
 
 describe('trainingSet: the point-in-time rule', () => {
   it('gives the same rows from the reference engine and DuckDB, equal to a brute-force reading of the rule', async () => {
@@ -421,6 +460,76 @@ describe('the training plan and its SQL', () => {
     for (const engine of ['reference', 'auto'] as const) {
       const { rows } = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine });
       expect(rows.map((r) => r['scores__v']), engine).toEqual([null, null, 3]);
+    }
+  });
+});
+
+describe("a training set's spine and summary, case by case", () => {
+  const at = new Date(BASE + 1000);
+  const one = { id: '1', et: BASE, ai: BASE, wt: BASE, del: false, v: 1, n: 1 };
+
+  it('reads a CSV spine cell for cell: a short row padded with nulls, a longer one refused with its line', () => {
+    expect(spineFromCsv('a,,c\n1,2,3\n4\n"x, y",,\n')).toEqual([
+      { a: '1', '': '2', c: '3' },
+      { a: '4', '': null, c: null },
+      { a: 'x, y', '': null, c: null },
+    ]);
+    const longer = () => spineFromCsv('a,b\n1,2\n1,2,3\n');
+    expect(longer).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', row: 1, message: 'the CSV spine, line 3: 3 fields, but the header names 2 (a, b)' }));
+    const broken = () => spineFromCsv('a,b\n1,2\n"3,4\n', 'the spine file s.csv');
+    expect(broken).toThrow(/^the spine file s\.csv, line 3: /);
+    expect(broken).toThrow(expect.objectContaining({ code: 'INVALID_SPINE', row: 1 }));
+  });
+
+  it('names a missing spine column, the part it plays, and the columns the spine has', async () => {
+    const store = await storeWith([one]);
+    const cases = [
+      [[{}], 'at', 'the spine has no column "at" (the timestamp option: each row\'s time); its columns: (none)'],
+      [[{ at }], 'card', 'the spine has no column "card" (the record identifier of "scores": entityKey, or the selection\'s key); its columns: at'],
+    ] as const;
+    for (const engine of ['reference', 'auto'] as const) {
+      for (const [spine, column, message] of cases) {
+        const error = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine }).catch((e: unknown) => e);
+        expect(error, engine).toBeInstanceOf(DataError);
+        expect(error, engine).toMatchObject({ message, code: 'INVALID_SPINE', row: 0, column });
+      }
+    }
+  });
+
+  it('counts matches per group and nulls per feature column, zero included, on every engine and into a CSV file', async () => {
+    const history = [one, { ...one, id: '2', del: true }];
+    const local = await storeWith(history);
+    // The in-memory offline store has no engine of its own: the reference engine runs.
+    const memory = await storeWith(history, memoryOffline());
+    const features = [scores.select('v', 'n')];
+    for (const [store, engine, expected] of [
+      [local, 'auto', 'backend'],
+      [local, 'reference', 'reference'],
+      [memory, 'reference', 'reference'],
+    ] as const) {
+      const some = await trainingSet(store, { spine: [{ card: '1', at }, { card: '2', at }, { card: '3', at }], entityKey: 'card', timestamp: 'at', features, engine });
+      expect(some.summary, engine).toMatchObject({ rows: 3, matchRate: { scores: 1 / 3 }, nullCounts: { scores__v: 2, scores__n: 2 }, engine: expected });
+      expect(some.summary).not.toHaveProperty('output');
+      const all = await trainingSet(store, { spine: [{ card: '1', at }, { card: '1', at }], entityKey: 'card', timestamp: 'at', features, engine });
+      expect(all.summary, engine).toMatchObject({ rows: 2, matchRate: { scores: 1 }, nullCounts: { scores__v: 0, scores__n: 0 } });
+      const none = await trainingSet(store, { spine: [], entityKey: 'card', timestamp: 'at', features, engine });
+      expect(none, engine).toMatchObject({ rows: [], summary: { rows: 0, matchRate: { scores: 0 }, nullCounts: {} } });
+    }
+    const csv = join(mkdtempSync(join(tmpdir(), 'skewless-training-csv-')), 'out.csv');
+    const written = await trainingSet(local, { spine: [{ card: '1', at }, { card: '3', at }], entityKey: 'card', timestamp: 'at', features, output: { csv } });
+    expect(written).toMatchObject({ rows: [], summary: { rows: 2, output: csv, matchRate: { scores: 0.5 }, nullCounts: { scores__v: 1, scores__n: 1 } } });
+    expect(readFileSync(csv, 'utf8')).toBe('card,at,scores__v,scores__n\n1,2024-01-01T00:00:01.000Z,1,1\n3,2024-01-01T00:00:01.000Z,,\n');
+  });
+
+  it('refuses a spine file that is not Parquet as a DataError naming the file', async () => {
+    const store = await storeWith([one]);
+    const folder = mkdtempSync(join(tmpdir(), 'skewless-spine-'));
+    const parquet = join(folder, 'labels.parquet');
+    writeFileSync(parquet, 'card,at\n1,2024-01-01T00:00:00Z\n');
+    for (const output of [undefined, { csv: join(folder, 'out.csv') }]) {
+      const error = await trainingSet(store, { spine: { parquet }, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], ...(output ? { output } : {}) }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DataError);
+      expect(error).toMatchObject({ code: 'INVALID_SPINE', message: expect.stringMatching(/^cannot read the spine file .*labels\.parquet as Parquet: /) });
     }
   });
 });

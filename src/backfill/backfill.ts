@@ -228,7 +228,6 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
         if (inFlight.length >= concurrency) await finishOldest();
       }
     }
-    if (seen <= skip) totals.at = reached;
   }
   if (part.rows > 0) start(chunk++, part, reached);
   while (inFlight.length > 0) await finishOldest();

@@ -1,0 +1,127 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildSync } from 'esbuild';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createFeatureStore, ndjsonFile, planBackfill } from '../src/index.js';
+import { runBackfillCommand } from '../src/cli/backfill.js';
+import { backfillOnWorkers, localOffline, localStores } from '../src/local/index.js';
+import { cardEvent as event } from './fixtures/card-events.js';
+import { cardActivity } from './fixtures/groups.js';
+
+// Apart from backfill.test.ts: worker threads each open DuckDB, which the mutation run (one process
+// rerunning the tests under each mutant) cannot host, so this file stays out of it.
+const root = mkdtempSync(join(tmpdir(), 'skewless-backfill-workers-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const fresh = () => join(root, `run-${dirs++}`);
+
+describe('backfillOnWorkers', () => {
+  // Worker threads run JavaScript: the worker and the definitions are bundled from src for the test.
+  const built = join(fileURLToPath(new URL('.', import.meta.url)), '.tmp', `workers-${process.pid}`);
+  const external = ['@duckdb/node-api', 'zod', 'hyparquet', 'hyparquet-writer'];
+  buildSync({ entryPoints: [fileURLToPath(new URL('../src/local/backfill-thread.ts', import.meta.url))], outfile: join(built, 'worker.mjs'), bundle: true, platform: 'node', format: 'esm', external, logLevel: 'error' });
+  buildSync({ entryPoints: [fileURLToPath(new URL('./fixtures/groups.ts', import.meta.url))], outfile: join(built, 'groups.mjs'), bundle: true, platform: 'node', format: 'esm', external, logLevel: 'error' });
+  afterAll(() => rmSync(built, { recursive: true, force: true }));
+  const base = { definitions: join(built, 'groups.mjs'), group: 'card-activity', workerScript: join(built, 'worker.mjs'), chunkSize: 200 };
+
+  it('runs shards on worker threads; a run killed midway resumes and ends with exactly the rows of an uninterrupted run', async () => {
+    const file = join(root, 'workers.ndjson');
+    writeFileSync(file, Array.from({ length: 6000 }, (_, i) => JSON.stringify(i % 500 === 7 ? { bad: i } : event(i))).join('\n'));
+    const shards = await planBackfill(cardActivity, { from: ndjsonFile(file), shards: 4 });
+
+    const wholeDir = fresh();
+    const whole = await backfillOnWorkers({ ...base, shards, workers: 2, dir: wholeDir });
+    expect(whole).toMatchObject({ records: 6000, written: 5988, poison: 12 });
+
+    const dir = fresh();
+    const checkpointDir = join(dir, 'checkpoints');
+    const controller = new AbortController();
+    let reports = 0;
+    await expect(
+      backfillOnWorkers({
+        ...base,
+        shards,
+        workers: 2,
+        dir,
+        checkpointDir,
+        signal: controller.signal,
+        onProgress: () => {
+          if (++reports === 5) controller.abort();
+        },
+      }),
+    ).rejects.toThrow('aborted');
+    const progress: number[] = [];
+    const resumed = await backfillOnWorkers({ ...base, shards, workers: 2, dir, checkpointDir, onProgress: (p) => progress.push(p.fraction) });
+    // Some shards resumed after their checkpoint, so this run read fewer rows than the whole input.
+    expect(resumed.shards.some((s) => s.resumedAtChunk > 0)).toBe(true);
+    expect(resumed.records).toBeLessThan(6000);
+    expect(progress.at(-1)).toBe(1);
+
+    const read = async (at: string) => {
+      const offline = await localOffline({ dir: join(at, 'offline') });
+      const rows = await offline.scan(cardActivity);
+      await offline.close();
+      return rows.map((r) => `${r['card_id']}|${String(r['event_time'])}|${r['amount']}`).sort();
+    };
+    const rows = await read(dir);
+    expect(rows).toHaveLength(5988);
+    expect(rows).toEqual(await read(wholeDir));
+  });
+
+  it('runs several shards on one worker, and a shard failing after others succeeded fails the run with its reason', async () => {
+    const good = join(root, 'lane-good.ndjson');
+    const gone = join(root, 'lane-gone.ndjson');
+    writeFileSync(good, Array.from({ length: 900 }, (_, i) => JSON.stringify(event(i))).join('\n'));
+    writeFileSync(gone, JSON.stringify(event(900)));
+    const shards = await planBackfill(cardActivity, { from: [ndjsonFile(good), ndjsonFile(gone)], shards: 4 });
+    const dir = fresh();
+    const goodShards = shards.filter((shard) => !JSON.stringify(shard).includes('lane-gone'));
+    expect(goodShards.length).toBeGreaterThan(1);
+    const ok = await backfillOnWorkers({ ...base, shards: goodShards, workers: 1, dir });
+    expect(ok).toMatchObject({ records: 900, written: 900 });
+    expect(ok.shards).toHaveLength(goodShards.length);
+    rmSync(gone);
+    const goneLast = [...goodShards, ...shards.filter((shard) => !goodShards.includes(shard))];
+    await expect(backfillOnWorkers({ ...base, shards: goneLast, workers: 1, dir: fresh() })).rejects.toThrow(/backfill shard \d+ failed: ndjsonFile: no file at /);
+  });
+
+  it.each([[['--max-old-space-size=512']], [['--input-type=module']], [['--input-type=module', '--max-old-space-size=512']]])(
+    'starts its workers in a process started with %j',
+    async (flags) => {
+      const file = join(root, 'flags.ndjson');
+      writeFileSync(file, Array.from({ length: 50 }, (_, i) => JSON.stringify(event(i))).join('\n'));
+      const shards = await planBackfill(cardActivity, { from: ndjsonFile(file), shards: 2 });
+      const before = [...process.execArgv];
+      process.execArgv.push(...flags);
+      try {
+        expect(await backfillOnWorkers({ ...base, shards, workers: 2, dir: fresh() })).toMatchObject({ records: 50, written: 50 });
+      } finally {
+        process.execArgv.splice(0, process.execArgv.length, ...before);
+      }
+    },
+  );
+
+  it('is what `skewless backfill --workers 2 --to both` runs, with progress and a JSON summary', async () => {
+    const dir = fresh();
+    const ndjson = join(root, 'cli.ndjson');
+    const csv = join(root, 'cli.csv');
+    writeFileSync(ndjson, Array.from({ length: 3000 }, (_, i) => JSON.stringify(event(i))).join('\n'));
+    writeFileSync(csv, ['card_id,amount_cents,country,ts', ...Array.from({ length: 500 }, (_, i) => { const e = event(3000 + i); return `${e.card_id},${e.amount_cents},${e.country},${e.ts}`; }), 'card-x,oops,US,2024-01-01T00:00:00.000Z'].join('\n'));
+    const out: string[] = [];
+    const progress: string[] = [];
+    const code = await runBackfillCommand(
+      { definitions: base.definitions, group: 'card-activity', from: [ndjson, csv], to: 'both', workers: 2, dir, chunkSize: 500, json: true, workerScript: base.workerScript },
+      (line) => out.push(line),
+      { isTTY: false, write: (text: string) => progress.push(text) !== 0 } as never,
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(out[0] as string)).toMatchObject({ group: 'card-activity', to: 'both', records: 3501, written: 3500, poison: 1 });
+    expect(progress.at(-1)).toMatch(/100%/);
+    const store = createFeatureStore(localStores({ dir }));
+    // Online: the latest of each card across both files (the CSV holds the later events).
+    expect((await store.get(cardActivity, `card-${(3499) % 37}`))?.amount).toBe(34.99);
+    await store.close();
+  });
+});
