@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,7 +13,8 @@ import { z } from 'zod';
 import { type AnyFeatureGroup, createFeatureStore, type SageMakerRecord, DataError, DecodeError, defineFeatureGroup, type FeatureStore, trainingSet, type TrainingSetOptions } from '../src/index.js';
 import { localOffline, localOnline } from '../src/local/index.js';
 import { parseIsoInstant } from '../src/schema/time.js';
-import { spineColumnKind, writeTrainingCsv, writeTrainingParquet } from '../src/training/output.js';
+import { type OutputColumn, spineColumnKind, writeTrainingCsv, writeTrainingParquet } from '../src/training/output.js';
+import type { ValueKind } from '../src/schema/feature-spec.js';
 
 const parseIso = (text: string) => parseIsoInstant(text) as number;
 import type { OfflineWrite } from '../src/store/types.js';
@@ -85,30 +86,30 @@ async function readParquet(path: string): Promise<Record<string, unknown>[]> {
   return (await parquetReadObjects({ file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer })) as Record<string, unknown>[];
 }
 
-/** Column names and DuckDB types of a Parquet file: what a user's reader sees of its schema. */
-async function parquetSchema(path: string): Promise<[string, string][]> {
+/** Runs `work` on a connection of a fresh in-memory DuckDB, closed afterwards. */
+async function withDuckDb<T>(work: (connection: DuckDBConnection) => Promise<T>): Promise<T> {
   const instance = await DuckDBInstance.create();
   const connection = await instance.connect();
   try {
-    const rows = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet('${path.replaceAll("'", "''")}')`)).getRowObjectsJS();
-    return rows.map((row) => [String(row['column_name']), String(row['column_type'])]);
+    return await work(connection);
   } finally {
     connection.closeSync();
     instance.closeSync();
   }
 }
 
+const quotedPath = (path: string) => `'${path.replaceAll("'", "''")}'`;
+
+/** Column names and DuckDB types of a Parquet file: what a user's reader sees of its schema. */
+async function parquetSchema(path: string): Promise<[string, string][]> {
+  const rows = await withDuckDb(async (c) => (await c.runAndReadAll(`DESCRIBE SELECT * FROM read_parquet(${quotedPath(path)})`)).getRowObjectsJS());
+  return rows.map((row) => [String(row['column_name']), String(row['column_type'])]);
+}
+
 /** Each leaf column's Parquet physical and converted type. */
 async function physicalSchema(path: string): Promise<[string, string, string][]> {
-  const instance = await DuckDBInstance.create();
-  const connection = await instance.connect();
-  try {
-    const rows = (await connection.runAndReadAll(`SELECT name, type, converted_type FROM parquet_schema('${path.replaceAll("'", "''")}') WHERE type IS NOT NULL`)).getRowObjectsJS();
-    return rows.map((row) => [String(row['name']), String(row['type']), String(row['converted_type'])]);
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
+  const rows = await withDuckDb(async (c) => (await c.runAndReadAll(`SELECT name, type, converted_type FROM parquet_schema(${quotedPath(path)}) WHERE type IS NOT NULL`)).getRowObjectsJS());
+  return rows.map((row) => [String(row['name']), String(row['type']), String(row['converted_type'])]);
 }
 
 /** Both paths to a Parquet output: DuckDB's file-to-file one, and the row path (`engine: 'reference'`). */
@@ -358,6 +359,8 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
 });
 
 describe('training output files, column by column', () => {
+  const column = (name: string, kind: ValueKind, list = false): OutputColumn => ({ name, kind, list });
+
   it('types a spine column by its values: one JS type throughout gives it, a mix or objects are text', () => {
     const kindOf = (...values: unknown[]) => spineColumnKind(values.map((v) => ({ c: v })), 'c');
     expect(kindOf(1, 2.5)).toBe('float');
@@ -376,11 +379,11 @@ describe('training output files, column by column', () => {
   it('writes CSV with a header, nulls as empty fields, dates as ISO-8601, objects as JSON and the sign of -0', () => {
     const file = join(dir, 'columns.csv');
     const columns = [
-      { name: 's', kind: 'string', list: false },
-      { name: 'n', kind: 'float', list: false },
-      { name: 'd', kind: 'date', list: false },
-      { name: 'o', kind: 'string', list: false },
-    ] as const;
+      column('s', 'string'),
+      column('n', 'float'),
+      column('d', 'date'),
+      column('o', 'string'),
+    ];
     writeTrainingCsv(file, columns, [
       { s: 'a,b', n: -0, d: new Date(0), o: { x: 1n } },
       { s: null, n: undefined, d: null, o: [1, 2] },
@@ -392,17 +395,17 @@ describe('training output files, column by column', () => {
   it('writes Parquet typed by each column: integers INT64, lists of booleans as 0/1, lists of times as milliseconds, nulls as nulls', async () => {
     const file = join(dir, 'columns.parquet');
     const columns = [
-      { name: 's', kind: 'string', list: false },
-      { name: 'i', kind: 'int', list: false },
-      { name: 'b', kind: 'bigint', list: false },
-      { name: 'f', kind: 'float', list: false },
-      { name: 'ok', kind: 'boolean', list: false },
-      { name: 'd', kind: 'date', list: false },
-      { name: 'tags', kind: 'string', list: true },
-      { name: 'flags', kind: 'boolean', list: true },
-      { name: 'days', kind: 'date', list: true },
-      { name: 'weights', kind: 'float', list: true },
-    ] as const;
+      column('s', 'string'),
+      column('i', 'int'),
+      column('b', 'bigint'),
+      column('f', 'float'),
+      column('ok', 'boolean'),
+      column('d', 'date'),
+      column('tags', 'string', true),
+      column('flags', 'boolean', true),
+      column('days', 'date', true),
+      column('weights', 'float', true),
+    ];
     writeTrainingParquet(file, columns, [
       { s: { k: 2n }, i: 5, b: 7n, f: -0, ok: true, d: new Date(1000), tags: ['a', 'b'], flags: [true, false], days: [new Date(0), new Date(86_400_000)], weights: [-0, 0.5] },
       { s: null, i: null, b: undefined, f: null, ok: null, d: '2024-01-01T00:00:00Z', tags: null, flags: null, days: null, weights: null },
@@ -430,34 +433,29 @@ describe('training output files, column by column', () => {
   });
 
   it('refuses a time column holding something that is not a time, naming it', () => {
-    const write = () => writeTrainingParquet(join(dir, 'bad-time.parquet'), [{ name: 'at', kind: 'date', list: false }], [{ at: new Date(0) }, { at: 'yesterday' }]);
+    const write = () => writeTrainingParquet(join(dir, 'bad-time.parquet'), [column('at', 'date')], [{ at: new Date(0) }, { at: 'yesterday' }]);
     expect(write).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', column: 'at', message: 'column "at" is written as a timestamp, but holds "yesterday"' }));
-    expect(() => writeTrainingParquet(join(dir, 'bad-time.parquet'), [{ name: 'at', kind: 'date', list: false }], [{ at: 17 }])).toThrow(/column "at" is written as a timestamp, but holds 17/);
+    expect(() => writeTrainingParquet(join(dir, 'bad-time.parquet'), [column('at', 'date')], [{ at: 17 }])).toThrow(/column "at" is written as a timestamp, but holds 17/);
   });
 
   it('splits rows into row groups of 100,000, and writes a file without rows', async () => {
     const file = join(dir, 'groups.parquet');
-    writeTrainingParquet(file, [{ name: 'n', kind: 'int', list: false }], Array.from({ length: 100_001 }, (_, n) => ({ n })));
-    const instance = await DuckDBInstance.create();
-    const connection = await instance.connect();
-    try {
-      const groups = (await connection.runAndReadAll(`SELECT row_group_id, row_group_num_rows FROM parquet_metadata('${file}') ORDER BY row_group_id`)).getRowObjectsJS();
+    writeTrainingParquet(file, [column('n', 'int')], Array.from({ length: 100_001 }, (_, n) => ({ n })));
+    await withDuckDb(async (connection) => {
+      const groups = (await connection.runAndReadAll(`SELECT row_group_id, row_group_num_rows FROM parquet_metadata(${quotedPath(file)}) ORDER BY row_group_id`)).getRowObjectsJS();
       expect(groups).toEqual([
         { row_group_id: 0n, row_group_num_rows: 100_000n },
         { row_group_id: 1n, row_group_num_rows: 1n },
       ]);
-      const [sums] = (await connection.runAndReadAll(`SELECT count(*) AS rows, sum(n) AS total, max(n) AS last FROM read_parquet('${file}')`)).getRowObjectsJS();
+      const [sums] = (await connection.runAndReadAll(`SELECT count(*) AS rows, sum(n) AS total, max(n) AS last FROM read_parquet(${quotedPath(file)})`)).getRowObjectsJS();
       expect(sums).toEqual({ rows: 100_001n, total: 5_000_050_000n, last: 100_000n });
       const empty = join(dir, 'empty.parquet');
-      writeTrainingParquet(empty, [{ name: 'n', kind: 'int', list: false }], []);
-      const [count] = (await connection.runAndReadAll(`SELECT count(*) AS rows FROM read_parquet('${empty}')`)).getRowObjectsJS();
+      writeTrainingParquet(empty, [column('n', 'int')], []);
+      const [count] = (await connection.runAndReadAll(`SELECT count(*) AS rows FROM read_parquet(${quotedPath(empty)})`)).getRowObjectsJS();
       expect(count).toEqual({ rows: 0n });
       // No row group at all, not an empty one.
-      expect((await connection.runAndReadAll(`SELECT count(*) AS chunks FROM parquet_metadata('${empty}')`)).getRowObjectsJS()).toEqual([{ chunks: 0n }]);
-    } finally {
-      connection.closeSync();
-      instance.closeSync();
-    }
+      expect((await connection.runAndReadAll(`SELECT count(*) AS chunks FROM parquet_metadata(${quotedPath(empty)})`)).getRowObjectsJS()).toEqual([{ chunks: 0n }]);
+    });
   });
 });
 
