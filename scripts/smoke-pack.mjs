@@ -224,6 +224,7 @@ export const handler = kinesisHandler(cardActivity, { store });
       const child = spawn('npx', ['skewless', 'local', '--memory', '--port', '0'], { cwd: app, detached: true, env: { ...process.env, PATH: `${join(program, '..')}:${process.env.PATH}` } });
       const stop = () => process.kill(-child.pid, 'SIGINT');
       let out = '';
+      let asked = false;
       const timer = setTimeout(() => {
         stop();
         reject(new Error(`skewless local printed no address in 60 s: ${out}`));
@@ -231,10 +232,12 @@ export const handler = kinesisHandler(cardActivity, { store });
       child.stdout.on('data', (chunk) => {
         out += chunk;
         const address = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-        if (!address) return;
+        // The banner's later lines arrive as further chunks: ask once, or a second request races the stop.
+        if (!address || asked) return;
+        asked = true;
         clearTimeout(timer);
         fetch(`${address}/FeatureGroup/none?RecordIdentifierValueAsString=x`)
-          .then((res) => (res.status >= 400 ? undefined : reject(new Error(`unexpected answer ${res.status}`))))
+          .then((res) => (res.status >= 400 ? undefined : reject(new Error(`unexpected answer ${res.status}`))), reject)
           .finally(stop);
       });
       child.on('exit', () => done());
