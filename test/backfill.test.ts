@@ -2,15 +2,16 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
-import { backfill, type BackfillProgress, backfillShard, ConfigurationError, createFeatureStore, csvFile, type DeadLetterMessage, type FeatureStore, fromRecords, ndjsonFile, parquetFile, planBackfill, type BackfillOptions } from '../src/index.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { BackendError, backfill, type BackfillProgress, backfillShard, ConfigurationError, count, defineFeatureGroup, createFeatureStore, csvFile, type DeadLetterMessage, type FeatureStore, fromRecords, ndjsonFile, parquetFile, planBackfill, type BackfillOptions } from '../src/index.js';
 import { localOffline, localOnline } from '../src/local/index.js';
 import { type BackfillBackends, runBackfill } from '../src/backfill/backfill.js';
 import { decodeOfflineParquet } from '../src/offline/parquet.js';
 import { memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { txn, velocity } from './contracts/aggregation-state.js';
 import { cardEvent as event } from './fixtures/card-events.js';
-import { cardActivity } from './fixtures/groups.js';
+import { cardActivity, cardActivityFields } from './fixtures/groups.js';
+import { z } from 'zod';
 
 const root = mkdtempSync(join(tmpdir(), 'skewless-backfill-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -36,6 +37,47 @@ function readRejects(file: string | undefined): DeadLetterMessage[] {
   if (!file) return [];
   return readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as DeadLetterMessage);
 }
+
+// First in the file: the option schema is built on first use, and the mutation run counts only the
+// test that builds it as covering its messages.
+describe('backfill options', () => {
+  it('refuses each bad option with what was given and what is expected, and takes every valid form', async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir: fresh() });
+    const refused = async (options: unknown, group: unknown = cardActivity) => {
+      const error = await backfill(store, group as typeof cardActivity, options as BackfillOptions).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      return (error as Error).message;
+    };
+    for (const [bad, message] of [
+      [{ to: 'sideways' }, `backfill options.to: expected 'offline', 'online' or 'both', got "sideways"`],
+      [{ range: 5 }, 'backfill options.range: expected { start, end } row or byte offsets, got 5'],
+      [{ range: { start: -1, end: 2 } }, 'backfill options.range.start: expected a whole number, 0 or more, got -1'],
+      [{ checkpoint: 5 }, 'backfill options.checkpoint: expected a file path, got 5'],
+      [{ rejects: 5 }, 'backfill options.rejects: expected a file path, got 5'],
+      [{ onProgress: 'x' }, 'backfill options.onProgress: expected a function, got "x"'],
+      [{ chunkSize: '10k' }, 'backfill options.chunkSize: expected a positive whole number of rows, got "10k"'],
+      [{ concurrency: 0 }, 'backfill options.concurrency: expected a positive whole number, got 0'],
+      [{ order: 'newest' }, `backfill options.order: expected 'event-time', 'source' or { arrival: '<column>' }, got "newest"`],
+      [{ order: { arrival: 5 } }, `backfill options.order: expected 'event-time', 'source' or { arrival: '<column>' }, got an object`],
+      [{ bogus: 1 }, 'unknown option backfill options.bogus; known: from, to, range, concurrency, checkpoint, rejects, onProgress, chunkSize, order'],
+    ] as const) {
+      expect(await refused({ from: [], ...bad })).toBe(message);
+    }
+    expect(await refused({ from: [] }, null)).toBe('backfill: expected a feature group made by defineFeatureGroup, got null');
+    for (const valid of [
+      { to: 'offline' },
+      { to: 'online' },
+      { to: 'both' },
+      { range: { start: 0, end: 1 } },
+      { checkpoint: join(fresh(), 'c.json'), rejects: join(fresh(), 'r.ndjson'), onProgress: () => undefined, chunkSize: 1, concurrency: 1 },
+      { order: 'event-time' },
+      { order: 'source' },
+      { order: { arrival: 'seen' } },
+    ] as const) {
+      expect(await backfill(store, cardActivity, { from: [event(1)], ...valid })).toMatchObject({ records: 1, written: 1 });
+    }
+  });
+});
 
 describe('backfill from NDJSON', () => {
   it('keeps byte offsets exact in blocks read whole: ASCII ones and multi-byte UTF-8 ones', async () => {
@@ -77,6 +119,7 @@ describe('backfill from NDJSON', () => {
     expect(rejects[2]).toMatchObject({ raw: Buffer.from([0xff, 0xfe]).toString('base64'), rawEncoding: 'base64' });
     expect(rejects[2]?.position?.byteOffset).toBe(Buffer.byteLength(`${lines.join('\r\n')}\r\n`));
     expect(rejects[0]?.raw).toBe('{"card_id": "broken"');
+    expect(rejects[0]?.error.message).toMatch(/^row cannot be read: not JSON: ./);
     expect(rejects[0]?.position?.file).toBe(file);
     expect(rejects[0]?.position?.byteOffset).toBe(lines.slice(0, 10).reduce((n, l) => n + Buffer.byteLength(l) + 2, 0));
     expect(rejects[1]?.error.issues[0]?.path).toEqual(['amount_cents']);
@@ -429,7 +472,7 @@ describe('backfill progress, targets and replay order, counted by hand', () => {
       [noOffline, 'offline', 'group "card-activity": backfill to "offline" needs an offline store'],
       [noOffline, 'both', 'group "card-activity": backfill to "both" needs an offline store'],
     ] as const) {
-      await expect(runBackfill(cardActivity, { from, to }, backends)).rejects.toThrow(expect.objectContaining({ name: 'BackendError', message }));
+      await expect(runBackfill(cardActivity, { from, to }, backends)).rejects.toThrow(expect.objectContaining({ name: 'BackendError', code: 'INVALID_REQUEST', group: 'card-activity', message }));
     }
     expect(await runBackfill(cardActivity, { from }, noOnline)).toMatchObject({ written: 1 });
     expect(await runBackfill(cardActivity, { from, to: 'online' }, noOffline)).toMatchObject({ written: 1 });
@@ -438,10 +481,129 @@ describe('backfill progress, targets and replay order, counted by hand', () => {
     const sageMakerLike = createFeatureStore({ online: writesOffline, offline: memoryOffline() });
     for (const to of ['online', 'both'] as const) {
       await expect(backfill(sageMakerLike, cardActivity, { from, to })).rejects.toThrow(
-        `group "card-activity": the online store also writes offline, so a backfill to "${to}" would add only the latest records offline; backfill offline, then online with sageMakerOnline({ targetStores: ['OnlineStore'] })`,
+        expect.objectContaining({
+          name: 'ConfigurationError',
+          code: 'INVALID_CONFIG',
+          message: `group "card-activity": the online store also writes offline, so a backfill to "${to}" would add only the latest records offline; backfill offline, then online with sageMakerOnline({ targetStores: ['OnlineStore'] })`,
+        }),
       );
     }
     expect(await backfill(sageMakerLike, cardActivity, { from })).toMatchObject({ written: 1 });
+  });
+});
+
+describe('backfill writes and resumes, counted by hand', () => {
+  it('writes chunks `concurrency` at a time: 2 by default', async () => {
+    const events = Array.from({ length: 800 }, (_, i) => event(i));
+    const mostAtOnce = async (concurrency?: number) => {
+      const inner = memoryOffline();
+      let writing = 0;
+      let most = 0;
+      const slow = Object.assign(Object.create(inner) as typeof inner, {
+        append: async (...args: Parameters<typeof inner.append>) => {
+          most = Math.max(most, ++writing);
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          await inner.append(...args);
+          writing--;
+        },
+      });
+      const store = createFeatureStore({ online: memoryOnline(), offline: slow, dir: fresh() });
+      const summary = await backfill(store, cardActivity, { from: events, chunkSize: 100, ...(concurrency ? { concurrency } : {}) });
+      expect(summary).toMatchObject({ chunks: 8, written: 800 });
+      return most;
+    };
+    expect([await mostAtOnce(), await mostAtOnce(1), await mostAtOnce(3)]).toEqual([2, 1, 3]);
+  });
+
+  it('writes only to the tier it is asked for, and no file for a chunk without a valid row', async () => {
+    const from = Array.from({ length: 300 }, (_, i) => (i >= 100 && i < 200 ? { bad: i } : event(i)));
+    const offlineOnly = localStore(fresh());
+    await backfill(offlineOnly, cardActivity, { from, chunkSize: 100 });
+    expect(await offlineOnly.get(cardActivity, 'card-0')).toBeUndefined();
+    const dir = fresh();
+    const both = localStore(dir);
+    expect(await backfill(both, cardActivity, { from, chunkSize: 100, to: 'both' })).toMatchObject({ chunks: 3, written: 200, poison: 100 });
+    // Chunk 1 held only poison rows: files for chunks 0 and 2, and a store of the user's is not asked to append nothing.
+    expect(new Set(dataFiles(dir).map((f) => /-(\d{6})\.parquet$/.exec(f)?.[1]))).toEqual(new Set(['000000', '000002']));
+    const inner = memoryOffline();
+    const appended: number[] = [];
+    const counting = Object.assign(Object.create(inner) as typeof inner, {
+      append: (...args: Parameters<typeof inner.append>) => {
+        appended.push(args[1].length);
+        return inner.append(...args);
+      },
+    });
+    await backfill(createFeatureStore({ online: memoryOnline(), offline: counting, dir: fresh() }), cardActivity, { from, chunkSize: 100 });
+    expect(appended).toEqual([100, 100]);
+    const onlineOnly = localStore(fresh());
+    await backfill(onlineOnly, cardActivity, { from, chunkSize: 100, to: 'online' });
+    expect(await onlineOnly.get(cardActivity, 'card-0')).toMatchObject({ card_id: 'card-0' });
+    expect(await offlineRows(onlineOnly)).toEqual([]);
+    await Promise.all([offlineOnly.close(), both.close(), onlineOnly.close()]);
+  });
+
+  it('writes online with the group\'s TTL', async () => {
+    const expiring = defineFeatureGroup({ name: 'card-activity-expiring', ...cardActivityFields, ttl: { Unit: 'Hours', Value: 1 } });
+    const online = memoryOnline({ now: () => Date.UTC(2024, 0, 1) });
+    const store = createFeatureStore({ online, offline: false, dir: fresh() });
+    await backfill(store, expiring, { from: [event(0)], to: 'online' });
+    expect((await online.get(expiring, 'card-0'))?.expiresAt).toEqual(new Date(Date.UTC(2024, 0, 1, 1)));
+  });
+
+  it('reports the rate and the time left from the elapsed time, and the whole count when no time has passed', async () => {
+    const now = vi.spyOn(Date, 'now').mockReturnValue(Date.UTC(2024, 6, 1));
+    try {
+      const progress: BackfillProgress[] = [];
+      const summary = await backfill(createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir: fresh() }), cardActivity, {
+        from: Array.from({ length: 1500 }, (_, i) => event(i)),
+        chunkSize: 1000,
+        onProgress: (p) => progress.push(p),
+      });
+      expect(summary).toMatchObject({ durationMs: 0, recordsPerSecond: 1500 });
+      expect(progress.map((p) => [p.elapsedMs, p.recordsPerSecond, p.fraction, p.etaSeconds])).toEqual([
+        [0, 0, 1000 / 1500, 0],
+        [0, 0, 1, 0],
+        [0, 0, 1, 0],
+      ]);
+    } finally {
+      now.mockRestore();
+    }
+  });
+
+  it('resumes a finished run to its end: nothing read again, the totals and the rejects as they were', async () => {
+    const dir = fresh();
+    const checkpoint = join(dir, 'done.json');
+    const rejects = join(dir, 'done.rejects.ndjson');
+    const from = Array.from({ length: 250 }, (_, i) => (i === 7 ? { bad: i } : event(i)));
+    const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir });
+    const first = await backfill(store, cardActivity, { from, chunkSize: 100, checkpoint, rejects });
+    expect(first).toMatchObject({ records: 250, written: 249, poison: 1, chunks: 3 });
+    const lines = readFileSync(rejects, 'utf8');
+    // One line per reject and nothing more: the checkpoint counts its bytes.
+    expect(lines.split('\n')).toHaveLength(2);
+    expect(JSON.parse(readFileSync(checkpoint, 'utf8'))).toMatchObject({ chunksDone: 3, rowsDone: 250, written: 249, poison: 1, rejectsBytes: Buffer.byteLength(lines) });
+    const progress: BackfillProgress[] = [];
+    const again = await backfill(store, cardActivity, { from, chunkSize: 100, checkpoint, rejects, onProgress: (p) => progress.push(p) });
+    expect(again).toMatchObject({ records: 0, written: 249, poison: 1, chunks: 3, resumedAtChunk: 3, rejectsFile: rejects });
+    expect(progress).toMatchObject([{ done: 250, fraction: 1, etaSeconds: 0 }]);
+    expect(readFileSync(rejects, 'utf8')).toBe(lines);
+    // A rejects file removed before the resume comes back empty: the rows it held are not read again.
+    rmSync(rejects);
+    await backfill(store, cardActivity, { from, chunkSize: 100, checkpoint, rejects });
+    expect(readFileSync(rejects, 'utf8')).toBe('');
+  });
+
+  it('starts over when the checkpoint is of another chunk size or another input', async () => {
+    const dir = fresh();
+    const checkpoint = join(dir, 'other.json');
+    const from = Array.from({ length: 300 }, (_, i) => event(i));
+    const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir });
+    await backfill(store, cardActivity, { from, chunkSize: 100, checkpoint });
+    expect(await backfill(store, cardActivity, { from, chunkSize: 50, checkpoint })).toMatchObject({ resumedAtChunk: 0, records: 300, chunks: 6 });
+    const saved = JSON.parse(readFileSync(checkpoint, 'utf8')) as Record<string, unknown>;
+    writeFileSync(checkpoint, JSON.stringify({ ...saved, key: 'another-input' }));
+    expect(await backfill(store, cardActivity, { from, chunkSize: 50, checkpoint })).toMatchObject({ resumedAtChunk: 0, records: 300 });
+    expect(await backfill(store, cardActivity, { from, chunkSize: 50, checkpoint })).toMatchObject({ resumedAtChunk: 6, records: 0 });
   });
 });
 
@@ -483,11 +645,80 @@ describe('aggregation backfills: replay order, refusals and the state handed to 
     expect(await replayed(renamed, { arrival: 'seen' })).toMatchObject(inArrivalOrder);
   });
 
+  it('replays keys of mixed kinds: times as times, big sequence digits exactly, events without an arrival first', async () => {
+    const minute = (m: number, ms = 0) => Date.UTC(2024, 4, 1, 11, m, 0, ms);
+    const iso = (ms: number) => new Date(ms).toISOString();
+    // Epoch ms and ISO-8601 text in one column, with or without a zone offset, are all times.
+    expect(await replayed(at([minute(0), iso(minute(1)), minute(2), iso(minute(3))]))).toMatchObject(inArrivalOrder);
+    expect(await replayed(at([minute(0), iso(minute(1)).replace('Z', '+00:00'), minute(2), iso(minute(3)).replace('Z', '+00:00')]))).toMatchObject(inArrivalOrder);
+    // Dates a tenth of a second apart keep their milliseconds.
+    expect(await replayed(at([100, 300, 200, 400].map((ms) => new Date(minute(0, ms)))))).toMatchObject(inTimeOrder);
+    // Sequence numbers past 2^53, one apart: as doubles they would all tie and keep source order.
+    expect(await replayed(at(['1152921504606846977', '1152921504606846979', '1152921504606846978', '1152921504606846980']))).toMatchObject(inTimeOrder);
+    // An arrival that is no time (not finite) stands aside for the event time: minute 30 replays first.
+    for (const missing of [Number.POSITIVE_INFINITY, Number.NaN, 'soon', true]) {
+      expect(await replayed(at([minute(0), missing, minute(2), minute(3)]))).toMatchObject({ late: 2, counts: { 30: 1, 40: 2 } });
+    }
+    // In a column of sequence numbers, events without one are keyed by their time, and times come first.
+    expect(await replayed(at([undefined, '1', undefined, '2']))).toMatchObject(inTimeOrder);
+    expect(await replayed(at(['1', undefined, '2', undefined]))).toMatchObject({ late: 2, counts: { 30: 1, 40: 2 } });
+  });
+
+  it('leaves a row it cannot read out of the aggregates, as it leaves it out of the records', async () => {
+    // An INT64 past 2^53 cannot become a number exactly: that row is unreadable, though z.coerce would take it.
+    const coercing = defineFeatureGroup({
+      name: 'card-velocity-coercing',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: z.object({ card_id: z.string(), amount: z.coerce.number(), ts: z.string() }),
+      features: velocity.features,
+      transform: velocity.transform,
+      aggregations: { n_1h: count({ window: '1h' }) },
+    });
+    const rows = [txn('c1', 0, 1), txn('c1', 1, 2), txn('c1', 2, 3)];
+    const { parquetWriteBuffer } = await import('hyparquet-writer');
+    const file = join(root, 'unreadable-amount.parquet');
+    const buffer = parquetWriteBuffer({
+      columnData: [
+        { name: 'card_id', data: rows.map((r) => r.card_id), type: 'STRING' },
+        { name: 'amount', data: [1n, 2n ** 60n, 3n], type: 'INT64' },
+        { name: 'ts', data: rows.map((r) => r.ts), type: 'STRING' },
+      ],
+    });
+    writeFileSync(file, Buffer.from(buffer));
+    const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir: fresh() });
+    expect(await backfill(store, coercing, { from: parquetFile(file) })).toMatchObject({ written: 2, poison: 1 });
+    const { offline } = await store.backends();
+    const written = await (offline as NonNullable<typeof offline>).scan(coercing);
+    expect(written.map((r) => [Number(r['amount']), Number(r['n_1h'])]).sort()).toEqual([
+      [1, 1],
+      [3, 2],
+    ]);
+  });
+
+  it('gives each row its own aggregates across chunks that do not line up with the blocks read', async () => {
+    const events = Array.from({ length: 1500 }, (_, i) => txn(`card-${i % 7}`, i % 60, i));
+    const rowsOf = async (chunkSize: number) => {
+      const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir: fresh() });
+      await backfill(store, velocity, { from: events, chunkSize });
+      const { offline } = await store.backends();
+      const rows = await (offline as NonNullable<typeof offline>).scan(velocity);
+      return rows.map((r) => `${String(r['card_id'])}|${Number(r['amount'])}|${Number(r['n_1h'])}|${Number(r['sum_1h'])}`).sort();
+    };
+    const whole = await rowsOf(10_000);
+    expect(whole).toHaveLength(1500);
+    expect(new Set(whole.map((r) => r.split('|')[2])).size).toBeGreaterThan(5);
+    expect(await rowsOf(300)).toEqual(whole);
+  });
+
   it('refuses a range, and a source it can read only once', async () => {
     const events = at([]);
     const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir: fresh() });
     await expect(backfill(store, velocity, { from: events, range: { start: 0, end: 2 } })).rejects.toThrow(
-      `group "card-velocity" has aggregations: its backfill replays every entity's whole history in order, so it cannot run on a range of the source`,
+      expect.objectContaining({
+        code: 'INVALID_CONFIG',
+        message: `group "card-velocity" has aggregations: its backfill replays every entity's whole history in order, so it cannot run on a range of the source`,
+      }),
     );
     function* once() {
       yield* events;
@@ -495,18 +726,44 @@ describe('aggregation backfills: replay order, refusals and the state handed to 
     await expect(backfill(store, velocity, { from: once() })).rejects.toThrow(
       `group "card-velocity" has aggregations: its backfill reads the source twice (replay, then write), and records can be read once; pass an array or a file`,
     );
-    await expect(backfill(store, velocity, { from: once() })).rejects.toBeInstanceOf(ConfigurationError);
+    await expect(backfill(store, velocity, { from: once() })).rejects.toMatchObject({ name: 'ConfigurationError', code: 'INVALID_CONFIG' });
   });
 
   it('hands the state of every entity to the stream in pages, and fails with the error a page returns', async () => {
     const events = Array.from({ length: 2001 }, (_, i) => txn(`card-${i}`, i % 60, 1));
+    const pagesOf = async (count: number) => {
+      const state = memoryAggregationState();
+      const pages: number[] = [];
+      const counting = Object.assign(Object.create(state) as typeof state, {
+        save: (group: Parameters<typeof state.save>[0], updates: Parameters<typeof state.save>[1]) => {
+          pages.push(updates.length);
+          return state.save(group, updates);
+        },
+      });
+      const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: counting, dir: fresh() });
+      const summary = await backfill(store, velocity, { from: events.slice(0, count), to: 'online' });
+      return { pages, seeded: summary.aggregationState };
+    };
+    expect(await pagesOf(2001)).toEqual({ pages: [1000, 1000, 1], seeded: { seeded: 2001, kept: 0 } });
+    expect(await pagesOf(2000)).toEqual({ pages: [1000, 1000], seeded: { seeded: 2000, kept: 0 } });
     const state = memoryAggregationState();
-    const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: state, dir: fresh() });
-    expect((await backfill(store, velocity, { from: events, to: 'online' })).aggregationState).toEqual({ seeded: 2001, kept: 0 });
     // Offline only: the stream's state is not touched.
     expect(await backfill(createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), aggregationState: memoryAggregationState(), dir: fresh() }), velocity, { from: events })).not.toHaveProperty('aggregationState');
     const refusing = Object.assign(Object.create(state) as typeof state, { save: async (_g: unknown, updates: readonly unknown[]) => updates.map(() => new Error('state table is gone')) });
     const broken = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: refusing, dir: fresh() });
     await expect(backfill(broken, velocity, { from: events.slice(0, 3), to: 'online' })).rejects.toThrow('state table is gone');
+    // A store without a state store: the online records are written, nothing is handed over.
+    const stateless = createFeatureStore({ online: memoryOnline(), offline: false, dir: fresh() });
+    const summary = await backfill(stateless, velocity, { from: events.slice(0, 3), to: 'online' });
+    expect(summary).toMatchObject({ written: 3, online: { applied: 3 } });
+    expect(summary).not.toHaveProperty('aggregationState');
+    // A state store that cannot be opened fails the run with its error.
+    const unopened = Promise.reject(new BackendError('READ_FAILED', 'no state table "card-state"'));
+    unopened.catch(() => undefined);
+    const unreachable = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: unopened, dir: fresh() });
+    await expect(backfill(unreachable, velocity, { from: events.slice(0, 3), to: 'online' })).rejects.toThrow('no state table "card-state"');
+    // Backends assembled without a state store (as a shard handler may) hand nothing over either.
+    const noState: BackfillBackends = { online: memoryOnline(), offline: undefined, dir: fresh(), now: Date.now };
+    expect(await runBackfill(velocity, { from: events.slice(0, 3), to: 'online' }, noState)).not.toHaveProperty('aggregationState');
   });
 });

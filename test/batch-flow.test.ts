@@ -4,7 +4,7 @@ import { dynamoDbStreamHandler, type HandlerOptions, kinesisHandler } from '../s
 import type { KinesisStreamEvent, LambdaContext } from '../src/lambda/events.js';
 import type { OnlineStore } from '../src/store/types.js';
 import { dynamoDbStreamEvent, kinesisEvent, memoryAggregationState, memoryOnline } from '../src/testing/index.js';
-import { cardActivity, cardVelocity } from './fixtures/groups.js';
+import { cardActivity, cardActivityFields, cardVelocity } from './fixtures/groups.js';
 import { storeWithBrokenSink } from './fixtures/stores.js';
 
 // The one batch flow every ingestion handler shares (src/lambda/batch.ts): decoding, the time
@@ -415,16 +415,7 @@ describe('the log line of a batch', () => {
   });
 
   it('counts records older than the allowed lateness as late', async () => {
-    const lateGroup = defineFeatureGroup({
-      name: 'card-velocity-late',
-      recordIdentifier: 'card_id',
-      eventTime: 'event_time',
-      source: cardActivity.source,
-      features: cardActivity.features,
-      transform: cardActivity.transform,
-      aggregations: { n_1h: count({ window: '1h' }) },
-      allowedLateness: '1m',
-    });
+    const lateGroup = defineFeatureGroup({ name: 'card-velocity-late', ...cardActivityFields, aggregations: { n_1h: count({ window: '1h' }) }, allowedLateness: '1m' });
     const lines: Record<string, unknown>[] = [];
     const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: memoryAggregationState(), deadLetter: () => {} });
     await kinesisHandler(lateGroup, { store, log: logInto(lines) })(kinesisEvent([txn('card-1', 600), txn('card-1', 0), txn('card-1', 1)]));

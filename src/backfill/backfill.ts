@@ -208,19 +208,17 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
   };
 
   // Rows a resumed run already wrote are skipped; the rest fill chunks, each chunkSize rows.
-  const skip = (resume?.chunksDone ?? 0) * chunkSize;
-  let seen = 0;
+  let toSkip = (resume?.chunksDone ?? 0) * chunkSize;
   let chunk = resume?.chunksDone ?? 0;
   let part = emptyChunk();
   let reached = rangeStart;
   for await (const block of source.read(group, options.range)) {
     reached = block.at;
-    let from = Math.min(block.items.length, Math.max(0, skip - seen));
-    seen += from;
+    let from = Math.min(block.items.length, toSkip);
+    toSkip -= from;
     while (from < block.items.length) {
       const end = Math.min(block.items.length, from + chunkSize - part.rows);
       encodeRows(encoding, chunk, part, block.items.slice(from, end));
-      seen += end - from;
       from = end;
       if (part.rows === chunkSize) {
         start(chunk++, part, reached);
@@ -229,7 +227,7 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
       }
     }
   }
-  if (part.rows > 0) start(chunk++, part, reached);
+  if (part.rows > 0) start(chunk, part, reached);
   while (inFlight.length > 0) await finishOldest();
   if (size !== undefined) totals.at = rangeStart + (rangeSize ?? 0);
   const seeded = replay && to !== 'offline' ? await seedAggregationState(group, replay, backends) : undefined;

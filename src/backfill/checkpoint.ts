@@ -3,7 +3,6 @@ import { appendFile, truncate } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RecordError } from '../errors.js';
 import { deadLetterJson } from '../store/dead-letter.js';
-import type { BackfillItem } from './sources/index.js';
 
 /** What a backfill records after each chunk, to resume after the last one it finished. */
 export interface Checkpoint {
@@ -40,12 +39,14 @@ export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {
   renameSync(`${path}.tmp`, path);
 }
 
-/** A row the backfill refused, kept for the rejects file; `at` is its place among the rows it was read with. */
+/**
+ * A row the backfill refused, kept for the rejects file; `at` is its place among the rows it was read
+ * with, and its error carries where the source holds it.
+ */
 export interface Rejected {
   readonly at: number;
   readonly raw: unknown;
   readonly error: RecordError;
-  readonly position: BackfillItem['position'] | undefined;
 }
 
 /**
@@ -72,7 +73,7 @@ export class RejectsFile {
 
   async append(group: string, rejected: readonly Rejected[], at: Date): Promise<void> {
     if (rejected.length === 0) return;
-    const text = `${rejected.map((r) => deadLetterJson({ group, raw: r.raw, error: r.error, position: r.position }, at)).join('\n')}\n`;
+    const text = `${rejected.map((r) => deadLetterJson({ group, raw: r.raw, error: r.error, position: r.error.position }, at)).join('\n')}\n`;
     await appendFile(this.path, text);
     this.size += Buffer.byteLength(text);
   }

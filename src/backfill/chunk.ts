@@ -38,7 +38,7 @@ export function encodeRows(encoding: ChunkEncoding, chunk: number, part: ChunkPa
   const rejected: Rejected[] = [];
   items.forEach((item, i) => {
     if (item.unreadable !== undefined) {
-      rejected.push({ at: i, raw: item.raw ?? null, error: new SourceValidationError(`row cannot be read: ${item.unreadable}`, { position: item.position }), position: item.position });
+      rejected.push({ at: i, raw: item.raw ?? null, error: new SourceValidationError(`row cannot be read: ${item.unreadable}`, { position: item.position }) });
     } else {
       raws.push(item.raw);
       rawIndex.push(i);
@@ -64,7 +64,7 @@ export function encodeRows(encoding: ChunkEncoding, chunk: number, part: ChunkPa
     result = group.processBatch(raws, { position });
   }
   for (const r of result.records) part.records.push(r.encoded);
-  for (const f of result.failures) rejected.push({ at: rawIndex[f.index] as number, raw: raws[f.index], error: f.error, position: f.error.position });
+  for (const f of result.failures) rejected.push({ at: rawIndex[f.index] as number, raw: raws[f.index], error: f.error });
   // Rejects in input order, whichever step refused them.
   rejected.sort((a, b) => a.at - b.at);
   for (const r of rejected) part.rejected.push(r);

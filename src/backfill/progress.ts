@@ -60,7 +60,8 @@ export class BackfillTotals {
     const elapsedMs = this.elapsedMs();
     const rate = elapsedMs > 0 ? (this.rowsThisRun * 1000) / elapsedMs : 0;
     const fraction = this.rangeSize ? Math.min(1, (this.at - this.rangeStart) / this.rangeSize) : undefined;
-    const etaSeconds = fraction !== undefined && fraction > 0 && fraction < 1 ? ((elapsedMs / 1000) * (1 - fraction)) / fraction : fraction === 1 ? 0 : undefined;
+    // No estimate before the first row is written, or without a size; 0 once done.
+    const etaSeconds = fraction ? ((elapsedMs / 1000) * (1 - fraction)) / fraction : undefined;
     return { done: this.rowsDone, written: this.written, poison: this.poison, fraction, recordsPerSecond: Math.round(rate), etaSeconds, elapsedMs };
   }
 }

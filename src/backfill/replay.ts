@@ -27,7 +27,7 @@ export interface ReplayResult {
 
 function arrivalKey(raw: unknown, column: string, eventTimeMs: number): number | string {
   const value = (raw as Record<string, unknown> | null)?.[column];
-  if (typeof value === 'number' && Number.isFinite(value)) return value;
+  if (Number.isFinite(value)) return value as number;
   if (typeof value === 'bigint') return value.toString();
   if (typeof value === 'string') {
     if (/^\d+$/.test(value)) return value;
@@ -81,7 +81,8 @@ export async function replayAggregations(group: AnyFeatureGroup, source: Backfil
   }
   let late = 0;
   for (const [id, events] of entities) {
-    if (order !== 'source') events.sort((x, y) => compareKeys(x[2], y[2]) || x[0] - y[0]);
+    // Events are kept in source order and the sort is stable: ties stay in source order.
+    if (order !== 'source') events.sort((x, y) => compareKeys(x[2], y[2]));
     const state = emptyState();
     states.set(id, state);
     for (const [at, t, , held] of events) {

@@ -23,11 +23,23 @@ async function start(server: Listening): Promise<string> {
 }
 
 /**
+ * `python3 -m moto.server`, exiting when its stdin reaches end of file: the pipe closes when the
+ * process that started it ends, however it ends. A killed or restarted test worker (Stryker restarts
+ * its runners after a timeout) then leaves no moto server behind.
+ */
+const MOTO_TIED_TO_PARENT = [
+  'import os, runpy, sys, threading',
+  'threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()',
+  "sys.argv[0] = 'moto.server'",
+  "runpy.run_module('moto.server', run_name='__main__', alter_sys=True)",
+].join('\n');
+
+/**
  * moto's server (`python3 -m moto.server`) on a free loopback port. It is required: nothing can be
  * installed from PyPI here, so a machine without it fails the run, loudly, instead of skipping.
  */
 async function startMoto(): Promise<{ endpoint: string; process: ChildProcess }> {
-  const child = spawn('python3', ['-m', 'moto.server', '-H', '127.0.0.1', '-p', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('python3', ['-c', MOTO_TIED_TO_PARENT, '-H', '127.0.0.1', '-p', '0'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let output = '';
   const endpoint = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`moto's server did not start within 30 s:\n${output}`)), 30_000);
