@@ -1,11 +1,14 @@
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbItemCodec, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
-import { createFeatureStore, defineFeatureGroup } from '../src/index.js';
+import { BackendError, ConfigurationError, createFeatureStore, defineFeatureGroup, type SageMakerRecord } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { dynamoDbContract } from './contracts/dynamodb.js';
+import { contractGroup, contractRecord } from './contracts/online-store.js';
 import { createFeatureTable } from './setup/tables.js';
 
 const sessions = defineFeatureGroup({
@@ -20,7 +23,9 @@ const sessions = defineFeatureGroup({
 
 let stack: LocalStack;
 let ddb: DynamoDBClient;
-const tableName = 'skewless-online';
+// A name of its own per run: the mutation run starts this file many times against one dynalite,
+// and a second CreateTable of one name would fail the file's setup and skip every test in it.
+const tableName = `skewless-online-${Math.random().toString(36).slice(2, 10)}`;
 
 beforeAll(async () => {
   stack = await startLocalStack({ memory: true });
@@ -29,6 +34,30 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack.close();
+});
+
+// First in the file: the option schema is built on first use, and the mutation run counts only the
+// test that builds it as covering its messages.
+describe('dynamoDbOnline options', () => {
+  it('refuses a bad option with its path, and takes the documented ones', () => {
+    const refused = (options: unknown) => {
+      const error = (() => {
+        try {
+          dynamoDbOnline(options as Parameters<typeof dynamoDbOnline>[0]);
+        } catch (e) {
+          return e;
+        }
+        return undefined;
+      })();
+      expect(error).toBeInstanceOf(ConfigurationError);
+      return (error as Error).message;
+    };
+    expect(refused({ tableName: 5 })).toMatch(/^dynamoDbOnline options\.tableName: expected /);
+    expect(refused({ tableName: 'features', consistentRead: 'yes' })).toBe('dynamoDbOnline options.consistentRead: expected true or false, got "yes"');
+    expect(refused({ tableName: 'features', tablename: 'features' })).toMatch(/^unknown option dynamoDbOnline options\.tablename/);
+    const client = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    expect(dynamoDbOnline({ tableName: 'features', client, concurrency: 4, consistentRead: false, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 2 } })).toHaveProperty('put');
+  });
 });
 
 dynamoDbContract('dynalite', {
@@ -98,6 +127,203 @@ describe('dynamoDbOnline at the instant a record expires', () => {
       expect((await online().get(sessions, String(id)))?.record).toEqual(record(id, expires - 61_000, 2));
     } finally {
       vi.useRealTimers();
+    }
+  });
+});
+
+/**
+ * An HTTP proxy in front of dynalite that can answer a request itself, as DynamoDB does under load:
+ * `answer` sees each request's operation (from X-Amz-Target) and JSON body and returns a reply, or
+ * undefined to pass the request on. Every request is kept in `seen`. With `leaveOut`, a passed-on
+ * answer loses those members (optional ones, which DynamoDB may omit).
+ */
+async function dynamoDbProxy(
+  answer: (operation: string, body: Record<string, unknown>) => { readonly status: number; readonly body: unknown } | undefined = () => undefined,
+  leaveOut: readonly string[] = [],
+) {
+  const upstream = new URL(inject('dynamoEndpoint'));
+  const seen: { operation: string; body: Record<string, unknown> }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const operation = String(req.headers['x-amz-target'] ?? '').split('.').pop() ?? '';
+      const body = JSON.parse(raw.toString('utf8') || '{}') as Record<string, unknown>;
+      seen.push({ operation, body });
+      const reply = answer(operation, body);
+      if (reply) {
+        res.writeHead(reply.status, { 'content-type': 'application/x-amz-json-1.0' });
+        res.end(JSON.stringify(reply.body));
+        return;
+      }
+      const onward = request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers }, (reply) => {
+        const parts: Buffer[] = [];
+        reply.on('data', (chunk: Buffer) => parts.push(chunk));
+        reply.on('end', () => {
+          const answered = JSON.parse(Buffer.concat(parts).toString('utf8') || '{}') as Record<string, unknown>;
+          for (const member of leaveOut) delete answered[member];
+          // A changed body would fail the checksum the client verifies: the header goes with it.
+          const { 'x-amz-crc32': _crc, 'content-length': _length, ...headers } = reply.headers;
+          res.writeHead(reply.statusCode ?? 502, headers);
+          res.end(JSON.stringify(answered));
+        });
+      });
+      onward.end(raw);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  return { client, seen, close };
+}
+
+const dynamoDbFault = (type: string, message: string) => ({ status: 400, body: { __type: `com.amazonaws.dynamodb.v20120810#${type}`, message } });
+
+describe('dynamoDbOnline against DynamoDB\'s answers, counted by hand', () => {
+  const amount = (value: string, id = `n-${Math.random().toString(36).slice(2, 8)}`): SageMakerRecord => contractRecord(id, '2024-05-01T00:00:00Z', 0).map((f) => (f.FeatureName === 'amount' ? { ...f, ValueAsString: value } : f));
+
+  it('checks Fractional numbers on their digits against DynamoDB\'s range, and leaves text alone', async () => {
+    const online = dynamoDbOnline({ client: ddb, tableName });
+    const storable = [
+      `1${'0'.repeat(40)}`, // one significant digit: trailing zeros do not count
+      `${'12345678901234567890123456789012345678'}00`, // 38 significant digits, then zeros
+      `0.00${'12345678901234567890123456789012345678'}`, // leading zeros do not count either
+      '0.5e126', // 5e125: the magnitude is the first significant digit's
+    ];
+    expect(await online.put(contractGroup, storable.map((v) => amount(v)))).toEqual(storable.map(() => 'applied'));
+    const refused = await online.put(contractGroup, [amount('0x1A'), amount(' 1.5'), amount(`0.00${'123456789012345678901234567890123456789'}`)]);
+    const problem = (outcome: unknown) => (outcome as BackendError).message.split(': ').slice(2, 3)[0];
+    // Number() reads hex and padded text; DynamoDB takes neither.
+    expect(refused.map(problem)).toEqual(['0x1A is not a decimal number', ' 1.5 is not a decimal number', `0.00${'123456789012345678901234567890123456789'} has 39 significant digits`]);
+    expect(refused[0]).toMatchObject({ code: 'INVALID_VALUE', group: 'contract-group', issues: [{ code: 'invalid_value', path: ['amount'] }] });
+    // A String feature may hold any text.
+    const textual = contractRecord('0x1A', '2024-05-01T00:00:00Z');
+    expect(await online.put(contractGroup, [textual])).toEqual(['applied']);
+  });
+
+  it('refuses before sending: a record without its identifier, a write after the deadline, a delete at no time', async () => {
+    const { client, seen, close } = await dynamoDbProxy();
+    const online = dynamoDbOnline({ client, tableName });
+    const [noId] = await online.put(contractGroup, [contractRecord('x', '2024-05-01T00:00:00Z').filter((f) => f.FeatureName !== 'id')]);
+    expect(noId).toMatchObject({ name: 'BackendError', code: 'INVALID_REQUEST', group: 'contract-group', message: expect.stringMatching(/^group "contract-group": .*\bid\b/) });
+    const late = await online.put(contractGroup, [contractRecord('late-1', '2024-05-01T00:00:00Z'), contractRecord('late-2', '2024-05-01T00:00:00Z')], { deadline: Date.now() - 1 });
+    expect(late.map((o) => (o as BackendError).code)).toEqual(['DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED']);
+    await expect(online.delete(contractGroup, 'late-1', 'yesterday', 'SoftDelete')).rejects.toMatchObject({ code: 'INVALID_REQUEST', group: 'contract-group', message: expect.stringMatching(/^group "contract-group": /) });
+    expect(seen).toEqual([]);
+    await close();
+  });
+
+  it('counts the SDK\'s retries of a throttled write, and reads consistently unless told otherwise', async () => {
+    let throttled = 0;
+    const { client, seen, close } = await dynamoDbProxy((operation) => (operation === 'PutItem' && throttled++ === 0 ? dynamoDbFault('ThrottlingException', 'Rate of requests exceeds the allowed throughput.') : undefined));
+    let retries = 0;
+    const online = dynamoDbOnline({ client, tableName });
+    expect(await online.put(contractGroup, [contractRecord('retried', '2024-05-01T00:00:00Z')], { onRetry: () => void retries++ })).toEqual(['applied']);
+    expect(retries).toBe(1);
+    await online.get(contractGroup, 'retried');
+    await online.getMany(contractGroup, ['retried']);
+    await dynamoDbOnline({ client, tableName, consistentRead: false }).get(contractGroup, 'retried');
+    const reads = seen.filter((r) => r.operation !== 'PutItem').map((r) => [r.operation, r.body['ConsistentRead'] ?? (r.body['RequestItems'] as Record<string, { ConsistentRead: boolean }>)[tableName]?.ConsistentRead]);
+    expect(reads).toEqual([
+      ['GetItem', true],
+      ['BatchGetItem', true],
+      ['GetItem', false],
+    ]);
+    await close();
+  });
+
+  it('reads keys DynamoDB left unprocessed again, and fails THROTTLED when they stay so', async () => {
+    const online = dynamoDbOnline({ client: ddb, tableName });
+    await online.put(contractGroup, [contractRecord('u-1', '2024-05-01T00:00:00Z'), contractRecord('u-2', '2024-05-01T00:00:00Z')]);
+    const unprocessed = (body: Record<string, unknown>) => ({ status: 200, body: { UnprocessedKeys: body['RequestItems'] } });
+    let answered = 0;
+    // The second answer, from dynalite, arrives without UnprocessedKeys, an optional member.
+    const once = await dynamoDbProxy((operation, body) => (operation === 'BatchGetItem' && answered++ === 0 ? unprocessed(body) : undefined), ['UnprocessedKeys']);
+    const found = await dynamoDbOnline({ client: once.client, tableName, retry: { baseDelayMs: 1 } }).getMany(contractGroup, ['u-1', 'u-2']);
+    expect([...found.keys()].sort()).toEqual(['u-1', 'u-2']);
+    await once.close();
+    const never = await dynamoDbProxy((operation, body) => (operation === 'BatchGetItem' ? unprocessed(body) : undefined));
+    await expect(dynamoDbOnline({ client: never.client, tableName, retry: { attempts: 2, baseDelayMs: 1 } }).getMany(contractGroup, ['u-1', 'u-2'])).rejects.toMatchObject({
+      code: 'THROTTLED',
+      retryable: true,
+      group: 'contract-group',
+      message: 'group "contract-group": 2 keys still unprocessed after retries',
+    });
+    expect(never.seen.filter((r) => r.operation === 'BatchGetItem')).toHaveLength(2);
+    await never.close();
+  });
+
+  it('stops sending an identifier\'s records after one fails, whichever feature a record lists first', async () => {
+    let failed = 0;
+    const { client, close } = await dynamoDbProxy((operation) => (operation === 'PutItem' && failed++ === 0 ? dynamoDbFault('ValidationException', 'One or more parameter values were invalid') : undefined));
+    const online = dynamoDbOnline({ client, tableName });
+    // The identifier is the record's last feature here.
+    const reversed = (eventTime: string, value: number) => [...contractRecord('halted', eventTime, value, String(value))].reverse();
+    const outcomes = await online.put(contractGroup, [reversed('2024-05-01T00:00:00Z', 1), reversed('2024-05-01T00:00:01Z', 2)]);
+    expect(outcomes.map((o) => (o as BackendError).code)).toEqual(['WRITE_FAILED', 'WRITE_FAILED']);
+    expect((outcomes[0] as BackendError).message).toContain('One or more parameter values were invalid');
+    expect((outcomes[1] as BackendError).message).toBe('group "contract-group": not written, an earlier record of the same identifier was not written (WRITE_FAILED)');
+    expect(await online.get(contractGroup, 'halted')).toBeUndefined();
+    await close();
+  });
+
+  it('leaves expired and deleted records out of a read of many, and gives an expiry only to a record that has one', async () => {
+    const online = dynamoDbOnline({ client: ddb, tableName });
+    const now = Date.now();
+    const at = (ms: number) => new Date(ms).toISOString();
+    await online.put(contractGroup, [contractRecord('m-expired', at(now - 7_200_000))], { ttl: { Unit: 'Hours', Value: 1 } });
+    await online.put(contractGroup, [contractRecord('m-expiring', at(now - 60_000))], { ttl: { Unit: 'Hours', Value: 1 } });
+    await online.put(contractGroup, [contractRecord('m-lasting', at(now - 60_000)), contractRecord('m-deleted', at(now - 60_000))]);
+    expect(await online.delete(contractGroup, 'm-deleted', at(now), 'SoftDelete')).toBe('deleted');
+    const found = await online.getMany(contractGroup, ['m-expired', 'm-expiring', 'm-lasting', 'm-deleted']);
+    expect([...found.keys()].sort()).toEqual(['m-expiring', 'm-lasting']);
+    expect(found.get('m-expiring')?.expiresAt).toEqual(new Date(now - 60_000 + 3_600_000));
+    expect(Object.keys(found.get('m-lasting') ?? {})).toEqual(['record']);
+    expect(Object.keys((await online.get(contractGroup, 'm-lasting')) ?? {})).toEqual(['record']);
+    // A soft delete keeps the key, marked deleted, at the delete's time.
+    const item = await ddb.send(new GetItemCommand({ TableName: tableName, Key: { pk: { S: 'contract-group#m-deleted' } } }));
+    expect(item.Item).toEqual({ pk: { S: 'contract-group#m-deleted' }, event_time_ms: { N: String(now) }, event_time: { S: at(now) }, deleted: { BOOL: true } });
+  });
+
+  it('names a missing table with its group and cause, and any other failure as itself', async () => {
+    const missing = dynamoDbOnline({ client: ddb, tableName: `${tableName}-missing`, retry: { attempts: 1 } });
+    const [outcome] = await missing.put(contractGroup, [contractRecord('t-1', '2024-05-01T00:00:00Z')]);
+    expect(outcome).toMatchObject({ retryable: false, group: 'contract-group', cause: expect.objectContaining({ name: 'ResourceNotFoundException' }), message: expect.stringMatching(/^group "contract-group": write failed: DynamoDB table /) });
+    await expect(missing.get(contractGroup, 't-1')).rejects.toMatchObject({ message: expect.stringMatching(/^group "contract-group": read failed: DynamoDB table /) });
+    await expect(missing.getMany(contractGroup, ['t-1'])).rejects.toMatchObject({ message: expect.stringMatching(/^group "contract-group": read failed: DynamoDB table /) });
+    const { client, close } = await dynamoDbProxy((operation) => (operation === 'GetItem' || operation === 'BatchGetItem' ? dynamoDbFault('ValidationException', 'The provided key element does not match the schema') : undefined));
+    const refusing = dynamoDbOnline({ client, tableName });
+    for (const read of [() => refusing.get(contractGroup, 'x'), () => refusing.getMany(contractGroup, ['x'])]) {
+      const error = await read().catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'READ_FAILED', message: expect.stringContaining('The provided key element does not match the schema') });
+      expect((error as Error).message).not.toContain('does not exist');
+    }
+    await close();
+  });
+
+  it('destroys on close the client it made, and never the one it was given', async () => {
+    const destroyed = vi.spyOn(DynamoDBClient.prototype, 'destroy');
+    try {
+      const given = dynamoDbOnline({ client: ddb, tableName });
+      await given.get(contractGroup, 'anyone');
+      await given.close();
+      expect(destroyed).not.toHaveBeenCalled();
+      vi.stubEnv('AWS_ENDPOINT_URL_DYNAMODB', inject('dynamoEndpoint'));
+      vi.stubEnv('AWS_REGION', 'us-east-1');
+      vi.stubEnv('AWS_ACCESS_KEY_ID', 'x');
+      vi.stubEnv('AWS_SECRET_ACCESS_KEY', 'y');
+      const unused = dynamoDbOnline({ tableName });
+      await unused.close();
+      expect(destroyed).not.toHaveBeenCalled();
+      const own = dynamoDbOnline({ tableName });
+      await own.get(contractGroup, 'anyone');
+      await own.close();
+      expect(destroyed).toHaveBeenCalledTimes(1);
+    } finally {
+      vi.unstubAllEnvs();
+      destroyed.mockRestore();
     }
   });
 });

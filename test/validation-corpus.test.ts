@@ -9,7 +9,7 @@ import { buildSync } from 'esbuild';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { sqsDeadLetter } from '../src/aws/index.js';
+import { athenaOffline, dynamoDbOnline, sageMakerOnline, sqsDeadLetter } from '../src/aws/index.js';
 import { kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { localStores } from '../src/local/index.js';
 import {
@@ -140,6 +140,14 @@ describe('options silently accepted or crashing in 0.1', () => {
 
   it('sqsDeadLetter with an unset environment variable says so, at cold start', async () => {
     await configurationError(() => sqsDeadLetter({ queueUrl: process.env['SKEWLESS_UNSET_QUEUE_URL'] as string }), /queueUrl.*is the environment variable set\?/);
+  });
+
+  it('a switch given as text or a number is refused, not read as true', async () => {
+    const table = { tableName: 'features' };
+    await configurationError(() => dynamoDbOnline({ ...table, consistentRead: anyOptions('false') }), /^dynamoDbOnline options\.consistentRead: expected true or false, got "false"$/);
+    await configurationError(() => sageMakerOnline({ batchWrite: anyOptions(1) }), /^sageMakerOnline options\.batchWrite: expected true or false, got 1$/);
+    await configurationError(() => sageMakerOnline({ collapse: anyOptions('yes') }), /^sageMakerOnline options\.collapse: expected true or false, got "yes"$/);
+    await configurationError(() => athenaOffline({ outputLocation: 's3://lake/results/', partitionPruning: anyOptions('on') }), /^athenaOffline options\.partitionPruning: expected true or false, got "on"$/);
   });
 
   it('unknown option keys are refused, naming the closest known one', async () => {

@@ -16,7 +16,7 @@ import { backendError } from './errors.js';
 import { loadAthena, loadS3, loadSageMaker } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
-import { checkOptions, countSchema, lazySchema } from '../util/options.js';
+import { booleanSchema, checkOptions, countSchema, lazySchema } from '../util/options.js';
 import { awsClient, retryOptions, s3Location, text } from './options.js';
 
 const ATHENA_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
@@ -29,7 +29,7 @@ const ATHENA_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   retry: z.optional(retryOptions()),
   inlineSpineRows: z.optional(countSchema()),
   stagingLocation: z.optional(s3Location()),
-  partitionPruning: z.optional(z.boolean()),
+  partitionPruning: z.optional(booleanSchema()),
 }));
 
 export interface AthenaOfflineOptions {

@@ -11,7 +11,7 @@ import { loadDynamoDb } from './sdk.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
-import { checkOptions, lazySchema } from '../util/options.js';
+import { booleanSchema, checkOptions, lazySchema } from '../util/options.js';
 import { awsClient, concurrency, retryOptions, tableName } from './options.js';
 
 
@@ -19,7 +19,7 @@ const DYNAMODB_ONLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject(
   tableName: tableName(),
   client: z.optional(awsClient()),
   concurrency: concurrency(),
-  consistentRead: z.optional(z.boolean()),
+  consistentRead: z.optional(booleanSchema()),
   retry: z.optional(retryOptions()),
 }));
 
@@ -66,11 +66,12 @@ const NUMBER_RANGE = 'a DynamoDB number has at most 38 significant digits and is
  * digits, not a double, so the limits are DynamoDB's exactly (1e126 and 1e-131 are doubles too).
  */
 function numberProblem(text: string): string | undefined {
+  // Number() also reads hexadecimal and padded text, which DynamoDB refuses. (Text without a digit
+  // never gets here: checkRecord refuses it as no number.)
   const match = DECIMAL.exec(text);
-  const whole = match?.[1] ?? '';
-  const fraction = match?.[2] ?? '';
-  if (!match || whole.length + fraction.length === 0) return 'is not a decimal number';
-  const digits = whole + fraction;
+  if (!match) return 'is not a decimal number';
+  const whole = match[1] as string;
+  const digits = whole + (match[2] ?? '');
   const first = digits.search(/[1-9]/);
   if (first < 0) return undefined;
   let last = digits.length - 1;
@@ -86,9 +87,9 @@ function numberProblem(text: string): string | undefined {
 /** The refusal of a record with a number DynamoDB cannot store, before it is sent: never retried. */
 function unstorableNumber(group: GroupSchema, definitions: ReadonlyMap<string, FeatureDefinition>, record: SageMakerRecord): BackendError | undefined {
   for (const feature of record) {
-    const type = definitions.get(feature.FeatureName)?.FeatureType;
-    if (type === undefined || type === 'String') continue;
-    for (const text of feature.ValueAsStringList ?? [feature.ValueAsString ?? '']) {
+    // An Integral fits in 64 bits (at most 19 digits, within DynamoDB's 38); a String is text.
+    if ((definitions.get(feature.FeatureName) as FeatureDefinition).FeatureType !== 'Fractional') continue;
+    for (const text of feature.ValueAsStringList ?? [feature.ValueAsString as string]) {
       const problem = numberProblem(text);
       if (problem === undefined) continue;
       const message = `feature ${feature.FeatureName}: ${text} ${problem}: ${NUMBER_RANGE}`;
@@ -145,7 +146,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
   const { tableName } = options;
   const concurrency = options.concurrency ?? 16;
   const consistent = options.consistentRead ?? true;
-  const retry = options.retry ?? {};
+  const retry = options.retry;
   let clientPromise: Promise<DynamoDBClient> | undefined;
   const ddb = () => {
     clientPromise ??= loadDynamoDb().then((lib) => sdkClient<DynamoDBClient>(options.client) ?? new lib.DynamoDBClient(clientConfig(retry)));
@@ -159,8 +160,10 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
   };
 
   const toOnline = (group: GroupSchema, item: StoredItem): OnlineRecord | undefined => {
-    if (item.deleted?.BOOL || item.features?.M === undefined) return undefined;
-    const record = itemToRecord(group.name, group.featureDefinitions, item.features.M);
+    // A soft-deleted item holds no features.
+    const features = item.features?.M;
+    if (features === undefined) return undefined;
+    const record = itemToRecord(group.name, group.featureDefinitions, features);
     const expires = expiresAt(item);
     return expires === undefined ? { record } : { record, expiresAt: new Date(expires) };
   };
@@ -255,7 +258,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
               for (const item of result.Responses?.[tableName] ?? []) {
                 if (!live(item, now)) continue;
                 const online = toOnline(group, item);
-                if (online) found.set((item.pk?.S ?? '').slice(prefix.length), { ...online, record: pickFeatures(online.record, getOptions.features) });
+                if (online) found.set((item.pk as { S: string }).S.slice(prefix.length), { ...online, record: pickFeatures(online.record, getOptions.features) });
               }
               return result.UnprocessedKeys?.[tableName]?.Keys ?? [];
             },

@@ -14,7 +14,7 @@ import { loadFeatureStoreRuntime } from './sdk.js';
 import { callWaves, collapseToNewest, identifierOf, roundsPerIdentifier, type WriteStages, type WriteTarget } from './collapse.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import * as z from 'zod/mini';
-import { checkOptions, lazySchema, positiveInteger } from '../util/options.js';
+import { booleanSchema, checkOptions, lazySchema, positiveInteger } from '../util/options.js';
 import { awsClient, concurrency, retryOptions } from './options.js';
 
 type RuntimeModule = typeof import('@aws-sdk/client-sagemaker-featurestore-runtime');
@@ -28,8 +28,8 @@ const SAGEMAKER_ONLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject
   client: z.optional(awsClient()),
   concurrency: concurrency(),
   targetStores: z.optional(z.array(z.enum(['OnlineStore', 'OfflineStore']))),
-  batchWrite: z.optional(z.boolean()),
-  collapse: z.optional(z.boolean()),
+  batchWrite: z.optional(booleanSchema()),
+  collapse: z.optional(booleanSchema()),
   batchSize: z.optional(
     positiveInteger().check(z.refine((n) => n <= BATCH_WRITE_LIMIT, { error: (issue) => `BatchWriteRecord takes 1 to ${BATCH_WRITE_LIMIT} entries, got ${String(issue.input)}` })),
   ),

@@ -146,6 +146,11 @@ export function objectWith(methods: readonly string[], what: string) {
   );
 }
 
+/** A switch: `true` or `false`, nothing that merely reads as one (`'yes'`, `1`). */
+export function booleanSchema() {
+  return z.boolean({ error: expected('true or false') });
+}
+
 /** A positive whole number. */
 export function positiveInteger(what = 'a positive whole number') {
   return z.number({ error: expected(what) }).check(z.refine((n) => Number.isInteger(n) && n > 0, { error: expected(what) }));
