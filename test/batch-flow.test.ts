@@ -282,8 +282,8 @@ describe('puts and deletes of one batch', () => {
     delete (event.Records[0]?.dynamodb as { ApproximateCreationDateTime?: number }).ApproximateCreationDateTime;
     const { store, dead } = storeWithSink();
     expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
-    expect(dead.map((d) => [d.error.code, d.error.message, d.position?.sequenceNumber])).toEqual([
-      ['SOURCE_VALIDATION', 'a delete without its time: a DynamoDB Streams REMOVE needs dynamodb.ApproximateCreationDateTime', event.Records[0]?.dynamodb.SequenceNumber],
+    expect(dead.map((d) => [d.error.code, d.error.message, d.position?.sequenceNumber, d.error.position?.sequenceNumber])).toEqual([
+      ['SOURCE_VALIDATION', 'a delete without its time: a DynamoDB Streams REMOVE needs dynamodb.ApproximateCreationDateTime', event.Records[0]?.dynamodb.SequenceNumber, event.Records[0]?.dynamodb.SequenceNumber],
     ]);
     const sinkDown = createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: () => Promise.reject(new Error('queue unreachable')) });
     expect(reported(await dynamoDbStreamHandler(cardActivity, { store: sinkDown, log: false })(event))).toEqual([event.Records[0]?.dynamodb.SequenceNumber]);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AthenaClient } from '@aws-sdk/client-athena';
@@ -98,7 +98,9 @@ describe('trainingSet options', () => {
       [{ knowledgeTime: 1 }, 'trainingSet options.knowledgeTime: expected true or false, got 1'],
       [{ engine: 'duckdb' }, `trainingSet options.engine: expected 'auto' or 'reference', got "duckdb"`],
       [{ output: { json: 'x' } }, 'trainingSet options.output: expected { parquet: path } or { csv: path }, got an object'],
-      [{ features: 'scores' }, 'trainingSet options.features: '],
+      [{ features: 'scores' }, 'trainingSet options.features: expected a list of selections, got "scores"'],
+      [{ features: [] }, 'trainingSet options.features: a training set needs at least one feature selection'],
+      [{ spine: null }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got null'],
     ];
     for (const [change, message] of cases) {
       const error = await trainingSet(store, { ...good, ...change } as never).catch((e: unknown) => e);
@@ -109,9 +111,38 @@ describe('trainingSet options', () => {
     expect((await trainingSet(store, good)).summary.rows).toBe(1);
     expect((await trainingSet(store, { ...good, spine: { load: async () => good.spine } })).summary.rows).toBe(1);
     const offlineLess = createFeatureStore({ online: localOnline({ memory: true }), offline: false });
-    await expect(trainingSet(offlineLess, good)).rejects.toThrow(new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store'));
+    await expect(trainingSet(offlineLess, good)).rejects.toMatchObject({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message: 'a training set needs an offline store' });
     const missing = join(tmpdir(), 'skewless-no-such-spine.csv');
-    await expect(trainingSet(store, { ...good, spine: { csv: missing } })).rejects.toThrow(expect.objectContaining({ code: 'INVALID_SPINE', message: expect.stringMatching(/^cannot read the spine file .*skewless-no-such-spine\.csv: ENOENT/) }));
+    await expect(trainingSet(store, { ...good, spine: { csv: missing } })).rejects.toThrow(
+      expect.objectContaining({ code: 'INVALID_SPINE', message: expect.stringMatching(/^cannot read the spine file .*skewless-no-such-spine\.csv: ENOENT/), cause: expect.objectContaining({ code: 'ENOENT' }) }),
+    );
+  });
+
+  it('names the spine file in what it refuses: bytes that are not text, a broken row, a file that is not Parquet, a missing column', async () => {
+    const store = await storeWith([]);
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-spine-files-'));
+    try {
+      const options = { entityKey: 'card', timestamp: 'at', features: [scores.select('v')] };
+      const binary = join(dir, 'labels.csv');
+      writeFileSync(binary, Buffer.from([0x63, 0x61, 0x72, 0x64, 0x0a, 0xff, 0xfe, 0x00]));
+      await expect(trainingSet(store, { ...options, spine: { csv: binary } })).rejects.toMatchObject({ name: 'DataError', code: 'INVALID_SPINE', message: `the spine file ${binary} is not UTF-8 text: is it a CSV file?` });
+      const broken = join(dir, 'broken.csv');
+      writeFileSync(broken, 'card,at\n"1,2024-01-01T00:00:01Z\n');
+      await expect(trainingSet(store, { ...options, spine: { csv: broken } })).rejects.toMatchObject({ code: 'INVALID_SPINE', message: expect.stringContaining(`the spine file ${broken}`) });
+      await expect(trainingSet(store, { ...options, spine: { parquet: broken } })).rejects.toMatchObject({
+        code: 'INVALID_SPINE',
+        message: expect.stringContaining(`cannot read the spine file ${broken} as Parquet: `),
+        cause: expect.any(Error),
+      });
+      const renamed = join(dir, 'renamed.csv');
+      writeFileSync(renamed, 'card,when\n1,2024-01-01T00:00:01Z\n');
+      await expect(trainingSet(store, { ...options, spine: { csv: renamed } })).rejects.toMatchObject({
+        code: 'INVALID_SPINE',
+        message: `the spine has no column "at" (the timestamp option: each row's time); its columns: card, when`,
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -416,7 +447,7 @@ describe('the training plan and its SQL', () => {
 
   it('refuses a plan without selections, and two selections that produce one column', () => {
     expect(() => planOf()).toThrow(DefinitionError);
-    expect(() => planOf()).toThrow(/^a training set needs at least one feature selection$/);
+    expect(() => planOf()).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: 'a training set needs at least one feature selection' }));
     expect(() => planOf(scores.select('v'), scores.select('n', 'v'))).toThrow(/two selections produce the column "scores__v": give one a prefix/);
     expect(planOf(scores.select('v'), scores.select('v').with({ prefix: 'again_' })).joins.map((j) => j.prefix)).toEqual(['scores__', 'again_']);
   });
@@ -432,8 +463,9 @@ describe('the training plan and its SQL', () => {
     const plan = planOf(scores.select('v'));
     for (const dialect of [DUCKDB, TRINO]) {
       const render = () => renderTrainingSql(plan, { spine: 'spine', groups: new Map([['other', 'other_rows']]) }, dialect);
-      expect(render).toThrow(ConfigurationError);
+      expect(render).toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG' }));
       expect(render).toThrow(/no table for group "scores" \(it has "other"\)/);
+      expect(() => renderTrainingSql(plan, { spine: 'spine', groups: new Map([['other', 'o'], ['more', 'm']]) }, dialect)).toThrow(/no table for group "scores" \(it has "other", "more"\)$/);
       expect(() => renderTrainingSql(plan, { spine: 'spine', groups: new Map() }, dialect)).toThrow(/no table for group "scores" \(it has none\)$/);
     }
   });

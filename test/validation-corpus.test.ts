@@ -142,6 +142,11 @@ describe('options silently accepted or crashing in 0.1', () => {
     await configurationError(() => sqsDeadLetter({ queueUrl: process.env['SKEWLESS_UNSET_QUEUE_URL'] as string }), /queueUrl.*is the environment variable set\?/);
   });
 
+  it('an options bag that is no object is refused in our words, not in zod\'s', async () => {
+    await configurationError(() => backfill(localStore(), cardActivity, anyOptions(5)), /^backfill options: expected an object, got 5$/);
+    await configurationError(() => dynamoDbOnline(anyOptions('features')), /^dynamoDbOnline options: expected an object, got "features"$/);
+  });
+
   it('a switch given as text or a number is refused, not read as true', async () => {
     const table = { tableName: 'features' };
     await configurationError(() => dynamoDbOnline({ ...table, consistentRead: anyOptions('false') }), /^dynamoDbOnline options\.consistentRead: expected true or false, got "false"$/);

@@ -94,14 +94,15 @@ class LocalOnlineStore implements OnlineStore {
       await connection.run(`DELETE FROM ${table}`);
       await connection.run(`INSERT INTO ${table} SELECT * FROM online_latest WHERE present`);
       await connection.run('COMMIT');
-      const reader = await connection.runAndReadAll('SELECT * FROM online_latest WHERE present');
+      const reader = await connection.runAndReadAll('SELECT * FROM online_latest WHERE present ORDER BY seq');
       for (const row of reader.getRowObjectsJS()) {
         rows.set(row['record_id'] as string, {
           eventTimeMs: Number(row['event_time_ms']),
           stored: row['record'] === null ? undefined : storedForm(JSON.parse(row['record'] as string) as SageMakerRecord),
           expiresAtMs: row['expires_at_ms'] === null ? undefined : Number(row['expires_at_ms']),
         });
-        if ((row['seq'] as bigint) >= sequence) sequence = (row['seq'] as bigint) + 1n;
+        // In sequence order: the last row read is the newest, and the log continues after it.
+        sequence = (row['seq'] as bigint) + 1n;
       }
       return connection.createAppender(`online__${groupName}`);
     });

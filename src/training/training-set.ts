@@ -109,7 +109,7 @@ interface LoadedSpine {
 
 async function loadSpine(spine: TrainingSetOptions['spine']): Promise<LoadedSpine> {
   if (Array.isArray(spine)) return { rows: spine as SpineRow[] };
-  if ('load' in spine && typeof spine.load === 'function') return { rows: await spine.load() };
+  if ('load' in spine) return { rows: await spine.load() };
   if ('csv' in spine) {
     const bytes = await spineFile(spine.csv);
     if (!isUtf8(bytes)) throw new DataError('INVALID_SPINE', `the spine file ${spine.csv} is not UTF-8 text: is it a CSV file?`);

@@ -107,6 +107,9 @@ export function checkOptions<S extends zc.$ZodType>(given: S | (() => S), value:
       })
       .join('; ');
     message += `; known: ${known.join(', ')}`;
+  } else if (first.path.length === 0 && first.code === 'invalid_type' && first.expected === 'object' && first.message.startsWith('Invalid input')) {
+    // An options bag that is no object at all, where the schema has no words of its own for it.
+    message = `${where}: expected an object, got ${describeValue(value)}`;
   } else {
     message = `${pathText(where, first.path)}: ${first.message}`;
   }
