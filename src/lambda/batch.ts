@@ -1,7 +1,7 @@
 import { BackendError, ConfigurationError, FeatureValidationError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
-import { checkOptions, countSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
+import { booleanSchema, checkOptions, countSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
 import type { DeadLetterEntry, FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
@@ -33,7 +33,7 @@ const handlerOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
     safetyMarginMs: z.optional(countSchema('a whole number of milliseconds')),
     log: z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') })),
     metrics: z.optional(z.strictObject({ namespace: z.string({ error: expected('a CloudWatch namespace') }) })),
-    discardPoison: z.optional(z.boolean({ error: expected('true or false') })),
+    discardPoison: z.optional(booleanSchema()),
     deleteMode: z.optional(z.enum(['SoftDelete', 'HardDelete'], { error: expected("'SoftDelete' or 'HardDelete'") })),
   },
   { error: expected('handler options: { store, ... }') },

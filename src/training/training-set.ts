@@ -7,7 +7,7 @@ import type { ValueKind } from '../schema/feature-spec.js';
 import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { pipelineOf } from '../feature-group.js';
-import { checkOptions, durationSchema, expected, lazySchema } from '../util/options.js';
+import { booleanSchema, checkOptions, durationSchema, expected, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
@@ -252,9 +252,9 @@ const trainingSetOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
   entityKey: z.string({ error: expected('the spine column with the record identifier') }),
   timestamp: z.string({ error: expected("the spine column with each row's time") }),
   features: featureListSchema('a training set'),
-  inclusive: z.optional(z.boolean({ error: expected('true or false') })),
+  inclusive: z.optional(booleanSchema()),
   maxAge: z.optional(durationSchema()),
-  knowledgeTime: z.optional(z.boolean({ error: expected('true or false') })),
+  knowledgeTime: z.optional(booleanSchema()),
   engine: z.optional(z.enum(['auto', 'reference'], { error: expected("'auto' or 'reference'") })),
   output: z.optional(z.union([z.strictObject({ parquet: z.string() }), z.strictObject({ csv: z.string() })], { error: expected('{ parquet: path } or { csv: path }') })),
 }));
