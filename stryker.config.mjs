@@ -4,7 +4,7 @@
 // changed. Not part of `npm test`.
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
-  mutate: ['src/aws/retry.ts', 'src/sql/reference.ts', 'src/aws/collapse.ts', 'src/lambda/batch.ts', 'src/lambda/handlers.ts', 'src/sql/plan.ts', 'src/sql/render.ts', 'src/testing/memory-store.ts:25-86', 'src/local/online-store.ts', 'src/pipeline/reducer.ts', 'src/audit/audit.ts', 'src/audit/causes.ts', 'src/training/training-set.ts', 'src/training/output.ts', 'src/backfill/backfill.ts', 'src/backfill/checkpoint.ts', 'src/backfill/chunk.ts', 'src/backfill/progress.ts', 'src/backfill/replay.ts', 'src/aws/dynamodb-online.ts'],
+  mutate: ['src/aws/retry.ts', 'src/sql/reference.ts', 'src/aws/collapse.ts', 'src/lambda/batch.ts', 'src/lambda/handlers.ts', 'src/sql/plan.ts', 'src/sql/render.ts', 'src/testing/memory-store.ts:25-86', 'src/local/online-store.ts', 'src/pipeline/reducer.ts', 'src/audit/audit.ts', 'src/audit/causes.ts', 'src/training/training-set.ts', 'src/training/output.ts', 'src/backfill/backfill.ts', 'src/backfill/checkpoint.ts', 'src/backfill/chunk.ts', 'src/backfill/progress.ts', 'src/backfill/replay.ts', 'src/aws/dynamodb-online.ts', 'src/backfill/plan.ts', 'src/backfill/tabular.ts', 'src/backfill/sources/csv.ts', 'src/backfill/sources/index.ts', 'src/backfill/sources/ndjson.ts', 'src/backfill/sources/parquet.ts', 'src/backfill/sources/records.ts', 'src/backfill/sources/source.ts', 'src/training/engine.ts', 'src/audit/lineage.ts', 'src/audit/render.ts', 'src/audit/vectors.ts', 'src/pipeline/stateful-ingest.ts'],
   testRunner: 'vitest',
   vitest: { configFile: 'vitest.mutation.config.ts' },
   checkers: ['typescript'],

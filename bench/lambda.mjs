@@ -65,7 +65,7 @@ const cardActivity = defineFeatureGroup({
   features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number(), is_foreign: z.boolean() }),
   transform: (e) => ({ card_id: e.card_id, event_time: e.ts, amount: e.amount_cents / 100, is_foreign: e.country !== 'US' }),
 });
-export const handler = kinesisHandler(cardActivity, { discardPoison: true, store: createFeatureStore({ online: sageMakerOnline(), offline: false }), discardPoison: true });
+export const handler = kinesisHandler(cardActivity, { discardPoison: true, store: createFeatureStore({ online: sageMakerOnline(), offline: false }) });
 `;
 }
 

@@ -34,6 +34,11 @@ describe('audit refuses what it cannot audit', () => {
     await expect(audit(onlineOnly, cards, { sample: 'lots' as never })).rejects.toThrow(
       'audit options.sample: expected how many identifiers to sample (a positive whole number) or a non-empty list of identifiers, got "lots"',
     );
+    await expect(audit(onlineOnly, cards, { sample: [] })).rejects.toThrow('audit options.sample: expected a non-empty list of identifiers, got an array');
+    await expect(audit(onlineOnly, cards, { sample: ['c', ''] })).rejects.toThrow('audit options.sample[1]: expected a non-empty record identifier, got ""');
+    await expect(audit(onlineOnly, cards, { sample: [{}] as never })).rejects.toThrow(
+      'audit options.sample: expected how many identifiers to sample (a positive whole number) or a non-empty list of identifiers, got an array',
+    );
     await expect(audit(onlineOnly, cards, { seed: 1.5 })).rejects.toThrow('audit options.seed: expected a whole number, got 1.5');
     await expect(audit(onlineOnly, cards, { at: '2024-05-01' as never })).rejects.toThrow('audit options.at: expected a valid Date, got "2024-05-01"');
     await expect(audit(onlineOnly, cards, { tolerance: '0.1' as never })).rejects.toThrow('audit options.tolerance: expected a number, 0 or more, got "0.1"');
@@ -395,6 +400,36 @@ describe("audit's report, feature by feature", () => {
       ['differs', 'unexplained', ['amount', 'n', 'big', 'seen', 'note']],
       ['online-only', 'unexplained', ['event_time', 'amount', 'n', 'big', 'seen']],
     ]);
+    await store.close();
+  });
+
+  it('counts a feature that one side leaves out as a mismatch, without a number difference', async () => {
+    const online = memoryOnline();
+    const offline = memoryOffline();
+    const without = (values: Values, feature: string) => typed.codec.toRecord({ card_id: 'c', event_time: EVENT, ...values }).filter((f) => f.FeatureName !== feature);
+    // Online lacks `n`, offline lacks `amount` (it reads as null); `big` differs on both sides.
+    await online.put(typed, [without({ ...base, big: 5n }, 'n')]);
+    await offline.append(typed, [{ record: without(base, 'amount'), writeTime: WRITTEN, apiInvocationTime: WRITTEN, isDeleted: false }]);
+    const store = createFeatureStore({ online, offline });
+    const report = await audit(store, typed, { sample: ['c'], at: new Date(DAY + 86_400_000) });
+    expect(report.examples.map((e) => e.features)).toEqual([['amount', 'n', 'big']]);
+    const mismatch = { match: 0, mismatch: 1, missingOnline: 0, missingOffline: 0, matchRate: 0, mismatchRate: 1 };
+    expect(report.features['amount']).toStrictEqual(mismatch);
+    expect(report.features['n']).toStrictEqual(mismatch);
+    expect(report.features['big']).toStrictEqual({ ...mismatch, differences: { count: 1, min: 4, p50: 4, p95: 4, max: 4, meanAbs: 4 } });
+    // Equal dates and strings are matches without a number difference.
+    expect(report.features['seen']).toStrictEqual({ ...mismatch, match: 1, mismatch: 0, matchRate: 1, mismatchRate: 0 });
+    expect(report.features['event_time']).toStrictEqual({ ...mismatch, match: 1, mismatch: 0, matchRate: 1, mismatchRate: 0 });
+    await store.close();
+  });
+
+  it('gives no consistency rate, not 100% of nothing, when the offline store has no rows to sample', async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline() });
+    const report = await audit(store, typed, { at: new Date(DAY) });
+    expect(report).toMatchObject({ sampled: 0, consistent: 0, examples: [] });
+    expect(report.consistencyRate).toBeUndefined();
+    const none = { match: 0, mismatch: 0, missingOnline: 0, missingOffline: 0, matchRate: 0, mismatchRate: 0 };
+    expect(report.features).toStrictEqual(Object.fromEntries(['event_time', 'amount', 'n', 'big', 'seen', 'note'].map((name) => [name, none])));
     await store.close();
   });
 

@@ -52,8 +52,10 @@ const AGGREGATES = ['n_1h', 'amount_1h', 'largest_1h', 'merchants_1h', 'last_mer
 
 let ddb: DynamoDBClient;
 let tables = 0;
+// Named afresh each time the file starts: the mutation run starts it many times against one dynalite.
+const run = Math.random().toString(36).slice(2, 8);
 async function newTable(): Promise<string> {
-  const tableName = `exactly-once-${++tables}`;
+  const tableName = `exactly-once-${run}-${++tables}`;
   await createFeatureTable(ddb, tableName);
   return tableName;
 }

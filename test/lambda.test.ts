@@ -325,8 +325,11 @@ describe('dynamoDbStreamHandler', () => {
   it('treats a stream without images as poison with a clear reason', async () => {
     const store = memoryStore();
     const event = dynamoDbStreamEvent([{ eventName: 'MODIFY', keys: { customer_id: 1 } }]);
-    expect(await dynamoDbStreamHandler(profiles, { store, ...quiet })(event)).toEqual({ batchItemFailures: [] });
-    expect(dead[0]?.error.message).toMatch(/NewImage/);
+    // A record without its `dynamodb` part at all, as a hand-made test event may be.
+    const bare = { eventName: 'INSERT', eventSource: 'aws:dynamodb' } as unknown as (typeof event.Records)[number];
+    expect(await dynamoDbStreamHandler(profiles, { store, ...quiet })({ Records: [...event.Records, bare] })).toEqual({ batchItemFailures: [] });
+    const reason = 'the stream record has no NewImage (use the NEW_IMAGE or NEW_AND_OLD_IMAGES view)';
+    expect(dead.map((entry) => entry.error.message)).toEqual([expect.stringContaining(reason), expect.stringContaining(reason)]);
     await store.close();
   });
 });

@@ -540,5 +540,10 @@ describe('which path a training set takes', () => {
       { card: '1', at: new Date(BASE + 1000), tagged__tags: ['a', 'b'] },
       { card: '2', at: new Date(BASE + 1000), tagged__tags: null },
     ]);
+    // A list among features the engine could decode still takes the row path, for the whole set.
+    calls.length = 0;
+    const both = await trainingSet(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('i'), tagged.select('tags')], output: { parquet: join(dir, 'tagged-and-mixed.parquet') } });
+    expect(calls).toEqual(['pointInTimeJoin']);
+    expect(both.summary).toMatchObject({ rows: 2, matchRate: { mixed: 0, tagged: 0.5 }, nullCounts: { mixed__i: 2, tagged__tags: 1 } });
   });
 });

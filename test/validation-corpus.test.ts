@@ -155,6 +155,13 @@ describe('options silently accepted or crashing in 0.1', () => {
     await configurationError(() => athenaOffline({ outputLocation: 's3://lake/results/', partitionPruning: anyOptions('on') }), /^athenaOffline options\.partitionPruning: expected true or false, got "on"$/);
   });
 
+  it("athenaOffline's tables, when not a Glue table per group, are refused naming the entry and the shape it takes", async () => {
+    const location = { outputLocation: 's3://lake/results/' };
+    await configurationError(() => athenaOffline({ ...location, tables: anyOptions(5) }), /^athenaOffline options\.tables: expected the Glue table of each group by its name: \{ \[group\]: \{ database, table \} \}, got 5$/);
+    await configurationError(() => athenaOffline({ ...location, tables: anyOptions({ cards: 'lake.cards' }) }), /^athenaOffline options\.tables\.cards: expected a group's Glue table: \{ database, table \}, got "lake\.cards"$/);
+    await configurationError(() => athenaOffline({ ...location, tables: anyOptions({ cards: { database: 'lake' } }) }), /^athenaOffline options\.tables\.cards\.table: expected a Glue table name, got undefined$/);
+  });
+
   it('unknown option keys are refused, naming the closest known one', async () => {
     await configurationError(() => backfill(localStore(), cardActivity, anyOptions({ from: [validCardEvent], chunksize: 10 })), /unknown option backfill options\.chunksize \(did you mean "chunkSize"\?\)/);
     await configurationError(() => createFeatureStore(anyOptions({ online: memoryOnline(), offline: false, deadletter: () => {} })), /did you mean "deadLetter"\?/);

@@ -43,7 +43,7 @@ export interface FraudExampleSummary {
   readonly reported: number;
   readonly trainingRows: number;
   readonly matchRate: number;
-  readonly consistencyRate: number;
+  readonly consistencyRate: number | undefined;
   readonly trainingFile: string;
   /** What the scoring Lambda answered for one live transaction (the HTTP body's vector). */
   readonly scored: Record<string, unknown>;
@@ -114,7 +114,7 @@ export async function runFraudExample(options: { readonly history?: number; read
 
     // 4. Audit: SageMaker's online store against its offline store, read through Athena.
     const report = await audit(reader, cardTransactions, { sample: 100, availabilityDelay: '0s' });
-    log(`audit: ${(report.consistencyRate * 100).toFixed(1)}% of ${report.sampled} cards consistent`);
+    log(report.consistencyRate === undefined ? 'audit: no cards sampled' : `audit: ${(report.consistencyRate * 100).toFixed(1)}% of ${report.sampled} cards consistent`);
     // 5. Score a transaction as the authorisation service would: the scoring Lambda's vector is the
     //    training row for this instant, request features included (checked for a few cards).
     const card = live[live.length - 1] as { card_id: string };

@@ -32,10 +32,10 @@ export interface AuditOptions {
   readonly examples?: number;
 }
 
-const identifier = /* @__PURE__ */ lazySchema(() => z.union([z.string().check(z.minLength(1)), z.int(), z.bigint()]));
+const identifier = /* @__PURE__ */ lazySchema(() => z.union([z.string().check(z.minLength(1, { error: expected('a non-empty record identifier') })), z.int(), z.bigint()]));
 const auditOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
   sample: z.optional(
-    z.union([positiveInteger(), z.array(identifier()).check(z.minLength(1))], { error: expected('how many identifiers to sample (a positive whole number) or a non-empty list of identifiers') }),
+    z.union([positiveInteger(), z.array(identifier()).check(z.minLength(1, { error: expected('a non-empty list of identifiers') }))], { error: expected('how many identifiers to sample (a positive whole number) or a non-empty list of identifiers') }),
   ),
   seed: z.optional(z.int({ error: expected('a whole number') })),
   at: z.optional(z.date({ error: expected('a valid Date') })),
@@ -87,7 +87,8 @@ export interface AuditReport {
   readonly sampled: number;
   /** Identifiers whose every feature agrees (or that neither side has). */
   readonly consistent: number;
-  readonly consistencyRate: number;
+  /** consistent / sampled; undefined when nothing was sampled (an offline store without rows): never "100% of nothing". */
+  readonly consistencyRate: number | undefined;
   readonly features: Readonly<Record<string, FeatureAudit>>;
   /** Inconsistent identifiers by cause. */
   readonly causes: Readonly<Record<AuditCause, number>>;
@@ -95,14 +96,21 @@ export interface AuditReport {
   readonly durationMs: number;
 }
 
-/** Whether an online and an offline value are the same: Dates by instant, numbers within `tolerance`, lists item by item. */
+/**
+ * Whether an online and an offline value are the same: a missing value (undefined or null) only as
+ * another missing one, Dates by instant, numbers within `tolerance`, lists item by item.
+ */
 export function equalValues(a: unknown, b: unknown, tolerance: number): boolean {
-  if (a === b) return true;
-  if (a === undefined || a === null || b === undefined || b === null) return (a ?? null) === (b ?? null);
+  if (a === b || (missing(a) && missing(b))) return true;
   if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
   if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= tolerance || (Number.isNaN(a) && Number.isNaN(b));
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => equalValues(x, b[i], tolerance));
   return false;
+}
+
+/** No value: undefined (left out) or null. */
+function missing(value: unknown): boolean {
+  return value === undefined || value === null;
 }
 
 function quantile(sorted: readonly number[], q: number): number {
@@ -186,13 +194,13 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
       const b = offlineValues?.[name];
       if (onlineValues === undefined && offlineValues === undefined) tally.match++;
       else if (onlineValues === undefined) {
-        if (b === undefined || b === null) tally.match++;
+        if (missing(b)) tally.match++;
         else {
           tally.missingOnline++;
           differing.push(name);
         }
       } else if (offlineValues === undefined) {
-        if (a === undefined || a === null) tally.match++;
+        if (missing(a)) tally.match++;
         else {
           tally.missingOffline++;
           differing.push(name);
@@ -269,7 +277,7 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
     visibleUntil,
     sampled: ids.length,
     consistent,
-    consistencyRate: ids.length === 0 ? 1 : consistent / ids.length,
+    consistencyRate: ids.length === 0 ? undefined : consistent / ids.length,
     features,
     causes,
     examples,

@@ -4,10 +4,12 @@ import type { LineageEntry, LineageReport } from './lineage.js';
 
 const percent = (rate: number) => `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 2)}%`;
 const number = (n: number) => n.toLocaleString('en-US');
+const consistency = (rate: number | undefined) => (rate === undefined ? 'nothing sampled' : percent(rate));
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ');
+  // No trailing spaces after an empty last cell.
+  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] as number) : c.padStart(widths[i] as number))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
 
@@ -27,7 +29,7 @@ export function formatAuditReport(report: AuditReport): string {
   const lines = [
     `audit of "${report.group}" (fingerprint ${report.fingerprint}) at ${report.at.toISOString()}`,
     `offline rows written up to ${report.visibleUntil.toISOString()} count as visible`,
-    `consistency: ${percent(report.consistencyRate)} (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)`,
+    `consistency: ${consistency(report.consistencyRate)} (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)`,
     '',
     ...table(
       ['feature', 'match', 'mismatch', 'missing online', 'missing offline', 'difference p50 / p95 / max'],
@@ -51,9 +53,14 @@ export function formatAuditReport(report: AuditReport): string {
   return lines.join('\n');
 }
 
-function lineageRows(entries: readonly LineageEntry[]): string[][] {
-  const time = (d: Date | undefined) => d?.toISOString() ?? '';
-  return entries.map((e) => [`${e.fingerprint}${e.current ? ' (current)' : ''}`, number(e.records), `${time(e.firstEventTime)} .. ${time(e.lastEventTime)}`, e.firstWriteTime ? `${time(e.firstWriteTime)} .. ${time(e.lastWriteTime)}` : '']);
+/** A time range as `first .. last`; empty when the times are unknown (not parsed). */
+function range(first: Date | undefined, last: Date | undefined): string {
+  return first && last ? `${first.toISOString()} .. ${last.toISOString()}` : '';
+}
+
+/** A row per fingerprint: records and event times, and when the rows were written (offline only). */
+function lineageRows(entries: readonly LineageEntry[], written: boolean): string[][] {
+  return entries.map((e) => [`${e.fingerprint}${e.current ? ' (current)' : ''}`, number(e.records), range(e.firstEventTime, e.lastEventTime), ...(written ? [range(e.firstWriteTime, e.lastWriteTime)] : [])]);
 }
 
 /**
@@ -69,10 +76,10 @@ export function formatLineageReport(report: LineageReport): string {
     `lineage of "${report.group}" (current fingerprint ${report.fingerprint})`,
     '',
     'offline (every row):',
-    ...table(['fingerprint', 'rows', 'event times', 'written'], lineageRows(report.offline)),
+    ...table(['fingerprint', 'rows', 'event times', 'written'], lineageRows(report.offline, true)),
     '',
     `online (${number(report.onlineSampled)} identifiers read):`,
-    ...table(['fingerprint', 'records', 'event times', ''], lineageRows(report.online)),
+    ...table(['fingerprint', 'records', 'event times'], lineageRows(report.online, false)),
   ].join('\n');
 }
 
@@ -135,7 +142,7 @@ figure{margin:.5rem 0}figcaption{font-size:12px;color:#555}.legend span{display:
 </style></head><body>
 <h1>Audit of ${escapeHtml(report.group)}</h1>
 <p>Fingerprint <code>${report.fingerprint}</code>, at ${report.at.toISOString()}; offline rows written up to ${report.visibleUntil.toISOString()} count as visible.</p>
-<p id="consistency"><strong>Consistency: ${percent(report.consistencyRate)}</strong> (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)</p>
+<p id="consistency"><strong>Consistency: ${consistency(report.consistencyRate)}</strong> (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)</p>
 <div class="legend">${SEGMENTS.map(([, color, label]) => `<span><i style="background:${color}"></i>${label}</span>`).join('')}</div>
 ${charts}
 <h2>Features</h2>

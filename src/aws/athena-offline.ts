@@ -16,13 +16,17 @@ import { backendError } from './errors.js';
 import { loadAthena, loadS3, loadSageMaker } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
-import { booleanSchema, checkOptions, countSchema, lazySchema } from '../util/options.js';
+import { booleanSchema, checkOptions, countSchema, expected, lazySchema } from '../util/options.js';
 import { awsClient, retryOptions, s3Location, text } from './options.js';
 
 const ATHENA_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   outputLocation: s3Location(),
   workGroup: z.optional(text('a work group name')),
-  tables: z.optional(z.record(z.string(), z.strictObject({ database: text('a Glue database name'), table: text('a Glue table name') }))),
+  tables: z.optional(
+    z.record(z.string(), z.strictObject({ database: text('a Glue database name'), table: text('a Glue table name') }, { error: expected("a group's Glue table: { database, table }") }), {
+      error: expected('the Glue table of each group by its name: { [group]: { database, table } }'),
+    }),
+  ),
   client: z.optional(awsClient()),
   s3: z.optional(awsClient()),
   sagemaker: z.optional(awsClient()),

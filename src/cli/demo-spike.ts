@@ -6,7 +6,7 @@ import { planCapacity } from '../aws/capacity.js';
 import { kinesisHandler } from '../lambda/handlers.js';
 import type { KinesisStreamRecord } from '../lambda/events.js';
 import { localStores } from '../local/stores.js';
-import { createFeatureStore } from '../store/feature-store.js';
+import { createFeatureStore, DEFAULT_DIR } from '../store/feature-store.js';
 import { kinesisEvent } from '../testing/events.js';
 import { seededRandom } from '../util/random.js';
 import { cardActivity } from './demo-groups.js';
@@ -73,7 +73,7 @@ function percentile(sorted: readonly number[], p: number): number {
  * gives each invocation its own vCPU.
  */
 export async function runSpikeDemo(print: (line: string) => void, options: SpikeDemoOptions = {}): Promise<SpikeDemoSummary> {
-  const dir = resolve(options.dir ?? join('.skewless', 'demo-spike'));
+  const dir = resolve(options.dir ?? join(DEFAULT_DIR, 'demo-spike'));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const rate = options.rate ?? 2_000;

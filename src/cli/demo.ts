@@ -11,7 +11,7 @@ import { loadSqs } from '../aws/sdk.js';
 import { type LocalStack, startLocalStack } from '../local/stack/server.js';
 import { localStores } from '../local/stores.js';
 import { deadLetterJson } from '../store/dead-letter.js';
-import { createFeatureStore, type DeadLetterEntry } from '../store/feature-store.js';
+import { createFeatureStore, type DeadLetterEntry, DEFAULT_DIR } from '../store/feature-store.js';
 import { kinesisEvent } from '../testing/events.js';
 import { trainingSet } from '../training/training-set.js';
 import { seededRandom } from '../util/random.js';
@@ -48,7 +48,7 @@ export interface DemoSummary {
   readonly streamed: { readonly records: number; readonly invocations: number; readonly redelivered: number; readonly poison: number; readonly recordsPerSecond: number };
   readonly backfilled: { readonly records: number; readonly written: number; readonly poison: number; readonly recordsPerSecond: number; readonly rejectsFile: string | undefined };
   readonly trainingSet: { readonly rows: number; readonly file: string; readonly matchRate: number; readonly fraudRate: number };
-  readonly audit: { readonly sampled: number; readonly consistencyRate: number };
+  readonly audit: { readonly sampled: number; readonly consistencyRate: number | undefined };
   readonly durationMs: number;
 }
 
@@ -153,7 +153,7 @@ function chargeback(event: Record<string, unknown>, random: () => number): boole
  */
 export async function runDemo(print: (line: string) => void, options: DemoOptions = {}): Promise<DemoSummary> {
   const started = Date.now();
-  const dir = resolve(options.dir ?? join('.skewless', 'demo'));
+  const dir = resolve(options.dir ?? join(DEFAULT_DIR, 'demo'));
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const cards = options.cards ?? 800;
@@ -253,7 +253,7 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
     print('4. audit: online records against the offline store, for a sample of cards');
     // The embedded offline store writes at once, so there is no delivery delay to wait out.
     const audited = await audit(store, cardActivity, { sample: 500, availabilityDelay: '0s' });
-    print(`   ${(audited.consistencyRate * 100).toFixed(2)}% of ${audited.sampled} cards agree on every feature`);
+    print(audited.consistencyRate === undefined ? '   no cards sampled: the offline store has none' : `   ${(audited.consistencyRate * 100).toFixed(2)}% of ${audited.sampled} cards agree on every feature`);
 
     const durationMs = Date.now() - started;
     print('');

@@ -9,6 +9,7 @@ import { runTrainingSetCommand } from './training-set.js';
 import { runLocal } from './local.js';
 import { runPlan } from './plan.js';
 import { parseRate } from '../aws/capacity.js';
+import { DEFAULT_DIR } from '../store/feature-store.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -94,7 +95,7 @@ async function main(argv: readonly string[]): Promise<number> {
           process.stderr.write(`skewless: --port must be a port number, got ${values.port}\n`);
           return 2;
         }
-        const stack = await runLocal({ port, dir: values.dir ?? '.skewless', memory: values.memory === true }, (line) =>
+        const stack = await runLocal({ port, dir: values.dir ?? DEFAULT_DIR, memory: values.memory === true }, (line) =>
           process.stdout.write(`${line}\n`),
         );
         await new Promise<void>((resolve) => {
@@ -141,7 +142,7 @@ async function main(argv: readonly string[]): Promise<number> {
           return 2;
         }
         return await runBackfillCommand(
-          { definitions, group, from: values.from, to: to as 'offline' | 'online' | 'both', workers, dir: values.dir ?? '.skewless', chunkSize, json: values.json === true },
+          { definitions, group, from: values.from, to: to as 'offline' | 'online' | 'both', workers, dir: values.dir ?? DEFAULT_DIR, chunkSize, json: values.json === true },
           (line) => process.stdout.write(`${line}\n`),
           process.stderr,
         );
@@ -163,7 +164,7 @@ async function main(argv: readonly string[]): Promise<number> {
             maxAge: values['max-age'],
             exclusive: values.exclusive === true,
             knowledgeTime: values['knowledge-time'] === true,
-            dir: values.dir ?? '.skewless',
+            dir: values.dir ?? DEFAULT_DIR,
             json: values.json === true,
           },
           (line) => process.stdout.write(`${line}\n`),
@@ -189,7 +190,7 @@ async function main(argv: readonly string[]): Promise<number> {
           return 2;
         }
         const print = (line: string) => process.stdout.write(`${line}\n`);
-        const dir = values.dir ?? '.skewless';
+        const dir = values.dir ?? DEFAULT_DIR;
         if (command === 'lineage') return await runLineageCommand({ definitions, group, sample, dir, json: values.json === true }, print);
         return await runAuditCommand(
           { definitions, group, sample, seed, at, availabilityDelay: values['availability-delay'], tolerance, dir, json: values.json === true, html: values.html },

@@ -7,6 +7,7 @@ import { quoteIdentifier } from '../sql/quote.js';
 import type { AggregationSaveOutcome, AggregationSettle, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from '../pipeline/state.js';
 import { Database } from './duckdb.js';
 import { checkOptions } from '../util/options.js';
+import { DEFAULT_DIR } from '../store/feature-store.js';
 import { LOCAL_OPTIONS } from './options.js';
 
 export interface LocalAggregationStateOptions {
@@ -130,7 +131,7 @@ export async function localAggregationState(options: LocalAggregationStateOption
   checkOptions(LOCAL_OPTIONS, options, 'localAggregationState options');
   let path = ':memory:';
   if (!options.memory) {
-    const dir = options.dir ?? '.skewless';
+    const dir = options.dir ?? DEFAULT_DIR;
     mkdirSync(dir, { recursive: true });
     path = join(dir, 'aggregation-state.duckdb');
   }

@@ -14,6 +14,7 @@ import { Database } from './duckdb.js';
 import { trainingSetToFile } from './training-file.js';
 import { FeatureValidationError } from '../errors.js';
 import { checkOptions } from '../util/options.js';
+import { DEFAULT_DIR } from '../store/feature-store.js';
 import { LOCAL_OPTIONS } from './options.js';
 
 export interface LocalOfflineOptions {
@@ -219,7 +220,7 @@ export async function localOffline(options: LocalOfflineOptions = {}): Promise<L
  */
 export async function openLocalOffline(options: LocalOfflineOptions = {}, dataDirOf?: (group: string) => string): Promise<LocalOfflineStore> {
   const memory = options.memory === true;
-  const baseDir = memory ? mkdtempSync(join(tmpdir(), 'skewless-offline-')) : (options.dir ?? join('.skewless', 'offline'));
+  const baseDir = memory ? mkdtempSync(join(tmpdir(), 'skewless-offline-')) : (options.dir ?? join(DEFAULT_DIR, 'offline'));
   mkdirSync(baseDir, { recursive: true });
   return new LocalOfflineStore(await Database.open(':memory:'), baseDir, memory, dataDirOf);
 }

@@ -10,6 +10,7 @@ import type { DuckDBAppender } from '@duckdb/node-api';
 import { Database } from './duckdb.js';
 import * as z from 'zod/mini';
 import { checkOptions, functionSchema } from '../util/options.js';
+import { DEFAULT_DIR } from '../store/feature-store.js';
 import { LOCAL_OPTIONS } from './options.js';
 
 export interface LocalOnlineOptions {
@@ -240,7 +241,7 @@ export async function localOnline(options: LocalOnlineOptions = {}): Promise<Onl
   checkOptions(z.extend(LOCAL_OPTIONS(), { now: z.optional(functionSchema('a clock function')) }), options, 'localOnline options');
   let path = ':memory:';
   if (!options.memory) {
-    const dir = options.dir ?? '.skewless';
+    const dir = options.dir ?? DEFAULT_DIR;
     mkdirSync(dir, { recursive: true });
     path = join(dir, 'online.duckdb');
   }

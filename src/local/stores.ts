@@ -4,6 +4,7 @@ import { localAggregationState } from './aggregation-state.js';
 import { localOffline } from './offline-store.js';
 import { localOnline } from './online-store.js';
 import { checkOptions } from '../util/options.js';
+import { DEFAULT_DIR } from '../store/feature-store.js';
 import { LOCAL_OPTIONS } from './options.js';
 
 export interface LocalStoresOptions {
@@ -42,7 +43,7 @@ function opening<T>(promise: Promise<T>): Promise<T> {
  */
 export function localStores(options: LocalStoresOptions = {}): LocalStores {
   checkOptions(LOCAL_OPTIONS, options, 'localStores options');
-  const dir = options.dir ?? '.skewless';
+  const dir = options.dir ?? DEFAULT_DIR;
   const memory = options.memory ?? false;
   return {
     online: opening(localOnline(memory ? { memory } : { dir })),

@@ -5,6 +5,7 @@ import type { BackfillShard } from '../backfill/plan.js';
 import { BackendError } from '../errors.js';
 import * as z from 'zod/mini';
 import { checkOptions, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
+import { DEFAULT_DIR } from '../store/feature-store.js';
 
 /** @internal What the parent sends a worker. */
 export interface WorkerJob {
@@ -103,7 +104,7 @@ const WORKER_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
 export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise<WorkerBackfillSummary> {
   checkOptions(WORKER_OPTIONS, options, 'backfillOnWorkers options');
   const started = Date.now();
-  const dir = options.dir ?? '.skewless';
+  const dir = options.dir ?? DEFAULT_DIR;
   const script = options.workerScript ?? defaultWorkerScript();
   const pending = [...options.shards];
   const running = new Map<number, { worker: Worker; progress: BackfillProgress | undefined }>();

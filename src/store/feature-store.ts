@@ -141,6 +141,9 @@ export interface FeatureStore {
   close(): Promise<void>;
 }
 
+/** Where a store's engines, the embedded stores and the CLI keep their files when given no `dir`: relative to the working directory. */
+export const DEFAULT_DIR = '.skewless';
+
 function idText(group: AnyFeatureGroup, id: RecordId): string {
   const text = String(id);
   const bytes = Buffer.byteLength(text, 'utf8');
@@ -223,7 +226,7 @@ async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadL
  */
 export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
   checkOptions(storeOptions, options, 'createFeatureStore options');
-  const dir = options.dir ?? '.skewless';
+  const dir = options.dir ?? DEFAULT_DIR;
   const now = options.now ?? Date.now;
   let opened: Promise<StoreBackends> | undefined;
 

@@ -43,7 +43,7 @@ const produced = (id: string, minute: number, padding = 0): SageMakerRecord => [
 ];
 
 /**
- * What every aggregation state store must do (DESIGN.md's commit protocol relies on it): a save is
+ * What every aggregation state store must do (the ingest's commit protocol relies on it): a save is
  * written only over the version it read, and its outbox stays until settled at that version.
  */
 export function aggregationStateContract(name: string, open: () => Promise<AggregationStateStore>): void {

@@ -33,7 +33,7 @@ const deleted = (status: string) => expect(status === 'accepted' ? 'deleted' : s
 const value = (record: SageMakerRecord | undefined, name: string) => record?.find((f) => f.FeatureName === name)?.ValueAsString;
 
 /**
- * The OnlineStore contract of DESIGN.md, run against every backend: the write rule, reads,
+ * The OnlineStore contract, run against every backend: the write rule, reads,
  * deletes and TTL behave the same whatever stores the records.
  */
 export function onlineStoreContract(

@@ -51,7 +51,8 @@ function rowGroupRanges(metadata: ParquetMetadata): ShardRange[] {
  *
  * ### Example
  * ```ts
- * const source = parquetSource('gcs:history.parquet', async () => ({ size: bytes.length, read: async (start, end) => bytes.subarray(start, end) }));
+ * const bytes: ArrayBuffer = await download('gs://lake/history.parquet');
+ * const source = parquetSource('gcs:history.parquet', async () => ({ byteLength: bytes.byteLength, slice: async (start, end) => bytes.slice(start, end) }));
  * ```
  */
 export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, spec?: SourceSpec, file?: string): BackfillSource {

@@ -23,6 +23,7 @@ import { handleS3 } from './s3.js';
 import { LocalSqs } from './sqs.js';
 import * as z from 'zod/mini';
 import { checkOptions, expected } from '../../util/options.js';
+import { DEFAULT_DIR } from '../../store/feature-store.js';
 import { LOCAL_OPTIONS } from '../options.js';
 
 export interface LocalStackOptions {
@@ -135,7 +136,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     'startLocalStack options',
   );
   const memory = options.memory === true;
-  const dir = memory ? mkdtempSync(join(tmpdir(), 'skewless-stack-')) : join(options.dir ?? '.skewless', 'local-stack');
+  const dir = memory ? mkdtempSync(join(tmpdir(), 'skewless-stack-')) : join(options.dir ?? DEFAULT_DIR, 'local-stack');
   mkdirSync(dir, { recursive: true });
   const region = options.region ?? 'us-east-1';
   const s3Root = join(dir, 's3');

@@ -1,0 +1,279 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parquetWriteBuffer } from 'hyparquet-writer';
+import { afterAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { asSource, type BackfillItem, type BackfillSource, csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, type ShardRange, sourceFromSpec } from '../src/backfill/sources/index.js';
+import { evenRanges } from '../src/backfill/sources/source.js';
+import { defineFeatureGroup } from '../src/index.js';
+
+// The backfill's sources, read directly: which rows each range gives, where each row is, how a
+// file is recognised, and what a wrong argument is told. Fixed files, every split point.
+
+const dir = mkdtempSync(join(tmpdir(), 'skewless-sources-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const file = (name: string, content: string | Uint8Array) => {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+};
+
+const event = z.object({ id: z.string(), n: z.number() });
+const group = defineFeatureGroup({ name: 'sources-events', recordIdentifier: 'id', eventTime: 't', source: event, features: z.object({ id: z.string(), t: z.date() }), transform: (e) => ({ id: e.id, t: new Date(e.n) }) });
+
+async function blocks(source: BackfillSource, range?: ShardRange) {
+  const out: { items: readonly BackfillItem[]; at: number }[] = [];
+  for await (const block of source.read(group, range)) out.push(block);
+  return out;
+}
+const items = async (source: BackfillSource, range?: ShardRange) => (await blocks(source, range)).flatMap((b) => b.items);
+
+describe('evenRanges', () => {
+  it('covers the size in about equal ranges, at most one per unit, and one empty range for nothing', () => {
+    expect(evenRanges(10, 3)).toEqual([
+      { start: 0, end: 4 },
+      { start: 4, end: 8 },
+      { start: 8, end: 10 },
+    ]);
+    expect(evenRanges(3, 20)).toEqual([
+      { start: 0, end: 1 },
+      { start: 1, end: 2 },
+      { start: 2, end: 3 },
+    ]);
+    expect(evenRanges(10, 0)).toEqual([{ start: 0, end: 10 }]);
+    expect(evenRanges(0, 4)).toEqual([{ start: 0, end: 0 }]);
+  });
+});
+
+describe('ndjsonFile', () => {
+  // Byte offsets: 'é' is two bytes; a CRLF line, a blank line, a line of spaces, a broken line, a line not UTF-8.
+  const lines = ['{"id":"a","n":1}', '{"id":"é","n":2}\r', '', '   ', '{"id":', '{"id":"c","n":3}'];
+  const text = Buffer.concat([Buffer.from(`${lines.join('\n')}\n`), Buffer.from([0xff, 0x7b, 0x0a]), Buffer.from('{"id":"d","n":4}')]);
+  const path = file('events.ndjson', text);
+  const offsetOf = (needle: string | Buffer) => text.indexOf(needle);
+
+  it('reads each line as an event with its file and byte offset, skipping blank lines and naming lines it cannot read', async () => {
+    const read = await items(ndjsonFile(path));
+    expect(read).toStrictEqual([
+      { raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: path, byteOffset: 0 } },
+      { raw: { id: 'é', n: 2 }, position: { source: 'backfill', index: 1, file: path, byteOffset: offsetOf('{"id":"é"') } },
+      { raw: '{"id":', unreadable: expect.stringMatching(/^not JSON: /), position: { source: 'backfill', index: 2, file: path, byteOffset: offsetOf('{"id":\n') } },
+      { raw: { id: 'c', n: 3 }, position: { source: 'backfill', index: 3, file: path, byteOffset: offsetOf('{"id":"c"') } },
+      { raw: Buffer.from([0xff, 0x7b]), unreadable: 'not valid UTF-8', position: { source: 'backfill', index: 4, file: path, byteOffset: offsetOf(Buffer.from([0xff])) } },
+      { raw: { id: 'd', n: 4 }, position: { source: 'backfill', index: 5, file: path, byteOffset: offsetOf('{"id":"d"') } },
+    ]);
+  });
+
+  it('reads every line exactly once from two ranges split at any byte', async () => {
+    const whole = (await items(ndjsonFile(path))).map((item) => item.position.byteOffset);
+    const source = ndjsonFile(path);
+    for (let at = 0; at <= text.length; at++) {
+      const first = await items(source, { start: 0, end: at });
+      const second = await items(source, { start: at, end: text.length });
+      expect([...first, ...second].map((item) => item.position.byteOffset), `split at byte ${at}`).toEqual(whole);
+      // A line belongs to the range its first byte is in.
+      for (const item of first) expect(item.position.byteOffset as number).toBeLessThan(at);
+      for (const item of second) expect(item.position.byteOffset as number).toBeGreaterThanOrEqual(at);
+    }
+  });
+
+  it('gives blocks of at most 1,000 rows, each saying how far into the file the read is after it', async () => {
+    const many = Array.from({ length: 2_500 }, (_, i) => `{"id":"e${i}","n":${i}}`);
+    const big = file('many.ndjson', `${many.join('\n')}\n`);
+    const read = await blocks(ndjsonFile(big));
+    expect(read.map((b) => b.items.length)).toEqual([1000, 1000, 500]);
+    const offsetOfLine = (i: number) => many.slice(0, i).reduce((n, line) => n + line.length + 1, 0);
+    expect(read.map((b) => b.at)).toEqual([offsetOfLine(1000), offsetOfLine(2000), offsetOfLine(2500)]);
+    expect(read[2]?.items[499]?.position).toStrictEqual({ source: 'backfill', index: 2499, file: big, byteOffset: offsetOfLine(2499) });
+  });
+
+  it('is splittable by bytes, recreated from its spec, and sized in bytes', async () => {
+    const source = ndjsonFile(path);
+    expect(source).toMatchObject({ id: `ndjson:${path}`, unit: 'bytes', splittable: true, spec: { kind: 'ndjson', path } });
+    expect(await source.size()).toBe(text.length);
+    expect(await source.split?.(2)).toEqual(evenRanges(text.length, 2));
+    expect(await items(sourceFromSpec({ kind: 'ndjson', path }))).toStrictEqual(await items(source));
+  });
+});
+
+describe('csvFile', () => {
+  const path = file('events.csv', 'id,n\na,1\n"b, quoted",2\nc\nd,4,extra\n"e"x,5\nf,\n');
+
+  it('types cells by the source schema and names each broken row with its line', async () => {
+    const read = await items(csvFile(path));
+    expect(read).toStrictEqual([
+      { raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: path, line: 2 } },
+      { raw: { id: 'b, quoted', n: 2 }, position: { source: 'backfill', index: 1, file: path, line: 3 } },
+      { raw: ['c'], unreadable: 'CSV row has 1 cells, the header has 2', position: { source: 'backfill', index: 2, file: path, line: 4 } },
+      { raw: ['d', '4', 'extra'], unreadable: 'CSV row has 3 cells, the header has 2', position: { source: 'backfill', index: 3, file: path, line: 5 } },
+      { raw: ['ex', '5'], unreadable: 'malformed CSV row: text after a closing quote', position: { source: 'backfill', index: 4, file: path, line: 6 } },
+      { raw: { id: 'f' }, position: { source: 'backfill', index: 5, file: path, line: 7 } },
+    ]);
+  });
+
+  it('takes a delimiter and a header of its own, which name its id and spec', async () => {
+    const semicolons = file('headerless.csv', 'a;1\nb;2\n');
+    const source = csvFile(semicolons, { delimiter: ';', header: ['id', 'n'] });
+    expect(await items(source)).toStrictEqual([
+      { raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: semicolons, line: 1 } },
+      { raw: { id: 'b', n: 2 }, position: { source: 'backfill', index: 1, file: semicolons, line: 2 } },
+    ]);
+    expect(source).toMatchObject({ unit: 'bytes', splittable: false, spec: { kind: 'csv', path: semicolons, delimiter: ';', header: ['id', 'n'] } });
+    expect(source.id).toMatch(new RegExp(`^csv:${semicolons}:[0-9a-f]{12}$`));
+    expect(csvFile(semicolons, { header: ['n', 'id'] }).id).not.toBe(source.id);
+    expect(csvFile(semicolons).id).toBe(`csv:${semicolons}`);
+    expect(csvFile(semicolons).spec).toStrictEqual({ kind: 'csv', path: semicolons });
+    expect(await items(sourceFromSpec(source.spec as NonNullable<BackfillSource['spec']>))).toStrictEqual(await items(source));
+    expect(await source.size()).toBe(8);
+  });
+
+  it('refuses a delimiter that is not one character and a header that is not names', () => {
+    expect(() => csvFile(path, { delimiter: ';;' })).toThrow('csvFile options.delimiter: expected one character, got ";;"');
+    expect(() => csvFile(path, { header: 'id,n' as never })).toThrow('csvFile options.header: expected the column names, an array of strings, got "id,n"');
+  });
+});
+
+describe('parquetFile', () => {
+  const rows = 50;
+  const path = file(
+    'events.parquet',
+    new Uint8Array(
+      parquetWriteBuffer({
+        columnData: [
+          { name: 'id', data: Array.from({ length: rows }, (_, i) => `p${i}`), type: 'STRING' },
+          { name: 'n', data: Array.from({ length: rows }, (_, i) => BigInt(i)), type: 'INT64' },
+        ],
+        rowGroupSize: 10,
+      }),
+    ),
+  );
+
+  it('splits along row groups, merging small ones up to about total / count rows', async () => {
+    const source = parquetFile(path);
+    expect(source).toMatchObject({ id: `parquet:${path}`, unit: 'rows', splittable: true, spec: { kind: 'parquet', path } });
+    expect(await source.size()).toBe(50);
+    expect(await source.split?.(2)).toEqual([
+      { start: 0, end: 30 },
+      { start: 30, end: 50 },
+    ]);
+    expect(await source.split?.(5)).toEqual([0, 10, 20, 30, 40].map((start) => ({ start, end: start + 10 })));
+    expect(await source.split?.(0)).toEqual([{ start: 0, end: 50 }]);
+  });
+
+  it('reads the row groups that start in a range, a block per row group, INT64 cells as numbers', async () => {
+    const read = await blocks(parquetFile(path), { start: 25, end: 40 });
+    expect(read.map((b) => [b.items.length, b.at])).toEqual([[10, 40]]);
+    expect(read[0]?.items[0]).toStrictEqual({ raw: { id: 'p30', n: 30 }, position: { source: 'backfill', index: 30, file: path } });
+    expect((await items(parquetFile(path))).map((item) => item.position.index)).toEqual(Array.from({ length: rows }, (_, i) => i));
+  });
+
+  it('gives an empty file one empty range', async () => {
+    const empty = file('empty.parquet', new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'id', data: [], type: 'STRING' }] })));
+    expect(await parquetFile(empty).split?.(3)).toEqual([{ start: 0, end: 0 }]);
+    expect(await items(parquetFile(empty))).toEqual([]);
+  });
+});
+
+describe('fromRecords', () => {
+  it('reads an array in blocks of 1,000, any row range of it, and names it by its length', async () => {
+    const records = Array.from({ length: 2_001 }, (_, i) => ({ id: `r${i}`, n: i }));
+    const source = fromRecords(records);
+    expect(source).toMatchObject({ id: 'records:2001', unit: 'rows', splittable: true, replayable: true });
+    expect(source.spec).toBeUndefined();
+    expect(await source.size()).toBe(2001);
+    expect(await source.split?.(2)).toEqual([
+      { start: 0, end: 1001 },
+      { start: 1001, end: 2001 },
+    ]);
+    expect((await blocks(source)).map((b) => [b.items.length, b.at])).toEqual([
+      [1000, 1000],
+      [1000, 2000],
+      [1, 2001],
+    ]);
+    const range = await blocks(source, { start: 999, end: 1001 });
+    // A block holds 1,000 rows of the range, wherever the range starts.
+    expect(range).toStrictEqual([
+      {
+        items: [
+          { raw: records[999], position: { source: 'backfill', index: 999 } },
+          { raw: records[1000], position: { source: 'backfill', index: 1000 } },
+        ],
+        at: 1001,
+      },
+    ]);
+    expect((await blocks(source, { start: 500, end: 2001 })).map((b) => [b.items.length, b.at])).toEqual([
+      [1000, 1500],
+      [501, 2001],
+    ]);
+    expect(fromRecords([], { id: 'mine' }).id).toBe('mine');
+  });
+
+  it('reads an iterable or an async iterable once, in order, not splittable', async () => {
+    function* generated() {
+      yield { id: 'g0', n: 0 };
+      yield { id: 'g1', n: 1 };
+    }
+    async function* streamed() {
+      yield { id: 's0', n: 0 };
+    }
+    const sync = fromRecords(generated());
+    expect(sync).toMatchObject({ id: 'records', splittable: false, replayable: false });
+    expect(await sync.size()).toBeUndefined();
+    expect(await sync.split?.(3)).toEqual([{ start: 0, end: 0 }]);
+    expect((await items(sync)).map((item) => item.raw)).toEqual([
+      { id: 'g0', n: 0 },
+      { id: 'g1', n: 1 },
+    ]);
+    expect((await items(fromRecords(streamed()))).map((item) => [item.raw, item.position.index])).toEqual([[{ id: 's0', n: 0 }, 0]]);
+    expect((await items(fromRecords(new Set([1, 2, 3])), { start: 1, end: 2 })).map((item) => item.raw)).toEqual([2]);
+  });
+
+  it('refuses what is not records, and an id that is not text', () => {
+    expect(() => fromRecords('history.ndjson' as never)).toThrow('fromRecords: expected an array or an (async) iterable of raw events, got "history.ndjson"');
+    expect(() => fromRecords(5 as never)).toThrow('fromRecords: expected an array or an (async) iterable of raw events, got 5');
+    expect(() => fromRecords(null as never)).toThrow('fromRecords: expected an array or an (async) iterable of raw events, got null');
+    expect(() => fromRecords({} as never)).toThrow('fromRecords: expected an array or an (async) iterable of raw events, got an object');
+    expect(() => fromRecords([], { id: 5 as never })).toThrow('fromRecords options.id: expected text, got 5');
+  });
+});
+
+describe('fileSource, sourceFromSpec and asSource', () => {
+  it('tells a file by its extension, in any case', () => {
+    const ndjson = file('x.NDJSON', '{}\n');
+    expect(fileSource(ndjson).spec).toStrictEqual({ kind: 'ndjson', path: ndjson });
+    expect(fileSource(file('x.jsonl', '{}\n')).spec).toMatchObject({ kind: 'ndjson' });
+    expect(fileSource(file('x.json', '{}\n')).spec).toMatchObject({ kind: 'ndjson' });
+    expect(fileSource(file('x.Csv', 'a\n')).spec).toMatchObject({ kind: 'csv' });
+    expect(fileSource(join(dir, 'events.parquet')).spec).toMatchObject({ kind: 'parquet' });
+    const txt = file('x.txt', '');
+    expect(() => fileSource(txt)).toThrow(`cannot tell the format of ${txt}: name it .ndjson, .jsonl, .csv or .parquet`);
+  });
+
+  it('refuses a path that names no file, or is no path, before anything is read', () => {
+    const missing = join(dir, 'missing.ndjson');
+    expect(() => fileSource(missing)).toThrow(`fileSource: no file at ${missing}`);
+    expect(() => ndjsonFile('' as never)).toThrow('ndjsonFile: expected a file path, got ""');
+    expect(() => csvFile(7 as never)).toThrow('csvFile: expected a file path, got 7');
+    expect(() => parquetFile(missing)).toThrow(`parquetFile: no file at ${missing}`);
+  });
+
+  it('recreates the sources of its spec kinds only', async () => {
+    const path = join(dir, 'events.parquet');
+    expect(sourceFromSpec({ kind: 'parquet', path }).id).toBe(`parquet:${path}`);
+    expect(() => sourceFromSpec({ kind: 's3-parquet', bucket: 'b' })).toThrow('unknown backfill source kind "s3-parquet" (S3 and Athena sources are recreated by skewless/aws)');
+  });
+
+  it('takes a source as it is, wraps records, and refuses a string or anything else with what to use', () => {
+    const source = fromRecords([1]);
+    expect(asSource(source)).toBe(source);
+    expect(asSource([1, 2]).id).toBe('records:2');
+    expect(() => asSource('data/cards.ndjson' as never)).toThrow(
+      'backfill: from is the string "data/cards.ndjson"; for a file use ndjsonFile(path), csvFile(path), parquetFile(path) or fileSource(path)',
+    );
+    expect(() => asSource({ read: () => undefined } as never, 'backfillShard')).toThrow(
+      'backfillShard: from must be a source (ndjsonFile(), csvFile(), parquetFile(), fileSource(), ...), an array or an (async) iterable of raw events; got an object',
+    );
+    expect(() => asSource(undefined as never)).toThrow(/; got undefined$/);
+  });
+});

@@ -1,0 +1,111 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { csvRowReader, parquetRowReader } from '../src/backfill/tabular.js';
+import { isoTimestamp } from '../src/index.js';
+
+// How CSV and Parquet cells become the raw event a source schema takes: exact conversions only,
+// anything else left as read for the schema to refuse (or, for Parquet, the row refused with why).
+
+const source = z.object({
+  amount: z.number(),
+  count: z.number().int(),
+  big: z.bigint(),
+  flag: z.boolean(),
+  seen: z.date(),
+  ts: isoTimestamp(),
+  note: z.string(),
+  maybe: z.number().optional(),
+});
+
+describe('csvRowReader', () => {
+  const header = ['amount', 'count', 'big', 'flag', 'seen', 'ts', 'note', 'maybe', 'extra'];
+  const read = csvRowReader(source, header);
+  const cells = (values: Record<string, string | undefined>) => header.map((name) => values[name]);
+
+  it('types each cell by its field: numbers, bigints and booleans; dates, timestamps, text and unknown columns stay text', () => {
+    expect(read(cells({ amount: '12.5', count: '-3', big: '-9007199254740993', flag: 'true', seen: '2024-01-01', ts: '2024-01-01T00:00:00Z', note: '42', maybe: '1e3', extra: '7' }))).toStrictEqual({
+      amount: 12.5,
+      count: -3,
+      big: -9007199254740993n,
+      flag: true,
+      seen: '2024-01-01',
+      ts: '2024-01-01T00:00:00Z',
+      note: '42',
+      maybe: 1000,
+      extra: '7',
+    });
+  });
+
+  it('reads booleans as true/1 and false/0 only', () => {
+    const flag = (cell: string) => read(cells({ flag: cell }))['flag'];
+    expect([flag('true'), flag('1'), flag('false'), flag('0')]).toEqual([true, true, false, false]);
+    expect([flag('TRUE'), flag('yes'), flag(''), flag('2')]).toEqual(['TRUE', 'yes', '', '2']);
+  });
+
+  it('keeps a cell that does not read as its type as text, for the schema to refuse', () => {
+    expect(read(cells({ amount: 'abc', count: '', big: '1.5', maybe: ' ' }))).toStrictEqual({ amount: 'abc', count: '', big: '1.5', maybe: ' ' });
+    expect(read(cells({ amount: 'NaN', big: '+3', count: '0x1g' }))).toStrictEqual({ amount: 'NaN', big: '+3', count: '0x1g' });
+    // What Number() reads is taken as written: padded, hexadecimal, signed.
+    expect(read(cells({ amount: ' 2 ', count: '0x10', maybe: '-0.5' }))).toStrictEqual({ amount: 2, count: 16, maybe: -0.5 });
+  });
+
+  it('leaves an absent cell (empty unquoted, or past the end of a short row) out of the event', () => {
+    expect(read(['1'])).toStrictEqual({ amount: 1 });
+    expect(read([undefined, '2'])).toStrictEqual({ count: 2 });
+    expect(read([])).toStrictEqual({});
+  });
+
+  it('reads every column as text when the schema names no fields', () => {
+    expect(csvRowReader(z.any(), ['a', 'b'])(['1', 'true'])).toStrictEqual({ a: '1', b: 'true' });
+  });
+});
+
+describe('parquetRowReader', () => {
+  const read = parquetRowReader(source);
+  const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+  it('gives back the very row when nothing needs converting', () => {
+    const row = { amount: 1.5, count: 2, big: 3n, flag: false, seen: new Date(0), note: 'x', maybe: null, other: undefined };
+    expect(read(row).raw).toBe(row);
+    expect(read(row).unreadable).toBeUndefined();
+  });
+
+  it('takes an INT64 as a number only within +-2^53, and refuses the row beyond with the column and why', () => {
+    expect(read({ count: SAFE, amount: -SAFE }).raw).toStrictEqual({ count: Number.MAX_SAFE_INTEGER, amount: -Number.MAX_SAFE_INTEGER });
+    const above = { count: SAFE + 1n };
+    expect(read(above)).toStrictEqual({ raw: above, unreadable: `column "count": the INT64 value ${SAFE + 1n} is beyond +-2^53 and cannot be a number exactly; declare the field z.bigint()` });
+    expect(read({ amount: -SAFE - 1n }).unreadable).toMatch(/^column "amount": the INT64 value -9007199254740992 is beyond/);
+  });
+
+  it('takes whole numbers as bigints and as text, and leaves fractions alone', () => {
+    expect(read({ big: 7, note: 8, ts: 9n }).raw).toStrictEqual({ big: 7n, note: '8', ts: '9' });
+    expect(read({ big: 1.5, note: 2.5 }).raw).toStrictEqual({ big: 1.5, note: 2.5 });
+    expect(read({ flag: 1n, big: 5n }).raw).toStrictEqual({ flag: 1n, big: 5n });
+  });
+
+  it('writes a TIMESTAMP as ISO-8601 text for a text field, keeps it for a date, and refuses it for a number', () => {
+    const at = new Date('2024-03-01T12:00:00.250Z');
+    expect(read({ ts: at, note: at, seen: at }).raw).toStrictEqual({ ts: '2024-03-01T12:00:00.250Z', note: '2024-03-01T12:00:00.250Z', seen: at });
+    expect(read({ amount: at }).unreadable).toBe(
+      'column "amount": a TIMESTAMP where the schema takes a number (seconds or milliseconds would be a guess); declare the field isoTimestamp() or z.date()',
+    );
+    // An invalid date is left for the schema to refuse.
+    const invalid = new Date(Number.NaN);
+    expect(read({ ts: invalid, amount: invalid }).raw).toStrictEqual({ ts: invalid, amount: invalid });
+  });
+
+  it('decodes UTF-8 bytes for a text field; bytes that are not UTF-8, or for another field, stay bytes', () => {
+    const bytes = new TextEncoder().encode('café');
+    expect(read({ note: bytes }).raw).toStrictEqual({ note: 'café' });
+    const broken = new Uint8Array([0xff, 0xfe]);
+    expect(read({ note: broken, amount: bytes }).raw).toStrictEqual({ note: broken, amount: bytes });
+  });
+
+  it('converts columns the schema does not name as text, and never changes the row it was given', () => {
+    const row = { unknown: 5n, when: new Date(0), amount: 1n };
+    expect(read(row).raw).toStrictEqual({ unknown: '5', when: '1970-01-01T00:00:00.000Z', amount: 1 });
+    expect(row).toStrictEqual({ unknown: 5n, when: new Date(0), amount: 1n });
+    // The same reader, a second row: each column's kind is the one it had.
+    expect(read({ unknown: 6n, amount: 2n }).raw).toStrictEqual({ unknown: '6', amount: 2 });
+  });
+});
