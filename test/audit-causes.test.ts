@@ -346,12 +346,13 @@ describe('sampleIds', () => {
 });
 
 describe("audit's report, feature by feature", () => {
-  const typed = defineFeatureGroup({
+  const typedConfig = {
     name: 'audit-cells',
     ...cardFields,
     features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number(), n: z.number().int(), big: z.bigint(), seen: z.date(), note: z.string().optional() }),
     transform: (e: z.output<typeof source>) => ({ card_id: e.card_id, event_time: new Date(e.ts), amount: e.amount_cents / 100, n: 1, big: 1n, seen: new Date(DAY), note: undefined }),
-  });
+  };
+  const typed = defineFeatureGroup(typedConfig);
   type Values = { amount: number; n: number; big: bigint; seen: Date; note?: string };
   const base: Values = { amount: 1, n: 1, big: 1n, seen: new Date(DAY) };
   const EVENT = new Date(DAY);
@@ -430,6 +431,23 @@ describe("audit's report, feature by feature", () => {
     expect(report.consistencyRate).toBeUndefined();
     const none = { match: 0, mismatch: 0, missingOnline: 0, missingOffline: 0, matchRate: 0, mismatchRate: 0 };
     expect(report.features).toStrictEqual(Object.fromEntries(['event_time', 'amount', 'n', 'big', 'seen', 'note'].map((name) => [name, none])));
+    await store.close();
+  });
+
+  it('calls a record written online by other code (another fingerprint) fingerprint, whatever else differs', async () => {
+    const changed = defineFeatureGroup({ ...typedConfig, version: 2 });
+    expect(changed.fingerprint).not.toBe(typed.fingerprint);
+    const online = memoryOnline();
+    const offline = memoryOffline();
+    await online.put(typed, [changed.codec.toRecord({ card_id: 'c', event_time: EVENT, ...base, amount: 2 }), typed.codec.toRecord({ card_id: 'd', event_time: EVENT, ...base, amount: 2 })]);
+    await offline.append(typed, ['c', 'd'].map((card_id) => ({ record: typed.codec.toRecord({ card_id, event_time: EVENT, ...base }), writeTime: WRITTEN, apiInvocationTime: WRITTEN, isDeleted: false })));
+    const store = createFeatureStore({ online, offline });
+    const report = await audit(store, typed, { sample: ['c', 'd'], at: new Date(DAY + 86_400_000) });
+    expect(report.examples.map((e) => [e.id, e.cause])).toEqual([
+      ['c', 'fingerprint'],
+      ['d', 'unexplained'],
+    ]);
+    expect(report.causes).toMatchObject({ fingerprint: 1, unexplained: 1 });
     await store.close();
   });
 

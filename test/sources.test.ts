@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -100,6 +101,15 @@ describe('ndjsonFile', () => {
 describe('csvFile', () => {
   const path = file('events.csv', 'id,n\na,1\n"b, quoted",2\nc\nd,4,extra\n"e"x,5\nf,\n');
 
+  // First of the file's csvFile calls: the options schema is built by the first one, and the mutation
+  // run sees a change to its messages only there.
+  it('refuses a delimiter that is not one character and a header that is not names', () => {
+    expect(() => csvFile(path, { delimiter: ';;' })).toThrow('csvFile options.delimiter: expected one character, got ";;"');
+    expect(() => csvFile(path, { delimiter: 5 as never })).toThrow('csvFile options.delimiter: expected one character, got 5');
+    expect(() => csvFile(path, { header: 'id,n' as never })).toThrow('csvFile options.header: expected the column names, an array of strings, got "id,n"');
+    expect(() => csvFile(path, { headers: ['id'] } as never)).toThrow(/unknown option csvFile options\.headers \(did you mean "header"\?\)/);
+  });
+
   it('types cells by the source schema and names each broken row with its line', async () => {
     const read = await items(csvFile(path));
     expect(read).toStrictEqual([
@@ -128,9 +138,21 @@ describe('csvFile', () => {
     expect(await source.size()).toBe(8);
   });
 
-  it('refuses a delimiter that is not one character and a header that is not names', () => {
-    expect(() => csvFile(path, { delimiter: ';;' })).toThrow('csvFile options.delimiter: expected one character, got ";;"');
-    expect(() => csvFile(path, { header: 'id,n' as never })).toThrow('csvFile options.header: expected the column names, an array of strings, got "id,n"');
+  it('reads the last row of a file without a final newline, in blocks that say how far the read is', async () => {
+    const text = 'id,,n\na,x,1\nb,y,2';
+    const unterminated = file('unterminated.csv', text);
+    // An empty header cell names a column '' (the schema then ignores it).
+    // The last row is complete only at the end of the file: a block of its own.
+    expect(await blocks(csvFile(unterminated))).toStrictEqual([
+      { items: [{ raw: { id: 'a', '': 'x', n: 1 }, position: { source: 'backfill', index: 0, file: unterminated, line: 2 } }], at: text.length },
+      { items: [{ raw: { id: 'b', '': 'y', n: 2 }, position: { source: 'backfill', index: 1, file: unterminated, line: 3 } }], at: text.length },
+    ]);
+    expect(await blocks(csvFile(file('header-only.csv', 'id,n\n')))).toStrictEqual([{ items: [], at: 5 }]);
+  });
+
+  it('names its id by the file and, with a header of its own, a digest of the header', () => {
+    const headerless = join(dir, 'headerless.csv');
+    expect(csvFile(headerless, { header: ['id', 'n'] }).id).toBe(`csv:${headerless}:${createHash('sha256').update('id,n').digest('hex').slice(0, 12)}`);
   });
 });
 
@@ -207,6 +229,9 @@ describe('fromRecords', () => {
       [501, 2001],
     ]);
     expect(fromRecords([], { id: 'mine' }).id).toBe('mine');
+    // Exactly a block: no empty block after it.
+    expect((await blocks(fromRecords(records.slice(0, 1000)))).map((b) => [b.items.length, b.at])).toEqual([[1000, 1000]]);
+    expect(await blocks(fromRecords([]))).toEqual([]);
   });
 
   it('reads an iterable or an async iterable once, in order, not splittable', async () => {
@@ -235,6 +260,7 @@ describe('fromRecords', () => {
     expect(() => fromRecords(null as never)).toThrow('fromRecords: expected an array or an (async) iterable of raw events, got null');
     expect(() => fromRecords({} as never)).toThrow('fromRecords: expected an array or an (async) iterable of raw events, got an object');
     expect(() => fromRecords([], { id: 5 as never })).toThrow('fromRecords options.id: expected text, got 5');
+    expect(() => fromRecords(5 as never)).toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG' }));
   });
 });
 

@@ -235,7 +235,9 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
         if ((!offlineRow || onlineMs > eventMs(offlineRow)) && later.some((r) => !r.is_deleted && eventMs(r) === onlineMs)) return 'offline-lag';
         // Served past the group's TTL: written online with another TTL (or none).
         if (expiredAt(onlineMs)) return 'ttl-expired';
-        if (offlineRow && onlineMs === eventMs(offlineRow) && differing.every((n) => aggregates.has(n))) return 'late-events';
+        // Only aggregates differ, so both sides hold a record at one event time: the event time is a
+        // feature, and differs whenever the offline row is missing or at another time.
+        if (differing.every((n) => aggregates.has(n))) return 'late-events';
         return 'unexplained';
       }
       // Deleted online, and the rule's row over every offline row is a marker: not a visible one,

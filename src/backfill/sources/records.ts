@@ -3,10 +3,6 @@ import { ConfigurationError } from '../../errors.js';
 import { checkOptions, describeValue, expected } from '../../util/options.js';
 import { BLOCK_ROWS, type BackfillItem, type BackfillSource, evenRanges } from './source.js';
 
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof (value as AsyncIterable<unknown>)?.[Symbol.asyncIterator] === 'function';
-}
-
 /**
  * Raw events from memory: an array, an iterable or an async iterable (a generator reading a
  * database cursor, say). Arrays can be split into row ranges; iterables are read once, in order.
@@ -36,8 +32,8 @@ export function fromRecords(records: readonly unknown[] | Iterable<unknown> | As
       const end = range?.end ?? Number.POSITIVE_INFINITY;
       let index = 0;
       let items: BackfillItem[] = [];
-      const rows = array ?? records;
-      for await (const raw of isAsyncIterable(rows) ? rows : (rows as Iterable<unknown>)) {
+      // for await takes an iterable as well as an async one.
+      for await (const raw of array ?? records) {
         if (index >= end) break;
         if (index >= start) items.push({ raw, position: { source: 'backfill', index } });
         index++;
