@@ -130,6 +130,8 @@ describe('renderAuditHtml', () => {
         `<rect x="${px(1200)}" y="0" width="${px(30)}" height="24" fill="#ef6c00"><title>missing online: 30</title></rect>` +
         `<rect x="${px(1230)}" y="0" width="${px(4)}" height="24" fill="#757575"><title>missing offline: 4</title></rect></svg></figure>`,
     );
+    // One figure per line.
+    expect(html).toContain('</svg></figure>\n<figure data-feature="note">');
     // A segment without identifiers draws nothing.
     expect(html).toContain('<figure data-feature="event_time"><figcaption>event_time: 100% match</figcaption><svg role="img" aria-label="event_time: 100% match" width="600" height="24" viewBox="0 0 600 24"><rect x="0.00" y="0" width="600.00" height="24" fill="#2e7d32"><title>match: 1234</title></rect></svg></figure>');
     expect(html).toContain('<div class="legend"><span><i style="background:#2e7d32"></i>match</span><span><i style="background:#c62828"></i>mismatch</span><span><i style="background:#ef6c00"></i>missing online</span><span><i style="background:#757575"></i>missing offline</span></div>');
@@ -140,7 +142,13 @@ describe('renderAuditHtml', () => {
     expect(html).toContain('<tr><td>event_time</td><td>100%</td><td>0</td><td>0</td><td>0</td><td></td></tr>');
     expect(html).toContain('<table id="causes"><tr><th>cause</th><th>identifiers</th></tr>\n<tr><td>fingerprint</td><td>0</td></tr>\n<tr><td>offline-lag</td><td>200</td></tr>\n');
     expect(html).toContain('<h2>Examples</h2><table id="examples"><tr><th>identifier</th><th>cause</th><th>features</th></tr>\n<tr><td>o&#39;brien</td><td>unexplained</td><td>amount, note</td></tr>\n</table>');
-    expect(renderAuditHtml({ ...report, examples: [] })).not.toContain('Examples');
+    expect(renderAuditHtml({ ...report, examples: [] }).endsWith('<tr><td>unexplained</td><td>34</td></tr>\n</table>\n\n</body></html>\n')).toBe(true);
+    // A difference of zero is 0, not 0.00e+0.
+    const zero = { match: 1, mismatch: 1, missingOnline: 0, missingOffline: 0, matchRate: 0.5, mismatchRate: 0.5, differences: { count: 1, min: 0, p50: 0, p95: 0.5, max: 123456.789, meanAbs: 0.25 } };
+    expect(renderAuditHtml({ ...report, features: { z: zero } })).toContain('<tr><td>z</td><td>50.00%</td><td>1</td><td>0</td><td>0</td><td>0 / 0.5 / 123457</td></tr>');
+    // Rows one per line.
+    expect(html).toContain('<tr><td>amount</td><td>81.04%</td><td>200</td><td>30</td><td>4</td><td>0.001 / 1.20e-4 / 2.50e+6</td></tr>\n<tr><td>');
+    expect(renderAuditHtml(report)).toContain('<tr><td>a</td><td>unexplained</td><td>amount, note</td></tr>\n<tr><td>b</td>');
   });
 
   it('reads "nothing sampled" and draws an empty bar for an audit that sampled nothing', () => {

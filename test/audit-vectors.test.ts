@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { auditVectors, ConfigurationError, createFeatureStore, defineFeatureGroup, type OfflineStore, type OfflineStoredRow } from '../src/index.js';
+import { auditVectors, ConfigurationError, createFeatureStore, defineFeatureGroup, defineRequestFeatures, type OfflineStore, type OfflineStoredRow } from '../src/index.js';
 import { memoryOnline } from '../src/testing/index.js';
 import { sampleIds } from '../src/audit/audit.js';
 import { localStores } from '../src/local/index.js';
@@ -110,6 +110,26 @@ describe('auditVectors', () => {
     // Within 30 seconds neither side has a value for c2 (its records are a minute and three minutes old).
     const bounded = await auditVectors(store, { entityKey: 'card_id', entities, features: [cards.select('amount')], maxAge: '30s' });
     expect(bounded).toMatchObject({ consistent: 2, consistencyRate: 1, examples: [] });
+    await store.close();
+  });
+
+  it('compares request features by their outputs, not the columns they read', async () => {
+    const { store, backends } = await seeded();
+    const versusAmount = defineRequestFeatures({
+      name: 'vector-audit-request',
+      request: z.object({ spend: z.number() }),
+      reads: { card: cards.select('amount', 'country') },
+      features: z.object({ over: z.boolean() }),
+      transform: (request, { card }) => ({ over: card.amount !== null && request.spend > card.amount }),
+    });
+    const entities = [{ card_id: 'c1', spend: 10.5 }, { card_id: 'c2', spend: 25 }];
+    const agreeing = await auditVectors(store, { entityKey: 'card_id', entities, features: [cards.select('amount'), versusAmount] });
+    expect(agreeing).toMatchObject({ sampled: 2, consistent: 2, examples: [] });
+    expect(agreeing.mismatches).toStrictEqual({ 'vector-audit-cards__amount': 0, 'vector-audit-request__over': 0 });
+    // Online only, c2 spends 99: its amount and the request feature read from it both differ.
+    await (await backends.online).put(cards, [cards.codec.toRecord(card('c2', 1, 99))]);
+    const skewed = await auditVectors(store, { entityKey: 'card_id', entities, features: [cards.select('amount'), versusAmount] });
+    expect(skewed.mismatches).toStrictEqual({ 'vector-audit-cards__amount': 1, 'vector-audit-request__over': 1 });
     await store.close();
   });
 });

@@ -105,6 +105,36 @@ describe('lineage', () => {
     await store.close();
   });
 
+  it('takes first and last times as the least and greatest, whatever order the rows come in', async () => {
+    const rows = memoryOffline();
+    // Neither event nor write times in order of the scan.
+    await rows.append(v1, [written(recordOf(v1, 'a', 12), 22), written(recordOf(v1, 'b', 10), 20), written(recordOf(v1, 'c', 11), 21)]);
+    const store = createFeatureStore({ online: memoryOnline(), offline: rows });
+    expect((await lineage(store, v1)).offline).toStrictEqual([
+      { fingerprint: v1.fingerprint, current: true, records: 3, firstEventTime: at(10), lastEventTime: at(12), firstWriteTime: at(20), lastWriteTime: at(22) },
+    ]);
+    await store.close();
+  });
+
+  it('samples no row without an identifier, and orders online versions without event times first', async () => {
+    // What another tool may have written: an offline row without its identifier, online records without their event time.
+    const memory = memoryOnline();
+    const rows = memoryOffline();
+    await rows.append(v1, [written(recordOf(v1, 'a', 5), 6)]);
+    await rows.append(v2, [written(recordOf(v2, 'b', 1), 2), written(unsigned(recordOf(v2, 'd', 3)), 4)]);
+    await memory.put(v2, [recordOf(v1, 'a', 5), recordOf(v2, 'b', 1), unsigned(recordOf(v2, 'd', 3))]);
+    const timeless = (record: SageMakerRecord) => (record.some((f) => f.ValueAsString === v2.fingerprint) ? record : record.filter((f) => f.FeatureName !== 'event_time'));
+    const online: OnlineStore = { ...memory, getMany: async (group, ids) => new Map([...(await memory.getMany(group, ids))].map(([id, found]) => [id, { ...found, record: timeless(found.record) }])) };
+    const offline: OfflineStore = { ...rows, scan: async (group) => [...(await rows.scan(group)), { ...(await rows.scan(group))[0]!, card_id: undefined }] };
+    const store = createFeatureStore({ online, offline });
+    const report = await lineage(store, v2);
+    expect(report.onlineSampled).toBe(3);
+    expect(report.online.slice(0, 2).map((e) => e.fingerprint).sort()).toEqual(['(none)', v1.fingerprint].sort());
+    expect(report.online.slice(0, 2).map((e) => e.firstEventTime)).toEqual([undefined, undefined]);
+    expect(report.online[2]).toStrictEqual({ fingerprint: v2.fingerprint, current: true, records: 1, firstEventTime: at(1), lastEventTime: at(1) });
+    await store.close();
+  });
+
   it('reads nothing online for a store without an offline tier: the offline rows name the identifiers', async () => {
     const onlineOnly = createFeatureStore({ online: memoryOnline(), offline: false });
     await onlineOnly.put(v2, [{ card_id: 'y', event_time: at(1), amount: 1 }]);

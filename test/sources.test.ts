@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -7,7 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { asSource, type BackfillItem, type BackfillSource, csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, type ShardRange, sourceFromSpec } from '../src/backfill/sources/index.js';
 import { evenRanges } from '../src/backfill/sources/source.js';
-import { defineFeatureGroup } from '../src/index.js';
+import { fileBytes, parquetSource } from '../src/backfill/sources/parquet.js';
+import { ConfigurationError, defineFeatureGroup } from '../src/index.js';
 
 // The backfill's sources, read directly: which rows each range gives, where each row is, how a
 // file is recognised, and what a wrong argument is told. Fixed files, every split point.
@@ -87,6 +88,87 @@ describe('ndjsonFile', () => {
     const offsetOfLine = (i: number) => many.slice(0, i).reduce((n, line) => n + line.length + 1, 0);
     expect(read.map((b) => b.at)).toEqual([offsetOfLine(1000), offsetOfLine(2000), offsetOfLine(2500)]);
     expect(read[2]?.items[499]?.position).toStrictEqual({ source: 'backfill', index: 2499, file: big, byteOffset: offsetOfLine(2499) });
+  });
+
+  it('reads files of several read chunks (a megabyte each) exactly: lines across chunk ends, characters split by them, a line longer than a chunk', async () => {
+    const MiB = 1 << 20;
+    const pad = (i: number, width: number, char = 'x') => `{"i":${i},"p":"${char.repeat(width - String(i).length - 13)}"}`;
+    const files = {
+      // 64-byte lines: a chunk ends exactly at a newline.
+      aligned: Array.from({ length: 40_000 }, (_, i) => pad(i, 63)).join('\n'),
+      // 100-byte lines: chunks end inside lines.
+      straddling: `${Array.from({ length: 30_000 }, (_, i) => pad(i, 99)).join('\n')}\n`,
+      // Two-byte characters: chunk ends fall inside them.
+      accented: Array.from({ length: 25_000 }, (_, i) => pad(i, 67, 'é')).join('\n'),
+      // One line longer than two chunks, between short ones: a chunk without a newline.
+      long: [pad(0, 20), pad(1, 2 * MiB + MiB / 2), pad(2, 20)].join('\n'),
+    };
+    for (const [name, content] of Object.entries(files)) {
+      const bytes = Buffer.from(content);
+      const path = file(`${name}.ndjson`, bytes);
+      const starts = [0];
+      for (let at = bytes.indexOf(10); at >= 0 && at + 1 < bytes.length; at = bytes.indexOf(10, at + 1)) starts.push(at + 1);
+      const source = ndjsonFile(path);
+      const read = await blocks(source);
+      expect(read.every((b) => b.items.length > 0), name).toBe(true);
+      expect(read.at(-1)?.at, name).toBe(bytes.length);
+      const whole = read.flatMap((b) => b.items);
+      expect(whole.map((item) => item.position.byteOffset), name).toEqual(starts);
+      expect(whole.map((item) => (item.raw as { i: number }).i), name).toEqual(starts.map((_, i) => i));
+      for (const at of [MiB - 1, MiB, MiB + 1, 2 * MiB, Math.floor(bytes.length / 3)]) {
+        const first = await items(source, { start: 0, end: at });
+        const second = await items(source, { start: at, end: bytes.length });
+        expect([...first, ...second].map((item) => item.position.byteOffset), `${name} split at ${at}`).toEqual(starts);
+        expect(first.every((item) => (item.position.byteOffset as number) < at)).toBe(true);
+      }
+    }
+  });
+
+  it('reads every line exactly once from three ranges, the middle one from any byte, a first blank line included', async () => {
+    for (const content of [text, Buffer.concat([Buffer.from('\n\n'), text])]) {
+      const at = file('three.ndjson', content);
+      const source = ndjsonFile(at);
+      const whole = (await items(source)).map((item) => item.position.byteOffset);
+      for (let x = 0; x <= content.length; x++) {
+        for (const y of new Set([x, x + 1, x + 5, x + 23].map((end) => Math.min(end, content.length)))) {
+          const parts = [await items(source, { start: 0, end: x }), await items(source, { start: x, end: y }), await items(source, { start: y, end: content.length })];
+          expect(parts.flat().map((item) => item.position.byteOffset), `split at ${x} and ${y}`).toEqual(whole);
+          for (const item of parts[1] ?? []) expect((item.position.byteOffset as number) >= x && (item.position.byteOffset as number) < y, `split at ${x} and ${y}`).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('drops the CR ending a line before reading it, skips lines of white space of any length, and reads a last line that is not UTF-8', async () => {
+    const spaces = ' '.repeat(100);
+    const content = Buffer.concat([
+      Buffer.from(`{"id":\r\n${spaces}\n\t\u00a0\u00a0\n   {"id":"s","n":1}\n`),
+      Buffer.from([0xff, 0x41, 0x0d, 0x0a, 0xfe, 0x42]),
+    ]);
+    const path = file('edges.ndjson', content);
+    expect((await items(ndjsonFile(path))).map(({ raw, unreadable }) => ({ raw, unreadable }))).toStrictEqual([
+      { raw: '{"id":', unreadable: expect.stringMatching(/^not JSON: /) },
+      { raw: { id: 's', n: 1 }, unreadable: undefined },
+      { raw: Buffer.from([0xff, 0x41]), unreadable: 'not valid UTF-8' },
+      { raw: Buffer.from([0xfe, 0x42]), unreadable: 'not valid UTF-8' },
+    ]);
+  });
+
+  it('does the same for text read as ASCII and as UTF-8: CR dropped, white-space lines skipped', async () => {
+    for (const [name, extra] of [['ascii', ''], ['utf8', '\n\u00a0\u00a0\n{"id":"é","n":2}']] as const) {
+      const path = file(`text-${name}.ndjson`, `{"id":\r\n   \n\t\n${' '.repeat(80)}\n {"id":"s","n":1}${extra}\n`);
+      const read = (await items(ndjsonFile(path))).map(({ raw, unreadable }) => ({ raw, unreadable }));
+      expect(read, name).toStrictEqual([
+        { raw: '{"id":', unreadable: expect.stringMatching(/^not JSON: /) },
+        { raw: { id: 's', n: 1 }, unreadable: undefined },
+        ...(extra ? [{ raw: { id: 'é', n: 2 }, unreadable: undefined }] : []),
+      ]);
+    }
+  });
+
+  it('gives a file of exactly 1,000 lines one block', async () => {
+    const path = file('thousand.ndjson', `${Array.from({ length: 1000 }, (_, i) => `{"id":"t${i}","n":${i}}`).join('\n')}\n`);
+    expect((await blocks(ndjsonFile(path))).map((b) => b.items.length)).toEqual([1000]);
   });
 
   it('is splittable by bytes, recreated from its spec, and sized in bytes', async () => {
@@ -190,6 +272,45 @@ describe('parquetFile', () => {
     expect((await items(parquetFile(path))).map((item) => item.position.index)).toEqual(Array.from({ length: rows }, (_, i) => i));
   });
 
+  it('reads a range that starts where a row group starts from that group on', async () => {
+    expect((await items(parquetFile(path), { start: 30, end: 50 })).map((item) => item.position.index)).toEqual(Array.from({ length: 20 }, (_, i) => 30 + i));
+  });
+
+  it('reads a local file by exact slices, the end defaulting to its size, until closed', async () => {
+    const bytes = await fileBytes(file('bytes.bin', 'abcdefgh'));
+    expect(bytes.byteLength).toBe(8);
+    expect(Buffer.from(await bytes.slice(2, 5)).toString()).toBe('cde');
+    expect(Buffer.from(await bytes.slice(6)).toString()).toBe('gh');
+    await bytes.close?.();
+    await expect(bytes.slice(0, 1)).rejects.toThrow();
+  });
+
+  it('reads any byte source, closing it after each use when it can be closed; without a file, positions name none', async () => {
+    const buffer = readFileSync(path);
+    const memory = { byteLength: buffer.byteLength, slice: async (start: number, end = buffer.byteLength) => buffer.buffer.slice(buffer.byteOffset + start, buffer.byteOffset + end) as ArrayBuffer };
+    let closed = 0;
+    const closing = parquetSource('closing', async () => ({ ...memory, close: async () => void closed++ }));
+    expect(await closing.size()).toBe(50);
+    expect(await closing.split?.(5)).toHaveLength(5);
+    expect(await items(closing, { start: 0, end: 10 })).toHaveLength(10);
+    expect(closed).toBe(3);
+    // A source without close (a buffer already in memory).
+    const plain = parquetSource('plain', async () => memory);
+    expect(await plain.size()).toBe(50);
+    expect(await plain.split?.(2)).toHaveLength(2);
+    expect((await items(plain, { start: 10, end: 20 }))[0]).toStrictEqual({ raw: { id: 'p10', n: 10 }, position: { source: 'backfill', index: 10 } });
+  });
+
+  it('keeps a row it cannot read exactly, with the reason, and a row it can without one', async () => {
+    const lossy = file(
+      'lossy.parquet',
+      new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'id', data: ['ok', 'big'], type: 'STRING' }, { name: 'n', data: [1n, 2n ** 60n], type: 'INT64' }] })),
+    );
+    const [ok, big] = await items(parquetFile(lossy));
+    expect(ok).toStrictEqual({ raw: { id: 'ok', n: 1 }, position: { source: 'backfill', index: 0, file: lossy } });
+    expect(big).toMatchObject({ raw: { id: 'big', n: 2n ** 60n }, unreadable: expect.stringContaining('n') });
+  });
+
   it('gives an empty file one empty range', async () => {
     const empty = file('empty.parquet', new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'id', data: [], type: 'STRING' }] })));
     expect(await parquetFile(empty).split?.(3)).toEqual([{ start: 0, end: 0 }]);
@@ -282,6 +403,7 @@ describe('fileSource, sourceFromSpec and asSource', () => {
     expect(() => ndjsonFile('' as never)).toThrow('ndjsonFile: expected a file path, got ""');
     expect(() => csvFile(7 as never)).toThrow('csvFile: expected a file path, got 7');
     expect(() => parquetFile(missing)).toThrow(`parquetFile: no file at ${missing}`);
+    for (const refused of [() => parquetFile(missing), () => ndjsonFile('' as never)]) expect(refused).toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG' }));
   });
 
   it('recreates the sources of its spec kinds only', async () => {
@@ -301,5 +423,30 @@ describe('fileSource, sourceFromSpec and asSource', () => {
       'backfillShard: from must be a source (ndjsonFile(), csvFile(), parquetFile(), fileSource(), ...), an array or an (async) iterable of raw events; got an object',
     );
     expect(() => asSource(undefined as never)).toThrow(/; got undefined$/);
+  });
+
+  it('takes an object for a source only with read, size and unit; refusals are ConfigurationErrors with a code', async () => {
+    const read = () => undefined;
+    const size = () => undefined;
+    for (const partial of [{ read, size }, { read, unit: 'bytes' }, { size, unit: 'bytes' }, null, 5, true]) {
+      const thrown = (() => {
+        try {
+          asSource(partial as never, 'here');
+        } catch (error) {
+          return error;
+        }
+      })();
+      expect(thrown, String(partial)).toBeInstanceOf(ConfigurationError);
+      expect(thrown, String(partial)).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/^here: from must be a source .*; got /) });
+    }
+    expect(() => asSource('x' as never)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => fileSource(file('y.txt', ''))).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    expect(() => sourceFromSpec({ kind: 'nope' } as never)).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG' }));
+    // Iterables that are not arrays are records too, read lazily.
+    async function* events() {
+      yield { id: 'a', n: 1 };
+    }
+    expect((await items(asSource(new Set([{ id: 'a', n: 1 }])))).map((i) => i.raw)).toEqual([{ id: 'a', n: 1 }]);
+    expect((await items(asSource(events()))).map((i) => i.raw)).toEqual([{ id: 'a', n: 1 }]);
   });
 });

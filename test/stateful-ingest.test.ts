@@ -67,10 +67,13 @@ describe('the ingest with aggregation state, when its parts fail', () => {
         throw new Error('table gone');
       },
     });
-    const summary = await storeWith(states).ingest(velocity, [txn('a', 0, 1), txn('b', 1, 2)]);
+    const dead: unknown[] = [];
+    // The second record's 1-hour sum would be Infinity: an entity that was never read is not aggregated, so nothing is dead-lettered.
+    const summary = await storeWith(states, memoryOnline(), (entries) => dead.push(...entries)).ingest(velocity, [txn('a', 0, 1e308), txn('a', 1, 1e308), txn('b', 1, 2)]);
     const failed = { code: 'READ_FAILED', message: 'group "card-velocity": reading aggregation state failed: table gone', retryable: true };
-    expect(failures(summary)).toEqual([failed, failed]);
+    expect(failures(summary)).toEqual([failed, failed, failed]);
     expect(saves).toEqual([]);
+    expect(dead).toEqual([]);
   });
 
   it('reports a save that throws as its own BackendError, and anything else as WRITE_FAILED naming the state write', async () => {
@@ -133,9 +136,16 @@ describe('the ingest with aggregation state, when its parts fail', () => {
       backend.saves.push([...updates]);
       return updates.some((u) => (u.pending?.length ?? 0) > 2) ? updates.map(() => 'too-large' as const) : backend.inner.save(group, updates);
     };
+    let loads = 0;
+    backend.states.load = (group, ids) => {
+      loads++;
+      return backend.inner.load(group, ids);
+    };
     const online = onlineStore();
     const summary = await storeWith(backend.states, online.online).ingest(velocity, [0, 1, 2, 3, 4].map((minute) => txn('a', minute, 1)));
     expect(summary).toMatchObject({ applied: 5, failed: 0 });
+    // Read once: a smaller slice goes on from the state it saved.
+    expect(loads).toBe(1);
     expect(backend.saves.map((s) => s[0]?.pending?.length)).toEqual([5, 3, 2, 2, 1]);
     expect(online.writes.map((records) => records.map(minuteOf))).toEqual([[0, 1], [2, 3], [4]]);
     expect(velocity.codec.fromRecord((await online.inner.get(velocity, 'a'))?.record as SageMakerRecord)).toMatchObject({ n_1h: 5, sum_1h: 5 });
@@ -146,6 +156,7 @@ describe('the ingest with aggregation state, when its parts fail', () => {
     const summary = await storeWith(backend.states).ingest(velocity, [txn('a', 0, 1), txn('a', 1, 1)]);
     const failed = { code: 'WRITE_FAILED', message: 'group "card-velocity": one record of "a" and its aggregation state do not fit one state item', retryable: false };
     expect(failures(summary)).toEqual([failed, failed]);
+    expect(summary.outcomes.map((o) => (o.status === 'failed' ? o.error.group : undefined))).toEqual(['card-velocity', 'card-velocity']);
   });
 
   it('writes an outbox nobody settled before the batch, counts it re-emitted, and settles the new one', async () => {
@@ -246,6 +257,63 @@ describe('the ingest with aggregation state, when its parts fail', () => {
       { index: 0, status: 'duplicate' },
       { index: 1, status: 'duplicate' },
     ]);
+    expect(backend.saves).toHaveLength(1);
+  });
+
+  it('writes records in input order across entities, and counts late events', async () => {
+    const online = onlineStore();
+    const store = storeWith(stateStore().states, online.online);
+    const summary = await store.ingest(velocity, [txn('a', 30, 1), txn('b', 31, 1), txn('a', 32, 1), txn('b', 33, 1), txn('a', 34, 1)]);
+    expect(summary).toMatchObject({ applied: 5, late: 0 });
+    expect(online.writes.map((records) => records.map(minuteOf))).toEqual([[30, 31, 32, 33, 34]]);
+    // Before what the state of each already holds: late, left out of the windows.
+    expect(await store.ingest(velocity, [txn('a', 0, 1), txn('b', 1, 1), txn('a', 2, 1)])).toMatchObject({ late: 3 });
+  });
+
+  it('settles no commit that wrote nothing: a batch whose only record the encoder refuses', async () => {
+    const backend = stateStore();
+    const settles: unknown[][] = [];
+    backend.states.settle = async (group, entries) => {
+      settles.push([...entries]);
+      return backend.inner.settle(group, entries);
+    };
+    const store = storeWith(backend.states);
+    expect(await store.ingest(velocity, [txn('a', 0, 1e308)])).toMatchObject({ applied: 1 });
+    // Its 1-hour sum would be Infinity: dead-lettered, its state saved, nothing written.
+    expect(await store.ingest(velocity, [txn('a', 1, 1e308)])).toMatchObject({ applied: 0, poison: 1 });
+    expect((await backend.inner.load(velocity, ['a'])).get('a')?.version).toBe(2);
+    expect(settles).toEqual([[{ id: 'a', version: 1 }]]);
+  });
+
+  it('settles what it wrote and nothing else; a redelivered batch still writes and settles an outbox left unsettled', async () => {
+    const backend = stateStore();
+    const settles: unknown[][] = [];
+    let settleFails = true;
+    backend.states.settle = async (group, entries) => {
+      settles.push([...entries]);
+      if (settleFails) throw new Error('settle lost');
+      return backend.inner.settle(group, entries);
+    };
+    const position = (index: number): SourcePosition => ({ source: 'kinesis', index, shardId: 'shard-0', sequenceNumber: String(200 + index) });
+    const online = onlineStore();
+    const store = storeWith(backend.states, online.online);
+    const events = [txn('a', 0, 1), txn('b', 1, 1)];
+    expect(await store.ingest(velocity, events, { position })).toMatchObject({ applied: 2 });
+    expect(settles).toEqual([[{ id: 'a', version: 1 }, { id: 'b', version: 1 }]]);
+    // The settle was lost: both outboxes stay. The same records again are duplicates, yet the outboxes go out again and are settled.
+    settleFails = false;
+    const again = await store.ingest(velocity, events, { position });
+    expect(again).toMatchObject({ applied: 0, duplicate: 2, reemitted: 2 });
+    expect(settles.slice(1)).toEqual([[{ id: 'a', version: 1 }, { id: 'b', version: 1 }]]);
+    expect([...(await backend.inner.load(velocity, ['a', 'b'])).values()].map((s) => [s.version, s.pending ?? []])).toEqual([
+      [1, []],
+      [1, []],
+    ]);
+    // Settled now: once more, nothing to write, save or settle.
+    const third = await store.ingest(velocity, events, { position });
+    expect(third).toMatchObject({ duplicate: 2, reemitted: 0 });
+    expect(settles).toHaveLength(2);
+    expect(online.writes).toHaveLength(2);
     expect(backend.saves).toHaveLength(1);
   });
 

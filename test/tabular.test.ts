@@ -55,6 +55,11 @@ describe('csvRowReader', () => {
     expect(read([])).toStrictEqual({});
   });
 
+  it('reads a bigint with or without its sign, and leaves cells past the header out', () => {
+    expect(read(cells({ big: '42' }))).toStrictEqual({ big: 42n });
+    expect(csvRowReader(source, ['big'])(['-7', 'surplus'])).toStrictEqual({ big: -7n });
+  });
+
   it('reads every column as text when the schema names no fields', () => {
     expect(csvRowReader(z.any(), ['a', 'b'])(['1', 'true'])).toStrictEqual({ a: '1', b: 'true' });
   });

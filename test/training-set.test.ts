@@ -538,6 +538,7 @@ describe("a training set's spine and summary, case by case", () => {
       [local, 'auto', 'backend'],
       [local, 'reference', 'reference'],
       [memory, 'reference', 'reference'],
+      [memory, 'auto', 'reference'],
     ] as const) {
       const some = await trainingSet(store, { spine: [{ card: '1', at }, { card: '2', at }, { card: '3', at }], entityKey: 'card', timestamp: 'at', features, engine });
       expect(some.summary, engine).toMatchObject({ rows: 3, matchRate: { scores: 1 / 3 }, nullCounts: { scores__v: 2, scores__n: 2 }, engine: expected });

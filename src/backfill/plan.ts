@@ -94,7 +94,7 @@ export function shardSource(shard: BackfillShard, resolve?: (spec: SourceSpec) =
  * const summary = await backfillShard(store, cardActivity, shard, { checkpointDir: '.skewless/checkpoints' });
  * ```
  */
-export function backfillShard(
+export async function backfillShard(
   store: FeatureStore,
   group: AnyFeatureGroup,
   shard: BackfillShard,

@@ -77,7 +77,6 @@ export function parquetRowReader(source: zc.$ZodType): (row: Record<string, unkn
     let out: Record<string, unknown> | undefined;
     for (const column in row) {
       const value = row[column];
-      if (value === null || value === undefined || typeof value === 'boolean') continue;
       let kind = kinds.get(column);
       if (kind === undefined) kinds.set(column, (kind = kindOfColumn(column)));
       const converted = parquetCell(kind, value);
@@ -114,7 +113,7 @@ function parquetCell(kind: CellKind, value: unknown): unknown {
     try {
       return utf8.decode(value);
     } catch {
-      return value;
+      // Not UTF-8: left as bytes, for the schema to refuse.
     }
   }
   return value;

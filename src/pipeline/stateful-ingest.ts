@@ -156,20 +156,18 @@ export const ingestWithState: StatefulIngest = async (pipeline, group, raw, inge
     }
 
     // 2. Outboxes left by a commit nobody settled: written before anything newer of the entity.
-    const leftovers = round.filter((e) => e.failed === undefined && (e.stored?.pending?.length ?? 0) > 0);
-    if (leftovers.length > 0) {
-      const written = await writeAll(leftovers.map((e) => ({ entity: e, records: (e.stored?.pending ?? []).map((record) => ({ index: -1, record })) })));
-      for (const e of leftovers) {
-        const result = written.get(e) as { ok: boolean; outcomes: WriteOutcome[] };
-        reemitted += result.outcomes.length;
-        const stored = e.stored as StoredAggregationState;
-        if (result.ok) {
-          e.stored = { state: stored.state, version: stored.version };
-          e.settle = stored.version;
-        } else {
-          const first = result.outcomes.find((o): o is BackendError => typeof o !== 'string') as BackendError;
-          stop(e, new BackendError(first.code, `group "${group.name}": records saved with the state of "${e.id}" could not be written again: ${first.message}`, { cause: first, retryable: first.retryable, group: group.name }));
-        }
+    const leftovers = round.flatMap((e) => (e.failed === undefined && e.stored?.pending?.length ? [{ entity: e, pending: e.stored.pending }] : []));
+    const rewritten = await writeAll(leftovers.map(({ entity, pending }) => ({ entity, records: pending.map((record) => ({ index: -1, record })) })));
+    for (const { entity: e } of leftovers) {
+      const result = rewritten.get(e) as { ok: boolean; outcomes: WriteOutcome[] };
+      reemitted += result.outcomes.length;
+      const stored = e.stored as StoredAggregationState;
+      if (result.ok) {
+        e.stored = { state: stored.state, version: stored.version };
+        e.settle = stored.version;
+      } else {
+        const first = result.outcomes.find((o): o is BackendError => typeof o !== 'string') as BackendError;
+        stop(e, new BackendError(first.code, `group "${group.name}": records saved with the state of "${e.id}" could not be written again: ${first.message}`, { cause: first, retryable: first.retryable, group: group.name }));
       }
     }
 
@@ -237,7 +235,7 @@ export const ingestWithState: StatefulIngest = async (pipeline, group, raw, inge
     const written = await writeAll(committed.map((c) => ({ entity: c.entity, records: c.records })));
     for (const c of committed) {
       const e = c.entity;
-      const result = written.get(e) ?? { ok: true, outcomes: [] };
+      const result = written.get(e) as { ok: boolean; outcomes: WriteOutcome[] };
       c.records.forEach((r, k) => {
         const outcome = result.outcomes[k] as WriteOutcome;
         outcomes.push(typeof outcome !== 'string' ? { index: r.index, status: 'failed', error: outcome } : { index: r.index, status: outcome });

@@ -9,7 +9,7 @@ import { BLOCK_ROWS, type BackfillItem, type BackfillSource, evenRanges, localFi
  * last block may not). A line belongs to the range its first byte is in, so ranges that tile a file
  * read every line exactly once.
  */
-async function* lineBlocks(path: string, range: ShardRange | undefined): AsyncGenerator<{ bytes: Buffer; offset: number; last: boolean }> {
+async function* lineBlocks(path: string, range: ShardRange | undefined): AsyncGenerator<{ bytes: Buffer; offset: number }> {
   const start = range?.start ?? 0;
   const end = range?.end ?? Number.POSITIVE_INFINITY;
   // From one byte early: if that byte is a newline, a line starts exactly at `start`.
@@ -36,12 +36,13 @@ async function* lineBlocks(path: string, range: ShardRange | undefined): AsyncGe
       if (stop <= from) return;
       let cut = lastNewline + 1;
       if (stop < cut) {
-        const after = data.indexOf(10, stop - 1);
-        cut = after < 0 ? cut : after + 1;
-        yield { bytes: data.subarray(from, cut), offset: base + from, last: true };
+        // The range ends inside this chunk: up to the end of the line its last byte is in (a newline
+        // at or after it exists, the chunk's last one at the latest).
+        cut = data.indexOf(10, stop - 1) + 1;
+        yield { bytes: data.subarray(from, cut), offset: base + from };
         return;
       }
-      yield { bytes: data.subarray(from, cut), offset: base + from, last: false };
+      yield { bytes: data.subarray(from, cut), offset: base + from };
       from = cut;
     }
     if (from < data.length) {
@@ -49,7 +50,7 @@ async function* lineBlocks(path: string, range: ShardRange | undefined): AsyncGe
       carryOffset = base + from;
     }
   }
-  if (carry && !skipping && carryOffset < end) yield { bytes: carry, offset: carryOffset, last: true };
+  if (carry && !skipping && carryOffset < end) yield { bytes: carry, offset: carryOffset };
 }
 
 /** Byte ranges of about equal size; line boundaries are found when each range is read. */
@@ -99,14 +100,17 @@ export function ndjsonFile(path: string): BackfillSource {
           let line: string | Buffer = text !== undefined ? text.slice(from, next) : block.bytes.subarray(from, next);
           if (text !== undefined && !ascii) byteOffset += Buffer.byteLength(line) + 1;
           from = next + 1;
-          if (line.length > 0 && (typeof line === 'string' ? line.charCodeAt(line.length - 1) === 13 : line[line.length - 1] === 13)) line = line.slice(0, line.length - 1);
-          if (line.length === 0 || (line.length < 64 && line.toString().trim() === '')) continue;
+          if ((typeof line === 'string' ? line.charCodeAt(line.length - 1) : line[line.length - 1]) === 13) line = line.slice(0, -1);
+          if (line.length === 0) continue;
+          // White space only is blank too; looked for only when the first byte may be some.
+          const first = typeof line === 'string' ? line.charCodeAt(0) : (line[0] as number);
+          if ((first <= 32 || first >= 128) && line.toString().trim() === '') continue;
           const position: SourcePosition = { source: 'backfill', index: index++, file, byteOffset: lineOffset };
           if (typeof line !== 'string' && !isUtf8(line)) {
             items.push({ raw: Buffer.from(line), unreadable: 'not valid UTF-8', position });
             continue;
           }
-          const json = typeof line === 'string' ? line : line.toString('utf8');
+          const json = line.toString();
           try {
             items.push({ raw: JSON.parse(json), position });
           } catch (error) {

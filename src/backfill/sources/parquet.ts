@@ -13,7 +13,8 @@ export interface ByteSource {
 
 type ParquetReader = typeof import('hyparquet');
 
-async function fileBytes(path: string): Promise<ByteSource> {
+/** @internal A local file as a byte source: each slice one positioned read. */
+export async function fileBytes(path: string): Promise<ByteSource> {
   const handle = await open(path, 'r');
   const { size } = await handle.stat();
   return {
