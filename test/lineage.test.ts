@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createFeatureStore, defineFeatureGroup, lineage, type OfflineStore, type OnlineStore, type SageMakerRecord } from '../src/index.js';
+import { createFeatureStore, defineFeatureGroup, lineage, type OfflineStore, type OfflineStoredRow, type OnlineStore, type SageMakerRecord } from '../src/index.js';
 import { sampleIds } from '../src/audit/audit.js';
 import { FINGERPRINT_FEATURE } from '../src/schema/names.js';
 import { memoryOffline, memoryOnline } from '../src/testing/index.js';
@@ -125,7 +125,13 @@ describe('lineage', () => {
     await memory.put(v2, [recordOf(v1, 'a', 5), recordOf(v2, 'b', 1), unsigned(recordOf(v2, 'd', 3))]);
     const timeless = (record: SageMakerRecord) => (record.some((f) => f.ValueAsString === v2.fingerprint) ? record : record.filter((f) => f.FeatureName !== 'event_time'));
     const online: OnlineStore = { ...memory, getMany: async (group, ids) => new Map([...(await memory.getMany(group, ids))].map(([id, found]) => [id, { ...found, record: timeless(found.record) }])) };
-    const offline: OfflineStore = { ...rows, scan: async (group) => [...(await rows.scan(group)), { ...(await rows.scan(group))[0]!, card_id: undefined }] };
+    const offline: OfflineStore = {
+      ...rows,
+      scan: async (group) => {
+        const scanned = await rows.scan(group);
+        return [...scanned, { ...(scanned[0] as OfflineStoredRow), card_id: undefined }];
+      },
+    };
     const store = createFeatureStore({ online, offline });
     const report = await lineage(store, v2);
     expect(report.onlineSampled).toBe(3);

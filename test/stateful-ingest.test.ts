@@ -260,16 +260,6 @@ describe('the ingest with aggregation state, when its parts fail', () => {
     expect(backend.saves).toHaveLength(1);
   });
 
-  it('writes records in input order across entities, and counts late events', async () => {
-    const online = onlineStore();
-    const store = storeWith(stateStore().states, online.online);
-    const summary = await store.ingest(velocity, [txn('a', 30, 1), txn('b', 31, 1), txn('a', 32, 1), txn('b', 33, 1), txn('a', 34, 1)]);
-    expect(summary).toMatchObject({ applied: 5, late: 0 });
-    expect(online.writes.map((records) => records.map(minuteOf))).toEqual([[30, 31, 32, 33, 34]]);
-    // Before what the state of each already holds: late, left out of the windows.
-    expect(await store.ingest(velocity, [txn('a', 0, 1), txn('b', 1, 1), txn('a', 2, 1)])).toMatchObject({ late: 3 });
-  });
-
   it('settles no commit that wrote nothing: a batch whose only record the encoder refuses', async () => {
     const backend = stateStore();
     const settles: unknown[][] = [];
@@ -339,5 +329,23 @@ describe('the ingest with aggregation state, when its parts fail', () => {
       [5, 'applied'],
     ]);
     expect(summary).toMatchObject({ applied: 4, poison: 2, retried: 2 });
+  });
+});
+
+describe('the ingest with aggregation state, when nothing fails', () => {
+  it('writes the records of several entities in input order', async () => {
+    const online = onlineStore();
+    const store = storeWith(stateStore().states, online.online);
+    const summary = await store.ingest(velocity, [txn('a', 30, 1), txn('b', 31, 1), txn('a', 32, 1), txn('b', 33, 1), txn('a', 34, 1)]);
+    expect(summary).toMatchObject({ applied: 5, late: 0 });
+    expect(online.writes.map((records) => records.map(minuteOf))).toEqual([[30, 31, 32, 33, 34]]);
+  });
+
+  it('counts events older than the state of their entity as late, and leaves them out of the windows', async () => {
+    const online = onlineStore();
+    const store = storeWith(stateStore().states, online.online);
+    await store.ingest(velocity, [txn('a', 30, 1), txn('b', 31, 1)]);
+    expect(await store.ingest(velocity, [txn('a', 0, 1), txn('b', 1, 1), txn('a', 2, 1)])).toMatchObject({ late: 3 });
+    for (const id of ['a', 'b']) expect(velocity.codec.fromRecord((await online.inner.get(velocity, id))?.record as SageMakerRecord), id).toMatchObject({ n_1h: 1, sum_1h: 1 });
   });
 });

@@ -58,7 +58,8 @@ function typed(kind: CellKind, cell: string): unknown {
 }
 
 const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** Made on first use: most sources never have bytes for a text field. */
+let utf8: InstanceType<typeof TextDecoder> | undefined;
 
 /** A Parquet row as the source schema takes it, or why one of its cells cannot be converted exactly. */
 export type ParquetRowResult = { readonly raw: Record<string, unknown>; readonly unreadable?: undefined } | { readonly raw: Record<string, unknown>; readonly unreadable: string };
@@ -111,6 +112,7 @@ function parquetCell(kind: CellKind, value: unknown): unknown {
   }
   if (value instanceof Uint8Array && kind === 'text') {
     try {
+      utf8 ??= new TextDecoder('utf-8', { fatal: true });
       return utf8.decode(value);
     } catch {
       // Not UTF-8: left as bytes, for the schema to refuse.

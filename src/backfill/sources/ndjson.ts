@@ -102,7 +102,8 @@ export function ndjsonFile(path: string): BackfillSource {
           from = next + 1;
           if ((typeof line === 'string' ? line.charCodeAt(line.length - 1) : line[line.length - 1]) === 13) line = line.slice(0, -1);
           if (line.length === 0) continue;
-          // White space only is blank too; looked for only when the first byte may be some.
+          // A line of white space only is blank too; trimmed only when its first character could be
+          // white space (32 or below, or not ASCII), which spares ordinary lines the copy.
           const first = typeof line === 'string' ? line.charCodeAt(0) : (line[0] as number);
           if ((first <= 32 || first >= 128) && line.toString().trim() === '') continue;
           const position: SourcePosition = { source: 'backfill', index: index++, file, byteOffset: lineOffset };
