@@ -63,6 +63,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   const command = positionals[0];
+  const dir = values.dir ?? DEFAULT_DIR;
   if (command === 'help') {
     process.stdout.write(`${helpText(positionals[1])}\n`);
     return 0;
@@ -95,7 +96,7 @@ async function main(argv: readonly string[]): Promise<number> {
           process.stderr.write(`skewless: --port must be a port number, got ${values.port}\n`);
           return 2;
         }
-        const stack = await runLocal({ port, dir: values.dir ?? DEFAULT_DIR, memory: values.memory === true }, (line) =>
+        const stack = await runLocal({ port, dir, memory: values.memory === true }, (line) =>
           process.stdout.write(`${line}\n`),
         );
         await new Promise<void>((resolve) => {
@@ -142,7 +143,7 @@ async function main(argv: readonly string[]): Promise<number> {
           return 2;
         }
         return await runBackfillCommand(
-          { definitions, group, from: values.from, to: to as 'offline' | 'online' | 'both', workers, dir: values.dir ?? DEFAULT_DIR, chunkSize, json: values.json === true },
+          { definitions, group, from: values.from, to: to as 'offline' | 'online' | 'both', workers, dir, chunkSize, json: values.json === true },
           (line) => process.stdout.write(`${line}\n`),
           process.stderr,
         );
@@ -164,7 +165,7 @@ async function main(argv: readonly string[]): Promise<number> {
             maxAge: values['max-age'],
             exclusive: values.exclusive === true,
             knowledgeTime: values['knowledge-time'] === true,
-            dir: values.dir ?? DEFAULT_DIR,
+            dir,
             json: values.json === true,
           },
           (line) => process.stdout.write(`${line}\n`),
@@ -190,7 +191,6 @@ async function main(argv: readonly string[]): Promise<number> {
           return 2;
         }
         const print = (line: string) => process.stdout.write(`${line}\n`);
-        const dir = values.dir ?? DEFAULT_DIR;
         if (command === 'lineage') return await runLineageCommand({ definitions, group, sample, dir, json: values.json === true }, print);
         return await runAuditCommand(
           { definitions, group, sample, seed, at, availabilityDelay: values['availability-delay'], tolerance, dir, json: values.json === true, html: values.html },
