@@ -60,9 +60,12 @@ describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> Sa
     const dead: DeadLetterEntry[] = [];
     const store = createFeatureStore({
       online: sageMakerOnline({
-        // Six attempts: a call fails all six about once in 250 (0.4^6), so redelivery is exercised without
-        // a run of fifty failed deliveries (the runner's limit) becoming likely.
-        client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy({ attempts: 6, baseDelayMs: 2, maxDelayMs: 50 }) }),
+        // Four attempts: 40% of calls fail whole, so a call fails all four once in 39 (0.4^4). 10,000
+        // events make at least 400 calls (25 entries each), so some batch is redelivered on every run (no
+        // exhausted call has odds e^-10); with six attempts (once in 244) a run had none about once in
+        // five. A delivery of 20 calls fails with odds 0.41, so fifty failed deliveries of one batch (the
+        // runner's limit) stay out of reach (0.41^50).
+        client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy({ attempts: 4, baseDelayMs: 2, maxDelayMs: 50 }) }),
         concurrency: 32,
       }),
       offline: false,
