@@ -424,12 +424,12 @@ describe("audit's report, feature by feature", () => {
     await store.close();
   });
 
-  it('gives no consistency rate, not 100% of nothing, when the offline store has no rows to sample', async () => {
+  it('gives no consistency or match rate, not 100% or 0% of nothing, when the offline store has no rows to sample', async () => {
     const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline() });
     const report = await audit(store, typed, { at: new Date(DAY) });
     expect(report).toMatchObject({ sampled: 0, consistent: 0, examples: [] });
     expect(report.consistencyRate).toBeUndefined();
-    const none = { match: 0, mismatch: 0, missingOnline: 0, missingOffline: 0, matchRate: 0, mismatchRate: 0 };
+    const none = { match: 0, mismatch: 0, missingOnline: 0, missingOffline: 0, matchRate: undefined, mismatchRate: undefined };
     expect(report.features).toStrictEqual(Object.fromEntries(['event_time', 'amount', 'n', 'big', 'seen', 'note'].map((name) => [name, none])));
     await store.close();
   });

@@ -158,11 +158,14 @@ describe('renderAuditHtml', () => {
     expect(renderAuditHtml({ ...report, features: { z: zero } })).toContain('<tr><td>z</td><td>50.00%</td><td>1</td><td>0</td><td>0</td><td>0 / 0.5 / 123457</td></tr>');
   });
 
-  it('reads "nothing sampled" and draws an empty bar for an audit that sampled nothing', () => {
-    const nothing: AuditReport = { ...report, sampled: 0, consistent: 0, consistencyRate: undefined, features: { n: { match: 0, mismatch: 0, missingOnline: 0, missingOffline: 0, matchRate: 0, mismatchRate: 0 } }, causes: noCauses, examples: [] };
-    expect(formatAuditReport(nothing).split('\n')[2]).toBe('consistency: nothing sampled (0 of 0 identifiers agree on every feature)');
+  it('reads "nothing sampled" overall and per feature and draws an empty bar for an audit that sampled nothing', () => {
+    const nothing: AuditReport = { ...report, sampled: 0, consistent: 0, consistencyRate: undefined, features: { n: { match: 0, mismatch: 0, missingOnline: 0, missingOffline: 0, matchRate: undefined, mismatchRate: undefined } }, causes: noCauses, examples: [] };
+    const text = formatAuditReport(nothing).split('\n');
+    expect(text[2]).toBe('consistency: nothing sampled (0 of 0 identifiers agree on every feature)');
+    expect(text[6]).toBe('n        nothing sampled         0               0                0');
     const empty = renderAuditHtml(nothing);
     expect(empty).toContain('<strong>Consistency: nothing sampled</strong> (0 of 0 identifiers agree on every feature)');
-    expect(empty).toContain('<svg role="img" aria-label="n: 0% match" width="600" height="24" viewBox="0 0 600 24"></svg>');
+    expect(empty).toContain('<figcaption>n: nothing sampled</figcaption><svg role="img" aria-label="n: nothing sampled" width="600" height="24" viewBox="0 0 600 24"></svg>');
+    expect(empty).toContain('<tr><td>n</td><td>nothing sampled</td><td>0</td><td>0</td><td>0</td><td></td></tr>');
   });
 });

@@ -16,6 +16,13 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The fraud-detection example's definitions, built as a user's definitions file is. */
+function fraudDefinitions(): string {
+  const definitions = join(dir, 'features.mjs');
+  buildSync({ entryPoints: [join(import.meta.dirname, '..', 'examples', 'fraud-detection', 'features.ts')], outfile: definitions, bundle: true, platform: 'node', format: 'esm', packages: 'external', alias: { skewless: join(import.meta.dirname, '..', 'src', 'index.ts') }, logLevel: 'error' });
+  return definitions;
+}
+
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', cwd: dir, env: { ...process.env, AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING: '1' } });
 
 describe('the skewless CLI', () => {
@@ -46,8 +53,7 @@ describe('the skewless CLI', () => {
   });
 
   it('prints the capacity of `plan --rate` for a built definitions file, and --json the same as data', () => {
-    const definitions = join(dir, 'features.mjs');
-    buildSync({ entryPoints: [join(import.meta.dirname, '..', 'examples', 'fraud-detection', 'features.ts')], outfile: definitions, bundle: true, platform: 'node', format: 'esm', packages: 'external', alias: { skewless: join(import.meta.dirname, '..', 'src', 'index.ts') }, logLevel: 'error' });
+    const definitions = fraudDefinitions();
     const text = run('plan', definitions, '--rate', '10,000/s');
     expect(text.status).toBe(0);
     expect(text.stdout).toContain('## Capacity at 10,000 records/s\nKinesis stream        10 shards');
@@ -65,6 +71,15 @@ describe('the skewless CLI', () => {
     const result = run('plan', 'defs.js', '--rate', rate);
     expect(result.status).toBe(1);
     expect(result.stderr.split('\n')[0]).toBe(line);
+  });
+
+  it('writes null, not nothing, for the rates of an audit that sampled nothing with --json', () => {
+    const result = run('audit', fraudDefinitions(), 'fraud-card-transactions', '--dir', join(dir, 'empty-store'), '--json');
+    expect(result.status).toBe(0);
+    const report = JSON.parse(result.stdout) as { sampled: number; consistencyRate: unknown; features: Record<string, { matchRate: unknown; mismatchRate: unknown }> };
+    expect(report).toMatchObject({ sampled: 0, consistent: 0, consistencyRate: null });
+    expect(Object.keys(report.features).length).toBeGreaterThan(0);
+    for (const feature of Object.values(report.features)) expect(feature).toMatchObject({ matchRate: null, mismatchRate: null });
   });
 
   it('exits 1 with one readable line and a hint when a command fails, the detail with --verbose', () => {

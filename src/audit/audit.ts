@@ -63,8 +63,10 @@ export interface FeatureAudit {
   readonly missingOnline: number;
   /** Online has a value, offline has no row. */
   readonly missingOffline: number;
-  readonly matchRate: number;
-  readonly mismatchRate: number;
+  /** match / sampled; undefined when nothing was sampled, like the report's `consistencyRate`. */
+  readonly matchRate: number | undefined;
+  /** mismatch / sampled; undefined when nothing was sampled. */
+  readonly mismatchRate: number | undefined;
   readonly differences?: NumberDifferences;
 }
 
@@ -249,15 +251,15 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
 
   const features: Record<string, FeatureAudit> = {};
   for (const [name, t] of tallies) {
-    const total = ids.length || 1;
+    const total = ids.length;
     const diffs = [...t.diffs].sort((x, y) => x - y);
     features[name] = {
       match: t.match,
       mismatch: t.mismatch,
       missingOnline: t.missingOnline,
       missingOffline: t.missingOffline,
-      matchRate: t.match / total,
-      mismatchRate: t.mismatch / total,
+      matchRate: total === 0 ? undefined : t.match / total,
+      mismatchRate: total === 0 ? undefined : t.mismatch / total,
       ...(diffs.length > 0
         ? {
             differences: {

@@ -4,7 +4,8 @@ import type { LineageEntry, LineageReport } from './lineage.js';
 
 const percent = (rate: number) => `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 2)}%`;
 const number = (n: number) => n.toLocaleString('en-US');
-const consistency = (rate: number | undefined) => (rate === undefined ? 'nothing sampled' : percent(rate));
+/** A rate, or what stands for it when nothing was sampled (never 0% or 100% of nothing). */
+const rateText = (rate: number | undefined) => (rate === undefined ? 'nothing sampled' : percent(rate));
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
@@ -29,13 +30,13 @@ export function formatAuditReport(report: AuditReport): string {
   const lines = [
     `audit of "${report.group}" (fingerprint ${report.fingerprint}) at ${report.at.toISOString()}`,
     `offline rows written up to ${report.visibleUntil.toISOString()} count as visible`,
-    `consistency: ${consistency(report.consistencyRate)} (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)`,
+    `consistency: ${rateText(report.consistencyRate)} (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)`,
     '',
     ...table(
       ['feature', 'match', 'mismatch', 'missing online', 'missing offline', 'difference p50 / p95 / max'],
       Object.entries(report.features).map(([name, f]) => [
         name,
-        percent(f.matchRate),
+        rateText(f.matchRate),
         number(f.mismatch),
         number(f.missingOnline),
         number(f.missingOffline),
@@ -103,7 +104,7 @@ function featureChart(name: string, f: AuditReport['features'][string], total: n
     x += w;
     return rect;
   }).join('');
-  const label = `${escapeHtml(name)}: ${percent(f.matchRate)} match`;
+  const label = `${escapeHtml(name)}: ${rateText(f.matchRate)}${f.matchRate === undefined ? '' : ' match'}`;
   return `<figure data-feature="${escapeHtml(name)}"><figcaption>${label}</figcaption><svg role="img" aria-label="${label}" width="${width}" height="24" viewBox="0 0 ${width} 24">${bars}</svg></figure>`;
 }
 
@@ -120,7 +121,7 @@ export function renderAuditHtml(report: AuditReport): string {
   const rows = Object.entries(report.features)
     .map(
       ([name, f]) =>
-        `<tr><td>${escapeHtml(name)}</td><td>${percent(f.matchRate)}</td><td>${number(f.mismatch)}</td><td>${number(f.missingOnline)}</td><td>${number(f.missingOffline)}</td><td>${
+        `<tr><td>${escapeHtml(name)}</td><td>${rateText(f.matchRate)}</td><td>${number(f.mismatch)}</td><td>${number(f.missingOnline)}</td><td>${number(f.missingOffline)}</td><td>${
           f.differences ? `${shortNumber(f.differences.p50)} / ${shortNumber(f.differences.p95)} / ${shortNumber(f.differences.max)}` : ''
         }</td></tr>`,
     )
@@ -142,7 +143,7 @@ figure{margin:.5rem 0}figcaption{font-size:12px;color:#555}.legend span{display:
 </style></head><body>
 <h1>Audit of ${escapeHtml(report.group)}</h1>
 <p>Fingerprint <code>${report.fingerprint}</code>, at ${report.at.toISOString()}; offline rows written up to ${report.visibleUntil.toISOString()} count as visible.</p>
-<p id="consistency"><strong>Consistency: ${consistency(report.consistencyRate)}</strong> (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)</p>
+<p id="consistency"><strong>Consistency: ${rateText(report.consistencyRate)}</strong> (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)</p>
 <div class="legend">${SEGMENTS.map(([, color, label]) => `<span><i style="background:${color}"></i>${label}</span>`).join('')}</div>
 ${charts}
 <h2>Features</h2>

@@ -5,6 +5,7 @@ import { audit } from '../audit/audit.js';
 import { lineage } from '../audit/lineage.js';
 import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
+import { jsonLine } from './json.js';
 
 export interface AuditCommand {
   readonly definitions: string;
@@ -36,7 +37,7 @@ export async function runAuditCommand(command: AuditCommand, out: (line: string)
       writeFileSync(command.html, renderAuditHtml(report));
       err(`wrote ${command.html}\n`);
     }
-    out(command.json ? JSON.stringify(report) : formatAuditReport(report));
+    out(command.json ? jsonLine(report) : formatAuditReport(report));
     return 0;
   } finally {
     await store.close();
@@ -49,7 +50,7 @@ export async function runLineageCommand(command: Pick<AuditCommand, 'definitions
   const store = createFeatureStore(localStores({ dir: command.dir }));
   try {
     const report = await lineage(store, group as NonNullable<typeof group>, command.sample !== undefined ? { sample: command.sample } : {});
-    out(command.json ? JSON.stringify(report) : formatLineageReport(report));
+    out(command.json ? jsonLine(report) : formatLineageReport(report));
     return 0;
   } finally {
     await store.close();

@@ -6,6 +6,7 @@ import { loadFeatureGroups, selectGroups } from '../load-groups.js';
 import { backfillOnWorkers } from '../local/worker-backfill.js';
 import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
+import { jsonLine } from './json.js';
 
 export interface BackfillCommand {
   readonly definitions: string;
@@ -130,7 +131,7 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
     recordsPerSecond: seconds > 0 ? Math.round(results.records / seconds) : results.records,
     offlineDir: join(command.dir, 'offline'),
   };
-  if (command.json) out(JSON.stringify(report));
+  if (command.json) out(jsonLine(report));
   else {
     out(`backfilled ${group.name}: ${report.records.toLocaleString('en-US')} rows read, ${report.written.toLocaleString('en-US')} written, ${report.poison.toLocaleString('en-US')} poison in ${report.seconds}s (${report.recordsPerSecond.toLocaleString('en-US')}/s)`);
     if (command.to !== 'online') out(`  offline store: ${report.offlineDir}`);

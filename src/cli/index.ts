@@ -10,6 +10,7 @@ import { runLocal } from './local.js';
 import { runPlan } from './plan.js';
 import { parseRate } from '../aws/capacity.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
+import { jsonLine } from './json.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -80,14 +81,14 @@ async function main(argv: readonly string[]): Promise<number> {
         const print = values.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
         if (values.spike) {
           const summary = await runSpikeDemo(print, { ...(values.dir ? { dir: values.dir } : {}), ...(values.rate ? { rate: parseRate(values.rate, '--rate') } : {}) });
-          if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+          if (values.json) process.stdout.write(`${jsonLine(summary)}\n`);
           return 0;
         }
         const summary = await runDemo(print, {
           ...(values.dir ? { dir: values.dir } : {}),
           progress: process.stderr,
         });
-        if (values.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+        if (values.json) process.stdout.write(`${jsonLine(summary)}\n`);
         return 0;
       }
       case 'local': {

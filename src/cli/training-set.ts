@@ -5,6 +5,7 @@ import type { AnyFeatureSelection } from '../schema/types.js';
 import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
 import { trainingSet } from '../training/training-set.js';
+import { jsonLine } from './json.js';
 
 export interface TrainingSetCommand {
   readonly definitions: string;
@@ -60,7 +61,7 @@ export async function runTrainingSetCommand(command: TrainingSetCommand, out: (l
       ...(command.maxAge ? { maxAge: command.maxAge } : {}),
     });
     if (command.json) {
-      out(JSON.stringify(summary));
+      out(jsonLine(summary));
       return 0;
     }
     out(`training set: ${summary.rows.toLocaleString('en-US')} rows -> ${summary.output} (${summary.durationMs} ms, ${summary.engine === 'backend' ? 'DuckDB' : 'reference'} engine)`);
