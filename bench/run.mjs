@@ -194,7 +194,17 @@ for (const bench of benches) {
     table.push(`| ${bench.title} | ${measure} | ${figure} | ${goal} | ${met} |`);
   }
 }
-const tableText = `${table.join('\n')}\n\n_${results.node} on ${results.cores} × ${results.cpu}, ${results.date.slice(0, 10)}; \`npm run bench\` refreshes this table and bench/results.json (\`node bench/run.mjs <id>...\` reruns some)._`;
+// The day each figure was measured: a rerun of some dates only those.
+const today = results.date.slice(0, 10);
+results.measured = Object.fromEntries(
+  Object.keys(results.results).map((id) => [id, only.length === 0 || only.includes(id) ? today : (previous?.measured?.[id] ?? previous?.date.slice(0, 10))]),
+);
+const days = Object.values(results.measured);
+const count = (day) => days.filter((d) => d === day).length;
+const usual = [...days].sort((a, b) => count(b) - count(a))[0];
+const others = Object.entries(results.measured).filter(([, day]) => day !== usual).map(([id, day]) => `${id} ${day}`);
+const when = others.length === 0 ? usual : `${usual} (${others.join(', ')})`;
+const tableText = `${table.join('\n')}\n\n_${results.node} on ${results.cores} × ${results.cpu}, ${when}; \`npm run bench\` refreshes this table and bench/results.json (\`node bench/run.mjs <id>...\` reruns some)._`;
 process.stdout.write(`\n${tableText}\n`);
 
 writeFileSync(resultsUrl, `${JSON.stringify(results, null, 2)}\n`);

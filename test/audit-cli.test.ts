@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditCommand, runLineageCommand } from '../src/cli/audit.js';
 import { createFeatureStore } from '../src/index.js';
-import { cardActivity, validCardEvent } from './fixtures/groups.js';
+import { cardActivity, everyType, validCardEvent } from './fixtures/groups.js';
 import { localStores } from '../src/local/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skewless-audit-cli-'));
@@ -53,6 +53,27 @@ describe('skewless audit', () => {
     const out: string[] = [];
     await runAuditCommand({ definitions, group: 'card-activity', sample: 10, seed: 2, at: at(), availabilityDelay: '15m', tolerance: 0.5, dir, json: true, html: undefined }, (line) => out.push(line), () => {});
     expect(JSON.parse(out[0] as string)).toMatchObject({ group: 'card-activity', sampled: 10 });
+  });
+
+  it('prints JSON for a group with bigint identifiers and features, their values as decimal text', async () => {
+    const bigDir = mkdtempSync(join(dir, 'bigint-'));
+    const store = createFeatureStore(localStores({ dir: bigDir }));
+    const recent = Date.now() - 3_600_000;
+    const base = { text: 't', level: 'low', count: 1, ratio: 0.5, flag: true, seen: new Date(recent), score: null, tags: ['a'], weights: [1] };
+    await store.ingest(everyType, [0n, 1n].map((i) => ({ ...base, id: 9_007_199_254_740_993n + i, at: new Date(recent + Number(i) * 1000), big: 2n ** 62n + i })));
+    // One online value changed by hand, so the report has an example with its values.
+    const { online } = await store.backends();
+    const current = await store.get(everyType, 9_007_199_254_740_993n);
+    await online.delete(everyType, '9007199254740993', new Date((current?.at as Date).getTime() + 1).toISOString(), 'HardDelete');
+    await online.put(everyType, [everyType.codec.toRecord({ ...(current as NonNullable<typeof current>), big: -5n })]);
+    await store.close();
+    const out: string[] = [];
+    const code = await runAuditCommand({ definitions, group: 'every_type', sample: undefined, seed: undefined, at: at(), availabilityDelay: undefined, tolerance: undefined, dir: bigDir, json: true, html: undefined }, (line) => out.push(line), () => {});
+    expect(code).toBe(0);
+    const report = JSON.parse(out[0] as string) as { sampled: number; examples: { id: string; features: string[]; online: Record<string, unknown>; offline: Record<string, unknown> }[] };
+    expect(report.sampled).toBe(2);
+    expect(report.examples).toHaveLength(1);
+    expect(report.examples[0]).toMatchObject({ id: '9007199254740993', features: ['big'], online: { id: '9007199254740993', big: '-5' }, offline: { id: '9007199254740993', big: '4611686018427387904' } });
   });
 
   it('lists the fingerprints online and offline', async () => {

@@ -60,11 +60,9 @@ describe('producer -> Kinesis (2 shards) -> event source -> kinesisHandler -> Sa
     const dead: DeadLetterEntry[] = [];
     const store = createFeatureStore({
       online: sageMakerOnline({
-        // Four attempts: 40% of calls fail whole, so a call fails all four once in 39 (0.4^4). 10,000
-        // events make at least 400 calls (25 entries each), so some batch is redelivered on every run (no
-        // exhausted call has odds e^-10); with six attempts (once in 244) a run had none about once in
-        // five. A delivery of 20 calls fails with odds 0.41, so fifty failed deliveries of one batch (the
-        // runner's limit) stay out of reach (0.41^50).
+        // Four attempts: a call fails all four once in 39 (0.4^4), so at 10,000 events (400 calls or more)
+        // some batch is redelivered on all but ~e^-10 of runs, and fifty failed deliveries of a batch of
+        // 20 calls (0.40^50) stay out of reach.
         client: new SageMakerFeatureStoreRuntimeClient({ ...stack.clientConfig, retryStrategy: retryStrategy({ attempts: 4, baseDelayMs: 2, maxDelayMs: 50 }) }),
         concurrency: 32,
       }),

@@ -15,6 +15,7 @@ import { localStores } from '../src/local/index.js';
 import {
   audit,
   backfill,
+  backfillShard,
   ConfigurationError,
   count,
   createFeatureStore,
@@ -145,6 +146,21 @@ describe('options silently accepted or crashing in 0.1', () => {
   it('an options bag that is no object is refused in our words, not in zod\'s', async () => {
     await configurationError(() => backfill(localStore(), cardActivity, anyOptions(5)), /^backfill options: expected an object, got 5$/);
     await configurationError(() => dynamoDbOnline(anyOptions('features')), /^dynamoDbOnline options: expected an object, got "features"$/);
+  });
+
+  it('a nested value of the wrong type says what was expected and what came, not "Invalid input"', async () => {
+    await configurationError(() => backfillShard(localStore(), cardActivity, anyOptions({ group: 7, index: 0, source: { kind: 'ndjson' } })), /^backfillShard shard\.group: expected a string, got 7$/);
+    await configurationError(() => backfillShard(localStore(), cardActivity, anyOptions({ group: cardActivity.name, index: 0, source: 'a.ndjson' })), /^backfillShard shard\.source: expected an object, got "a\.ndjson"$/);
+  });
+
+  it("keeps its words when the user's zod speaks another language", async () => {
+    z.config(z.locales.de());
+    try {
+      await configurationError(() => backfill(localStore(), cardActivity, anyOptions(5)), /^backfill options: expected an object, got 5$/);
+      await configurationError(() => backfillShard(localStore(), cardActivity, anyOptions({ group: false, index: 0, source: {} })), /^backfillShard shard\.group: expected a string, got false$/);
+    } finally {
+      z.config(z.locales.en());
+    }
   });
 
   it('a switch given as text or a number is refused, not read as true', async () => {

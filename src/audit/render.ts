@@ -104,7 +104,7 @@ function featureChart(name: string, f: AuditReport['features'][string], total: n
     x += w;
     return rect;
   }).join('');
-  const label = `${escapeHtml(name)}: ${rateText(f.matchRate)}${f.matchRate === undefined ? '' : ' match'}`;
+  const label = `${escapeHtml(name)}: ${f.matchRate === undefined ? 'nothing sampled' : `${percent(f.matchRate)} match`}`;
   return `<figure data-feature="${escapeHtml(name)}"><figcaption>${label}</figcaption><svg role="img" aria-label="${label}" width="${width}" height="24" viewBox="0 0 ${width} 24">${bars}</svg></figure>`;
 }
 

@@ -87,13 +87,25 @@ export function lazySchema<S extends zc.$ZodType>(build: () => S): () => S {
   return () => (schema ??= build());
 }
 
+/** What a value of each type zod names is called in a message. */
+const TYPE_WORDS: Readonly<Record<string, string>> = { object: 'an object', array: 'an array', string: 'a string', number: 'a number', boolean: 'true or false', bigint: 'a bigint', date: 'a Date', function: 'a function' };
+
+/**
+ * Words for a value of the wrong type where the schema has none of its own (its own outrank these):
+ * given to the parse, they stand in for zod's bare "Invalid input", in whatever locale the user chose.
+ */
+const wrongType = (issue: zc.$ZodRawIssue): string | undefined => {
+  const words = issue.code === 'invalid_type' ? TYPE_WORDS[issue.expected] : undefined;
+  return words && expected(words)(issue);
+};
+
 /**
  * Checks a function's options (or one argument) against their schema (or a `lazySchema`); returns
  * them as parsed. `where` names them in messages, e.g. `backfill options`.
  */
 export function checkOptions<S extends zc.$ZodType>(given: S | (() => S), value: unknown, where: string): zc.output<S> {
   const schema = typeof given === 'function' ? given() : given;
-  const result = z.safeParse(schema, value);
+  const result = z.safeParse(schema, value, { error: wrongType });
   if (result.success) return result.data;
   const issues = result.error.issues as readonly SkewlessIssue[];
   const first = result.error.issues[0] as zc.$ZodIssue;
@@ -107,9 +119,6 @@ export function checkOptions<S extends zc.$ZodType>(given: S | (() => S), value:
       })
       .join('; ');
     message += `; known: ${known.join(', ')}`;
-  } else if (first.path.length === 0 && first.code === 'invalid_type' && first.expected === 'object' && first.message.startsWith('Invalid input')) {
-    // An options bag that is no object at all, where the schema has no words of its own for it.
-    message = `${where}: expected an object, got ${describeValue(value)}`;
   } else {
     message = `${pathText(where, first.path)}: ${first.message}`;
   }
