@@ -513,10 +513,12 @@ describe('which path a training set takes', () => {
       expect(result.summary.durationMs, name).toBeLessThanOrEqual(Date.now() - started);
       if (options.output) expect(result.rows, name).toEqual([]);
     }
-    // In the engine: two rows, both matched, no nulls; a spine without rows matches none (not NaN).
+    // In the engine: two rows, both matched, no nulls; a spine without rows has no match rate (not 0, not NaN).
     expect((await trainingSet(store, { ...base, spine: { csv }, output: out('summary') })).summary).toMatchObject({ rows: 2, matchRate: { mixed: 1 }, nullCounts: { mixed__i: 0 }, engine: 'backend' });
     calls.length = 0;
-    expect((await trainingSet(store, { ...base, spine: { csv: header }, output: out('empty') })).summary).toMatchObject({ rows: 0, matchRate: { mixed: 0 }, nullCounts: { mixed__i: 0 } });
+    const empty = (await trainingSet(store, { ...base, spine: { csv: header }, output: out('empty') })).summary;
+    expect(empty).toMatchObject({ rows: 0, nullCounts: { mixed__i: 0 } });
+    expect(Object.entries(empty.matchRate)).toEqual([['mixed', undefined]]);
     expect(calls).toEqual(['trainingSetToFile']);
   });
 

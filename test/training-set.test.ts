@@ -407,6 +407,15 @@ describe('skewless training-set', () => {
         ['c2', '0', null, null],
         ['c1', '0', null, null],
       ]);
+      // A spine of no rows has no match rate: the table says so, --json writes null.
+      writeFileSync(join(dir, 'none.csv'), 'card_id,label_time,fraud\n');
+      for (const json of [false, true]) {
+        out.length = 0;
+        const empty = { definitions, spine: join(dir, 'none.csv'), features: ['card-activity:amount'], entityKey: 'card_id', timestamp: 'label_time', out: join(dir, 'none.parquet'), maxAge: undefined, exclusive: false, knowledgeTime: false, dir, json };
+        expect(await runTrainingSetCommand(empty, (line) => out.push(line), () => {})).toBe(0);
+        if (json) expect(JSON.parse(out.join('\n'))).toMatchObject({ rows: 0, matchRate: { 'card-activity': null } });
+        else expect(out.join('\n')).toMatch(/card-activity\s+no spine rows\n/);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(definitions, { force: true });
@@ -546,7 +555,9 @@ describe("a training set's spine and summary, case by case", () => {
       const all = await trainingSet(store, { spine: [{ card: '1', at }, { card: '1', at }], entityKey: 'card', timestamp: 'at', features, engine });
       expect(all.summary, engine).toMatchObject({ rows: 2, matchRate: { scores: 1 }, nullCounts: { scores__v: 0, scores__n: 0 } });
       const none = await trainingSet(store, { spine: [], entityKey: 'card', timestamp: 'at', features, engine });
-      expect(none, engine).toMatchObject({ rows: [], summary: { rows: 0, matchRate: { scores: 0 }, nullCounts: {} } });
+      expect(none, engine).toMatchObject({ rows: [], summary: { rows: 0, nullCounts: {} } });
+      // A share of no rows is none: not 0, which would read as "no label found its features".
+      expect(Object.entries(none.summary.matchRate), engine).toEqual([['scores', undefined]]);
     }
     const csv = join(mkdtempSync(join(tmpdir(), 'skewless-training-csv-')), 'out.csv');
     const written = await trainingSet(local, { spine: [{ card: '1', at }, { card: '3', at }], entityKey: 'card', timestamp: 'at', features, output: { csv } });

@@ -26,7 +26,7 @@ import {
   SkewlessError,
   trainingSet,
 } from '../src/index.js';
-import { kinesisEvent, memoryOnline, sqsEvent } from '../src/testing/index.js';
+import { kafkaEvent, kinesisEvent, memoryOnline, sqsEvent } from '../src/testing/index.js';
 import { cardActivity, validCardEvent } from './fixtures/groups.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skewless-corpus-'));
@@ -151,6 +151,13 @@ describe('options silently accepted or crashing in 0.1', () => {
   it('a nested value of the wrong type says what was expected and what came, not "Invalid input"', async () => {
     await configurationError(() => backfillShard(localStore(), cardActivity, anyOptions({ group: 7, index: 0, source: { kind: 'ndjson' } })), /^backfillShard shard\.group: expected a string, got 7$/);
     await configurationError(() => backfillShard(localStore(), cardActivity, anyOptions({ group: cardActivity.name, index: 0, source: 'a.ndjson' })), /^backfillShard shard\.source: expected an object, got "a\.ndjson"$/);
+  });
+
+  it('a value outside a list, or a sink that is none, says what it takes, not "Invalid input"', async () => {
+    await configurationError(() => sageMakerOnline({ targetStores: anyOptions(['Online']) }), /^sageMakerOnline options\.targetStores\[0\]: expected one of "OnlineStore", "OfflineStore", got "Online"$/);
+    await configurationError(() => kafkaEvent([validCardEvent], { eventSource: anyOptions('kafka') }), /^kafkaEvent\[1\]\.eventSource: expected one of "aws:kafka", "SelfManagedKafka", got "kafka"$/);
+    const queueUrl = 'https://sqs.us-east-1.amazonaws.com/123456789012/dlq';
+    await configurationError(() => sqsDeadLetter({ queueUrl, oversized: anyOptions('s3://dlq/') }), /^sqsDeadLetter options\.oversized: expected a dead-letter sink: sqsDeadLetter\(\), s3DeadLetter\(\) or a function, got "s3:\/\/dlq\/"$/);
   });
 
   it("keeps its words when the user's zod speaks another language", async () => {

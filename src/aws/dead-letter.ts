@@ -4,12 +4,12 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { BackendError, ConfigurationError } from '../errors.js';
 import { partitionOf } from '../offline/layout.js';
 import { deadLetterJson } from '../store/dead-letter.js';
-import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js';
+import { type DeadLetterEntry, type DeadLetterSink, deadLetterSink } from '../store/feature-store.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import { loadS3, loadSqs } from './sdk.js';
 import * as z from 'zod/mini';
-import { checkOptions, describeValue, functionSchema, lazySchema, objectWith, positiveInteger } from '../util/options.js';
+import { checkOptions, describeValue, lazySchema, positiveInteger } from '../util/options.js';
 import { awsClient, bucketName, retryOptions, text } from './options.js';
 
 /** SQS takes at most 10 messages per SendMessageBatch. */
@@ -23,7 +23,7 @@ const SQS_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   ),
   client: z.optional(awsClient()),
   maxMessageBytes: z.optional(positiveInteger()),
-  oversized: z.optional(z.union([functionSchema('a dead-letter sink'), objectWith(['write'], 'a dead-letter sink')])),
+  oversized: z.optional(deadLetterSink()),
   retry: z.optional(retryOptions()),
 }));
 

@@ -66,7 +66,7 @@ export async function runTrainingSetCommand(command: TrainingSetCommand, out: (l
     }
     out(`training set: ${summary.rows.toLocaleString('en-US')} rows -> ${summary.output} (${summary.durationMs} ms, ${summary.engine === 'backend' ? 'DuckDB' : 'reference'} engine)`);
     out('  group                          match rate');
-    for (const [group, rate] of Object.entries(summary.matchRate)) out(`  ${group.padEnd(30)} ${(rate * 100).toFixed(1).padStart(6)}%`);
+    for (const [group, rate] of Object.entries(summary.matchRate)) out(`  ${group.padEnd(30)} ${rate === undefined ? ' no spine rows' : `${(rate * 100).toFixed(1).padStart(6)}%`}`);
     out('  feature column                 nulls');
     for (const [column, nulls] of Object.entries(summary.nullCounts)) out(`  ${column.padEnd(30)} ${nulls.toLocaleString('en-US').padStart(7)}`);
     return 0;

@@ -161,13 +161,16 @@ const promiseOr = (methods: readonly string[], what: string) =>
     (value) => (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function') || (typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')),
     { error: expected(`${what} (an object with ${methods.join(', ')}, or a promise of one)`) },
   );
+/** A dead-letter sink given as an option: `sqsDeadLetter(...)`, `s3DeadLetter(...)` or a function. */
+export const deadLetterSink = () =>
+  z.union([functionSchema('a function'), objectWith(['write'], 'a dead-letter sink')], { error: expected('a dead-letter sink: sqsDeadLetter(), s3DeadLetter() or a function') });
 const storeOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
   {
     online: promiseOr(['put', 'get', 'getMany', 'delete', 'close'], 'an online store such as sageMakerOnline(), dynamoDbOnline() or localStores().online'),
     offline: z.union([z.literal(false), promiseOr(['append', 'scan', 'close'], 'an offline store')], {
       error: expected('an offline store such as s3Offline(), athenaOffline() or localStores().offline, or false for none'),
     }),
-    deadLetter: z.optional(z.union([functionSchema('a function'), objectWith(['write'], 'a dead-letter sink')], { error: expected('a dead-letter sink: sqsDeadLetter(), s3DeadLetter() or a function') })),
+    deadLetter: z.optional(deadLetterSink()),
     dir: z.optional(z.string({ error: expected('a directory path') })),
     now: z.optional(functionSchema('a function returning epoch milliseconds')),
     aggregationState: z.optional(promiseOr(['load', 'save', 'settle', 'close'], 'an aggregation state store such as dynamoDbAggregationState()')),

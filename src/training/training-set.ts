@@ -55,8 +55,11 @@ export interface SpineLoader {
 
 export interface TrainingSetSummary {
   readonly rows: number;
-  /** Per group: the share of spine rows that found a (non-deleted) feature row. */
-  readonly matchRate: Readonly<Record<string, number>>;
+  /**
+   * Per group: the share of spine rows that found a (non-deleted) feature row; `undefined` when the
+   * spine has no rows (a share of nothing, which 0 would report as "no label found its features").
+   */
+  readonly matchRate: Readonly<Record<string, number | undefined>>;
   /** Per output feature column: how many rows hold null. */
   readonly nullCounts: Readonly<Record<string, number>>;
   readonly engine: 'reference' | 'backend';
@@ -201,10 +204,10 @@ async function trainingSetInEngine(
   if (!decoding) return undefined;
   const result = await engine.trainingSetToFile(plan, { spine: spine as FileTrainingRequest['spine'], output, decoding });
   if (!result) return undefined;
-  const matchRate: Record<string, number> = {};
+  const matchRate: Record<string, number | undefined> = {};
   const nullCounts: Record<string, number> = {};
   plan.joins.forEach((step, i) => {
-    matchRate[step.group] = result.rows === 0 ? 0 : (result.matched[i] ?? 0) / result.rows;
+    matchRate[step.group] = result.rows === 0 ? undefined : (result.matched[i] ?? 0) / result.rows;
     step.features.forEach((feature, n) => {
       nullCounts[`${step.prefix}${feature}`] = result.nulls[i]?.[n] ?? 0;
     });
@@ -334,9 +337,9 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   // The columns only request features read are not the result's; their outputs are.
   for (const column of list.hidden) delete nullCounts[column];
   for (const { name } of list.outputs) nullCounts[name] = rows.reduce((n, row) => n + (row[name] === null ? 1 : 0), 0);
-  const matchRate: Record<string, number> = {};
+  const matchRate: Record<string, number | undefined> = {};
   plan.joins.slice(0, list.listed).forEach((step, i) => {
-    matchRate[step.group] = spine.length === 0 ? 0 : (matched[i] as number) / spine.length;
+    matchRate[step.group] = spine.length === 0 ? undefined : (matched[i] as number) / spine.length;
   });
 
   let output: string | undefined;

@@ -91,11 +91,12 @@ export function lazySchema<S extends zc.$ZodType>(build: () => S): () => S {
 const TYPE_WORDS: Readonly<Record<string, string>> = { object: 'an object', array: 'an array', string: 'a string', number: 'a number', boolean: 'true or false', bigint: 'a bigint', date: 'a Date', function: 'a function' };
 
 /**
- * Words for a value of the wrong type where the schema has none of its own (its own outrank these):
- * given to the parse, they stand in for zod's bare "Invalid input", in whatever locale the user chose.
+ * Words for a value of the wrong type, or not one of a list's values, where the schema has none of its
+ * own (its own outrank these): given to the parse, they stand in for zod's bare "Invalid input", in
+ * whatever locale the user chose.
  */
-const wrongType = (issue: zc.$ZodRawIssue): string | undefined => {
-  const words = issue.code === 'invalid_type' ? TYPE_WORDS[issue.expected] : undefined;
+const plainWords = (issue: zc.$ZodRawIssue): string | undefined => {
+  const words = issue.code === 'invalid_type' ? TYPE_WORDS[issue.expected] : issue.code === 'invalid_value' ? `one of ${issue.values.map(describeValue).join(', ')}` : undefined;
   return words && expected(words)(issue);
 };
 
@@ -105,7 +106,7 @@ const wrongType = (issue: zc.$ZodRawIssue): string | undefined => {
  */
 export function checkOptions<S extends zc.$ZodType>(given: S | (() => S), value: unknown, where: string): zc.output<S> {
   const schema = typeof given === 'function' ? given() : given;
-  const result = z.safeParse(schema, value, { error: wrongType });
+  const result = z.safeParse(schema, value, { error: plainWords });
   if (result.success) return result.data;
   const issues = result.error.issues as readonly SkewlessIssue[];
   const first = result.error.issues[0] as zc.$ZodIssue;
