@@ -5,6 +5,7 @@ import {
   ASSUMED,
   type CapacityInput,
   KINESIS_EVENT_RECORD_OVERHEAD_BYTES,
+  KINESIS_MAX_RECORD_BYTES,
   MEASURED,
   type MeasuredFigures,
   parseRate,
@@ -281,6 +282,31 @@ describe('planCapacity', () => {
   it('refuses options it cannot use, naming them', () => {
     expect(() => planCapacity(cardRows, { rate: 0 })).toThrow(expect.objectContaining({ name: 'ConfigurationError', message: 'planCapacity options.rate: expected records per second, more than 0, got 0' }));
     expect(() => planCapacity(cardRows, { rate: '100/s', recordBytes: 1.5 })).toThrow(expect.objectContaining({ name: 'ConfigurationError', message: expect.stringContaining('recordBytes') }));
+  });
+
+  it("refuses a record larger than Kinesis's 1 MiB, data and partition key together (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecord.html)", () => {
+    expect(KINESIS_MAX_RECORD_BYTES).toBe(1_048_576);
+    for (const recordBytes of [5_000_000, 1_048_577, 0, -300]) {
+      expect(() => planCapacity(cardRows, { rate: 10_000, recordBytes })).toThrow(
+        expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message: expect.stringMatching(/^planCapacity options\.recordBytes: .*1,048,576/) }),
+      );
+    }
+    // The 32-byte partition key counts with the data.
+    expect(() => planCapacity(cardRows, { rate: 10_000, recordBytes: 1_048_576 })).toThrow(
+      expect.objectContaining({ name: 'ConfigurationError', message: 'planCapacity options.recordBytes: 1,048,576 bytes and a 32-byte partition key are over the 1,048,576 bytes (1 MiB) a Kinesis record holds, data and partition key together' }),
+    );
+    expect(planCapacity(cardRows, { rate: 10_000, recordBytes: 1_048_576 - 32 }).kinesis.bytesPerSecond).toBe(10_000 * 1_048_576);
+  });
+});
+
+describe('sizeCapacity', () => {
+  it("refuses a stream record over Kinesis's 1 MiB or of no bytes, naming it", () => {
+    for (const streamRecordBytes of [5_000_000, 1_048_577, 0, Number.NaN]) {
+      expect(() => sizeCapacity(input(10_000, { streamRecordBytes }))).toThrow(
+        expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message: expect.stringMatching(/^sizeCapacity input\.streamRecordBytes: .*1,048,576/) }),
+      );
+    }
+    expect(sizeCapacity(input(1, { streamRecordBytes: 1_048_576 })).kinesis.shardsForBytes).toBe(2);
   });
 });
 

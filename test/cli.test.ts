@@ -1,9 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMANDS } from '../src/cli/help.js';
+import { DEMO_MARKER, prepareDemoFolder } from '../src/cli/demo-folder.js';
+import { runDemo } from '../src/cli/demo.js';
+import { createFeatureStore } from '../src/index.js';
+import { localStores } from '../src/local/index.js';
 
 // The CLI as it runs: its source bundled (dependencies left to node_modules, so the bundle lives in the
 // repository where they resolve) and started as a process.
@@ -73,13 +77,26 @@ describe('the skewless CLI', () => {
     expect(result.stderr.split('\n')[0]).toBe(line);
   });
 
-  it('writes null, not nothing, for the rates of an audit that sampled nothing with --json', () => {
-    const result = run('audit', fraudDefinitions(), 'fraud-card-transactions', '--dir', join(dir, 'empty-store'), '--json');
+  it('writes null, not nothing, for the rates of an audit that sampled nothing with --json', async () => {
+    const emptyStore = join(dir, 'empty-store');
+    await createFeatureStore(localStores({ dir: emptyStore })).close();
+    const result = run('audit', fraudDefinitions(), 'fraud-card-transactions', '--dir', emptyStore, '--json');
     expect(result.status).toBe(0);
     const report = JSON.parse(result.stdout) as { sampled: number; consistencyRate: unknown; features: Record<string, { matchRate: unknown; mismatchRate: unknown }> };
     expect(report).toMatchObject({ sampled: 0, consistent: 0, consistencyRate: null });
     expect(Object.keys(report.features).length).toBeGreaterThan(0);
     for (const feature of Object.values(report.features)) expect(feature).toMatchObject({ matchRate: null, mismatchRate: null });
+  });
+
+  it('refuses to run the demo in a folder it did not make, and leaves that folder as it was', () => {
+    const project = join(dir, 'project');
+    mkdirSync(join(project, '.git'), { recursive: true });
+    writeFileSync(join(project, 'index.ts'), 'x\n');
+    const result = run('demo', '--dir', project);
+    expect(result.stderr.split('\n')[0]).toBe(`skewless: ${project} holds files the demo did not make (.git, index.ts): the demo runs in a new or empty folder, or one an earlier demo made; choose another --dir`);
+    expect(result.status).toBe(1);
+    expect(readdirSync(project).sort()).toEqual(['.git', 'index.ts']);
+    expect(readFileSync(join(project, 'index.ts'), 'utf8')).toBe('x\n');
   });
 
   it('exits 1 with one readable line and a hint when a command fails, the detail with --verbose', () => {
@@ -92,5 +109,61 @@ describe('the skewless CLI', () => {
     const verbose = run('audit', 'missing-definitions.js', 'card-activity', '--verbose');
     expect(verbose.status).toBe(1);
     expect(verbose.stderr).not.toContain('--verbose for details');
+  });
+});
+
+describe("the demo's folder", () => {
+  const own = ['store', 'history.ndjson'];
+  const folder = (name: string, files: Record<string, string> = {}) => {
+    const path = join(dir, 'demo-folders', name);
+    mkdirSync(path, { recursive: true });
+    for (const [file, text] of Object.entries(files)) {
+      mkdirSync(join(path, file, '..'), { recursive: true });
+      writeFileSync(join(path, file), text);
+    }
+    return path;
+  };
+
+  it('is made when missing, or taken when empty, and marked as the demo\'s', () => {
+    for (const path of [join(dir, 'demo-folders', 'new', 'demo'), folder('empty')]) {
+      prepareDemoFolder(path, own);
+      expect(readdirSync(path)).toEqual([DEMO_MARKER]);
+    }
+  });
+
+  it("loses an earlier run's files when the demo runs again, and nothing else put there since", () => {
+    const path = folder('again');
+    prepareDemoFolder(path, own);
+    writeFileSync(join(path, 'history.ndjson'), '{}\n');
+    mkdirSync(join(path, 'store', 'offline'), { recursive: true });
+    writeFileSync(join(path, 'notes.txt'), 'mine\n');
+    prepareDemoFolder(path, own);
+    expect(readdirSync(path).sort()).toEqual([DEMO_MARKER, 'notes.txt']);
+  });
+
+  it('is recognised without its mark when it holds only what the demo writes (a folder of an earlier release)', () => {
+    const path = folder('earlier', { 'history.ndjson': '{}\n', 'store/online.duckdb': '' });
+    prepareDemoFolder(path, own);
+    expect(readdirSync(path)).toEqual([DEMO_MARKER]);
+  });
+
+  it('takes the run of a demo again, replacing its files, and keeps what the user put there', async () => {
+    const path = join(dir, 'demo-folders', 'rerun');
+    const small = { dir: path, cards: 20, historyEvents: 300, quietEvents: 50, spikeEvents: 150, labels: 50 };
+    await runDemo(() => {}, small);
+    writeFileSync(join(path, 'notes.txt'), 'mine\n');
+    const again = await runDemo(() => {}, small);
+    expect(again.backfilled.records).toBe(300);
+    expect(readdirSync(path).sort()).toEqual(expect.arrayContaining([DEMO_MARKER, 'history.ndjson', 'notes.txt', 'store', 'train.parquet']));
+    expect(readdirSync(path).filter((entry) => ![DEMO_MARKER, 'history.ndjson', 'dead-letter.ndjson', 'notes.txt', 'store', 'train.parquet'].includes(entry))).toEqual([]);
+  }, 60_000);
+
+  it('is refused when it holds anything else, and left as it was', () => {
+    const path = folder('project', { 'index.ts': 'x\n', 'history.ndjson': '{}\n', '.git/HEAD': 'ref\n' });
+    expect(() => prepareDemoFolder(path, own)).toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message: expect.stringContaining(`${path} holds files the demo did not make (.git, index.ts)`) }));
+    expect(readdirSync(path).sort()).toEqual(['.git', 'history.ndjson', 'index.ts']);
+    const file = folder('file-parent');
+    writeFileSync(join(file, 'plain'), 'x');
+    expect(() => prepareDemoFolder(join(file, 'plain'), own)).toThrow(expect.objectContaining({ name: 'ConfigurationError', message: expect.stringContaining('is a file') }));
   });
 });

@@ -18,6 +18,11 @@ export const KINESIS_SHARD_WRITE_RECORDS_PER_SECOND = 1_000;
 export const KINESIS_SHARD_READ_BYTES_PER_SECOND = 2_000_000;
 /** GetRecords calls per shard per second (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_GetRecords.html). */
 export const KINESIS_SHARD_GET_RECORDS_PER_SECOND = 5;
+/**
+ * The largest record: 1 MiB, the data (before base64) and the partition key together
+ * (https://docs.aws.amazon.com/kinesis/latest/APIReference/API_PutRecord.html).
+ */
+export const KINESIS_MAX_RECORD_BYTES = 1_048_576;
 
 // --- Lambda ---
 /** Kinesis event source mapping: BatchSize up to 10,000, ParallelizationFactor 1 to 10 (https://docs.aws.amazon.com/lambda/latest/dg/services-kinesis-parameters.html). */
@@ -225,7 +230,8 @@ const grouped = (value: number) => value.toLocaleString('en-US', { maximumFracti
 /**
  * The arithmetic of a plan, from numbers alone: shards, event source mapping, Lambda concurrency,
  * SageMaker and DynamoDB units, freshness and the hottest identifier's ceiling. `planCapacity` reads
- * the numbers off a group; tests call this with the numbers at the limits' edges.
+ * the numbers off a group; tests call this with the numbers at the limits' edges. A stream record
+ * over Kinesis's 1 MiB cannot be sent at all, so it is refused with a ConfigurationError.
  *
  * ### Example
  * ```ts
@@ -234,6 +240,12 @@ const grouped = (value: number) => value.toLocaleString('en-US', { maximumFracti
  * ```
  */
 export function sizeCapacity(input: CapacityInput, measured: MeasuredFigures = MEASURED, assumed: CapacityAssumptions = ASSUMED): CapacityPlan {
+  if (!(input.streamRecordBytes > 0 && input.streamRecordBytes <= KINESIS_MAX_RECORD_BYTES)) {
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `sizeCapacity input.streamRecordBytes: expected the bytes of one Kinesis record, more than 0 and at most ${grouped(KINESIS_MAX_RECORD_BYTES)} (1 MiB, data and partition key together), got ${describeValue(input.streamRecordBytes)}`,
+    );
+  }
   const rate = input.recordsPerSecond;
   const aggregated = input.stateItemBytes !== undefined;
   const notes: string[] = [];
@@ -414,16 +426,21 @@ export function parseRate(text: string, option = 'rate'): number {
 export interface CapacityOptions {
   /** The target rate: records per second, or text such as `'10000/s'` or `'600/min'`. */
   readonly rate: number | string;
-  /** One source event's bytes on the stream, measured; default estimated from the `source` schema. */
+  /**
+   * One source event's bytes on the stream, measured; default estimated from the `source` schema. With
+   * the partition key it must fit a Kinesis record, at most 1 MiB (1,048,576 bytes).
+   */
   readonly recordBytes?: number;
   /** Events one entity has within its longest window (sizes its aggregation state); default 1. */
   readonly entityEvents?: number;
 }
 
+const RECORD_BYTES = `a whole number of bytes, more than 0 and at most ${grouped(KINESIS_MAX_RECORD_BYTES)} (1 MiB, the largest Kinesis record)`;
+
 const CAPACITY_OPTIONS = /* @__PURE__ */ lazySchema(() =>
   z.strictObject({
     rate: z.union([z.string(), z.number().check(z.refine((n) => Number.isFinite(n) && n > 0, { error: expected('records per second, more than 0') }))], { error: expected("a rate: records per second, or text such as '10000/s'") }),
-    recordBytes: z.optional(positiveInteger('a whole number of bytes, more than 0')),
+    recordBytes: z.optional(positiveInteger(RECORD_BYTES).check(z.refine((bytes) => bytes <= KINESIS_MAX_RECORD_BYTES, { error: expected(RECORD_BYTES) }))),
     entityEvents: z.optional(positiveInteger('a whole number of events, more than 0')),
   }),
 );
@@ -454,6 +471,10 @@ export function planCapacity(group: AnyFeatureGroup, options: CapacityOptions): 
   const features = featureRecordBytes(group);
   // A producer partitions by the record identifier: the key travels with the data and counts with it.
   const streamRecordBytes = (options.recordBytes ?? source.bytes) + id.bytes;
+  if (streamRecordBytes > KINESIS_MAX_RECORD_BYTES) {
+    const data = options.recordBytes === undefined ? `planCapacity: the source event's estimated ${grouped(source.bytes)} bytes` : `planCapacity options.recordBytes: ${grouped(options.recordBytes)} bytes`;
+    throw new ConfigurationError('INVALID_CONFIG', `${data} and a ${id.bytes}-byte partition key are over the ${grouped(KINESIS_MAX_RECORD_BYTES)} bytes (1 MiB) a Kinesis record holds, data and partition key together`);
+  }
   let stateItemBytes: number | undefined;
   const sizes = [
     options.recordBytes === undefined

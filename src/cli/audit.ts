@@ -6,6 +6,7 @@ import { lineage } from '../audit/lineage.js';
 import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
 import { jsonLine } from './json.js';
+import { requireLocalStore } from './store-dir.js';
 
 export interface AuditCommand {
   readonly definitions: string;
@@ -20,9 +21,10 @@ export interface AuditCommand {
   readonly html: string | undefined;
 }
 
-/** `skewless audit`: the consistency audit of a group on the local store, as a table, JSON or an HTML page. */
+/** `skewless audit`: the consistency audit of a group on the local store in `dir` (refused if it holds none), as a table, JSON or an HTML page. */
 export async function runAuditCommand(command: AuditCommand, out: (line: string) => void, err: (text: string) => void): Promise<number> {
   const [group] = selectGroups(await loadFeatureGroups(command.definitions), command.group);
+  requireLocalStore(command.dir);
   const store = createFeatureStore(localStores({ dir: command.dir }));
   try {
     err(`auditing "${command.group}"...\n`);
@@ -44,9 +46,10 @@ export async function runAuditCommand(command: AuditCommand, out: (line: string)
   }
 }
 
-/** `skewless lineage`: which fingerprints wrote a group's records, offline and online. */
+/** `skewless lineage`: which fingerprints wrote a group's records, offline and online, in the local store in `dir` (refused if it holds none). */
 export async function runLineageCommand(command: Pick<AuditCommand, 'definitions' | 'group' | 'sample' | 'dir' | 'json'>, out: (line: string) => void): Promise<number> {
   const [group] = selectGroups(await loadFeatureGroups(command.definitions), command.group);
+  requireLocalStore(command.dir);
   const store = createFeatureStore(localStores({ dir: command.dir }));
   try {
     const report = await lineage(store, group as NonNullable<typeof group>, command.sample !== undefined ? { sample: command.sample } : {});

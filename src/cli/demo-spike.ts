@@ -1,4 +1,3 @@
-import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { cpuUsage } from 'node:process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -11,9 +10,10 @@ import { kinesisEvent } from '../testing/events.js';
 import { seededRandom } from '../util/random.js';
 import { cardActivity } from './demo-groups.js';
 import { shardOfKey } from './demo.js';
+import { prepareDemoFolder } from './demo-folder.js';
 
 export interface SpikeDemoOptions {
-  /** Where the stores go; emptied first. Default `.skewless/demo-spike`. */
+  /** Where the stores go: as `DemoOptions.dir`, a new, empty or earlier demo's folder (anything else is refused). Default `.skewless/demo-spike`. */
   readonly dir?: string;
   /** The spike's rate, records per second; the calm phases run at 10/s. Default 2,000. */
   readonly rate?: number;
@@ -74,8 +74,8 @@ function percentile(sorted: readonly number[], p: number): number {
  */
 export async function runSpikeDemo(print: (line: string) => void, options: SpikeDemoOptions = {}): Promise<SpikeDemoSummary> {
   const dir = resolve(options.dir ?? join(DEFAULT_DIR, 'demo-spike'));
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  // The spike writes only its stores.
+  prepareDemoFolder(dir, ['store']);
   const rate = options.rate ?? 2_000;
   const [calmSeconds, spikeSeconds, afterSeconds] = options.seconds ?? [5, 15, 10];
   const cards = options.cards ?? 5_000;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { audit } from '../audit/audit.js';
 import { backfill } from '../backfill/backfill.js';
@@ -17,15 +17,22 @@ import { trainingSet } from '../training/training-set.js';
 import { seededRandom } from '../util/random.js';
 import { progressLine, progressWriter } from './backfill.js';
 import { cardActivity } from './demo-groups.js';
+import { prepareDemoFolder } from './demo-folder.js';
 
 const COUNTRIES = ['US', 'US', 'US', 'US', 'FR', 'DE', 'BR'];
 const MCCS = ['5411', '5812', '5999', '4111', '7995'];
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
+/** What `runDemo` writes into its folder, and so what its next run replaces. */
+const DEMO_FILES = ['store', 'history.ndjson', 'dead-letter.ndjson', 'train.parquet'];
 
 /** Demo sizes; the tests run it smaller. */
 export interface DemoOptions {
-  /** Where the demo keeps its stores and files; emptied first. Default `.skewless/demo`. */
+  /**
+   * Where the demo keeps its stores and files: a new or empty folder, or one an earlier demo made (it
+   * holds a `.skewless-demo` file), whose files from that run are replaced. A folder holding anything
+   * else is refused with a ConfigurationError, never emptied. Default `.skewless/demo`.
+   */
   readonly dir?: string;
   readonly cards?: number;
   /** Transactions over the 30 days of history backfilled. */
@@ -154,8 +161,7 @@ function chargeback(event: Record<string, unknown>, random: () => number): boole
 export async function runDemo(print: (line: string) => void, options: DemoOptions = {}): Promise<DemoSummary> {
   const started = Date.now();
   const dir = resolve(options.dir ?? join(DEFAULT_DIR, 'demo'));
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  prepareDemoFolder(dir, DEMO_FILES);
   const cards = options.cards ?? 800;
   const now = options.now ?? Date.now();
   const liveStart = now - 2 * HOUR;

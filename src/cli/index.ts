@@ -1,4 +1,3 @@
-import { parseArgs } from 'node:util';
 import { formatError } from '../errors.js';
 import { runAuditCommand, runLineageCommand } from './audit.js';
 import { runBackfillCommand } from './backfill.js';
@@ -11,61 +10,24 @@ import { runPlan } from './plan.js';
 import { parseRate } from '../aws/capacity.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
 import { jsonLine } from './json.js';
+import { decimal, isoTime, oneOf, parseCommandLine, portNumber, UsageError, wholeNumber } from './args.js';
+import { packageVersion } from './version.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        verbose: { type: 'boolean' },
-        json: { type: 'boolean' },
-        port: { type: 'string' },
-        dir: { type: 'string' },
-        memory: { type: 'boolean' },
-        spike: { type: 'boolean' },
-        group: { type: 'string' },
-        'role-arn': { type: 'string' },
-        'offline-s3-uri': { type: 'string' },
-        'athena-results-s3-uri': { type: 'string' },
-        'state-table': { type: 'string' },
-        format: { type: 'string' },
-        rate: { type: 'string' },
-        'record-bytes': { type: 'string' },
-        'entity-events': { type: 'string' },
-        diff: { type: 'boolean' },
-        region: { type: 'string' },
-        'account-id': { type: 'string' },
-        from: { type: 'string', multiple: true },
-        to: { type: 'string' },
-        workers: { type: 'string' },
-        'chunk-size': { type: 'string' },
-        spine: { type: 'string' },
-        features: { type: 'string', multiple: true },
-        'entity-key': { type: 'string' },
-        timestamp: { type: 'string' },
-        out: { type: 'string' },
-        'max-age': { type: 'string' },
-        exclusive: { type: 'boolean' },
-        'knowledge-time': { type: 'boolean' },
-        sample: { type: 'string' },
-        seed: { type: 'string' },
-        at: { type: 'string' },
-        'availability-delay': { type: 'string' },
-        tolerance: { type: 'string' },
-        html: { type: 'string' },
-      },
-    });
+    parsed = parseCommandLine(argv);
   } catch (error) {
-    process.stderr.write(`skewless: ${(error as Error).message}\nRun 'skewless --help' for usage.\n`);
-    return 2;
+    if (!(error instanceof UsageError)) throw error;
+    return usageError(error);
   }
-  const { values, positionals } = parsed;
-  const command = positionals[0];
+  const { command, values, positionals } = parsed;
+  if (values.version) {
+    process.stdout.write(`${packageVersion(import.meta.url)}\n`);
+    return 0;
+  }
   const dir = values.dir ?? DEFAULT_DIR;
-  if (command === 'help') {
+  if (positionals[0] === 'help') {
     process.stdout.write(`${helpText(positionals[1])}\n`);
     return 0;
   }
@@ -92,11 +54,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'local': {
-        const port = Number(values.port ?? 4599);
-        if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-          process.stderr.write(`skewless: --port must be a port number, got ${values.port}\n`);
-          return 2;
-        }
+        const port = values.port === undefined ? 4599 : portNumber(values.port, '--port', command);
         const stack = await runLocal({ port, dir, memory: values.memory === true }, (line) =>
           process.stdout.write(`${line}\n`),
         );
@@ -109,8 +67,8 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       case 'plan': {
         const file = positionals[1];
-        const format = values.format ?? 'input';
-        if (!file || (format !== 'input' && format !== 'cloudformation')) {
+        const format = oneOf(values.format ?? 'input', '--format', ['input', 'cloudformation'], command);
+        if (!file) {
           process.stderr.write("skewless plan: usage: skewless plan <definitions file> [--format input|cloudformation] [--diff] [--rate N/s [--record-bytes N]]\nRun 'skewless plan --help' for the options and examples.\n");
           return 2;
         }
@@ -136,15 +94,15 @@ async function main(argv: readonly string[]): Promise<number> {
       }
       case 'backfill': {
         const [, definitions, group] = positionals;
-        const to = values.to ?? 'offline';
-        const workers = Number(values.workers ?? 1);
-        const chunkSize = values['chunk-size'] === undefined ? undefined : Number(values['chunk-size']);
-        if (!definitions || !group || !values.from?.length || !['offline', 'online', 'both'].includes(to) || !Number.isInteger(workers) || workers < 1 || (chunkSize !== undefined && !(chunkSize >= 1))) {
+        const to = oneOf(values.to ?? 'offline', '--to', ['offline', 'online', 'both'], command);
+        const workers = values.workers === undefined ? 1 : wholeNumber(values.workers, '--workers', 1, command);
+        const chunkSize = values['chunk-size'] === undefined ? undefined : wholeNumber(values['chunk-size'], '--chunk-size', 1, command);
+        if (!definitions || !group || !values.from?.length) {
           process.stderr.write('skewless backfill: usage: skewless backfill <definitions file> <group> --from FILE [--to offline|online|both] [--workers N] [--chunk-size N]\nRun \'skewless backfill --help\' for the options and examples.\n');
           return 2;
         }
         return await runBackfillCommand(
-          { definitions, group, from: values.from, to: to as 'offline' | 'online' | 'both', workers, dir, chunkSize, json: values.json === true },
+          { definitions, group, from: values.from, to, workers, dir, chunkSize, json: values.json === true },
           (line) => process.stdout.write(`${line}\n`),
           process.stderr,
         );
@@ -176,18 +134,11 @@ async function main(argv: readonly string[]): Promise<number> {
       case 'audit':
       case 'lineage': {
         const [, definitions, group] = positionals;
-        const sample = values.sample === undefined ? undefined : Number(values.sample);
-        const seed = values.seed === undefined ? undefined : Number(values.seed);
-        const tolerance = values.tolerance === undefined ? undefined : Number(values.tolerance);
-        const at = values.at === undefined ? undefined : new Date(values.at);
-        if (
-          !definitions ||
-          !group ||
-          (sample !== undefined && !(Number.isInteger(sample) && sample > 0)) ||
-          (seed !== undefined && !Number.isInteger(seed)) ||
-          (tolerance !== undefined && !(tolerance >= 0)) ||
-          (at !== undefined && Number.isNaN(at.getTime()))
-        ) {
+        const sample = values.sample === undefined ? undefined : wholeNumber(values.sample, '--sample', 1, command);
+        const seed = values.seed === undefined ? undefined : wholeNumber(values.seed, '--seed', Number.NEGATIVE_INFINITY, command);
+        const tolerance = values.tolerance === undefined ? undefined : decimal(values.tolerance, '--tolerance', 0, command);
+        const at = values.at === undefined ? undefined : isoTime(values.at, '--at', command);
+        if (!definitions || !group) {
           process.stderr.write(`skewless ${command}: usage: skewless ${command} <definitions file> <group> [--sample N] [--json]${command === 'audit' ? ' [--seed N] [--at TIME] [--availability-delay D] [--tolerance X] [--html FILE]' : ''}\nRun 'skewless ${command} --help' for the options and examples.\n`);
           return 2;
         }
@@ -199,15 +150,20 @@ async function main(argv: readonly string[]): Promise<number> {
           (text) => process.stderr.write(text),
         );
       }
-      default:
-        process.stderr.write(`skewless: unknown command "${command}"\nRun 'skewless --help' for the commands.\n`);
-        return 2;
     }
   } catch (error) {
+    if (error instanceof UsageError) return usageError(error);
     process.stderr.write(`skewless: ${values.verbose ? formatError(error) : (error as Error).message}\n`);
     if (!values.verbose) process.stderr.write('Run again with --verbose for details.\n');
     return 1;
   }
+}
+
+/** Bad usage: what was wrong, a hint where to read more, exit code 2. */
+function usageError(error: UsageError): number {
+  const hint = error.command ? `Run 'skewless ${error.command} --help' for the options and examples.` : "Run 'skewless --help' for the commands.";
+  process.stderr.write(`skewless${error.command ? ` ${error.command}` : ''}: ${error.message}\n${hint}\n`);
+  return 2;
 }
 
 void main(process.argv.slice(2)).then((code) => {

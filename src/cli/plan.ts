@@ -1,5 +1,5 @@
 import { type DeployedFeatureGroup, diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput, toStreamCloudFormation } from '../aws/plan.js';
-import { type CapacityPlan, parseRate, planCapacity } from '../aws/capacity.js';
+import { type CapacityPlan, KINESIS_MAX_RECORD_BYTES, parseRate, planCapacity } from '../aws/capacity.js';
 import { ConfigurationError } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { describeValue } from '../util/options.js';
@@ -43,6 +43,9 @@ function wholeNumber(text: string | undefined, option: string, what: string): nu
 /** The capacity options as planCapacity takes them, refused here with the CLI's option names. */
 function capacityOptions(options: PlanCommandOptions): { rate: number; recordBytes?: number; entityEvents?: number } | undefined {
   const recordBytes = wholeNumber(options.recordBytes, '--record-bytes', 'bytes');
+  if (recordBytes !== undefined && recordBytes > KINESIS_MAX_RECORD_BYTES) {
+    throw new ConfigurationError('INVALID_CONFIG', `--record-bytes: a Kinesis record is at most ${KINESIS_MAX_RECORD_BYTES.toLocaleString('en-US')} bytes (1 MiB), data and partition key together, got ${describeValue(options.recordBytes)}`);
+  }
   const entityEvents = wholeNumber(options.entityEvents, '--entity-events', 'events');
   if (options.rate === undefined) {
     const given = recordBytes !== undefined ? '--record-bytes' : entityEvents !== undefined ? '--entity-events' : undefined;

@@ -6,6 +6,7 @@ import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
 import { trainingSet } from '../training/training-set.js';
 import { jsonLine } from './json.js';
+import { requireLocalStore } from './store-dir.js';
 
 export interface TrainingSetCommand {
   readonly definitions: string;
@@ -41,12 +42,13 @@ function format(path: string): 'csv' | 'parquet' {
   throw new ConfigurationError('INVALID_CONFIG', `${path}: use a .csv or .parquet file`);
 }
 
-/** `skewless training-set`: a point-in-time training set from the local store into a file, and its summary. */
+/** `skewless training-set`: a point-in-time training set from the local store in `dir` (refused if it holds none) into a file, and its summary. */
 export async function runTrainingSetCommand(command: TrainingSetCommand, out: (line: string) => void, err: (text: string) => void): Promise<number> {
   const groups = await loadFeatureGroups(command.definitions);
   const features = command.features.map((f) => parseFeatureArgument(f, groups as never));
   const spine = format(command.spine) === 'csv' ? { csv: command.spine } : { parquet: command.spine };
   const output = format(command.out) === 'csv' ? { csv: command.out } : { parquet: command.out };
+  requireLocalStore(command.dir);
   const store = createFeatureStore(localStores({ dir: command.dir }));
   err(`joining ${command.spine} with ${features.map((f) => f.groupName).join(', ')} as of "${command.timestamp}"...\n`);
   try {

@@ -1,0 +1,154 @@
+import { parseArgs } from 'node:util';
+import { closestName } from '../util/options.js';
+import { type Command, COMMANDS } from './help.js';
+
+// The command line read as the help describes it: a misspelt command or option, an option without
+// its value and a value an option cannot take are each named, with what was given and what is taken.
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+  verbose: { type: 'boolean' },
+  json: { type: 'boolean' },
+  port: { type: 'string' },
+  dir: { type: 'string' },
+  memory: { type: 'boolean' },
+  spike: { type: 'boolean' },
+  group: { type: 'string' },
+  'role-arn': { type: 'string' },
+  'offline-s3-uri': { type: 'string' },
+  'athena-results-s3-uri': { type: 'string' },
+  'state-table': { type: 'string' },
+  format: { type: 'string' },
+  rate: { type: 'string' },
+  'record-bytes': { type: 'string' },
+  'entity-events': { type: 'string' },
+  diff: { type: 'boolean' },
+  region: { type: 'string' },
+  'account-id': { type: 'string' },
+  from: { type: 'string', multiple: true },
+  to: { type: 'string' },
+  workers: { type: 'string' },
+  'chunk-size': { type: 'string' },
+  spine: { type: 'string' },
+  features: { type: 'string', multiple: true },
+  'entity-key': { type: 'string' },
+  timestamp: { type: 'string' },
+  out: { type: 'string' },
+  'max-age': { type: 'string' },
+  exclusive: { type: 'boolean' },
+  'knowledge-time': { type: 'boolean' },
+  sample: { type: 'string' },
+  seed: { type: 'string' },
+  at: { type: 'string' },
+  'availability-delay': { type: 'string' },
+  tolerance: { type: 'string' },
+  html: { type: 'string' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+/** What every command takes. */
+export const COMMON: readonly OptionName[] = ['help', 'version', 'verbose', 'json'];
+
+/** Each command's own options, as its help lists them (a test holds the two equal). */
+export const COMMAND_OPTIONS: Readonly<Record<Command, readonly OptionName[]>> = {
+  demo: ['dir', 'spike', 'rate'],
+  local: ['port', 'dir', 'memory'],
+  plan: ['group', 'role-arn', 'offline-s3-uri', 'athena-results-s3-uri', 'state-table', 'format', 'diff', 'region', 'account-id', 'rate', 'record-bytes', 'entity-events'],
+  backfill: ['from', 'to', 'workers', 'chunk-size', 'dir'],
+  'training-set': ['spine', 'features', 'out', 'entity-key', 'timestamp', 'max-age', 'exclusive', 'knowledge-time', 'dir'],
+  audit: ['sample', 'seed', 'at', 'availability-delay', 'tolerance', 'html', 'dir'],
+  lineage: ['sample', 'dir'],
+};
+
+/**
+ * The command line is not one the help describes: exit code 2. `command` is the command it was
+ * given to, if that was one; the message says what was wrong, without the `skewless <command>:` prefix.
+ */
+export class UsageError extends Error {
+  override name = 'UsageError';
+  constructor(
+    message: string,
+    readonly command: Command | undefined,
+  ) {
+    super(message);
+  }
+}
+
+function isCommand(name: string | undefined): name is Command {
+  return (COMMANDS as readonly (string | undefined)[]).includes(name);
+}
+
+/** `--name` or `-n`: an argument read as an option, not as a value that starts with a dash (`-5/s`). */
+const OPTION_LIKE = /^--?[A-Za-z]/;
+
+/**
+ * Reads the command line: the command, its positionals and its options, each option one the command
+ * takes and given as it takes it. Throws a UsageError naming what is wrong.
+ */
+export function parseCommandLine(argv: readonly string[]) {
+  // Read loosely first, to say what is wrong in our words; node:util's strict mode would say it in its own.
+  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  const first = tokens.find((token) => token.kind === 'positional')?.value;
+  if (first !== undefined && first !== 'help' && !isCommand(first)) {
+    const near = closestName(first, COMMANDS);
+    throw new UsageError(`unknown command "${first}"${near ? ` (did you mean ${near}?)` : ''}`, undefined);
+  }
+  const command = isCommand(first) ? first : undefined;
+  const known = command ? [...COMMON, ...COMMAND_OPTIONS[command]] : (Object.keys(OPTIONS) as OptionName[]);
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    if (!(known as readonly string[]).includes(token.name)) {
+      const near = token.rawName.startsWith('--') ? closestName(token.name, known) : undefined;
+      throw new UsageError(`unknown option ${token.rawName}${near ? ` (did you mean --${near}?)` : ''}`, command);
+    }
+    const option = OPTIONS[token.name as OptionName];
+    if (option.type === 'boolean') {
+      if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value, got ${JSON.stringify(token.value)}`, command);
+      continue;
+    }
+    if (token.value === undefined || token.value === '') throw new UsageError(`${token.rawName} takes a value, got none`, command);
+    if (!token.inlineValue && OPTION_LIKE.test(token.value)) throw new UsageError(`${token.rawName} takes a value, got the option ${token.value}`, command);
+  }
+  // Every option is now one the command takes, with a value where it takes one: read strictly for
+  // typed values, each value written inline so that one starting with a dash (`--rate -5/s`) stays a value.
+  const args = tokens.map((token) => (token.kind === 'positional' ? token.value : token.kind === 'option-terminator' ? '--' : token.value === undefined ? token.rawName : `--${token.name}=${token.value}`));
+  const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  return { command, values, positionals };
+}
+
+/** One of `choices`, or a UsageError naming the option. */
+export function oneOf<const C extends string>(text: string, option: string, choices: readonly C[], command: Command): C {
+  if ((choices as readonly string[]).includes(text)) return text as C;
+  const words = choices.length === 1 ? choices[0] : `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
+  throw new UsageError(`${option} takes ${words}, got ${JSON.stringify(text)}`, command);
+}
+
+/** A whole number written in digits, at least `min`. */
+export function wholeNumber(text: string, option: string, min: number, command: Command): number {
+  const value = Number(text);
+  if (/^[-+]?\d+$/.test(text.trim()) && value >= min) return value;
+  throw new UsageError(`${option} takes a whole number${Number.isFinite(min) ? `, ${min} or more` : ''}, got ${JSON.stringify(text)}`, command);
+}
+
+/** A number, at least `min`. */
+export function decimal(text: string, option: string, min: number, command: Command): number {
+  const value = Number(text);
+  if (text.trim() !== '' && Number.isFinite(value) && value >= min) return value;
+  throw new UsageError(`${option} takes a number, ${min} or more, got ${JSON.stringify(text)}`, command);
+}
+
+/** A time in ISO-8601: a date, and a time of day if wanted. */
+export function isoTime(text: string, option: string, command: Command): Date {
+  const time = new Date(text);
+  if (/^\d{4}-\d{2}-\d{2}/.test(text.trim()) && !Number.isNaN(time.getTime())) return time;
+  throw new UsageError(`${option} takes a time in ISO-8601, such as 2024-05-01T12:00:00Z, got ${JSON.stringify(text)}`, command);
+}
+
+/** A TCP port, 0 (any free one) to 65535. */
+export function portNumber(text: string, option: string, command: Command): number {
+  const port = Number(text);
+  if (/^\d+$/.test(text.trim()) && port <= 65_535) return port;
+  throw new UsageError(`${option} takes a port number, 0 to 65535, got ${JSON.stringify(text)}`, command);
+}

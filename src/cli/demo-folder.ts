@@ -1,0 +1,30 @@
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigurationError } from '../errors.js';
+
+/** The file a demo writes into its folder: the folder is the demo's, and its next run may replace what it wrote there. */
+export const DEMO_MARKER = '.skewless-demo';
+
+/**
+ * Makes `dir` ready for a demo that writes the entries `own` into it: made if missing, and what an
+ * earlier run wrote (those entries) removed. A folder is the demo's when it holds the marker, or only
+ * entries of `own` (a folder of a release before the marker). Any other folder that is not empty is
+ * refused and left as it was: a demo deletes only what a demo made.
+ */
+export function prepareDemoFolder(dir: string, own: readonly string[]): void {
+  if (existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new ConfigurationError('INVALID_CONFIG', `${dir} is a file: the demo needs a folder; choose another --dir`);
+  }
+  const entries = existsSync(dir) ? readdirSync(dir) : [];
+  const foreign = entries.filter((entry) => entry !== DEMO_MARKER && !own.includes(entry)).sort();
+  if (foreign.length > 0 && !entries.includes(DEMO_MARKER)) {
+    const shown = foreign.length > 5 ? `${foreign.slice(0, 5).join(', ')} and ${foreign.length - 5} more` : foreign.join(', ');
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `${dir} holds files the demo did not make (${shown}): the demo runs in a new or empty folder, or one an earlier demo made; choose another --dir`,
+    );
+  }
+  for (const entry of entries) if (own.includes(entry)) rmSync(join(dir, entry), { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, DEMO_MARKER), 'Made by `skewless demo`, which replaces what it wrote here each time it runs.\n');
+}
