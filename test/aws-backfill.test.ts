@@ -51,7 +51,7 @@ describe('backfill on AWS: S3 Parquet shards through the Step Functions shard ha
     const results = [];
     for (const item of items) results.push(await handler(item));
     expect(results.map((r) => [r.index, r.records, r.written, r.poison])).toEqual([[0, 150, 150, 0], [1, 150, 149, 1], [2, 150, 150, 0]]);
-    expect(results[1]?.rejectsUri).toMatch(/^s3:\/\/features\/rejects\/card-activity\/[0-9a-f]{16}\.rejects\.ndjson$/);
+    expect(results[1]?.rejectsUri).toMatch(/^s3:\/\/features\/rejects\/card-activity\/[0-9a-f]{16}-r150-300\.rejects\.ndjson$/);
     const rejects = await s3.send(new GetObjectCommand({ Bucket: 'features', Key: (results[1]?.rejectsUri as string).replace('s3://features/', '') }));
     expect(JSON.parse((await rejects.Body?.transformToString()) ?? '').error.issues[0].path).toEqual(['country']);
 

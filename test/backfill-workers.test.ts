@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createFeatureStore, ndjsonFile, planBackfill } from '../src/index.js';
+import { backfill, createFeatureStore, ndjsonFile, planBackfill } from '../src/index.js';
 import { runBackfillCommand } from '../src/cli/backfill.js';
 import { backfillOnWorkers, localOffline, localStores } from '../src/local/index.js';
 import { cardEvent as event } from './fixtures/card-events.js';
@@ -68,6 +68,17 @@ describe('backfillOnWorkers', () => {
     const rows = await read(dir);
     expect(rows).toHaveLength(5988);
     expect(rows).toEqual(await read(wholeDir));
+
+    // Run again over another plan (3 shards instead of 4): the old plan's files go, no row twice.
+    const replanned = await planBackfill(cardActivity, { from: ndjsonFile(file), shards: 3 });
+    expect(replanned.map((s) => s.range)).not.toEqual(shards.map((s) => s.range));
+    await backfillOnWorkers({ ...base, shards: replanned, workers: 2, dir: wholeDir });
+    expect(await read(wholeDir)).toEqual(rows);
+    // And then once by one process over the whole file: the shards' files go too.
+    const store = createFeatureStore(localStores({ dir: wholeDir }));
+    await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 1000 });
+    await store.close();
+    expect(await read(wholeDir)).toEqual(rows);
   });
 
   it('runs several shards on one worker, and a shard failing after others succeeded fails the run with its reason', async () => {
@@ -123,5 +134,22 @@ describe('backfillOnWorkers', () => {
     // Online: the latest of each card across both files (the CSV holds the later events).
     expect((await store.get(cardActivity, `card-${(3499) % 37}`))?.amount).toBe(34.99);
     await store.close();
+  });
+
+  it('says what a resumed run read itself and what the whole input counts, apart', async () => {
+    const dir = fresh();
+    const ndjson = join(root, 'cli-resume.ndjson');
+    writeFileSync(ndjson, `${JSON.stringify(event(1))}\n{"bad":true}\n`);
+    const command = { definitions: base.definitions, group: 'card-activity', from: [ndjson], to: 'offline' as const, workers: 1, dir, chunkSize: undefined, json: false, workerScript: base.workerScript };
+    const lines = async () => {
+      const out: string[] = [];
+      expect(await runBackfillCommand(command, (line) => out.push(line), { isTTY: false, write: () => true } as never)).toBe(0);
+      return out[0];
+    };
+    expect(await lines()).toMatch(/^backfilled card-activity: 2 rows read, 1 written, 1 poison in /);
+    // The same command again resumes the finished checkpoint: it reads nothing, the totals stay the input's.
+    expect(await lines()).toMatch(/^backfilled card-activity: resumed from its checkpoint, 0 rows read in this run; in all 1 written, 1 poison in /);
+    writeFileSync(ndjson, `${JSON.stringify(event(1))}\n`);
+    expect(await lines()).toMatch(/^backfilled card-activity: 1 row read, 1 written, 0 poison in /);
   });
 });

@@ -143,6 +143,40 @@ describe('backfill from NDJSON', () => {
     await store.close();
   });
 
+  it('replaces its earlier output when run again with another chunk size, leaving no chunk of the old run', async () => {
+    const file = join(root, 'rechunk.ndjson');
+    writeFileSync(file, Array.from({ length: 500 }, (_, i) => JSON.stringify(event(i))).join('\n'));
+    // The embedded store, and the in-memory one, which keeps named files too.
+    for (const store of [localStore(fresh()), createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), dir: fresh() })]) {
+      await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 50 });
+      await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 200 });
+      expect(await offlineRows(store)).toHaveLength(500);
+      expect(new Set(await offlineRows(store)).size).toBe(500);
+      await store.close();
+    }
+  });
+
+  it('starts over, without duplicates, when the source file changed since its checkpoint (a row appended, a row fixed)', async () => {
+    const dir = fresh();
+    const file = join(root, 'changed.ndjson');
+    const lines = Array.from({ length: 300 }, (_, i) => JSON.stringify(i === 7 ? { nope: true } : event(i)));
+    writeFileSync(file, lines.join('\n'));
+    const checkpoint = join(dir, 'changed.checkpoint.json');
+    const store = localStore(dir);
+    expect(await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 100, checkpoint })).toMatchObject({ written: 299, poison: 1 });
+    // The same file again: the finished checkpoint is resumed, nothing is read.
+    expect(await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 100, checkpoint })).toMatchObject({ resumedAtChunk: 3, records: 0 });
+    // A row fixed in place and one appended: the whole file is read again.
+    lines[7] = JSON.stringify(event(7));
+    lines.push(JSON.stringify(event(300)));
+    writeFileSync(file, lines.join('\n'));
+    expect(await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 100, checkpoint })).toMatchObject({ resumedAtChunk: 0, records: 301, written: 301, poison: 0 });
+    const rows = await offlineRows(store);
+    expect(rows).toHaveLength(301);
+    expect(new Set(rows).size).toBe(301);
+    await store.close();
+  });
+
   it('resumes from its checkpoint after an interruption and ends with exactly the rows of an uninterrupted run', async () => {
     const file = join(root, 'resume.ndjson');
     writeFileSync(file, Array.from({ length: 1000 }, (_, i) => JSON.stringify(i === 555 ? { nope: true } : event(i))).join('\n'));

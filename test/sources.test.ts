@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { asSource, type BackfillItem, type BackfillSource, csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, type ShardRange, sourceFromSpec } from '../src/backfill/sources/index.js';
 import { evenRanges } from '../src/backfill/sources/source.js';
 import { fileBytes, parquetSource } from '../src/backfill/sources/parquet.js';
-import { ConfigurationError, defineFeatureGroup } from '../src/index.js';
+import { ConfigurationError, DataError, defineFeatureGroup } from '../src/index.js';
 
 // The backfill's sources, read directly: which rows each range gives, where each row is, how a
 // file is recognised, and what a wrong argument is told. Fixed files, every split point.
@@ -65,6 +65,14 @@ describe('ndjsonFile', () => {
       { raw: Buffer.from([0xff, 0x7b]), unreadable: 'not valid UTF-8', position: { source: 'backfill', index: 4, file: path, byteOffset: offsetOf(Buffer.from([0xff])) } },
       { raw: { id: 'd', n: 4 }, position: { source: 'backfill', index: 5, file: path, byteOffset: offsetOf('{"id":"d"') } },
     ]);
+  });
+
+  it("skips a UTF-8 byte-order mark at the file's start (the first line's offset stays its byte's), and only there", async () => {
+    const bom = file('bom.ndjson', `\uFEFF{"id":"a","n":1}\n\uFEFF{"id":"b","n":2}\n`);
+    const read = await items(ndjsonFile(bom));
+    expect(read[0]).toStrictEqual({ raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: bom, byteOffset: 3 } });
+    // Inside the file it is a character like any other, which JSON does not take.
+    expect(read[1]).toMatchObject({ raw: '\uFEFF{"id":"b","n":2}', unreadable: expect.stringMatching(/^not JSON: /) });
   });
 
   it('reads every line exactly once from two ranges split at any byte', async () => {
@@ -193,6 +201,11 @@ describe('csvFile', () => {
     expect(() => csvFile(path, { headers: ['id'] } as never)).toThrow(/unknown option csvFile options\.headers \(did you mean "header"\?\)/);
   });
 
+  it('skips the byte-order mark Excel writes before the header ("CSV UTF-8")', async () => {
+    const excel = file('excel.csv', '\uFEFFid,n\r\na,1\r\n');
+    expect(await items(csvFile(excel))).toStrictEqual([{ raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: excel, line: 2 } }]);
+  });
+
   it('types cells by the source schema and names each broken row with its line', async () => {
     const read = await items(csvFile(path));
     expect(read).toStrictEqual([
@@ -319,6 +332,16 @@ describe('parquetFile', () => {
     const empty = file('empty.parquet', new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'id', data: [], type: 'STRING' }] })));
     expect(await parquetFile(empty).split?.(3)).toEqual([{ start: 0, end: 0 }]);
     expect(await items(parquetFile(empty))).toEqual([]);
+  });
+
+  it('names the file that is not Parquet (too short, or without the footer), as a DataError of the source', async () => {
+    for (const [name, content] of [['tiny.parquet', 'PAR1'], ['text.parquet', 'card_id,amount\nc1,5\n'.repeat(20)]] as const) {
+      const path = file(name, content);
+      const error = await items(parquetFile(path)).catch((e: unknown) => e);
+      expect(error, name).toBeInstanceOf(DataError);
+      expect((error as DataError).code, name).toBe('INVALID_SOURCE');
+      expect((error as DataError).message, name).toContain(`${path}: cannot read a Parquet footer (is it a Parquet file?): `);
+    }
   });
 });
 

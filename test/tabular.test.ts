@@ -45,8 +45,10 @@ describe('csvRowReader', () => {
   it('keeps a cell that does not read as its type as text, for the schema to refuse', () => {
     expect(read(cells({ amount: 'abc', count: '', big: '1.5', maybe: ' ' }))).toStrictEqual({ amount: 'abc', count: '', big: '1.5', maybe: ' ' });
     expect(read(cells({ amount: 'NaN', big: '+3', count: '0x1g' }))).toStrictEqual({ amount: 'NaN', big: '+3', count: '0x1g' });
-    // What Number() reads is taken as written: padded, hexadecimal, signed.
-    expect(read(cells({ amount: ' 2 ', count: '0x10', maybe: '-0.5' }))).toStrictEqual({ amount: 2, count: 16, maybe: -0.5 });
+    // Decimal notation, padded or signed, is a number; JavaScript's other spellings are not CSV's.
+    expect(read(cells({ amount: ' 2 ', count: '+4', maybe: '-0.5' }))).toStrictEqual({ amount: 2, count: 4, maybe: -0.5 });
+    expect(read(cells({ amount: '.5', count: '5.', maybe: '-2E-2' }))).toStrictEqual({ amount: 0.5, count: 5, maybe: -0.02 });
+    for (const cell of ['0x10', '0b11', '0o17', 'Infinity', '-Infinity', '1_000', '1e', '--1', '1.2.3']) expect(read(cells({ count: cell })), cell).toStrictEqual({ count: cell });
   });
 
   it('leaves an absent cell (empty unquoted, or past the end of a short row) out of the event', () => {

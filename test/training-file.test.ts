@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -520,6 +520,47 @@ describe('which path a training set takes', () => {
     expect(empty).toMatchObject({ rows: 0, nullCounts: { mixed__i: 0 } });
     expect(Object.entries(empty.matchRate)).toEqual([['mixed', undefined]]);
     expect(calls).toEqual(['trainingSetToFile']);
+    // A spine saved by Excel ("CSV UTF-8") starts with a byte-order mark, which is not part of its first column's name.
+    const excel = join(dir, 'paths-excel.csv');
+    writeFileSync(excel, '\uFEFFcard,at\r\n1,2024-01-01T00:00:01Z\r\n2,2024-01-01T00:00:01Z\r\n');
+    for (const options of [{ output: out('excel') }, {}, { output: out('excel-reference'), engine: 'reference' as const }]) {
+      expect((await trainingSet(store, { ...base, spine: { csv: excel }, ...options })).summary, JSON.stringify(options)).toMatchObject({ rows: 2, matchRate: { mixed: 1 } });
+    }
+  });
+
+  it('refuses a spine file without a column the join reads, rows or none, on every path, naming the columns it has', async () => {
+    const { store } = spiedStore();
+    const { offline } = await store.backends();
+    await offline?.append(mixed, [row('1', 0)].map((r) => ({ record: (mixed.processRecord({ id: r.id, t: new Date(r.et), s: r.s, i: r.i, b: r.b, f: r.f, ok: r.ok }) as { encoded: SageMakerRecord }).encoded, writeTime: new Date(r.wt), apiInvocationTime: new Date(r.ai), isDeleted: false })));
+    const withRows = join(dir, 'no-key.csv');
+    writeFileSync(withRows, 'card_id,at\n1,2024-01-01T00:00:01Z\n');
+    const headerOnly = join(dir, 'no-key-empty.csv');
+    writeFileSync(headerOnly, 'card_id,at\n');
+    const parquet = join(dir, 'no-key.parquet');
+    writeFileSync(parquet, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'card_id', data: ['1'], type: 'STRING' }, { name: 'at', data: [new Date(BASE + 1000)], type: 'TIMESTAMP' }] })));
+    const outputs = [{}, { output: { parquet: join(dir, 'no-key-out.parquet') } }, { output: { csv: join(dir, 'no-key-out.csv') } }, { engine: 'reference' as const }];
+    for (const spine of [{ csv: withRows }, { csv: headerOnly }, { parquet }]) {
+      for (const options of outputs) {
+        const error = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [mixed.select('i')], ...options }).catch((e: unknown) => e);
+        const what = `${JSON.stringify(spine)} ${JSON.stringify(options)}`;
+        expect(error, what).toBeInstanceOf(DataError);
+        expect((error as DataError).message, what).toBe('the spine has no column "card" (the record identifier of "mixed": entityKey, or the selection\'s key); its columns: card_id, at');
+      }
+    }
+  });
+
+  it('writes a spine file without rows with its columns on every path, and counts 0 nulls for each feature', async () => {
+    const { store } = spiedStore();
+    const headerOnly = join(dir, 'columns-empty.csv');
+    writeFileSync(headerOnly, 'card,at,label\n');
+    for (const [name, options] of [['engine', { output: { parquet: join(dir, 'columns-empty.parquet') } }], ['row path', { output: { csv: join(dir, 'columns-empty.out.csv') } }]] as const) {
+      const { summary } = await trainingSet(store, { spine: { csv: headerOnly }, entityKey: 'card', timestamp: 'at', features: [mixed.select('i')], ...options });
+      expect(summary, name).toMatchObject({ rows: 0, nullCounts: { mixed__i: 0 } });
+    }
+    expect(readFileSync(join(dir, 'columns-empty.out.csv'), 'utf8')).toBe('card,at,label,mixed__i\n');
+    const bytes = readFileSync(join(dir, 'columns-empty.parquet'));
+    const [, ...schema] = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer).schema;
+    expect(schema.map((element) => element.name)).toEqual(['card', 'at', 'label', 'mixed__i']);
   });
 
   it('takes the row path for a list feature, which it writes as a Parquet list', async () => {

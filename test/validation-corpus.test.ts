@@ -121,7 +121,22 @@ describe('options silently accepted or crashing in 0.1', () => {
     const error = await errorOf(() => defineFeatureGroup({ ...cardConfig, allowedLateness: 60, aggregations: { n: count({ window: '1h' }) } } as never));
     expect(error).toBeInstanceOf(SkewlessError);
     expect(error).not.toBeInstanceOf(TypeError);
-    expect((error as Error).message).toMatch(/did you mean '\d+s' or '\d+m'\?/);
+    expect((error as Error).message).toBe(`group "cards": allowedLateness: a duration is text with a unit, got the number 60: did you mean '60s' or '60m'?`);
+    const resolution = await errorOf(() => defineFeatureGroup({ ...cardConfig, stateCompaction: { resolution: 30 }, aggregations: { n: count({ window: '1h' }) } } as never));
+    expect((resolution as Error).message).toMatch(/^group "cards": stateCompaction\.resolution: a duration is text with a unit/);
+  });
+
+  it('ttl given as a duration says the TtlDuration it means', async () => {
+    const error = await errorOf(() => defineFeatureGroup({ ...cardConfig, ttl: '30d' } as never));
+    expect((error as Error).message).toBe(
+      `group "cards": ttl is SageMaker's TtlDuration, { Unit: 'Seconds' | 'Minutes' | 'Hours' | 'Days' | 'Weeks', Value: a positive integer } (for "30d": { Unit: 'Days', Value: 30 }), got "30d"`,
+    );
+    expect((await errorOf(() => defineFeatureGroup({ ...cardConfig, ttl: '500ms' } as never)) as Error).message).toMatch(/Value: a positive integer \}, got "500ms"$/);
+  });
+
+  it('a misspelt option is named before the option it leaves missing, and a missing source says what it takes', async () => {
+    await configurationError(() => dynamoDbOnline(anyOptions({ tablename: 'features' })), /^unknown option dynamoDbOnline options\.tablename \(did you mean "tableName"\?\)/);
+    await configurationError(() => backfill(localStore(), cardActivity, anyOptions({})), /^backfill options\.from: expected a source \(ndjsonFile, csvFile, parquetFile, s3ParquetFile, athenaSource\) or raw events, got undefined$/);
   });
 
   it('availabilityDelay: 900 and maxAge: 3600 get the same hint', async () => {

@@ -69,17 +69,8 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
 
     async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {
       const [m, c] = await Promise.all([loadS3(), client()]);
-      const keys: string[] = [];
-      let token: string | undefined;
       try {
-        do {
-          const page = await countAttempts(
-            () => c.send(new m.ListObjectsV2Command({ Bucket: options.bucket, Prefix: `${offlineDataPath(prefix, group.name)}/`, ContinuationToken: token })),
-            retry,
-          );
-          for (const object of page.Contents ?? []) if (object.Key?.endsWith('.parquet')) keys.push(object.Key);
-          token = page.NextContinuationToken;
-        } while (token);
+        const keys = await dataKeys(group);
         const files = await mapConcurrent(keys, concurrency, async (key) => {
           const object = await countAttempts(() => c.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: key })), retry);
           return decodeOfflineParquet(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
@@ -90,10 +81,37 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
       }
     },
 
+    async removeFiles(group: GroupSchema, select: (fileName: string) => boolean): Promise<number> {
+      const [m, c] = await Promise.all([loadS3(), client()]);
+      try {
+        const keys = (await dataKeys(group)).filter((key) => select((key.split('/').pop() as string).slice(0, -'.parquet'.length)));
+        await mapConcurrent(keys, concurrency, (key) => countAttempts(() => c.send(new m.DeleteObjectCommand({ Bucket: options.bucket, Key: key })), retry));
+        return keys.length;
+      } catch (error) {
+        throw backendError(error, group.name, 'write');
+      }
+    },
+
     async close() {
       await client.close();
     },
   };
+
+  /** The keys of the group's data files (`.parquet`), every partition. */
+  async function dataKeys(group: GroupSchema): Promise<string[]> {
+    const [m, c] = await Promise.all([loadS3(), client()]);
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await countAttempts(
+        () => c.send(new m.ListObjectsV2Command({ Bucket: options.bucket, Prefix: `${offlineDataPath(prefix, group.name)}/`, ContinuationToken: token })),
+        retry,
+      );
+      for (const object of page.Contents ?? []) if (object.Key?.endsWith('.parquet')) keys.push(object.Key);
+      token = page.NextContinuationToken;
+    } while (token);
+    return keys;
+  }
 }
 
 const ATHENA_TYPE = { String: 'string', Integral: 'bigint', Fractional: 'double' } as const;

@@ -89,16 +89,28 @@ export interface BackfillBackends {
 }
 
 /**
- * Identifies a (group, source, range): the same input always gets the same key.
+ * Identifies a (group, source, range): the same input always gets the same key. A range's key is the
+ * whole source's, followed by the range (`<key>-r<start>-<end>`), so every file a source's backfills
+ * wrote, whole or in shards, starts with `backfill-<the source's key>-`.
  *
  * ### Example
  * ```ts
  * const key = backfillKey(cardActivity, ndjsonFile('history.ndjson'), undefined);   // names backfill-<key>-<chunk>.parquet
  * ```
  */
-export function backfillKey(group: AnyFeatureGroup, source: BackfillSource, range: ShardRange | undefined): string {
-  const text = JSON.stringify([group.name, source.id, range ? [range.start, range.end] : null]);
-  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+export function backfillKey(group: Pick<AnyFeatureGroup, 'name'>, source: Pick<BackfillSource, 'id'>, range: ShardRange | undefined): string {
+  // The whole source's key is what 0.1 named it, so a rerun replaces files written then too.
+  const input = createHash('sha256').update(JSON.stringify([group.name, source.id, null])).digest('hex').slice(0, 16);
+  return range ? `${input}-r${range.start}-${range.end}` : input;
+}
+
+/**
+ * Removes, before a run from the start, the offline files an earlier run of this input wrote under
+ * other names (another chunk size, a source that changed since): a run of the whole source removes
+ * every file of the source's backfills, shards' included; a run of a range only its own.
+ */
+async function removeEarlierOutput(group: AnyFeatureGroup, key: string, offline: OfflineStore | undefined): Promise<void> {
+  await offline?.removeFiles?.(group, (name) => name.startsWith(`backfill-${key}-`));
 }
 
 /**
@@ -150,7 +162,7 @@ export async function backfill(store: FeatureStore, group: AnyFeatureGroup, opti
 }
 
 const backfillOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
-  from: z.unknown(),
+  from: z.custom((value) => value !== undefined, { error: expected('a source (ndjsonFile, csvFile, parquetFile, s3ParquetFile, athenaSource) or raw events') }),
   to: z.optional(z.enum(['offline', 'online', 'both'], { error: expected("'offline', 'online' or 'both'") })),
   range: z.optional(z.strictObject({ start: countSchema(), end: countSchema() }, { error: expected('{ start, end } row or byte offsets') })),
   concurrency: z.optional(positiveInteger()),
@@ -174,7 +186,9 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
   const concurrency = Math.max(1, options.concurrency ?? 2);
   checkTargets(group, to, backends);
   const replay = await replayFor(group, options, source);
-  const resume = resumableCheckpoint(options.checkpoint, { key, chunkSize, fingerprint: group.fingerprint });
+  const revision = await source.revision?.();
+  const resume = resumableCheckpoint(options.checkpoint, { key, chunkSize, fingerprint: group.fingerprint, revision });
+  if (!resume && to !== 'online') await removeEarlierOutput(group, key, backends.offline);
   const rejects = await RejectsFile.open(options.rejects ?? join(backends.dir, 'backfill', group.name, `${key}.rejects.ndjson`), resume);
 
   const size = await source.size().catch(() => undefined);
@@ -202,7 +216,7 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
     totals.add(done.chunk, { ...done, poison: done.rejected.length });
     if (options.checkpoint) {
       const { rowsDone, written, poison, chunksDone } = totals;
-      writeCheckpoint(options.checkpoint, { version: 1, key, fingerprint: group.fingerprint, chunkSize, chunksDone, rowsDone, written, poison, rejectsBytes: rejects.bytes });
+      writeCheckpoint(options.checkpoint, { version: 1, key, fingerprint: group.fingerprint, revision, chunkSize, chunksDone, rowsDone, written, poison, rejectsBytes: rejects.bytes });
     }
     options.onProgress?.(totals.progress());
   };

@@ -10,6 +10,8 @@ export interface Checkpoint {
   readonly key: string;
   /** The group's fingerprint: a checkpoint written by other code is not resumed. */
   readonly fingerprint: string;
+  /** The source's revision when it has one (a file's size and modification time): a changed source is not resumed. */
+  readonly revision: string | undefined;
   readonly chunkSize: number;
   readonly chunksDone: number;
   readonly rowsDone: number;
@@ -26,10 +28,10 @@ function readCheckpoint(path: string): Checkpoint | undefined {
   }
 }
 
-/** The checkpoint at `path` if it is of this very input, chunking and code; anything else starts over. */
-export function resumableCheckpoint(path: string | undefined, input: Pick<Checkpoint, 'key' | 'chunkSize' | 'fingerprint'>): Checkpoint | undefined {
+/** The checkpoint at `path` if it is of this very input (as it is now), chunking and code; anything else starts over. */
+export function resumableCheckpoint(path: string | undefined, input: Pick<Checkpoint, 'key' | 'chunkSize' | 'fingerprint' | 'revision'>): Checkpoint | undefined {
   const saved = path === undefined ? undefined : readCheckpoint(path);
-  return saved && saved.key === input.key && saved.chunkSize === input.chunkSize && saved.fingerprint === input.fingerprint ? saved : undefined;
+  return saved && saved.key === input.key && saved.chunkSize === input.chunkSize && saved.fingerprint === input.fingerprint && saved.revision === input.revision ? saved : undefined;
 }
 
 export function writeCheckpoint(path: string, checkpoint: Checkpoint): void {

@@ -5,7 +5,7 @@ import { checkOptions, countSchema, describeValue, expected, positiveInteger } f
 import * as z from 'zod/mini';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
-import { backfill, type BackfillOptions, type BackfillSummary } from './backfill.js';
+import { backfill, backfillKey, type BackfillOptions, type BackfillSummary } from './backfill.js';
 import { asSource, type BackfillSource, type ShardRange, type SourceSpec, sourceFromSpec } from './sources/index.js';
 
 /**
@@ -71,6 +71,28 @@ export async function planBackfill(group: AnyFeatureGroup, options: PlanBackfill
     }
   }
   return shards;
+}
+
+/**
+ * Picks, by file name, the offline files of the shards' sources that none of the shards writes
+ * (`backfill-<key>-...`): what a run of the same sources under another plan left (another number of
+ * shards, a file that changed since), to remove before the plan runs.
+ */
+export function earlierPlanFiles(shards: readonly BackfillShard[]): (fileName: string) => boolean {
+  const sources = new Set<string>();
+  const own: string[] = [];
+  for (const shard of shards) {
+    let source: BackfillSource;
+    try {
+      source = sourceFromSpec(shard.source);
+    } catch {
+      // A source that cannot be opened (a file gone): its shard fails with the reason when it runs.
+      continue;
+    }
+    sources.add(`backfill-${backfillKey({ name: shard.group }, source, undefined)}-`);
+    own.push(`backfill-${backfillKey({ name: shard.group }, source, shard.range)}-`);
+  }
+  return (name) => [...sources].some((prefix) => name.startsWith(prefix)) && !own.some((prefix) => name.startsWith(prefix));
 }
 
 /**

@@ -42,12 +42,14 @@ function kindIn(source: zc.$ZodType): (name: string) => CellKind {
   return (name) => kindOf(Object.hasOwn(shape, name) ? shape[name] : undefined);
 }
 
+/** A number as CSV writers print one: sign, digits, a fraction, an exponent; spaces around it. */
+const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
+
 function typed(kind: CellKind, cell: string): unknown {
   switch (kind) {
-    case 'number': {
-      const n = cell.trim() === '' ? Number.NaN : Number(cell);
-      return Number.isNaN(n) ? cell : n;
-    }
+    case 'number':
+      // Decimal notation only: JavaScript's Number() would also read 0x10, 0b11 and 0o17.
+      return DECIMAL.test(cell) ? Number(cell) : cell;
     case 'bigint':
       return /^-?\d+$/.test(cell) ? BigInt(cell) : cell;
     case 'boolean':

@@ -67,14 +67,15 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
   const checkpointDir = join(command.dir, 'backfill', group.name, 'checkpoints');
   const display = progressWriter(err);
   const started = Date.now();
-  const results: { written: number; poison: number; records: number; rejects: string[]; online?: { applied: number; stale: number; accepted: number; failed: number } } = { written: 0, poison: 0, records: 0, rejects: [] };
+  const results: { written: number; poison: number; records: number; resumed: boolean; rejects: string[]; online?: { applied: number; stale: number; accepted: number; failed: number } } = { written: 0, poison: 0, records: 0, resumed: false, rejects: [] };
 
   const progress = (p: { fraction: number | undefined; done: number; recordsPerSecond: number; etaSeconds: number | undefined; poison: number }) =>
     display.update(progressLine(p.fraction, p.done, p.recordsPerSecond, p.etaSeconds, p.poison), p.fraction);
-  const count = (s: { written: number; poison: number; records: number }, rejects: readonly (string | undefined)[]) => {
+  const count = (s: { written: number; poison: number; records: number; resumed: boolean }, rejects: readonly (string | undefined)[]) => {
     results.written += s.written;
     results.poison += s.poison;
     results.records += s.records;
+    results.resumed ||= s.resumed;
     for (const file of rejects) if (file) results.rejects.push(file);
   };
 
@@ -93,7 +94,7 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
       ...(command.chunkSize ? { chunkSize: command.chunkSize } : {}),
       onProgress: progress,
     });
-    count(summary, summary.shards.map((s) => s.rejectsFile));
+    count({ ...summary, resumed: summary.shards.some((s) => s.resumedAtChunk > 0) }, summary.shards.map((s) => s.rejectsFile));
   }
 
   const store = createFeatureStore(localStores({ dir: command.dir }));
@@ -107,7 +108,7 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
         onProgress: progress,
       });
       // After workers the rows were already counted; this pass only adds the online outcomes.
-      if (!useWorkers) count(summary, [summary.rejectsFile]);
+      if (!useWorkers) count({ ...summary, resumed: summary.resumedAtChunk > 0 }, [summary.rejectsFile]);
       if (summary.online) {
         const online = (results.online ??= { applied: 0, stale: 0, accepted: 0, failed: 0 });
         for (const k of ['applied', 'stale', 'accepted', 'failed'] as const) online[k] += summary.online[k];
@@ -123,6 +124,7 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
     group: group.name,
     to: command.to,
     records: results.records,
+    resumed: results.resumed,
     written: results.written,
     poison: results.poison,
     ...(results.online ? { online: results.online } : {}),
@@ -133,7 +135,11 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
   };
   if (command.json) out(jsonLine(report));
   else {
-    out(`backfilled ${group.name}: ${report.records.toLocaleString('en-US')} rows read, ${report.written.toLocaleString('en-US')} written, ${report.poison.toLocaleString('en-US')} poison in ${report.seconds}s (${report.recordsPerSecond.toLocaleString('en-US')}/s)`);
+    // A resumed run read only the rows after its checkpoint; what is written and poison counts the whole input.
+    const read = `${report.records.toLocaleString('en-US')} ${report.records === 1 ? 'row' : 'rows'} read`;
+    const totals = `${report.written.toLocaleString('en-US')} written, ${report.poison.toLocaleString('en-US')} poison`;
+    const counts = report.resumed ? `resumed from its checkpoint, ${read} in this run; in all ${totals}` : `${read}, ${totals}`;
+    out(`backfilled ${group.name}: ${counts} in ${report.seconds}s (${report.recordsPerSecond.toLocaleString('en-US')}/s)`);
     if (command.to !== 'online') out(`  offline store: ${report.offlineDir}`);
     if (results.online) out(`  online: ${results.online.applied} applied, ${results.online.stale} stale, ${results.online.failed} failed`);
     for (const file of results.rejects) out(`  rejects: ${file}`);

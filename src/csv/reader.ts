@@ -13,13 +13,17 @@ export class CsvRows {
   #rowLine = 1;
   #pendingCr = false;
   #malformed: string | undefined;
+  #started = false;
 
   constructor(private readonly delimiter = ',') {}
 
   /** Complete rows in `chunk`; `malformed` says why a row is broken (a stray quote). */
   *push(chunk: string): Generator<{ cells: (string | undefined)[]; line: number; malformed?: string }> {
     const d = this.delimiter;
-    for (let i = 0; i < chunk.length; i++) {
+    // A byte-order mark before the first row (Excel's "CSV UTF-8" writes one) is not part of its first cell.
+    const first = this.#started || !chunk.startsWith('\uFEFF') ? 0 : 1;
+    if (chunk.length > 0) this.#started = true;
+    for (let i = first; i < chunk.length; i++) {
       const c = chunk[i] as string;
       if (this.#pendingCr) {
         this.#pendingCr = false;

@@ -10,6 +10,7 @@ import type { FileTrainingRequest, FileTrainingResult, JoinedValues, SpineKeys, 
 import type { TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
 import { offlineFileName, partitionOf } from '../offline/layout.js';
+import { removeDataFiles } from '../offline/file-store.js';
 import { Database } from './duckdb.js';
 import { trainingSetToFile } from './training-file.js';
 import { FeatureValidationError } from '../errors.js';
@@ -164,6 +165,10 @@ export class LocalOfflineStore implements LocalOffline {
   async trainingSetToFile(plan: TrainingPlan, request: FileTrainingRequest): Promise<FileTrainingResult | undefined> {
     const groups = new Map(plan.joins.map((step) => [step.group, this.source({ name: step.group }) ?? emptyOffline(step.definitions)]));
     return this.db.exclusive((connection) => trainingSetToFile(connection, plan, request, groups));
+  }
+
+  async removeFiles(group: GroupSchema, select: (fileName: string) => boolean): Promise<number> {
+    return removeDataFiles(this.dataDirOf(group.name), select);
   }
 
   async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {

@@ -4,7 +4,7 @@ import { CsvRows } from '../csv/reader.js';
 import { DataError, DecodeError } from '../errors.js';
 import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
 import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../training/engine.js';
-import type { TrainingPlan } from '../sql/plan.js';
+import { missingSpineColumn, type TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
 
 const SPINE = '__skewless_spine';
@@ -43,9 +43,8 @@ function spineTimeSql(column: string, type: string): string | undefined {
   return TIMESTAMP_TYPES.has(type) ? `epoch_ms(${q(column)})` : undefined;
 }
 
-/** A spine key column as text, as `spineKey` reads it (String(value)); a missing column never matches. */
-function spineKeySql(column: string, type: string | undefined): string | undefined {
-  if (type === undefined) return 'CAST(NULL AS VARCHAR)';
+/** A spine key column as text, as `spineKey` reads it (String(value)); undefined for a type the row path reads otherwise. */
+function spineKeySql(column: string, type: string): string | undefined {
   if (type === 'VARCHAR') return q(column);
   return INTEGER_TYPES.has(type) ? `CAST(${q(column)} AS VARCHAR)` : undefined;
 }
@@ -148,9 +147,12 @@ export async function trainingSetToFile(
     const columns = [...types.keys()];
     // DuckDB's sniffer makes up a column for a row with too many fields; the row path refuses that row.
     if ('csv' in request.spine && !sameColumns(columns, await csvHeader(request.spine.csv))) return undefined;
-    const timeType = types.get(plan.timestamp);
-    const time = timeType === undefined ? undefined : spineTimeSql(plan.timestamp, timeType);
-    const keys = plan.joins.map((step) => spineKeySql(step.key, types.get(step.key)));
+    // A column the plan reads is missing from the file (whether or not it has rows).
+    const missing = missingSpineColumn(plan, columns);
+    if (missing) throw missing;
+    const timeType = types.get(plan.timestamp) as string;
+    const time = spineTimeSql(plan.timestamp, timeType);
+    const keys = plan.joins.map((step) => spineKeySql(step.key, types.get(step.key) as string));
     if (time === undefined || keys.some((key) => key === undefined)) return undefined;
 
     for (const macro of ISO_MACROS) await connection.run(macro);
@@ -161,7 +163,7 @@ export async function trainingSetToFile(
     }
 
     // The spine's columns as the row path types them: its time column a timestamp, the others by the file's types.
-    const spineOutputs = columns.map((c, j) => (c === plan.timestamp ? timestampMs(spineTimeSql(`__s${j}`, timeType as string) as string) : spineOutputSql(`__s${j}`, types.get(c) as string)));
+    const spineOutputs = columns.map((c, j) => (c === plan.timestamp ? timestampMs(spineTimeSql(`__s${j}`, timeType) as string) : spineOutputSql(`__s${j}`, types.get(c) as string)));
     if (spineOutputs.some((sql) => sql === undefined)) return undefined;
     const carried = columns.map((_, j) => `__s${j}`);
     const spine = `(SELECT rowid AS __row, ${time} AS __t, ${keys.map((key, i) => `${key} AS __k${i}`).join(', ')}, ${columns.map((c, j) => `${q(c)} AS __s${j}`).join(', ')} FROM ${SPINE})`;

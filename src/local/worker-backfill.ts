@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackfillProgress, BackfillSummary } from '../backfill/backfill.js';
-import type { BackfillShard } from '../backfill/plan.js';
+import { type BackfillShard, earlierPlanFiles } from '../backfill/plan.js';
+import { removeDataFiles } from '../offline/file-store.js';
+import { offlineDataPath } from '../offline/layout.js';
 import { BackendError } from '../errors.js';
 import * as z from 'zod/mini';
 import { checkOptions, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
@@ -203,6 +205,9 @@ export async function backfillOnWorkers(options: WorkerBackfillOptions): Promise
     for (const { worker } of running.values()) void worker.terminate();
   };
   if (options.signal?.aborted) throw abortError();
+  // What a run of these sources under another plan left (another number of shards, a file changed
+  // since) goes first; each shard run from the start replaces its own files.
+  removeDataFiles(offlineDataPath(join(dir, 'offline'), options.group), earlierPlanFiles(options.shards));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const lanes = Array.from({ length: Math.max(1, Math.min(options.workers ?? 2, options.shards.length)) }, async () => {

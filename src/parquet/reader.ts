@@ -14,22 +14,20 @@ export function arrayBufferOf(bytes: Uint8Array): ArrayBuffer {
 }
 
 /**
- * The output kind of each top-level column of a Parquet file, from its schema: integers (but UINT64)
- * `int`, FLOAT/DOUBLE/DECIMAL `float`, DATE and TIMESTAMP `date`, UTF-8 text `string`, BOOLEAN
- * `boolean`; other columns (nested, bytes, UINT64) are left out and typed by their values.
+ * Each top-level column of a Parquet file, in order, with its output kind from the schema: integers
+ * (but UINT64) `int`, FLOAT/DOUBLE/DECIMAL `float`, DATE and TIMESTAMP `date`, UTF-8 text `string`,
+ * BOOLEAN `boolean`; other columns (nested, bytes, UINT64) undefined, to be typed by their values.
  */
-export async function parquetColumnKinds(bytes: Uint8Array): Promise<Map<string, ValueKind>> {
+export async function parquetColumnKinds(bytes: Uint8Array): Promise<Map<string, ValueKind | undefined>> {
   const { parquetMetadata } = await loadParquetReader();
   const [, ...elements] = parquetMetadata(arrayBufferOf(bytes)).schema;
-  const kinds = new Map<string, ValueKind>();
+  const kinds = new Map<string, ValueKind | undefined>();
   for (let i = 0; i < elements.length; i++) {
     const element = elements[i] as (typeof elements)[number];
     if (element.num_children) {
+      kinds.set(element.name, undefined);
       i += countDescendants(elements, i);
-      continue;
-    }
-    const kind = leafKind(element);
-    if (kind) kinds.set(element.name, kind);
+    } else kinds.set(element.name, leafKind(element));
   }
   return kinds;
 }

@@ -235,13 +235,13 @@ export function compileAggregations(aggregations: unknown, options: CompileAggre
   }
 
   const longestWindowMs = Math.max(...list.map((a) => a.windowMs));
-  const allowedLatenessMs = options.allowedLateness === undefined ? 5 * 60_000 : parseDuration(options.allowedLateness);
+  const allowedLatenessMs = options.allowedLateness === undefined ? 5 * 60_000 : parseDuration(options.allowedLateness, `group "${group}": allowedLateness`);
   const maxEntries = options.compaction?.maxEntries ?? 1000;
   if (!Number.isInteger(maxEntries) || maxEntries < 1) {
     throw new DefinitionError('INVALID_OPTION', `group "${group}": stateCompaction.maxEntries must be a positive integer`, { group });
   }
   const resolutionMs =
-    options.compaction?.resolution === undefined ? Math.max(1000, Math.floor(longestWindowMs / 60)) : parseDuration(options.compaction.resolution);
+    options.compaction?.resolution === undefined ? Math.max(1000, Math.floor(longestWindowMs / 60)) : parseDuration(options.compaction.resolution, `group "${group}": stateCompaction.resolution`);
   if (resolutionMs <= 0) throw new DefinitionError('INVALID_OPTION', `group "${group}": stateCompaction.resolution must be longer than zero`, { group });
   return {
     list,

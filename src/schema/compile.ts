@@ -75,6 +75,9 @@ const CONFIG_KEYS = [
   'eventTimeFormat', 'lineage', 'onlineStorageType', 'ttl', 'aggregations', 'allowedLateness', 'stateCompaction',
 ];
 
+/** SageMaker's TtlDuration unit for each duration suffix that has one. */
+const TTL_UNITS = { s: 'Seconds', m: 'Minutes', h: 'Hours', d: 'Days', w: 'Weeks' } as const;
+
 function checkOptions(config: RawDefinitionConfig, group: string): void {
   for (const key of Object.keys(config)) {
     if (CONFIG_KEYS.includes(key)) continue;
@@ -104,7 +107,10 @@ function checkOptions(config: RawDefinitionConfig, group: string): void {
     ttl !== undefined &&
     (typeof ttl !== 'object' || ttl === null || !['Seconds', 'Minutes', 'Hours', 'Days', 'Weeks'].includes(ttl.Unit) || !Number.isInteger(ttl.Value) || ttl.Value < 1)
   ) {
-    throw optionError(group, `group "${group}": ttl must be { Unit: 'Seconds' | 'Minutes' | 'Hours' | 'Days' | 'Weeks', Value: a positive integer }`);
+    // A duration as text has the TtlDuration it means, when its unit is one of SageMaker's.
+    const text = typeof ttl === 'string' ? /^([1-9]\d*)([smhdw])$/.exec((ttl as string).trim()) : null;
+    const meant = text ? ` (for ${describeValue(ttl)}: { Unit: '${TTL_UNITS[text[2] as keyof typeof TTL_UNITS]}', Value: ${Number(text[1])} })` : '';
+    throw optionError(group, `group "${group}": ttl is SageMaker's TtlDuration, { Unit: 'Seconds' | 'Minutes' | 'Hours' | 'Days' | 'Weeks', Value: a positive integer }${meant}, got ${describeValue(ttl)}`);
   }
   if (config.version !== undefined && typeof config.version !== 'string' && !Number.isFinite(config.version)) {
     throw optionError(group, `group "${group}": version must be a string or a finite number, got ${describeValue(config.version)}`);

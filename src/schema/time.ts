@@ -206,15 +206,16 @@ export function epochMillis() {
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /**
- * `'30d'`, `'12h'`, `'15m'`, `'90s'`, `'500ms'`, `'2w'` in milliseconds.
+ * `'30d'`, `'12h'`, `'15m'`, `'90s'`, `'500ms'`, `'2w'` in milliseconds; `what` names the option in
+ * the error for anything else.
  *
  * ### Example
  * ```ts
  * parseDuration('30d');   // 2_592_000_000
  * ```
  */
-export function parseDuration(text: string): number {
+export function parseDuration(text: string, what?: string): number {
   const match = typeof text === 'string' ? /^(\d+)(ms|s|m|h|d|w)$/.exec(text.trim()) : null;
-  if (!match) throw new DefinitionError('INVALID_OPTION', durationMessage(text));
+  if (!match) throw new DefinitionError('INVALID_OPTION', what === undefined ? durationMessage(text) : `${what}: ${durationMessage(text)}`);
   return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
 }

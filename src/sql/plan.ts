@@ -119,6 +119,18 @@ function groupTtlMs(group: AnyFeatureGroup): number | undefined {
   return ms === undefined || ms > MAX_TIME_MS - MIN_TIME_MS ? undefined : ms;
 }
 
+/**
+ * The first column the plan reads off each spine row (its time, each join's key) that the spine's
+ * `columns` lack, as the error that names it and the columns there are; undefined when all are there.
+ */
+export function missingSpineColumn(plan: TrainingPlan, columns: readonly string[]): DataError | undefined {
+  const missing = (column: string, role: string) =>
+    new DataError('INVALID_SPINE', `the spine has no column "${column}" (${role}); its columns: ${columns.join(', ') || '(none)'}`, { row: 0, column });
+  if (!columns.includes(plan.timestamp)) return missing(plan.timestamp, "the timestamp option: each row's time");
+  const step = plan.joins.find((join) => !columns.includes(join.key));
+  return step && missing(step.key, `the record identifier of "${step.group}": entityKey, or the selection's key`);
+}
+
 /** A spine row's time in epoch ms: a Date or an ISO-8601 string (no guessing between seconds and milliseconds). */
 export function spineTime(value: unknown, row: number, column: string): number {
   const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? parseIsoInstant(value) : undefined;

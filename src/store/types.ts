@@ -90,5 +90,12 @@ export interface OfflineStore {
   append(group: GroupSchema, writes: readonly OfflineWrite[], options?: OfflineAppendOptions): Promise<void>;
   /** Every row of the group, in no particular order. */
   scan(group: GroupSchema): Promise<OfflineStoredRow[]>;
+  /**
+   * Deletes the group's data files, in every partition, whose name (without `.parquet`) `select`
+   * picks; resolves to how many. How a backfill run from the start removes what an earlier run of
+   * the same input wrote under other names (another chunk size, another plan of shards). Stores
+   * without named files leave it out, and a backfill then only replaces files by name.
+   */
+  removeFiles?(group: GroupSchema, select: (fileName: string) => boolean): Promise<number>;
   close(): Promise<void>;
 }

@@ -129,6 +129,16 @@ export function memoryOffline(): OfflineStore & { readonly writes: ReadonlyMap<s
         return { ...row, write_time: write.writeTime, api_invocation_time: write.apiInvocationTime, is_deleted: write.isDeleted } as OfflineStoredRow;
       });
     },
+    async removeFiles(group, select) {
+      const files = named.get(group.name);
+      let removed = 0;
+      for (const name of [...(files?.keys() ?? [])]) {
+        if (!select(name)) continue;
+        files?.delete(name);
+        removed++;
+      }
+      return removed;
+    },
     async close() {
       writes.clear();
       named.clear();

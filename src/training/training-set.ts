@@ -11,7 +11,7 @@ import { booleanSchema, checkOptions, durationSchema, expected, lazySchema } fro
 import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
-import { buildTrainingPlan, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
+import { buildTrainingPlan, missingSpineColumn, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
 import { type OutputColumn, spineColumnKind, writeTrainingCsv, writeTrainingParquet } from './output.js';
 import { referenceJoin } from '../sql/reference.js';
 import { offlineRowCodec } from '../group-codecs.js';
@@ -75,6 +75,11 @@ export interface TrainingSet<Row> {
 
 /** Spine rows of a CSV text: a header, then rows; empty cells are null. `source` names it in errors. */
 export function spineFromCsv(text: string, source = 'the CSV spine'): SpineRow[] {
+  return csvSpine(text, source).rows;
+}
+
+/** A CSV spine's columns (its header) and rows. */
+function csvSpine(text: string, source: string): { columns: string[]; rows: SpineRow[] } {
   const rows = new CsvRows();
   const out: SpineRow[] = [];
   let header: string[] | undefined;
@@ -89,7 +94,7 @@ export function spineFromCsv(text: string, source = 'the CSV spine'): SpineRow[]
     }
     out.push(Object.fromEntries(header.map((name, i) => [name, row.cells[i] ?? null])));
   }
-  return out;
+  return { columns: header ?? [], rows: out };
 }
 
 /** A spine file's bytes, or a DataError that names the file. */
@@ -102,13 +107,17 @@ async function spineFile(path: string): Promise<Buffer> {
 }
 
 /**
- * A spine's rows, and the output kind of its columns where the file says (every CSV column is text;
- * a Parquet column is typed by its schema); other columns are typed by their values.
+ * A spine's rows; from a file, its columns (so a file without rows still has them) and their output
+ * kinds (every CSV column is text; a Parquet column is typed by its schema). The columns of rows
+ * passed in are their first row's, typed by their values.
  */
 interface LoadedSpine {
   readonly rows: SpineRow[];
-  readonly kinds?: ReadonlyMap<string, ValueKind>;
+  readonly kinds?: ReadonlyMap<string, ValueKind | undefined>;
 }
+
+/** The spine's columns: the file's, else its first row's (none without rows). */
+const spineColumns = (spine: LoadedSpine): string[] => (spine.kinds ? [...spine.kinds.keys()] : Object.keys(spine.rows[0] ?? {}));
 
 async function loadSpine(spine: TrainingSetOptions['spine']): Promise<LoadedSpine> {
   if (Array.isArray(spine)) return { rows: spine as SpineRow[] };
@@ -116,8 +125,8 @@ async function loadSpine(spine: TrainingSetOptions['spine']): Promise<LoadedSpin
   if ('csv' in spine) {
     const bytes = await spineFile(spine.csv);
     if (!isUtf8(bytes)) throw new DataError('INVALID_SPINE', `the spine file ${spine.csv} is not UTF-8 text: is it a CSV file?`);
-    const rows = spineFromCsv(bytes.toString('utf8'), `the spine file ${spine.csv}`);
-    return { rows, kinds: new Map(Object.keys(rows[0] ?? {}).map((name) => [name, 'string'])) };
+    const { columns, rows } = csvSpine(bytes.toString('utf8'), `the spine file ${spine.csv}`);
+    return { rows, kinds: new Map(columns.map((name) => [name, 'string'])) };
   }
   if ('parquet' in spine) {
     const bytes = await spineFile(spine.parquet);
@@ -147,7 +156,7 @@ function pick(plan: TrainingPlan, chosen: (OfflineStoredRow | null)[][]): Joined
 function outputColumns(plan: TrainingPlan, features: readonly AnyFeatureSelection[], spine: LoadedSpine, list: FeatureListPlan): OutputColumn[] {
   const groups = new Map<string, AnyFeatureGroup>(features.map((s) => [s.group.name, s.group]));
   const columns = new Map<string, OutputColumn>();
-  for (const name of Object.keys(spine.rows[0] ?? {})) {
+  for (const name of spineColumns(spine)) {
     const kind = name === plan.timestamp ? 'date' : (spine.kinds?.get(name) ?? spineColumnKind(spine.rows, name));
     columns.set(name, { name, kind, list: false });
   }
@@ -262,17 +271,14 @@ const trainingSetOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
   output: z.optional(z.union([z.strictObject({ parquet: z.string() }), z.strictObject({ csv: z.string() })], { error: expected('{ parquet: path } or { csv: path }') })),
 }));
 
-/** The columns a plan reads off each spine row are there: a missing one is named, with the columns that are. */
-function checkSpineColumns(spine: readonly SpineRow[], plan: TrainingPlan): void {
-  const first = spine[0];
-  if (first === undefined) return;
-  const found = Object.keys(first);
-  const missing = (column: string, role: string) =>
-    new DataError('INVALID_SPINE', `the spine has no column "${column}" (${role}); its columns: ${found.join(', ') || '(none)'}`, { row: 0, column });
-  if (!(plan.timestamp in first)) throw missing(plan.timestamp, "the timestamp option: each row's time");
-  for (const step of plan.joins) {
-    if (!(step.key in first)) throw missing(step.key, `the record identifier of "${step.group}": entityKey, or the selection's key`);
-  }
+/**
+ * The columns a plan reads off each spine row are there: a missing one is named, with the columns that
+ * are. Rows passed in without a file have no columns to check when there are none.
+ */
+function checkSpineColumns(spine: LoadedSpine, plan: TrainingPlan): void {
+  if (!spine.kinds && spine.rows.length === 0) return;
+  const missing = missingSpineColumn(plan, spineColumns(spine));
+  if (missing) throw missing;
 }
 
 /** The training set over an offline store (what `trainingSet` runs once it has the store's backends). */
@@ -296,7 +302,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   }
   const loaded = await loadSpine(options.spine);
   const spine = loaded.rows;
-  checkSpineColumns(spine, plan);
+  checkSpineColumns(loaded, plan);
   const keys: SpineKeys = {
     times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp)),
     keys: plan.joins.map((step) => spine.map((row) => spineKey(row[step.key]))),
@@ -315,7 +321,9 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   // Decode each step's values to the group's types, under the output names.
   const groupsByName = new Map<string, AnyFeatureGroup>(features.map((s) => [s.group.name, s.group]));
   const matched = plan.joins.map(() => 0);
+  // Every feature column is counted, a spine without rows included (0 nulls), as in the engine.
   const nullCounts: Record<string, number> = {};
+  for (const step of plan.joins) for (const feature of step.features) nullCounts[`${step.prefix}${feature}`] = 0;
   const rows = spine.map((spineRow, r) => {
     const row: Record<string, unknown> = { ...spineRow };
     plan.joins.forEach((step, i) => {
@@ -327,8 +335,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
         const column = `${step.prefix}${feature}`;
         const value = decoded?.[feature] ?? null;
         row[column] = value;
-        if (value === null) nullCounts[column] = (nullCounts[column] ?? 0) + 1;
-        else nullCounts[column] ??= 0;
+        if (value === null) nullCounts[column] = (nullCounts[column] as number) + 1;
       }
     });
     list.completeRow(row, r, 'training-set');

@@ -96,7 +96,7 @@ const TYPE_WORDS: Readonly<Record<string, string>> = { object: 'an object', arra
  * whatever locale the user chose.
  */
 const plainWords = (issue: zc.$ZodRawIssue): string | undefined => {
-  const words = issue.code === 'invalid_type' ? TYPE_WORDS[issue.expected] : issue.code === 'invalid_value' ? `one of ${issue.values.map(describeValue).join(', ')}` : undefined;
+  const words = issue.code === 'invalid_type' ? (TYPE_WORDS[issue.expected] ?? (issue.expected === 'nonoptional' ? 'a value' : undefined)) : issue.code === 'invalid_value' ? `one of ${issue.values.map(describeValue).join(', ')}` : undefined;
   return words && expected(words)(issue);
 };
 
@@ -109,7 +109,8 @@ export function checkOptions<S extends zc.$ZodType>(given: S | (() => S), value:
   const result = z.safeParse(schema, value, { error: plainWords });
   if (result.success) return result.data;
   const issues = result.error.issues as readonly SkewlessIssue[];
-  const first = result.error.issues[0] as zc.$ZodIssue;
+  // A misspelt key comes first: it explains the option then found missing.
+  const first = (result.error.issues.find((issue) => issue.code === 'unrecognized_keys') ?? result.error.issues[0]) as zc.$ZodIssue;
   let message: string;
   if (first.code === 'unrecognized_keys') {
     const known = Object.keys((schemaAt(schema, first.path)?._zod.def as unknown as { shape?: object } | undefined)?.shape ?? {});

@@ -5,7 +5,7 @@ import { CsvRows } from '../../csv/reader.js';
 import type { SourcePosition } from '../../errors.js';
 import { checkOptions, expected, lazySchema } from '../../util/options.js';
 import { csvRowReader } from '../tabular.js';
-import { type BackfillItem, type BackfillSource, hash, localFile } from './source.js';
+import { type BackfillItem, type BackfillSource, fileRevision, hash, localFile } from './source.js';
 
 const CSV_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   delimiter: z.optional(z.string({ error: expected('one character') }).check(z.length(1, { error: expected('one character') }))),
@@ -39,6 +39,7 @@ export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSou
     splittable: false,
     spec: { kind: 'csv', path: file, ...(options.delimiter ? { delimiter: options.delimiter } : {}), ...(options.header ? { header: [...options.header] } : {}) },
     size: async () => (await stat(file)).size,
+    revision: () => fileRevision(file),
     async *read(group) {
       const rows = new CsvRows(options.delimiter ?? ',');
       let header = options.header;

@@ -2,7 +2,7 @@ import { isAscii, isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { SourcePosition } from '../../errors.js';
-import { BLOCK_ROWS, type BackfillItem, type BackfillSource, evenRanges, localFile, type ShardRange } from './source.js';
+import { BLOCK_ROWS, type BackfillItem, type BackfillSource, evenRanges, fileRevision, localFile, type ShardRange } from './source.js';
 
 /**
  * A file as blocks of whole lines, from `start` to `end`: each block's bytes end at a newline (the
@@ -22,7 +22,8 @@ async function* lineBlocks(path: string, range: ShardRange | undefined): AsyncGe
     const base = carry ? carryOffset : offset;
     offset += chunk.length;
     carry = undefined;
-    let from = 0;
+    // A UTF-8 byte-order mark at the file's start is not part of the first line.
+    let from = base === 0 && data[0] === 0xef && data[1] === 0xbb && data[2] === 0xbf ? 3 : 0;
     if (skipping) {
       const newline = data.indexOf(10);
       if (newline < 0) continue;
@@ -76,6 +77,7 @@ export function ndjsonFile(path: string): BackfillSource {
     splittable: true,
     spec: { kind: 'ndjson', path: file },
     size: async () => (await stat(file)).size,
+    revision: () => fileRevision(file),
     split: (count) => byteRanges(file, count),
     async *read(_group, range) {
       let index = 0;

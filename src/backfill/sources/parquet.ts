@@ -1,8 +1,8 @@
 import { open, stat } from 'node:fs/promises';
-import type { SourcePosition } from '../../errors.js';
+import { DataError, type SourcePosition } from '../../errors.js';
 import { loadParquetReader as loadParquet } from '../../parquet/reader.js';
 import { parquetRowReader } from '../tabular.js';
-import { type BackfillItem, type BackfillSource, localFile, type ShardRange, type SourceSpec } from './source.js';
+import { type BackfillItem, type BackfillSource, fileRevision, localFile, type ShardRange, type SourceSpec } from './source.js';
 
 /** Random access to bytes: what the Parquet reader needs (a local file, an S3 object). */
 export interface ByteSource {
@@ -30,8 +30,18 @@ export async function fileBytes(path: string): Promise<ByteSource> {
 
 type ParquetMetadata = Awaited<ReturnType<ParquetReader['parquetMetadataAsync']>>;
 
-async function readMetadata(bytes: ByteSource): Promise<ParquetMetadata> {
-  return (await loadParquet()).parquetMetadataAsync(bytes);
+/** Runs a read of `what` from the source, naming the source when the bytes are not Parquet it can read. */
+async function reading<T>(source: string, what: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (cause) {
+    throw new DataError('INVALID_SOURCE', `${source}: cannot read ${what}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+async function readMetadata(bytes: ByteSource, source: string): Promise<ParquetMetadata> {
+  const reader = await loadParquet();
+  return reading(source, 'a Parquet footer (is it a Parquet file?)', () => reader.parquetMetadataAsync(bytes));
 }
 
 /** The row groups of a Parquet file as row ranges: the units a Parquet source splits into. */
@@ -57,6 +67,7 @@ function rowGroupRanges(metadata: ParquetMetadata): ShardRange[] {
  * ```
  */
 export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, spec?: SourceSpec, file?: string): BackfillSource {
+  const name = file ?? id;
   const withBytes = async <T>(use: (bytes: ByteSource) => Promise<T>): Promise<T> => {
     const bytes = await openBytes();
     try {
@@ -70,11 +81,11 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
     unit: 'rows',
     splittable: true,
     ...(spec ? { spec } : {}),
-    size: () => withBytes(async (bytes) => rowGroupRanges(await readMetadata(bytes)).reduce((n, r) => n + (r.end - r.start), 0)),
+    size: () => withBytes(async (bytes) => rowGroupRanges(await readMetadata(bytes, name)).reduce((n, r) => n + (r.end - r.start), 0)),
     // Shards follow row groups: a row group is never read by two shards.
     split: (count) =>
       withBytes(async (bytes) => {
-        const groups = rowGroupRanges(await readMetadata(bytes));
+        const groups = rowGroupRanges(await readMetadata(bytes, name));
         const total = groups.at(-1)?.end ?? 0;
         const target = Math.max(1, Math.ceil(total / Math.max(1, count)));
         const out: ShardRange[] = [];
@@ -91,11 +102,11 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
       const bytes = await openBytes();
       try {
         // The footer is read once: on S3 every read is a ranged GET.
-        const metadata = await readMetadata(bytes);
+        const metadata = await readMetadata(bytes, name);
         const groups = rowGroupRanges(metadata);
         for (const g of groups) {
           if (range && (g.start < range.start || g.start >= range.end)) continue;
-          const rows = (await parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end })) as Record<string, unknown>[];
+          const rows = (await reading(name, `its Parquet rows ${g.start} to ${g.end - 1}`, () => parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end }))) as Record<string, unknown>[];
           const items = rows.map((row, i): BackfillItem => {
             const index = g.start + i;
             const position: SourcePosition = file ? { source: 'backfill', index, file } : { source: 'backfill', index };
@@ -125,5 +136,5 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
  */
 export function parquetFile(path: string): BackfillSource {
   const file = localFile(path, 'parquetFile');
-  return parquetSource(`parquet:${file}`, () => fileBytes(file), { kind: 'parquet', path: file }, file);
+  return { ...parquetSource(`parquet:${file}`, () => fileBytes(file), { kind: 'parquet', path: file }, file), revision: () => fileRevision(file) };
 }

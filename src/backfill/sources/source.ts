@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigurationError, type SourcePosition } from '../../errors.js';
 import type { AnyFeatureGroup } from '../../schema/types.js';
@@ -11,6 +12,12 @@ export function localFile(path: unknown, what: string): string {
   const file = resolve(path);
   if (!existsSync(file)) throw new ConfigurationError('INVALID_CONFIG', `${what}: no file at ${file}`);
   return file;
+}
+
+/** A local file's revision: its size and modification time. */
+export async function fileRevision(file: string): Promise<string> {
+  const { size, mtimeMs } = await stat(file);
+  return `${size}:${mtimeMs}`;
 }
 
 /** One input row: the raw event, or why the row could not be read (malformed), and where it is. */
@@ -61,6 +68,11 @@ export interface BackfillSource {
   readonly spec?: SourceSpec;
   /** The size in `unit`s, when known: progress and splitting use it. */
   size(): Promise<number | undefined>;
+  /**
+   * What the content is now, when the source can tell (a local file: its size and modification
+   * time): a checkpoint taken of another revision is not resumed.
+   */
+  revision?(): Promise<string | undefined>;
   /** Split points: ranges that cover the source; `planBackfill` asks for about `count`. */
   split?(count: number): Promise<ShardRange[]>;
   /**
