@@ -156,6 +156,29 @@ describe('backfill from NDJSON', () => {
     }
   });
 
+  it("removes only its own source's earlier files: another file's, another array's and another group's stay", async () => {
+    const store = localStore(fresh());
+    const copy = defineFeatureGroup({ name: 'card-activity-copy', ...cardActivityFields });
+    const file = join(root, 'own.ndjson');
+    writeFileSync(file, Array.from({ length: 100 }, (_, i) => JSON.stringify(event(i))).join('\n'));
+    const other = join(root, 'other.ndjson');
+    writeFileSync(other, Array.from({ length: 100 }, (_, i) => JSON.stringify(event(1000 + i))).join('\n'));
+    const array = (from: number) => Array.from({ length: 100 }, (_, i) => event(from + i));
+    await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 10 });
+    await backfill(store, cardActivity, { from: ndjsonFile(other), chunkSize: 10 });
+    await backfill(store, cardActivity, { from: array(2000), chunkSize: 10 });
+    await backfill(store, cardActivity, { from: array(3000), chunkSize: 10 });
+    await backfill(store, copy, { from: ndjsonFile(file), chunkSize: 10 });
+    await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 30 });
+    await backfill(store, cardActivity, { from: array(3000), chunkSize: 30 });
+    const rows = await offlineRows(store);
+    expect(rows).toHaveLength(400);
+    expect(new Set(rows).size).toBe(400);
+    const { offline } = await store.backends();
+    expect(await offline?.scan(copy)).toHaveLength(100);
+    await store.close();
+  });
+
   it('starts over, without duplicates, when the source file changed since its checkpoint (a row appended, a row fixed)', async () => {
     const dir = fresh();
     const file = join(root, 'changed.ndjson');
@@ -758,7 +781,7 @@ describe('aggregation backfills: replay order, refusals and the state handed to 
       yield* events;
     }
     await expect(backfill(store, velocity, { from: once() })).rejects.toThrow(
-      `group "card-velocity" has aggregations: its backfill reads the source twice (replay, then write), and records can be read once; pass an array or a file`,
+      `group "card-velocity" has aggregations: its backfill reads the source twice (replay, then write), and this source (an iterable) can be read only once; pass an array or a file`,
     );
     await expect(backfill(store, velocity, { from: once() })).rejects.toMatchObject({ name: 'ConfigurationError', code: 'INVALID_CONFIG' });
   });

@@ -35,7 +35,10 @@ describe('a bad option value', () => {
     [[...audit, '--sample', 'abc'], '--sample takes a whole number, 1 or more, got "abc"'],
     [[...audit, '--sample', '0'], '--sample takes a whole number, 1 or more, got "0"'],
     [[...audit, '--seed', 'x'], '--seed takes a whole number, got "x"'],
-    [[...audit, '--at', 'yesterday'], '--at takes a time in ISO-8601, such as 2024-05-01T12:00:00Z, got "yesterday"'],
+    [[...audit, '--at', 'yesterday'], '--at takes a time in ISO-8601 with its zone, such as 2024-05-01T12:00:00Z, got "yesterday"'],
+    // Without a zone it would be the machine's local time; a day that does not exist is not the next month's.
+    [[...audit, '--at', '2024-05-01T12:00'], '--at takes a time in ISO-8601 with its zone, such as 2024-05-01T12:00:00Z, got "2024-05-01T12:00"'],
+    [[...audit, '--at', '2024-02-30T00:00:00Z'], '--at takes a time in ISO-8601 with its zone, such as 2024-05-01T12:00:00Z, got "2024-02-30T00:00:00Z"'],
     [[...audit, '--tolerance', 'x'], '--tolerance takes a number, 0 or more, got "x"'],
     [['lineage', 'defs.js', 'card-activity', '--sample', '-5'], '--sample takes a whole number, 1 or more, got "-5"'],
     [['plan', 'defs.js', '--format', 'yaml'], '--format takes input or cloudformation, got "yaml"'],

@@ -7,7 +7,8 @@ import { COMMANDS } from '../src/cli/help.js';
 import { DEMO_MARKER, prepareDemoFolder } from '../src/cli/demo-folder.js';
 import { runDemo } from '../src/cli/demo.js';
 import { createFeatureStore } from '../src/index.js';
-import { localStores } from '../src/local/index.js';
+import { localOffline, localStores } from '../src/local/index.js';
+import { cardActivity as demoCardActivity } from '../src/cli/demo-groups.js';
 
 // The CLI as it runs: its source bundled (dependencies left to node_modules, so the bundle lives in the
 // repository where they resolve) and started as a process.
@@ -145,15 +146,29 @@ describe("the demo's folder", () => {
     const path = folder('earlier', { 'history.ndjson': '{}\n', 'store/online.duckdb': '' });
     prepareDemoFolder(path, own);
     expect(readdirSync(path)).toEqual([DEMO_MARKER]);
+    // Entries with the demo's names but not its store: a user's, refused.
+    const yours = folder('yours', { 'store/cards.csv': 'x\n' });
+    expect(() => prepareDemoFolder(yours, own)).toThrow(expect.objectContaining({ message: expect.stringContaining(`${yours} holds files the demo did not make (store)`) }));
+    expect(readdirSync(join(yours, 'store'))).toEqual(['cards.csv']);
   });
 
   it('takes the run of a demo again, replacing its files, and keeps what the user put there', async () => {
     const path = join(dir, 'demo-folders', 'rerun');
     const small = { dir: path, cards: 20, historyEvents: 300, quietEvents: 50, spikeEvents: 150, labels: 50 };
+    const offlineRows = async () => {
+      const offline = await localOffline({ dir: join(path, 'store', 'offline') });
+      const rows = (await offline.scan(demoCardActivity)).length;
+      await offline.close();
+      return rows;
+    };
     await runDemo(() => {}, small);
+    const first = await offlineRows();
     writeFileSync(join(path, 'notes.txt'), 'mine\n');
     const again = await runDemo(() => {}, small);
     expect(again.backfilled.records).toBe(300);
+    // Replaced, not added to: the offline store holds what one run writes.
+    expect(first).toBeGreaterThan(0);
+    expect(await offlineRows()).toBe(first);
     expect(readdirSync(path).sort()).toEqual(expect.arrayContaining([DEMO_MARKER, 'history.ndjson', 'notes.txt', 'store', 'train.parquet']));
     expect(readdirSync(path).filter((entry) => ![DEMO_MARKER, 'history.ndjson', 'dead-letter.ndjson', 'notes.txt', 'store', 'train.parquet'].includes(entry))).toEqual([]);
   }, 60_000);

@@ -13,7 +13,10 @@ import { snappyCompress } from '../src/parquet/snappy.js';
 import type { FeatureValue, SageMakerRecord } from '../src/schema/codec.js';
 import type { GroupSchema } from '../src/schema/sagemaker-record.js';
 import type { FeatureDefinition } from '../src/schema/feature-spec.js';
-import type { OfflineWrite } from '../src/store/types.js';
+import type { OfflineStore, OfflineWrite } from '../src/store/types.js';
+import { localOffline, parquetDirOffline } from '../src/local/index.js';
+import { memoryOffline } from '../src/testing/index.js';
+import { expectRemovesNamedFiles } from './contracts/offline-store.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skewless-parquet-'));
 let duckdb: DuckDBInstance;
@@ -215,3 +218,17 @@ function bounds(type: FeatureDefinition['FeatureType'], values: unknown[]): [unk
   }
   return [min, max];
 }
+
+describe('OfflineStore.removeFiles on the stores of this package that write named files', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'skewless-remove-files-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  it.each([
+    ['the embedded store (DuckDB)', () => localOffline({ dir: join(dir, 'duckdb') })],
+    ['parquetDirOffline', async () => parquetDirOffline({ dir: join(dir, 'parquet-dir') })],
+    ['memoryOffline', async () => memoryOffline()],
+  ] as const)('%s', async (_, open) => {
+    const offline: OfflineStore = await open();
+    await expectRemovesNamedFiles(offline);
+    await offline.close();
+  });
+});

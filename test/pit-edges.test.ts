@@ -4,8 +4,11 @@ import { join } from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createFeatureStore, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
-import { localOffline, localOnline } from '../src/local/index.js';
+import { audit, backfill, createFeatureStore, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
+import { kinesisHandler } from '../src/lambda/index.js';
+import { kinesisEvent, memoryOffline, memoryOnline } from '../src/testing/index.js';
+import { cardActivity } from './fixtures/groups.js';
+import { localOffline, localOnline, localStores } from '../src/local/index.js';
 import type { OfflineWrite } from '../src/store/types.js';
 import { type AthenaLake, athenaLake } from './fixtures/athena-lake.js';
 
@@ -428,5 +431,45 @@ describe.each(engines)('point-in-time join and the group TTL: $name', (engine) =
   it('never expires rows of a group without a TTL', async () => {
     const history: Row[] = [{ id: 'forever', et: ET - 400 * 24 * HOUR, ...known, v: 1 }];
     expect(await engine.run(history, { spine: [{ card: 'forever', at: new Date(ET + MINUTE) }] })).toEqual([1]);
+  });
+});
+
+describe('records of one identifier with one event time, written together', () => {
+  // The online store keeps the first written; the offline rule must take the same one, on every path
+  // that writes both (README: "of records with equal event times the first written").
+  const first = { card_id: 'd', amount_cents: 1300, country: 'FR', ts: '2024-05-01T12:00:00Z' };
+  const second = { ...first, amount_cents: 1250 };
+  const spine = [{ card_id: 'd', at: new Date('2024-05-02T00:00:00Z') }];
+  const amounts = async (store: FeatureStore) => {
+    const online = (await store.get(cardActivity, 'd'))?.amount;
+    const training = [];
+    for (const engine of ['auto', 'reference'] as const) {
+      const { rows } = await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [cardActivity.select('amount')], engine });
+      training.push(rows[0]?.['card-activity__amount']);
+    }
+    const { consistencyRate } = await audit(store, cardActivity, { availabilityDelay: '0s', at: new Date(Date.now() + 1000) });
+    return { online, training, consistencyRate };
+  };
+  const expected = { online: 13, training: [13, 13], consistencyRate: 1 };
+
+  it('store.ingest', async () => {
+    const store = createFeatureStore(localStores({ dir: mkdtempSync(join(tmpdir(), 'skewless-equal-')) }));
+    await store.ingest(cardActivity, [first, second]);
+    expect(await amounts(store)).toEqual(expected);
+    await store.close();
+  });
+
+  it('backfill to both', async () => {
+    const store = createFeatureStore(localStores({ dir: mkdtempSync(join(tmpdir(), 'skewless-equal-')) }));
+    await backfill(store, cardActivity, { from: [first, second], to: 'both' });
+    expect(await amounts(store)).toEqual(expected);
+    await store.close();
+  });
+
+  it('kinesisHandler on the in-memory stores', async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: memoryOffline(), deadLetter: () => {} });
+    await kinesisHandler(cardActivity, { store, log: false })(kinesisEvent([first, second]), {} as never);
+    expect(await amounts(store)).toEqual(expected);
+    await store.close();
   });
 });

@@ -48,7 +48,7 @@ describe('csvRowReader', () => {
     // Decimal notation, padded or signed, is a number; JavaScript's other spellings are not CSV's.
     expect(read(cells({ amount: ' 2 ', count: '+4', maybe: '-0.5' }))).toStrictEqual({ amount: 2, count: 4, maybe: -0.5 });
     expect(read(cells({ amount: '.5', count: '5.', maybe: '-2E-2' }))).toStrictEqual({ amount: 0.5, count: 5, maybe: -0.02 });
-    for (const cell of ['0x10', '0b11', '0o17', 'Infinity', '-Infinity', '1_000', '1e', '--1', '1.2.3']) expect(read(cells({ count: cell })), cell).toStrictEqual({ count: cell });
+    for (const cell of ['0x10', '0b11', '0o17', 'Infinity', '-Infinity', '1e400', '1_000', '1e', '--1', '1.2.3']) expect(read(cells({ count: cell })), cell).toStrictEqual({ count: cell });
   });
 
   it('leaves an absent cell (empty unquoted, or past the end of a short row) out of the event', () => {

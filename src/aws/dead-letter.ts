@@ -4,7 +4,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { BackendError, ConfigurationError } from '../errors.js';
 import { partitionOf } from '../offline/layout.js';
 import { deadLetterJson } from '../store/dead-letter.js';
-import { type DeadLetterEntry, type DeadLetterSink, deadLetterSink } from '../store/feature-store.js';
+import { type DeadLetterEntry, type DeadLetterSink, deadLetterSinkSchema } from '../store/feature-store.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import { loadS3, loadSqs } from './sdk.js';
@@ -23,7 +23,7 @@ const SQS_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   ),
   client: z.optional(awsClient()),
   maxMessageBytes: z.optional(positiveInteger()),
-  oversized: z.optional(deadLetterSink()),
+  oversized: z.optional(deadLetterSinkSchema()),
   retry: z.optional(retryOptions()),
 }));
 

@@ -1,6 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { decodeOfflineParquet, encodeOfflineParquet } from '../offline/parquet.js';
-import { offlineDataPath, offlineFileName, writesByPartition } from '../offline/layout.js';
+import { dataFileName, offlineDataPath, offlineFileName, writesByPartition } from '../offline/layout.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
 import { mapConcurrent } from '../util/concurrency.js';
@@ -84,7 +84,10 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
     async removeFiles(group: GroupSchema, select: (fileName: string) => boolean): Promise<number> {
       const [m, c] = await Promise.all([loadS3(), client()]);
       try {
-        const keys = (await dataKeys(group)).filter((key) => select((key.split('/').pop() as string).slice(0, -'.parquet'.length)));
+        const keys = (await dataKeys(group)).filter((key) => {
+          const name = dataFileName(key);
+          return name !== undefined && select(name);
+        });
         await mapConcurrent(keys, concurrency, (key) => countAttempts(() => c.send(new m.DeleteObjectCommand({ Bucket: options.bucket, Key: key })), retry));
         return keys.length;
       } catch (error) {

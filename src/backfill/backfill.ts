@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
 import { BackendError, ConfigurationError } from '../errors.js';
@@ -107,9 +108,12 @@ export function backfillKey(group: Pick<AnyFeatureGroup, 'name'>, source: Pick<B
 /**
  * Removes, before a run from the start, the offline files an earlier run of this input wrote under
  * other names (another chunk size, a source that changed since): a run of the whole source removes
- * every file of the source's backfills, shards' included; a run of a range only its own.
+ * every file of the source's backfills, shards' included. A run of a range removes its own only when
+ * its checkpoint shows an earlier run (the plan's runner removes other plans' files): on S3 a removal
+ * lists the group's files, which each of many shards should not do for nothing.
  */
-async function removeEarlierOutput(group: AnyFeatureGroup, key: string, offline: OfflineStore | undefined): Promise<void> {
+async function removeEarlierOutput(group: AnyFeatureGroup, key: string, options: BackfillOptions, offline: OfflineStore | undefined): Promise<void> {
+  if (options.range !== undefined && (options.checkpoint === undefined || !existsSync(options.checkpoint))) return;
   await offline?.removeFiles?.(group, (name) => name.startsWith(`backfill-${key}-`));
 }
 
@@ -188,7 +192,7 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
   const replay = await replayFor(group, options, source);
   const revision = await source.revision?.();
   const resume = resumableCheckpoint(options.checkpoint, { key, chunkSize, fingerprint: group.fingerprint, revision });
-  if (!resume && to !== 'online') await removeEarlierOutput(group, key, backends.offline);
+  if (!resume && to !== 'online') await removeEarlierOutput(group, key, options, backends.offline);
   const rejects = await RejectsFile.open(options.rejects ?? join(backends.dir, 'backfill', group.name, `${key}.rejects.ndjson`), resume);
 
   const size = await source.size().catch(() => undefined);
@@ -297,7 +301,7 @@ async function replayFor(group: AnyFeatureGroup, options: BackfillOptions, sourc
   if (source.replayable === false) {
     throw new ConfigurationError(
       'INVALID_CONFIG',
-      `group "${group.name}" has aggregations: its backfill reads the source twice (replay, then write), and ${source.id} can be read once; pass an array or a file`,
+      `group "${group.name}" has aggregations: its backfill reads the source twice (replay, then write), and this source (an iterable) can be read only once; pass an array or a file`,
     );
   }
   return replayAggregations(group, source, options.order);

@@ -3,6 +3,7 @@ import { pipelineOf } from '../feature-group.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
+import { offlineWritesAt } from '../store/offline-writes.js';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
 import type { Rejected } from './checkpoint.js';
 import type { ReplayResult } from './replay.js';
@@ -109,12 +110,7 @@ export async function writeChunk(target: ChunkTarget, chunk: number, records: re
   const counts: OnlineCounts = { applied: 0, stale: 0, accepted: 0, failed: 0 };
   if (records.length === 0) return counts;
   if (target.offline) {
-    const at = new Date(target.now());
-    await target.offline.append(
-      group,
-      records.map((record) => ({ record, writeTime: at, apiInvocationTime: at, isDeleted: false })),
-      { fileName: `backfill-${target.key}-${String(chunk).padStart(6, '0')}` },
-    );
+    await target.offline.append(group, offlineWritesAt(group, records, new Date(target.now())), { fileName: `backfill-${target.key}-${String(chunk).padStart(6, '0')}` });
   }
   if (target.online) {
     const outcomes = await target.online.put(group, latestPerIdentifier(group, records), group.ttl ? { ttl: group.ttl } : {});

@@ -48,8 +48,8 @@ const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/;
 function typed(kind: CellKind, cell: string): unknown {
   switch (kind) {
     case 'number':
-      // Decimal notation only: JavaScript's Number() would also read 0x10, 0b11 and 0o17.
-      return DECIMAL.test(cell) ? Number(cell) : cell;
+      // Decimal notation only, and finite: JavaScript's Number() would also read 0x10, 0b11, 0o17 and 1e400 (Infinity).
+      return DECIMAL.test(cell) && Number.isFinite(Number(cell)) ? Number(cell) : cell;
     case 'bigint':
       return /^-?\d+$/.test(cell) ? BigInt(cell) : cell;
     case 'boolean':

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { closestName } from '../util/options.js';
+import { parseIsoInstant } from '../schema/time.js';
 import { type Command, COMMANDS } from './help.js';
 
 // The command line read as the help describes it: a misspelt command or option, an option without
@@ -141,9 +142,10 @@ export function decimal(text: string, option: string, min: number, command: Comm
 
 /** A time in ISO-8601: a date, and a time of day if wanted. */
 export function isoTime(text: string, option: string, command: Command): Date {
-  const time = new Date(text);
-  if (/^\d{4}-\d{2}-\d{2}/.test(text.trim()) && !Number.isNaN(time.getTime())) return time;
-  throw new UsageError(`${option} takes a time in ISO-8601, such as 2024-05-01T12:00:00Z, got ${JSON.stringify(text)}`, command);
+  // With its zone, read as the pipeline reads event times: never in the machine's local time.
+  const ms = parseIsoInstant(text.trim());
+  if (ms !== undefined) return new Date(ms);
+  throw new UsageError(`${option} takes a time in ISO-8601 with its zone, such as 2024-05-01T12:00:00Z, got ${JSON.stringify(text)}`, command);
 }
 
 /** A TCP port, 0 (any free one) to 65535. */

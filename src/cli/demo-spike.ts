@@ -74,7 +74,7 @@ function percentile(sorted: readonly number[], p: number): number {
  */
 export async function runSpikeDemo(print: (line: string) => void, options: SpikeDemoOptions = {}): Promise<SpikeDemoSummary> {
   const dir = resolve(options.dir ?? join(DEFAULT_DIR, 'demo-spike'));
-  // The spike writes only its stores.
+  // Its stores are all the spike writes, so they are all a rerun may replace.
   prepareDemoFolder(dir, ['store']);
   const rate = options.rate ?? 2_000;
   const [calmSeconds, spikeSeconds, afterSeconds] = options.seconds ?? [5, 15, 10];

@@ -54,7 +54,7 @@ export interface DemoSummary {
   readonly dir: string;
   readonly streamed: { readonly records: number; readonly invocations: number; readonly redelivered: number; readonly poison: number; readonly recordsPerSecond: number };
   readonly backfilled: { readonly records: number; readonly written: number; readonly poison: number; readonly recordsPerSecond: number; readonly rejectsFile: string | undefined };
-  readonly trainingSet: { readonly rows: number; readonly file: string; readonly matchRate: number; readonly fraudRate: number };
+  readonly trainingSet: { readonly rows: number; readonly file: string; readonly matchRate: number | undefined; readonly fraudRate: number };
   readonly audit: { readonly sampled: number; readonly consistencyRate: number | undefined };
   readonly durationMs: number;
 }
@@ -250,9 +250,9 @@ export async function runDemo(print: (line: string) => void, options: DemoOption
       features: [cardActivity.select('amount', 'is_foreign', 'mcc', 'txn_count_1h', 'amount_sum_24h', 'amount_max_24h', 'merchants_24h').with({ prefix: '' })],
       output: { parquet: trainFile },
     });
-    const matchRate = summary.matchRate[cardActivity.name] ?? 0;
+    const matchRate = summary.matchRate[cardActivity.name];
     const fraudRate = labels.filter((l) => l.is_fraud).length / Math.max(1, labels.length);
-    print(`   ${summary.rows.toLocaleString('en-US')} rows -> ${trainFile}; ${(matchRate * 100).toFixed(1)}% of labels found features; ${(fraudRate * 100).toFixed(1)}% fraud`);
+    print(`   ${summary.rows.toLocaleString('en-US')} rows -> ${trainFile}; ${matchRate === undefined ? 'no labels' : `${(matchRate * 100).toFixed(1)}% of labels found features`}; ${(fraudRate * 100).toFixed(1)}% fraud`);
 
     // 4. The audit: is online what offline says it should be?
     print('');

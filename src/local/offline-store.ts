@@ -10,7 +10,7 @@ import type { FileTrainingRequest, FileTrainingResult, JoinedValues, SpineKeys, 
 import type { TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
 import { offlineFileName, partitionOf } from '../offline/layout.js';
-import { removeDataFiles } from '../offline/file-store.js';
+import { removeDataFiles } from '../offline/data-files.js';
 import { Database } from './duckdb.js';
 import { trainingSetToFile } from './training-file.js';
 import { FeatureValidationError } from '../errors.js';
@@ -168,7 +168,8 @@ export class LocalOfflineStore implements LocalOffline {
   }
 
   async removeFiles(group: GroupSchema, select: (fileName: string) => boolean): Promise<number> {
-    return removeDataFiles(this.dataDirOf(group.name), select);
+    // Not while a query has listed the files it is about to read.
+    return this.db.exclusive(async () => removeDataFiles(this.dataDirOf(group.name), select));
   }
 
   async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
 import { localAggregationState } from './aggregation-state.js';
@@ -51,4 +53,15 @@ export function localStores(options: LocalStoresOptions = {}): LocalStores {
     aggregationState: opening(localAggregationState(memory ? { memory } : { dir })),
     dir,
   };
+}
+
+/** What `localStores` keeps under its directory: any of them makes the directory a store. */
+const STORE_ENTRIES = ['online.duckdb', 'offline', 'aggregation-state.duckdb'];
+
+/**
+ * Whether `dir` holds a store `localStores` wrote (its online, offline or state files), so a command
+ * that only reads one can refuse a mistyped directory before the stores make empty files there.
+ */
+export function hasLocalStore(dir: string): boolean {
+  return STORE_ENTRIES.some((entry) => existsSync(join(dir, entry)));
 }

@@ -147,7 +147,7 @@ export async function trainingSetToFile(
     const columns = [...types.keys()];
     // DuckDB's sniffer makes up a column for a row with too many fields; the row path refuses that row.
     if ('csv' in request.spine && !sameColumns(columns, await csvHeader(request.spine.csv))) return undefined;
-    // A column the plan reads is missing from the file (whether or not it has rows).
+    // Refused before anything is joined: a file has its columns whether or not it has rows.
     const missing = missingSpineColumn(plan, columns);
     if (missing) throw missing;
     const timeType = types.get(plan.timestamp) as string;

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BackfillProgress, BackfillSummary } from '../backfill/backfill.js';
 import { type BackfillShard, earlierPlanFiles } from '../backfill/plan.js';
-import { removeDataFiles } from '../offline/file-store.js';
+import { removeDataFiles } from '../offline/data-files.js';
 import { offlineDataPath } from '../offline/layout.js';
 import { BackendError } from '../errors.js';
 import * as z from 'zod/mini';

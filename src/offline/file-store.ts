@@ -1,27 +1,10 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
+import { removeDataFiles } from './data-files.js';
 import { offlineDataPath, offlineFileName, writesByPartition } from './layout.js';
 import { decodeOfflineParquet, encodeOfflineParquet } from './parquet.js';
-
-/** Deletes the data files under a group's directory `dir` whose name (without `.parquet`) `select` picks; how many. */
-export function removeDataFiles(dir: string, select: (fileName: string) => boolean): number {
-  let files: string[];
-  try {
-    files = readdirSync(dir, { recursive: true }) as string[];
-  } catch {
-    return 0;
-  }
-  let removed = 0;
-  for (const file of files) {
-    const name = basename(file);
-    if (!name.endsWith('.parquet') || name.startsWith('.') || !select(name.slice(0, -'.parquet'.length))) continue;
-    rmSync(join(dir, file), { force: true });
-    removed++;
-  }
-  return removed;
-}
 
 /**
  * An offline store of Parquet files on a local disk, under `<dir>/<group>/data/` in hourly partitions, written with the

@@ -50,3 +50,9 @@ export function writesByPartition(group: GroupSchema, writes: readonly OfflineWr
   }
   return byPartition;
 }
+
+/** A data file's name as `OfflineAppendOptions.fileName` gives it (without `.parquet`); undefined for anything else (a partial `.name`, another file). */
+export function dataFileName(path: string): string | undefined {
+  const name = path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+  return name.endsWith('.parquet') && !name.startsWith('.') ? name.slice(0, -'.parquet'.length) : undefined;
+}

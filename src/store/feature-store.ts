@@ -7,6 +7,7 @@ import { checkOptions, expected, functionSchema, lazySchema, objectWith, positiv
 import * as z from 'zod/mini';
 import { type RecordOutcome, summarize, type WriteSummary } from '../pipeline/outcomes.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore, OnlineWriteOutcome } from './types.js';
+import { offlineWritesAt } from './offline-writes.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
 
 /** A record the pipeline refused, as a dead-letter sink receives it. */
@@ -162,7 +163,7 @@ const promiseOr = (methods: readonly string[], what: string) =>
     { error: expected(`${what} (an object with ${methods.join(', ')}, or a promise of one)`) },
   );
 /** A dead-letter sink given as an option: `sqsDeadLetter(...)`, `s3DeadLetter(...)` or a function. */
-export const deadLetterSink = () =>
+export const deadLetterSinkSchema = () =>
   z.union([functionSchema('a function'), objectWith(['write'], 'a dead-letter sink')], { error: expected('a dead-letter sink: sqsDeadLetter(), s3DeadLetter() or a function') });
 const storeOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
   {
@@ -170,7 +171,7 @@ const storeOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
     offline: z.union([z.literal(false), promiseOr(['append', 'scan', 'close'], 'an offline store')], {
       error: expected('an offline store such as s3Offline(), athenaOffline() or localStores().offline, or false for none'),
     }),
-    deadLetter: z.optional(deadLetterSink()),
+    deadLetter: z.optional(deadLetterSinkSchema()),
     dir: z.optional(z.string({ error: expected('a directory path') })),
     now: z.optional(functionSchema('a function returning epoch milliseconds')),
     aggregationState: z.optional(promiseOr(['load', 'save', 'settle', 'close'], 'an aggregation state store such as dynamoDbAggregationState()')),
@@ -303,7 +304,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       if (toOffline.length > 0) {
         const at = new Date(now());
         try {
-          await offline.append(group, toOffline.map((record) => ({ record, writeTime: at, apiInvocationTime: at, isDeleted: false })));
+          await offline.append(group, offlineWritesAt(group, toOffline, at));
         } catch (cause) {
           const error = new BackendError('WRITE_FAILED', `group "${group.name}": offline write failed: ${(cause as Error).message}`, {
             cause,

@@ -4,6 +4,7 @@ import { checkOptions, functionSchema } from '../util/options.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord, expiresAtMs, type GroupSchema, recordOf, storedForm, type StoredRecord } from '../schema/sagemaker-record.js';
 import type { OfflineStore, OfflineStoredRow, OfflineWrite, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
+import { writesByPartition } from '../offline/layout.js';
 import type { AggregationSaveOutcome, AggregationStateStore, StoredAggregationState } from '../pipeline/state.js';
 
 interface Row {
@@ -107,8 +108,9 @@ export function memoryOffline(): OfflineStore & { readonly writes: ReadonlyMap<s
         if (!checked.ok) throw new TypeError(`group "${group.name}": ${checked.problem.message}`);
       }
       if (options.fileName !== undefined) {
+        // One file per partition the writes fall in, as on disk: `<partition>/<name>`.
         const files = named.get(group.name) ?? new Map<string, readonly OfflineWrite[]>();
-        files.set(options.fileName, [...batch]);
+        for (const [partition, writes] of writesByPartition(group, batch)) files.set(`${partition}/${options.fileName}`, writes);
         named.set(group.name, files);
         return;
       }
@@ -132,9 +134,9 @@ export function memoryOffline(): OfflineStore & { readonly writes: ReadonlyMap<s
     async removeFiles(group, select) {
       const files = named.get(group.name);
       let removed = 0;
-      for (const name of [...(files?.keys() ?? [])]) {
-        if (!select(name)) continue;
-        files?.delete(name);
+      for (const path of [...(files?.keys() ?? [])]) {
+        if (!select(path.slice(path.lastIndexOf('/') + 1))) continue;
+        files?.delete(path);
         removed++;
       }
       return removed;

@@ -54,24 +54,29 @@ export function s3OfflineContract(name: string, open: () => Promise<{ readonly s
     });
 
     it('removes the named files a selection picks, in every partition, and no other file or group', async () => {
-      const group = { ...contractGroup, name: `${contractGroup.name}-named` };
-      const other = { ...contractGroup, name: `${contractGroup.name}-named-other` };
-      // Two partitions (two days) under each name.
-      const writes = (id: string) => ['2024-05-01T12:00:00Z', '2024-05-02T12:00:00Z'].map((t) => ({ record: contractRecord(id, t), writeTime: written, apiInvocationTime: written, isDeleted: false }));
-      await offline.append(group, writes('old'), { fileName: 'backfill-k-000001' });
-      await offline.append(group, writes('kept'), { fileName: 'backfill-j-000001' });
-      await offline.append(group, writes('unnamed'));
-      await offline.append(other, writes('other'), { fileName: 'backfill-k-000001' });
-      const picked: string[] = [];
-      const removed = await offline.removeFiles?.(group, (name) => {
-        picked.push(name);
-        return name.startsWith('backfill-k-');
-      });
-      expect(removed).toBe(2);
-      // The selection sees names without `.parquet`.
-      expect(picked).toContain('backfill-k-000001');
-      expect((await offline.scan(group)).map((r) => r['id']).sort()).toEqual(['kept', 'kept', 'unnamed', 'unnamed']);
-      expect((await offline.scan(other)).map((r) => r['id'])).toEqual(['other', 'other']);
+      await expectRemovesNamedFiles(offline);
     });
   });
+}
+
+/** `OfflineStore.removeFiles` on a store: named files in two partitions, an unnamed one, another group's of the same name. */
+export async function expectRemovesNamedFiles(offline: OfflineStore): Promise<void> {
+  const group = { ...contractGroup, name: `${contractGroup.name}-named` };
+  const other = { ...contractGroup, name: `${contractGroup.name}-named-other` };
+  // Two partitions (two days) under each name.
+  const writes = (id: string) => ['2024-05-01T12:00:00Z', '2024-05-02T12:00:00Z'].map((t) => ({ record: contractRecord(id, t), writeTime: written, apiInvocationTime: written, isDeleted: false }));
+  await offline.append(group, writes('old'), { fileName: 'backfill-k-000001' });
+  await offline.append(group, writes('kept'), { fileName: 'backfill-j-000001' });
+  await offline.append(group, writes('unnamed'));
+  await offline.append(other, writes('other'), { fileName: 'backfill-k-000001' });
+  const picked: string[] = [];
+  const removed = await offline.removeFiles?.(group, (name) => {
+    picked.push(name);
+    return name.startsWith('backfill-k-');
+  });
+  expect(removed).toBe(2);
+  // The selection sees names without `.parquet`.
+  expect(picked).toContain('backfill-k-000001');
+  expect((await offline.scan(group)).map((r) => r['id']).sort()).toEqual(['kept', 'kept', 'unnamed', 'unnamed']);
+  expect((await offline.scan(other)).map((r) => r['id'])).toEqual(['other', 'other']);
 }

@@ -30,8 +30,8 @@ export async function fileBytes(path: string): Promise<ByteSource> {
 
 type ParquetMetadata = Awaited<ReturnType<ParquetReader['parquetMetadataAsync']>>;
 
-/** Runs a read of `what` from the source, naming the source when the bytes are not Parquet it can read. */
-async function reading<T>(source: string, what: string, read: () => Promise<T>): Promise<T> {
+/** Runs a read of `what` from the source; a failure becomes a DataError naming the source (the bytes are not Parquet it can read). */
+async function asSourceError<T>(source: string, what: string, read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (cause) {
@@ -41,7 +41,7 @@ async function reading<T>(source: string, what: string, read: () => Promise<T>):
 
 async function readMetadata(bytes: ByteSource, source: string): Promise<ParquetMetadata> {
   const reader = await loadParquet();
-  return reading(source, 'a Parquet footer (is it a Parquet file?)', () => reader.parquetMetadataAsync(bytes));
+  return asSourceError(source, 'a Parquet footer (is it a Parquet file?)', () => reader.parquetMetadataAsync(bytes));
 }
 
 /** The row groups of a Parquet file as row ranges: the units a Parquet source splits into. */
@@ -106,7 +106,7 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
         const groups = rowGroupRanges(metadata);
         for (const g of groups) {
           if (range && (g.start < range.start || g.start >= range.end)) continue;
-          const rows = (await reading(name, `its Parquet rows ${g.start} to ${g.end - 1}`, () => parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end }))) as Record<string, unknown>[];
+          const rows = (await asSourceError(name, `its Parquet rows ${g.start} to ${g.end - 1}`, () => parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end }))) as Record<string, unknown>[];
           const items = rows.map((row, i): BackfillItem => {
             const index = g.start + i;
             const position: SourcePosition = file ? { source: 'backfill', index, file } : { source: 'backfill', index };

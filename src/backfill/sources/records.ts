@@ -1,7 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { ConfigurationError } from '../../errors.js';
 import { checkOptions, describeValue, expected } from '../../util/options.js';
-import { BLOCK_ROWS, type BackfillItem, type BackfillSource, evenRanges } from './source.js';
+import { BLOCK_ROWS, type BackfillItem, type BackfillSource, evenRanges, hash } from './source.js';
+
+/**
+ * The id of records given without one. The id names a backfill's output files and checkpoint, so it
+ * must tell inputs apart: an array is named by its length and a digest of its content (a rerun over
+ * the same events replaces its files; other events of the same length are another input); an
+ * iterable cannot be read ahead, so each one is an input of its own (pass `id` to resume or replace).
+ */
+function anonymousId(array: readonly unknown[] | undefined): string {
+  if (!array) return `records:${randomUUID()}`;
+  const text = JSON.stringify(array, (_, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
+  return `records:${array.length}:${hash(text ?? '')}`;
+}
 
 /**
  * Raw events from memory: an array, an iterable or an async iterable (a generator reading a
@@ -19,7 +32,7 @@ export function fromRecords(records: readonly unknown[] | Iterable<unknown> | As
   }
   const array = Array.isArray(records) ? (records as readonly unknown[]) : undefined;
   return {
-    id: options.id ?? (array ? `records:${array.length}` : 'records'),
+    id: options.id ?? anonymousId(array),
     unit: 'rows',
     splittable: array !== undefined,
     replayable: array !== undefined,
