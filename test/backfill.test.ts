@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BackendError, backfill, type BackfillProgress, backfillShard, ConfigurationError, count, defineFeatureGroup, createFeatureStore, csvFile, type DeadLetterMessage, type FeatureStore, fromRecords, ndjsonFile, parquetFile, planBackfill, type BackfillOptions } from '../src/index.js';
 import { localOffline, localOnline } from '../src/local/index.js';
-import { type BackfillBackends, runBackfill } from '../src/backfill/backfill.js';
+import { backfillKey, type BackfillBackends, runBackfill } from '../src/backfill/backfill.js';
 import { decodeOfflineParquet } from '../src/offline/parquet.js';
 import { memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { txn, velocity } from './contracts/aggregation-state.js';
@@ -177,6 +177,41 @@ describe('backfill from NDJSON', () => {
     const { offline } = await store.backends();
     expect(await offline?.scan(copy)).toHaveLength(100);
     await store.close();
+  });
+
+  it('removes earlier output only when a run starts over: a whole source always, a range only after a run its checkpoint shows', async () => {
+    const calls: string[] = [];
+    const inner = memoryOffline();
+    // The store counts removals; one without removeFiles is only replaced file by file.
+    const removeFiles = inner.removeFiles as NonNullable<typeof inner.removeFiles>;
+    const counted = { ...inner, removeFiles: async (group: Parameters<typeof removeFiles>[0], select: (name: string) => boolean) => {
+      // Which of a whole run's, a range's and another source's file names the removal picks.
+      calls.push([`backfill-${key()}-000001`, `backfill-${key(range)}-000001`, 'backfill-0123456789abcdef-000001'].filter(select).join(' '));
+      return removeFiles(group, select);
+    } };
+    const dir = fresh();
+    const backends = (offline: BackfillBackends['offline']): BackfillBackends => ({ online: memoryOnline(), offline, dir, now: Date.now });
+    const from = fromRecords(Array.from({ length: 20 }, (_, i) => event(i)), { id: 'x' });
+    const key = (range?: { start: number; end: number }) => backfillKey(cardActivity, from, range);
+    const checkpoint = join(dir, 'range.json');
+    const range = { start: 0, end: 10 };
+    const run = (options: Partial<BackfillOptions>, offline: BackfillBackends['offline'] = counted) => runBackfill(cardActivity, { from, chunkSize: 5, ...options }, backends(offline));
+
+    await run({});
+    // The whole source's run removes its own files and its shards', no other source's.
+    expect(calls).toEqual([`backfill-${key()}-000001 backfill-${key(range)}-000001`]);
+    await run({ to: 'online' });
+    await run({ range });
+    await run({ range, checkpoint });
+    await run({ range, checkpoint });
+    expect(calls).toHaveLength(1);
+    // A range whose checkpoint is of another chunk size: its own files only.
+    await run({ range, checkpoint, chunkSize: 2 });
+    expect(calls).toEqual([`backfill-${key()}-000001 backfill-${key(range)}-000001`, `backfill-${key(range)}-000001`]);
+    expect(key(range)).toBe(`${key()}-r0-10`);
+    // A store without removeFiles: the run replaces by name alone.
+    const { removeFiles: _, ...plain } = inner;
+    expect(await run({}, plain)).toMatchObject({ written: 20 });
   });
 
   it('starts over, without duplicates, when the source file changed since its checkpoint (a row appended, a row fixed)', async () => {
