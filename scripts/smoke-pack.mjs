@@ -104,12 +104,25 @@ const store = createFeatureStore({
 export const handler = kinesisHandler(cardActivity, { store });
 `,
   );
+  // The other entries' declarations name Node's globals too (AbortSignal, URL).
+  writeFileSync(
+    join(app, 'src', 'local.ts'),
+    `import { createFeatureStore } from 'skewless';
+import { localStores } from 'skewless/local';
+import { memoryOnline } from 'skewless/testing';
+
+export const store = createFeatureStore(localStores({ dir: '.skewless' }));
+export const online = memoryOnline();
+`,
+  );
   for (const example of ['fraud-detection', 'surge-pricing']) cpSync(join(root, 'examples', example, 'features.ts'), join(app, 'src', `${example}.ts`));
 
   step('type check with skipLibCheck off (only zod and the SageMaker runtime client installed)');
+  // `types: []`, as TypeScript 6 and later default to, and ES's library alone (no DOM), as
+  // @tsconfig/node* sets it: the package's declarations bring in @types/node where they name its types.
   writeFileSync(
     join(app, 'tsconfig.json'),
-    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true, types: ['node'] }, include: ['src'] }, null, 2),
+    JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true, types: [], lib: ['ES2022'] }, include: ['src'] }, null, 2),
   );
   try {
     run(node, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type BackfillShard, backfillShard, ConfigurationError, createFeatureStore, csvFile, fromRecords, ndjsonFile, planBackfill } from '../src/index.js';
+import { backfillKey } from '../src/backfill/backfill.js';
+import { earlierPlanFiles } from '../src/backfill/plan.js';
 import { memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { cardActivity, cardVelocity } from './fixtures/groups.js';
 
@@ -113,5 +115,30 @@ describe('backfillShard', () => {
     expect(await refusal(backfillShard(store, cardActivity, 'shard-0' as never))).toMatchObject({ message: expect.stringContaining('expected a shard from planBackfill') });
     expect(await refusal(backfillShard(store, {} as never, shard))).toMatchObject({ message: expect.stringMatching(/^backfillShard: /) });
     await store.close();
+  });
+});
+
+describe('earlierPlanFiles', () => {
+  it("picks the files an earlier plan of the same sources wrote, not this plan's, another source's or a gone source's", async () => {
+    const shards = await planBackfill(cardActivity, { from: [ndjsonFile(a), ndjsonFile(b)], shards: 4 });
+    const gone = ndjson('gone.ndjson', 10);
+    const goneShards = await planBackfill(cardActivity, { from: ndjsonFile(gone), shards: 1 });
+    rmSync(gone);
+    const pick = earlierPlanFiles([...shards, ...goneShards]);
+    const keyOf = (path: string, range?: { start: number; end: number }) => backfillKey(cardActivity, ndjsonFile(path), range);
+    const [first] = shards;
+    // This plan's own shard files stay.
+    expect(pick(`backfill-${keyOf(a, first?.range)}-000000`)).toBe(false);
+    // The whole-source run of a, and a shard of another plan of a (other byte ranges), go.
+    expect(pick(`backfill-${keyOf(a)}-000000`)).toBe(true);
+    expect(pick(`backfill-${keyOf(a)}-r0-7-000003`)).toBe(true);
+    expect(pick(`backfill-${keyOf(b)}-000001`)).toBe(true);
+    // Another source's files and other files stay; so do a gone source's (its shard fails when it runs).
+    expect(pick(`backfill-${keyOf(csv)}-000000`)).toBe(false);
+    expect(pick('20240101T000000Z-abc')).toBe(false);
+    writeFileSync(gone, '');
+    const goneKey = backfillKey(cardActivity, ndjsonFile(gone), undefined);
+    rmSync(gone);
+    expect(pick(`backfill-${goneKey}-000000`)).toBe(false);
   });
 });

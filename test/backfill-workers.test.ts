@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,5 +151,25 @@ describe('backfillOnWorkers', () => {
     expect(await lines()).toMatch(/^backfilled card-activity: resumed from its checkpoint, 0 rows read in this run; in all 1 written, 1 poison in /);
     writeFileSync(ndjson, `${JSON.stringify(event(1))}\n`);
     expect(await lines()).toMatch(/^backfilled card-activity: 1 row read, 1 written, 0 poison in /);
+  });
+
+  it('keeps a checkpoint per source file: files of one name in two folders resume each their own', async () => {
+    const dir = fresh();
+    const [jan, feb] = ['jan', 'feb'].map((month, m) => {
+      mkdirSync(join(root, month), { recursive: true });
+      const file = join(root, month, 'transactions-card-activity-export-v1.ndjson');
+      writeFileSync(file, `${JSON.stringify(event(10 + m))}\n`);
+      return file;
+    });
+    const lines = async (file: string) => {
+      const out: string[] = [];
+      const command = { definitions: base.definitions, group: 'card-activity', from: [file], to: 'offline' as const, workers: 1, dir, chunkSize: undefined, json: false, workerScript: base.workerScript };
+      expect(await runBackfillCommand(command, (line) => out.push(line), { isTTY: false, write: () => true } as never)).toBe(0);
+      return out[0];
+    };
+    expect(await lines(jan as string)).toMatch(/^backfilled card-activity: 1 row read, 1 written/);
+    expect(await lines(feb as string)).toMatch(/^backfilled card-activity: 1 row read, 1 written/);
+    // January's checkpoint was not taken by February's run: it resumes, reading nothing.
+    expect(await lines(jan as string)).toMatch(/^backfilled card-activity: resumed from its checkpoint, 0 rows read in this run/);
   });
 });

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND_OPTIONS, COMMON } from '../src/cli/args.js';
+import { COMMAND_ARGUMENTS, COMMAND_OPTIONS, COMMON } from '../src/cli/args.js';
 import { COMMANDS, helpText } from '../src/cli/help.js';
 
 // What the CLI says to a user who mistypes: the CLI bundled from its source and started as a process,
@@ -43,6 +43,17 @@ describe('a bad option value', () => {
     [['lineage', 'defs.js', 'card-activity', '--sample', '-5'], '--sample takes a whole number, 1 or more, got "-5"'],
     [['plan', 'defs.js', '--format', 'yaml'], '--format takes input or cloudformation, got "yaml"'],
     [['local', '--port', 'x'], '--port takes a port number, 0 to 65535, got "x"'],
+    // ARNs built from these would name no resource, and IAM would silently deny.
+    [['plan', 'defs.js', '--account-id', '12'], '--account-id takes a 12-digit AWS account ID, got "12"'],
+    [['plan', 'defs.js', '--role-arn', 'nope'], '--role-arn takes an IAM role ARN such as arn:aws:iam::123456789012:role/NAME, got "nope"'],
+    [['plan', 'defs.js', '--region', 'Ireland'], '--region takes an AWS Region such as eu-west-1, got "Ireland"'],
+    [['demo', '--rate', '2000/s'], "--rate is the spike's peak rate: give --spike too"],
+    // An argument a command does not take would be ignored (plan would plan every group).
+    [['plan', 'defs.js', 'card-activity'], 'unexpected argument "card-activity" (for one group: --group card-activity): plan takes one argument'],
+    [[...audit, 'extra'], 'unexpected argument "extra": audit takes 2 arguments'],
+    [[...backfill, 'b.ndjson'], 'unexpected argument "b.ndjson" (each file takes its own --from: --from a.ndjson --from b.ndjson): backfill takes 2 arguments'],
+    [['plan', 'defs.js', '--role-arn', 'arn:aws:iam::123456789012:role/'], '--role-arn takes an IAM role ARN such as arn:aws:iam::123456789012:role/NAME, got "arn:aws:iam::123456789012:role/"'],
+    [['demo', 'now'], 'unexpected argument "now": demo takes no arguments'],
   ])('exits 2 on %j, saying which option, what it got and what it takes', (args, message) => {
     const result = run(...args);
     expect(result.stderr).toBe(`skewless ${args[0]}: ${message}\n${hint(args[0] as string)}`);
@@ -75,6 +86,10 @@ describe('a misspelt option or command', () => {
     expect(new Set(listed.filter((name) => !(COMMON as readonly (string | undefined)[]).includes(name)))).toEqual(new Set(COMMAND_OPTIONS[command]));
   });
 
+  it.each(COMMANDS)('takes as many arguments as `%s --help` shows in its usage line', (command) => {
+    const usage = helpText(command).split('\n').find((line) => line.startsWith(`Usage: skewless ${command}`)) ?? '';
+    expect([...usage.matchAll(/<[^>]+>/g)].length).toBe(COMMAND_ARGUMENTS[command]);
+  });
 
   it('names the unknown option and the closest of the command\'s own', () => {
     const result = run('backfill', 'defs.js', 'card-activity', '--form', 'history.ndjson');
@@ -88,6 +103,20 @@ describe('a misspelt option or command', () => {
     const result = run('--frobnicate');
     expect(result.stderr).toBe("skewless: unknown option --frobnicate\nRun 'skewless --help' for the commands.\n");
     expect(result.status).toBe(2);
+  });
+
+  it('takes real ARNs, Regions and accounts of every partition, and --help after an argument too many', () => {
+    const args = ['--format', 'cloudformation', '--region', 'cn-north-1', '--account-id', '123456789012', '--role-arn', 'arn:aws-cn:iam::123456789012:role/service-role/FeatureStore'];
+    expect(run('plan', 'nothing.js', ...args).stderr).toMatch(/^skewless: /);
+    expect(run('plan', 'nothing.js', '--region', 'us-gov-west-1', '--role-arn', 'arn:aws-us-gov:iam::123456789012:role/x').status).toBe(1);
+    expect(run('plan', 'defs.js', 'card-activity', '--help').status).toBe(0);
+  });
+
+  it('names an unknown option before the command, not the value it left behind as the command', () => {
+    const result = run('--form', 'history.ndjson', 'backfill', 'defs.js', 'card-activity');
+    expect(result.stderr).toBe("skewless: unknown option --form (did you mean --from?)\nRun 'skewless --help' for the commands.\n");
+    expect(result.status).toBe(2);
+    expect(run('--constructor', 'x', 'plan', 'defs.js').stderr).toBe("skewless: unknown option --constructor\nRun 'skewless --help' for the commands.\n");
   });
 
   it('suggests the closest command', () => {

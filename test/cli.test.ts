@@ -89,6 +89,15 @@ describe('the skewless CLI', () => {
     for (const feature of Object.values(report.features)) expect(feature).toMatchObject({ matchRate: null, mismatchRate: null });
   });
 
+  it('writes the HTML page of an audit into a folder it makes', async () => {
+    const emptyStore = join(dir, 'empty-store-html');
+    await createFeatureStore(localStores({ dir: emptyStore })).close();
+    const page = join(dir, 'reports', 'today', 'audit.html');
+    const result = run('audit', fraudDefinitions(), 'fraud-card-transactions', '--dir', emptyStore, '--html', page);
+    expect(result.status).toBe(0);
+    expect(readFileSync(page, 'utf8')).toMatch(/^<!doctype html>/i);
+  });
+
   it('refuses to run the demo in a folder it did not make, and leaves that folder as it was', () => {
     const project = join(dir, 'project');
     mkdirSync(join(project, '.git'), { recursive: true });

@@ -1,10 +1,12 @@
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localOffline, localOnline, partitionOf } from '../src/local/index.js';
 import type { SageMakerRecord } from '../src/index.js';
 import type { GroupSchema } from '../src/schema/sagemaker-record.js';
+import { legacyPartialFileName, partialFileName } from '../src/offline/layout.js';
+import { parquetDirOffline } from '../src/offline/file-store.js';
 import { contractGroup, contractRecord, onlineStoreContract } from './contracts/online-store.js';
 
 let clockOffset = 0;
@@ -136,6 +138,36 @@ describe('local offline store', () => {
       { id: 'a', event_time: '2024-05-01T13:00:00Z', amount: null, count: null, write_time: written, api_invocation_time: written, is_deleted: true },
     ]);
     await offline.close();
+  });
+
+  it('never reads what a write left behind when it was killed: the partial file is not a *.parquet', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-offline-'));
+    const offline = await localOffline({ dir });
+    await offline.append(contractGroup, [{ record: contractRecord('a', '2024-05-01T12:00:00Z'), writeTime: written, apiInvocationTime: written, isDeleted: false }]);
+    const partition = join(dir, 'contract-group', 'data', 'year=2024', 'month=05', 'day=01', 'hour=12');
+    // What a backfill killed while writing its first chunk leaves: an empty file under the writer's partial name.
+    writeFileSync(join(partition, partialFileName('backfill-a584d0618bc30acc-000000.parquet')), '');
+    expect((await offline.scan(contractGroup)).map((row) => row['id'])).toEqual(['a']);
+    await offline.close();
+    expect((await parquetDirOffline({ dir }).scan(contractGroup)).map((row) => row['id'])).toEqual(['a']);
+  });
+
+  it("repairs what earlier releases' killed writes left: a rewrite of the file removes it, and so does removing its name", async () => {
+    for (const open of [(dir: string) => localOffline({ dir }), async (dir: string) => parquetDirOffline({ dir })]) {
+      const dir = mkdtempSync(join(tmpdir(), 'skewless-offline-'));
+      const offline = await open(dir);
+      const row = { record: contractRecord('a', '2024-05-01T12:00:00Z'), writeTime: written, apiInvocationTime: written, isDeleted: false };
+      await offline.append(contractGroup, [row]);
+      const partition = join(dir, 'contract-group', 'data', 'year=2024', 'month=05', 'day=01', 'hour=12');
+      // Named as releases before this one named a file being written: `*.parquet` read it.
+      writeFileSync(join(partition, legacyPartialFileName('backfill-k-000000.parquet')), '');
+      writeFileSync(join(partition, partialFileName('backfill-k-000001.parquet')), '');
+      await offline.append(contractGroup, [row], { fileName: 'backfill-k-000000' });
+      expect(readdirSync(partition).filter((f) => f.startsWith('.')).sort()).toEqual([partialFileName('backfill-k-000001.parquet')]);
+      expect(await offline.removeFiles?.(contractGroup, (name) => name.startsWith('backfill-k-'))).toBe(1);
+      expect(readdirSync(partition).filter((f) => f.includes('backfill-k-'))).toEqual([]);
+      await offline.close();
+    }
   });
 
   it('reads nothing, without failing, before the first write', async () => {

@@ -257,6 +257,19 @@ describe('pipeline: batches', () => {
     expect(batch).toEqual(single);
   });
 
+  it.each([
+    [new Set([validCardEvent]), 'an object'],
+    ['ab', '"ab"'],
+    [{}, 'an object'],
+    [5, '5'],
+    [null, 'null'],
+    [undefined, 'undefined'],
+  ])('refuses a batch that is not an array (%o) rather than reading it as no events or as characters', (batch, got) => {
+    expect(() => cardActivity.processBatch(batch as unknown as unknown[])).toThrow(
+      expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message: `group "card-activity" processBatch: expected an array of events, got ${got}` }),
+    );
+  });
+
   it('uses the position function given for each index', () => {
     const { failures } = cardActivity.processBatch([null], { position: (i) => ({ source: 'sqs', messageId: `m-${i}` }) });
     expect(failures[0]?.error.position).toEqual({ source: 'sqs', messageId: 'm-0' });

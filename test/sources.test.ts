@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
@@ -431,6 +431,16 @@ describe('fileSource, sourceFromSpec and asSource', () => {
     expect(() => csvFile(7 as never)).toThrow('csvFile: expected a file path, got 7');
     expect(() => parquetFile(missing)).toThrow(`parquetFile: no file at ${missing}`);
     for (const refused of [() => parquetFile(missing), () => ndjsonFile('' as never)]) expect(refused).toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG' }));
+  });
+
+  it('refuses a directory where a file is meant, before anything is read', () => {
+    const folder = join(dir, 'events.ndjson.d');
+    mkdirSync(folder, { recursive: true });
+    expect(() => ndjsonFile(folder)).toThrow(`ndjsonFile: ${folder} is a directory: give the path of a file`);
+    expect(() => csvFile(dir)).toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message: `csvFile: ${dir} is a directory: give the path of a file` }));
+    expect(() => parquetFile('/dev/null')).toThrow('parquetFile: /dev/null is not a regular file: give the path of a file');
+    const underAFile = join(file('plain.ndjson', ''), 'events.ndjson');
+    expect(() => ndjsonFile(underAFile)).toThrow(`ndjsonFile: no file at ${underAFile}`);
   });
 
   it('recreates the sources of its spec kinds only', async () => {

@@ -3,7 +3,7 @@ import { FINGERPRINT_FEATURE } from '../schema/names.js';
 import { eventTimeTypeOf, parseEventTime } from '../schema/sagemaker-record.js';
 import { parseDuration } from '../schema/time.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { FeatureStore } from '../store/feature-store.js';
+import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import { checkOptions, countSchema, durationSchema, expected, lazySchema, positiveInteger } from '../util/options.js';
 import * as z from 'zod/mini';
 import { requireGroup } from '../feature-group.js';
@@ -143,7 +143,7 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
   requireGroup(group, 'audit');
   checkOptions(auditOptions, options, 'audit options');
   const started = Date.now();
-  const { online, offline } = await store.backends();
+  const { online, offline } = await backendsOf(store, 'audit');
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": an audit compares online with offline, and the store has no offline tier`);
   const at = options.at ?? new Date();
   const visibleUntil = new Date(at.getTime() - parseDuration(options.availabilityDelay ?? '15m'));

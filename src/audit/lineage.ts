@@ -1,7 +1,7 @@
 import { FINGERPRINT_FEATURE } from '../schema/names.js';
 import { eventTimeTypeOf, parseEventTime } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { FeatureStore } from '../store/feature-store.js';
+import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import { checkOptions, expected, lazySchema, positiveInteger } from '../util/options.js';
 import * as z from 'zod/mini';
 import { requireGroup } from '../feature-group.js';
@@ -81,7 +81,7 @@ const lineageOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({ sample:
 export async function lineage(store: FeatureStore, group: AnyFeatureGroup, options: LineageOptions = {}): Promise<LineageReport> {
   requireGroup(group, 'lineage');
   checkOptions(lineageOptions, options, 'lineage options');
-  const { online, offline } = await store.backends();
+  const { online, offline } = await backendsOf(store, 'lineage');
   const eventTimeType = eventTimeTypeOf(group);
   const offlineTally = new Tally();
   const ids = new Set<string>();

@@ -4,7 +4,7 @@ import { ConfigurationError } from '../errors.js';
 import type { AnyFeatureColumns, AnyFeatureSelection } from '../schema/types.js';
 import { featureVectors, readPlanOf } from '../serving/feature-vectors.js';
 import { spineKey } from '../sql/plan.js';
-import type { FeatureStore } from '../store/feature-store.js';
+import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import { trainingSet } from '../training/training-set.js';
 import { checkOptions, countSchema, durationSchema, expected, lazySchema, positiveInteger } from '../util/options.js';
 import { featureListSchema } from '../selections.js';
@@ -95,6 +95,8 @@ async function sampleEntities(store: FeatureStore, options: VectorAuditOptions, 
  */
 export async function auditVectors(store: FeatureStore, options: VectorAuditOptions): Promise<VectorAuditReport> {
   checkOptions(vectorAuditOptions, options, 'auditVectors options');
+  // First: with entities given, nothing else here reaches the store and refuses a wrong one by name.
+  await backendsOf(store, 'auditVectors');
   const plan = readPlanOf(options.features, options.entityKey, options.maxAge);
   const entities = options.entities ? [...options.entities] : await sampleEntities(store, options, plan.list.selections);
   const maxAge = options.maxAge !== undefined ? { maxAge: options.maxAge } : {};

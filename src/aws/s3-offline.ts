@@ -12,6 +12,8 @@ import * as z from 'zod/mini';
 import { checkOptions, expected, lazySchema } from '../util/options.js';
 import { awsClient, bucketName, concurrency, retryOptions, text } from './options.js';
 
+type S3Module = typeof import('@aws-sdk/client-s3');
+
 const S3_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   bucket: bucketName(),
   prefix: z.optional(text('a key prefix')),
@@ -70,7 +72,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
     async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {
       const [m, c] = await Promise.all([loadS3(), client()]);
       try {
-        const keys = await dataKeys(group);
+        const keys = await dataKeys(m, c, group);
         const files = await mapConcurrent(keys, concurrency, async (key) => {
           const object = await countAttempts(() => c.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: key })), retry);
           return decodeOfflineParquet(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
@@ -84,7 +86,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
     async removeFiles(group: GroupSchema, select: (fileName: string) => boolean): Promise<number> {
       const [m, c] = await Promise.all([loadS3(), client()]);
       try {
-        const keys = (await dataKeys(group)).filter((key) => {
+        const keys = (await dataKeys(m, c, group)).filter((key) => {
           const name = dataFileName(key);
           return name !== undefined && select(name);
         });
@@ -101,8 +103,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
   };
 
   /** The keys of the group's data files (`.parquet`), every partition. */
-  async function dataKeys(group: GroupSchema): Promise<string[]> {
-    const [m, c] = await Promise.all([loadS3(), client()]);
+  async function dataKeys(m: S3Module, c: S3Client, group: GroupSchema): Promise<string[]> {
     const keys: string[] = [];
     let token: string | undefined;
     do {

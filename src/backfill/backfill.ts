@@ -6,7 +6,7 @@ import { BackendError, ConfigurationError } from '../errors.js';
 import { requireGroup } from '../feature-group.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { FeatureStore } from '../store/feature-store.js';
+import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
 import { checkOptions, countSchema, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
 import { RejectsFile, resumableCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -154,7 +154,7 @@ async function seedAggregationState(group: AnyFeatureGroup, replay: ReplayResult
  * ```
  */
 export async function backfill(store: FeatureStore, group: AnyFeatureGroup, options: BackfillOptions): Promise<BackfillSummary> {
-  const { online, offline } = await store.backends();
+  const { online, offline } = await backendsOf(store, 'backfill');
   return runBackfill(group, options, {
     online,
     offline,

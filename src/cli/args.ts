@@ -63,6 +63,16 @@ export const COMMAND_OPTIONS: Readonly<Record<Command, readonly OptionName[]>> =
   lineage: ['sample', 'dir'],
 };
 
+/** How many arguments each command takes after its name, as its usage line shows them (a test holds the two equal). */
+export const COMMAND_ARGUMENTS: Readonly<Record<Command, number>> = { demo: 0, local: 0, plan: 1, backfill: 2, 'training-set': 1, audit: 2, lineage: 2 };
+
+/** What an argument too many most likely meant, by command: a group for plan, a shell's expansion of `--from *.ndjson`. */
+const MEANT: Partial<Record<Command, (extra: string) => string>> = {
+  plan: (extra) => ` (for one group: --group ${extra})`,
+  backfill: () => ' (each file takes its own --from: --from a.ndjson --from b.ndjson)',
+  'training-set': () => ' (each group takes its own --features: --features A:x --features B:y)',
+};
+
 /**
  * The command line is not one the help describes: exit code 2. `command` is the command it was
  * given to, if that was one; the message says what was wrong, without the `skewless <command>:` prefix.
@@ -91,7 +101,12 @@ const OPTION_LIKE = /^--?[A-Za-z]/;
 export function parseCommandLine(argv: readonly string[]) {
   // Read loosely first, to say what is wrong in our words; node:util's strict mode would say it in its own.
   const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
-  const first = tokens.find((token) => token.kind === 'positional')?.value;
+  const firstAt = tokens.findIndex((token) => token.kind === 'positional');
+  const first = tokens[firstAt]?.kind === 'positional' ? tokens[firstAt].value : undefined;
+  // An option no command takes, before the command (`--form x backfill`): read loosely, it took no
+  // value and left its value to be read as the command, so name the option instead.
+  const stray = tokens.slice(0, Math.max(firstAt, 0)).find((token) => token.kind === 'option' && !Object.hasOwn(OPTIONS, token.name));
+  if (stray?.kind === 'option') throw unknownOption(stray, Object.keys(OPTIONS), undefined);
   if (first !== undefined && first !== 'help' && !isCommand(first)) {
     const near = closestName(first, COMMANDS);
     throw new UsageError(`unknown command "${first}"${near ? ` (did you mean ${near}?)` : ''}`, undefined);
@@ -100,10 +115,7 @@ export function parseCommandLine(argv: readonly string[]) {
   const known = command ? [...COMMON, ...COMMAND_OPTIONS[command]] : (Object.keys(OPTIONS) as OptionName[]);
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
-    if (!(known as readonly string[]).includes(token.name)) {
-      const near = token.rawName.startsWith('--') ? closestName(token.name, known) : undefined;
-      throw new UsageError(`unknown option ${token.rawName}${near ? ` (did you mean --${near}?)` : ''}`, command);
-    }
+    if (!(known as readonly string[]).includes(token.name)) throw unknownOption(token, known, command);
     const option = OPTIONS[token.name as OptionName];
     if (option.type === 'boolean') {
       if (token.value !== undefined) throw new UsageError(`${token.rawName} takes no value, got ${JSON.stringify(token.value)}`, command);
@@ -116,7 +128,17 @@ export function parseCommandLine(argv: readonly string[]) {
   // typed values, each value written inline so that one starting with a dash (`--rate -5/s`) stays a value.
   const args = tokens.map((token) => (token.kind === 'positional' ? token.value : token.kind === 'option-terminator' ? '--' : token.value === undefined ? token.rawName : `--${token.name}=${token.value}`));
   const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true });
+  const extra = command && !values.help ? positionals[COMMAND_ARGUMENTS[command] + 1] : undefined;
+  if (command && extra !== undefined) {
+    const taken = COMMAND_ARGUMENTS[command];
+    throw new UsageError(`unexpected argument ${JSON.stringify(extra)}${MEANT[command]?.(extra) ?? ''}: ${command} takes ${taken === 0 ? 'no arguments' : taken === 1 ? 'one argument' : `${taken} arguments`}`, command);
+  }
   return { command, values, positionals };
+}
+
+function unknownOption(token: { name: string; rawName: string }, known: readonly string[], command: Command | undefined): UsageError {
+  const near = token.rawName.startsWith('--') ? closestName(token.name, known) : undefined;
+  return new UsageError(`unknown option ${token.rawName}${near ? ` (did you mean --${near}?)` : ''}`, command);
 }
 
 /** One of `choices`, or a UsageError naming the option. */
@@ -124,6 +146,12 @@ export function oneOf<const C extends string>(text: string, option: string, choi
   if ((choices as readonly string[]).includes(text)) return text as C;
   const words = choices.length === 1 ? choices[0] : `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
   throw new UsageError(`${option} takes ${words}, got ${JSON.stringify(text)}`, command);
+}
+
+/** Text of the shape `pattern` matches, which `what` describes, or a UsageError naming the option. */
+export function shaped(text: string, option: string, pattern: RegExp, what: string, command: Command): string {
+  if (pattern.test(text)) return text;
+  throw new UsageError(`${option} takes ${what}, got ${JSON.stringify(text)}`, command);
 }
 
 /** A whole number written in digits, at least `min`. */

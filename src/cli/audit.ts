@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { formatAuditReport, formatLineageReport, renderAuditHtml } from '../audit/render.js';
 import { loadFeatureGroups, selectGroups } from '../load-groups.js';
 import { audit } from '../audit/audit.js';
@@ -25,6 +26,8 @@ export interface AuditCommand {
 export async function runAuditCommand(command: AuditCommand, out: (line: string) => void, err: (text: string) => void): Promise<number> {
   const [group] = selectGroups(await loadFeatureGroups(command.definitions), command.group);
   requireLocalStore(command.dir);
+  // Its folder is made as a checkpoint's is, and first: an audit is not lost for want of one.
+  if (command.html) mkdirSync(dirname(command.html), { recursive: true });
   const store = createFeatureStore(localStores({ dir: command.dir }));
   try {
     err(`auditing "${command.group}"...\n`);

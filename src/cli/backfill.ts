@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path';
-import { backfill, type BackfillTarget } from '../backfill/backfill.js';
+import { backfill, backfillKey, type BackfillTarget } from '../backfill/backfill.js';
 import { planBackfill } from '../backfill/plan.js';
 import { fileSource } from '../backfill/sources/index.js';
 import { loadFeatureGroups, selectGroups } from '../load-groups.js';
@@ -103,7 +103,7 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
       const summary = await backfill(store, group, {
         from: source,
         to: inProcess as BackfillTarget,
-        checkpoint: join(checkpointDir, `${inProcess}-${Buffer.from(source.id).toString('base64url').slice(-40)}.json`),
+        checkpoint: join(checkpointDir, `${inProcess}-${backfillKey(group, source, undefined)}.json`),
         ...(command.chunkSize ? { chunkSize: command.chunkSize } : {}),
         onProgress: progress,
       });

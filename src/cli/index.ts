@@ -10,7 +10,7 @@ import { runPlan } from './plan.js';
 import { parseRate } from '../aws/capacity.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
 import { jsonLine } from './json.js';
-import { decimal, isoTime, oneOf, parseCommandLine, portNumber, UsageError, wholeNumber } from './args.js';
+import { decimal, isoTime, oneOf, parseCommandLine, portNumber, shaped, UsageError, wholeNumber } from './args.js';
 import { packageVersion } from './version.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -41,6 +41,7 @@ async function main(argv: readonly string[]): Promise<number> {
         // The demo runs on Node 20 on purpose; the SDK's notice about newer releases is noise here.
         process.env['AWS_SDK_JS_SUPPRESS_NODE_VERSION_WARNING'] ??= '1';
         const print = values.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
+        if (values.rate !== undefined && !values.spike) throw new UsageError("--rate is the spike's peak rate: give --spike too", command);
         if (values.spike) {
           const summary = await runSpikeDemo(print, { ...(values.dir ? { dir: values.dir } : {}), ...(values.rate ? { rate: parseRate(values.rate, '--rate') } : {}) });
           if (values.json) process.stdout.write(`${jsonLine(summary)}\n`);
@@ -76,12 +77,12 @@ async function main(argv: readonly string[]): Promise<number> {
           {
             file,
             group: values.group,
-            roleArn: values['role-arn'],
+            roleArn: values['role-arn'] === undefined ? undefined : shaped(values['role-arn'], '--role-arn', /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/, 'an IAM role ARN such as arn:aws:iam::123456789012:role/NAME', command),
             offlineStoreS3Uri: values['offline-s3-uri'],
             athenaResultsS3Uri: values['athena-results-s3-uri'],
             stateTable: values['state-table'],
-            region: values.region,
-            accountId: values['account-id'],
+            region: values.region === undefined ? undefined : shaped(values.region, '--region', /^[a-z]{2,4}(-[a-z]+)+-\d+$/, 'an AWS Region such as eu-west-1', command),
+            accountId: values['account-id'] === undefined ? undefined : shaped(values['account-id'], '--account-id', /^\d{12}$/, 'a 12-digit AWS account ID', command),
             format,
             rate: values.rate,
             recordBytes: values['record-bytes'],

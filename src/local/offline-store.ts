@@ -9,7 +9,7 @@ import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite
 import type { FileTrainingRequest, FileTrainingResult, JoinedValues, SpineKeys, TrainingEngine } from '../training/engine.js';
 import type { TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
-import { offlineFileName, partitionOf } from '../offline/layout.js';
+import { legacyPartialFileName, offlineFileName, partialFileName, partitionOf } from '../offline/layout.js';
 import { removeDataFiles } from '../offline/data-files.js';
 import { Database } from './duckdb.js';
 import { trainingSetToFile } from './training-file.js';
@@ -108,9 +108,10 @@ export class LocalOfflineStore implements LocalOffline {
         const dir = join(this.dataDirOf(group.name), partition);
         mkdirSync(dir, { recursive: true });
         const name = options.fileName ? `${options.fileName}.parquet` : offlineFileName(new Date());
-        // Written under a dot-name and renamed (atomically replacing a file of the same name), so a
-        // reader never sees half a file.
-        const partial = join(dir, `.${name}`);
+        // Written under a name no reader's glob matches and renamed when whole (atomically replacing
+        // a file of the same name), so a reader never sees half a file, nor one a killed write left.
+        rmSync(join(dir, legacyPartialFileName(name)), { force: true });
+        const partial = join(dir, partialFileName(name));
         await connection.run(
           `COPY (SELECT ${select} FROM offline_stage WHERE part = ${quoteLiteral(partition)}) TO ${quoteLiteral(partial)} (FORMAT parquet)`,
         );

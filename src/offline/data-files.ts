@@ -1,8 +1,11 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { dataFileName } from './layout.js';
+import { dataFileName, partialDataFileName } from './layout.js';
 
-/** Deletes the data files under a group's directory `dir` whose name `select` picks; how many. A group without files has none. */
+/**
+ * Deletes the data files under a group's directory `dir` whose name `select` picks, and what killed
+ * writes of those names left; how many data files. A group without files has none.
+ */
 export function removeDataFiles(dir: string, select: (fileName: string) => boolean): number {
   let files: string[];
   try {
@@ -14,9 +17,10 @@ export function removeDataFiles(dir: string, select: (fileName: string) => boole
   let removed = 0;
   for (const file of files) {
     const name = dataFileName(file);
-    if (name === undefined || !select(name)) continue;
+    const picked = name ?? partialDataFileName(file);
+    if (picked === undefined || !select(picked)) continue;
     rmSync(join(dir, file));
-    removed++;
+    if (name !== undefined) removed++;
   }
   return removed;
 }

@@ -1,9 +1,9 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
 import { removeDataFiles } from './data-files.js';
-import { offlineDataPath, offlineFileName, writesByPartition } from './layout.js';
+import { legacyPartialFileName, offlineDataPath, offlineFileName, partialFileName, writesByPartition } from './layout.js';
 import { decodeOfflineParquet, encodeOfflineParquet } from './parquet.js';
 
 /**
@@ -25,9 +25,12 @@ export function parquetDirOffline(options: { readonly dir: string }): OfflineSto
         const dir = join(offlineDataPath(base, group.name), partition);
         mkdirSync(dir, { recursive: true });
         const name = appendOptions.fileName ? `${appendOptions.fileName}.parquet` : offlineFileName(new Date());
-        // Written under a dot-name and renamed: readers never see half a file, a rewrite replaces it whole.
-        writeFileSync(join(dir, `.${name}`), await encodeOfflineParquet(group, rows));
-        renameSync(join(dir, `.${name}`), join(dir, name));
+        // Written under a name no reader's glob matches and renamed when whole: a reader never sees
+        // half a file, nor one a killed write left; a rewrite replaces it whole.
+        rmSync(join(dir, legacyPartialFileName(name)), { force: true });
+        const partial = join(dir, partialFileName(name));
+        writeFileSync(partial, await encodeOfflineParquet(group, rows));
+        renameSync(partial, join(dir, name));
       }
     },
     async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {

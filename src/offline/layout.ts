@@ -51,8 +51,31 @@ export function writesByPartition(group: GroupSchema, writes: readonly OfflineWr
   return byPartition;
 }
 
-/** A data file's name as `OfflineAppendOptions.fileName` gives it (without `.parquet`); undefined for anything else (a partial `.name`, another file). */
+/**
+ * Where a data file is written before it is renamed to `name`: a dot-name that no `*.parquet` glob
+ * matches, so a reader never sees half a file, nor one a crash left behind.
+ */
+export function partialFileName(name: string): string {
+  return `.${name}.partial`;
+}
+
+/**
+ * What earlier releases wrote a data file under until it was whole: `*.parquet` globs read it, so
+ * a write killed midway left a file that broke every read. Removed where its data file is written.
+ */
+export function legacyPartialFileName(name: string): string {
+  return `.${name}`;
+}
+
+/** The data file name (without `.parquet`) of a partial file a killed write left, either naming; undefined for anything else. */
+export function partialDataFileName(path: string): string | undefined {
+  return /^\.(.+)\.parquet(?:\.partial)?$/.exec(baseName(path))?.[1];
+}
+
+const baseName = (path: string) => path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+
+/** A data file's name as `OfflineAppendOptions.fileName` gives it (without `.parquet`); undefined for anything else (a partial file, another file). */
 export function dataFileName(path: string): string | undefined {
-  const name = path.slice(Math.max(path.lastIndexOf('/'), path.lastIndexOf('\\')) + 1);
+  const name = baseName(path);
   return name.endsWith('.parquet') && !name.startsWith('.') ? name.slice(0, -'.parquet'.length) : undefined;
 }

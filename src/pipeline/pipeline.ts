@@ -1,5 +1,6 @@
 import * as zc from 'zod/v4/core';
 import {
+  ConfigurationError,
   FeatureValidationError,
   type RecordError,
   type SkewlessIssue,
@@ -9,7 +10,7 @@ import {
   TransformError,
 } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
-import { notAnObject } from '../util/options.js';
+import { describeValue, notAnObject } from '../util/options.js';
 import type { CompiledDefinition } from '../schema/compile.js';
 import type { FeatureSpec } from '../schema/feature-spec.js';
 import type { BatchOptions, BatchResult, ProcessResult } from '../schema/types.js';
@@ -257,7 +258,11 @@ export function createPipeline<R>(definition: CompiledDefinition<R>, reducer: Re
       }
       return result(encode(full as R, position));
     },
-    processBatch: (raws, options = {}) => completeBatch(prepareBatch(raws, options), options),
+    processBatch: (raws, options = {}) => {
+      // Indexed, not iterated: a Set or a string would be read wrongly, null not at all.
+      if (!Array.isArray(raws)) throw new ConfigurationError('INVALID_CONFIG', `group "${definition.name}" processBatch: expected an array of events, got ${describeValue(raws)}`);
+      return completeBatch(prepareBatch(raws, options), options);
+    },
     prepareBatch,
     completeBatch,
     reducer,

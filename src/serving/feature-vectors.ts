@@ -3,7 +3,7 @@
 import { BackendError, DataError, SkewlessError } from '../errors.js';
 import { decodeFailure, MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
-import type { FeatureStore } from '../store/feature-store.js';
+import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
 import { ageLimitMs, buildTrainingPlan, type JoinStep, spineKey } from '../sql/plan.js';
 import type { FeatureListPlan } from '../request-features/brand.js';
@@ -182,7 +182,7 @@ export async function featureVectors<E extends object, const F extends readonly 
   const entities = options.entities as readonly EntityRow[];
   const plan = readPlanOf(options.features, options.entityKey, options.maxAge);
   checkEntityColumns(entities, plan.joins);
-  const { online } = await store.backends();
+  const { online } = await backendsOf(store, 'featureVectors');
   const failures: FeatureVectorFailure[] = [];
   // Per join step, the entity rows whose read failed (`onFailure: 'null'`): request features reading it give nulls there.
   const failed = new Map<number, ReadonlySet<number>>();

@@ -3,7 +3,7 @@ import { MAX_RECORD_IDENTIFIER_BYTES, type SageMakerRecord } from '../schema/cod
 import { formatIsoInstant } from '../schema/time.js';
 import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
 import { requireGroup, statefulIngestOf } from '../feature-group.js';
-import { checkOptions, expected, functionSchema, lazySchema, objectWith, positiveInteger } from '../util/options.js';
+import { checkOptions, describeValue, expected, functionSchema, lazySchema, objectWith, positiveInteger } from '../util/options.js';
 import * as z from 'zod/mini';
 import { type RecordOutcome, summarize, type WriteSummary } from '../pipeline/outcomes.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore, OnlineWriteOutcome } from './types.js';
@@ -207,6 +207,19 @@ interface Refused {
 function ttlOf(group: AnyFeatureGroup, options: OnlinePutOptions): OnlinePutOptions {
   const ttl = options.ttl ?? group.ttl;
   return ttl ? { ttl } : {};
+}
+
+/**
+ * The backends of `store`, where a call (`where`) takes a store: anything but one `createFeatureStore`
+ * made is refused, naming the call, before any backend is reached.
+ */
+export function backendsOf(store: FeatureStore, where: string): Promise<StoreBackends> {
+  if (typeof (store as Partial<FeatureStore> | null)?.backends !== 'function') {
+    // localStores() or { online, offline } where the store they make was meant.
+    const backends = typeof store === 'object' && store !== null && 'online' in store ? ': pass these backends to createFeatureStore and give its store' : '';
+    throw new ConfigurationError('INVALID_CONFIG', `${where}: expected a feature store made by createFeatureStore, got ${describeValue(store)}${backends}`);
+  }
+  return store.backends();
 }
 
 async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadLetterEntry[]): Promise<void> {

@@ -5,7 +5,7 @@ import { CsvRows } from '../csv/reader.js';
 import { parquetColumnKinds, readParquetRows } from '../parquet/reader.js';
 import type { ValueKind } from '../schema/feature-spec.js';
 import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
-import type { FeatureStore } from '../store/feature-store.js';
+import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import { pipelineOf } from '../feature-group.js';
 import { booleanSchema, checkOptions, durationSchema, expected, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
@@ -247,7 +247,7 @@ export async function trainingSet<S extends object, const F extends readonly Any
   store: FeatureStore,
   options: TrainingSetOptions<S, F>,
 ): Promise<TrainingSet<InferTrainingRow<S, F>>> {
-  const { offline } = await store.backends();
+  const { offline } = await backendsOf(store, 'trainingSet');
   return buildTrainingSet(offline, options as TrainingSetOptions) as Promise<TrainingSet<InferTrainingRow<S, F>>>;
 }
 

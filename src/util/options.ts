@@ -29,19 +29,24 @@ export function notAnObject(output: unknown): string | undefined {
   return typeof (output as { then?: unknown }).then === 'function' ? 'a Promise' : undefined;
 }
 
-/** Edit distance, for naming the option a misspelt key most likely meant. */
+/**
+ * Edit distance, for naming the option a misspelt key most likely meant: letters added, dropped or
+ * changed, and two neighbours swapped (`form` for `from`), each one edit; case is ignored.
+ */
 function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] as number;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const kept = row[j] as number;
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, previous + (a[i - 1]?.toLowerCase() === b[j - 1]?.toLowerCase() ? 0 : 1));
-      previous = kept;
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  // d[i][j]: the distance between the first i letters of x and the first j of y.
+  const d = Array.from({ length: x.length + 1 }, (_, i) => Array.from({ length: y.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const row = d[i] as number[];
+      const above = d[i - 1] as number[];
+      row[j] = Math.min((above[j] as number) + 1, (row[j - 1] as number) + 1, (above[j - 1] as number) + (x[i - 1] === y[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) row[j] = Math.min(row[j] as number, ((d[i - 2] as number[])[j - 2] as number) + 1);
     }
   }
-  return row[b.length] as number;
+  return (d[x.length] as number[])[y.length] as number;
 }
 
 /** The known name closest to `unknown`, if one is close enough to be a likely typo. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { type Stats, statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ConfigurationError, type SourcePosition } from '../../errors.js';
@@ -10,7 +10,14 @@ import { describeValue } from '../../util/options.js';
 export function localFile(path: unknown, what: string): string {
   if (typeof path !== 'string' || path.length === 0) throw new ConfigurationError('INVALID_CONFIG', `${what}: expected a file path, got ${describeValue(path)}`);
   const file = resolve(path);
-  if (!existsSync(file)) throw new ConfigurationError('INVALID_CONFIG', `${what}: no file at ${file}`);
+  let found: Stats | undefined;
+  try {
+    found = statSync(file, { throwIfNoEntry: false });
+  } catch {
+    // A folder on the way that is a file (ENOTDIR), or one not readable (EACCES): no file to read either.
+  }
+  if (!found) throw new ConfigurationError('INVALID_CONFIG', `${what}: no file at ${file}`);
+  if (!found.isFile()) throw new ConfigurationError('INVALID_CONFIG', `${what}: ${file} is ${found.isDirectory() ? 'a directory' : 'not a regular file'}: give the path of a file`);
   return file;
 }
 
