@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FeatureValue } from '../schema/codec.js';
@@ -9,8 +9,8 @@ import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite
 import type { FileTrainingRequest, FileTrainingResult, JoinedValues, SpineKeys, TrainingEngine } from '../training/engine.js';
 import type { TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
-import { legacyPartialFileName, offlineFileName, partialFileName, partitionOf } from '../offline/layout.js';
-import { removeDataFiles } from '../offline/data-files.js';
+import { offlineFileName, partitionOf } from '../offline/layout.js';
+import { removeDataFiles, writeDataFile } from '../offline/data-files.js';
 import { Database } from './duckdb.js';
 import { trainingSetToFile } from './training-file.js';
 import { FeatureValidationError } from '../errors.js';
@@ -108,14 +108,9 @@ export class LocalOfflineStore implements LocalOffline {
         const dir = join(this.dataDirOf(group.name), partition);
         mkdirSync(dir, { recursive: true });
         const name = options.fileName ? `${options.fileName}.parquet` : offlineFileName(new Date());
-        // Written under a name no reader's glob matches and renamed when whole (atomically replacing
-        // a file of the same name), so a reader never sees half a file, nor one a killed write left.
-        rmSync(join(dir, legacyPartialFileName(name)), { force: true });
-        const partial = join(dir, partialFileName(name));
-        await connection.run(
-          `COPY (SELECT ${select} FROM offline_stage WHERE part = ${quoteLiteral(partition)}) TO ${quoteLiteral(partial)} (FORMAT parquet)`,
+        await writeDataFile(dir, name, (partial) =>
+          connection.run(`COPY (SELECT ${select} FROM offline_stage WHERE part = ${quoteLiteral(partition)}) TO ${quoteLiteral(partial)} (FORMAT parquet)`),
         );
-        renameSync(partial, join(dir, name));
       }
     });
   }

@@ -1,9 +1,9 @@
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
-import { removeDataFiles } from './data-files.js';
-import { legacyPartialFileName, offlineDataPath, offlineFileName, partialFileName, writesByPartition } from './layout.js';
+import { removeDataFiles, writeDataFile } from './data-files.js';
+import { offlineDataPath, offlineFileName, writesByPartition } from './layout.js';
 import { decodeOfflineParquet, encodeOfflineParquet } from './parquet.js';
 
 /**
@@ -25,12 +25,8 @@ export function parquetDirOffline(options: { readonly dir: string }): OfflineSto
         const dir = join(offlineDataPath(base, group.name), partition);
         mkdirSync(dir, { recursive: true });
         const name = appendOptions.fileName ? `${appendOptions.fileName}.parquet` : offlineFileName(new Date());
-        // Written under a name no reader's glob matches and renamed when whole: a reader never sees
-        // half a file, nor one a killed write left; a rewrite replaces it whole.
-        rmSync(join(dir, legacyPartialFileName(name)), { force: true });
-        const partial = join(dir, partialFileName(name));
-        writeFileSync(partial, await encodeOfflineParquet(group, rows));
-        renameSync(partial, join(dir, name));
+        const bytes = await encodeOfflineParquet(group, rows);
+        await writeDataFile(dir, name, (partial) => writeFileSync(partial, bytes));
       }
     },
     async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {
