@@ -63,6 +63,8 @@ describe('backfill options', () => {
     ] as const) {
       expect(await refused({ from: [], ...bad })).toBe(message);
     }
+    // Without a source: the option is named, not a later read of nothing.
+    expect(await refused({})).toBe('backfill options.from: expected a source (ndjsonFile, csvFile, parquetFile, s3ParquetFile, athenaSource) or raw events, got undefined');
     expect(await refused({ from: [] }, null)).toBe('backfill: expected a feature group made by defineFeatureGroup, got null');
     for (const valid of [
       { to: 'offline' },

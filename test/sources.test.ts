@@ -75,6 +75,22 @@ describe('ndjsonFile', () => {
     expect(read[1]).toMatchObject({ raw: '\uFEFF{"id":"b","n":2}', unreadable: expect.stringMatching(/^not JSON: /) });
   });
 
+  it('takes only the three bytes EF BB BF at the start of the file as a byte-order mark', async () => {
+    // First characters that share one or two of its bytes: 㻿 (E3 BB BF), ＿ (EF BC BF), ﻻ (EF BB BB), » (C2 BB).
+    for (const [i, first] of ['㻿', '＿', 'ﻻ', '»'].entries()) {
+      const near = file(`near-bom-${i}.ndjson`, `${first}{"id":"a","n":1}\n`);
+      expect(await items(ndjsonFile(near)), first).toStrictEqual([
+        { raw: `${first}{"id":"a","n":1}`, unreadable: expect.stringMatching(/^not JSON: /), position: { source: 'backfill', index: 0, file: near, byteOffset: 0 } },
+      ]);
+    }
+    // The mark's bytes where a later read chunk (a megabyte) starts: a character of that line, not a mark.
+    const line = (i: number) => `{"i":${i},"p":"${'x'.repeat(63 - String(i).length - 13)}"}`;
+    const chunk = `${Array.from({ length: (1 << 20) / 64 }, (_, i) => line(i)).join('\n')}\n`;
+    expect(Buffer.byteLength(chunk)).toBe(1 << 20);
+    const later = file('later-bom.ndjson', `${chunk}\uFEFF{"id":"b","n":2}\n`);
+    expect((await items(ndjsonFile(later))).at(-1)).toMatchObject({ raw: '\uFEFF{"id":"b","n":2}', unreadable: expect.stringMatching(/^not JSON: /), position: { byteOffset: 1 << 20 } });
+  });
+
   it('reads every line exactly once from two ranges split at any byte', async () => {
     const whole = (await items(ndjsonFile(path))).map((item) => item.position.byteOffset);
     const source = ndjsonFile(path);
@@ -334,14 +350,19 @@ describe('parquetFile', () => {
     expect(await items(parquetFile(empty))).toEqual([]);
   });
 
-  it('names the file that is not Parquet (too short, or without the footer), as a DataError of the source', async () => {
+  it('names the file that is not Parquet (too short, or without the footer), as a DataError of the source with the reader\'s error as its cause', async () => {
     for (const [name, content] of [['tiny.parquet', 'PAR1'], ['text.parquet', 'card_id,amount\nc1,5\n'.repeat(20)]] as const) {
       const path = file(name, content);
       const error = await items(parquetFile(path)).catch((e: unknown) => e);
       expect(error, name).toBeInstanceOf(DataError);
       expect((error as DataError).code, name).toBe('INVALID_SOURCE');
-      expect((error as DataError).message, name).toContain(`${path}: cannot read a Parquet footer (is it a Parquet file?): `);
+      expect((error as DataError).message.startsWith(`${path}: cannot read a Parquet footer (is it a Parquet file?): `), (error as Error).message).toBe(true);
+      expect((error as DataError).cause, name).toBeInstanceOf(Error);
     }
+    // A byte source without a file is named by its id.
+    const bytes = readFileSync(file('not.parquet', 'PAR1'));
+    const error = await parquetSource('memory:not', async () => ({ byteLength: bytes.byteLength, slice: async (start: number, end = bytes.byteLength) => bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + end) as ArrayBuffer })).size().catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^memory:not: cannot read a Parquet footer/);
   });
 });
 
@@ -441,6 +462,18 @@ describe('fileSource, sourceFromSpec and asSource', () => {
     expect(() => parquetFile('/dev/null')).toThrow('parquetFile: /dev/null is not a regular file: give the path of a file');
     const underAFile = join(file('plain.ndjson', ''), 'events.ndjson');
     expect(() => ndjsonFile(underAFile)).toThrow(`ndjsonFile: no file at ${underAFile}`);
+  });
+
+  it("gives each local file a revision of its size and modification time, so a checkpoint of another revision is not resumed", async () => {
+    const make = { ndjson: ndjsonFile, csv: csvFile, parquet: parquetFile };
+    for (const [kind, source] of Object.entries(make)) {
+      const path = file(`revision.${kind}`, kind === 'parquet' ? readFileSync(join(dir, 'events.parquet')) : 'id,n\n');
+      const first = await source(path).revision?.();
+      expect(first, kind).toEqual(expect.any(String));
+      expect(await source(path).revision?.(), kind).toBe(first);
+      writeFileSync(path, kind === 'parquet' ? Buffer.concat([readFileSync(path), Buffer.from('x')]) : 'id,n\na,1\n');
+      expect(await source(path).revision?.(), kind).not.toBe(first);
+    }
   });
 
   it('recreates the sources of its spec kinds only', async () => {

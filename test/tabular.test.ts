@@ -48,6 +48,8 @@ describe('csvRowReader', () => {
     // Decimal notation, padded or signed, is a number; JavaScript's other spellings are not CSV's.
     expect(read(cells({ amount: ' 2 ', count: '+4', maybe: '-0.5' }))).toStrictEqual({ amount: 2, count: 4, maybe: -0.5 });
     expect(read(cells({ amount: '.5', count: '5.', maybe: '-2E-2' }))).toStrictEqual({ amount: 0.5, count: 5, maybe: -0.02 });
+    // Several digits after a leading point and in an exponent.
+    expect(read(cells({ amount: '.125', count: '15e12', maybe: '-2.5E+10' }))).toStrictEqual({ amount: 0.125, count: 15e12, maybe: -2.5e10 });
     for (const cell of ['0x10', '0b11', '0o17', 'Infinity', '-Infinity', '1e400', '1_000', '1e', '--1', '1.2.3']) expect(read(cells({ count: cell })), cell).toStrictEqual({ count: cell });
   });
 

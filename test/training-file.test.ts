@@ -564,10 +564,10 @@ describe('which path a training set takes', () => {
   });
 
   it('takes the row path for a list feature, which it writes as a Parquet list', async () => {
-    const shape = z.object({ id: z.string(), t: z.date(), tags: z.array(z.string()) });
+    const shape = z.object({ id: z.string(), t: z.date(), n: z.number(), tags: z.array(z.string()) });
     const tagged = defineFeatureGroup({ name: 'tagged', recordIdentifier: 'id', eventTime: 't', onlineStorageType: 'InMemory', source: shape, features: shape, transform: (e) => e });
     const { store, calls } = spiedStore();
-    await store.put(tagged, [{ id: '1', t: new Date(BASE), tags: ['a', 'b'] }]);
+    await store.put(tagged, [{ id: '1', t: new Date(BASE), n: 7, tags: ['a', 'b'] }]);
     const csv = join(dir, 'tagged.csv');
     writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n2,2024-01-01T00:00:01Z\n');
     const output = join(dir, 'tagged.parquet');
@@ -588,5 +588,14 @@ describe('which path a training set takes', () => {
     const both = await trainingSet(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('i'), tagged.select('tags')], output: { parquet: join(dir, 'tagged-and-mixed.parquet') } });
     expect(calls).toEqual(['pointInTimeJoin']);
     expect(both.summary).toMatchObject({ rows: 2, matchRate: { mixed: 0, tagged: 0.5 }, nullCounts: { mixed__i: 2, tagged__tags: 1 } });
+    // And a list beside a number of the same group.
+    calls.length = 0;
+    const output2 = join(dir, 'tagged-with-n.parquet');
+    await trainingSet(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [tagged.select('n', 'tags')], output: { parquet: output2 } });
+    expect(calls).toEqual(['pointInTimeJoin']);
+    expect(await readParquet(output2)).toEqual([
+      { card: '1', at: new Date(BASE + 1000), tagged__n: 7, tagged__tags: ['a', 'b'] },
+      { card: '2', at: new Date(BASE + 1000), tagged__n: null, tagged__tags: null },
+    ]);
   });
 });

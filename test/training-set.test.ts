@@ -90,6 +90,7 @@ describe('trainingSet options', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ spine: 'labels.csv' }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got "labels.csv"'],
       [{ spine: [null] }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got an array'],
+      [{ spine: [5] }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got an array'],
       [{ spine: { parquet: 7 } }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got an object'],
       [{ spine: { load: [] } }, 'trainingSet options.spine: expected rows, { csv: path }, { parquet: path } or a spine loader (s3Spine, athenaSpine), got an object'],
       [{ entityKey: 5 }, 'trainingSet options.entityKey: expected the spine column with the record identifier, got 5'],
@@ -139,6 +140,12 @@ describe('trainingSet options', () => {
       await expect(trainingSet(store, { ...options, spine: { csv: renamed } })).rejects.toMatchObject({
         code: 'INVALID_SPINE',
         message: `the spine has no column "at" (the timestamp option: each row's time); its columns: card, when`,
+      });
+      const empty = join(dir, 'empty.csv');
+      writeFileSync(empty, '');
+      await expect(trainingSet(store, { ...options, spine: { csv: empty } })).rejects.toMatchObject({
+        code: 'INVALID_SPINE',
+        message: `the spine has no column "at" (the timestamp option: each row's time); its columns: (none)`,
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -457,8 +464,13 @@ describe('the training plan and its SQL', () => {
   it('refuses a plan without selections, and two selections that produce one column', () => {
     expect(() => planOf()).toThrow(DefinitionError);
     expect(() => planOf()).toThrow(expect.objectContaining({ code: 'INVALID_OPTION', message: 'a training set needs at least one feature selection' }));
-    expect(() => planOf(scores.select('v'), scores.select('n', 'v'))).toThrow(/two selections produce the column "scores__v": give one a prefix/);
+    expect(() => planOf(scores.select('v'), scores.select('n', 'v'))).toThrow(expect.objectContaining({ name: 'DefinitionError', code: 'INVALID_OPTION', message: 'two selections produce the column "scores__v": give one a prefix' }));
     expect(planOf(scores.select('v'), scores.select('v').with({ prefix: 'again_' })).joins.map((j) => j.prefix)).toEqual(['scores__', 'again_']);
+  });
+
+  it('is a point-in-time join, inclusive of the spine time and without knowledge time unless told', () => {
+    expect(planOf(scores.select('v'))).toMatchObject({ kind: 'point-in-time-join', timestamp: 'at', inclusive: true, knowledgeTime: false });
+    expect(buildTrainingPlan({ timestamp: 'at', entityKey: 'card', features: [scores.select('v')], inclusive: false, knowledgeTime: true })).toMatchObject({ inclusive: false, knowledgeTime: true });
   });
 
   it("keeps a group's TTL that SageMaker's range of event times can reach, and drops one longer than the whole range", () => {
@@ -481,12 +493,15 @@ describe('the training plan and its SQL', () => {
 
   it('names the spine row and column of a time it cannot read', async () => {
     const store = await storeWith([]);
-    const spine = [{ card: '1', at: new Date(BASE) }, { card: '2', at: '1704067200' }];
-    for (const engine of ['reference', 'auto'] as const) {
-      const error = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine }).catch((e: unknown) => e);
-      expect(error).toBeInstanceOf(DataError);
-      expect(error).toMatchObject({ code: 'INVALID_SPINE', row: 1, column: 'at' });
-      expect((error as Error).message).toMatch(/^spine row 1: "at" must be a Date or an ISO-8601 time with a zone, got/);
+    // Epoch seconds as text, and epoch milliseconds as a number: never guessed.
+    for (const at of ['1704067200', 1704067200000]) {
+      const spine = [{ card: '1', at: new Date(BASE) }, { card: '2', at }];
+      for (const engine of ['reference', 'auto'] as const) {
+        const error = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(DataError);
+        expect(error).toMatchObject({ code: 'INVALID_SPINE', row: 1, column: 'at' });
+        expect((error as Error).message).toBe(`spine row 1: "at" must be a Date or an ISO-8601 time with a zone, got ${typeof at === 'string' ? `"${at}"` : at}`);
+      }
     }
   });
 

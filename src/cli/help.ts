@@ -45,8 +45,9 @@ stores, with per phase records/s, CPU per record, iterator age and freshness (ev
 online, polled for sampled cards), and the records lost (none).
 
 Options:
-  --dir PATH    where the demo keeps its stores and files (default .skewless/demo): a new or empty
-                folder, or one an earlier demo made, whose files it replaces; any other is refused
+  --dir PATH    where the demo keeps its stores and files (default .skewless/demo, with --spike
+                .skewless/demo-spike): a new or empty folder, or one an earlier demo made, whose
+                files it replaces; any other is refused
   --json        print the summary as JSON (progress still goes to stderr)
   --spike       the spike in real time (above)
   --rate RATE   the spike's rate with its unit, such as 2000/s (default 2000/s)

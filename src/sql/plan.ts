@@ -142,6 +142,5 @@ export function spineTime(value: unknown, row: number, column: string): number {
 
 /** A spine row's key as text: record identifiers are compared as SageMaker stores them, as strings. */
 export function spineKey(value: unknown): string | undefined {
-  if (value === null || value === undefined) return undefined;
-  return typeof value === 'string' ? value : String(value);
+  return value === null || value === undefined ? undefined : String(value);
 }

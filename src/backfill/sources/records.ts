@@ -13,7 +13,7 @@ import { BLOCK_ROWS, type BackfillItem, type BackfillSource, evenRanges, hash } 
 function anonymousId(array: readonly unknown[] | undefined): string {
   if (!array) return `records:${randomUUID()}`;
   const text = JSON.stringify(array, (_, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value));
-  return `records:${array.length}:${hash(text ?? '')}`;
+  return `records:${array.length}:${hash(text)}`;
 }
 
 /**
