@@ -39,14 +39,11 @@ const measured = Object.entries(report.files)
       score: counted.length === 0 ? 100 : Math.round((detected / counted.length) * 1000) / 10,
     };
   });
-// The rows of configured modules this report does not hold, as the run that measured them left them
-// (rows written before rows had their own stamp take the file's).
+// The rows of configured modules this report does not hold, as the run that measured them left them.
 const previous = existsSync('reports/mutation/scores.json') ? JSON.parse(readFileSync('reports/mutation/scores.json', 'utf8')) : { modules: [] };
-const kept = previous.modules
-  .filter((m) => configured.includes(m.module) && !measured.some((row) => row.module === m.module))
-  .map((m) => ({ ...m, commit: m.commit ?? previous.commit, date: m.date ?? previous.date }));
+const kept = previous.modules.filter((m) => configured.includes(m.module) && !measured.some((row) => row.module === m.module));
 const modules = [...measured, ...kept].sort((a, b) => a.module.localeCompare(b.module));
-writeFileSync('reports/mutation/scores.json', `${JSON.stringify({ date, commit, modules }, null, 2)}\n`);
+writeFileSync('reports/mutation/scores.json', `${JSON.stringify({ modules }, null, 2)}\n`);
 
 // A kept row whose module changed since its run is marked: its figure is of older code.
 const changedSince = (m) => m.commit !== commit && execFileSync('git', ['diff', '--name-only', m.commit, 'HEAD', '--', m.module], { encoding: 'utf8' }).trim() !== '';
