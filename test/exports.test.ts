@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   exports: Record<string, unknown>;
@@ -41,6 +41,17 @@ describe('public entry points', () => {
     }
     expect(collisions).toEqual([]);
   }, 60_000);
+
+  it('format no numbers as they load: locale data takes tens of milliseconds of every Lambda cold start', async () => {
+    vi.resetModules();
+    const formats = [vi.spyOn(Number.prototype, 'toLocaleString'), vi.spyOn(Date.prototype, 'toLocaleString'), vi.spyOn(Intl, 'NumberFormat'), vi.spyOn(Intl, 'DateTimeFormat')];
+    try {
+      for (const entry of entries) await import(sourceOf(entry));
+      for (const format of formats) expect(format).not.toHaveBeenCalled();
+    } finally {
+      for (const format of formats) format.mockRestore();
+    }
+  });
 
   it('export no default', async () => {
     for (const entry of entries) {

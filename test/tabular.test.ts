@@ -84,6 +84,8 @@ describe('parquetRowReader', () => {
     const above = { count: SAFE + 1n };
     expect(read(above)).toStrictEqual({ raw: above, unreadable: `column "count": the INT64 value ${SAFE + 1n} is beyond +-2^53 and cannot be a number exactly; declare the field z.bigint()` });
     expect(read({ amount: -SAFE - 1n }).unreadable).toMatch(/^column "amount": the INT64 value -9007199254740992 is beyond/);
+    // 2^53 + 1 would round to 2^53 as a number.
+    expect(read({ count: SAFE + 2n }).unreadable).toMatch(/^column "count": the INT64 value 9007199254740993 is beyond/);
   });
 
   it('takes whole numbers as bigints and as text, and leaves fractions alone', () => {

@@ -59,7 +59,6 @@ function typed(kind: CellKind, cell: string): unknown {
   }
 }
 
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 /** Made on first use: most sources never have bytes for a text field. */
 let utf8: InstanceType<typeof TextDecoder> | undefined;
 
@@ -98,7 +97,9 @@ class Refusal {
 function parquetCell(kind: CellKind, value: unknown): unknown {
   if (typeof value === 'bigint') {
     if (kind === 'number') {
-      return value >= -SAFE && value <= SAFE ? Number(value) : new Refusal(`the INT64 value ${value} is beyond +-2^53 and cannot be a number exactly; declare the field z.bigint()`);
+      // A bigint past 2^53 becomes a number that is not safe (2^53 + 1 rounds to 2^53).
+      const number = Number(value);
+      return Number.isSafeInteger(number) ? number : new Refusal(`the INT64 value ${value} is beyond +-2^53 and cannot be a number exactly; declare the field z.bigint()`);
     }
     return kind === 'text' ? value.toString() : value;
   }

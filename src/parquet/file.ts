@@ -101,7 +101,7 @@ export class ParquetFileBuilder {
   }
 }
 
-const MAGIC = new Uint8Array([0x50, 0x41, 0x52, 0x31]);
+const MAGIC = /* @__PURE__ */ new Uint8Array([0x50, 0x41, 0x52, 0x31]);
 
 interface SchemaElement {
   readonly name: string;

@@ -44,10 +44,12 @@ export function snappyCompress(input: Uint8Array): Uint8Array {
 
 const HASH_BITS = 14;
 const MAX_OFFSET = 65_535;
-// One table for every call, cleared per call: positions are stored plus one, so 0 means empty.
-const shared = new Int32Array(1 << HASH_BITS);
+// One table for every call, made on the first (a program that never compresses never holds its
+// 64 KB), cleared per call: positions are stored plus one, so 0 means empty.
+let shared: Int32Array | undefined;
 
 function tableFor(n: number): Int32Array {
+  if (shared === undefined) return (shared = new Int32Array(1 << HASH_BITS));
   if (n > 0) shared.fill(0);
   return shared;
 }
