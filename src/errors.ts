@@ -270,6 +270,11 @@ export class BackendError extends SkewlessError {
 /** Errors the pipeline returns for one record; the record is poison, the batch goes on. */
 export type RecordError = SourceValidationError | TransformError | FeatureValidationError;
 
+/** The first line of a failure's message (DuckDB's names the error and the file, then quotes the SQL). */
+export function firstLine(cause: unknown): string {
+  return (cause instanceof Error ? cause.message : String(cause)).split('\n')[0] as string;
+}
+
 /** `: path: first message (+N more)`, the tail of a one-line error message; empty for no issues. */
 export function summarizeIssues(issues: readonly SkewlessIssue[]): string {
   const first = issues[0];

@@ -295,7 +295,7 @@ describe('backfill chunks over blocks of rows', () => {
     const cents = new Map<number, number[]>();
     for (const name of dataFiles(dir)) {
       const chunk = Number(/-(\d{6})\.parquet$/.exec(name)?.[1]);
-      const rows = await decodeOfflineParquet(readFileSync(join(dir, 'offline', name)));
+      const rows = await decodeOfflineParquet(readFileSync(join(dir, 'offline', name)), name, 'g');
       cents.set(chunk, [...(cents.get(chunk) ?? []), ...rows.map((r) => Math.round((r['amount'] as number) * 100))]);
     }
     for (let chunk = 0; chunk < 5; chunk++) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { localOffline, localOnline, partitionOf } from '../src/local/index.js';
-import type { SageMakerRecord } from '../src/index.js';
+import { BackendError, type SageMakerRecord } from '../src/index.js';
 import type { GroupSchema } from '../src/schema/sagemaker-record.js';
 import { legacyPartialFileName, partialFileName } from '../src/offline/layout.js';
 import { parquetDirOffline } from '../src/offline/file-store.js';
@@ -166,6 +166,23 @@ describe('local offline store', () => {
       expect(readdirSync(partition).filter((f) => f.startsWith('.')).sort()).toEqual([partialFileName('backfill-k-000001.parquet')]);
       expect(await offline.removeFiles?.(contractGroup, (name) => name.startsWith('backfill-k-'))).toBe(1);
       expect(readdirSync(partition).filter((f) => f.includes('backfill-k-'))).toEqual([]);
+      await offline.close();
+    }
+  });
+
+  it('reads a damaged file as a BackendError READ_FAILED naming the group and the file', async () => {
+    const junk = (dir: string) => join(dir, 'contract-group', 'data', 'year=2024', 'month=05', 'day=01', 'hour=12', 'junk.parquet');
+    for (const open of [(dir: string) => localOffline({ dir }), async (dir: string) => parquetDirOffline({ dir })]) {
+      const dir = mkdtempSync(join(tmpdir(), 'skewless-offline-'));
+      const offline = await open(dir);
+      await offline.append(contractGroup, [{ record: contractRecord('a', '2024-05-01T12:00:00Z'), writeTime: written, apiInvocationTime: written, isDeleted: false }]);
+      writeFileSync(junk(dir), 'not a Parquet file');
+      const error = await offline.scan(contractGroup).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect(error).toMatchObject({ code: 'READ_FAILED', group: 'contract-group', retryable: false });
+      expect((error as Error).message).toMatch(/^offline store: reading (the files of|\S+ of) "contract-group" failed: /);
+      expect((error as Error).message).toContain(junk(dir).slice(dir.length));
+      expect((error as Error).cause).toBeInstanceOf(Error);
       await offline.close();
     }
   });

@@ -147,7 +147,7 @@ describe('encodeOfflineParquet', () => {
       fc.asyncProperty(groupArb.chain((kinds) => fc.tuple(fc.constant(kinds), rowsArb(kinds))), async ([kinds, rows]) => {
         const bytes = await encodeOfflineParquet(groupOf(kinds), writesOf(rows));
         const expected = expectedRows(rows);
-        expect(await decodeOfflineParquet(bytes)).toEqual(expected);
+        expect(await decodeOfflineParquet(bytes, 'f.parquet', 'g')).toEqual(expected);
         expect(await readWithDuckDb(bytes)).toEqual(expected);
       }),
       { numRuns: 150 },
@@ -194,7 +194,7 @@ describe('encodeOfflineParquet', () => {
     const bytes = await encodeOfflineParquet(group, writesOf(rows));
     const metadata = parquetMetadata(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
     expect(metadata.row_groups.map((g) => g.num_rows)).toEqual([100_000n, 1n]);
-    expect(await decodeOfflineParquet(bytes)).toEqual(expectedRows(rows));
+    expect(await decodeOfflineParquet(bytes, 'f.parquet', 'g')).toEqual(expectedRows(rows));
   });
 
   it('refuses an Integral value that does not fit 64 bits', async () => {

@@ -1,7 +1,7 @@
 // A spine file written to a Parquet file runs wholly inside DuckDB (no row becomes a JavaScript
 // object). It must give exactly what the row path gives: the same rows, the same types, the same
 // errors. These tests compare the two on generated histories and spines.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -10,7 +10,7 @@ import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { type AnyFeatureGroup, createFeatureStore, type SageMakerRecord, DataError, DecodeError, defineFeatureGroup, type FeatureStore, trainingSet, type TrainingSetOptions } from '../src/index.js';
+import { type AnyFeatureGroup, BackendError, ConfigurationError, createFeatureStore, type SageMakerRecord, DataError, DecodeError, defineFeatureGroup, type FeatureStore, trainingSet, type TrainingSetOptions } from '../src/index.js';
 import { localOffline, localOnline } from '../src/local/index.js';
 import { parseIsoInstant } from '../src/schema/time.js';
 import { type OutputColumn, spineColumnKind, writeTrainingCsv, writeTrainingParquet } from '../src/training/output.js';
@@ -333,8 +333,8 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     const csv = join(dir, 'url.csv');
     writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n');
     const error = await trainingSet(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('f')], output: { parquet: 's3://nowhere/train.parquet' } }).catch((e: unknown) => e as Error);
-    expect(error).toBeInstanceOf(Error);
-    expect((error as Error).message).not.toMatch(/extension|httpfs/i);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toMatch(/^trainingSet options\.output: expected a local file path, got the URL/);
   });
 
   it('reports a stored value that is not of its feature type as a DecodeError, as the row path does', async () => {
@@ -546,6 +546,61 @@ describe('which path a training set takes', () => {
         expect(error, what).toBeInstanceOf(DataError);
         expect((error as DataError).message, what).toBe('the spine has no column "card" (the record identifier of "mixed": entityKey, or the selection\'s key); its columns: card_id, at');
       }
+    }
+  });
+
+  it('reads a damaged offline file as a BackendError READ_FAILED naming the file, on every path', async () => {
+    const { store } = spiedStore();
+    const { offline } = await store.backends();
+    await offline?.append(mixed, [row('1', 0)].map((r) => ({ record: (mixed.processRecord({ id: r.id, t: new Date(r.et), s: r.s, i: r.i, b: r.b, f: r.f, ok: r.ok }) as { encoded: SageMakerRecord }).encoded, writeTime: new Date(r.wt), apiInvocationTime: new Date(r.ai), isDeleted: false })));
+    const partition = join((offline as unknown as { baseDir: string }).baseDir, 'mixed', 'data', 'year=2024', 'month=01', 'day=01', 'hour=00');
+    writeFileSync(join(partition, 'junk.parquet'), 'not a Parquet file');
+    const csv = join(dir, 'damaged.csv');
+    writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n');
+    const paths = [
+      ['in the engine, file to file', { spine: { csv }, output: { parquet: join(dir, 'damaged-out.parquet') } }, /^offline store: the point-in-time join of "mixed" failed: .*junk\.parquet/],
+      ['the engine join, rows back', { spine: { csv } }, /^offline store: the point-in-time join of "mixed" failed: .*junk\.parquet/],
+      ['the reference engine (a scan)', { spine: { csv }, engine: 'reference' as const }, /^offline store: reading the files of "mixed" failed: .*junk\.parquet/],
+    ] as const;
+    for (const [name, options, message] of paths) {
+      const error = await trainingSet(store, { entityKey: 'card', timestamp: 'at', features: [mixed.select('i')], ...options }).catch((e: unknown) => e);
+      expect(error, name).toBeInstanceOf(BackendError);
+      expect(error, name).toMatchObject({ code: 'READ_FAILED', retryable: false });
+      expect((error as Error).message, name).toMatch(message);
+    }
+  });
+
+  it("makes the output's folder, refuses one it cannot make and a URL before any work, and names a file it cannot write", async () => {
+    const { store, calls } = spiedStore();
+    const csv = join(dir, 'outputs.csv');
+    writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n');
+    const base = { entityKey: 'card', timestamp: 'at', features: [mixed.select('i')] } as const;
+    // A folder that is not there yet is made, on both paths.
+    for (const output of [{ parquet: join(dir, 'made', 'engine', 'out.parquet') }, { csv: join(dir, 'made', 'rows', 'out.csv') }]) {
+      expect((await trainingSet(store, { ...base, spine: { csv }, output })).summary.rows).toBe(1);
+      expect(existsSync(Object.values(output)[0] as string)).toBe(true);
+    }
+    // A folder under a file cannot be made: refused before the spine is read or anything is joined.
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    calls.length = 0;
+    for (const output of [{ parquet: join(file, 'sub', 'out.parquet') }, { csv: join(file, 'sub', 'out.csv') }]) {
+      const error = await trainingSet(store, { ...base, spine: { csv: join(dir, 'no-such-spine.csv') }, output }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toMatch(new RegExp(`^trainingSet options\\.output: cannot make the folder of ${join(file, 'sub', 'out')}\\.(parquet|csv): ENOTDIR`));
+    }
+    const url = await trainingSet(store, { ...base, spine: { csv }, output: { parquet: 's3://bucket/train.parquet' } }).catch((e: unknown) => e);
+    expect(url).toBeInstanceOf(ConfigurationError);
+    expect((url as Error).message).toBe('trainingSet options.output: expected a local file path, got the URL "s3://bucket/train.parquet" (write the file here, then copy it)');
+    expect(calls).toEqual([]);
+    // A path that is a folder cannot be written: the engine's COPY and the row path's writer both say which.
+    const folder = join(dir, 'a-folder.parquet');
+    mkdirSync(folder, { recursive: true });
+    for (const [name, options] of [['engine', { spine: { csv } }], ['row path', { spine: [{ card: '1', at: new Date(BASE + 1000) }] }], ['reference', { spine: { csv }, engine: 'reference' as const }]] as const) {
+      const error = await trainingSet(store, { ...base, ...options, output: { parquet: folder } }).catch((e: unknown) => e);
+      expect(error, name).toBeInstanceOf(BackendError);
+      expect(error, name).toMatchObject({ code: 'WRITE_FAILED', retryable: false });
+      expect((error as Error).message, name).toMatch(new RegExp(`^cannot write the training set to ${folder.replace(/[.]/g, '\\.')}: `));
     }
   });
 

@@ -75,7 +75,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
         const keys = await dataKeys(m, c, group);
         const files = await mapConcurrent(keys, concurrency, async (key) => {
           const object = await countAttempts(() => c.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: key })), retry);
-          return decodeOfflineParquet(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+          return decodeOfflineParquet(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(), `s3://${options.bucket}/${key}`, group.name);
         });
         return files.flat();
       } catch (error) {

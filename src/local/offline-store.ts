@@ -12,6 +12,7 @@ import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/
 import { offlineFileName, partitionOf } from '../offline/layout.js';
 import { removeDataFiles, writeDataFile } from '../offline/data-files.js';
 import { Database } from './duckdb.js';
+import { offlineReadError } from '../offline/parquet.js';
 import { trainingSetToFile } from './training-file.js';
 import { FeatureValidationError } from '../errors.js';
 import { checkOptions } from '../util/options.js';
@@ -132,7 +133,7 @@ export class LocalOfflineStore implements LocalOffline {
   async pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> {
     const groups = new Map(plan.joins.map((step) => [step.group, this.source({ name: step.group }) ?? emptyOffline(step.definitions)]));
     const sql = renderTrainingSql(plan, { spine: 'spine_keys', groups }, DUCKDB);
-    const rows = await this.db.exclusive(async (connection) => {
+    const read = this.db.exclusive(async (connection) => {
       const keys = plan.joins.map((_, i) => `__k${i} VARCHAR`).join(', ');
       await connection.run(`CREATE OR REPLACE TEMP TABLE spine_keys (__row BIGINT, __t BIGINT${keys ? `, ${keys}` : ''})`);
       const appender = await connection.createAppender('spine_keys');
@@ -153,6 +154,9 @@ export class LocalOfflineStore implements LocalOffline {
         await connection.run('DROP TABLE IF EXISTS spine_keys');
       }
     });
+    const rows = await read.catch((cause: unknown) => {
+      throw offlineReadError(`the point-in-time join of ${plan.joins.map((step) => `"${step.group}"`).join(', ')}`, cause);
+    });
     return plan.joins.map((step, i) =>
       rows.map((row) => (row[matchedColumn(i)] ? Object.fromEntries(step.features.map((f, n) => [f, row[featureColumn(i, n)] ?? null])) : null)),
     );
@@ -171,7 +175,11 @@ export class LocalOfflineStore implements LocalOffline {
   async scan(group: GroupSchema): Promise<OfflineStoredRow[]> {
     const source = this.source(group);
     if (source === undefined) return [];
-    return (await this.db.rows(`SELECT * FROM ${source}`)) as OfflineStoredRow[];
+    try {
+      return (await this.db.rows(`SELECT * FROM ${source}`)) as OfflineStoredRow[];
+    } catch (cause) {
+      throw offlineReadError(`reading the files of "${group.name}"`, cause, group.name);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,13 @@
 import { open } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { CsvRows } from '../csv/reader.js';
-import { DataError, DecodeError } from '../errors.js';
+import { DataError, DecodeError, SkewlessError } from '../errors.js';
 import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
 import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../training/engine.js';
 import { missingSpineColumn, type TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
+import { outputWriteError } from '../training/output.js';
+import { offlineReadError } from '../offline/parquet.js';
 
 const SPINE = '__skewless_spine';
 const RESULT = '__skewless_training';
@@ -193,16 +195,22 @@ export async function trainingSetToFile(
     const [summary = {}] = await rows(connection, `SELECT ${counts.join(', ')} FROM ${RESULT}`);
     const target = request.output.parquet;
     // The table holds the rows in spine order, and a scan keeps insertion order.
-    await connection.run(`COPY (SELECT ${outputs.map((name, o) => `__o${o} AS ${q(name)}`).join(', ')} FROM ${RESULT}) TO ${quoteLiteral(target)} (FORMAT parquet)`);
+    try {
+      await connection.run(`COPY (SELECT ${outputs.map((name, o) => `__o${o} AS ${q(name)}`).join(', ')} FROM ${RESULT}) TO ${quoteLiteral(target)} (FORMAT parquet)`);
+    } catch (cause) {
+      throw outputWriteError(target, cause);
+    }
     return {
       rows: Number(summary['n'] ?? 0),
       matched: plan.joins.map((_, i) => Number(summary[`m${i}`] ?? 0)),
       nulls: plan.joins.map((step) => step.features.map((feature) => Number(summary[`z${outputs.indexOf(`${step.prefix}${feature}`)}`] ?? 0))),
     };
   } catch (error) {
+    if (error instanceof SkewlessError) throw error;
     const decode = /group ".*": stored value of feature ".*" cannot be read as its type/.exec(error instanceof Error ? error.message : '');
     if (decode) throw new DecodeError(decode[0], { cause: error });
-    throw error;
+    // The spine was read above: what fails here is reading the groups' files (a damaged one, say).
+    throw offlineReadError(`the point-in-time join of ${plan.joins.map((step) => `"${step.group}"`).join(', ')}`, error);
   } finally {
     await connection.run(`DROP TABLE IF EXISTS ${RESULT}; DROP TABLE IF EXISTS ${SPINE}`);
   }

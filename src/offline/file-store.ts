@@ -38,7 +38,7 @@ export function parquetDirOffline(options: { readonly dir: string }): OfflineSto
         return [];
       }
       const rows: OfflineStoredRow[] = [];
-      for (const file of files) rows.push(...(await decodeOfflineParquet(readFileSync(join(dir, file)))));
+      for (const file of files) rows.push(...(await decodeOfflineParquet(readFileSync(join(dir, file)), join(dir, file), group.name)));
       return rows;
     },
     async removeFiles(group, select) {

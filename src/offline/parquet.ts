@@ -1,3 +1,4 @@
+import { BackendError, firstLine } from '../errors.js';
 import { type ColumnSpec, ParquetFileBuilder } from '../parquet/file.js';
 import { readParquetRows } from '../parquet/reader.js';
 import type { FeatureValue } from '../schema/codec.js';
@@ -74,7 +75,16 @@ export async function encodeOfflineParquet(group: GroupSchema, writes: readonly 
   return file.finish();
 }
 
-/** Reads an offline Parquet file back into rows (Integral as bigint, timestamps as Date). */
-export async function decodeOfflineParquet(bytes: Uint8Array): Promise<OfflineStoredRow[]> {
-  return (await readParquetRows(bytes)) as OfflineStoredRow[];
+/** Reads an offline Parquet file back into rows (Integral as bigint, timestamps as Date); `file` and `group` name a damaged one. */
+export async function decodeOfflineParquet(bytes: Uint8Array, file: string, group: string): Promise<OfflineStoredRow[]> {
+  try {
+    return (await readParquetRows(bytes)) as OfflineStoredRow[];
+  } catch (cause) {
+    throw offlineReadError(`reading ${file} of "${group}"`, cause, group);
+  }
+}
+
+/** A failure reading the offline store's files (a damaged Parquet file, say), naming what was read. */
+export function offlineReadError(what: string, cause: unknown, group?: string): BackendError {
+  return new BackendError('READ_FAILED', `offline store: ${what} failed: ${firstLine(cause)}`, { cause, group });
 }

@@ -12,7 +12,7 @@ import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
 import { buildTrainingPlan, missingSpineColumn, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
-import { type OutputColumn, spineColumnKind, writeTrainingCsv, writeTrainingParquet } from './output.js';
+import { type OutputColumn, outputPath, outputWriteError, prepareOutput, spineColumnKind, type TrainingOutput, writeTrainingCsv, writeTrainingParquet } from './output.js';
 import { referenceJoin } from '../sql/reference.js';
 import { offlineRowCodec } from '../group-codecs.js';
 import { featureListSchema } from '../selections.js';
@@ -45,7 +45,7 @@ export interface TrainingSetOptions<S extends object = SpineRow, F extends reado
   /** `'reference'` forces the in-memory engine; default the offline store's own engine, if it has one. */
   readonly engine?: 'auto' | 'reference';
   /** Write the rows to a file instead of returning them. */
-  readonly output?: { readonly parquet: string } | { readonly csv: string };
+  readonly output?: TrainingOutput;
 }
 
 /** Loads spine rows from somewhere the core does not reach itself (S3, an Athena query). */
@@ -172,13 +172,16 @@ function outputColumns(plan: TrainingPlan, features: readonly AnyFeatureSelectio
   return [...columns.values()];
 }
 
-async function writeOutput(rows: Record<string, unknown>[], columns: readonly OutputColumn[], output: NonNullable<TrainingSetOptions['output']>): Promise<string> {
-  if ('csv' in output) {
-    writeTrainingCsv(output.csv, columns, rows);
-    return output.csv;
+async function writeOutput(rows: Record<string, unknown>[], columns: readonly OutputColumn[], output: TrainingOutput): Promise<string> {
+  const path = outputPath(output);
+  try {
+    if ('csv' in output) writeTrainingCsv(path, columns, rows);
+    else writeTrainingParquet(path, columns, rows);
+  } catch (cause) {
+    if (cause instanceof SkewlessError) throw cause;
+    throw outputWriteError(path, cause);
   }
-  writeTrainingParquet(output.parquet, columns, rows);
-  return output.parquet;
+  return path;
 }
 
 /** How each selected feature's stored value reads back, for engines that decode in SQL; undefined if one cannot (collections). */
@@ -286,6 +289,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   checkOptions(trainingSetOptions, options, 'trainingSet options');
   const started = Date.now();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store');
+  if (options.output) prepareOutput(options.output, 'trainingSet options.output');
   const list = planFeatures(options.features, options.entityKey, options.maxAge);
   const features = list.selections;
   const plan = buildTrainingPlan({

@@ -1,7 +1,8 @@
-import type { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { s3Offline } from '../../src/aws/index.js';
 import type { OfflineStore } from '../../src/store/types.js';
+import { BackendError } from '../../src/errors.js';
 import { contractGroup, contractRecord } from './online-store.js';
 
 const written = new Date('2024-06-01T00:00:00.123Z');
@@ -20,10 +21,13 @@ const byIdAndTime = (a: Record<string, unknown>, b: Record<string, unknown>) => 
 export function s3OfflineContract(name: string, open: () => Promise<{ readonly s3: S3Client; readonly bucket: string }>): void {
   describe(`s3Offline: ${name}`, () => {
     let offline: OfflineStore;
+    let s3: S3Client;
+    let bucket: string;
+    const prefix = `features-${Math.random().toString(36).slice(2, 10)}`;
 
     beforeAll(async () => {
-      const { s3, bucket } = await open();
-      offline = s3Offline({ client: s3, bucket, prefix: `features-${Math.random().toString(36).slice(2, 10)}` });
+      ({ s3, bucket } = await open());
+      offline = s3Offline({ client: s3, bucket, prefix });
     });
 
     it('writes Parquet in SageMaker\'s layout that reads back typed', async () => {
@@ -55,6 +59,19 @@ export function s3OfflineContract(name: string, open: () => Promise<{ readonly s
 
     it('removes the named files a selection picks, in every partition, and no other file or group', async () => {
       await expectRemovesNamedFiles(offline);
+    });
+
+    it('reads an object that is not Parquet as a BackendError READ_FAILED naming its key', async () => {
+      const key = `${prefix}/${contractGroup.name}/data/year=2024/month=05/day=01/hour=12/junk.parquet`;
+      await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'not a Parquet file' }));
+      try {
+        const error = await offline.scan(contractGroup).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(BackendError);
+        expect(error).toMatchObject({ code: 'READ_FAILED', group: contractGroup.name, retryable: false });
+        expect((error as Error).message).toMatch(new RegExp(`^offline store: reading s3://${bucket}/${key.replace(/[.]/g, '\\.')} of "${contractGroup.name}" failed: `));
+      } finally {
+        await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      }
     });
   });
 }
