@@ -100,6 +100,21 @@ describe('iamPolicies', () => {
     });
   });
 
+  it("writes each ARN in its region's partition (China, GovCloud, the ISO and sovereign partitions), and CloudFormation's without a region (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html)", () => {
+    const arns = (options: Parameters<typeof iamPolicies>[1]) => {
+      const { ingestion, training } = iamPolicies(cardVelocity, { accountId: '123456789012', offlineStoreS3Uri: 's3://features/offline', athenaResultsS3Uri: 's3://results/athena', ...options });
+      return [...ingestion.Statement, ...training.Statement].flatMap((s) => s.Resource);
+    };
+    const partitions = { 'cn-north-1': 'aws-cn', 'cn-northwest-1': 'aws-cn', 'us-gov-west-1': 'aws-us-gov', 'us-iso-east-1': 'aws-iso', 'us-isob-east-1': 'aws-iso-b', 'eu-isoe-west-1': 'aws-iso-e', 'us-isof-south-1': 'aws-iso-f', 'eusc-de-east-1': 'aws-eusc', 'us-east-1': 'aws', 'eu-west-1': 'aws', 'il-central-1': 'aws', 'mx-central-1': 'aws' };
+    for (const [region, partition] of Object.entries(partitions)) {
+      const all = arns({ region });
+      expect(all.length, region).toBeGreaterThan(6);
+      for (const arn of all) expect(arn.split(':')[1], `${region}: ${arn}`).toBe(partition);
+    }
+    expect(arns({ region: 'cn-north-1' })[0]).toBe('arn:aws-cn:sagemaker:cn-north-1:123456789012:feature-group/card-velocity');
+    for (const arn of arns({})) expect(arn.startsWith('arn:${AWS::Partition}:'), arn).toBe(true);
+  });
+
   const offlineObjects = (training: ReturnType<typeof iamPolicies>['training']) => training.Statement.find((s) => s.Sid === 'ReadOfflineStoreObjects')?.Resource;
 
   it('lets training read the group\'s offline files where SageMaker writes them, <S3Uri>/<account>/sagemaker/<region>/offline-store/<group>-<creation epoch>/data (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-offline.html), and use Athena in its workgroup', () => {
@@ -141,7 +156,7 @@ describe('iamPolicies', () => {
 
   it('without region and account, writes the offline path with CloudFormation\'s pseudo parameters, as it writes the ARNs', () => {
     const { training } = iamPolicies(cardActivity, { offlineStoreS3Uri: 's3://features/offline' });
-    expect(offlineObjects(training)?.[0]).toBe('arn:aws:s3:::features/offline/${AWS::AccountId}/sagemaker/${AWS::Region}/offline-store/card-activity-??????????/data/*');
+    expect(offlineObjects(training)?.[0]).toBe('arn:${AWS::Partition}:s3:::features/offline/${AWS::AccountId}/sagemaker/${AWS::Region}/offline-store/card-activity-??????????/data/*');
   });
 
   it('names the option whose S3 location is not one', () => {
@@ -177,6 +192,9 @@ describe('skewless plan', () => {
     expect(await runPlan({ file, format: 'input', diff: true, json: true, ...options }, (l) => lines.push(l))).toBe(0);
     const training = JSON.parse(lines.join('\n'))[0].iamPolicies.training as ReturnType<typeof iamPolicies>['training'];
     expect(training.Statement.find((s) => s.Sid === 'ReadOfflineStoreObjects')?.Resource[0]).toBe(`arn:aws:s3:::${resolved?.slice('s3://'.length)}/*`);
+    // The deployed group's ARN says where the policies' ARNs are: its partition, region and account.
+    const [, partition, , region, account] = (deployed.FeatureGroupArn as string).split(':');
+    expect(training.Statement.find((s) => s.Sid === 'RunAthenaQueries')?.Resource).toEqual([`arn:${partition}:athena:${region}:${account}:workgroup/primary`]);
   });
 
   it('with --diff refuses a breaking change with exit code 1', async () => {

@@ -159,7 +159,11 @@ export function toStreamCloudFormation(group: AnyFeatureGroup, plan: CapacityPla
 }
 
 export interface IamPolicyOptions {
-  /** For the ARNs and the offline store path; default CloudFormation's `${AWS::Region}`, for `Fn::Sub`. */
+  /**
+   * For the ARNs and the offline store path; default CloudFormation's `${AWS::Region}`, for `Fn::Sub`.
+   * It also decides the ARNs' partition (`aws-cn` for `cn-north-1`, `aws-us-gov` for `us-gov-west-1`);
+   * without it they carry `${AWS::Partition}`.
+   */
   readonly region?: string;
   /** For the ARNs and the offline store path; default CloudFormation's `${AWS::AccountId}`, for `Fn::Sub`. */
   readonly accountId?: string;
@@ -210,6 +214,15 @@ function offlineStoreObjects(group: AnyFeatureGroup, options: IamPolicyOptions, 
   return { bucket, keys: [`${prefix === '' ? '' : `${prefix}/`}*`, ...(table === undefined ? [] : [`${table}/metadata/*`])] };
 }
 
+/** Each ARN partition but `aws` by the start of its regions' names, as the AWS SDK's partition table matches them. */
+const PARTITIONS: Record<string, string> = { cn: 'aws-cn', 'us-gov': 'aws-us-gov', eusc: 'aws-eusc', 'us-iso': 'aws-iso', 'us-isob': 'aws-iso-b', 'eu-isoe': 'aws-iso-e', 'us-isof': 'aws-iso-f' };
+
+/** The partition a region's ARNs carry: `aws-cn` for `cn-north-1`, `aws-us-gov` for `us-gov-west-1`, `aws` for the others. */
+function partitionOf(region: string): string {
+  const start = Object.keys(PARTITIONS).find((name) => region.startsWith(`${name}-`));
+  return start === undefined ? 'aws' : (PARTITIONS[start] as string);
+}
+
 /**
  * Least-privilege IAM policies per role: the ingestion Lambda may only write records into this group
  * (PutRecord, and BatchWriteRecord for `sageMakerOnline({ batchWrite: true })`) and, for a group with
@@ -232,7 +245,8 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
   // only deny access, never widen it (a `*` for the account would reach every account's folder).
   const region = options.region ?? '${AWS::Region}';
   const account = options.accountId ?? '${AWS::AccountId}';
-  const groupArn = `arn:aws:sagemaker:${region}:${account}:feature-group/${group.name.toLowerCase()}`;
+  const partition = options.region === undefined ? '${AWS::Partition}' : partitionOf(options.region);
+  const groupArn = `arn:${partition}:sagemaker:${region}:${account}:feature-group/${group.name.toLowerCase()}`;
   const workGroup = options.athenaWorkGroup ?? 'primary';
   const database = options.glueDatabase ?? 'sagemaker_featurestore';
   const training: PolicyDocument['Statement'] = [
@@ -240,24 +254,24 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
       Sid: 'RunAthenaQueries',
       Effect: 'Allow',
       Action: ['athena:StartQueryExecution', 'athena:GetQueryExecution', 'athena:GetQueryResults', 'athena:StopQueryExecution'],
-      Resource: [`arn:aws:athena:${region}:${account}:workgroup/${workGroup}`],
+      Resource: [`arn:${partition}:athena:${region}:${account}:workgroup/${workGroup}`],
     },
     {
       Sid: 'ReadOfflineStoreTable',
       Effect: 'Allow',
       Action: ['glue:GetDatabase', 'glue:GetTable', 'glue:GetPartitions'],
       Resource: [
-        `arn:aws:glue:${region}:${account}:catalog`,
-        `arn:aws:glue:${region}:${account}:database/${database}`,
-        `arn:aws:glue:${region}:${account}:table/${database}/*`,
+        `arn:${partition}:glue:${region}:${account}:catalog`,
+        `arn:${partition}:glue:${region}:${account}:database/${database}`,
+        `arn:${partition}:glue:${region}:${account}:table/${database}/*`,
       ],
     },
   ];
   const offline = offlineStoreObjects(group, options, region, account);
   if (offline) {
     training.push(
-      { Sid: 'ReadOfflineStoreObjects', Effect: 'Allow', Action: ['s3:GetObject'], Resource: offline.keys.map((key) => `arn:aws:s3:::${offline.bucket}/${key}`) },
-      { Sid: 'ListOfflineStore', Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetBucketLocation'], Resource: [`arn:aws:s3:::${offline.bucket}`] },
+      { Sid: 'ReadOfflineStoreObjects', Effect: 'Allow', Action: ['s3:GetObject'], Resource: offline.keys.map((key) => `arn:${partition}:s3:::${offline.bucket}/${key}`) },
+      { Sid: 'ListOfflineStore', Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetBucketLocation'], Resource: [`arn:${partition}:s3:::${offline.bucket}`] },
     );
   }
   if (options.athenaResultsS3Uri) {
@@ -266,7 +280,7 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
       Sid: 'AthenaResults',
       Effect: 'Allow',
       Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'],
-      Resource: [`arn:aws:s3:::${bucket}/${prefix ? `${prefix}/` : ''}*`],
+      Resource: [`arn:${partition}:s3:::${bucket}/${prefix ? `${prefix}/` : ''}*`],
     });
   }
   return {
@@ -284,7 +298,7 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
                 Sid: 'AggregationState',
                 Effect: 'Allow' as const,
                 Action: ['dynamodb:BatchGetItem', 'dynamodb:PutItem', 'dynamodb:BatchWriteItem', 'dynamodb:UpdateItem'],
-                Resource: [`arn:aws:dynamodb:${region}:${account}:table/${options.aggregationStateTable ?? 'skewless-state'}`],
+                Resource: [`arn:${partition}:dynamodb:${region}:${account}:table/${options.aggregationStateTable ?? 'skewless-state'}`],
               },
             ]
           : []),
@@ -310,6 +324,8 @@ export interface DeployedFeatureGroup {
   readonly FeatureDefinitions?: readonly { FeatureName?: string | undefined; FeatureType?: string | undefined; CollectionType?: string | undefined }[] | undefined;
   /** Where SageMaker writes the offline files (`iamPolicies`' `resolvedOutputS3Uri`). */
   readonly OfflineStoreConfig?: { readonly S3StorageConfig?: { readonly ResolvedOutputS3Uri?: string | undefined } | undefined } | undefined;
+  /** `arn:<partition>:sagemaker:<region>:<account>:feature-group/<name>`: where the group is. */
+  readonly FeatureGroupArn?: string | undefined;
 }
 
 /**
