@@ -1,10 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runAuditCommand, runLineageCommand } from '../src/cli/audit.js';
-import { createFeatureStore } from '../src/index.js';
+import { ConfigurationError, createFeatureStore } from '../src/index.js';
 import { cardActivity, everyType, validCardEvent } from './fixtures/groups.js';
 import { localStores } from '../src/local/index.js';
 
@@ -81,6 +81,17 @@ describe('skewless audit', () => {
     await runLineageCommand({ definitions, group: 'card-activity', sample: undefined, dir, json: false }, (line) => out.push(line));
     expect(out.join('\n')).toContain(`${cardActivity.fingerprint} (current)`);
     expect(out.join('\n')).toMatch(/offline \(every row\):[\s\S]*\s300\s/);
+  });
+
+  it('refuses an --html that is a folder before the audit runs, and makes a missing folder for the page', async () => {
+    const folder = join(dir, 'pages');
+    mkdirSync(folder, { recursive: true });
+    const run = (html: string) => runAuditCommand({ definitions, group: 'card-activity', sample: 5, seed: undefined, at: at(), availabilityDelay: undefined, tolerance: undefined, dir, json: true, html }, () => {}, () => {});
+    const error = await run(folder).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toBe(`--html: ${folder} is a folder; give the file to write in it`);
+    expect(await run(join(folder, 'new', 'audit.html'))).toBe(0);
+    expect(readFileSync(join(folder, 'new', 'audit.html'), 'utf8')).toMatch(/^<!doctype html>/);
   });
 
   it.runIf(haveChromium)('writes an HTML page that shows the figures in headless Chromium', async () => {

@@ -12,6 +12,7 @@ const report: AuditReport = {
   at: new Date('2024-05-02T00:00:00Z'),
   visibleUntil: new Date('2024-05-01T23:45:00Z'),
   sampled: 1234,
+  unknown: [],
   consistent: 1000,
   consistencyRate: 1000 / 1234,
   features: {
@@ -68,6 +69,17 @@ describe('formatAuditReport', () => {
       '-------  -----  --------  --------------  ---------------  --------------------------',
       'n         100%         0               0                0',
     ]);
+  });
+});
+
+describe('identifiers of the sample neither store has', () => {
+  it('are named under the rate, the first ten, in the terminal and the page', () => {
+    const one: AuditReport = { ...report, unknown: ['card-typo'] };
+    expect(formatAuditReport(one).split('\n')[3]).toBe('not in either store, left out: 1 identifier ("card-typo")');
+    const many: AuditReport = { ...report, unknown: Array.from({ length: 12 }, (_, i) => `c${i}`) };
+    expect(formatAuditReport(many).split('\n')[3]).toBe('not in either store, left out: 12 identifiers ("c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", ...)');
+    expect(renderAuditHtml({ ...report, unknown: ['<b>'] })).toContain('<p id="unknown">not in either store, left out: 1 identifier (&#34;&#60;b&#62;&#34;)</p>');
+    expect(renderAuditHtml(report)).not.toContain('id="unknown"');
   });
 });
 

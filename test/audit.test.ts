@@ -54,6 +54,17 @@ describe('audit on the embedded stores', () => {
     expect(Object.values(report.causes).every((n) => n === 0)).toBe(true);
   });
 
+  it('leaves out the identifiers of a sample list that neither store has ever had, and names them', async () => {
+    // A typo, and a number where the identifier is a string: neither has a row or a record.
+    const report = await audit(store, group, { sample: ['card-5', 'card-typo', 1, 'card-6'], at: at() });
+    expect(report).toMatchObject({ sampled: 2, consistent: 2, consistencyRate: 1, unknown: ['card-typo', '1'] });
+    expect(report.features['amount']).toMatchObject({ match: 2, matchRate: 1 });
+    const nothing = await audit(store, group, { sample: ['nobody'], at: at() });
+    expect(nothing).toMatchObject({ sampled: 0, consistent: 0, consistencyRate: undefined, unknown: ['nobody'] });
+    // Drawn from the offline store, a sample has no unknown identifier.
+    expect((await audit(store, group, { sample: 10, at: at() })).unknown).toEqual([]);
+  });
+
   it('samples deterministically for a seed', async () => {
     const ids = async (seed: number) => (await audit(store, group, { sample: 5, seed, at: at(), examples: 0 })).sampled;
     expect(await ids(3)).toBe(5);

@@ -119,6 +119,15 @@ describe('a misspelt option or command', () => {
     expect(run('--constructor', 'x', 'plan', 'defs.js').stderr).toBe("skewless: unknown option --constructor\nRun 'skewless --help' for the commands.\n");
   });
 
+  it('refuses a duration without its unit as bad usage (exit 2), naming the flag and the unit it may have meant', () => {
+    const maxAge = run('training-set', 'defs.js', '--spine', 's.csv', '--features', 'g:f', '--out', 'o.parquet', '--max-age', '30');
+    expect(maxAge.stderr).toMatch(/^skewless training-set: --max-age takes a duration with a unit such as 90s, 15m, 12h, 30d or 2w, got "30" \(did you mean 30s or 30m\?\)\n/);
+    expect(maxAge.status).toBe(2);
+    const delay = run('audit', 'defs.js', 'card-activity', '--availability-delay', 'soon');
+    expect(delay.stderr).toMatch(/^skewless audit: --availability-delay takes a duration with a unit such as 90s, 15m, 12h, 30d or 2w, got "soon"\n/);
+    expect(delay.status).toBe(2);
+  });
+
   it('suggests the closest command', () => {
     const result = run('bakfill', 'defs.js');
     expect(result.stderr).toBe("skewless: unknown command \"bakfill\" (did you mean backfill?)\nRun 'skewless --help' for the commands.\n");

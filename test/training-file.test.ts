@@ -593,14 +593,19 @@ describe('which path a training set takes', () => {
     expect(url).toBeInstanceOf(ConfigurationError);
     expect((url as Error).message).toBe('trainingSet options.output: expected a local file path, got the URL "s3://bucket/train.parquet" (write the file here, then copy it)');
     expect(calls).toEqual([]);
-    // A path that is a folder cannot be written: the engine's COPY and the row path's writer both say which.
+    // A path that is a folder is refused at the door too; a name too long to write fails at the end,
+    // in the engine's COPY and in the row path's writer alike, naming the file.
     const folder = join(dir, 'a-folder.parquet');
     mkdirSync(folder, { recursive: true });
+    const long = join(dir, `${'x'.repeat(300)}.parquet`);
     for (const [name, options] of [['engine', { spine: { csv } }], ['row path', { spine: [{ card: '1', at: new Date(BASE + 1000) }] }], ['reference', { spine: { csv }, engine: 'reference' as const }]] as const) {
-      const error = await trainingSet(store, { ...base, ...options, output: { parquet: folder } }).catch((e: unknown) => e);
+      const refused = await trainingSet(store, { ...base, ...options, output: { parquet: folder } }).catch((e: unknown) => e);
+      expect(refused, name).toBeInstanceOf(ConfigurationError);
+      expect((refused as Error).message, name).toBe(`trainingSet options.output: ${folder} is a folder; give the file to write in it`);
+      const error = await trainingSet(store, { ...base, ...options, output: { parquet: long } }).catch((e: unknown) => e);
       expect(error, name).toBeInstanceOf(BackendError);
       expect(error, name).toMatchObject({ code: 'WRITE_FAILED', retryable: false });
-      expect((error as Error).message, name).toMatch(new RegExp(`^cannot write the training set to ${folder.replace(/[.]/g, '\\.')}: `));
+      expect((error as Error).message, name).toMatch(new RegExp(`^cannot write the training set to ${long.replace(/[.]/g, '\\.')}: .*(too long|ENAMETOOLONG)`, 'i'));
     }
   });
 

@@ -524,12 +524,15 @@ describe("a training set's spine and summary, case by case", () => {
   const at = new Date(BASE + 1000);
   const one = { id: '1', et: BASE, ai: BASE, wt: BASE, del: false, v: 1, n: 1 };
 
-  it('reads a CSV spine cell for cell: a short row padded with nulls, a longer one refused with its line', () => {
-    expect(spineFromCsv('a,,c\n1,2,3\n4\n"x, y",,\n')).toEqual([
+  it('reads a CSV spine cell for cell, empty fields as nulls; a shorter or longer row is refused with its line', () => {
+    expect(spineFromCsv('a,,c\n1,2,3\n4,,\n"x, y",,\n')).toEqual([
       { a: '1', '': '2', c: '3' },
       { a: '4', '': null, c: null },
       { a: 'x, y', '': null, c: null },
     ]);
+    // A missing field is not an empty one: the row may have lost a column, and the others moved.
+    const shorter = () => spineFromCsv('a,b,c\n1,2,3\n4\n');
+    expect(shorter).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', row: 1, message: 'the CSV spine, line 3: 1 fields, but the header names 3 (a, b, c)' }));
     const longer = () => spineFromCsv('a,b\n1,2\n1,2,3\n');
     expect(longer).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', row: 1, message: 'the CSV spine, line 3: 3 fields, but the header names 2 (a, b)' }));
     const broken = () => spineFromCsv('a,b\n1,2\n"3,4\n', 'the spine file s.csv');

@@ -314,11 +314,14 @@ describe('data lost or mistyped in 0.1', () => {
     const features = [cardActivity.select('amount')];
     const ragged = join(dir, 'ragged.csv');
     writeFileSync(ragged, 'card_id,label_time\ncard-1,2024-01-01T00:00:00Z\ncard-2,2024-01-01T00:00:00Z,extra\n');
+    const short = join(dir, 'short.csv');
+    writeFileSync(short, 'card_id,label_time,label\ncard-1,2024-01-01T00:00:00Z,1\ncard-2,2024-01-01T00:00:00Z\n');
     const binary = join(dir, 'binary.csv');
     writeFileSync(binary, Buffer.from([0x50, 0x4b, 0x03, 0x04, 0xff, 0xfe, 0x00, 0x81]));
     const missing = join(dir, 'missing.csv');
     for (const [csv, message] of [
       [ragged, /ragged\.csv, line 3: 3 fields, but the header names 2/],
+      [short, /short\.csv, line 3: 2 fields, but the header names 3/],
       [binary, /binary\.csv is not UTF-8 text/],
       [missing, /cannot read the spine file .*missing\.csv/],
     ] as const) {

@@ -87,7 +87,13 @@ export interface AuditReport {
   /** Offline rows written after this are not expected to be visible yet (`at` - availability delay). */
   readonly visibleUntil: Date;
   readonly sampled: number;
-  /** Identifiers whose every feature agrees (or that neither side has). */
+  /**
+   * Identifiers of a `sample` list that neither store has ever had (no offline row, no online
+   * record): a typo or another group's, left out of `sampled` and the rates rather than counted as
+   * agreeing.
+   */
+  readonly unknown: readonly string[];
+  /** Identifiers whose every feature agrees (or that neither side has now, deleted or expired on both). */
   readonly consistent: number;
   /** consistent / sampled; undefined when nothing was sampled (an offline store without rows): never "100% of nothing". */
   readonly consistencyRate: number | undefined;
@@ -159,9 +165,12 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
     if (list) list.push(row);
     else rowsById.set(id, [row]);
   }
-  const ids = Array.isArray(options.sample)
+  const asked = Array.isArray(options.sample)
     ? [...new Set((options.sample as readonly (string | number | bigint)[]).map(String))]
     : sampleIds(rowsById.keys(), (options.sample as number | undefined) ?? 1000, options.seed ?? 1);
+  const found = await online.getMany(group, asked);
+  const ids = asked.filter((id) => rowsById.has(id) || found.has(id));
+  const unknown = asked.filter((id) => !rowsById.has(id) && !found.has(id));
 
   // The offline value as of `at`: the rule's row among those written by `visibleUntil`, at any event
   // time (the online store keeps a record whatever its event time); none if it is a delete marker
@@ -174,7 +183,6 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
     const row = latestByRule(step, (rowsById.get(id) ?? []).filter(isVisible));
     return row && !row.is_deleted && !expiredAt(eventMs(row)) ? row : null;
   });
-  const found = await online.getMany(group, ids);
 
   const names = group.featureNames.filter((n) => n !== group.recordIdentifier);
   const aggregates = new Set(Object.keys(group.aggregations));
@@ -280,6 +288,7 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
     at,
     visibleUntil,
     sampled: ids.length,
+    unknown,
     consistent,
     consistencyRate: ids.length === 0 ? undefined : consistent / ids.length,
     features,

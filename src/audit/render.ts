@@ -4,6 +4,10 @@ import type { LineageEntry, LineageReport } from './lineage.js';
 
 const percent = (rate: number) => `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 2)}%`;
 const number = (n: number) => n.toLocaleString('en-US');
+/** The sample's identifiers that neither store has: named (the first ten), as they were not audited. */
+const unknownText = (ids: readonly string[]) =>
+  `not in either store, left out: ${number(ids.length)} identifier${ids.length === 1 ? '' : 's'} (${ids.slice(0, 10).map((id) => JSON.stringify(id)).join(', ')}${ids.length > 10 ? ', ...' : ''})`;
+
 /** A rate, or what stands for it when nothing was sampled (never 0% or 100% of nothing). */
 const rateText = (rate: number | undefined) => (rate === undefined ? 'nothing sampled' : percent(rate));
 
@@ -31,6 +35,7 @@ export function formatAuditReport(report: AuditReport): string {
     `audit of "${report.group}" (fingerprint ${report.fingerprint}) at ${report.at.toISOString()}`,
     `offline rows written up to ${report.visibleUntil.toISOString()} count as visible`,
     `consistency: ${rateText(report.consistencyRate)} (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)`,
+    ...(report.unknown.length > 0 ? [unknownText(report.unknown)] : []),
     '',
     ...table(
       ['feature', 'match', 'mismatch', 'missing online', 'missing offline', 'difference p50 / p95 / max'],
@@ -143,7 +148,7 @@ figure{margin:.5rem 0}figcaption{font-size:12px;color:#555}.legend span{display:
 </style></head><body>
 <h1>Audit of ${escapeHtml(report.group)}</h1>
 <p>Fingerprint <code>${report.fingerprint}</code>, at ${report.at.toISOString()}; offline rows written up to ${report.visibleUntil.toISOString()} count as visible.</p>
-<p id="consistency"><strong>Consistency: ${rateText(report.consistencyRate)}</strong> (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)</p>
+<p id="consistency"><strong>Consistency: ${rateText(report.consistencyRate)}</strong> (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)</p>${report.unknown.length > 0 ? `\n<p id="unknown">${escapeHtml(unknownText(report.unknown))}</p>` : ''}
 <div class="legend">${SEGMENTS.map(([, color, label]) => `<span><i style="background:${color}"></i>${label}</span>`).join('')}</div>
 ${charts}
 <h2>Features</h2>

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { closestName } from '../util/options.js';
+import { closestName, DURATION_TEXT } from '../util/options.js';
 import { parseIsoInstant } from '../schema/time.js';
 import { type Command, COMMANDS } from './help.js';
 
@@ -152,6 +152,13 @@ export function oneOf<const C extends string>(text: string, option: string, choi
 export function shaped(text: string, option: string, pattern: RegExp, what: string, command: Command): string {
   if (pattern.test(text)) return text;
   throw new UsageError(`${option} takes ${what}, got ${JSON.stringify(text)}`, command);
+}
+
+/** A duration with its unit (`90s`, `15m`, `30d`), or a UsageError naming the option; a bare number gets a hint. */
+export function duration(text: string, option: string, command: Command): string {
+  if (DURATION_TEXT.test(text.trim())) return text;
+  const hint = /^\d+$/.test(text.trim()) ? ` (did you mean ${text.trim()}s or ${text.trim()}m?)` : '';
+  throw new UsageError(`${option} takes a duration with a unit such as 90s, 15m, 12h, 30d or 2w, got ${JSON.stringify(text)}${hint}`, command);
 }
 
 /** A whole number written in digits, at least `min`. */

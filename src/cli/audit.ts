@@ -1,5 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { formatAuditReport, formatLineageReport, renderAuditHtml } from '../audit/render.js';
 import { loadFeatureGroups, selectGroups } from '../load-groups.js';
 import { audit } from '../audit/audit.js';
@@ -8,6 +7,7 @@ import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
 import { jsonLine } from './json.js';
 import { requireLocalStore } from './store-dir.js';
+import { outputWriteError, prepareOutputFile } from '../util/output-file.js';
 
 export interface AuditCommand {
   readonly definitions: string;
@@ -27,7 +27,7 @@ export async function runAuditCommand(command: AuditCommand, out: (line: string)
   const [group] = selectGroups(await loadFeatureGroups(command.definitions), command.group);
   requireLocalStore(command.dir);
   // Its folder is made as a checkpoint's is, and first: an audit is not lost for want of one.
-  if (command.html) mkdirSync(dirname(command.html), { recursive: true });
+  if (command.html) prepareOutputFile(command.html, '--html');
   const store = createFeatureStore(localStores({ dir: command.dir }));
   try {
     err(`auditing "${command.group}"...\n`);
@@ -39,7 +39,11 @@ export async function runAuditCommand(command: AuditCommand, out: (line: string)
       ...(command.tolerance !== undefined ? { tolerance: command.tolerance } : {}),
     });
     if (command.html) {
-      writeFileSync(command.html, renderAuditHtml(report));
+      try {
+        writeFileSync(command.html, renderAuditHtml(report));
+      } catch (cause) {
+        throw outputWriteError('the audit page', command.html, cause);
+      }
       err(`wrote ${command.html}\n`);
     }
     out(command.json ? jsonLine(report) : formatAuditReport(report));

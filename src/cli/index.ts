@@ -10,7 +10,7 @@ import { runPlan } from './plan.js';
 import { parseRate } from '../aws/capacity.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
 import { jsonLine } from './json.js';
-import { decimal, isoTime, oneOf, parseCommandLine, portNumber, shaped, UsageError, wholeNumber } from './args.js';
+import { decimal, duration, isoTime, oneOf, parseCommandLine, portNumber, shaped, UsageError, wholeNumber } from './args.js';
 import { packageVersion } from './version.js';
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -122,7 +122,7 @@ async function main(argv: readonly string[]): Promise<number> {
             entityKey: values['entity-key'],
             timestamp: values.timestamp ?? 'label_time',
             out: values.out,
-            maxAge: values['max-age'],
+            maxAge: values['max-age'] === undefined ? undefined : duration(values['max-age'], '--max-age', command),
             exclusive: values.exclusive === true,
             knowledgeTime: values['knowledge-time'] === true,
             dir,
@@ -139,6 +139,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const seed = values.seed === undefined ? undefined : wholeNumber(values.seed, '--seed', Number.NEGATIVE_INFINITY, command);
         const tolerance = values.tolerance === undefined ? undefined : decimal(values.tolerance, '--tolerance', 0, command);
         const at = values.at === undefined ? undefined : isoTime(values.at, '--at', command);
+        const availabilityDelay = values['availability-delay'] === undefined ? undefined : duration(values['availability-delay'], '--availability-delay', command);
         if (!definitions || !group) {
           process.stderr.write(`skewless ${command}: usage: skewless ${command} <definitions file> <group> [--sample N] [--json]${command === 'audit' ? ' [--seed N] [--at TIME] [--availability-delay D] [--tolerance X] [--html FILE]' : ''}\nRun 'skewless ${command} --help' for the options and examples.\n`);
           return 2;
@@ -146,7 +147,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const print = (line: string) => process.stdout.write(`${line}\n`);
         if (command === 'lineage') return await runLineageCommand({ definitions, group, sample, dir, json: values.json === true }, print);
         return await runAuditCommand(
-          { definitions, group, sample, seed, at, availabilityDelay: values['availability-delay'], tolerance, dir, json: values.json === true, html: values.html },
+          { definitions, group, sample, seed, at, availabilityDelay, tolerance, dir, json: values.json === true, html: values.html },
           print,
           (text) => process.stderr.write(text),
         );

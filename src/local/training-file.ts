@@ -6,7 +6,7 @@ import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
 import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../training/engine.js';
 import { missingSpineColumn, type TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
-import { outputWriteError } from '../training/output.js';
+import { outputWriteError } from '../util/output-file.js';
 import { offlineReadError } from '../offline/parquet.js';
 
 const SPINE = '__skewless_spine';
@@ -96,8 +96,9 @@ function decodeSql(column: string, decoding: FeatureDecoding, failure: string): 
 
 function spineReader(spine: FileTrainingRequest['spine']): string {
   if ('parquet' in spine) return `read_parquet(${quoteLiteral(spine.parquet)})`;
-  // As `spineFromCsv` reads it: every cell text, an empty unquoted cell null, `""` the empty string.
-  return `read_csv(${quoteLiteral(spine.csv)}, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, null_padding = true)`;
+  // As `spineFromCsv` reads it: every cell text, an empty unquoted cell null, `""` the empty string;
+  // a row of another length fails here, and the row path names its line.
+  return `read_csv(${quoteLiteral(spine.csv)}, header = true, all_varchar = true, delim = ',', quote = '"', escape = '"', allow_quoted_nulls = false, null_padding = false)`;
 }
 
 /** The header row of a CSV file, as the row path reads it; undefined if it is not in the first 1 MiB. */
@@ -198,7 +199,7 @@ export async function trainingSetToFile(
     try {
       await connection.run(`COPY (SELECT ${outputs.map((name, o) => `__o${o} AS ${q(name)}`).join(', ')} FROM ${RESULT}) TO ${quoteLiteral(target)} (FORMAT parquet)`);
     } catch (cause) {
-      throw outputWriteError(target, cause);
+      throw outputWriteError('the training set', target, cause);
     }
     return {
       rows: Number(summary['n'] ?? 0),

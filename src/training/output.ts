@@ -1,8 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { csvField, csvLine } from '../csv/writer.js';
 import { ParquetFileBuilder, type ColumnSpec } from '../parquet/file.js';
-import { BackendError, ConfigurationError, DataError, firstLine } from '../errors.js';
+import { DataError } from '../errors.js';
 import type { ValueKind } from '../schema/feature-spec.js';
 import { parseIsoInstant } from '../schema/time.js';
 import { describeValue } from '../util/options.js';
@@ -27,27 +26,6 @@ const SPECS: Record<ValueKind, Omit<ColumnSpec, 'name' | 'list'>> = {
 export type TrainingOutput = { readonly parquet: string } | { readonly csv: string };
 
 export const outputPath = (output: TrainingOutput): string => ('parquet' in output ? output.parquet : output.csv);
-
-/**
- * Checked and its folder made before any work, so a training set that took minutes is not lost to a
- * missing folder at the end. The output is a local file: a URL is refused.
- */
-export function prepareOutput(output: TrainingOutput, where: string): void {
-  const path = outputPath(output);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
-    throw new ConfigurationError('INVALID_CONFIG', `${where}: expected a local file path, got the URL ${describeValue(path)} (write the file here, then copy it)`);
-  }
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-  } catch (cause) {
-    throw new ConfigurationError('INVALID_CONFIG', `${where}: cannot make the folder of ${path}: ${(cause as Error).message}`, { cause });
-  }
-}
-
-/** A failure writing the output file (a full disk, a file that cannot be replaced), naming the file. */
-export function outputWriteError(path: string, cause: unknown): BackendError {
-  return new BackendError('WRITE_FAILED', `cannot write the training set to ${path}: ${firstLine(cause)}`, { cause });
-}
 
 /**
  * The kind of a spine column, read off its values: one JS type throughout gives that type, a mix

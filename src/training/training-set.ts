@@ -12,7 +12,8 @@ import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
 import { buildTrainingPlan, missingSpineColumn, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
-import { type OutputColumn, outputPath, outputWriteError, prepareOutput, spineColumnKind, type TrainingOutput, writeTrainingCsv, writeTrainingParquet } from './output.js';
+import { type OutputColumn, outputPath, spineColumnKind, type TrainingOutput, writeTrainingCsv, writeTrainingParquet } from './output.js';
+import { outputWriteError, prepareOutputFile } from '../util/output-file.js';
 import { referenceJoin } from '../sql/reference.js';
 import { offlineRowCodec } from '../group-codecs.js';
 import { featureListSchema } from '../selections.js';
@@ -89,7 +90,8 @@ function csvSpine(text: string, source: string): { columns: string[]; rows: Spin
       header = row.cells.map((c) => c ?? '');
       continue;
     }
-    if (row.cells.length > header.length) {
+    // Short rows too: a missing field is not a null (a null is an empty field).
+    if (row.cells.length !== header.length) {
       throw new DataError('INVALID_SPINE', `${source}, line ${row.line}: ${row.cells.length} fields, but the header names ${header.length} (${header.join(', ')})`, { row: out.length });
     }
     out.push(Object.fromEntries(header.map((name, i) => [name, row.cells[i] ?? null])));
@@ -179,7 +181,7 @@ async function writeOutput(rows: Record<string, unknown>[], columns: readonly Ou
     else writeTrainingParquet(path, columns, rows);
   } catch (cause) {
     if (cause instanceof SkewlessError) throw cause;
-    throw outputWriteError(path, cause);
+    throw outputWriteError('the training set', path, cause);
   }
   return path;
 }
@@ -289,7 +291,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   checkOptions(trainingSetOptions, options, 'trainingSet options');
   const started = Date.now();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store');
-  if (options.output) prepareOutput(options.output, 'trainingSet options.output');
+  if (options.output) prepareOutputFile(outputPath(options.output), 'trainingSet options.output');
   const list = planFeatures(options.features, options.entityKey, options.maxAge);
   const features = list.selections;
   const plan = buildTrainingPlan({

@@ -137,7 +137,8 @@ export function expected(what: string): (issue: { readonly input?: unknown }) =>
   return (issue) => `expected ${what}, got ${describeValue(issue.input)}`;
 }
 
-const DURATION_TEXT = /^\d+(ms|s|m|h|d|w)$/;
+/** A duration as the options take it: whole units, one suffix (surrounding spaces are trimmed first). */
+export const DURATION_TEXT = /^\d+(ms|s|m|h|d|w)$/;
 
 /** The message for a value that is not a documented duration: a number gets a hint with units, never a guessed one. */
 export function durationMessage(value: unknown): string {

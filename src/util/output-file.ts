@@ -1,0 +1,37 @@
+import { mkdirSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { BackendError, ConfigurationError, firstLine } from '../errors.js';
+import { describeValue } from './options.js';
+
+/**
+ * A file a long job writes at its end (a training set, an audit page), checked and its folder made
+ * before the job starts, so the work is not lost to a missing folder. `where` names the option in
+ * errors. A URL is refused (the file is local), and so is a path that is a folder.
+ */
+export function prepareOutputFile(path: string, where: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+    throw new ConfigurationError('INVALID_CONFIG', `${where}: expected a local file path, got the URL ${describeValue(path)} (write the file here, then copy it)`);
+  }
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (cause) {
+    throw new ConfigurationError('INVALID_CONFIG', `${where}: cannot make the folder of ${path}: ${firstLine(cause)}`, { cause });
+  }
+  if (isFolder(path)) {
+    throw new ConfigurationError('INVALID_CONFIG', `${where}: ${path} is a folder; give the file to write in it`);
+  }
+}
+
+/** True for a folder; anything else (no file, a name too long to look up) is left for the write to report. */
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** A failure writing such a file (a full disk, a file that cannot be replaced), naming it and what it holds. */
+export function outputWriteError(what: string, path: string, cause: unknown): BackendError {
+  return new BackendError('WRITE_FAILED', `cannot write ${what} to ${path}: ${firstLine(cause)}`, { cause });
+}
