@@ -544,7 +544,7 @@ describe('which path a training set takes', () => {
         const error = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [mixed.select('i')], ...options }).catch((e: unknown) => e);
         const what = `${JSON.stringify(spine)} ${JSON.stringify(options)}`;
         expect(error, what).toBeInstanceOf(DataError);
-        expect((error as DataError).message, what).toBe('the spine has no column "card" (the record identifier of "mixed": entityKey, or the selection\'s key); its columns: card_id, at');
+        expect((error as DataError).message, what).toBe(`the spine file ${'csv' in spine ? spine.csv : spine.parquet} has no column "card" (the record identifier of "mixed": entityKey, or the selection's key); its columns: card_id, at`);
       }
     }
   });

@@ -139,13 +139,24 @@ describe('trainingSet options', () => {
       writeFileSync(renamed, 'card,when\n1,2024-01-01T00:00:01Z\n');
       await expect(trainingSet(store, { ...options, spine: { csv: renamed } })).rejects.toMatchObject({
         code: 'INVALID_SPINE',
-        message: `the spine has no column "at" (the timestamp option: each row's time); its columns: card, when`,
+        message: `the spine file ${renamed} has no column "at" (the timestamp option: each row's time); its columns: card, when`,
       });
+      // A time that is not one, by its row (0-based after the header), in the engine as on the row path.
+      const badTime = join(dir, 'bad-time.csv');
+      writeFileSync(badTime, 'card,at\n1,2024-01-01T00:00:01Z\n2,not-a-time\n');
+      for (const output of [undefined, { parquet: join(dir, 'bad-time.parquet') }]) {
+        await expect(trainingSet(store, { ...options, spine: { csv: badTime }, ...(output ? { output } : {}) })).rejects.toMatchObject({
+          code: 'INVALID_SPINE',
+          row: 1,
+          column: 'at',
+          message: `the spine file ${badTime}, row 1: "at" must be a Date or an ISO-8601 time with a zone, got "not-a-time"`,
+        });
+      }
       const empty = join(dir, 'empty.csv');
       writeFileSync(empty, '');
       await expect(trainingSet(store, { ...options, spine: { csv: empty } })).rejects.toMatchObject({
         code: 'INVALID_SPINE',
-        message: `the spine has no column "at" (the timestamp option: each row's time); its columns: (none)`,
+        message: `the spine file ${empty} has no column "at" (the timestamp option: each row's time); its columns: (none)`,
       });
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -4,7 +4,7 @@ import { CsvRows } from '../csv/reader.js';
 import { DataError, DecodeError, SkewlessError } from '../errors.js';
 import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
 import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../training/engine.js';
-import { missingSpineColumn, type TrainingPlan } from '../sql/plan.js';
+import { missingSpineColumn, spineTimeError, type TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
 import { outputWriteError } from '../util/output-file.js';
 import { offlineReadError } from '../offline/parquet.js';
@@ -151,7 +151,8 @@ export async function trainingSetToFile(
     // DuckDB's sniffer makes up a column for a row with too many fields; the row path refuses that row.
     if ('csv' in request.spine && !sameColumns(columns, await csvHeader(request.spine.csv))) return undefined;
     // Refused before anything is joined: a file has its columns whether or not it has rows.
-    const missing = missingSpineColumn(plan, columns);
+    const file = 'parquet' in request.spine ? request.spine.parquet : request.spine.csv;
+    const missing = missingSpineColumn(plan, columns, file);
     if (missing) throw missing;
     const timeType = types.get(plan.timestamp) as string;
     const time = spineTimeSql(plan.timestamp, timeType);
@@ -162,7 +163,7 @@ export async function trainingSetToFile(
     const [bad] = await rows(connection, `SELECT rowid AS r, CAST(${q(plan.timestamp)} AS VARCHAR) AS v FROM ${SPINE} WHERE ${time} IS NULL ORDER BY rowid LIMIT 1`);
     if (bad) {
       const got = bad['v'] === null ? 'null' : JSON.stringify(bad['v']);
-      throw new DataError('INVALID_SPINE', `spine row ${String(bad['r'])}: "${plan.timestamp}" must be a Date or an ISO-8601 time with a zone, got ${got}`, { row: Number(bad['r']), column: plan.timestamp });
+      throw spineTimeError(Number(bad['r']), plan.timestamp, got, file);
     }
 
     // The spine's columns as the row path types them: its time column a timestamp, the others by the file's types.

@@ -123,21 +123,27 @@ function groupTtlMs(group: AnyFeatureGroup): number | undefined {
  * The first column the plan reads off each spine row (its time, each join's key) that the spine's
  * `columns` lack, as the error that names it and the columns there are; undefined when all are there.
  */
-export function missingSpineColumn(plan: TrainingPlan, columns: readonly string[]): DataError | undefined {
+export function missingSpineColumn(plan: TrainingPlan, columns: readonly string[], file?: string): DataError | undefined {
   const missing = (column: string, role: string) =>
-    new DataError('INVALID_SPINE', `the spine has no column "${column}" (${role}); its columns: ${columns.join(', ') || '(none)'}`, { row: 0, column });
+    new DataError('INVALID_SPINE', `${spineName(file)} has no column "${column}" (${role}); its columns: ${columns.join(', ') || '(none)'}`, { row: 0, column });
   if (!columns.includes(plan.timestamp)) return missing(plan.timestamp, "the timestamp option: each row's time");
   const step = plan.joins.find((join) => !columns.includes(join.key));
   return step && missing(step.key, `the record identifier of "${step.group}": entityKey, or the selection's key`);
 }
 
 /** A spine row's time in epoch ms: a Date or an ISO-8601 string (no guessing between seconds and milliseconds). */
-export function spineTime(value: unknown, row: number, column: string): number {
+export function spineTime(value: unknown, row: number, column: string, file?: string): number {
   const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? parseIsoInstant(value) : undefined;
-  if (ms === undefined || Number.isNaN(ms)) {
-    throw new DataError('INVALID_SPINE', `spine row ${row}: "${column}" must be a Date or an ISO-8601 time with a zone, got ${describeValue(value)}`, { row, column });
-  }
+  if (ms === undefined || Number.isNaN(ms)) throw spineTimeError(row, column, describeValue(value), file);
   return ms;
+}
+
+/** The spine in errors: `the spine`, or the file it was read from. */
+const spineName = (file: string | undefined) => (file === undefined ? 'the spine' : `the spine file ${file}`);
+
+/** A spine row (0-based, after a file's header) whose time is not one; `got` is the value as the message shows it. */
+export function spineTimeError(row: number, column: string, got: string, file?: string): DataError {
+  return new DataError('INVALID_SPINE', `${file === undefined ? 'spine' : `${spineName(file)},`} row ${row}: "${column}" must be a Date or an ISO-8601 time with a zone, got ${got}`, { row, column });
 }
 
 /** A spine row's key as text: record identifiers are compared as SageMaker stores them, as strings. */

@@ -280,9 +280,9 @@ const trainingSetOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
  * The columns a plan reads off each spine row are there: a missing one is named, with the columns that
  * are. Rows passed in without a file have no columns to check when there are none.
  */
-function checkSpineColumns(spine: LoadedSpine, plan: TrainingPlan): void {
+function checkSpineColumns(spine: LoadedSpine, plan: TrainingPlan, file: string | undefined): void {
   if (!spine.kinds && spine.rows.length === 0) return;
-  const missing = missingSpineColumn(plan, spineColumns(spine));
+  const missing = missingSpineColumn(plan, spineColumns(spine), file);
   if (missing) throw missing;
 }
 
@@ -308,9 +308,11 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   }
   const loaded = await loadSpine(options.spine);
   const spine = loaded.rows;
-  checkSpineColumns(loaded, plan);
+  // A spine read from a file is named in its errors.
+  const file = Array.isArray(options.spine) ? undefined : 'csv' in options.spine ? options.spine.csv : 'parquet' in options.spine ? options.spine.parquet : undefined;
+  checkSpineColumns(loaded, plan, file);
   const keys: SpineKeys = {
-    times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp)),
+    times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp, file)),
     keys: plan.joins.map((step) => spine.map((row) => spineKey(row[step.key]))),
   };
 
