@@ -79,7 +79,11 @@ describe('identifiers of the sample neither store has', () => {
     const many: AuditReport = { ...report, unknown: Array.from({ length: 12 }, (_, i) => `c${i}`) };
     expect(formatAuditReport(many).split('\n')[3]).toBe('not in either store, left out: 12 identifiers ("c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", ...)');
     expect(renderAuditHtml({ ...report, unknown: ['<b>'] })).toContain('<p id="unknown">not in either store, left out: 1 identifier (&#34;&#60;b&#62;&#34;)</p>');
-    expect(renderAuditHtml(report)).not.toContain('id="unknown"');
+    const ten: AuditReport = { ...report, unknown: Array.from({ length: 10 }, (_, i) => `c${i}`) };
+    expect(formatAuditReport(ten).split('\n')[3]).toBe('not in either store, left out: 10 identifiers ("c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9")');
+    // Without any, the line is not there: the consistency paragraph is followed by the legend.
+    expect(renderAuditHtml(report)).toContain('agree on every feature)</p>\n<div class="legend">');
+    expect(formatAuditReport(report).split('\n')[3]).toBe('');
   });
 });
 

@@ -180,7 +180,7 @@ async function writeOutput(rows: Record<string, unknown>[], columns: readonly Ou
     if ('csv' in output) writeTrainingCsv(path, columns, rows);
     else writeTrainingParquet(path, columns, rows);
   } catch (cause) {
-    if (cause instanceof SkewlessError) throw cause;
+    // The values were checked and decoded before: what fails here is the file.
     throw outputWriteError('the training set', path, cause);
   }
   return path;
