@@ -1,12 +1,12 @@
 import { open } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { CsvRows } from '../csv/reader.js';
-import { DataError, DecodeError, SkewlessError } from '../errors.js';
+import { DecodeError, SkewlessError } from '../errors.js';
 import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
 import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../training/engine.js';
-import { missingSpineColumn, spineTimeError, type TrainingPlan } from '../sql/plan.js';
+import { missingSpineColumn, spineFileOf, spineTimeError, type TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
-import { outputWriteError } from '../util/output-file.js';
+import { isUrl, outputWriteError } from '../util/output-file.js';
 import { offlineReadError } from '../offline/parquet.js';
 
 const SPINE = '__skewless_spine';
@@ -136,8 +136,8 @@ export async function trainingSetToFile(
   groups: ReadonlyMap<string, string>,
 ): Promise<FileTrainingResult | undefined> {
   // Local files only: DuckDB would reach for an extension (httpfs) to read or write a URL.
-  const paths = [request.output.parquet, 'parquet' in request.spine ? request.spine.parquet : request.spine.csv];
-  if (paths.some((path) => /^[a-z][a-z0-9+.-]*:\/\//i.test(path))) return undefined;
+  const file = spineFileOf(request.spine) as string;
+  if (isUrl(request.output.parquet) || isUrl(file)) return undefined;
   try {
     try {
       await connection.run(`CREATE OR REPLACE TEMP TABLE ${SPINE} AS SELECT * FROM ${spineReader(request.spine)}`);
@@ -151,7 +151,6 @@ export async function trainingSetToFile(
     // DuckDB's sniffer makes up a column for a row with too many fields; the row path refuses that row.
     if ('csv' in request.spine && !sameColumns(columns, await csvHeader(request.spine.csv))) return undefined;
     // Refused before anything is joined: a file has its columns whether or not it has rows.
-    const file = 'parquet' in request.spine ? request.spine.parquet : request.spine.csv;
     const missing = missingSpineColumn(plan, columns, file);
     if (missing) throw missing;
     const timeType = types.get(plan.timestamp) as string;

@@ -119,6 +119,11 @@ function groupTtlMs(group: AnyFeatureGroup): number | undefined {
   return ms === undefined || ms > MAX_TIME_MS - MIN_TIME_MS ? undefined : ms;
 }
 
+/** The file a spine is read from (`{ csv }` or `{ parquet }`), named in its errors; undefined for rows or a loader. */
+export function spineFileOf(spine: object): string | undefined {
+  return 'csv' in spine ? String(spine.csv) : 'parquet' in spine ? String(spine.parquet) : undefined;
+}
+
 /**
  * The first column the plan reads off each spine row (its time, each join's key) that the spine's
  * `columns` lack, as the error that names it and the columns there are; undefined when all are there.

@@ -11,7 +11,7 @@ import { booleanSchema, checkOptions, durationSchema, expected, lazySchema } fro
 import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
-import { buildTrainingPlan, missingSpineColumn, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
+import { buildTrainingPlan, missingSpineColumn, spineFileOf, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
 import { type OutputColumn, outputPath, spineColumnKind, type TrainingOutput, writeTrainingCsv, writeTrainingParquet } from './output.js';
 import { outputWriteError, prepareOutputFile } from '../util/output-file.js';
 import { referenceJoin } from '../sql/reference.js';
@@ -309,7 +309,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   const loaded = await loadSpine(options.spine);
   const spine = loaded.rows;
   // A spine read from a file is named in its errors.
-  const file = Array.isArray(options.spine) ? undefined : 'csv' in options.spine ? options.spine.csv : 'parquet' in options.spine ? options.spine.parquet : undefined;
+  const file = spineFileOf(options.spine);
   checkSpineColumns(loaded, plan, file);
   const keys: SpineKeys = {
     times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp, file)),

@@ -9,7 +9,7 @@ import { describeValue } from './options.js';
  * errors. A URL is refused (the file is local), and so is a path that is a folder.
  */
 export function prepareOutputFile(path: string, where: string): void {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(path)) {
+  if (isUrl(path)) {
     throw new ConfigurationError('INVALID_CONFIG', `${where}: expected a local file path, got the URL ${describeValue(path)} (write the file here, then copy it)`);
   }
   try {
@@ -20,6 +20,11 @@ export function prepareOutputFile(path: string, where: string): void {
   if (isFolder(path)) {
     throw new ConfigurationError('INVALID_CONFIG', `${where}: ${path} is a folder; give the file to write in it`);
   }
+}
+
+/** True for a URL (`s3://…`, `https://…`): a scheme, then `://`. */
+export function isUrl(path: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(path);
 }
 
 /** True for a folder; anything else (no file, a name too long to look up) is left for the write to report. */
