@@ -115,6 +115,14 @@ describe('iamPolicies', () => {
     for (const arn of arns({})) expect(arn.startsWith('arn:${AWS::Partition}:'), arn).toBe(true);
   });
 
+  it("takes the partition, region and account of a deployed group's FeatureGroupArn where they are not given", () => {
+    const featureGroupArn = 'arn:aws-cn:sagemaker:cn-northwest-1:210987654321:feature-group/card-velocity';
+    const groupArn = (options: Parameters<typeof iamPolicies>[1]) => iamPolicies(cardVelocity, options).ingestion.Statement[0]?.Resource[0];
+    expect(groupArn({ featureGroupArn })).toBe(featureGroupArn);
+    expect(groupArn({ featureGroupArn, region: 'us-gov-west-1', accountId: '123456789012' })).toBe('arn:aws-us-gov:sagemaker:us-gov-west-1:123456789012:feature-group/card-velocity');
+    expect(groupArn({ featureGroupArn: 'not-an-arn' })).toBe('arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:feature-group/card-velocity');
+  });
+
   const offlineObjects = (training: ReturnType<typeof iamPolicies>['training']) => training.Statement.find((s) => s.Sid === 'ReadOfflineStoreObjects')?.Resource;
 
   it('lets training read the group\'s offline files where SageMaker writes them, <S3Uri>/<account>/sagemaker/<region>/offline-store/<group>-<creation epoch>/data (https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-offline.html), and use Athena in its workgroup', () => {

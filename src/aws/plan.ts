@@ -179,7 +179,11 @@ export interface IamPolicyOptions {
   readonly athenaWorkGroup?: string;
   readonly glueDatabase?: string;
   /** The DynamoDB table of `dynamoDbAggregationState`, for groups with aggregations; default `skewless-state`. */
-  readonly aggregationStateTable?: string;
+  readonly aggregationStateTable?: string;  /**
+   * The deployed group's `FeatureGroupArn` (DescribeFeatureGroup): its partition, region and account
+   * are used where `region` and `accountId` are not given.
+   */
+  readonly featureGroupArn?: string | undefined;
 }
 
 interface PolicyDocument {
@@ -233,9 +237,9 @@ function partitionOf(region: string): string {
  * ### Example
  * ```ts
  * const { ingestion, training } = iamPolicies(cardActivity, { region: 'eu-west-1', accountId: '123456789012', offlineStoreS3Uri, athenaResultsS3Uri });
- * // once deployed, the exact folder:
- * const { OfflineStoreConfig } = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: cardActivity.name }));
- * iamPolicies(cardActivity, { region, accountId, resolvedOutputS3Uri: OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri });
+ * // once deployed, the exact folder, and the partition, region and account of the group's ARN:
+ * const deployed = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: cardActivity.name }));
+ * iamPolicies(cardActivity, { featureGroupArn: deployed.FeatureGroupArn, resolvedOutputS3Uri: deployed.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri });
  * ```
  */
 export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = {}): { ingestion: PolicyDocument; training: PolicyDocument } {
@@ -243,9 +247,11 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
   // template's Fn::Sub they become the stack's own region and account, where its feature group and
   // offline files live; left unresolved, IAM matches no resource with them, so a missing option can
   // only deny access, never widen it (a `*` for the account would reach every account's folder).
-  const region = options.region ?? '${AWS::Region}';
-  const account = options.accountId ?? '${AWS::AccountId}';
-  const partition = options.region === undefined ? '${AWS::Partition}' : partitionOf(options.region);
+  // arn:partition:sagemaker:region:account:feature-group/name
+  const [, arnPartition, , arnRegion, arnAccount] = (options.featureGroupArn ?? '').split(':').map((part) => part || undefined);
+  const region = options.region ?? arnRegion ?? '${AWS::Region}';
+  const account = options.accountId ?? arnAccount ?? '${AWS::AccountId}';
+  const partition = options.region !== undefined ? partitionOf(options.region) : (arnPartition ?? '${AWS::Partition}');
   const groupArn = `arn:${partition}:sagemaker:${region}:${account}:feature-group/${group.name.toLowerCase()}`;
   const workGroup = options.athenaWorkGroup ?? 'primary';
   const database = options.glueDatabase ?? 'sagemaker_featurestore';

@@ -83,18 +83,16 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
     const deployed = options.diff ? await describe(group.name) : undefined;
     // A deployed group says exactly where SageMaker writes its offline files: grant that folder.
     const resolvedOutputS3Uri = deployed?.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri;
-    // And its ARN (arn:partition:sagemaker:region:account:feature-group/name) where the policies' ARNs are.
-    const [, , , deployedRegion, deployedAccount] = deployed?.FeatureGroupArn?.split(':') ?? [];
-    const region = options.region ?? deployedRegion;
-    const accountId = options.accountId ?? deployedAccount;
     const entry: Record<string, unknown> = {
       group: group.name,
       fingerprint: group.fingerprint,
       [options.format === 'cloudformation' ? 'resources' : 'createFeatureGroupInput']:
         options.format === 'cloudformation' ? toCloudFormation(group, createOptions) : toCreateFeatureGroupInput(group, createOptions),
       iamPolicies: iamPolicies(group, {
-        ...(region ? { region } : {}),
-        ...(accountId ? { accountId } : {}),
+        ...(options.region ? { region: options.region } : {}),
+        ...(options.accountId ? { accountId: options.accountId } : {}),
+        // And its ARN says where the policies' ARNs are.
+        ...(deployed?.FeatureGroupArn ? { featureGroupArn: deployed.FeatureGroupArn } : {}),
         ...(options.offlineStoreS3Uri ? { offlineStoreS3Uri: options.offlineStoreS3Uri } : {}),
         ...(resolvedOutputS3Uri ? { resolvedOutputS3Uri } : {}),
         ...(options.athenaResultsS3Uri ? { athenaResultsS3Uri: options.athenaResultsS3Uri } : {}),
