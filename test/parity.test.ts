@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { defineFeatureGroup, isoTimestamp } from '../src/index.js';
+import { count, defineFeatureGroup, isoTimestamp } from '../src/index.js';
 import { checkDeterminism, expectParity } from '../src/testing/index.js';
 import { cardActivity } from './fixtures/groups.js';
 
@@ -55,6 +55,20 @@ const wideEvent = fc.record(
   { requiredKeys: ['id', 'at', 'n', 'x', 'big', 'flag', 'level', 'tags', 'weights'] },
 );
 
+/** cardActivity with an aggregate, so a redelivered record must count once. */
+const velocity = defineFeatureGroup({
+  name: 'card-velocity-parity',
+  recordIdentifier: 'card_id',
+  eventTime: 'event_time',
+  source: cardActivity.source,
+  features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number() }),
+  transform: (e) => ({ card_id: e.card_id, event_time: e.ts, amount: e.amount_cents / 100 }),
+  aggregations: { txn_count_1h: count({ window: '1h' }) },
+});
+
+/** Twenty events of three cards, a minute apart. */
+const minutes = Array.from({ length: 20 }, (_, i) => ({ card_id: `c${i % 3}`, amount_cents: 100 + i, country: 'US', ts: new Date(Date.UTC(2024, 4, 1, 10, i)).toISOString() }));
+
 describe('expectParity', () => {
   it('finds the stream and the backfill identical on generated events of every type, poison included', async () => {
     let written = 0;
@@ -72,6 +86,20 @@ describe('expectParity', () => {
     // fast-check's default leans to short arrays, and on some seeds 25 runs wrote fewer than 100.
     expect(written).toBeGreaterThan(100);
     expect(poison).toBeGreaterThan(0);
+  });
+
+  it('counts a poison event in a redelivered tail once: a redelivery is the same event', async () => {
+    // Last, and in the middle: with these seeds a redelivered tail holds it.
+    for (const at of [20, 10]) {
+      const withPoison = [...minutes.slice(0, at), { card_id: 'bad' }, ...minutes.slice(at)];
+      for (const seed of [1, 2, 3, 4]) {
+        expect(await expectParity(velocity, withPoison, { batchSize: 'random', redeliver: true, seed }), `at ${at}, seed ${seed}`).toEqual({ records: 20, poison: 1 });
+      }
+    }
+  });
+
+  it('takes a record a redelivery writes again with the same values as at-least-once, in a group without aggregates', async () => {
+    for (const seed of [1, 2, 3, 4]) expect(await expectParity(cardActivity, [...minutes, { card_id: 'bad' }], { batchSize: 'random', redeliver: true, seed }), `seed ${seed}`).toEqual({ records: 20, poison: 1 });
   });
 
   it('fails naming the record and feature when the two paths differ', async () => {
