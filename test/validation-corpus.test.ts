@@ -17,6 +17,7 @@ import {
   backfill,
   backfillShard,
   ConfigurationError,
+  DefinitionError,
   count,
   createFeatureStore,
   DataError,
@@ -148,6 +149,21 @@ describe('options silently accepted or crashing in 0.1', () => {
     const error = await errorOf(() => count({ window: anyOptions(300) }));
     expect(error).toBeInstanceOf(SkewlessError);
     expect((error as Error).message).toMatch(/did you mean '300s' or '300m'\?/);
+  });
+
+  it("count({ windw: '1h' }) names the misspelt window, not a missing one", async () => {
+    const error = await errorOf(() => count(anyOptions({ windw: '1h' })));
+    expect(error).toBeInstanceOf(DefinitionError);
+    expect((error as Error).message).toBe('count(): unknown option "windw" (did you mean "window"?); known: window');
+  });
+
+  it('stateCompaction that is no object, or has a key it does not take, is refused instead of keeping the defaults', async () => {
+    const define = (stateCompaction: unknown) => errorOf(() => defineFeatureGroup({ ...cardConfig, stateCompaction, aggregations: { n: count({ window: '1h' }) } } as never));
+    const misspelt = await define({ maxEntry: 10 });
+    expect(misspelt).toBeInstanceOf(DefinitionError);
+    expect((misspelt as Error).message).toBe('group "cards": stateCompaction: unknown option "maxEntry" (did you mean "maxEntries"?); known: maxEntries, resolution');
+    expect(((await define(5)) as Error).message).toBe('group "cards": stateCompaction must be an object { maxEntries?, resolution? }, got 5');
+    expect(((await define({ foo: 1 })) as Error).message).toMatch(/^group "cards": stateCompaction: unknown option "foo"; known: maxEntries, resolution$/);
   });
 
   it("createFeatureStore({ online: 'sagemaker' }) is refused when it is built, not at the first get", async () => {

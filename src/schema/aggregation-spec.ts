@@ -54,14 +54,11 @@ export function aggregationSpec<K extends AggregationKind, F extends string | un
   limit: number | undefined,
   runtime: AggregationCompiler,
 ): Aggregation<K, F, N> {
+  const known = ['window', ...(kind === 'last' ? ['n'] : []), ...(kind === 'distinctCount' ? ['limit'] : [])];
+  // A misspelt key first: `{ windw: '1h' }` is a typo of the window, not a missing one.
+  if (typeof options === 'object' && options !== null) checkKnownKeys(options, known, `${kind}()`);
   if (typeof options !== 'object' || options === null || options.window === undefined) {
     throw new DefinitionError('INVALID_OPTION', `${kind}(): a window is required, e.g. { window: '1h' }`);
-  }
-  const known = ['window', ...(kind === 'last' ? ['n'] : []), ...(kind === 'distinctCount' ? ['limit'] : [])];
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const near = closestName(key, known);
-    throw new DefinitionError('INVALID_OPTION', `${kind}(): unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; known: ${known.join(', ')}`);
   }
   if (kind !== 'count' && typeof feature !== 'string') {
     throw new DefinitionError('INVALID_OPTION', `${kind}(): the first argument is the feature to aggregate, by name; got ${describeValue(feature)}`);
@@ -76,6 +73,15 @@ export function aggregationSpec<K extends AggregationKind, F extends string | un
   const spec = { kind, feature, window: options.window, n, limit };
   Object.defineProperty(spec, 'runtime', { value: runtime, enumerable: false });
   return Object.freeze(spec);
+}
+
+/** Refuses a key of `options` not in `known`, naming the one it most likely meant. */
+function checkKnownKeys(options: object, known: readonly string[], where: string, group?: string): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = closestName(key, known);
+    throw new DefinitionError('INVALID_OPTION', `${where}: unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; known: ${known.join(', ')}`, { group });
+  }
 }
 
 /** How a group's aggregation state is kept small; see README "Aggregations". */
@@ -236,6 +242,11 @@ export function compileAggregations(aggregations: unknown, options: CompileAggre
 
   const longestWindowMs = Math.max(...list.map((a) => a.windowMs));
   const allowedLatenessMs = options.allowedLateness === undefined ? 5 * 60_000 : parseDuration(options.allowedLateness, `group "${group}": allowedLateness`);
+  const compaction: unknown = options.compaction;
+  if (compaction !== undefined && (typeof compaction !== 'object' || compaction === null || Array.isArray(compaction))) {
+    throw new DefinitionError('INVALID_OPTION', `group "${group}": stateCompaction must be an object { maxEntries?, resolution? }, got ${describeValue(compaction)}`, { group });
+  }
+  if (compaction) checkKnownKeys(compaction, ['maxEntries', 'resolution'], `group "${group}": stateCompaction`, group);
   const maxEntries = options.compaction?.maxEntries ?? 1000;
   if (!Number.isInteger(maxEntries) || maxEntries < 1) {
     throw new DefinitionError('INVALID_OPTION', `group "${group}": stateCompaction.maxEntries must be a positive integer`, { group });
