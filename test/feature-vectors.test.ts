@@ -202,6 +202,16 @@ describe('featureVectors refuses what it cannot answer', () => {
     expect(error).toMatchObject({ code: 'INVALID_ENTITIES', row: 0, column: 'device_id', message: expect.stringMatching(/no column "device_id".*its columns: user_id/) });
   });
 
+  it('refuses an identifier no record can have (an object, a boolean, a Date) instead of answering nulls; none matches nothing', async () => {
+    for (const [value, got] of [[{ a: 1 }, 'an object'], [true, 'true'], [new Date(AT), 'a Date']] as const) {
+      const error = await featureVectors(store, { entities: [{ user_id: 'u1', device_id: 'd1' }, { user_id: value, device_id: 'd1' }], entityKey: 'user_id', features }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DataError);
+      expect(error).toMatchObject({ code: 'INVALID_ENTITIES', row: 1, column: 'user_id', message: expect.stringContaining(`entity row 1: "user_id" is a record identifier, text or a number, got ${got}`) });
+    }
+    const { rows } = await featureVectors(store, { entities: [{ user_id: null, device_id: null }], entityKey: 'user_id', features });
+    expect(Object.entries(rows[0] ?? {}).filter(([column]) => column.includes('__')).every(([, value]) => value === null)).toBe(true);
+  });
+
   it('refuses options of the wrong kind as a ConfigurationError', async () => {
     await expect(featureVectors(store, { entities: 'u1', entityKey: 'user_id', features } as never)).rejects.toBeInstanceOf(ConfigurationError);
     await expect(featureVectors(store, { entities: [], entityKey: 'user_id', features: [] } as never)).rejects.toThrow(/at least one feature selection/);

@@ -566,6 +566,17 @@ describe("a training set's spine and summary, case by case", () => {
     }
   });
 
+  it('refuses a spine key no record identifier can be (an object, a boolean) on every engine, naming row and column', async () => {
+    const store = await storeWith([one]);
+    for (const engine of ['reference', 'auto'] as const) {
+      for (const card of [{ id: '1' }, false]) {
+        const error = await trainingSet(store, { spine: [{ card: '1', at }, { card, at }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine }).catch((e: unknown) => e);
+        expect(error, engine).toBeInstanceOf(DataError);
+        expect(error, engine).toMatchObject({ code: 'INVALID_SPINE', row: 1, column: 'card', message: expect.stringMatching(/^spine row 1: "card" is a record identifier, text or a number, got /) });
+      }
+    }
+  });
+
   it('counts matches per group and nulls per feature column, zero included, on every engine and into a CSV file', async () => {
     const history = [one, { ...one, id: '2', del: true }];
     const local = await storeWith(history);

@@ -5,7 +5,7 @@ import { decodeFailure, MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
-import { ageLimitMs, buildTrainingPlan, type JoinStep, spineKey } from '../sql/plan.js';
+import { ageLimitMs, buildTrainingPlan, isKeyValue, type JoinStep, spineKey } from '../sql/plan.js';
 import type { FeatureListPlan } from '../request-features/brand.js';
 import { featureListSchema, planFeatures } from '../selections.js';
 import { checkOptions, describeValue, durationSchema, expected, lazySchema } from '../util/options.js';
@@ -66,7 +66,11 @@ const featureVectorOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
 function checkEntityColumns(entities: readonly EntityRow[], steps: readonly JoinStep[]): void {
   entities.forEach((entity, row) => {
     for (const step of steps) {
-      if (Object.hasOwn(entity, step.key)) continue;
+      if (Object.hasOwn(entity, step.key)) {
+        const value = entity[step.key];
+        if (isKeyValue(value)) continue;
+        throw new DataError('INVALID_ENTITIES', `entity row ${row}: "${step.key}" is a record identifier, text or a number, got ${describeValue(value)}`, { row, column: step.key });
+      }
       throw new DataError(
         'INVALID_ENTITIES',
         `entity row ${row} has no column "${step.key}" (the record identifier of "${step.group}": entityKey, or the selection's key); its columns: ${Object.keys(entity).join(', ') || '(none)'}`,

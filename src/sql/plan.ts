@@ -151,6 +151,17 @@ export function spineTimeError(row: number, column: string, got: string, file?: 
   return new DataError('INVALID_SPINE', `${file === undefined ? 'spine' : `${spineName(file)},`} row ${row}: "${column}" must be a Date or an ISO-8601 time with a zone, got ${got}`, { row, column });
 }
 
+/** A value a spine or entity row may hold as a record identifier: text, a number, a bigint, or none (which matches nothing). */
+export function isKeyValue(value: unknown): boolean {
+  return value === null || value === undefined || typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint';
+}
+
+/** A spine row's key as `spineKey` gives it; a value no identifier can be (an object, a boolean) is refused, naming row and column. */
+export function spineKeyAt(value: unknown, row: number, column: string, file?: string): string | undefined {
+  if (isKeyValue(value)) return spineKey(value);
+  throw new DataError('INVALID_SPINE', `${file === undefined ? 'spine' : `${spineName(file)},`} row ${row}: "${column}" is a record identifier, text or a number, got ${describeValue(value)}`, { row, column });
+}
+
 /** A spine row's key as text: record identifiers are compared as SageMaker stores them, as strings. */
 export function spineKey(value: unknown): string | undefined {
   return value === null || value === undefined ? undefined : String(value);

@@ -11,7 +11,7 @@ import { booleanSchema, checkOptions, durationSchema, expected, lazySchema } fro
 import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
-import { buildTrainingPlan, missingSpineColumn, spineFileOf, spineKey, spineTime, type TrainingPlan } from '../sql/plan.js';
+import { buildTrainingPlan, missingSpineColumn, spineFileOf, spineKeyAt, spineTime, type TrainingPlan } from '../sql/plan.js';
 import { type OutputColumn, outputPath, spineColumnKind, type TrainingOutput, writeTrainingCsv, writeTrainingParquet } from './output.js';
 import { outputWriteError, prepareOutputFile } from '../util/output-file.js';
 import { referenceJoin } from '../sql/reference.js';
@@ -313,7 +313,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   checkSpineColumns(loaded, plan, file);
   const keys: SpineKeys = {
     times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp, file)),
-    keys: plan.joins.map((step) => spine.map((row) => spineKey(row[step.key]))),
+    keys: plan.joins.map((step) => spine.map((row, i) => spineKeyAt(row[step.key], i, step.key, file))),
   };
 
   const engine = options.engine === 'reference' ? undefined : trainingEngineOf(offline);
