@@ -157,6 +157,15 @@ describe('request features in a training set', () => {
     expect(summary.matchRate).toEqual({ 'rq-cards': 1 });
   });
 
+  it('with no reads, run beside a selection; alone they have nothing to join, which is said in the words of both calls', async () => {
+    const fromRequest = defineRequestFeatures({ name: 'cents', request: z.object({ amount: z.number() }), reads: {}, features: z.object({ cents: z.number() }), transform: (request) => ({ cents: request.amount * 100 }) });
+    const { rows } = await trainingSet(store, { spine: spine.slice(0, 1), entityKey: 'card_id', timestamp: 't', features: [cards.select('country'), fromRequest] });
+    expect(rows[0]).toMatchObject({ 'rq-cards__country': 'US', cents__cents: 10_000 });
+    const alone = /^request features "cents" read no feature group, and the list has no selection to join: add a group's selection/;
+    await expect(trainingSet(store, { spine, entityKey: 'card_id', timestamp: 't', features: [fromRequest] })).rejects.toThrow(alone);
+    await expect(featureVectors(store, { entities: [{ card_id: 'c1', amount: 1 }], entityKey: 'card_id', features: [fromRequest] })).rejects.toThrow(alone);
+  });
+
   it('refuses an output column that a selection produces too', async () => {
     const clash = cards.select('country').with({ prefix: 'amount-vs-history__new_' });
     await expect(trainingSet(store, { spine, entityKey: 'card_id', timestamp: 't', features: [clash, amountVsHistory] })).rejects.toThrow(
@@ -368,5 +377,24 @@ describe('request features behind featureVectorHandler (API Gateway HTTP API eve
     const many = await handler()(http([{ card_id: 'c1', amount: 1, country: 'US' }, { card_id: 'c1', amount: 1 }]));
     expect(many.statusCode).toBe(400);
     expect((json(many)['issues'] as { path: unknown[] }[]).map((i) => i.path)).toEqual([[1, 'country']]);
+  });
+
+  it('answers 500 with the code when the request features fail on their own: a transform that throws, outputs its schema refuses', async () => {
+    const failing = (name: string, transform: (request: { amount: number }) => { ratio: number }) =>
+      featureVectorHandler({
+        store: served,
+        request: z.object({ card_id: z.string() }),
+        entityKey: 'card_id',
+        features: [defineRequestFeatures({ name, request: z.object({ amount: z.number() }), reads: { card: cards.select('country') }, features: z.object({ ratio: z.number() }), transform })],
+        log: false,
+      });
+    const threw = await failing('throws', () => {
+      throw new Error('boom');
+    })(http({ card_id: 'c1', amount: 1 }));
+    expect(threw.statusCode).toBe(500);
+    expect(json(threw)).toEqual({ error: 'TRANSFORM_FAILED', message: expect.stringContaining('boom') });
+    const refused = await failing('refused', () => ({ ratio: 'high' as unknown as number }))(http({ card_id: 'c1', amount: 1 }));
+    expect(refused.statusCode).toBe(500);
+    expect(json(refused)).toMatchObject({ error: 'FEATURE_VALIDATION' });
   });
 });

@@ -44,6 +44,10 @@ export function planFeatureList(features: readonly AnyFeatureColumns[], entityKe
     return { request, reads, prefix: request.options.prefix ?? `${request.name}__` };
   });
 
+  if (selections.length === 0) {
+    const names = requestFeatures.map((r) => `"${r.name}"`).join(', ');
+    throw new DefinitionError('INVALID_OPTION', `request features ${names} read no feature group, and the list has no selection to join: add a group's selection (group.select(...)) to the features, or give them reads`, { group: requestFeatures[0]?.name });
+  }
   const outputs: RequestOutputColumn[] = [];
   const taken = new Set(selections.slice(0, listed).flatMap((s) => s.features.map((f) => `${prefixOf(s)}${f}`)));
   for (const { request, prefix } of runs) {
