@@ -106,10 +106,13 @@ async function parquetSchema(path: string): Promise<[string, string][]> {
   return rows.map((row) => [String(row['column_name']), String(row['column_type'])]);
 }
 
-/** Each leaf column's Parquet physical and converted type. */
-async function physicalSchema(path: string): Promise<[string, string, string][]> {
-  const rows = await withDuckDb(async (c) => (await c.runAndReadAll(`SELECT name, type, converted_type FROM parquet_schema(${quotedPath(path)}) WHERE type IS NOT NULL`)).getRowObjectsJS());
-  return rows.map((row) => [String(row['name']), String(row['type']), String(row['converted_type'])]);
+/** The logical type of a training set's time column, as DuckDB's parquet_schema prints it. */
+const NAIVE_MILLIS = 'TimestampType(isAdjustedToUTC=0, unit=TimeUnit(MILLIS=MilliSeconds(), MICROS=<null>, NANOS=<null>))';
+
+/** Each leaf column's Parquet physical, converted and logical type. */
+async function physicalSchema(path: string): Promise<[string, string, string, string][]> {
+  const rows = await withDuckDb(async (c) => (await c.runAndReadAll(`SELECT name, type, converted_type, logical_type FROM parquet_schema(${quotedPath(path)}) WHERE type IS NOT NULL`)).getRowObjectsJS());
+  return rows.map((row) => [String(row['name']), String(row['type']), String(row['converted_type']), String(row['logical_type'])]);
 }
 
 /** Both paths to a Parquet output: DuckDB's file-to-file one, and the row path (`engine: 'reference'`). */
@@ -276,7 +279,8 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     expect(await parquetSchema(fromParquet.rowFile)).toEqual(expected);
     // Down to the Parquet types: timestamps are INT64 milliseconds on both paths.
     expect(await physicalSchema(fromParquet.rowFile)).toEqual(await physicalSchema(fromParquet.engineFile));
-    expect((await physicalSchema(fromParquet.rowFile)).find(([name]) => name === 'at')).toEqual(['at', 'INT64', 'TIMESTAMP_MILLIS']);
+    // UTC times without a zone on both (DuckDB writes TIMESTAMP_MS so): pandas reads one dtype from either file.
+    expect((await physicalSchema(fromParquet.rowFile)).find(([name]) => name === 'at')).toEqual(['at', 'INT64', 'TIMESTAMP_MILLIS', NAIVE_MILLIS]);
     expect(await readParquet(fromParquet.engineFile)).toEqual(await readParquet(fromParquet.rowFile));
 
     // A CSV spine has no types: its columns stay text, but its time column is a timestamp on both paths.
@@ -412,16 +416,16 @@ describe('training output files, column by column', () => {
       { s: 'x', i: -1, b: 0n, f: 1.25, ok: false, d: new Date(-1), tags: [], flags: [false], days: [], weights: [] },
     ]);
     expect(await physicalSchema(file)).toEqual([
-      ['s', 'BYTE_ARRAY', 'UTF8'],
-      ['i', 'INT64', 'INT_64'],
-      ['b', 'INT64', 'INT_64'],
-      ['f', 'DOUBLE', 'null'],
-      ['ok', 'BOOLEAN', 'null'],
-      ['d', 'INT64', 'TIMESTAMP_MILLIS'],
-      ['element', 'BYTE_ARRAY', 'UTF8'],
-      ['element', 'INT64', 'INT_64'],
-      ['element', 'INT64', 'TIMESTAMP_MILLIS'],
-      ['element', 'DOUBLE', 'null'],
+      ['s', 'BYTE_ARRAY', 'UTF8', 'null'],
+      ['i', 'INT64', 'INT_64', 'null'],
+      ['b', 'INT64', 'INT_64', 'null'],
+      ['f', 'DOUBLE', 'null', 'null'],
+      ['ok', 'BOOLEAN', 'null', 'null'],
+      ['d', 'INT64', 'TIMESTAMP_MILLIS', NAIVE_MILLIS],
+      ['element', 'BYTE_ARRAY', 'UTF8', 'null'],
+      ['element', 'INT64', 'INT_64', 'null'],
+      ['element', 'INT64', 'TIMESTAMP_MILLIS', NAIVE_MILLIS],
+      ['element', 'DOUBLE', 'null', 'null'],
     ]);
     const rows = await readParquet(file);
     expect(rows).toHaveLength(3);

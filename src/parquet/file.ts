@@ -64,6 +64,8 @@ export class ParquetFileBuilder {
         s.i32(3, element.repetition).string(4, element.name);
         if (element.children !== undefined) s.i32(5, element.children);
         if (element.converted !== undefined) s.i32(6, CONVERTED[element.converted]);
+        // LogicalType (10) TIMESTAMP (8): TimestampType { isAdjustedToUTC (1), unit (2): TimeUnit MILLIS (1) }.
+        if (element.adjustedToUtc !== undefined) s.struct(10, (l) => l.struct(8, (t) => t.bool(1, element.adjustedToUtc as boolean).struct(2, (u) => u.struct(1, () => undefined))));
       });
       w.i64(3, this.rowGroups.reduce((n, g) => n + g.rows, 0));
       w.structs(4, this.rowGroups, (g, group) => {
@@ -109,10 +111,11 @@ interface SchemaElement {
   readonly type?: PhysicalType;
   readonly children?: number;
   readonly converted?: keyof typeof CONVERTED;
+  readonly adjustedToUtc?: boolean;
 }
 
 function schemaElements(spec: ColumnSpec): SchemaElement[] {
-  const leaf = { type: spec.type, ...(spec.convertedType ? { converted: spec.convertedType } : {}) };
+  const leaf = { type: spec.type, ...(spec.convertedType ? { converted: spec.convertedType } : {}), ...(spec.adjustedToUtc !== undefined ? { adjustedToUtc: spec.adjustedToUtc } : {}) };
   if (!spec.list) return [{ name: spec.name, repetition: OPTIONAL, ...leaf }];
   return [
     { name: spec.name, repetition: OPTIONAL, children: 1, converted: 'LIST' },

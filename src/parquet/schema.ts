@@ -8,6 +8,11 @@ export interface ColumnSpec {
   readonly name: string;
   readonly type: PhysicalType;
   readonly convertedType?: 'UTF8' | 'TIMESTAMP_MILLIS' | 'INT_64';
+  /**
+   * For a TIMESTAMP_MILLIS column, also the logical TIMESTAMP(MILLIS) type with this `isAdjustedToUTC`;
+   * without it only the converted type is written (which the format reads as adjusted to UTC).
+   */
+  readonly adjustedToUtc?: boolean;
   readonly list?: boolean;
 }
 

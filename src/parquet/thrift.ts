@@ -19,6 +19,11 @@ export class CompactWriter {
     return this;
   }
 
+  /** A boolean field: its value is the field's type (true 1, false 2), no bytes follow. */
+  bool(id: number, value: boolean): this {
+    return this.field(id, value ? BOOLEAN_TRUE : BOOLEAN_FALSE);
+  }
+
   binary(id: number, value: Uint8Array): this {
     this.field(id, BINARY);
     this.lengthPrefixed(value);
@@ -111,6 +116,8 @@ export function writeVarint(value: number, byte: (b: number) => void): void {
 }
 
 const STOP = 0;
+const BOOLEAN_TRUE = 1;
+const BOOLEAN_FALSE = 2;
 const I32 = 5;
 const I64 = 6;
 const BINARY = 8;

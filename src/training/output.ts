@@ -19,7 +19,9 @@ const SPECS: Record<ValueKind, Omit<ColumnSpec, 'name' | 'list'>> = {
   bigint: { type: 'INT64', convertedType: 'INT_64' },
   float: { type: 'DOUBLE' },
   boolean: { type: 'BOOLEAN' },
-  date: { type: 'INT64', convertedType: 'TIMESTAMP_MILLIS' },
+  // UTC times without a zone, as DuckDB's COPY writes TIMESTAMP_MS on the file-to-file path: one file
+  // schema from both (pandas and pyarrow read a naive datetime64[ms], Spark a TIMESTAMP_NTZ).
+  date: { type: 'INT64', convertedType: 'TIMESTAMP_MILLIS', adjustedToUtc: false },
 };
 
 /** A training set's output: a local Parquet or CSV file. */
