@@ -34,7 +34,7 @@ describe('audit refuses what it cannot audit', () => {
     await expect(audit(onlineOnly, cards, { sample: 'lots' as never })).rejects.toThrow(
       'audit options.sample: expected how many identifiers to sample (a positive whole number) or a non-empty list of identifiers, got "lots"',
     );
-    await expect(audit(onlineOnly, cards, { sample: [] })).rejects.toThrow('audit options.sample: expected a non-empty list of identifiers, got an array');
+    await expect(audit(onlineOnly, cards, { sample: [] })).rejects.toThrow('audit options.sample: expected a non-empty list of identifiers, got an empty array');
     await expect(audit(onlineOnly, cards, { sample: ['c', ''] })).rejects.toThrow('audit options.sample[1]: expected a non-empty record identifier, got ""');
     await expect(audit(onlineOnly, cards, { sample: [{}] as never })).rejects.toThrow(
       'audit options.sample: expected how many identifiers to sample (a positive whole number) or a non-empty list of identifiers, got an array',

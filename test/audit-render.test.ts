@@ -108,7 +108,7 @@ describe('formatLineageReport', () => {
     expect(formatLineageReport(lineage).split('\n')).toEqual([
       'lineage of "cards" (current fingerprint new0000000000000)',
       '',
-      'offline (every row):',
+      'offline (every row but delete markers):',
       'fingerprint                  rows                                           event times                                               written',
       '--------------------------  -----  ----------------------------------------------------  ----------------------------------------------------',
       'old0000000000000            1,500  2024-01-01T00:00:00.000Z .. 2024-02-01T00:00:00.000Z  2024-03-01T00:00:00.000Z .. 2024-03-02T00:00:00.000Z',

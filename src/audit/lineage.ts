@@ -69,7 +69,7 @@ class Tally {
 const lineageOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({ sample: z.optional(positiveInteger()), seed: z.optional(z.int({ error: expected('a whole number') })) }));
 
 /**
- * Which fingerprints (versions of the code) wrote a group's records, offline (every row) and online
+ * Which fingerprints (versions of the code) wrote a group's records, offline (every row but delete markers) and online
  * (a sample), with counts and time ranges: where a new transform went live, and whether old records remain.
  *
  * ### Example

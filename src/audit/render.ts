@@ -81,7 +81,7 @@ export function formatLineageReport(report: LineageReport): string {
   return [
     `lineage of "${report.group}" (current fingerprint ${report.fingerprint})`,
     '',
-    'offline (every row):',
+    'offline (every row but delete markers):',
     ...table(['fingerprint', 'rows', 'event times', 'written'], lineageRows(report.offline, true)),
     '',
     `online (${number(report.onlineSampled)} identifiers read):`,

@@ -162,10 +162,11 @@ Examples:
   npx skewless audit dist/features.js card-activity --sample 500 --html audit.html
   npx skewless audit dist/features.js card-activity --json`,
 
-  lineage: `Usage: skewless lineage <definitions file> <group> [--sample N] [--json]
+  lineage: `Usage: skewless lineage <definitions file> <group> [--sample N] [--dir PATH] [--json]
 
-Lists the fingerprints (versions of the code) that wrote the group's records: offline every row, with
-event and write time ranges; online a sample of identifiers (online stores cannot be listed).
+Lists the fingerprints (versions of the code) that wrote the group's records: offline every row but
+delete markers (they carry no fingerprint), with event and write time ranges; online a sample of
+identifiers (online stores cannot be listed).
 
 Options:
   --sample N    identifiers read online (default 1,000)
