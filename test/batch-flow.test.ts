@@ -387,6 +387,13 @@ describe('the log line of a batch', () => {
     expect(lines[0]).toMatchObject({ level: 'warn', written: 1, poison: 0, reported: 1 });
   });
 
+  it("logs as reported every record Lambda redelivers: on a shard, the failed one and the records after it", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const response = await kinesisHandler(cardActivity, { store: storeWithBrokenSink(), log: logInto(lines) })(kinesisEvent(['{not json', txn('card-1'), txn('card-2')]));
+    expect(response.batchItemFailures).toHaveLength(3);
+    expect(lines[0]).toMatchObject({ level: 'warn', written: 2, poison: 0, reported: 3 });
+  });
+
   it('counts a stale record (older than the stored one) as written, not reported', async () => {
     const lines: Record<string, unknown>[] = [];
     const { store } = storeWithSink();

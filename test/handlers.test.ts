@@ -95,6 +95,25 @@ describe('the position a dead letter carries says where the record came from', (
     await firehoseTransform(cardActivity, { deadLetter: (entries) => void dead.push(...entries), log: false })(event);
     expect(dead.map((d) => d.position)).toStrictEqual([{ source: 'firehose', index: 0, recordId: event.records[0]?.recordId, arrivalTimeMs: NOON }]);
   });
+
+  it('Firehose: the payload exactly as it arrived (base64), for a record the schema refuses as for one that cannot be decoded', async () => {
+    const dead: DeadLetterEntry[] = [];
+    // JSON.parse would round the number and keep only the last "x": the bytes keep both.
+    const refused = '{"card_id":"c1","amount_cents":12345678901234567890,"x":1.50,"x":2}';
+    const event = { records: [refused, '{garbage'].map((text, i) => ({ recordId: `r${i}`, approximateArrivalTimestamp: NOON, data: Buffer.from(text).toString('base64') })) };
+    await firehoseTransform(cardActivity, { deadLetter: (entries) => void dead.push(...entries), log: false })(event);
+    expect(dead.map((d) => Buffer.from(d.raw as string, 'base64').toString())).toEqual([refused, '{garbage']);
+  });
+
+  it('Kinesis: a record without its kinesis field or its data is poison saying so, not a TypeError, and the batch goes on', async () => {
+    const { store, dead } = harness();
+    const good = kinesisEvent([txn('c1')]).Records[0] as KinesisStreamEvent['Records'][number];
+    const { kinesis: _, ...noKinesis } = good;
+    const event = { Records: [{ ...noKinesis, eventID: 'shardId-000000000000:1' }, { ...good, kinesis: { ...good.kinesis, data: undefined } }, good] } as unknown as KinesisStreamEvent;
+    expect((await kinesisHandler(cardActivity, { store, log: false })(event)).batchItemFailures).toEqual([]);
+    expect(dead.map((d) => d.error.message)).toEqual([0, 1].map(() => 'payload cannot be decoded: there is no payload: expected base64 text, got undefined'));
+    expect(await store.get(cardActivity, 'c1')).toBeDefined();
+  });
 });
 
 describe('each handler names its source', () => {

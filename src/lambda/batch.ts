@@ -74,7 +74,10 @@ export interface BatchReport {
   readonly statuses: ItemStatus[];
   readonly written: number;
   readonly poison: number;
-  /** Records reported for redelivery (`batchItemFailures`). */
+  /**
+   * Records reported for redelivery (`batchItemFailures`): the failed ones, and on an ordered source
+   * (a shard, a FIFO message group, a Kafka partition) every record after a failed one in it too.
+   */
   readonly reported: number;
   /** Calls the online backend retried (throttling, 5xx) while writing the batch. */
   readonly retried: number;
@@ -110,7 +113,8 @@ export async function processItems<T>(
   toItem: (record: T, index: number) => BatchItem,
   options: HandlerOptions,
   context: LambdaContext | undefined,
-): Promise<BatchReport> {
+  orderOf?: (record: T) => string,
+): Promise<BatchReport & { readonly redeliver: T[] }> {
   const started = Date.now();
   // A context without the method (`{}` in a unit test) has no time budget to keep.
   const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
@@ -194,9 +198,26 @@ export async function processItems<T>(
   const counts = { written: 0, poison: 0, failed: 0 };
   for (const status of statuses) counts[status]++;
   const discarded = options.store.hasDeadLetter ? 0 : counts.poison;
-  const report: BatchReport = { statuses, written: counts.written, poison: counts.poison, reported: counts.failed, retried, late, duplicate, conflicts, reemitted, discarded };
+  const redeliver = orderOf ? fromFirstFailure(records, statuses, orderOf) : records.filter((_, i) => statuses[i] === 'failed');
+  const report: BatchReport = { statuses, written: counts.written, poison: counts.poison, reported: redeliver.length, retried, late, duplicate, conflicts, reemitted, discarded };
   logBatch(source, group, report, Date.now() - started, options);
-  return report;
+  return { ...report, redeliver };
+}
+
+/**
+ * Ordered sources: Lambda resumes a shard (a FIFO message group, a Kafka partition) from the lowest
+ * reported position, so the first failure of each and everything after it in it are redelivered.
+ */
+function fromFirstFailure<T>(items: readonly T[], statuses: readonly ItemStatus[], orderOf: (item: T) => string): T[] {
+  if (!statuses.includes('failed')) return [];
+  const failedKeys = new Set<string>();
+  const reported: T[] = [];
+  items.forEach((item, i) => {
+    const key = orderOf(item);
+    if (statuses[i] === 'failed') failedKeys.add(key);
+    if (failedKeys.has(key)) reported.push(item);
+  });
+  return reported;
 }
 
 async function deleteItem(

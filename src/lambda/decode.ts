@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { SourceValidationError, type SourcePosition } from '../errors.js';
+import { describeValue } from '../util/options.js';
 
 /** What a source says about a record besides its payload: Kafka's key and headers. */
 export interface PayloadMeta {
@@ -20,7 +21,9 @@ export type PayloadDecoder = (payload: Buffer, position: SourcePosition, meta: P
  * const bytes = decodeBase64(record.kinesis.data);
  * ```
  */
-export function decodeBase64(text: string): Buffer {
+export function decodeBase64(text: unknown): Buffer {
+  // A record without its data field (a hand-made event, another source's shape): said, not a TypeError.
+  if (typeof text !== 'string') throw new SyntaxError(`there is no payload: expected base64 text, got ${describeValue(text)}`);
   const length = text.length;
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const bytes = Buffer.from(text, 'base64');

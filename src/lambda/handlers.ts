@@ -29,22 +29,6 @@ function requireRecords(source: string, records: unknown, field: string): void {
   if (bad >= 0) throw new ConfigurationError('INVALID_CONFIG', `this is not a ${source} event: ${field}[${bad}] is not a record object`);
 }
 
-/**
- * Stream checkpointing: Lambda resumes a shard from the lowest reported position, so report the
- * first failure of each shard and everything after it in that shard.
- */
-function fromFirstFailure<T>(items: readonly T[], statuses: readonly ItemStatus[], shardOf: (item: T) => string): T[] {
-  if (!statuses.includes('failed')) return [];
-  const failedShards = new Set<string>();
-  const reported: T[] = [];
-  items.forEach((item, i) => {
-    const shard = shardOf(item);
-    if (statuses[i] === 'failed') failedShards.add(shard);
-    if (failedShards.has(shard)) reported.push(item);
-  });
-  return reported;
-}
-
 /** The shard of a Kinesis record: its eventID is `<shardId>:<sequenceNumber>`. */
 function shardOf(record: KinesisStreamEvent['Records'][number]): string {
   const id = String(record.eventID ?? '');
@@ -76,11 +60,10 @@ export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) 
       };
       // Kinesis gives epoch seconds with a fraction.
       if (typeof arrival === 'number') (position as { arrivalTimeMs?: number }).arrivalTimeMs = Math.round(arrival * 1000);
-      return { kind: 'put', payload: () => decodeBase64(record.kinesis.data), raw: record.kinesis?.data, position };
+      return { kind: 'put', payload: () => decodeBase64(record.kinesis?.data), raw: record.kinesis?.data, position };
     };
-    const report = await processItems('kinesis', group, event.Records, toItem, options, context);
-    const failed = fromFirstFailure(event.Records, report.statuses, shardOf);
-    return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.kinesis?.sequenceNumber ?? '' })) };
+    const { redeliver } = await processItems('kinesis', group, event.Records, toItem, options, context, shardOf);
+    return { batchItemFailures: redeliver.map((r) => ({ itemIdentifier: r.kinesis?.sequenceNumber ?? '' })) };
   };
 }
 
@@ -119,12 +102,9 @@ export function sqsHandler(group: AnyFeatureGroup, options: HandlerOptions) {
         },
       };
     };
-    const report = await processItems('sqs', group, event.Records, toItem, options, context);
     const fifo = event.Records.some((r) => String(r.eventSourceARN ?? '').endsWith('.fifo'));
-    const failed = fifo
-      ? fromFirstFailure(event.Records, report.statuses, (r) => r.attributes?.MessageGroupId ?? '')
-      : event.Records.filter((_, i) => report.statuses[i] === 'failed');
-    return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.messageId })) };
+    const { redeliver } = await processItems('sqs', group, event.Records, toItem, options, context, fifo ? (r) => r.attributes?.MessageGroupId ?? '' : undefined);
+    return { batchItemFailures: redeliver.map((r) => ({ itemIdentifier: r.messageId })) };
   };
 }
 
@@ -173,9 +153,8 @@ export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
         ...(typeof record.timestamp === 'number' ? { arrivalTimeMs: record.timestamp } : {}),
       },
     });
-    const report = await processItems('kafka', group, flat, toItem, options, context);
-    const failed = fromFirstFailure(flat, report.statuses, (f) => f.key);
-    return { batchItemFailures: failed.map((f) => ({ itemIdentifier: { partition: f.key, offset: f.record.offset } })) };
+    const { redeliver } = await processItems('kafka', group, flat, toItem, options, context, (f) => f.key);
+    return { batchItemFailures: redeliver.map((f) => ({ itemIdentifier: { partition: f.key, offset: f.record.offset } })) };
   };
 }
 
@@ -234,9 +213,8 @@ export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbS
         position,
       };
     };
-    const report = await processItems('dynamodb-stream', group, event.Records, toItem, options, context);
-    const failed = fromFirstFailure(event.Records, report.statuses, () => 'shard');
-    return { batchItemFailures: failed.map((r) => ({ itemIdentifier: r.dynamodb?.SequenceNumber ?? '' })) };
+    const { redeliver } = await processItems('dynamodb-stream', group, event.Records, toItem, options, context, () => 'shard');
+    return { batchItemFailures: redeliver.map((r) => ({ itemIdentifier: r.dynamodb?.SequenceNumber ?? '' })) };
   };
 }
 
@@ -295,7 +273,7 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
       if (options.filter && !options.filter(raw)) return { recordId: record.recordId, result: 'Dropped' as const, data: record.data };
       const result = group.process(raw, position);
       if (!result.ok) {
-        poison.push({ group: group.name, raw, error: result.error, position });
+        poison.push({ group: group.name, raw: record.data, error: result.error, position });
         return { recordId: record.recordId, result: 'ProcessingFailed' as const, data: record.data };
       }
       const row = {
