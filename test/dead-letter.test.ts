@@ -16,4 +16,4 @@ deadLetterContract('the local stack', async () => {
     s3: new S3Client({ ...stack.clientConfig, forcePathStyle: true }),
     queueUrlOf: (name) => `${(stack as LocalStack).endpoint}/000000000000/${name}`,
   };
-}, { refusesMissingBucket: false });
+}, { refusesMissingBucket: true });

@@ -1,7 +1,7 @@
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbItemCodec, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
@@ -29,6 +29,7 @@ const tableName = `skewless-online-${Math.random().toString(36).slice(2, 10)}`;
 
 beforeAll(async () => {
   stack = await startLocalStack({ memory: true });
+  await new S3Client(stack.clientConfig).send(new CreateBucketCommand({ Bucket: 'lake' }));
   ddb = new DynamoDBClient({ endpoint: inject('dynamoEndpoint'), region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
   await createFeatureTable(ddb, tableName);
 });

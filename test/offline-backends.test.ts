@@ -1,5 +1,5 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import fc from 'fast-check';
@@ -24,6 +24,8 @@ beforeAll(async () => {
   s3 = new S3Client(stack.clientConfig);
   athena = new AthenaClient(stack.clientConfig);
   sagemaker = new SageMakerClient(stack.clientConfig);
+  // As on AWS, objects go only into a bucket someone made.
+  await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
   for (const group of [contractGroup, { name: cardActivity.name, recordIdentifier: cardActivity.recordIdentifier, eventTime: cardActivity.eventTime, featureDefinitions: cardActivity.featureDefinitions }]) {
     await createGroupOnStack(stack.clientConfig, group, 's3://lake/features');
   }

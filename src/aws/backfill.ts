@@ -11,6 +11,7 @@ import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { resultFileRows, runAthenaQuery } from './athena-query.js';
 import { clientConfig, countAttempts, type RetryOptions } from './retry.js';
+import { s3ReadError } from './errors.js';
 import { loadAthena, loadS3 } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
@@ -61,13 +62,20 @@ async function s3Bytes(options: S3ObjectOptions): Promise<ByteSource> {
   const m = await loadS3();
   const client = await s3Client(sdkClient<S3Client>(options.client), options.retry);
   const retry = options.retry ?? {};
-  const head = await countAttempts(() => client.send(new m.HeadObjectCommand({ Bucket: options.bucket, Key: options.key })), retry);
+  const read = async <R>(call: () => Promise<R>): Promise<R> => {
+    try {
+      return await countAttempts(call, retry);
+    } catch (error) {
+      throw s3ReadError(error, options.bucket, options.key);
+    }
+  };
+  const head = await read(() => client.send(new m.HeadObjectCommand({ Bucket: options.bucket, Key: options.key })));
   const size = head.ContentLength ?? 0;
   return {
     byteLength: size,
     async slice(start, end = size) {
       if (end <= start) return new ArrayBuffer(0);
-      const object = await countAttempts(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key, Range: `bytes=${start}-${end - 1}` })), retry);
+      const object = await read(() => client.send(new m.GetObjectCommand({ Bucket: options.bucket, Key: options.key, Range: `bytes=${start}-${end - 1}` })));
       const bytes = await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray();
       return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
     },

@@ -319,9 +319,11 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
         try {
           await offline.append(group, offlineWritesAt(group, toOffline, at));
         } catch (cause) {
-          const error = new BackendError('WRITE_FAILED', `group "${group.name}": offline write failed: ${(cause as Error).message}`, {
+          // The backend's error names the group already; what it says of retrying holds (a missing bucket stays missing).
+          const said = (cause as Error).message.replace(`group "${group.name}": `, '');
+          const error = new BackendError('WRITE_FAILED', `group "${group.name}": offline write failed: ${said}`, {
             cause,
-            retryable: true,
+            retryable: cause instanceof BackendError ? cause.retryable : true,
             group: group.name,
           });
           for (let i = 0; i < outcomes.length; i++) if (typeof outcomes[i] === 'string') outcomes[i] = error;

@@ -98,8 +98,9 @@ export function deadLetterContract(
     });
 
     it('also oversized with no sink for them: reported, not dropped', async () => {
-      const store = storeWith(sqsDeadLetter({ client: sqs, queueUrl: await queue('tiny-dlq'), maxMessageBytes: 100 }));
-      const response = await kinesisHandler(cardActivity, { store, ...quiet })(kinesisEvent(['poison']));
+      // The smallest MaximumMessageSize a queue takes (SetQueueAttributes: 1,024 to 1,048,576 bytes).
+      const store = storeWith(sqsDeadLetter({ client: sqs, queueUrl: await queue('tiny-dlq'), maxMessageBytes: 1_024 }));
+      const response = await kinesisHandler(cardActivity, { store, ...quiet })(kinesisEvent([`poison ${'x'.repeat(2_000)}`]));
       expect(response.batchItemFailures).toHaveLength(1);
       await store.close();
     });

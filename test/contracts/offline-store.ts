@@ -1,6 +1,9 @@
 import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { s3Offline } from '../../src/aws/index.js';
+import { z } from 'zod';
+import { s3Offline, s3ParquetFile } from '../../src/aws/index.js';
+import { createFeatureStore, defineFeatureGroup, planBackfill } from '../../src/index.js';
+import { memoryOnline } from '../../src/testing/index.js';
 import type { OfflineStore } from '../../src/store/types.js';
 import { BackendError } from '../../src/errors.js';
 import { contractGroup, contractRecord } from './online-store.js';
@@ -16,6 +19,8 @@ const row = (id: string, eventTime: string, amount: number, count: bigint, isDel
   is_deleted: isDeleted,
 });
 const byIdAndTime = (a: Record<string, unknown>, b: Record<string, unknown>) => `${a['id']}@${a['event_time']}`.localeCompare(`${b['id']}@${b['event_time']}`);
+
+const nowhereGroup = defineFeatureGroup({ name: 'offline-nowhere', recordIdentifier: 'id', eventTime: 't', source: z.object({ id: z.string(), t: z.date() }), features: z.object({ id: z.string(), t: z.date() }), transform: (e) => e });
 
 /** `s3Offline` against an implementation of S3: what it appends, a scan reads back typed. */
 export function s3OfflineContract(name: string, open: () => Promise<{ readonly s3: S3Client; readonly bucket: string }>): void {
@@ -71,6 +76,32 @@ export function s3OfflineContract(name: string, open: () => Promise<{ readonly s
         expect((error as Error).message).toMatch(new RegExp(`^offline store: reading s3://${bucket}/${key.replace(/[.]/g, '\\.')} of "${contractGroup.name}" failed: `));
       } finally {
         await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      }
+    });
+
+    it('a missing bucket fails the write naming the object, not retryable (S3 answers NoSuchBucket until it is made), and the store says so once', async () => {
+      const missing = `no-such-bucket-${Math.random().toString(36).slice(2, 10)}`;
+      const nowhere = s3Offline({ client: s3, bucket: missing, prefix });
+      const write = { record: contractRecord('a', '2024-05-01T12:00:00Z'), writeTime: written, apiInvocationTime: written, isDeleted: false };
+      const error = await nowhere.append(contractGroup, [write]).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect(error).toMatchObject({ code: 'WRITE_FAILED', retryable: false });
+      expect((error as Error).message).toMatch(new RegExp(`^group "${contractGroup.name}": write failed \\(s3://${missing}/${prefix}/${contractGroup.name}/data/year=2024/month=05/day=01/hour=12/[^)]+\\.parquet\\): NoSuchBucket`));
+      const store = createFeatureStore({ online: memoryOnline(), offline: nowhere });
+      const [outcome] = (await store.put(nowhereGroup, [{ id: 'a', t: new Date('2024-05-01T12:00:00Z') }])).outcomes;
+      expect(outcome).toMatchObject({ status: 'failed', error: { code: 'WRITE_FAILED', retryable: false } });
+      expect((outcome as { error: Error }).error.message).toMatch(/^group "offline-nowhere": offline write failed: write failed \(s3:\/\/no-such-bucket-/);
+    });
+
+    it('s3ParquetFile names a missing object or bucket as a BackendError READ_FAILED, not retryable', async () => {
+      for (const [from, what] of [
+        [{ bucket, key: `${prefix}/nope.parquet` }, `cannot read s3://${bucket}/${prefix}/nope.parquet: no such object`],
+        [{ bucket: 'no-such-bucket-for-sources', key: 'x.parquet' }, 'cannot read s3://no-such-bucket-for-sources/x.parquet: no such object'],
+      ] as const) {
+        const error = await planBackfill(nowhereGroup, { from: s3ParquetFile({ ...from, client: s3 }), shards: 2 }).catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(BackendError);
+        expect(error).toMatchObject({ code: 'READ_FAILED', retryable: false });
+        expect((error as Error).message).toMatch(new RegExp(`^${what.replace(/[.()]/g, '\\$&')}`));
       }
     });
   });

@@ -125,6 +125,8 @@ export async function handleS3(context: StackContext, request: IncomingMessage, 
   }
 
   const path = objectPath(context, target);
+  // As S3 answers any object call on a bucket nobody made (PutObject too: a write does not make one).
+  if (!existsSync(bucketPath(context, target.bucket))) throw new AwsError('NoSuchBucket', `The specified bucket does not exist: ${target.bucket}`, 404);
   switch (method) {
     case 'PUT': {
       const body = await readBody(request);
