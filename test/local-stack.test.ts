@@ -464,6 +464,7 @@ describe('S3', () => {
   });
 
   it('lists with continuation tokens', async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: 'listing' }));
     for (let i = 0; i < 25; i++) await s3.send(new PutObjectCommand({ Bucket: 'listing', Key: `k/${String(i).padStart(2, '0')}`, Body: String(i) }));
     const keys: string[] = [];
     let token: string | undefined;
@@ -644,6 +645,18 @@ describe('the admin endpoint', () => {
     const counts = (await (await fetch(`${stack.endpoint}/_skewless/faults`)).json()) as { counts: Record<string, { failed: number }> };
     expect(counts.counts['GetRecord']?.failed).toBeGreaterThan(0);
     await fetch(`${stack.endpoint}/_skewless/faults`, { method: 'PUT', body: '{}' });
+  });
+
+  it('refuses faults it would not inject (a rate that is no share, a misspelt key, a number for an operation, a seed that is none), here and in setFaults', async () => {
+    const refused = await fetch(`${stack.endpoint}/_skewless/faults`, { method: 'PUT', body: JSON.stringify({ PutRecords: { throttleRate: 'x' } }) });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/faults\.PutRecords\.throttleRate: expected a share of calls, 0\.\.1, got "x"/);
+    expect(() => stack.setFaults({ BatchWriteRecord: { throttleRate: 7 } })).toThrow(/^setFaults\.BatchWriteRecord\.throttleRate: expected a share of calls, 0\.\.1, got 7$/);
+    expect(() => stack.setFaults({ GetRecord: { latency: 20 } } as never)).toThrow(/unknown option setFaults\.GetRecord\.latency \(did you mean "latencyMs"\?\)/);
+    expect(() => stack.setFaults({ GetRecord: 5 } as never)).toThrow(/^setFaults\.GetRecord: expected fault settings for the operation: \{ throttleRate, errorRate, unprocessedRate, latencyMs, tpsLimit \}, got 5$/);
+    expect(() => stack.setFaults({ seed: 'x' } as never)).toThrow(/^setFaults\.seed: expected a number, got "x"$/);
+    stack.setFaults({ '*': { latencyMs: 0 }, seed: 7 });
+    stack.setFaults({});
   });
 });
 

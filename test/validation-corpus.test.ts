@@ -216,6 +216,21 @@ describe('options silently accepted or crashing in 0.1', () => {
     await configurationError(() => athenaOffline({ ...location, tables: anyOptions({ cards: { database: 'lake' } }) }), /^athenaOffline options\.tables\.cards\.table: expected a Glue table name, got undefined$/);
   });
 
+  it('get and delete refuse an identifier that is none (undefined, an object) instead of answering undefined', async () => {
+    const store = localStore();
+    await configurationError(() => store.get(cardActivity, anyOptions(undefined)), /^get identifier: expected a record identifier: a string or an integer, got undefined$/);
+    await configurationError(() => store.get(cardActivity, anyOptions({ id: 1 })), /^get identifier: expected a record identifier: a string or an integer, got an object$/);
+    await configurationError(() => store.delete(cardActivity, anyOptions(null), new Date()), /^delete identifier: expected a record identifier: a string or an integer, got null$/);
+  });
+
+  it("sqsDeadLetter's maxMessageBytes is a size a queue can have (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html: 1,024 to 1,048,576)", async () => {
+    const queueUrl = 'https://sqs.us-east-1.amazonaws.com/123456789012/dlq';
+    for (const maxMessageBytes of [5_000_000, 1_048_577, 1_023, 0]) {
+      await configurationError(() => sqsDeadLetter({ queueUrl, maxMessageBytes }), new RegExp(`^sqsDeadLetter options\\.maxMessageBytes: expected the queue's MaximumMessageSize, a whole number of bytes from 1,024 to 1,048,576, got ${maxMessageBytes}$`));
+    }
+    for (const maxMessageBytes of [1_024, 1_048_576]) expect(sqsDeadLetter({ queueUrl, maxMessageBytes })).toBeDefined();
+  });
+
   it('unknown option keys are refused, naming the closest known one', async () => {
     await configurationError(() => backfill(localStore(), cardActivity, anyOptions({ from: [validCardEvent], chunksize: 10 })), /unknown option backfill options\.chunksize \(did you mean "chunkSize"\?\)/);
     await configurationError(() => createFeatureStore(anyOptions({ online: memoryOnline(), offline: false, deadletter: () => {} })), /did you mean "deadLetter"\?/);

@@ -268,7 +268,7 @@ const CASES: Case[] = [
   {
     name: 'sqsDeadLetter',
     valid: { queueUrl: 'https://sqs.us-east-1.amazonaws.com/123456789012/dlq' },
-    accepts: { queueUrl: (v) => typeof v === 'string' && /^https?:\/\/\S+$/.test(v), maxMessageBytes: optional((v) => isInt(v)), oversized: optional(isFn) },
+    accepts: { queueUrl: (v) => typeof v === 'string' && /^https?:\/\/\S+$/.test(v), maxMessageBytes: optional((v) => isInt(v, 1_024) && (v as number) <= 1_048_576), oversized: optional(isFn) },
     call: (options) => sqsDeadLetter(options as never),
   },
   {

@@ -9,7 +9,7 @@ import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import { loadS3, loadSqs } from './sdk.js';
 import * as z from 'zod/mini';
-import { checkOptions, describeValue, lazySchema, positiveInteger } from '../util/options.js';
+import { checkOptions, describeValue, expected, lazySchema } from '../util/options.js';
 import { awsClient, bucketName, retryOptions, text } from './options.js';
 
 /** SQS takes at most 10 messages per SendMessageBatch. */
@@ -17,12 +17,16 @@ const SQS_BATCH_ENTRIES = 10;
 /** The maximum message size of queues created before August 2025, and the safe default. */
 const DEFAULT_MAX_MESSAGE_BYTES = 262_144;
 
+const MESSAGE_BYTES = "the queue's MaximumMessageSize, a whole number of bytes from 1,024 to 1,048,576";
 const SQS_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   queueUrl: z.string({ error: (issue) => `expected the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>), got ${issue.input === undefined ? 'undefined (is the environment variable set?)' : describeValue(issue.input)}` }).check(
     z.refine((url) => /^https?:\/\/\S+$/.test(url), { error: (issue) => `expected the queue's URL (https://sqs.<region>.amazonaws.com/<account>/<name>), got ${describeValue(issue.input)}` }),
   ),
   client: z.optional(awsClient()),
-  maxMessageBytes: z.optional(positiveInteger()),
+  // SetQueueAttributes' MaximumMessageSize: 1,024 to 1,048,576 bytes.
+  maxMessageBytes: z.optional(
+    z.number({ error: expected(MESSAGE_BYTES) }).check(z.refine((n) => Number.isInteger(n) && n >= 1_024 && n <= 1_048_576, { error: expected(MESSAGE_BYTES) })),
+  ),
   oversized: z.optional(deadLetterSinkSchema()),
   retry: z.optional(retryOptions()),
 }));

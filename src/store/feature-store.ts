@@ -415,6 +415,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
 
     async get(group: AnyFeatureGroup, id: RecordId, getOptions?: { readonly features: readonly string[] }) {
       requireGroup(group, 'get');
+      checkOptions(recordId, id, 'get identifier');
       checkOptions(getOptionsSchema, getOptions, 'get options');
       const features = getOptions?.features;
       const unknown = (features ?? []).filter((f) => !group.featureNames.includes(f));
@@ -442,6 +443,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
 
     async delete(group, id, eventTime, mode = 'SoftDelete') {
       requireGroup(group, 'delete');
+      checkOptions(recordId, id, 'delete identifier');
       checkOptions(deleteSchema, { eventTime, mode }, 'delete');
       const { online, offline } = await backends();
       const ms = eventTime.getTime();

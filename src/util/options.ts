@@ -73,8 +73,8 @@ function schemaAt(schema: zc.$ZodType, path: readonly PropertyKey[]): zc.$ZodTyp
       else break;
     }
     if (key === undefined || !current) return current;
-    const def = current._zod.def as unknown as { type: string; shape?: Record<string, zc.$ZodType>; element?: zc.$ZodType; items?: zc.$ZodType[] };
-    current = def.type === 'object' ? def.shape?.[String(key)] : def.type === 'array' ? def.element : def.type === 'tuple' ? def.items?.[Number(key)] : undefined;
+    const def = current._zod.def as unknown as { type: string; shape?: Record<string, zc.$ZodType>; element?: zc.$ZodType; items?: zc.$ZodType[]; valueType?: zc.$ZodType };
+    current = def.type === 'object' ? def.shape?.[String(key)] : def.type === 'array' ? def.element : def.type === 'tuple' ? def.items?.[Number(key)] : def.type === 'record' ? def.valueType : undefined;
   }
   return current;
 }

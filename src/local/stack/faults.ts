@@ -1,3 +1,5 @@
+import * as z from 'zod/mini';
+import { checkOptions, expected, lazySchema } from '../../util/options.js';
 import { seededRandom } from '../../util/random.js';
 
 /** Faults the local stack injects into one operation (or every operation, under `'*'`). */
@@ -25,6 +27,29 @@ export interface FaultConfig {
 export type FaultCounts = Record<string, { throttled: number; failed: number; unprocessed: number; calls: number }>;
 
 export type FaultDecision = 'throttle' | 'error' | undefined;
+
+const rate = () => z.optional(z.number({ error: expected('a share of calls, 0..1') }).check(z.refine((n) => n >= 0 && n <= 1, { error: expected('a share of calls, 0..1') })));
+const atLeast = (min: number, what: string) => z.optional(z.number({ error: expected(what) }).check(z.refine((n) => Number.isFinite(n) && n >= min, { error: expected(what) })));
+
+const FAULT_SPECS = /* @__PURE__ */ lazySchema(() =>
+  z.record(
+    z.string(),
+    z.strictObject(
+      { throttleRate: rate(), errorRate: rate(), unprocessedRate: rate(), latencyMs: atLeast(0, 'milliseconds, 0 or more'), tpsLimit: atLeast(1, 'calls per second, 1 or more') },
+      { error: expected('fault settings for the operation: { throttleRate, errorRate, unprocessedRate, latencyMs, tpsLimit }') },
+    ),
+    { error: expected('fault settings per operation, e.g. { PutRecord: { throttleRate: 0.2 }, seed: 42 }') },
+  ),
+);
+const SEED = /* @__PURE__ */ lazySchema(() => z.optional(z.number({ error: expected('a number') })));
+
+/** Faults as `startLocalStack({ faults })` and `setFaults` take them (a spec per operation, and a numeric `seed`), or a ConfigurationError naming `where`. */
+export function checkFaults(config: unknown, where: string): FaultConfig {
+  const { seed, ...operations } = typeof config === 'object' && config !== null && !Array.isArray(config) ? (config as Record<string, unknown>) : { config };
+  checkOptions(SEED, seed, `${where}.seed`);
+  checkOptions(FAULT_SPECS, typeof config === 'object' ? operations : config, where);
+  return config as FaultConfig;
+}
 
 export class FaultInjector {
   private random: () => number;

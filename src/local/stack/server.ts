@@ -7,7 +7,7 @@ import { localOnline } from '../online-store.js';
 import { LocalAthena } from './athena.js';
 import { type StackContext, OfflineWriter } from './context.js';
 import * as controlPlane from './control-plane.js';
-import { type FaultConfig, type FaultCounts, FaultInjector } from './faults.js';
+import { checkFaults, type FaultConfig, type FaultCounts, FaultInjector } from './faults.js';
 import {
   AwsError,
   parseJson,
@@ -55,7 +55,7 @@ export interface LocalStack {
     readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
     readonly forcePathStyle: true;
   };
-  /** Replaces the injected faults. */
+  /** Replaces the injected faults (all of them: `setFaults({})` clears them) and restarts the dice from `seed`. */
   setFaults(faults: FaultConfig): void;
   /** How many faults were injected so far, per operation. */
   readonly faultCounts: FaultCounts;
@@ -129,7 +129,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   checkOptions(
     z.extend(LOCAL_OPTIONS(), {
       port: z.optional(z.number({ error: expected('a port number') }).check(z.refine((n) => Number.isInteger(n) && n >= 0 && n <= 65_535, { error: expected('a port 0..65535') }))),
-      faults: z.optional(z.record(z.string(), z.union([z.number(), z.object({})]), { error: expected('fault settings per operation') })),
+      faults: z.optional(z.unknown()),
       region: z.optional(z.string({ error: expected('a region name') })),
     }),
     options,
@@ -141,7 +141,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const region = options.region ?? 'us-east-1';
   const s3Root = join(dir, 's3');
   mkdirSync(s3Root, { recursive: true });
-  const faults = new FaultInjector(options.faults);
+  const faults = new FaultInjector(options.faults === undefined ? undefined : checkFaults(options.faults, 'startLocalStack options.faults'));
   const online = await localOnline(memory ? { memory: true } : { dir });
   const registry = new Registry(memory ? undefined : dir);
   const context: StackContext = {
@@ -215,7 +215,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   /** `/_skewless/faults`: set (PUT) or read (GET) faults from another process, e.g. a test runner. */
   const admin = async (request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> => {
     if (url.pathname !== '/_skewless/faults') return sendJson(response, 404, { message: `unknown admin path ${url.pathname}` });
-    if (request.method === 'PUT') faults.set(parseJson(await readBody(request)) as FaultConfig);
+    if (request.method === 'PUT') faults.set(checkFaults(parseJson(await readBody(request)), 'faults'));
     return sendJson(response, 200, { counts: faults.counts });
   };
 
@@ -273,7 +273,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     region,
     env: { AWS_ENDPOINT_URL: endpoint, AWS_REGION: region, AWS_ACCESS_KEY_ID: credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey },
     clientConfig: { endpoint, region, credentials, forcePathStyle: true },
-    setFaults: (config) => faults.set(config),
+    setFaults: (config) => faults.set(checkFaults(config, 'setFaults')),
     faultCounts: faults.counts,
     flush: () => context.offline.flush(),
     async close() {
