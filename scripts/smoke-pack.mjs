@@ -26,14 +26,17 @@ const fail = (message) => {
 
 try {
   step(`packing (programs will run on ${nodes.map((n) => run(n, ['--version'], { cwd: root }).trim()).join(' and ')})`);
-  // `npm pack` runs prepack (the build), so a fresh clone packs a complete package.
-  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }))[0];
+  // dist/ as built (`npm run check:package` builds first; CI built it for the suite): packing without
+  // prepack spares a third build of the same sources, and what is checked is what the tests ran.
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }))[0];
   const files = packed.files.map((f) => f.path);
   const forbidden = files.filter((f) => /^(src|test|bench|examples|scripts)\//.test(f) || f.endsWith('.test.ts'));
   if (forbidden.length > 0) fail(`the package would ship files it must not: ${forbidden.join(', ')}`);
   for (const required of ['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/cli.js', 'dist/backfill-thread.js']) {
-    if (!files.includes(required)) fail(`the package is missing ${required}`);
+    if (!files.includes(required)) fail(`the package is missing ${required}${required.startsWith('dist/') ? ' (run npm run build first)' : ''}`);
   }
+  step('are-the-types-wrong on the tarball: every entry resolves, typed, from ESM and CommonJS');
+  execFileSync(join(root, 'node_modules', '.bin', 'attw'), [join(scratch, packed.filename), '--profile', 'node16'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
 
   step('a fresh app: npm install <tarball>, zod and the SageMaker runtime client');
   mkdirSync(join(app, 'src'), { recursive: true });
