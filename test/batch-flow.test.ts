@@ -66,15 +66,23 @@ describe('building a handler', () => {
     expect(outcome({ store, log: true })).toBe('Kinesis handler options.log: expected false or a function of the log line, got true');
     expect(outcome({ store, metrics: { namespace: 7 } })).toBe('Kinesis handler options.metrics.namespace: expected a CloudWatch namespace, got 7');
     expect(outcome({ store, discardPoison: 'yes' })).toBe('Kinesis handler options.discardPoison: expected true or false, got "yes"');
-    expect(outcome({ store, deleteMode: 'soft' })).toBe(`Kinesis handler options.deleteMode: expected 'SoftDelete' or 'HardDelete', got "soft"`);
-    expect(outcome({ store, logg: false })).toBe('unknown option Kinesis handler options.logg (did you mean "log"?); known: store, decode, safetyMarginMs, log, metrics, discardPoison, deleteMode');
+    expect(outcome({ store, deleteMode: 'SoftDelete' })).toBe('unknown option Kinesis handler options.deleteMode; known: store, decode, safetyMarginMs, log, metrics, discardPoison');
+    expect(outcome({ store, logg: false })).toBe('unknown option Kinesis handler options.logg (did you mean "log"?); known: store, decode, safetyMarginMs, log, metrics, discardPoison');
     const accepted = [
       { store },
       { store, log: false },
-      { store, log: () => {}, decode: (bytes: Buffer) => JSON.parse(bytes.toString('utf8')), safetyMarginMs: 0, metrics: { namespace: 'Skewless' }, discardPoison: false, deleteMode: 'SoftDelete' },
-      { store, deleteMode: 'HardDelete', discardPoison: true },
+      { store, log: () => {}, decode: (bytes: Buffer) => JSON.parse(bytes.toString('utf8')), safetyMarginMs: 0, metrics: { namespace: 'Skewless' }, discardPoison: false },
+      { store, discardPoison: true },
     ];
     for (const options of accepted) expect(outcome(options)).toBe('accepted');
+  });
+
+  it("checks DynamoDB Streams' deleteMode, which only that handler takes", () => {
+    const { store } = storeWithSink();
+    expect(() => dynamoDbStreamHandler(cardActivity, { store, deleteMode: 'soft' as never })).toThrow(
+      /^DynamoDB Streams handler options\.deleteMode: expected 'SoftDelete' or 'HardDelete', got "soft"$/,
+    );
+    for (const deleteMode of ['SoftDelete', 'HardDelete'] as const) expect(dynamoDbStreamHandler(cardActivity, { store, deleteMode })).toBeTypeOf('function');
   });
 
   it('refuses a store without a dead-letter sink, naming the source and the group', () => {
@@ -119,7 +127,6 @@ describe('building a handler', () => {
     ['metrics without a namespace', { store, metrics: {} }, 'Kinesis handler options.metrics.namespace: expected a CloudWatch namespace'],
     ['an unknown metrics option', { store, metrics: { namespace: 'Fraud', dimension: 'x' } }, 'unknown option Kinesis handler options.metrics.dimension'],
     ['discardPoison that is not a boolean', { store, discardPoison: 'yes' }, 'Kinesis handler options.discardPoison: expected true or false'],
-    ['a delete mode that is neither', { store, deleteMode: 'Soft' }, "Kinesis handler options.deleteMode: expected 'SoftDelete' or 'HardDelete'"],
     ['an unknown option', { store, safetyMargin: 100 }, 'unknown option Kinesis handler options.safetyMargin (did you mean "safetyMarginMs"?)'],
   ])('refuses %s', (_, options, message) => {
     expect(() => kinesisHandler(cardActivity, options as HandlerOptions)).toThrow(message);
@@ -258,6 +265,8 @@ describe('puts and deletes of one batch', () => {
     expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
     expect(dead).toHaveLength(1);
     expect(dead[0]).toMatchObject({ group: 'card-activity', raw: { pk: { S: 'card-1' } }, position: { index: 0, sequenceNumber: event.Records[0]?.dynamodb.SequenceNumber } });
+    // Named as missing (it said "record identifier must be 1..2048 bytes, got 0").
+    expect(dead[0]?.error.message).toBe(`a delete without its record identifier: the DynamoDB Streams REMOVE's dynamodb.Keys hold no "card_id"`);
   });
 
   it('reports a REMOVE without the identifier when the dead-letter sink is down', async () => {

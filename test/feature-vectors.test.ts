@@ -206,7 +206,7 @@ describe('featureVectors refuses what it cannot answer', () => {
     for (const [value, got] of [[{ a: 1 }, 'an object'], [true, 'true'], [new Date(AT), 'a Date']] as const) {
       const error = await featureVectors(store, { entities: [{ user_id: 'u1', device_id: 'd1' }, { user_id: value, device_id: 'd1' }], entityKey: 'user_id', features }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DataError);
-      expect(error).toMatchObject({ code: 'INVALID_ENTITIES', row: 1, column: 'user_id', message: expect.stringContaining(`entity row 1: "user_id" is a record identifier, text or a number, got ${got}`) });
+      expect(error).toMatchObject({ code: 'INVALID_ENTITIES', row: 1, column: 'user_id', message: expect.stringContaining(`entity row 1: "user_id" must be a record identifier (text or a number), got ${got}`) });
     }
     const { rows } = await featureVectors(store, { entities: [{ user_id: null, device_id: null }], entityKey: 'user_id', features });
     expect(Object.entries(rows[0] ?? {}).filter(([column]) => column.includes('__')).every(([, value]) => value === null)).toBe(true);

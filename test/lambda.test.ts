@@ -354,6 +354,16 @@ describe('firehoseTransform', () => {
     expect(records[1]?.data).toBe(event.records[1]?.data);
     expect(poison).toHaveLength(1);
   });
+
+  it('logs the records its filter dropped apart from written and poison', async () => {
+    const lines: string[] = [];
+    const transform = firehoseTransform(cardActivity, { filter: (raw) => (raw as { country?: string }).country !== 'XX', deadLetter: () => {}, log: (line) => void lines.push(line) });
+    await transform(firehoseEvent([card(1), 'nope', card(2, { country: 'XX' }), card(3, { country: 'XX' })], new Date('2024-06-01T00:00:00Z')));
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ source: 'firehose', records: 4, written: 1, poison: 1, dropped: 2 });
+    // Nothing dropped, nothing said of it.
+    await transform(firehoseEvent([card(1)], new Date('2024-06-01T00:00:00Z')));
+    expect(JSON.parse(lines[1] as string)).not.toHaveProperty('dropped');
+  });
 });
 
 describe('bad input through every handler', () => {

@@ -647,7 +647,7 @@ describe('the admin endpoint', () => {
     await fetch(`${stack.endpoint}/_skewless/faults`, { method: 'PUT', body: '{}' });
   });
 
-  it('refuses faults it would not inject (a rate that is no share, a misspelt key, a number for an operation, a seed that is none), here and in setFaults', async () => {
+  it('refuses faults it would not inject (a rate that is no share, a misspelt key, a number for an operation, a seed that is none, no object at all), here and in setFaults', async () => {
     const refused = await fetch(`${stack.endpoint}/_skewless/faults`, { method: 'PUT', body: JSON.stringify({ PutRecords: { throttleRate: 'x' } }) });
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { message: string }).message).toMatch(/faults\.PutRecords\.throttleRate: expected a share of calls, 0\.\.1, got "x"/);
@@ -655,8 +655,12 @@ describe('the admin endpoint', () => {
     expect(() => stack.setFaults({ GetRecord: { latency: 20 } } as never)).toThrow(/unknown option setFaults\.GetRecord\.latency \(did you mean "latencyMs"\?\)/);
     expect(() => stack.setFaults({ GetRecord: 5 } as never)).toThrow(/^setFaults\.GetRecord: expected fault settings for the operation: \{ throttleRate, errorRate, unprocessedRate, latencyMs, tpsLimit \}, got 5$/);
     expect(() => stack.setFaults({ seed: 'x' } as never)).toThrow(/^setFaults\.seed: expected a number, got "x"$/);
-    stack.setFaults({ '*': { latencyMs: 0 }, seed: 7 });
-    stack.setFaults({});
+    for (const [given, got] of [[null, 'null'], [[], 'an empty array'], ['PutRecord', '"PutRecord"']] as const) {
+      expect(() => stack.setFaults(given as never)).toThrow(new RegExp(`^setFaults: expected fault settings per operation, e\\.g\\. .*, got ${got.replace(/[.*()[\]]/g, '\\$&')}$`));
+    }
+    // What the docs allow is taken: a spec for every operation with a seed, and none at all.
+    expect(() => stack.setFaults({ '*': { latencyMs: 0 }, seed: 7 })).not.toThrow();
+    expect(() => stack.setFaults({})).not.toThrow();
   });
 });
 

@@ -89,17 +89,31 @@ describe('expectParity', () => {
   });
 
   it('counts a poison event in a redelivered tail once: a redelivery is the same event', async () => {
-    // Last, and in the middle: with these seeds a redelivered tail holds it.
+    // Last, and in the middle; with these seeds a redelivered tail holds it (dead-lettered twice).
     for (const at of [20, 10]) {
       const withPoison = [...minutes.slice(0, at), { card_id: 'bad' }, ...minutes.slice(at)];
+      let deadLetteredAgain = 0;
       for (const seed of [1, 2, 3, 4]) {
-        expect(await expectParity(velocity, withPoison, { batchSize: 'random', redeliver: true, seed }), `at ${at}, seed ${seed}`).toEqual({ records: 20, poison: 1 });
+        const report = await expectParity(velocity, withPoison, { batchSize: 'random', redeliver: true, seed });
+        expect(report, `at ${at}, seed ${seed}`).toMatchObject({ records: 20, poison: 1 });
+        if (report.deadLettered > 1) deadLetteredAgain++;
       }
+      expect(deadLetteredAgain, `at ${at}: seeds whose redelivered tail held the poison event`).toBeGreaterThan(0);
     }
   });
 
   it('takes a record a redelivery writes again with the same values as at-least-once, in a group without aggregates', async () => {
-    for (const seed of [1, 2, 3, 4]) expect(await expectParity(cardActivity, [...minutes, { card_id: 'bad' }], { batchSize: 'random', redeliver: true, seed }), `seed ${seed}`).toEqual({ records: 20, poison: 1 });
+    let redelivered = 0;
+    for (const seed of [1, 2, 3, 4]) {
+      const report = await expectParity(cardActivity, [...minutes, { card_id: 'bad' }], { batchSize: 'random', redeliver: true, seed });
+      expect(report, `seed ${seed}`).toMatchObject({ records: 20, poison: 1 });
+      redelivered += report.redelivered;
+    }
+    expect(redelivered).toBeGreaterThan(0);
+  });
+
+  it('reports no redelivery without redeliver, and one dead-letter entry per poison event', async () => {
+    expect(await expectParity(cardActivity, [...minutes, { card_id: 'bad' }])).toEqual({ records: 20, poison: 1, redelivered: 0, deadLettered: 1 });
   });
 
   it('fails naming the record and feature when the two paths differ', async () => {

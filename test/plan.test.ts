@@ -120,7 +120,16 @@ describe('iamPolicies', () => {
     const groupArn = (options: Parameters<typeof iamPolicies>[1]) => iamPolicies(cardVelocity, options).ingestion.Statement[0]?.Resource[0];
     expect(groupArn({ featureGroupArn })).toBe(featureGroupArn);
     expect(groupArn({ featureGroupArn, region: 'us-gov-west-1', accountId: '123456789012' })).toBe('arn:aws-us-gov:sagemaker:us-gov-west-1:123456789012:feature-group/card-velocity');
-    expect(groupArn({ featureGroupArn: 'not-an-arn' })).toBe('arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:feature-group/card-velocity');
+  });
+
+  it("refuses a featureGroupArn that is no feature group's ARN, or another group's (its account would be granted)", () => {
+    expect(() => iamPolicies(cardVelocity, { featureGroupArn: 'not-an-arn' })).toThrow(
+      /^featureGroupArn: expected a feature group's ARN, arn:<partition>:sagemaker:<region>:<account>:feature-group\/<name>, got "not-an-arn"$/,
+    );
+    expect(() => iamPolicies(cardVelocity, { featureGroupArn: 'arn:aws:sagemaker:eu-west-1:123456789012:feature-group/card-activity' })).toThrow(
+      /^featureGroupArn: arn:aws:sagemaker:eu-west-1:123456789012:feature-group\/card-activity is the ARN of the group "card-activity", not of "card-velocity"$/,
+    );
+    expect(() => iamPolicies(cardVelocity, { featureGroupArn: 'arn:aws:sagemaker:eu-west-1:123456789012:feature-group/Card-Velocity' })).not.toThrow();
   });
 
   const offlineObjects = (training: ReturnType<typeof iamPolicies>['training']) => training.Statement.find((s) => s.Sid === 'ReadOfflineStoreObjects')?.Resource;

@@ -572,7 +572,7 @@ describe("a training set's spine and summary, case by case", () => {
       for (const card of [{ id: '1' }, false]) {
         const error = await trainingSet(store, { spine: [{ card: '1', at }, { card, at }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine }).catch((e: unknown) => e);
         expect(error, engine).toBeInstanceOf(DataError);
-        expect(error, engine).toMatchObject({ code: 'INVALID_SPINE', row: 1, column: 'card', message: expect.stringMatching(/^spine row 1: "card" is a record identifier, text or a number, got /) });
+        expect(error, engine).toMatchObject({ code: 'INVALID_SPINE', row: 1, column: 'card', message: expect.stringMatching(/^spine row 1: "card" must be a record identifier \(text or a number\), got /) });
       }
     }
   });

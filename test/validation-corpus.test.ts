@@ -9,8 +9,8 @@ import { buildSync } from 'esbuild';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { athenaOffline, dynamoDbOnline, sageMakerOnline, sqsDeadLetter } from '../src/aws/index.js';
-import { kinesisHandler, sqsHandler } from '../src/lambda/index.js';
+import { athenaOffline, dynamoDbOnline, s3ParquetFile, s3Spine, sageMakerOnline, sqsDeadLetter } from '../src/aws/index.js';
+import { dynamoDbStreamHandler, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { localStores } from '../src/local/index.js';
 import {
   audit,
@@ -234,6 +234,20 @@ describe('options silently accepted or crashing in 0.1', () => {
   it('unknown option keys are refused, naming the closest known one', async () => {
     await configurationError(() => backfill(localStore(), cardActivity, anyOptions({ from: [validCardEvent], chunksize: 10 })), /unknown option backfill options\.chunksize \(did you mean "chunkSize"\?\)/);
     await configurationError(() => createFeatureStore(anyOptions({ online: memoryOnline(), offline: false, deadletter: () => {} })), /did you mean "deadLetter"\?/);
+  });
+
+  it("s3ParquetFile and s3Spine take the object's key, not its s3:// location (which would read an object named \"s3:/…\")", async () => {
+    await configurationError(() => s3ParquetFile({ bucket: 'lake', key: 's3://lake/cards.parquet' }), /^s3ParquetFile options\.key: expected the object's key within the bucket, got the location "s3:\/\/lake\/cards\.parquet": pass its bucket as bucket and the rest as key$/);
+    await configurationError(() => s3Spine({ bucket: 'labels', key: 's3://labels/spine.csv' }), /^s3Spine options\.key: expected the object's key within the bucket, got the location/);
+    expect(s3ParquetFile({ bucket: 'lake', key: 'cards/s3://odd-but-a-key.parquet' })).toBeDefined();
+  });
+
+  it("deleteMode is DynamoDB Streams' option: another handler refuses it instead of ignoring it", async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: () => {} });
+    for (const [build, source] of [[kinesisHandler, 'Kinesis'], [sqsHandler, 'SQS'], [kafkaHandler, 'Kafka']] as const) {
+      await configurationError(() => build(cardActivity, anyOptions({ store, deleteMode: 'HardDelete' })), new RegExp(`^unknown option ${source} handler options\\.deleteMode; known: store, decode, safetyMarginMs, log, metrics, discardPoison$`));
+    }
+    expect(dynamoDbStreamHandler(cardActivity, { store, deleteMode: 'HardDelete' })).toBeTypeOf('function');
   });
 
   it('a handler called with a context of {} (a unit test) runs the batch instead of failing it', async () => {

@@ -280,13 +280,13 @@ const CASES: Case[] = [
   {
     name: 's3ParquetFile',
     valid: { bucket: 'lake', key: 'a.parquet' },
-    accepts: { bucket: isBucket, key: (v) => typeof v === 'string' && v.length > 0 },
+    accepts: { bucket: isBucket, key: (v) => typeof v === 'string' && v.length > 0 && !v.startsWith('s3://') },
     call: (options) => s3ParquetFile(options as never),
   },
   {
     name: 's3Spine',
     valid: { bucket: 'labels', key: 'spine.csv' },
-    accepts: { bucket: isBucket, key: (v) => typeof v === 'string' && /\.(csv|parquet)$/i.test(v) },
+    accepts: { bucket: isBucket, key: (v) => typeof v === 'string' && /\.(csv|parquet)$/i.test(v) && !v.startsWith('s3://') },
     call: (options) => s3Spine(options as never),
   },
   {

@@ -22,7 +22,11 @@ import { awsClient, bucketName, retryOptions, s3Location, text } from './options
 /** Options of an S3 object read (`s3ParquetFile`, `s3Spine`). */
 export const S3_OBJECT_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   bucket: bucketName(),
-  key: z.string({ error: expected('an object key') }).check(z.minLength(1, 'an object key cannot be empty')),
+  key: z.string({ error: expected('an object key') }).check(
+    z.minLength(1, 'an object key cannot be empty'),
+    // A location where the key goes would read an object whose name starts with "s3:/" and find none.
+    z.refine((key) => !key.startsWith('s3://'), { error: (issue) => `expected the object's key within the bucket, got the location ${JSON.stringify(issue.input)}: pass its bucket as bucket and the rest as key` }),
+  ),
   client: z.optional(awsClient()),
   retry: z.optional(retryOptions()),
 }));

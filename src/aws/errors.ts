@@ -1,12 +1,15 @@
 import { BackendError, type BackendErrorCode } from '../errors.js';
 import { isGroupNotFound, isRetryable, isThrottling } from './retry.js';
 
-/** Turns an AWS SDK error into the BackendError skewless reports, naming the group. */
-export function backendError(error: unknown, group: string, action: 'write' | 'read', where?: string): BackendError {
+/**
+ * Turns an AWS SDK error into the BackendError skewless reports: `group "<group>": <action> failed
+ * (<where>): <name>: <message>`, where `where` (optional) names what was written or read, e.g. an S3 object.
+ */
+export function backendError(error: unknown, group: string, action: 'write' | 'read' | 'offline write', where?: string): BackendError {
   if (error instanceof BackendError) return error;
   const name = (error as { name?: string } | undefined)?.name ?? 'Error';
   const message = (error as { message?: string } | undefined)?.message ?? String(error);
-  let code: BackendErrorCode = action === 'write' ? 'WRITE_FAILED' : 'READ_FAILED';
+  let code: BackendErrorCode = action === 'read' ? 'READ_FAILED' : 'WRITE_FAILED';
   if (isGroupNotFound(error)) code = 'GROUP_NOT_FOUND';
   else if (isThrottling(error)) code = 'THROTTLED';
   const text =

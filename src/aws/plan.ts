@@ -179,9 +179,10 @@ export interface IamPolicyOptions {
   readonly athenaWorkGroup?: string;
   readonly glueDatabase?: string;
   /** The DynamoDB table of `dynamoDbAggregationState`, for groups with aggregations; default `skewless-state`. */
-  readonly aggregationStateTable?: string;  /**
+  readonly aggregationStateTable?: string;
+  /**
    * The deployed group's `FeatureGroupArn` (DescribeFeatureGroup): its partition, region and account
-   * are used where `region` and `accountId` are not given.
+   * are used where `region` and `accountId` are not given. It must be this group's ARN.
    */
   readonly featureGroupArn?: string | undefined;
 }
@@ -227,6 +228,18 @@ function partitionOf(region: string): string {
   return start === undefined ? 'aws' : (PARTITIONS[start] as string);
 }
 
+/** Partition, region and account of `arn`, which must be the ARN of the feature group `name` (SageMaker lowercases its name there). */
+function groupArnParts(arn: string, name: string): [string, string, string] {
+  const match = /^arn:([a-z-]+):sagemaker:([a-z0-9-]+):(\d{12}):feature-group\/(.+)$/.exec(typeof arn === 'string' ? arn : '');
+  if (!match) {
+    throw new ConfigurationError('INVALID_CONFIG', `featureGroupArn: expected a feature group's ARN, arn:<partition>:sagemaker:<region>:<account>:feature-group/<name>, got ${describeValue(arn)}`);
+  }
+  if ((match[4] as string).toLowerCase() !== name.toLowerCase()) {
+    throw new ConfigurationError('INVALID_CONFIG', `featureGroupArn: ${arn} is the ARN of the group "${match[4]}", not of "${name}"`);
+  }
+  return [match[1] as string, match[2] as string, match[3] as string];
+}
+
 /**
  * Least-privilege IAM policies per role: the ingestion Lambda may only write records into this group
  * (PutRecord, and BatchWriteRecord for `sageMakerOnline({ batchWrite: true })`) and, for a group with
@@ -248,7 +261,7 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
   // offline files live; left unresolved, IAM matches no resource with them, so a missing option can
   // only deny access, never widen it (a `*` for the account would reach every account's folder).
   // arn:partition:sagemaker:region:account:feature-group/name
-  const [, arnPartition, , arnRegion, arnAccount] = (options.featureGroupArn ?? '').split(':').map((part) => part || undefined);
+  const [arnPartition, arnRegion, arnAccount] = options.featureGroupArn === undefined ? [] : groupArnParts(options.featureGroupArn, group.name);
   const region = options.region ?? arnRegion ?? '${AWS::Region}';
   const account = options.accountId ?? arnAccount ?? '${AWS::AccountId}';
   const partition = options.region !== undefined ? partitionOf(options.region) : (arnPartition ?? '${AWS::Partition}');

@@ -64,7 +64,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
         try {
           await countAttempts(() => c.send(new m.PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body, ContentType: 'application/vnd.apache.parquet' })), retry);
         } catch (error) {
-          throw backendError(error, group.name, 'write', `s3://${options.bucket}/${key}`);
+          throw backendError(error, group.name, 'offline write', `s3://${options.bucket}/${key}`);
         }
       });
     },
@@ -93,7 +93,7 @@ export function s3Offline(options: S3OfflineOptions): OfflineStore {
         await mapConcurrent(keys, concurrency, (key) => countAttempts(() => c.send(new m.DeleteObjectCommand({ Bucket: options.bucket, Key: key })), retry));
         return keys.length;
       } catch (error) {
-        throw backendError(error, group.name, 'write');
+        throw backendError(error, group.name, 'offline write');
       }
     },
 

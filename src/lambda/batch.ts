@@ -1,7 +1,7 @@
 import { BackendError, ConfigurationError, FeatureValidationError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
-import { booleanSchema, checkOptions, countSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
+import { booleanSchema, checkOptions, countSchema, expected, functionSchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
 import type { DeadLetterEntry, FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
@@ -26,23 +26,25 @@ export interface HandlerOptions {
   readonly discardPoison?: boolean;
 }
 
-const handlerOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
-  {
-    store: objectWith(['ingest', 'deadLetter', 'delete'], 'a feature store made by createFeatureStore'),
-    decode: z.optional(functionSchema('a function of the payload bytes')),
-    safetyMarginMs: z.optional(countSchema('a whole number of milliseconds')),
-    log: z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') })),
-    metrics: z.optional(z.strictObject({ namespace: z.string({ error: expected('a CloudWatch namespace') }) })),
-    discardPoison: z.optional(booleanSchema()),
-    deleteMode: z.optional(z.enum(['SoftDelete', 'HardDelete'], { error: expected("'SoftDelete' or 'HardDelete'") })),
-  },
-  { error: expected('handler options: { store, ... }') },
-));
+/** The options every handler takes; only DynamoDB Streams' deletes take `deleteMode` too. */
+const handlerOptions = (deletes: boolean) =>
+  z.strictObject(
+    {
+      store: objectWith(['ingest', 'deadLetter', 'delete'], 'a feature store made by createFeatureStore'),
+      decode: z.optional(functionSchema('a function of the payload bytes')),
+      safetyMarginMs: z.optional(countSchema('a whole number of milliseconds')),
+      log: z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') })),
+      metrics: z.optional(z.strictObject({ namespace: z.string({ error: expected('a CloudWatch namespace') }) })),
+      discardPoison: z.optional(booleanSchema()),
+      ...(deletes ? { deleteMode: z.optional(z.enum(['SoftDelete', 'HardDelete'], { error: expected("'SoftDelete' or 'HardDelete'") })) } : {}),
+    },
+    { error: expected('handler options: { store, ... }') },
+  );
 
 /** Checks a handler's group and options when it is built, and refuses one whose poison records would have nowhere to go. */
-export function requireDeadLetter(source: string, group: AnyFeatureGroup, options: HandlerOptions): void {
+export function requireDeadLetter(source: 'Kinesis' | 'SQS' | 'Kafka' | 'DynamoDB Streams', group: AnyFeatureGroup, options: HandlerOptions): void {
   requireGroup(group, `${source} handler`);
-  checkOptions(handlerOptions, options, `${source} handler options`);
+  checkOptions(handlerOptions(source === 'DynamoDB Streams'), options, `${source} handler options`);
   if (options.store.hasDeadLetter || options.discardPoison === true) return;
   throw new ConfigurationError(
     'INVALID_CONFIG',
@@ -62,7 +64,7 @@ export type BatchItem =
       readonly decoded?: boolean;
       readonly meta?: () => PayloadMeta;
     }
-  | { readonly kind: 'delete'; readonly id: string; readonly eventTime: Date; readonly mode: DeletionMode; readonly raw: unknown; readonly position: SourcePosition };
+  | { readonly kind: 'delete'; readonly id: string | undefined; readonly eventTime: Date; readonly mode: DeletionMode; readonly raw: unknown; readonly position: SourcePosition };
 
 type PutItem = Extract<BatchItem, { kind: 'put' }>;
 type DeleteItem = Extract<BatchItem, { kind: 'delete' }>;
@@ -236,6 +238,7 @@ async function deleteItem(
   };
   // No time, no delete: redelivering the record would not give it one.
   if (Number.isNaN(item.eventTime.getTime())) return poison(new SourceValidationError('a delete without its time: a DynamoDB Streams REMOVE needs dynamodb.ApproximateCreationDateTime', { position: item.position }));
+  if (item.id === undefined) return poison(new SourceValidationError(`a delete without its record identifier: the DynamoDB Streams REMOVE's dynamodb.Keys hold no "${group.recordIdentifier}"`, { position: item.position }));
   if (deadline !== undefined && Date.now() >= deadline) return 'failed';
   try {
     await store.delete(group, item.id, item.eventTime, item.mode);
@@ -251,7 +254,7 @@ async function deleteItem(
 export function logBatch(
   source: string,
   group: AnyFeatureGroup,
-  report: BatchReport,
+  report: BatchReport & { readonly dropped?: number },
   durationMs: number,
   options: Pick<HandlerOptions, 'log' | 'metrics'>,
 ): void {
@@ -270,6 +273,8 @@ export function logBatch(
     conflicts: report.conflicts,
     reemitted: report.reemitted,
     ...(report.discarded > 0 ? { discarded: report.discarded } : {}),
+    // Firehose: records its filter left out (result Dropped), neither written nor poison.
+    ...(report.dropped ? { dropped: report.dropped } : {}),
     durationMs,
   };
   // Counts only: no payload values and no credentials ever reach the log.

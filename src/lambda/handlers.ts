@@ -185,11 +185,12 @@ export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbS
         ...(typeof seconds === 'number' ? { arrivalTimeMs: Math.round(seconds * 1000) } : {}),
       };
       if (record.eventName === 'REMOVE') {
-        let id = '';
+        let id: string | undefined;
         try {
-          id = String(unmarshallItem(record.dynamodb?.Keys ?? {})[group.recordIdentifier] ?? '');
+          const key = unmarshallItem(record.dynamodb?.Keys ?? {})[group.recordIdentifier];
+          if (key !== undefined && key !== null) id = String(key);
         } catch {
-          // Keys that do not unmarshal leave the identifier empty: the delete refuses it as poison.
+          // Keys that do not unmarshal leave the identifier unknown: the delete is poison, saying so.
         }
         return {
           kind: 'delete',
@@ -297,7 +298,8 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
     }
     const count = (result: string) => records.filter((r) => r.result === result).length;
     const statuses = records.map((r): ItemStatus => (r.result === 'Ok' ? 'written' : 'poison'));
-    logBatch('firehose', group, { statuses, written: count('Ok'), poison: count('ProcessingFailed'), reported: 0, retried: 0, late: 0, duplicate: 0, conflicts: 0, reemitted: 0, discarded: 0 }, Date.now() - started, options);
+    const report = { statuses, written: count('Ok'), poison: count('ProcessingFailed'), dropped: count('Dropped'), reported: 0, retried: 0, late: 0, duplicate: 0, conflicts: 0, reemitted: 0, discarded: 0 };
+    logBatch('firehose', group, report, Date.now() - started, options);
     return { records };
   };
 }

@@ -115,7 +115,7 @@ interface SchemaElement {
 }
 
 function schemaElements(spec: ColumnSpec): SchemaElement[] {
-  const leaf = { type: spec.type, ...(spec.convertedType ? { converted: spec.convertedType } : {}), ...(spec.adjustedToUtc !== undefined ? { adjustedToUtc: spec.adjustedToUtc } : {}) };
+  const leaf = { type: spec.type, ...(spec.convertedType ? { converted: spec.convertedType } : {}), ...(spec.adjustedToUtc !== undefined && spec.convertedType === 'TIMESTAMP_MILLIS' ? { adjustedToUtc: spec.adjustedToUtc } : {}) };
   if (!spec.list) return [{ name: spec.name, repetition: OPTIONAL, ...leaf }];
   return [
     { name: spec.name, repetition: OPTIONAL, children: 1, converted: 'LIST' },

@@ -1,7 +1,7 @@
 import { DefinitionError } from '../errors.js';
 import { featureTypeOf, type FeatureSpec, type ValueKind } from './feature-spec.js';
 import { parseDuration } from './time.js';
-import { closestName, describeValue } from '../util/options.js';
+import { describeValue, unknownKeyMessage } from '../util/options.js';
 
 /** The window aggregates skewless computes identically in the stream and in backfills. */
 export type AggregationKind = 'count' | 'sum' | 'avg' | 'min' | 'max' | 'last' | 'distinctCount';
@@ -77,11 +77,8 @@ export function aggregationSpec<K extends AggregationKind, F extends string | un
 
 /** Refuses a key of `options` not in `known`, naming the one it most likely meant. */
 function checkKnownKeys(options: object, known: readonly string[], where: string, group?: string): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const near = closestName(key, known);
-    throw new DefinitionError('INVALID_OPTION', `${where}: unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; known: ${known.join(', ')}`, { group });
-  }
+  const unknown = unknownKeyMessage(options, known, where);
+  if (unknown) throw new DefinitionError('INVALID_OPTION', unknown, { group });
 }
 
 /** How a group's aggregation state is kept small; see README "Aggregations". */

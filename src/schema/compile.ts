@@ -1,6 +1,6 @@
 import type * as zc from 'zod/v4/core';
 import { DefinitionError } from '../errors.js';
-import { closestName, describeValue } from '../util/options.js';
+import { describeValue, unknownKeyMessage } from '../util/options.js';
 import type { AggregationCompiler, CompiledAggregations, StateCompaction } from './aggregation-spec.js';
 import { type CodecOptions, createCodec, type InternalCodec } from './codec.js';
 import { type FeatureDefinition, type FeatureSpec, readFeatureSpec } from './feature-spec.js';
@@ -79,11 +79,8 @@ const CONFIG_KEYS = [
 const TTL_UNITS = { s: 'Seconds', m: 'Minutes', h: 'Hours', d: 'Days', w: 'Weeks' } as const;
 
 function checkOptions(config: RawDefinitionConfig, group: string): void {
-  for (const key of Object.keys(config)) {
-    if (CONFIG_KEYS.includes(key)) continue;
-    const near = closestName(key, CONFIG_KEYS);
-    throw optionError(group, `group "${group}": unknown option "${key}"${near ? ` (did you mean "${near}"?)` : ''}; known: ${CONFIG_KEYS.join(', ')}`);
-  }
+  const unknown = unknownKeyMessage(config, CONFIG_KEYS, `group "${group}"`);
+  if (unknown) throw optionError(group, unknown);
   if (config.lineage !== undefined && typeof config.lineage !== 'boolean') throw optionError(group, `group "${group}": lineage must be true or false`);
   if (!isZodSchema(config.source)) throw optionError(group, `group "${group}": source must be a zod schema`);
   if (!isZodSchema(config.features) || config.features._zod.def.type !== 'object') {

@@ -5,7 +5,7 @@ import { decodeFailure, MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
 import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
-import { ageLimitMs, buildTrainingPlan, isKeyValue, type JoinStep, spineKey } from '../sql/plan.js';
+import { ageLimitMs, buildTrainingPlan, isKeyValue, type JoinStep, notAKey, spineKey } from '../sql/plan.js';
 import type { FeatureListPlan } from '../request-features/brand.js';
 import { featureListSchema, planFeatures } from '../selections.js';
 import { checkOptions, describeValue, durationSchema, expected, lazySchema } from '../util/options.js';
@@ -69,7 +69,7 @@ function checkEntityColumns(entities: readonly EntityRow[], steps: readonly Join
       if (Object.hasOwn(entity, step.key)) {
         const value = entity[step.key];
         if (isKeyValue(value)) continue;
-        throw new DataError('INVALID_ENTITIES', `entity row ${row}: "${step.key}" is a record identifier, text or a number, got ${describeValue(value)}`, { row, column: step.key });
+        throw new DataError('INVALID_ENTITIES', `entity row ${row}: ${notAKey(step.key, value)}`, { row, column: step.key });
       }
       throw new DataError(
         'INVALID_ENTITIES',

@@ -156,10 +156,15 @@ export function isKeyValue(value: unknown): boolean {
   return value === null || value === undefined || typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint';
 }
 
+/** What a spine or entity row's key column holds when it is no `isKeyValue`: `"<column>" must be a record identifier …, got …`. */
+export function notAKey(column: string, value: unknown): string {
+  return `"${column}" must be a record identifier (text or a number), got ${describeValue(value)}`;
+}
+
 /** A spine row's key as `spineKey` gives it; a value no identifier can be (an object, a boolean) is refused, naming row and column. */
 export function spineKeyAt(value: unknown, row: number, column: string, file?: string): string | undefined {
   if (isKeyValue(value)) return spineKey(value);
-  throw new DataError('INVALID_SPINE', `${file === undefined ? 'spine' : `${spineName(file)},`} row ${row}: "${column}" is a record identifier, text or a number, got ${describeValue(value)}`, { row, column });
+  throw new DataError('INVALID_SPINE', `${file === undefined ? 'spine' : `${spineName(file)},`} row ${row}: ${notAKey(column, value)}`, { row, column });
 }
 
 /** A spine row's key as text: record identifiers are compared as SageMaker stores them, as strings. */

@@ -319,13 +319,11 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
         try {
           await offline.append(group, offlineWritesAt(group, toOffline, at));
         } catch (cause) {
-          // The backend's error names the group already; what it says of retrying holds (a missing bucket stays missing).
-          const said = (cause as Error).message.replace(`group "${group.name}": `, '');
-          const error = new BackendError('WRITE_FAILED', `group "${group.name}": offline write failed: ${said}`, {
-            cause,
-            retryable: cause instanceof BackendError ? cause.retryable : true,
-            group: group.name,
-          });
+          // A backend's own error says what failed and whether retrying can help (a missing bucket stays missing).
+          const error =
+            cause instanceof BackendError
+              ? cause
+              : new BackendError('WRITE_FAILED', `group "${group.name}": offline write failed: ${cause instanceof Error ? cause.message : describeValue(cause)}`, { cause, retryable: true, group: group.name });
           for (let i = 0; i < outcomes.length; i++) if (typeof outcomes[i] === 'string') outcomes[i] = error;
         }
       }

@@ -43,6 +43,10 @@ export interface ParityReport {
   readonly records: number;
   /** Events both paths refused as poison. */
   readonly poison: number;
+  /** Events the stream was handed a second time (`redeliver`); 0 without it. */
+  readonly redelivered: number;
+  /** Dead-letter entries the stream wrote: a poison event in a redelivered tail is dead-lettered each time it arrives. */
+  readonly deadLettered: number;
 }
 
 /**
@@ -126,6 +130,7 @@ export async function expectParity(group: AnyFeatureGroup, events: readonly unkn
     deadLetter: (entries) => void streamDead.push(...entries),
   });
   const handler = kinesisHandler(group, { store, log: false });
+  let redelivered = 0;
   for (let i = 0; i < events.length; ) {
     const size = nextSize();
     const event = kinesisEvent(events.slice(i, i + size));
@@ -134,7 +139,9 @@ export async function expectParity(group: AnyFeatureGroup, events: readonly unkn
     if (response.batchItemFailures.length > 0) throw new AssertionError({ message: `expectParity: the streaming path reported ${response.batchItemFailures.length} write failures` });
     if (options.redeliver && random() < 0.5) {
       streamed.redelivering = true;
-      const again = await handler({ Records: event.Records.slice(Math.floor(random() * event.Records.length)) });
+      const tail = event.Records.slice(Math.floor(random() * event.Records.length));
+      redelivered += tail.length;
+      const again = await handler({ Records: tail });
       streamed.redelivering = false;
       if (again.batchItemFailures.length > 0) throw new AssertionError({ message: 'expectParity: a redelivered batch reported write failures' });
     }
@@ -176,7 +183,7 @@ export async function expectParity(group: AnyFeatureGroup, events: readonly unkn
     const what = !a ? 'only the backfill wrote it' : !b ? 'only the stream wrote it' : firstDifference(a, b);
     throw new AssertionError({ message: `expectParity: written record ${i} differs: ${what}`, actual: b, expected: a, operator: 'deepStrictEqual' });
   }
-  return { records: count, poison: backfillPoison };
+  return { records: count, poison: backfillPoison, redelivered, deadLettered: streamDead.length };
 }
 
 export interface DeterminismOptions {

@@ -63,6 +63,21 @@ export function closestName(unknown: string, known: readonly string[]): string |
   return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
 }
 
+/**
+ * The message for an option key `known` does not list, naming the one it most likely meant:
+ * `unknown option <shown> (did you mean "<closest>"?)`; `shown` is how the key appears (default: quoted).
+ */
+export function unknownOption(key: string, known: readonly string[], shown = `"${key}"`): string {
+  const near = closestName(key, known);
+  return `unknown option ${shown}${near ? ` (did you mean "${near}"?)` : ''}`;
+}
+
+/** `<where>: unknown option "<key>" (did you mean …); known: …` for the first key of `options` not in `known`; undefined when all are known. */
+export function unknownKeyMessage(options: object, known: readonly string[], where: string): string | undefined {
+  const key = Object.keys(options).find((k) => !known.includes(k));
+  return key === undefined ? undefined : `${where}: ${unknownOption(key, known)}; known: ${known.join(', ')}`;
+}
+
 /** The schema at `path` inside `schema` (through objects, optionals, arrays), to list its keys. */
 function schemaAt(schema: zc.$ZodType, path: readonly PropertyKey[]): zc.$ZodType | undefined {
   let current: zc.$ZodType | undefined = schema;
@@ -119,12 +134,7 @@ export function checkOptions<S extends zc.$ZodType>(given: S | (() => S), value:
   let message: string;
   if (first.code === 'unrecognized_keys') {
     const known = Object.keys((schemaAt(schema, first.path)?._zod.def as unknown as { shape?: object } | undefined)?.shape ?? {});
-    message = first.keys
-      .map((key) => {
-        const near = closestName(key, known);
-        return `unknown option ${pathText(where, [...first.path, key])}${near ? ` (did you mean "${near}"?)` : ''}`;
-      })
-      .join('; ');
+    message = first.keys.map((key) => unknownOption(key, known, pathText(where, [...first.path, key]))).join('; ');
     message += `; known: ${known.join(', ')}`;
   } else {
     message = `${pathText(where, first.path)}: ${first.message}`;

@@ -86,22 +86,23 @@ export function s3OfflineContract(name: string, open: () => Promise<{ readonly s
       const error = await nowhere.append(contractGroup, [write]).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(BackendError);
       expect(error).toMatchObject({ code: 'WRITE_FAILED', retryable: false });
-      expect((error as Error).message).toMatch(new RegExp(`^group "${contractGroup.name}": write failed \\(s3://${missing}/${prefix}/${contractGroup.name}/data/year=2024/month=05/day=01/hour=12/[^)]+\\.parquet\\): NoSuchBucket`));
+      expect((error as Error).message).toMatch(new RegExp(`^group "${contractGroup.name}": offline write failed \\(s3://${missing}/${prefix}/${contractGroup.name}/data/year=2024/month=05/day=01/hour=12/[^)]+\\.parquet\\): NoSuchBucket`));
       const store = createFeatureStore({ online: memoryOnline(), offline: nowhere });
       const [outcome] = (await store.put(nowhereGroup, [{ id: 'a', t: new Date('2024-05-01T12:00:00Z') }])).outcomes;
       expect(outcome).toMatchObject({ status: 'failed', error: { code: 'WRITE_FAILED', retryable: false } });
-      expect((outcome as { error: Error }).error.message).toMatch(/^group "offline-nowhere": offline write failed: write failed \(s3:\/\/no-such-bucket-/);
+      expect((outcome as { error: Error }).error.message).toMatch(/^group "offline-nowhere": offline write failed \(s3:\/\/no-such-bucket-/);
     });
 
     it('s3ParquetFile names a missing object or bucket as a BackendError READ_FAILED, not retryable', async () => {
       for (const [from, what] of [
-        [{ bucket, key: `${prefix}/nope.parquet` }, `cannot read s3://${bucket}/${prefix}/nope.parquet: no such object`],
-        [{ bucket: 'no-such-bucket-for-sources', key: 'x.parquet' }, 'cannot read s3://no-such-bucket-for-sources/x.parquet: no such object'],
+        // HeadObject's 404 has no body to say which is missing (https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html).
+        [{ bucket, key: `${prefix}/nope.parquet` }, `cannot read s3://${bucket}/${prefix}/nope.parquet: no such object, or no such bucket`],
+        [{ bucket: 'no-such-bucket-for-sources', key: 'x.parquet' }, 'cannot read s3://no-such-bucket-for-sources/x.parquet: no such object, or no such bucket'],
       ] as const) {
         const error = await planBackfill(nowhereGroup, { from: s3ParquetFile({ ...from, client: s3 }), shards: 2 }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(BackendError);
         expect(error).toMatchObject({ code: 'READ_FAILED', retryable: false });
-        expect((error as Error).message).toMatch(new RegExp(`^${what.replace(/[.()]/g, '\\$&')}`));
+        expect((error as Error).message).toBe(what);
       }
     });
   });

@@ -45,9 +45,11 @@ const SEED = /* @__PURE__ */ lazySchema(() => z.optional(z.number({ error: expec
 
 /** Faults as `startLocalStack({ faults })` and `setFaults` take them (a spec per operation, and a numeric `seed`), or a ConfigurationError naming `where`. */
 export function checkFaults(config: unknown, where: string): FaultConfig {
-  const { seed, ...operations } = typeof config === 'object' && config !== null && !Array.isArray(config) ? (config as Record<string, unknown>) : { config };
+  // Anything but a plain object is refused whole (as what it is), before its keys are read.
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) checkOptions(FAULT_SPECS, config, where);
+  const { seed, ...operations } = config as Record<string, unknown>;
   checkOptions(SEED, seed, `${where}.seed`);
-  checkOptions(FAULT_SPECS, typeof config === 'object' ? operations : config, where);
+  checkOptions(FAULT_SPECS, operations, where);
   return config as FaultConfig;
 }
 
