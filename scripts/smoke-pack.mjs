@@ -26,8 +26,8 @@ const fail = (message) => {
 
 try {
   step(`packing (programs will run on ${nodes.map((n) => run(n, ['--version'], { cwd: root }).trim()).join(' and ')})`);
-  // dist/ as built (`npm run check:package` builds first; CI built it for the suite): packing without
-  // prepack spares a third build of the same sources, and what is checked is what the tests ran.
+  // dist/ as built: `npm run check:package` builds first, and CI built it before its suite (whose
+  // CLI tests run dist/). Packing without prepack spares building the same sources again.
   const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }))[0];
   const files = packed.files.map((f) => f.path);
   const forbidden = files.filter((f) => /^(src|test|bench|examples|scripts)\//.test(f) || f.endsWith('.test.ts'));

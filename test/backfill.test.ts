@@ -566,7 +566,7 @@ describe('backfill progress, targets and replay order, counted by hand', () => {
       [noOffline, 'offline', 'group "card-activity": backfill to "offline" needs an offline store'],
       [noOffline, 'both', 'group "card-activity": backfill to "both" needs an offline store'],
     ] as const) {
-      await expect(runBackfill(cardActivity, { from, to }, backends)).rejects.toThrow(expect.objectContaining({ name: 'BackendError', code: 'INVALID_REQUEST', group: 'card-activity', message }));
+      await expect(runBackfill(cardActivity, { from, to }, backends)).rejects.toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message }));
     }
     expect(await runBackfill(cardActivity, { from }, noOnline)).toMatchObject({ written: 1 });
     expect(await runBackfill(cardActivity, { from, to: 'online' }, noOffline)).toMatchObject({ written: 1 });

@@ -364,6 +364,14 @@ describe('firehoseTransform', () => {
     await transform(firehoseEvent([card(1)], new Date('2024-06-01T00:00:00Z')));
     expect(JSON.parse(lines[1] as string)).not.toHaveProperty('dropped');
   });
+
+  it('prints CloudWatch metrics in Embedded Metric Format when given a namespace, as the other handlers do', async () => {
+    const lines: string[] = [];
+    const transform = firehoseTransform(cardActivity, { deadLetter: () => {}, log: (line) => void lines.push(line), metrics: { namespace: 'Clicks' } });
+    await transform(firehoseEvent([card(1), 'nope'], new Date('2024-06-01T00:00:00Z')));
+    expect(lines).toHaveLength(2);
+    expect(JSON.parse(lines[1] as string)).toMatchObject({ _aws: { CloudWatchMetrics: [{ Namespace: 'Clicks' }] }, Source: 'firehose', Records: 2, Written: 1, Poison: 1 });
+  });
 });
 
 describe('bad input through every handler', () => {

@@ -655,6 +655,9 @@ describe('the admin endpoint', () => {
     expect(() => stack.setFaults({ GetRecord: { latency: 20 } } as never)).toThrow(/unknown option setFaults\.GetRecord\.latency \(did you mean "latencyMs"\?\)/);
     expect(() => stack.setFaults({ GetRecord: 5 } as never)).toThrow(/^setFaults\.GetRecord: expected fault settings for the operation: \{ throttleRate, errorRate, unprocessedRate, latencyMs, tpsLimit \}, got 5$/);
     expect(() => stack.setFaults({ seed: 'x' } as never)).toThrow(/^setFaults\.seed: expected a number, got "x"$/);
+    const notAnObject = await fetch(`${stack.endpoint}/_skewless/faults`, { method: 'PUT', body: 'null' });
+    expect(notAnObject.status).toBe(400);
+    expect(((await notAnObject.json()) as { message: string }).message).toMatch(/request body is not a JSON object/);
     for (const [given, got] of [[null, 'null'], [[], 'an empty array'], ['PutRecord', '"PutRecord"']] as const) {
       expect(() => stack.setFaults(given as never)).toThrow(new RegExp(`^setFaults: expected fault settings per operation, e\\.g\\. .*, got ${got.replace(/[.*()[\]]/g, '\\$&')}$`));
     }

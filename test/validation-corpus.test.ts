@@ -9,8 +9,8 @@ import { buildSync } from 'esbuild';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { athenaOffline, dynamoDbOnline, s3ParquetFile, s3Spine, sageMakerOnline, sqsDeadLetter } from '../src/aws/index.js';
-import { dynamoDbStreamHandler, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
+import { athenaOffline, dynamoDbOnline, iamPolicies, retryStrategy, s3DeadLetter, s3Offline, s3ParquetFile, s3Spine, sageMakerOnline, sqsDeadLetter, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
+import { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { localStores } from '../src/local/index.js';
 import {
   audit,
@@ -237,9 +237,35 @@ describe('options silently accepted or crashing in 0.1', () => {
   });
 
   it("s3ParquetFile and s3Spine take the object's key, not its s3:// location (which would read an object named \"s3:/…\")", async () => {
-    await configurationError(() => s3ParquetFile({ bucket: 'lake', key: 's3://lake/cards.parquet' }), /^s3ParquetFile options\.key: expected the object's key within the bucket, got the location "s3:\/\/lake\/cards\.parquet": pass its bucket as bucket and the rest as key$/);
-    await configurationError(() => s3Spine({ bucket: 'labels', key: 's3://labels/spine.csv' }), /^s3Spine options\.key: expected the object's key within the bucket, got the location/);
+    await configurationError(() => s3ParquetFile({ bucket: 'lake', key: 's3://lake/cards/2024.parquet' }), /^s3ParquetFile options\.key: expected an object key within the bucket, got the location "s3:\/\/lake\/cards\/2024\.parquet": pass bucket: 'lake', key: 'cards\/2024\.parquet'$/);
+    await configurationError(() => s3Spine({ bucket: 'labels', key: 's3://labels/spine.csv' }), /^s3Spine options\.key: expected an object key within the bucket, got the location "s3:\/\/labels\/spine\.csv": pass bucket: 'labels', key: 'spine\.csv'$/);
     expect(s3ParquetFile({ bucket: 'lake', key: 'cards/s3://odd-but-a-key.parquet' })).toBeDefined();
+  });
+
+  it('the plan functions check their options: a misspelt key, a missing role, a wrong TTL unit, an account id that is none', async () => {
+    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ rolearn: 'arn:aws:iam::123456789012:role/fs' })), /^unknown option CreateFeatureGroup options\.rolearn \(did you mean "roleArn"\?\)/);
+    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({})), /^CreateFeatureGroup options\.roleArn: roleArn is required: the IAM role SageMaker assumes to write the offline store$/);
+    await configurationError(
+      () => toCloudFormation(cardActivity, anyOptions({ roleArn: 'arn:aws:iam::123456789012:role/fs', onlineStore: { ttl: { Unit: 'Months', Value: 1 } } })),
+      /^CreateFeatureGroup options\.onlineStore\.ttl\.Unit: expected 'Seconds', 'Minutes', 'Hours', 'Days' or 'Weeks', got "Months"$/,
+    );
+    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ roleArn: 'r', offlineStoreS3Uri: 'features/offline' })), /^CreateFeatureGroup options\.offlineStoreS3Uri: "features\/offline" is not an S3 location/);
+    await configurationError(() => iamPolicies(cardActivity, anyOptions({ regoin: 'eu-west-1' })), /^unknown option iamPolicies options\.regoin \(did you mean "region"\?\)/);
+    await configurationError(() => iamPolicies(cardActivity, anyOptions({ accountId: 123456789012 })), /^iamPolicies options\.accountId: expected a 12-digit AWS account id, got 123456789012$/);
+    expect(toCreateFeatureGroupInput(cardActivity, { roleArn: 'arn:aws:iam::123456789012:role/fs', onlineStore: { ttl: { Unit: 'Days', Value: 30 } }, tableFormat: 'Iceberg' }).OnlineStoreConfig?.TtlDuration).toEqual({ Unit: 'Days', Value: 30 });
+    expect(iamPolicies(cardActivity, { region: 'eu-west-1', accountId: '123456789012' }).ingestion.Statement.length).toBeGreaterThan(0);
+  });
+
+  it('retryStrategy checks its options (a misspelt attempts kept the default of 6)', async () => {
+    await configurationError(() => retryStrategy(anyOptions({ atempts: 8 })), /^unknown option retryStrategy options\.atempts \(did you mean "attempts"\?\)/);
+    await configurationError(() => retryStrategy(anyOptions('8')), /^retryStrategy options: expected an object, got "8"$/);
+    expect(retryStrategy({ attempts: 8, baseDelayMs: 10, maxDelayMs: 2_000 })).toHaveProperty('refreshRetryTokenForRetry');
+  });
+
+  it('a key prefix is text within the bucket too: an s3:// location there would write objects named "s3:/…"', async () => {
+    await configurationError(() => s3Offline({ bucket: 'lake', prefix: 's3://lake/features' }), /^s3Offline options\.prefix: expected a key prefix within the bucket, got the location "s3:\/\/lake\/features": pass bucket: 'lake', prefix: 'features'$/);
+    await configurationError(() => s3DeadLetter({ bucket: 'dlq', prefix: 's3://dlq/' }), /^s3DeadLetter options\.prefix: expected a key prefix within the bucket, got the location "s3:\/\/dlq\/": pass bucket: 'dlq', prefix: ''$/);
+    expect(s3Offline({ bucket: 'lake', prefix: 'features/v1' })).toBeDefined();
   });
 
   it("deleteMode is DynamoDB Streams' option: another handler refuses it instead of ignoring it", async () => {
@@ -248,6 +274,17 @@ describe('options silently accepted or crashing in 0.1', () => {
       await configurationError(() => build(cardActivity, anyOptions({ store, deleteMode: 'HardDelete' })), new RegExp(`^unknown option ${source} handler options\\.deleteMode; known: store, decode, safetyMarginMs, log, metrics, discardPoison$`));
     }
     expect(dynamoDbStreamHandler(cardActivity, { store, deleteMode: 'HardDelete' })).toBeTypeOf('function');
+  });
+
+  it("firehoseTransform checks its options when it is built (a log that is no function failed every invocation, after its dead letters)", async () => {
+    await configurationError(() => firehoseTransform(cardActivity, anyOptions({ deleteMode: 'HardDelete' })), /^unknown option Firehose transform options\.deleteMode; known: decode, filter, deadLetter, log, metrics$/);
+    await configurationError(() => firehoseTransform(cardActivity, anyOptions({ filtr: () => true })), /^unknown option Firehose transform options\.filtr \(did you mean "filter"\?\)/);
+    await configurationError(() => firehoseTransform(cardActivity, anyOptions({ log: true })), /^Firehose transform options\.log: expected false or a function of the log line, got true$/);
+    await configurationError(() => firehoseTransform(cardActivity, anyOptions({ deadLetter: 'queue-url' })), /^Firehose transform options\.deadLetter: expected a dead-letter sink: sqsDeadLetter\(\), s3DeadLetter\(\) or a function, got "queue-url"$/);
+    await configurationError(() => firehoseTransform(anyOptions({ name: 'not a group' }), {}), /^Firehose transform: expected a feature group made by defineFeatureGroup, got an object$/);
+    const documented = { decode: (bytes: Buffer) => JSON.parse(bytes.toString('utf8')), filter: () => true, deadLetter: () => {}, log: false as const, metrics: { namespace: 'Clicks' } };
+    expect(firehoseTransform(cardActivity, documented)).toBeTypeOf('function');
+    expect(firehoseTransform(cardActivity)).toBeTypeOf('function');
   });
 
   it('a handler called with a context of {} (a unit test) runs the batch instead of failing it', async () => {

@@ -14,12 +14,14 @@ import {
   athenaSpine,
   dynamoDbAggregationState,
   dynamoDbOnline,
+  iamPolicies,
   s3DeadLetter,
   s3Offline,
   s3ParquetFile,
   s3Spine,
   sageMakerOnline,
   sqsDeadLetter,
+  toCreateFeatureGroupInput,
 } from '../src/aws/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { localAggregationState, localOffline, localOnline, localStores, startLocalStack } from '../src/local/index.js';
@@ -64,6 +66,8 @@ const anyValue: fc.Arbitrary<unknown> = fc.oneof(
 const isInt = (v: unknown, min = 1) => typeof v === 'number' && Number.isInteger(v) && v >= min;
 const isDuration = (v: unknown) => typeof v === 'string' && /^\d+(ms|s|m|h|d|w)$/.test(v.trim());
 const isText = (v: unknown) => typeof v === 'string';
+/** An S3 key or prefix: text within the bucket, not an s3:// location. */
+const isKeyText = (v: unknown) => isText(v) && !(v as string).startsWith('s3://');
 const isBool = (v: unknown) => typeof v === 'boolean';
 const isFn = (v: unknown) => typeof v === 'function';
 const isDate = (v: unknown) => v instanceof Date && !Number.isNaN(v.getTime());
@@ -256,7 +260,7 @@ const CASES: Case[] = [
   {
     name: 's3Offline',
     valid: { bucket: 'lake' },
-    accepts: { bucket: isBucket, prefix: optional(isText), concurrency: optional((v) => isInt(v)) },
+    accepts: { bucket: isBucket, prefix: optional(isKeyText), concurrency: optional((v) => isInt(v)) },
     call: (options) => s3Offline(options as never),
   },
   {
@@ -274,19 +278,43 @@ const CASES: Case[] = [
   {
     name: 's3DeadLetter',
     valid: { bucket: 'dlq-bucket' },
-    accepts: { bucket: isBucket, prefix: optional(isText) },
+    accepts: { bucket: isBucket, prefix: optional(isKeyText) },
     call: (options) => s3DeadLetter(options as never),
+  },
+  {
+    name: 'toCreateFeatureGroupInput',
+    valid: { roleArn: 'arn:aws:iam::123456789012:role/feature-store' },
+    accepts: {
+      roleArn: (v) => isText(v) && (v as string).length > 0,
+      offlineStoreS3Uri: optional(isS3Location),
+      onlineStore: optional((v) => v === false || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0)),
+      tableFormat: optional((v) => v === 'Glue' || v === 'Iceberg'),
+    },
+    call: (options) => toCreateFeatureGroupInput(cardActivity, options as never),
+  },
+  {
+    name: 'iamPolicies',
+    valid: {},
+    accepts: {
+      region: optional(isText),
+      accountId: optional((v) => isText(v) && /^\d{12}$/.test(v as string)),
+      offlineStoreS3Uri: optional(isS3Location),
+      athenaResultsS3Uri: optional(isS3Location),
+      athenaWorkGroup: optional(isText),
+      aggregationStateTable: optional((v) => isText(v) && /^[\w.-]{3,255}$/.test(v as string)),
+    },
+    call: (options) => iamPolicies(cardActivity, options as never),
   },
   {
     name: 's3ParquetFile',
     valid: { bucket: 'lake', key: 'a.parquet' },
-    accepts: { bucket: isBucket, key: (v) => typeof v === 'string' && v.length > 0 && !v.startsWith('s3://') },
+    accepts: { bucket: isBucket, key: (v) => isKeyText(v) && (v as string).length > 0 },
     call: (options) => s3ParquetFile(options as never),
   },
   {
     name: 's3Spine',
     valid: { bucket: 'labels', key: 'spine.csv' },
-    accepts: { bucket: isBucket, key: (v) => typeof v === 'string' && /\.(csv|parquet)$/i.test(v) && !v.startsWith('s3://') },
+    accepts: { bucket: isBucket, key: (v) => isKeyText(v) && /\.(csv|parquet)$/i.test(v as string) },
     call: (options) => s3Spine(options as never),
   },
   {

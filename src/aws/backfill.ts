@@ -17,16 +17,12 @@ import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
 import { requireGroup } from '../feature-group.js';
 import { checkOptions, expected, lazySchema, objectWith, positiveInteger } from '../util/options.js';
-import { awsClient, bucketName, retryOptions, s3Location, text } from './options.js';
+import { awsClient, bucketName, objectKey, retryOptions, s3Location, text } from './options.js';
 
 /** Options of an S3 object read (`s3ParquetFile`, `s3Spine`). */
 export const S3_OBJECT_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   bucket: bucketName(),
-  key: z.string({ error: expected('an object key') }).check(
-    z.minLength(1, 'an object key cannot be empty'),
-    // A location where the key goes would read an object whose name starts with "s3:/" and find none.
-    z.refine((key) => !key.startsWith('s3://'), { error: (issue) => `expected the object's key within the bucket, got the location ${JSON.stringify(issue.input)}: pass its bucket as bucket and the rest as key` }),
-  ),
+  key: objectKey('key').check(z.minLength(1, 'an object key cannot be empty')),
   client: z.optional(awsClient()),
   retry: z.optional(retryOptions()),
 }));
@@ -44,7 +40,7 @@ export const ATHENA_SOURCE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictOb
 
 const SHARD_HANDLER_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   store: objectWith(['ingest', 'backends'], 'a feature store (createFeatureStore)'),
-  rejects: z.optional(z.strictObject({ bucket: bucketName(), prefix: z.optional(text('a key prefix')) })),
+  rejects: z.optional(z.strictObject({ bucket: bucketName(), prefix: z.optional(objectKey('prefix')) })),
   s3: z.optional(awsClient()),
   athena: z.optional(awsClient()),
   chunkSize: z.optional(positiveInteger()),

@@ -10,7 +10,7 @@ import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from '
 import { loadS3, loadSqs } from './sdk.js';
 import * as z from 'zod/mini';
 import { checkOptions, describeValue, expected, lazySchema } from '../util/options.js';
-import { awsClient, bucketName, retryOptions, text } from './options.js';
+import { awsClient, bucketName, objectKey, retryOptions } from './options.js';
 
 /** SQS takes at most 10 messages per SendMessageBatch. */
 const SQS_BATCH_ENTRIES = 10;
@@ -33,7 +33,7 @@ const SQS_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
 
 const S3_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   bucket: bucketName(),
-  prefix: z.optional(text('a key prefix')),
+  prefix: z.optional(objectKey('prefix')),
   client: z.optional(awsClient()),
   retry: z.optional(retryOptions()),
 }));

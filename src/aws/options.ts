@@ -32,6 +32,22 @@ export const tableName = () => named('a DynamoDB table name', /^[\w.-]{3,255}$/,
 /** An `s3://bucket/prefix/` location. */
 export const s3Location = () => named('an S3 location', /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'write it as s3://bucket/prefix/');
 
+/**
+ * An S3 object key (`'key'`) or key prefix (`'prefix'`): text within the bucket. An `s3://` location
+ * there would name objects starting with "s3:/": refused, saying how to split it.
+ */
+export function objectKey(option: 'key' | 'prefix') {
+  const what = option === 'key' ? 'an object key' : 'a key prefix';
+  return z.string({ error: expected(what) }).check(
+    z.refine((key) => !key.startsWith('s3://'), {
+      error: (issue) => {
+        const [, bucket = '', rest = ''] = /^s3:\/\/([^/]*)\/?(.*)$/s.exec(String(issue.input)) ?? [];
+        return `expected ${what} within the bucket, got the location ${describeValue(issue.input)}: pass bucket: '${bucket}', ${option}: '${rest}'`;
+      },
+    }),
+  );
+}
+
 /** A whole number of parallel calls. */
 export const concurrency = () => z.optional(positiveInteger('a positive whole number of parallel calls'));
 

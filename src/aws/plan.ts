@@ -4,7 +4,9 @@ import type { FeatureDefinition } from '../schema/feature-spec.js';
 import { ConfigurationError } from '../errors.js';
 import type { CapacityPlan } from './capacity.js';
 import { requireGroup } from '../feature-group.js';
-import { describeValue } from '../util/options.js';
+import * as z from 'zod/mini';
+import { checkOptions, describeValue, expected, lazySchema, positiveInteger } from '../util/options.js';
+import { s3Location, tableName, text } from './options.js';
 
 export interface CreateFeatureGroupOptions {
   /** The role SageMaker assumes to write the offline store. */
@@ -29,6 +31,40 @@ export interface CreateFeatureGroupInput {
   readonly Tags: { Key: string; Value: string }[];
 }
 
+const CREATE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject(
+  {
+    roleArn: z.string({ error: (issue) => (issue.input === undefined ? 'roleArn is required: the IAM role SageMaker assumes to write the offline store' : `expected an IAM role ARN, got ${describeValue(issue.input)}`) }).check(z.minLength(1, 'roleArn cannot be empty')),
+    offlineStoreS3Uri: z.optional(s3Location()),
+    // Its settings are checked on their own (ONLINE_SETTINGS): a union would hide which one is wrong.
+    onlineStore: z.optional(z.custom((v) => v === false || (typeof v === 'object' && v !== null && !Array.isArray(v)), { error: expected('online store settings ({ ttl, storageType }) or false for none') })),
+    tableFormat: z.optional(z.enum(['Glue', 'Iceberg'], { error: expected("'Glue' or 'Iceberg'") })),
+  },
+  { error: expected('CreateFeatureGroup options: { roleArn, offlineStoreS3Uri, onlineStore, tableFormat }') },
+));
+
+const ONLINE_SETTINGS = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  ttl: z.optional(z.strictObject({
+    Unit: z.enum(['Seconds', 'Minutes', 'Hours', 'Days', 'Weeks'], { error: expected("'Seconds', 'Minutes', 'Hours', 'Days' or 'Weeks'") }),
+    Value: positiveInteger('a positive whole number'),
+  }, { error: expected("a TtlDuration, e.g. { Unit: 'Days', Value: 30 }") })),
+  storageType: z.optional(z.enum(['Standard', 'InMemory'], { error: expected("'Standard' or 'InMemory'") })),
+}));
+
+const IAM_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject(
+  {
+    region: z.optional(text('an AWS region such as eu-west-1')),
+    accountId: z.optional(z.string({ error: expected('a 12-digit AWS account id') }).check(z.regex(/^\d{12}$/, { error: (issue) => `expected a 12-digit AWS account id, got ${describeValue(issue.input)}` }))),
+    offlineStoreS3Uri: z.optional(s3Location()),
+    resolvedOutputS3Uri: z.optional(s3Location()),
+    athenaResultsS3Uri: z.optional(s3Location()),
+    athenaWorkGroup: z.optional(text('an Athena work group name')),
+    glueDatabase: z.optional(text('a Glue database name')),
+    aggregationStateTable: z.optional(tableName()),
+    featureGroupArn: z.optional(text("a feature group's ARN")),
+  },
+  { error: expected('IAM policy options: { region, accountId, offlineStoreS3Uri, ... }') },
+));
+
 const IN_MEMORY_OFFLINE_DOC = 'https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-storage-configurations-offline-store.html';
 
 /**
@@ -44,6 +80,9 @@ const IN_MEMORY_OFFLINE_DOC = 'https://docs.aws.amazon.com/sagemaker/latest/dg/f
  * ```
  */
 export function toCreateFeatureGroupInput(group: AnyFeatureGroup, options: CreateFeatureGroupOptions): CreateFeatureGroupInput {
+  requireGroup(group, 'toCreateFeatureGroupInput');
+  checkOptions(CREATE_OPTIONS, options, 'CreateFeatureGroup options');
+  if (options.onlineStore) checkOptions(ONLINE_SETTINGS, options.onlineStore, 'CreateFeatureGroup options.onlineStore');
   const online = options.onlineStore === false ? undefined : (options.onlineStore ?? {});
   if (online && (online.storageType ?? group.onlineStorageType) === 'InMemory' && options.offlineStoreS3Uri) {
     throw new ConfigurationError(
@@ -242,7 +281,7 @@ function groupArnParts(arn: string, name: string): [string, string, string] {
 
 /**
  * Least-privilege IAM policies per role: the ingestion Lambda may only write records into this group
- * (PutRecord, and BatchWriteRecord for `sageMakerOnline({ batchWrite: true })`) and, for a group with
+ * (PutRecord, and BatchWriteRecord, which `sageMakerOnline()` calls by default) and, for a group with
  * aggregations, read and write its state table; training may only run Athena in its workgroup and
  * read the group's Glue table and offline files — the folder SageMaker resolves for this group
  * (`resolvedOutputS3Uri` when the group is deployed, else a pattern that matches only this group's).
@@ -256,6 +295,8 @@ function groupArnParts(arn: string, name: string): [string, string, string] {
  * ```
  */
 export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = {}): { ingestion: PolicyDocument; training: PolicyDocument } {
+  requireGroup(group, 'iamPolicies');
+  checkOptions(IAM_OPTIONS, options, 'iamPolicies options');
   // Without them, every ARN and the offline path carry CloudFormation's pseudo parameters: in a
   // template's Fn::Sub they become the stack's own region and account, where its feature group and
   // offline files live; left unresolved, IAM matches no resource with them, so a missing option can

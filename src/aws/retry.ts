@@ -1,3 +1,6 @@
+import { checkOptions } from '../util/options.js';
+import { retryOptions } from './options.js';
+
 /**
  * How a backend's AWS calls are retried when they fail for a reason that may pass (throttling, 5xx,
  * the network): the retry strategy of the clients skewless creates (`retryStrategy`), and the rounds
@@ -99,6 +102,7 @@ interface RetryToken {
  * ```
  */
 export function retryStrategy(options: RetryOptions = {}) {
+  checkOptions(retryOptions(), options, 'retryStrategy options');
   const attempts = Math.max(1, options.attempts ?? 6);
   const token = (retries: number, delay: number): RetryToken => ({ getRetryCount: () => retries, getRetryDelay: () => delay });
   return {

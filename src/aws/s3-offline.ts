@@ -10,13 +10,13 @@ import { loadS3 } from './sdk.js';
 import { clientConfig, countAttempts, type RetryOptions } from './retry.js';
 import * as z from 'zod/mini';
 import { checkOptions, expected, lazySchema } from '../util/options.js';
-import { awsClient, bucketName, concurrency, retryOptions, text } from './options.js';
+import { awsClient, bucketName, concurrency, objectKey, retryOptions } from './options.js';
 
 type S3Module = typeof import('@aws-sdk/client-s3');
 
 const S3_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   bucket: bucketName(),
-  prefix: z.optional(text('a key prefix')),
+  prefix: z.optional(objectKey('prefix')),
   client: z.optional(awsClient()),
   concurrency: concurrency(),
   retry: z.optional(retryOptions()),
@@ -180,7 +180,7 @@ export function s3OfflineTable(group: GroupSchema, options: S3OfflineTableOption
 const S3_OFFLINE_TABLE_OPTIONS = /* @__PURE__ */ lazySchema(() =>
   z.strictObject({
     bucket: bucketName(),
-    prefix: z.optional(text('a key prefix')),
+    prefix: z.optional(objectKey('prefix')),
     database: z.string({ error: expected('a Glue database name') }).check(z.regex(/^[a-z0-9_]{1,255}$/, 'a Glue database name: lowercase letters, digits and _')),
     table: z.optional(z.string({ error: expected('a table name') }).check(z.regex(/^[a-z0-9_]{1,255}$/, 'a table name: lowercase letters, digits and _'))),
   }),

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod/mini';
-import { BackendError, ConfigurationError } from '../errors.js';
+import { ConfigurationError } from '../errors.js';
 import { requireGroup } from '../feature-group.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
@@ -272,10 +272,10 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
 /** The stores a backfill to `to` needs, and what it refuses. */
 function checkTargets(group: AnyFeatureGroup, to: BackfillTarget, backends: BackfillBackends): void {
   if ((to === 'offline' || to === 'both') && !backends.offline) {
-    throw new BackendError('INVALID_REQUEST', `group "${group.name}": backfill to "${to}" needs an offline store`, { group: group.name });
+    throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": backfill to "${to}" needs an offline store`);
   }
   if ((to === 'online' || to === 'both') && !backends.online) {
-    throw new BackendError('INVALID_REQUEST', `group "${group.name}": backfill to "${to}" needs an online store`, { group: group.name });
+    throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": backfill to "${to}" needs an online store`);
   }
   if (to !== 'offline' && backends.online?.writesOffline) {
     throw new ConfigurationError(

@@ -117,47 +117,50 @@ export async function runSpikeDemo(print: (line: string) => void, options: Spike
   let produced = 0;
   let producing = true;
 
-  // The producer: every 10 ms, the events due by now at the phase's rate, each its own arrival time.
+  // The producer: every 10 ms, the events due by now at each phase's rate, each its own arrival time.
+  // Due is counted over the phases' own spans, so a tick the busy process delayed past a phase's
+  // end still offers that phase's events (late, as a backlog): the profile is offered whole, never fewer.
+  const offeredBy = (time: number) =>
+    phases.reduce((sum, phase, i) => sum + (phase.rate * Math.max(0, Math.min(time, ends[i] as number) - (i === 0 ? started : (ends[i - 1] as number)))) / 1000, 0);
+  const total = Math.floor(offeredBy(ends[ends.length - 1] as number));
   const random = seededRandom(11);
   const producer = (async () => {
-    let due = 0;
-    let last = started;
-    for (let phase = 0; phase < phases.length; phase++) {
-      const { rate: phaseRate, name } = phases[phase] as (typeof phases)[number];
-      for (let now = Date.now(); now < (ends[phase] as number); now = Date.now()) {
-        due += (phaseRate * (now - last)) / 1000;
-        last = now;
-        const byLane = new Map<number, Record<string, unknown>[]>();
-        for (; due >= 1; due--) {
-          const roll = random();
-          const card = name === 'spike' && roll < HOT_SHARE * HOT_CARDS.length ? (HOT_CARDS[Math.floor(roll / HOT_SHARE)] as string) : `card-${Math.floor(random() * cards)}`;
-          const event = {
-            card_id: card,
-            amount_cents: Math.floor(random() * 50_000) + 100,
-            currency: 'USD',
-            country: random() < 0.8 ? 'US' : 'FR',
-            merchant_id: `m-${Math.floor(random() * 300)}`,
-            mcc: random() < 0.05 ? '7995' : '5411',
-            ts: new Date(now).toISOString(),
-          };
-          pending.get(card)?.push(now);
-          // The shard by partition key, then the lane within it by the same key (ParallelizationFactor keeps a key's order).
-          const lane = shardOfKey(card, shards) * esm.ParallelizationFactor + shardOfKey(`${card}#lane`, esm.ParallelizationFactor);
-          const list = byLane.get(lane) ?? [];
-          list.push(event);
-          byLane.set(lane, list);
-          produced++;
-        }
-        for (const [lane, events] of byLane) {
-          const shardId = `shardId-${String(Math.floor(lane / esm.ParallelizationFactor)).padStart(12, '0')}`;
-          for (const record of kinesisEvent(events, { shardId, arrival: new Date(now), partitionKey: (e) => String((e as { card_id: string }).card_id) }).Records) {
-            lanes[lane]?.push({ record, arrived: now });
-          }
-        }
-        await sleep(10);
+    let phase = 0;
+    while (produced < total) {
+      const now = Date.now();
+      for (; phase < phases.length - 1 && now >= (ends[phase] as number); phase++) cpuAtEnd.push(cpuUsage());
+      const { name } = phases[phase] as (typeof phases)[number];
+      const byLane = new Map<number, Record<string, unknown>[]>();
+      for (const due = Math.min(total, Math.floor(offeredBy(now))); produced < due; ) {
+        const roll = random();
+        const card = name === 'spike' && roll < HOT_SHARE * HOT_CARDS.length ? (HOT_CARDS[Math.floor(roll / HOT_SHARE)] as string) : `card-${Math.floor(random() * cards)}`;
+        const event = {
+          card_id: card,
+          amount_cents: Math.floor(random() * 50_000) + 100,
+          currency: 'USD',
+          country: random() < 0.8 ? 'US' : 'FR',
+          merchant_id: `m-${Math.floor(random() * 300)}`,
+          mcc: random() < 0.05 ? '7995' : '5411',
+          ts: new Date(now).toISOString(),
+        };
+        pending.get(card)?.push(now);
+        // The shard by partition key, then the lane within it by the same key (ParallelizationFactor keeps a key's order).
+        const lane = shardOfKey(card, shards) * esm.ParallelizationFactor + shardOfKey(`${card}#lane`, esm.ParallelizationFactor);
+        const list = byLane.get(lane) ?? [];
+        list.push(event);
+        byLane.set(lane, list);
+        produced++;
       }
-      cpuAtEnd.push(cpuUsage());
+      for (const [lane, events] of byLane) {
+        const shardId = `shardId-${String(Math.floor(lane / esm.ParallelizationFactor)).padStart(12, '0')}`;
+        for (const record of kinesisEvent(events, { shardId, arrival: new Date(now), partitionKey: (e) => String((e as { card_id: string }).card_id) }).Records) {
+          lanes[lane]?.push({ record, arrived: now });
+        }
+      }
+      if (produced < total) await sleep(10);
     }
+    // The last phase's CPU is read when the backlog has drained.
+    while (cpuAtEnd.length < phases.length - 1) cpuAtEnd.push(cpuUsage());
     producing = false;
   })();
 

@@ -3,7 +3,7 @@ import type { AnyFeatureGroup } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
 import { booleanSchema, checkOptions, countSchema, expected, functionSchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
-import type { DeadLetterEntry, FeatureStore } from '../store/feature-store.js';
+import { type DeadLetterEntry, deadLetterSinkSchema, type FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
 import { decodeError, jsonPayload, type PayloadDecoder, type PayloadMeta } from './decode.js';
 import type { LambdaContext } from './events.js';
@@ -26,20 +26,34 @@ export interface HandlerOptions {
   readonly discardPoison?: boolean;
 }
 
+const decodeOption = () => z.optional(functionSchema('a function of the payload bytes'));
+const metricsOption = () => z.optional(z.strictObject({ namespace: z.string({ error: expected('a CloudWatch namespace') }) }));
+const logOption = () => z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') }));
+
 /** The options every handler takes; only DynamoDB Streams' deletes take `deleteMode` too. */
 const handlerOptions = (deletes: boolean) =>
   z.strictObject(
     {
       store: objectWith(['ingest', 'deadLetter', 'delete'], 'a feature store made by createFeatureStore'),
-      decode: z.optional(functionSchema('a function of the payload bytes')),
+      decode: decodeOption(),
       safetyMarginMs: z.optional(countSchema('a whole number of milliseconds')),
-      log: z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') })),
-      metrics: z.optional(z.strictObject({ namespace: z.string({ error: expected('a CloudWatch namespace') }) })),
+      log: logOption(),
+      metrics: metricsOption(),
       discardPoison: z.optional(booleanSchema()),
       ...(deletes ? { deleteMode: z.optional(z.enum(['SoftDelete', 'HardDelete'], { error: expected("'SoftDelete' or 'HardDelete'") })) } : {}),
     },
     { error: expected('handler options: { store, ... }') },
   );
+
+/** Checks `firehoseTransform`'s group and options when it is built. */
+export function checkFirehoseOptions(group: AnyFeatureGroup, options: unknown): void {
+  requireGroup(group, 'Firehose transform');
+  const schema = z.strictObject(
+    { decode: decodeOption(), filter: z.optional(functionSchema('a function of the raw event (false drops it)')), deadLetter: z.optional(deadLetterSinkSchema()), log: logOption(), metrics: metricsOption() },
+    { error: expected('Firehose transform options: { decode, filter, deadLetter, log, metrics }') },
+  );
+  checkOptions(schema, options, 'Firehose transform options');
+}
 
 /** Checks a handler's group and options when it is built, and refuses one whose poison records would have nowhere to go. */
 export function requireDeadLetter(source: 'Kinesis' | 'SQS' | 'Kafka' | 'DynamoDB Streams', group: AnyFeatureGroup, options: HandlerOptions): void {

@@ -16,7 +16,7 @@ export type PayloadDecoder = (payload: Buffer, position: SourcePosition, meta: P
  * `-` and `_`), which would hide a broken producer. A clean decode is exactly `3/4` of the text
  * less its padding, so a shorter one means something was skipped; this costs no scan of its own.
  * Takes whatever the event held: anything but a string (a record without its data field) is a
- * SyntaxError saying there is no payload, as is text that is not base64.
+ * SyntaxError saying there is no payload; text that is not base64 is one saying so.
  *
  * ### Example
  * ```ts

@@ -3,7 +3,7 @@ import { partitionOf } from '../offline/layout.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
-import { type BatchItem, type HandlerOptions, logBatch, processItems, requireDeadLetter, type ItemStatus } from './batch.js';
+import { type BatchItem, checkFirehoseOptions, type HandlerOptions, logBatch, processItems, requireDeadLetter, type ItemStatus } from './batch.js';
 import { decodeBase64, decodeError, jsonPayload, type PayloadDecoder, unmarshallItem } from './decode.js';
 import { offlineRowCodec } from '../group-codecs.js';
 import type {
@@ -226,7 +226,10 @@ export interface FirehoseTransformOptions {
   readonly filter?: (raw: unknown) => boolean;
   /** Poison records also go here; Firehose keeps them too, under its processing-failed prefix. */
   readonly deadLetter?: DeadLetterSink;
+  /** One JSON line per invocation; default `console.log`, `false` for none. */
   readonly log?: false | ((line: string) => void);
+  /** Also print CloudWatch metrics in Embedded Metric Format under this namespace. */
+  readonly metrics?: { readonly namespace: string };
 }
 
 /** JSON with bigints written as numbers, so 64-bit Integral columns stay exact. */
@@ -247,6 +250,7 @@ function jsonLine(row: Record<string, unknown>): string {
  * ```
  */
 export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTransformOptions = {}) {
+  checkFirehoseOptions(group, options);
   if (Object.keys(group.aggregations).length > 0) {
     // A transformation has no state between invocations and Firehose may retry or reorder buffers.
     throw new ConfigurationError(

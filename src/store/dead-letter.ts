@@ -3,7 +3,9 @@ import type { DeadLetterEntry } from './feature-store.js';
 /**
  * One dead letter as the SQS and S3 sinks store it: a JSON document a person or a replay script
  * can read without skewless. The raw payload is kept exactly: text and JSON values as they are,
- * bytes as base64 (`rawEncoding: 'base64'`), so nothing about the record is lost.
+ * bytes as base64 (`rawEncoding: 'base64'`), so nothing about the record is lost. A Kinesis, Firehose
+ * or Kafka payload arrives as base64 text and stays so, marked `rawEncoding: 'base64'` (an SQS body
+ * is text: `'json'`); data that is not base64 at all is kept as the text it is, marked `'json'`.
  */
 export interface DeadLetterMessage {
   readonly group: string;
@@ -15,6 +17,7 @@ export interface DeadLetterMessage {
   };
   readonly position: DeadLetterEntry['position'] | null;
   readonly raw: unknown;
+  /** `'base64'`: `raw` is the record's bytes in base64 (decode it to replay); `'json'`: `raw` is the value as it is. */
   readonly rawEncoding: 'json' | 'base64';
   /**
    * For a raw event read from a typed source (Parquet, Athena): the fields whose type JSON cannot
@@ -45,10 +48,19 @@ export function deadLetterMessage(entry: DeadLetterEntry, at: Date): DeadLetterM
     },
     position: entry.position ?? null,
     raw: bytes ? Buffer.from(entry.raw as Uint8Array).toString('base64') : entry.raw,
-    rawEncoding: bytes ? 'base64' : 'json',
+    rawEncoding: bytes || isBase64Payload(entry) ? 'base64' : 'json',
     ...rawTypesOf(entry.raw),
     deadLetteredAt: at.toISOString(),
   };
+}
+
+/** Sources whose records carry the payload as base64 text: Kinesis and Firehose `data`, Kafka `value`. */
+const BASE64_SOURCES = ['kinesis', 'kafka', 'firehose'];
+
+/** The raw text of a record from such a source is its payload in base64, unless it is not base64 at all (then it is kept as the text it is). */
+function isBase64Payload(entry: DeadLetterEntry): boolean {
+  const raw = entry.raw;
+  return typeof raw === 'string' && BASE64_SOURCES.includes(entry.position?.source ?? '') && raw.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(raw);
 }
 
 function rawTypesOf(raw: unknown): { rawTypes?: Record<string, 'bigint' | 'Date' | 'bytes'> } {

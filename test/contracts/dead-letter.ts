@@ -68,7 +68,8 @@ export function deadLetterContract(
       const bySequence = new Map(messages.map((m) => [m.position?.sequenceNumber, m]));
       event.Records.forEach((record, i) => {
         const message = bySequence.get(record.kinesis.sequenceNumber);
-        expect(message).toMatchObject({ group: 'card-activity', raw: record.kinesis.data, rawEncoding: 'json', position: { source: 'kinesis', shardId: record.eventID.split(':')[0] } });
+        expect(message).toMatchObject({ group: 'card-activity', raw: record.kinesis.data, rawEncoding: 'base64', position: { source: 'kinesis', shardId: record.eventID.split(':')[0] } });
+        expect(Buffer.from(message?.raw as string, 'base64').toString('utf8')).toBe(typeof payloads[i] === 'string' ? payloads[i] : JSON.stringify(payloads[i]));
         expect(message?.error).toMatchObject({ name: 'SourceValidationError', code: 'SOURCE_VALIDATION' });
         // Text that is not JSON is validated as the string it is.
         if (i % 2 === 1) expect(message?.error.issues[0]?.path).toEqual(['amount_cents']);
@@ -124,9 +125,10 @@ export function deadLetterContract(
         const text = await object.Body?.transformToString();
         lines.push(...(text ?? '').trim().split('\n').map((l) => JSON.parse(l) as DeadLetterMessage));
       }
-      expect(lines.filter((l) => l.rawEncoding === 'json').map((l) => l.raw).sort()).toEqual([event.Records[0]?.kinesis.data, event.Records[1]?.kinesis.data].sort());
-      const bytes = lines.find((l) => l.rawEncoding === 'base64');
-      expect(Buffer.from(bytes?.raw as string, 'base64')).toEqual(Buffer.from([0, 255, 1]));
+      // Kinesis data is base64 text, kept as it arrived; bytes are written as base64: both decode to the payload.
+      expect(lines.map((l) => l.rawEncoding)).toEqual(['base64', 'base64', 'base64']);
+      const decoded = lines.map((l) => Buffer.from(l.raw as string, 'base64'));
+      expect(decoded.map((b) => b.toString('hex')).sort()).toEqual([Buffer.from('one'), Buffer.from('two'), Buffer.from([0, 255, 1])].map((b) => b.toString('hex')).sort());
       await store.close();
     });
 

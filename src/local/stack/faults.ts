@@ -45,8 +45,8 @@ const SEED = /* @__PURE__ */ lazySchema(() => z.optional(z.number({ error: expec
 
 /** Faults as `startLocalStack({ faults })` and `setFaults` take them (a spec per operation, and a numeric `seed`), or a ConfigurationError naming `where`. */
 export function checkFaults(config: unknown, where: string): FaultConfig {
-  // Anything but a plain object is refused whole (as what it is), before its keys are read.
-  if (typeof config !== 'object' || config === null || Array.isArray(config)) checkOptions(FAULT_SPECS, config, where);
+  // Anything but an object cannot be fault settings: the check refuses it, saying what it is.
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return checkOptions(FAULT_SPECS, config, where) as FaultConfig;
   const { seed, ...operations } = config as Record<string, unknown>;
   checkOptions(SEED, seed, `${where}.seed`);
   checkOptions(FAULT_SPECS, operations, where);
