@@ -124,10 +124,10 @@ describe('iamPolicies', () => {
 
   it("refuses a featureGroupArn that is no feature group's ARN, or another group's (its account would be granted)", () => {
     expect(() => iamPolicies(cardVelocity, { featureGroupArn: 'not-an-arn' })).toThrow(
-      /^featureGroupArn: expected a feature group's ARN, arn:<partition>:sagemaker:<region>:<account>:feature-group\/<name>, got "not-an-arn"$/,
+      /^iamPolicies options\.featureGroupArn: expected a feature group's ARN, arn:<partition>:sagemaker:<region>:<account>:feature-group\/<name>, got "not-an-arn"$/,
     );
     expect(() => iamPolicies(cardVelocity, { featureGroupArn: 'arn:aws:sagemaker:eu-west-1:123456789012:feature-group/card-activity' })).toThrow(
-      /^featureGroupArn: arn:aws:sagemaker:eu-west-1:123456789012:feature-group\/card-activity is the ARN of the group "card-activity", not of "card-velocity"$/,
+      /^iamPolicies options\.featureGroupArn: arn:aws:sagemaker:eu-west-1:123456789012:feature-group\/card-activity is the ARN of the group "card-activity", not of "card-velocity"$/,
     );
     expect(() => iamPolicies(cardVelocity, { featureGroupArn: 'arn:aws:sagemaker:eu-west-1:123456789012:feature-group/Card-Velocity' })).not.toThrow();
   });

@@ -243,15 +243,21 @@ describe('options silently accepted or crashing in 0.1', () => {
   });
 
   it('the plan functions check their options: a misspelt key, a missing role, a wrong TTL unit, an account id that is none', async () => {
-    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ rolearn: 'arn:aws:iam::123456789012:role/fs' })), /^unknown option CreateFeatureGroup options\.rolearn \(did you mean "roleArn"\?\)/);
-    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({})), /^CreateFeatureGroup options\.roleArn: roleArn is required: the IAM role SageMaker assumes to write the offline store$/);
+    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ rolearn: 'arn:aws:iam::123456789012:role/fs' })), /^unknown option toCreateFeatureGroupInput options\.rolearn \(did you mean "roleArn"\?\)/);
+    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({})), /^toCreateFeatureGroupInput options\.roleArn: an IAM role ARN is required: the role SageMaker assumes to write the offline store$/);
     await configurationError(
       () => toCloudFormation(cardActivity, anyOptions({ roleArn: 'arn:aws:iam::123456789012:role/fs', onlineStore: { ttl: { Unit: 'Months', Value: 1 } } })),
-      /^CreateFeatureGroup options\.onlineStore\.ttl\.Unit: expected 'Seconds', 'Minutes', 'Hours', 'Days' or 'Weeks', got "Months"$/,
+      /^toCloudFormation options\.onlineStore\.ttl\.Unit: expected 'Seconds', 'Minutes', 'Hours', 'Days' or 'Weeks', got "Months"$/,
     );
-    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ roleArn: 'r', offlineStoreS3Uri: 'features/offline' })), /^CreateFeatureGroup options\.offlineStoreS3Uri: "features\/offline" is not an S3 location/);
+    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ roleArn: 'r', offlineStoreS3Uri: 'features/offline' })), /^toCreateFeatureGroupInput options\.offlineStoreS3Uri: expected an S3 location written as s3:\/\/bucket\/prefix, got "features\/offline"$/);
     await configurationError(() => iamPolicies(cardActivity, anyOptions({ regoin: 'eu-west-1' })), /^unknown option iamPolicies options\.regoin \(did you mean "region"\?\)/);
     await configurationError(() => iamPolicies(cardActivity, anyOptions({ accountId: 123456789012 })), /^iamPolicies options\.accountId: expected a 12-digit AWS account id, got 123456789012$/);
+    await configurationError(() => iamPolicies(cardActivity, { region: '' }), /^iamPolicies options\.region: expected an AWS region such as eu-west-1, got ""$/);
+    await configurationError(() => toCloudFormation(anyOptions({ name: 'cards' }), { roleArn: 'r' }), /^toCloudFormation: expected a feature group made by defineFeatureGroup, got an object$/);
+    // CloudFormation placeholders, which a template's Fn::Sub replaces, are taken where names and locations go.
+    const placeheld = iamPolicies(cardActivity, { region: '${AWS::Region}', accountId: '${AWS::AccountId}', offlineStoreS3Uri: 's3://${LakeBucket}/offline', aggregationStateTable: '${StateTable}' });
+    expect(JSON.stringify(placeheld.training)).toContain('${LakeBucket}');
+    expect(toCloudFormation(cardActivity, { roleArn: '${FeatureStoreRole.Arn}', offlineStoreS3Uri: 's3://${LakeBucket}/offline' })).toBeDefined();
     expect(toCreateFeatureGroupInput(cardActivity, { roleArn: 'arn:aws:iam::123456789012:role/fs', onlineStore: { ttl: { Unit: 'Days', Value: 30 } }, tableFormat: 'Iceberg' }).OnlineStoreConfig?.TtlDuration).toEqual({ Unit: 'Days', Value: 30 });
     expect(iamPolicies(cardActivity, { region: 'eu-west-1', accountId: '123456789012' }).ingestion.Statement.length).toBeGreaterThan(0);
   });

@@ -74,6 +74,9 @@ const isDate = (v: unknown) => v instanceof Date && !Number.isNaN(v.getTime());
 const isBucket = (v: unknown) => typeof v === 'string' && /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(v);
 const isS3Location = (v: unknown) => typeof v === 'string' && /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(v);
 const optional = (accepts: (v: unknown) => boolean) => (v: unknown) => v === undefined || accepts(v);
+/** Text matching `pattern`, or holding a CloudFormation `${…}` placeholder (the plan functions take them). */
+const orPlaceholder = (pattern: RegExp) => (v: unknown) => isText(v) && (pattern.test(v as string) || /\$\{[^}]+\}/.test(v as string));
+const isPlanS3Uri = (v: unknown) => isText(v) && /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|[^/]*\$\{[^}]+\}[^/]*)(\/.*)?$/.test(v as string);
 
 interface Case {
   readonly name: string;
@@ -286,7 +289,7 @@ const CASES: Case[] = [
     valid: { roleArn: 'arn:aws:iam::123456789012:role/feature-store' },
     accepts: {
       roleArn: (v) => isText(v) && (v as string).length > 0,
-      offlineStoreS3Uri: optional(isS3Location),
+      offlineStoreS3Uri: optional(isPlanS3Uri),
       onlineStore: optional((v) => v === false || (typeof v === 'object' && v !== null && !Array.isArray(v) && Object.keys(v).length === 0)),
       tableFormat: optional((v) => v === 'Glue' || v === 'Iceberg'),
     },
@@ -296,12 +299,14 @@ const CASES: Case[] = [
     name: 'iamPolicies',
     valid: {},
     accepts: {
-      region: optional(isText),
-      accountId: optional((v) => isText(v) && /^\d{12}$/.test(v as string)),
-      offlineStoreS3Uri: optional(isS3Location),
-      athenaResultsS3Uri: optional(isS3Location),
+      region: optional(orPlaceholder(/^[a-z]{2,4}(-[a-z]+)+-\d+$/)),
+      accountId: optional(orPlaceholder(/^\d{12}$/)),
+      offlineStoreS3Uri: optional(isPlanS3Uri),
+      resolvedOutputS3Uri: optional(isPlanS3Uri),
+      athenaResultsS3Uri: optional(isPlanS3Uri),
       athenaWorkGroup: optional(isText),
-      aggregationStateTable: optional((v) => isText(v) && /^[\w.-]{3,255}$/.test(v as string)),
+      glueDatabase: optional(isText),
+      aggregationStateTable: optional(orPlaceholder(/^[\w.-]{3,255}$/)),
     },
     call: (options) => iamPolicies(cardActivity, options as never),
   },

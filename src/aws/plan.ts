@@ -6,7 +6,7 @@ import type { CapacityPlan } from './capacity.js';
 import { requireGroup } from '../feature-group.js';
 import * as z from 'zod/mini';
 import { checkOptions, describeValue, expected, lazySchema, positiveInteger } from '../util/options.js';
-import { s3Location, tableName, text } from './options.js';
+import { text } from './options.js';
 
 export interface CreateFeatureGroupOptions {
   /** The role SageMaker assumes to write the offline store. */
@@ -31,10 +31,21 @@ export interface CreateFeatureGroupInput {
   readonly Tags: { Key: string; Value: string }[];
 }
 
+/** A CloudFormation `${…}` placeholder, which a template's Fn::Sub replaces: taken wherever a name or location goes. */
+const PLACEHOLDER = /\$\{[^}]+\}/;
+
+/** Text matching `pattern`, or holding a `${…}` placeholder. */
+const nameOrPlaceholder = (what: string, pattern: RegExp) =>
+  z.string({ error: expected(what) }).check(z.refine((v) => pattern.test(v) || PLACEHOLDER.test(v), { error: (issue) => `expected ${what}, got ${describeValue(issue.input)}` }));
+
+/** `s3://bucket/prefix`, the bucket a bucket name or one holding a `${…}` placeholder. */
+const S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|[^/]*\$\{[^}]+\}[^/]*)(\/.*)?$/;
+const s3Uri = () => z.optional(z.string({ error: expected('an S3 location written as s3://bucket/prefix') }).check(z.regex(S3_URI, { error: (issue) => `expected an S3 location written as s3://bucket/prefix, got ${describeValue(issue.input)}` })));
+
 const CREATE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject(
   {
-    roleArn: z.string({ error: (issue) => (issue.input === undefined ? 'roleArn is required: the IAM role SageMaker assumes to write the offline store' : `expected an IAM role ARN, got ${describeValue(issue.input)}`) }).check(z.minLength(1, 'roleArn cannot be empty')),
-    offlineStoreS3Uri: z.optional(s3Location()),
+    roleArn: z.string({ error: (issue) => (issue.input === undefined ? 'an IAM role ARN is required: the role SageMaker assumes to write the offline store' : `expected an IAM role ARN, got ${describeValue(issue.input)}`) }).check(z.minLength(1, 'an IAM role ARN cannot be empty')),
+    offlineStoreS3Uri: s3Uri(),
     // Its settings are checked on their own (ONLINE_SETTINGS): a union would hide which one is wrong.
     onlineStore: z.optional(z.custom((v) => v === false || (typeof v === 'object' && v !== null && !Array.isArray(v)), { error: expected('online store settings ({ ttl, storageType }) or false for none') })),
     tableFormat: z.optional(z.enum(['Glue', 'Iceberg'], { error: expected("'Glue' or 'Iceberg'") })),
@@ -50,20 +61,29 @@ const ONLINE_SETTINGS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   storageType: z.optional(z.enum(['Standard', 'InMemory'], { error: expected("'Standard' or 'InMemory'") })),
 }));
 
-const IAM_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject(
-  {
-    region: z.optional(text('an AWS region such as eu-west-1')),
-    accountId: z.optional(z.string({ error: expected('a 12-digit AWS account id') }).check(z.regex(/^\d{12}$/, { error: (issue) => `expected a 12-digit AWS account id, got ${describeValue(issue.input)}` }))),
-    offlineStoreS3Uri: z.optional(s3Location()),
-    resolvedOutputS3Uri: z.optional(s3Location()),
-    athenaResultsS3Uri: z.optional(s3Location()),
-    athenaWorkGroup: z.optional(text('an Athena work group name')),
-    glueDatabase: z.optional(text('a Glue database name')),
-    aggregationStateTable: z.optional(tableName()),
-    featureGroupArn: z.optional(text("a feature group's ARN")),
-  },
-  { error: expected('IAM policy options: { region, accountId, offlineStoreS3Uri, ... }') },
-));
+const IAM_OPTIONS = /* @__PURE__ */ lazySchema(() =>
+  z.strictObject(
+    {
+      region: z.optional(nameOrPlaceholder('an AWS region such as eu-west-1', /^[a-z]{2,4}(-[a-z]+)+-\d+$/)),
+      accountId: z.optional(nameOrPlaceholder('a 12-digit AWS account id', /^\d{12}$/)),
+      offlineStoreS3Uri: s3Uri(),
+      resolvedOutputS3Uri: s3Uri(),
+      athenaResultsS3Uri: s3Uri(),
+      athenaWorkGroup: z.optional(text('an Athena work group name')),
+      glueDatabase: z.optional(text('a Glue database name')),
+      aggregationStateTable: z.optional(nameOrPlaceholder('a DynamoDB table name', /^[\w.-]{3,255}$/)),
+      featureGroupArn: z.optional(text("a feature group's ARN")),
+    },
+    { error: expected('IAM policy options: { region, accountId, offlineStoreS3Uri, ... }') },
+  ),
+);
+
+/** The group and the options of `toCreateFeatureGroupInput` and `toCloudFormation`, named after the function called (`where`). */
+function checkCreateOptions(group: AnyFeatureGroup, options: CreateFeatureGroupOptions, where: string): void {
+  requireGroup(group, where);
+  checkOptions(CREATE_OPTIONS, options, `${where} options`);
+  if (options.onlineStore) checkOptions(ONLINE_SETTINGS, options.onlineStore, `${where} options.onlineStore`);
+}
 
 const IN_MEMORY_OFFLINE_DOC = 'https://docs.aws.amazon.com/sagemaker/latest/dg/feature-store-storage-configurations-offline-store.html';
 
@@ -80,9 +100,7 @@ const IN_MEMORY_OFFLINE_DOC = 'https://docs.aws.amazon.com/sagemaker/latest/dg/f
  * ```
  */
 export function toCreateFeatureGroupInput(group: AnyFeatureGroup, options: CreateFeatureGroupOptions): CreateFeatureGroupInput {
-  requireGroup(group, 'toCreateFeatureGroupInput');
-  checkOptions(CREATE_OPTIONS, options, 'CreateFeatureGroup options');
-  if (options.onlineStore) checkOptions(ONLINE_SETTINGS, options.onlineStore, 'CreateFeatureGroup options.onlineStore');
+  checkCreateOptions(group, options, 'toCreateFeatureGroupInput');
   const online = options.onlineStore === false ? undefined : (options.onlineStore ?? {});
   if (online && (online.storageType ?? group.onlineStorageType) === 'InMemory' && options.offlineStoreS3Uri) {
     throw new ConfigurationError(
@@ -135,6 +153,7 @@ function logicalId(name: string): string {
  * ```
  */
 export function toCloudFormation(group: AnyFeatureGroup, options: CreateFeatureGroupOptions): Record<string, { Type: string; Properties: CreateFeatureGroupInput }> {
+  checkCreateOptions(group, options, 'toCloudFormation');
   const lists = group.featureDefinitions.filter((d) => d.CollectionType !== undefined).map((d) => d.FeatureName);
   if (lists.length > 0) {
     throw new ConfigurationError(
@@ -247,9 +266,9 @@ function s3Parts(uri: string, option: string): { bucket: string; prefix: string 
  */
 function offlineStoreObjects(group: AnyFeatureGroup, options: IamPolicyOptions, region: string, account: string): { bucket: string; keys: string[] } | undefined {
   let location: { bucket: string; prefix: string };
-  if (options.resolvedOutputS3Uri !== undefined) location = s3Parts(options.resolvedOutputS3Uri, 'resolvedOutputS3Uri');
+  if (options.resolvedOutputS3Uri !== undefined) location = s3Parts(options.resolvedOutputS3Uri, 'iamPolicies options.resolvedOutputS3Uri');
   else if (options.offlineStoreS3Uri !== undefined) {
-    const root = s3Parts(options.offlineStoreS3Uri, 'offlineStoreS3Uri');
+    const root = s3Parts(options.offlineStoreS3Uri, 'iamPolicies options.offlineStoreS3Uri');
     const folder = [root.prefix, account, 'sagemaker', region, 'offline-store', `${group.name}-${'?'.repeat(10)}`, 'data'];
     location = { bucket: root.bucket, prefix: folder.filter((part) => part !== '').join('/') };
   } else return undefined;
@@ -271,10 +290,10 @@ function partitionOf(region: string): string {
 function groupArnParts(arn: string, name: string): [string, string, string] {
   const match = /^arn:([a-z-]+):sagemaker:([a-z0-9-]+):(\d{12}):feature-group\/(.+)$/.exec(typeof arn === 'string' ? arn : '');
   if (!match) {
-    throw new ConfigurationError('INVALID_CONFIG', `featureGroupArn: expected a feature group's ARN, arn:<partition>:sagemaker:<region>:<account>:feature-group/<name>, got ${describeValue(arn)}`);
+    throw new ConfigurationError('INVALID_CONFIG', `iamPolicies options.featureGroupArn: expected a feature group's ARN, arn:<partition>:sagemaker:<region>:<account>:feature-group/<name>, got ${describeValue(arn)}`);
   }
   if ((match[4] as string).toLowerCase() !== name.toLowerCase()) {
-    throw new ConfigurationError('INVALID_CONFIG', `featureGroupArn: ${arn} is the ARN of the group "${match[4]}", not of "${name}"`);
+    throw new ConfigurationError('INVALID_CONFIG', `iamPolicies options.featureGroupArn: ${arn} is the ARN of the group "${match[4]}", not of "${name}"`);
   }
   return [match[1] as string, match[2] as string, match[3] as string];
 }
@@ -335,7 +354,7 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
     );
   }
   if (options.athenaResultsS3Uri) {
-    const { bucket, prefix } = s3Parts(options.athenaResultsS3Uri, 'athenaResultsS3Uri');
+    const { bucket, prefix } = s3Parts(options.athenaResultsS3Uri, 'iamPolicies options.athenaResultsS3Uri');
     training.push({
       Sid: 'AthenaResults',
       Effect: 'Allow',

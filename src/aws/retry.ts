@@ -1,4 +1,4 @@
-import { checkOptions } from '../util/options.js';
+import { checkOptions, lazySchema } from '../util/options.js';
 import { retryOptions } from './options.js';
 
 /**
@@ -87,6 +87,8 @@ interface RetryToken {
   getRetryDelay(): number;
 }
 
+const RETRY_OPTIONS = /* @__PURE__ */ lazySchema(retryOptions);
+
 /**
  * The AWS SDK v3 retry strategy of the clients skewless creates (the SDK's `RetryStrategyV2`, written
  * here so no retry package is bundled): retries throttling, 5xx and network errors, and a group's
@@ -102,7 +104,7 @@ interface RetryToken {
  * ```
  */
 export function retryStrategy(options: RetryOptions = {}) {
-  checkOptions(retryOptions(), options, 'retryStrategy options');
+  checkOptions(RETRY_OPTIONS, options, 'retryStrategy options');
   const attempts = Math.max(1, options.attempts ?? 6);
   const token = (retries: number, delay: number): RetryToken => ({ getRetryCount: () => retries, getRetryDelay: () => delay });
   return {

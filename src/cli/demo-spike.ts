@@ -122,16 +122,19 @@ export async function runSpikeDemo(print: (line: string) => void, options: Spike
   // end still offers that phase's events (late, as a backlog): the profile is offered whole, never fewer.
   const offeredBy = (time: number) =>
     phases.reduce((sum, phase, i) => sum + (phase.rate * Math.max(0, Math.min(time, ends[i] as number) - (i === 0 ? started : (ends[i - 1] as number)))) / 1000, 0);
-  const total = Math.floor(offeredBy(ends[ends.length - 1] as number));
+  // Events offered by each phase's end: the n-th event belongs to the first phase whose count exceeds n.
+  const offeredByEnd = ends.map((end) => Math.floor(offeredBy(end)));
+  const total = offeredByEnd[offeredByEnd.length - 1] as number;
   const random = seededRandom(11);
   const producer = (async () => {
     let phase = 0;
     while (produced < total) {
       const now = Date.now();
       for (; phase < phases.length - 1 && now >= (ends[phase] as number); phase++) cpuAtEnd.push(cpuUsage());
-      const { name } = phases[phase] as (typeof phases)[number];
       const byLane = new Map<number, Record<string, unknown>[]>();
       for (const due = Math.min(total, Math.floor(offeredBy(now))); produced < due; ) {
+        // An event a late tick makes still has its own phase's mix (the spike's hot cards).
+        const { name } = phases[offeredByEnd.findIndex((count) => produced < count)] as (typeof phases)[number];
         const roll = random();
         const card = name === 'spike' && roll < HOT_SHARE * HOT_CARDS.length ? (HOT_CARDS[Math.floor(roll / HOT_SHARE)] as string) : `card-${Math.floor(random() * cards)}`;
         const event = {
@@ -159,7 +162,8 @@ export async function runSpikeDemo(print: (line: string) => void, options: Spike
       }
       if (produced < total) await sleep(10);
     }
-    // The last phase's CPU is read when the backlog has drained.
+    // The phase ends the loop did not reach (the last events were due before them): their CPU is read
+    // now; the last phase's is read when the backlog has drained.
     while (cpuAtEnd.length < phases.length - 1) cpuAtEnd.push(cpuUsage());
     producing = false;
   })();
