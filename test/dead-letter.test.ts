@@ -1,7 +1,9 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { deadLetterMessage } from '../src/index.js';
+import { createFeatureStore, type DeadLetterEntry, deadLetterMessage, type FeatureStore } from '../src/index.js';
+import { firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
+import { firehoseEvent, kafkaEvent, kinesisEvent, memoryOnline, sqsEvent } from '../src/testing/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { deadLetterContract } from './contracts/dead-letter.js';
 import { cardActivity } from './fixtures/groups.js';
@@ -20,25 +22,56 @@ deadLetterContract('the local stack', async () => {
   };
 }, { refusesMissingBucket: true });
 
-describe('deadLetterMessage says how to read raw back', () => {
+describe('dead letters say how to read raw back', () => {
   const refused = cardActivity.process(null);
   if (refused.ok) throw new Error('null must be refused');
   const message = (raw: unknown, source?: string) => deadLetterMessage({ group: 'card-activity', raw, error: refused.error, position: source ? { source } : undefined }, new Date(0));
+  const valid = { card_id: 'c1', amount_cents: 100, country: 'FR', ts: '2024-05-01T00:00:00Z' };
+  const badJson = '{"card_id":';
+  const notBase64 = '!!!not base64!!!';
+  /** The stored form of each dead letter a handler wrote for `event`, in record order. */
+  const letters = async (run: (store: FeatureStore, sink: (entries: readonly DeadLetterEntry[]) => void) => Promise<unknown>) => {
+    const dead: DeadLetterEntry[] = [];
+    const sink = (entries: readonly DeadLetterEntry[]) => void dead.push(...entries);
+    await run(createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: sink }), sink);
+    return dead.sort((x, y) => (x.position?.index ?? 0) - (y.position?.index ?? 0)).map((entry) => deadLetterMessage(entry, new Date(0)));
+  };
+  const undecoded = (text: string) => ({ raw: text, rawEncoding: 'json' });
+  const inBase64 = (bytes: string) => ({ raw: Buffer.from(bytes).toString('base64'), rawEncoding: 'base64' });
 
-  it("marks a Kinesis, Firehose or Kafka payload base64, as it arrived: decoded, it is the record's bytes", () => {
-    const data = Buffer.from('{"card_id":').toString('base64');
-    for (const source of ['kinesis', 'firehose', 'kafka']) {
-      const stored = message(data, source);
-      expect(stored, source).toMatchObject({ raw: data, rawEncoding: 'base64' });
-      expect(Buffer.from(stored.raw as string, 'base64').toString('utf8')).toBe('{"card_id":');
-    }
+  it("marks a Kinesis payload base64, as it arrived (decoded, it is the record's bytes); data that is no base64 stays the text it is", async () => {
+    const event = kinesisEvent([badJson, { ...valid, amount_cents: 'lots' }, valid, 'placeholder']);
+    (event.Records[3] as { kinesis: { data: string } }).kinesis.data = notBase64;
+    const stored = await letters((store) => kinesisHandler(cardActivity, { store, log: false })(event));
+    expect(stored).toMatchObject([inBase64(badJson), inBase64(JSON.stringify({ ...valid, amount_cents: 'lots' })), undecoded(notBase64)]);
+    expect(Buffer.from(stored[0]?.raw as string, 'base64').toString('utf8')).toBe(badJson);
   });
 
-  it("keeps an SQS body, an event's value and data that is no base64 as the JSON they are", () => {
-    expect(message('{"card_id":', 'sqs')).toMatchObject({ raw: '{"card_id":', rawEncoding: 'json' });
+  it('marks a Kafka value base64 the same way', async () => {
+    const event = kafkaEvent([badJson, { ...valid, country: 7 }, 'placeholder']);
+    const records = Object.values(event.records)[0] as unknown as { value: string }[];
+    (records[2] as { value: string }).value = notBase64;
+    const stored = await letters((store) => kafkaHandler(cardActivity, { store, log: false })(event));
+    expect(stored).toMatchObject([inBase64(badJson), inBase64(JSON.stringify({ ...valid, country: 7 })), undecoded(notBase64)]);
+  });
+
+  it("marks a Firehose record's data base64, unless it is no base64", async () => {
+    const event = firehoseEvent([badJson, { ...valid, ts: 'yesterday' }, 'placeholder']);
+    (event.records[2] as { data: string }).data = notBase64;
+    const stored = await letters((_, deadLetter) => firehoseTransform(cardActivity, { deadLetter, log: false })(event));
+    expect(stored).toMatchObject([inBase64(badJson), inBase64(JSON.stringify({ ...valid, ts: 'yesterday' })), undecoded(notBase64)]);
+  });
+
+  it("keeps an SQS body as the text it is, and an event's value as the JSON it is", async () => {
+    const stored = await letters((store) => sqsHandler(cardActivity, { store, log: false })(sqsEvent([badJson])));
+    expect(stored).toMatchObject([undecoded(badJson)]);
     expect(message({ card_id: 7 }, 'backfill')).toMatchObject({ raw: { card_id: 7 }, rawEncoding: 'json' });
-    // A producer that did not encode: the text is kept as it is, not claimed to be base64.
-    for (const data of ['!!!not base64!!!', 'abc', 'ab=c']) expect(message(data, 'kinesis'), data).toMatchObject({ raw: data, rawEncoding: 'json' });
+  });
+
+  it('takes the encoding from the entry, never from the source name: text a sink is handed as it is stays json', () => {
+    const data = Buffer.from(badJson).toString('base64');
+    expect(message(data, 'kinesis')).toMatchObject({ raw: data, rawEncoding: 'json' });
+    expect(deadLetterMessage({ group: 'card-activity', raw: data, rawEncoding: 'base64', error: refused.error, position: undefined }, new Date(0))).toMatchObject({ raw: data, rawEncoding: 'base64' });
   });
 
   it('writes bytes as base64', () => {

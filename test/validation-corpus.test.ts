@@ -9,7 +9,7 @@ import { buildSync } from 'esbuild';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { athenaOffline, dynamoDbOnline, iamPolicies, retryStrategy, s3DeadLetter, s3Offline, s3ParquetFile, s3Spine, sageMakerOnline, sqsDeadLetter, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
+import { athenaOffline, dynamoDbOnline, iamPolicies, retryStrategy, runAthenaQuery, s3DeadLetter, s3Offline, s3ParquetFile, s3Spine, sageMakerOnline, sqsDeadLetter, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
 import { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { localStores } from '../src/local/index.js';
 import {
@@ -242,24 +242,41 @@ describe('options silently accepted or crashing in 0.1', () => {
     expect(s3ParquetFile({ bucket: 'lake', key: 'cards/s3://odd-but-a-key.parquet' })).toBeDefined();
   });
 
-  it('the plan functions check their options: a misspelt key, a missing role, a wrong TTL unit, an account id that is none', async () => {
+  it('the plan functions check their options: a misspelt key, a missing role, a wrong TTL unit', async () => {
     await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ rolearn: 'arn:aws:iam::123456789012:role/fs' })), /^unknown option toCreateFeatureGroupInput options\.rolearn \(did you mean "roleArn"\?\)/);
     await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({})), /^toCreateFeatureGroupInput options\.roleArn: an IAM role ARN is required: the role SageMaker assumes to write the offline store$/);
     await configurationError(
       () => toCloudFormation(cardActivity, anyOptions({ roleArn: 'arn:aws:iam::123456789012:role/fs', onlineStore: { ttl: { Unit: 'Months', Value: 1 } } })),
       /^toCloudFormation options\.onlineStore\.ttl\.Unit: expected 'Seconds', 'Minutes', 'Hours', 'Days' or 'Weeks', got "Months"$/,
     );
-    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ roleArn: 'r', offlineStoreS3Uri: 'features/offline' })), /^toCreateFeatureGroupInput options\.offlineStoreS3Uri: expected an S3 location written as s3:\/\/bucket\/prefix, got "features\/offline"$/);
     await configurationError(() => iamPolicies(cardActivity, anyOptions({ regoin: 'eu-west-1' })), /^unknown option iamPolicies options\.regoin \(did you mean "region"\?\)/);
-    await configurationError(() => iamPolicies(cardActivity, anyOptions({ accountId: 123456789012 })), /^iamPolicies options\.accountId: expected a 12-digit AWS account id, got 123456789012$/);
-    await configurationError(() => iamPolicies(cardActivity, { region: '' }), /^iamPolicies options\.region: expected an AWS region such as eu-west-1, got ""$/);
     await configurationError(() => toCloudFormation(anyOptions({ name: 'cards' }), { roleArn: 'r' }), /^toCloudFormation: expected a feature group made by defineFeatureGroup, got an object$/);
-    // CloudFormation placeholders, which a template's Fn::Sub replaces, are taken where names and locations go.
-    const placeheld = iamPolicies(cardActivity, { region: '${AWS::Region}', accountId: '${AWS::AccountId}', offlineStoreS3Uri: 's3://${LakeBucket}/offline', aggregationStateTable: '${StateTable}' });
-    expect(JSON.stringify(placeheld.training)).toContain('${LakeBucket}');
-    expect(toCloudFormation(cardActivity, { roleArn: '${FeatureStoreRole.Arn}', offlineStoreS3Uri: 's3://${LakeBucket}/offline' })).toBeDefined();
     expect(toCreateFeatureGroupInput(cardActivity, { roleArn: 'arn:aws:iam::123456789012:role/fs', onlineStore: { ttl: { Unit: 'Days', Value: 30 } }, tableFormat: 'Iceberg' }).OnlineStoreConfig?.TtlDuration).toEqual({ Unit: 'Days', Value: 30 });
+  });
+
+  it('the plan functions check names and locations: an S3 location without s3://, an account id that is a number or too short, an empty region, a short table name', async () => {
+    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ roleArn: 'r', offlineStoreS3Uri: 'features/offline' })), /^toCreateFeatureGroupInput options\.offlineStoreS3Uri: "features\/offline" is not an S3 location: write it as s3:\/\/bucket\/prefix\/$/);
+    await configurationError(() => iamPolicies(cardActivity, anyOptions({ accountId: 123456789012 })), /^iamPolicies options\.accountId: expected an AWS account id, got 123456789012$/);
+    await configurationError(() => iamPolicies(cardActivity, { accountId: '12345' }), /^iamPolicies options\.accountId: "12345" is not an AWS account id: 12 digits$/);
+    await configurationError(() => iamPolicies(cardActivity, { region: '' }), /^iamPolicies options\.region: "" is not an AWS region: write it as eu-west-1$/);
+    await configurationError(() => iamPolicies(cardActivity, { aggregationStateTable: 'ab' }), /^iamPolicies options\.aggregationStateTable: "ab" is not a DynamoDB table name: 3 to 255 letters/);
+    await configurationError(() => iamPolicies(cardActivity, { offlineStoreS3Uri: 'features/${Stage}' }), /^iamPolicies options\.offlineStoreS3Uri: "features\/\$\{Stage\}" is not an S3 location/);
     expect(iamPolicies(cardActivity, { region: 'eu-west-1', accountId: '123456789012' }).ingestion.Statement.length).toBeGreaterThan(0);
+  });
+
+  it('CloudFormation placeholders, which a template\'s Fn::Sub replaces, are taken where names and locations go, for the whole value or a part', () => {
+    const placeheld = iamPolicies(cardActivity, { region: '${AWS::Region}', accountId: '${AWS::AccountId}', offlineStoreS3Uri: 's3://${LakeBucket}/offline', aggregationStateTable: '${Stage}-state' });
+    expect(JSON.stringify(placeheld.training)).toContain('${LakeBucket}');
+    expect(toCloudFormation(cardActivity, { roleArn: '${FeatureStoreRole.Arn}', offlineStoreS3Uri: 's3://lake-${Stage}/offline' })).toBeDefined();
+  });
+
+  it('runAthenaQuery checks its query: an output location without s3://, a misspelt key, an empty query', async () => {
+    const client = { send: async () => ({}), destroy: () => undefined };
+    const query = { athena: client, s3: client, query: 'SELECT 1', outputLocation: 's3://results/' };
+    await configurationError(() => runAthenaQuery({ ...query, outputLocation: 'results/' }), /^runAthenaQuery\.outputLocation: "results\/" is not an S3 location: write it as s3:\/\/bucket\/prefix\/$/);
+    await configurationError(() => runAthenaQuery(anyOptions({ ...query, workgroup: 'primary' })), /^unknown option runAthenaQuery\.workgroup \(did you mean "workGroup"\?\)/);
+    await configurationError(() => runAthenaQuery({ ...query, query: '' }), /^runAthenaQuery\.query: the query is empty$/);
+    await configurationError(() => runAthenaQuery(anyOptions({ ...query, athena: undefined })), /^runAthenaQuery\.athena: expected an AWS SDK v3 client \(an object with send, destroy\), got undefined$/);
   });
 
   it('retryStrategy checks its options (a misspelt attempts kept the default of 6)', async () => {

@@ -5,6 +5,9 @@ import { BackendError } from '../errors.js';
 import { type RetryOptions, countAttempts } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
+import * as z from 'zod/mini';
+import { checkOptions, expected, lazySchema } from '../util/options.js';
+import { awsClient, retryOptions, s3Location, text } from './options.js';
 
 /** Athena refuses query strings longer than this many bytes. */
 export const MAX_QUERY_BYTES = 262_144;
@@ -33,6 +36,21 @@ export interface AthenaResult {
   rows(): AsyncIterable<(string | undefined)[]>;
 }
 
+const QUERY_OPTIONS = /* @__PURE__ */ lazySchema(() =>
+  z.strictObject(
+    {
+      athena: awsClient(),
+      s3: awsClient(),
+      query: text('the SQL text of the query').check(z.minLength(1, 'the query is empty')),
+      outputLocation: s3Location(),
+      database: z.optional(text('a Glue database name')),
+      workGroup: z.optional(text('an Athena work group name')),
+      retry: z.optional(retryOptions()),
+    },
+    { error: expected('an Athena query: { athena, s3, query, outputLocation, ... }') },
+  ),
+);
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -47,6 +65,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
  * ```
  */
 export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> {
+  checkOptions(QUERY_OPTIONS, input, 'runAthenaQuery');
   const bytes = Buffer.byteLength(input.query, 'utf8');
   if (bytes > MAX_QUERY_BYTES) {
     throw new BackendError('INVALID_REQUEST', `the query is ${bytes} bytes; Athena accepts at most ${MAX_QUERY_BYTES}`);

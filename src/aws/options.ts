@@ -4,10 +4,20 @@ import { countSchema, describeValue, expected, functionSchema, objectWith, posit
 // The pieces every AWS backend's options share, checked when the backend is built (a Lambda's cold
 // start), so a wrong name or an unset environment variable fails there and not at the first record.
 
-/** A name read from the environment is most often the reason a required one is missing: say so. */
-function named(what: string, pattern: RegExp, rule: string) {
+/** A CloudFormation `${…}` placeholder, which a template's Fn::Sub replaces. */
+const PLACEHOLDER = /\$\{[^}]+\}/g;
+
+/**
+ * Text matching `pattern`. With `placeholders` (values that go into a CloudFormation template) a
+ * `${…}` may stand for the whole value or for a part of it (`s3://${LakeBucket}/offline`): each is
+ * read as a valid part. A name read from the environment is most often the reason a required one is
+ * missing: said so.
+ */
+function named(what: string, pattern: RegExp, rule: string, placeholders = false) {
+  const matches = (text: string) =>
+    pattern.test(text) || (placeholders && (/^\$\{[^}]+\}$/.test(text) || pattern.test(text.replace(PLACEHOLDER, 'abc'))));
   return z.string({ error: (issue) => (issue.input === undefined ? `${what} is required (is the environment variable set?)` : `expected ${what}, got ${describeValue(issue.input)}`) }).check(
-    z.refine((text) => pattern.test(text), { error: (issue) => `${describeValue(issue.input)} is not ${what}: ${rule}` }),
+    z.refine(matches, { error: (issue) => `${describeValue(issue.input)} is not ${what}: ${rule}` }),
   );
 }
 
@@ -27,10 +37,16 @@ export const retryOptions = () =>
 export const bucketName = () => named('an S3 bucket name', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, '3 to 63 lowercase letters, digits, dots and hyphens');
 
 /** A DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, `_`, `-`, `.`). */
-export const tableName = () => named('a DynamoDB table name', /^[\w.-]{3,255}$/, '3 to 255 letters, digits, "_", "-" and "."');
+export const tableName = (placeholders = false) => named('a DynamoDB table name', /^[\w.-]{3,255}$/, '3 to 255 letters, digits, "_", "-" and "."', placeholders);
 
 /** An `s3://bucket/prefix/` location. */
-export const s3Location = () => named('an S3 location', /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'write it as s3://bucket/prefix/');
+export const s3Location = (placeholders = false) => named('an S3 location', /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'write it as s3://bucket/prefix/', placeholders);
+
+/** An AWS region (`eu-west-1`), or a `${…}` placeholder for one. */
+export const region = () => named('an AWS region', /^[a-z]{2,4}(-[a-z]+)+-\d+$/, 'write it as eu-west-1', true);
+
+/** A 12-digit AWS account id, or a `${…}` placeholder for one. */
+export const accountId = () => named('an AWS account id', /^\d{12}$/, '12 digits', true);
 
 /**
  * An S3 object key (`'key'`) or key prefix (`'prefix'`): text within the bucket. An `s3://` location

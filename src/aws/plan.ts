@@ -6,7 +6,7 @@ import type { CapacityPlan } from './capacity.js';
 import { requireGroup } from '../feature-group.js';
 import * as z from 'zod/mini';
 import { checkOptions, describeValue, expected, lazySchema, positiveInteger } from '../util/options.js';
-import { text } from './options.js';
+import { accountId, region, s3Location, tableName, text } from './options.js';
 
 export interface CreateFeatureGroupOptions {
   /** The role SageMaker assumes to write the offline store. */
@@ -31,21 +31,10 @@ export interface CreateFeatureGroupInput {
   readonly Tags: { Key: string; Value: string }[];
 }
 
-/** A CloudFormation `${…}` placeholder, which a template's Fn::Sub replaces: taken wherever a name or location goes. */
-const PLACEHOLDER = /\$\{[^}]+\}/;
-
-/** Text matching `pattern`, or holding a `${…}` placeholder. */
-const nameOrPlaceholder = (what: string, pattern: RegExp) =>
-  z.string({ error: expected(what) }).check(z.refine((v) => pattern.test(v) || PLACEHOLDER.test(v), { error: (issue) => `expected ${what}, got ${describeValue(issue.input)}` }));
-
-/** `s3://bucket/prefix`, the bucket a bucket name or one holding a `${…}` placeholder. */
-const S3_URI = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|[^/]*\$\{[^}]+\}[^/]*)(\/.*)?$/;
-const s3Uri = () => z.optional(z.string({ error: expected('an S3 location written as s3://bucket/prefix') }).check(z.regex(S3_URI, { error: (issue) => `expected an S3 location written as s3://bucket/prefix, got ${describeValue(issue.input)}` })));
-
 const CREATE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject(
   {
     roleArn: z.string({ error: (issue) => (issue.input === undefined ? 'an IAM role ARN is required: the role SageMaker assumes to write the offline store' : `expected an IAM role ARN, got ${describeValue(issue.input)}`) }).check(z.minLength(1, 'an IAM role ARN cannot be empty')),
-    offlineStoreS3Uri: s3Uri(),
+    offlineStoreS3Uri: z.optional(s3Location(true)),
     // Its settings are checked on their own (ONLINE_SETTINGS): a union would hide which one is wrong.
     onlineStore: z.optional(z.custom((v) => v === false || (typeof v === 'object' && v !== null && !Array.isArray(v)), { error: expected('online store settings ({ ttl, storageType }) or false for none') })),
     tableFormat: z.optional(z.enum(['Glue', 'Iceberg'], { error: expected("'Glue' or 'Iceberg'") })),
@@ -64,14 +53,14 @@ const ONLINE_SETTINGS = /* @__PURE__ */ lazySchema(() => z.strictObject({
 const IAM_OPTIONS = /* @__PURE__ */ lazySchema(() =>
   z.strictObject(
     {
-      region: z.optional(nameOrPlaceholder('an AWS region such as eu-west-1', /^[a-z]{2,4}(-[a-z]+)+-\d+$/)),
-      accountId: z.optional(nameOrPlaceholder('a 12-digit AWS account id', /^\d{12}$/)),
-      offlineStoreS3Uri: s3Uri(),
-      resolvedOutputS3Uri: s3Uri(),
-      athenaResultsS3Uri: s3Uri(),
+      region: z.optional(region()),
+      accountId: z.optional(accountId()),
+      offlineStoreS3Uri: z.optional(s3Location(true)),
+      resolvedOutputS3Uri: z.optional(s3Location(true)),
+      athenaResultsS3Uri: z.optional(s3Location(true)),
       athenaWorkGroup: z.optional(text('an Athena work group name')),
       glueDatabase: z.optional(text('a Glue database name')),
-      aggregationStateTable: z.optional(nameOrPlaceholder('a DynamoDB table name', /^[\w.-]{3,255}$/)),
+      aggregationStateTable: z.optional(tableName(true)),
       featureGroupArn: z.optional(text("a feature group's ARN")),
     },
     { error: expected('IAM policy options: { region, accountId, offlineStoreS3Uri, ... }') },

@@ -1,9 +1,10 @@
 import { BackendError, ConfigurationError, FeatureValidationError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
-import { booleanSchema, checkOptions, countSchema, expected, functionSchema, objectWith } from '../util/options.js';
+import { booleanSchema, checkOptions, countSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
-import { type DeadLetterEntry, deadLetterSinkSchema, type FeatureStore } from '../store/feature-store.js';
+import { type DeadLetterEntry, deadLetterSinkSchema } from '../store/dead-letter.js';
+import type { FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
 import { decodeError, jsonPayload, type PayloadDecoder, type PayloadMeta } from './decode.js';
 import type { LambdaContext } from './events.js';
@@ -31,7 +32,7 @@ const metricsOption = () => z.optional(z.strictObject({ namespace: z.string({ er
 const logOption = () => z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') }));
 
 /** The options every handler takes; only DynamoDB Streams' deletes take `deleteMode` too. */
-const handlerOptions = (deletes: boolean) =>
+const handlerSchema = (deletes: boolean) =>
   z.strictObject(
     {
       store: objectWith(['ingest', 'deadLetter', 'delete'], 'a feature store made by createFeatureStore'),
@@ -44,21 +45,25 @@ const handlerOptions = (deletes: boolean) =>
     },
     { error: expected('handler options: { store, ... }') },
   );
+const handlerOptions = /* @__PURE__ */ lazySchema(() => handlerSchema(false));
+const streamHandlerOptions = /* @__PURE__ */ lazySchema(() => handlerSchema(true));
+const firehoseOptions = /* @__PURE__ */ lazySchema(() =>
+  z.strictObject(
+    { decode: decodeOption(), filter: z.optional(functionSchema('a function of the raw event (false drops it)')), deadLetter: z.optional(deadLetterSinkSchema()), log: logOption(), metrics: metricsOption() },
+    { error: expected('Firehose transform options: { decode, filter, deadLetter, log, metrics }') },
+  ),
+);
 
 /** Checks `firehoseTransform`'s group and options when it is built. */
 export function checkFirehoseOptions(group: AnyFeatureGroup, options: unknown): void {
   requireGroup(group, 'Firehose transform');
-  const schema = z.strictObject(
-    { decode: decodeOption(), filter: z.optional(functionSchema('a function of the raw event (false drops it)')), deadLetter: z.optional(deadLetterSinkSchema()), log: logOption(), metrics: metricsOption() },
-    { error: expected('Firehose transform options: { decode, filter, deadLetter, log, metrics }') },
-  );
-  checkOptions(schema, options, 'Firehose transform options');
+  checkOptions(firehoseOptions, options, 'Firehose transform options');
 }
 
 /** Checks a handler's group and options when it is built, and refuses one whose poison records would have nowhere to go. */
 export function requireDeadLetter(source: 'Kinesis' | 'SQS' | 'Kafka' | 'DynamoDB Streams', group: AnyFeatureGroup, options: HandlerOptions): void {
   requireGroup(group, `${source} handler`);
-  checkOptions(handlerOptions(source === 'DynamoDB Streams'), options, `${source} handler options`);
+  checkOptions(source === 'DynamoDB Streams' ? streamHandlerOptions : handlerOptions, options, `${source} handler options`);
   if (options.store.hasDeadLetter || options.discardPoison === true) return;
   throw new ConfigurationError(
     'INVALID_CONFIG',
@@ -73,6 +78,8 @@ export type BatchItem =
       readonly kind: 'put';
       readonly payload: () => Buffer | unknown;
       readonly raw: unknown;
+      /** `raw` is the payload's bytes in base64 (a Kinesis `data`, a Kafka `value`): its dead letters say so once it decoded as base64. */
+      readonly rawEncoding?: 'base64';
       readonly position: SourcePosition;
       /** The payload is already the raw event (DynamoDB images): no decoder runs. */
       readonly decoded?: boolean;
@@ -179,12 +186,17 @@ export async function processItems<T>(
     const poisonIndex: number[] = [];
     for (let k = 0; k < run.length; k++) {
       const put = run[k] as PutItem;
+      let payload: unknown;
+      let read = false;
       try {
-        const payload = put.payload();
+        payload = put.payload();
+        read = true;
         raws.push(put.decoded ? payload : (decode ?? jsonPayload)(payload as Buffer, put.position, put.meta?.() ?? {}));
         indexOf.push(start + k);
       } catch (error) {
-        poison.push({ group: group.name, raw: put.raw, error: decodeError(error, put.position), position: put.position });
+        // Text that is not base64 at all is kept as the text it is.
+        const encoding = read && put.rawEncoding ? { rawEncoding: put.rawEncoding } : {};
+        poison.push({ group: group.name, raw: put.raw, error: decodeError(error, put.position), position: put.position, ...encoding });
         poisonIndex.push(start + k);
       }
     }
@@ -198,6 +210,7 @@ export async function processItems<T>(
     const summary = await options.store.ingest(group, raws, {
       position: (k) => run[(indexOf[k] as number) - start]?.position ?? { source, index: k },
       payload: (k) => run[(indexOf[k] as number) - start]?.raw,
+      ...(first.rawEncoding ? { payloadEncoding: first.rawEncoding } : {}),
       ...(deadline !== undefined ? { deadline } : {}),
       onRetry,
     });

@@ -1,7 +1,7 @@
 import { ConfigurationError, type SourcePosition } from '../errors.js';
 import { partitionOf } from '../offline/layout.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { DeadLetterEntry, DeadLetterSink } from '../store/feature-store.js';
+import type { DeadLetterEntry, DeadLetterSink } from '../store/dead-letter.js';
 import type { DeletionMode } from '../store/types.js';
 import { type BatchItem, checkFirehoseOptions, type HandlerOptions, logBatch, processItems, requireDeadLetter, type ItemStatus } from './batch.js';
 import { decodeBase64, decodeError, jsonPayload, type PayloadDecoder, unmarshallItem } from './decode.js';
@@ -60,7 +60,7 @@ export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) 
       };
       // Kinesis gives epoch seconds with a fraction.
       if (typeof arrival === 'number') (position as { arrivalTimeMs?: number }).arrivalTimeMs = Math.round(arrival * 1000);
-      return { kind: 'put', payload: () => decodeBase64(record.kinesis?.data), raw: record.kinesis?.data, position };
+      return { kind: 'put', payload: () => decodeBase64(record.kinesis?.data), raw: record.kinesis?.data, rawEncoding: 'base64', position };
     };
     const { redeliver } = await processItems('kinesis', group, event.Records, toItem, options, context, shardOf);
     return { batchItemFailures: redeliver.map((r) => ({ itemIdentifier: r.kinesis?.sequenceNumber ?? '' })) };
@@ -144,6 +144,7 @@ export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
         headers: Object.fromEntries((record.headers ?? []).flatMap((h) => Object.entries(h).map(([k, v]) => [k, headerBytes(v)]))),
       }),
       raw: record.value,
+      rawEncoding: 'base64',
       position: {
         source: 'kafka',
         index,
@@ -269,16 +270,19 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
       const arrival = typeof record.approximateArrivalTimestamp === 'number' ? record.approximateArrivalTimestamp : started;
       const position: SourcePosition = { source: 'firehose', index, recordId: record.recordId, arrivalTimeMs: arrival };
       let raw: unknown;
+      let bytes: Buffer | undefined;
       try {
-        raw = decode(decodeBase64(record.data), position, {});
+        bytes = decodeBase64(record.data);
+        raw = decode(bytes, position, {});
       } catch (error) {
-        poison.push({ group: group.name, raw: record.data, error: decodeError(error, position), position });
+        // Data that is not base64 at all is kept as the text it is.
+        poison.push({ group: group.name, raw: record.data, error: decodeError(error, position), position, ...(bytes ? { rawEncoding: 'base64' as const } : {}) });
         return { recordId: record.recordId, result: 'ProcessingFailed' as const, data: record.data };
       }
       if (options.filter && !options.filter(raw)) return { recordId: record.recordId, result: 'Dropped' as const, data: record.data };
       const result = group.process(raw, position);
       if (!result.ok) {
-        poison.push({ group: group.name, raw: record.data, error: result.error, position });
+        poison.push({ group: group.name, raw: record.data, error: result.error, position, rawEncoding: 'base64' });
         return { recordId: record.recordId, result: 'ProcessingFailed' as const, data: record.data };
       }
       const row = {

@@ -1,4 +1,35 @@
-import type { DeadLetterEntry } from './feature-store.js';
+import type { RecordError, SourcePosition } from '../errors.js';
+import { expected, functionSchema, objectWith } from '../util/options.js';
+import * as z from 'zod/mini';
+
+/** A record the pipeline refused, as a dead-letter sink receives it. */
+export interface DeadLetterEntry {
+  readonly group: string;
+  /** The raw event exactly as it arrived. */
+  readonly raw: unknown;
+  readonly error: RecordError;
+  readonly position: SourcePosition | undefined;
+  /**
+   * `'base64'` when `raw` is text holding the record's bytes in base64, as a Kinesis or Firehose
+   * `data` and a Kafka `value` arrive; unset when `raw` is the value itself.
+   */
+  readonly rawEncoding?: 'base64';
+}
+
+/** Where poison records go: an object with `write`, or a function. */
+export type DeadLetterSink =
+  | { write(entries: readonly DeadLetterEntry[]): Promise<void> | void }
+  | ((entries: readonly DeadLetterEntry[]) => Promise<void> | void);
+
+/** A dead-letter sink given as an option: `sqsDeadLetter(...)`, `s3DeadLetter(...)` or a function. */
+export const deadLetterSinkSchema = () =>
+  z.union([functionSchema('a function'), objectWith(['write'], 'a dead-letter sink')], { error: expected('a dead-letter sink: sqsDeadLetter(), s3DeadLetter() or a function') });
+
+/** Hands entries to a sink; nothing to do without a sink or entries. */
+export async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadLetterEntry[]): Promise<void> {
+  if (sink === undefined || entries.length === 0) return;
+  await (typeof sink === 'function' ? sink(entries) : sink.write(entries));
+}
 
 /**
  * One dead letter as the SQS and S3 sinks store it: a JSON document a person or a replay script
@@ -48,19 +79,10 @@ export function deadLetterMessage(entry: DeadLetterEntry, at: Date): DeadLetterM
     },
     position: entry.position ?? null,
     raw: bytes ? Buffer.from(entry.raw as Uint8Array).toString('base64') : entry.raw,
-    rawEncoding: bytes || isBase64Payload(entry) ? 'base64' : 'json',
+    rawEncoding: bytes || entry.rawEncoding === 'base64' ? 'base64' : 'json',
     ...rawTypesOf(entry.raw),
     deadLetteredAt: at.toISOString(),
   };
-}
-
-/** Sources whose records carry the payload as base64 text: Kinesis and Firehose `data`, Kafka `value`. */
-const BASE64_SOURCES = ['kinesis', 'kafka', 'firehose'];
-
-/** The raw text of a record from such a source is its payload in base64, unless it is not base64 at all (then it is kept as the text it is). */
-function isBase64Payload(entry: DeadLetterEntry): boolean {
-  const raw = entry.raw;
-  return typeof raw === 'string' && BASE64_SOURCES.includes(entry.position?.source ?? '') && raw.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(raw);
 }
 
 function rawTypesOf(raw: unknown): { rawTypes?: Record<string, 'bigint' | 'Date' | 'bytes'> } {

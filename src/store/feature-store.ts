@@ -9,20 +9,9 @@ import { type RecordOutcome, summarize, type WriteSummary } from '../pipeline/ou
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore, OnlineWriteOutcome } from './types.js';
 import { offlineWritesAt } from './offline-writes.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
+import { type DeadLetterEntry, type DeadLetterSink, deadLetterSinkSchema, sendToDeadLetter } from './dead-letter.js';
 
-/** A record the pipeline refused, as a dead-letter sink receives it. */
-export interface DeadLetterEntry {
-  readonly group: string;
-  /** The raw event exactly as it arrived. */
-  readonly raw: unknown;
-  readonly error: RecordError;
-  readonly position: SourcePosition | undefined;
-}
-
-/** Where poison records go: an object with `write`, or a function. */
-export type DeadLetterSink =
-  | { write(entries: readonly DeadLetterEntry[]): Promise<void> | void }
-  | ((entries: readonly DeadLetterEntry[]) => Promise<void> | void);
+export type { DeadLetterEntry, DeadLetterSink } from './dead-letter.js';
 
 export interface FeatureStoreOptions {
   /**
@@ -63,6 +52,8 @@ export interface IngestOptions extends OnlinePutOptions {
    * JSON.parse would round is kept as sent.
    */
   readonly payload?: (index: number) => unknown;
+  /** `'base64'` when `payload` gives text holding the record's bytes in base64: its dead letters say so. */
+  readonly payloadEncoding?: 'base64';
 }
 
 type RecordId = string | number | bigint;
@@ -162,9 +153,6 @@ const promiseOr = (methods: readonly string[], what: string) =>
     (value) => (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function') || (typeof value === 'object' && value !== null && methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')),
     { error: expected(`${what} (an object with ${methods.join(', ')}, or a promise of one)`) },
   );
-/** A dead-letter sink given as an option: `sqsDeadLetter(...)`, `s3DeadLetter(...)` or a function. */
-export const deadLetterSinkSchema = () =>
-  z.union([functionSchema('a function'), objectWith(['write'], 'a dead-letter sink')], { error: expected('a dead-letter sink: sqsDeadLetter(), s3DeadLetter() or a function') });
 const storeOptions = /* @__PURE__ */ lazySchema(() => z.strictObject(
   {
     online: promiseOr(['put', 'get', 'getMany', 'delete', 'close'], 'an online store such as sageMakerOnline(), dynamoDbOnline() or localStores().online'),
@@ -182,6 +170,7 @@ const ttlSchema = /* @__PURE__ */ lazySchema(() => z.strictObject({ Unit: z.enum
 const ingestOptionsSchema = /* @__PURE__ */ lazySchema(() => z.strictObject({
   position: z.optional(functionSchema('a function of the record index')),
   payload: z.optional(functionSchema('a function of the record index')),
+  payloadEncoding: z.optional(z.literal('base64', { error: expected("'base64'") })),
   ttl: z.optional(ttlSchema()),
   deadline: z.optional(z.number({ error: expected('epoch milliseconds') })),
   onRetry: z.optional(functionSchema('a function')),
@@ -220,11 +209,6 @@ export function backendsOf(store: FeatureStore, where: string): Promise<StoreBac
     throw new ConfigurationError('INVALID_CONFIG', `${where}: expected a feature store made by createFeatureStore, got ${describeValue(store)}${backends}`);
   }
   return store.backends();
-}
-
-async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadLetterEntry[]): Promise<void> {
-  if (sink === undefined || entries.length === 0) return;
-  await (typeof sink === 'function' ? sink(entries) : sink.write(entries));
 }
 
 /**
@@ -275,7 +259,10 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     try {
       await sendToDeadLetter(
         options.deadLetter,
-        failures.map((f) => ({ group: group.name, raw: ingestOptions.payload ? ingestOptions.payload(f.index) : raw[f.index], error: f.error, position: f.error.position })),
+        failures.map((f) => {
+          const entry: DeadLetterEntry = { group: group.name, raw: ingestOptions.payload ? ingestOptions.payload(f.index) : raw[f.index], error: f.error, position: f.error.position };
+          return ingestOptions.payload && ingestOptions.payloadEncoding ? { ...entry, rawEncoding: ingestOptions.payloadEncoding } : entry;
+        }),
       );
       return failures.map((f) => ({ index: f.index, status: 'poison', error: f.error }));
     } catch (cause) {
