@@ -15,7 +15,7 @@ export { backfillShard, planBackfill } from './backfill/plan.js';
 export type { BackfillShard, PlanBackfillOptions } from './backfill/plan.js';
 export { trainingSet } from './training/training-set.js';
 export type { SpineLoader, SpineRow, TrainingSet, TrainingSetOptions, TrainingSetSummary } from './training/training-set.js';
-export type { DeadLetterMessage } from './store/dead-letter.js';
+export type { DeadLetterEntry, DeadLetterMessage, DeadLetterSink } from './store/dead-letter.js';
 export { featureVectors } from './serving/feature-vectors.js';
 export { coalesceReads } from './serving/coalesce.js';
 export type { CoalesceReadsOptions } from './serving/coalesce.js';
@@ -28,8 +28,6 @@ export { lineage } from './audit/lineage.js';
 export type { LineageEntry, LineageOptions, LineageReport } from './audit/lineage.js';
 export { formatAuditReport, formatLineageReport, renderAuditHtml } from './audit/render.js';
 export type {
-  DeadLetterEntry,
-  DeadLetterSink,
   FeatureStore,
   FeatureStoreOptions,
   IngestOptions,

@@ -39,12 +39,17 @@ describe('dead letters say how to read raw back', () => {
   const undecoded = (text: string) => ({ raw: text, rawEncoding: 'json' });
   const inBase64 = (bytes: string) => ({ raw: Buffer.from(bytes).toString('base64'), rawEncoding: 'base64' });
 
-  it("marks a Kinesis payload base64, as it arrived (decoded, it is the record's bytes); data that is no base64 stays the text it is", async () => {
-    const event = kinesisEvent([badJson, { ...valid, amount_cents: 'lots' }, valid, 'placeholder']);
-    (event.Records[3] as { kinesis: { data: string } }).kinesis.data = notBase64;
+  it("marks a Kinesis payload base64, as it arrived, whether it failed to parse or the pipeline refused it: decoded, it is the record's bytes", async () => {
+    const event = kinesisEvent([badJson, { ...valid, amount_cents: 'lots' }, valid]);
     const stored = await letters((store) => kinesisHandler(cardActivity, { store, log: false })(event));
-    expect(stored).toMatchObject([inBase64(badJson), inBase64(JSON.stringify({ ...valid, amount_cents: 'lots' })), undecoded(notBase64)]);
+    expect(stored).toMatchObject([inBase64(badJson), inBase64(JSON.stringify({ ...valid, amount_cents: 'lots' }))]);
     expect(Buffer.from(stored[0]?.raw as string, 'base64').toString('utf8')).toBe(badJson);
+  });
+
+  it('keeps Kinesis data that is no base64 as the text it is, not claimed to be base64', async () => {
+    const event = kinesisEvent(['placeholder']);
+    (event.Records[0] as { kinesis: { data: string } }).kinesis.data = notBase64;
+    expect(await letters((store) => kinesisHandler(cardActivity, { store, log: false })(event))).toMatchObject([undecoded(notBase64)]);
   });
 
   it('marks a Kafka value base64 the same way', async () => {
@@ -62,9 +67,12 @@ describe('dead letters say how to read raw back', () => {
     expect(stored).toMatchObject([inBase64(badJson), inBase64(JSON.stringify({ ...valid, ts: 'yesterday' })), undecoded(notBase64)]);
   });
 
-  it("keeps an SQS body as the text it is, and an event's value as the JSON it is", async () => {
+  it('keeps an SQS body as the text it is', async () => {
     const stored = await letters((store) => sqsHandler(cardActivity, { store, log: false })(sqsEvent([badJson])));
     expect(stored).toMatchObject([undecoded(badJson)]);
+  });
+
+  it("keeps an event's value as the JSON it is", () => {
     expect(message({ card_id: 7 }, 'backfill')).toMatchObject({ raw: { card_id: 7 }, rawEncoding: 'json' });
   });
 

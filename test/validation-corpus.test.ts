@@ -270,6 +270,22 @@ describe('options silently accepted or crashing in 0.1', () => {
     expect(toCloudFormation(cardActivity, { roleArn: '${FeatureStoreRole.Arn}', offlineStoreS3Uri: 's3://lake-${Stage}/offline' })).toBeDefined();
   });
 
+  it('a placeholder stands where a valid part would: alone it is no S3 location, and a region plus a placeholder is no region', async () => {
+    await configurationError(() => toCreateFeatureGroupInput(cardActivity, { roleArn: 'r', offlineStoreS3Uri: '${OfflineUri}' }), /^toCreateFeatureGroupInput options\.offlineStoreS3Uri: "\$\{OfflineUri\}" is not an S3 location/);
+    await configurationError(() => iamPolicies(cardActivity, { region: 'eu-${Suffix}x' }), /^iamPolicies options\.region: "eu-\$\{Suffix\}x" is not an AWS region/);
+  });
+
+  it("a region given as a placeholder is the stack's own, and so is the partition", () => {
+    const { ingestion } = iamPolicies(cardActivity, { region: '${AWS::Region}', accountId: '123456789012' });
+    expect(ingestion.Statement[0]?.Resource).toEqual(['arn:${AWS::Partition}:sagemaker:${AWS::Region}:123456789012:feature-group/card-activity']);
+    expect(iamPolicies(cardActivity, { region: 'cn-north-1', accountId: '123456789012' }).ingestion.Statement[0]?.Resource).toEqual(['arn:aws-cn:sagemaker:cn-north-1:123456789012:feature-group/card-activity']);
+  });
+
+  it('ingest refuses payloadEncoding without the payload it would describe', async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: false });
+    await configurationError(() => store.ingest(cardActivity, [validCardEvent], { payloadEncoding: 'base64' }), /^ingest options\.payloadEncoding: it says what payload gives, and there is no payload option$/);
+  });
+
   it('runAthenaQuery checks its query: an output location without s3://, a misspelt key, an empty query', async () => {
     const client = { send: async () => ({}), destroy: () => undefined };
     const query = { athena: client, s3: client, query: 'SELECT 1', outputLocation: 's3://results/' };

@@ -136,7 +136,7 @@ const CASES: Case[] = [
   {
     name: 'store.ingest',
     valid: {},
-    accepts: { ttl: optional((v) => typeof v === 'object' && v !== null && !Array.isArray(v) && ['Seconds', 'Minutes', 'Hours', 'Days', 'Weeks'].includes((v as { Unit?: string }).Unit ?? '') && isInt((v as { Value?: unknown }).Value)), onRetry: optional(isFn), deadline: optional((v) => Number.isFinite(v)), payloadEncoding: optional((v) => v === 'base64') },
+    accepts: { ttl: optional((v) => typeof v === 'object' && v !== null && !Array.isArray(v) && ['Seconds', 'Minutes', 'Hours', 'Days', 'Weeks'].includes((v as { Unit?: string }).Unit ?? '') && isInt((v as { Value?: unknown }).Value)), onRetry: optional(isFn), deadline: optional((v) => Number.isFinite(v)) },
     call: (options) => memoryStore().ingest(cardActivity, [validCardEvent], options as never),
   },
   {

@@ -8,14 +8,13 @@ import { countSchema, describeValue, expected, functionSchema, objectWith, posit
 const PLACEHOLDER = /\$\{[^}]+\}/g;
 
 /**
- * Text matching `pattern`. With `placeholders` (values that go into a CloudFormation template) a
- * `${…}` may stand for the whole value or for a part of it (`s3://${LakeBucket}/offline`): each is
- * read as a valid part. A name read from the environment is most often the reason a required one is
- * missing: said so.
+ * Text matching `pattern`. Given `standIn` (for values that go into a CloudFormation template), a
+ * `${…}` placeholder may stand for the whole value or a part of it (`s3://${LakeBucket}/offline`): the
+ * text must match with each placeholder read as `standIn`. A name read from the environment is most
+ * often the reason a required one is missing: said so.
  */
-function named(what: string, pattern: RegExp, rule: string, placeholders = false) {
-  const matches = (text: string) =>
-    pattern.test(text) || (placeholders && (/^\$\{[^}]+\}$/.test(text) || pattern.test(text.replace(PLACEHOLDER, 'abc'))));
+function named(what: string, pattern: RegExp, rule: string, standIn?: string) {
+  const matches = (text: string) => pattern.test(text) || (standIn !== undefined && text.includes('${') && pattern.test(text.replace(PLACEHOLDER, standIn)));
   return z.string({ error: (issue) => (issue.input === undefined ? `${what} is required (is the environment variable set?)` : `expected ${what}, got ${describeValue(issue.input)}`) }).check(
     z.refine(matches, { error: (issue) => `${describeValue(issue.input)} is not ${what}: ${rule}` }),
   );
@@ -37,16 +36,16 @@ export const retryOptions = () =>
 export const bucketName = () => named('an S3 bucket name', /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, '3 to 63 lowercase letters, digits, dots and hyphens');
 
 /** A DynamoDB table name (3 to 255 of a-z, A-Z, 0-9, `_`, `-`, `.`). */
-export const tableName = (placeholders = false) => named('a DynamoDB table name', /^[\w.-]{3,255}$/, '3 to 255 letters, digits, "_", "-" and "."', placeholders);
+export const tableName = (placeholders = false) => named('a DynamoDB table name', /^[\w.-]{3,255}$/, '3 to 255 letters, digits, "_", "-" and "."', placeholders ? 'table' : undefined);
 
 /** An `s3://bucket/prefix/` location. */
-export const s3Location = (placeholders = false) => named('an S3 location', /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'write it as s3://bucket/prefix/', placeholders);
+export const s3Location = (placeholders = false) => named('an S3 location', /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'write it as s3://bucket/prefix/', placeholders ? 'bucket' : undefined);
 
 /** An AWS region (`eu-west-1`), or a `${…}` placeholder for one. */
-export const region = () => named('an AWS region', /^[a-z]{2,4}(-[a-z]+)+-\d+$/, 'write it as eu-west-1', true);
+export const region = () => named('an AWS region', /^[a-z]{2,4}(-[a-z]+)+-\d+$/, 'write it as eu-west-1', 'eu-west-1');
 
 /** A 12-digit AWS account id, or a `${…}` placeholder for one. */
-export const accountId = () => named('an AWS account id', /^\d{12}$/, '12 digits', true);
+export const accountId = () => named('an AWS account id', /^\d{12}$/, '12 digits', '123456789012');
 
 /**
  * An S3 object key (`'key'`) or key prefix (`'prefix'`): text within the bucket. An `s3://` location

@@ -241,7 +241,7 @@ interface PolicyDocument {
 
 function s3Parts(uri: string, option: string): { bucket: string; prefix: string } {
   const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(uri);
-  if (!match) throw new ConfigurationError('INVALID_CONFIG', `${option}: expected an S3 location written as s3://bucket/prefix, got ${JSON.stringify(uri)}`);
+  if (!match) throw new ConfigurationError('INVALID_CONFIG', `${option}: ${JSON.stringify(uri)} is not an S3 location: write it as s3://bucket/prefix/`);
   return { bucket: match[1] as string, prefix: (match[2] ?? '').replace(/\/+$/, '') };
 }
 
@@ -313,7 +313,8 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
   const [arnPartition, arnRegion, arnAccount] = options.featureGroupArn === undefined ? [] : groupArnParts(options.featureGroupArn, group.name);
   const region = options.region ?? arnRegion ?? '${AWS::Region}';
   const account = options.accountId ?? arnAccount ?? '${AWS::AccountId}';
-  const partition = options.region !== undefined ? partitionOf(options.region) : (arnPartition ?? '${AWS::Partition}');
+  // A region given as a placeholder is the stack's own: so is the partition.
+  const partition = options.region !== undefined && !options.region.includes('${') ? partitionOf(options.region) : (arnPartition ?? '${AWS::Partition}');
   const groupArn = `arn:${partition}:sagemaker:${region}:${account}:feature-group/${group.name.toLowerCase()}`;
   const workGroup = options.athenaWorkGroup ?? 'primary';
   const database = options.glueDatabase ?? 'sagemaker_featurestore';

@@ -186,10 +186,9 @@ export async function processItems<T>(
     const poisonIndex: number[] = [];
     for (let k = 0; k < run.length; k++) {
       const put = run[k] as PutItem;
-      let payload: unknown;
       let read = false;
       try {
-        payload = put.payload();
+        const payload = put.payload();
         read = true;
         raws.push(put.decoded ? payload : (decode ?? jsonPayload)(payload as Buffer, put.position, put.meta?.() ?? {}));
         indexOf.push(start + k);

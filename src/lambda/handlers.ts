@@ -1,7 +1,7 @@
 import { ConfigurationError, type SourcePosition } from '../errors.js';
 import { partitionOf } from '../offline/layout.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import type { DeadLetterEntry, DeadLetterSink } from '../store/dead-letter.js';
+import { type DeadLetterEntry, type DeadLetterSink, sendToDeadLetter } from '../store/dead-letter.js';
 import type { DeletionMode } from '../store/types.js';
 import { type BatchItem, checkFirehoseOptions, type HandlerOptions, logBatch, processItems, requireDeadLetter, type ItemStatus } from './batch.js';
 import { decodeBase64, decodeError, jsonPayload, type PayloadDecoder, unmarshallItem } from './decode.js';
@@ -300,10 +300,7 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
         metadata: { partitionKeys: { year: year as string, month: month as string, day: day as string, hour: hour as string } },
       };
     });
-    if (poison.length > 0 && options.deadLetter) {
-      const sink = options.deadLetter;
-      await (typeof sink === 'function' ? sink(poison) : sink.write(poison));
-    }
+    await sendToDeadLetter(options.deadLetter, poison);
     const count = (result: string) => records.filter((r) => r.result === result).length;
     const statuses = records.map((r): ItemStatus => (r.result === 'Ok' ? 'written' : 'poison'));
     const report = { statuses, written: count('Ok'), poison: count('ProcessingFailed'), dropped: count('Dropped'), reported: 0, retried: 0, late: 0, duplicate: 0, conflicts: 0, reemitted: 0, discarded: 0 };

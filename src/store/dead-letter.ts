@@ -11,7 +11,8 @@ export interface DeadLetterEntry {
   readonly position: SourcePosition | undefined;
   /**
    * `'base64'` when `raw` is text holding the record's bytes in base64, as a Kinesis or Firehose
-   * `data` and a Kafka `value` arrive; unset when `raw` is the value itself.
+   * `data` and a Kafka `value` arrive (the handlers set it); unset when `raw` is the value itself, or
+   * text that was no base64 at all. An entry you build yourself says it too.
    */
   readonly rawEncoding?: 'base64';
 }
@@ -35,8 +36,9 @@ export async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries
  * One dead letter as the SQS and S3 sinks store it: a JSON document a person or a replay script
  * can read without skewless. The raw payload is kept exactly: text and JSON values as they are,
  * bytes as base64 (`rawEncoding: 'base64'`), so nothing about the record is lost. A Kinesis, Firehose
- * or Kafka payload arrives as base64 text and stays so, marked `rawEncoding: 'base64'` (an SQS body
- * is text: `'json'`); data that is not base64 at all is kept as the text it is, marked `'json'`.
+ * or Kafka payload arrives as base64 text and stays so, marked `'base64'` because the entry says so
+ * (`DeadLetterEntry.rawEncoding`, which the handlers set); an SQS body is text (`'json'`), and data
+ * that is not base64 at all is kept as the text it is, marked `'json'`.
  */
 export interface DeadLetterMessage {
   readonly group: string;

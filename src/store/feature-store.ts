@@ -11,8 +11,6 @@ import { offlineWritesAt } from './offline-writes.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
 import { type DeadLetterEntry, type DeadLetterSink, deadLetterSinkSchema, sendToDeadLetter } from './dead-letter.js';
 
-export type { DeadLetterEntry, DeadLetterSink } from './dead-letter.js';
-
 export interface FeatureStoreOptions {
   /**
    * The online tier: `sageMakerOnline()` or `dynamoDbOnline()` from `skewless/aws`, the embedded
@@ -52,7 +50,7 @@ export interface IngestOptions extends OnlinePutOptions {
    * JSON.parse would round is kept as sent.
    */
   readonly payload?: (index: number) => unknown;
-  /** `'base64'` when `payload` gives text holding the record's bytes in base64: its dead letters say so. */
+  /** `'base64'` when `payload` gives text holding the record's bytes in base64: its dead letters say so. Only with `payload`. */
   readonly payloadEncoding?: 'base64';
 }
 
@@ -261,7 +259,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
         options.deadLetter,
         failures.map((f) => {
           const entry: DeadLetterEntry = { group: group.name, raw: ingestOptions.payload ? ingestOptions.payload(f.index) : raw[f.index], error: f.error, position: f.error.position };
-          return ingestOptions.payload && ingestOptions.payloadEncoding ? { ...entry, rawEncoding: ingestOptions.payloadEncoding } : entry;
+          return ingestOptions.payloadEncoding ? { ...entry, rawEncoding: ingestOptions.payloadEncoding } : entry;
         }),
       );
       return failures.map((f) => ({ index: f.index, status: 'poison', error: f.error }));
@@ -359,6 +357,9 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       requireGroup(group, 'ingest');
       checkOptions(eventsSchema, raw, 'ingest events');
       checkOptions(ingestOptionsSchema, ingestOptions, 'ingest options');
+      if (ingestOptions.payloadEncoding !== undefined && ingestOptions.payload === undefined) {
+        throw new ConfigurationError('INVALID_CONFIG', 'ingest options.payloadEncoding: it says what payload gives, and there is no payload option');
+      }
       // Brought by the group's aggregates, so a store whose groups have none does not carry it.
       const withState = statefulIngestOf(group);
       if (withState) {
