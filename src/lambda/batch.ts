@@ -284,8 +284,8 @@ export function logBatch(
   durationMs: number,
   options: Pick<HandlerOptions, 'log' | 'metrics'>,
 ): void {
-  const log = options.log === false ? undefined : (options.log ?? defaultLog);
-  if (!log) return;
+  const log = options.log ?? defaultLog;
+  if (log === false) return;
   const fields = {
     source,
     group: group.name,
