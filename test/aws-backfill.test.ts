@@ -15,7 +15,7 @@ let s3: S3Client;
 beforeAll(async () => {
   stack = await startLocalStack({ memory: true });
   s3 = new S3Client(stack.clientConfig);
-  for (const bucket of ['exports', 'features']) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  for (const bucket of ['exports', 'features', 'results']) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
 });
 afterAll(async () => {
   s3.destroy();

@@ -85,6 +85,7 @@ beforeAll(async () => {
   sagemaker = new SageMakerClient(stack.clientConfig);
   athena = new AthenaClient(stack.clientConfig);
   s3 = new S3Client(stack.clientConfig);
+  await s3.send(new CreateBucketCommand({ Bucket: 'athena-results' }));
   await sagemaker.send(
     new CreateFeatureGroupCommand(
       cardGroup(GROUP, {
@@ -387,6 +388,12 @@ describe('Athena over the offline store', () => {
     const file = await s3.send(new GetObjectCommand({ Bucket: 'athena-results', Key: `paged/${QueryExecutionId}.csv` }));
     const csv = await file.Body?.transformToString();
     expect(csv?.split('\n').slice(0, 3)).toEqual(['"n"', '"0"', '"1"']);
+  });
+
+  it('refuses to start a query whose results bucket does not exist, as Athena does (Knowledge Center: athena-output-bucket-error)', async () => {
+    const start = athena.send(new StartQueryExecutionCommand({ QueryString: 'SELECT 1', ResultConfiguration: { OutputLocation: 's3://no-such-results/q/' } }));
+    await expect(start).rejects.toBeInstanceOf(InvalidRequestException);
+    await expect(start).rejects.toThrow('Unable to verify/create output bucket no-such-results');
   });
 
   it('fails a query DuckDB cannot run, with the reason, like Athena', async () => {

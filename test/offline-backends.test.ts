@@ -24,8 +24,8 @@ beforeAll(async () => {
   s3 = new S3Client(stack.clientConfig);
   athena = new AthenaClient(stack.clientConfig);
   sagemaker = new SageMakerClient(stack.clientConfig);
-  // As on AWS, objects go only into a bucket someone made.
-  await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
+  // As on AWS, objects go only into a bucket someone made, and query results too.
+  for (const bucket of ['lake', 'results']) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   for (const group of [contractGroup, { name: cardActivity.name, recordIdentifier: cardActivity.recordIdentifier, eventTime: cardActivity.eventTime, featureDefinitions: cardActivity.featureDefinitions }]) {
     await createGroupOnStack(stack.clientConfig, group, 's3://lake/features');
   }
@@ -100,6 +100,14 @@ describe('athenaOffline', () => {
       code: 'READ_FAILED',
       message: expect.stringMatching(/nowhere/),
     });
+  });
+
+  it('fails a query whose results bucket does not exist when it starts, as Athena does', async () => {
+    // Athena checks the output bucket at StartQueryExecution: InvalidRequestException "Unable to
+    // verify/create output bucket" (https://aws.amazon.com/premiumsupport/knowledge-center/athena-output-bucket-error/).
+    const error = await runAthenaQuery({ athena, s3, query: 'SELECT 1', outputLocation: 's3://no-such-results/athena/' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toMatchObject({ code: 'INVALID_REQUEST', retryable: false, message: 'Athena StartQueryExecution failed: InvalidRequestException: Unable to verify/create output bucket no-such-results' });
   });
 
   it('refuses a query over Athena\'s 262,144-byte limit before sending it', async () => {

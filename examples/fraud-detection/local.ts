@@ -9,7 +9,7 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { CreateFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
-import { S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { audit, createFeatureStore } from 'skewless';
 import { athenaOffline, dynamoDbTableDefinition, sageMakerOfflineWriter, sageMakerOnline, toCreateFeatureGroupInput } from 'skewless/aws';
@@ -62,7 +62,8 @@ export async function runFraudExample(options: { readonly history?: number; read
   const s3 = new S3Client(config);
   const stores = [] as { close(): Promise<void> }[];
   try {
-    // What infrastructure as code creates on AWS: the feature group and the state table.
+    // What infrastructure as code creates on AWS: the buckets, the feature group and the state table.
+    for (const bucket of ['fraud-lake', 'fraud-athena']) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     await new SageMakerClient(config).send(
       new CreateFeatureGroupCommand(toCreateFeatureGroupInput(cardTransactions, { offlineStoreS3Uri: 's3://fraud-lake/offline', roleArn: 'arn:aws:iam::000000000000:role/fs' })),
     );

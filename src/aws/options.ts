@@ -7,6 +7,9 @@ import { countSchema, describeValue, expected, functionSchema, objectWith, posit
 /** A CloudFormation `${…}` placeholder, which a template's Fn::Sub replaces. */
 const PLACEHOLDER = /\$\{[^}]+\}/g;
 
+/** Whether `text` holds a CloudFormation `${…}` placeholder. */
+export const hasPlaceholder = (text: string): boolean => text.search(PLACEHOLDER) !== -1;
+
 /**
  * Text matching `pattern`. Given `standIn` (for values that go into a CloudFormation template), a
  * `${…}` placeholder may stand for the whole value or a part of it (`s3://${LakeBucket}/offline`): the
@@ -14,7 +17,7 @@ const PLACEHOLDER = /\$\{[^}]+\}/g;
  * often the reason a required one is missing: said so.
  */
 function named(what: string, pattern: RegExp, rule: string, standIn?: string) {
-  const matches = (text: string) => pattern.test(text) || (standIn !== undefined && text.includes('${') && pattern.test(text.replace(PLACEHOLDER, standIn)));
+  const matches = (text: string) => pattern.test(text) || (standIn !== undefined && hasPlaceholder(text) && pattern.test(text.replace(PLACEHOLDER, standIn)));
   return z.string({ error: (issue) => (issue.input === undefined ? `${what} is required (is the environment variable set?)` : `expected ${what}, got ${describeValue(issue.input)}`) }).check(
     z.refine(matches, { error: (issue) => `${describeValue(issue.input)} is not ${what}: ${rule}` }),
   );

@@ -6,7 +6,7 @@ import type { CapacityPlan } from './capacity.js';
 import { requireGroup } from '../feature-group.js';
 import * as z from 'zod/mini';
 import { checkOptions, describeValue, expected, lazySchema, positiveInteger } from '../util/options.js';
-import { accountId, region, s3Location, tableName, text } from './options.js';
+import { accountId, hasPlaceholder, region, s3Location, tableName, text } from './options.js';
 
 export interface CreateFeatureGroupOptions {
   /** The role SageMaker assumes to write the offline store. */
@@ -314,7 +314,7 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
   const region = options.region ?? arnRegion ?? '${AWS::Region}';
   const account = options.accountId ?? arnAccount ?? '${AWS::AccountId}';
   // A region given as a placeholder is the stack's own: so is the partition.
-  const partition = options.region !== undefined && !options.region.includes('${') ? partitionOf(options.region) : (arnPartition ?? '${AWS::Partition}');
+  const partition = options.region !== undefined && !hasPlaceholder(options.region) ? partitionOf(options.region) : (arnPartition ?? '${AWS::Partition}');
   const groupArn = `arn:${partition}:sagemaker:${region}:${account}:feature-group/${group.name.toLowerCase()}`;
   const workGroup = options.athenaWorkGroup ?? 'primary';
   const database = options.glueDatabase ?? 'sagemaker_featurestore';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { csvField, csvLine } from '../../csv/writer.js';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FeatureDefinition } from '../../schema/feature-spec.js';
 import { quoteIdentifier, quoteLiteral } from '../../sql/quote.js';
@@ -223,6 +223,13 @@ export class LocalAthena {
     }
     const output = (body['ResultConfiguration'] as { OutputLocation?: string } | undefined)?.OutputLocation;
     if (!output) throw new AwsError('InvalidRequestException', 'No output location provided. An output location is required either through the Workgroup result configuration setting or as an API input.');
+    // Athena checks the results bucket when the query starts, not when it writes: a bucket that does
+    // not exist (or is not yours) fails StartQueryExecution itself
+    // (https://aws.amazon.com/premiumsupport/knowledge-center/athena-output-bucket-error/).
+    const bucket = /^s3:\/\/([^/]+)/.exec(output)?.[1];
+    if (bucket === undefined || !existsSync(s3Path(this.context.s3Root, `s3://${bucket}/`))) {
+      throw new AwsError('InvalidRequestException', `Unable to verify/create output bucket ${bucket ?? output}`);
+    }
     const id = randomUUID();
     const execution: Execution = {
       id,
