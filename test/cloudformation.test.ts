@@ -8,7 +8,6 @@ import { afterAll, describe, expect, inject, it } from 'vitest';
 import { dynamoDbTableDefinition, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
 import { planCapacity } from '../src/aws/capacity.js';
 import { runPlan } from '../src/cli/plan.js';
-import { cardActivity } from '../examples/quickstart/card-activity.js';
 import { cardVelocity, everyType } from './fixtures/groups.js';
 
 // What `skewless plan` generates for CloudFormation, checked by implementations we did not write:

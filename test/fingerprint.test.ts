@@ -5,7 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { canonicalSource } from '../src/schema/source-text.js';
 import { isFeatureGroup } from '../src/index.js';
-import { changed, transforms } from './fixtures/transforms/corpus.js';
+import { transforms } from './fixtures/transforms/corpus.js';
 import { handWritten } from './fixtures/transforms/hand-written.mjs';
 
 const root = fileURLToPath(new URL('../', import.meta.url));

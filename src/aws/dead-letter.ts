@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { BackendError, ConfigurationError } from '../errors.js';
+import { BackendError } from '../errors.js';
 import { partitionOf } from '../offline/layout.js';
 import { type DeadLetterEntry, type DeadLetterSink, deadLetterJson, deadLetterSinkSchema } from '../store/dead-letter.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';

@@ -6,9 +6,9 @@ import { type SpineLoader, type SpineRow, spineFromCsv } from '../training/train
 import { fromAthenaText } from './athena-offline.js';
 import { ATHENA_SOURCE_OPTIONS, type AthenaSourceOptions, S3_OBJECT_OPTIONS, type S3ObjectOptions } from './backfill.js';
 import { runAthenaQuery } from './athena-query.js';
-import { clientConfig, countAttempts, type RetryOptions } from './retry.js';
+import { clientConfig, countAttempts } from './retry.js';
 import { loadAthena, loadS3 } from './sdk.js';
-import { type AwsClient, sdkClient } from './clients.js';
+import { sdkClient } from './clients.js';
 import { checkOptions } from '../util/options.js';
 
 /**

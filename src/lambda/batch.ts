@@ -3,7 +3,7 @@ import type { AnyFeatureGroup } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
 import { booleanSchema, checkOptions, countSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
-import { type DeadLetterEntry, deadLetterSinkSchema } from '../store/dead-letter.js';
+import type { DeadLetterEntry } from '../store/dead-letter.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
 import { decodeError, jsonPayload, type PayloadDecoder, type PayloadMeta } from './decode.js';
@@ -27,9 +27,9 @@ export interface HandlerOptions {
   readonly discardPoison?: boolean;
 }
 
-const decodeOption = () => z.optional(functionSchema('a function of the payload bytes'));
-const metricsOption = () => z.optional(z.strictObject({ namespace: z.string({ error: expected('a CloudWatch namespace') }) }));
-const logOption = () => z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') }));
+export const decodeOption = () => z.optional(functionSchema('a function of the payload bytes'));
+export const metricsOption = () => z.optional(z.strictObject({ namespace: z.string({ error: expected('a CloudWatch namespace') }) }));
+export const logOption = () => z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') }));
 
 /** The options every handler takes; only DynamoDB Streams' deletes take `deleteMode` too. */
 const handlerSchema = (deletes: boolean) =>
@@ -47,19 +47,6 @@ const handlerSchema = (deletes: boolean) =>
   );
 const handlerOptions = /* @__PURE__ */ lazySchema(() => handlerSchema(false));
 const streamHandlerOptions = /* @__PURE__ */ lazySchema(() => handlerSchema(true));
-const firehoseOptions = /* @__PURE__ */ lazySchema(() =>
-  z.strictObject(
-    { decode: decodeOption(), filter: z.optional(functionSchema('a function of the raw event (false drops it)')), deadLetter: z.optional(deadLetterSinkSchema()), log: logOption(), metrics: metricsOption() },
-    { error: expected('Firehose transform options: { decode, filter, deadLetter, log, metrics }') },
-  ),
-);
-
-/** Checks `firehoseTransform`'s group and options when it is built. */
-export function checkFirehoseOptions(group: AnyFeatureGroup, options: unknown): void {
-  requireGroup(group, 'Firehose transform');
-  checkOptions(firehoseOptions, options, 'Firehose transform options');
-}
-
 /** Checks a handler's group and options when it is built, and refuses one whose poison records would have nowhere to go. */
 export function requireDeadLetter(source: 'Kinesis' | 'SQS' | 'Kafka' | 'DynamoDB Streams', group: AnyFeatureGroup, options: HandlerOptions): void {
   requireGroup(group, `${source} handler`);
@@ -87,7 +74,7 @@ export type BatchItem =
     }
   | { readonly kind: 'delete'; readonly id: string | undefined; readonly eventTime: Date; readonly mode: DeletionMode; readonly raw: unknown; readonly position: SourcePosition };
 
-type PutItem = Extract<BatchItem, { kind: 'put' }>;
+export type PutItem = Extract<BatchItem, { kind: 'put' }>;
 type DeleteItem = Extract<BatchItem, { kind: 'delete' }>;
 
 /** What became of an item: written (or refused as stale by the write rule), handled as poison, or to redeliver. */
@@ -114,6 +101,27 @@ export interface BatchReport {
   readonly conflicts: number;
   /** Records written again from an entity's outbox (an earlier commit whose writes were not confirmed). */
   readonly reemitted: number;
+}
+
+/** What `decodeItem` gives for an item whose payload could not be read or decoded. */
+export const UNDECODED: unique symbol = Symbol('undecoded');
+
+/**
+ * An item's raw event: its payload read and decoded (default UTF-8 JSON). When either throws, the
+ * item's dead-letter entry goes to `poison` with `raw` as it arrived, said to be base64 only when
+ * it read as base64 (text that is not base64 at all is kept as the text it is), and UNDECODED is given.
+ */
+export function decodeItem(group: AnyFeatureGroup, put: PutItem, decode: PayloadDecoder | undefined, poison: DeadLetterEntry[]): unknown {
+  let read = false;
+  try {
+    const payload = put.payload();
+    read = true;
+    return put.decoded ? payload : (decode ?? jsonPayload)(payload as Buffer, put.position, put.meta?.() ?? {});
+  } catch (error) {
+    const encoding = read && put.rawEncoding ? { rawEncoding: put.rawEncoding } : {};
+    poison.push({ group: group.name, raw: put.raw, error: decodeError(error, put.position), position: put.position, ...encoding });
+    return UNDECODED;
+  }
 }
 
 /** Records decoded and written together; a larger batch goes through in slices of this size, in order. */
@@ -185,18 +193,11 @@ export async function processItems<T>(
     const poison: DeadLetterEntry[] = [];
     const poisonIndex: number[] = [];
     for (let k = 0; k < run.length; k++) {
-      const put = run[k] as PutItem;
-      let read = false;
-      try {
-        const payload = put.payload();
-        read = true;
-        raws.push(put.decoded ? payload : (decode ?? jsonPayload)(payload as Buffer, put.position, put.meta?.() ?? {}));
+      const raw = decodeItem(group, run[k] as PutItem, decode, poison);
+      if (raw === UNDECODED) poisonIndex.push(start + k);
+      else {
+        raws.push(raw);
         indexOf.push(start + k);
-      } catch (error) {
-        // Text that is not base64 at all is kept as the text it is.
-        const encoding = read && put.rawEncoding ? { rawEncoding: put.rawEncoding } : {};
-        poison.push({ group: group.name, raw: put.raw, error: decodeError(error, put.position), position: put.position, ...encoding });
-        poisonIndex.push(start + k);
       }
     }
     try {
@@ -228,7 +229,7 @@ export async function processItems<T>(
   const discarded = options.store.hasDeadLetter ? 0 : counts.poison;
   const redeliver = orderOf ? fromFirstFailure(records, statuses, orderOf) : records.filter((_, i) => statuses[i] === 'failed');
   const report: BatchReport = { statuses, written: counts.written, poison: counts.poison, reported: redeliver.length, retried, late, duplicate, conflicts, reemitted, discarded };
-  logBatch(source, group, report, Date.now() - started, options);
+  logBatch(source, group, { ...report, records: records.length }, Date.now() - started, options);
   return { ...report, redeliver };
 }
 
@@ -277,10 +278,13 @@ async function deleteItem(
   }
 }
 
+/** What a batch's log line counts: its records, and what became of them. */
+export type BatchCounts = Omit<BatchReport, 'statuses'> & { readonly records: number; readonly dropped?: number };
+
 export function logBatch(
   source: string,
   group: AnyFeatureGroup,
-  report: BatchReport & { readonly dropped?: number },
+  report: BatchCounts,
   durationMs: number,
   options: Pick<HandlerOptions, 'log' | 'metrics'>,
 ): void {
@@ -289,7 +293,7 @@ export function logBatch(
   const fields = {
     source,
     group: group.name,
-    records: report.statuses.length,
+    records: report.records,
     written: report.written,
     poison: report.poison,
     retried: report.retried,

@@ -1,11 +1,10 @@
 import { ConfigurationError, type SourcePosition } from '../errors.js';
-import { partitionOf } from '../offline/layout.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import { type DeadLetterEntry, type DeadLetterSink, sendToDeadLetter } from '../store/dead-letter.js';
+import { sendToDeadLetter } from '../store/dead-letter.js';
 import type { DeletionMode } from '../store/types.js';
-import { type BatchItem, checkFirehoseOptions, type HandlerOptions, logBatch, processItems, requireDeadLetter, type ItemStatus } from './batch.js';
-import { decodeBase64, decodeError, jsonPayload, type PayloadDecoder, unmarshallItem } from './decode.js';
-import { offlineRowCodec } from '../group-codecs.js';
+import { type BatchItem, type HandlerOptions, logBatch, processItems, requireDeadLetter } from './batch.js';
+import { decodeBase64, unmarshallItem } from './decode.js';
+import { checkFirehoseOptions, firehoseRecords, type FirehoseTransformOptions } from './firehose.js';
 import type {
   BatchResponse,
   DynamoDbStreamEvent,
@@ -220,24 +219,6 @@ export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbS
   };
 }
 
-export interface FirehoseTransformOptions {
-  /** Turns a record's payload bytes into the raw event; default UTF-8 JSON. */
-  readonly decode?: PayloadDecoder;
-  /** Return false to drop an event on purpose (result `Dropped`). */
-  readonly filter?: (raw: unknown) => boolean;
-  /** Poison records also go here; Firehose keeps them too, under its processing-failed prefix. */
-  readonly deadLetter?: DeadLetterSink;
-  /** One JSON line per invocation; default `console.log`, `false` for none. */
-  readonly log?: false | ((line: string) => void);
-  /** Also print CloudWatch metrics in Embedded Metric Format under this namespace. */
-  readonly metrics?: { readonly namespace: string };
-}
-
-/** JSON with bigints written as numbers, so 64-bit Integral columns stay exact. */
-function jsonLine(row: Record<string, unknown>): string {
-  return `${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000${v}\u0000` : v)).replace(/"\\u0000(-?\d+)\\u0000"/g, '$1')}\n`;
-}
-
 /**
  * A Firehose transformation that runs the group's pipeline and returns each record as its offline
  * row (JSON with `write_time`, `api_invocation_time`, `is_deleted`), with `partitionKeys`
@@ -252,58 +233,12 @@ function jsonLine(row: Record<string, unknown>): string {
  */
 export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTransformOptions = {}) {
   checkFirehoseOptions(group, options);
-  if (Object.keys(group.aggregations).length > 0) {
-    // A transformation has no state between invocations and Firehose may retry or reorder buffers.
-    throw new ConfigurationError(
-      'INVALID_CONFIG',
-      `group "${group.name}" has aggregations, which need per-entity state a Firehose transformation does not have: ` +
-        'ingest it with kinesisHandler (its records reach the offline store too), or backfill the offline store',
-    );
-  }
-  const offlineRows = offlineRowCodec(group);
+  const transform = firehoseRecords(group, options);
   return async (event: FirehoseEvent): Promise<FirehoseResponse> => {
     requireRecords('Firehose', event?.records, 'records');
     const started = Date.now();
-    const decode = options.decode ?? jsonPayload;
-    const poison: DeadLetterEntry[] = [];
-    const records = event.records.map((record, index) => {
-      const arrival = typeof record.approximateArrivalTimestamp === 'number' ? record.approximateArrivalTimestamp : started;
-      const position: SourcePosition = { source: 'firehose', index, recordId: record.recordId, arrivalTimeMs: arrival };
-      let raw: unknown;
-      let bytes: Buffer | undefined;
-      try {
-        bytes = decodeBase64(record.data);
-        raw = decode(bytes, position, {});
-      } catch (error) {
-        // Data that is not base64 at all is kept as the text it is.
-        poison.push({ group: group.name, raw: record.data, error: decodeError(error, position), position, ...(bytes ? { rawEncoding: 'base64' as const } : {}) });
-        return { recordId: record.recordId, result: 'ProcessingFailed' as const, data: record.data };
-      }
-      if (options.filter && !options.filter(raw)) return { recordId: record.recordId, result: 'Dropped' as const, data: record.data };
-      const result = group.process(raw, position);
-      if (!result.ok) {
-        poison.push({ group: group.name, raw: record.data, error: result.error, position, rawEncoding: 'base64' });
-        return { recordId: record.recordId, result: 'ProcessingFailed' as const, data: record.data };
-      }
-      const row = {
-        ...offlineRows.toRow(result.record),
-        write_time: new Date(started).toISOString(),
-        api_invocation_time: new Date(arrival).toISOString(),
-        is_deleted: false,
-      };
-      const eventTime = (result.record as Record<string, unknown>)[group.eventTime] as Date;
-      const [year, month, day, hour] = partitionOf(eventTime.getTime()).split('/').map((part) => part.split('=')[1] as string);
-      return {
-        recordId: record.recordId,
-        result: 'Ok' as const,
-        data: Buffer.from(jsonLine(row)).toString('base64'),
-        metadata: { partitionKeys: { year: year as string, month: month as string, day: day as string, hour: hour as string } },
-      };
-    });
+    const { records, poison, report } = transform(event.records, started);
     await sendToDeadLetter(options.deadLetter, poison);
-    const count = (result: string) => records.filter((r) => r.result === result).length;
-    const statuses = records.map((r): ItemStatus => (r.result === 'Ok' ? 'written' : 'poison'));
-    const report = { statuses, written: count('Ok'), poison: count('ProcessingFailed'), dropped: count('Dropped'), reported: 0, retried: 0, late: 0, duplicate: 0, conflicts: 0, reemitted: 0, discarded: 0 };
     logBatch('firehose', group, report, Date.now() - started, options);
     return { records };
   };

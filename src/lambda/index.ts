@@ -20,6 +20,7 @@ export type {
   SqsRecord,
 } from './events.js';
 export { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from './handlers.js';
-export type { DynamoDbStreamHandlerOptions, FirehoseTransformOptions } from './handlers.js';
+export type { DynamoDbStreamHandlerOptions } from './handlers.js';
+export type { FirehoseTransformOptions } from './firehose.js';
 export { featureVectorHandler } from './serving.js';
 export type { FeatureVectorHandlerOptions, HttpRequestEvent, HttpResponse } from './serving.js';

@@ -3,7 +3,7 @@
 // against BatchGetRecord's quota (100 records a call) instead of GetRecord's (1 a call).
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
-import { checkOptions, countSchema, expected, lazySchema } from '../util/options.js';
+import { checkOptions, countSchema, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
 
 export interface CoalesceReadsOptions {

@@ -2,7 +2,7 @@
 // store, so a served row and the training row built for the same instant are the same row.
 import { BackendError, DataError, SkewlessError } from '../errors.js';
 import { decodeFailure, MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
-import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
+import type { AnyFeatureColumns, AnyFeatureGroup, InferTrainingRow } from '../schema/types.js';
 import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
 import { ageLimitMs, buildTrainingPlan, isKeyValue, type JoinStep, notAKey, spineKey } from '../sql/plan.js';

@@ -3,7 +3,7 @@ import { MAX_RECORD_IDENTIFIER_BYTES, type SageMakerRecord } from '../schema/cod
 import { formatIsoInstant } from '../schema/time.js';
 import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
 import { requireGroup, statefulIngestOf } from '../feature-group.js';
-import { checkOptions, describeValue, expected, functionSchema, lazySchema, objectWith, positiveInteger } from '../util/options.js';
+import { checkOptions, describeValue, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
 import * as z from 'zod/mini';
 import { type RecordOutcome, summarize, type WriteSummary } from '../pipeline/outcomes.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore, OnlineWriteOutcome } from './types.js';

@@ -1,7 +1,6 @@
 import * as z from 'zod/mini';
 import { BackendError } from '../errors.js';
 import { checkOptions, functionSchema } from '../util/options.js';
-import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord, expiresAtMs, type GroupSchema, recordOf, storedForm, type StoredRecord } from '../schema/sagemaker-record.js';
 import type { OfflineStore, OfflineStoredRow, OfflineWrite, OnlineRecord, OnlineStore, OnlineWriteOutcome } from '../store/types.js';
 import { writesByPartition } from '../offline/layout.js';

@@ -1,4 +1,4 @@
-import { open, stat } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { DataError, type SourcePosition } from '../../errors.js';
 import { loadParquetReader as loadParquet } from '../../parquet/reader.js';
 import { parquetRowReader } from '../tabular.js';
