@@ -110,6 +110,34 @@ describe('athenaOffline', () => {
     expect(error).toMatchObject({ code: 'INVALID_REQUEST', retryable: false, message: 'Athena StartQueryExecution failed: InvalidRequestException: Unable to verify/create output bucket no-such-results' });
   });
 
+  it('names the Athena call a fault hit: throttling (TooManyRequestsException) is THROTTLED and retryable, an internal failure READ_FAILED', async () => {
+    // A client of our own with one attempt, so the injected fault is what runAthenaQuery sees.
+    const once = new AthenaClient({ ...stack.clientConfig, maxAttempts: 1 });
+    try {
+      stack.setFaults({ StartQueryExecution: { throttleRate: 1 } });
+      const throttled = await runAthenaQuery({ athena: once, s3, query: 'SELECT 1', outputLocation: 's3://results/' }).catch((e: unknown) => e);
+      expect(throttled).toBeInstanceOf(BackendError);
+      expect(throttled).toMatchObject({ code: 'THROTTLED', retryable: true, message: expect.stringMatching(/^Athena StartQueryExecution failed: TooManyRequestsException: /) });
+      stack.setFaults({ GetQueryExecution: { errorRate: 1 } });
+      const failed = await runAthenaQuery({ athena: once, s3, query: 'SELECT 1', outputLocation: 's3://results/' }).catch((e: unknown) => e);
+      expect(failed).toMatchObject({ code: 'READ_FAILED', retryable: true, message: expect.stringMatching(/^Athena GetQueryExecution failed: InternalServerException: /) });
+    } finally {
+      stack.setFaults({});
+      once.destroy();
+    }
+  });
+
+  it('says which group a failed scan was reading, the Athena call\'s error as its cause', async () => {
+    const offline = athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://no-such-results/' });
+    const error = await offline.scan(cardActivity).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: 'INVALID_REQUEST',
+      group: cardActivity.name,
+      message: `group "${cardActivity.name}": Athena StartQueryExecution failed: InvalidRequestException: Unable to verify/create output bucket no-such-results`,
+    });
+    expect((error as BackendError).cause).toBeInstanceOf(BackendError);
+  });
+
   it('refuses a query over Athena\'s 262,144-byte limit before sending it', async () => {
     const error = await runAthenaQuery({ athena, s3, query: `SELECT '${'x'.repeat(262_144)}'`, outputLocation: 's3://results/' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackendError);

@@ -2,7 +2,8 @@ import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { CsvRows } from '../csv/reader.js';
 import { BackendError } from '../errors.js';
-import { type RetryOptions, countAttempts, isRetryable, isThrottling } from './retry.js';
+import { type RetryOptions, countAttempts } from './retry.js';
+import { callError, s3ReadError } from './errors.js';
 import { loadAthena, loadS3 } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
@@ -51,22 +52,10 @@ const QUERY_OPTIONS = /* @__PURE__ */ lazySchema(() =>
   ),
 );
 
-/**
- * An Athena or S3 call's failure as a BackendError naming the call and what AWS said: a request AWS
- * refuses (an output bucket that does not exist, SQL it cannot parse) is INVALID_REQUEST, throttling
- * THROTTLED, the rest READ_FAILED.
- */
-function callError(error: unknown, call: string): BackendError {
-  if (error instanceof BackendError) return error;
-  const { name = 'Error', message = String(error) } = (error ?? {}) as { name?: string; message?: string };
-  const code = isThrottling(error) ? 'THROTTLED' : /^(InvalidRequestException|ValidationException)$/.test(name) ? 'INVALID_REQUEST' : 'READ_FAILED';
-  return new BackendError(code, `${call} failed: ${name}: ${message}`, { cause: error, retryable: isRetryable(error) });
-}
-
-/** Sends `run` with the retry layer's attempt counting, its failure as a BackendError naming `call`. */
-const send = <T>(call: string, run: () => Promise<T>, retry: RetryOptions): Promise<T> =>
+/** Sends `run` with the retry layer's attempt counting, a failure as the BackendError `failure` makes of it. */
+const sendCall = <T>(run: () => Promise<T>, retry: RetryOptions, failure: (error: unknown) => BackendError): Promise<T> =>
   countAttempts(run, retry).catch((error: unknown) => {
-    throw callError(error, call);
+    throw failure(error);
   });
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -92,8 +81,7 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
   const retry = input.retry ?? {};
   const athena = sdkClient<AthenaClient>(input.athena) as AthenaClient;
   const s3 = sdkClient<S3Client>(input.s3) as S3Client;
-  const { QueryExecutionId: id } = await send(
-    'Athena StartQueryExecution',
+  const { QueryExecutionId: id } = await sendCall(
     () =>
       athena.send(
         new m.StartQueryExecutionCommand({
@@ -104,12 +92,13 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
         }),
       ),
     retry,
+    (error) => callError(error, 'Athena StartQueryExecution'),
   );
   if (!id) throw new BackendError('READ_FAILED', 'Athena returned no QueryExecutionId');
   let wait = 25;
   let resultLocation: string | undefined;
   for (;;) {
-    const { QueryExecution } = await send('Athena GetQueryExecution', () => athena.send(new m.GetQueryExecutionCommand({ QueryExecutionId: id })), retry);
+    const { QueryExecution } = await sendCall(() => athena.send(new m.GetQueryExecutionCommand({ QueryExecutionId: id })), retry, (error) => callError(error, 'Athena GetQueryExecution'));
     const state = QueryExecution?.Status?.State;
     if (state === 'SUCCEEDED') {
       resultLocation = QueryExecution?.ResultConfiguration?.OutputLocation;
@@ -121,7 +110,7 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
     await sleep(wait);
     wait = Math.min(wait * 2, 1000);
   }
-  const metadata = await send('Athena GetQueryResults', () => athena.send(new m.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })), retry);
+  const metadata = await sendCall(() => athena.send(new m.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })), retry, (error) => callError(error, 'Athena GetQueryResults'));
   const columns = (metadata.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => ({ name: c.Name ?? '', type: c.Type ?? 'varchar' }));
   const location = resultLocation ?? '';
   return {
@@ -150,7 +139,9 @@ export async function* resultFileRows(client: S3Client, location: string, queryE
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
   if (!match) throw new BackendError('READ_FAILED', `Athena query ${queryExecutionId} has no S3 result file (${location})`);
   const s3 = await loadS3();
-  const object = await send(`S3 GetObject of ${location}`, () => client.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] })), retry);
+  const object = await sendCall(() => client.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] })), retry, (error) =>
+    s3ReadError(error, match[1] as string, match[2] as string),
+  );
   let header = true;
   for await (const row of parseCsv(object.Body as AsyncIterable<Uint8Array>)) {
     if (header) header = false;

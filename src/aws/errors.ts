@@ -1,14 +1,22 @@
 import { BackendError, type BackendErrorCode } from '../errors.js';
 import { isGroupNotFound, isRetryable, isThrottling } from './retry.js';
 
+/** An AWS SDK error's name and message, as every BackendError built from one says them. */
+function said(error: unknown): { name: string; message: string } {
+  const { name = 'Error', message = String(error) } = (error ?? {}) as { name?: string; message?: string };
+  return { name, message };
+}
+
 /**
  * Turns an AWS SDK error into the BackendError skewless reports: `group "<group>": <action> failed
- * (<where>): <name>: <message>`, where `where` (optional) names what was written or read, e.g. an S3 object.
+ * (<where>): <name>: <message>`, where `where` (optional) names what was written or read, e.g. an S3
+ * object. A BackendError that names no group (a failed Athena query) is given this one.
  */
 export function backendError(error: unknown, group: string, action: 'write' | 'read' | 'offline write', where?: string): BackendError {
-  if (error instanceof BackendError) return error;
-  const name = (error as { name?: string } | undefined)?.name ?? 'Error';
-  const message = (error as { message?: string } | undefined)?.message ?? String(error);
+  if (error instanceof BackendError) {
+    return error.group === undefined ? new BackendError(error.code, `group "${group}": ${error.message}`, { cause: error, retryable: error.retryable, group }) : error;
+  }
+  const { name, message } = said(error);
   let code: BackendErrorCode = action === 'read' ? 'READ_FAILED' : 'WRITE_FAILED';
   if (isGroupNotFound(error)) code = 'GROUP_NOT_FOUND';
   else if (isThrottling(error)) code = 'THROTTLED';
@@ -20,12 +28,25 @@ export function backendError(error: unknown, group: string, action: 'write' | 'r
 }
 
 /**
+ * A failed call of no one group's (an Athena query's), naming the call and what AWS said: a request
+ * the service refuses (`InvalidRequestException`: an output bucket that does not exist, SQL it cannot
+ * parse) is INVALID_REQUEST, throttling THROTTLED, the rest READ_FAILED.
+ */
+export function callError(error: unknown, call: string): BackendError {
+  if (error instanceof BackendError) return error;
+  const { name, message } = said(error);
+  const code: BackendErrorCode = isThrottling(error) ? 'THROTTLED' : name === 'InvalidRequestException' ? 'INVALID_REQUEST' : 'READ_FAILED';
+  return new BackendError(code, `${call} failed: ${name}: ${message}`, { cause: error, retryable: isRetryable(error) });
+}
+
+/**
  * An S3 object that could not be read, naming it. A 404 says which is missing where S3 says it
  * (GetObject: NoSuchKey, NoSuchBucket); HeadObject's answer has no body, so it names both.
  */
 export function s3ReadError(error: unknown, bucket: string, key: string): BackendError {
   if (error instanceof BackendError) return error;
-  const { name = 'Error', message = String(error), $metadata } = (error ?? {}) as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const { name, message } = said(error);
+  const { $metadata } = (error ?? {}) as { $metadata?: { httpStatusCode?: number } };
   const missing = $metadata?.httpStatusCode === 404 || name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchBucket';
   const why = missing ? (name === 'NoSuchBucket' ? `the bucket "${bucket}" does not exist` : name === 'NoSuchKey' ? 'no such object' : 'no such object, or no such bucket') : `${name}: ${message}`;
   return new BackendError('READ_FAILED', `cannot read s3://${bucket}/${key}: ${why}`, { cause: error, retryable: !missing && isRetryable(error) });

@@ -1,12 +1,13 @@
 import { BackendError, ConfigurationError, FeatureValidationError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
-import { booleanSchema, checkOptions, countSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
+import { booleanSchema, checkOptions, countSchema, expected, lazySchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
 import type { DeadLetterEntry } from '../store/dead-letter.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
-import { decodeError, jsonPayload, type PayloadDecoder, type PayloadMeta } from './decode.js';
+import { type ArrivedPayload, decodeItem, type PayloadDecoder, UNDECODED } from './decode.js';
+import { decodeOption, logOption, metricsOption } from './options.js';
 import type { LambdaContext } from './events.js';
 
 export interface HandlerOptions {
@@ -26,10 +27,6 @@ export interface HandlerOptions {
    */
   readonly discardPoison?: boolean;
 }
-
-export const decodeOption = () => z.optional(functionSchema('a function of the payload bytes'));
-export const metricsOption = () => z.optional(z.strictObject({ namespace: z.string({ error: expected('a CloudWatch namespace') }) }));
-export const logOption = () => z.optional(z.union([z.literal(false), functionSchema('a function')], { error: expected('false or a function of the log line') }));
 
 /** The options every handler takes; only DynamoDB Streams' deletes take `deleteMode` too. */
 const handlerSchema = (deletes: boolean) =>
@@ -61,20 +58,10 @@ export function requireDeadLetter(source: 'Kinesis' | 'SQS' | 'Kafka' | 'DynamoD
 
 /** One record of an event, as the shared batch logic sees it. */
 export type BatchItem =
-  | {
-      readonly kind: 'put';
-      readonly payload: () => Buffer | unknown;
-      readonly raw: unknown;
-      /** `raw` is the payload's bytes in base64 (a Kinesis `data`, a Kafka `value`): its dead letters say so once it decoded as base64. */
-      readonly rawEncoding?: 'base64';
-      readonly position: SourcePosition;
-      /** The payload is already the raw event (DynamoDB images): no decoder runs. */
-      readonly decoded?: boolean;
-      readonly meta?: () => PayloadMeta;
-    }
+  | ({ readonly kind: 'put' } & ArrivedPayload)
   | { readonly kind: 'delete'; readonly id: string | undefined; readonly eventTime: Date; readonly mode: DeletionMode; readonly raw: unknown; readonly position: SourcePosition };
 
-export type PutItem = Extract<BatchItem, { kind: 'put' }>;
+type PutItem = Extract<BatchItem, { kind: 'put' }>;
 type DeleteItem = Extract<BatchItem, { kind: 'delete' }>;
 
 /** What became of an item: written (or refused as stale by the write rule), handled as poison, or to redeliver. */
@@ -101,27 +88,6 @@ export interface BatchReport {
   readonly conflicts: number;
   /** Records written again from an entity's outbox (an earlier commit whose writes were not confirmed). */
   readonly reemitted: number;
-}
-
-/** What `decodeItem` gives for an item whose payload could not be read or decoded. */
-export const UNDECODED: unique symbol = Symbol('undecoded');
-
-/**
- * An item's raw event: its payload read and decoded (default UTF-8 JSON). When either throws, the
- * item's dead-letter entry goes to `poison` with `raw` as it arrived, said to be base64 only when
- * it read as base64 (text that is not base64 at all is kept as the text it is), and UNDECODED is given.
- */
-export function decodeItem(group: AnyFeatureGroup, put: PutItem, decode: PayloadDecoder | undefined, poison: DeadLetterEntry[]): unknown {
-  let read = false;
-  try {
-    const payload = put.payload();
-    read = true;
-    return put.decoded ? payload : (decode ?? jsonPayload)(payload as Buffer, put.position, put.meta?.() ?? {});
-  } catch (error) {
-    const encoding = read && put.rawEncoding ? { rawEncoding: put.rawEncoding } : {};
-    poison.push({ group: group.name, raw: put.raw, error: decodeError(error, put.position), position: put.position, ...encoding });
-    return UNDECODED;
-  }
 }
 
 /** Records decoded and written together; a larger batch goes through in slices of this size, in order. */

@@ -1,5 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { SourceValidationError, type SourcePosition } from '../errors.js';
+import type { DeadLetterEntry } from '../store/dead-letter.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
 import { describeValue } from '../util/options.js';
 
 /** What a source says about a record besides its payload: Kafka's key and headers. */
@@ -54,6 +56,41 @@ export const jsonPayload: PayloadDecoder = (payload) => {
 export function decodeError(error: unknown, position: SourcePosition): SourceValidationError {
   const reason = error instanceof Error ? error.message : String(error);
   return new SourceValidationError(`payload cannot be decoded: ${reason}`, { position, cause: error });
+}
+
+/** A record's payload as it arrived in the event, and how to read it. */
+export interface ArrivedPayload {
+  /** The payload: bytes for the decoder, or the raw event itself when `decoded`. Throws when there are none (data that is not base64). */
+  readonly payload: () => Buffer | unknown;
+  /** What a dead letter keeps: the payload exactly as the event held it. */
+  readonly raw: unknown;
+  /** `raw` is the payload's bytes in base64 (a Kinesis `data`, a Kafka `value`): its dead letters say so once it decoded as base64. */
+  readonly rawEncoding?: 'base64';
+  readonly position: SourcePosition;
+  /** The payload is already the raw event (DynamoDB images): no decoder runs. */
+  readonly decoded?: boolean;
+  readonly meta?: () => PayloadMeta;
+}
+
+/** What `decodeItem` gives for a payload that could not be read or decoded. */
+export const UNDECODED: unique symbol = Symbol('undecoded');
+
+/**
+ * A payload's raw event: read and decoded (default UTF-8 JSON). When either throws, its dead-letter
+ * entry goes to `poison` with `raw` as it arrived, marked base64 only when it read as base64 (text
+ * that is not base64 at all is kept as the text it is), and UNDECODED is given.
+ */
+export function decodeItem(group: AnyFeatureGroup, item: ArrivedPayload, decode: PayloadDecoder | undefined, poison: DeadLetterEntry[]): unknown {
+  let read = false;
+  try {
+    const payload = item.payload();
+    read = true;
+    return item.decoded ? payload : (decode ?? jsonPayload)(payload as Buffer, item.position, item.meta?.() ?? {});
+  } catch (error) {
+    const encoding = read && item.rawEncoding ? { rawEncoding: item.rawEncoding } : {};
+    poison.push({ group: group.name, raw: item.raw, error: decodeError(error, item.position), position: item.position, ...encoding });
+    return UNDECODED;
+  }
 }
 
 /**

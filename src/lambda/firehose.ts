@@ -6,8 +6,9 @@ import type { AnyFeatureGroup } from '../schema/types.js';
 import { type DeadLetterEntry, type DeadLetterSink, deadLetterSinkSchema } from '../store/dead-letter.js';
 import { checkOptions, expected, functionSchema, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
-import { type BatchCounts, decodeItem, decodeOption, logOption, metricsOption, UNDECODED } from './batch.js';
-import { decodeBase64, type PayloadDecoder } from './decode.js';
+import type { BatchCounts } from './batch.js';
+import { decodeBase64, decodeItem, type PayloadDecoder, UNDECODED } from './decode.js';
+import { decodeOption, logOption, metricsOption } from './options.js';
 import type { FirehoseRecord, FirehoseResponseRecord } from './events.js';
 
 // A Firehose data transformation: each record of the buffer becomes its offline row, or is refused
@@ -72,7 +73,7 @@ export function firehoseRecords(group: AnyFeatureGroup, options: FirehoseTransfo
     const records = input.map((record, index): FirehoseResponseRecord => {
       const arrival = typeof record.approximateArrivalTimestamp === 'number' ? record.approximateArrivalTimestamp : started;
       const position: SourcePosition = { source: 'firehose', index, recordId: record.recordId, arrivalTimeMs: arrival };
-      const raw = decodeItem(group, { kind: 'put', payload: () => decodeBase64(record.data), raw: record.data, rawEncoding: 'base64', position }, options.decode, poison);
+      const raw = decodeItem(group, { payload: () => decodeBase64(record.data), raw: record.data, rawEncoding: 'base64', position }, options.decode, poison);
       if (raw === UNDECODED) return failed(record);
       if (options.filter && !options.filter(raw)) return { recordId: record.recordId, result: 'Dropped', data: record.data };
       const result = group.process(raw, position);

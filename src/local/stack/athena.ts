@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { csvField, csvLine } from '../../csv/writer.js';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { FeatureDefinition } from '../../schema/feature-spec.js';
 import { quoteIdentifier, quoteLiteral } from '../../sql/quote.js';
 import { Database } from '../duckdb.js';
 import { type StackContext, s3Path } from './context.js';
 import { AwsError } from './http.js';
+import { bucketExists } from './s3.js';
 
 type State = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'CANCELLED';
 
@@ -227,7 +228,7 @@ export class LocalAthena {
     // not exist (or is not yours) fails StartQueryExecution itself
     // (https://aws.amazon.com/premiumsupport/knowledge-center/athena-output-bucket-error/).
     const bucket = /^s3:\/\/([^/]+)/.exec(output)?.[1];
-    if (bucket === undefined || !existsSync(s3Path(this.context.s3Root, `s3://${bucket}/`))) {
+    if (bucket === undefined || !bucketExists(this.context, bucket)) {
       throw new AwsError('InvalidRequestException', `Unable to verify/create output bucket ${bucket ?? output}`);
     }
     const id = randomUUID();

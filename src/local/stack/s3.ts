@@ -22,14 +22,21 @@ function targetOf(request: IncomingMessage, url: URL): Target {
   return { bucket: path[1] ?? '', key: path.slice(2).join('/') };
 }
 
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,62}$/;
+
 function objectPath(context: StackContext, target: Target): string {
-  if (!/^[a-z0-9][a-z0-9.-]{1,62}$/.test(target.bucket)) throw new AwsError('InvalidBucketName', `invalid bucket name ${target.bucket}`);
+  if (!BUCKET_NAME.test(target.bucket)) throw new AwsError('InvalidBucketName', `invalid bucket name ${target.bucket}`);
   if (target.key.split('/').some((p) => p === '..' || p === '.')) throw new AwsError('InvalidArgument', 'object keys may not contain . or .. segments');
   return join(context.s3Root, target.bucket, target.key);
 }
 
 function bucketPath(context: StackContext, bucket: string): string {
   return objectPath(context, { bucket, key: '' });
+}
+
+/** Whether `bucket` is a bucket of the stack (a name S3 would refuse is none). */
+export function bucketExists(context: StackContext, bucket: string): boolean {
+  return BUCKET_NAME.test(bucket) && existsSync(bucketPath(context, bucket));
 }
 
 function etag(data: Buffer): string {
