@@ -262,6 +262,13 @@ describe('firehoseTransform', () => {
     expect(() => firehoseTransform(cardVelocity)).toThrow(/^group "card-velocity" has aggregations, which need per-entity state a Firehose transformation does not have: ingest it with kinesisHandler/);
   });
 
+  it('checks its options when built, each message naming the option and what it takes', () => {
+    const built = (group: unknown, options: unknown) => () => firehoseTransform(group as typeof cardActivity, options as never);
+    expect(built(cardActivity, 5)).toThrow(/^Firehose transform options: expected Firehose transform options: \{ decode, filter, deadLetter, log, metrics \}, got 5$/);
+    expect(built(cardActivity, { filter: 'country' })).toThrow(/^Firehose transform options\.filter: expected a function of the raw event \(false drops it\), got "country"$/);
+    expect(built({ name: 'card-activity' }, {})).toThrow(/^Firehose transform: expected a feature group made by defineFeatureGroup, got an object$/);
+  });
+
   it('writes 64-bit integers of every length as JSON numbers, exactly', async () => {
     const event = firehoseEvent([
       { id: 'a', t: new Date(NOON).toISOString(), big: '1234567890123456789' },
