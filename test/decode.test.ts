@@ -24,7 +24,8 @@ describe('jsonPayload', () => {
 describe('decodeBase64', () => {
   it('refuses base64url and text with characters Buffer.from would skip', () => {
     expect(decodeBase64('eyJhIjoxfQ==').toString()).toBe('{"a":1}');
-    for (const text of ['eyJhIjoxfQ', 'ey-hIjoxfQ==', 'ey_hIjoxfQ==', 'ey JhIjoxfQ==']) expect(() => decodeBase64(text)).toThrow(SyntaxError);
+    // 'eyJh IjoxfQ=' is 12 characters: Buffer.from skips the space and gives 7 bytes, not the 8 its length promises.
+    for (const text of ['eyJhIjoxfQ', 'ey-hIjoxfQ==', 'ey_hIjoxfQ==', 'eyJh IjoxfQ=']) expect(() => decodeBase64(text)).toThrow(SyntaxError);
   });
 });
 

@@ -110,21 +110,27 @@ describe('athenaOffline', () => {
     expect(error).toMatchObject({ code: 'INVALID_REQUEST', retryable: false, message: 'Athena StartQueryExecution failed: InvalidRequestException: Unable to verify/create output bucket no-such-results' });
   });
 
-  it('names the Athena call a fault hit: throttling (TooManyRequestsException) is THROTTLED and retryable, an internal failure READ_FAILED', async () => {
-    // A client of our own with one attempt, so the injected fault is what runAthenaQuery sees.
+  // A client of our own with one attempt, so the injected fault is what runAthenaQuery sees.
+  const afterOneAttempt = async (faults: Parameters<LocalStack['setFaults']>[0]) => {
     const once = new AthenaClient({ ...stack.clientConfig, maxAttempts: 1 });
+    stack.setFaults(faults);
     try {
-      stack.setFaults({ StartQueryExecution: { throttleRate: 1 } });
-      const throttled = await runAthenaQuery({ athena: once, s3, query: 'SELECT 1', outputLocation: 's3://results/' }).catch((e: unknown) => e);
-      expect(throttled).toBeInstanceOf(BackendError);
-      expect(throttled).toMatchObject({ code: 'THROTTLED', retryable: true, message: expect.stringMatching(/^Athena StartQueryExecution failed: TooManyRequestsException: /) });
-      stack.setFaults({ GetQueryExecution: { errorRate: 1 } });
-      const failed = await runAthenaQuery({ athena: once, s3, query: 'SELECT 1', outputLocation: 's3://results/' }).catch((e: unknown) => e);
-      expect(failed).toMatchObject({ code: 'READ_FAILED', retryable: true, message: expect.stringMatching(/^Athena GetQueryExecution failed: InternalServerException: /) });
+      return await runAthenaQuery({ athena: once, s3, query: 'SELECT 1', outputLocation: 's3://results/' }).catch((e: unknown) => e);
     } finally {
       stack.setFaults({});
       once.destroy();
     }
+  };
+
+  it('names the Athena call that was throttled (TooManyRequestsException): THROTTLED, retryable', async () => {
+    const error = await afterOneAttempt({ StartQueryExecution: { throttleRate: 1 } });
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toMatchObject({ code: 'THROTTLED', retryable: true, message: expect.stringMatching(/^Athena StartQueryExecution failed: TooManyRequestsException: /) });
+  });
+
+  it('names the Athena call that failed inside the service (InternalServerException): READ_FAILED, retryable', async () => {
+    const error = await afterOneAttempt({ GetQueryExecution: { errorRate: 1 } });
+    expect(error).toMatchObject({ code: 'READ_FAILED', retryable: true, message: expect.stringMatching(/^Athena GetQueryExecution failed: InternalServerException: /) });
   });
 
   it('says which group a failed scan was reading, the Athena call\'s error as its cause', async () => {

@@ -1,5 +1,5 @@
 import { BackendError, ConfigurationError, FeatureValidationError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
-import type { AnyFeatureGroup } from '../schema/types.js';
+import type { AnyFeatureGroup, Simplify } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
 import { booleanSchema, checkOptions, countSchema, expected, lazySchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
@@ -58,7 +58,7 @@ export function requireDeadLetter(source: 'Kinesis' | 'SQS' | 'Kafka' | 'DynamoD
 
 /** One record of an event, as the shared batch logic sees it. */
 export type BatchItem =
-  | ({ readonly kind: 'put' } & ArrivedPayload)
+  | Simplify<{ readonly kind: 'put' } & ArrivedPayload>
   | { readonly kind: 'delete'; readonly id: string | undefined; readonly eventTime: Date; readonly mode: DeletionMode; readonly raw: unknown; readonly position: SourcePosition };
 
 type PutItem = Extract<BatchItem, { kind: 'put' }>;
