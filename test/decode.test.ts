@@ -67,6 +67,6 @@ describe('unmarshallItem', () => {
     expect(() => unmarshallItem({ a: 'plain' })).toThrow(new SyntaxError('not a DynamoDB AttributeValue'));
     expect(() => unmarshallItem({ a: null })).toThrow(new SyntaxError('not a DynamoDB AttributeValue'));
     expect(() => unmarshallItem({ a: { X: 1 } })).toThrow(new SyntaxError('unknown DynamoDB attribute type X'));
-    expect(() => unmarshallItem({ a: {} })).toThrow(new SyntaxError('unknown DynamoDB attribute type undefined'));
+    expect(() => unmarshallItem({ a: {} })).toThrow(new SyntaxError('a DynamoDB AttributeValue with no type'));
   });
 });

@@ -1,16 +1,16 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { athenaOffline, runAthenaQuery, s3Offline, sageMakerOnline } from '../src/aws/index.js';
 import { parseCsv } from '../src/aws/athena-query.js';
-import { BackendError, createFeatureStore } from '../src/index.js';
+import { BackendError, createFeatureStore, trainingSet } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { s3OfflineContract } from './contracts/offline-store.js';
 import { contractGroup, contractRecord } from './contracts/online-store.js';
-import { cardActivity, validCardEvent } from './fixtures/groups.js';
+import { cardActivity, cardVelocity, validCardEvent } from './fixtures/groups.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 
 let stack: LocalStack;
@@ -142,6 +142,41 @@ describe('athenaOffline', () => {
       message: `group "${cardActivity.name}": Athena StartQueryExecution failed: InvalidRequestException: Unable to verify/create output bucket no-such-results`,
     });
     expect((error as BackendError).cause).toBeInstanceOf(BackendError);
+  });
+
+  it('says a result file that is gone is gone: READ_FAILED naming the object, not retried', async () => {
+    const result = await runAthenaQuery({ athena, s3, query: 'SELECT 1', outputLocation: 's3://results/gone/' });
+    const [, key] = /^s3:\/\/results\/(.+)$/.exec(result.location) ?? [];
+    await s3.send(new DeleteObjectCommand({ Bucket: 'results', Key: key }));
+    const error = await (async () => {
+      for await (const _ of result.rows());
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toMatchObject({ code: 'READ_FAILED', retryable: false, message: `cannot read ${result.location}: no such object` });
+  });
+
+  it('says a training set\'s group has no feature group when DescribeFeatureGroup finds none', async () => {
+    // cardVelocity was never created on this stack: ResourceNotFound, DescribeFeatureGroup's one modelled error.
+    const store = createFeatureStore({ online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig) }), offline: athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/' }) });
+    const spine = [{ card_id: 'card-1', at: new Date('2024-06-01T00:00:00Z') }];
+    const error = await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [cardVelocity.select('amount')] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toMatchObject({ code: 'GROUP_NOT_FOUND', group: cardVelocity.name, message: expect.stringMatching(/^feature group "card-velocity" does not exist in this account and region \(ResourceNotFound: /) });
+    await store.close();
+  });
+
+  it('names the staged spine it could not upload, and S3\'s reason', async () => {
+    const offline = athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/', stagingLocation: 's3://no-such-staging/spines/', inlineSpineRows: 0 });
+    const store = createFeatureStore({ online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig) }), offline });
+    const spine = [{ card_id: 'card-1', at: new Date('2024-06-01T00:00:00Z') }];
+    const error = await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [cardActivity.select('amount')] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error).toMatchObject({
+      code: 'READ_FAILED',
+      retryable: false,
+      message: expect.stringMatching(/^S3 PutObject of the staged spine s3:\/\/no-such-staging\/spines\/[0-9a-f]{32}\/spine\.parquet failed: NoSuchBucket: /),
+    });
+    await store.close();
   });
 
   it('refuses a query over Athena\'s 262,144-byte limit before sending it', async () => {

@@ -12,7 +12,7 @@ import { ParquetFileBuilder } from '../parquet/file.js';
 import { featureColumn, matchedColumn, renderTrainingSql, TRINO } from '../sql/render.js';
 import { type AthenaColumn, type AthenaResult, MAX_QUERY_BYTES, runAthenaQuery } from './athena-query.js';
 import { clientConfig, countAttempts, type RetryOptions } from './retry.js';
-import { backendError } from './errors.js';
+import { backendError, callError } from './errors.js';
 import { loadAthena, loadS3, loadSageMaker } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
@@ -144,11 +144,16 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     return clients;
   };
 
+  // Made on the first group whose table is not named in `options.tables`, and kept.
+  let ownSageMaker: SageMakerClient | undefined;
   const tableOf = async (group: GroupSchema): Promise<{ database: string; table: string }> => {
     const named = options.tables?.[group.name];
     if (named) return named;
     const { SageMakerClient, DescribeFeatureGroupCommand } = await loadSageMaker();
-    const described = await (sdkClient<SageMakerClient>(options.sagemaker) ?? new SageMakerClient(clientConfig(options.retry))).send(new DescribeFeatureGroupCommand({ FeatureGroupName: group.name }));
+    const sagemaker = sdkClient<SageMakerClient>(options.sagemaker) ?? (ownSageMaker ??= new SageMakerClient(clientConfig(options.retry)));
+    const described = await countAttempts(() => sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: group.name })), options.retry, (error) =>
+      backendError(error, group.name, 'read', 'DescribeFeatureGroup, for its offline store table'),
+    );
     const catalog = described.OfflineStoreConfig?.DataCatalogConfig;
     if (!catalog?.Database || !catalog.TableName) {
       throw new ConfigurationError('INVALID_CONFIG', `feature group "${group.name}" has no offline store Glue table; pass athenaOffline({ tables })`);
@@ -188,7 +193,8 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     });
     file.endRowGroup(spine.times.length);
     const body = file.finish();
-    await countAttempts(() => s3.send(new m.PutObjectCommand({ Bucket: bucket, Key: key, Body: body })), options.retry);
+    const object = `the staged spine s3://${bucket}/${key}`;
+    await countAttempts(() => s3.send(new m.PutObjectCommand({ Bucket: bucket, Key: key, Body: body })), options.retry, (error) => callError(error, `S3 PutObject of ${object}`));
     const table = `skewless_spine_${id}`;
     const name = `${quoteHiveIdentifier(database)}.${quoteHiveIdentifier(table)}`;
     const run = (query: string) => runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
@@ -196,7 +202,7 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
       try {
         await run(`DROP TABLE IF EXISTS ${name}`);
       } finally {
-        await countAttempts(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry);
+        await countAttempts(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry, (error) => callError(error, `S3 DeleteObject of ${object}`));
       }
     };
     try {
@@ -275,6 +281,7 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     },
 
     async close() {
+      ownSageMaker?.destroy();
       if (!clients) return;
       const { athena, s3 } = await clients;
       if (!options.client) athena.destroy();

@@ -52,12 +52,6 @@ const QUERY_OPTIONS = /* @__PURE__ */ lazySchema(() =>
   ),
 );
 
-/** Sends `run` with the retry layer's attempt counting, a failure as the BackendError `failure` makes of it. */
-const sendCall = <T>(run: () => Promise<T>, retry: RetryOptions, failure: (error: unknown) => BackendError): Promise<T> =>
-  countAttempts(run, retry).catch((error: unknown) => {
-    throw failure(error);
-  });
-
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
@@ -81,7 +75,7 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
   const retry = input.retry ?? {};
   const athena = sdkClient<AthenaClient>(input.athena) as AthenaClient;
   const s3 = sdkClient<S3Client>(input.s3) as S3Client;
-  const { QueryExecutionId: id } = await sendCall(
+  const { QueryExecutionId: id } = await countAttempts(
     () =>
       athena.send(
         new m.StartQueryExecutionCommand({
@@ -98,7 +92,7 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
   let wait = 25;
   let resultLocation: string | undefined;
   for (;;) {
-    const { QueryExecution } = await sendCall(() => athena.send(new m.GetQueryExecutionCommand({ QueryExecutionId: id })), retry, (error) => callError(error, 'Athena GetQueryExecution'));
+    const { QueryExecution } = await countAttempts(() => athena.send(new m.GetQueryExecutionCommand({ QueryExecutionId: id })), retry, (error) => callError(error, 'Athena GetQueryExecution'));
     const state = QueryExecution?.Status?.State;
     if (state === 'SUCCEEDED') {
       resultLocation = QueryExecution?.ResultConfiguration?.OutputLocation;
@@ -110,7 +104,7 @@ export async function runAthenaQuery(input: AthenaQuery): Promise<AthenaResult> 
     await sleep(wait);
     wait = Math.min(wait * 2, 1000);
   }
-  const metadata = await sendCall(() => athena.send(new m.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })), retry, (error) => callError(error, 'Athena GetQueryResults'));
+  const metadata = await countAttempts(() => athena.send(new m.GetQueryResultsCommand({ QueryExecutionId: id, MaxResults: 1 })), retry, (error) => callError(error, 'Athena GetQueryResults'));
   const columns = (metadata.ResultSet?.ResultSetMetadata?.ColumnInfo ?? []).map((c) => ({ name: c.Name ?? '', type: c.Type ?? 'varchar' }));
   const location = resultLocation ?? '';
   return {
@@ -139,7 +133,7 @@ export async function* resultFileRows(client: S3Client, location: string, queryE
   const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(location);
   if (!match) throw new BackendError('READ_FAILED', `Athena query ${queryExecutionId} has no S3 result file (${location})`);
   const s3 = await loadS3();
-  const object = await sendCall(() => client.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] })), retry, (error) =>
+  const object = await countAttempts(() => client.send(new s3.GetObjectCommand({ Bucket: match[1], Key: match[2] })), retry, (error) =>
     s3ReadError(error, match[1] as string, match[2] as string),
   );
   let header = true;

@@ -127,9 +127,10 @@ export function clientConfig(options: RetryOptions | undefined): { retryStrategy
 
 /**
  * Sends one SDK call and counts its retries (`$metadata.attempts` - 1, as the SDK reports them, for
- * the caller's `onRetry`), whether it succeeds or fails.
+ * the caller's `onRetry`), whether it succeeds or fails. A failure is thrown as `failure` turns it
+ * (a BackendError naming the call), or as the SDK threw it.
  */
-export async function countAttempts<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+export async function countAttempts<T>(call: () => Promise<T>, options: RetryOptions = {}, failure?: (error: unknown) => Error): Promise<T> {
   const count = (metadata: { attempts?: number } | undefined) => {
     for (let retry = 1; retry < (metadata?.attempts ?? 1); retry++) options.onRetry?.();
   };
@@ -139,7 +140,7 @@ export async function countAttempts<T>(call: () => Promise<T>, options: RetryOpt
     return output;
   } catch (error) {
     count((error as { $metadata?: { attempts?: number } } | undefined)?.$metadata);
-    throw error;
+    throw failure ? failure(error) : error;
   }
 }
 

@@ -138,6 +138,6 @@ function unmarshallValue(value: unknown): unknown {
     case 'BS':
       return (inner as string[]).map((b) => Buffer.from(b, 'base64'));
     default:
-      throw new SyntaxError(`unknown DynamoDB attribute type ${String(type)}`);
+      throw new SyntaxError(type === undefined ? 'a DynamoDB AttributeValue with no type' : `unknown DynamoDB attribute type ${type}`);
   }
 }
