@@ -17,6 +17,7 @@ let stack: LocalStack;
 let s3: S3Client;
 let athena: AthenaClient;
 let sagemaker: SageMakerClient;
+let runtime: SageMakerFeatureStoreRuntimeClient;
 const written = new Date('2024-06-01T00:00:00.123Z');
 
 beforeAll(async () => {
@@ -24,6 +25,7 @@ beforeAll(async () => {
   s3 = new S3Client(stack.clientConfig);
   athena = new AthenaClient(stack.clientConfig);
   sagemaker = new SageMakerClient(stack.clientConfig);
+  runtime = new SageMakerFeatureStoreRuntimeClient(stack.clientConfig);
   // As on AWS, objects go only into a bucket someone made, and query results too.
   for (const bucket of ['lake', 'results']) await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   for (const group of [contractGroup, { name: cardActivity.name, recordIdentifier: cardActivity.recordIdentifier, eventTime: cardActivity.eventTime, featureDefinitions: cardActivity.featureDefinitions }]) {
@@ -31,6 +33,7 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
+  runtime.destroy();
   await stack.close();
 });
 
@@ -157,7 +160,7 @@ describe('athenaOffline', () => {
 
   it('says a training set\'s group has no feature group when DescribeFeatureGroup finds none', async () => {
     // cardVelocity was never created on this stack: ResourceNotFound, DescribeFeatureGroup's one modelled error.
-    const store = createFeatureStore({ online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig) }), offline: athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/' }) });
+    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline: athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/' }) });
     const spine = [{ card_id: 'card-1', at: new Date('2024-06-01T00:00:00Z') }];
     const error = await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [cardVelocity.select('amount')] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackendError);
@@ -167,7 +170,7 @@ describe('athenaOffline', () => {
 
   it('names the staged spine it could not upload, and S3\'s reason', async () => {
     const offline = athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/', stagingLocation: 's3://no-such-staging/spines/', inlineSpineRows: 0 });
-    const store = createFeatureStore({ online: sageMakerOnline({ client: new SageMakerFeatureStoreRuntimeClient(stack.clientConfig) }), offline });
+    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline });
     const spine = [{ card_id: 'card-1', at: new Date('2024-06-01T00:00:00Z') }];
     const error = await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [cardActivity.select('amount')] }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(BackendError);
@@ -177,6 +180,23 @@ describe('athenaOffline', () => {
       message: expect.stringMatching(/^S3 PutObject of the staged spine s3:\/\/no-such-staging\/spines\/[0-9a-f]{32}\/spine\.parquet failed: NoSuchBucket: /),
     });
     await store.close();
+  });
+
+  it('keeps a failed training query\'s error when removing its staged spine fails too', async () => {
+    const offline = athenaOffline({ client: athena, s3, outputLocation: 's3://results/', inlineSpineRows: 0, tables: { [cardActivity.name]: { database: 'sagemaker_featurestore', table: 'no_such_table' } } });
+    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline });
+    const spine = [{ card_id: 'card-1', at: new Date('2024-06-01T00:00:00Z') }];
+    stack.setFaults({ DeleteObject: { errorRate: 1 } });
+    try {
+      const error = await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [cardActivity.select('amount')] }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect((error as BackendError).message).toMatch(/no_such_table/);
+      // The removal was tried and failed: its error is not the one thrown.
+      expect(stack.faultCounts['DeleteObject']?.failed).toBeGreaterThan(0);
+    } finally {
+      stack.setFaults({});
+      await store.close();
+    }
   });
 
   it('refuses a query over Athena\'s 262,144-byte limit before sending it', async () => {

@@ -88,6 +88,12 @@ export function fromAthenaText(text: string | undefined, type: string): unknown 
   }
 }
 
+/**
+ * A cleanup that fails after the work already failed: the work's error is the one the caller needs
+ * (what went wrong), so the cleanup's is not thrown over it.
+ */
+const ignoreCleanupFailure = (): void => undefined;
+
 /** The spine as an inline table: `(__row, __t, __k0, ...)`, keys as escaped literals. */
 function inlineSpine(spine: SpineKeys, steps: number): string {
   const rows = spine.times.map((time, row) => {
@@ -144,7 +150,7 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     return clients;
   };
 
-  // Made on the first group whose table is not named in `options.tables`, and kept.
+  // One client for every lookup, made on the first group whose table is not named, so close() can destroy it.
   let ownSageMaker: SageMakerClient | undefined;
   const tableOf = async (group: GroupSchema): Promise<{ database: string; table: string }> => {
     const named = options.tables?.[group.name];
@@ -198,18 +204,20 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     const table = `skewless_spine_${id}`;
     const name = `${quoteHiveIdentifier(database)}.${quoteHiveIdentifier(table)}`;
     const run = (query: string) => runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
+    /** Drops the table and deletes the object, both tried; the first failure is thrown. */
     const drop = async () => {
-      try {
-        await run(`DROP TABLE IF EXISTS ${name}`);
-      } finally {
-        await countAttempts(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry, (error) => callError(error, `S3 DeleteObject of ${object}`));
-      }
+      const failures: unknown[] = [];
+      await run(`DROP TABLE IF EXISTS ${name}`).catch((error: unknown) => failures.push(error));
+      await countAttempts(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry, (error) => callError(error, `S3 DeleteObject of ${object}`)).catch((error: unknown) =>
+        failures.push(error),
+      );
+      if (failures.length > 0) throw failures[0];
     };
     try {
       const columns = ['spine_row bigint', 'spine_t bigint', ...keys.map((k) => `${k.name} string`)].join(', ');
       await run(`CREATE EXTERNAL TABLE ${name} (${columns}) STORED AS PARQUET LOCATION ${quoteLiteral(location)}`);
     } catch (error) {
-      await drop();
+      await drop().catch(ignoreCleanupFailure);
       throw error;
     }
     const select = ['spine_row AS __row', 'spine_t AS __t', ...keys.map((k, i) => `${k.name} AS __k${i}`)].join(', ');
@@ -254,12 +262,16 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     async pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> {
       const { athena, s3 } = await resolveClients();
       const groups = new Map<string, string>();
+      let firstDatabase = '';
       for (const step of plan.joins) {
         const { database, table } = await tableOf(groupOf(step));
+        firstDatabase ||= database;
         groups.set(step.group, `${quoteIdentifier(database)}.${quoteIdentifier(table)}`);
       }
       const inline = spine.times.length <= (options.inlineSpineRows ?? 1000);
-      const staged = inline ? undefined : await stageSpine(spine, plan.joins.length, (await tableOf(groupOf(plan.joins[0] as JoinStep))).database);
+      // The staged table goes into the first group's Glue database: one that exists.
+      const staged = inline ? undefined : await stageSpine(spine, plan.joins.length, firstDatabase);
+      let joined: JoinedValues;
       try {
         const partitions =
           options.partitionPruning === false || spine.times.length === 0
@@ -274,10 +286,13 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
           );
         }
         const result = await runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
-        return await readJoined(plan, result);
-      } finally {
-        await staged?.drop();
+        joined = await readJoined(plan, result);
+      } catch (error) {
+        await staged?.drop().catch(ignoreCleanupFailure);
+        throw error;
       }
+      await staged?.drop();
+      return joined;
     },
 
     async close() {

@@ -28,9 +28,10 @@ export function backendError(error: unknown, group: string, action: 'write' | 'r
 }
 
 /**
- * A failed call of no one group's (an Athena query's), naming the call and what AWS said: a request
- * the service refuses (`InvalidRequestException`: an output bucket that does not exist, SQL it cannot
- * parse) is INVALID_REQUEST, throttling THROTTLED, the rest READ_FAILED.
+ * A failed call of no one group's, made while reading (an Athena query's, or the S3 upload and removal
+ * of a training set's staged spine), naming the call and what AWS said: a request the service refuses
+ * (`InvalidRequestException`: an output bucket that does not exist, SQL it cannot parse) is
+ * INVALID_REQUEST, throttling THROTTLED, the rest READ_FAILED, as the read it served failed.
  */
 export function callError(error: unknown, call: string): BackendError {
   if (error instanceof BackendError) return error;

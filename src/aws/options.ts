@@ -44,11 +44,16 @@ export const tableName = (placeholders = false) => named('a DynamoDB table name'
 /** An `s3://bucket/prefix/` location. */
 export const s3Location = (placeholders = false) => named('an S3 location', /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'write it as s3://bucket/prefix/', placeholders ? 'bucket' : undefined);
 
+/** How an AWS region is written (`eu-west-1`, `us-gov-west-1`); the CLI checks `--region` with it too. */
+export const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d+$/;
+/** An AWS account id: 12 digits; the CLI checks `--account-id` with it too. */
+export const ACCOUNT_ID = /^\d{12}$/;
+
 /** An AWS region (`eu-west-1`), or a `${…}` placeholder for one. */
-export const region = () => named('an AWS region', /^[a-z]{2,4}(-[a-z]+)+-\d+$/, 'write it as eu-west-1', 'eu-west-1');
+export const region = () => named('an AWS region', REGION, 'write it as eu-west-1', 'eu-west-1');
 
 /** A 12-digit AWS account id, or a `${…}` placeholder for one. */
-export const accountId = () => named('an AWS account id', /^\d{12}$/, '12 digits', '123456789012');
+export const accountId = () => named('an AWS account id', ACCOUNT_ID, '12 digits', '123456789012');
 
 /**
  * An S3 object key (`'key'`) or key prefix (`'prefix'`): text within the bucket. An `s3://` location

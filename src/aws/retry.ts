@@ -1,3 +1,4 @@
+import type { BackendError } from '../errors.js';
 import { checkOptions, lazySchema } from '../util/options.js';
 import { retryOptions } from './options.js';
 
@@ -130,7 +131,7 @@ export function clientConfig(options: RetryOptions | undefined): { retryStrategy
  * the caller's `onRetry`), whether it succeeds or fails. A failure is thrown as `failure` turns it
  * (a BackendError naming the call), or as the SDK threw it.
  */
-export async function countAttempts<T>(call: () => Promise<T>, options: RetryOptions = {}, failure?: (error: unknown) => Error): Promise<T> {
+export async function countAttempts<T>(call: () => Promise<T>, options: RetryOptions = {}, failure?: (error: unknown) => BackendError): Promise<T> {
   const count = (metadata: { attempts?: number } | undefined) => {
     for (let retry = 1; retry < (metadata?.attempts ?? 1); retry++) options.onRetry?.();
   };

@@ -8,6 +8,7 @@ import { runTrainingSetCommand } from './training-set.js';
 import { runLocal } from './local.js';
 import { runPlan } from './plan.js';
 import { parseRate } from '../aws/capacity.js';
+import { ACCOUNT_ID, REGION } from '../aws/options.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
 import { jsonLine } from './json.js';
 import { decimal, duration, isoTime, oneOf, parseCommandLine, portNumber, shaped, UsageError, wholeNumber } from './args.js';
@@ -81,8 +82,8 @@ async function main(argv: readonly string[]): Promise<number> {
             offlineStoreS3Uri: values['offline-s3-uri'],
             athenaResultsS3Uri: values['athena-results-s3-uri'],
             stateTable: values['state-table'],
-            region: values.region === undefined ? undefined : shaped(values.region, '--region', /^[a-z]{2,4}(-[a-z]+)+-\d+$/, 'an AWS Region such as eu-west-1', command),
-            accountId: values['account-id'] === undefined ? undefined : shaped(values['account-id'], '--account-id', /^\d{12}$/, 'a 12-digit AWS account ID', command),
+            region: values.region === undefined ? undefined : shaped(values.region, '--region', REGION, 'an AWS Region such as eu-west-1', command),
+            accountId: values['account-id'] === undefined ? undefined : shaped(values['account-id'], '--account-id', ACCOUNT_ID, 'a 12-digit AWS account ID', command),
             format,
             rate: values.rate,
             recordBytes: values['record-bytes'],
