@@ -15,6 +15,8 @@ export interface SourcePosition {
   readonly topic?: string;
   readonly partition?: number;
   readonly offset?: string;
+  /** A Kafka record's key, base64 as it arrived: what names a tombstone (a record without a value). */
+  readonly key?: string;
   readonly messageId?: string;
   /** The SQS FIFO message group the record belongs to. */
   readonly messageGroupId?: string;

@@ -267,6 +267,8 @@ describe('puts and deletes of one batch', () => {
     expect(dead[0]).toMatchObject({ group: 'card-activity', raw: { pk: { S: 'card-1' } }, position: { index: 0, sequenceNumber: event.Records[0]?.dynamodb.SequenceNumber } });
     // Named as missing (it said "record identifier must be 1..2048 bytes, got 0").
     expect(dead[0]?.error.message).toBe(`a delete without its record identifier: the DynamoDB Streams REMOVE's dynamodb.Keys hold no "card_id"`);
+    // The error says where too, as the entry does: formatError prints it.
+    expect(dead[0]?.error.position).toEqual(dead[0]?.position);
   });
 
   it('reports a REMOVE without the identifier when the dead-letter sink is down', async () => {

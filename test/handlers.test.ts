@@ -70,14 +70,15 @@ describe('the position a dead letter carries says where the record came from', (
     ]);
   });
 
-  it('Kafka: topic, partition, offset as text and timestamp; no arrival without a timestamp', async () => {
+  it('Kafka: topic, partition, offset as text, key and timestamp; no arrival without a timestamp, no key without one', async () => {
     const { store, dead } = harness();
     const event = kafkaEvent([POISON, POISON], { topic: 'cards', partition: 2, firstOffset: 40, timestamp: new Date(NOON) });
     const records = event.records['cards-2'] ?? [];
     delete (records[1] as { timestamp?: number }).timestamp;
+    delete (records[1] as { key?: string }).key;
     expect(await kafkaHandler(cardActivity, { store, log: false })(event)).toEqual({ batchItemFailures: [] });
     expect(dead.map((d) => d.position)).toStrictEqual([
-      { source: 'kafka', index: 0, topic: 'cards', partition: 2, offset: '40', arrivalTimeMs: NOON },
+      { source: 'kafka', index: 0, topic: 'cards', partition: 2, offset: '40', key: Buffer.from('key-0').toString('base64'), arrivalTimeMs: NOON },
       { source: 'kafka', index: 1, topic: 'cards', partition: 2, offset: '41' },
     ]);
   });
@@ -191,6 +192,8 @@ describe('records of the wrong shape are poison, never a crash', () => {
     const handler = kafkaHandler(cardActivity, { store, log: false });
     expect(await handler(event)).toEqual({ batchItemFailures: [] });
     expect(dead.map((d) => d.error.message)).toEqual(['payload cannot be decoded: Kafka record has no value']);
+    // A tombstone's key is all it says: the dead letter keeps it.
+    expect(dead[0]?.position?.key).toBe(Buffer.from('key-0').toString('base64'));
     expect(await handler({ ...event, records: { 'cards-0': null } } as never)).toEqual({ batchItemFailures: [] });
     expect(dead).toHaveLength(1);
   });

@@ -1,5 +1,5 @@
 import { AthenaClient } from '@aws-sdk/client-athena';
-import { CreateBucketCommand, DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import fc from 'fast-check';
@@ -8,6 +8,7 @@ import { athenaOffline, runAthenaQuery, s3Offline, sageMakerOnline } from '../sr
 import { parseCsv } from '../src/aws/athena-query.js';
 import { BackendError, createFeatureStore, trainingSet } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
+import type { OfflineStore } from '../src/store/types.js';
 import { s3OfflineContract } from './contracts/offline-store.js';
 import { contractGroup, contractRecord } from './contracts/online-store.js';
 import { cardActivity, cardVelocity, validCardEvent } from './fixtures/groups.js';
@@ -158,44 +159,53 @@ describe('athenaOffline', () => {
     expect(error).toMatchObject({ code: 'READ_FAILED', retryable: false, message: `cannot read ${result.location}: no such object` });
   });
 
+  type Feature = Parameters<typeof trainingSet>[1]['features'][number];
+  /** What a one-row training set of `feature` on `offline` throws; the store is closed after it. */
+  async function trainingSetError(offline: OfflineStore, feature: Feature = cardActivity.select('amount')): Promise<unknown> {
+    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline });
+    try {
+      const spine = [{ card_id: 'card-1', at: new Date('2024-06-01T00:00:00Z') }];
+      return await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [feature] }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    } finally {
+      await store.close();
+    }
+  }
+
   it('says a training set\'s group has no feature group when DescribeFeatureGroup finds none', async () => {
     // cardVelocity was never created on this stack: ResourceNotFound, DescribeFeatureGroup's one modelled error.
-    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline: athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/' }) });
-    const spine = [{ card_id: 'card-1', at: new Date('2024-06-01T00:00:00Z') }];
-    const error = await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [cardVelocity.select('amount')] }).catch((e: unknown) => e);
+    const error = await trainingSetError(athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/' }), cardVelocity.select('amount'));
     expect(error).toBeInstanceOf(BackendError);
     expect(error).toMatchObject({ code: 'GROUP_NOT_FOUND', group: cardVelocity.name, message: expect.stringMatching(/^feature group "card-velocity" does not exist in this account and region \(ResourceNotFound: /) });
-    await store.close();
   });
 
   it('names the staged spine it could not upload, and S3\'s reason', async () => {
-    const offline = athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/', stagingLocation: 's3://no-such-staging/spines/', inlineSpineRows: 0 });
-    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline });
-    const spine = [{ card_id: 'card-1', at: new Date('2024-06-01T00:00:00Z') }];
-    const error = await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [cardActivity.select('amount')] }).catch((e: unknown) => e);
+    const error = await trainingSetError(athenaOffline({ client: athena, s3, sagemaker, outputLocation: 's3://results/', stagingLocation: 's3://no-such-staging/spines/', inlineSpineRows: 0 }));
     expect(error).toBeInstanceOf(BackendError);
     expect(error).toMatchObject({
       code: 'READ_FAILED',
       retryable: false,
       message: expect.stringMatching(/^S3 PutObject of the staged spine s3:\/\/no-such-staging\/spines\/[0-9a-f]{32}\/spine\.parquet failed: NoSuchBucket: /),
     });
-    await store.close();
   });
 
-  it('keeps a failed training query\'s error when removing its staged spine fails too', async () => {
-    const offline = athenaOffline({ client: athena, s3, outputLocation: 's3://results/', inlineSpineRows: 0, tables: { [cardActivity.name]: { database: 'sagemaker_featurestore', table: 'no_such_table' } } });
-    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime }), offline });
-    const spine = [{ card_id: 'card-1', at: new Date('2024-06-01T00:00:00Z') }];
+  it('keeps a failed training query\'s error when removing its staged spine fails too, and reports what was left', async () => {
+    const left: unknown[] = [];
+    const tables = { [cardActivity.name]: { database: 'sagemaker_featurestore', table: 'no_such_table' } };
     stack.setFaults({ DeleteObject: { errorRate: 1 } });
     try {
-      const error = await trainingSet(store, { spine, entityKey: 'card_id', timestamp: 'at', features: [cardActivity.select('amount')] }).catch((e: unknown) => e);
+      const error = await trainingSetError(athenaOffline({ client: athena, s3, outputLocation: 's3://results/', inlineSpineRows: 0, tables, onCleanupFailure: (e) => left.push(e) }));
       expect(error).toBeInstanceOf(BackendError);
       expect((error as BackendError).message).toMatch(/no_such_table/);
-      // The removal was tried and failed: its error is not the one thrown.
+      // The removal was tried and failed: its error is not the one thrown, but reported beside it.
       expect(stack.faultCounts['DeleteObject']?.failed).toBeGreaterThan(0);
+      expect(left).toEqual([expect.objectContaining({ message: expect.stringMatching(/^the staged spine was left behind; remove the object s3:\/\/results\/skewless-staging\/[0-9a-f]{32}\/spine\.parquet by hand /) })]);
     } finally {
       stack.setFaults({});
-      await store.close();
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: 'results', Prefix: 'skewless-staging/' }));
+      for (const object of listed.Contents ?? []) await s3.send(new DeleteObjectCommand({ Bucket: 'results', Key: object.Key }));
     }
   });
 

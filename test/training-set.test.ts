@@ -5,7 +5,7 @@ import { AthenaClient } from '@aws-sdk/client-athena';
 import { CreateBucketCommand, DeleteObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { athenaOffline, athenaSpine, runAthenaQuery, s3Offline, s3OfflineTable, s3Spine } from '../src/aws/index.js';
 import { z } from 'zod';
 import { ConfigurationError, createFeatureStore, DataError, DefinitionError, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
@@ -370,6 +370,57 @@ describe('trainingSet on Athena (Trino SQL on the local stack)', () => {
     expect(await leftovers()).toEqual([]);
     await store.close();
     await failing.close();
+  });
+
+  describe('a staged spine that cannot be removed (DeleteObject fails)', () => {
+    const spine = Array.from({ length: 20 }, (_, i) => ({ card: i % 2 === 0 ? '1' : 'nobody', at: new Date(BASE + 1000) }));
+    const options = { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')] } as const;
+    const expected = spine.map((row) => ({ ...row, scores__v: row.card === '1' ? 7 : null }));
+    /** Only the object is named: the DROP TABLE succeeded, so no table is left. */
+    const leftObject = /^the staged spine was left behind; remove the object (s3:\/\/lake\/results\/skewless-staging\/[0-9a-f]{32}\/spine\.parquet) by hand \(S3 DeleteObject of the staged spine \1 failed: /;
+    const staged = async () => (await s3.send(new ListObjectsV2Command({ Bucket: 'lake', Prefix: 'results/skewless-staging/' }))).Contents ?? [];
+
+    /** The rows of a staged training set on `athenaOffline` with `onCleanupFailure` (if given), while every DeleteObject fails. */
+    async function withDeleteFailing(onCleanupFailure?: (error: unknown) => void): Promise<readonly Record<string, unknown>[]> {
+      await replaceHistory([{ id: '1', et: BASE, ai: BASE, wt: BASE, del: false, v: 7, n: 1 }]);
+      const offline = athenaOffline({ client: new AthenaClient(stack.clientConfig), s3, outputLocation: 's3://lake/results/', inlineSpineRows: 10, tables, ...(onCleanupFailure ? { onCleanupFailure } : {}) });
+      const store = createFeatureStore({ online: localOnline({ memory: true }), offline });
+      stack.setFaults({ DeleteObject: { errorRate: 1 } });
+      try {
+        return (await trainingSet(store, options)).rows;
+      } finally {
+        stack.setFaults({});
+        await store.close();
+      }
+    }
+    afterEach(async () => {
+      const objects = (await staged()).map((o) => ({ Key: o.Key as string }));
+      if (objects.length > 0) await s3.send(new DeleteObjectsCommand({ Bucket: 'lake', Delete: { Objects: objects } }));
+    });
+
+    it('returns the training set, and reports to onCleanupFailure the object left behind', async () => {
+      const left: unknown[] = [];
+      expect(await withDeleteFailing((error) => left.push(error))).toEqual(expected);
+      expect(left).toEqual([expect.objectContaining({ name: 'BackendError', message: expect.stringMatching(leftObject) })]);
+      // What the report names is what is there.
+      expect((await staged()).map((o) => `s3://lake/${o.Key}`)).toEqual([leftObject.exec((left[0] as Error).message)?.[1]]);
+    });
+
+    it('warns on the console by default, and when onCleanupFailure throws', async () => {
+      const warned = vi.spyOn(console, 'warn').mockImplementation(() => {});
+      try {
+        expect(await withDeleteFailing()).toEqual(expected);
+        expect(
+          await withDeleteFailing(() => {
+            throw new Error('a broken logger');
+          }),
+        ).toEqual(expected);
+        const warning = new RegExp(`^skewless: ${leftObject.source.slice(1)}`);
+        expect(warned.mock.calls).toEqual([[expect.stringMatching(warning)], [expect.stringMatching(warning)]]);
+      } finally {
+        warned.mockRestore();
+      }
+    });
   });
 
   it('keeps hostile keys, column names and prefixes out of the SQL, on DuckDB and on Athena', async () => {

@@ -269,7 +269,7 @@ const CASES: Case[] = [
   {
     name: 'athenaOffline',
     valid: { outputLocation: 's3://results/' },
-    accepts: { outputLocation: isS3Location, workGroup: optional(isText), inlineSpineRows: optional((v) => isInt(v, 0)), stagingLocation: optional(isS3Location), partitionPruning: optional(isBool) },
+    accepts: { outputLocation: isS3Location, workGroup: optional(isText), inlineSpineRows: optional((v) => isInt(v, 0)), stagingLocation: optional(isS3Location), partitionPruning: optional(isBool), onCleanupFailure: optional(isFn) },
     call: (options) => athenaOffline(options as never),
   },
   {

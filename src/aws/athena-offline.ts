@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SageMakerClient } from '@aws-sdk/client-sagemaker';
-import { ConfigurationError } from '../errors.js';
+import { BackendError, ConfigurationError } from '../errors.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import { quoteHiveIdentifier, quoteIdentifier, quoteLiteral } from '../sql/quote.js';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
@@ -16,7 +16,7 @@ import { backendError, callError } from './errors.js';
 import { loadAthena, loadS3, loadSageMaker } from './sdk.js';
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
-import { booleanSchema, checkOptions, countSchema, expected, lazySchema } from '../util/options.js';
+import { booleanSchema, checkOptions, countSchema, expected, functionSchema, lazySchema } from '../util/options.js';
 import { awsClient, retryOptions, s3Location, text } from './options.js';
 
 const ATHENA_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
@@ -34,6 +34,7 @@ const ATHENA_OFFLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   inlineSpineRows: z.optional(countSchema()),
   stagingLocation: z.optional(s3Location()),
   partitionPruning: z.optional(booleanSchema()),
+  onCleanupFailure: z.optional(functionSchema('a function of the BackendError')),
 }));
 
 export interface AthenaOfflineOptions {
@@ -61,6 +62,18 @@ export interface AthenaOfflineOptions {
    * `false` for tables without those partition columns.
    */
   readonly partitionPruning?: boolean;
+  /**
+   * Called when a training set's staged spine could not be removed (for example a role without
+   * `s3:DeleteObject` on the staging prefix), with an error naming what was left: the table, the
+   * object, or both. Nothing is thrown for it: a finished training set is still returned, and a
+   * failed query still throws its own error. Default: `console.warn('skewless: ' + error.message)`.
+   *
+   * ### Example
+   * ```ts
+   * athenaOffline({ outputLocation, inlineSpineRows: 0, onCleanupFailure: (error) => logger.error(error.message) });
+   * ```
+   */
+  readonly onCleanupFailure?: (error: BackendError) => void;
 }
 
 /** Athena's text form of a value -> the value, by the column's Athena type. */
@@ -88,11 +101,10 @@ export function fromAthenaText(text: string | undefined, type: string): unknown 
   }
 }
 
-/**
- * A cleanup that fails after the work already failed: the work's error is the one the caller needs
- * (what went wrong), so the cleanup's is not thrown over it.
- */
-const ignoreCleanupFailure = (): void => undefined;
+/** Where a staged spine left behind is reported when the caller gives no `onCleanupFailure`. */
+function warnCleanupFailure(error: BackendError): void {
+  console.warn(`skewless: ${error.message}`);
+}
 
 /** The spine as an inline table: `(__row, __t, __k0, ...)`, keys as escaped literals. */
 function inlineSpine(spine: SpineKeys, steps: number): string {
@@ -141,6 +153,16 @@ function toRow(columns: readonly AthenaColumn[], values: readonly (string | unde
  */
 export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & TrainingEngine {
   checkOptions(ATHENA_OFFLINE_OPTIONS, options, 'athenaOffline options');
+  /** A staged spine that could not be removed (the table or the object left behind), reported without being thrown. */
+  const report = options.onCleanupFailure ?? warnCleanupFailure;
+  /** Reports a staged spine left behind; a report that throws (or rejects) falls back to the warning, so it is never lost or thrown. */
+  const leftBehind = (error: BackendError): void => {
+    try {
+      Promise.resolve(report(error)).catch(() => warnCleanupFailure(error));
+    } catch {
+      warnCleanupFailure(error);
+    }
+  };
   let clients: Promise<{ athena: AthenaClient; s3: S3Client }> | undefined;
   const resolveClients = () => {
     clients ??= Promise.all([loadAthena(), loadS3()]).then(([a, s]) => ({
@@ -204,24 +226,34 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
     const table = `skewless_spine_${id}`;
     const name = `${quoteHiveIdentifier(database)}.${quoteHiveIdentifier(table)}`;
     const run = (query: string) => runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
-    /** Drops the table and deletes the object, both tried; the first failure is thrown. */
-    const drop = async () => {
-      const failures: unknown[] = [];
-      await run(`DROP TABLE IF EXISTS ${name}`).catch((error: unknown) => failures.push(error));
-      await countAttempts(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry, (error) => callError(error, `S3 DeleteObject of ${object}`)).catch((error: unknown) =>
-        failures.push(error),
-      );
-      if (failures.length > 0) throw failures[0];
+    /**
+     * Drops the table and deletes the object, both tried. Never throws: what could not be removed is
+     * reported (`onCleanupFailure`), naming only what is left, so it cannot hide the query's error
+     * or lose a finished training set.
+     */
+    const remove = async (): Promise<void> => {
+      const left: string[] = [];
+      const causes: BackendError[] = [];
+      const failed = (what: string, call: string) => (error: unknown) => {
+        left.push(what);
+        causes.push(callError(error, call));
+      };
+      await run(`DROP TABLE IF EXISTS ${name}`).catch(failed(`the table ${database}.${table}`, `Athena DROP TABLE of ${database}.${table}`));
+      await countAttempts(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry).catch(failed(`the object s3://${bucket}/${key}`, `S3 DeleteObject of ${object}`));
+      const [first] = causes;
+      if (first === undefined) return;
+      const why = causes.map((cause) => cause.message).join('; ');
+      leftBehind(new BackendError(first.code, `the staged spine was left behind; remove ${left.join(' and ')} by hand (${why})`, { cause: first, retryable: first.retryable }));
     };
     try {
       const columns = ['spine_row bigint', 'spine_t bigint', ...keys.map((k) => `${k.name} string`)].join(', ');
       await run(`CREATE EXTERNAL TABLE ${name} (${columns}) STORED AS PARQUET LOCATION ${quoteLiteral(location)}`);
     } catch (error) {
-      await drop().catch(ignoreCleanupFailure);
+      await remove();
       throw error;
     }
     const select = ['spine_row AS __row', 'spine_t AS __t', ...keys.map((k, i) => `${k.name} AS __k${i}`)].join(', ');
-    return { sql: `(SELECT ${select} FROM ${quoteIdentifier(database)}.${quoteIdentifier(table)}) AS spine`, drop };
+    return { sql: `(SELECT ${select} FROM ${quoteIdentifier(database)}.${quoteIdentifier(table)}) AS spine`, remove };
   };
 
   return {
@@ -271,7 +303,6 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
       const inline = spine.times.length <= (options.inlineSpineRows ?? 1000);
       // The staged table goes into the first group's Glue database: one that exists.
       const staged = inline ? undefined : await stageSpine(spine, plan.joins.length, firstDatabase);
-      let joined: JoinedValues;
       try {
         const partitions =
           options.partitionPruning === false || spine.times.length === 0
@@ -286,13 +317,10 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
           );
         }
         const result = await runAthenaQuery({ athena, s3, query, outputLocation: options.outputLocation, workGroup: options.workGroup, retry: options.retry });
-        joined = await readJoined(plan, result);
-      } catch (error) {
-        await staged?.drop().catch(ignoreCleanupFailure);
-        throw error;
+        return await readJoined(plan, result);
+      } finally {
+        await staged?.remove();
       }
-      await staged?.drop();
-      return joined;
     },
 
     async close() {

@@ -150,6 +150,7 @@ export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
         topic: record.topic,
         partition: record.partition,
         offset: String(record.offset),
+        ...(typeof record.key === 'string' ? { key: record.key } : {}),
         ...(typeof record.timestamp === 'number' ? { arrivalTimeMs: record.timestamp } : {}),
       },
     });
