@@ -271,6 +271,14 @@ describe('puts and deletes of one batch', () => {
     expect(dead[0]?.error.position).toEqual(dead[0]?.position);
   });
 
+  it('dead-letters a REMOVE whose identifier is NULL, as one without it (it deletes no record "null")', async () => {
+    const { store, dead } = storeWithSink();
+    const event = dynamoDbStreamEvent([{ eventName: 'REMOVE', keys: { card_id: null }, at: at(20) }]);
+    expect(event.Records[0]?.dynamodb.Keys).toEqual({ card_id: { NULL: true } });
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
+    expect(dead.map((d) => d.error.message)).toEqual([`a delete without its record identifier: the DynamoDB Streams REMOVE's dynamodb.Keys hold no "card_id"`]);
+  });
+
   it('reports a REMOVE without the identifier when the dead-letter sink is down', async () => {
     const store = storeWithBrokenSink();
     const event = dynamoDbStreamEvent([{ eventName: 'REMOVE', keys: { pk: 'card-1' }, at: at(20) }]);
