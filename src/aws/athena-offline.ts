@@ -153,9 +153,11 @@ function toRow(columns: readonly AthenaColumn[], values: readonly (string | unde
  */
 export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & TrainingEngine {
   checkOptions(ATHENA_OFFLINE_OPTIONS, options, 'athenaOffline options');
-  /** A staged spine that could not be removed (the table or the object left behind), reported without being thrown. */
   const report = options.onCleanupFailure ?? warnCleanupFailure;
-  /** Reports a staged spine left behind; a report that throws (or rejects) falls back to the warning, so it is never lost or thrown. */
+  /**
+   * Reports a staged spine that could not be removed (the table or the object left behind), without
+   * throwing: a report that throws (or rejects) falls back to the warning, so it is never lost.
+   */
   const leftBehind = (error: BackendError): void => {
     try {
       Promise.resolve(report(error)).catch(() => warnCleanupFailure(error));
