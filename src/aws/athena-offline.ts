@@ -153,12 +153,13 @@ function toRow(columns: readonly AthenaColumn[], values: readonly (string | unde
  */
 export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & TrainingEngine {
   checkOptions(ATHENA_OFFLINE_OPTIONS, options, 'athenaOffline options');
-  const report = options.onCleanupFailure ?? warnCleanupFailure;
   /**
    * Reports a staged spine that could not be removed (the table or the object left behind), without
-   * throwing: a report that throws (or rejects) falls back to the warning, so it is never lost.
+   * throwing: a chosen `onCleanupFailure` that throws (or rejects) falls back to the warning, so the
+   * report is never lost.
    */
   const leftBehind = (error: BackendError): void => {
+    const report = options.onCleanupFailure ?? warnCleanupFailure;
     try {
       Promise.resolve(report(error)).catch(() => warnCleanupFailure(error));
     } catch {
@@ -234,18 +235,17 @@ export function athenaOffline(options: AthenaOfflineOptions): OfflineStore & Tra
      * or lose a finished training set.
      */
     const remove = async (): Promise<void> => {
-      const left: string[] = [];
-      const causes: BackendError[] = [];
-      const failed = (what: string, call: string) => (error: unknown) => {
-        left.push(what);
-        causes.push(callError(error, call));
-      };
-      await run(`DROP TABLE IF EXISTS ${name}`).catch(failed(`the table ${database}.${table}`, `Athena DROP TABLE of ${database}.${table}`));
-      await countAttempts(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry).catch(failed(`the object s3://${bucket}/${key}`, `S3 DeleteObject of ${object}`));
-      const [first] = causes;
+      const left: { what: string; error: BackendError }[] = [];
+      // runAthenaQuery throws BackendErrors that say which call or query failed; the label is for anything else.
+      await run(`DROP TABLE IF EXISTS ${name}`).catch((error: unknown) => left.push({ what: `the table ${database}.${table}`, error: callError(error, 'Athena DROP TABLE') }));
+      await countAttempts(() => s3.send(new m.DeleteObjectCommand({ Bucket: bucket, Key: key })), options.retry, (error) => callError(error, 'S3 DeleteObject')).catch(
+        (error: BackendError) => left.push({ what: `the object s3://${bucket}/${key}`, error }),
+      );
+      const [first] = left;
       if (first === undefined) return;
-      const why = causes.map((cause) => cause.message).join('; ');
-      leftBehind(new BackendError(first.code, `the staged spine was left behind; remove ${left.join(' and ')} by hand (${why})`, { cause: first, retryable: first.retryable }));
+      const what = left.map((l) => l.what).join(' and ');
+      const why = left.map((l) => l.error.message).join('; ');
+      leftBehind(new BackendError(first.error.code, `the staged spine was left behind; remove ${what} by hand (${why})`, { cause: first.error, retryable: first.error.retryable }));
     };
     try {
       const columns = ['spine_row bigint', 'spine_t bigint', ...keys.map((k) => `${k.name} string`)].join(', ');
