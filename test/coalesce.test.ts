@@ -64,6 +64,31 @@ describe('coalesceReads (SageMaker on the local stack)', () => {
     await online.close();
   });
 
+  it('refuses, when built, a store that is not an online store: a read on its timer could not be caught', () => {
+    // The factory itself rather than its result, and the pair localStores() returns.
+    const refusal = (online: unknown) => {
+      try {
+        coalesceReads(online as never);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    expect(refusal(sageMakerOnline)).toMatchObject({
+      name: 'ConfigurationError',
+      code: 'INVALID_CONFIG',
+      message: 'coalesceReads online store: expected an online store such as sageMakerOnline() or dynamoDbOnline() (an object with put, get, getMany, delete, close), got a function',
+    });
+    expect(refusal({ online: {}, offline: {} })).toBeInstanceOf(ConfigurationError);
+  });
+
+  it('hands the callers an error the wrapped store throws instead of rejecting', async () => {
+    const thrown = new Error('getMany threw');
+    const throwing = { put: async () => ({}), get: async () => undefined, getMany: () => { throw thrown; }, delete: async () => 'Deleted', close: async () => {} } as never;
+    const results = await Promise.allSettled([coalesceReads(throwing).get(cards, 'c1'), coalesceReads(throwing).get(cards, 'c2')]);
+    expect(results).toEqual([{ status: 'rejected', reason: thrown }, { status: 'rejected', reason: thrown }]);
+  });
+
   it('refuses options it cannot honour', () => {
     expect(() => coalesceReads(sageMakerOnline(), { maxBatch: 101 })).toThrow(ConfigurationError);
     expect(() => coalesceReads(sageMakerOnline(), { windowMs: '2ms' } as never)).toThrow(ConfigurationError);

@@ -202,6 +202,18 @@ describe('featureVectors refuses what it cannot answer', () => {
     expect(error).toMatchObject({ code: 'INVALID_ENTITIES', row: 0, column: 'device_id', message: expect.stringMatching(/no column "device_id".*its columns: user_id/) });
   });
 
+  it('refuses an entity column a feature would replace, instead of answering the feature in its place', async () => {
+    const entities = [{ user_id: 'u1', device_id: 'd1' }, { user_id: 'u2', device_id: 'd1', 'serving-viewers__score': 0.5 }];
+    const error = await featureVectors(store, { entities, entityKey: 'user_id', features }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataError);
+    expect(error).toMatchObject({
+      code: 'INVALID_ENTITIES',
+      row: 1,
+      column: 'serving-viewers__score',
+      message: 'entity row 1 has a column "serving-viewers__score", which the feature "score" of "serving-viewers" would replace: give the selection a prefix (select(...).with({ prefix })) or rename the column',
+    });
+  });
+
   it('refuses an identifier no record can have (an object, a boolean, a Date) instead of answering nulls; none matches nothing', async () => {
     for (const [value, got] of [[{ a: 1 }, 'an object'], [true, 'true'], [new Date(AT), 'a Date']] as const) {
       const error = await featureVectors(store, { entities: [{ user_id: 'u1', device_id: 'd1' }, { user_id: value, device_id: 'd1' }], entityKey: 'user_id', features }).catch((e: unknown) => e);

@@ -155,6 +155,29 @@ describe('each handler names its source', () => {
     const kafka = cases[4]?.[1] as (event: unknown) => Promise<unknown>;
     for (const records of [null, [], 'cards']) await expect(kafka({ eventSource: 'aws:kafka', records })).rejects.toThrow(/^this is not a Kafka event: it has no records map/);
   });
+
+  it("when the event is another source's, by its eventSource: refused whole, nothing written or dead-lettered, not acknowledged", async () => {
+    const { store, dead } = harness();
+    const options = { store, log: false } as const;
+    const kinesis = kinesisEvent([txn('k1')]);
+    const sqs = sqsEvent([txn('s1')]);
+    const wiring = '(is the handler wired to the right event source?)';
+    await expect(kinesisHandler(cardActivity, options)(sqs as never)).rejects.toThrow(`this is not a Kinesis event: Records[0].eventSource is "aws:sqs", not "aws:kinesis" ${wiring}`);
+    await expect(sqsHandler(cardActivity, options)(kinesis as never)).rejects.toThrow(`this is not a SQS event: Records[0].eventSource is "aws:kinesis", not "aws:sqs" ${wiring}`);
+    await expect(dynamoDbStreamHandler(cardActivity, options)(kinesis as never)).rejects.toThrow(`this is not a DynamoDB Streams event: Records[0].eventSource is "aws:kinesis", not "aws:dynamodb" ${wiring}`);
+    await expect(kafkaHandler(cardActivity, options)({ ...kafkaEvent([txn('f1')]), eventSource: 'aws:sqs' })).rejects.toThrow(
+      `this is not a Kafka event: its eventSource is "aws:sqs", not "aws:kafka" or "SelfManagedKafka" ${wiring}`,
+    );
+    // One stray record refuses the batch before any other is written.
+    const mixed = { Records: [...kinesis.Records, { ...(sqs.Records[0] as object), eventSource: 'aws:sqs' }] };
+    await expect(kinesisHandler(cardActivity, options)(mixed as never)).rejects.toThrow(/^this is not a Kinesis event: Records\[1\]\.eventSource is "aws:sqs"/);
+    expect(dead).toEqual([]);
+    expect(await store.get(cardActivity, 'k1')).toBeUndefined();
+    // Events built by hand without eventSource are still taken.
+    const { eventSource: _, ...bare } = kinesis.Records[0] as KinesisStreamEvent['Records'][number];
+    expect(await kinesisHandler(cardActivity, options)({ Records: [bare] } as never)).toEqual({ batchItemFailures: [] });
+    expect(await store.get(cardActivity, 'k1')).toBeDefined();
+  });
 });
 
 describe('records of the wrong shape are poison, never a crash', () => {

@@ -173,6 +173,10 @@ describe('featureVectorHandler (API Gateway HTTP API event, local stack)', () =>
     expect(() => featureVectorHandler({ store, request: z.array(z.string()), entityKey: 'card_id', features })).toThrow(/request must be a z.object\(\.\.\.\) schema, got a array schema/);
     expect(() => featureVectorHandler({ store, request: z.object({ card_id: z.string() }), entityKey: 'card_id', features })).toThrow(/no field "merchant_id", the record identifier of "serve-merchants".*its fields: card_id/);
     expect(() => featureVectorHandler({ store, request, entityKey: 'card_id', features: [cards.select('amount'), cards.select('amount')] })).toThrow(/two selections produce the column "serve-cards__amount"/);
+    // A request field a feature would replace in the vector: the caller's value would be lost.
+    expect(() => featureVectorHandler({ store, request: request.extend({ merchant_risk: z.number() }), entityKey: 'card_id', features })).toThrow(
+      'featureVectorHandler: the request schema has a field "merchant_risk", which the feature "risk" of "serve-merchants" would replace: give the selection a prefix (select(...).with({ prefix })) or rename the field',
+    );
   });
 
   it('answers a request schema that throws while checking with 400, not a crash', async () => {

@@ -553,6 +553,20 @@ describe('which path a training set takes', () => {
     }
   });
 
+  it('refuses a spine file with a column a feature would replace, on every path, before anything is written', async () => {
+    const { store } = spiedStore();
+    const clash = join(dir, 'clash.csv');
+    writeFileSync(clash, 'card,at,i\n1,2024-01-01T00:00:01Z,LABEL\n');
+    const output = join(dir, 'clash-out.parquet');
+    for (const options of [{}, { output: { parquet: output } }, { output: { csv: join(dir, 'clash-out.csv') } }, { engine: 'reference' as const }]) {
+      const error = await trainingSet(store, { spine: { csv: clash }, entityKey: 'card', timestamp: 'at', features: [mixed.select('i').with({ prefix: '' })], ...options }).catch((e: unknown) => e);
+      const what = JSON.stringify(options);
+      expect(error, what).toBeInstanceOf(DataError);
+      expect(error, what).toMatchObject({ code: 'INVALID_SPINE', column: 'i', message: `the spine file ${clash} has a column "i", which the feature "i" of "mixed" would replace: give the selection a prefix (select(...).with({ prefix })) or rename the column` });
+    }
+    expect(existsSync(output)).toBe(false);
+  });
+
   it('reads a damaged offline file as a BackendError READ_FAILED naming the file, on every path', async () => {
     const { store } = spiedStore();
     const { offline } = await store.backends();

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { athenaOffline, athenaSpine, runAthenaQuery, s3Offline, s3OfflineTable, s3Spine } from '../src/aws/index.js';
 import { z } from 'zod';
-import { ConfigurationError, createFeatureStore, DataError, DefinitionError, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
+import { type AnyFeatureSelection, ConfigurationError, createFeatureStore, DataError, DefinitionError, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
 import { buildTrainingPlan, DUCKDB, renderTrainingSql, TRINO } from '../src/sql/index.js';
 import { localOffline, localOnline, type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
 import { spineFromCsv } from '../src/training/training-set.js';
@@ -613,6 +613,26 @@ describe("a training set's spine and summary, case by case", () => {
         const error = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine }).catch((e: unknown) => e);
         expect(error, engine).toBeInstanceOf(DataError);
         expect(error, engine).toMatchObject({ message, code: 'INVALID_SPINE', row: 0, column });
+      }
+    }
+  });
+
+  it('refuses a spine column a feature would replace (a label named as the feature) on every engine, instead of replacing it', async () => {
+    const store = await storeWith([one]);
+    const cases = [
+      [[{ card: '1', at, scores__v: 'label' }], scores.select('v'), 'scores__v'],
+      [[{ card: '1', at, v: 0 }], scores.select('v').with({ prefix: '' }), 'v'],
+    ] as [Record<string, unknown>[], AnyFeatureSelection, string][];
+    for (const engine of ['reference', 'auto'] as const) {
+      for (const [spine, selection, column] of cases) {
+        const error = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [selection], engine }).catch((e: unknown) => e);
+        expect(error, engine).toBeInstanceOf(DataError);
+        expect(error, engine).toMatchObject({
+          code: 'INVALID_SPINE',
+          row: 0,
+          column,
+          message: `the spine has a column "${column}", which the feature "v" of "scores" would replace: give the selection a prefix (select(...).with({ prefix })) or rename the column`,
+        });
       }
     }
   });

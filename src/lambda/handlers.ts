@@ -2,6 +2,7 @@ import { ConfigurationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { sendToDeadLetter } from '../store/dead-letter.js';
 import type { DeletionMode } from '../store/types.js';
+import { describeValue } from '../util/options.js';
 import { type BatchItem, type HandlerOptions, logBatch, processItems, requireDeadLetter } from './batch.js';
 import { decodeBase64, unmarshallItem } from './decode.js';
 import { checkFirehoseOptions, firehoseRecords, type FirehoseTransformOptions } from './firehose.js';
@@ -18,14 +19,25 @@ import type {
   SqsEvent,
 } from './events.js';
 
-function requireRecords(source: string, records: unknown, field: string): void {
-  if (!Array.isArray(records)) {
-    throw new ConfigurationError('INVALID_CONFIG', `this is not a ${source} event: it has no ${field} array (is the handler wired to the right event source?)`);
-  }
-  // Checked before anything is written: the batch goes through in slices, and an event refused halfway
-  // would have Lambda retry records already written.
+const WIRING = '(is the handler wired to the right event source?)';
+
+/**
+ * Refuses an event that is not the handler's source, for the whole batch, before anything is
+ * written: the batch goes through in slices, and an event refused halfway would have Lambda retry
+ * records already written. A record whose `eventSource` names another source (`aws:sqs` reaching
+ * kinesisHandler) is refused too: decoded as this source it would find no payload, and its content
+ * would reach no dead letter.
+ */
+function requireRecords(source: string, records: unknown, field: string, eventSource?: string): void {
+  if (!Array.isArray(records)) throw new ConfigurationError('INVALID_CONFIG', `this is not a ${source} event: it has no ${field} array ${WIRING}`);
   const bad = records.findIndex((record) => record === null || typeof record !== 'object');
   if (bad >= 0) throw new ConfigurationError('INVALID_CONFIG', `this is not a ${source} event: ${field}[${bad}] is not a record object`);
+  if (eventSource === undefined) return;
+  const other = records.findIndex((record: { eventSource?: unknown }) => record.eventSource !== undefined && record.eventSource !== eventSource);
+  if (other >= 0) {
+    const given = describeValue((records[other] as { eventSource: unknown }).eventSource);
+    throw new ConfigurationError('INVALID_CONFIG', `this is not a ${source} event: ${field}[${other}].eventSource is ${given}, not "${eventSource}" ${WIRING}`);
+  }
 }
 
 /** The shard of a Kinesis record: its eventID is `<shardId>:<sequenceNumber>`. */
@@ -48,7 +60,7 @@ function shardOf(record: KinesisStreamEvent['Records'][number]): string {
 export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) {
   requireDeadLetter('Kinesis', group, options);
   return async (event: KinesisStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
-    requireRecords('Kinesis', event?.Records, 'Records');
+    requireRecords('Kinesis', event?.Records, 'Records', 'aws:kinesis');
     const toItem = (record: KinesisStreamEvent['Records'][number], index: number): BatchItem => {
       const arrival = record.kinesis?.approximateArrivalTimestamp;
       const position: SourcePosition = {
@@ -78,7 +90,7 @@ export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) 
 export function sqsHandler(group: AnyFeatureGroup, options: HandlerOptions) {
   requireDeadLetter('SQS', group, options);
   return async (event: SqsEvent, context?: LambdaContext): Promise<BatchResponse> => {
-    requireRecords('SQS', event?.Records, 'Records');
+    requireRecords('SQS', event?.Records, 'Records', 'aws:sqs');
     const toItem = (record: SqsEvent['Records'][number], index: number): BatchItem => {
       const sent = Number(record.attributes?.SentTimestamp);
       return {
@@ -126,6 +138,10 @@ export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
   return async (event: KafkaEvent, context?: LambdaContext): Promise<KafkaBatchResponse> => {
     if (typeof event?.records !== 'object' || event.records === null || Array.isArray(event.records)) {
       throw new ConfigurationError('INVALID_CONFIG', 'this is not a Kafka event: it has no records map (is the handler wired to an MSK or self-managed Kafka source?)');
+    }
+    const { eventSource } = event as { eventSource?: unknown };
+    if (eventSource !== undefined && eventSource !== 'aws:kafka' && eventSource !== 'SelfManagedKafka') {
+      throw new ConfigurationError('INVALID_CONFIG', `this is not a Kafka event: its eventSource is ${describeValue(eventSource)}, not "aws:kafka" or "SelfManagedKafka" ${WIRING}`);
     }
     const flat: { key: string; record: KafkaRecord }[] = [];
     for (const [key, records] of Object.entries(event.records)) {
@@ -176,7 +192,7 @@ export interface DynamoDbStreamHandlerOptions extends HandlerOptions {
 export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbStreamHandlerOptions) {
   requireDeadLetter('DynamoDB Streams', group, options);
   return async (event: DynamoDbStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
-    requireRecords('DynamoDB Streams', event?.Records, 'Records');
+    requireRecords('DynamoDB Streams', event?.Records, 'Records', 'aws:dynamodb');
     const toItem = (record: DynamoDbStreamEvent['Records'][number], index: number): BatchItem => {
       const seconds = record.dynamodb?.ApproximateCreationDateTime;
       const position: SourcePosition = {

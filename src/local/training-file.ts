@@ -4,7 +4,7 @@ import { CsvRows } from '../csv/reader.js';
 import { DecodeError, SkewlessError } from '../errors.js';
 import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
 import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../training/engine.js';
-import { missingSpineColumn, spineFileOf, spineTimeError, type TrainingPlan } from '../sql/plan.js';
+import { spineColumnError, spineFileOf, spineTimeError, type TrainingPlan } from '../sql/plan.js';
 import { DUCKDB, featureColumn, matchedColumn, renderTrainingSql } from '../sql/render.js';
 import { isUrl, outputWriteError } from '../util/output-file.js';
 import { offlineReadError } from '../offline/parquet.js';
@@ -151,8 +151,8 @@ export async function trainingSetToFile(
     // DuckDB's sniffer makes up a column for a row with too many fields; the row path refuses that row.
     if ('csv' in request.spine && !sameColumns(columns, await csvHeader(request.spine.csv))) return undefined;
     // Refused before anything is joined: a file has its columns whether or not it has rows.
-    const missing = missingSpineColumn(plan, columns, file);
-    if (missing) throw missing;
+    const error = spineColumnError(plan, columns, file);
+    if (error) throw error;
     const timeType = types.get(plan.timestamp) as string;
     const time = spineTimeSql(plan.timestamp, timeType);
     const keys = plan.joins.map((step) => spineKeySql(step.key, types.get(step.key) as string));

@@ -3,7 +3,7 @@
 // against BatchGetRecord's quota (100 records a call) instead of GetRecord's (1 a call).
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
-import { checkOptions, countSchema, lazySchema } from '../util/options.js';
+import { checkOptions, countSchema, lazySchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
 
 export interface CoalesceReadsOptions {
@@ -21,6 +21,8 @@ const coalesceOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
     countSchema('a whole number of identifiers').check(z.refine((n) => n >= 1 && n <= MAX_BATCH, { error: `1 to ${MAX_BATCH} identifiers a batch` })),
   ),
 }));
+
+const onlineStore = /* @__PURE__ */ lazySchema(() => objectWith(['put', 'get', 'getMany', 'delete', 'close'], 'an online store such as sageMakerOnline() or dynamoDbOnline()'));
 
 interface Waiting {
   readonly id: string;
@@ -58,6 +60,8 @@ function project(found: OnlineRecord, features: readonly string[] | undefined): 
  * ```
  */
 export function coalesceReads(online: OnlineStore, options: CoalesceReadsOptions = {}): OnlineStore {
+  // Checked here, not at the first read: the read runs on a timer, where nothing could catch the error.
+  checkOptions(onlineStore, online, 'coalesceReads online store');
   checkOptions(coalesceOptions, options, 'coalesceReads options');
   const windowMs = options.windowMs ?? 2;
   const maxBatch = options.maxBatch ?? MAX_BATCH;
@@ -70,7 +74,8 @@ export function coalesceReads(online: OnlineStore, options: CoalesceReadsOptions
     // One projection serves every caller only if each asked for some features; else read them all.
     const all = batch.waiting.some((w) => w.features === undefined || w.features.length === 0);
     const features = all ? undefined : [...new Set(batch.waiting.flatMap((w) => w.features ?? []))];
-    online.getMany(batch.group, ids, features ? { features } : {}).then(
+    // Called from a timer: an error thrown rather than rejected goes to the callers too.
+    (async () => online.getMany(batch.group, ids, features ? { features } : {}))().then(
       (found) => {
         for (const w of batch.waiting) {
           const hit = found.get(w.id);

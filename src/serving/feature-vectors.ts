@@ -5,7 +5,7 @@ import { decodeFailure, MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import type { AnyFeatureColumns, AnyFeatureGroup, InferTrainingRow } from '../schema/types.js';
 import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
-import { ageLimitMs, buildTrainingPlan, isKeyValue, type JoinStep, notAKey, spineKey } from '../sql/plan.js';
+import { ageLimitMs, buildTrainingPlan, isKeyValue, type JoinStep, notAKey, replacedColumn, spineKey, writtenColumns } from '../sql/plan.js';
 import type { FeatureListPlan } from '../request-features/brand.js';
 import { featureListSchema, planFeatures } from '../selections.js';
 import { checkOptions, describeValue, durationSchema, expected, lazySchema } from '../util/options.js';
@@ -62,9 +62,14 @@ const featureVectorOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
   onFailure: z.optional(z.enum(['throw', 'null'], { error: expected("'throw' or 'null'") })),
 }));
 
-/** The columns the selections read off each entity row are there: a missing one is named, with the columns that are. */
-function checkEntityColumns(entities: readonly EntityRow[], steps: readonly JoinStep[]): void {
+/**
+ * The columns the selections read off each entity row are there: a missing one is named, with the
+ * columns that are. A column a feature would be written to is refused: the caller's value would be replaced.
+ */
+function checkEntityColumns(entities: readonly EntityRow[], steps: readonly JoinStep[], written: ReadPlan['written']): void {
   entities.forEach((entity, row) => {
+    const clash = written.find(([column]) => Object.hasOwn(entity, column));
+    if (clash) throw new DataError('INVALID_ENTITIES', `entity row ${row} ${replacedColumn(clash)}`, { row, column: clash[0] });
     for (const step of steps) {
       if (Object.hasOwn(entity, step.key)) {
         const value = entity[step.key];
@@ -91,6 +96,8 @@ export interface ReadPlan {
   readonly columns: readonly (readonly string[])[];
   /** Per join: the features fetched from the online store (the selected ones and the event time). */
   readonly fetched: readonly (readonly string[])[];
+  /** Every column written onto an entity row (selections read for request features among them), with what writes it. */
+  readonly written: ReturnType<typeof writtenColumns>;
 }
 
 const readPlans = /* @__PURE__ */ new WeakMap<readonly AnyFeatureColumns[], Map<string, ReadPlan>>();
@@ -115,6 +122,7 @@ export function readPlanOf(features: readonly AnyFeatureColumns[], entityKey: st
     groups,
     columns: joins.map((step) => step.features.map((feature) => `${step.prefix}${feature}`)),
     fetched: joins.map((step, i) => [...new Set([...step.features, (groups[i] as AnyFeatureGroup).eventTime])]),
+    written: writtenColumns(joins, list.outputs.map((output) => output.name)),
   };
   const plans = readPlans.get(features) ?? new Map<string, ReadPlan>();
   plans.set(key, plan);
@@ -185,7 +193,7 @@ export async function featureVectors<E extends object, const F extends readonly 
   checkOptions(featureVectorOptions, options, 'featureVectors options');
   const entities = options.entities as readonly EntityRow[];
   const plan = readPlanOf(options.features, options.entityKey, options.maxAge);
-  checkEntityColumns(entities, plan.joins);
+  checkEntityColumns(entities, plan.joins, plan.written);
   const { online } = await backendsOf(store, 'featureVectors');
   const failures: FeatureVectorFailure[] = [];
   // Per join step, the entity rows whose read failed (`onFailure: 'null'`): request features reading it give nulls there.

@@ -125,15 +125,32 @@ export function spineFileOf(spine: object): string | undefined {
 }
 
 /**
- * The first column the plan reads off each spine row (its time, each join's key) that the spine's
- * `columns` lack, as the error that names it and the columns there are; undefined when all are there.
+ * What is wrong with a spine's columns, as the error that says so; undefined when nothing is. A
+ * column the plan reads off each row (its time, each join's key) that is missing is named, with the
+ * columns there are. A column a selected feature would be written to (or one of `written`, the
+ * request features' columns) is refused too: the spine's value, a label say, would be replaced.
  */
-export function missingSpineColumn(plan: TrainingPlan, columns: readonly string[], file?: string): DataError | undefined {
+export function spineColumnError(plan: TrainingPlan, columns: readonly string[], file?: string, written: readonly string[] = []): DataError | undefined {
   const missing = (column: string, role: string) =>
     new DataError('INVALID_SPINE', `${spineName(file)} has no column "${column}" (${role}); its columns: ${columns.join(', ') || '(none)'}`, { row: 0, column });
   if (!columns.includes(plan.timestamp)) return missing(plan.timestamp, "the timestamp option: each row's time");
   const step = plan.joins.find((join) => !columns.includes(join.key));
-  return step && missing(step.key, `the record identifier of "${step.group}": entityKey, or the selection's key`);
+  if (step) return missing(step.key, `the record identifier of "${step.group}": entityKey, or the selection's key`);
+  const clash = writtenColumns(plan.joins, written).find(([column]) => columns.includes(column));
+  return clash && new DataError('INVALID_SPINE', `${spineName(file)} ${replacedColumn(clash)}`, { row: 0, column: clash[0] });
+}
+
+/** The columns a join writes onto each spine or entity row, each with what writes it: the joins' features, then request features' `written`. */
+export function writtenColumns(joins: readonly JoinStep[], written: readonly string[]): readonly (readonly [column: string, writer: string])[] {
+  return [
+    ...joins.flatMap((join) => join.features.map((feature) => [`${join.prefix}${feature}`, `the feature "${feature}" of "${join.group}"`] as const)),
+    ...written.map((column) => [column, 'a request feature'] as const),
+  ];
+}
+
+/** The end of the message for a row's column (or a request's field) that a feature would replace: `has a column "x", which … would replace: …`. */
+export function replacedColumn([column, writer]: readonly [string, string], noun = 'column'): string {
+  return `has a ${noun} "${column}", which ${writer} would replace: give the selection a prefix (select(...).with({ prefix })) or rename the ${noun}`;
 }
 
 /** A spine row's time in epoch ms: a Date or an ISO-8601 string (no guessing between seconds and milliseconds). */

@@ -11,7 +11,7 @@ import { booleanSchema, checkOptions, durationSchema, expected, lazySchema } fro
 import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
-import { buildTrainingPlan, missingSpineColumn, spineFileOf, spineKeyAt, spineTime, type TrainingPlan } from '../sql/plan.js';
+import { buildTrainingPlan, spineColumnError, spineFileOf, spineKeyAt, spineTime, type TrainingPlan } from '../sql/plan.js';
 import { type OutputColumn, outputPath, spineColumnKind, type TrainingOutput, writeTrainingCsv, writeTrainingParquet } from './output.js';
 import { outputWriteError, prepareOutputFile } from '../util/output-file.js';
 import { referenceJoin } from '../sql/reference.js';
@@ -277,13 +277,13 @@ const trainingSetOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
 }));
 
 /**
- * The columns a plan reads off each spine row are there: a missing one is named, with the columns that
- * are. Rows passed in without a file have no columns to check when there are none.
+ * The spine's columns fit the plan (see `spineColumnError`). Rows passed in without a file have no
+ * columns to check when there are none.
  */
-function checkSpineColumns(spine: LoadedSpine, plan: TrainingPlan, file: string | undefined): void {
+function checkSpineColumns(spine: LoadedSpine, plan: TrainingPlan, file: string | undefined, written: readonly string[]): void {
   if (!spine.kinds && spine.rows.length === 0) return;
-  const missing = missingSpineColumn(plan, spineColumns(spine), file);
-  if (missing) throw missing;
+  const error = spineColumnError(plan, spineColumns(spine), file, written);
+  if (error) throw error;
 }
 
 /** The training set over an offline store (what `trainingSet` runs once it has the store's backends). */
@@ -310,7 +310,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   const spine = loaded.rows;
   // A spine read from a file is named in its errors.
   const file = spineFileOf(options.spine);
-  checkSpineColumns(loaded, plan, file);
+  checkSpineColumns(loaded, plan, file, list.outputs.map((output) => output.name));
   const keys: SpineKeys = {
     times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp, file)),
     keys: plan.joins.map((step) => spine.map((row, i) => spineKeyAt(row[step.key], i, step.key, file))),
