@@ -140,6 +140,16 @@ describe('SageMaker record encoding', () => {
     expect(() => cardActivity.codec.fromRecord([{ FeatureName: 'card_id', ValueAsString: 'c' }])).toThrow(DecodeError);
   });
 
+  it('refuses what is not a record (null from JavaScript, an item of another shape) as a DecodeError saying what it got', () => {
+    const expected = (got: string) => `group "card-activity": fromRecord takes a SageMaker record, an array of { FeatureName, ValueAsString }, got ${got}`;
+    for (const [given, got] of [[null, 'null'], [undefined, 'undefined'], [{ card_id: 'c' }, 'object'], ['c', 'string']] as const) {
+      expect(() => cardActivity.codec.fromRecord(given as never)).toThrow(new DecodeError(expected(got)));
+    }
+    for (const given of [[null], [{ card_id: { S: 'c' } }], ['card_id']]) {
+      expect(() => cardActivity.codec.fromRecord(given as never)).toThrow(new DecodeError(expected('an array holding something else')));
+    }
+  });
+
   it('refuses values SageMaker cannot hold when encoding directly', () => {
     const bad = { ...sample, big: INT64_MAX + 1n };
     expect(() => everyType.codec.toRecord(bad)).toThrow(FeatureValidationError);

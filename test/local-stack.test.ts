@@ -14,6 +14,7 @@ import {
 import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { CreateQueueCommand, QueueDoesNotExist, ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { FAULT_OPERATIONS } from '../src/local/stack/faults.js';
 import { md5OfMessageAttributes } from '../src/local/stack/sqs.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -668,6 +669,12 @@ describe('the admin endpoint', () => {
     for (const [given, got] of [[null, 'null'], [[], 'an empty array'], ['PutRecord', '"PutRecord"']] as const) {
       expect(() => stack.setFaults(given as never)).toThrow(new RegExp(`^setFaults: expected fault settings per operation, e\\.g\\. .*, got ${got.replace(/[.*()[\]]/g, '\\$&')}$`));
     }
+    // A misspelt operation would inject nothing: the reliability test would pass without its faults.
+    expect(() => stack.setFaults({ BatchWriteRecrd: { throttleRate: 0.1 } } as never)).toThrow(/^setFaults: the local stack has no operation "BatchWriteRecrd" \(did you mean "BatchWriteRecord"\?\); it answers \*, PutRecord, /);
+    expect(() => stack.setFaults({ PutRecords: { throttleRate: 0.1 } })).toThrow(/^setFaults: the local stack has no operation "PutRecords" \(did you mean "PutRecord"\?\)/);
+    // Every operation the stack has answered in this file is one whose faults can be set.
+    expect(Object.keys(stack.faultCounts).length).toBeGreaterThan(10);
+    expect(Object.keys(stack.faultCounts).filter((operation) => !FAULT_OPERATIONS.includes(operation))).toEqual([]);
     // What the docs allow is taken: a spec for every operation with a seed, and none at all.
     expect(() => stack.setFaults({ '*': { latencyMs: 0 }, seed: 7 })).not.toThrow();
     expect(() => stack.setFaults({})).not.toThrow();

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { CreateFeatureGroupCommand, DescribeFeatureGroupCommand, SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
 import { runPlan } from '../src/cli/plan.js';
-import { defineFeatureGroup } from '../src/index.js';
+import { ConfigurationError, defineFeatureGroup } from '../src/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { cardActivity } from '../examples/quickstart/card-activity.js';
 import { cardVelocity, everyType } from './fixtures/groups.js';
@@ -212,6 +214,23 @@ describe('skewless plan', () => {
     // The deployed group's ARN says where the policies' ARNs are: its partition, region and account.
     const [, partition, , region, account] = (deployed.FeatureGroupArn as string).split(':');
     expect(training.Statement.find((s) => s.Sid === 'RunAthenaQueries')?.Resource).toEqual([`arn:${partition}:athena:${region}:${account}:workgroup/primary`]);
+  });
+
+  it('with --diff and no AWS Region anywhere, says how to give one instead of the SDK\'s "Region is missing"', async () => {
+    const saved = { AWS_REGION: process.env['AWS_REGION'], AWS_DEFAULT_REGION: process.env['AWS_DEFAULT_REGION'], AWS_CONFIG_FILE: process.env['AWS_CONFIG_FILE'] };
+    delete process.env['AWS_REGION'];
+    delete process.env['AWS_DEFAULT_REGION'];
+    process.env['AWS_CONFIG_FILE'] = join(tmpdir(), 'skewless-no-such-aws-config');
+    try {
+      const error = await runPlan({ file, format: 'input', diff: true, json: false }, () => undefined).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toBe('--diff reads each deployed group with DescribeFeatureGroup, and no AWS Region is set: pass --region or set AWS_REGION');
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   it('with --diff refuses a breaking change with exit code 1', async () => {

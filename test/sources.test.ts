@@ -217,6 +217,14 @@ describe('csvFile', () => {
     expect(() => csvFile(path, { headers: ['id'] } as never)).toThrow(/unknown option csvFile options\.headers \(did you mean "header"\?\)/);
   });
 
+  it('refuses a header that names a column twice, the file\'s or its own, instead of keeping the last of the two', async () => {
+    const twice = file('twice.csv', 'id,id,n\nfirst,second,7\n');
+    const error = await items(csvFile(twice)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DataError);
+    expect(error).toMatchObject({ code: 'INVALID_SOURCE', column: 'id', message: `${twice}, line 1: the header names "id" in columns 1 and 2` });
+    expect(() => csvFile(path, { header: ['id', 'n', 'id'] })).toThrow('csvFile options.header: the header names "id" in columns 1 and 3: each column once');
+  });
+
   it('skips the byte-order mark Excel writes before the header ("CSV UTF-8")', async () => {
     const excel = file('excel.csv', '\uFEFFid,n\r\na,1\r\n');
     expect(await items(csvFile(excel))).toStrictEqual([{ raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: excel, line: 2 } }]);

@@ -440,7 +440,11 @@ describe('data lost or mistyped in 0.1', () => {
     const binary = join(dir, 'binary.csv');
     writeFileSync(binary, Buffer.from([0x50, 0x4b, 0x03, 0x04, 0xff, 0xfe, 0x00, 0x81]));
     const missing = join(dir, 'missing.csv');
+    // Read into rows, the second "card_id" would replace the first: card-2's features for card-1's label.
+    const repeated = join(dir, 'repeated.csv');
+    writeFileSync(repeated, 'card_id,label_time,card_id\ncard-1,2024-01-01T00:00:00Z,card-2\n');
     for (const [csv, message] of [
+      [repeated, /^the spine file .*repeated\.csv, line 1: the header names "card_id" in columns 1 and 3$/],
       [ragged, /ragged\.csv, line 3: 3 fields, but the header names 2/],
       [short, /short\.csv, line 3: 2 fields, but the header names 3/],
       [binary, /binary\.csv is not UTF-8 text/],

@@ -89,7 +89,7 @@ Options:
   --athena-results-s3-uri URI   where training's Athena queries write results
   --state-table NAME            the DynamoDB table of aggregation state (default skewless-state)
   --format input|cloudformation the request, or an AWS::SageMaker::FeatureGroup resource
-  --diff                        compare with DescribeFeatureGroup; exit 1 on a breaking change
+  --diff                        compare with DescribeFeatureGroup (in --region, else AWS_REGION); exit 1 on a breaking change
   --region R --account-id N     fill the ARNs of the IAM policies (default CloudFormation's pseudo parameters)
   --rate N/s | N/min            the target rate, with its unit (10000/s, 10_000/s, 600/min; a bare number is refused)
   --record-bytes N              with --rate: one event's bytes on the stream, measured (default: from the source schema)

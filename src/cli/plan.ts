@@ -55,12 +55,17 @@ function capacityOptions(options: PlanCommandOptions): { rate: number; recordByt
   return { rate: parseRate(options.rate, '--rate'), ...(recordBytes === undefined ? {} : { recordBytes }), ...(entityEvents === undefined ? {} : { entityEvents }) };
 }
 
-async function describeFromEnvironment(name: string) {
+/** DescribeFeatureGroup with credentials from the environment, in `region` (`--region`) or the environment's. */
+async function describeFromEnvironment(name: string, region: string | undefined) {
   const { SageMakerClient, DescribeFeatureGroupCommand } = await loadSageMaker();
   try {
-    return await new SageMakerClient(clientConfig({})).send(new DescribeFeatureGroupCommand({ FeatureGroupName: name }));
+    return await new SageMakerClient({ ...clientConfig({}), ...(region ? { region } : {}) }).send(new DescribeFeatureGroupCommand({ FeatureGroupName: name }));
   } catch (error) {
     if ((error as { name?: string }).name === 'ResourceNotFound') return undefined;
+    // The SDK's own words ("Region is missing") say neither which call nor how to give one.
+    if ((error as { message?: string }).message === 'Region is missing') {
+      throw new ConfigurationError('INVALID_CONFIG', '--diff reads each deployed group with DescribeFeatureGroup, and no AWS Region is set: pass --region or set AWS_REGION', { cause: error });
+    }
     throw error;
   }
 }
@@ -76,7 +81,7 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
     roleArn: options.roleArn ?? PLACEHOLDER_ROLE,
     ...(options.offlineStoreS3Uri ? { offlineStoreS3Uri: options.offlineStoreS3Uri } : {}),
   };
-  const describe = options.describe ?? describeFromEnvironment;
+  const describe = options.describe ?? ((name: string) => describeFromEnvironment(name, options.region));
   let breaking = false;
   const report: Record<string, unknown>[] = [];
   for (const group of groups) {

@@ -276,8 +276,14 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
       return encodeInto(record, issues) ?? fail(issues);
     },
     fromRecord(record, options = {}) {
+      // A JavaScript caller's null, or a record read from elsewhere, is refused saying what it is.
+      const notRecord = (got: string) => new DecodeError(`group "${group}": fromRecord takes a SageMaker record, an array of { FeatureName, ValueAsString }, got ${got}`);
+      if (!Array.isArray(record)) throw notRecord(record === null ? 'null' : typeof record);
       const byName = new Map<string, FeatureValue>();
-      for (const feature of record) byName.set(feature.FeatureName, feature);
+      for (const feature of record) {
+        if (typeof feature?.FeatureName !== 'string') throw notRecord('an array holding something else');
+        byName.set(feature.FeatureName, feature);
+      }
       const out: Record<string, unknown> = {};
       for (const spec of specs) {
         const feature = byName.get(spec.name);

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isUtf8 } from 'node:buffer';
 import { ConfigurationError, DataError, SkewlessError } from '../errors.js';
-import { CsvRows } from '../csv/reader.js';
+import { CsvRows, repeatedColumn } from '../csv/reader.js';
 import { parquetColumnKinds, readParquetRows } from '../parquet/reader.js';
 import type { ValueKind } from '../schema/feature-spec.js';
 import type { AnyFeatureColumns, AnyFeatureGroup, AnyFeatureSelection, InferTrainingRow } from '../schema/types.js';
@@ -88,6 +88,8 @@ function csvSpine(text: string, source: string): { columns: string[]; rows: Spin
     if (row.malformed) throw new DataError('INVALID_SPINE', `${source}, line ${row.line}: ${row.malformed}`, { row: out.length });
     if (!header) {
       header = row.cells.map((c) => c ?? '');
+      const repeated = repeatedColumn(header);
+      if (repeated) throw new DataError('INVALID_SPINE', `${source}, line ${row.line}: ${repeated.message}`, { column: repeated.column });
       continue;
     }
     // Short rows too: a missing field is not a null (a null is an empty field).

@@ -1,15 +1,19 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as z from 'zod/mini';
-import { CsvRows } from '../../csv/reader.js';
-import type { SourcePosition } from '../../errors.js';
+import { CsvRows, repeatedColumn } from '../../csv/reader.js';
+import { DataError, type SourcePosition } from '../../errors.js';
 import { checkOptions, expected, lazySchema } from '../../util/options.js';
 import { csvRowReader } from '../tabular.js';
 import { type BackfillItem, type BackfillSource, fileRevision, hash, localFile } from './source.js';
 
 const CSV_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   delimiter: z.optional(z.string({ error: expected('one character') }).check(z.length(1, { error: expected('one character') }))),
-  header: z.optional(z.array(z.string(), { error: expected('the column names, an array of strings') })),
+  header: z.optional(
+    z.array(z.string(), { error: expected('the column names, an array of strings') }).check(
+      z.refine((header) => repeatedColumn(header) === undefined, { error: (issue) => `${repeatedColumn(issue.input as string[])?.message}: each column once` }),
+    ),
+  ),
 }));
 
 export interface CsvFileOptions {
@@ -51,6 +55,9 @@ export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSou
       const emit = (row: { cells: (string | undefined)[]; line: number; malformed?: string }) => {
         if (!header) {
           header = row.cells.map((c) => c ?? '');
+          // Refused whole, as an unreadable file is: every row would lose one of the two columns.
+          const repeated = repeatedColumn(header);
+          if (repeated) throw new DataError('INVALID_SOURCE', `${file}, line ${row.line}: ${repeated.message}`, { column: repeated.column });
           toEvent = csvRowReader(group.source, header);
           return;
         }

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
-import { checkOptions, expected, lazySchema } from '../../util/options.js';
+import { ConfigurationError } from '../../errors.js';
+import { checkOptions, closestName, expected, lazySchema } from '../../util/options.js';
 import { seededRandom } from '../../util/random.js';
 
 /** Faults the local stack injects into one operation (or every operation, under `'*'`). */
@@ -43,6 +44,15 @@ const FAULT_SPECS = /* @__PURE__ */ lazySchema(() =>
 );
 const SEED = /* @__PURE__ */ lazySchema(() => z.optional(z.number({ error: expected('a number') })));
 
+/** Every operation the stack answers, by the name its faults are set under (S3 requests as the stack names them), and `'*'` for all. */
+export const FAULT_OPERATIONS: readonly string[] = [
+  '*',
+  ...'PutRecord GetRecord DeleteRecord BatchGetRecord BatchWriteRecord CreateFeatureGroup DescribeFeatureGroup DeleteFeatureGroup ListFeatureGroups'.split(' '),
+  ...'StartQueryExecution GetQueryExecution GetQueryResults StopQueryExecution'.split(' '),
+  ...'GetObject ListObjectsV2 HeadObject HeadBucket PutObject UploadPart CreateBucket DeleteObject DeleteBucket DeleteObjects MultipartUpload'.split(' '),
+  ...'CreateQueue GetQueueUrl ListQueues DeleteQueue PurgeQueue SendMessage SendMessageBatch ReceiveMessage DeleteMessage GetQueueAttributes'.split(' '),
+];
+
 /** Faults as `startLocalStack({ faults })` and `setFaults` take them (a spec per operation, and a numeric `seed`), or a ConfigurationError naming `where`. */
 export function checkFaults(config: unknown, where: string): FaultConfig {
   // Anything but an object cannot be fault settings: the check refuses it, saying what it is.
@@ -50,6 +60,12 @@ export function checkFaults(config: unknown, where: string): FaultConfig {
   const { seed, ...operations } = config as Record<string, unknown>;
   checkOptions(SEED, seed, `${where}.seed`);
   checkOptions(FAULT_SPECS, operations, where);
+  // A misspelt operation would inject nothing, and a reliability test would pass without its faults.
+  const unknown = Object.keys(operations).find((name) => !FAULT_OPERATIONS.includes(name));
+  if (unknown !== undefined) {
+    const near = closestName(unknown, FAULT_OPERATIONS);
+    throw new ConfigurationError('INVALID_CONFIG', `${where}: the local stack has no operation "${unknown}"${near ? ` (did you mean "${near}"?)` : ''}; it answers ${FAULT_OPERATIONS.join(', ')}`);
+  }
   return config as FaultConfig;
 }
 
