@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { audit, count, createFeatureStore, defineFeatureGroup, type FeatureStore, type OfflineStore, type OfflineStoredRow, sum } from '../src/index.js';
+import { localOffline } from '../src/local/index.js';
 import { memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { equalValues, sampleIds } from '../src/audit/audit.js';
 import { FINGERPRINT_FEATURE } from '../src/schema/names.js';
@@ -45,8 +46,33 @@ describe('audit refuses what it cannot audit', () => {
   });
 });
 
+describe("audit's availabilityDelay by default: the offline store's own, else SageMaker's 15 minutes", () => {
+  const at = new Date(DAY + 3_600_000);
+  async function visibleUntil(offline: OfflineStore): Promise<Date> {
+    const store = createFeatureStore({ online: memoryOnline({ now: () => at.getTime() }), offline, now: () => at.getTime() });
+    await store.ingest(cards, [{ card_id: 'c', amount_cents: 500, ts: new Date(DAY).toISOString() }]);
+    const report = await audit(store, cards, { sample: ['c'], at });
+    // Written at `at` itself: visible only with no delay.
+    expect(report.consistent, `${offline.availabilityDelay}`).toBe(offline.availabilityDelay === '0s' ? 1 : 0);
+    await store.close();
+    return report.visibleUntil;
+  }
+
+  it("reads back at once from a store that says '0s' (the embedded store, memoryOffline)", async () => {
+    expect(await visibleUntil(memoryOffline())).toEqual(at);
+    const local = await localOffline({ memory: true });
+    expect(local.availabilityDelay).toBe('0s');
+    await local.close();
+  });
+
+  it('assumes 15 minutes of a store that does not say (one SageMaker or Firehose delivers to)', async () => {
+    const { availabilityDelay: _, ...silent } = memoryOffline();
+    expect(await visibleUntil(silent)).toEqual(new Date(at.getTime() - 15 * MINUTE));
+  });
+});
+
 describe('audit cause delete-pending, at the edge of what is visible offline', () => {
-  // Offline rows written up to `at - availabilityDelay` (15 minutes by default) count as visible.
+  // Offline rows written up to `at - availabilityDelay` count as visible: 15 minutes, SageMaker's delay.
   const DELAY = 15 * MINUTE;
   const RECORD_AT = DAY;
   const DELETED_AT = DAY + 2 * 3_600_000;
@@ -63,7 +89,7 @@ describe('audit cause delete-pending, at the edge of what is visible offline', (
 
   it('counts a delete marker written exactly at the cut-off as visible: online and offline agree, no cause', async () => {
     const store = await deletedCard();
-    const report = await audit(store, cards, { sample: ['c'], at: new Date(DELETED_AT + DELAY) });
+    const report = await audit(store, cards, { sample: ['c'], at: new Date(DELETED_AT + DELAY), availabilityDelay: '15m' });
     expect(report.visibleUntil).toEqual(new Date(DELETED_AT));
     expect(report).toMatchObject({ sampled: 1, consistent: 1, examples: [] });
     expect(Object.values(report.causes).every((n) => n === 0)).toBe(true);
@@ -72,7 +98,7 @@ describe('audit cause delete-pending, at the edge of what is visible offline', (
 
   it('calls a delete marker written a millisecond after the cut-off delete-pending', async () => {
     const store = await deletedCard();
-    const report = await audit(store, cards, { sample: ['c'], at: new Date(DELETED_AT + DELAY - 1) });
+    const report = await audit(store, cards, { sample: ['c'], at: new Date(DELETED_AT + DELAY - 1), availabilityDelay: '15m' });
     expect(report).toMatchObject({ sampled: 1, consistent: 0 });
     expect(report.causes).toMatchObject({ 'delete-pending': 1, unexplained: 0 });
     expect(report.examples).toMatchObject([{ id: 'c', cause: 'delete-pending', online: undefined, offline: { amount: 5 } }]);
@@ -518,7 +544,7 @@ describe('audit cause offline-lag, only for a newer online record whose own row 
     await offline.append(cards, rows.map((r) => ({ record: recordOf(r.at, r.amount), writeTime: r.written, apiInvocationTime: r.written, isDeleted: r.deleted ?? false })));
     return createFeatureStore({ online, offline });
   }
-  const causeOf = async (store: FeatureStore) => (await audit(store, cards, { sample: ['c'], at: AT })).examples.map((e) => e.cause);
+  const causeOf = async (store: FeatureStore) => (await audit(store, cards, { sample: ['c'], at: AT, availabilityDelay: '15m' })).examples.map((e) => e.cause);
 
   it('is offline-lag when a pending row has the online event time', async () => {
     expect(await causeOf(await storeWith([{ at: T0, amount: 1, written: VISIBLE }, { at: T1, amount: 2, written: PENDING }], { at: T1, amount: 2 }))).toEqual(['offline-lag']);

@@ -95,7 +95,8 @@ describe('audit on the embedded stores', () => {
     await offline?.append(group, [{ record: oldRecord, writeTime: new Date(day - 40 * 86_400_000), apiInvocationTime: new Date(day - 40 * 86_400_000), isDeleted: false }]);
     await online.put(group, [oldRecord]);
 
-    const report = await audit(store, group, { sample: ['card-0', 'card-1', 'card-2', 'card-3', 'card-4', old], at: new Date(clock + 5 * 60_000) });
+    // SageMaker's delivery delay, on the embedded store that has none: the row written last is not visible yet.
+    const report = await audit(store, group, { sample: ['card-0', 'card-1', 'card-2', 'card-3', 'card-4', old], at: new Date(clock + 5 * 60_000), availabilityDelay: '15m' });
     const causeOf = (id: string) => report.examples.find((e) => e.id === id)?.cause;
     expect(causeOf('card-0')).toBeUndefined();
     expect(causeOf('card-1')).toBe('fingerprint');

@@ -24,7 +24,10 @@ export interface AuditOptions {
   readonly seed?: number;
   /** The moment audited; default now. */
   readonly at?: Date;
-  /** How long offline rows take to appear (SageMaker documents up to 15 minutes); default `'15m'`. */
+  /**
+   * How long offline rows take to appear: default the offline store's own `availabilityDelay` (`'0s'`
+   * for the embedded store), else `'15m'` (SageMaker documents up to 15 minutes).
+   */
   readonly availabilityDelay?: string;
   /** Numbers closer than this count as equal; default 0 (exact). */
   readonly tolerance?: number;
@@ -152,7 +155,7 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
   const { online, offline } = await backendsOf(store, 'audit');
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": an audit compares online with offline, and the store has no offline tier`);
   const at = options.at ?? new Date();
-  const visibleUntil = new Date(at.getTime() - parseDuration(options.availabilityDelay ?? '15m'));
+  const visibleUntil = new Date(at.getTime() - parseDuration(options.availabilityDelay ?? offline.availabilityDelay ?? '15m'));
   const tolerance = options.tolerance ?? 0;
   const eventTimeType = eventTimeTypeOf(group);
 

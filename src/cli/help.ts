@@ -152,7 +152,7 @@ Options:
   --sample N                identifiers to audit (default 1,000)
   --seed N                  which sample (default 1)
   --at TIME                 the moment audited, ISO-8601 (default now)
-  --availability-delay D    how long offline rows take to appear (default 15m)
+  --availability-delay D    how long offline rows take to appear (default 0s on the embedded store, else 15m)
   --tolerance X             numbers closer than X count as equal (default 0)
   --html FILE               also write the report as a self-contained HTML page
   --dir PATH                the local store (default .skewless)

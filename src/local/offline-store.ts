@@ -55,6 +55,9 @@ export function offlineDataDir(base: string, group: string): string {
  * DuckDB writes the files; the same layout is what Athena (and the local stack's Athena) reads.
  */
 export class LocalOfflineStore implements LocalOffline {
+  /** A row is in its file once `append` resolves. */
+  readonly availabilityDelay = '0s';
+
   constructor(
     private readonly db: Database,
     readonly baseDir: string,

@@ -97,5 +97,12 @@ export interface OfflineStore {
    * without named files leave it out, and a backfill then only replaces files by name.
    */
   removeFiles?(group: GroupSchema, select: (fileName: string) => boolean): Promise<number>;
+  /**
+   * How long a row appended here may take to reach `scan`, as a duration: `'0s'` for a store that
+   * reads back what it has written at once (the embedded store, `memoryOffline`). The audit's default
+   * `availabilityDelay`; a store that cannot say (one SageMaker or Firehose delivers to) leaves it
+   * out, and the audit assumes the 15 minutes SageMaker documents.
+   */
+  readonly availabilityDelay?: string;
   close(): Promise<void>;
 }

@@ -101,6 +101,7 @@ export function memoryOffline(): OfflineStore & { readonly writes: ReadonlyMap<s
   const named = new Map<string, Map<string, readonly OfflineWrite[]>>();
   return {
     writes,
+    availabilityDelay: '0s',
     async append(group, batch, options = {}) {
       for (const write of batch) {
         const checked = checkRecord(group, write.record);
