@@ -69,6 +69,11 @@ describe("audit's availabilityDelay by default: the offline store's own, else Sa
     const { availabilityDelay: _, ...silent } = memoryOffline();
     expect(await visibleUntil(silent)).toEqual(new Date(at.getTime() - 15 * MINUTE));
   });
+
+  it("names the store's own delay when it is no duration", async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: { ...memoryOffline(), availabilityDelay: 900 as never } });
+    await expect(audit(store, cards, { sample: ['c'], at })).rejects.toThrow(/^the offline store's availabilityDelay: /);
+  });
 });
 
 describe('audit cause delete-pending, at the edge of what is visible offline', () => {

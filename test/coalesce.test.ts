@@ -82,11 +82,17 @@ describe('coalesceReads (SageMaker on the local stack)', () => {
     expect(refusal({ online: {}, offline: {} })).toBeInstanceOf(ConfigurationError);
   });
 
-  it('hands the callers an error the wrapped store throws instead of rejecting', async () => {
+  it('hands every caller of a batch the error of a wrapped store that throws instead of rejecting, or answers what is not a Map', async () => {
     const thrown = new Error('getMany threw');
-    const throwing = { put: async () => ({}), get: async () => undefined, getMany: () => { throw thrown; }, delete: async () => 'Deleted', close: async () => {} } as never;
-    const results = await Promise.allSettled([coalesceReads(throwing).get(cards, 'c1'), coalesceReads(throwing).get(cards, 'c2')]);
-    expect(results).toEqual([{ status: 'rejected', reason: thrown }, { status: 'rejected', reason: thrown }]);
+    const storeWith = (getMany: () => unknown) => coalesceReads({ put: async () => ({}), get: async () => undefined, getMany, delete: async () => 'Deleted', close: async () => {} } as never, { windowMs: 5 });
+    const throwing = storeWith(() => {
+      throw thrown;
+    });
+    expect(await Promise.allSettled([throwing.get(cards, 'c1'), throwing.get(cards, 'c2')])).toEqual([{ status: 'rejected', reason: thrown }, { status: 'rejected', reason: thrown }]);
+    // Not a Map: reading it fails while handing out the records, and that error reaches the callers too.
+    const odd = storeWith(async () => [['c1', {}]]);
+    const results = await Promise.allSettled([odd.get(cards, 'c1'), odd.get(cards, 'c2')]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
 
   it('refuses options it cannot honour', () => {

@@ -142,11 +142,12 @@ describe('SageMaker record encoding', () => {
 
   it('refuses what is not a record (null from JavaScript, an item of another shape) as a DecodeError saying what it got', () => {
     const expected = (got: string) => `group "card-activity": fromRecord takes a SageMaker record, an array of { FeatureName, ValueAsString }, got ${got}`;
-    for (const [given, got] of [[null, 'null'], [undefined, 'undefined'], [{ card_id: 'c' }, 'object'], ['c', 'string']] as const) {
+    for (const [given, got] of [[null, 'null'], [undefined, 'undefined'], [{ card_id: 'c' }, 'an object'], ['c', 'a string']] as const) {
       expect(() => cardActivity.codec.fromRecord(given as never)).toThrow(new DecodeError(expected(got)));
     }
-    for (const given of [[null], [{ card_id: { S: 'c' } }], ['card_id']]) {
-      expect(() => cardActivity.codec.fromRecord(given as never)).toThrow(new DecodeError(expected('an array holding something else')));
+    const feature = { FeatureName: 'card_id', ValueAsString: 'c' };
+    for (const [given, got] of [[[null], 'item 0 is null'], [[feature, { card_id: { S: 'c' } }], 'item 1 is an object'], [['card_id'], 'item 0 is a string']] as const) {
+      expect(() => cardActivity.codec.fromRecord(given as never)).toThrow(new DecodeError(expected(`an array whose ${got} without a FeatureName`)));
     }
   });
 

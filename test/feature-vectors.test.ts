@@ -210,7 +210,7 @@ describe('featureVectors refuses what it cannot answer', () => {
       code: 'INVALID_ENTITIES',
       row: 1,
       column: 'serving-viewers__score',
-      message: 'entity row 1 has a column "serving-viewers__score", which the feature "score" of "serving-viewers" would replace: give the selection a prefix (select(...).with({ prefix })) or rename the column',
+      message: 'entity row 1 has a column "serving-viewers__score", which the feature "score" of "serving-viewers" would replace: give the selection a prefix (select(...).with({ prefix })), or rename the column',
     });
   });
 

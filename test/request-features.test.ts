@@ -190,6 +190,17 @@ describe('request features in a training set', () => {
     });
   });
 
+  it('refuses a spine column a request feature would replace, in any row, saying how to rename it', async () => {
+    const labelled = spine.map((row, i) => (i === 1 ? { ...row, 'amount-vs-history__new_country': 'label' } : row));
+    await expect(trainingSet(store, { spine: labelled, entityKey: 'card_id', timestamp: 't', features: [amountVsHistory] })).rejects.toMatchObject({
+      name: 'DataError',
+      code: 'INVALID_SPINE',
+      row: 1,
+      column: 'amount-vs-history__new_country',
+      message: 'spine row 1 has a column "amount-vs-history__new_country", which the request features "amount-vs-history" would replace: give them a prefix (.with({ prefix })), or rename the column',
+    });
+  });
+
   it('turns a throwing transform into a TransformError naming the request features and the row', async () => {
     const throwing = defineRequestFeatures({
       name: 'throwing',

@@ -175,7 +175,7 @@ describe('featureVectorHandler (API Gateway HTTP API event, local stack)', () =>
     expect(() => featureVectorHandler({ store, request, entityKey: 'card_id', features: [cards.select('amount'), cards.select('amount')] })).toThrow(/two selections produce the column "serve-cards__amount"/);
     // A request field a feature would replace in the vector: the caller's value would be lost.
     expect(() => featureVectorHandler({ store, request: request.extend({ merchant_risk: z.number() }), entityKey: 'card_id', features })).toThrow(
-      'featureVectorHandler: the request schema has a field "merchant_risk", which the feature "risk" of "serve-merchants" would replace: give the selection a prefix (select(...).with({ prefix })) or rename the field',
+      'featureVectorHandler: the request schema has a field "merchant_risk", which the feature "risk" of "serve-merchants" would replace: give the selection a prefix (select(...).with({ prefix })), or rename the field',
     );
   });
 

@@ -562,7 +562,7 @@ describe('which path a training set takes', () => {
       const error = await trainingSet(store, { spine: { csv: clash }, entityKey: 'card', timestamp: 'at', features: [mixed.select('i').with({ prefix: '' })], ...options }).catch((e: unknown) => e);
       const what = JSON.stringify(options);
       expect(error, what).toBeInstanceOf(DataError);
-      expect(error, what).toMatchObject({ code: 'INVALID_SPINE', column: 'i', message: `the spine file ${clash} has a column "i", which the feature "i" of "mixed" would replace: give the selection a prefix (select(...).with({ prefix })) or rename the column` });
+      expect(error, what).toMatchObject({ code: 'INVALID_SPINE', column: 'i', message: `the spine file ${clash} has a column "i", which the feature "i" of "mixed" would replace: give the selection a prefix (select(...).with({ prefix })), or rename the column` });
     }
     expect(existsSync(output)).toBe(false);
   });

@@ -631,9 +631,12 @@ describe("a training set's spine and summary, case by case", () => {
           code: 'INVALID_SPINE',
           row: 0,
           column,
-          message: `the spine has a column "${column}", which the feature "v" of "scores" would replace: give the selection a prefix (select(...).with({ prefix })) or rename the column`,
+          message: `the spine has a column "${column}", which the feature "v" of "scores" would replace: give the selection a prefix (select(...).with({ prefix })), or rename the column`,
         });
       }
+      // A row after the first is checked as well: rows passed in need not all have the same columns.
+      const later = await trainingSet(store, { spine: [{ card: '1', at }, { card: '1', at, scores__v: 'label' }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine }).catch((e: unknown) => e);
+      expect(later, engine).toMatchObject({ name: 'DataError', row: 1, column: 'scores__v', message: expect.stringMatching(/^spine row 1 has a column "scores__v", which the feature "v" of "scores" would replace/) });
     }
   });
 

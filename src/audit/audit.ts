@@ -155,7 +155,8 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
   const { online, offline } = await backendsOf(store, 'audit');
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": an audit compares online with offline, and the store has no offline tier`);
   const at = options.at ?? new Date();
-  const visibleUntil = new Date(at.getTime() - parseDuration(options.availabilityDelay ?? offline.availabilityDelay ?? '15m'));
+  const delay = options.availabilityDelay === undefined ? parseDuration(offline.availabilityDelay ?? '15m', "the offline store's availabilityDelay") : parseDuration(options.availabilityDelay);
+  const visibleUntil = new Date(at.getTime() - delay);
   const tolerance = options.tolerance ?? 0;
   const eventTimeType = eventTimeTypeOf(group);
 

@@ -90,7 +90,7 @@ Options:
   --state-table NAME            the DynamoDB table of aggregation state (default skewless-state)
   --format input|cloudformation the request, or an AWS::SageMaker::FeatureGroup resource
   --diff                        compare with DescribeFeatureGroup (in --region, else AWS_REGION); exit 1 on a breaking change
-  --region R --account-id N     fill the ARNs of the IAM policies (default CloudFormation's pseudo parameters)
+  --region R --account-id N     fill the ARNs of the IAM policies (default CloudFormation's pseudo parameters); --region is also --diff's
   --rate N/s | N/min            the target rate, with its unit (10000/s, 10_000/s, 600/min; a bare number is refused)
   --record-bytes N              with --rate: one event's bytes on the stream, measured (default: from the source schema)
   --entity-events N             with --rate: events one entity has in its longest window, for the state item (default 1)
@@ -152,7 +152,7 @@ Options:
   --sample N                identifiers to audit (default 1,000)
   --seed N                  which sample (default 1)
   --at TIME                 the moment audited, ISO-8601 (default now)
-  --availability-delay D    how long offline rows take to appear (default 0s on the embedded store, else 15m)
+  --availability-delay D    how long offline rows take to appear (default 0s: the embedded store reads back at once)
   --tolerance X             numbers closer than X count as equal (default 0)
   --html FILE               also write the report as a self-contained HTML page
   --dir PATH                the local store (default .skewless)

@@ -15,7 +15,10 @@ export interface PlanCommandOptions {
   readonly athenaResultsS3Uri?: string | undefined;
   /** The DynamoDB table holding aggregation state (groups with aggregations). */
   readonly stateTable?: string | undefined;
-  /** For ARNs and the offline store path in the IAM policies; default CloudFormation's `${AWS::Region}` / `${AWS::AccountId}`. */
+  /**
+   * For ARNs and the offline store path in the IAM policies (default CloudFormation's `${AWS::Region}` /
+   * `${AWS::AccountId}`), and the Region `--diff` calls DescribeFeatureGroup in (default the environment's).
+   */
   readonly region?: string | undefined;
   readonly accountId?: string | undefined;
   readonly format: 'input' | 'cloudformation';

@@ -99,11 +99,13 @@ export class CsvRows {
 /**
  * The column a header names twice, with the end of a message (`the header names "id" in columns 1
  * and 3`); undefined when every name is once. Read into objects, the later column would replace the
- * earlier one, so a file with such a header is refused rather than read.
+ * earlier one, so a file with such a header is refused rather than read. Empty names are left out:
+ * the trailing commas of a spreadsheet's export name no column a schema reads.
  */
 export function repeatedColumn(header: readonly string[]): { readonly column: string; readonly message: string } | undefined {
   const first = new Map<string, number>();
   for (const [i, column] of header.entries()) {
+    if (column === '') continue;
     const seen = first.get(column);
     if (seen !== undefined) return { column, message: `the header names "${column}" in columns ${seen + 1} and ${i + 1}` };
     first.set(column, i);

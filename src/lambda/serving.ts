@@ -5,7 +5,7 @@ import * as z from 'zod/mini';
 import { BackendError, ConfigurationError, DataError, SkewlessError, type SkewlessIssue } from '../errors.js';
 import type { AnyFeatureColumns, AnySchema } from '../schema/types.js';
 import { featureVectors, readPlanOf } from '../serving/feature-vectors.js';
-import { replacedColumn } from '../sql/plan.js';
+import { replacedColumn, replacedIn } from '../sql/plan.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import { checkOptions, durationSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
 import { featureListSchema } from '../selections.js';
@@ -142,10 +142,10 @@ export function featureVectorHandler<const F extends readonly AnyFeatureColumns[
     throw new ConfigurationError('INVALID_CONFIG', `featureVectorHandler: request must be a z.object(...) schema, got a ${def.type} schema`);
   }
   for (const step of plan.joins) {
-    if (step.key in def.shape) continue;
+    if (Object.hasOwn(def.shape, step.key)) continue;
     throw new ConfigurationError('INVALID_CONFIG', `featureVectorHandler: the request schema has no field "${step.key}", the record identifier of "${step.group}" (entityKey, or the selection's key); its fields: ${Object.keys(def.shape).join(', ')}`);
   }
-  const replaced = plan.written.find(([column]) => column in (def.shape as object));
+  const replaced = replacedIn(def.shape, plan.written);
   if (replaced) throw new ConfigurationError('INVALID_CONFIG', `featureVectorHandler: the request schema ${replacedColumn(replaced, 'field')}`);
   const requestFields = [...new Set(options.features.filter(isRequestFeatures).flatMap((f) => requestFeaturesInternals(f).requestFields))];
   const log = options.log === false ? undefined : (options.log ?? ((line: string) => console.log(line)));

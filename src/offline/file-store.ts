@@ -19,6 +19,8 @@ import { decodeOfflineParquet, encodeOfflineParquet } from './parquet.js';
 export function parquetDirOffline(options: { readonly dir: string }): OfflineStore {
   const base = options.dir;
   return {
+    // A row is in its file once `append` resolves.
+    availabilityDelay: '0s',
     async append(group: GroupSchema, writes: readonly OfflineWrite[], appendOptions: OfflineAppendOptions = {}) {
       const byPartition = writesByPartition(group, writes);
       for (const [partition, rows] of byPartition) {

@@ -7,6 +7,8 @@ export interface RequestOutputColumn {
   readonly name: string;
   readonly kind: ValueKind;
   readonly list: boolean;
+  /** The name of the request features that compute it. */
+  readonly from: string;
 }
 
 export interface FeatureListPlan {

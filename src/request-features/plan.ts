@@ -55,7 +55,7 @@ export function planFeatureList(features: readonly AnyFeatureColumns[], entityKe
       const name = `${prefix}${spec.name}`;
       if (taken.has(name)) throw new DefinitionError('INVALID_OPTION', `request features "${request.name}" and another feature produce the column "${name}": give one a prefix`, { group: request.name, feature: spec.name });
       taken.add(name);
-      outputs.push({ name, kind: spec.kind, list: spec.collection !== undefined });
+      outputs.push({ name, kind: spec.kind, list: spec.collection !== undefined, from: request.name });
     }
   }
   const hidden = selections.slice(listed).flatMap((s) => s.features.map((f) => `${prefixOf(s)}${f}`));

@@ -277,13 +277,14 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
     },
     fromRecord(record, options = {}) {
       // A JavaScript caller's null, or a record read from elsewhere, is refused saying what it is.
+      const kind = (value: unknown) => (value === null || value === undefined ? String(value) : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`);
       const notRecord = (got: string) => new DecodeError(`group "${group}": fromRecord takes a SageMaker record, an array of { FeatureName, ValueAsString }, got ${got}`);
-      if (!Array.isArray(record)) throw notRecord(record === null ? 'null' : typeof record);
+      if (!Array.isArray(record)) throw notRecord(kind(record));
       const byName = new Map<string, FeatureValue>();
-      for (const feature of record) {
-        if (typeof feature?.FeatureName !== 'string') throw notRecord('an array holding something else');
+      record.forEach((feature, i) => {
+        if (typeof feature?.FeatureName !== 'string') throw notRecord(`an array whose item ${i} is ${kind(feature)} without a FeatureName`);
         byName.set(feature.FeatureName, feature);
-      }
+      });
       const out: Record<string, unknown> = {};
       for (const spec of specs) {
         const feature = byName.get(spec.name);

@@ -74,18 +74,17 @@ export function coalesceReads(online: OnlineStore, options: CoalesceReadsOptions
     // One projection serves every caller only if each asked for some features; else read them all.
     const all = batch.waiting.some((w) => w.features === undefined || w.features.length === 0);
     const features = all ? undefined : [...new Set(batch.waiting.flatMap((w) => w.features ?? []))];
-    // Called from a timer: an error thrown rather than rejected goes to the callers too.
-    (async () => online.getMany(batch.group, ids, features ? { features } : {}))().then(
-      (found) => {
-        for (const w of batch.waiting) {
-          const hit = found.get(w.id);
-          w.resolve(hit && project(hit, w.features));
-        }
-      },
-      (error: unknown) => {
-        for (const w of batch.waiting) w.reject(error);
-      },
-    );
+    // Called from a timer, where nothing could catch it: any error, thrown or rejected, while reading
+    // or while handing out the records, goes to every caller of the batch (one already answered keeps its answer).
+    (async () => {
+      const found = await online.getMany(batch.group, ids, features ? { features } : {});
+      for (const w of batch.waiting) {
+        const hit = found.get(w.id);
+        w.resolve(hit && project(hit, w.features));
+      }
+    })().catch((error: unknown) => {
+      for (const w of batch.waiting) w.reject(error);
+    });
   };
 
   return {

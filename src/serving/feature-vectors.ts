@@ -5,7 +5,7 @@ import { decodeFailure, MAX_RECORD_IDENTIFIER_BYTES } from '../schema/codec.js';
 import type { AnyFeatureColumns, AnyFeatureGroup, InferTrainingRow } from '../schema/types.js';
 import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import type { OnlineRecord, OnlineStore } from '../store/types.js';
-import { ageLimitMs, buildTrainingPlan, isKeyValue, type JoinStep, notAKey, replacedColumn, spineKey, writtenColumns } from '../sql/plan.js';
+import { ageLimitMs, buildTrainingPlan, isKeyValue, type JoinStep, notAKey, replacedColumn, replacedIn, spineKey, type WrittenColumn, writtenColumns } from '../sql/plan.js';
 import type { FeatureListPlan } from '../request-features/brand.js';
 import { featureListSchema, planFeatures } from '../selections.js';
 import { checkOptions, describeValue, durationSchema, expected, lazySchema } from '../util/options.js';
@@ -68,8 +68,8 @@ const featureVectorOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
  */
 function checkEntityColumns(entities: readonly EntityRow[], steps: readonly JoinStep[], written: ReadPlan['written']): void {
   entities.forEach((entity, row) => {
-    const clash = written.find(([column]) => Object.hasOwn(entity, column));
-    if (clash) throw new DataError('INVALID_ENTITIES', `entity row ${row} ${replacedColumn(clash)}`, { row, column: clash[0] });
+    const clash = replacedIn(entity, written);
+    if (clash) throw new DataError('INVALID_ENTITIES', `entity row ${row} ${replacedColumn(clash)}`, { row, column: clash.column });
     for (const step of steps) {
       if (Object.hasOwn(entity, step.key)) {
         const value = entity[step.key];
@@ -97,7 +97,7 @@ export interface ReadPlan {
   /** Per join: the features fetched from the online store (the selected ones and the event time). */
   readonly fetched: readonly (readonly string[])[];
   /** Every column written onto an entity row (selections read for request features among them), with what writes it. */
-  readonly written: ReturnType<typeof writtenColumns>;
+  readonly written: readonly WrittenColumn[];
 }
 
 const readPlans = /* @__PURE__ */ new WeakMap<readonly AnyFeatureColumns[], Map<string, ReadPlan>>();
@@ -122,7 +122,7 @@ export function readPlanOf(features: readonly AnyFeatureColumns[], entityKey: st
     groups,
     columns: joins.map((step) => step.features.map((feature) => `${step.prefix}${feature}`)),
     fetched: joins.map((step, i) => [...new Set([...step.features, (groups[i] as AnyFeatureGroup).eventTime])]),
-    written: writtenColumns(joins, list.outputs.map((output) => output.name)),
+    written: writtenColumns(joins, list.outputs),
   };
   const plans = readPlans.get(features) ?? new Map<string, ReadPlan>();
   plans.set(key, plan);

@@ -127,30 +127,50 @@ export function spineFileOf(spine: object): string | undefined {
 /**
  * What is wrong with a spine's columns, as the error that says so; undefined when nothing is. A
  * column the plan reads off each row (its time, each join's key) that is missing is named, with the
- * columns there are. A column a selected feature would be written to (or one of `written`, the
- * request features' columns) is refused too: the spine's value, a label say, would be replaced.
+ * columns there are. A column a selected feature would be written to (or a request feature's output,
+ * `requestOutputs`) is refused too: the spine's value, a label say, would be replaced.
  */
-export function spineColumnError(plan: TrainingPlan, columns: readonly string[], file?: string, written: readonly string[] = []): DataError | undefined {
+export function spineColumnError(plan: TrainingPlan, columns: readonly string[], file?: string, requestOutputs: readonly RequestOutput[] = []): DataError | undefined {
   const missing = (column: string, role: string) =>
     new DataError('INVALID_SPINE', `${spineName(file)} has no column "${column}" (${role}); its columns: ${columns.join(', ') || '(none)'}`, { row: 0, column });
   if (!columns.includes(plan.timestamp)) return missing(plan.timestamp, "the timestamp option: each row's time");
   const step = plan.joins.find((join) => !columns.includes(join.key));
   if (step) return missing(step.key, `the record identifier of "${step.group}": entityKey, or the selection's key`);
-  const clash = writtenColumns(plan.joins, written).find(([column]) => columns.includes(column));
-  return clash && new DataError('INVALID_SPINE', `${spineName(file)} ${replacedColumn(clash)}`, { row: 0, column: clash[0] });
+  const clash = writtenColumns(plan.joins, requestOutputs).find((written) => columns.includes(written.column));
+  return clash && new DataError('INVALID_SPINE', `${spineName(file)} ${replacedColumn(clash)}`, { row: 0, column: clash.column });
 }
 
-/** The columns a join writes onto each spine or entity row, each with what writes it: the joins' features, then request features' `written`. */
-export function writtenColumns(joins: readonly JoinStep[], written: readonly string[]): readonly (readonly [column: string, writer: string])[] {
+/** A request feature's output column, and the name of the request features that compute it. */
+export interface RequestOutput {
+  readonly name: string;
+  readonly from: string;
+}
+
+/** A column a join writes onto each spine or entity row: its name, what writes it, and how that can write it elsewhere. */
+export interface WrittenColumn {
+  readonly column: string;
+  readonly writer: string;
+  readonly rename: string;
+}
+
+/** Every column a join writes onto each spine or entity row: the joins' features, then the request features' outputs. */
+export function writtenColumns(joins: readonly JoinStep[], requestOutputs: readonly RequestOutput[]): readonly WrittenColumn[] {
   return [
-    ...joins.flatMap((join) => join.features.map((feature) => [`${join.prefix}${feature}`, `the feature "${feature}" of "${join.group}"`] as const)),
-    ...written.map((column) => [column, 'a request feature'] as const),
+    ...joins.flatMap((join) =>
+      join.features.map((feature) => ({ column: `${join.prefix}${feature}`, writer: `the feature "${feature}" of "${join.group}"`, rename: 'give the selection a prefix (select(...).with({ prefix }))' })),
+    ),
+    ...requestOutputs.map((output) => ({ column: output.name, writer: `the request features "${output.from}"`, rename: 'give them a prefix (.with({ prefix }))' })),
   ];
 }
 
-/** The end of the message for a row's column (or a request's field) that a feature would replace: `has a column "x", which … would replace: …`. */
-export function replacedColumn([column, writer]: readonly [string, string], noun = 'column'): string {
-  return `has a ${noun} "${column}", which ${writer} would replace: give the selection a prefix (select(...).with({ prefix })) or rename the ${noun}`;
+/** The first of `written` that `row` has a column of its own for (a spine or entity row, a request schema's shape). */
+export function replacedIn(row: object, written: readonly WrittenColumn[]): WrittenColumn | undefined {
+  return written.find(({ column }) => Object.hasOwn(row, column));
+}
+
+/** The end of the message for a row's column (or a request's field) that a join would replace: `has a column "x", which … would replace: …`. */
+export function replacedColumn({ column, writer, rename }: WrittenColumn, noun = 'column'): string {
+  return `has a ${noun} "${column}", which ${writer} would replace: ${rename}, or rename the ${noun}`;
 }
 
 /** A spine row's time in epoch ms: a Date or an ISO-8601 string (no guessing between seconds and milliseconds). */

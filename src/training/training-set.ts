@@ -11,7 +11,7 @@ import { booleanSchema, checkOptions, durationSchema, expected, lazySchema } fro
 import * as z from 'zod/mini';
 import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
-import { buildTrainingPlan, spineColumnError, spineFileOf, spineKeyAt, spineTime, type TrainingPlan } from '../sql/plan.js';
+import { buildTrainingPlan, replacedColumn, replacedIn, type RequestOutput, spineColumnError, spineFileOf, spineKeyAt, spineTime, type TrainingPlan, writtenColumns } from '../sql/plan.js';
 import { type OutputColumn, outputPath, spineColumnKind, type TrainingOutput, writeTrainingCsv, writeTrainingParquet } from './output.js';
 import { outputWriteError, prepareOutputFile } from '../util/output-file.js';
 import { referenceJoin } from '../sql/reference.js';
@@ -280,12 +280,19 @@ const trainingSetOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
 
 /**
  * The spine's columns fit the plan (see `spineColumnError`). Rows passed in without a file have no
- * columns to check when there are none.
+ * columns to check when there are none; their columns are the first row's, and any row with a column
+ * the join would replace is refused, naming it.
  */
-function checkSpineColumns(spine: LoadedSpine, plan: TrainingPlan, file: string | undefined, written: readonly string[]): void {
+function checkSpineColumns(spine: LoadedSpine, plan: TrainingPlan, file: string | undefined, requestOutputs: readonly RequestOutput[]): void {
   if (!spine.kinds && spine.rows.length === 0) return;
-  const error = spineColumnError(plan, spineColumns(spine), file, written);
+  const error = spineColumnError(plan, spineColumns(spine), file, requestOutputs);
   if (error) throw error;
+  if (spine.kinds) return;
+  const written = writtenColumns(plan.joins, requestOutputs);
+  spine.rows.forEach((row, r) => {
+    const clash = replacedIn(row, written);
+    if (clash) throw new DataError('INVALID_SPINE', `spine row ${r} ${replacedColumn(clash)}`, { row: r, column: clash.column });
+  });
 }
 
 /** The training set over an offline store (what `trainingSet` runs once it has the store's backends). */
@@ -312,7 +319,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   const spine = loaded.rows;
   // A spine read from a file is named in its errors.
   const file = spineFileOf(options.spine);
-  checkSpineColumns(loaded, plan, file, list.outputs.map((output) => output.name));
+  checkSpineColumns(loaded, plan, file, list.outputs);
   const keys: SpineKeys = {
     times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp, file)),
     keys: plan.joins.map((step) => spine.map((row, i) => spineKeyAt(row[step.key], i, step.key, file))),

@@ -11,7 +11,7 @@ const CSV_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   delimiter: z.optional(z.string({ error: expected('one character') }).check(z.length(1, { error: expected('one character') }))),
   header: z.optional(
     z.array(z.string(), { error: expected('the column names, an array of strings') }).check(
-      z.refine((header) => repeatedColumn(header) === undefined, { error: (issue) => `${repeatedColumn(issue.input as string[])?.message}: each column once` }),
+      z.refine((header) => repeatedColumn(header) === undefined, { error: (issue) => String(repeatedColumn(issue.input as string[])?.message) }),
     ),
   ),
 }));
