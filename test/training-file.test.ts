@@ -553,6 +553,22 @@ describe('which path a training set takes', () => {
     }
   });
 
+  it('refuses a spine file whose key no record identifier can be (a Parquet BOOLEAN), naming the file, row and column', async () => {
+    const { store } = spiedStore();
+    const booleans = join(dir, 'boolean-key.parquet');
+    writeFileSync(booleans, new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'card', data: [true], type: 'BOOLEAN' }, { name: 'at', data: [new Date(BASE + 1000)], type: 'TIMESTAMP' }] })));
+    for (const options of [{}, { output: { parquet: join(dir, 'boolean-key-out.parquet') } }]) {
+      const error = await trainingSet(store, { spine: { parquet: booleans }, entityKey: 'card', timestamp: 'at', features: [mixed.select('i')], ...options }).catch((e: unknown) => e);
+      expect(error, JSON.stringify(options)).toMatchObject({
+        name: 'DataError',
+        code: 'INVALID_SPINE',
+        row: 0,
+        column: 'card',
+        message: `the spine file ${booleans}, row 0: "card" must be a record identifier (text or a number), got true`,
+      });
+    }
+  });
+
   it('refuses a spine file with a column a feature would replace, on every path, before anything is written', async () => {
     const { store } = spiedStore();
     const clash = join(dir, 'clash.csv');
