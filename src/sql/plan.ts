@@ -146,7 +146,7 @@ export interface RequestOutput {
   readonly from: string;
 }
 
-/** A column a join writes onto each spine or entity row: its name, what writes it, and how that can write it elsewhere. */
+/** A column a join writes onto each spine or entity row: its name, what writes it, and how to have it write another name. */
 export interface WrittenColumn {
   readonly column: string;
   readonly writer: string;

@@ -99,7 +99,7 @@ export interface OfflineStore {
   removeFiles?(group: GroupSchema, select: (fileName: string) => boolean): Promise<number>;
   /**
    * How long a row appended here may take to reach `scan`, as a duration: `'0s'` for a store that
-   * reads back what it has written at once (the embedded store, `memoryOffline`). The audit's default
+   * reads back what it has written at once (the embedded store, `parquetDirOffline`, `memoryOffline`). The audit's default
    * `availabilityDelay`; a store that cannot say (one SageMaker or Firehose delivers to) leaves it
    * out, and the audit assumes the 15 minutes SageMaker documents.
    */
