@@ -170,6 +170,18 @@ export function decodeFailure(group: string, feature: string, got: unknown): Dec
   });
 }
 
+/** What a value is, for a message that must not show it (it may be user data): `null`, `an array`, `a string`, ... */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/** `fromRecord` given something that is not a SageMaker record; `got` says what it was. */
+function notARecord(group: string, got: string): DecodeError {
+  return new DecodeError(`group "${group}": fromRecord takes a SageMaker record, an array of { FeatureName, ValueAsString }, got ${got}`);
+}
+
 /** An absent feature reads back as its schema says: a missing key, or null for a nullable one. */
 export function readAbsent(group: string, out: Record<string, unknown>, spec: FeatureSpec): void {
   if (!spec.optional) throw decodeFailure(group, spec.name, undefined);
@@ -277,12 +289,10 @@ export function createCodec<T>(options: CodecOptions): InternalCodec<T> {
     },
     fromRecord(record, options = {}) {
       // A JavaScript caller's null, or a record read from elsewhere, is refused saying what it is.
-      const kind = (value: unknown) => (value === null || value === undefined ? String(value) : Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'an object' : `a ${typeof value}`);
-      const notRecord = (got: string) => new DecodeError(`group "${group}": fromRecord takes a SageMaker record, an array of { FeatureName, ValueAsString }, got ${got}`);
-      if (!Array.isArray(record)) throw notRecord(kind(record));
+      if (!Array.isArray(record)) throw notARecord(group, kindOf(record));
       const byName = new Map<string, FeatureValue>();
       record.forEach((feature, i) => {
-        if (typeof feature?.FeatureName !== 'string') throw notRecord(`an array whose item ${i} is ${kind(feature)} without a FeatureName`);
+        if (typeof feature?.FeatureName !== 'string') throw notARecord(group, `an array whose item ${i} is ${kindOf(feature)} without a FeatureName`);
         byName.set(feature.FeatureName, feature);
       });
       const out: Record<string, unknown> = {};
