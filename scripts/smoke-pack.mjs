@@ -207,7 +207,7 @@ export const online = memoryOnline();
     const lambdaRun = run(program, ['lambda-run.mjs']).trim();
     if (lambdaRun.split('\n').pop() !== 'ok') fail(`the bundled Lambda run did not finish: ${lambdaRun}`);
 
-    step(`${version}: CommonJS: require the package; a failing training set and backfill throw SkewlessError`);
+    step(`${version}: CommonJS: require the package; a failing training set and backfill throw SkewlessError, which the ESM build's isSkewlessError knows`);
     writeFileSync(
       join(app, 'cjs-check.cjs'),
       `const { createFeatureStore, trainingSet, backfill, SkewlessError, defineFeatureGroup } = require('skewless');
@@ -219,8 +219,11 @@ export const online = memoryOnline();
     const training = await trainingSet(store, { spine: [{ id: 'a' }], entityKey: 'id', timestamp: 'label_time', features: [group.select('id')] }).catch((e) => e);
     const filled = await backfill(store, group, { from: { nonsense: true } }).catch((e) => e);
     await store.close();
+    // The ESM build loaded beside it is a second copy: its isSkewlessError knows these errors too.
+    const esm = await import('skewless');
     for (const [what, error] of [['trainingSet', training], ['backfill', filled]]) {
       if (!(error instanceof SkewlessError)) throw new Error(what + ' did not throw a SkewlessError from the CommonJS build: ' + error);
+      if (!esm.isSkewlessError(error) || error instanceof esm.SkewlessError) throw new Error(what + ': the ESM build\'s isSkewlessError does not know the CommonJS error');
     }
     console.log('ok');
   })().catch((e) => { console.error(e); process.exit(1); });

@@ -81,6 +81,9 @@ export interface SkewlessErrorOptions {
   readonly cause?: unknown;
 }
 
+/** Marks an error of any copy of skewless: an app that loads both the ESM and the CommonJS build has two `SkewlessError` classes. */
+const SKEWLESS_ERROR = Symbol.for('skewless.error');
+
 /**
  * Base class of every error skewless raises or returns.
  *
@@ -101,6 +104,11 @@ export class SkewlessError extends Error {
     this.code = code;
     this.position = options.position;
     this.issues = options.issues ?? [];
+  }
+
+  /** On the prototype, not the instance: logged errors do not show it. */
+  get [SKEWLESS_ERROR](): true {
+    return true;
   }
 }
 
@@ -233,11 +241,18 @@ export class DataError extends SkewlessError {
   readonly row: number | undefined;
   /** The column at fault, when it is one column. */
   readonly column: string | undefined;
+  /** The line of a CSV file the row at fault starts on (1-based; a quoted field may hold newlines), when it is read from one. */
+  readonly line: number | undefined;
 
-  constructor(code: DataErrorCode, message: string, options: SkewlessErrorOptions & { readonly row?: number | undefined; readonly column?: string | undefined } = {}) {
+  constructor(
+    code: DataErrorCode,
+    message: string,
+    options: SkewlessErrorOptions & { readonly row?: number | undefined; readonly column?: string | undefined; readonly line?: number | undefined } = {},
+  ) {
     super(code, message, options);
     this.row = options.row;
     this.column = options.column;
+    this.line = options.line;
   }
 }
 
@@ -287,7 +302,9 @@ export function summarizeIssues(issues: readonly SkewlessIssue[]): string {
 }
 
 /**
- * True for any error skewless produced.
+ * True for any error skewless produced, by any copy of the package: an app that imports skewless
+ * (ESM) and also requires it (CommonJS, often through a dependency) loads it twice, and `instanceof`
+ * sees only its own copy's classes. `error.name` then says which class.
  *
  * ### Example
  * ```ts
@@ -295,7 +312,7 @@ export function summarizeIssues(issues: readonly SkewlessIssue[]): string {
  * ```
  */
 export function isSkewlessError(value: unknown): value is SkewlessError {
-  return value instanceof SkewlessError;
+  return typeof value === 'object' && value !== null && (value as { [SKEWLESS_ERROR]?: unknown })[SKEWLESS_ERROR] === true;
 }
 
 function formatPosition(position: SourcePosition): string {
@@ -324,7 +341,7 @@ function formatPath(path: readonly PropertyKey[]): string {
  * ```
  */
 export function formatError(error: unknown): string {
-  if (!(error instanceof SkewlessError)) {
+  if (!isSkewlessError(error)) {
     return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }
   const where = error.position ? ` at ${formatPosition(error.position)}` : '';

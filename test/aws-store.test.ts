@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BackendError, createFeatureStore } from '../src/index.js';
@@ -141,6 +143,37 @@ describe('createFeatureStore on SageMaker (local stack)', () => {
       expect(outcome.error.retryable).toBe(false);
     }
     await expect(store.get(missing, 'a')).rejects.toMatchObject({ code: 'GROUP_NOT_FOUND', group: 'not-created' });
+    // BatchGetRecord says it per identifier, in its Errors: the read of many says it as the read of one does.
+    await expect(store.getMany(missing, ['a', 'b'])).rejects.toMatchObject({
+      code: 'GROUP_NOT_FOUND',
+      group: 'not-created',
+      message: expect.stringMatching(/^feature group "not-created" does not exist in this account and region \(ResourceNotFound: /),
+    });
     await store.close();
+  });
+});
+
+describe('a client without a Region', () => {
+  it("says how to give one, where the SDK says only \"Region is missing\"", async () => {
+    const saved = { AWS_REGION: process.env['AWS_REGION'], AWS_DEFAULT_REGION: process.env['AWS_DEFAULT_REGION'], AWS_CONFIG_FILE: process.env['AWS_CONFIG_FILE'] };
+    delete process.env['AWS_REGION'];
+    delete process.env['AWS_DEFAULT_REGION'];
+    process.env['AWS_CONFIG_FILE'] = join(tmpdir(), 'skewless-no-such-aws-config');
+    // The endpoint is never reached: the SDK refuses before it sends.
+    const client = new SageMakerFeatureStoreRuntimeClient({ endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'x', secretAccessKey: 'y' } });
+    const store = createFeatureStore({ online: sageMakerOnline({ client }), offline: false });
+    try {
+      await expect(store.get(cardActivity, 'c1')).rejects.toMatchObject({
+        name: 'BackendError',
+        message: 'group "card-activity": read failed: Error: Region is missing: set AWS_REGION (Lambda sets it), or pass a client made with a region',
+      });
+    } finally {
+      await store.close();
+      client.destroy();
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 });

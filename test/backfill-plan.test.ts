@@ -113,6 +113,11 @@ describe('backfillShard', () => {
       expect(error, JSON.stringify(notShard)).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringMatching(/^backfillShard shard/) });
     }
     expect(await refusal(backfillShard(store, cardActivity, 'shard-0' as never))).toMatchObject({ message: expect.stringContaining('expected a shard from planBackfill') });
+    // A range edited by hand so that it reads nothing is refused, not a run of 0 rows.
+    expect(await refusal(backfillShard(store, cardActivity, { ...shard, range: { start: 30_000, end: 10 } }))).toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: 'backfillShard shard.range: expected its start at or before its end, got start 30000 and end 10',
+    });
     expect(await refusal(backfillShard(store, {} as never, shard))).toMatchObject({ message: expect.stringMatching(/^backfillShard: /) });
     await store.close();
   });

@@ -52,6 +52,7 @@ describe('backfill options', () => {
       [{ to: 'sideways' }, `backfill options.to: expected 'offline', 'online' or 'both', got "sideways"`],
       [{ range: 5 }, 'backfill options.range: expected { start, end } row or byte offsets, got 5'],
       [{ range: { start: -1, end: 2 } }, 'backfill options.range.start: expected a whole number, 0 or more, got -1'],
+      [{ range: { start: 30_000, end: 10 } }, 'backfill options.range: expected its start at or before its end, got start 30000 and end 10'],
       [{ checkpoint: 5 }, 'backfill options.checkpoint: expected a file path, got 5'],
       [{ rejects: 5 }, 'backfill options.rejects: expected a file path, got 5'],
       [{ onProgress: 'x' }, 'backfill options.onProgress: expected a function, got "x"'],
@@ -107,19 +108,25 @@ describe('backfill from NDJSON', () => {
     lines[20] = JSON.stringify({ ...event(20), amount_cents: 'x' }); // schema violation
     lines[30] = ''; // blank: skipped
     lines[40] = JSON.stringify({ ...event(40), card_id: 'kärtchen-✓' }); // multi-byte: offsets stay in bytes
+    // Refused (not an integer), with a number JSON.parse would round: kept as the line says it.
+    lines[50] = `{"card_id":"c50", "amount_cents":1.5, "ref":12345678901234567890, "country":"US", "ts":"${event(50).ts}"}`;
     writeFileSync(file, Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n`), Buffer.from([0xff, 0xfe, 0x0a])]));
     const store = localStore(dir);
     const progress: BackfillProgress[] = [];
     const summary = await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 250, onProgress: (p) => progress.push(p) });
-    expect(summary).toMatchObject({ records: 1200, written: 1197, poison: 3, chunks: 5, resumedAtChunk: 0 });
+    expect(summary).toMatchObject({ records: 1200, written: 1196, poison: 4, chunks: 5, resumedAtChunk: 0 });
     const rows = await offlineRows(store);
-    expect(rows.length).toBe(1197);
+    expect(rows.length).toBe(1196);
     expect(rows.some((r) => r.startsWith('kärtchen-✓|'))).toBe(true);
     const rejects = readRejects(summary.rejectsFile);
-    expect(rejects.map((r) => r.error.code)).toEqual(['SOURCE_VALIDATION', 'SOURCE_VALIDATION', 'SOURCE_VALIDATION']);
+    expect(rejects.map((r) => r.error.code)).toEqual(['SOURCE_VALIDATION', 'SOURCE_VALIDATION', 'SOURCE_VALIDATION', 'SOURCE_VALIDATION']);
+    // A refused line is kept as its text, every digit and space as written; the reader parses it as it would the source.
+    expect(rejects[1]).toMatchObject({ raw: lines[20], rawEncoding: 'json' });
+    expect(rejects[2]).toMatchObject({ raw: lines[50], rawEncoding: 'json' });
+    expect(rejects[2]?.error.issues[0]?.path).toEqual(['amount_cents']);
     // The line that is not UTF-8 is kept byte for byte, with its offset.
-    expect(rejects[2]).toMatchObject({ raw: Buffer.from([0xff, 0xfe]).toString('base64'), rawEncoding: 'base64' });
-    expect(rejects[2]?.position?.byteOffset).toBe(Buffer.byteLength(`${lines.join('\r\n')}\r\n`));
+    expect(rejects[3]).toMatchObject({ raw: Buffer.from([0xff, 0xfe]).toString('base64'), rawEncoding: 'base64' });
+    expect(rejects[3]?.position?.byteOffset).toBe(Buffer.byteLength(`${lines.join('\r\n')}\r\n`));
     expect(rejects[0]?.raw).toBe('{"card_id": "broken"');
     expect(rejects[0]?.error.message).toMatch(/^row cannot be read: not JSON: ./);
     expect(rejects[0]?.position?.file).toBe(file);
@@ -462,7 +469,7 @@ describe('backfill resume edges', () => {
     const summary = await backfill(store, cardActivity, { from: ndjsonFile(file), chunkSize: 100, checkpoint });
     expect(summary).toMatchObject({ resumedAtChunk: 2, poison: 4 });
     // Each poison row once: rows 10, 150, 250 and 450, in order.
-    const timeOf = (raw: unknown) => (typeof raw === 'string' ? (JSON.parse(raw) as { ts: string }) : (raw as { ts: string })).ts;
+    const timeOf = (raw: unknown) => (JSON.parse(raw as string) as { ts: string }).ts;
     expect(readRejects(summary.rejectsFile).map((r) => timeOf(r.raw))).toEqual([10, 150, 250, 450].map((i) => event(i).ts));
     await store.close();
   });

@@ -59,6 +59,8 @@ describe('building a handler', () => {
       }
     };
     expect(outcome(5)).toBe('Kinesis handler options: expected handler options: { store, ... }, got 5');
+    // The store where its options go: said in one line, not as a dozen unknown options (its methods).
+    expect(outcome(store)).toBe('Kinesis handler options: expected { store, ... }, got the store itself: pass { store }');
     expect(outcome({ store: {} })).toBe('Kinesis handler options.store: expected a feature store made by createFeatureStore (an object with ingest, deadLetter, delete), got an object');
     expect(outcome({ store: { ingest() {}, deadLetter() {} } })).toMatch(/^Kinesis handler options\.store: expected a feature store/);
     expect(outcome({ store, decode: 'json' })).toBe('Kinesis handler options.decode: expected a function of the payload bytes, got "json"');

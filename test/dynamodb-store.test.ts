@@ -5,7 +5,9 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbItemCodec, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
-import { BackendError, ConfigurationError, createFeatureStore, defineFeatureGroup, type SageMakerRecord } from '../src/index.js';
+import { BackendError, ConfigurationError, createFeatureStore, defineFeatureGroup, isoTimestamp, type SageMakerRecord } from '../src/index.js';
+import { kinesisHandler } from '../src/lambda/index.js';
+import { kinesisEvent } from '../src/testing/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { dynamoDbContract } from './contracts/dynamodb.js';
 import { contractGroup, contractRecord } from './contracts/online-store.js';
@@ -302,6 +304,14 @@ describe('dynamoDbOnline against DynamoDB\'s answers, counted by hand', () => {
       expect((error as Error).message).not.toContain('does not exist');
     }
     await close();
+    // A handler over the missing table reports its records for redelivery, and its log line says why.
+    const lines: Record<string, unknown>[] = [];
+    const cards = defineFeatureGroup({ name: 'missing-table-cards', recordIdentifier: 'id', eventTime: 'at', source: z.object({ id: z.string(), at: isoTimestamp() }), features: z.object({ id: z.string(), at: z.date() }), transform: (e) => e });
+    const store = createFeatureStore({ online: missing, offline: false, deadLetter: () => {} });
+    const handler = kinesisHandler(cards, { store, log: (line) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const response = await handler(kinesisEvent([{ id: 't-1', at: '2024-05-01T00:00:00Z' }]));
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(lines[0]).toMatchObject({ level: 'warn', reported: 1, reasons: { 'WRITE_FAILED ResourceNotFoundException': 1 } });
   });
 
   it('destroys on close the client it made, and never the one it was given', async () => {

@@ -91,3 +91,21 @@ describe('public entry points', () => {
     }
   });
 });
+
+describe('isSkewlessError', () => {
+  it("recognizes another copy's errors, which instanceof does not (an app that imports the ESM build and requires the CommonJS one)", async () => {
+    const mine = await import('../src/errors.js');
+    // A query makes Vite load the module again: a second copy with its own classes, as a second build is.
+    const other = (await import(/* @vite-ignore */ `../src/errors.ts?copy=${Date.now()}`)) as typeof mine;
+    expect(other.DataError).not.toBe(mine.DataError);
+    const foreign = new other.DataError('INVALID_SPINE', 'from the other copy');
+    expect(foreign instanceof mine.SkewlessError).toBe(false);
+    expect(mine.isSkewlessError(foreign)).toBe(true);
+    expect(other.isSkewlessError(new mine.ConfigurationError('INVALID_CONFIG', 'from this copy'))).toBe(true);
+    for (const value of [new Error('plain'), Object.assign(new Error('named'), { name: 'SkewlessError', code: 'INVALID_CONFIG' }), null, undefined, 'SkewlessError', {}]) {
+      expect(mine.isSkewlessError(value)).toBe(false);
+    }
+    // Logged, the mark does not show: it is on the prototype.
+    expect(Object.getOwnPropertySymbols(foreign)).toEqual([]);
+  });
+});

@@ -214,8 +214,17 @@ describe('featureVectors refuses what it cannot answer', () => {
     });
   });
 
-  it('refuses an identifier no record can have (an object, a boolean, a Date) instead of answering nulls; none matches nothing', async () => {
-    for (const [value, got] of [[{ a: 1 }, 'an object'], [true, 'true'], [new Date(AT), 'a Date']] as const) {
+  it('refuses an identifier no record can have (an object, a boolean, a Date, NaN, Infinity, an unset property) instead of answering nulls; null matches nothing', async () => {
+    const request: { userId?: string; user_id?: string } = { userId: 'u1' };
+    for (const [value, got] of [
+      [{ a: 1 }, 'an object'],
+      [true, 'true'],
+      [new Date(AT), 'a Date'],
+      [Number.NaN, 'NaN'],
+      [Number.NEGATIVE_INFINITY, '-Infinity'],
+      // A misspelt property: the column is there, its value never set.
+      [request.user_id, 'undefined (null for a row without one)'],
+    ] as const) {
       const error = await featureVectors(store, { entities: [{ user_id: 'u1', device_id: 'd1' }, { user_id: value, device_id: 'd1' }], entityKey: 'user_id', features }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DataError);
       expect(error).toMatchObject({ code: 'INVALID_ENTITIES', row: 1, column: 'user_id', message: expect.stringContaining(`entity row 1: "user_id" must be a record identifier (text or a number), got ${got}`) });

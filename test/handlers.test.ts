@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore, isoTimestamp } from '../src/index.js';
+import { BackendError, ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore, isoTimestamp } from '../src/index.js';
 import { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
+import { failureReason } from '../src/lambda/batch.js';
 import type { KinesisStreamEvent, SqsEvent } from '../src/lambda/events.js';
 import { dynamoDbStreamEvent, firehoseEvent, kafkaEvent, kinesisEvent, memoryOnline, sqsEvent } from '../src/testing/index.js';
 import { cardActivity, cardVelocity } from './fixtures/groups.js';
@@ -269,6 +270,37 @@ describe('redelivery reports', () => {
     expect(reported(await sqsHandler(cardActivity, { store, log: false })(fifo))).toEqual([fifo.Records[0]?.messageId, fifo.Records[2]?.messageId]);
     const standard = sqsEvent(payloads);
     expect(reported(await sqsHandler(cardActivity, { store, log: false })(standard))).toEqual([standard.Records[0]?.messageId]);
+  });
+});
+
+describe('the batch log says why records failed', () => {
+  it('counts failures by error code and the AWS error beneath, never by message, and says nothing when none failed', async () => {
+    const { store, log, lines } = harness('secret-card-1', 'secret-card-2');
+    await kinesisHandler(cardActivity, { store, log })(kinesisEvent([txn('secret-card-1'), txn('ok'), txn('secret-card-2', 1)]));
+    // One shard: the record after the first failure is reported too, but only the two that failed have a reason.
+    expect(lines[0]).toMatchObject({ level: 'warn', written: 1, reported: 3, reasons: { THROTTLED: 2 } });
+    // A dead-letter sink that is down: the poison records fail with the store's WRITE_FAILED.
+    const broken: Record<string, unknown>[] = [];
+    await sqsHandler(cardActivity, { store: storeWithBrokenSink(), log: (line) => void broken.push(JSON.parse(line) as Record<string, unknown>) })(sqsEvent([POISON, txn('ok')]));
+    expect(broken[0]).toMatchObject({ reported: 1, reasons: { WRITE_FAILED: 1 } });
+    // A payload that is no JSON goes to the sink before the pipeline: its failure says the same.
+    await kinesisHandler(cardActivity, { store: storeWithBrokenSink(), log: (line) => void broken.push(JSON.parse(line) as Record<string, unknown>) })(kinesisEvent([Buffer.from('not json')]));
+    expect(broken[1]).toMatchObject({ reported: 1, reasons: { WRITE_FAILED: 1 } });
+    for (const line of [...lines, ...broken]) expect(JSON.stringify(line)).not.toMatch(/secret-card|Rate exceeded|unreachable/);
+    lines.length = 0;
+    await kinesisHandler(cardActivity, { store, log })(kinesisEvent([txn('ok')]));
+    expect(lines[0]).not.toHaveProperty('reasons');
+  });
+
+  it('names the AWS error beneath the wrapping errors, and the code alone for an Error without a name of its own', () => {
+    const aws = Object.assign(new Error('Requested resource not found'), { name: 'ResourceNotFoundException' });
+    const written = new BackendError('WRITE_FAILED', 'group "g": write failed', { cause: aws });
+    // A later record of the same identifier is held back by a BackendError wrapping the first one's.
+    const held = new BackendError('WRITE_FAILED', 'not written, an earlier record failed', { cause: written });
+    expect([written, held].map(failureReason)).toEqual(['WRITE_FAILED ResourceNotFoundException', 'WRITE_FAILED ResourceNotFoundException']);
+    expect(failureReason(new BackendError('DEADLINE_EXCEEDED', 'out of time'))).toBe('DEADLINE_EXCEEDED');
+    expect(failureReason(new BackendError('WRITE_FAILED', 'x', { cause: new Error('Region is missing') }))).toBe('WRITE_FAILED');
+    expect(failureReason(new TypeError('a bug'))).toBe('TypeError');
   });
 });
 

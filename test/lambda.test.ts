@@ -365,6 +365,54 @@ describe('firehoseTransform', () => {
     expect(JSON.parse(lines[1] as string)).not.toHaveProperty('dropped');
   });
 
+  it('drops only on false: a filter without its return fails the buffer, one that throws makes its event poison', async () => {
+    const at = new Date('2024-06-01T00:00:00Z');
+    const poison: DeadLetterEntry[] = [];
+    const options = { deadLetter: (entries: readonly DeadLetterEntry[]) => void poison.push(...entries), log: false as const };
+    for (const [returned, described] of [
+      // A function that forgot its `return` would drop every event; an async one would keep every one.
+      [undefined, 'undefined: is its return missing?'],
+      [Promise.resolve(false), 'a Promise: a filter is synchronous'],
+      ['FR', '"FR": return a boolean (Boolean(value) for a truthy one)'],
+      [0, '0: return a boolean (Boolean(value) for a truthy one)'],
+      [null, 'null: return a boolean (Boolean(value) for a truthy one)'],
+    ] as const) {
+      const wrong = firehoseTransform(cardActivity, { ...options, filter: () => returned as unknown as boolean });
+      await expect(wrong(firehoseEvent([card(1), card(2)], at))).rejects.toMatchObject({
+        name: 'ConfigurationError',
+        message: `Firehose transform options.filter must return true (keep the event) or false (drop it), got ${described}`,
+      });
+    }
+    expect(poison).toEqual([]);
+    const throwing = firehoseTransform(cardActivity, {
+      ...options,
+      filter: (raw) => {
+        if ((raw as { country?: string }).country === 'XX') throw new Error('no country XX here');
+        return true;
+      },
+    });
+    const event = firehoseEvent([card(1), card(2, { country: 'XX' })], at);
+    expect((await throwing(event)).records.map((r) => r.result)).toEqual(['Ok', 'ProcessingFailed']);
+    expect(poison).toMatchObject([
+      { raw: event.records[1]?.data, rawEncoding: 'base64', error: { name: 'TransformError', code: 'TRANSFORM_FAILED', message: 'group "card-activity": filter threw: no country XX here', position: { index: 1 } } },
+    ]);
+  });
+
+  it('fails the invocation with a BackendError when its dead-letter sink fails: Firehose retries the buffer', async () => {
+    const transform = firehoseTransform(cardActivity, {
+      deadLetter: () => {
+        throw new Error('sink down');
+      },
+      log: false,
+    });
+    await expect(transform(firehoseEvent([card(1), 'nope'], new Date('2024-06-01T00:00:00Z')))).rejects.toMatchObject({
+      name: 'BackendError',
+      code: 'WRITE_FAILED',
+      retryable: true,
+      message: 'group "card-activity": dead-letter sink failed: sink down',
+    });
+  });
+
   it('prints CloudWatch metrics in Embedded Metric Format when given a namespace, as the other handlers do', async () => {
     const lines: string[] = [];
     const transform = firehoseTransform(cardActivity, { deadLetter: () => {}, log: (line) => void lines.push(line), metrics: { namespace: 'Clicks' } });

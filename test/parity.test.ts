@@ -117,6 +117,27 @@ describe('expectParity', () => {
     expect(await expectParity(cardActivity, [...minutes, { card_id: 'bad' }])).toEqual({ records: 20, poison: 1, redelivered: 0, deadLettered: 1 });
   });
 
+  it('fails when nothing was compared: no events, or none the source schema takes', async () => {
+    await expect(expectParity(cardActivity, [])).rejects.toMatchObject({ name: 'AssertionError', message: 'expectParity: no event became a record (0 events, 0 poison), so nothing was compared' });
+    // A fixture in another shape than the schema's (camelCase keys): every event poison on both paths, which agree.
+    const camel = [{ cardId: 'c1', amountCents: 1 }, { cardId: 'c2', amountCents: 2 }];
+    await expect(expectParity(cardActivity, camel)).rejects.toMatchObject({
+      name: 'AssertionError',
+      message: expect.stringMatching(/^expectParity: no event became a record \(2 events, 2 poison\), so nothing was compared; the first poison: .*card_id/),
+    });
+    expect(() => checkDeterminism(cardActivity, [])).toThrow(/^checkDeterminism: no event became a record \(0 events\), so nothing was checked$/);
+    expect(() => checkDeterminism(cardActivity, camel)).toThrow(/^checkDeterminism: no event became a record \(2 events, the first refused: SOURCE_VALIDATION\), so nothing was checked$/);
+    // One event that becomes a record is enough to check.
+    expect(() => checkDeterminism(cardActivity, [...camel, minutes[0]])).not.toThrow();
+  });
+
+  it('names its arguments in refusals: the events, then the options', async () => {
+    await expect(expectParity(cardActivity, {} as never)).rejects.toThrow(/^expectParity events: expected an array of raw events, got an object$/);
+    await expect(expectParity(cardActivity, minutes, { batchSize: 0 })).rejects.toThrow(/^expectParity options\.batchSize: expected a positive whole number, got 0$/);
+    expect(() => checkDeterminism(cardActivity, 'events' as never)).toThrow(/^checkDeterminism events: expected an array of raw events, got "events"$/);
+    expect(() => checkDeterminism(cardActivity, minutes, { seed: 'x' } as never)).toThrow(/^checkDeterminism options\.seed: expected a number, got "x"$/);
+  });
+
   it('fails naming the record and feature when the two paths differ', async () => {
     // A transform that behaves differently for a JSON-decoded event than for... itself: it counts calls.
     let calls = 0;

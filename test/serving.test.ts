@@ -61,6 +61,10 @@ describe('expectServingParity', () => {
   it('fails when there is nothing to compare: a parity check over no entity proves nothing', async () => {
     const store = createFeatureStore({ ...localStores({ memory: true }), now: () => NOW });
     await expect(expectServingParity(store, { entities: [], entityKey: 'card_id', features })).rejects.toThrow(/no entities to compare/);
+    // Its options are its own: an option of featureVectors' it does not take is named under its name.
+    await expect(expectServingParity(store, { entities: [{ card_id: 'c1' }], entityKey: 'card_id', features, onFailure: 'null' } as never)).rejects.toThrow(
+      /^unknown option expectServingParity options\.onFailure; known: entities, entityKey, features, maxAge$/,
+    );
     await store.close();
   });
 

@@ -58,19 +58,20 @@ describe('ndjsonFile', () => {
   it('reads each line as an event with its file and byte offset, skipping blank lines and naming lines it cannot read', async () => {
     const read = await items(ndjsonFile(path));
     expect(read).toStrictEqual([
-      { raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: path, byteOffset: 0 } },
-      { raw: { id: 'é', n: 2 }, position: { source: 'backfill', index: 1, file: path, byteOffset: offsetOf('{"id":"é"') } },
+      // Each line's text too, without its CR: a refused row is kept as written.
+      { raw: { id: 'a', n: 1 }, text: '{"id":"a","n":1}', position: { source: 'backfill', index: 0, file: path, byteOffset: 0 } },
+      { raw: { id: 'é', n: 2 }, text: '{"id":"é","n":2}', position: { source: 'backfill', index: 1, file: path, byteOffset: offsetOf('{"id":"é"') } },
       { raw: '{"id":', unreadable: expect.stringMatching(/^not JSON: /), position: { source: 'backfill', index: 2, file: path, byteOffset: offsetOf('{"id":\n') } },
-      { raw: { id: 'c', n: 3 }, position: { source: 'backfill', index: 3, file: path, byteOffset: offsetOf('{"id":"c"') } },
+      { raw: { id: 'c', n: 3 }, text: '{"id":"c","n":3}', position: { source: 'backfill', index: 3, file: path, byteOffset: offsetOf('{"id":"c"') } },
       { raw: Buffer.from([0xff, 0x7b]), unreadable: 'not valid UTF-8', position: { source: 'backfill', index: 4, file: path, byteOffset: offsetOf(Buffer.from([0xff])) } },
-      { raw: { id: 'd', n: 4 }, position: { source: 'backfill', index: 5, file: path, byteOffset: offsetOf('{"id":"d"') } },
+      { raw: { id: 'd', n: 4 }, text: '{"id":"d","n":4}', position: { source: 'backfill', index: 5, file: path, byteOffset: offsetOf('{"id":"d"') } },
     ]);
   });
 
   it("skips a UTF-8 byte-order mark at the file's start (the first line's offset stays its byte's), and only there", async () => {
     const bom = file('bom.ndjson', `\uFEFF{"id":"a","n":1}\n\uFEFF{"id":"b","n":2}\n`);
     const read = await items(ndjsonFile(bom));
-    expect(read[0]).toStrictEqual({ raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: bom, byteOffset: 3 } });
+    expect(read[0]).toStrictEqual({ raw: { id: 'a', n: 1 }, text: '{"id":"a","n":1}', position: { source: 'backfill', index: 0, file: bom, byteOffset: 3 } });
     // Inside the file it is a character like any other, which JSON does not take.
     expect(read[1]).toMatchObject({ raw: '\uFEFF{"id":"b","n":2}', unreadable: expect.stringMatching(/^not JSON: /) });
   });

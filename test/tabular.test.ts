@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { csvRowReader, parquetRowReader } from '../src/backfill/tabular.js';
+import { lineOfRow } from '../src/csv/reader.js';
 import { isoTimestamp } from '../src/index.js';
 
 // How CSV and Parquet cells become the raw event a source schema takes: exact conversions only,
@@ -15,6 +16,27 @@ const source = z.object({
   ts: isoTimestamp(),
   note: z.string(),
   maybe: z.number().optional(),
+});
+
+describe('lineOfRow', () => {
+  it('finds the line a data row starts on across quoted newlines, CRLF, a byte-order mark, blank lines and chunk edges, and stops reading there', async () => {
+    const text = '\uFEFFid,note\r\n1,"two\r\nlines"\r\n\r\n2,x\n3,"a\n\nb"\n4,y';
+    // Row by row: 1 on line 2, 2 after its two-line field and a blank line on 5, 3 on 6, 4 after its three-line field on 9.
+    const expected = [2, 5, 6, 9, undefined];
+    for (const size of [1, 3, text.length]) {
+      const chunks = Array.from({ length: Math.ceil(text.length / size) }, (_, i) => text.slice(i * size, (i + 1) * size));
+      for (const [row, line] of expected.entries()) expect(await lineOfRow(chunks, row), `row ${row}, chunks of ${size}`).toBe(line);
+    }
+    let read = 0;
+    async function* counted() {
+      for (const chunk of ['id\n', 'a\n', 'b\n', 'c\n']) {
+        read++;
+        yield chunk;
+      }
+    }
+    expect(await lineOfRow(counted(), 1)).toBe(3);
+    expect(read).toBe(3);
+  });
 });
 
 describe('csvRowReader', () => {

@@ -524,6 +524,15 @@ describe('which path a training set takes', () => {
     expect(empty).toMatchObject({ rows: 0, nullCounts: { mixed__i: 0 } });
     expect(Object.entries(empty.matchRate)).toEqual([['mixed', undefined]]);
     expect(calls).toEqual(['trainingSetToFile']);
+    // A field that spans lines is read by the engine itself: the row path is not called.
+    const quoted = join(dir, 'paths-quoted.csv');
+    writeFileSync(quoted, 'card,note,at\r\n1,"two\r\nlines",2024-01-01T00:00:01Z\r\n2,x,2024-01-01T00:00:01Z\r\n');
+    calls.length = 0;
+    expect((await trainingSet(store, { ...base, spine: { csv: quoted }, output: out('quoted') })).summary).toMatchObject({ rows: 2, matchRate: { mixed: 1 } });
+    expect(calls).toEqual(['trainingSetToFile']);
+    // So is its time that is not one: named by the line the row starts on, found by reading the file only that far.
+    writeFileSync(quoted, 'card,note,at\r\n1,"two\r\nlines",2024-01-01T00:00:01Z\r\n2,x,not-a-time\r\n3,y,2024-01-01T00:00:01Z\r\n');
+    await expect(trainingSet(store, { ...base, spine: { csv: quoted }, output: out('quoted-bad') })).rejects.toMatchObject({ code: 'INVALID_SPINE', row: 1, line: 4 });
     // A spine saved by Excel ("CSV UTF-8") starts with a byte-order mark, which is not part of its first column's name.
     const excel = join(dir, 'paths-excel.csv');
     writeFileSync(excel, '\uFEFFcard,at\r\n1,2024-01-01T00:00:01Z\r\n2,2024-01-01T00:00:01Z\r\n');

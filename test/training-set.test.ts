@@ -141,16 +141,22 @@ describe('trainingSet options', () => {
         code: 'INVALID_SPINE',
         message: `the spine file ${renamed} has no column "at" (the timestamp option: each row's time); its columns: card, when`,
       });
-      // A time that is not one, by its row (0-based after the header), in the engine as on the row path.
+      // A time that is not one, by its line and its row (0-based after the header), in the engine as on
+      // the row path; a quoted field that spans lines puts the row further down the file.
       const badTime = join(dir, 'bad-time.csv');
       writeFileSync(badTime, 'card,at\n1,2024-01-01T00:00:01Z\n2,not-a-time\n');
-      for (const output of [undefined, { parquet: join(dir, 'bad-time.parquet') }]) {
-        await expect(trainingSet(store, { ...options, spine: { csv: badTime }, ...(output ? { output } : {}) })).rejects.toMatchObject({
-          code: 'INVALID_SPINE',
-          row: 1,
-          column: 'at',
-          message: `the spine file ${badTime}, row 1: "at" must be a Date or an ISO-8601 time with a zone, got "not-a-time"`,
-        });
+      const quoted = join(dir, 'bad-time-quoted.csv');
+      writeFileSync(quoted, 'card,note,at\r\n1,"two\r\nlines",2024-01-01T00:00:01Z\r\n2,x,not-a-time\r\n');
+      for (const [spine, line] of [[badTime, 3], [quoted, 4]] as const) {
+        for (const output of [undefined, { parquet: join(dir, 'bad-time.parquet') }]) {
+          await expect(trainingSet(store, { ...options, spine: { csv: spine }, ...(output ? { output } : {}) })).rejects.toMatchObject({
+            code: 'INVALID_SPINE',
+            row: 1,
+            line,
+            column: 'at',
+            message: `the spine file ${spine}, line ${line} (row 1): "at" must be a Date or an ISO-8601 time with a zone, got "not-a-time"`,
+          });
+        }
       }
       const empty = join(dir, 'empty.csv');
       writeFileSync(empty, '');
@@ -567,17 +573,28 @@ describe('the training plan and its SQL', () => {
     }
   });
 
-  it('matches no record for a spine row without a key, not even one whose identifier reads "null" or "undefined"', async () => {
+  it('matches no record for a spine row whose key is null, not even one whose identifier reads "null"; an unset key (undefined), NaN or Infinity is refused', async () => {
     const at = BASE + 1000;
     const store = await storeWith([
       { id: 'null', et: BASE, ai: BASE, wt: BASE, del: false, v: 1, n: 1 },
       { id: 'undefined', et: BASE, ai: BASE, wt: BASE, del: false, v: 2, n: 2 },
+      { id: 'NaN', et: BASE, ai: BASE, wt: BASE, del: false, v: 4, n: 4 },
       { id: '1', et: BASE, ai: BASE, wt: BASE, del: false, v: 3, n: 3 },
     ]);
-    const spine = [{ card: null, at: new Date(at) }, { card: undefined, at: new Date(at) }, { card: '1', at: new Date(at) }];
+    const spine = [{ card: null, at: new Date(at) }, { card: '1', at: new Date(at) }];
     for (const engine of ['reference', 'auto'] as const) {
       const { rows } = await trainingSet(store, { spine, entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine });
-      expect(rows.map((r) => r['scores__v']), engine).toEqual([null, null, 3]);
+      expect(rows.map((r) => r['scores__v']), engine).toEqual([null, 3]);
+      // A property never set reads as undefined (a misspelt one, a request without it): a mistake, not a row without a key.
+      for (const [card, got] of [[undefined, 'undefined (null for a row without one)'], [Number.NaN, 'NaN'], [Number.POSITIVE_INFINITY, 'Infinity']] as const) {
+        await expect(trainingSet(store, { spine: [...spine, { card, at: new Date(at) }], entityKey: 'card', timestamp: 'at', features: [scores.select('v')], engine }), `${engine} ${got}`).rejects.toMatchObject({
+          name: 'DataError',
+          code: 'INVALID_SPINE',
+          row: 2,
+          column: 'card',
+          message: `spine row 2: "card" must be a record identifier (text or a number), got ${got}`,
+        });
+      }
     }
   });
 });
@@ -594,12 +611,12 @@ describe("a training set's spine and summary, case by case", () => {
     ]);
     // A missing field is not an empty one: the row may have lost a column, and the others moved.
     const shorter = () => spineFromCsv('a,b,c\n1,2,3\n4\n');
-    expect(shorter).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', row: 1, message: 'the CSV spine, line 3: 1 fields, but the header names 3 (a, b, c)' }));
+    expect(shorter).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', row: 1, line: 3, message: 'the CSV spine, line 3: 1 fields, but the header names 3 (a, b, c)' }));
     const longer = () => spineFromCsv('a,b\n1,2\n1,2,3\n');
-    expect(longer).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', row: 1, message: 'the CSV spine, line 3: 3 fields, but the header names 2 (a, b)' }));
+    expect(longer).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', row: 1, line: 3, message: 'the CSV spine, line 3: 3 fields, but the header names 2 (a, b)' }));
     const broken = () => spineFromCsv('a,b\n1,2\n"3,4\n', 'the spine file s.csv');
     expect(broken).toThrow(/^the spine file s\.csv, line 3: /);
-    expect(broken).toThrow(expect.objectContaining({ code: 'INVALID_SPINE', row: 1 }));
+    expect(broken).toThrow(expect.objectContaining({ code: 'INVALID_SPINE', row: 1, line: 3 }));
   });
 
   it('names a missing spine column, the part it plays, and the columns the spine has', async () => {

@@ -9,7 +9,7 @@ import { buildSync } from 'esbuild';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { athenaOffline, dynamoDbOnline, iamPolicies, retryStrategy, runAthenaQuery, s3DeadLetter, s3Offline, s3ParquetFile, s3Spine, sageMakerOnline, sqsDeadLetter, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
+import { athenaOffline, dynamoDbOnline, dynamoDbTableDefinition, iamPolicies, retryStrategy, runAthenaQuery, s3DeadLetter, s3Offline, s3OfflineTable, s3ParquetFile, s3Spine, sageMakerOnline, sqsDeadLetter, toCloudFormation, toCreateFeatureGroupInput } from '../src/aws/index.js';
 import { dynamoDbStreamHandler, firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { localStores } from '../src/local/index.js';
 import {
@@ -229,6 +229,30 @@ describe('options silently accepted or crashing in 0.1', () => {
       await configurationError(() => sqsDeadLetter({ queueUrl, maxMessageBytes }), new RegExp(`^sqsDeadLetter options\\.maxMessageBytes: expected the queue's MaximumMessageSize, a whole number of bytes from 1,024 to 1,048,576, got ${maxMessageBytes}$`));
     }
     for (const maxMessageBytes of [1_024, 1_048_576]) expect(sqsDeadLetter({ queueUrl, maxMessageBytes })).toBeDefined();
+  });
+
+  it('a dead-letter sink option refuses the function that makes a sink, which takes one argument as a sink does', async () => {
+    const queueUrl = 'https://sqs.us-east-1.amazonaws.com/123456789012/dlq';
+    const sqs = 'expected a dead-letter sink, got the function that makes one: call it, as sqsDeadLetter\\(\\{ queueUrl \\}\\)';
+    const s3 = 'expected a dead-letter sink, got the function that makes one: call it, as s3DeadLetter\\(\\{ bucket \\}\\)';
+    await configurationError(() => createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: sqsDeadLetter as never }), new RegExp(`^createFeatureStore options\\.deadLetter: ${sqs}$`));
+    await configurationError(() => sqsDeadLetter({ queueUrl, oversized: s3DeadLetter as never }), new RegExp(`^sqsDeadLetter options\\.oversized: ${s3}$`));
+    await configurationError(() => firehoseTransform(cardActivity, { deadLetter: s3DeadLetter as never }), new RegExp(`^Firehose transform options\\.deadLetter: ${s3}$`));
+    // What they make is taken, and so is a function of your own.
+    expect(createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: sqsDeadLetter({ queueUrl, oversized: s3DeadLetter({ bucket: 'dlq' }) }) })).toBeDefined();
+    expect(createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: (entries) => void entries })).toBeDefined();
+  });
+
+  it('s3OfflineTable takes a feature group, and dynamoDbTableDefinition a table name DynamoDB takes (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html)', async () => {
+    // A misspelt import (features.cardActivty) is undefined: named, not a TypeError reading its name.
+    await configurationError(() => s3OfflineTable(undefined as never, { bucket: 'lake', database: 'features' }), /^s3OfflineTable: expected a feature group made by defineFeatureGroup, got undefined$/);
+    await configurationError(() => dynamoDbTableDefinition(undefined as never), /^dynamoDbTableDefinition\(tableName\): a DynamoDB table name is required \(is the environment variable set\?\)$/);
+    for (const name of ['a b', 'ab', 'x'.repeat(256)]) {
+      const error = await errorOf(() => dynamoDbTableDefinition(name));
+      expect(error, name).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message, name).toMatch(/^dynamoDbTableDefinition\(tableName\): .*3 to 255 letters, digits, "_", "-" and "\."/);
+    }
+    for (const name of ['abc', 'features.v2_online-1', 'x'.repeat(255)]) expect(dynamoDbTableDefinition(name).TableName).toBe(name);
   });
 
   it('unknown option keys are refused, naming the closest known one', async () => {

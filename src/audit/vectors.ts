@@ -51,13 +51,23 @@ export interface VectorAuditReport {
   readonly examples: readonly VectorDifference[];
 }
 
-const vectorAuditOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
-  entities: z.optional(z.array(z.custom<object>((row) => typeof row === 'object' && row !== null, { error: expected('an entity row object') }))),
-  sample: z.optional(positiveInteger()),
-  seed: z.optional(z.int({ error: expected('a whole number') })),
+const entityRows = () => z.array(z.custom<object>((row) => typeof row === 'object' && row !== null, { error: expected('an entity row object') }));
+
+/** The options of a vector comparison that say what is read: the vector audit's, and all of `expectServingParity`'s. */
+const vectorReadFields = () => ({
+  entities: z.optional(entityRows()),
   entityKey: z.string({ error: expected('the entity column with the record identifier') }),
   features: featureListSchema('a vector audit'),
   maxAge: z.optional(durationSchema()),
+});
+
+/** `expectServingParity`'s options, checked under its own name before the audit it runs: its entities are given, never sampled. */
+export const servingParityOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({ ...vectorReadFields(), entities: entityRows() }));
+
+const vectorAuditOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
+  ...vectorReadFields(),
+  sample: z.optional(positiveInteger()),
+  seed: z.optional(z.int({ error: expected('a whole number') })),
   tolerance: z.optional(z.number({ error: expected('a number, 0 or more') }).check(z.gte(0))),
   examples: z.optional(countSchema()),
 }));

@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { BackendError } from '../errors.js';
 import { partitionOf } from '../offline/layout.js';
-import { type DeadLetterEntry, type DeadLetterSink, deadLetterJson, deadLetterSinkSchema } from '../store/dead-letter.js';
+import { type DeadLetterEntry, type DeadLetterSink, deadLetterJson, deadLetterSinkSchema, sinkFactory } from '../store/dead-letter.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import { loadS3, loadSqs } from './sdk.js';
@@ -74,7 +74,9 @@ function sinkError(message: string, cause?: unknown): BackendError {
  * });
  * ```
  */
-export function sqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
+export const sqsDeadLetter: (options: SqsDeadLetterOptions) => DeadLetterSink = /* @__PURE__ */ sinkFactory(makeSqsDeadLetter, 'sqsDeadLetter({ queueUrl })');
+
+function makeSqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
   // Typically an environment variable that is not set: say so at cold start, not at the first poison record.
   checkOptions(SQS_OPTIONS, options, 'sqsDeadLetter options');
   const max = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
@@ -174,7 +176,9 @@ export interface S3DeadLetterOptions {
  * const store = createFeatureStore({ online: sageMakerOnline(), offline: false, deadLetter: s3DeadLetter({ bucket: 'my-dlq-bucket' }) });
  * ```
  */
-export function s3DeadLetter(options: S3DeadLetterOptions): DeadLetterSink {
+export const s3DeadLetter: (options: S3DeadLetterOptions) => DeadLetterSink = /* @__PURE__ */ sinkFactory(makeS3DeadLetter, 's3DeadLetter({ bucket })');
+
+function makeS3DeadLetter(options: S3DeadLetterOptions): DeadLetterSink {
   checkOptions(S3_OPTIONS, options, 's3DeadLetter options');
   const prefix = (options.prefix ?? 'dead-letters').replace(/^\/+|\/+$/g, '');
   const retry = options.retry ?? {};

@@ -12,11 +12,11 @@ import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from '
 import { type AwsClient, sdkClient } from './clients.js';
 import * as z from 'zod/mini';
 import { booleanSchema, checkOptions, lazySchema } from '../util/options.js';
-import { awsClient, concurrency, retryOptions, tableName } from './options.js';
+import { awsClient, concurrency, retryOptions, tableName as tableNameSchema } from './options.js';
 
 
 const DYNAMODB_ONLINE_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
-  tableName: tableName(),
+  tableName: tableNameSchema(),
   client: z.optional(awsClient()),
   concurrency: concurrency(),
   consistentRead: z.optional(booleanSchema()),
@@ -47,6 +47,7 @@ export interface DynamoDbOnlineOptions {
  * ```
  */
 export function dynamoDbTableDefinition(tableName: string) {
+  checkOptions(tableNameSchema(true), tableName, 'dynamoDbTableDefinition(tableName)');
   return {
     TableName: tableName,
     AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' as const }],

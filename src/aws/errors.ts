@@ -1,10 +1,13 @@
 import { BackendError, type BackendErrorCode } from '../errors.js';
 import { isGroupNotFound, isRetryable, isThrottling } from './retry.js';
 
-/** An AWS SDK error's name and message, as every BackendError built from one says them. */
+/**
+ * An AWS SDK error's name and message, as every BackendError built from one says them. The SDK's
+ * "Region is missing" (no AWS_REGION where the client was made) gets the two ways to give one.
+ */
 function said(error: unknown): { name: string; message: string } {
   const { name = 'Error', message = String(error) } = (error ?? {}) as { name?: string; message?: string };
-  return { name, message };
+  return { name, message: message === 'Region is missing' ? `${message}: set AWS_REGION (Lambda sets it), or pass a client made with a region` : message };
 }
 
 /**

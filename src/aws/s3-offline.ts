@@ -2,6 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { decodeOfflineParquet, encodeOfflineParquet } from '../offline/parquet.js';
 import { dataFileName, offlineDataPath, offlineFileName, writesByPartition } from '../offline/layout.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
+import type { AnyFeatureGroup } from '../schema/types.js';
+import { requireGroup } from '../feature-group.js';
 import type { OfflineAppendOptions, OfflineStore, OfflineStoredRow, OfflineWrite } from '../store/types.js';
 import { mapConcurrent } from '../util/concurrency.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
@@ -144,7 +146,8 @@ export interface S3OfflineTableOptions {
  * const offline = athenaOffline({ outputLocation: 's3://lake/athena/', tables: { [cardActivity.name]: { database, table } } });
  * ```
  */
-export function s3OfflineTable(group: GroupSchema, options: S3OfflineTableOptions): { readonly database: string; readonly table: string; readonly ddl: string } {
+export function s3OfflineTable(group: AnyFeatureGroup, options: S3OfflineTableOptions): { readonly database: string; readonly table: string; readonly ddl: string } {
+  requireGroup(group, 's3OfflineTable');
   checkOptions(S3_OFFLINE_TABLE_OPTIONS, options, 's3OfflineTable options');
   const table = options.table ?? group.name.replace(/-/g, '_');
   const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');

@@ -12,7 +12,7 @@ import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadFeatureStoreRuntime } from './sdk.js';
 import { callWaves, collapseToNewest, identifierOf, roundsPerIdentifier, type WriteStages, type WriteTarget } from './collapse.js';
-import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
+import { clientConfig, countAttempts, drainWithRetry, isGroupNotFound, type RetryOptions } from './retry.js';
 import * as z from 'zod/mini';
 import { booleanSchema, checkOptions, lazySchema, positiveInteger } from '../util/options.js';
 import { awsClient, concurrency, retryOptions } from './options.js';
@@ -314,6 +314,8 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
       for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
       const found = new Map<string, OnlineRecord>();
       const errors: string[] = [];
+      // BatchGetRecord answers a group that does not exist per identifier, in Errors, not as the call's error.
+      let groupNotFound: { name: string; message: string } | undefined;
       // Chunks go out together: one round trip's latency for the whole read, not one per 100 ids.
       await mapConcurrent(chunks, chunks.length, async (chunk) => {
         try {
@@ -330,7 +332,11 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
                 const record = hit.Record as SageMakerRecord;
                 found.set(hit.RecordIdentifierValueAsString as string, hit.ExpiresAt ? { record, expiresAt: new Date(hit.ExpiresAt) } : { record });
               }
-              for (const e of result.Errors ?? []) errors.push(`${e.RecordIdentifierValueAsString}: ${e.ErrorCode} ${e.ErrorMessage}`);
+              for (const e of result.Errors ?? []) {
+                const said = { name: e.ErrorCode ?? '', message: e.ErrorMessage ?? '' };
+                if (isGroupNotFound(said)) groupNotFound ??= said;
+                errors.push(`${e.RecordIdentifierValueAsString}: ${e.ErrorCode} ${e.ErrorMessage}`);
+              }
               return (result.UnprocessedIdentifiers ?? []).flatMap((u) => u.RecordIdentifiersValueAsString ?? []);
             },
             retry,
@@ -340,6 +346,8 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
           throw backendError(error, group.name, 'read');
         }
       });
+      // As GetRecord's answer is: GROUP_NOT_FOUND, whether one entity was read or many.
+      if (groupNotFound) throw backendError(groupNotFound, group.name, 'read');
       if (errors.length > 0) {
         throw new BackendError('READ_FAILED', `group "${group.name}": BatchGetRecord failed for ${errors.length} identifiers: ${errors.slice(0, 3).join('; ')}`, {
           group: group.name,

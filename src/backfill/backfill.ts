@@ -165,10 +165,17 @@ export async function backfill(store: FeatureStore, group: AnyFeatureGroup, opti
   });
 }
 
+/** A backfill's or a shard's `range`: offsets, the start at or before the end. */
+export const rangeSchema = () =>
+  z.strictObject({ start: countSchema(), end: countSchema() }, { error: expected('{ start, end } row or byte offsets') }).check(
+    // A reversed range reads nothing: a plan item edited by hand would "succeed" with no rows.
+    z.refine((range) => range.start <= range.end, { error: (issue) => `expected its start at or before its end, got start ${(issue.input as ShardRange).start} and end ${(issue.input as ShardRange).end}` }),
+  );
+
 const backfillOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
   from: z.custom((value) => value !== undefined, { error: expected('a source (ndjsonFile, csvFile, parquetFile, s3ParquetFile, athenaSource) or raw events') }),
   to: z.optional(z.enum(['offline', 'online', 'both'], { error: expected("'offline', 'online' or 'both'") })),
-  range: z.optional(z.strictObject({ start: countSchema(), end: countSchema() }, { error: expected('{ start, end } row or byte offsets') })),
+  range: z.optional(rangeSchema()),
   concurrency: z.optional(positiveInteger()),
   checkpoint: z.optional(z.string({ error: expected('a file path') })),
   rejects: z.optional(z.string({ error: expected('a file path') })),

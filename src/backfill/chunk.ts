@@ -65,7 +65,10 @@ export function encodeRows(encoding: ChunkEncoding, chunk: number, part: ChunkPa
     result = group.processBatch(raws, { position });
   }
   for (const r of result.records) part.records.push(r.encoded);
-  for (const f of result.failures) rejected.push({ at: rawIndex[f.index] as number, raw: raws[f.index], error: f.error });
+  for (const f of result.failures) {
+    const at = rawIndex[f.index] as number;
+    rejected.push({ at, raw: (items[at] as BackfillItem).text ?? raws[f.index], error: f.error });
+  }
   // Rejects in input order, whichever step refused them.
   rejected.sort((a, b) => a.at - b.at);
   for (const r of rejected) part.rejected.push(r);

@@ -5,7 +5,7 @@ import { checkOptions, countSchema, describeValue, expected, positiveInteger } f
 import * as z from 'zod/mini';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import type { FeatureStore } from '../store/feature-store.js';
-import { backfill, backfillKey, type BackfillOptions, type BackfillSummary } from './backfill.js';
+import { backfill, backfillKey, type BackfillOptions, type BackfillSummary, rangeSchema } from './backfill.js';
 import { asSource, type BackfillSource, type ShardRange, type SourceSpec, sourceFromSpec } from './sources/index.js';
 
 /**
@@ -127,7 +127,11 @@ export async function backfillShard(
   } = {},
 ): Promise<BackfillSummary> {
   requireGroup(group, 'backfillShard');
-  checkOptions(z.object({ group: z.string(), index: countSchema(), source: z.object({ kind: z.string() }) }, { error: expected('a shard from planBackfill') }), shard, 'backfillShard shard');
+  checkOptions(
+    z.object({ group: z.string(), index: countSchema(), source: z.object({ kind: z.string() }), range: z.optional(rangeSchema()) }, { error: expected('a shard from planBackfill') }),
+    shard,
+    'backfillShard shard',
+  );
   if (shard.group !== group.name) {
     throw new ConfigurationError('INVALID_CONFIG', `shard ${shard.index} belongs to group "${shard.group}", not "${group.name}"`);
   }

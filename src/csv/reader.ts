@@ -97,6 +97,27 @@ export class CsvRows {
 }
 
 /**
+ * The line a CSV text's data row `row` (0-based, after the header) starts on, read from `chunks` only
+ * as far as that row; undefined past its last row.
+ */
+export async function lineOfRow(chunks: AsyncIterable<string> | Iterable<string>, row: number): Promise<number | undefined> {
+  const rows = new CsvRows();
+  // The data row each row read is; the header is -1.
+  let index = -1;
+  for await (const chunk of chunks) {
+    for (const found of rows.push(chunk)) {
+      if (index === row) return found.line;
+      index++;
+    }
+  }
+  for (const found of rows.end()) {
+    if (index === row) return found.line;
+    index++;
+  }
+  return undefined;
+}
+
+/**
  * The column a header names twice, with the end of a message (`the header names "id" in columns 1
  * and 3`); undefined when every name is once. Read into objects, the later column would replace the
  * earlier one, so a file with such a header is refused rather than read. Empty names are left out:

@@ -1,4 +1,4 @@
-import { BackendError, ConfigurationError, FeatureValidationError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
+import { BackendError, ConfigurationError, FeatureValidationError, isSkewlessError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup, Simplify } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
 import { booleanSchema, checkOptions, countSchema, expected, lazySchema, objectWith } from '../util/options.js';
@@ -45,8 +45,13 @@ const handlerSchema = (deletes: boolean) =>
 const handlerOptions = /* @__PURE__ */ lazySchema(() => handlerSchema(false));
 const streamHandlerOptions = /* @__PURE__ */ lazySchema(() => handlerSchema(true));
 /** Checks a handler's group and options when it is built, and refuses one whose poison records would have nowhere to go. */
-export function requireDeadLetter(source: 'Kinesis' | 'SQS' | 'Kafka' | 'DynamoDB Streams', group: AnyFeatureGroup, options: HandlerOptions): void {
+export function checkHandler(source: 'Kinesis' | 'SQS' | 'Kafka' | 'DynamoDB Streams', group: AnyFeatureGroup, options: HandlerOptions): void {
   requireGroup(group, `${source} handler`);
+  // The store itself where its options go: every one of its methods would be an unknown option.
+  const given = options as unknown as Record<string, unknown> | undefined;
+  if (typeof given?.['ingest'] === 'function' && typeof given['deadLetter'] === 'function' && !('store' in given)) {
+    throw new ConfigurationError('INVALID_CONFIG', `${source} handler options: expected { store, ... }, got the store itself: pass { store }`);
+  }
   checkOptions(source === 'DynamoDB Streams' ? streamHandlerOptions : handlerOptions, options, `${source} handler options`);
   if (options.store.hasDeadLetter || options.discardPoison === true) return;
   throw new ConfigurationError(
@@ -88,6 +93,25 @@ export interface BatchReport {
   readonly conflicts: number;
   /** Records written again from an entity's outbox (an earlier commit whose writes were not confirmed). */
   readonly reemitted: number;
+  /**
+   * Why records failed, by `failureReason`: how many for each. The log line shows it beside
+   * `reported`, so a batch redelivered for a table that does not exist says so.
+   */
+  readonly reasons: Readonly<Record<string, number>>;
+}
+
+/**
+ * What the log says of a record that failed: its error's code and, beneath any skewless errors
+ * wrapping it, the AWS error's name (`WRITE_FAILED ResourceNotFoundException`). Never a message:
+ * a message may hold record identifiers, and no payload value reaches the log.
+ */
+export function failureReason(error: unknown): string {
+  let cause = (error as { cause?: unknown } | undefined)?.cause;
+  while (isSkewlessError(cause)) cause = cause.cause;
+  const code = (error as { code?: unknown } | undefined)?.code;
+  const name = (cause as { name?: unknown } | undefined)?.name;
+  const reason = typeof code === 'string' ? code : ((error as { name?: unknown } | undefined)?.name as string | undefined) ?? 'unknown';
+  return typeof name === 'string' && name !== 'Error' ? `${reason} ${name}` : reason;
 }
 
 /** Records decoded and written together; a larger batch goes through in slices of this size, in order. */
@@ -123,6 +147,12 @@ export async function processItems<T>(
   let duplicate = 0;
   let conflicts = 0;
   let reemitted = 0;
+  const reasons: Record<string, number> = {};
+  const failed = (error: unknown): 'failed' => {
+    const reason = failureReason(error);
+    reasons[reason] = (reasons[reason] ?? 0) + 1;
+    return 'failed';
+  };
   const onRetry = () => {
     retried++;
   };
@@ -136,7 +166,7 @@ export async function processItems<T>(
     const first = next ?? toItem(records[i] as T, i);
     next = undefined;
     if (first.kind === 'delete') {
-      statuses[i] = await deleteItem(group, first, options.store, deadline);
+      statuses[i] = await deleteItem(group, first, options.store, deadline, failed);
       i++;
       continue;
     }
@@ -169,8 +199,8 @@ export async function processItems<T>(
     try {
       await options.store.deadLetter(poison);
       for (const index of poisonIndex) statuses[index] = 'poison';
-    } catch {
-      for (const index of poisonIndex) statuses[index] = 'failed';
+    } catch (error) {
+      for (const index of poisonIndex) statuses[index] = failed(error);
     }
     if (raws.length === 0) continue;
     const summary = await options.store.ingest(group, raws, {
@@ -186,7 +216,7 @@ export async function processItems<T>(
     reemitted += summary.reemitted;
     for (const outcome of summary.outcomes) {
       const index = indexOf[outcome.index] as number;
-      statuses[index] = outcome.status === 'poison' ? 'poison' : outcome.status === 'failed' ? 'failed' : 'written';
+      statuses[index] = outcome.status === 'poison' ? 'poison' : outcome.status === 'failed' ? failed(outcome.error) : 'written';
     }
   }
 
@@ -194,7 +224,7 @@ export async function processItems<T>(
   for (const status of statuses) counts[status]++;
   const discarded = options.store.hasDeadLetter ? 0 : counts.poison;
   const redeliver = orderOf ? fromFirstFailure(records, statuses, orderOf) : records.filter((_, i) => statuses[i] === 'failed');
-  const report: BatchReport = { statuses, written: counts.written, poison: counts.poison, reported: redeliver.length, retried, late, duplicate, conflicts, reemitted, discarded };
+  const report: BatchReport = { statuses, written: counts.written, poison: counts.poison, reported: redeliver.length, retried, late, duplicate, conflicts, reemitted, discarded, reasons };
   logBatch(source, group, { ...report, records: records.length }, Date.now() - started, options);
   return { ...report, redeliver };
 }
@@ -220,32 +250,35 @@ async function deleteItem(
   item: DeleteItem,
   store: FeatureStore,
   deadline: number | undefined,
+  failed: (error: unknown) => 'failed',
 ): Promise<ItemStatus> {
   const poison = async (error: RecordError): Promise<ItemStatus> => {
     try {
       await store.deadLetter([{ group: group.name, raw: item.raw, error, position: item.position }]);
       return 'poison';
-    } catch {
-      return 'failed';
+    } catch (cause) {
+      return failed(cause);
     }
   };
   // No time, no delete: redelivering the record would not give it one.
   if (Number.isNaN(item.eventTime.getTime())) return poison(new SourceValidationError('a delete without its time: a DynamoDB Streams REMOVE needs dynamodb.ApproximateCreationDateTime', { position: item.position }));
   if (item.id === undefined) return poison(new SourceValidationError(`a delete without its record identifier: the DynamoDB Streams REMOVE's dynamodb.Keys hold no "${group.recordIdentifier}"`, { position: item.position }));
-  if (deadline !== undefined && Date.now() >= deadline) return 'failed';
+  if (deadline !== undefined && Date.now() >= deadline) {
+    return failed(new BackendError('DEADLINE_EXCEEDED', `group "${group.name}": not deleted, the invocation ran out of time`, { retryable: true, group: group.name }));
+  }
   try {
     await store.delete(group, item.id, item.eventTime, item.mode);
     return 'written';
   } catch (error) {
     // A backend failure is redelivered (Lambda's retry and on-failure destination take it from
     // there); only a delete that can never succeed, such as a malformed identifier, is poison.
-    if (error instanceof BackendError || !(error instanceof FeatureValidationError)) return 'failed';
+    if (error instanceof BackendError || !(error instanceof FeatureValidationError)) return failed(error);
     return poison(error);
   }
 }
 
 /** What a batch's log line counts: its records, and what became of them. */
-export type BatchCounts = Omit<BatchReport, 'statuses'> & { readonly records: number; readonly dropped?: number };
+export type BatchCounts = Omit<BatchReport, 'statuses' | 'reasons'> & { readonly records: number; readonly dropped?: number; readonly reasons?: BatchReport['reasons'] };
 
 export function logBatch(
   source: string,
@@ -269,6 +302,8 @@ export function logBatch(
     conflicts: report.conflicts,
     reemitted: report.reemitted,
     ...(report.discarded > 0 ? { discarded: report.discarded } : {}),
+    // Why records failed, by error code and AWS error name: never a message, which may hold identifiers.
+    ...(report.reasons && Object.keys(report.reasons).length > 0 ? { reasons: report.reasons } : {}),
     // Firehose: records its filter left out (result Dropped), neither written nor poison.
     ...(report.dropped ? { dropped: report.dropped } : {}),
     durationMs,

@@ -1,10 +1,10 @@
-import { ConfigurationError, type SourcePosition } from '../errors.js';
+import { ConfigurationError, type SourcePosition, TransformError } from '../errors.js';
 import { requireGroup } from '../feature-group.js';
 import { offlineRowCodec } from '../group-codecs.js';
 import { partitionOf } from '../offline/layout.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { type DeadLetterEntry, type DeadLetterSink, deadLetterSinkSchema } from '../store/dead-letter.js';
-import { checkOptions, expected, functionSchema, lazySchema } from '../util/options.js';
+import { checkOptions, describeValue, expected, functionSchema, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
 import type { BatchCounts } from './batch.js';
 import { decodeBase64, decodeItem, type PayloadDecoder, UNDECODED } from './decode.js';
@@ -18,7 +18,13 @@ import type { FirehoseRecord, FirehoseResponseRecord } from './events.js';
 export interface FirehoseTransformOptions {
   /** Turns a record's payload bytes into the raw event; default UTF-8 JSON. */
   readonly decode?: PayloadDecoder;
-  /** Return false to drop an event on purpose (result `Dropped`). */
+  /**
+   * Return `false` to drop an event on purpose (result `Dropped`), `true` to keep it. Anything else (a
+   * function that forgot its `return`, an async one, a truthy value) is a `ConfigurationError` for
+   * the whole buffer, so Firehose retries it and then keeps it under its processing-failed prefix,
+   * instead of a buffer dropped unnoticed. A filter that throws makes its event poison, as a
+   * transform that throws does.
+   */
   readonly filter?: (raw: unknown) => boolean;
   /** Poison records also go here; Firehose keeps them too, under its processing-failed prefix. */
   readonly deadLetter?: DeadLetterSink;
@@ -48,6 +54,28 @@ export function checkFirehoseOptions(group: AnyFeatureGroup, options: unknown): 
   }
 }
 
+/**
+ * What `filter` makes of `raw`: keep it, drop it, or the error that makes it poison (the filter
+ * threw). A result that is no boolean is a mistake in the filter, not in the event: it fails the
+ * whole buffer, never read as truthy (a Promise would keep every event, `undefined` drop every one).
+ */
+function filtered(filter: (raw: unknown) => boolean, raw: unknown, group: string, position: SourcePosition): 'keep' | 'drop' | TransformError {
+  let kept: unknown;
+  try {
+    kept = filter(raw);
+  } catch (cause) {
+    return new TransformError(`group "${group}": filter threw: ${cause instanceof Error ? cause.message : String(cause)}`, { position, cause });
+  }
+  if (typeof kept === 'boolean') return kept ? 'keep' : 'drop';
+  const got =
+    kept === undefined
+      ? 'undefined: is its return missing?'
+      : typeof (kept as { then?: unknown } | null)?.then === 'function'
+        ? 'a Promise: a filter is synchronous'
+        : `${describeValue(kept)}: return a boolean (Boolean(value) for a truthy one)`;
+  throw new ConfigurationError('INVALID_CONFIG', `Firehose transform options.filter must return true (keep the event) or false (drop it), got ${got}`);
+}
+
 /** JSON with bigints written as numbers, so 64-bit Integral columns stay exact. */
 function jsonLine(row: Record<string, unknown>): string {
   return `${JSON.stringify(row, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000${v}\u0000` : v)).replace(/"\\u0000(-?\d+)\\u0000"/g, '$1')}\n`;
@@ -75,8 +103,9 @@ export function firehoseRecords(group: AnyFeatureGroup, options: FirehoseTransfo
       const position: SourcePosition = { source: 'firehose', index, recordId: record.recordId, arrivalTimeMs: arrival };
       const raw = decodeItem(group, { payload: () => decodeBase64(record.data), raw: record.data, rawEncoding: 'base64', position }, options.decode, poison);
       if (raw === UNDECODED) return failed(record);
-      if (options.filter && !options.filter(raw)) return { recordId: record.recordId, result: 'Dropped', data: record.data };
-      const result = group.process(raw, position);
+      const decision = options.filter ? filtered(options.filter, raw, group.name, position) : 'keep';
+      if (decision === 'drop') return { recordId: record.recordId, result: 'Dropped', data: record.data };
+      const result = decision === 'keep' ? group.process(raw, position) : { ok: false as const, error: decision };
       if (!result.ok) {
         poison.push({ group: group.name, raw: record.data, error: result.error, position, rawEncoding: 'base64' });
         return failed(record);

@@ -1,9 +1,9 @@
 import { ConfigurationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import { sendToDeadLetter } from '../store/dead-letter.js';
+import { deadLetterFailed, sendToDeadLetter } from '../store/dead-letter.js';
 import type { DeletionMode } from '../store/types.js';
 import { describeValue } from '../util/options.js';
-import { type BatchItem, type HandlerOptions, logBatch, processItems, requireDeadLetter } from './batch.js';
+import { type BatchItem, type HandlerOptions, logBatch, processItems, checkHandler } from './batch.js';
 import { decodeBase64, unmarshallItem } from './decode.js';
 import { checkFirehoseOptions, firehoseRecords, type FirehoseTransformOptions } from './firehose.js';
 import type {
@@ -58,7 +58,7 @@ function shardOf(record: KinesisStreamEvent['Records'][number]): string {
  * ```
  */
 export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) {
-  requireDeadLetter('Kinesis', group, options);
+  checkHandler('Kinesis', group, options);
   return async (event: KinesisStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('Kinesis', event?.Records, 'Records', 'aws:kinesis');
     const toItem = (record: KinesisStreamEvent['Records'][number], index: number): BatchItem => {
@@ -88,7 +88,7 @@ export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) 
  * ```
  */
 export function sqsHandler(group: AnyFeatureGroup, options: HandlerOptions) {
-  requireDeadLetter('SQS', group, options);
+  checkHandler('SQS', group, options);
   return async (event: SqsEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('SQS', event?.Records, 'Records', 'aws:sqs');
     const toItem = (record: SqsEvent['Records'][number], index: number): BatchItem => {
@@ -134,7 +134,7 @@ function headerBytes(value: readonly number[] | string): Buffer {
  * ```
  */
 export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
-  requireDeadLetter('Kafka', group, options);
+  checkHandler('Kafka', group, options);
   return async (event: KafkaEvent, context?: LambdaContext): Promise<KafkaBatchResponse> => {
     if (typeof event?.records !== 'object' || event.records === null || Array.isArray(event.records)) {
       throw new ConfigurationError('INVALID_CONFIG', 'this is not a Kafka event: it has no records map (is the handler wired to an MSK or self-managed Kafka source?)');
@@ -190,7 +190,7 @@ export interface DynamoDbStreamHandlerOptions extends HandlerOptions {
  * ```
  */
 export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbStreamHandlerOptions) {
-  requireDeadLetter('DynamoDB Streams', group, options);
+  checkHandler('DynamoDB Streams', group, options);
   return async (event: DynamoDbStreamEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('DynamoDB Streams', event?.Records, 'Records', 'aws:dynamodb');
     const toItem = (record: DynamoDbStreamEvent['Records'][number], index: number): BatchItem => {
@@ -255,7 +255,10 @@ export function firehoseTransform(group: AnyFeatureGroup, options: FirehoseTrans
     requireRecords('Firehose', event?.records, 'records');
     const started = Date.now();
     const { records, poison, report } = transform(event.records, started);
-    await sendToDeadLetter(options.deadLetter, poison);
+    // Firehose keeps its poison under the processing-failed prefix too; a failed copy fails the invocation, which Firehose retries.
+    await sendToDeadLetter(options.deadLetter, poison).catch((cause: unknown) => {
+      throw deadLetterFailed(group.name, cause);
+    });
     logBatch('firehose', group, report, Date.now() - started, options);
     return { records };
   };

@@ -1,6 +1,7 @@
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { CsvRows } from '../csv/reader.js';
+import { CsvRows, lineOfRow } from '../csv/reader.js';
 import { DecodeError, SkewlessError } from '../errors.js';
 import { quoteIdentifier as q, quoteLiteral } from '../sql/quote.js';
 import type { FeatureDecoding, FileTrainingRequest, FileTrainingResult } from '../training/engine.js';
@@ -162,7 +163,10 @@ export async function trainingSetToFile(
     const [bad] = await rows(connection, `SELECT rowid AS r, CAST(${q(plan.timestamp)} AS VARCHAR) AS v FROM ${SPINE} WHERE ${time} IS NULL ORDER BY rowid LIMIT 1`);
     if (bad) {
       const got = bad['v'] === null ? 'null' : JSON.stringify(bad['v']);
-      throw spineTimeError(Number(bad['r']), plan.timestamp, got, file);
+      const row = Number(bad['r']);
+      // Read only as far as the row; a file that cannot be read leaves the line out, not the error.
+      const line = 'csv' in request.spine ? await lineOfRow(createReadStream(file, { encoding: 'utf8' }), row).catch(() => undefined) : undefined;
+      throw spineTimeError(row, plan.timestamp, got, file, line);
     }
 
     // The spine's columns as the row path types them: its time column a timestamp, the others by the file's types.

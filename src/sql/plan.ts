@@ -173,29 +173,41 @@ export function replacedColumn({ column, writer, rename }: WrittenColumn, noun =
   return `has a ${noun} "${column}", which ${writer} would replace: ${rename}, or rename the ${noun}`;
 }
 
-/** A spine row's time in epoch ms: a Date or an ISO-8601 string (no guessing between seconds and milliseconds). */
-export function spineTime(value: unknown, row: number, column: string, file?: string): number {
+/**
+ * A spine row's time in epoch ms: a Date or an ISO-8601 string (no guessing between seconds and
+ * milliseconds). `line` is where a CSV file holds the row.
+ */
+export function spineTime(value: unknown, row: number, column: string, file?: string, line?: number): number {
   const ms = value instanceof Date ? value.getTime() : typeof value === 'string' ? parseIsoInstant(value) : undefined;
-  if (ms === undefined || Number.isNaN(ms)) throw spineTimeError(row, column, describeValue(value), file);
+  if (ms === undefined || Number.isNaN(ms)) throw spineTimeError(row, column, describeValue(value), file, line);
   return ms;
 }
 
 /** The spine in errors: `the spine`, or the file it was read from. */
 const spineName = (file: string | undefined) => (file === undefined ? 'the spine' : `the spine file ${file}`);
 
-/** A spine row (0-based, after a file's header) whose time is not one; `got` is the value as the message shows it. */
-export function spineTimeError(row: number, column: string, got: string, file?: string): DataError {
-  return new DataError('INVALID_SPINE', `${file === undefined ? 'spine' : `${spineName(file)},`} row ${row}: "${column}" must be a Date or an ISO-8601 time with a zone, got ${got}`, { row, column });
+/**
+ * A spine row (0-based, after a file's header) whose time is not one; `got` is the value as the
+ * message shows it, `line` the line of a CSV file the row starts on (named first: that is what a
+ * reader of the file looks for).
+ */
+export function spineTimeError(row: number, column: string, got: string, file?: string, line?: number): DataError {
+  const at = line === undefined ? `row ${row}` : `line ${line} (row ${row})`;
+  return new DataError('INVALID_SPINE', `${file === undefined ? 'spine' : `${spineName(file)},`} ${at}: "${column}" must be a Date or an ISO-8601 time with a zone, got ${got}`, { row, column, line });
 }
 
-/** A value a spine or entity row may hold as a record identifier: text, a number, a bigint, or none (which matches nothing). */
+/**
+ * A value a spine or entity row may hold as a record identifier: text, a finite number, a bigint, or
+ * null (none, which matches nothing). `undefined` is not none: it is what a property that was never
+ * set reads as (`{ card_id: request.cardID }`), so it is refused, as NaN and Infinity are.
+ */
 export function isKeyValue(value: unknown): boolean {
-  return value === null || value === undefined || typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint';
+  return value === null || typeof value === 'string' || typeof value === 'bigint' || (typeof value === 'number' && Number.isFinite(value));
 }
 
 /** What a spine or entity row's key column holds when it is no `isKeyValue`: `"<column>" must be a record identifier …, got …`. */
 export function notAKey(column: string, value: unknown): string {
-  return `"${column}" must be a record identifier (text or a number), got ${describeValue(value)}`;
+  return `"${column}" must be a record identifier (text or a number), got ${describeValue(value)}${value === undefined ? ' (null for a row without one)' : ''}`;
 }
 
 /** A spine row's key as `spineKey` gives it; a value no identifier can be (an object, a boolean) is refused, naming row and column. */

@@ -1,5 +1,5 @@
-import type { RecordError, SourcePosition } from '../errors.js';
-import { expected, functionSchema, objectWith } from '../util/options.js';
+import { BackendError, type RecordError, type SourcePosition } from '../errors.js';
+import { expected } from '../util/options.js';
 import * as z from 'zod/mini';
 
 /** A record the pipeline refused, as a dead-letter sink receives it. */
@@ -22,9 +22,41 @@ export type DeadLetterSink =
   | { write(entries: readonly DeadLetterEntry[]): Promise<void> | void }
   | ((entries: readonly DeadLetterEntry[]) => Promise<void> | void);
 
+/**
+ * Where a function that makes a sink (`sqsDeadLetter`) says how it is called. It takes one argument,
+ * as a sink does, so passed in place of the sink it makes it would be taken, and fail at every poison
+ * record. `Symbol.for`: the mark of another copy of the package is the same.
+ */
+const SINK_CALL = Symbol.for('skewless.deadLetterSinkCall');
+
+/** A function that makes a dead-letter sink, marked with how it is called. */
+type SinkFactory<F> = F & { readonly [SINK_CALL]: string };
+
+/** `factory`, marked so that a sink option refuses it, saying how to call it (`call`). */
+export function sinkFactory<F extends (options: never) => DeadLetterSink>(factory: F, call: string): SinkFactory<F> {
+  return Object.assign(factory, { [SINK_CALL]: call });
+}
+
+function isSinkFactory(value: unknown): value is SinkFactory<unknown> {
+  return typeof value === 'function' && typeof (value as Partial<SinkFactory<unknown>>)[SINK_CALL] === 'string';
+}
+
 /** A dead-letter sink given as an option: `sqsDeadLetter(...)`, `s3DeadLetter(...)` or a function. */
 export const deadLetterSinkSchema = () =>
-  z.union([functionSchema('a function'), objectWith(['write'], 'a dead-letter sink')], { error: expected('a dead-letter sink: sqsDeadLetter(), s3DeadLetter() or a function') });
+  z.custom<DeadLetterSink>(
+    (value) => (typeof value === 'function' && !isSinkFactory(value)) || (typeof value === 'object' && value !== null && typeof (value as { write?: unknown }).write === 'function'),
+    {
+      error: (issue) =>
+        isSinkFactory(issue.input)
+          ? `expected a dead-letter sink, got the function that makes one: call it, as ${issue.input[SINK_CALL]}`
+          : expected('a dead-letter sink: sqsDeadLetter(), s3DeadLetter() or a function')(issue),
+    },
+  );
+
+/** What a sink's failure to take `group`'s entries is: retryable (WRITE_FAILED), since the entries were not handled. */
+export function deadLetterFailed(group: string, cause: unknown): BackendError {
+  return new BackendError('WRITE_FAILED', `group "${group}": dead-letter sink failed: ${(cause as Error)?.message ?? String(cause)}`, { cause, retryable: true, group });
+}
 
 /** Hands entries to a sink; nothing to do without a sink or entries. */
 export async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadLetterEntry[]): Promise<void> {

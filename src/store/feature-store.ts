@@ -9,7 +9,7 @@ import { type RecordOutcome, summarize, type WriteSummary } from '../pipeline/ou
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore, OnlineWriteOutcome } from './types.js';
 import { offlineWritesAt } from './offline-writes.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
-import { type DeadLetterEntry, type DeadLetterSink, deadLetterSinkSchema, sendToDeadLetter } from './dead-letter.js';
+import { type DeadLetterEntry, deadLetterFailed, type DeadLetterSink, deadLetterSinkSchema, sendToDeadLetter } from './dead-letter.js';
 
 export interface FeatureStoreOptions {
   /**
@@ -111,8 +111,9 @@ export interface FeatureStore {
    */
   delete(group: AnyFeatureGroup, id: RecordId, eventTime: Date, mode?: DeletionMode): Promise<DeleteStatus>;
   /**
-   * Sends entries to the configured dead-letter sink (a no-op without one); throws if the sink
-   * fails, so the caller can report the records instead of dropping them.
+   * Sends entries to the configured dead-letter sink (a no-op without one); throws a retryable
+   * `BackendError` (WRITE_FAILED) if the sink fails, so the caller can report the records instead of
+   * dropping them.
    */
   deadLetter(entries: readonly DeadLetterEntry[]): Promise<void>;
   /** Whether the store has a dead-letter sink (Lambda handlers refuse a store without one unless told to discard). */
@@ -265,11 +266,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       return failures.map((f) => ({ index: f.index, status: 'poison', error: f.error }));
     } catch (cause) {
       // A poison record the sink did not take is not handled: report it for redelivery, never drop it.
-      const error = new BackendError('WRITE_FAILED', `group "${group.name}": dead-letter sink failed: ${(cause as Error).message}`, {
-        cause,
-        retryable: true,
-        group: group.name,
-      });
+      const error = deadLetterFailed(group.name, cause);
       return failures.map((f) => ({ index: f.index, status: 'failed', error }));
     }
   };
@@ -377,7 +374,10 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       });
     },
 
-    deadLetter: (entries) => sendToDeadLetter(options.deadLetter, [...entries]),
+    deadLetter: (entries) =>
+      sendToDeadLetter(options.deadLetter, [...entries]).catch((cause: unknown) => {
+        throw deadLetterFailed((entries[0] as DeadLetterEntry).group, cause);
+      }),
     hasDeadLetter: options.deadLetter !== undefined,
 
     async put(group, records, putOptions = {}) {

@@ -105,18 +105,16 @@ function firstDifference(a: SageMakerRecord, b: SageMakerRecord): string {
  */
 export async function expectParity(group: AnyFeatureGroup, events: readonly unknown[], options: ParityOptions = {}): Promise<ParityReport> {
   requireGroup(group, 'expectParity');
+  checkOptions(EVENTS, events, 'expectParity events');
   checkOptions(
-    z.tuple([
-      EVENTS(),
-      z.strictObject({
-        batchSize: z.optional(z.union([positiveInteger(), z.literal('random')], { error: expected("a positive whole number or 'random'") })),
-        chunkSize: z.optional(positiveInteger()),
-        redeliver: z.optional(z.boolean()),
-        seed: z.optional(z.number({ error: expected('a number') })),
-      }),
-    ]),
-    [events, options],
-    'expectParity',
+    z.strictObject({
+      batchSize: z.optional(z.union([positiveInteger(), z.literal('random')], { error: expected("a positive whole number or 'random'") })),
+      chunkSize: z.optional(positiveInteger()),
+      redeliver: z.optional(z.boolean()),
+      seed: z.optional(z.number({ error: expected('a number') })),
+    }),
+    options,
+    'expectParity options',
   );
   const random = seededRandom(options.seed ?? 1);
   const nextSize = () => (options.batchSize === 'random' ? 1 + Math.floor(random() * 60) : (options.batchSize ?? 500));
@@ -177,6 +175,14 @@ export async function expectParity(group: AnyFeatureGroup, events: readonly unkn
     });
   }
   const count = Math.max(streamed.records.length, filled.records.length);
+  // Nothing written is nothing compared: an empty fixture, or a source schema that fits none of it.
+  if (count === 0) {
+    throw new AssertionError({
+      message: `expectParity: no event became a record (${events.length} events, ${backfillPoison} poison), so nothing was compared${backfillPoison > 0 ? `; the first poison: ${streamDead[0]?.error.message}` : ''}`,
+      actual: 0,
+      expected: 'at least one record',
+    });
+  }
   for (let i = 0; i < count; i++) {
     const a = streamed.records[i];
     const b = filled.records[i];
@@ -192,11 +198,13 @@ export interface DeterminismOptions {
   readonly seed?: number;
 }
 
+/** An event's outcome: its encoded record, or `REFUSED` and the error's code. */
 type Outcome = string;
+const REFUSED = 'refused ';
 
 function outcomeOf(group: AnyFeatureGroup, raw: unknown, position: SourcePosition): Outcome {
   const result = group.process(raw, position);
-  return result.ok ? JSON.stringify(result.encoded) : `error ${result.error.code}`;
+  return result.ok ? JSON.stringify(result.encoded) : `${REFUSED}${result.error.code}`;
 }
 
 /**
@@ -212,8 +220,17 @@ function outcomeOf(group: AnyFeatureGroup, raw: unknown, position: SourcePositio
  */
 export function checkDeterminism(group: AnyFeatureGroup, events: readonly unknown[], options: DeterminismOptions = {}): void {
   requireGroup(group, 'checkDeterminism');
-  checkOptions(z.tuple([EVENTS(), z.strictObject({ seed: z.optional(z.number({ error: expected('a number') })) })]), [events, options], 'checkDeterminism');
+  checkOptions(EVENTS, events, 'checkDeterminism events');
+  checkOptions(z.strictObject({ seed: z.optional(z.number({ error: expected('a number') })) }), options, 'checkDeterminism options');
   const first = events.map((e, index) => outcomeOf(group, structuredClone(e), { index }));
+  // Events all refused (or none) check no transform: the fixture does not fit the source schema.
+  if (first.every((outcome) => outcome.startsWith(REFUSED))) {
+    throw new AssertionError({
+      message: `checkDeterminism: no event became a record (${events.length} events${first[0] ? `, the first refused: ${first[0].slice(REFUSED.length)}` : ''}), so nothing was checked`,
+      actual: 0,
+      expected: 'at least one record',
+    });
+  }
 
   const realNow = Date.now;
   const realRandom = Math.random;

@@ -1,5 +1,6 @@
 import { AssertionError } from 'node:assert';
-import { auditVectors, type VectorAuditOptions } from '../audit/vectors.js';
+import { auditVectors, servingParityOptions, type VectorAuditOptions } from '../audit/vectors.js';
+import { checkOptions } from '../util/options.js';
 import type { AnyFeatureColumns } from '../schema/types.js';
 import type { FeatureVectorOptions } from '../serving/feature-vectors.js';
 import type { FeatureStore } from '../store/feature-store.js';
@@ -44,6 +45,7 @@ export async function expectServingParity<E extends object, const F extends read
   store: FeatureStore,
   options: Omit<FeatureVectorOptions<E, F>, 'onFailure'>,
 ): Promise<ServingParityReport> {
+  checkOptions(servingParityOptions, options, 'expectServingParity options');
   const report = await auditVectors(store, { ...(options as unknown as VectorAuditOptions), examples: 1 });
   const columns = Object.keys(report.mismatches).length;
   if (report.sampled === 0) {

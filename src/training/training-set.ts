@@ -79,13 +79,14 @@ export function spineFromCsv(text: string, source = 'the CSV spine'): SpineRow[]
   return csvSpine(text, source).rows;
 }
 
-/** A CSV spine's columns (its header) and rows. */
-function csvSpine(text: string, source: string): { columns: string[]; rows: SpineRow[] } {
+/** A CSV spine's columns (its header), rows, and the line each row starts on. */
+function csvSpine(text: string, source: string): { columns: string[]; rows: SpineRow[]; lines: number[] } {
   const rows = new CsvRows();
   const out: SpineRow[] = [];
+  const lines: number[] = [];
   let header: string[] | undefined;
   for (const row of [...rows.push(text), ...rows.end()]) {
-    if (row.malformed) throw new DataError('INVALID_SPINE', `${source}, line ${row.line}: ${row.malformed}`, { row: out.length });
+    if (row.malformed) throw new DataError('INVALID_SPINE', `${source}, line ${row.line}: ${row.malformed}`, { row: out.length, line: row.line });
     if (!header) {
       header = row.cells.map((c) => c ?? '');
       const repeated = repeatedColumn(header);
@@ -94,11 +95,12 @@ function csvSpine(text: string, source: string): { columns: string[]; rows: Spin
     }
     // Short rows too: a missing field is not a null (a null is an empty field).
     if (row.cells.length !== header.length) {
-      throw new DataError('INVALID_SPINE', `${source}, line ${row.line}: ${row.cells.length} fields, but the header names ${header.length} (${header.join(', ')})`, { row: out.length });
+      throw new DataError('INVALID_SPINE', `${source}, line ${row.line}: ${row.cells.length} fields, but the header names ${header.length} (${header.join(', ')})`, { row: out.length, line: row.line });
     }
     out.push(Object.fromEntries(header.map((name, i) => [name, row.cells[i] ?? null])));
+    lines.push(row.line);
   }
-  return { columns: header ?? [], rows: out };
+  return { columns: header ?? [], rows: out, lines };
 }
 
 /** A spine file's bytes, or a DataError that names the file. */
@@ -118,6 +120,8 @@ async function spineFile(path: string): Promise<Buffer> {
 interface LoadedSpine {
   readonly rows: SpineRow[];
   readonly kinds?: ReadonlyMap<string, ValueKind | undefined>;
+  /** A CSV file's: the line each row starts on, for errors. */
+  readonly lines?: readonly number[];
 }
 
 /** The spine's columns: the file's, else its first row's (none without rows). */
@@ -129,8 +133,8 @@ async function loadSpine(spine: TrainingSetOptions['spine']): Promise<LoadedSpin
   if ('csv' in spine) {
     const bytes = await spineFile(spine.csv);
     if (!isUtf8(bytes)) throw new DataError('INVALID_SPINE', `the spine file ${spine.csv} is not UTF-8 text: is it a CSV file?`);
-    const { columns, rows } = csvSpine(bytes.toString('utf8'), `the spine file ${spine.csv}`);
-    return { rows, kinds: new Map(columns.map((name) => [name, 'string'])) };
+    const { columns, rows, lines } = csvSpine(bytes.toString('utf8'), `the spine file ${spine.csv}`);
+    return { rows, kinds: new Map(columns.map((name) => [name, 'string'])), lines };
   }
   if ('parquet' in spine) {
     const bytes = await spineFile(spine.parquet);
@@ -321,7 +325,7 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   const file = spineFileOf(options.spine);
   checkSpineColumns(loaded, plan, file, list.outputs);
   const keys: SpineKeys = {
-    times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp, file)),
+    times: spine.map((row, i) => spineTime(row[plan.timestamp], i, plan.timestamp, file, loaded.lines?.[i])),
     keys: plan.joins.map((step) => spine.map((row, i) => spineKeyAt(row[step.key], i, step.key, file))),
   };
 

@@ -32,6 +32,12 @@ export interface BackfillItem {
   readonly raw?: unknown;
   /** The row could not be read (bad JSON, a broken CSV row): a poison record; `raw` then holds the row as read. */
   readonly unreadable?: string;
+  /**
+   * The row as the source writes it, when that is text (an NDJSON line): a refused row is kept in the
+   * rejects file as this text, not as the value parsed from it, so a number JSON would round keeps
+   * its digits.
+   */
+  readonly text?: string;
   readonly position: SourcePosition;
 }
 
