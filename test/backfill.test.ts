@@ -327,16 +327,25 @@ describe('backfill sources', () => {
         `"card ""2""",99,"U\nS",2024-05-01T12:01:00.000Z`,
         `card-3,12x,US,2024-05-01T12:02:00.000Z`,
         `card-4,5,US`,
+        // Past 2^53: read as a number it would be 9007199254740992, a value the file does not hold.
+        ` card-6 ,9007199254740993,US,2024-05-01T12:04:00.000Z`,
         `card-5,7,"US,2024-05-01T12:03:00.000Z`,
       ].join('\n'),
     );
     const store = createFeatureStore({ dir: fresh(), online: memoryOnline(), offline: memoryOffline() });
     const summary = await backfill(store, cardActivity, { from: csvFile(file), to: 'both' });
-    expect(summary).toMatchObject({ records: 5, written: 2, poison: 3 });
+    expect(summary).toMatchObject({ records: 6, written: 2, poison: 4 });
     expect(await store.get(cardActivity, 'card "2"')).toMatchObject({ amount: 0.99, is_foreign: true });
     const rejects = readRejects(summary.rejectsFile);
-    expect(rejects.map((r) => r.position?.line)).toEqual([5, 6, 7]);
+    expect(rejects.map((r) => r.position?.line)).toEqual([5, 6, 7, 8]);
     expect(rejects[0]?.error.issues[0]?.path).toEqual(['amount_cents']);
+    // Every refused row is kept as its cells are written, the schema's refusals as the broken rows.
+    expect(rejects.map((r) => r.raw)).toEqual([
+      ['card-3', '12x', 'US', '2024-05-01T12:02:00.000Z'],
+      ['card-4', '5', 'US'],
+      [' card-6 ', '9007199254740993', 'US', '2024-05-01T12:04:00.000Z'],
+      ['card-5', '7', 'US,2024-05-01T12:03:00.000Z'],
+    ]);
     await store.close();
   });
 

@@ -59,19 +59,19 @@ describe('ndjsonFile', () => {
     const read = await items(ndjsonFile(path));
     expect(read).toStrictEqual([
       // Each line's text too, without its CR: a refused row is kept as written.
-      { raw: { id: 'a', n: 1 }, text: '{"id":"a","n":1}', position: { source: 'backfill', index: 0, file: path, byteOffset: 0 } },
-      { raw: { id: 'é', n: 2 }, text: '{"id":"é","n":2}', position: { source: 'backfill', index: 1, file: path, byteOffset: offsetOf('{"id":"é"') } },
+      { raw: { id: 'a', n: 1 }, asRead: '{"id":"a","n":1}', position: { source: 'backfill', index: 0, file: path, byteOffset: 0 } },
+      { raw: { id: 'é', n: 2 }, asRead: '{"id":"é","n":2}', position: { source: 'backfill', index: 1, file: path, byteOffset: offsetOf('{"id":"é"') } },
       { raw: '{"id":', unreadable: expect.stringMatching(/^not JSON: /), position: { source: 'backfill', index: 2, file: path, byteOffset: offsetOf('{"id":\n') } },
-      { raw: { id: 'c', n: 3 }, text: '{"id":"c","n":3}', position: { source: 'backfill', index: 3, file: path, byteOffset: offsetOf('{"id":"c"') } },
+      { raw: { id: 'c', n: 3 }, asRead: '{"id":"c","n":3}', position: { source: 'backfill', index: 3, file: path, byteOffset: offsetOf('{"id":"c"') } },
       { raw: Buffer.from([0xff, 0x7b]), unreadable: 'not valid UTF-8', position: { source: 'backfill', index: 4, file: path, byteOffset: offsetOf(Buffer.from([0xff])) } },
-      { raw: { id: 'd', n: 4 }, text: '{"id":"d","n":4}', position: { source: 'backfill', index: 5, file: path, byteOffset: offsetOf('{"id":"d"') } },
+      { raw: { id: 'd', n: 4 }, asRead: '{"id":"d","n":4}', position: { source: 'backfill', index: 5, file: path, byteOffset: offsetOf('{"id":"d"') } },
     ]);
   });
 
   it("skips a UTF-8 byte-order mark at the file's start (the first line's offset stays its byte's), and only there", async () => {
     const bom = file('bom.ndjson', `\uFEFF{"id":"a","n":1}\n\uFEFF{"id":"b","n":2}\n`);
     const read = await items(ndjsonFile(bom));
-    expect(read[0]).toStrictEqual({ raw: { id: 'a', n: 1 }, text: '{"id":"a","n":1}', position: { source: 'backfill', index: 0, file: bom, byteOffset: 3 } });
+    expect(read[0]).toStrictEqual({ raw: { id: 'a', n: 1 }, asRead: '{"id":"a","n":1}', position: { source: 'backfill', index: 0, file: bom, byteOffset: 3 } });
     // Inside the file it is a character like any other, which JSON does not take.
     expect(read[1]).toMatchObject({ raw: '\uFEFF{"id":"b","n":2}', unreadable: expect.stringMatching(/^not JSON: /) });
   });
@@ -226,23 +226,24 @@ describe('csvFile', () => {
     expect(() => csvFile(path, { header: ['id', 'n', 'id'] })).toThrow(/^csvFile options\.header: the header names "id" in columns 1 and 3$/);
     // The trailing commas of a spreadsheet's export: empty names, which no schema reads, may repeat.
     const trailing = file('trailing.csv', 'id,n,,\na,1,,\n');
-    expect(await items(csvFile(trailing))).toStrictEqual([{ raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: trailing, line: 2 } }]);
+    expect(await items(csvFile(trailing))).toStrictEqual([{ raw: { id: 'a', n: 1 }, asRead: ['a', '1', undefined, undefined], position: { source: 'backfill', index: 0, file: trailing, line: 2 } }]);
   });
 
   it('skips the byte-order mark Excel writes before the header ("CSV UTF-8")', async () => {
     const excel = file('excel.csv', '\uFEFFid,n\r\na,1\r\n');
-    expect(await items(csvFile(excel))).toStrictEqual([{ raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: excel, line: 2 } }]);
+    expect(await items(csvFile(excel))).toStrictEqual([{ raw: { id: 'a', n: 1 }, asRead: ['a', '1'], position: { source: 'backfill', index: 0, file: excel, line: 2 } }]);
   });
 
   it('types cells by the source schema and names each broken row with its line', async () => {
     const read = await items(csvFile(path));
+    // A row typed by the schema keeps its cells as written too, for the rejects file.
     expect(read).toStrictEqual([
-      { raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: path, line: 2 } },
-      { raw: { id: 'b, quoted', n: 2 }, position: { source: 'backfill', index: 1, file: path, line: 3 } },
+      { raw: { id: 'a', n: 1 }, asRead: ['a', '1'], position: { source: 'backfill', index: 0, file: path, line: 2 } },
+      { raw: { id: 'b, quoted', n: 2 }, asRead: ['b, quoted', '2'], position: { source: 'backfill', index: 1, file: path, line: 3 } },
       { raw: ['c'], unreadable: 'CSV row has 1 cells, the header has 2', position: { source: 'backfill', index: 2, file: path, line: 4 } },
       { raw: ['d', '4', 'extra'], unreadable: 'CSV row has 3 cells, the header has 2', position: { source: 'backfill', index: 3, file: path, line: 5 } },
       { raw: ['ex', '5'], unreadable: 'malformed CSV row: text after a closing quote', position: { source: 'backfill', index: 4, file: path, line: 6 } },
-      { raw: { id: 'f' }, position: { source: 'backfill', index: 5, file: path, line: 7 } },
+      { raw: { id: 'f' }, asRead: ['f', undefined], position: { source: 'backfill', index: 5, file: path, line: 7 } },
     ]);
   });
 
@@ -250,8 +251,8 @@ describe('csvFile', () => {
     const semicolons = file('headerless.csv', 'a;1\nb;2\n');
     const source = csvFile(semicolons, { delimiter: ';', header: ['id', 'n'] });
     expect(await items(source)).toStrictEqual([
-      { raw: { id: 'a', n: 1 }, position: { source: 'backfill', index: 0, file: semicolons, line: 1 } },
-      { raw: { id: 'b', n: 2 }, position: { source: 'backfill', index: 1, file: semicolons, line: 2 } },
+      { raw: { id: 'a', n: 1 }, asRead: ['a', '1'], position: { source: 'backfill', index: 0, file: semicolons, line: 1 } },
+      { raw: { id: 'b', n: 2 }, asRead: ['b', '2'], position: { source: 'backfill', index: 1, file: semicolons, line: 2 } },
     ]);
     expect(source).toMatchObject({ unit: 'bytes', splittable: false, spec: { kind: 'csv', path: semicolons, delimiter: ';', header: ['id', 'n'] } });
     expect(source.id).toMatch(new RegExp(`^csv:${semicolons}:[0-9a-f]{12}$`));
@@ -268,8 +269,8 @@ describe('csvFile', () => {
     // An empty header cell names a column '' (the schema then ignores it).
     // The last row is complete only at the end of the file: a block of its own.
     expect(await blocks(csvFile(unterminated))).toStrictEqual([
-      { items: [{ raw: { id: 'a', '': 'x', n: 1 }, position: { source: 'backfill', index: 0, file: unterminated, line: 2 } }], at: text.length },
-      { items: [{ raw: { id: 'b', '': 'y', n: 2 }, position: { source: 'backfill', index: 1, file: unterminated, line: 3 } }], at: text.length },
+      { items: [{ raw: { id: 'a', '': 'x', n: 1 }, asRead: ['a', 'x', '1'], position: { source: 'backfill', index: 0, file: unterminated, line: 2 } }], at: text.length },
+      { items: [{ raw: { id: 'b', '': 'y', n: 2 }, asRead: ['b', 'y', '2'], position: { source: 'backfill', index: 1, file: unterminated, line: 3 } }], at: text.length },
     ]);
     expect(await blocks(csvFile(file('header-only.csv', 'id,n\n')))).toStrictEqual([{ items: [], at: 5 }]);
   });

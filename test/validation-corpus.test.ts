@@ -20,6 +20,7 @@ import {
   DefinitionError,
   count,
   createFeatureStore,
+  csvFile,
   DataError,
   defineFeatureGroup,
   isoTimestamp,
@@ -85,6 +86,35 @@ describe('options silently accepted or crashing in 0.1', () => {
 
   it('backfill({ from: "data/cards.ndjson" }) names the file sources instead of reading the path as 17 characters', async () => {
     await configurationError(() => backfill(localStore(), cardActivity, { from: anyOptions('data/cards.ndjson') }), /from is the string "data\/cards\.ndjson"; for a file use ndjsonFile\(path\)/);
+  });
+
+  it('backfill refuses an array of sources (each would be a poison event, its file never read), and folders given as its files', async () => {
+    const csv = join(dir, 'one.csv');
+    writeFileSync(csv, 'card_id,amount_cents,country,ts\nc1,1,US,2024-05-01T00:00:00Z\n');
+    await configurationError(
+      () => backfill(localStore(), cardActivity, { from: anyOptions([csvFile(csv), csvFile(csv)]) }),
+      /^backfill: from is an array of sources, and a backfill reads one source: run one backfill per source, or planBackfill\(group, \{ from: \[\.\.\.\] \}\) and backfillShard for each shard$/,
+    );
+    const folder = mkdtempSync(join(dir, 'folder-'));
+    const written = localStore();
+    await configurationError(() => backfill(written, cardActivity, { from: csvFile(csv), checkpoint: folder }), new RegExp(`^backfill options\\.checkpoint: ${folder} is a folder; give the file to write in it$`));
+    await configurationError(() => backfill(written, cardActivity, { from: csvFile(csv), rejects: folder }), new RegExp(`^backfill options\\.rejects: ${folder} is a folder; give the file to write in it$`));
+    // Refused before the run: nothing of it was written.
+    const { offline } = await written.backends();
+    expect(await offline?.scan(cardActivity)).toEqual([]);
+  });
+
+  it('csvFile refuses a quote or a line break as its delimiter, and localStores a file as its folder', async () => {
+    writeFileSync(join(dir, 'x.csv'), 'a\n');
+    for (const delimiter of ['"', '\n', '\r']) {
+      const error = await errorOf(() => csvFile(join(dir, 'x.csv'), { delimiter }));
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toBe(`csvFile options.delimiter: expected one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`);
+    }
+    expect(csvFile(join(dir, 'x.csv'), { delimiter: '\t' }).spec).toMatchObject({ delimiter: '\t' });
+    const notAFolder = join(dir, 'history.csv');
+    writeFileSync(notAFolder, 'card_id\n');
+    await configurationError(() => localStores({ dir: notAFolder }), new RegExp(`^localStores options\\.dir: ${notAFolder} is a file; give the folder the stores keep their files in \\(made if missing\\)$`));
   });
 
   it("audit({ sample: 'lots' }) is refused instead of reporting 100% consistency over nothing", async () => {

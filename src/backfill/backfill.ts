@@ -9,6 +9,7 @@ import type { AnyFeatureGroup } from '../schema/types.js';
 import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
 import { checkOptions, countSchema, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
+import { prepareOutputFile } from '../util/output-file.js';
 import { RejectsFile, resumableCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { type ChunkPart, type ChunkTarget, emptyChunk, encodeRows, type OnlineCounts, writeChunk } from './chunk.js';
 import { type BackfillProgress, BackfillTotals } from './progress.js';
@@ -190,6 +191,9 @@ const backfillOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
 export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptions, backends: BackfillBackends): Promise<BackfillSummary> {
   requireGroup(group, 'backfill');
   checkOptions(backfillOptions, options, 'backfill options');
+  // Checked before a row is written: a folder given as a file would fail only at the first chunk's end.
+  if (options.checkpoint !== undefined) prepareOutputFile(options.checkpoint, 'backfill options.checkpoint');
+  if (options.rejects !== undefined) prepareOutputFile(options.rejects, 'backfill options.rejects');
   const source = asSource(options.from);
   const to = options.to ?? 'offline';
   const key = backfillKey(group, source, options.range);

@@ -67,7 +67,7 @@ export function encodeRows(encoding: ChunkEncoding, chunk: number, part: ChunkPa
   for (const r of result.records) part.records.push(r.encoded);
   for (const f of result.failures) {
     const at = rawIndex[f.index] as number;
-    rejected.push({ at, raw: (items[at] as BackfillItem).text ?? raws[f.index], error: f.error });
+    rejected.push({ at, raw: (items[at] as BackfillItem).asRead ?? raws[f.index], error: f.error });
   }
   // Rejects in input order, whichever step refused them.
   rejected.sort((a, b) => a.at - b.at);

@@ -104,8 +104,10 @@ function parquetCell(kind: CellKind, value: unknown): unknown {
     return kind === 'text' ? value.toString() : value;
   }
   if (typeof value === 'number') {
-    if (kind === 'bigint' && Number.isInteger(value)) return BigInt(value);
-    return kind === 'text' && Number.isInteger(value) ? String(value) : value;
+    // Only integers a number holds exactly (an INT32, an INT64 within 2^53): past 2^53 a number is
+    // already rounded (a DECIMAL(38,18) as the reader gives it), and its text would hide that.
+    if (kind === 'bigint' && Number.isSafeInteger(value)) return BigInt(value);
+    return kind === 'text' && Number.isSafeInteger(value) ? String(value) : value;
   }
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) return value;

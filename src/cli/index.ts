@@ -14,6 +14,11 @@ import { jsonLine } from './json.js';
 import { decimal, duration, isoTime, oneOf, parseCommandLine, portNumber, shaped, UsageError, wholeNumber } from './args.js';
 import { packageVersion } from './version.js';
 
+/** A training set's spine and output: the two formats it reads and writes. */
+const SPINE_FILE = /\.(csv|parquet)$/i;
+/** `--features GROUP:F1,F2`: a group, a colon, at least one feature. */
+const FEATURES = /^[^:]+:.*[^,\s]/;
+
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
   try {
@@ -103,6 +108,9 @@ async function main(argv: readonly string[]): Promise<number> {
           process.stderr.write('skewless backfill: usage: skewless backfill <definitions file> <group> --from FILE [--to offline|online|both] [--workers N] [--chunk-size N]\nRun \'skewless backfill --help\' for the options and examples.\n');
           return 2;
         }
+        // A file given twice would be read twice, and its rows counted twice.
+        const twice = values.from.find((file, i) => values.from?.indexOf(file) !== i);
+        if (twice !== undefined) throw new UsageError(`--from ${twice} is given twice: give each file once`, command);
         return await runBackfillCommand(
           { definitions, group, from: values.from, to, workers, dir, chunkSize, json: values.json === true },
           (line) => process.stdout.write(`${line}\n`),
@@ -118,11 +126,11 @@ async function main(argv: readonly string[]): Promise<number> {
         return await runTrainingSetCommand(
           {
             definitions,
-            spine: values.spine,
-            features: values.features,
+            spine: shaped(values.spine, '--spine', SPINE_FILE, 'a .csv or .parquet file', command),
+            features: values.features.map((text) => shaped(text, '--features', FEATURES, 'GROUP:F1,F2 (a group, a colon, its features)', command)),
             entityKey: values['entity-key'],
             timestamp: values.timestamp ?? 'label_time',
-            out: values.out,
+            out: shaped(values.out, '--out', SPINE_FILE, 'a .csv or .parquet file', command),
             maxAge: values['max-age'] === undefined ? undefined : duration(values['max-age'], '--max-age', command),
             exclusive: values.exclusive === true,
             knowledgeTime: values['knowledge-time'] === true,

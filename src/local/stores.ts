@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
@@ -6,6 +6,7 @@ import { localAggregationState } from './aggregation-state.js';
 import { localOffline } from './offline-store.js';
 import { localOnline } from './online-store.js';
 import { checkOptions } from '../util/options.js';
+import { ConfigurationError } from '../errors.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
 import { LOCAL_OPTIONS } from './options.js';
 
@@ -47,6 +48,10 @@ export function localStores(options: LocalStoresOptions = {}): LocalStores {
   checkOptions(LOCAL_OPTIONS, options, 'localStores options');
   const dir = options.dir ?? DEFAULT_DIR;
   const memory = options.memory ?? false;
+  // Said here, not as each store's EEXIST when it makes its folder there.
+  if (!memory && existsSync(dir) && !statSync(dir).isDirectory()) {
+    throw new ConfigurationError('INVALID_CONFIG', `localStores options.dir: ${dir} is a file; give the folder the stores keep their files in (made if missing)`);
+  }
   return {
     online: opening(localOnline(memory ? { memory } : { dir })),
     offline: opening(localOffline(memory ? { memory } : { dir: `${dir}/offline` })),

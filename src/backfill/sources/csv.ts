@@ -3,12 +3,18 @@ import { stat } from 'node:fs/promises';
 import * as z from 'zod/mini';
 import { CsvRows, repeatedColumn } from '../../csv/reader.js';
 import { DataError, type SourcePosition } from '../../errors.js';
-import { checkOptions, expected, lazySchema } from '../../util/options.js';
+import { checkOptions, describeValue, expected, lazySchema } from '../../util/options.js';
 import { csvRowReader } from '../tabular.js';
 import { type BackfillItem, type BackfillSource, fileRevision, hash, localFile } from './source.js';
 
 const CSV_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
-  delimiter: z.optional(z.string({ error: expected('one character') }).check(z.length(1, { error: expected('one character') }))),
+  // A quote or a line break cannot separate fields: RFC 4180 gives them their own meanings.
+  delimiter: z.optional(
+    z.string({ error: expected('one character') }).check(
+      z.length(1, { error: expected('one character') }),
+      z.refine((d) => !'"\r\n'.includes(d), { error: (issue) => `expected one character other than a quote or a line break, got ${describeValue(issue.input)}` }),
+    ),
+  ),
   header: z.optional(
     z.array(z.string(), { error: expected('the column names, an array of strings') }).check(
       z.refine((header) => repeatedColumn(header) === undefined, { error: (issue) => String(repeatedColumn(issue.input as string[])?.message) }),
@@ -65,7 +71,7 @@ export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSou
         if (row.malformed) items.push({ raw: row.cells, unreadable: `malformed CSV row: ${row.malformed}`, position });
         else if (row.cells.length !== header.length) {
           items.push({ raw: row.cells, unreadable: `CSV row has ${row.cells.length} cells, the header has ${header.length}`, position });
-        } else items.push({ raw: (toEvent as (cells: readonly (string | undefined)[]) => unknown)(row.cells), position });
+        } else items.push({ raw: (toEvent as (cells: readonly (string | undefined)[]) => unknown)(row.cells), asRead: row.cells, position });
       };
       for await (const chunk of stream as AsyncIterable<string>) {
         at += Buffer.byteLength(chunk);

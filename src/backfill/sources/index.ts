@@ -59,14 +59,26 @@ export function sourceFromSpec(spec: SourceSpec): BackfillSource {
   }
 }
 
+/** A value that is a source (what `ndjsonFile`, `csvFile`, ... return), not raw events. */
+function isSource(value: unknown): value is BackfillSource {
+  const candidate = value as Partial<BackfillSource> | null;
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.read === 'function' && typeof candidate.size === 'function' && 'unit' in candidate;
+}
+
 /** A source, or records to wrap as one. */
 export function asSource(from: BackfillSource | readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>, where = 'backfill'): BackfillSource {
   if (typeof from === 'string') {
     // A string is iterable (by character): never what a caller means.
     throw new ConfigurationError('INVALID_CONFIG', `${where}: from is the string ${JSON.stringify(from)}; for a file use ndjsonFile(path), csvFile(path), parquetFile(path) or fileSource(path)`);
   }
-  const candidate = from as Partial<BackfillSource> | null;
-  if (typeof candidate === 'object' && candidate !== null && typeof candidate.read === 'function' && typeof candidate.size === 'function' && 'unit' in candidate) return from as BackfillSource;
+  if (isSource(from)) return from;
+  // Sources in an array would be taken as raw events, each one poison, and the files never read.
+  if (Array.isArray(from) && from.some(isSource)) {
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `${where}: from is an array of sources, and a backfill reads one source: run one backfill per source, or planBackfill(group, { from: [...] }) and backfillShard for each shard`,
+    );
+  }
   const iterable = typeof from === 'object' && from !== null && (Symbol.iterator in from || Symbol.asyncIterator in from);
   if (!iterable) {
     throw new ConfigurationError(

@@ -115,7 +115,7 @@ export function ndjsonFile(path: string): BackfillSource {
           }
           const json = line.toString();
           try {
-            items.push({ raw: JSON.parse(json), text: json, position });
+            items.push({ raw: JSON.parse(json), asRead: json, position });
           } catch (error) {
             items.push({ raw: json, unreadable: `not JSON: ${(error as Error).message}`, position });
           }

@@ -33,11 +33,11 @@ export interface BackfillItem {
   /** The row could not be read (bad JSON, a broken CSV row): a poison record; `raw` then holds the row as read. */
   readonly unreadable?: string;
   /**
-   * The row as the source writes it, when that is text (an NDJSON line): a refused row is kept in the
-   * rejects file as this text, not as the value parsed from it, so a number JSON would round keeps
-   * its digits.
+   * The row as the source writes it, when `raw` was converted from it: an NDJSON line's text, a CSV
+   * row's cells. A refused row is kept in the rejects file as this, not as the event made from it,
+   * so a number JSON or a CSV cell's conversion would round keeps its digits.
    */
-  readonly text?: string;
+  readonly asRead?: unknown;
   readonly position: SourcePosition;
 }
 
