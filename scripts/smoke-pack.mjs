@@ -223,7 +223,7 @@ export const online = memoryOnline();
     const esm = await import('skewless');
     for (const [what, error] of [['trainingSet', training], ['backfill', filled]]) {
       if (!(error instanceof SkewlessError)) throw new Error(what + ' did not throw a SkewlessError from the CommonJS build: ' + error);
-      if (!esm.isSkewlessError(error) || error instanceof esm.SkewlessError) throw new Error(what + ': the ESM build\'s isSkewlessError does not know the CommonJS error');
+      if (!esm.isSkewlessError(error) || error instanceof esm.SkewlessError) throw new Error(what + ': isSkewlessError of the ESM build does not know the CommonJS error');
     }
     console.log('ok');
   })().catch((e) => { console.error(e); process.exit(1); });

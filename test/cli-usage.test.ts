@@ -55,12 +55,13 @@ describe('a bad option value', () => {
     [['plan', 'defs.js', '--role-arn', 'arn:aws:iam::123456789012:role/'], '--role-arn takes an IAM role ARN such as arn:aws:iam::123456789012:role/NAME, got "arn:aws:iam::123456789012:role/"'],
     [['demo', 'now'], 'unexpected argument "now": demo takes no arguments'],
     // A file given twice would be read, and counted, twice.
-    [[...backfill, '--from', 'history.ndjson'], '--from history.ndjson is given twice: give each file once'],
+    [[...backfill, '--from', './history.ndjson'], '--from ./history.ndjson is given twice: give each file once'],
     // A training set reads and writes .csv or .parquet, and each group names its features.
     [['training-set', 'defs.js', '--spine', 's.txt', '--features', 'g:f', '--out', 'o.parquet'], '--spine takes a .csv or .parquet file, got "s.txt"'],
     [['training-set', 'defs.js', '--spine', 's.csv', '--features', 'g:f', '--out', '/tmp'], '--out takes a .csv or .parquet file, got "/tmp"'],
     [['training-set', 'defs.js', '--spine', 's.csv', '--features', 'g', '--out', 'o.parquet'], '--features takes GROUP:F1,F2 (a group, a colon, its features), got "g"'],
     [['training-set', 'defs.js', '--spine', 's.csv', '--features', 'g:f', '--features', 'h:', '--out', 'o.parquet'], '--features takes GROUP:F1,F2 (a group, a colon, its features), got "h:"'],
+    [['training-set', 'defs.js', '--spine', 's.csv', '--features', 'g:f:', '--out', 'o.parquet'], '--features takes GROUP:F1,F2 (a group, a colon, its features), got "g:f:"'],
   ])('exits 2 on %j, saying which option, what it got and what it takes', (args, message) => {
     const result = run(...args);
     expect(result.stderr).toBe(`skewless ${args[0]}: ${message}\n${hint(args[0] as string)}`);

@@ -114,10 +114,16 @@ describe('parquetRowReader', () => {
     expect(read({ big: 7, note: 8, ts: 9n }).raw).toStrictEqual({ big: 7n, note: '8', ts: '9' });
     expect(read({ big: 1.5, note: 2.5 }).raw).toStrictEqual({ big: 1.5, note: 2.5 });
     expect(read({ flag: 1n, big: 5n }).raw).toStrictEqual({ flag: 1n, big: 5n });
-    // Past 2^53 a number is already rounded (a DECIMAL(38,18) read as one): left for the schema to refuse, never a rounded text or bigint.
+  });
+
+  it('takes a DECIMAL column of up to 15 digits as text, and refuses a wider one for text or a bigint, where its number may be rounded', () => {
+    const decimals = parquetRowReader(source, new Map([['note', 9], ['big', 38], ['amount', 38]]));
+    expect(decimals({ note: 123.45 }).raw).toStrictEqual({ note: '123.45' });
     const rounded = Number('12345678901234567890.123456789012345678');
-    expect(read({ big: rounded, note: rounded }).raw).toStrictEqual({ big: rounded, note: rounded });
-    expect(read({ big: Number.MAX_SAFE_INTEGER, note: -Number.MAX_SAFE_INTEGER }).raw).toStrictEqual({ big: SAFE, note: String(-SAFE) });
+    expect(decimals({ big: rounded }).unreadable).toMatch(/^column "big": a DECIMAL\(38\) cell reaches skewless as a number, exact to 15 digits only/);
+    expect(decimals({ amount: rounded }).raw).toStrictEqual({ amount: rounded });
+    // Not a DECIMAL column: a DOUBLE's whole number is exact as it is, and its text too.
+    expect(read({ note: 1e20 }).raw).toStrictEqual({ note: '100000000000000000000' });
   });
 
   it('writes a TIMESTAMP as ISO-8601 text for a text field, keeps it for a date, and refuses it for a number', () => {

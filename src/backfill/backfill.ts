@@ -191,15 +191,17 @@ const backfillOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
 export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptions, backends: BackfillBackends): Promise<BackfillSummary> {
   requireGroup(group, 'backfill');
   checkOptions(backfillOptions, options, 'backfill options');
-  // Checked before a row is written: a folder given as a file would fail only at the first chunk's end.
-  if (options.checkpoint !== undefined) prepareOutputFile(options.checkpoint, 'backfill options.checkpoint');
-  if (options.rejects !== undefined) prepareOutputFile(options.rejects, 'backfill options.rejects');
   const source = asSource(options.from);
   const to = options.to ?? 'offline';
   const key = backfillKey(group, source, options.range);
   const chunkSize = Math.max(1, options.chunkSize ?? 10_000);
   const concurrency = Math.max(1, options.concurrency ?? 2);
   checkTargets(group, to, backends);
+  // After the other checks (this makes their folders), before anything is read or removed: a folder
+  // given as the checkpoint failed after the first chunk was written, as the rejects file after the
+  // earlier output was removed.
+  if (options.checkpoint !== undefined) prepareOutputFile(options.checkpoint, 'backfill options.checkpoint');
+  if (options.rejects !== undefined) prepareOutputFile(options.rejects, 'backfill options.rejects');
   const replay = await replayFor(group, options, source);
   const revision = await source.revision?.();
   const resume = resumableCheckpoint(options.checkpoint, { key, chunkSize, fingerprint: group.fingerprint, revision });

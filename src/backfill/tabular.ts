@@ -36,9 +36,12 @@ export function csvRowReader(source: zc.$ZodType, header: readonly string[]): (c
   };
 }
 
+/** The fields a source schema names, by name. */
+const shapeOf = (source: zc.$ZodType): Record<string, zc.$ZodType> => (source._zod.def as unknown as Def).shape ?? {};
+
 /** The cell kind of each named field of a source schema (text for fields it does not name). */
 function kindIn(source: zc.$ZodType): (name: string) => CellKind {
-  const shape = (source._zod.def as unknown as Def).shape ?? {};
+  const shape = shapeOf(source);
   return (name) => kindOf(Object.hasOwn(shape, name) ? shape[name] : undefined);
 }
 
@@ -68,26 +71,50 @@ export type ParquetRowResult = { readonly raw: Record<string, unknown>; readonly
 /**
  * Converts a Parquet row (as hyparquet reads it) to the raw event the source schema expects. Only
  * exact conversions are made: INT64 to a number when it is within +-2^53, any integer to a bigint,
- * a TIMESTAMP to ISO-8601 text (what `isoTimestamp()` reads), integers and UTF-8 bytes to text.
- * An INT64 beyond 2^53 for a number field, or a TIMESTAMP for a number field (seconds or
- * milliseconds would be a guess), makes the row unreadable with the reason; `raw` keeps the row as read.
+ * a TIMESTAMP to ISO-8601 text (what `isoTimestamp()` reads), integers and UTF-8 bytes to text, a
+ * DECIMAL of up to 15 digits to text (`decimals`: the file's DECIMAL columns and their precision).
+ * An INT64 beyond 2^53 for a number field, a wider DECIMAL for a text or bigint field, or a
+ * TIMESTAMP for a number field (seconds or milliseconds would be a guess), makes the row unreadable
+ * with the reason; `raw` keeps the row as read.
  */
-export function parquetRowReader(source: zc.$ZodType): (row: Record<string, unknown>) => ParquetRowResult {
+export function parquetRowReader(source: zc.$ZodType, decimals: ReadonlyMap<string, number> = new Map()): (row: Record<string, unknown>) => ParquetRowResult {
   const kinds = new Map<string, CellKind>();
   const kindOfColumn = kindIn(source);
+  // Only the decimals the schema reads: a column it does not name is passed on, never refused.
+  const shape = shapeOf(source);
+  const read = new Map([...decimals].filter(([column]) => Object.hasOwn(shape, column)));
   return (row) => {
     let out: Record<string, unknown> | undefined;
     for (const column in row) {
       const value = row[column];
       let kind = kinds.get(column);
       if (kind === undefined) kinds.set(column, (kind = kindOfColumn(column)));
-      const converted = parquetCell(kind, value);
+      const precision = read.get(column);
+      const converted = precision === undefined ? parquetCell(kind, value) : decimalCell(kind, value, precision);
       if (converted === value) continue;
       if (converted instanceof Refusal) return { raw: row, unreadable: `column "${column}": ${converted.reason}` };
       (out ??= { ...row })[column] = converted;
     }
     return { raw: out ?? row };
   };
+}
+
+/** Significant digits a number holds exactly: a DECIMAL of this precision or less reads back as written. */
+const EXACT_DIGITS = 15;
+
+/**
+ * A DECIMAL cell (of `precision` digits), which the Parquet reader gives as a number. Up to 15 digits
+ * the number is the decimal's value, and its text (`123.45`) the decimal; past that it may be
+ * rounded already, so a text or bigint field, whose point is exactness, refuses it. A number field
+ * takes the nearest number, as it would from any file.
+ */
+function decimalCell(kind: CellKind, value: unknown, precision: number): unknown {
+  if (typeof value !== 'number' || kind === 'number') return value;
+  if (precision > EXACT_DIGITS && (kind === 'text' || kind === 'bigint')) {
+    return new Refusal(`a DECIMAL(${precision}) cell reaches skewless as a number, exact to ${EXACT_DIGITS} digits only; cast the column to text (or to an integer of its smallest unit) where the file is written`);
+  }
+  if (kind === 'text') return String(value);
+  return kind === 'bigint' && Number.isInteger(value) ? BigInt(value) : value;
 }
 
 class Refusal {
@@ -104,10 +131,8 @@ function parquetCell(kind: CellKind, value: unknown): unknown {
     return kind === 'text' ? value.toString() : value;
   }
   if (typeof value === 'number') {
-    // Only integers a number holds exactly (an INT32, an INT64 within 2^53): past 2^53 a number is
-    // already rounded (a DECIMAL(38,18) as the reader gives it), and its text would hide that.
-    if (kind === 'bigint' && Number.isSafeInteger(value)) return BigInt(value);
-    return kind === 'text' && Number.isSafeInteger(value) ? String(value) : value;
+    if (kind === 'bigint' && Number.isInteger(value)) return BigInt(value);
+    return kind === 'text' && Number.isInteger(value) ? String(value) : value;
   }
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) return value;

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { formatError } from '../errors.js';
 import { runAuditCommand, runLineageCommand } from './audit.js';
 import { runBackfillCommand } from './backfill.js';
@@ -16,8 +17,8 @@ import { packageVersion } from './version.js';
 
 /** A training set's spine and output: the two formats it reads and writes. */
 const SPINE_FILE = /\.(csv|parquet)$/i;
-/** `--features GROUP:F1,F2`: a group, a colon, at least one feature. */
-const FEATURES = /^[^:]+:.*[^,\s]/;
+/** `--features GROUP:F1,F2`: a group, a colon, features; the last colon ends the group's name, as the command reads it. */
+const FEATURES = /^[^:].*:.*[^,\s:]$/;
 
 async function main(argv: readonly string[]): Promise<number> {
   let parsed;
@@ -109,7 +110,8 @@ async function main(argv: readonly string[]): Promise<number> {
           return 2;
         }
         // A file given twice would be read twice, and its rows counted twice.
-        const twice = values.from.find((file, i) => values.from?.indexOf(file) !== i);
+        const files = values.from.map((file) => resolve(file));
+        const twice = values.from.find((_, i) => files.indexOf(files[i] as string) !== i);
         if (twice !== undefined) throw new UsageError(`--from ${twice} is given twice: give each file once`, command);
         return await runBackfillCommand(
           { definitions, group, from: values.from, to, workers, dir, chunkSize, json: values.json === true },

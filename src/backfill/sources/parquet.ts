@@ -44,6 +44,23 @@ async function readMetadata(bytes: ByteSource, source: string): Promise<ParquetM
   return asSourceError(source, 'a Parquet footer (is it a Parquet file?)', () => reader.parquetMetadataAsync(bytes));
 }
 
+/** A file's top-level DECIMAL columns and their precision: the reader gives their cells as numbers. */
+function decimalColumns(metadata: ParquetMetadata): Map<string, number> {
+  const [root, ...elements] = metadata.schema;
+  const columns = new Map<string, number>();
+  // The element after `at`'s subtree: a nested column's children follow it.
+  const after = (at: number): number => {
+    let next = at + 1;
+    for (let child = 0; child < (elements[at]?.num_children ?? 0); child++) next = after(next);
+    return next;
+  };
+  for (let at = 0, column = 0; column < (root?.num_children ?? 0); column++, at = after(at)) {
+    const element = elements[at];
+    if (element && (element.converted_type === 'DECIMAL' || element.logical_type?.type === 'DECIMAL')) columns.set(element.name, element.precision ?? 38);
+  }
+  return columns;
+}
+
 /** The row groups of a Parquet file as row ranges: the units a Parquet source splits into. */
 function rowGroupRanges(metadata: ParquetMetadata): ShardRange[] {
   const ranges: ShardRange[] = [];
@@ -98,11 +115,11 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
       }),
     async *read(group, range) {
       const parquet = await loadParquet();
-      const toEvent = parquetRowReader(group.source);
       const bytes = await openBytes();
       try {
         // The footer is read once: on S3 every read is a ranged GET.
         const metadata = await readMetadata(bytes, name);
+        const toEvent = parquetRowReader(group.source, decimalColumns(metadata));
         const groups = rowGroupRanges(metadata);
         for (const g of groups) {
           if (range && (g.start < range.start || g.start >= range.end)) continue;
