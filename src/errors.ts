@@ -85,11 +85,13 @@ export interface SkewlessErrorOptions {
 const SKEWLESS_ERROR = Symbol.for('skewless.error');
 
 /**
- * Base class of every error skewless raises or returns.
+ * Base class of every error skewless raises or returns. Test for it with `isSkewlessError`, which
+ * also knows the errors of a second copy of the package (its ESM and CommonJS builds both loaded);
+ * `instanceof` knows only its own copy's.
  *
  * ### Example
  * ```ts
- * if (error instanceof SkewlessError) console.error(error.code, error.position);
+ * if (isSkewlessError(error)) console.error(error.name, error.code, error.position);
  * ```
  */
 export class SkewlessError extends Error {

@@ -132,8 +132,8 @@ describe('createFeatureStore on SageMaker (local stack)', () => {
     const summary = await store.ingest(missing, [{ id: 'a' }]);
     // AWS has answered "Resource Not Found" for a group that exists (aws/sagemaker-python-sdk issue 2606):
     // tried three times in all, then reported, not retried like throttling (six attempts). BatchWriteRecord
-    // answers per entry (its Errors list), which is reported as it comes: one call.
-    expect(calls() - before).toBe(api === 'PutRecord' ? 3 : 1);
+    // answers per entry (its Errors list), and the entry is sent again as often.
+    expect(calls() - before).toBe(3);
     const outcome = summary.outcomes[0];
     expect(outcome?.status).toBe('failed');
     if (outcome?.status === 'failed') {
@@ -143,12 +143,50 @@ describe('createFeatureStore on SageMaker (local stack)', () => {
       expect(outcome.error.retryable).toBe(false);
     }
     await expect(store.get(missing, 'a')).rejects.toMatchObject({ code: 'GROUP_NOT_FOUND', group: 'not-created' });
-    // BatchGetRecord says it per identifier, in its Errors: the read of many says it as the read of one does.
+    // BatchGetRecord says it per identifier, in its Errors: the read of many says it as the read of one
+    // does, after as many calls.
+    const reads = () => stack.faultCounts['BatchGetRecord']?.calls ?? 0;
+    const readsBefore = reads();
     await expect(store.getMany(missing, ['a', 'b'])).rejects.toMatchObject({
       code: 'GROUP_NOT_FOUND',
       group: 'not-created',
       message: expect.stringMatching(/^feature group "not-created" does not exist in this account and region \(ResourceNotFound: /),
     });
+    expect(reads() - readsBefore).toBe(3);
+    await store.close();
+  });
+
+  it.each(WRITE_APIS)('writes the record when the group is there by the second attempt, "Resource Not Found" having been transient (%s)', async (api) => {
+    const { defineFeatureGroup } = await import('../src/index.js');
+    const { z } = await import('zod');
+    const late = defineFeatureGroup({
+      name: `appears-late-${api}`,
+      recordIdentifier: 'id',
+      eventTime: 't',
+      source: z.object({ id: z.string() }),
+      features: z.object({ id: z.string(), t: z.date() }),
+      transform: (e) => ({ id: e.id, t: new Date(0) }),
+    });
+    const client = retrying({ baseDelayMs: 1 });
+    // Below the SDK's retries, so it sees each attempt: once the first has its answer ("Resource Not
+    // Found"), the group is created on the stack, before anything is sent again.
+    let created: Promise<void> | undefined;
+    client.middlewareStack.add(
+      (next) => async (args) => {
+        try {
+          return await next(args);
+        } finally {
+          created ??= createGroupOnStack(stack.clientConfig, late, 's3://store-test/offline');
+          await created;
+        }
+      },
+      { step: 'deserialize', name: 'createGroupAfterFirstAttempt' },
+    );
+    const store = createFeatureStore({ online: sageMakerOnline({ client, batchWrite: api === 'BatchWriteRecord', retry: { baseDelayMs: 1 } }), offline: false });
+    const summary = await store.ingest(late, [{ id: 'a' }]);
+    expect(created).toBeDefined();
+    expect(summary).toMatchObject({ accepted: 1, failed: 0, retried: 1 });
+    expect(await store.getMany(late, ['a'])).toEqual(new Map([['a', { id: 'a', t: new Date(0) }]]));
     await store.close();
   });
 });

@@ -275,6 +275,43 @@ describe('csvFile', () => {
     expect(await blocks(csvFile(file('header-only.csv', 'id,n\n')))).toStrictEqual([{ items: [], at: 5 }]);
   });
 
+  it('refuses a row holding bytes that are not UTF-8 as poison instead of reading U+FFFD for them, and keeps a U+FFFD a UTF-8 file holds', async () => {
+    // "Zürich" as Latin-1 (0xFC), between two rows in UTF-8.
+    const latin1 = file('latin1.csv', Buffer.concat([Buffer.from('id,n\nM\u00fcnchen,1\n'), Buffer.from([0x5a, 0xfc, 0x72, 0x69, 0x63, 0x68]), Buffer.from(',2\nK\u00f6ln,3\n')]));
+    expect(await items(csvFile(latin1))).toStrictEqual([
+      { raw: { id: 'M\u00fcnchen', n: 1 }, asRead: ['M\u00fcnchen', '1'], position: { source: 'backfill', index: 0, file: latin1, line: 2 } },
+      { raw: ['Z\ufffdrich', '2'], unreadable: 'not valid UTF-8 (its bad bytes are U+FFFD here)', position: { source: 'backfill', index: 1, file: latin1, line: 3 } },
+      { raw: { id: 'K\u00f6ln', n: 3 }, asRead: ['K\u00f6ln', '3'], position: { source: 'backfill', index: 2, file: latin1, line: 4 } },
+    ]);
+    // In a file that is UTF-8 throughout, U+FFFD is a character like any other.
+    const replacement = file('replacement.csv', 'id,n\n\ufffd,3\n');
+    expect(await items(csvFile(replacement))).toStrictEqual([{ raw: { id: '\ufffd', n: 3 }, asRead: ['\ufffd', '3'], position: { source: 'backfill', index: 0, file: replacement, line: 2 } }]);
+  });
+
+  it('reads a character whose bytes the 1 MB read blocks split, as one character', async () => {
+    // Each of these rows is 11 bytes; the 4-byte emoji of the row that crosses the 1,048,576th byte is cut by the block's end.
+    const rows = Array.from({ length: 100_000 }, (_, i) => `\u{1F600}${String(i).padStart(5, '0')},1\n`);
+    const text = `id,n\n${rows.join('')}`;
+    const cut = file('cut.csv', text);
+    expect(Buffer.byteLength(text)).toBeGreaterThan(1 << 20);
+    const read = await items(csvFile(cut));
+    expect(read).toHaveLength(100_000);
+    expect(read.filter((item) => item.unreadable !== undefined)).toEqual([]);
+    expect(read.map((item) => (item.raw as { id: string }).id)).toEqual(rows.map((row) => row.slice(0, row.indexOf(','))));
+    const progress = await blocks(csvFile(cut));
+    expect(progress.at(-1)?.at).toBe(Buffer.byteLength(text));
+  });
+
+  it('refuses a file that is not text (a Parquet file named .csv, UTF-16) at its header, not as a poison row per line', async () => {
+    const parquet = file('not-csv.csv', new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'id', data: ['a', 'b'], type: 'STRING' }] })));
+    const utf16 = file('utf16.csv', Buffer.from('\ufeffid,n\na,1\n', 'utf16le'));
+    for (const path of [parquet, utf16]) {
+      const error = await items(csvFile(path)).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DataError);
+      expect(error).toMatchObject({ code: 'INVALID_SOURCE', message: `${path}, line 1: the header is not UTF-8 text: is it a CSV file?` });
+    }
+  });
+
   it('names its id by the file and, with a header of its own, a digest of the header', () => {
     const headerless = join(dir, 'headerless.csv');
     expect(csvFile(headerless, { header: ['id', 'n'] }).id).toBe(`csv:${headerless}:${createHash('sha256').update('id,n').digest('hex').slice(0, 12)}`);

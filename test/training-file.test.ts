@@ -207,6 +207,21 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     expect(readFileSync(csvOut, 'utf8').split('\n').slice(1, 3)).toEqual(['1,2024-01-01T00:00:01Z,-0', '23,2024-01-01T00:00:01Z,0']);
   });
 
+  it('writes an empty string feature as "" and a missing one as an empty field in CSV, as DuckDB writes and reads them back', async () => {
+    const store = await storeWith([
+      { id: '1', et: BASE, ai: BASE, wt: BASE, del: false, s: '', i: 0, b: 0n, f: 0, ok: false, seen: undefined },
+      { id: '2', et: BASE, ai: BASE, wt: BASE, del: false, s: undefined, i: 0, b: 0n, f: 0, ok: false, seen: undefined },
+    ]);
+    const csv = join(dir, 'empty-text.csv');
+    writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n2,2024-01-01T00:00:01Z\n3,2024-01-01T00:00:01Z\n');
+    const csvOut = join(dir, 'empty-text-out.csv');
+    await trainingSet(store, { spine: { csv }, entityKey: 'card', timestamp: 'at', features: [mixed.select('s')], output: { csv: csvOut } });
+    expect(readFileSync(csvOut, 'utf8').split('\n').slice(1, 4)).toEqual(['1,2024-01-01T00:00:01Z,""', '2,2024-01-01T00:00:01Z,', '3,2024-01-01T00:00:01Z,']);
+    // The file read back as a spine keeps them apart.
+    const back = await trainingSet(store, { spine: { csv: csvOut }, entityKey: 'card', timestamp: 'at', features: [mixed.select('i')] });
+    expect(back.rows.map((row) => (row as Record<string, unknown>)['mixed__s'])).toEqual(['', null, null]);
+  });
+
   it('keeps a Parquet spine column for column (types included), with integer keys and epoch-second times', async () => {
     const users = [
       { user: 1, t: BASE + 1000, score: 0.25 },
@@ -380,7 +395,7 @@ describe('training output files, column by column', () => {
     expect(kindOf(null, undefined)).toBe('string');
   });
 
-  it('writes CSV with a header, nulls as empty fields, dates as ISO-8601, objects as JSON and the sign of -0', () => {
+  it('writes CSV with a header, nulls as empty fields, empty strings as "", dates as ISO-8601, objects and lists as JSON and the sign of -0, in lists too', () => {
     const file = join(dir, 'columns.csv');
     const columns = [
       column('s', 'string'),
@@ -392,8 +407,11 @@ describe('training output files, column by column', () => {
       { s: 'a,b', n: -0, d: new Date(0), o: { x: 1n } },
       { s: null, n: undefined, d: null, o: [1, 2] },
       { s: 'say "hi"', n: 1.5, d: new Date(1500), o: true },
+      { s: '', n: null, d: null, o: '' },
+      { s: 'list', n: 0, d: null, o: [-0, 0.5, 'x', 2n] },
     ]);
-    expect(readFileSync(file, 'utf8')).toBe('s,n,d,o\n"a,b",-0,1970-01-01T00:00:00.000Z,"{""x"":""1""}"\n,,,"[1,2]"\n"say ""hi""",1.5,1970-01-01T00:00:01.500Z,true\n');
+    expect(readFileSync(file, 'utf8')).toBe('s,n,d,o\n"a,b",-0,1970-01-01T00:00:00.000Z,"{""x"":""1""}"\n,,,"[1,2]"\n"say ""hi""",1.5,1970-01-01T00:00:01.500Z,true\n"",,,""\nlist,0,,"[-0,0.5,""x"",""2""]"\n');
+    expect(Object.is(JSON.parse('[-0,0.5]')[0], -0)).toBe(true);
   });
 
   it('writes Parquet typed by each column: integers INT64, lists of booleans as 0/1, lists of times as milliseconds, nulls as nulls', async () => {

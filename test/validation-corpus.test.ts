@@ -29,7 +29,7 @@ import {
   trainingSet,
 } from '../src/index.js';
 import { kafkaEvent, kinesisEvent, memoryOnline, sqsEvent } from '../src/testing/index.js';
-import { cardActivity, validCardEvent } from './fixtures/groups.js';
+import { cardActivity, cardVelocity, validCardEvent } from './fixtures/groups.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'skewless-corpus-'));
 const stores: { close(): Promise<void> }[] = [];
@@ -61,6 +61,8 @@ async function configurationError(call: () => unknown, message: RegExp): Promise
 }
 
 const anyOptions = <T>(value: unknown) => value as T;
+/** Text (a temporary path, say) as it reads inside a RegExp. */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const cardConfig = {
   name: 'cards',
@@ -95,10 +97,15 @@ describe('options silently accepted or crashing in 0.1', () => {
       () => backfill(localStore(), cardActivity, { from: anyOptions([csvFile(csv), csvFile(csv)]) }),
       /^backfill: from is an array of sources, and a backfill reads one source: run one backfill per source, or planBackfill\(group, \{ from: \[\.\.\.\] \}\) and backfillShard for each shard$/,
     );
+    // A group with aggregations replays each entity's history from one source: the advice says so.
+    await configurationError(
+      () => backfill(localStore(), cardVelocity, { from: anyOptions([csvFile(csv), csvFile(csv)]) }),
+      /^backfill: from is an array of sources, and a backfill reads one source: the group has aggregations, so each entity's whole history must come from that one source: put the events in one file$/,
+    );
     const folder = mkdtempSync(join(dir, 'folder-'));
     const written = localStore();
-    await configurationError(() => backfill(written, cardActivity, { from: csvFile(csv), checkpoint: folder }), new RegExp(`^backfill options\\.checkpoint: ${folder} is a folder; give the file to write in it$`));
-    await configurationError(() => backfill(written, cardActivity, { from: csvFile(csv), rejects: folder }), new RegExp(`^backfill options\\.rejects: ${folder} is a folder; give the file to write in it$`));
+    await configurationError(() => backfill(written, cardActivity, { from: csvFile(csv), checkpoint: folder }), new RegExp(`^backfill options\\.checkpoint: ${literal(folder)} is a folder; give the file to write in it$`));
+    await configurationError(() => backfill(written, cardActivity, { from: csvFile(csv), rejects: folder }), new RegExp(`^backfill options\\.rejects: ${literal(folder)} is a folder; give the file to write in it$`));
     // Refused before the run: nothing of it was written.
     const { offline } = await written.backends();
     expect(await offline?.scan(cardActivity)).toEqual([]);
@@ -114,7 +121,7 @@ describe('options silently accepted or crashing in 0.1', () => {
     expect(csvFile(join(dir, 'x.csv'), { delimiter: '\t' }).spec).toMatchObject({ delimiter: '\t' });
     const notAFolder = join(dir, 'history.csv');
     writeFileSync(notAFolder, 'card_id\n');
-    await configurationError(() => localStores({ dir: notAFolder }), new RegExp(`^localStores options\\.dir: ${notAFolder} is a file; give the folder the stores keep their files in \\(made if missing\\)$`));
+    await configurationError(() => localStores({ dir: notAFolder }), new RegExp(`^localStores options\\.dir: ${literal(notAFolder)} is a file; give the folder the stores keep their files in \\(made if missing\\)$`));
   });
 
   it("audit({ sample: 'lots' }) is refused instead of reporting 100% consistency over nothing", async () => {

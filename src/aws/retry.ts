@@ -69,6 +69,16 @@ export function isGroupNotFound(error: unknown): boolean {
  */
 const GROUP_NOT_FOUND_ATTEMPTS = 3;
 
+/**
+ * Whether a batch call's per-entry "Resource Not Found" (BatchWriteRecord and BatchGetRecord answer a
+ * missing group in their Errors, not as the call's error) is sent again: as often as a single call's
+ * is retried, `calls` being the batch calls made so far for the entry, this one included. The last
+ * call's answer is reported, so a group that is really missing is never left "unprocessed".
+ */
+export function resendGroupNotFound(said: { name: string; message: string }, calls: number, options: RetryOptions = {}): boolean {
+  return isGroupNotFound(said) && calls < Math.min(GROUP_NOT_FOUND_ATTEMPTS, Math.max(1, options.attempts ?? 6));
+}
+
 export function isThrottling(error: unknown): boolean {
   return typeof error === 'object' && error !== null && THROTTLING.has((error as AwsLikeError).name ?? '');
 }

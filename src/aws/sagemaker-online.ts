@@ -12,7 +12,7 @@ import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { backendError, deadlineError, haltAfterFailure } from './errors.js';
 import { loadFeatureStoreRuntime } from './sdk.js';
 import { callWaves, collapseToNewest, identifierOf, roundsPerIdentifier, type WriteStages, type WriteTarget } from './collapse.js';
-import { clientConfig, countAttempts, drainWithRetry, isGroupNotFound, type RetryOptions } from './retry.js';
+import { clientConfig, countAttempts, drainWithRetry, isGroupNotFound, resendGroupNotFound, type RetryOptions } from './retry.js';
 import * as z from 'zod/mini';
 import { booleanSchema, checkOptions, lazySchema, positiveInteger } from '../util/options.js';
 import { awsClient, concurrency, retryOptions } from './options.js';
@@ -170,9 +170,11 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
             return;
           }
           try {
+            let calls = 0;
             const left = await drainWithRetry(
               chunk,
               async (pending, send) => {
+                calls++;
                 const entries = pending.map(({ index, target }) => {
                   const stores = storesFor(target);
                   return {
@@ -204,7 +206,8 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
                     // then goes where the group's writes go (online it loses to the newer one, by the write rule).
                     onlineOnly.add(group.name);
                     again.push({ ...write, target: 'configured' });
-                  } else outcomes[write.index] = backendError({ name: failure.ErrorCode, message: failure.ErrorMessage }, group.name, 'write');
+                  } else if (resendGroupNotFound({ name: failure.ErrorCode ?? '', message: failure.ErrorMessage ?? '' }, calls, retryFor(putOptions))) again.push(write);
+                  else outcomes[write.index] = backendError({ name: failure.ErrorCode, message: failure.ErrorMessage }, group.name, 'write');
                 }
                 return [...again, ...(result.UnprocessedEntries ?? []).flatMap((entry) => take(entry) ?? [])];
               },
@@ -319,9 +322,11 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
       // Chunks go out together: one round trip's latency for the whole read, not one per 100 ids.
       await mapConcurrent(chunks, chunks.length, async (chunk) => {
         try {
+          let calls = 0;
           const left = await drainWithRetry(
             chunk,
             async (pending, send) => {
+              calls++;
               const identifiers: BatchGetRecordIdentifier[] = [{
                 FeatureGroupName: group.name,
                 RecordIdentifiersValueAsString: [...pending],
@@ -332,12 +337,17 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
                 const record = hit.Record as SageMakerRecord;
                 found.set(hit.RecordIdentifierValueAsString as string, hit.ExpiresAt ? { record, expiresAt: new Date(hit.ExpiresAt) } : { record });
               }
+              const again: string[] = [];
               for (const e of result.Errors ?? []) {
                 const said = { name: e.ErrorCode ?? '', message: e.ErrorMessage ?? '' };
-                if (isGroupNotFound(said)) groupNotFound ??= said;
-                errors.push(`${e.RecordIdentifierValueAsString}: ${e.ErrorCode} ${e.ErrorMessage}`);
+                // Sent again as GetRecord's "Resource Not Found" is retried: AWS has said it of a group that exists.
+                if (resendGroupNotFound(said, calls, retry)) again.push(e.RecordIdentifierValueAsString as string);
+                else {
+                  if (isGroupNotFound(said)) groupNotFound ??= said;
+                  errors.push(`${e.RecordIdentifierValueAsString}: ${e.ErrorCode} ${e.ErrorMessage}`);
+                }
               }
-              return (result.UnprocessedIdentifiers ?? []).flatMap((u) => u.RecordIdentifiersValueAsString ?? []);
+              return [...again, ...(result.UnprocessedIdentifiers ?? []).flatMap((u) => u.RecordIdentifiersValueAsString ?? [])];
             },
             retry,
           );

@@ -191,7 +191,7 @@ const backfillOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
 export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptions, backends: BackfillBackends): Promise<BackfillSummary> {
   requireGroup(group, 'backfill');
   checkOptions(backfillOptions, options, 'backfill options');
-  const source = asSource(options.from);
+  const source = asSource(options.from, 'backfill', Object.keys(group.aggregations).length > 0);
   const to = options.to ?? 'offline';
   const key = backfillKey(group, source, options.range);
   const chunkSize = Math.max(1, options.chunkSize ?? 10_000);

@@ -35,19 +35,15 @@ export function parseFeatureArgument(text: string, groups: ReadonlyMap<string, {
   return group.select(...features);
 }
 
-function format(path: string): 'csv' | 'parquet' {
-  const ext = extname(path).toLowerCase();
-  if (ext === '.csv') return 'csv';
-  if (ext === '.parquet') return 'parquet';
-  throw new ConfigurationError('INVALID_CONFIG', `${path}: use a .csv or .parquet file`);
-}
+/** A spine or output file by its extension: the command line has checked it is .csv or .parquet. */
+const asFile = (path: string) => (extname(path).toLowerCase() === '.csv' ? { csv: path } : { parquet: path });
 
 /** `skewless training-set`: a point-in-time training set from the local store in `dir` (refused if it holds none) into a file, and its summary. */
 export async function runTrainingSetCommand(command: TrainingSetCommand, out: (line: string) => void, err: (text: string) => void): Promise<number> {
   const groups = await loadFeatureGroups(command.definitions);
   const features = command.features.map((f) => parseFeatureArgument(f, groups as never));
-  const spine = format(command.spine) === 'csv' ? { csv: command.spine } : { parquet: command.spine };
-  const output = format(command.out) === 'csv' ? { csv: command.out } : { parquet: command.out };
+  const spine = asFile(command.spine);
+  const output = asFile(command.out);
   requireLocalStore(command.dir);
   const store = createFeatureStore(localStores({ dir: command.dir }));
   err(`joining ${command.spine} with ${features.map((f) => f.groupName).join(', ')} as of "${command.timestamp}"...\n`);

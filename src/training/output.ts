@@ -46,8 +46,12 @@ export function spineColumnKind(rows: readonly Readonly<Record<string, unknown>>
   return kind ?? 'string';
 }
 
+const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+
+/** A value as CSV text: a list as JSON, its -0 elements kept as `-0` (valid JSON, which `JSON.stringify` writes as 0). */
 function text(value: unknown): string {
-  return value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) : scalarText(value);
+  if (Array.isArray(value)) return `[${value.map((v: unknown) => (Object.is(v, -0) ? '-0' : json(v))).join(',')}]`;
+  return value instanceof Date ? value.toISOString() : typeof value === 'object' ? json(value) : scalarText(value);
 }
 
 /** `String(value)`, but -0 keeps its sign (as DuckDB's writer keeps it): `String(-0)` is "0". */

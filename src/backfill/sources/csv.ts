@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import * as z from 'zod/mini';
 import { CsvRows, repeatedColumn } from '../../csv/reader.js';
+import { utf8Pieces } from '../../csv/text.js';
 import { DataError, type SourcePosition } from '../../errors.js';
 import { checkOptions, describeValue, expected, lazySchema } from '../../util/options.js';
 import { csvRowReader } from '../tabular.js';
@@ -32,7 +33,8 @@ export interface CsvFileOptions {
 /**
  * A CSV file (RFC 4180: quoted fields, `""`, newlines inside quotes), streamed. Cells are typed by
  * the group's source schema (numbers, bigints, booleans); an empty unquoted cell is an absent field.
- * A broken row (stray quote, wrong number of cells) is a poison record with its line number. Not
+ * A broken row (stray quote, wrong number of cells, bytes that are not UTF-8) is a poison record
+ * with its line number; a file whose header is not UTF-8 text is refused as a `DataError`. Not
  * splittable (a quoted field may hold a newline): split large inputs into several files.
  *
  * ### Example
@@ -56,10 +58,15 @@ export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSou
       let toEvent = header ? csvRowReader(group.source, header) : undefined;
       let index = 0;
       let at = 0;
-      const stream = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 20 });
       let items: BackfillItem[] = [];
+      // Whether the rows now coming out may hold bytes that were not UTF-8 (as U+FFFD): a row ends in
+      // the piece after the one it began in at the latest (pieces are a megabyte).
+      let suspect = false;
+      const notText = (cells: readonly (string | undefined)[]) => suspect && cells.some((c) => c?.includes('\uFFFD'));
       const emit = (row: { cells: (string | undefined)[]; line: number; malformed?: string }) => {
         if (!header) {
+          // A file that is not text (a Parquet or zip file named .csv, UTF-16) fails here, not as a poison row per line.
+          if (notText(row.cells) || row.cells.some((c) => c?.includes('\0'))) throw new DataError('INVALID_SOURCE', `${file}, line ${row.line}: the header is not UTF-8 text: is it a CSV file?`);
           header = row.cells.map((c) => c ?? '');
           // Refused whole, as an unreadable file is: every row would lose one of the two columns.
           const repeated = repeatedColumn(header);
@@ -68,14 +75,18 @@ export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSou
           return;
         }
         const position: SourcePosition = { source: 'backfill', index: index++, file, line: row.line };
-        if (row.malformed) items.push({ raw: row.cells, unreadable: `malformed CSV row: ${row.malformed}`, position });
+        if (notText(row.cells)) items.push({ raw: row.cells, unreadable: 'not valid UTF-8 (its bad bytes are U+FFFD here)', position });
+        else if (row.malformed) items.push({ raw: row.cells, unreadable: `malformed CSV row: ${row.malformed}`, position });
         else if (row.cells.length !== header.length) {
           items.push({ raw: row.cells, unreadable: `CSV row has ${row.cells.length} cells, the header has ${header.length}`, position });
         } else items.push({ raw: (toEvent as (cells: readonly (string | undefined)[]) => unknown)(row.cells), asRead: row.cells, position });
       };
-      for await (const chunk of stream as AsyncIterable<string>) {
-        at += Buffer.byteLength(chunk);
-        for (const row of rows.push(chunk)) emit(row);
+      let validBefore = true;
+      for await (const piece of utf8Pieces(createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>)) {
+        at += piece.bytes;
+        suspect = !piece.valid || !validBefore;
+        validBefore = piece.valid;
+        for (const row of rows.push(piece.text)) emit(row);
         yield { items, at };
         items = [];
       }

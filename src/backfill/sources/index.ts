@@ -65,8 +65,8 @@ function isSource(value: unknown): value is BackfillSource {
   return typeof candidate === 'object' && candidate !== null && typeof candidate.read === 'function' && typeof candidate.size === 'function' && 'unit' in candidate;
 }
 
-/** A source, or records to wrap as one. */
-export function asSource(from: BackfillSource | readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>, where = 'backfill'): BackfillSource {
+/** A source, or records to wrap as one; `aggregated` for a group with aggregations (whose history cannot be split across sources). */
+export function asSource(from: BackfillSource | readonly unknown[] | Iterable<unknown> | AsyncIterable<unknown>, where = 'backfill', aggregated = false): BackfillSource {
   if (typeof from === 'string') {
     // A string is iterable (by character): never what a caller means.
     throw new ConfigurationError('INVALID_CONFIG', `${where}: from is the string ${JSON.stringify(from)}; for a file use ndjsonFile(path), csvFile(path), parquetFile(path) or fileSource(path)`);
@@ -74,10 +74,10 @@ export function asSource(from: BackfillSource | readonly unknown[] | Iterable<un
   if (isSource(from)) return from;
   // Sources in an array would be taken as raw events, each one poison, and the files never read.
   if (Array.isArray(from) && from.some(isSource)) {
-    throw new ConfigurationError(
-      'INVALID_CONFIG',
-      `${where}: from is an array of sources, and a backfill reads one source: run one backfill per source, or planBackfill(group, { from: [...] }) and backfillShard for each shard`,
-    );
+    const advice = aggregated
+      ? "the group has aggregations, so each entity's whole history must come from that one source: put the events in one file"
+      : 'run one backfill per source, or planBackfill(group, { from: [...] }) and backfillShard for each shard';
+    throw new ConfigurationError('INVALID_CONFIG', `${where}: from is an array of sources, and a backfill reads one source: ${advice}`);
   }
   const iterable = typeof from === 'object' && from !== null && (Symbol.iterator in from || Symbol.asyncIterator in from);
   if (!iterable) {
