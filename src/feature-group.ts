@@ -26,6 +26,9 @@ const FEATURE_GROUP = Symbol.for('skewless.featureGroup');
 
 const INTERNALS = Symbol.for('skewless.groupInternals');
 
+// Marks a selection made by `group.select`: a look-alike object built by hand has no checked features or options.
+const FEATURE_SELECTION = Symbol.for('skewless.featureSelection');
+
 /** What a group holds beside its public face: the stages the store and the engines drive themselves. */
 interface GroupInternals {
   readonly pipeline: Pipeline<Record<string, unknown>>;
@@ -83,13 +86,20 @@ const selectionOptions = /* @__PURE__ */ lazySchema(() => z.strictObject({
 
 function makeSelection(group: AnyFeatureGroup, features: readonly string[], options: SelectionOptions): AnyFeatureSelection {
   // The prefix type `with` promises exists only in the type system; at run time it is `options.prefix`.
-  return Object.freeze({
+  const selection = {
     groupName: group.name,
     group,
     features: Object.freeze([...features]),
     options: Object.freeze({ ...options }),
     with: (next: SelectionOptions) => makeSelection(group, features, { ...options, ...checkOptions(selectionOptions, next, `${group.name}.select(...).with options`) }),
-  }) as AnyFeatureSelection;
+  };
+  Object.defineProperty(selection, FEATURE_SELECTION, { value: true });
+  return Object.freeze(selection) as AnyFeatureSelection;
+}
+
+/** True when `value` was made by a group's `select` (in this copy of skewless or another). */
+export function isFeatureSelection(value: unknown): value is AnyFeatureSelection {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[FEATURE_SELECTION] === true;
 }
 
 /**

@@ -54,6 +54,14 @@ describe('audit on the embedded stores', () => {
     expect(Object.values(report.causes).every((n) => n === 0)).toBe(true);
   });
 
+  it("audits the store's present by the store's clock, as serving reads it, when not given a moment", async () => {
+    // The clock is in 2024 (day + 1h): the wall clock's now would see every offline row as available and every record current.
+    const report = await audit(store, group, { sample: 10 });
+    expect(report.at).toEqual(new Date(clock));
+    // The embedded offline store has no availability delay: rows are visible as they are written.
+    expect(report.visibleUntil).toEqual(new Date(clock));
+  });
+
   it('leaves out the identifiers of a sample list that neither store has ever had, and names them', async () => {
     // A typo, and a number where the identifier is a string: neither has a row or a record.
     const report = await audit(store, group, { sample: ['card-5', 'card-typo', 1, 'card-6'], at: at() });

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -134,6 +134,17 @@ describe('backfillOnWorkers', () => {
     // Online: the latest of each card across both files (the CSV holds the later events).
     expect((await store.get(cardActivity, `card-${(3499) % 37}`))?.amount).toBe(34.99);
     await store.close();
+  });
+
+  it('gives a small input one shard however many workers are asked for: a thread starts slower than it reads a few rows', async () => {
+    const dir = fresh();
+    const ndjson = join(root, 'cli-small.ndjson');
+    writeFileSync(ndjson, Array.from({ length: 52 }, (_, i) => JSON.stringify(event(i))).join('\n'));
+    const out: string[] = [];
+    const command = { definitions: base.definitions, group: 'card-activity', from: [ndjson], to: 'offline' as const, workers: 64, dir, chunkSize: undefined, json: true, workerScript: base.workerScript };
+    expect(await runBackfillCommand(command, (line) => out.push(line), { isTTY: false, write: () => true } as never)).toBe(0);
+    expect(JSON.parse(out[0] as string)).toMatchObject({ records: 52, written: 52, poison: 0 });
+    expect(readdirSync(join(dir, 'backfill', 'card-activity', 'checkpoints'))).toEqual(['card-activity-shard-00000.json']);
   });
 
   it('says what a resumed run read itself and what the whole input counts, apart', async () => {

@@ -43,6 +43,7 @@ describe('a bad option value', () => {
     [['lineage', 'defs.js', 'card-activity', '--sample', '-5'], '--sample takes a whole number, 1 or more, got "-5"'],
     [['plan', 'defs.js', '--format', 'yaml'], '--format takes input or cloudformation, got "yaml"'],
     [['local', '--port', 'x'], '--port takes a port number, 0 to 65535, got "x"'],
+    [['local', '--dir', 'state', '--memory'], '--dir and --memory are alternatives: state kept in a directory, or in a temporary one removed on exit'],
     // ARNs built from these would name no resource, and IAM would silently deny.
     [['plan', 'defs.js', '--account-id', '12'], '--account-id takes a 12-digit AWS account ID, got "12"'],
     [['plan', 'defs.js', '--role-arn', 'nope'], '--role-arn takes an IAM role ARN such as arn:aws:iam::123456789012:role/NAME, got "nope"'],
@@ -82,8 +83,8 @@ describe('a bad option value', () => {
 
   it('says a negative rate is not one, not that its argument is ambiguous', () => {
     const result = run('plan', 'defs.js', '--rate', '-5/s');
-    expect(result.stderr.split('\n')[0]).toBe("skewless: --rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"-5/s\"");
-    expect(result.status).toBe(1);
+    expect(result.stderr.split('\n')[0]).toBe("skewless plan: --rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"-5/s\"");
+    expect(result.status).toBe(2);
   });
 });
 

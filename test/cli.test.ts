@@ -69,12 +69,24 @@ describe('the skewless CLI', () => {
   });
 
   it.each([
-    ['fast', "skewless: --rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"fast\""],
-    ['10000', "skewless: --rate: a rate needs its unit, got \"10000\": did you mean '10000/s' or '10000/min'?"],
-    ['0/s', 'skewless: --rate: a rate must be more than 0, got "0/s"'],
-  ])('exits 1 on `plan --rate %s`, saying what a rate is', (rate, line) => {
+    ['fast', "skewless plan: --rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"fast\""],
+    ['10000', "skewless plan: --rate: a rate needs its unit, got \"10000\": did you mean '10000/s' or '10000/min'?"],
+    ['0/s', 'skewless plan: --rate: a rate must be more than 0, got "0/s"'],
+  ])('exits 2 (bad usage) on `plan --rate %s`, saying what a rate is', (rate, line) => {
     const result = run('plan', 'defs.js', '--rate', rate);
-    expect(result.status).toBe(1);
+    expect(result.status).toBe(2);
+    expect(result.stderr.split('\n')).toEqual([line, "Run 'skewless plan --help' for the options and examples.", '']);
+  });
+
+  it.each([
+    [['--rate', '10000/h'], "skewless plan: --rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"10000/h\""],
+    [['--record-bytes', '300'], 'skewless plan: --record-bytes sizes a plan for a target rate: give --rate too (e.g. --rate 10000/s)'],
+    [['--rate', '1/s', '--record-bytes', '0'], 'skewless plan: --record-bytes: expected a whole number of bytes, more than 0, got "0"'],
+    [['--rate', '1/s', '--entity-events', '1.5'], 'skewless plan: --entity-events: expected a whole number of events, more than 0, got "1.5"'],
+    [['--rate', '1/s', '--record-bytes', '2000000'], 'skewless plan: --record-bytes: a Kinesis record is at most 1,048,576 bytes (1 MiB), data and partition key together, got "2000000"'],
+  ])('exits 2 on the capacity flags %j, before reading the definitions', (flags, line) => {
+    const result = run('plan', 'no-such-defs.js', ...flags);
+    expect(result.status).toBe(2);
     expect(result.stderr.split('\n')[0]).toBe(line);
   });
 

@@ -136,8 +136,15 @@ describe('SageMaker record encoding', () => {
     expect(() => cardActivity.codec.fromRecord(broken)).toThrow(DecodeError);
   });
 
-  it('refuses to decode a record missing a required feature', () => {
+  it('refuses to decode a record missing a required feature, saying it is missing (not that it cannot be read)', () => {
     expect(() => cardActivity.codec.fromRecord([{ FeatureName: 'card_id', ValueAsString: 'c' }])).toThrow(DecodeError);
+    const record = cardActivity.codec.toRecord({ card_id: 'c', event_time: new Date(0), amount: 1, is_foreign: false }).filter((f) => f.FeatureName !== 'amount');
+    expect(() => cardActivity.codec.fromRecord(record)).toThrow(
+      'group "card-activity": the stored record has no value for feature "amount", which the group requires: it was written before the feature was added, or by another definition (its skewless_fingerprint says which)',
+    );
+    // The offline row codec reads a row without the column the same way.
+    const row = { card_id: 'c', event_time: '1970-01-01T00:00:00.000Z', is_foreign: 0 };
+    expect(() => offlineRowCodec(cardActivity).fromRow(row)).toThrow(/no value for feature "amount", which the group requires/);
   });
 
   it('refuses what is not a record (null from JavaScript, an item of another shape) as a DecodeError saying what it got', () => {

@@ -256,6 +256,30 @@ describe("the group's TTL applies whatever a record was written with", () => {
   });
 });
 
+describe('one clock for the embedded stores: localStores({ now })', () => {
+  it('expires records by the clock it is given, online and in serving alike, and gives the store that clock', async () => {
+    let clock = AT;
+    const stores = localStores({ memory: true, now: () => clock });
+    const store = createFeatureStore(stores);
+    try {
+      expect(store.now()).toBe(AT);
+      // The group's TTL is 2 minutes from the event time: live at AT, gone a minute later. By the wall
+      // clock (years after AT) it would be gone at once.
+      await store.put(sessions, [{ device_id: 'd1', seen_at: new Date(AT - MINUTE), clicks: 3 }]);
+      const read = async () => ({
+        get: (await store.get(sessions, 'd1'))?.clicks ?? null,
+        served: (await featureVectors(store, { entities: [{ device_id: 'd1' }], entityKey: 'device_id', features: [sessions.select('clicks')] })).rows[0]?.['serving-sessions__clicks'],
+      });
+      expect(await read()).toEqual({ get: 3, served: 3 });
+      clock = AT + MINUTE;
+      expect(await read()).toEqual({ get: null, served: null });
+    } finally {
+      await store.close();
+    }
+    expect(() => localStores({ memory: true, now: 5 as never })).toThrow(/localStores options\.now: expected a function returning epoch milliseconds, got 5/);
+  });
+});
+
 describe('a failed read is never a silent null', () => {
   // The local stack's SageMaker has no group "serving-sessions" here: its reads fail as AWS's would.
   let local: LocalStack;

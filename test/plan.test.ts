@@ -306,7 +306,7 @@ describe('skewless plan --rate', () => {
     [{ rate: '10000/s', recordBytes: '5000000' }, '--record-bytes: a Kinesis record is at most 1,048,576 bytes (1 MiB), data and partition key together, got "5000000"'],
     [{ rate: '10000/s', entityEvents: '1.5' }, '--entity-events: expected a whole number of events, more than 0, got "1.5"'],
     [{ recordBytes: '300' }, '--record-bytes sizes a plan for a target rate: give --rate too (e.g. --rate 10000/s)'],
-  ])('refuses %j with a ConfigurationError before reading the definitions', async (extra, message) => {
-    await expect(plan(extra, '/nonexistent/definitions.js')).rejects.toMatchObject({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message });
+  ])('refuses %j as bad usage (exit 2) before reading the definitions', async (extra, message) => {
+    await expect(plan(extra, '/nonexistent/definitions.js')).rejects.toMatchObject({ name: 'UsageError', command: 'plan', message });
   });
 });

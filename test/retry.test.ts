@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { countAttempts, drainWithRetry, isGroupNotFound, isRetryable, isThrottling, retryStrategy } from '../src/aws/retry.js';
+import { ConfigurationError } from '../src/errors.js';
+import { clientConfig, countAttempts, drainWithRetry, isGroupNotFound, isRetryable, isThrottling, resendGroupNotFound, retryStrategy } from '../src/aws/retry.js';
 
 // The one retry layer, without a server: the strategy the SDK's retry middleware calls, the attempt
 // counting from $metadata, and the rounds that re-send unprocessed items. The same code under real
@@ -69,6 +70,25 @@ describe('which errors may pass if sent again', () => {
   });
 });
 
+describe('resendGroupNotFound: a batch entry answered "Resource Not Found"', () => {
+  const notFound = { name: 'ValidationError', message: "Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name [g]." };
+
+  it('is sent again until three calls have carried it, or fewer when the client allows fewer attempts', () => {
+    expect([1, 2, 3, 4].map((calls) => resendGroupNotFound(notFound, calls))).toEqual([true, true, false, false]);
+    expect([1, 2, 3].map((calls) => resendGroupNotFound(notFound, calls, { attempts: 10 }))).toEqual([true, true, false]);
+    expect([1, 2].map((calls) => resendGroupNotFound(notFound, calls, { attempts: 2 }))).toEqual([true, false]);
+    // One attempt (or a nonsensical 0) is one call: the first answer is the one reported.
+    expect(resendGroupNotFound(notFound, 1, { attempts: 1 })).toBe(false);
+    expect(resendGroupNotFound(notFound, 1, { attempts: 0 })).toBe(false);
+    expect(resendGroupNotFound({ name: 'ResourceNotFound', message: '' }, 2)).toBe(true);
+  });
+
+  it('never re-sends an entry refused for another reason', () => {
+    expect(resendGroupNotFound({ name: 'ValidationError', message: 'Value at event_time failed' }, 1)).toBe(false);
+    expect(resendGroupNotFound({ name: 'ThrottlingException', message: 'Resource Not Found' }, 1)).toBe(false);
+  });
+});
+
 /** Drives a strategy as the SDK's retry middleware does; returns the delays it asked for, and what ended it. */
 async function drive(strategy: ReturnType<typeof retryStrategy>, errors: (attempt: number) => unknown): Promise<{ attempts: number; delays: number[]; thrown: unknown }> {
   let token = await strategy.acquireInitialRetryToken('scope');
@@ -130,6 +150,15 @@ describe('retryStrategy, the SDK clients\' retry strategy', () => {
     seen.forEach((most, i) => expect(most).toBeGreaterThan((ceilings[i] as number) * 0.8));
   });
 
+  it('refuses options it cannot use, naming them; clientConfig gives a client this strategy', async () => {
+    expect(() => retryStrategy({ attempts: 'six' } as never)).toThrow(ConfigurationError);
+    expect(() => retryStrategy({ attempts: 'six' } as never)).toThrow(/^retryStrategy options\.attempts: /);
+    const config = clientConfig({ attempts: 2, baseDelayMs: 1 });
+    expect(Object.keys(config)).toEqual(['retryStrategy']);
+    expect((await drive(config.retryStrategy, () => awsError('SlowDown'))).attempts).toBe(2);
+    expect((await drive(clientConfig(undefined).retryStrategy, () => awsError('SlowDown'))).attempts).toBe(6);
+  });
+
   it('defaults to a 50 ms first ceiling', async () => {
     let most = 0;
     for (let run = 0; run < 200; run++) most = Math.max(most, ...(await drive(retryStrategy({ attempts: 2 }), () => awsError('SlowDown'))).delays);
@@ -151,6 +180,8 @@ describe('countAttempts', () => {
     await countAttempts(async () => undefined, { onRetry });
     await countAttempts(async () => ({ $metadata: { attempts: 1 } }), { onRetry });
     await expect(countAttempts(() => Promise.reject(new Error('plain')), { onRetry })).rejects.toThrow('plain');
+    // A rejection with no error at all is passed on as it came, not turned into a TypeError.
+    await expect(countAttempts(() => Promise.reject(undefined), { onRetry })).rejects.toBeUndefined();
     expect(retries).toBe(8);
   });
 });

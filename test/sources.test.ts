@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { asSource, type BackfillItem, type BackfillSource, csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, type ShardRange, sourceFromSpec } from '../src/backfill/sources/index.js';
 import { evenRanges } from '../src/backfill/sources/source.js';
+import { utf8Pieces } from '../src/csv/text.js';
 import { fileBytes, parquetSource } from '../src/backfill/sources/parquet.js';
 import { ConfigurationError, DataError, defineFeatureGroup } from '../src/index.js';
 
@@ -216,6 +217,10 @@ describe('csvFile', () => {
     expect(() => csvFile(path, { delimiter: 5 as never })).toThrow('csvFile options.delimiter: expected one character, got 5');
     expect(() => csvFile(path, { header: 'id,n' as never })).toThrow('csvFile options.header: expected the column names, an array of strings, got "id,n"');
     expect(() => csvFile(path, { headers: ['id'] } as never)).toThrow(/unknown option csvFile options\.headers \(did you mean "header"\?\)/);
+    // A quote or a line break means something else in CSV; a column named twice would lose one of the two.
+    expect(() => csvFile(path, { delimiter: '"' })).toThrow('csvFile options.delimiter: expected one character other than a quote or a line break, got "\\""');
+    expect(() => csvFile(path, { delimiter: '\n' })).toThrow('csvFile options.delimiter: expected one character other than a quote or a line break, got "\\n"');
+    expect(() => csvFile(path, { header: ['id', 'n', 'id'] })).toThrow(/^csvFile options\.header: the header names "id" in columns 1 and 3$/);
   });
 
   it('refuses a header that names a column twice, the file\'s or its own, instead of keeping the last of the two', async () => {
@@ -283,19 +288,26 @@ describe('csvFile', () => {
       { raw: ['Z\ufffdrich', '2'], unreadable: 'not valid UTF-8 (its bad bytes are U+FFFD here)', position: { source: 'backfill', index: 1, file: latin1, line: 3 } },
       { raw: { id: 'K\u00f6ln', n: 3 }, asRead: ['K\u00f6ln', '3'], position: { source: 'backfill', index: 2, file: latin1, line: 4 } },
     ]);
+    // An empty cell (undefined) before the bad one.
+    const emptyFirst = file('latin1-empty.csv', Buffer.concat([Buffer.from('id,n\n,'), Buffer.from([0x5a, 0xfc]), Buffer.from('\n')]));
+    expect(await items(csvFile(emptyFirst))).toStrictEqual([
+      { raw: [undefined, 'Z\ufffd'], unreadable: 'not valid UTF-8 (its bad bytes are U+FFFD here)', position: { source: 'backfill', index: 0, file: emptyFirst, line: 2 } },
+    ]);
     // In a file that is UTF-8 throughout, U+FFFD is a character like any other.
     const replacement = file('replacement.csv', 'id,n\n\ufffd,3\n');
     expect(await items(csvFile(replacement))).toStrictEqual([{ raw: { id: '\ufffd', n: 3 }, asRead: ['\ufffd', '3'], position: { source: 'backfill', index: 0, file: replacement, line: 2 } }]);
   });
 
   it('reads a character whose bytes the 1 MB read blocks split, as one character', async () => {
-    // Each of these rows is 11 bytes; the 4-byte emoji of the row that crosses the 1,048,576th byte is cut by the block's end.
-    const rows = Array.from({ length: 100_000 }, (_, i) => `\u{1F600}${String(i).padStart(5, '0')},1\n`);
+    // Each of these rows is 12 bytes, after 13 bytes of header and padding: the block's end falls after
+    // the first 3 bytes of the 4-byte emoji of the row that crosses the 1,048,576th byte.
+    const rows = ['paddi,0\n', ...Array.from({ length: 100_000 }, (_, i) => `\u{1F600}${String(i).padStart(5, '0')},1\n`)];
     const text = `id,n\n${rows.join('')}`;
+    const bytes = Buffer.from(text);
+    expect(bytes.subarray((1 << 20) - 3, (1 << 20) + 1)).toEqual(Buffer.from('\u{1F600}'));
     const cut = file('cut.csv', text);
-    expect(Buffer.byteLength(text)).toBeGreaterThan(1 << 20);
     const read = await items(csvFile(cut));
-    expect(read).toHaveLength(100_000);
+    expect(read).toHaveLength(100_001);
     expect(read.filter((item) => item.unreadable !== undefined)).toEqual([]);
     expect(read.map((item) => (item.raw as { id: string }).id)).toEqual(rows.map((row) => row.slice(0, row.indexOf(','))));
     const progress = await blocks(csvFile(cut));
@@ -305,7 +317,9 @@ describe('csvFile', () => {
   it('refuses a file that is not text (a Parquet file named .csv, UTF-16) at its header, not as a poison row per line', async () => {
     const parquet = file('not-csv.csv', new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'id', data: ['a', 'b'], type: 'STRING' }] })));
     const utf16 = file('utf16.csv', Buffer.from('\ufeffid,n\na,1\n', 'utf16le'));
-    for (const path of [parquet, utf16]) {
+    // UTF-8 bytes, but a NUL in one of its names: no text file's header holds one.
+    const nul = file('nul.csv', 'id\0,n\na,1\n');
+    for (const path of [parquet, utf16, nul]) {
       const error = await items(csvFile(path)).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(DataError);
       expect(error).toMatchObject({ code: 'INVALID_SOURCE', message: `${path}, line 1: the header is not UTF-8 text: is it a CSV file?` });
@@ -315,6 +329,49 @@ describe('csvFile', () => {
   it('names its id by the file and, with a header of its own, a digest of the header', () => {
     const headerless = join(dir, 'headerless.csv');
     expect(csvFile(headerless, { header: ['id', 'n'] }).id).toBe(`csv:${headerless}:${createHash('sha256').update('id,n').digest('hex').slice(0, 12)}`);
+  });
+});
+
+describe('utf8Pieces', () => {
+  async function* chunksOf(...parts: Buffer[]): AsyncGenerator<Buffer> {
+    yield* parts;
+  }
+  const pieces = async (...parts: Buffer[]) => {
+    const out: { text: string; valid: boolean; bytes: number }[] = [];
+    for await (const piece of utf8Pieces(chunksOf(...parts))) out.push(piece);
+    return out;
+  };
+  // Characters of 1, 2, 3 and 4 bytes, each with the smallest lead byte of its length (0xC2, 0xE0, 0xF0).
+  const text = 'a\u0080\u0800\u{10000}\u00e9\u{1F600}z';
+  const bytes = Buffer.from(text);
+
+  it('keeps a character whole wherever a chunk boundary cuts it, and counts every byte', async () => {
+    for (let i = 0; i <= bytes.length; i++) {
+      for (let j = i; j <= bytes.length; j++) {
+        const read = await pieces(bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j));
+        expect(read.map((p) => p.text).join(''), `cut at ${i} and ${j}`).toBe(text);
+        expect(read.every((p) => p.valid && !p.text.includes('\ufffd')), `cut at ${i} and ${j}`).toBe(true);
+        expect(read.map((p) => p.bytes), `cut at ${i} and ${j}`).toEqual([i, j - i, bytes.length - j]);
+      }
+    }
+  });
+
+  it('says which pieces held bytes that are not UTF-8, and ends with the bytes of a character the file cuts off', async () => {
+    expect(await pieces(Buffer.from([0x61, 0xfc, 0x62]), Buffer.from('c'))).toEqual([
+      { text: 'a\ufffdb', valid: false, bytes: 3 },
+      { text: 'c', valid: true, bytes: 1 },
+    ]);
+    // Stray continuation bytes are not carried: they begin no character.
+    expect(await pieces(Buffer.from([0x61, 0x80, 0x80, 0x80, 0x80]), Buffer.from('b'))).toEqual([
+      { text: 'a\ufffd\ufffd\ufffd\ufffd', valid: false, bytes: 5 },
+      { text: 'b', valid: true, bytes: 1 },
+    ]);
+    // The file ends two bytes into an emoji.
+    expect(await pieces(Buffer.from([0x61, 0xf0, 0x9f]))).toEqual([
+      { text: 'a', valid: true, bytes: 3 },
+      { text: '\ufffd', valid: false, bytes: 0 },
+    ]);
+    expect(await pieces()).toEqual([]);
   });
 });
 

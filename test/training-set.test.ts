@@ -515,6 +515,50 @@ describe('a feature value of -0', () => {
   });
 });
 
+describe('a feature added to a group after its offline files were written', () => {
+  // The group as first deployed, and again with an optional feature added (an UpdateFeatureGroup
+  // addition): Athena reads a column added to the Glue table as null in the older files.
+  const withAddition = defineFeatureGroup({
+    name: 'scores',
+    recordIdentifier: 'id',
+    eventTime: 't',
+    source: z.object({ id: z.string(), t: z.date(), v: z.number(), n: z.number().int(), mcc: z.string().optional() }),
+    features: z.object({ id: z.string(), t: z.date(), v: z.number(), n: z.number().int(), mcc: z.string().optional() }),
+    transform: (e) => e,
+  });
+
+  it('reads as null in the older files on every engine and into a file, whether or not it is selected', async () => {
+    const store = await storeWith([]);
+    await store.put(scores, [{ id: '1', t: new Date(BASE), v: 2.5, n: 1 }]);
+    const spine = [{ card: '1', at: new Date(Date.now() + 60_000) }, { card: '2', at: new Date(Date.now() + 60_000) }];
+    const base = { spine, entityKey: 'card', timestamp: 'at' } as const;
+    for (const engine of ['reference', 'auto'] as const) {
+      const old = await trainingSet(store, { ...base, features: [withAddition.select('v')], engine });
+      expect(old.rows, engine).toEqual([{ ...spine[0], scores__v: 2.5 }, { ...spine[1], scores__v: null }]);
+      const added = await trainingSet(store, { ...base, features: [withAddition.select('v', 'mcc')], engine });
+      expect(added.rows, engine).toEqual([{ ...spine[0], scores__v: 2.5, scores__mcc: null }, { ...spine[1], scores__v: null, scores__mcc: null }]);
+    }
+    // The spine file into a Parquet file, inside DuckDB.
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-added-feature-'));
+    try {
+      writeFileSync(join(dir, 'spine.csv'), `card,at\n1,${spine[0]?.at.toISOString()}\n`);
+      const parquet = join(dir, 'out.parquet');
+      const written = await trainingSet(store, { ...base, spine: { csv: join(dir, 'spine.csv') }, features: [withAddition.select('v', 'mcc')], output: { parquet } });
+      expect(written.summary).toMatchObject({ rows: 1, engine: 'backend', nullCounts: { scores__v: 0, scores__mcc: 1 } });
+      const back = await trainingSet(store, { ...base, spine: { parquet }, features: [withAddition.select('n')] });
+      expect(back.rows).toEqual([{ card: '1', at: spine[0]?.at, scores__v: 2.5, scores__mcc: null, scores__n: 1 }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    // Once a file has the column, its rows carry their values and the older rows still read as null.
+    await store.put(withAddition, [{ id: '2', t: new Date(BASE), v: 1, n: 2, mcc: '5411' }]);
+    for (const engine of ['reference', 'auto'] as const) {
+      const both = await trainingSet(store, { ...base, features: [withAddition.select('mcc')], engine });
+      expect(both.rows, engine).toEqual([{ ...spine[0], scores__mcc: null }, { ...spine[1], scores__mcc: '5411' }]);
+    }
+  });
+});
+
 describe('the training plan and its SQL', () => {
   const WEEK_MS = 7 * 24 * 3_600_000;
   const withTtl = (weeks: number) =>

@@ -23,6 +23,8 @@ import {
   csvFile,
   DataError,
   defineFeatureGroup,
+  defineRequestFeatures,
+  featureVectors,
   isoTimestamp,
   parquetFile,
   SkewlessError,
@@ -153,6 +155,20 @@ describe('options silently accepted or crashing in 0.1', () => {
     const error = await errorOf(() => trainingSet(localStore(), { spine, entityKey: 'card_id', timestamp: 'label_time', features: [cardActivity.select('amount')] }));
     expect(error).toBeInstanceOf(DataError);
     expect(error).toMatchObject({ code: 'INVALID_SPINE', row: 1, column: 'label_time' });
+  });
+
+  it('a selection built by hand (not by group.select) is refused: it has no checked features or options', async () => {
+    const handMade = [{ group: cardActivity, features: ['amount'] }, { group: cardActivity, features: ['nope'], options: {} }, { ...cardActivity.select('amount') }];
+    for (const selection of handMade) {
+      const features = [selection] as never;
+      await configurationError(() => trainingSet(localStore(), { spine: [{ card_id: 'c1', t: new Date() }], entityKey: 'card_id', timestamp: 't', features }), /trainingSet options\.features\[0\]: expected a selection made by group\.select/);
+      await configurationError(() => featureVectors(localStore(), { entities: [{ card_id: 'c1' }], entityKey: 'card_id', features }), /features\[0\]: expected a selection made by group\.select/);
+      const definition = await errorOf(() =>
+        defineRequestFeatures({ name: 'r', request: z.object({}), reads: { card: selection as never }, features: z.object({ x: z.number() }), transform: () => ({ x: 1 }) }),
+      );
+      expect(definition).toBeInstanceOf(DefinitionError);
+      expect((definition as Error).message).toMatch(/reads\.card: expected a selection made by group\.select/);
+    }
   });
 
   it('allowedLateness: 60 gets a unit hint, never a TypeError or a guessed unit', async () => {
@@ -483,10 +499,16 @@ describe('data lost or mistyped in 0.1', () => {
       bundle(join(src, 'cli', 'index.ts'), 'cli.mjs');
       const data = join(scratch, 'numbers.ndjson');
       writeFileSync(data, `${[1, 2, 3].map((v) => JSON.stringify({ id: `r${v}`, t: '2024-01-01T00:00:00Z', v })).join('\n')}\n`);
-      const result = spawnSync(process.execPath, [join(scratch, 'cli.mjs'), 'backfill', join(scratch, 'groups.mjs'), 'strict', '--from', data, '--dir', join(scratch, 'store')], { encoding: 'utf8', cwd: scratch });
+      const run = () => spawnSync(process.execPath, [join(scratch, 'cli.mjs'), 'backfill', join(scratch, 'groups.mjs'), 'strict', '--from', data, '--dir', join(scratch, 'store')], { encoding: 'utf8', cwd: scratch });
+      const result = run();
       expect(result.stdout).toMatch(/3 rows read, 0 written, 3 poison/);
       expect(result.stderr).toMatch(/every one of the 3 rows was poison/);
       expect(result.status).toBe(1);
+      // Run again, it resumes past the end from its checkpoint: no row read now, and still every row poison.
+      const again = run();
+      expect(again.stdout).toMatch(/resumed from its checkpoint, 0 rows read in this run; in all 0 written, 3 poison/);
+      expect(again.stderr).toMatch(/every one of the 3 rows was poison/);
+      expect(again.status).toBe(1);
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }

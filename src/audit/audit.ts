@@ -22,7 +22,7 @@ export interface AuditOptions {
   readonly sample?: number | readonly (string | number | bigint)[];
   /** Seed of the sample; default 1. */
   readonly seed?: number;
-  /** The moment audited; default now. */
+  /** The moment audited; default now, by the store's clock (`createFeatureStore({ now })`), as serving reads it. */
   readonly at?: Date;
   /**
    * How long offline rows take to appear: default the offline store's own `availabilityDelay` (`'0s'`
@@ -154,7 +154,7 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
   const started = Date.now();
   const { online, offline } = await backendsOf(store, 'audit');
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', `group "${group.name}": an audit compares online with offline, and the store has no offline tier`);
-  const at = options.at ?? new Date();
+  const at = options.at ?? new Date(store.now());
   const delay = options.availabilityDelay === undefined ? parseDuration(offline.availabilityDelay ?? '15m', "the offline store's availabilityDelay") : parseDuration(options.availabilityDelay);
   const visibleUntil = new Date(at.getTime() - delay);
   const tolerance = options.tolerance ?? 0;

@@ -56,8 +56,12 @@ export interface BackfillSummary {
   readonly key: string;
   /** Input rows read by this run (poison included; rows before a resumed checkpoint excluded). */
   readonly records: number;
-  /** Records written offline (or, with `to: 'online'`, accepted by the pipeline). */
+  /**
+   * Records written offline (or, with `to: 'online'`, accepted by the pipeline), over the whole input:
+   * a resumed run counts the chunks before its checkpoint too.
+   */
   readonly written: number;
+  /** Poison rows over the whole input, as `written` counts. */
   readonly poison: number;
   /** Online writes of the latest record per identifier: applied, stale, accepted (SageMaker), failed. */
   readonly online?: { readonly applied: number; readonly stale: number; readonly accepted: number; readonly failed: number };

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { backfill, backfillKey, type BackfillTarget } from '../backfill/backfill.js';
 import { planBackfill } from '../backfill/plan.js';
@@ -7,6 +8,12 @@ import { backfillOnWorkers } from '../local/worker-backfill.js';
 import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
 import { jsonLine } from './json.js';
+
+/**
+ * The least input a worker's shard gets: below it, starting the thread (and loading the definitions
+ * there) takes longer than reading the rows, so a small file is not spread over many threads.
+ */
+const MIN_SHARD_BYTES = 8 * 1024 * 1024;
 
 export interface BackfillCommand {
   readonly definitions: string;
@@ -86,7 +93,7 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
     const summary = await backfillOnWorkers({
       definitions: resolve(command.definitions),
       group: group.name,
-      shards: await planBackfill(group, { from: sources, shards: command.workers * 2 }),
+      shards: await planBackfill(group, { from: sources, shards: Math.max(1, Math.min(command.workers * 2, Math.ceil((await inputBytes(command.from)) / MIN_SHARD_BYTES))) }),
       workers: command.workers,
       dir: command.dir,
       checkpointDir,
@@ -144,8 +151,15 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
     if (results.online) out(`  online: ${results.online.applied} applied, ${results.online.stale} stale, ${results.online.failed} failed`);
     for (const file of results.rejects) out(`  rejects: ${file}`);
   }
-  // Every row refused is a schema that does not fit the data, not a run that worked: say so in the exit code.
-  const allPoison = results.records > 0 && results.poison === results.records;
-  if (allPoison) err.write(`every one of the ${results.records.toLocaleString('en-US')} rows was poison: the source schema of "${group.name}" does not fit this data; see the rejects file for the reasons\n`);
+  // Every row refused is a schema that does not fit the data, not a run that worked: say so in the exit
+  // code. Judged by the totals, which a resumed run counts over the whole input as well.
+  const allPoison = results.poison > 0 && results.written === 0;
+  if (allPoison) err.write(`every one of the ${results.poison.toLocaleString('en-US')} rows was poison: the source schema of "${group.name}" does not fit this data; see the rejects file for the reasons\n`);
   return allPoison || (results.online && results.online.failed > 0) ? 1 : 0;
+}
+
+async function inputBytes(files: readonly string[]): Promise<number> {
+  let total = 0;
+  for (const file of files) total += (await stat(file)).size;
+  return total;
 }

@@ -62,6 +62,7 @@ async function main(argv: readonly string[]): Promise<number> {
         return 0;
       }
       case 'local': {
+        if (values.memory && values.dir !== undefined) throw new UsageError('--dir and --memory are alternatives: state kept in a directory, or in a temporary one removed on exit', command);
         const port = values.port === undefined ? 4599 : portNumber(values.port, '--port', command);
         const stack = await runLocal({ port, dir, memory: values.memory === true }, (line) =>
           process.stdout.write(`${line}\n`),

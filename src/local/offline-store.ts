@@ -1,3 +1,4 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,9 +135,8 @@ export class LocalOfflineStore implements LocalOffline {
    * forces window functions), and only the chosen values come back.
    */
   async pointInTimeJoin(plan: TrainingPlan, spine: SpineKeys): Promise<JoinedValues> {
-    const groups = new Map(plan.joins.map((step) => [step.group, this.source({ name: step.group }) ?? emptyOffline(step.definitions)]));
-    const sql = renderTrainingSql(plan, { spine: 'spine_keys', groups }, DUCKDB);
     const read = this.db.exclusive(async (connection) => {
+      const sql = renderTrainingSql(plan, { spine: 'spine_keys', groups: await this.groupTables(connection, plan) }, DUCKDB);
       const keys = plan.joins.map((_, i) => `__k${i} VARCHAR`).join(', ');
       await connection.run(`CREATE OR REPLACE TEMP TABLE spine_keys (__row BIGINT, __t BIGINT${keys ? `, ${keys}` : ''})`);
       const appender = await connection.createAppender('spine_keys');
@@ -166,8 +166,33 @@ export class LocalOfflineStore implements LocalOffline {
   }
 
   async trainingSetToFile(plan: TrainingPlan, request: FileTrainingRequest): Promise<FileTrainingResult | undefined> {
-    const groups = new Map(plan.joins.map((step) => [step.group, this.source({ name: step.group }) ?? emptyOffline(step.definitions)]));
-    return this.db.exclusive((connection) => trainingSetToFile(connection, plan, request, groups));
+    return this.db.exclusive(async (connection) => {
+      const groups = await this.groupTables(connection, plan).catch((cause: unknown) => {
+        throw offlineReadError(`the point-in-time join of ${plan.joins.map((step) => `"${step.group}"`).join(', ')}`, cause);
+      });
+      return trainingSetToFile(connection, plan, request, groups);
+    });
+  }
+
+  /**
+   * Each joined group's files as a table with a column for every feature the group defines now: a
+   * feature added after some files were written reads as null in them (as Athena reads a column added
+   * to a Glue table), and a group with no files is an empty table.
+   */
+  private async groupTables(connection: DuckDBConnection, plan: TrainingPlan): Promise<Map<string, string>> {
+    const tables = new Map<string, string>();
+    for (const step of plan.joins) {
+      const source = this.source({ name: step.group });
+      if (source === undefined) {
+        tables.set(step.group, emptyOffline(step.definitions));
+        continue;
+      }
+      const described = (await connection.runAndReadAll(`DESCRIBE SELECT * FROM ${source}`)).getRowObjectsJS();
+      const found = new Set(described.map((row) => String(row['column_name'])));
+      const added = step.definitions.filter((d) => !found.has(d.FeatureName)).map(nullColumn);
+      tables.set(step.group, added.length === 0 ? source : `(SELECT *, ${added.join(', ')} FROM ${source})`);
+    }
+    return tables;
   }
 
   async removeFiles(group: GroupSchema, select: (fileName: string) => boolean): Promise<number> {
@@ -191,9 +216,12 @@ export class LocalOfflineStore implements LocalOffline {
   }
 }
 
+/** A feature's column of nulls, typed as the feature's offline column. */
+const nullColumn = (definition: FeatureDefinition): string => `CAST(NULL AS ${columnType(definition)}) AS ${quoteIdentifier(definition.FeatureName)}`;
+
 /** An empty table with a group's offline columns: what a group with no files yet reads as. */
 function emptyOffline(definitions: readonly FeatureDefinition[]): string {
-  const columns = definitions.map((d) => `CAST(NULL AS ${columnType(d)}) AS ${quoteIdentifier(d.FeatureName)}`);
+  const columns = definitions.map(nullColumn);
   return `(SELECT ${[...columns, 'CAST(NULL AS TIMESTAMP) AS write_time', 'CAST(NULL AS TIMESTAMP) AS api_invocation_time', 'CAST(NULL AS BOOLEAN) AS is_deleted'].join(', ')} LIMIT 0)`;
 }
 

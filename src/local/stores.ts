@@ -5,7 +5,8 @@ import type { AggregationStateStore } from '../pipeline/state.js';
 import { localAggregationState } from './aggregation-state.js';
 import { localOffline } from './offline-store.js';
 import { localOnline } from './online-store.js';
-import { checkOptions } from '../util/options.js';
+import * as z from 'zod/mini';
+import { checkOptions, functionSchema } from '../util/options.js';
 import { ConfigurationError } from '../errors.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
 import { LOCAL_OPTIONS } from './options.js';
@@ -15,6 +16,11 @@ export interface LocalStoresOptions {
   readonly dir?: string;
   /** Keep everything in memory (offline files in a temporary directory): nothing stays on disk. */
   readonly memory?: boolean;
+  /**
+   * The clock (epoch ms) of the store these make: the online store's TTL expiry and the feature
+   * store's `now` (write times, serving's and the audit's present), one clock for both. Default `Date.now`.
+   */
+  readonly now?: () => number;
 }
 
 /** The embedded stores, as `createFeatureStore` takes them. */
@@ -23,6 +29,7 @@ export interface LocalStores {
   readonly offline: Promise<OfflineStore>;
   readonly aggregationState: Promise<AggregationStateStore>;
   readonly dir: string;
+  readonly now?: () => number;
 }
 
 /** A store's promise that reports its failure to whoever awaits it, and not before as an unhandled rejection. */
@@ -42,21 +49,24 @@ function opening<T>(promise: Promise<T>): Promise<T> {
  * import { localStores } from 'skewless/local';
  * const store = createFeatureStore(localStores());                     // under ./.skewless
  * const scratch = createFeatureStore(localStores({ memory: true }));   // nothing kept
+ * const frozen = createFeatureStore(localStores({ memory: true, now: () => Date.UTC(2024, 4, 1) }));   // a test's clock
  * ```
  */
 export function localStores(options: LocalStoresOptions = {}): LocalStores {
-  checkOptions(LOCAL_OPTIONS, options, 'localStores options');
+  checkOptions(z.extend(LOCAL_OPTIONS(), { now: z.optional(functionSchema('a function returning epoch milliseconds')) }), options, 'localStores options');
   const dir = options.dir ?? DEFAULT_DIR;
   const memory = options.memory ?? false;
   // Said here, not as each store's EEXIST when it makes its folder there.
   if (!memory && existsSync(dir) && !statSync(dir).isDirectory()) {
     throw new ConfigurationError('INVALID_CONFIG', `localStores options.dir: ${dir} is a file; give the folder the stores keep their files in (made if missing)`);
   }
+  const clock = options.now ? { now: options.now } : {};
   return {
-    online: opening(localOnline(memory ? { memory } : { dir })),
+    online: opening(localOnline({ ...(memory ? { memory } : { dir }), ...clock })),
     offline: opening(localOffline(memory ? { memory } : { dir: `${dir}/offline` })),
     aggregationState: opening(localAggregationState(memory ? { memory } : { dir })),
     dir,
+    ...clock,
   };
 }
 

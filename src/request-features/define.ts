@@ -3,7 +3,7 @@
 import type * as zc from 'zod/v4/core';
 import * as z from 'zod/mini';
 import { ConfigurationError, DefinitionError } from '../errors.js';
-import { isFeatureGroup } from '../feature-group.js';
+import { isFeatureSelection } from '../feature-group.js';
 import { computeRequestFingerprint } from '../schema/fingerprint.js';
 import { type FeatureSpec, readFeatureSpec } from '../schema/feature-spec.js';
 import { isValidName } from '../schema/names.js';
@@ -27,7 +27,7 @@ const definitionSchema = /* @__PURE__ */ lazySchema(() => z.strictObject({
   name: z.string({ error: expected('a name') }).check(z.refine(isValidName, { error: expected('1-64 letters, digits, - and _, starting and ending with a letter or digit') })),
   request: z.custom<AnyObjectSchema>(isObjectSchema, { error: expected('a zod object schema of the request data, e.g. z.object({ amount: z.number() })') }),
   reads: z.optional(z.record(z.string(), z.custom<AnyFeatureSelection>(
-    (value) => typeof value === 'object' && value !== null && isFeatureGroup((value as Partial<AnyFeatureSelection>).group),
+    isFeatureSelection,
     { error: expected("a selection made by group.select('feature', ...)") },
   ), { error: expected("the selections the transform reads, by name: { card: cardActivity.select('amount_avg_24h') }") })),
   features: z.custom<AnyObjectSchema>(isObjectSchema, { error: expected('a zod object schema of the outputs, e.g. z.object({ amount_vs_avg: z.number().nullable() })') }),

@@ -182,9 +182,17 @@ function notARecord(group: string, got: string): DecodeError {
   return new DecodeError(`group "${group}": fromRecord takes a SageMaker record, an array of { FeatureName, ValueAsString }, got ${got}`);
 }
 
-/** An absent feature reads back as its schema says: a missing key, or null for a nullable one. */
+/**
+ * An absent feature reads back as its schema says: a missing key, or null for a nullable one. A
+ * required one is refused, saying it is missing (a record written before the feature was added).
+ */
 export function readAbsent(group: string, out: Record<string, unknown>, spec: FeatureSpec): void {
-  if (!spec.optional) throw decodeFailure(group, spec.name, undefined);
+  if (!spec.optional) {
+    throw new DecodeError(
+      `group "${group}": the stored record has no value for feature "${spec.name}", which the group requires: it was written before the feature was added, or by another definition (its ${FINGERPRINT_FEATURE} says which)`,
+      { issues: [{ code: 'invalid_value', path: [spec.name], message: 'missing from the stored record' }] },
+    );
+  }
   if (spec.readsAsNull) out[spec.name] = null;
 }
 
