@@ -13,6 +13,7 @@ const report: AuditReport = {
   visibleUntil: new Date('2024-05-01T23:45:00Z'),
   sampled: 1234,
   unknown: [],
+  otherDefinitions: {},
   consistent: 1000,
   consistencyRate: 1000 / 1234,
   features: {
@@ -84,6 +85,16 @@ describe('identifiers of the sample neither store has', () => {
     // Without any, the line is not there: the consistency paragraph is followed by the legend.
     expect(renderAuditHtml(report)).toContain('agree on every feature)</p>\n<div class="legend">');
     expect(formatAuditReport(report).split('\n')[3]).toBe('');
+  });
+});
+
+describe('records another definition of the group wrote', () => {
+  it('are counted by fingerprint under the rate, in the terminal and the page; none, no line', () => {
+    const older: AuditReport = { ...report, unknown: ['card-typo'], otherDefinitions: { '96818f8e9a7e158e': 1000, '00000000000000aa': 2 } };
+    const line = 'written by other definitions: 1,002 of 1,234 identifiers (96818f8e9a7e158e: 1,000, 00000000000000aa: 2); a feature added since they were written is missing on both sides';
+    expect(formatAuditReport(older).split('\n').slice(3, 6)).toEqual(['not in either store, left out: 1 identifier ("card-typo")', line, '']);
+    expect(renderAuditHtml(older)).toContain(`</p>\n<p id="other-definitions">${line}</p>\n<div class="legend">`);
+    expect(renderAuditHtml(report)).not.toContain('other-definitions');
   });
 });
 

@@ -62,6 +62,23 @@ describe('audit on the embedded stores', () => {
     expect(report.visibleUntil).toEqual(new Date(clock));
   });
 
+  it('counts the sampled records another definition wrote, by fingerprint, even where both stores agree', async () => {
+    expect((await audit(store, group, { sample: 100, at: at() })).otherDefinitions).toEqual({});
+    // The same group with a required feature added: every stored record predates it, and lacks it on both sides.
+    const added = defineFeatureGroup({
+      name: 'audited-cards',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      ttl: { Unit: 'Days', Value: 30 },
+      source,
+      features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number(), big: z.boolean(), country: z.string() }),
+      transform: (e) => ({ card_id: e.card_id, event_time: new Date(e.ts), amount: e.amount_cents / 100, big: e.amount_cents > 10_000, country: 'US' }),
+    });
+    const report = await audit(store, added, { sample: 100, at: at() });
+    expect(report.otherDefinitions).toEqual({ [group.fingerprint]: 100 });
+    expect(report).toMatchObject({ sampled: 100, consistencyRate: 1, features: { country: { match: 100 } } });
+  });
+
   it('leaves out the identifiers of a sample list that neither store has ever had, and names them', async () => {
     // A typo, and a number where the identifier is a string: neither has a row or a record.
     const report = await audit(store, group, { sample: ['card-5', 'card-typo', 1, 'card-6'], at: at() });

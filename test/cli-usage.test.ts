@@ -49,6 +49,7 @@ describe('a bad option value', () => {
     [['plan', 'defs.js', '--role-arn', 'nope'], '--role-arn takes an IAM role ARN such as arn:aws:iam::123456789012:role/NAME, got "nope"'],
     [['plan', 'defs.js', '--region', 'Ireland'], '--region takes an AWS Region such as eu-west-1, got "Ireland"'],
     [['demo', '--rate', '2000/s'], "--rate is the spike's peak rate: give --spike too"],
+    [['demo', '--spike', '--rate', 'fast'], "--rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"fast\""],
     // An argument a command does not take would be ignored (plan would plan every group).
     [['plan', 'defs.js', 'card-activity'], 'unexpected argument "card-activity" (for one group: --group card-activity): plan takes one argument'],
     [[...audit, 'extra'], 'unexpected argument "extra": audit takes 2 arguments'],

@@ -81,8 +81,8 @@ describe('the skewless CLI', () => {
   it.each([
     [['--rate', '10000/h'], "skewless plan: --rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"10000/h\""],
     [['--record-bytes', '300'], 'skewless plan: --record-bytes sizes a plan for a target rate: give --rate too (e.g. --rate 10000/s)'],
-    [['--rate', '1/s', '--record-bytes', '0'], 'skewless plan: --record-bytes: expected a whole number of bytes, more than 0, got "0"'],
-    [['--rate', '1/s', '--entity-events', '1.5'], 'skewless plan: --entity-events: expected a whole number of events, more than 0, got "1.5"'],
+    [['--rate', '1/s', '--record-bytes', '0'], 'skewless plan: --record-bytes takes a whole number, 1 or more, got "0"'],
+    [['--rate', '1/s', '--entity-events', '1.5'], 'skewless plan: --entity-events takes a whole number, 1 or more, got "1.5"'],
     [['--rate', '1/s', '--record-bytes', '2000000'], 'skewless plan: --record-bytes: a Kinesis record is at most 1,048,576 bytes (1 MiB), data and partition key together, got "2000000"'],
   ])('exits 2 on the capacity flags %j, before reading the definitions', (flags, line) => {
     const result = run('plan', 'no-such-defs.js', ...flags);

@@ -140,7 +140,7 @@ describe('SageMaker record encoding', () => {
     expect(() => cardActivity.codec.fromRecord([{ FeatureName: 'card_id', ValueAsString: 'c' }])).toThrow(DecodeError);
     const record = cardActivity.codec.toRecord({ card_id: 'c', event_time: new Date(0), amount: 1, is_foreign: false }).filter((f) => f.FeatureName !== 'amount');
     expect(() => cardActivity.codec.fromRecord(record)).toThrow(
-      'group "card-activity": the stored record has no value for feature "amount", which the group requires: it was written before the feature was added, or by another definition (its skewless_fingerprint says which)',
+      'group "card-activity": the record has no value for feature "amount", which the group requires: it was written before the feature was added, or by another definition (its skewless_fingerprint says which)',
     );
     // The offline row codec reads a row without the column the same way.
     const row = { card_id: 'c', event_time: '1970-01-01T00:00:00.000Z', is_foreign: 0 };

@@ -276,7 +276,7 @@ describe('one clock for the embedded stores: localStores({ now })', () => {
     } finally {
       await store.close();
     }
-    expect(() => localStores({ memory: true, now: 5 as never })).toThrow(/localStores options\.now: expected a function returning epoch milliseconds, got 5/);
+    expect(() => localStores({ memory: true, now: 5 as never })).toThrow(/localStores options\.now: expected a clock function, got 5/);
   });
 });
 

@@ -301,10 +301,10 @@ describe('skewless plan --rate', () => {
     [{ rate: '0' }, "--rate: a rate needs its unit, got \"0\": did you mean '0/s' or '0/min'?"],
     [{ rate: '0/s' }, '--rate: a rate must be more than 0, got "0/s"'],
     [{ rate: '10000' }, "--rate: a rate needs its unit, got \"10000\": did you mean '10000/s' or '10000/min'?"],
-    [{ rate: '10000/s', recordBytes: 'big' }, '--record-bytes: expected a whole number of bytes, more than 0, got "big"'],
-    [{ rate: '10000/s', recordBytes: '0' }, '--record-bytes: expected a whole number of bytes, more than 0, got "0"'],
+    [{ rate: '10000/s', recordBytes: 'big' }, '--record-bytes takes a whole number, 1 or more, got "big"'],
+    [{ rate: '10000/s', recordBytes: '0' }, '--record-bytes takes a whole number, 1 or more, got "0"'],
     [{ rate: '10000/s', recordBytes: '5000000' }, '--record-bytes: a Kinesis record is at most 1,048,576 bytes (1 MiB), data and partition key together, got "5000000"'],
-    [{ rate: '10000/s', entityEvents: '1.5' }, '--entity-events: expected a whole number of events, more than 0, got "1.5"'],
+    [{ rate: '10000/s', entityEvents: '1.5' }, '--entity-events takes a whole number, 1 or more, got "1.5"'],
     [{ recordBytes: '300' }, '--record-bytes sizes a plan for a target rate: give --rate too (e.g. --rate 10000/s)'],
   ])('refuses %j as bad usage (exit 2) before reading the definitions', async (extra, message) => {
     await expect(plan(extra, '/nonexistent/definitions.js')).rejects.toMatchObject({ name: 'UsageError', command: 'plan', message });

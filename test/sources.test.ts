@@ -293,6 +293,13 @@ describe('csvFile', () => {
     expect(await items(csvFile(emptyFirst))).toStrictEqual([
       { raw: [undefined, 'Z\ufffd'], unreadable: 'not valid UTF-8 (its bad bytes are U+FFFD here)', position: { source: 'backfill', index: 0, file: emptyFirst, line: 2 } },
     ]);
+    // A quoted field longer than the 1 MB read blocks: its bad byte is in the first block it spans, the row ends two blocks later.
+    const long = 'a'.repeat(2_500_000);
+    const spanning = file('latin1-long.csv', Buffer.concat([Buffer.from('id,n\n"Z'), Buffer.from([0xfc]), Buffer.from(`${long}",1\nK\u00f6ln,3\n`)]));
+    expect((await items(csvFile(spanning))).map((item) => [item.unreadable, item.position])).toStrictEqual([
+      ['not valid UTF-8 (its bad bytes are U+FFFD here)', { source: 'backfill', index: 0, file: spanning, line: 2 }],
+      [undefined, { source: 'backfill', index: 1, file: spanning, line: 3 }],
+    ]);
     // In a file that is UTF-8 throughout, U+FFFD is a character like any other.
     const replacement = file('replacement.csv', 'id,n\n\ufffd,3\n');
     expect(await items(csvFile(replacement))).toStrictEqual([{ raw: { id: '\ufffd', n: 3 }, asRead: ['\ufffd', '3'], position: { source: 'backfill', index: 0, file: replacement, line: 2 } }]);

@@ -409,8 +409,9 @@ describe('training output files, column by column', () => {
       { s: 'say "hi"', n: 1.5, d: new Date(1500), o: true },
       { s: '', n: null, d: null, o: '' },
       { s: 'list', n: 0, d: null, o: [-0, 0.5, 'x', 2n] },
+      { s: 'holes', n: 0, d: null, o: [undefined, null, 1] },
     ]);
-    expect(readFileSync(file, 'utf8')).toBe('s,n,d,o\n"a,b",-0,1970-01-01T00:00:00.000Z,"{""x"":""1""}"\n,,,"[1,2]"\n"say ""hi""",1.5,1970-01-01T00:00:01.500Z,true\n"",,,""\nlist,0,,"[-0,0.5,""x"",""2""]"\n');
+    expect(readFileSync(file, 'utf8')).toBe('s,n,d,o\n"a,b",-0,1970-01-01T00:00:00.000Z,"{""x"":""1""}"\n,,,"[1,2]"\n"say ""hi""",1.5,1970-01-01T00:00:01.500Z,true\n"",,,""\nlist,0,,"[-0,0.5,""x"",""2""]"\nholes,0,,"[null,null,1]"\n');
     expect(Object.is(JSON.parse('[-0,0.5]')[0], -0)).toBe(true);
   });
 

@@ -96,6 +96,12 @@ export interface AuditReport {
    * agreeing.
    */
   readonly unknown: readonly string[];
+  /**
+   * Sampled identifiers whose stored record was written by another definition of the group, by that
+   * definition's fingerprint (the online record's, else the offline row's): `{}` when every record is
+   * this definition's. Both stores may agree on such a record, and still lack a feature added since.
+   */
+  readonly otherDefinitions: Readonly<Record<string, number>>;
   /** Identifiers whose every feature agrees (or that neither side has now, deleted or expired on both). */
   readonly consistent: number;
   /** consistent / sampled; undefined when nothing was sampled (an offline store without rows): never "100% of nothing". */
@@ -196,9 +202,15 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
   const maxExamples = options.examples ?? 50;
   let consistent = 0;
 
+  const otherDefinitions = new Map<string, number>();
   ids.forEach((id, i) => {
     const onlineRecord = found.get(id)?.record;
     const offlineRow = expected[i] ?? null;
+    // A side without a fingerprint (written by code that sets none; offline it reads as null) tells nothing.
+    const onlineFingerprint = onlineRecord?.find((f) => f.FeatureName === FINGERPRINT_FEATURE)?.ValueAsString;
+    const offlineFingerprint = offlineRow?.[FINGERPRINT_FEATURE] ?? undefined;
+    const writtenBy = onlineFingerprint ?? offlineFingerprint;
+    if (typeof writtenBy === 'string' && writtenBy !== group.fingerprint) otherDefinitions.set(writtenBy, (otherDefinitions.get(writtenBy) ?? 0) + 1);
     const onlineValues = onlineRecord ? (group.codec.fromRecord(onlineRecord, { partial: true }) as Record<string, unknown>) : undefined;
     const offlineValues = offlineRow ? (offlineRowCodec(group).fromRow(offlineRow, { partial: true }) as Record<string, unknown>) : undefined;
     const differing: string[] = [];
@@ -238,12 +250,7 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
 
     function causeOf(): AuditCause {
       const later = (rowsById.get(id) ?? []).filter((r) => !isVisible(r));
-      if (onlineRecord && offlineRow) {
-        // A side without a fingerprint (written by code that sets none; offline it reads as null) tells nothing.
-        const onlineFingerprint = onlineRecord.find((f) => f.FeatureName === FINGERPRINT_FEATURE)?.ValueAsString;
-        const offlineFingerprint = offlineRow[FINGERPRINT_FEATURE] ?? undefined;
-        if (onlineFingerprint !== undefined && offlineFingerprint !== undefined && onlineFingerprint !== offlineFingerprint) return 'fingerprint';
-      }
+      if (onlineFingerprint !== undefined && offlineFingerprint !== undefined && onlineFingerprint !== offlineFingerprint) return 'fingerprint';
       if (onlineRecord) {
         const onlineMs = parseEventTime(eventTimeType, onlineRecord.find((f) => f.FeatureName === group.eventTime)?.ValueAsString ?? '') ?? Number.NaN;
         if ((!offlineRow || onlineMs > eventMs(offlineRow)) && later.some((r) => !r.is_deleted && eventMs(r) === onlineMs)) return 'offline-lag';
@@ -293,6 +300,7 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
     visibleUntil,
     sampled: ids.length,
     unknown,
+    otherDefinitions: Object.fromEntries(otherDefinitions),
     consistent,
     consistencyRate: ids.length === 0 ? undefined : consistent / ids.length,
     features,

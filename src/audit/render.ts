@@ -8,6 +8,14 @@ const number = (n: number) => n.toLocaleString('en-US');
 const unknownText = (ids: readonly string[]) =>
   `not in either store, left out: ${number(ids.length)} identifier${ids.length === 1 ? '' : 's'} (${ids.slice(0, 10).map((id) => JSON.stringify(id)).join(', ')}${ids.length > 10 ? ', ...' : ''})`;
 
+/** The sampled records another definition of the group wrote, by its fingerprint: none, no line. */
+function otherDefinitionsText(report: AuditReport): string[] {
+  const found = Object.entries(report.otherDefinitions);
+  if (found.length === 0) return [];
+  const count = found.reduce((n, [, c]) => n + c, 0);
+  return [`written by other definitions: ${number(count)} of ${number(report.sampled)} identifiers (${found.map(([f, c]) => `${f}: ${number(c)}`).join(', ')}); a feature added since they were written is missing on both sides`];
+}
+
 /** A rate, or what stands for it when nothing was sampled (never 0% or 100% of nothing). */
 const rateText = (rate: number | undefined) => (rate === undefined ? 'nothing sampled' : percent(rate));
 
@@ -36,6 +44,7 @@ export function formatAuditReport(report: AuditReport): string {
     `offline rows written up to ${report.visibleUntil.toISOString()} count as visible`,
     `consistency: ${rateText(report.consistencyRate)} (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)`,
     ...(report.unknown.length > 0 ? [unknownText(report.unknown)] : []),
+    ...otherDefinitionsText(report),
     '',
     ...table(
       ['feature', 'match', 'mismatch', 'missing online', 'missing offline', 'difference p50 / p95 / max'],
@@ -148,7 +157,7 @@ figure{margin:.5rem 0}figcaption{font-size:12px;color:#555}.legend span{display:
 </style></head><body>
 <h1>Audit of ${escapeHtml(report.group)}</h1>
 <p>Fingerprint <code>${report.fingerprint}</code>, at ${report.at.toISOString()}; offline rows written up to ${report.visibleUntil.toISOString()} count as visible.</p>
-<p id="consistency"><strong>Consistency: ${rateText(report.consistencyRate)}</strong> (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)</p>${report.unknown.length > 0 ? `\n<p id="unknown">${escapeHtml(unknownText(report.unknown))}</p>` : ''}
+<p id="consistency"><strong>Consistency: ${rateText(report.consistencyRate)}</strong> (${number(report.consistent)} of ${number(report.sampled)} identifiers agree on every feature)</p>${report.unknown.length > 0 ? `\n<p id="unknown">${escapeHtml(unknownText(report.unknown))}</p>` : ''}${otherDefinitionsText(report).map((line) => `\n<p id="other-definitions">${escapeHtml(line)}</p>`).join('')}
 <div class="legend">${SEGMENTS.map(([, color, label]) => `<span><i style="background:${color}"></i>${label}</span>`).join('')}</div>
 ${charts}
 <h2>Features</h2>

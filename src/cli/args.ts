@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util';
 import { closestName, DURATION_TEXT } from '../util/options.js';
 import { parseIsoInstant } from '../schema/time.js';
+import { parseRate } from '../aws/capacity.js';
+import { ConfigurationError } from '../errors.js';
 import { type Command, COMMANDS } from './help.js';
 
 // The command line read as the help describes it: a misspelt command or option, an option without
@@ -166,6 +168,16 @@ export function wholeNumber(text: string, option: string, min: number, command: 
   const value = Number(text);
   if (/^[-+]?\d+$/.test(text.trim()) && value >= min) return value;
   throw new UsageError(`${option} takes a whole number${Number.isFinite(min) ? `, ${min} or more` : ''}, got ${JSON.stringify(text)}`, command);
+}
+
+/** A rate of records such as `10000/s` or `600/min`, read as the library reads one, refused as bad usage. */
+export function recordRate(text: string, option: string, command: Command): number {
+  try {
+    return parseRate(text, option);
+  } catch (error) {
+    if (error instanceof ConfigurationError) throw new UsageError(error.message, command);
+    throw error;
+  }
 }
 
 /** A number, at least `min`. */

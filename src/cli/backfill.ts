@@ -10,8 +10,9 @@ import { createFeatureStore } from '../store/feature-store.js';
 import { jsonLine } from './json.js';
 
 /**
- * The least input a worker's shard gets: below it, starting the thread (and loading the definitions
- * there) takes longer than reading the rows, so a small file is not spread over many threads.
+ * The input each planned shard is given at least (a file smaller than this is one shard of its own):
+ * below it, starting a thread (and loading the definitions there) takes longer than reading the rows,
+ * so a small file is not spread over many threads.
  */
 const MIN_SHARD_BYTES = 8 * 1024 * 1024;
 
@@ -93,7 +94,7 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
     const summary = await backfillOnWorkers({
       definitions: resolve(command.definitions),
       group: group.name,
-      shards: await planBackfill(group, { from: sources, shards: Math.max(1, Math.min(command.workers * 2, Math.ceil((await inputBytes(command.from)) / MIN_SHARD_BYTES))) }),
+      shards: await planBackfill(group, { from: sources, shards: Math.max(1, Math.min(command.workers * 2, Math.floor((await inputBytes(command.from)) / MIN_SHARD_BYTES))) }),
       workers: command.workers,
       dir: command.dir,
       checkpointDir,

@@ -112,7 +112,7 @@ and it resumes; delete them to start over. Poison rows go to a rejects file, nev
 Options:
   --from FILE                  .ndjson/.jsonl, .csv or .parquet; repeat for several files
   --to offline|online|both     where records go (default offline; online gets the latest per identifier)
-  --workers N                  worker threads over shards of the input, at most one per 8 MB (default 1)
+  --workers N                  worker threads over shards of at least 8 MB of the input (default 1)
   --chunk-size N               rows per output file and checkpoint step (default 10,000)
   --dir PATH                   the local store (default .skewless)
   --json                       print the summary as JSON

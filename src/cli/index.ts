@@ -8,11 +8,10 @@ import { helpText } from './help.js';
 import { runTrainingSetCommand } from './training-set.js';
 import { runLocal } from './local.js';
 import { runPlan } from './plan.js';
-import { parseRate } from '../aws/capacity.js';
 import { ACCOUNT_ID, REGION } from '../aws/options.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
 import { jsonLine } from './json.js';
-import { decimal, duration, isoTime, oneOf, parseCommandLine, portNumber, shaped, UsageError, wholeNumber } from './args.js';
+import { decimal, duration, isoTime, oneOf, parseCommandLine, portNumber, recordRate, shaped, UsageError, wholeNumber } from './args.js';
 import { packageVersion } from './version.js';
 
 /** A training set's spine and output: the two formats it reads and writes. */
@@ -50,7 +49,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const print = values.json ? () => {} : (line: string) => process.stdout.write(`${line}\n`);
         if (values.rate !== undefined && !values.spike) throw new UsageError("--rate is the spike's peak rate: give --spike too", command);
         if (values.spike) {
-          const summary = await runSpikeDemo(print, { ...(values.dir ? { dir: values.dir } : {}), ...(values.rate ? { rate: parseRate(values.rate, '--rate') } : {}) });
+          const summary = await runSpikeDemo(print, { ...(values.dir ? { dir: values.dir } : {}), ...(values.rate ? { rate: recordRate(values.rate, '--rate', command) } : {}) });
           if (values.json) process.stdout.write(`${jsonLine(summary)}\n`);
           return 0;
         }

@@ -1,7 +1,7 @@
 import { type DeployedFeatureGroup, diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput, toStreamCloudFormation } from '../aws/plan.js';
-import { type CapacityPlan, KINESIS_MAX_RECORD_BYTES, parseRate, planCapacity } from '../aws/capacity.js';
+import { type CapacityPlan, KINESIS_MAX_RECORD_BYTES, planCapacity } from '../aws/capacity.js';
 import { ConfigurationError } from '../errors.js';
-import { UsageError } from './args.js';
+import { recordRate, UsageError, wholeNumber } from './args.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { describeValue } from '../util/options.js';
 import { loadFeatureGroups, selectGroups } from '../load-groups.js';
@@ -37,32 +37,20 @@ export interface PlanCommandOptions {
 
 const PLACEHOLDER_ROLE = 'arn:aws:iam::<account-id>:role/<feature-store-role>';
 
-function wholeNumber(text: string | undefined, option: string, what: string): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !(value > 0)) throw new UsageError(`${option}: expected a whole number of ${what}, more than 0, got ${describeValue(text)}`, 'plan');
-  return value;
-}
-
 /** The capacity options as planCapacity takes them, refused here with the CLI's option names (bad usage: exit 2). */
 function capacityOptions(options: PlanCommandOptions): { rate: number; recordBytes?: number; entityEvents?: number } | undefined {
-  const recordBytes = wholeNumber(options.recordBytes, '--record-bytes', 'bytes');
+  const count = (text: string | undefined, option: string) => (text === undefined ? undefined : wholeNumber(text, option, 1, 'plan'));
+  const recordBytes = count(options.recordBytes, '--record-bytes');
   if (recordBytes !== undefined && recordBytes > KINESIS_MAX_RECORD_BYTES) {
     throw new UsageError(`--record-bytes: a Kinesis record is at most ${KINESIS_MAX_RECORD_BYTES.toLocaleString('en-US')} bytes (1 MiB), data and partition key together, got ${describeValue(options.recordBytes)}`, 'plan');
   }
-  const entityEvents = wholeNumber(options.entityEvents, '--entity-events', 'events');
+  const entityEvents = count(options.entityEvents, '--entity-events');
   if (options.rate === undefined) {
     const given = recordBytes !== undefined ? '--record-bytes' : entityEvents !== undefined ? '--entity-events' : undefined;
     if (given) throw new UsageError(`${given} sizes a plan for a target rate: give --rate too (e.g. --rate 10000/s)`, 'plan');
     return undefined;
   }
-  let rate: number;
-  try {
-    rate = parseRate(options.rate, '--rate');
-  } catch (error) {
-    throw new UsageError((error as Error).message, 'plan');
-  }
-  return { rate, ...(recordBytes === undefined ? {} : { recordBytes }), ...(entityEvents === undefined ? {} : { entityEvents }) };
+  return { rate: recordRate(options.rate, '--rate', 'plan'), ...(recordBytes === undefined ? {} : { recordBytes }), ...(entityEvents === undefined ? {} : { entityEvents }) };
 }
 
 /** DescribeFeatureGroup with credentials from the environment, in `region` (`--region`) or the environment's. */

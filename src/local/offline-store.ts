@@ -182,6 +182,8 @@ export class LocalOfflineStore implements LocalOffline {
   private async groupTables(connection: DuckDBConnection, plan: TrainingPlan): Promise<Map<string, string>> {
     const tables = new Map<string, string>();
     for (const step of plan.joins) {
+      // A group joined twice (under two prefixes) is one table.
+      if (tables.has(step.group)) continue;
       const source = this.source({ name: step.group });
       if (source === undefined) {
         tables.set(step.group, emptyOffline(step.definitions));

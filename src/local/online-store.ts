@@ -8,10 +8,9 @@ import type { DeleteStatus, DeletionMode, OnlinePutOptions, OnlineRecord, Online
 import type { OnlineWriteStatus } from '../pipeline/outcomes.js';
 import type { DuckDBAppender } from '@duckdb/node-api';
 import { Database } from './duckdb.js';
-import * as z from 'zod/mini';
-import { checkOptions, functionSchema } from '../util/options.js';
+import { checkOptions } from '../util/options.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
-import { LOCAL_OPTIONS } from './options.js';
+import { LOCAL_CLOCK_OPTIONS } from './options.js';
 
 export interface LocalOnlineOptions {
   /** Directory holding `online.duckdb`; default `./.skewless`. Ignored when `memory` is true. */
@@ -238,7 +237,7 @@ class LocalOnlineStore implements OnlineStore {
  * ```
  */
 export async function localOnline(options: LocalOnlineOptions = {}): Promise<OnlineStore & { drop(groupName: string): Promise<void> }> {
-  checkOptions(z.extend(LOCAL_OPTIONS(), { now: z.optional(functionSchema('a clock function')) }), options, 'localOnline options');
+  checkOptions(LOCAL_CLOCK_OPTIONS, options, 'localOnline options');
   let path = ':memory:';
   if (!options.memory) {
     const dir = options.dir ?? DEFAULT_DIR;

@@ -5,11 +5,10 @@ import type { AggregationStateStore } from '../pipeline/state.js';
 import { localAggregationState } from './aggregation-state.js';
 import { localOffline } from './offline-store.js';
 import { localOnline } from './online-store.js';
-import * as z from 'zod/mini';
-import { checkOptions, functionSchema } from '../util/options.js';
+import { checkOptions } from '../util/options.js';
 import { ConfigurationError } from '../errors.js';
 import { DEFAULT_DIR } from '../store/feature-store.js';
-import { LOCAL_OPTIONS } from './options.js';
+import { LOCAL_CLOCK_OPTIONS } from './options.js';
 
 export interface LocalStoresOptions {
   /** Where the stores keep their files: `online.duckdb`, `offline/`, `aggregation-state.duckdb`. Default `./.skewless`. */
@@ -29,6 +28,7 @@ export interface LocalStores {
   readonly offline: Promise<OfflineStore>;
   readonly aggregationState: Promise<AggregationStateStore>;
   readonly dir: string;
+  /** The clock given to `localStores`, for `createFeatureStore` to take as the store's `now`. */
   readonly now?: () => number;
 }
 
@@ -53,7 +53,7 @@ function opening<T>(promise: Promise<T>): Promise<T> {
  * ```
  */
 export function localStores(options: LocalStoresOptions = {}): LocalStores {
-  checkOptions(z.extend(LOCAL_OPTIONS(), { now: z.optional(functionSchema('a function returning epoch milliseconds')) }), options, 'localStores options');
+  checkOptions(LOCAL_CLOCK_OPTIONS, options, 'localStores options');
   const dir = options.dir ?? DEFAULT_DIR;
   const memory = options.memory ?? false;
   // Said here, not as each store's EEXIST when it makes its folder there.

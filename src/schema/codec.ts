@@ -189,8 +189,8 @@ function notARecord(group: string, got: string): DecodeError {
 export function readAbsent(group: string, out: Record<string, unknown>, spec: FeatureSpec): void {
   if (!spec.optional) {
     throw new DecodeError(
-      `group "${group}": the stored record has no value for feature "${spec.name}", which the group requires: it was written before the feature was added, or by another definition (its ${FINGERPRINT_FEATURE} says which)`,
-      { issues: [{ code: 'invalid_value', path: [spec.name], message: 'missing from the stored record' }] },
+      `group "${group}": the record has no value for feature "${spec.name}", which the group requires: it was written before the feature was added, or by another definition (its ${FINGERPRINT_FEATURE} says which)`,
+      { issues: [{ code: 'invalid_type', path: [spec.name], message: 'missing from the record' }] },
     );
   }
   if (spec.readsAsNull) out[spec.name] = null;

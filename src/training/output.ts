@@ -50,7 +50,8 @@ const json = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (type
 
 /** A value as CSV text: a list as JSON, its -0 elements kept as `-0` (valid JSON, which `JSON.stringify` writes as 0). */
 function text(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map((v: unknown) => (Object.is(v, -0) ? '-0' : json(v))).join(',')}]`;
+  // An undefined element is null, as JSON.stringify writes it in an array.
+  if (Array.isArray(value)) return `[${value.map((v: unknown) => (Object.is(v, -0) ? '-0' : (json(v) ?? 'null'))).join(',')}]`;
   return value instanceof Date ? value.toISOString() : typeof value === 'object' ? json(value) : scalarText(value);
 }
 

@@ -8,17 +8,22 @@ import { checkOptions, describeValue, expected, lazySchema } from '../../util/op
 import { csvRowReader } from '../tabular.js';
 import { type BackfillItem, type BackfillSource, fileRevision, hash, localFile } from './source.js';
 
+// The refusals' messages as functions of their own, read when a value is refused (the schema is
+// built once, by whichever call comes first).
+const delimiterRefusal = (issue: { readonly input?: unknown }) => `expected one character other than a quote or a line break, got ${describeValue(issue.input)}`;
+const headerRefusal = (issue: { readonly input?: unknown }) => String(repeatedColumn(issue.input as string[])?.message);
+
 const CSV_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   // A quote or a line break cannot separate fields: RFC 4180 gives them their own meanings.
   delimiter: z.optional(
     z.string({ error: expected('one character') }).check(
       z.length(1, { error: expected('one character') }),
-      z.refine((d) => !'"\r\n'.includes(d), { error: (issue) => `expected one character other than a quote or a line break, got ${describeValue(issue.input)}` }),
+      z.refine((d) => !'"\r\n'.includes(d), { error: delimiterRefusal }),
     ),
   ),
   header: z.optional(
     z.array(z.string(), { error: expected('the column names, an array of strings') }).check(
-      z.refine((header) => repeatedColumn(header) === undefined, { error: (issue) => String(repeatedColumn(issue.input as string[])?.message) }),
+      z.refine((header) => repeatedColumn(header) === undefined, { error: headerRefusal }),
     ),
   ),
 }));
@@ -59,8 +64,8 @@ export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSou
       let index = 0;
       let at = 0;
       let items: BackfillItem[] = [];
-      // Whether the rows now coming out may hold bytes that were not UTF-8 (as U+FFFD): a row ends in
-      // the piece after the one it began in at the latest (pieces are a megabyte).
+      // Whether the row now coming out may hold bytes that were not UTF-8 (as U+FFFD): a piece that was
+      // not UTF-8 was read since the piece the row began in, which is where the row before it ended.
       let suspect = false;
       const notText = (cells: readonly (string | undefined)[]) => suspect && cells.some((c) => c?.includes('\uFFFD'));
       const emit = (row: { cells: (string | undefined)[]; line: number; malformed?: string }) => {
@@ -81,12 +86,14 @@ export function csvFile(path: string, options: CsvFileOptions = {}): BackfillSou
           items.push({ raw: row.cells, unreadable: `CSV row has ${row.cells.length} cells, the header has ${header.length}`, position });
         } else items.push({ raw: (toEvent as (cells: readonly (string | undefined)[]) => unknown)(row.cells), asRead: row.cells, position });
       };
-      let validBefore = true;
       for await (const piece of utf8Pieces(createReadStream(file, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>)) {
         at += piece.bytes;
-        suspect = !piece.valid || !validBefore;
-        validBefore = piece.valid;
-        for (const row of rows.push(piece.text)) emit(row);
+        suspect ||= !piece.valid;
+        for (const row of rows.push(piece.text)) {
+          emit(row);
+          // The next row begins in this piece.
+          suspect = !piece.valid;
+        }
         yield { items, at };
         items = [];
       }
