@@ -77,6 +77,11 @@ describe('audit on the embedded stores', () => {
     const report = await audit(store, added, { sample: 100, at: at() });
     expect(report.otherDefinitions).toEqual({ [group.fingerprint]: 100 });
     expect(report).toMatchObject({ sampled: 100, consistencyRate: 1, features: { country: { match: 100 } } });
+    // A record without a fingerprint (written by code that sets none) names no definition.
+    const { online } = await store.backends();
+    const unmarked = group.codec.toRecord({ card_id: 'card-unmarked', event_time: new Date(day), amount: 1, big: false }).filter((f) => f.FeatureName !== 'skewless_fingerprint');
+    await online.put(group, [unmarked]);
+    expect((await audit(store, added, { sample: ['card-unmarked', 'card-0'], at: at() })).otherDefinitions).toEqual({ [group.fingerprint]: 1 });
   });
 
   it('leaves out the identifiers of a sample list that neither store has ever had, and names them', async () => {
@@ -130,6 +135,8 @@ describe('audit on the embedded stores', () => {
     expect(causeOf('card-4')).toBe('unexplained');
     expect(causeOf(old)).toBe('ttl-expired');
     expect(report).toMatchObject({ sampled: 6, consistent: 1 });
+    // The online record's fingerprint names who wrote it; the offline row's only where there is none online.
+    expect(report.otherDefinitions).toEqual({ [changed.fingerprint]: 1 });
     expect(report.causes).toMatchObject({ fingerprint: 1, 'offline-lag': 1, 'delete-pending': 1, unexplained: 1, 'ttl-expired': 1, 'late-events': 0 });
     expect(report.features['amount']?.mismatch).toBeGreaterThanOrEqual(3);
     expect(report.examples.find((e) => e.id === 'card-4')).toMatchObject({ features: ['amount'], online: { amount: 123.45 } });

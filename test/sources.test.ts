@@ -303,6 +303,9 @@ describe('csvFile', () => {
     // In a file that is UTF-8 throughout, U+FFFD is a character like any other.
     const replacement = file('replacement.csv', 'id,n\n\ufffd,3\n');
     expect(await items(csvFile(replacement))).toStrictEqual([{ raw: { id: '\ufffd', n: 3 }, asRead: ['\ufffd', '3'], position: { source: 'backfill', index: 0, file: replacement, line: 2 } }]);
+    // In its header too: a name may hold it.
+    const named = file('replacement-header.csv', 'id,n,\ufffd\na,3,x\n');
+    expect((await items(csvFile(named))).map((item) => item.unreadable)).toEqual([undefined]);
   });
 
   it('reads a character whose bytes the 1 MB read blocks split, as one character', async () => {

@@ -218,8 +218,8 @@ export async function audit(store: FeatureStore, group: AnyFeatureGroup, options
       const tally = tallies.get(name) as NonNullable<ReturnType<typeof tallies.get>>;
       const a = onlineValues?.[name];
       const b = offlineValues?.[name];
-      if (onlineValues === undefined && offlineValues === undefined) tally.match++;
-      else if (onlineValues === undefined) {
+      // Neither side: the first branch counts the match (the offline value is undefined).
+      if (onlineValues === undefined) {
         if (missing(b)) tally.match++;
         else {
           tally.missingOnline++;

@@ -2,7 +2,9 @@ import type { AuditReport } from './audit.js';
 import { AUDIT_CAUSES } from './causes.js';
 import type { LineageEntry, LineageReport } from './lineage.js';
 
-const percent = (rate: number) => `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 2)}%`;
+function percent(rate: number): string {
+  return `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 2)}%`;
+}
 const number = (n: number) => n.toLocaleString('en-US');
 /** The sample's identifiers that neither store has: named (the first ten), as they were not audited. */
 const unknownText = (ids: readonly string[]) =>

@@ -8,8 +8,10 @@ import { checkOptions, describeValue, expected, lazySchema } from '../../util/op
 import { csvRowReader } from '../tabular.js';
 import { type BackfillItem, type BackfillSource, fileRevision, hash, localFile } from './source.js';
 
-// The refusals' messages as functions of their own, read when a value is refused (the schema is
-// built once, by whichever call comes first).
+// The checks and their refusals' messages as functions of their own (the schema is built once, by
+// whichever call comes first).
+const separatesFields = (delimiter: string) => !'"\r\n'.includes(delimiter);
+const namesEachOnce = (header: string[]) => repeatedColumn(header) === undefined;
 const delimiterRefusal = (issue: { readonly input?: unknown }) => `expected one character other than a quote or a line break, got ${describeValue(issue.input)}`;
 const headerRefusal = (issue: { readonly input?: unknown }) => String(repeatedColumn(issue.input as string[])?.message);
 
@@ -18,12 +20,12 @@ const CSV_OPTIONS = /* @__PURE__ */ lazySchema(() => z.strictObject({
   delimiter: z.optional(
     z.string({ error: expected('one character') }).check(
       z.length(1, { error: expected('one character') }),
-      z.refine((d) => !'"\r\n'.includes(d), { error: delimiterRefusal }),
+      z.refine(separatesFields, { error: delimiterRefusal }),
     ),
   ),
   header: z.optional(
     z.array(z.string(), { error: expected('the column names, an array of strings') }).check(
-      z.refine((header) => repeatedColumn(header) === undefined, { error: headerRefusal }),
+      z.refine(namesEachOnce, { error: headerRefusal }),
     ),
   ),
 }));
