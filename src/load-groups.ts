@@ -21,7 +21,22 @@ export async function loadFeatureGroups(file: string): Promise<Map<string, AnyFe
     throw new ConfigurationError('INVALID_CONFIG', `cannot import definitions from ${file}${hint}: ${(cause as Error).message}`, { cause });
   }
   const groups = new Map<string, AnyFeatureGroup>();
-  for (const value of Object.values(module)) if (isFeatureGroup(value)) groups.set(value.name, value);
+  const exportOf = new Map<AnyFeatureGroup, string>();
+  for (const [exported, value] of Object.entries(module)) {
+    if (!isFeatureGroup(value)) continue;
+    const earlier = groups.get(value.name);
+    // Two definitions of one name: which one a plan, an audit or a backfill used would be a guess.
+    // The same definition made twice (a factory called twice) is one: its fingerprint says so.
+    if (earlier !== undefined && earlier.fingerprint !== value.fingerprint) {
+      throw new ConfigurationError(
+        'INVALID_CONFIG',
+        `${file} exports two feature groups named "${value.name}": ${exportOf.get(earlier)} (fingerprint ${earlier.fingerprint}) and ${exported} (fingerprint ${value.fingerprint}); export one definition per group`,
+      );
+    }
+    if (earlier !== undefined) continue;
+    groups.set(value.name, value);
+    exportOf.set(value, exported);
+  }
   if (groups.size === 0) throw new ConfigurationError('INVALID_CONFIG', `${file} exports no feature group made with defineFeatureGroup`);
   return groups;
 }

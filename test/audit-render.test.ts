@@ -61,6 +61,12 @@ describe('formatAuditReport', () => {
     ]);
   });
 
+  it('quotes an example identifier holding control characters, so it cannot forge a line or a terminal escape', () => {
+    const forged = 'c1\nconsistency: 100% (all good)\u001b[2K';
+    const lines = formatAuditReport({ ...report, examples: [{ ...(report.examples[0] as AuditReport['examples'][number]), id: forged }] }).split('\n');
+    expect(lines.slice(-2)).toEqual(['examples:', '  "c1\\nconsistency: 100% (all good)\\u001b[2K": unexplained (amount, note)']);
+  });
+
   it('leaves out causes and examples when every identifier agrees', () => {
     const agreeing: AuditReport = { ...report, consistent: 2, sampled: 2, consistencyRate: 1, features: { n: { match: 2, mismatch: 0, missingOnline: 0, missingOffline: 0, matchRate: 1, mismatchRate: 0 } }, causes: noCauses, examples: [] };
     expect(formatAuditReport(agreeing).split('\n').slice(2)).toEqual([
@@ -91,7 +97,7 @@ describe('identifiers of the sample neither store has', () => {
 describe('records another definition of the group wrote', () => {
   it('are counted by fingerprint under the rate, in the terminal and the page; none, no line', () => {
     const older: AuditReport = { ...report, unknown: ['card-typo'], otherDefinitions: { '96818f8e9a7e158e': 1000, '00000000000000aa': 2 } };
-    const line = 'written by other definitions: 1,002 of 1,234 identifiers (96818f8e9a7e158e: 1,000, 00000000000000aa: 2); a feature added since they were written is missing on both sides';
+    const line = 'written by other definitions: 1,002 of 1,234 identifiers (96818f8e9a7e158e: 1,000, 00000000000000aa: 2); their values follow that definition (a feature added since is missing on both sides, and agrees)';
     expect(formatAuditReport(older).split('\n').slice(3, 6)).toEqual(['not in either store, left out: 1 identifier ("card-typo")', line, '']);
     expect(renderAuditHtml(older)).toContain(`</p>\n<p id="other-definitions">${line}</p>\n<div class="legend">`);
     expect(renderAuditHtml(report)).not.toContain('other-definitions');

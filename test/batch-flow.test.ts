@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { BackendError, ConfigurationError, count, type SourcePosition, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, type FeatureStore } from '../src/index.js';
-import { dynamoDbStreamHandler, type HandlerOptions, kinesisHandler } from '../src/lambda/index.js';
-import type { KinesisStreamEvent, LambdaContext } from '../src/lambda/events.js';
+import { dynamoDbStreamHandler, firehoseTransform, type HandlerOptions, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
+import type { KinesisStreamEvent, LambdaContext, SqsEvent } from '../src/lambda/events.js';
 import type { OnlineStore } from '../src/store/types.js';
-import { dynamoDbStreamEvent, kinesisEvent, memoryAggregationState, memoryOnline } from '../src/testing/index.js';
+import { dynamoDbStreamEvent, firehoseEvent, kinesisEvent, memoryAggregationState, memoryOnline, sqsEvent } from '../src/testing/index.js';
 import { cardActivity, cardActivityFields, cardVelocity } from './fixtures/groups.js';
 import { storeWithBrokenSink } from './fixtures/stores.js';
 
@@ -348,6 +348,26 @@ describe('poison in a run of puts', () => {
     expect(await store.get(cardActivity, 'card-2')).toMatchObject({ is_foreign: false });
   });
 
+  it('fails the invocation when decode returns a Promise, instead of dead-lettering every record', async () => {
+    const { store, dead } = storeWithSink();
+    const decode = async (bytes: Buffer) => JSON.parse(bytes.toString('utf8')) as unknown;
+    const batch = kinesisHandler(cardActivity, { store, log: false, decode })(kinesisEvent([txn('card-1'), txn('card-2')]));
+    await expect(batch).rejects.toThrow(ConfigurationError);
+    await expect(batch).rejects.toThrow(/^group "card-activity": the handler's decode returned a Promise: a decoder is synchronous/);
+    expect(dead).toEqual([]);
+    expect(await store.get(cardActivity, 'card-1')).toBeUndefined();
+    // The same refusal in a Firehose transformation, which would otherwise fail every record.
+    const transform = firehoseTransform(cardActivity, { decode, deadLetter: (entries) => void dead.push(...entries), log: false });
+    await expect(transform(firehoseEvent([txn('card-1')]))).rejects.toThrow(/the handler's decode returned a Promise/);
+    expect(dead).toEqual([]);
+    // A decoder that throws still makes its record poison, as before.
+    const throwing = () => {
+      throw new Error('no schema 7');
+    };
+    expect(reported(await kinesisHandler(cardActivity, { store, log: false, decode: throwing })(kinesisEvent([txn('card-1')])))).toEqual([]);
+    expect(dead.map((d) => d.error.message)).toEqual([expect.stringMatching(/^payload cannot be decoded: no schema 7/)]);
+  });
+
   it('dead-letters each 500-record slice\'s poison before it decodes the next slice', async () => {
     const journal: string[] = [];
     const store = createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: (entries) => void journal.push(`dead-letter ${entries.map((e) => e.position?.index).join(',')}`) });
@@ -358,6 +378,28 @@ describe('poison in a run of puts', () => {
     };
     await kinesisHandler(cardActivity, { store, log: false, decode })(kinesisEvent(payloads));
     expect(journal).toEqual(['decode 499', 'dead-letter 0', 'decode 500', 'dead-letter 500']);
+  });
+
+  it('refuses a standard queue\'s batch for a group with aggregations, writing nothing; a FIFO queue\'s redelivered message counts once', async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: false, aggregationState: memoryAggregationState(), deadLetter: () => {} });
+    const handler = sqsHandler(cardVelocity, { store, log: false });
+    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues-at-least-once-delivery.html
+    const standard = sqsEvent([txn('card-1', 1), txn('card-1', 2)]);
+    await expect(handler(standard)).rejects.toThrow(ConfigurationError);
+    await expect(handler(standard)).rejects.toThrow(/^SQS handler of group "card-velocity": the group has aggregations, and Records\[0\] comes from a standard queue \(it has no SequenceNumber\): a standard queue may deliver a message twice/);
+    expect(await store.get(cardVelocity, 'card-1')).toBeUndefined();
+    // One FIFO message without its numbering (a hand-made event) is refused too, naming it.
+    const fifo = sqsEvent([txn('card-1', 1), txn('card-1', 2)], { fifo: true, groupOf: () => 'card-1' });
+    const unnumbered = { Records: [fifo.Records[0], { ...fifo.Records[1], attributes: { ...fifo.Records[1]?.attributes, SequenceNumber: undefined } }] } as SqsEvent;
+    await expect(handler(unnumbered)).rejects.toThrow(/Records\[1\] comes from a standard queue \(it has no SequenceNumber\)/);
+    const ungrouped = { Records: [{ ...fifo.Records[0], attributes: { ...fifo.Records[0]?.attributes, MessageGroupId: undefined } }] } as SqsEvent;
+    await expect(handler(ungrouped)).rejects.toThrow(/Records\[0\] comes from a standard queue \(it has no MessageGroupId\)/);
+    // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/FIFO-queues-exactly-once-processing.html
+    expect(reported(await handler(fifo))).toEqual([]);
+    expect(reported(await handler({ Records: [fifo.Records[1]] } as SqsEvent))).toEqual([]);
+    expect(await store.get(cardVelocity, 'card-1')).toMatchObject({ n_1h: 2 });
+    // A group without aggregations takes a standard queue's messages as before.
+    expect(reported(await sqsHandler(cardActivity, { store, log: false })(sqsEvent([txn('card-2', 1)])))).toEqual([]);
   });
 
   it('commits a group with aggregations once per batch, not once per 500-record slice', async () => {

@@ -48,6 +48,8 @@ describe('a bad option value', () => {
     [['plan', 'defs.js', '--account-id', '12'], '--account-id takes a 12-digit AWS account ID, got "12"'],
     [['plan', 'defs.js', '--role-arn', 'nope'], '--role-arn takes an IAM role ARN such as arn:aws:iam::123456789012:role/NAME, got "nope"'],
     [['plan', 'defs.js', '--region', 'Ireland'], '--region takes an AWS Region such as eu-west-1, got "Ireland"'],
+    [['plan', 'defs.js', '--offline-s3-uri', 'my-bucket/x'], '--offline-s3-uri takes an S3 location such as s3://bucket/prefix, got "my-bucket/x"'],
+    [['plan', 'defs.js', '--athena-results-s3-uri', 'https://bucket.s3.amazonaws.com/r/'], '--athena-results-s3-uri takes an S3 location such as s3://bucket/prefix, got "https://bucket.s3.amazonaws.com/r/"'],
     [['demo', '--rate', '2000/s'], "--rate is the spike's peak rate: give --spike too"],
     [['demo', '--spike', '--rate', 'fast'], "--rate: expected records per second or per minute, such as '10000/s' or '600/min', got \"fast\""],
     // An argument a command does not take would be ignored (plan would plan every group).
@@ -56,6 +58,10 @@ describe('a bad option value', () => {
     [[...backfill, 'b.ndjson'], 'unexpected argument "b.ndjson" (each file takes its own --from: --from a.ndjson --from b.ndjson): backfill takes 2 arguments'],
     [['plan', 'defs.js', '--role-arn', 'arn:aws:iam::123456789012:role/'], '--role-arn takes an IAM role ARN such as arn:aws:iam::123456789012:role/NAME, got "arn:aws:iam::123456789012:role/"'],
     [['demo', 'now'], 'unexpected argument "now": demo takes no arguments'],
+    // A flag given twice: the last would silently win over the first.
+    [[...audit, '--sample', '2', '--sample', '3'], '--sample is given twice: give it once'],
+    [['plan', 'defs.js', '--region', 'eu-west-1', '--region=us-east-1'], '--region is given twice: give it once'],
+    [['lineage', 'defs.js', 'card-activity', '--dir', 'a', '--dir', 'a'], '--dir is given twice: give it once'],
     // A file given twice would be read, and counted, twice.
     [[...backfill, '--from', './history.ndjson'], '--from ./history.ndjson is given twice: give each file once'],
     // A training set reads and writes .csv or .parquet, and each group names its features.
@@ -120,6 +126,8 @@ describe('a misspelt option or command', () => {
     expect(run('plan', 'nothing.js', ...args).stderr).toMatch(/^skewless: /);
     expect(run('plan', 'nothing.js', '--region', 'us-gov-west-1', '--role-arn', 'arn:aws-us-gov:iam::123456789012:role/x').status).toBe(1);
     expect(run('plan', 'defs.js', 'card-activity', '--help').status).toBe(0);
+    // A switch given twice changes nothing, so it is taken; a value given twice is refused (above).
+    expect(run('plan', '-h', '--help').status).toBe(0);
   });
 
   it('names an unknown option before the command, not the value it left behind as the command', () => {

@@ -1,14 +1,18 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { localOffline, localOnline, partitionOf } from '../src/local/index.js';
-import { BackendError, type SageMakerRecord } from '../src/index.js';
+import { spawn } from 'node:child_process';
+import { localAggregationState, localOffline, localOnline, localStores, partitionOf } from '../src/local/index.js';
+import { BackendError, ConfigurationError, createFeatureStore, type SageMakerRecord } from '../src/index.js';
+import { cardActivity } from './fixtures/groups.js';
+import { memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
 import type { GroupSchema } from '../src/schema/sagemaker-record.js';
 import { legacyPartialFileName, partialFileName } from '../src/offline/layout.js';
 import { parquetDirOffline } from '../src/offline/file-store.js';
 import { contractGroup, contractRecord, onlineStoreContract } from './contracts/online-store.js';
 
+const NOON = Date.UTC(2024, 4, 1, 12);
 let clockOffset = 0;
 onlineStoreContract('local DuckDB (memory)', async () => ({
   store: await localOnline({ memory: true, now: () => Date.now() + clockOffset }),
@@ -66,6 +70,76 @@ describe('local online store on disk', () => {
     await second.drop(contractGroup.name);
     expect(await second.get(contractGroup, 'dropped')).toBeUndefined();
     await second.close();
+  });
+});
+
+describe('a folder of local stores open once', () => {
+  const openAlready = 'is open already in this process (another localStores(), localOnline(), localAggregationState() or local stack on the same folder, not closed)';
+
+  it('refuses a second store on a folder this process has open, under any path to it, until the first is closed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-twice-'));
+    const first = createFeatureStore(localStores({ dir }));
+    await first.put(cardActivity, [{ card_id: 'c1', event_time: new Date(NOON), amount: 1, is_foreign: false }]);
+    // Before, the second store kept its own copy: the first's write was not there, and its own writes were lost on reopen.
+    const second = createFeatureStore(localStores({ dir }));
+    const refusal = second.get(cardActivity, 'c1');
+    await expect(refusal).rejects.toThrow(ConfigurationError);
+    await expect(refusal).rejects.toThrow(`${join(dir, 'online.duckdb')} ${openAlready}`);
+    // Through a symbolic link to the folder, or a path spelled another way, it is the same file.
+    const link = `${dir}-link`;
+    symlinkSync(dir, link);
+    for (const other of [link, `${dir}/./`]) {
+      await expect(localOnline({ dir: other })).rejects.toThrow(openAlready);
+      await expect(localAggregationState({ dir: other })).rejects.toThrow(openAlready);
+    }
+    await second.close();
+    await first.close();
+    // Closed, the folder opens again, with what was written; closing twice releases nothing a later store holds.
+    await first.close().catch(() => undefined);
+    const third = createFeatureStore(localStores({ dir: link }));
+    expect(await third.get(cardActivity, 'c1')).toMatchObject({ amount: 1 });
+    await expect(localOnline({ dir })).rejects.toThrow(openAlready);
+    await third.close();
+    // Stores in memory share nothing, so any number may be open.
+    const memory = [await localOnline({ memory: true }), await localOnline({ memory: true })];
+    await Promise.all(memory.map((m) => m.close()));
+  });
+
+  it('closes every backend a store was given, used or not, and each one after another fails to close', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-unused-'));
+    // Never used: localStores opened its files when called, and close releases them all.
+    await createFeatureStore(localStores({ dir })).close();
+    await (await localOnline({ dir })).close();
+    await (await localAggregationState({ dir })).close();
+    const closed: string[] = [];
+    const failing = new Error('online close failed');
+    const online = { ...memoryOnline(), close: async () => Promise.reject(failing) };
+    const offline = { ...memoryOffline(), close: async () => void closed.push('offline') };
+    const state = { ...memoryAggregationState(), close: async () => void closed.push('state') };
+    await expect(createFeatureStore({ online, offline, aggregationState: state }).close()).rejects.toBe(failing);
+    expect(closed).toEqual(['state', 'offline']);
+  });
+
+  it("refuses a folder another process holds as a ConfigurationError naming it, not DuckDB's bare Error", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-held-'));
+    const file = join(dir, 'online.duckdb');
+    const holder = spawn(process.execPath, ['--input-type=module', '-e', `const { DuckDBInstance } = await import('@duckdb/node-api'); await DuckDBInstance.create(${JSON.stringify(file)}); console.log('held'); setInterval(() => {}, 1000);`], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((ready, failed) => {
+        holder.stdout.on('data', () => ready());
+        holder.on('exit', (code) => failed(new Error(`the holder exited with ${code}`)));
+      });
+      const refusal = localOnline({ dir });
+      await expect(refusal).rejects.toThrow(ConfigurationError);
+      // DuckDB names the holder's PID on Linux, where this runs.
+      await expect(refusal).rejects.toThrow(`${file} is open in another process (PID ${holder.pid}): DuckDB lets one process at a time write a database file; stop that process`);
+      // Refused, the folder is not counted as open here.
+      holder.kill();
+      await new Promise((exited) => holder.once('exit', exited));
+      await (await localOnline({ dir })).close();
+    } finally {
+      holder.kill();
+    }
   });
 });
 

@@ -197,6 +197,17 @@ describe('skewless plan', () => {
     expect(text).toContain('"sagemaker:PutRecord"');
   });
 
+  it("prints a placeholder role in the region's partition, with the account when given, until --role-arn names one", async () => {
+    const placeholder = async (given: { region?: string; accountId?: string }) => {
+      const lines: string[] = [];
+      await runPlan({ file, format: 'input', diff: false, json: false, ...given }, (l) => lines.push(l));
+      return lines.at(-1);
+    };
+    expect(await placeholder({})).toBe('(pass --role-arn to replace the placeholder arn:aws:iam::<account-id>:role/<feature-store-role>)');
+    expect(await placeholder({ region: 'cn-north-1', accountId: '123456789012' })).toBe('(pass --role-arn to replace the placeholder arn:aws-cn:iam::123456789012:role/<feature-store-role>)');
+    expect(await placeholder({ region: 'us-gov-west-1' })).toBe('(pass --role-arn to replace the placeholder arn:aws-us-gov:iam::<account-id>:role/<feature-store-role>)');
+  });
+
   it('with --diff compares against the deployed group through DescribeFeatureGroup', async () => {
     const lines: string[] = [];
     expect(await runPlan({ file, format: 'input', diff: true, json: false, ...options }, (l) => lines.push(l))).toBe(0);

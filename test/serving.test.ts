@@ -145,6 +145,13 @@ describe('featureVectorHandler (API Gateway HTTP API event, local stack)', () =>
     expect((json(wrong)['issues'] as { path: unknown[] }[]).map((i) => i.path)).toEqual([[1, 'card_id'], [1, 'amount']]);
     const empty = await handler()({ body: null });
     expect(empty.statusCode).toBe(400);
+    // A direct invoke or a test harness may pass the request as an object: a 400 saying so, not a TypeError's 502.
+    const serve = handler() as (event: unknown) => ReturnType<ReturnType<typeof handler>>;
+    for (const [body, described] of [[{ card_id: 'c1', merchant_id: 'm1', amount: 1 }, 'an object'], [7, '7'], [[1], 'an array'], [Buffer.from('{}'), 'an object']] as const) {
+      const response = await serve({ body });
+      expect(response.statusCode).toBe(400);
+      expect(json(response)).toEqual({ error: 'INVALID_REQUEST', message: `the body is ${described}, not text: send JSON text, as API Gateway and function URLs deliver it`, issues: [] });
+    }
   });
 
   it('answers a read the backend refuses with a 5xx naming the group: 502 when retrying cannot help, 503 when it can', async () => {

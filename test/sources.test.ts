@@ -69,6 +69,25 @@ describe('ndjsonFile', () => {
     ]);
   });
 
+  it('refuses a JSON array file, on one line or printed over many, naming what it is instead of blaming the source schema', async () => {
+    const events = [{ id: 'a', n: 1 }, { id: 'b', n: 2 }];
+    const message = (path: string) => `${path} holds a JSON array (it starts with "["), not newline-delimited JSON: a backfill reads one JSON event per line; write the array's elements one per line (jq -c '.[]' ${path})`;
+    for (const [name, content] of [['compact.json', JSON.stringify(events)], ['pretty.json', JSON.stringify(events, null, 2)], ['bom.json', `\uFEFF\n\n${JSON.stringify(events)}\n`]] as const) {
+      const array = file(name, content);
+      const refused = await items(ndjsonFile(array)).catch((e: unknown) => e);
+      expect(refused, name).toBeInstanceOf(DataError);
+      expect(refused, name).toMatchObject({ code: 'INVALID_SOURCE', message: message(array) });
+      // A plan of shards is refused before any shard reads: all but the first start past the first line.
+      await expect(ndjsonFile(array).split?.(4), name).rejects.toThrow(message(array));
+    }
+    // An array as one event among others is the source schema's to judge, like any value; so is an array of numbers first.
+    const rows = file('arrays.ndjson', '{}\n[{"id":"b"}]\n');
+    expect((await items(ndjsonFile(rows))).map((item) => item.raw)).toEqual([{}, [{ id: 'b' }]]);
+    expect(await ndjsonFile(rows).split?.(2)).toHaveLength(2);
+    const numbers = file('numbers.ndjson', '[1,2]\n[]\n');
+    expect((await items(ndjsonFile(numbers))).map((item) => item.raw)).toEqual([[1, 2], []]);
+  });
+
   it("skips a UTF-8 byte-order mark at the file's start (the first line's offset stays its byte's), and only there", async () => {
     const bom = file('bom.ndjson', `\uFEFF{"id":"a","n":1}\n\uFEFF{"id":"b","n":2}\n`);
     const read = await items(ndjsonFile(bom));

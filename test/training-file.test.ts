@@ -1,9 +1,9 @@
 // A spine file written to a Parquet file runs wholly inside DuckDB (no row becomes a JavaScript
 // object). It must give exactly what the row path gives: the same rows, the same types, the same
 // errors. These tests compare the two on generated histories and spines.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
@@ -632,7 +632,7 @@ describe('which path a training set takes', () => {
     }
   });
 
-  it("makes the output's folder, refuses one it cannot make and a URL before any work, and names a file it cannot write", async () => {
+  it("makes the output's folder, refuses one it cannot make, a URL and the spine file before any work, and names a file it cannot write", async () => {
     const { store, calls } = spiedStore();
     const csv = join(dir, 'outputs.csv');
     writeFileSync(csv, 'card,at\n1,2024-01-01T00:00:01Z\n');
@@ -654,6 +654,16 @@ describe('which path a training set takes', () => {
     const url = await trainingSet(store, { ...base, spine: { csv }, output: { parquet: 's3://bucket/train.parquet' } }).catch((e: unknown) => e);
     expect(url).toBeInstanceOf(ConfigurationError);
     expect((url as Error).message).toBe('trainingSet options.output: expected a local file path, got the URL "s3://bucket/train.parquet" (write the file here, then copy it)');
+    // The spine file itself, under any spelling of its path: refused before anything is read or written.
+    const before = readFileSync(csv, 'utf8');
+    const linked = `${dir}-linked`;
+    symlinkSync(dir, linked);
+    for (const output of [{ csv }, { csv: relative(process.cwd(), csv) }, { csv: join(linked, relative(dir, csv)) }]) {
+      const same = await trainingSet(store, { ...base, spine: { csv }, output }).catch((e: unknown) => e);
+      expect(same).toBeInstanceOf(ConfigurationError);
+      expect((same as Error).message).toBe(`trainingSet options.output: ${output.csv} is the spine file; writing the training set there would replace the labels, so give another file`);
+    }
+    expect(readFileSync(csv, 'utf8')).toBe(before);
     expect(calls).toEqual([]);
     // A path that is a folder is refused at the door too; a name too long to write fails at the end,
     // in the engine's COPY and in the row path's writer alike, naming the file.

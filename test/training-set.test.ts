@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { athenaOffline, athenaSpine, runAthenaQuery, s3Offline, s3OfflineTable, s3Spine } from '../src/aws/index.js';
 import { z } from 'zod';
-import { type AnyFeatureSelection, ConfigurationError, createFeatureStore, DataError, DefinitionError, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
+import { type AnyFeatureGroup, type AnyFeatureSelection, ConfigurationError, createFeatureStore, DataError, DefinitionError, defineFeatureGroup, type FeatureStore, type SageMakerRecord, trainingSet } from '../src/index.js';
 import { buildTrainingPlan, DUCKDB, renderTrainingSql, TRINO } from '../src/sql/index.js';
 import { localOffline, localOnline, type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
 import { spineFromCsv } from '../src/training/training-set.js';
@@ -16,6 +16,7 @@ import { createGroupOnStack } from './fixtures/stack.js';
 import type { OfflineStore, OfflineWrite } from '../src/store/types.js';
 import { memoryOffline } from '../src/testing/index.js';
 import { cardActivity } from './fixtures/groups.js';
+import { bundleDefinitions } from './fixtures/definitions.js';
 import { ruleRow, type RuleRow } from './fixtures/pit-rule.js';
 
 const scores = defineFeatureGroup({
@@ -491,6 +492,46 @@ describe('skewless training-set', () => {
         if (json) expect(JSON.parse(out.join('\n'))).toMatchObject({ rows: 0, matchRate: { 'card-activity': null } });
         else expect(out.join('\n')).toMatch(/card-activity\s+no spine rows\n/);
       }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(definitions, { force: true });
+    }
+  });
+});
+
+describe('skewless training-set with several groups', () => {
+  it('joins each group on the spine column named as its own record identifier, unless --entity-key names one for all', async () => {
+    const { runTrainingSetCommand } = await import('../src/cli/training-set.js');
+    const dir = mkdtempSync(join(tmpdir(), 'skewless-training-keys-'));
+    const group = (name: string, id: string, value: string) =>
+      `export const ${name.replace('-', '_')} = defineFeatureGroup({ name: '${name}', recordIdentifier: '${id}', eventTime: 't', ` +
+      `source: z.object({ ${id}: z.string(), t: isoTimestamp(), ${value}: z.number() }), features: z.object({ ${id}: z.string(), t: z.date(), ${value}: z.number() }), transform: (e) => e });`;
+    const definitions = bundleDefinitions('training-keys', `import { z } from 'zod';\nimport { defineFeatureGroup, isoTimestamp } from './index.ts';\n${group('cards', 'card_id', 'amount')}\n${group('merchant-risk', 'merchant_id', 'score')}\n`);
+    try {
+      const groups = (await import(definitions)) as Record<string, AnyFeatureGroup>;
+      const store = createFeatureStore(localStores({ dir }));
+      const t = '2024-05-01T00:00:00.000Z';
+      await store.ingest(groups['cards'] as AnyFeatureGroup, [{ card_id: 'c1', t, amount: 5 }]);
+      // A merchant whose identifier is the card's: joined on card_id, its score would be read.
+      await store.ingest(groups['merchant_risk'] as AnyFeatureGroup, [{ merchant_id: 'm1', t, score: 0.9 }, { merchant_id: 'c1', t, score: 0.1 }]);
+      await store.close();
+      writeFileSync(join(dir, 'labels.csv'), 'card_id,merchant_id,label_time\nc1,m1,2024-05-02T00:00:00Z\n');
+      const run = async (features: string[], entityKey: string | undefined) => {
+        const out = join(dir, 'train.csv');
+        const command = { definitions, spine: join(dir, 'labels.csv'), features, entityKey, timestamp: 'label_time', out, maxAge: undefined, exclusive: false, knowledgeTime: false, dir, json: true };
+        expect(await runTrainingSetCommand(command, () => {}, () => {})).toBe(0);
+        return readFileSync(out, 'utf8').trim().split('\n');
+      };
+      const header = 'card_id,merchant_id,label_time,cards__amount,merchant-risk__score';
+      expect(await run(['cards:amount', 'merchant-risk:score'], undefined)).toEqual([header, 'c1,m1,2024-05-02T00:00:00Z,5,0.9']);
+      expect(await run(['merchant-risk:score', 'cards:amount'], undefined)).toEqual(['card_id,merchant_id,label_time,merchant-risk__score,cards__amount', 'c1,m1,2024-05-02T00:00:00Z,0.9,5']);
+      // Named, one column for every group: the user's choice, read as given.
+      expect(await run(['cards:amount', 'merchant-risk:score'], 'card_id')).toEqual([header, 'c1,m1,2024-05-02T00:00:00Z,5,0.1']);
+      // A spine without a group's identifier column is refused in the command line's terms.
+      writeFileSync(join(dir, 'labels.csv'), 'card_id,label_time\nc1,2024-05-02T00:00:00Z\n');
+      await expect(run(['cards:amount', 'merchant-risk:score'], undefined)).rejects.toThrow(
+        /has no column "merchant_id" \(the record identifier of "merchant-risk": entityKey, or the selection's key\); its columns: card_id, label_time; on the command line, each group joins on the spine column named as its record identifier; --entity-key C joins every group on column C$/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(definitions, { force: true });

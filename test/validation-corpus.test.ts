@@ -276,6 +276,16 @@ describe('options silently accepted or crashing in 0.1', () => {
     await configurationError(() => store.delete(cardActivity, anyOptions(null), new Date()), /^delete identifier: expected a record identifier: a string or an integer, got null$/);
   });
 
+  it("getMany refuses get's options instead of ignoring them and returning whole records", async () => {
+    const store = localStore();
+    const getMany = store.getMany as (...args: unknown[]) => Promise<unknown>;
+    await configurationError(() => getMany(cardActivity, ['card-1'], { features: ['amount'] }), /^getMany takes no options: it reads whole records, got an object; to read some features, call get\(group, id, \{ features \}\)$/);
+    await configurationError(() => getMany(cardActivity, ['card-1'], null), /^getMany takes no options: it reads whole records, got null; /);
+    // An explicit undefined (a wrapper passing its arguments on) is no options.
+    expect(await getMany(cardActivity, ['card-1'], undefined)).toEqual(new Map());
+    expect(await getMany(cardActivity, ['card-1'])).toEqual(new Map());
+  });
+
   it("sqsDeadLetter's maxMessageBytes is a size a queue can have (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html: 1,024 to 1,048,576)", async () => {
     const queueUrl = 'https://sqs.us-east-1.amazonaws.com/123456789012/dlq';
     for (const maxMessageBytes of [5_000_000, 1_048_577, 1_023, 0]) {

@@ -155,7 +155,7 @@ const CASES: Case[] = [
     name: 'startLocalStack',
     valid: { memory: true },
     accepts: { region: optional(isText) },
-    call: async (options) => closers.push(await startLocalStack(options as never)),
+    call: async (options) => (await startLocalStack(options as never)).close(),
   },
   {
     name: 'backfill',
@@ -338,28 +338,26 @@ const CASES: Case[] = [
     name: 'localStores',
     valid: { dir: join(dir, 'local-stores') },
     accepts: { memory: optional(isBool) },
-    call: (options) => {
-      const stores = localStores(options as never);
-      closers.push(createFeatureStore(stores));
-    },
+    // Each closed before the next call: a folder holds one open store at a time.
+    call: (options) => createFeatureStore(localStores(options as never)).close(),
   },
   {
     name: 'localOnline',
     valid: { dir: join(dir, 'local-online') },
     accepts: { memory: optional(isBool), now: optional(isFn) },
-    call: async (options) => closers.push(await localOnline(options as never)),
+    call: async (options) => (await localOnline(options as never)).close(),
   },
   {
     name: 'localOffline',
     valid: { dir: join(dir, 'local-offline') },
     accepts: { memory: optional(isBool) },
-    call: async (options) => closers.push(await localOffline(options as never)),
+    call: async (options) => (await localOffline(options as never)).close(),
   },
   {
     name: 'localAggregationState',
     valid: { dir: join(dir, 'local-state') },
     accepts: { memory: optional(isBool) },
-    call: async (options) => closers.push(await localAggregationState(options as never)),
+    call: async (options) => (await localAggregationState(options as never)).close(),
   },
   {
     name: 'csvFile',

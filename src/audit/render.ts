@@ -6,6 +6,8 @@ function percent(rate: number): string {
   return `${(rate * 100).toFixed(rate === 1 || rate === 0 ? 0 : 2)}%`;
 }
 const number = (n: number) => n.toLocaleString('en-US');
+/** An identifier as stored, or quoted when it holds control characters (a line break, a terminal escape) that would forge lines. */
+const printable = (id: string) => (/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(id) ? JSON.stringify(id) : id);
 /** The sample's identifiers that neither store has: named (the first ten), as they were not audited. */
 const unknownText = (ids: readonly string[]) =>
   `not in either store, left out: ${number(ids.length)} identifier${ids.length === 1 ? '' : 's'} (${ids.slice(0, 10).map((id) => JSON.stringify(id)).join(', ')}${ids.length > 10 ? ', ...' : ''})`;
@@ -15,7 +17,7 @@ function otherDefinitionsText(report: AuditReport): string[] {
   const found = Object.entries(report.otherDefinitions);
   if (found.length === 0) return [];
   const count = found.reduce((n, [, c]) => n + c, 0);
-  return [`written by other definitions: ${number(count)} of ${number(report.sampled)} identifiers (${found.map(([f, c]) => `${f}: ${number(c)}`).join(', ')}); a feature added since they were written is missing on both sides`];
+  return [`written by other definitions: ${number(count)} of ${number(report.sampled)} identifiers (${found.map(([f, c]) => `${f}: ${number(c)}`).join(', ')}); their values follow that definition (a feature added since is missing on both sides, and agrees)`];
 }
 
 /** A rate, or what stands for it when nothing was sampled (never 0% or 100% of nothing). */
@@ -65,7 +67,7 @@ export function formatAuditReport(report: AuditReport): string {
     lines.push('', ...table(['cause', 'identifiers'], causes.map((c) => [c, number(report.causes[c])])));
     const shown = report.examples.slice(0, 5);
     lines.push('', 'examples:');
-    for (const e of shown) lines.push(`  ${e.id}: ${e.cause} (${e.features.join(', ')})`);
+    for (const e of shown) lines.push(`  ${printable(e.id)}: ${e.cause} (${e.features.join(', ')})`);
   }
   return lines.join('\n');
 }

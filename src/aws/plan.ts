@@ -270,7 +270,7 @@ function offlineStoreObjects(group: AnyFeatureGroup, options: IamPolicyOptions, 
 const PARTITIONS: Record<string, string> = { cn: 'aws-cn', 'us-gov': 'aws-us-gov', eusc: 'aws-eusc', 'us-iso': 'aws-iso', 'us-isob': 'aws-iso-b', 'eu-isoe': 'aws-iso-e', 'us-isof': 'aws-iso-f' };
 
 /** The partition a region's ARNs carry: `aws-cn` for `cn-north-1`, `aws-us-gov` for `us-gov-west-1`, `aws` for the others. */
-function partitionOf(region: string): string {
+export function arnPartitionOf(region: string): string {
   const start = Object.keys(PARTITIONS).find((name) => region.startsWith(`${name}-`));
   return start === undefined ? 'aws' : (PARTITIONS[start] as string);
 }
@@ -314,7 +314,7 @@ export function iamPolicies(group: AnyFeatureGroup, options: IamPolicyOptions = 
   const region = options.region ?? arnRegion ?? '${AWS::Region}';
   const account = options.accountId ?? arnAccount ?? '${AWS::AccountId}';
   // A region given as a placeholder is the stack's own: so is the partition.
-  const partition = options.region !== undefined && !hasPlaceholder(options.region) ? partitionOf(options.region) : (arnPartition ?? '${AWS::Partition}');
+  const partition = options.region !== undefined && !hasPlaceholder(options.region) ? arnPartitionOf(options.region) : (arnPartition ?? '${AWS::Partition}');
   const groupArn = `arn:${partition}:sagemaker:${region}:${account}:feature-group/${group.name.toLowerCase()}`;
   const workGroup = options.athenaWorkGroup ?? 'primary';
   const database = options.glueDatabase ?? 'sagemaker_featurestore';

@@ -115,6 +115,7 @@ export function parseCommandLine(argv: readonly string[]) {
   }
   const command = isCommand(first) ? first : undefined;
   const known = command ? [...COMMON, ...COMMAND_OPTIONS[command]] : (Object.keys(OPTIONS) as OptionName[]);
+  const given = new Set<string>();
   for (const token of tokens) {
     if (token.kind !== 'option') continue;
     if (!(known as readonly string[]).includes(token.name)) throw unknownOption(token, known, command);
@@ -125,6 +126,9 @@ export function parseCommandLine(argv: readonly string[]) {
     }
     if (token.value === undefined || token.value === '') throw new UsageError(`${token.rawName} takes a value, got none`, command);
     if (!token.inlineValue && OPTION_LIKE.test(token.value)) throw new UsageError(`${token.rawName} takes a value, got the option ${token.value}`, command);
+    // A value given twice: the last would silently win over the first.
+    if (!('multiple' in option) && given.has(token.name)) throw new UsageError(`${token.rawName} is given twice: give it once`, command);
+    given.add(token.name);
   }
   // Every option is now one the command takes, with a value where it takes one: read strictly for
   // typed values, each value written inline so that one starting with a dash (`--rate -5/s`) stays a value.

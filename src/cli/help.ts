@@ -110,7 +110,7 @@ Checkpoints are kept under <dir>/backfill/<group>/checkpoints: run the same comm
 and it resumes; delete them to start over. Poison rows go to a rejects file, never stop the run.
 
 Options:
-  --from FILE                  .ndjson/.jsonl, .csv or .parquet; repeat for several files
+  --from FILE                  .ndjson/.jsonl/.json (one event per line), .csv or .parquet; repeat for several files
   --to offline|online|both     where records go (default offline; online gets the latest per identifier)
   --workers N                  worker threads over shards of at least 8 MB of the input (default 1)
   --chunk-size N               rows per output file and checkpoint step (default 10,000)
@@ -130,7 +130,8 @@ Options:
   --spine FILE       labels as .csv or .parquet (every column kept)
   --features G:F,F   a group and its features; repeat for several groups
   --out FILE         .parquet or .csv
-  --entity-key C     the spine column with the record identifier (default: the first group's)
+  --entity-key C     the spine column every group's record identifier is read from (default: each
+                     group's own, the column named as its recordIdentifier)
   --timestamp C      the spine column with each row's time (default label_time)
   --max-age D        ignore feature rows older than D (30d, 12h, 15m)
   --exclusive        a feature row at exactly the label time does not count

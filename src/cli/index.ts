@@ -16,6 +16,9 @@ import { packageVersion } from './version.js';
 
 /** A training set's spine and output: the two formats it reads and writes. */
 const SPINE_FILE = /\.(csv|parquet)$/i;
+/** An S3 location's form; the plan checks the bucket's name (a `${…}` placeholder may stand in it). */
+const S3_URI = /^s3:\/\/./;
+const S3_URI_TEXT = 'an S3 location such as s3://bucket/prefix';
 /** `--features GROUP:F1,F2`: a group, a colon, features; the last colon ends the group's name, as the command reads it. */
 const FEATURES = /^[^:].*:.*[^,\s:]$/;
 
@@ -85,8 +88,8 @@ async function main(argv: readonly string[]): Promise<number> {
             file,
             group: values.group,
             roleArn: values['role-arn'] === undefined ? undefined : shaped(values['role-arn'], '--role-arn', /^arn:aws(-[a-z]+)*:iam::\d{12}:role\/([\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/, 'an IAM role ARN such as arn:aws:iam::123456789012:role/NAME', command),
-            offlineStoreS3Uri: values['offline-s3-uri'],
-            athenaResultsS3Uri: values['athena-results-s3-uri'],
+            offlineStoreS3Uri: values['offline-s3-uri'] === undefined ? undefined : shaped(values['offline-s3-uri'], '--offline-s3-uri', S3_URI, S3_URI_TEXT, command),
+            athenaResultsS3Uri: values['athena-results-s3-uri'] === undefined ? undefined : shaped(values['athena-results-s3-uri'], '--athena-results-s3-uri', S3_URI, S3_URI_TEXT, command),
             stateTable: values['state-table'],
             region: values.region === undefined ? undefined : shaped(values.region, '--region', REGION, 'an AWS Region such as eu-west-1', command),
             accountId: values['account-id'] === undefined ? undefined : shaped(values['account-id'], '--account-id', ACCOUNT_ID, 'a 12-digit AWS account ID', command),

@@ -1,4 +1,4 @@
-import { type DeployedFeatureGroup, diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput, toStreamCloudFormation } from '../aws/plan.js';
+import { arnPartitionOf, type DeployedFeatureGroup, diffFeatureGroup, iamPolicies, toCloudFormation, toCreateFeatureGroupInput, toStreamCloudFormation } from '../aws/plan.js';
 import { type CapacityPlan, KINESIS_MAX_RECORD_BYTES, planCapacity } from '../aws/capacity.js';
 import { ConfigurationError } from '../errors.js';
 import { recordRate, UsageError, wholeNumber } from './args.js';
@@ -35,7 +35,10 @@ export interface PlanCommandOptions {
   readonly describe?: (name: string) => Promise<DeployedFeatureGroup | undefined>;
 }
 
-const PLACEHOLDER_ROLE = 'arn:aws:iam::<account-id>:role/<feature-store-role>';
+/** The role ARN printed until --role-arn names one: in the region's partition, with --account-id when given. */
+function placeholderRole(options: PlanCommandOptions): string {
+  return `arn:${options.region ? arnPartitionOf(options.region) : 'aws'}:iam::${options.accountId ?? '<account-id>'}:role/<feature-store-role>`;
+}
 
 /** The capacity options as planCapacity takes them, refused here with the CLI's option names (bad usage: exit 2). */
 function capacityOptions(options: PlanCommandOptions): { rate: number; recordBytes?: number; entityEvents?: number } | undefined {
@@ -76,7 +79,7 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
   const capacity = capacityOptions(options);
   const groups = selectGroups(await loadFeatureGroups(options.file), options.group);
   const createOptions = {
-    roleArn: options.roleArn ?? PLACEHOLDER_ROLE,
+    roleArn: options.roleArn ?? placeholderRole(options),
     ...(options.offlineStoreS3Uri ? { offlineStoreS3Uri: options.offlineStoreS3Uri } : {}),
   };
   const describe = options.describe ?? ((name: string) => describeFromEnvironment(name, options.region));
@@ -123,7 +126,7 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
     return breaking ? 1 : 0;
   }
   for (const entry of report) printEntry(entry, groups.find((g) => g.name === entry['group']) as AnyFeatureGroup, options, print);
-  if (!options.roleArn) print(`(pass --role-arn to replace the placeholder ${PLACEHOLDER_ROLE})`);
+  if (!options.roleArn) print(`(pass --role-arn to replace the placeholder ${placeholderRole(options)})`);
   return breaking ? 1 : 0;
 }
 

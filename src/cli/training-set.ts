@@ -1,6 +1,6 @@
 import { extname } from 'node:path';
 import { loadFeatureGroups } from '../load-groups.js';
-import { ConfigurationError } from '../errors.js';
+import { ConfigurationError, DataError } from '../errors.js';
 import type { AnyFeatureSelection } from '../schema/types.js';
 import { localStores } from '../local/stores.js';
 import { createFeatureStore } from '../store/feature-store.js';
@@ -13,7 +13,7 @@ export interface TrainingSetCommand {
   readonly spine: string;
   /** `group:feature,feature` items. */
   readonly features: readonly string[];
-  /** Default: the record identifier of the first selected group. */
+  /** The spine column every group joins on; default: each group on the column named as its own record identifier. */
   readonly entityKey: string | undefined;
   readonly timestamp: string;
   readonly out: string;
@@ -35,13 +35,25 @@ export function parseFeatureArgument(text: string, groups: ReadonlyMap<string, {
   return group.select(...features);
 }
 
+/**
+ * A spine without a group's key column, said in the command line's terms: each group joins on the
+ * column named as its record identifier unless `--entity-key` names one (the library says `entityKey`).
+ */
+function commandLineKeyHint(error: unknown, command: TrainingSetCommand, selected: readonly AnyFeatureSelection[]): unknown {
+  if (!(error instanceof DataError) || error.code !== 'INVALID_SPINE' || !selected.some((s) => s.group.recordIdentifier === error.column || command.entityKey === error.column)) return error;
+  const how = command.entityKey === undefined ? 'each group joins on the spine column named as its record identifier; --entity-key C joins every group on column C' : `--entity-key ${command.entityKey} joins every group on that column`;
+  return new DataError('INVALID_SPINE', `${error.message}; on the command line, ${how}`, { row: error.row, column: error.column, cause: error });
+}
+
 /** A spine or output file by its extension: the command line has checked it is .csv or .parquet. */
 const asFile = (path: string) => (extname(path).toLowerCase() === '.csv' ? { csv: path } : { parquet: path });
 
 /** `skewless training-set`: a point-in-time training set from the local store in `dir` (refused if it holds none) into a file, and its summary. */
 export async function runTrainingSetCommand(command: TrainingSetCommand, out: (line: string) => void, err: (text: string) => void): Promise<number> {
   const groups = await loadFeatureGroups(command.definitions);
-  const features = command.features.map((f) => parseFeatureArgument(f, groups as never));
+  const selected = command.features.map((f) => parseFeatureArgument(f, groups as never));
+  // The command line has no per-group key: without --entity-key each group joins on its own identifier's column.
+  const features = command.entityKey === undefined ? selected.map((s) => s.with({ key: s.group.recordIdentifier })) : selected;
   const spine = asFile(command.spine);
   const output = asFile(command.out);
   requireLocalStore(command.dir);
@@ -50,13 +62,15 @@ export async function runTrainingSetCommand(command: TrainingSetCommand, out: (l
   try {
     const { summary } = await trainingSet(store, {
       spine,
-      entityKey: command.entityKey ?? (features[0]?.group.recordIdentifier as string),
+      entityKey: command.entityKey ?? (selected[0]?.group.recordIdentifier as string),
       timestamp: command.timestamp,
       features,
       output,
       inclusive: !command.exclusive,
       knowledgeTime: command.knowledgeTime,
       ...(command.maxAge ? { maxAge: command.maxAge } : {}),
+    }).catch((error: unknown) => {
+      throw commandLineKeyHint(error, command, selected);
     });
     if (command.json) {
       out(jsonLine(summary));

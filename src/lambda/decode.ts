@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { SourceValidationError, type SourcePosition } from '../errors.js';
+import { ConfigurationError, SourceValidationError, type SourcePosition } from '../errors.js';
 import type { DeadLetterEntry } from '../store/dead-letter.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { describeValue } from '../util/options.js';
@@ -82,15 +82,26 @@ export const UNDECODED: unique symbol = Symbol('undecoded');
  */
 export function decodeItem(group: AnyFeatureGroup, item: ArrivedPayload, decode: PayloadDecoder | undefined, poison: DeadLetterEntry[]): unknown {
   let read = false;
+  let raw: unknown;
   try {
     const payload = item.payload();
     read = true;
-    return item.decoded ? payload : (decode ?? jsonPayload)(payload as Buffer, item.position, item.meta?.() ?? {});
+    raw = item.decoded ? payload : (decode ?? jsonPayload)(payload as Buffer, item.position, item.meta?.() ?? {});
   } catch (error) {
     const encoding = read && item.rawEncoding ? { rawEncoding: item.rawEncoding } : {};
     poison.push({ group: group.name, raw: item.raw, error: decodeError(error, item.position), position: item.position, ...encoding });
     return UNDECODED;
   }
+  // Every record would be poison (a Promise is no event): the invocation fails instead, and Lambda retries the batch.
+  if (typeof (raw as { then?: unknown } | null)?.then === 'function') {
+    // Its rejection, if one comes, has no one left to tell.
+    Promise.resolve(raw).catch(() => undefined);
+    throw new ConfigurationError(
+      'INVALID_CONFIG',
+      `group "${group.name}": the handler's decode returned a Promise: a decoder is synchronous, one payload in, its raw event out; load what it needs (a schema registry's schemas) before the handler runs, at the top of the module`,
+    );
+  }
+  return raw;
 }
 
 /**

@@ -79,7 +79,25 @@ export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) 
 }
 
 /**
- * The ingestion Lambda for SQS, standard or FIFO. For FIFO queues a failure also reports every later
+ * Refuses, for the whole batch and before anything is written, messages of a standard queue for a
+ * group with aggregations: a standard queue may deliver a message twice and numbers nothing, so the
+ * state could not tell a copy from a new event and would count it again. A FIFO queue numbers each
+ * message group's messages (SequenceNumber), which the state's redelivery guard keeps.
+ */
+function requireFifo(group: string, records: SqsEvent['Records']): void {
+  const unordered = records.findIndex((r) => r.attributes?.SequenceNumber === undefined || r.attributes?.MessageGroupId === undefined);
+  if (unordered < 0) return;
+  const missing = (records[unordered] as SqsEvent['Records'][number]).attributes?.SequenceNumber === undefined ? 'SequenceNumber' : 'MessageGroupId';
+  throw new ConfigurationError(
+    'INVALID_CONFIG',
+    `SQS handler of group "${group}": the group has aggregations, and Records[${unordered}] comes from a standard queue (it has no ${missing}): ` +
+      'a standard queue may deliver a message twice with nothing to tell the copies apart, so its event could be counted twice; ' +
+      'feed a group with aggregations from an SQS FIFO queue, Kinesis, Kafka or DynamoDB Streams',
+  );
+}
+
+/**
+ * The ingestion Lambda for SQS, standard or FIFO (FIFO only for a group with aggregations). For FIFO queues a failure also reports every later
  * message of its message group, so the group's order survives redelivery.
  *
  * ### Example
@@ -91,6 +109,7 @@ export function sqsHandler(group: AnyFeatureGroup, options: HandlerOptions) {
   checkHandler('SQS', group, options);
   return async (event: SqsEvent, context?: LambdaContext): Promise<BatchResponse> => {
     requireRecords('SQS', event?.Records, 'Records', 'aws:sqs');
+    if (Object.keys(group.aggregations).length > 0) requireFifo(group.name, event.Records);
     const toItem = (record: SqsEvent['Records'][number], index: number): BatchItem => {
       const sent = Number(record.attributes?.SentTimestamp);
       return {

@@ -7,7 +7,7 @@ import type { AnyFeatureColumns, AnySchema } from '../schema/types.js';
 import { featureVectors, readPlanOf } from '../serving/feature-vectors.js';
 import { replacedColumn, replacedIn } from '../sql/plan.js';
 import type { FeatureStore } from '../store/feature-store.js';
-import { checkOptions, durationSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
+import { checkOptions, describeValue, durationSchema, expected, functionSchema, lazySchema, objectWith } from '../util/options.js';
 import { featureListSchema } from '../selections.js';
 import { isRequestFeatures, requestFeaturesInternals } from '../request-features/brand.js';
 
@@ -75,7 +75,10 @@ function badRequest(message: string, issues: readonly SkewlessIssue[] = []): Htt
  * features' schemas check it when they run).
  */
 function readRequest(event: HttpRequestEvent | undefined, schema: AnySchema, requestFields: readonly string[]): { rows: Record<string, unknown>[]; many: boolean } | HttpResponse {
-  const text = event?.body ? (event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body) : '';
+  const given: unknown = event?.body;
+  // A direct invoke or a test harness may put an object where API Gateway and function URLs put text.
+  if (given !== undefined && given !== null && typeof given !== 'string') return badRequest(`the body is ${describeValue(given)}, not text: send JSON text, as API Gateway and function URLs deliver it`);
+  const text = given ? (event?.isBase64Encoded ? Buffer.from(given, 'base64').toString('utf8') : given) : '';
   if (text.trim() === '') return badRequest('the request has no body: send a JSON object (one vector) or an array of them');
   let body: unknown;
   try {

@@ -416,9 +416,12 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       return found && decode(group, found.record, features !== undefined);
     },
 
-    async getMany(group, ids) {
+    async getMany(group, ids, ...rest: unknown[]) {
       requireGroup(group, 'getMany');
       checkOptions(idsSchema, ids, 'getMany identifiers');
+      // From JavaScript, get's options would otherwise be ignored here and whole records returned.
+      // An explicit undefined is what a wrapper passing its own arguments on sends: no options.
+      if (rest.some((given) => given !== undefined)) throw new ConfigurationError('INVALID_CONFIG', `getMany takes no options: it reads whole records, got ${describeValue(rest.find((given) => given !== undefined))}; to read some features, call get(group, id, { features })`);
       const { online } = await backends();
       const texts = ids.map((id) => idText(group, id));
       const found = await online.getMany(group, texts);
@@ -454,11 +457,13 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     now,
 
     async close() {
-      if (stateOpened) await (await stateOpened.catch(() => undefined))?.close();
-      if (!opened) return;
-      const { online, offline } = await opened;
-      await online.close();
-      await offline?.close();
+      // Every backend given, used or not (localStores opens its files when called), and each one that
+      // opened even where another did not: a backend left open keeps its files.
+      const given = [options.aggregationState, options.online, options.offline === false ? undefined : options.offline];
+      const live = (await Promise.allSettled(given)).flatMap((backend) => (backend.status === 'fulfilled' && backend.value ? [backend.value] : []));
+      const closed = await Promise.allSettled(live.map((backend) => backend.close()));
+      const failed = closed.find((c) => c.status === 'rejected');
+      if (failed) throw failed.reason;
     },
   } as FeatureStore;
 }

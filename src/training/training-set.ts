@@ -13,7 +13,7 @@ import type { OfflineStore, OfflineStoredRow } from '../store/types.js';
 import { type FeatureDecoding, type FileTrainingRequest, type JoinedValues, type SpineKeys, trainingEngineOf } from './engine.js';
 import { buildTrainingPlan, replacedColumn, replacedIn, type RequestOutput, spineColumnError, spineFileOf, spineKeyAt, spineTime, type TrainingPlan, writtenColumns } from '../sql/plan.js';
 import { type OutputColumn, outputPath, spineColumnKind, type TrainingOutput, writeTrainingCsv, writeTrainingParquet } from './output.js';
-import { outputWriteError, prepareOutputFile } from '../util/output-file.js';
+import { outputWriteError, prepareOutputFile, realFilePath } from '../util/output-file.js';
 import { referenceJoin } from '../sql/reference.js';
 import { offlineRowCodec } from '../group-codecs.js';
 import { featureListSchema } from '../selections.js';
@@ -304,7 +304,15 @@ export async function buildTrainingSet(offline: OfflineStore | undefined, option
   checkOptions(trainingSetOptions, options, 'trainingSet options');
   const started = Date.now();
   if (!offline) throw new ConfigurationError('INVALID_CONFIG', 'a training set needs an offline store');
-  if (options.output) prepareOutputFile(outputPath(options.output), 'trainingSet options.output');
+  if (options.output) {
+    const written = outputPath(options.output);
+    const read = spineFileOf(options.spine);
+    // Written at the end over the file the join reads: the labels would be gone.
+    if (read !== undefined && realFilePath(read) === realFilePath(written)) {
+      throw new ConfigurationError('INVALID_CONFIG', `trainingSet options.output: ${written} is the spine file; writing the training set there would replace the labels, so give another file`);
+    }
+    prepareOutputFile(written, 'trainingSet options.output');
+  }
   const list = planFeatures(options.features, options.entityKey, options.maxAge);
   const features = list.selections;
   const plan = buildTrainingPlan({

@@ -1,5 +1,5 @@
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { BackendError, ConfigurationError, firstLine } from '../errors.js';
 import { describeValue } from './options.js';
 
@@ -19,6 +19,18 @@ export function prepareOutputFile(path: string, where: string): void {
   }
   if (isFolder(path)) {
     throw new ConfigurationError('INVALID_CONFIG', `${where}: ${path} is a folder; give the file to write in it`);
+  }
+}
+
+/**
+ * A file's path through any symbolic link to its folder, so two spellings of one file compare equal;
+ * the file itself need not exist yet (its folder, if it does not either, is taken as written).
+ */
+export function realFilePath(path: string): string {
+  try {
+    return join(realpathSync(dirname(path)), basename(path));
+  } catch {
+    return resolve(path);
   }
 }
 

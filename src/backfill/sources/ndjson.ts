@@ -1,7 +1,7 @@
 import { isAscii, isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import type { SourcePosition } from '../../errors.js';
+import { open, stat } from 'node:fs/promises';
+import { DataError, type SourcePosition } from '../../errors.js';
 import { BLOCK_ROWS, type BackfillItem, type BackfillSource, evenRanges, fileRevision, localFile, type ShardRange } from './source.js';
 
 /**
@@ -54,6 +54,31 @@ async function* lineBlocks(path: string, range: ShardRange | undefined): AsyncGe
   if (carry && !skipping && carryOffset < end) yield { bytes: carry, offset: carryOffset };
 }
 
+/**
+ * Refuses a JSON array file by its first non-blank line: `[` alone (an array printed over many lines)
+ * or an array whose first element is an object. Read as NDJSON, it would be one poison row or one per
+ * line, each blamed on the source schema. A line of another array (`[1,2]`) is an event like any value.
+ */
+function refuseJsonArray(file: string, firstLine: string): void {
+  const text = firstLine.trim();
+  if (text !== '[' && !/^\[\s*\{/.test(text)) return;
+  throw new DataError(
+    'INVALID_SOURCE',
+    `${file} holds a JSON array (it starts with "["), not newline-delimited JSON: a backfill reads one JSON event per line; write the array's elements one per line (jq -c '.[]' ${file})`,
+  );
+}
+
+/** The first 64 KB of a file's text, enough for its first line's start: what a plan of shards checks before any shard runs. */
+async function fileHead(path: string): Promise<string> {
+  const handle = await open(path, 'r');
+  try {
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(1 << 16), 0, 1 << 16, 0);
+    return buffer.subarray(0, bytesRead).toString('utf8').replace(/^\uFEFF/, '');
+  } finally {
+    await handle.close();
+  }
+}
+
 /** Byte ranges of about equal size; line boundaries are found when each range is read. */
 async function byteRanges(path: string, count: number): Promise<ShardRange[]> {
   const { size } = await stat(path);
@@ -78,7 +103,11 @@ export function ndjsonFile(path: string): BackfillSource {
     spec: { kind: 'ndjson', path: file },
     size: async () => (await stat(file)).size,
     revision: () => fileRevision(file),
-    split: (count) => byteRanges(file, count),
+    // Checked here too: each shard but the first starts past the file's first line.
+    split: async (count) => {
+      refuseJsonArray(file, (await fileHead(file)).split('\n').find((line) => line.trim() !== '') ?? '');
+      return byteRanges(file, count);
+    },
     async *read(_group, range) {
       let index = 0;
       for await (const block of lineBlocks(file, range)) {
@@ -114,6 +143,7 @@ export function ndjsonFile(path: string): BackfillSource {
             continue;
           }
           const json = line.toString();
+          if (position.index === 0 && (range?.start ?? 0) === 0) refuseJsonArray(file, json);
           try {
             items.push({ raw: JSON.parse(json), asRead: json, position });
           } catch (error) {
