@@ -130,6 +130,9 @@ describe('backfillOnWorkers', () => {
     expect(code).toBe(0);
     expect(JSON.parse(out[0] as string)).toMatchObject({ group: 'card-activity', to: 'both', records: 3501, written: 3500, poison: 1 });
     expect(progress.at(-1)).toMatch(/100%/);
+    // One line per tenth reached, at most, and 100% once: with the final counts, at the end.
+    expect(progress.filter((line) => line.includes('100%'))).toHaveLength(1);
+    expect(progress.length).toBeLessThanOrEqual(11);
     const store = createFeatureStore(localStores({ dir }));
     // Online: the latest of each card across both files (the CSV holds the later events).
     expect((await store.get(cardActivity, `card-${(3499) % 37}`))?.amount).toBe(34.99);

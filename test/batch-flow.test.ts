@@ -352,7 +352,7 @@ describe('poison in a run of puts', () => {
     const { store, dead } = storeWithSink();
     const decode = async (bytes: Buffer) => JSON.parse(bytes.toString('utf8')) as unknown;
     const batch = kinesisHandler(cardActivity, { store, log: false, decode })(kinesisEvent([txn('card-1'), txn('card-2')]));
-    await expect(batch).rejects.toThrow(ConfigurationError);
+    await expect(batch).rejects.toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG' }));
     await expect(batch).rejects.toThrow(/^group "card-activity": the handler's decode returned a Promise: a decoder is synchronous/);
     expect(dead).toEqual([]);
     expect(await store.get(cardActivity, 'card-1')).toBeUndefined();
@@ -385,8 +385,12 @@ describe('poison in a run of puts', () => {
     const handler = sqsHandler(cardVelocity, { store, log: false });
     // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/standard-queues-at-least-once-delivery.html
     const standard = sqsEvent([txn('card-1', 1), txn('card-1', 2)]);
-    await expect(handler(standard)).rejects.toThrow(ConfigurationError);
+    await expect(handler(standard)).rejects.toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG' }));
     await expect(handler(standard)).rejects.toThrow(/^SQS handler of group "card-velocity": the group has aggregations, and Records\[0\] comes from a standard queue \(it has no SequenceNumber\): a standard queue may deliver a message twice/);
+    await expect(handler(standard)).rejects.toThrow(/; feed a group with aggregations from an SQS FIFO queue, Kinesis, Kafka or DynamoDB Streams$/);
+    // A hand-made message without attributes at all (a user's unit test): the same refusal, not a TypeError.
+    const bare = { Records: [{ ...standard.Records[0], attributes: undefined }] } as unknown as SqsEvent;
+    await expect(handler(bare)).rejects.toThrow(/Records\[0\] comes from a standard queue \(it has no SequenceNumber\)/);
     expect(await store.get(cardVelocity, 'card-1')).toBeUndefined();
     // One FIFO message without its numbering (a hand-made event) is refused too, naming it.
     const fifo = sqsEvent([txn('card-1', 1), txn('card-1', 2)], { fifo: true, groupOf: () => 'card-1' });

@@ -47,6 +47,8 @@ describe('the position a dead letter carries says where the record came from', (
       { source: 'kinesis', index: 1, shardId: 'shardId-000000000007', sequenceNumber: second.kinesis.sequenceNumber },
     ]);
     expect(dead.map((d) => d.raw)).toEqual([first.kinesis.data, second.kinesis.data]);
+    // The data as it arrived, said to be base64, so a reader of the dead letter decodes it.
+    expect(dead.map((d) => d.rawEncoding)).toEqual(['base64', 'base64']);
   });
 
   it('SQS: message id and sent time; a FIFO message its group and sequence number, only when it has both', async () => {
@@ -150,11 +152,16 @@ describe('each handler names its source', () => {
       for (const event of [undefined, {}]) {
         const error = await handler(event).catch((e: unknown) => e);
         expect(error, `${name}: ${JSON.stringify(event)}`).toBeInstanceOf(ConfigurationError);
+        expect((error as ConfigurationError).code).toBe('INVALID_CONFIG');
         expect((error as Error).message).toMatch(message);
       }
     }
     const kafka = cases[4]?.[1] as (event: unknown) => Promise<unknown>;
     for (const records of [null, [], 'cards']) await expect(kafka({ eventSource: 'aws:kafka', records })).rejects.toThrow(/^this is not a Kafka event: it has no records map/);
+    // Records that are not record objects: the whole batch is refused, naming the first.
+    const kinesis = kinesisEvent([txn('c1')]);
+    const error = await cases[0]?.[1]({ Records: [...kinesis.Records, 'c2'] }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ name: 'ConfigurationError', code: 'INVALID_CONFIG', message: 'this is not a Kinesis event: Records[1] is not a record object' });
   });
 
   it("when the event is another source's, by its eventSource: refused whole, nothing written or dead-lettered, not acknowledged", async () => {
@@ -164,6 +171,8 @@ describe('each handler names its source', () => {
     const sqs = sqsEvent([txn('s1')]);
     const wiring = '(is the handler wired to the right event source?)';
     await expect(kinesisHandler(cardActivity, options)(sqs as never)).rejects.toThrow(`this is not a Kinesis event: Records[0].eventSource is "aws:sqs", not "aws:kinesis" ${wiring}`);
+    await expect(kinesisHandler(cardActivity, options)(sqs as never)).rejects.toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG' }));
+    await expect(kafkaHandler(cardActivity, options)({ ...kafkaEvent([txn('f1')]), eventSource: 'aws:sqs' })).rejects.toThrow(expect.objectContaining({ name: 'ConfigurationError', code: 'INVALID_CONFIG' }));
     await expect(sqsHandler(cardActivity, options)(kinesis as never)).rejects.toThrow(`this is not a SQS event: Records[0].eventSource is "aws:kinesis", not "aws:sqs" ${wiring}`);
     await expect(dynamoDbStreamHandler(cardActivity, options)(kinesis as never)).rejects.toThrow(`this is not a DynamoDB Streams event: Records[0].eventSource is "aws:kinesis", not "aws:dynamodb" ${wiring}`);
     await expect(kafkaHandler(cardActivity, options)({ ...kafkaEvent([txn('f1')]), eventSource: 'aws:sqs' })).rejects.toThrow(
@@ -178,6 +187,9 @@ describe('each handler names its source', () => {
     const { eventSource: _, ...bare } = kinesis.Records[0] as KinesisStreamEvent['Records'][number];
     expect(await kinesisHandler(cardActivity, options)({ Records: [bare] } as never)).toEqual({ batchItemFailures: [] });
     expect(await store.get(cardActivity, 'k1')).toBeDefined();
+    const { eventSource: __, ...bareKafka } = kafkaEvent([txn('f1')]);
+    expect(await kafkaHandler(cardActivity, options)(bareKafka as never)).toEqual({ batchItemFailures: [] });
+    expect(await store.get(cardActivity, 'f1')).toBeDefined();
   });
 });
 
@@ -204,6 +216,11 @@ describe('records of the wrong shape are poison, never a crash', () => {
     expect(dead.map((d) => [d.raw, d.position?.sequenceNumber])).toEqual([
       [undefined, undefined],
       [badKeys.dynamodb.Keys, '200'],
+    ]);
+    // A record without a creation time has no arrival: the position says none, not NaN.
+    expect(dead.map((d) => d.position)).toStrictEqual([
+      { source: 'dynamodb-stream', index: 0, sequenceNumber: undefined },
+      { source: 'dynamodb-stream', index: 1, sequenceNumber: '200', arrivalTimeMs: NOON },
     ]);
     expect(reported(await dynamoDbStreamHandler(cardActivity, { store: storeWithBrokenSink(), log: false })({ Records: [bare] } as never))).toEqual(['']);
   });

@@ -3,10 +3,10 @@ import { AssertionError } from 'node:assert';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { sageMakerOnline } from '../src/aws/index.js';
-import { createFeatureStore, defineFeatureGroup, type FeatureStore } from '../src/index.js';
+import { BackendError, createFeatureStore, defineFeatureGroup, type FeatureStore } from '../src/index.js';
 import { featureVectorHandler, type HttpResponse } from '../src/lambda/index.js';
 import { type LocalStack, localStores, startLocalStack } from '../src/local/index.js';
-import { expectServingParity } from '../src/testing/index.js';
+import { expectServingParity, memoryOnline } from '../src/testing/index.js';
 import { createGroupOnStack } from './fixtures/stack.js';
 
 const NOW = Date.parse('2026-11-30T12:00:00.000Z');
@@ -166,6 +166,13 @@ describe('featureVectorHandler (API Gateway HTTP API event, local stack)', () =>
     const refused = await featureVectorHandler({ store, request, entityKey: 'card_id', features: [missing.select('x')], log: false })(http({ card_id: 'c1', merchant_id: 'm1', amount: 1 }));
     expect(refused.statusCode).toBe(502);
     expect(json(refused)).toMatchObject({ error: 'GROUP_NOT_FOUND', group: 'serve-missing' });
+
+    // An online store of the user's own making may throw a BackendError that names no group: the answer still does.
+    const own = { ...memoryOnline(), get: async () => Promise.reject(new BackendError('THROTTLED', 'slow down', { retryable: true })) };
+    const ownStore = createFeatureStore({ online: own, offline: false });
+    const throttledOwn = await featureVectorHandler({ store: ownStore, request, entityKey: 'card_id', features: [missing.select('x')], log: false })(http({ card_id: 'c1', merchant_id: 'm1', amount: 1 }));
+    expect(throttledOwn.statusCode).toBe(503);
+    expect(json(throttledOwn)).toEqual({ error: 'THROTTLED', group: 'serve-missing', message: 'group "serve-missing": slow down' });
 
     stack.setFaults({ GetRecord: { throttleRate: 1 } });
     try {

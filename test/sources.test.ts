@@ -72,7 +72,16 @@ describe('ndjsonFile', () => {
   it('refuses a JSON array file, on one line or printed over many, naming what it is instead of blaming the source schema', async () => {
     const events = [{ id: 'a', n: 1 }, { id: 'b', n: 2 }];
     const message = (path: string) => `${path} holds a JSON array (it starts with "["), not newline-delimited JSON: a backfill reads one JSON event per line; write the array's elements one per line (jq -c '.[]' ${path})`;
-    for (const [name, content] of [['compact.json', JSON.stringify(events)], ['pretty.json', JSON.stringify(events, null, 2)], ['bom.json', `\uFEFF\n\n${JSON.stringify(events)}\n`]] as const) {
+    const spaced = [
+      ['compact.json', JSON.stringify(events)],
+      ['pretty.json', JSON.stringify(events, null, 2)],
+      ['bom.json', `\uFEFF\n\n${JSON.stringify(events)}\n`],
+      // Printed with spaces: before the bracket, between it and the first object, and a line of spaces above it.
+      ['indented.json', `  [\n  {"id":"a","n":1}\n]\n`],
+      ['spaced.json', `[ {"id":"a","n":1}, {"id":"b","n":2} ]\n`],
+      ['blank-first.json', ` \t\n${JSON.stringify(events)}\n`],
+    ] as const;
+    for (const [name, content] of spaced) {
       const array = file(name, content);
       const refused = await items(ndjsonFile(array)).catch((e: unknown) => e);
       expect(refused, name).toBeInstanceOf(DataError);
@@ -84,8 +93,15 @@ describe('ndjsonFile', () => {
     const rows = file('arrays.ndjson', '{}\n[{"id":"b"}]\n');
     expect((await items(ndjsonFile(rows))).map((item) => item.raw)).toEqual([{}, [{ id: 'b' }]]);
     expect(await ndjsonFile(rows).split?.(2)).toHaveLength(2);
+    // Nor is such a line the first of a later shard: only the file's own first line is tested.
+    expect((await items(ndjsonFile(rows), { start: 3, end: 17 })).map((item) => item.raw)).toEqual([[{ id: 'b' }]]);
     const numbers = file('numbers.ndjson', '[1,2]\n[]\n');
     expect((await items(ndjsonFile(numbers))).map((item) => item.raw)).toEqual([[1, 2], []]);
+    expect(await ndjsonFile(numbers).split?.(2)).toHaveLength(2);
+    // An object event holding an array of objects is an event, not an array file.
+    const nested = file('nested.ndjson', '{"id":"a","items":[{"sku":1}]}\n');
+    expect((await items(ndjsonFile(nested))).map((item) => item.raw)).toEqual([{ id: 'a', items: [{ sku: 1 }] }]);
+    expect(await ndjsonFile(nested).split?.(2)).toHaveLength(2);
   });
 
   it("skips a UTF-8 byte-order mark at the file's start (the first line's offset stays its byte's), and only there", async () => {

@@ -661,6 +661,7 @@ describe('which path a training set takes', () => {
     for (const output of [{ csv }, { csv: relative(process.cwd(), csv) }, { csv: join(linked, relative(dir, csv)) }]) {
       const same = await trainingSet(store, { ...base, spine: { csv }, output }).catch((e: unknown) => e);
       expect(same).toBeInstanceOf(ConfigurationError);
+      expect((same as ConfigurationError).code).toBe('INVALID_CONFIG');
       expect((same as Error).message).toBe(`trainingSet options.output: ${output.csv} is the spine file; writing the training set there would replace the labels, so give another file`);
     }
     expect(readFileSync(csv, 'utf8')).toBe(before);

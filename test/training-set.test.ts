@@ -702,6 +702,10 @@ describe("a training set's spine and summary, case by case", () => {
     const broken = () => spineFromCsv('a,b\n1,2\n"3,4\n', 'the spine file s.csv');
     expect(broken).toThrow(/^the spine file s\.csv, line 3: /);
     expect(broken).toThrow(expect.objectContaining({ code: 'INVALID_SPINE', row: 1, line: 3 }));
+    // A stray quote in a row of the right width: refused for what it is, not read as text.
+    expect(() => spineFromCsv('a,b\n1,2\n3,x"y\n')).toThrow(expect.objectContaining({ code: 'INVALID_SPINE', row: 1, line: 3, message: 'the CSV spine, line 3: a quote inside an unquoted field' }));
+    // A header naming a column twice: one of the two would be lost from every row.
+    expect(() => spineFromCsv('id,label,id\n1,2,3\n')).toThrow(expect.objectContaining({ name: 'DataError', code: 'INVALID_SPINE', column: 'id', message: 'the CSV spine, line 1: the header names "id" in columns 1 and 3' }));
   });
 
   it('names a missing spine column, the part it plays, and the columns the spine has', async () => {

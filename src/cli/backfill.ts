@@ -51,7 +51,8 @@ export function progressWriter(stream: Pick<NodeJS.WriteStream, 'write' | 'isTTY
         return;
       }
       const tenth = fraction === undefined ? lastTenth + 1 : Math.floor(fraction * 10);
-      if (tenth > lastTenth) {
+      // The last line waits for the end, with the final counts: once, not once per update at 100%.
+      if (tenth > lastTenth && (fraction === undefined || fraction < 1)) {
         lastTenth = tenth;
         stream.write(`${line}\n`);
         pending = undefined;

@@ -130,6 +130,12 @@ export function readPlanOf(features: readonly AnyFeatureColumns[], entityKey: st
   return plan;
 }
 
+/** A backend's failure that names no group (a store of the user's own making), given the group whose read it failed. */
+function ofGroup(error: BackendError, group: string): BackendError {
+  if (error.group !== undefined) return error;
+  return new BackendError(error.code, `group "${group}": ${error.message}`, { cause: error, group, retryable: error.retryable, issues: error.issues, position: error.position });
+}
+
 /** One group's records for the given identifiers: one GetRecord for a single identifier, batched reads for more. */
 async function readRecords(online: OnlineStore, group: AnyFeatureGroup, ids: readonly string[], features: readonly string[]): Promise<Map<string, OnlineRecord>> {
   if (ids.length !== 1) return ids.length === 0 ? new Map() : online.getMany(group, ids, { features });
@@ -210,7 +216,7 @@ export async function featureVectors<E extends object, const F extends readonly 
         // Only a failed read is reported per group; a store that cannot work at all (a missing peer,
         // a wrong option) fails the call whatever onFailure says.
         if (cause instanceof SkewlessError && !(cause instanceof BackendError)) throw cause;
-        const error = cause instanceof BackendError ? cause : new BackendError('READ_FAILED', `group "${group.name}": read failed: ${cause instanceof Error ? cause.message : describeValue(cause)}`, { cause, group: group.name, retryable: true });
+        const error = cause instanceof BackendError ? ofGroup(cause, group.name) : new BackendError('READ_FAILED', `group "${group.name}": read failed: ${cause instanceof Error ? cause.message : describeValue(cause)}`, { cause, group: group.name, retryable: true });
         if (options.onFailure !== 'null') throw error;
         const rows = keys.flatMap((key, row) => (key === undefined ? [] : [row]));
         failures.push({ group: group.name, rows, error });
