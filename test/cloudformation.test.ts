@@ -69,6 +69,25 @@ describe('skewless plan --format cloudformation', () => {
     expect(cfnLint(writeTemplate('rate', resources, parameters))).toEqual({ status: 0, output: '' });
   });
 
+  it('without --role-arn, takes each feature group\'s role from a FeatureStoreRoleArn parameter, which passes cfn-lint where a placeholder ARN would not', async () => {
+    for (const rate of [undefined, '10000/s']) {
+      const lines: string[] = [];
+      await runPlan({ file: fixture('scalar-groups.ts'), format: 'cloudformation', diff: false, json: true, offlineStoreS3Uri, rate }, (line) => lines.push(line));
+      const entries = JSON.parse(lines.join('\n')) as { resources: Resources; parameters: Record<string, { Type: string }> }[];
+      for (const entry of entries) {
+        expect(Object.keys(entry.parameters)[0]).toBe('FeatureStoreRoleArn');
+        expect(entry.parameters['FeatureStoreRoleArn']?.Type).toBe('String');
+        const groups = Object.values(entry.resources).filter((r) => r.Type === 'AWS::SageMaker::FeatureGroup');
+        expect(groups.map((g) => g.Properties['RoleArn'])).toEqual([{ Ref: 'FeatureStoreRoleArn' }]);
+      }
+      const template = writeTemplate(`role-parameter-${rate ? 'rate' : 'plain'}`, Object.assign({}, ...entries.map((e) => e.resources)), Object.assign({}, ...entries.map((e) => e.parameters)));
+      expect(cfnLint(template), rate).toEqual({ status: 0, output: '' });
+    }
+    const text: string[] = [];
+    await runPlan({ file: fixture('scalar-groups.ts'), format: 'cloudformation', diff: false, json: false, offlineStoreS3Uri }, (line) => text.push(line));
+    expect(text.at(-1)).toBe('(the feature groups take their role from the FeatureStoreRoleArn parameter; pass --role-arn to name it instead)');
+  });
+
   it('refuses a group with list features, naming the CreateFeatureGroup route (cfn-lint E3002: AWS::SageMaker::FeatureGroup takes only FeatureName and FeatureType)', async () => {
     const refusal = runPlan({ file: fixture('groups.ts'), group: 'every_type', format: 'cloudformation', diff: false, json: true, roleArn }, () => {});
     await expect(refusal).rejects.toMatchObject({ name: 'ConfigurationError', code: 'INVALID_CONFIG' });

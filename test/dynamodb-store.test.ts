@@ -1,13 +1,16 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbItemCodec, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
-import { BackendError, ConfigurationError, createFeatureStore, defineFeatureGroup, isoTimestamp, type SageMakerRecord } from '../src/index.js';
+import { BackendError, backfill, ConfigurationError, createFeatureStore, defineFeatureGroup, isoTimestamp, type SageMakerRecord } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
-import { kinesisEvent } from '../src/testing/index.js';
+import { kinesisEvent, memoryOffline } from '../src/testing/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { dynamoDbContract } from './contracts/dynamodb.js';
 import { contractGroup, contractRecord } from './contracts/online-store.js';
@@ -92,6 +95,47 @@ describe('createFeatureStore on DynamoDB (dynalite) and S3 (local stack)', () =>
     const { offline } = await store.backends();
     const rows = (await offline?.scan(sessions)) ?? [];
     expect(rows.map((r) => r['pages']).sort()).toEqual([1n, 3n]);
+    await store.close();
+  });
+});
+
+describe('a backfill to DynamoDB', () => {
+  it('rejects a record DynamoDB cannot hold as poison in both tiers, naming the feature and the range, as ingest does', async () => {
+    const readings = defineFeatureGroup({
+      name: 'readings',
+      recordIdentifier: 'id',
+      eventTime: 't',
+      source: z.object({ id: z.string(), x: z.number(), ts: isoTimestamp() }),
+      features: z.object({ id: z.string(), t: z.date(), x: z.number() }),
+      transform: (e) => ({ id: e.id, t: e.ts, x: e.x }),
+    });
+    const online = dynamoDbOnline({ client: ddb, tableName });
+    const offline = memoryOffline();
+    const dead: unknown[] = [];
+    const store = createFeatureStore({ online, offline, deadLetter: (entries) => void dead.push(...entries) });
+    const rejects = join(mkdtempSync(join(tmpdir(), 'skewless-ddb-backfill-')), 'rejects.ndjson');
+    const events = [
+      { id: 'r-1', x: 1, ts: '2024-05-01T00:00:00Z' },
+      // Newer than the record before it, and unstorable: the older one is what DynamoDB keeps.
+      { id: 'r-1', x: 1e300, ts: '2024-05-01T00:01:00Z' },
+      { id: 'r-2', x: 5e-324, ts: '2024-05-01T00:00:00Z' },
+      { id: 'r-3', x: 2.5, ts: '2024-05-01T00:00:00Z' },
+    ];
+    const summary = await backfill(store, readings, { from: events, to: 'both', rejects });
+    expect(summary).toMatchObject({ records: 4, written: 2, poison: 2, online: { applied: 2, stale: 0, accepted: 0, failed: 0 }, rejectsFile: rejects });
+    const lines = readFileSync(rejects, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { raw: { x: number }; error: { code: string; message: string } });
+    expect(lines.map((l) => [l.raw.x, l.error.code])).toEqual([
+      [1e300, 'FEATURE_VALIDATION'],
+      [5e-324, 'FEATURE_VALIDATION'],
+    ]);
+    expect(lines[0]?.error.message).toMatch(/^group "readings": feature x: 1e\+300 is too large: /);
+    expect(await store.get(readings, 'r-1')).toMatchObject({ x: 1 });
+    expect(await store.get(readings, 'r-2')).toBeUndefined();
+    expect((await offline.scan(readings)).map((row) => row['x']).sort()).toEqual([1, 2.5]);
+    // The rejects file is where a backfill's poison goes, not the store's dead-letter sink.
+    expect(dead).toEqual([]);
+    // The question the backfill asks, answered as put answers it.
+    expect(online.unstorable?.(readings, [{ FeatureName: 'id', ValueAsString: 'a' }, { FeatureName: 't', ValueAsString: '2024-05-01T00:00:00Z' }, { FeatureName: 'x', ValueAsString: '1' }])).toBeUndefined();
     await store.close();
   });
 });
@@ -201,6 +245,12 @@ describe('dynamoDbOnline against DynamoDB\'s answers, counted by hand', () => {
     // Number() reads hex and padded text; DynamoDB takes neither.
     expect(refused.map(problem)).toEqual(['0x1A is not a decimal number', ' 1.5 is not a decimal number', `0.00${'123456789012345678901234567890123456789'} has 39 significant digits`]);
     expect(refused[0]).toMatchObject({ code: 'INVALID_VALUE', group: 'contract-group', issues: [{ code: 'invalid_value', path: ['amount'] }] });
+    // unstorable, asked before any write, answers as put does: nothing for a storable record, put's error for the others.
+    expect(storable.map((v) => online.unstorable?.(contractGroup, amount(v)))).toEqual(storable.map(() => undefined));
+    const asked = ['0x1A', ' 1.5', `0.00${'123456789012345678901234567890123456789'}`].map((v) => online.unstorable?.(contractGroup, amount(v, 'same')));
+    expect(asked.map((e) => [e?.code, e?.message])).toEqual(refused.map((e) => [(e as BackendError).code, (e as BackendError).message]));
+    // A feature the group does not declare is put's to refuse, not this check's.
+    expect(online.unstorable?.(contractGroup, [...amount('1'), { FeatureName: 'undeclared', ValueAsString: '1e300' }])).toBeUndefined();
     // A String feature may hold any text.
     const textual = contractRecord('0x1A', '2024-05-01T00:00:00Z');
     expect(await online.put(contractGroup, [textual])).toEqual(['applied']);

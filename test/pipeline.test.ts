@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   defineFeatureGroup,
+  epochMillis,
   epochSeconds,
   FeatureValidationError,
   formatError,
@@ -331,6 +332,14 @@ describe('pipeline: properties', () => {
 });
 
 describe('time helpers', () => {
+  it('are zod/mini schemas that classic zod wraps: z.optional(isoTimestamp()) takes an absent field, and there is no .optional() method', () => {
+    const source = z.object({ id: z.string(), seen: z.optional(isoTimestamp()), at: z.nullable(epochMillis()) });
+    expect(source.parse({ id: 'a', at: null })).toEqual({ id: 'a', at: null });
+    expect(source.parse({ id: 'a', seen: '2024-05-01T00:00:00Z', at: 0 })).toEqual({ id: 'a', seen: new Date('2024-05-01T00:00:00Z'), at: new Date(0) });
+    expect(source.safeParse({ id: 'a', seen: '2024-05-01T00:00:00', at: null }).success).toBe(false);
+    expect((isoTimestamp() as unknown as { optional?: unknown }).optional).toBeUndefined();
+  });
+
   it('isoTimestamp reads Date#toISOString output back to the same instant', () => {
     const schema = isoTimestamp();
     fc.assert(

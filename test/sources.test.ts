@@ -523,6 +523,35 @@ describe('parquetFile', () => {
     expect((await read({ wide: z.number() })).raw).toMatchObject({ wide: 12345678901234567000 });
   });
 
+  it('reads a file written by DuckDB as its CSV export would be read: a NULL is an absent field, a BLOB of UTF-8 is text, one of other bytes refuses its row', async () => {
+    const path = join(dir, 'blobs.parquet');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const duck = await (await DuckDBInstance.create()).connect();
+    await duck.run(
+      `COPY (SELECT *, '\\xFF\\x00'::BLOB AS sha256 FROM (VALUES ('r1', 'caf\\xC3\\xA9'::BLOB, NULL::VARCHAR, NULL::BIGINT), ('r2', '\\xFF\\xFE'::BLOB, 'x', 7::BIGINT), ('r3', 'ok'::BLOB, NULL, NULL)) t(id, s, opt, n)) TO '${path}' (FORMAT parquet)`,
+    );
+    duck.closeSync();
+    const group = defineFeatureGroup({
+      name: 'blobs',
+      recordIdentifier: 'id',
+      eventTime: 't',
+      source: z.object({ id: z.string(), s: z.string(), opt: z.string().optional(), n: z.number().nullable() }),
+      features: z.object({ id: z.string(), t: z.date() }),
+      transform: (e) => ({ id: e.id, t: new Date(0) }),
+    });
+    const out: BackfillItem[] = [];
+    for await (const block of parquetFile(path).read(group)) out.push(...block.items);
+    // A refused row is kept as read (its INT64 a bigint), for the rejects file.
+    // A binary column the schema does not name (a hash) is left as bytes, refusing nothing.
+    const sha256 = new Uint8Array([0xff, 0x00]);
+    expect(out.map((item) => [item.raw, item.unreadable])).toStrictEqual([
+      [{ id: 'r1', s: 'café', n: null, sha256 }, undefined],
+      [{ id: 'r2', s: new Uint8Array([0xff, 0xfe]), opt: 'x', n: 7n, sha256 }, 'column "s": bytes that are not valid UTF-8 where the schema takes text'],
+      [{ id: 'r3', s: 'ok', n: null, sha256 }, undefined],
+    ]);
+    for (const item of [out[0], out[2]]) expect(group.source.safeParse(item?.raw).success).toBe(true);
+  });
+
   it('gives an empty file one empty range', async () => {
     const empty = file('empty.parquet', new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'id', data: [], type: 'STRING' }] })));
     expect(await parquetFile(empty).split?.(3)).toEqual([{ start: 0, end: 0 }]);

@@ -96,9 +96,28 @@ describe('parquetRowReader', () => {
   const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
   it('gives back the very row when nothing needs converting', () => {
-    const row = { amount: 1.5, count: 2, big: 3n, flag: false, seen: new Date(0), note: 'x', maybe: null, other: undefined };
+    const row = { amount: 1.5, count: 2, big: 3n, flag: false, seen: new Date(0), note: 'x', maybe: 4 };
     expect(read(row).raw).toBe(row);
     expect(read(row).unreadable).toBeUndefined();
+  });
+
+  it('reads a NULL as an absent field, as an empty CSV cell is, and as null where the field is declared nullable', () => {
+    // A column the schema does not name keeps what it holds.
+    const row = { note: 'x', maybe: null, amount: null, other: undefined };
+    expect(read(row).raw).toStrictEqual({ note: 'x', other: undefined });
+    expect(row).toStrictEqual({ note: 'x', maybe: null, amount: null, other: undefined });
+    const nullable = parquetRowReader(z.object({ id: z.string(), a: z.string().nullable(), b: z.string().nullish(), c: z.string().optional() }));
+    expect(nullable({ id: 'x', a: null, b: null, c: null }).raw).toStrictEqual({ id: 'x', a: null, b: null });
+    // So an optional field takes a NULL, and a required one is refused by the schema for its absence.
+    const whole = { amount: 1, count: 1, big: 1n, flag: true, seen: new Date(0), ts: '2024-01-01T00:00:00Z', note: 'n' };
+    expect(source.safeParse(read({ ...whole, maybe: null }).raw).success).toBe(true);
+    expect(source.safeParse(read({ ...whole, amount: null }).raw).error?.issues).toMatchObject([{ path: ['amount'], message: 'Invalid input: expected number, received undefined' }]);
+    // A field whose schema takes null otherwise than by .nullable() keeps it too.
+    expect(parquetRowReader(z.object({ a: z.union([z.string(), z.null()]), b: z.any() }))({ a: null, b: null }).raw).toStrictEqual({ a: null, b: null });
+    // A schema that is no plain object names no fields: its NULLs are left as read, as before.
+    const piped = parquetRowReader(z.object({ a: z.string().nullable() }).transform((e) => e));
+    const row2 = { a: null };
+    expect(piped(row2).raw).toBe(row2);
   });
 
   it('takes an INT64 as a number only within +-2^53, and refuses the row beyond with the column and why', () => {
@@ -137,11 +156,18 @@ describe('parquetRowReader', () => {
     expect(read({ ts: invalid, amount: invalid }).raw).toStrictEqual({ ts: invalid, amount: invalid });
   });
 
-  it('decodes UTF-8 bytes for a text field; bytes that are not UTF-8, or for another field, stay bytes', () => {
+  it('decodes UTF-8 bytes for a text field, refuses the row when they are not UTF-8, and leaves bytes for another field', () => {
     const bytes = new TextEncoder().encode('café');
     expect(read({ note: bytes }).raw).toStrictEqual({ note: 'café' });
-    const broken = new Uint8Array([0xff, 0xfe]);
-    expect(read({ note: broken, amount: bytes }).raw).toStrictEqual({ note: broken, amount: bytes });
+    expect(read({ amount: bytes }).raw).toStrictEqual({ amount: bytes });
+    const broken = { note: new Uint8Array([0xff, 0xfe]) };
+    expect(read(broken)).toStrictEqual({ raw: broken, unreadable: 'column "note": bytes that are not valid UTF-8 where the schema takes text' });
+    // Such bytes in a column the schema does not name, or for a field that is not text, are left as they are.
+    const hash = { note: 'x', sha256: new Uint8Array([0xff, 0x00, 0xfe]) };
+    expect(read(hash).raw).toBe(hash);
+    expect(parquetRowReader(z.object({ blob: z.any() }))({ blob: broken.note }).raw).toStrictEqual({ blob: broken.note });
+    // A byte-order mark inside a cell is part of its text.
+    expect(read({ note: new Uint8Array([0xef, 0xbb, 0xbf, 0x61]) }).raw).toStrictEqual({ note: '\uFEFFa' });
   });
 
   it('converts columns the schema does not name as text, and never changes the row it was given', () => {

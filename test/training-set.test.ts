@@ -532,6 +532,11 @@ describe('skewless training-set with several groups', () => {
       await expect(run(['cards:amount', 'merchant-risk:score'], undefined)).rejects.toThrow(
         /has no column "merchant_id" \(the record identifier of "merchant-risk": entityKey, or the selection's key\); its columns: card_id, label_time; on the command line, each group joins on the spine column named as its record identifier; --entity-key C joins every group on column C$/,
       );
+      // A spine error about no key column (a ragged row) is left as it is.
+      writeFileSync(join(dir, 'labels.csv'), 'card_id,merchant_id,label_time\nc1,m1,2024-05-02T00:00:00Z\nc1\n');
+      const ragged = await run(['cards:amount', 'merchant-risk:score'], undefined).catch((e: unknown) => e);
+      expect(ragged).toMatchObject({ name: 'DataError', code: 'INVALID_SPINE' });
+      expect((ragged as Error).message).not.toContain('on the command line');
     } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(definitions, { force: true });

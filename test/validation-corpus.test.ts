@@ -341,8 +341,10 @@ describe('options silently accepted or crashing in 0.1', () => {
     expect(toCreateFeatureGroupInput(cardActivity, { roleArn: 'arn:aws:iam::123456789012:role/fs', onlineStore: { ttl: { Unit: 'Days', Value: 30 } }, tableFormat: 'Iceberg' }).OnlineStoreConfig?.TtlDuration).toEqual({ Unit: 'Days', Value: 30 });
   });
 
-  it('the plan functions check names and locations: an S3 location without s3://, an account id that is a number or too short, an empty region, a short table name', async () => {
-    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ roleArn: 'r', offlineStoreS3Uri: 'features/offline' })), /^toCreateFeatureGroupInput options\.offlineStoreS3Uri: "features\/offline" is not an S3 location: write it as s3:\/\/bucket\/prefix\/$/);
+  it('the plan functions check names and locations: an S3 location without s3:// or with a bucket name S3 refuses, an account id that is a number or too short, an empty region, a short table name', async () => {
+    // A bucket name too short (S3 takes 3 to 63 characters) is said to be the reason.
+    await configurationError(() => iamPolicies(cardActivity, { offlineStoreS3Uri: 's3://ab/p' }), /^iamPolicies options\.offlineStoreS3Uri: "s3:\/\/ab\/p" is not an S3 location: .*, the bucket 3 to 63 lowercase letters, digits, dots and hyphens$/);
+    await configurationError(() => toCreateFeatureGroupInput(cardActivity, anyOptions({ roleArn: 'r', offlineStoreS3Uri: 'features/offline' })), /^toCreateFeatureGroupInput options\.offlineStoreS3Uri: "features\/offline" is not an S3 location: write it as s3:\/\/bucket\/prefix\/, the bucket 3 to 63 lowercase letters, digits, dots and hyphens$/);
     await configurationError(() => iamPolicies(cardActivity, anyOptions({ accountId: 123456789012 })), /^iamPolicies options\.accountId: expected an AWS account id, got 123456789012$/);
     await configurationError(() => iamPolicies(cardActivity, { accountId: '12345' }), /^iamPolicies options\.accountId: "12345" is not an AWS account id: 12 digits$/);
     await configurationError(() => iamPolicies(cardActivity, { region: '' }), /^iamPolicies options\.region: "" is not an AWS region: write it as eu-west-1$/);
@@ -376,7 +378,7 @@ describe('options silently accepted or crashing in 0.1', () => {
   it('runAthenaQuery checks its query: an output location without s3://, a misspelt key, an empty query', async () => {
     const client = { send: async () => ({}), destroy: () => undefined };
     const query = { athena: client, s3: client, query: 'SELECT 1', outputLocation: 's3://results/' };
-    await configurationError(() => runAthenaQuery({ ...query, outputLocation: 'results/' }), /^runAthenaQuery\.outputLocation: "results\/" is not an S3 location: write it as s3:\/\/bucket\/prefix\/$/);
+    await configurationError(() => runAthenaQuery({ ...query, outputLocation: 'results/' }), /^runAthenaQuery\.outputLocation: "results\/" is not an S3 location: write it as s3:\/\/bucket\/prefix\/, the bucket 3 to 63 lowercase letters, digits, dots and hyphens$/);
     await configurationError(() => runAthenaQuery(anyOptions({ ...query, workgroup: 'primary' })), /^unknown option runAthenaQuery\.workgroup \(did you mean "workGroup"\?\)/);
     await configurationError(() => runAthenaQuery({ ...query, query: '' }), /^runAthenaQuery\.query: the query is empty$/);
     await configurationError(() => runAthenaQuery(anyOptions({ ...query, athena: undefined })), /^runAthenaQuery\.athena: expected an AWS SDK v3 client \(an object with send, destroy\), got undefined$/);

@@ -89,7 +89,8 @@ function numberProblem(text: string): string | undefined {
 function unstorableNumber(group: GroupSchema, definitions: ReadonlyMap<string, FeatureDefinition>, record: SageMakerRecord): BackendError | undefined {
   for (const feature of record) {
     // An Integral fits in 64 bits (at most 19 digits, within DynamoDB's 38); a String is text.
-    if ((definitions.get(feature.FeatureName) as FeatureDefinition).FeatureType !== 'Fractional') continue;
+    // A feature the group does not declare is put's to refuse (INVALID_REQUEST), not this check's.
+    if (definitions.get(feature.FeatureName)?.FeatureType !== 'Fractional') continue;
     for (const text of feature.ValueAsStringList ?? [feature.ValueAsString as string]) {
       const problem = numberProblem(text);
       if (problem === undefined) continue;
@@ -193,9 +194,19 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
     }
   };
 
+  // By group, for the backfill's question about each record.
+  const definitionsByGroup = new WeakMap<GroupSchema, ReadonlyMap<string, FeatureDefinition>>();
+  const definitionsOf = (group: GroupSchema) => {
+    let definitions = definitionsByGroup.get(group);
+    if (!definitions) definitionsByGroup.set(group, (definitions = new Map(group.featureDefinitions.map((d) => [d.FeatureName, d]))));
+    return definitions;
+  };
+
   return {
+    unstorable: (group, record) => unstorableNumber(group, definitionsOf(group), record),
+
     async put(group, records, putOptions = {}): Promise<OnlineWriteOutcome[]> {
-      const definitions = new Map(group.featureDefinitions.map((d) => [d.FeatureName, d]));
+      const definitions = definitionsOf(group);
       const halt = haltAfterFailure<OnlineWriteOutcome>(group.name);
       return inOrderPerKey(
         records,

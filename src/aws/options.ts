@@ -42,7 +42,8 @@ export const bucketName = () => named('an S3 bucket name', /^[a-z0-9][a-z0-9.-]{
 export const tableName = (placeholders = false) => named('a DynamoDB table name', /^[\w.-]{3,255}$/, '3 to 255 letters, digits, "_", "-" and "."', placeholders ? 'table' : undefined);
 
 /** An `s3://bucket/prefix/` location. */
-export const s3Location = (placeholders = false) => named('an S3 location', /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'write it as s3://bucket/prefix/', placeholders ? 'bucket' : undefined);
+export const s3Location = (placeholders = false) =>
+  named('an S3 location', /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'write it as s3://bucket/prefix/, the bucket 3 to 63 lowercase letters, digits, dots and hyphens', placeholders ? 'bucket' : undefined);
 
 /** How an AWS region is written (`eu-west-1`, `us-gov-west-1`); the CLI checks `--region` with it too. */
 export const REGION = /^[a-z]{2,4}(-[a-z]+)+-\d+$/;

@@ -5,13 +5,14 @@ import * as z from 'zod/mini';
 import { ConfigurationError } from '../errors.js';
 import { requireGroup } from '../feature-group.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
+import type { SageMakerRecord } from '../schema/codec.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
 import { backendsOf, type FeatureStore } from '../store/feature-store.js';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
 import { checkOptions, countSchema, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
 import { prepareOutputFile } from '../util/output-file.js';
 import { RejectsFile, resumableCheckpoint, writeCheckpoint } from './checkpoint.js';
-import { type ChunkPart, type ChunkTarget, emptyChunk, encodeRows, type OnlineCounts, writeChunk } from './chunk.js';
+import { type ChunkEncoding, type ChunkPart, type ChunkTarget, emptyChunk, encodeRows, type OnlineCounts, writeChunk } from './chunk.js';
 import { type BackfillProgress, BackfillTotals } from './progress.js';
 import { type ProcessingOrder, replayAggregations, type ReplayResult } from './replay.js';
 import { asSource, type BackfillSource, type ShardRange } from './sources/index.js';
@@ -216,8 +217,9 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
   const rangeStart = options.range?.start ?? 0;
   const rangeSize = size === undefined ? undefined : Math.max(0, Math.min(options.range?.end ?? size, size) - rangeStart);
   const totals = new BackfillTotals(resume, rangeStart, rangeSize);
-  const encoding = { group, chunkSize, replay };
   const target: ChunkTarget = { group, key, offline: to === 'online' ? undefined : backends.offline, online: to === 'offline' ? undefined : backends.online, now: backends.now };
+  const { online } = target;
+  const encoding: ChunkEncoding = { group, chunkSize, replay, ...(online?.unstorable ? { unstorable: (record: SageMakerRecord) => online.unstorable?.(group, record) } : {}) };
 
   // Chunks are written `concurrency` at a time and finished in order: the checkpoint only ever
   // advances over chunks whose files are complete.

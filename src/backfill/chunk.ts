@@ -1,4 +1,4 @@
-import { SourceValidationError } from '../errors.js';
+import { type BackendError, FeatureValidationError, SourceValidationError } from '../errors.js';
 import { pipelineOf } from '../feature-group.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord } from '../schema/sagemaker-record.js';
@@ -18,11 +18,15 @@ export interface ChunkPart {
 
 export const emptyChunk = (): ChunkPart => ({ rows: 0, records: [], rejected: [] });
 
-/** How a backfill turns rows into records: the group, its chunk size, and for aggregates the replay's values. */
+/**
+ * How a backfill turns rows into records: the group, its chunk size, for aggregates the replay's
+ * values, and when it writes online, why the online store cannot hold a record (see `OnlineStore.unstorable`).
+ */
 export interface ChunkEncoding {
   readonly group: AnyFeatureGroup;
   readonly chunkSize: number;
   readonly replay: ReplayResult | undefined;
+  readonly unstorable?: (record: SageMakerRecord) => BackendError | undefined;
 }
 
 /**
@@ -64,7 +68,17 @@ export function encodeRows(encoding: ChunkEncoding, chunk: number, part: ChunkPa
   } else {
     result = group.processBatch(raws, { position });
   }
-  for (const r of result.records) part.records.push(r.encoded);
+  for (const r of result.records) {
+    // A record the online store cannot hold is poison, in neither tier: as ingest treats it.
+    const refused = encoding.unstorable?.(r.encoded);
+    if (refused === undefined) {
+      part.records.push(r.encoded);
+      continue;
+    }
+    const at = rawIndex[r.index] as number;
+    const error = new FeatureValidationError(refused.message, { position: position(r.index), issues: refused.issues, cause: refused });
+    rejected.push({ at, raw: (items[at] as BackfillItem).asRead ?? raws[r.index], error });
+  }
   for (const f of result.failures) {
     const at = rawIndex[f.index] as number;
     rejected.push({ at, raw: (items[at] as BackfillItem).asRead ?? raws[f.index], error: f.error });

@@ -1,4 +1,4 @@
-import type * as zc from 'zod/v4/core';
+import * as zc from 'zod/v4/core';
 import { inputKindOf } from '../schema/feature-spec.js';
 
 // Raw events from tabular sources, typed by the group's source schema: CSV cells are text, Parquet
@@ -62,20 +62,41 @@ function typed(kind: CellKind, cell: string): unknown {
   }
 }
 
+/** Whether a field's schema takes null (a schema that throws on it does not). */
+function takesNull(field: zc.$ZodType): boolean {
+  try {
+    return zc.safeParse(field, null).success;
+  } catch {
+    return false;
+  }
+}
+
 /** Made on first use: most sources never have bytes for a text field. */
 let utf8: InstanceType<typeof TextDecoder> | undefined;
+
+/** The text UTF-8 bytes hold, or undefined when they are not UTF-8. */
+export function utf8Text(bytes: Uint8Array): string | undefined {
+  try {
+    // A byte-order mark in a cell is part of its text.
+    utf8 ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+    return utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}
 
 /** A Parquet row as the source schema takes it, or why one of its cells cannot be converted exactly. */
 export type ParquetRowResult = { readonly raw: Record<string, unknown>; readonly unreadable?: undefined } | { readonly raw: Record<string, unknown>; readonly unreadable: string };
 
 /**
- * Converts a Parquet row (as hyparquet reads it) to the raw event the source schema expects. Only
+ * Converts a Parquet row (as hyparquet reads it) to the raw event the source schema expects. A NULL
+ * is an absent field, as an empty CSV cell is, unless the field takes null. Only
  * exact conversions are made: INT64 to a number when it is within +-2^53, any integer to a bigint,
  * a TIMESTAMP to ISO-8601 text (what `isoTimestamp()` reads), integers and UTF-8 bytes to text, a
  * DECIMAL of up to 15 digits to text (`decimals`: the file's DECIMAL columns and their precision).
  * An INT64 beyond 2^53 for a number field, a wider DECIMAL for a text or bigint field, or a
- * TIMESTAMP for a number field (seconds or milliseconds would be a guess), makes the row unreadable
- * with the reason; `raw` keeps the row as read.
+ * TIMESTAMP for a number field (seconds or milliseconds would be a guess), or bytes that are not
+ * UTF-8 for a text field, makes the row unreadable with the reason; `raw` keeps the row as read.
  */
 export function parquetRowReader(source: zc.$ZodType, decimals: ReadonlyMap<string, number> = new Map()): (row: Record<string, unknown>) => ParquetRowResult {
   const kinds = new Map<string, CellKind>();
@@ -83,16 +104,29 @@ export function parquetRowReader(source: zc.$ZodType, decimals: ReadonlyMap<stri
   // Only the decimals the schema reads: a column it does not name is passed on, never refused.
   const shape = shapeOf(source);
   const read = new Map([...decimals].filter(([column]) => Object.hasOwn(shape, column)));
+  // A NULL is an absent field, as an empty CSV cell and an Athena NULL are, for a field that does not
+  // take null; a column the schema does not name (or a schema that is no plain object) keeps it.
+  const absentIfNull = new Set(Object.keys(shape).filter((column) => !takesNull(shape[column] as zc.$ZodType)));
+  // Bytes that are not UTF-8 refuse the row only for a field declared text: other fields (z.any(), a
+  // column the schema does not name) take them as they are.
+  const text = new Set(Object.keys(shape).filter((column) => inputKindOf(shape[column] as zc.$ZodType) === 'string'));
   return (row) => {
     let out: Record<string, unknown> | undefined;
     for (const column in row) {
       const value = row[column];
+      if (value === null || value === undefined) {
+        if (absentIfNull.has(column)) delete (out ??= { ...row })[column];
+        continue;
+      }
       let kind = kinds.get(column);
       if (kind === undefined) kinds.set(column, (kind = kindOfColumn(column)));
       const precision = read.get(column);
       const converted = precision === undefined ? parquetCell(kind, value) : decimalCell(kind, value, precision);
       if (converted === value) continue;
-      if (converted instanceof Refusal) return { raw: row, unreadable: `column "${column}": ${converted.reason}` };
+      if (converted instanceof Refusal) {
+        if (value instanceof Uint8Array && !text.has(column)) continue;
+        return { raw: row, unreadable: `column "${column}": ${converted.reason}` };
+      }
       (out ??= { ...row })[column] = converted;
     }
     return { raw: out ?? row };
@@ -140,13 +174,6 @@ function parquetCell(kind: CellKind, value: unknown): unknown {
     if (kind === 'number') return new Refusal('a TIMESTAMP where the schema takes a number (seconds or milliseconds would be a guess); declare the field isoTimestamp() or z.date()');
     return value;
   }
-  if (value instanceof Uint8Array && kind === 'text') {
-    try {
-      utf8 ??= new TextDecoder('utf-8', { fatal: true });
-      return utf8.decode(value);
-    } catch {
-      // Not UTF-8: left as bytes, for the schema to refuse.
-    }
-  }
+  if (value instanceof Uint8Array && kind === 'text') return utf8Text(value) ?? new Refusal('bytes that are not valid UTF-8 where the schema takes text');
   return value;
 }

@@ -40,6 +40,17 @@ function placeholderRole(options: PlanCommandOptions): string {
   return `arn:${options.region ? arnPartitionOf(options.region) : 'aws'}:iam::${options.accountId ?? '<account-id>'}:role/<feature-store-role>`;
 }
 
+/** The template parameter a CloudFormation plan's feature groups take their role from until --role-arn names one. */
+const ROLE_PARAMETER = 'FeatureStoreRoleArn';
+
+/**
+ * A feature group's resource taking its role from the `FeatureStoreRoleArn` parameter: a placeholder
+ * ARN would fail cfn-lint and the deploy, a parameter is given when the stack is.
+ */
+function withRoleParameter(resources: ReturnType<typeof toCloudFormation>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(resources).map(([id, resource]) => [id, { ...resource, Properties: { ...resource.Properties, RoleArn: { Ref: ROLE_PARAMETER } } }]));
+}
+
 /** The capacity options as planCapacity takes them, refused here with the CLI's option names (bad usage: exit 2). */
 function capacityOptions(options: PlanCommandOptions): { rate: number; recordBytes?: number; entityEvents?: number } | undefined {
   const count = (text: string | undefined, option: string) => (text === undefined ? undefined : wholeNumber(text, option, 1, 'plan'));
@@ -89,11 +100,17 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
     const deployed = options.diff ? await describe(group.name) : undefined;
     // A deployed group says exactly where SageMaker writes its offline files: grant that folder.
     const resolvedOutputS3Uri = deployed?.OfflineStoreConfig?.S3StorageConfig?.ResolvedOutputS3Uri;
+    const roleParameter = options.format === 'cloudformation' && !options.roleArn;
     const entry: Record<string, unknown> = {
       group: group.name,
       fingerprint: group.fingerprint,
+      ...(roleParameter ? { parameters: { [ROLE_PARAMETER]: { Type: 'String', Description: 'The IAM role SageMaker assumes to write the offline store (skewless plan --role-arn names it instead)' } } } : {}),
       [options.format === 'cloudformation' ? 'resources' : 'createFeatureGroupInput']:
-        options.format === 'cloudformation' ? toCloudFormation(group, createOptions) : toCreateFeatureGroupInput(group, createOptions),
+        options.format !== 'cloudformation'
+          ? toCreateFeatureGroupInput(group, createOptions)
+          : roleParameter
+            ? withRoleParameter(toCloudFormation(group, createOptions))
+            : toCloudFormation(group, createOptions),
       iamPolicies: iamPolicies(group, {
         ...(options.region ? { region: options.region } : {}),
         ...(options.accountId ? { accountId: options.accountId } : {}),
@@ -110,7 +127,7 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
       entry['capacity'] = plan;
       if (options.format === 'cloudformation') {
         const stream = toStreamCloudFormation(group, plan);
-        entry['parameters'] = stream.Parameters;
+        entry['parameters'] = { ...(entry['parameters'] as object | undefined), ...stream.Parameters };
         entry['resources'] = { ...(entry['resources'] as object), ...stream.Resources };
       }
     }
@@ -126,7 +143,13 @@ export async function runPlan(options: PlanCommandOptions, print: (line: string)
     return breaking ? 1 : 0;
   }
   for (const entry of report) printEntry(entry, groups.find((g) => g.name === entry['group']) as AnyFeatureGroup, options, print);
-  if (!options.roleArn) print(`(pass --role-arn to replace the placeholder ${placeholderRole(options)})`);
+  if (!options.roleArn) {
+    print(
+      options.format === 'cloudformation'
+        ? `(the feature groups take their role from the ${ROLE_PARAMETER} parameter; pass --role-arn to name it instead)`
+        : `(pass --role-arn to replace the placeholder ${placeholderRole(options)})`,
+    );
+  }
   return breaking ? 1 : 0;
 }
 
@@ -136,7 +159,7 @@ function printEntry(entry: Record<string, unknown>, group: AnyFeatureGroup, opti
     print('## CloudFormation parameters');
     print(JSON.stringify(entry['parameters'], null, 2));
   }
-  print(options.format === 'cloudformation' ? `## CloudFormation resource${entry['parameters'] === undefined ? '' : 's'}` : '## CreateFeatureGroup input');
+  print(options.format === 'cloudformation' ? `## CloudFormation resource${Object.keys(entry['resources'] as object).length === 1 ? '' : 's'}` : '## CreateFeatureGroup input');
   print(JSON.stringify(entry['resources'] ?? entry['createFeatureGroupInput'], null, 2));
   const policies = entry['iamPolicies'] as ReturnType<typeof iamPolicies>;
   print('## IAM policy: ingestion Lambda');

@@ -40,7 +40,9 @@ export function parseFeatureArgument(text: string, groups: ReadonlyMap<string, {
  * column named as its record identifier unless `--entity-key` names one (the library says `entityKey`).
  */
 function commandLineKeyHint(error: unknown, command: TrainingSetCommand, selected: readonly AnyFeatureSelection[]): unknown {
-  if (!(error instanceof DataError) || error.code !== 'INVALID_SPINE' || !selected.some((s) => s.group.recordIdentifier === error.column || command.entityKey === error.column)) return error;
+  // Only an error about a key column: a ragged row names none, and the hint would only distract.
+  if (!(error instanceof DataError) || error.code !== 'INVALID_SPINE' || error.column === undefined) return error;
+  if (!selected.some((s) => s.group.recordIdentifier === error.column || command.entityKey === error.column)) return error;
   const how = command.entityKey === undefined ? 'each group joins on the spine column named as its record identifier; --entity-key C joins every group on column C' : `--entity-key ${command.entityKey} joins every group on that column`;
   return new DataError('INVALID_SPINE', `${error.message}; on the command line, ${how}`, { row: error.row, column: error.column, cause: error });
 }

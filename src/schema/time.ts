@@ -142,7 +142,8 @@ export function formatIsoInstant(ms: number): string {
 
 /**
  * A source field holding an ISO-8601 instant with a time zone (`Z` or `+02:00`), parsed to a `Date`.
- * Strings without a zone are rejected: skewless never guesses a machine's local time.
+ * Strings without a zone are rejected: skewless never guesses a machine's local time. A `zod/mini`
+ * schema, without methods: an optional one is `z.optional(isoTimestamp())`.
  *
  * ### Example
  * ```ts

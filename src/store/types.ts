@@ -43,6 +43,14 @@ export interface OnlineStore {
    * treats it as poison, and the identifier's later records are still written.
    */
   put(group: GroupSchema, records: readonly SageMakerRecord[], options?: OnlinePutOptions): Promise<OnlineWriteOutcome[]>;
+  /**
+   * Why the backend cannot hold a record, asked before anything is written: the `INVALID_VALUE`
+   * error `put` would report for it, or undefined. A backfill asks before it writes the offline
+   * files, so such a record is poison in both tiers (for a group with aggregations, its event is
+   * still counted in the aggregates its replay computes). Optional: a backend that can hold any
+   * record need not have it.
+   */
+  unstorable?(group: GroupSchema, record: SageMakerRecord): BackendError | undefined;
   /** True when the backend also delivers every record to the offline store (SageMaker PutRecord does). */
   readonly writesOffline?: boolean;
   get(group: GroupSchema, id: string, options?: { readonly features?: readonly string[] }): Promise<OnlineRecord | undefined>;

@@ -1,7 +1,7 @@
 import { open } from 'node:fs/promises';
 import { DataError, type SourcePosition } from '../../errors.js';
 import { loadParquetReader as loadParquet } from '../../parquet/reader.js';
-import { parquetRowReader } from '../tabular.js';
+import { parquetRowReader, utf8Text } from '../tabular.js';
 import { type BackfillItem, type BackfillSource, fileRevision, localFile, type ShardRange, type SourceSpec } from './source.js';
 
 /** Random access to bytes: what the Parquet reader needs (a local file, an S3 object). */
@@ -60,6 +60,14 @@ function decimalColumns(metadata: ParquetMetadata): Map<string, number> {
   }
   return columns;
 }
+
+/**
+ * Text cells decoded strictly: bytes that are not UTF-8 stay bytes, so the row is refused as not
+ * UTF-8 (the reader's default puts U+FFFD in their place, and the row would be stored changed).
+ */
+const BYTES_AS_READ: NonNullable<Parameters<ParquetReader['parquetReadObjects']>[0]['parsers']> = {
+  stringFromBytes: (bytes: Uint8Array | undefined) => (bytes === undefined ? bytes : (utf8Text(bytes) ?? bytes)),
+};
 
 /** The row groups of a Parquet file as row ranges: the units a Parquet source splits into. */
 function rowGroupRanges(metadata: ParquetMetadata): ShardRange[] {
@@ -123,7 +131,7 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
         const groups = rowGroupRanges(metadata);
         for (const g of groups) {
           if (range && (g.start < range.start || g.start >= range.end)) continue;
-          const rows = (await asSourceError(name, `its Parquet rows ${g.start} to ${g.end - 1}`, () => parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end }))) as Record<string, unknown>[];
+          const rows = (await asSourceError(name, `its Parquet rows ${g.start} to ${g.end - 1}`, () => parquet.parquetReadObjects({ file: bytes, metadata, rowStart: g.start, rowEnd: g.end, parsers: BYTES_AS_READ }))) as Record<string, unknown>[];
           const items = rows.map((row, i): BackfillItem => {
             const index = g.start + i;
             const position: SourcePosition = file ? { source: 'backfill', index, file } : { source: 'backfill', index };
