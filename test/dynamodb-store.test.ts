@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,9 +9,10 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbItemCodec, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
-import { BackendError, backfill, ConfigurationError, createFeatureStore, defineFeatureGroup, isoTimestamp, type SageMakerRecord } from '../src/index.js';
+import { BackendError, backfill, ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, isoTimestamp, type SageMakerRecord } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
-import { kinesisEvent, memoryOffline } from '../src/testing/index.js';
+import { kinesisEvent, memoryAggregationState, memoryOffline } from '../src/testing/index.js';
+import { txn, velocity } from './contracts/aggregation-state.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { dynamoDbContract } from './contracts/dynamodb.js';
 import { contractGroup, contractRecord } from './contracts/online-store.js';
@@ -136,6 +138,29 @@ describe('a backfill to DynamoDB', () => {
     expect(dead).toEqual([]);
     // The question the backfill asks, answered as put answers it.
     expect(online.unstorable?.(readings, [{ FeatureName: 'id', ValueAsString: 'a' }, { FeatureName: 't', ValueAsString: '2024-05-01T00:00:00Z' }, { FeatureName: 'x', ValueAsString: '1' }])).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe('ingest of a group with aggregations on DynamoDB', () => {
+  it('dead-letters a record DynamoDB cannot hold instead of keeping it in the outbox, so the entity goes on and a redelivery is all duplicates', async () => {
+    const online = dynamoDbOnline({ client: ddb, tableName });
+    const dead: DeadLetterEntry[] = [];
+    const store = createFeatureStore({ online, offline: false, aggregationState: memoryAggregationState(), deadLetter: (entries) => void dead.push(...entries) });
+    const card = `card-${randomUUID().slice(0, 8)}`;
+    // 5e-324 is below DynamoDB's smallest magnitude; added to the 1-hour sum it leaves 1, which DynamoDB holds.
+    const events = [txn(card, 0, 1), txn(card, 1, 5e-324), txn(card, 2, 2)];
+    // Positions on one shard, as a Kinesis batch has: the state's redelivery guard reads them.
+    const position = (index: number) => ({ source: 'kinesis', index, shardId: 'shardId-000000000000', sequenceNumber: String(1000 + index) });
+    const first = await store.ingest(velocity, events, { position });
+    expect(first.outcomes.map((o) => o.status)).toEqual(['applied', 'poison', 'applied']);
+    expect(dead.map((d) => [d.error.code, d.error.message.split(': ').slice(1, 2)[0]])).toEqual([['FEATURE_VALIDATION', 'feature amount']]);
+    expect(dead[0]?.error.message).toMatch(/: 5e-324 is too small: /);
+    // The redelivered batch: the state holds all three, nothing is written again or failed.
+    const again = await store.ingest(velocity, events, { position });
+    expect(again.outcomes.map((o) => o.status)).toEqual(['duplicate', 'duplicate', 'duplicate']);
+    // Its event still counts in the windows, as the state aggregated it before the store was asked.
+    expect(await store.get(velocity, card)).toMatchObject({ amount: 2, n_1h: 3, sum_1h: 3 });
     await store.close();
   });
 });

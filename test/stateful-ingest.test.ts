@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BackendError, createFeatureStore, type OnlineStore, type SageMakerRecord, type SourcePosition } from '../src/index.js';
+import { BackendError, createFeatureStore, type DeadLetterEntry, type OnlineStore, type SageMakerRecord, type SourcePosition } from '../src/index.js';
 import type { AggregationStateStore, AggregationStateUpdate } from '../src/pipeline/state.js';
 import { memoryAggregationState, memoryOnline } from '../src/testing/index.js';
 import { txn, velocity } from './contracts/aggregation-state.js';
@@ -216,6 +216,21 @@ describe('the ingest with aggregation state, when its parts fail', () => {
     const failed = { code: 'WRITE_FAILED', message: 'group "card-velocity": dead-letter sink failed: queue gone', retryable: true };
     expect(failures(stopped)).toEqual([failed, failed, 'applied']);
     expect(failing.saves.map((s) => s.map((u) => u.id))).toEqual([['b']]);
+  });
+
+  it('dead-letters a record the online store says it cannot hold, keeping it out of the saved outbox and the writes, with its position', async () => {
+    const backend = stateStore();
+    const { online, writes } = onlineStore();
+    const refusal = new BackendError('INVALID_VALUE', 'group "card-velocity": feature amount: 7 is not storable here', { group: 'card-velocity', issues: [{ code: 'invalid_value', path: ['amount'], message: 'not storable' }] });
+    const picky: OnlineStore = { ...online, unstorable: (_, record) => (record.some((f) => f.FeatureName === 'amount' && f.ValueAsString === '7') ? refusal : undefined) };
+    const dead: DeadLetterEntry[] = [];
+    const position = (index: number): SourcePosition => ({ source: 'kinesis', index, shardId: 'shard-9', sequenceNumber: String(index + 1) });
+    const summary = await storeWith(backend.states, picky, (entries) => void dead.push(...(entries as DeadLetterEntry[]))).ingest(velocity, [txn('a', 0, 1), txn('a', 1, 7), txn('b', 2, 7), txn('b', 3, 2)], { position });
+    expect(summary.outcomes.map((o) => o.status)).toEqual(['applied', 'poison', 'poison', 'applied']);
+    expect(dead.map((d) => [d.error.name, d.error.code, d.error.message, d.position?.index, d.error.issues?.[0]?.path])).toEqual([1, 2].map((index) => ['FeatureValidationError', 'FEATURE_VALIDATION', refusal.message, index, ['amount']]));
+    expect(dead[0]?.error.cause).toBe(refusal);
+    expect(backend.saves.flat().map((u) => u.pending?.map(minuteOf))).toEqual([[0], [3]]);
+    expect(writes.flat().map(minuteOf)).toEqual([0, 3]);
   });
 
   it("reports records whose write failed, and leaves the entity's later slices unsaved and unwritten", async () => {

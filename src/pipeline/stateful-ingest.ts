@@ -1,4 +1,4 @@
-import { BackendError, type RecordError, type SourcePosition } from '../errors.js';
+import { BackendError, FeatureValidationError, type RecordError, type SourcePosition } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import { beforeDeadline } from '../util/concurrency.js';
@@ -17,6 +17,8 @@ export interface StatefulIngestDeps {
   poison(failures: readonly { index: number; error: RecordError }[]): Promise<RecordOutcome[]>;
   /** Writes encoded records online and offline, in order per identifier; one outcome per record, in input order. */
   write(records: readonly SageMakerRecord[]): Promise<{ readonly outcomes: readonly WriteOutcome[]; readonly retried: number }>;
+  /** Why the online store cannot hold a record (`OnlineStore.unstorable`), if it says; such a record is poison. */
+  unstorable?(record: SageMakerRecord): BackendError | undefined;
 }
 
 export interface StatefulIngestOptions {
@@ -94,6 +96,12 @@ function stateError(group: GroupSchema, what: string, cause: unknown): BackendEr
 export const ingestWithState: StatefulIngest = async (pipeline, group, raw, ingestOptions, deps) => {
   const positioned = ingestOptions.position ? { position: ingestOptions.position } : {};
   const { states } = deps;
+  /** The poison entry of a record the online store cannot hold, or undefined. */
+  const unstorable = (r: { index: number; encoded: SageMakerRecord }): { index: number; error: RecordError } | undefined => {
+    const why = deps.unstorable?.(r.encoded);
+    const position = ingestOptions.position?.(r.index) ?? { index: r.index };
+    return why && { index: r.index, error: new FeatureValidationError(why.message, { position, issues: why.issues, cause: why }) };
+  };
   const batch = pipeline.prepareBatch(raw, positioned);
   const outcomes: RecordOutcome[] = await deps.poison(batch.failures);
   let retried = 0;
@@ -179,13 +187,17 @@ export const ingestWithState: StatefulIngest = async (pipeline, group, raw, inge
       const start = e.stored ? cloneState(e.stored.state) : emptyState();
       const session = memorySession(new Map([[e.id, start]]));
       const done = pipeline.completeBatch({ prepared: [...slice], failures: [] }, { ...positioned, aggregation: session });
+      // A record the online store cannot hold is poison like one the encoder refused: kept in the
+      // outbox, it would fail again on every redelivery and hold the entity back for good.
+      const unheld = done.records.map(unstorable);
+      const storable = done.records.filter((_, k) => unheld[k] === undefined);
       commits.push({
         entity: e,
-        update: { id: e.id, state: start, expected: e.stored?.version, pending: done.records.map((r) => r.encoded) },
-        records: done.records.map((r) => ({ index: r.index, record: r.encoded })),
+        update: { id: e.id, state: start, expected: e.stored?.version, pending: storable.map((r) => r.encoded) },
+        records: storable.map((r) => ({ index: r.index, record: r.encoded })),
         duplicates: done.duplicates,
         late: done.late,
-        poison: done.failures,
+        poison: [...done.failures, ...unheld.flatMap((p) => p ?? [])].sort((a, b) => a.index - b.index),
         size: slice.length,
       });
     }

@@ -360,10 +360,12 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       // Brought by the group's aggregates, so a store whose groups have none does not carry it.
       const withState = statefulIngestOf(group);
       if (withState) {
+        const { online } = await backends();
         return withState(raw, ingestOptions, {
           states: await aggregationState(group),
           poison: (failures) => poisonOutcomes(group, failures, raw, ingestOptions),
           write: (records) => writeRecords(group, records, putOptionsOf(group, ingestOptions)),
+          unstorable: (record) => online.unstorable?.(group, record),
         });
       }
       const { records, failures } = group.processBatch(raw, ingestOptions.position ? { position: ingestOptions.position } : {});

@@ -46,9 +46,9 @@ export interface OnlineStore {
   /**
    * Why the backend cannot hold a record, asked before anything is written: the `INVALID_VALUE`
    * error `put` would report for it, or undefined. A backfill asks before it writes the offline
-   * files, so such a record is poison in both tiers (for a group with aggregations, its event is
-   * still counted in the aggregates its replay computes). Optional: a backend that can hold any
-   * record need not have it.
+   * files, and the ingest of a group with aggregations before it saves the state's outbox, so such
+   * a record is poison in both tiers and never written again on a redelivery (its event still counts
+   * in the aggregates). Optional: a backend that can hold any record need not have it.
    */
   unstorable?(group: GroupSchema, record: SageMakerRecord): BackendError | undefined;
   /** True when the backend also delivers every record to the offline store (SageMaker PutRecord does). */
