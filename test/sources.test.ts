@@ -450,7 +450,8 @@ describe('parquetFile', () => {
   it('reads the row groups that start in a range, a block per row group, INT64 cells as numbers', async () => {
     const read = await blocks(parquetFile(path), { start: 25, end: 40 });
     expect(read.map((b) => [b.items.length, b.at])).toEqual([[10, 40]]);
-    expect(read[0]?.items[0]).toStrictEqual({ raw: { id: 'p30', n: 30 }, position: { source: 'backfill', index: 30, file: path } });
+    // The row as the file holds it too, for the rejects should the schema refuse it.
+    expect(read[0]?.items[0]).toStrictEqual({ raw: { id: 'p30', n: 30 }, asRead: { id: 'p30', n: 30n }, position: { source: 'backfill', index: 30, file: path } });
     expect((await items(parquetFile(path))).map((item) => item.position.index)).toEqual(Array.from({ length: rows }, (_, i) => i));
   });
 
@@ -480,7 +481,7 @@ describe('parquetFile', () => {
     const plain = parquetSource('plain', async () => memory);
     expect(await plain.size()).toBe(50);
     expect(await plain.split?.(2)).toHaveLength(2);
-    expect((await items(plain, { start: 10, end: 20 }))[0]).toStrictEqual({ raw: { id: 'p10', n: 10 }, position: { source: 'backfill', index: 10 } });
+    expect((await items(plain, { start: 10, end: 20 }))[0]).toStrictEqual({ raw: { id: 'p10', n: 10 }, asRead: { id: 'p10', n: 10n }, position: { source: 'backfill', index: 10 } });
   });
 
   it('keeps a row it cannot read exactly, with the reason, and a row it can without one', async () => {
@@ -489,7 +490,7 @@ describe('parquetFile', () => {
       new Uint8Array(parquetWriteBuffer({ columnData: [{ name: 'id', data: ['ok', 'big'], type: 'STRING' }, { name: 'n', data: [1n, 2n ** 60n], type: 'INT64' }] })),
     );
     const [ok, big] = await items(parquetFile(lossy));
-    expect(ok).toStrictEqual({ raw: { id: 'ok', n: 1 }, position: { source: 'backfill', index: 0, file: lossy } });
+    expect(ok).toStrictEqual({ raw: { id: 'ok', n: 1 }, asRead: { id: 'ok', n: 1n }, position: { source: 'backfill', index: 0, file: lossy } });
     expect(big).toMatchObject({
       raw: { id: 'big', n: 2n ** 60n },
       unreadable: 'column "n": the INT64 value 1152921504606846976 is beyond +-2^53 and cannot be a number exactly; declare the field z.bigint()',
@@ -550,6 +551,8 @@ describe('parquetFile', () => {
       [{ id: 'r3', s: 'ok', n: null, sha256 }, undefined],
     ]);
     for (const item of [out[0], out[2]]) expect(group.source.safeParse(item?.raw).success).toBe(true);
+    // What the file holds, NULLs included, for the rejects file should the schema refuse the row.
+    expect(out.map((item) => item.asRead)).toStrictEqual([{ id: 'r1', s: 'café', opt: null, n: null, sha256 }, undefined, { id: 'r3', s: 'ok', opt: null, n: null, sha256 }]);
   });
 
   it('gives an empty file one empty range', async () => {

@@ -489,6 +489,25 @@ describe('data lost or mistyped in 0.1', () => {
     expect(reject.rawTypes).toEqual({ amount_cents: 'bigint', ts: 'Date' });
   });
 
+  it('a row the source schema refuses after exact conversions is kept in the rejects file as the file holds it', async () => {
+    // A negative amount the schema refuses: converted, the row read fine; the rejects keep its INT64 and TIMESTAMP.
+    const file = typedParquet(join(dir, 'refused.parquet'), [1250n, -5n]);
+    const strict = defineFeatureGroup({
+      name: 'payments-strict',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: z.object({ card_id: z.string(), amount_cents: z.number().int().nonnegative(), ts: isoTimestamp() }),
+      features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number() }),
+      transform: (e) => ({ card_id: e.card_id, event_time: e.ts, amount: e.amount_cents / 100 }),
+    });
+    const summary = await backfill(localStore(), strict, { from: parquetFile(file) });
+    expect(summary).toMatchObject({ records: 2, written: 1, poison: 1 });
+    const [reject] = readFileSync(summary.rejectsFile as string, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    expect(reject.error.code).toBe('SOURCE_VALIDATION');
+    expect(reject.raw.amount_cents).toBe('-5');
+    expect(reject.rawTypes).toEqual({ amount_cents: 'bigint', ts: 'Date' });
+  });
+
   it('the CLI exits non-zero when every row was poison', () => {
     // The CLI and a definitions module as they run: bundled from source inside the repository, so
     // their dependencies resolve from its node_modules.

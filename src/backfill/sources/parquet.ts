@@ -136,7 +136,9 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
             const index = g.start + i;
             const position: SourcePosition = file ? { source: 'backfill', index, file } : { source: 'backfill', index };
             const { raw, unreadable } = toEvent(row);
-            return unreadable === undefined ? { raw, position } : { raw, unreadable, position };
+            if (unreadable !== undefined) return { raw, unreadable, position };
+            // A row the schema refuses goes to the rejects as the file holds it, not as converted.
+            return raw === row ? { raw, position } : { raw, asRead: row, position };
           });
           yield { items, at: g.end };
         }
