@@ -289,6 +289,14 @@ export class BackendError extends SkewlessError {
 /** Errors the pipeline returns for one record; the record is poison, the batch goes on. */
 export type RecordError = SourceValidationError | TransformError | FeatureValidationError;
 
+/**
+ * An online store's refusal of a record it cannot hold (`INVALID_VALUE`) as the poison it is, at the
+ * record's position: trying again cannot store it.
+ */
+export function unstorableRecord(refusal: BackendError, position: SourcePosition | undefined): FeatureValidationError {
+  return new FeatureValidationError(refusal.message, { position, issues: refusal.issues, cause: refusal });
+}
+
 /** The first line of a failure's message (DuckDB's names the error and the file, then quotes the SQL). */
 export function firstLine(cause: unknown): string {
   return (cause instanceof Error ? cause.message : String(cause)).split('\n')[0] as string;

@@ -1,4 +1,4 @@
-import { type BackendError, FeatureValidationError, SourceValidationError } from '../errors.js';
+import { type BackendError, SourceValidationError, unstorableRecord } from '../errors.js';
 import { pipelineOf } from '../feature-group.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord } from '../schema/sagemaker-record.js';
@@ -76,8 +76,7 @@ export function encodeRows(encoding: ChunkEncoding, chunk: number, part: ChunkPa
       continue;
     }
     const at = rawIndex[r.index] as number;
-    const error = new FeatureValidationError(refused.message, { position: position(r.index), issues: refused.issues, cause: refused });
-    rejected.push({ at, raw: (items[at] as BackfillItem).asRead ?? raws[r.index], error });
+    rejected.push({ at, raw: (items[at] as BackfillItem).asRead ?? raws[r.index], error: unstorableRecord(refused, position(r.index)) });
   }
   for (const f of result.failures) {
     const at = rawIndex[f.index] as number;

@@ -1,4 +1,4 @@
-import { BackendError, FeatureValidationError, type RecordError, type SourcePosition } from '../errors.js';
+import { BackendError, type RecordError, type SourcePosition, unstorableRecord } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import { beforeDeadline } from '../util/concurrency.js';
@@ -100,7 +100,7 @@ export const ingestWithState: StatefulIngest = async (pipeline, group, raw, inge
   const unstorable = (r: { index: number; encoded: SageMakerRecord }): { index: number; error: RecordError } | undefined => {
     const why = deps.unstorable?.(r.encoded);
     const position = ingestOptions.position?.(r.index) ?? { index: r.index };
-    return why && { index: r.index, error: new FeatureValidationError(why.message, { position, issues: why.issues, cause: why }) };
+    return why && { index: r.index, error: unstorableRecord(why, position) };
   };
   const batch = pipeline.prepareBatch(raw, positioned);
   const outcomes: RecordOutcome[] = await deps.poison(batch.failures);

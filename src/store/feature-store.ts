@@ -1,4 +1,4 @@
-import { BackendError, ConfigurationError, DefinitionError, FeatureValidationError, type RecordError, type SourcePosition } from '../errors.js';
+import { BackendError, ConfigurationError, DefinitionError, FeatureValidationError, type RecordError, type SourcePosition, unstorableRecord } from '../errors.js';
 import { MAX_RECORD_IDENTIFIER_BYTES, type SageMakerRecord } from '../schema/codec.js';
 import { formatIsoInstant } from '../schema/time.js';
 import type { AnyFeatureGroup, InferFeatures, Simplify } from '../schema/types.js';
@@ -337,7 +337,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       // Anything but a status is a failure: a BackendError from another copy of the package is one too.
       if (typeof result === 'string') outcomes.push({ index, status: result });
       else if (result.code === 'INVALID_VALUE') {
-        unstorable.push({ index, error: new FeatureValidationError(result.message, { position: refused.position(index), issues: result.issues, cause: result }) });
+        unstorable.push({ index, error: unstorableRecord(result, refused.position(index)) });
       } else outcomes.push({ index, status: 'failed', error: result });
     });
     if (unstorable.length > 0) outcomes.push(...(await refused.poison(unstorable)));
