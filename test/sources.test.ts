@@ -80,6 +80,10 @@ describe('ndjsonFile', () => {
       ['indented.json', `  [\n  {"id":"a","n":1}\n]\n`],
       ['spaced.json', `[ {"id":"a","n":1}, {"id":"b","n":2} ]\n`],
       ['blank-first.json', ` \t\n${JSON.stringify(events)}\n`],
+      // The first line is not JSON alone: the array goes on below it.
+      ['split.json', `[{"id":"a","n":1},\n{"id":"b","n":2}]\n`],
+      // One line longer than the 64 KB looked at: taken as the file's only one.
+      ['long.json', `${JSON.stringify(Array.from({ length: 5000 }, (_, n) => ({ id: 'a', n })))}\n{"id":"b","n":2}\n`],
     ] as const;
     for (const [name, content] of spaced) {
       const array = file(name, content);
@@ -90,6 +94,9 @@ describe('ndjsonFile', () => {
       await expect(ndjsonFile(array).split?.(4), name).rejects.toThrow(message(array));
     }
     // An array as one event among others is the source schema's to judge, like any value; so is an array of numbers first.
+    const arrayFirst = file('array-first.ndjson', '[{}]\n\n{"id":"a","n":1}\n');
+    expect((await items(ndjsonFile(arrayFirst))).map((item) => item.raw)).toEqual([[{}], { id: 'a', n: 1 }]);
+    expect(await ndjsonFile(arrayFirst).split?.(2)).toHaveLength(2);
     const rows = file('arrays.ndjson', '{}\n[{"id":"b"}]\n');
     expect((await items(ndjsonFile(rows))).map((item) => item.raw)).toEqual([{}, [{ id: 'b' }]]);
     expect(await ndjsonFile(rows).split?.(2)).toHaveLength(2);

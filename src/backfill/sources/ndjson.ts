@@ -55,17 +55,33 @@ async function* lineBlocks(path: string, range: ShardRange | undefined): AsyncGe
 }
 
 /**
- * Refuses a JSON array file by its first non-blank line: `[` alone (an array printed over many lines)
- * or an array whose first element is an object. Read as NDJSON, it would be one poison row or one per
- * line, each blamed on the source schema. A line of another array (`[1,2]`) is an event like any value.
+ * Refuses a JSON array file by its first non-blank line: `[` alone (an array printed over many lines),
+ * or an array whose first element is an object when that line is the file's only one, or is not JSON
+ * by itself (the array goes on below). Read as NDJSON, it would be one poison row or one per line, each
+ * blamed on the source schema. An array on a first line that other lines follow, like a line of
+ * another array (`[1,2]`), is an event like any value.
+ *
+ * `head` is the file's first 64 KB: a first line longer than that is taken as the file's only one.
  */
-function refuseJsonArray(file: string, firstLine: string): void {
-  const text = firstLine.trim();
+function refuseJsonArray(file: string, head: string): void {
+  const lines = head.split('\n');
+  const first = lines.findIndex((line) => line.trim() !== '');
+  const text = first < 0 ? '' : (lines[first] as string).trim();
   if (text !== '[' && !/^\[\s*\{/.test(text)) return;
+  if (text !== '[' && lines.slice(first + 1).some((line) => line.trim() !== '') && isJson(text)) return;
   throw new DataError(
     'INVALID_SOURCE',
     `${file} holds a JSON array (it starts with "["), not newline-delimited JSON: a backfill reads one JSON event per line; write the array's elements one per line (jq -c '.[]' ${file})`,
   );
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The first 64 KB of a file's text, enough for its first line's start: what a plan of shards checks before any shard runs. */
@@ -105,10 +121,11 @@ export function ndjsonFile(path: string): BackfillSource {
     revision: () => fileRevision(file),
     // Checked here too: each shard but the first starts past the file's first line.
     split: async (count) => {
-      refuseJsonArray(file, (await fileHead(file)).split('\n').find((line) => line.trim() !== '') ?? '');
+      refuseJsonArray(file, await fileHead(file));
       return byteRanges(file, count);
     },
     async *read(_group, range) {
+      if ((range?.start ?? 0) === 0) refuseJsonArray(file, await fileHead(file));
       let index = 0;
       for await (const block of lineBlocks(file, range)) {
         let items: BackfillItem[] = [];
@@ -143,7 +160,6 @@ export function ndjsonFile(path: string): BackfillSource {
             continue;
           }
           const json = line.toString();
-          if (position.index === 0 && (range?.start ?? 0) === 0) refuseJsonArray(file, json);
           try {
             items.push({ raw: JSON.parse(json), asRead: json, position });
           } catch (error) {
