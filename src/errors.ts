@@ -12,6 +12,12 @@ export interface SourcePosition {
   readonly index?: number;
   readonly shardId?: string;
   readonly sequenceNumber?: string;
+  /**
+   * What Lambda keeps in order within a shard when it reads the shard in several batches at once
+   * (ParallelizationFactor): a Kinesis record's partition key; a DynamoDB stream record's item key
+   * (its `Keys`, as JSON with the attribute names sorted).
+   */
+  readonly partitionKey?: string;
   readonly topic?: string;
   readonly partition?: number;
   readonly offset?: string;

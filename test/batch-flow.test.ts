@@ -236,6 +236,28 @@ describe('puts and deletes of one batch', () => {
     expect(await store.get(cardActivity, 'card-1')).toBeUndefined();
   });
 
+  it("deletes an item whose own time lies in the second of its REMOVE, which DynamoDB gives rounded down to the second", async () => {
+    for (const deleteMode of ['SoftDelete', 'HardDelete'] as const) {
+      const { store } = storeWithSink();
+      const at500 = txn('card-1', 10, { ts: new Date(NOON + 10_500).toISOString() });
+      const event = dynamoDbStreamEvent([
+        { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: at500, at: new Date(NOON + 10_600) },
+        { eventName: 'REMOVE', keys: { card_id: 'card-1' }, at: new Date(NOON + 10_700) },
+      ]);
+      expect(event.Records[1]?.dynamodb.ApproximateCreationDateTime).toBe((NOON + 10_000) / 1000);
+      expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false, deleteMode })(event))).toEqual([]);
+      expect(await store.get(cardActivity, 'card-1'), deleteMode).toBeUndefined();
+    }
+    // The delete is the second's last millisecond: an item of that very millisecond is not older, and stays.
+    const { store } = storeWithSink();
+    const event = dynamoDbStreamEvent([
+      { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: txn('card-1', 10, { ts: new Date(NOON + 10_999).toISOString() }), at: new Date(NOON + 10_999) },
+      { eventName: 'REMOVE', keys: { card_id: 'card-1' }, at: new Date(NOON + 10_999) },
+    ]);
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
+    expect(await store.get(cardActivity, 'card-1')).toMatchObject({ event_time: new Date(NOON + 10_999) });
+  });
+
   it('hard-deletes when told to: a put older than the REMOVE applies after it', async () => {
     const { store } = storeWithSink();
     const event = dynamoDbStreamEvent([

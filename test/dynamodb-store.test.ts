@@ -4,12 +4,12 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbItemCodec, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
-import { BackendError, backfill, ConfigurationError, createFeatureStore, type DeadLetterEntry, defineFeatureGroup, isoTimestamp, type SageMakerRecord } from '../src/index.js';
+import { BackendError, backfill, ConfigurationError, createFeatureStore, type DeadLetterEntry, DecodeError, defineFeatureGroup, isoTimestamp, type SageMakerRecord } from '../src/index.js';
 import { kinesisHandler } from '../src/lambda/index.js';
 import { kinesisEvent, memoryAggregationState, memoryOffline } from '../src/testing/index.js';
 import { txn, velocity } from './contracts/aggregation-state.js';
@@ -387,6 +387,18 @@ describe('dynamoDbOnline against DynamoDB\'s answers, counted by hand', () => {
     const response = await handler(kinesisEvent([{ id: 't-1', at: '2024-05-01T00:00:00Z' }]));
     expect(response.batchItemFailures).toHaveLength(1);
     expect(lines[0]).toMatchObject({ level: 'warn', reported: 1, reasons: { 'WRITE_FAILED ResourceNotFoundException': 1 } });
+  });
+
+  it('throws a stored value its feature cannot read as a DecodeError, as every online store does, not as a failed call', async () => {
+    const online = dynamoDbOnline({ client: ddb, tableName });
+    expect(await online.put(contractGroup, [contractRecord('bad-1', '2024-05-01T00:00:00Z')])).toEqual(['applied']);
+    // An item written by other code: the Fractional feature held as text.
+    await ddb.send(new UpdateItemCommand({ TableName: tableName, Key: { pk: { S: 'contract-group#bad-1' } }, UpdateExpression: 'SET features.amount = :s', ExpressionAttributeValues: { ':s': { S: 'twelve' } } }));
+    for (const read of [() => online.get(contractGroup, 'bad-1'), () => online.getMany(contractGroup, ['bad-1'])]) {
+      const error = await read().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(DecodeError);
+      expect(error).toMatchObject({ code: 'DECODE_FAILED', message: expect.stringContaining('"amount"') });
+    }
   });
 
   it('destroys on close the client it made, and never the one it was given', async () => {

@@ -36,15 +36,15 @@ function harness(...refused: string[]): Harness {
 const reported = (response: { batchItemFailures: { itemIdentifier: unknown }[] }) => response.batchItemFailures.map((f) => f.itemIdentifier);
 
 describe('the position a dead letter carries says where the record came from', () => {
-  it('Kinesis: shard, sequence number and arrival; no arrival when the record has none', async () => {
+  it('Kinesis: shard, sequence number, partition key and arrival; no arrival when the record has none', async () => {
     const { store, dead } = harness();
-    const event = kinesisEvent([POISON, POISON], { shardId: 'shardId-000000000007', arrival: new Date(NOON) });
+    const event = kinesisEvent([POISON, POISON], { shardId: 'shardId-000000000007', arrival: new Date(NOON), partitionKey: (_, i) => `card-${i}` });
     const [first, second] = event.Records as [KinesisStreamEvent['Records'][number], KinesisStreamEvent['Records'][number]];
     delete (second.kinesis as { approximateArrivalTimestamp?: number }).approximateArrivalTimestamp;
     expect(await kinesisHandler(cardActivity, { store, log: false })(event)).toEqual({ batchItemFailures: [] });
     expect(dead.map((d) => d.position)).toStrictEqual([
-      { source: 'kinesis', index: 0, shardId: 'shardId-000000000007', sequenceNumber: first.kinesis.sequenceNumber, arrivalTimeMs: NOON },
-      { source: 'kinesis', index: 1, shardId: 'shardId-000000000007', sequenceNumber: second.kinesis.sequenceNumber },
+      { source: 'kinesis', index: 0, shardId: 'shardId-000000000007', sequenceNumber: first.kinesis.sequenceNumber, arrivalTimeMs: NOON, partitionKey: 'card-0' },
+      { source: 'kinesis', index: 1, shardId: 'shardId-000000000007', sequenceNumber: second.kinesis.sequenceNumber, partitionKey: 'card-1' },
     ]);
     expect(dead.map((d) => d.raw)).toEqual([first.kinesis.data, second.kinesis.data]);
     // The data as it arrived, said to be base64, so a reader of the dead letter decodes it.
@@ -86,11 +86,13 @@ describe('the position a dead letter carries says where the record came from', (
     ]);
   });
 
-  it('DynamoDB Streams: sequence number and the change time', async () => {
+  it("DynamoDB Streams: sequence number, the item's key (its attributes by name) and the change time", async () => {
     const { store, dead } = harness();
-    const event = dynamoDbStreamEvent([{ eventName: 'INSERT', keys: { card_id: 'broken' }, newImage: POISON, at: new Date(NOON) }]);
+    const event = dynamoDbStreamEvent([{ eventName: 'INSERT', keys: { txn: 't1', card_id: 'broken' }, newImage: POISON, at: new Date(NOON) }]);
     await dynamoDbStreamHandler(cardActivity, { store, log: false })(event);
-    expect(dead.map((d) => d.position)).toStrictEqual([{ source: 'dynamodb-stream', index: 0, sequenceNumber: event.Records[0]?.dynamodb?.SequenceNumber, arrivalTimeMs: NOON }]);
+    expect(dead.map((d) => d.position)).toStrictEqual([
+      { source: 'dynamodb-stream', index: 0, sequenceNumber: event.Records[0]?.dynamodb?.SequenceNumber, partitionKey: '{"card_id":{"S":"broken"},"txn":{"S":"t1"}}', arrivalTimeMs: NOON },
+    ]);
   });
 
   it('Firehose: record id and arrival', async () => {
@@ -220,7 +222,7 @@ describe('records of the wrong shape are poison, never a crash', () => {
     // A record without a creation time has no arrival: the position says none, not NaN.
     expect(dead.map((d) => d.position)).toStrictEqual([
       { source: 'dynamodb-stream', index: 0, sequenceNumber: undefined },
-      { source: 'dynamodb-stream', index: 1, sequenceNumber: '200', arrivalTimeMs: NOON },
+      { source: 'dynamodb-stream', index: 1, sequenceNumber: '200', partitionKey: '{"card_id":{"Z":"no such type"}}', arrivalTimeMs: NOON },
     ]);
     expect(reported(await dynamoDbStreamHandler(cardActivity, { store: storeWithBrokenSink(), log: false })({ Records: [bare] } as never))).toEqual(['']);
   });

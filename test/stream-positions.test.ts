@@ -3,13 +3,15 @@ import { describe, expect, inject, it } from 'vitest';
 import { dynamoDbAggregationState } from '../src/aws/index.js';
 import { type AggregationStateStore, createFeatureStore, type FeatureStore } from '../src/index.js';
 import { localAggregationState } from '../src/local/index.js';
-import { kafkaHandler, kinesisHandler } from '../src/lambda/index.js';
+import { dynamoDbStreamHandler, kafkaHandler, kinesisHandler } from '../src/lambda/index.js';
 import type { KafkaEvent, KinesisStreamEvent } from '../src/lambda/events.js';
-import { kafkaEvent, kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
+import { dynamoDbStreamEvent, kafkaEvent, kinesisEvent, memoryAggregationState, memoryOffline, memoryOnline } from '../src/testing/index.js';
 import { cardActivity, cardVelocity } from './fixtures/groups.js';
 import { createFeatureTable } from './setup/tables.js';
 import { onlineRefusing } from './fixtures/stores.js';
-import { compareSequence, streamOrderOf } from '../src/pipeline/reducer.js';
+import { compareSequence, createReducer, emptyState, type EntityState, streamOrderOf } from '../src/pipeline/reducer.js';
+import { compileAggregations } from '../src/schema/aggregation-spec.js';
+import { count } from '../src/index.js';
 
 const START = Date.UTC(2024, 4, 1, 12);
 
@@ -192,7 +194,103 @@ describe.each(stateBackends)('the redelivery guard compares Kinesis sequence num
   });
 });
 
+describe.each(stateBackends)("one entity's records from several partition keys of a shard (%s state)", (_name, openState) => {
+  // Lambda reads a shard in several batches at once when ParallelizationFactor is above 1, and keeps
+  // only each partition key in order (https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html):
+  // an entity's records under two partition keys may come in either order, in two batches.
+  it('counts every Kinesis record once, whichever partition key\'s batch runs first, and still knows a redelivery', async () => {
+    const store = await statefulStore(openState);
+    const logged = counting();
+    const handler = kinesisHandler(cardVelocity, { store, discardPoison: true, log: logged.log });
+    // A merchant-like entity on a stream partitioned by something else: keys u0 and u1, alternating.
+    const event = kinesisEvent(Array.from({ length: 10 }, (_, i) => txn('m', i)), { partitionKey: (_p, i) => `u${i % 2}` });
+    const lane = (key: string): KinesisStreamEvent => ({ Records: event.Records.filter((r) => r.kinesis.partitionKey === key) });
+    // The later key's batch first: its sequence numbers are above every one of the other batch.
+    expect(await handler(lane('u1'))).toEqual({ batchItemFailures: [] });
+    expect(await handler(lane('u0'))).toEqual({ batchItemFailures: [] });
+    expect(logged.last()).toMatchObject({ written: 5, duplicate: 0 });
+    // Each batch redelivered: all of it is a duplicate.
+    await handler(lane('u0'));
+    expect(logged.last()).toMatchObject({ duplicate: 5 });
+    await handler(lane('u1'));
+    expect(logged.last()).toMatchObject({ duplicate: 5 });
+    // The next event counts all ten before it, once each.
+    await handler(kinesisEvent([txn('m', 20)], { partitionKey: () => 'u0' }));
+    expect((await store.get(cardVelocity, 'm'))?.n_1h).toBe(11);
+    await store.close();
+  });
+
+  it('counts every DynamoDB stream record once when the entity is not the table\'s key: each item is in order, items are not', async () => {
+    // Cards' transactions from a table keyed by transaction: Lambda keeps each item's changes in order
+    // (https://docs.aws.amazon.com/lambda/latest/dg/with-ddb.html), not two items' changes.
+    const store = await statefulStore(openState);
+    const logged = counting();
+    const handler = dynamoDbStreamHandler(cardVelocity, { store, discardPoison: true, log: logged.log });
+    const event = dynamoDbStreamEvent(Array.from({ length: 8 }, (_, i) => ({ eventName: 'INSERT' as const, keys: { txn_id: `t${i}` }, newImage: { txn_id: `t${i}`, ...txn('c', i) } })));
+    const half = (rest: number): typeof event => ({ Records: event.Records.filter((_, i) => i % 2 === rest) });
+    await handler(half(1));
+    await handler(half(0));
+    expect(logged.last()).toMatchObject({ written: 4, duplicate: 0 });
+    await handler(half(0));
+    expect(logged.last()).toMatchObject({ duplicate: 4 });
+    await handler(dynamoDbStreamEvent([{ eventName: 'INSERT', keys: { txn_id: 't8' }, newImage: { txn_id: 't8', ...txn('c', 20) } }]));
+    expect((await store.get(cardVelocity, 'c'))?.n_1h).toBe(9);
+    await store.close();
+  });
+});
+
+describe('the positions a state keeps', () => {
+  // A 1h window and 10m of lateness: 70 minutes is how far back an event can still change the state.
+  const compiled = compileAggregations({ n_1h: count({ window: '1h' }) }, { group: 'g', specs: [], dateAsEpoch: false, collectionsAllowed: true, allowedLateness: '10m', compaction: undefined });
+  const reducer = createReducer(compiled as NonNullable<typeof compiled>);
+  const at = (minute: number) => START + minute * 60_000;
+  const shard = 'kinesis:shardId-000000000000';
+  const order = (key: string, seq: string) => streamOrderOf({ source: 'kinesis', shardId: 'shardId-000000000000', sequenceNumber: seq, partitionKey: key });
+
+  it("lets a partition key go once all its events are the longest window plus the allowed lateness old, at exactly that age; its redelivery is then late and changes nothing", () => {
+    const state = emptyState();
+    expect(reducer.apply(state, at(0), {}, order('a', '1')).status).toBe('applied');
+    expect(reducer.apply(state, at(1), {}, order('b', '2')).status).toBe('applied');
+    expect(reducer.apply(state, at(-5), {}, order('b', '3')).status).toBe('applied');
+    expect(state.q).toEqual({ [`${shard}#a`]: at(0), [`${shard}#b`]: at(1) });
+    // 70 minutes after a's only event: a goes; b's newest event is a minute younger, so b stays.
+    expect(reducer.apply(state, at(70), {}, order('c', '4'))).toEqual({ status: 'applied', values: { n_1h: 1 } });
+    expect(state.p).toEqual({ [`${shard}#b`]: '3', [`${shard}#c`]: '4' });
+    expect(state.q).toEqual({ [`${shard}#b`]: at(1), [`${shard}#c`]: at(70) });
+    // a's event again: no position remembers it, but it is late, so the state does not take it (its
+    // count is itself alone).
+    const events = structuredClone(state.e);
+    expect(reducer.apply(state, at(0), {}, order('a', '1'))).toEqual({ status: 'late', values: { n_1h: 1 } });
+    expect(state.e).toEqual(events);
+    expect(reducer.apply(state, at(71), {}, order('c', '5'))).toEqual({ status: 'applied', values: { n_1h: 2 } });
+    expect(Object.keys(state.p)).toEqual([`${shard}#c`]);
+  });
+
+  it('reads a state saved before partition keys were kept: a partition key new to it is compared with its shard, which goes like any position', () => {
+    const state: EntityState = { v: 1, t: at(5), p: { [shard]: '50' }, e: [[at(5)]], b: [] };
+    // Applied before the upgrade, under the shard's position.
+    expect(reducer.apply(state, at(5), {}, order('a', '40')).status).toBe('duplicate');
+    expect(state.q).toEqual({ [shard]: at(5) });
+    expect(reducer.apply(state, at(6), {}, order('a', '60')).status).toBe('applied');
+    expect(state.p).toEqual({ [shard]: '50', [`${shard}#a`]: '60' });
+    // The shard's records are no newer than the state's newest event, at(5): 70 minutes on, it goes.
+    reducer.apply(state, at(75), {}, order('b', '70'));
+    expect(state.p).toEqual({ [`${shard}#a`]: '60', [`${shard}#b`]: '70' });
+    reducer.apply(state, at(76), {}, order('b', '71'));
+    expect(state.p).toEqual({ [`${shard}#b`]: '71' });
+  });
+});
+
 describe("the redelivery guard's stream keys and order", () => {
+  it('keys each partition key of a shard as a stream of its own, naming the shard a state saved before them has', () => {
+    expect(streamOrderOf({ source: 'kinesis', shardId: 'shardId-000000000001', sequenceNumber: '42', partitionKey: 'card-7' })).toEqual({
+      stream: 'kinesis:shardId-000000000001#card-7',
+      seq: '42',
+      shard: 'kinesis:shardId-000000000001',
+    });
+    expect(streamOrderOf({ source: 'dynamodb-stream', sequenceNumber: '42', partitionKey: '{"id":{"S":"o-1"}}' })).toEqual({ stream: 'dynamodb-stream:#{"id":{"S":"o-1"}}', seq: '42', shard: 'dynamodb-stream:' });
+  });
+
   it('keys each stream as the aggregation state has stored it: a changed key would apply redelivered records again after a deployment', () => {
     expect(streamOrderOf({ source: 'kinesis', shardId: 'shardId-000000000001', sequenceNumber: '42' })).toEqual({ stream: 'kinesis:shardId-000000000001', seq: '42' });
     expect(streamOrderOf({ source: 'sqs', messageGroupId: 'card-7', sequenceNumber: '18' })).toEqual({ stream: 'sqs:card-7', seq: '18' });

@@ -59,6 +59,11 @@ function sinkError(message: string, cause?: unknown): BackendError {
   return new BackendError('WRITE_FAILED', `dead-letter sink: ${message}`, { retryable: true, ...(cause === undefined ? {} : { cause }) });
 }
 
+/** The sink's failure, naming the entries it did not send: the others went to the queue. */
+function notSent(error: BackendError, entries: readonly DeadLetterEntry[]): BackendError & { readonly notWritten: readonly DeadLetterEntry[] } {
+  return Object.assign(error, { notWritten: entries });
+}
+
 /**
  * A dead-letter sink on an SQS queue: one message per poison record, holding the raw payload, the
  * error and the source position as JSON (see `DeadLetterMessage`), with `group` and `errorCode`
@@ -95,11 +100,15 @@ function makeSqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
         if (bytes > max) tooLarge.push(entry);
         else messages.push({ entry, body, bytes });
       }
-      if (tooLarge.length > 0) {
-        if (!options.oversized) throw sinkError(`${tooLarge.length} dead letter(s) exceed the queue's ${max}-byte message limit and no oversized sink is set`);
-        await writeTo(options.oversized, tooLarge);
+      if (tooLarge.length > 0 && options.oversized) await writeTo(options.oversized, tooLarge);
+      // Without an oversized sink, the dead letters too large for the queue are the ones not sent: the others still go.
+      const unsent = options.oversized ? [] : [...tooLarge];
+      const failure = (error: BackendError) => notSent(error, unsent);
+      const tooLargeText = `${tooLarge.length} dead letter(s) exceed the queue's ${max}-byte message limit and no oversized sink is set`;
+      if (messages.length === 0) {
+        if (unsent.length > 0) throw failure(sinkError(tooLargeText));
+        return;
       }
-      if (messages.length === 0) return;
 
       // Batches of at most 10 messages and at most `max` bytes in all.
       const batches: (typeof messages)[] = [];
@@ -117,7 +126,8 @@ function makeSqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
       batches.push(current);
 
       const [m, c] = await Promise.all([loadSqs(), client()]);
-      for (const batch of batches) {
+      let throttled = 0;
+      for (const [b, batch] of batches.entries()) {
         const byId = new Map(batch.map((message, i) => [String(i), message]));
         let left: readonly string[];
         try {
@@ -149,10 +159,15 @@ function makeSqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
             retry,
           );
         } catch (error) {
-          throw error instanceof BackendError ? error : sinkError(`SendMessageBatch failed: ${(error as Error).message}`, error);
+          // Which of this batch went is not known: it and every later batch count as not sent.
+          unsent.push(...batches.slice(b).flatMap((rest) => rest.map((message) => message.entry)));
+          throw failure(error instanceof BackendError ? error : sinkError(`SendMessageBatch failed: ${(error as Error).message}`, error));
         }
-        if (left.length > 0) throw sinkError(`${left.length} dead letter(s) still not sent to SQS after retries`);
+        unsent.push(...left.map((id) => (byId.get(id) as (typeof batch)[number]).entry));
+        throttled += left.length;
       }
+      const reasons = [...(throttled > 0 ? [`${throttled} dead letter(s) still not sent to SQS after retries`] : []), ...(unsent.length > throttled ? [tooLargeText] : [])];
+      if (reasons.length > 0) throw failure(sinkError(reasons.join('; ')));
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { BackendError } from '../errors.js';
+import { BackendError, DecodeError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import { itemToRecord, recordToItem } from '../schema/dynamodb-item.js';
 import { checkRecord, expiresAtMs, type GroupSchema, pickFeatures } from '../schema/sagemaker-record.js';
@@ -247,6 +247,8 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
         const found = toOnline(group, item);
         return found && { ...found, record: pickFeatures(found.record, getOptions.features) };
       } catch (error) {
+        // A stored value its feature's type cannot read is the data's fault, as in every online store, not the call's.
+        if (error instanceof DecodeError) throw error;
         throw dynamoDbError(error, tableName, group.name, 'read');
       }
     },
@@ -280,6 +282,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
             throw new BackendError('THROTTLED', `group "${group.name}": ${left.length} keys still unprocessed after retries`, { retryable: true, group: group.name });
           }
         } catch (error) {
+          if (error instanceof DecodeError) throw error;
           throw dynamoDbError(error, tableName, group.name, 'read');
         }
       });

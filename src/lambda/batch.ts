@@ -3,7 +3,7 @@ import type { AnyFeatureGroup, Simplify } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
 import { booleanSchema, checkOptions, countSchema, expected, lazySchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
-import type { DeadLetterEntry } from '../store/dead-letter.js';
+import { type DeadLetterEntry, notWrittenBy } from '../store/dead-letter.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
 import { type ArrivedPayload, decodeItem, type PayloadDecoder, UNDECODED } from './decode.js';
@@ -200,7 +200,10 @@ export async function processItems<T>(
       await options.store.deadLetter(poison);
       for (const index of poisonIndex) statuses[index] = 'poison';
     } catch (error) {
-      for (const index of poisonIndex) statuses[index] = failed(error);
+      const notWritten = notWrittenBy(error);
+      poisonIndex.forEach((index, k) => {
+        statuses[index] = notWritten && !notWritten.has(poison[k] as DeadLetterEntry) ? 'poison' : failed(error);
+      });
     }
     if (raws.length === 0) continue;
     const summary = await options.store.ingest(group, raws, {

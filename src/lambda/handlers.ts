@@ -69,6 +69,7 @@ export function kinesisHandler(group: AnyFeatureGroup, options: HandlerOptions) 
         shardId: shardOf(record),
         sequenceNumber: record.kinesis?.sequenceNumber,
       };
+      if (typeof record.kinesis?.partitionKey === 'string') (position as { partitionKey?: string }).partitionKey = record.kinesis.partitionKey;
       // Kinesis gives epoch seconds with a fraction.
       if (typeof arrival === 'number') (position as { arrivalTimeMs?: number }).arrivalTimeMs = Math.round(arrival * 1000);
       return { kind: 'put', payload: () => decodeBase64(record.kinesis?.data), raw: record.kinesis?.data, rawEncoding: 'base64', position };
@@ -194,6 +195,11 @@ export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
   };
 }
 
+/** A stream record's item key as text: its attributes sorted by name, so one item always gives the same text. */
+function itemKey(keys: Record<string, unknown>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(keys).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
+}
+
 export interface DynamoDbStreamHandlerOptions extends HandlerOptions {
   /** How a REMOVE deletes the record; default SoftDelete. */
   readonly deleteMode?: DeletionMode;
@@ -218,6 +224,7 @@ export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbS
         source: 'dynamodb-stream',
         index,
         sequenceNumber: record.dynamodb?.SequenceNumber,
+        ...(record.dynamodb?.Keys ? { partitionKey: itemKey(record.dynamodb.Keys) } : {}),
         ...(typeof seconds === 'number' ? { arrivalTimeMs: Math.round(seconds * 1000) } : {}),
       };
       if (record.eventName === 'REMOVE') {
@@ -231,8 +238,11 @@ export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbS
         return {
           kind: 'delete',
           id,
-          // The stream's creation time (epoch seconds) is when the item was removed.
-          eventTime: new Date(typeof seconds === 'number' ? seconds * 1000 : Number.NaN),
+          // The stream's creation time is when the item was removed, in whole epoch seconds rounded
+          // down (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html):
+          // the delete takes the second's last millisecond, so an item whose own time lies earlier in
+          // that second is deleted (a delete must be newer than the record, as SageMaker's DeleteRecord).
+          eventTime: new Date(typeof seconds !== 'number' ? Number.NaN : Number.isInteger(seconds) ? seconds * 1000 + 999 : Math.round(seconds * 1000)),
           mode: options.deleteMode ?? 'SoftDelete',
           raw: record.dynamodb?.Keys,
           position,

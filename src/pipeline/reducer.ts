@@ -37,8 +37,17 @@ export interface EntityState {
   readonly v: 1;
   /** Greatest event time applied, epoch ms; null before the first event. */
   t: number | null;
-  /** Last applied position per stream (a shard, a partition): a record at or before it is not applied again. */
+  /**
+   * Last applied position per stream (a shard, a partition, a partition key of a shard): a record at
+   * or before it is not applied again.
+   */
   p: Record<string, string>;
+  /**
+   * Greatest event time of the records each stream of `p` has given. A stream whose records all lie
+   * beyond the longest window plus the allowed lateness is let go: a redelivery of one of them is
+   * late, so it cannot change the state. Absent in a state saved before it was kept.
+   */
+  q?: Record<string, number>;
   /** Raw events in processing order: [event time, ...input values]. */
   e: Held[][];
   /** Compacted events, by bucket start. */
@@ -55,14 +64,22 @@ export type AggregateOutcome =
 export interface StreamOrder {
   readonly stream: string;
   readonly seq: string;
+  /** The shard a partition key's stream belongs to: the stream a state saved before partition keys were kept has for it. */
+  readonly shard?: string;
 }
 
 /** The ordered position of a record, from the fields its source sets. */
 export function streamOrderOf(position: SourcePosition | undefined): StreamOrder | undefined {
   if (!position) return undefined;
   if (position.sequenceNumber !== undefined) {
-    // A Kinesis shard, a FIFO message group, a DynamoDB stream: sequence numbers are ordered within it.
-    return { stream: `${position.source ?? 'stream'}:${position.shardId ?? position.messageGroupId ?? ''}`, seq: position.sequenceNumber };
+    // A Kinesis shard, a FIFO message group, a DynamoDB stream: sequence numbers are ordered within
+    // it. Lambda reads a shard in several batches at once (ParallelizationFactor) and keeps only each
+    // partition key in order (a DynamoDB stream's item key): one entity's records from two partition
+    // keys may come in either order, so each partition key is a stream of its own.
+    // https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html, .../with-ddb.html
+    const shard = `${position.source ?? 'stream'}:${position.shardId ?? position.messageGroupId ?? ''}`;
+    if (position.partitionKey === undefined) return { stream: shard, seq: position.sequenceNumber };
+    return { stream: `${shard}#${position.partitionKey}`, seq: position.sequenceNumber, shard };
   }
   if (position.offset !== undefined && position.topic !== undefined) {
     return { stream: `${position.source ?? 'kafka'}:${position.topic}-${position.partition ?? 0}`, seq: position.offset };
@@ -101,7 +118,7 @@ function distinctKey(value: Held): string {
 
 /** A fresh state: an entity nothing has been applied to. */
 export function emptyState(): EntityState {
-  return { v: 1, t: null, p: {}, e: [], b: [] };
+  return { v: 1, t: null, p: {}, q: {}, e: [], b: [] };
 }
 
 /**
@@ -180,6 +197,12 @@ export function createReducer(compiled: CompiledAggregations): Reducer {
     let old = 0;
     while (old < state.b.length && (state.b[old] as Bucket).s <= cutoff) old++;
     if (old > 0) state.b.splice(0, old);
+    const times = state.q as Record<string, number>;
+    for (const stream in times) {
+      if ((times[stream] as number) > cutoff) continue;
+      delete times[stream];
+      delete state.p[stream];
+    }
   };
 
   // Scratch space reused by every event: per-event arrays and sets were most of the reducer's garbage.
@@ -276,10 +299,14 @@ export function createReducer(compiled: CompiledAggregations): Reducer {
 
   return {
     apply(state, eventTimeMs, record, order) {
+      // A state saved before the times were kept: each stream's records are no newer than the newest.
+      if (!state.q) state.q = Object.fromEntries(Object.keys(state.p).map((stream) => [stream, state.t ?? eventTimeMs]));
       if (order) {
-        const applied = state.p[order.stream];
+        const applied = state.p[order.stream] ?? (order.shard === undefined ? undefined : state.p[order.shard]);
         if (applied !== undefined && compareSequence(order.seq, applied) <= 0) return { status: 'duplicate' };
         state.p[order.stream] = order.seq;
+        const newest = state.q[order.stream];
+        state.q[order.stream] = newest === undefined || eventTimeMs > newest ? eventTimeMs : newest;
       }
       if (state.t !== null && eventTimeMs < state.t - allowedLatenessMs) {
         return { status: 'late', values: valuesOf(state, eventTimeMs) };

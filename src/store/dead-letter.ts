@@ -17,7 +17,12 @@ export interface DeadLetterEntry {
   readonly rawEncoding?: 'base64';
 }
 
-/** Where poison records go: an object with `write`, or a function. */
+/**
+ * Where poison records go: an object with `write`, or a function. A sink that fails throws, and the
+ * records are reported for redelivery. One that took some of the entries and not the others throws an
+ * error whose `notWritten` lists the entries it did not take (the objects it was given): only their
+ * records are reported; the others count as dead-lettered.
+ */
 export type DeadLetterSink =
   | { write(entries: readonly DeadLetterEntry[]): Promise<void> | void }
   | ((entries: readonly DeadLetterEntry[]) => Promise<void> | void);
@@ -55,7 +60,16 @@ export const deadLetterSinkSchema = () =>
 
 /** What a sink's failure to take `group`'s entries is: retryable (WRITE_FAILED), since the entries were not handled. */
 export function deadLetterFailed(group: string, cause: unknown): BackendError {
-  return new BackendError('WRITE_FAILED', `group "${group}": dead-letter sink failed: ${(cause as Error)?.message ?? String(cause)}`, { cause, retryable: true, group });
+  const error = new BackendError('WRITE_FAILED', `group "${group}": dead-letter sink failed: ${(cause as Error)?.message ?? String(cause)}`, { cause, retryable: true, group });
+  // The entries the sink says it did not take stay named: the others were dead-lettered.
+  const notWritten = notWrittenBy(cause);
+  return notWritten ? Object.assign(error, { notWritten: [...notWritten] }) : error;
+}
+
+/** The entries a sink's failure says it did not take; undefined when it says nothing (none was taken). */
+export function notWrittenBy(failure: unknown): ReadonlySet<DeadLetterEntry> | undefined {
+  const listed = (failure as { notWritten?: unknown } | null | undefined)?.notWritten;
+  return Array.isArray(listed) ? new Set(listed as DeadLetterEntry[]) : undefined;
 }
 
 /** Hands entries to a sink; nothing to do without a sink or entries. */

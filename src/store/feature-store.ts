@@ -9,7 +9,7 @@ import { type RecordOutcome, summarize, type WriteSummary } from '../pipeline/ou
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore, OnlineWriteOutcome } from './types.js';
 import { offlineWritesAt } from './offline-writes.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
-import { type DeadLetterEntry, deadLetterFailed, type DeadLetterSink, deadLetterSinkSchema, sendToDeadLetter } from './dead-letter.js';
+import { type DeadLetterEntry, deadLetterFailed, type DeadLetterSink, deadLetterSinkSchema, notWrittenBy, sendToDeadLetter } from './dead-letter.js';
 
 export interface FeatureStoreOptions {
   /**
@@ -255,19 +255,18 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     raw: readonly unknown[],
     ingestOptions: IngestOptions,
   ): Promise<RecordOutcome[]> => {
+    const entries = failures.map((f) => {
+      const entry: DeadLetterEntry = { group: group.name, raw: ingestOptions.payload ? ingestOptions.payload(f.index) : raw[f.index], error: f.error, position: f.error.position };
+      return ingestOptions.payloadEncoding ? { ...entry, rawEncoding: ingestOptions.payloadEncoding } : entry;
+    });
     try {
-      await sendToDeadLetter(
-        options.deadLetter,
-        failures.map((f) => {
-          const entry: DeadLetterEntry = { group: group.name, raw: ingestOptions.payload ? ingestOptions.payload(f.index) : raw[f.index], error: f.error, position: f.error.position };
-          return ingestOptions.payloadEncoding ? { ...entry, rawEncoding: ingestOptions.payloadEncoding } : entry;
-        }),
-      );
+      await sendToDeadLetter(options.deadLetter, entries);
       return failures.map((f) => ({ index: f.index, status: 'poison', error: f.error }));
     } catch (cause) {
       // A poison record the sink did not take is not handled: report it for redelivery, never drop it.
       const error = deadLetterFailed(group.name, cause);
-      return failures.map((f) => ({ index: f.index, status: 'failed', error }));
+      const notWritten = notWrittenBy(cause);
+      return failures.map((f, i) => (notWritten && !notWritten.has(entries[i] as DeadLetterEntry) ? { index: f.index, status: 'poison', error: f.error } : { index: f.index, status: 'failed', error }));
     }
   };
 

@@ -34,6 +34,10 @@ export interface KinesisEventOptions {
   readonly streamArn?: string;
   /** Arrival time of the first record; later records arrive a millisecond apart. Default now. */
   readonly arrival?: Date;
+  /**
+   * Each record's partition key. Default `'pk'` for every record: the event is one sequence in order,
+   * as from a stream partitioned by a single key.
+   */
   readonly partitionKey?: (payload: unknown, index: number) => string;
 }
 
@@ -55,7 +59,7 @@ export function kinesisEvent(payloads: readonly unknown[], options: KinesisEvent
       return {
         kinesis: {
           kinesisSchemaVersion: '1.0',
-          partitionKey: options.partitionKey?.(payload, i) ?? `pk-${i}`,
+          partitionKey: options.partitionKey?.(payload, i) ?? 'pk',
           sequenceNumber,
           data: bytesOf(payload).toString('base64'),
           approximateArrivalTimestamp: (arrival + i) / 1000,

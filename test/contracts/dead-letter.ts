@@ -98,11 +98,22 @@ export function deadLetterContract(
       await store.close();
     });
 
-    it('also oversized with no sink for them: reported, not dropped', async () => {
+    it('also oversized with no sink for them: reported, not dropped, and the dead letters that fit still sent', async () => {
       // The smallest MaximumMessageSize a queue takes (SetQueueAttributes: 1,024 to 1,048,576 bytes).
-      const store = storeWith(sqsDeadLetter({ client: sqs, queueUrl: await queue('tiny-dlq'), maxMessageBytes: 1_024 }));
-      const response = await kinesisHandler(cardActivity, { store, ...quiet })(kinesisEvent([`poison ${'x'.repeat(2_000)}`]));
-      expect(response.batchItemFailures).toHaveLength(1);
+      const queueUrl = await queue('tiny-dlq');
+      const store = storeWith(sqsDeadLetter({ client: sqs, queueUrl, maxMessageBytes: 1_024 }));
+      const event = kinesisEvent(['poison 1', 'poison 2', `poison ${'x'.repeat(2_000)}`]);
+      const lines: Record<string, unknown>[] = [];
+      const response = await kinesisHandler(cardActivity, { store, log: (line) => void lines.push(JSON.parse(line) as Record<string, unknown>) })(event);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[2]?.kinesis.sequenceNumber }]);
+      expect(lines[0]).toMatchObject({ poison: 2, reported: 1 });
+      const sent = await receiveAll(queueUrl);
+      expect(sent.map((m) => Buffer.from(m.raw as string, 'base64').toString('utf8')).sort()).toEqual(['poison 1', 'poison 2']);
+      // Records the source schema refuses, handed to ingest: the one that fits is dead-lettered, the other reported.
+      const summary = await store.ingest(cardActivity, [{ card_id: 'p1' }, { card_id: 'p2', note: 'x'.repeat(2_000) }]);
+      expect(summary.outcomes.map((o) => o.status)).toEqual(['poison', 'failed']);
+      expect(summary.outcomes[1]).toMatchObject({ error: { code: 'WRITE_FAILED', message: expect.stringContaining("1 dead letter(s) exceed the queue's 1024-byte message limit and no oversized sink is set") } });
+      expect((await receiveAll(queueUrl)).map((m) => m.raw)).toEqual([{ card_id: 'p1' }]);
       await store.close();
     });
 
