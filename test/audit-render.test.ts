@@ -41,11 +41,11 @@ describe('formatAuditReport', () => {
       'offline rows written up to 2024-05-01T23:45:00.000Z count as visible',
       'consistency: 81.04% (1,000 of 1,234 identifiers agree on every feature)',
       '',
-      'feature      match  mismatch  missing online  missing offline     difference p50 / p95 / max',
-      '----------  ------  --------  --------------  ---------------  -----------------------------',
+      'feature      match  mismatch  missing online  missing offline   difference min / p50 / p95 / max',
+      '----------  ------  --------  --------------  ---------------  ---------------------------------',
       'event_time    100%         0               0                0',
-      'amount      81.04%       200              30                4      0.001 / 1.20e-4 / 2.50e+6',
-      'note            0%     1,234               0                0  -5.00e-4 / 1.23457 / -1.00e+6',
+      'amount      81.04%       200              30                4     -2 / 0.001 / 1.20e-4 / 2.50e+6',
+      'note            0%     1,234               0                0  0 / -5.00e-4 / 1.23457 / -1.00e+6',
       '',
       'cause        identifiers',
       '-----------  -----------',
@@ -72,8 +72,8 @@ describe('formatAuditReport', () => {
     expect(formatAuditReport(agreeing).split('\n').slice(2)).toEqual([
       'consistency: 100% (2 of 2 identifiers agree on every feature)',
       '',
-      'feature  match  mismatch  missing online  missing offline  difference p50 / p95 / max',
-      '-------  -----  --------  --------------  ---------------  --------------------------',
+      'feature  match  mismatch  missing online  missing offline  difference min / p50 / p95 / max',
+      '-------  -----  --------  --------------  ---------------  --------------------------------',
       'n         100%         0               0                0',
     ]);
   });
@@ -176,19 +176,22 @@ describe('renderAuditHtml', () => {
 
   it('has tables of the features, of every cause (found or not) and of the examples', () => {
     const html = page();
-    expect(html).toContain('<tr><td>amount</td><td>81.04%</td><td>200</td><td>30</td><td>4</td><td>0.001 / 1.20e-4 / 2.50e+6</td></tr>');
+    expect(html).toContain('<tr><td>amount</td><td>81.04%</td><td>200</td><td>30</td><td>4</td><td>-2 / 0.001 / 1.20e-4 / 2.50e+6</td></tr>');
     expect(html).toContain('<tr><td>event_time</td><td>100%</td><td>0</td><td>0</td><td>0</td><td></td></tr>');
     expect(html).toContain('<table id="causes"><tr><th>cause</th><th>identifiers</th></tr>\n<tr><td>fingerprint</td><td>0</td></tr>\n<tr><td>offline-lag</td><td>200</td></tr>\n');
     expect(html).toContain('<h2>Examples</h2><table id="examples"><tr><th>identifier</th><th>cause</th><th>features</th></tr>\n<tr><td>o&#39;brien</td><td>unexplained</td><td>amount, note</td></tr>\n</table>');
     expect(renderAuditHtml({ ...report, examples: [] })).toMatch(/<tr><td>unexplained<\/td><td>34<\/td><\/tr>\n<\/table>\n\n<\/body><\/html>\n$/);
     // Rows one per line.
-    expect(html).toContain('<tr><td>amount</td><td>81.04%</td><td>200</td><td>30</td><td>4</td><td>0.001 / 1.20e-4 / 2.50e+6</td></tr>\n<tr><td>');
+    expect(html).toContain('<tr><td>amount</td><td>81.04%</td><td>200</td><td>30</td><td>4</td><td>-2 / 0.001 / 1.20e-4 / 2.50e+6</td></tr>\n<tr><td>');
     expect(renderAuditHtml(report)).toContain('<tr><td>a</td><td>unexplained</td><td>amount, note</td></tr>\n<tr><td>b</td>');
   });
 
-  it('writes a difference of zero as 0, and others to six digits below a million', () => {
-    const zero = { match: 1, mismatch: 1, missingOnline: 0, missingOffline: 0, matchRate: 0.5, mismatchRate: 0.5, differences: { count: 1, min: 0, p50: 0, p95: 0.5, max: 123456.789, meanAbs: 0.25 } };
-    expect(renderAuditHtml({ ...report, features: { z: zero } })).toContain('<tr><td>z</td><td>50.00%</td><td>1</td><td>0</td><td>0</td><td>0 / 0.5 / 123457</td></tr>');
+  it('writes a difference of zero as 0, others to six digits below a million, and the least first: online below offline shows', () => {
+    const zero = { match: 1, mismatch: 1, missingOnline: 0, missingOffline: 0, matchRate: 0.5, mismatchRate: 0.5, differences: { count: 1, min: -7.11, p50: 0, p95: 0.5, max: 123456.789, meanAbs: 0.25 } };
+    expect(renderAuditHtml({ ...report, features: { z: zero } })).toContain('<tr><td>z</td><td>50.00%</td><td>1</td><td>0</td><td>0</td><td>-7.11 / 0 / 0.5 / 123457</td></tr>');
+    // Every difference below zero: the table said 0 / 0 / 0 for the two mismatches, as max and the quantiles are 0.
+    const below = { ...zero, differences: { count: 10, min: -7.11, p50: 0, p95: 0, max: 0, meanAbs: 0.9 } };
+    expect(formatAuditReport({ ...report, features: { amount: below } }).split('\n')[6]).toBe('amount   50.00%         1               0                0                 -7.11 / 0 / 0 / 0');
   });
 
   it('reads "nothing sampled" overall and per feature and draws an empty bar for an audit that sampled nothing', () => {

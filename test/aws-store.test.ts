@@ -79,6 +79,19 @@ describe('createFeatureStore on SageMaker (local stack)', () => {
     await store.close();
   });
 
+  it('fails a read of many THROTTLED, counting the identifiers BatchGetRecord left unprocessed after every attempt, as dynamoDbOnline does', async () => {
+    const store = createFeatureStore({ online: sageMakerOnline({ client: runtime, retry: { attempts: 2, baseDelayMs: 1 } }), offline: false });
+    await store.ingest(cardActivity, events(3, 'unread'));
+    stack.setFaults({ BatchGetRecord: { unprocessedRate: 1 } });
+    try {
+      const ids = events(3, 'unread').map((e) => e.card_id);
+      await expect(store.getMany(cardActivity, ids)).rejects.toMatchObject({ code: 'THROTTLED', retryable: true, message: 'group "card-activity": 3 identifiers still unprocessed after retries' });
+    } finally {
+      stack.setFaults({});
+      await store.close();
+    }
+  });
+
   it('gives the client it makes the retry option: a throttled PutRecord is sent at most `attempts` times', async () => {
     // The SDK reads the endpoint and credentials from the environment, as in a Lambda.
     const saved = { ...process.env };

@@ -85,4 +85,15 @@ describe('dead letters say how to read raw back', () => {
   it('writes bytes as base64', () => {
     expect(message(new Uint8Array([0, 255, 1]))).toMatchObject({ raw: 'AP8B', rawEncoding: 'base64' });
   });
+
+  it('stamps the message now when no time is given, and names a wrong argument instead of failing inside', () => {
+    const before = Date.now();
+    const stamped = deadLetterMessage({ group: 'card-activity', raw: valid, error: refused.error, position: undefined });
+    expect(Date.parse(stamped.deadLetteredAt)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(stamped.deadLetteredAt)).toBeLessThanOrEqual(Date.now());
+    const entry = { group: 'card-activity', raw: valid, error: refused.error, position: undefined };
+    expect(() => deadLetterMessage(entry, 'now' as never)).toThrow(/^deadLetterMessage\[1\]: expected a valid Date, got "now"$/);
+    expect(() => deadLetterMessage({ group: 'card-activity', raw: valid } as never)).toThrow(/^deadLetterMessage\[0\]\.error: expected a SkewlessError, got undefined$/);
+    expect(() => deadLetterMessage(undefined as never)).toThrow(/^deadLetterMessage\[0\]: expected a dead-letter entry: \{ group, raw, error, position \}, got undefined$/);
+  });
 });

@@ -159,6 +159,8 @@ describe('expectParity', () => {
 });
 
 describe('checkDeterminism', () => {
+  const realNow = Date.now;
+  const realRandom = Math.random;
   const events = Array.from({ length: 20 }, (_, i) => ({ card_id: `c${i}`, amount_cents: i, country: 'US', ts: `2024-05-01T00:00:${String(i).padStart(2, '0')}.000Z` }));
 
   it('passes a pure transform', () => {
@@ -200,6 +202,27 @@ describe('checkDeterminism', () => {
         return { card_id: e.card_id, event_time: e.ts, first };
       },
     });
-    expect(() => checkDeterminism(stateful, events)).toThrow(/event 0 gave a different record/);
+    expect(() => checkDeterminism(stateful, events)).toThrow(/^checkDeterminism: event 0 gave a different record when run again with the same clock and random numbers \(does the transform keep state between calls, or call new Date\(\)\?\)$/);
+    // A counter changes every record; reading the clock changes none run alike.
+    let n = 0;
+    const counter = defineFeatureGroup({
+      name: 'counter',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: cardActivity.source,
+      features: z.object({ card_id: z.string(), event_time: z.date(), n: z.number() }),
+      transform: (e) => ({ card_id: e.card_id, event_time: e.ts, n: n++ }),
+    });
+    expect(() => checkDeterminism(counter, events)).toThrow(/^checkDeterminism: event 0 gave a different record when run again with the same clock/);
+    expect(() => checkDeterminism(random, events)).toThrow(/^checkDeterminism: event 0 gave a different record when run again \(does the transform read the clock or randomness\?\)$/);
+    // The clock and the random numbers are given back after a failed check.
+    expect(Date.now).toBe(realNow);
+    expect(Math.random).toBe(realRandom);
+  });
+
+  it('refuses events a stream cannot carry, naming the event, before running anything', () => {
+    expect(() => checkDeterminism(cardActivity, [events[0], { ...events[1], amount_cents: 1n }])).toThrow(
+      /^checkDeterminism events\[1\]: expected bytes, text or a value JSON can write \(a stream carries bytes\), got a value JSON cannot write \(Do not know how to serialize a BigInt\)$/,
+    );
   });
 });

@@ -61,6 +61,13 @@ describe('expectServingParity', () => {
   it('fails when there is nothing to compare: a parity check over no entity proves nothing', async () => {
     const store = createFeatureStore({ ...localStores({ memory: true }), now: () => NOW });
     await expect(expectServingParity(store, { entities: [], entityKey: 'card_id', features })).rejects.toThrow(/no entities to compare/);
+    // Entities nothing was ingested for: every column null on both sides agrees, and shows nothing.
+    await expect(expectServingParity(store, { entities: [{ card_id: 'c1', merchant_id: 'm1' }, { card_id: 'c2', merchant_id: 'm1' }], entityKey: 'card_id', features })).rejects.toThrow(
+      /^serving parity: none of the 2 entity rows has a value in a store feature's column, served or trained \(was anything ingested for these entities\?\), so nothing was compared$/,
+    );
+    // One row with a value is something compared: the others may be entities the store does not know.
+    await store.ingest(merchants, [{ merchant_id: 'm1', event_time: new Date(NOW - 60_000), risk: 0.25 }]);
+    expect(await expectServingParity(store, { entities: [{ card_id: 'c9', merchant_id: 'm9' }, { card_id: 'c8', merchant_id: 'm1' }], entityKey: 'card_id', features })).toMatchObject({ rows: 2 });
     // Its options are its own: an option of featureVectors' it does not take is named under its name.
     await expect(expectServingParity(store, { entities: [{ card_id: 'c1' }], entityKey: 'card_id', features, onFailure: 'null' } as never)).rejects.toThrow(
       /^unknown option expectServingParity options\.onFailure; known: entities, entityKey, features, maxAge$/,
@@ -128,6 +135,13 @@ describe('featureVectorHandler (API Gateway HTTP API event, local stack)', () =>
     expect(response.statusCode).toBe(200);
     const { vectors } = json(response) as { vectors: Record<string, unknown>[] };
     expect(vectors.map((v) => [v['card_id'], v['serve-cards__amount'], v['merchant_risk']])).toEqual([['c2', null, 0.25], ['c9', null, 0.25]]);
+  });
+
+  it('reads a body that starts with a byte-order mark as the JSON after it, as the stream decoders do', async () => {
+    const response = await handler()(http(`\uFEFF${JSON.stringify({ card_id: 'c1', merchant_id: 'm1', amount: 3 })}`, true));
+    expect(response.statusCode).toBe(200);
+    const body = Buffer.from(`\uFEFF${JSON.stringify({ card_id: 'c1', merchant_id: 'm1', amount: 3 })}`).toString('base64');
+    expect((await handler()({ body, isBase64Encoded: true })).statusCode).toBe(200);
   });
 
   it('reads a base64 body as function URLs send one', async () => {

@@ -415,6 +415,14 @@ describe('options silently accepted or crashing in 0.1', () => {
     expect(firehoseTransform(cardActivity)).toBeTypeOf('function');
   });
 
+  it('the event builders refuse a payload a stream cannot carry, naming it, instead of a TypeError from JSON', async () => {
+    await configurationError(() => kinesisEvent([validCardEvent, { ...validCardEvent, amount_cents: 1n }]), /^kinesisEvent\[0\]\[1\]: expected bytes, text or a value JSON can write \(a stream carries bytes\), got a value JSON cannot write \(Do not know how to serialize a BigInt\)$/);
+    await configurationError(() => sqsEvent([undefined]), /^sqsEvent\[0\]\[0\]: expected bytes, text or a value JSON can write \(a stream carries bytes\), got undefined, which has no JSON text$/);
+    await configurationError(() => kafkaEvent([() => 1]), /^kafkaEvent\[0\]\[0\]: expected bytes, text or a value JSON can write \(a stream carries bytes\), got a function, which has no JSON text$/);
+    // Bytes, text, and a Date (JSON writes it as its ISO text) travel.
+    expect(kinesisEvent([Buffer.from('{}'), 'text', new Date(0), null]).Records).toHaveLength(4);
+  });
+
   it('a handler called with a context of {} (a unit test) runs the batch instead of failing it', async () => {
     const store = createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: () => {} });
     const handler = kinesisHandler(cardActivity, { store, log: false });

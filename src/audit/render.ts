@@ -1,4 +1,4 @@
-import type { AuditReport } from './audit.js';
+import type { AuditReport, FeatureAudit } from './audit.js';
 import { AUDIT_CAUSES } from './causes.js';
 import type { LineageEntry, LineageReport } from './lineage.js';
 
@@ -30,6 +30,11 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
 
+/** A number feature's online - offline, both ways: the least first, so online below offline shows too. */
+function differenceText(d: FeatureAudit['differences']): string {
+  return d ? [d.min, d.p50, d.p95, d.max].map(shortNumber).join(' / ') : '';
+}
+
 function shortNumber(n: number): string {
   return Math.abs(n) >= 1e6 || (n !== 0 && Math.abs(n) < 1e-3) ? n.toExponential(2) : String(Number(n.toPrecision(6)));
 }
@@ -51,14 +56,14 @@ export function formatAuditReport(report: AuditReport): string {
     ...otherDefinitionsText(report),
     '',
     ...table(
-      ['feature', 'match', 'mismatch', 'missing online', 'missing offline', 'difference p50 / p95 / max'],
+      ['feature', 'match', 'mismatch', 'missing online', 'missing offline', 'difference min / p50 / p95 / max'],
       Object.entries(report.features).map(([name, f]) => [
         name,
         rateText(f.matchRate),
         number(f.mismatch),
         number(f.missingOnline),
         number(f.missingOffline),
-        f.differences ? `${shortNumber(f.differences.p50)} / ${shortNumber(f.differences.p95)} / ${shortNumber(f.differences.max)}` : '',
+        differenceText(f.differences),
       ]),
     ),
   ];
@@ -140,7 +145,7 @@ export function renderAuditHtml(report: AuditReport): string {
     .map(
       ([name, f]) =>
         `<tr><td>${escapeHtml(name)}</td><td>${rateText(f.matchRate)}</td><td>${number(f.mismatch)}</td><td>${number(f.missingOnline)}</td><td>${number(f.missingOffline)}</td><td>${
-          f.differences ? `${shortNumber(f.differences.p50)} / ${shortNumber(f.differences.p95)} / ${shortNumber(f.differences.max)}` : ''
+          differenceText(f.differences)
         }</td></tr>`,
     )
     .join('\n');
@@ -165,7 +170,7 @@ figure{margin:.5rem 0}figcaption{font-size:12px;color:#555}.legend span{display:
 <div class="legend">${SEGMENTS.map(([, color, label]) => `<span><i style="background:${color}"></i>${label}</span>`).join('')}</div>
 ${charts}
 <h2>Features</h2>
-<table id="features"><tr><th>feature</th><th>match</th><th>mismatch</th><th>missing online</th><th>missing offline</th><th>difference p50 / p95 / max</th></tr>
+<table id="features"><tr><th>feature</th><th>match</th><th>mismatch</th><th>missing online</th><th>missing offline</th><th>difference min / p50 / p95 / max</th></tr>
 ${rows}
 </table>
 <h2>Causes</h2>

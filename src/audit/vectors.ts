@@ -46,6 +46,11 @@ export interface VectorAuditReport {
   readonly consistent: number;
   /** consistent / sampled; undefined when nothing was sampled (never "100% of nothing"). */
   readonly consistencyRate: number | undefined;
+  /**
+   * Entity rows where a column read from the store has a value, served or trained: rows of nulls
+   * alone agree without showing anything (an entity nothing was ingested for).
+   */
+  readonly rowsWithValues: number;
   /** Per feature column: rows where served and trained differ. */
   readonly mismatches: Readonly<Record<string, number>>;
   readonly examples: readonly VectorDifference[];
@@ -123,17 +128,18 @@ export async function auditVectors(store: FeatureStore, options: VectorAuditOpti
   const maxExamples = options.examples ?? 50;
   // Exactly the listed features' columns and the request features' outputs: an entity column is the
   // caller's, whatever its name, and reads only request features take are not in the rows.
-  const columns = [
-    ...plan.columns.slice(0, plan.list.listed).flat(),
-    ...plan.list.outputs.map((output) => output.name),
-  ];
+  const stored = plan.columns.slice(0, plan.list.listed).flat();
+  const columns = [...stored, ...plan.list.outputs.map((output) => output.name)];
   const mismatches: Record<string, number> = Object.fromEntries(columns.map((column) => [column, 0]));
   const examples: VectorDifference[] = [];
   let consistent = 0;
+  let rowsWithValues = 0;
+  const hasValue = (value: unknown) => value !== null && value !== undefined;
   served.rows.forEach((row, r) => {
     const entity = entities[r] as Record<string, unknown>;
     const servedRow = row as Record<string, unknown>;
     const trainedRow = trained[r] as Record<string, unknown>;
+    if (stored.some((column) => hasValue(servedRow[column]) || hasValue(trainedRow[column]))) rowsWithValues++;
     let same = true;
     for (const column of columns) {
       if (equalValues(servedRow[column], trainedRow[column], tolerance)) continue;
@@ -148,6 +154,7 @@ export async function auditVectors(store: FeatureStore, options: VectorAuditOpti
     sampled: entities.length,
     consistent,
     consistencyRate: entities.length === 0 ? undefined : consistent / entities.length,
+    rowsWithValues,
     mismatches,
     examples,
   };

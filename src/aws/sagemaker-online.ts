@@ -317,6 +317,7 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
       for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) chunks.push(unique.slice(i, i + BATCH_GET_LIMIT));
       const found = new Map<string, OnlineRecord>();
       const errors: string[] = [];
+      let unprocessed = 0;
       // BatchGetRecord answers a group that does not exist per identifier, in Errors, not as the call's error.
       let groupNotFound: { name: string; message: string } | undefined;
       // Chunks go out together: one round trip's latency for the whole read, not one per 100 ids.
@@ -351,19 +352,20 @@ export function sageMakerOnline(options: SageMakerOnlineOptions = {}): OnlineSto
             },
             retry,
           );
-          if (left.length > 0) errors.push(`${left.length} identifiers still unprocessed after retries`);
+          unprocessed += left.length;
         } catch (error) {
           throw backendError(error, group.name, 'read');
         }
       });
       // As GetRecord's answer is: GROUP_NOT_FOUND, whether one entity was read or many.
       if (groupNotFound) throw backendError(groupNotFound, group.name, 'read');
+      const stillUnprocessed = `${unprocessed} identifiers still unprocessed after retries`;
       if (errors.length > 0) {
-        throw new BackendError('READ_FAILED', `group "${group.name}": BatchGetRecord failed for ${errors.length} identifiers: ${errors.slice(0, 3).join('; ')}`, {
-          group: group.name,
-          retryable: errors.some((e) => e.includes('unprocessed')),
-        });
+        const said = `${errors.slice(0, 3).join('; ')}${errors.length > 3 ? '; …' : ''}${unprocessed > 0 ? `; ${stillUnprocessed}` : ''}`;
+        throw new BackendError('READ_FAILED', `group "${group.name}": BatchGetRecord failed for ${errors.length + unprocessed} identifiers: ${said}`, { group: group.name, retryable: unprocessed > 0 });
       }
+      // Only throttling left some unread, as dynamoDbOnline says it: THROTTLED, worth retrying.
+      if (unprocessed > 0) throw new BackendError('THROTTLED', `group "${group.name}": ${stillUnprocessed}`, { group: group.name, retryable: true });
       return found;
     },
 

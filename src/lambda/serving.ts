@@ -82,7 +82,8 @@ function readRequest(event: HttpRequestEvent | undefined, schema: AnySchema, req
   if (text.trim() === '') return badRequest('the request has no body: send a JSON object (one vector) or an array of them');
   let body: unknown;
   try {
-    body = JSON.parse(text);
+    // A byte-order mark before the JSON is no part of it, as the stream decoders read it.
+    body = JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (error) {
     return badRequest(`the body is not JSON: ${(error as Error).message}`);
   }

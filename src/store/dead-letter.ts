@@ -1,5 +1,5 @@
 import { BackendError, type RecordError, type SourcePosition } from '../errors.js';
-import { expected } from '../util/options.js';
+import { checkOptions, expected, lazySchema } from '../util/options.js';
 import * as z from 'zod/mini';
 
 /** A record the pipeline refused, as a dead-letter sink receives it. */
@@ -66,6 +66,20 @@ export function deadLetterFailed(group: string, cause: unknown): BackendError {
   return notWritten ? Object.assign(error, { notWritten: [...notWritten] }) : error;
 }
 
+/** What `deadLetterMessage` reads of an entry: a JavaScript caller's mistake is named, not a TypeError from inside. */
+const MESSAGE_ARGUMENTS = /* @__PURE__ */ lazySchema(() =>
+  z.tuple([
+    z.object(
+      {
+        group: z.string({ error: expected("the group's name") }),
+        error: z.object({ name: z.string(), code: z.string(), message: z.string(), issues: z.array(z.unknown()) }, { error: expected('a SkewlessError') }),
+      },
+      { error: expected('a dead-letter entry: { group, raw, error, position }') },
+    ),
+    z.date({ error: expected('a valid Date') }),
+  ]),
+);
+
 /** The entries a sink's failure says it did not take; undefined when it says nothing (none was taken). */
 export function notWrittenBy(failure: unknown): ReadonlySet<DeadLetterEntry> | undefined {
   const listed = (failure as { notWritten?: unknown } | null | undefined)?.notWritten;
@@ -108,14 +122,20 @@ export interface DeadLetterMessage {
 }
 
 /**
- * Builds the stored form of an entry.
+ * Builds the stored form of an entry, dead-lettered `at` (default now).
  *
  * ### Example
  * ```ts
- * await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(deadLetterMessage(entry, new Date())) }));
+ * await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: JSON.stringify(deadLetterMessage(entry)) }));
  * ```
  */
-export function deadLetterMessage(entry: DeadLetterEntry, at: Date): DeadLetterMessage {
+export function deadLetterMessage(entry: DeadLetterEntry, at: Date = new Date()): DeadLetterMessage {
+  checkOptions(MESSAGE_ARGUMENTS, [entry, at], 'deadLetterMessage');
+  return messageOf(entry, at);
+}
+
+/** `deadLetterMessage` of an entry the package made itself: checked once where it was made, not again per dead letter. */
+function messageOf(entry: DeadLetterEntry, at: Date): DeadLetterMessage {
   const bytes = entry.raw instanceof Uint8Array;
   return {
     group: entry.group,
@@ -145,7 +165,7 @@ function rawTypesOf(raw: unknown): { rawTypes?: Record<string, 'bigint' | 'Date'
 
 /** JSON text of a dead letter; bigints are written as decimal text and bytes inside an event as base64 (`rawTypes` says which). */
 export function deadLetterJson(entry: DeadLetterEntry, at: Date): string {
-  return JSON.stringify(deadLetterMessage(entry, at), (_key, value: unknown) =>
+  return JSON.stringify(messageOf(entry, at), (_key, value: unknown) =>
     typeof value === 'bigint' ? value.toString() : value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
   );
 }

@@ -6,11 +6,28 @@ import type {
   SqsEvent,
 } from '../lambda/events.js';
 import * as z from 'zod/mini';
-import { checkOptions, countSchema, expected, functionSchema } from '../util/options.js';
+import { checkOptions, countSchema, describeValue, expected, functionSchema } from '../util/options.js';
 
 // Test helpers check their arguments like everything else: a wrong call fails here, not as a
 // confusing handler error three layers down.
-const payloadList = z.array(z.unknown(), { error: expected('an array of payloads') });
+
+/** Why a payload cannot travel on a stream, which carries bytes; undefined when it can (bytes, text, a value with JSON text). */
+function unsendable(payload: unknown): string | undefined {
+  if (typeof payload === 'string' || payload instanceof Uint8Array) return undefined;
+  try {
+    return JSON.stringify(payload) === undefined ? `${describeValue(payload)}, which has no JSON text` : undefined;
+  } catch (error) {
+    return `a value JSON cannot write (${(error as Error).message})`;
+  }
+}
+
+/** An array of events as a stream carries them: each bytes, text, or a value written as JSON. */
+export const streamPayloads = (what: string) =>
+  z.array(
+    z.unknown().check(z.refine((payload) => unsendable(payload) === undefined, { error: (issue) => `expected bytes, text or a value JSON can write (a stream carries bytes), got ${unsendable(issue.input)}` })),
+    { error: expected(what) },
+  );
+const payloadList = streamPayloads('an array of payloads');
 const text = z.optional(z.string({ error: expected('text') }));
 const date = z.optional(z.date({ error: expected('a valid Date') }));
 const callback = z.optional(functionSchema('a function'));

@@ -15,10 +15,10 @@ import { seededRandom, seededShuffle } from '../util/random.js';
 import { checkOptions, expected, lazySchema, positiveInteger } from '../util/options.js';
 import { requireGroup } from '../feature-group.js';
 import * as z from 'zod/mini';
-import { kinesisEvent } from './events.js';
+import { kinesisEvent, streamPayloads } from './events.js';
 import { memoryAggregationState, memoryOnline } from './memory-store.js';
 
-const EVENTS = /* @__PURE__ */ lazySchema(() => z.array(z.unknown(), { error: expected('an array of raw events') }));
+const EVENTS = /* @__PURE__ */ lazySchema(() => streamPayloads('an array of raw events'));
 
 export interface ParityOptions {
   /**
@@ -208,10 +208,11 @@ function outcomeOf(group: AnyFeatureGroup, raw: unknown, position: SourcePositio
 }
 
 /**
- * Fails if a group's output depends on anything but the event: runs every event three times — once,
- * again with the clock moved a day on and `Math.random` giving other numbers, and once more in a
- * shuffled order — and throws an AssertionError naming the first event whose record changed and
- * the likely cause (the clock or randomness; state kept between calls).
+ * Fails if a group's output depends on anything but the event: runs every event four times, with
+ * `Date.now` and `Math.random` held still — once, again alike, again with the clock a day on and
+ * other random numbers, and once more alike in a shuffled order — and throws an AssertionError
+ * naming the first event whose record changed and the likely cause (state kept between calls or
+ * `new Date()`; the clock or randomness).
  *
  * ### Example
  * ```ts
@@ -222,7 +223,25 @@ export function checkDeterminism(group: AnyFeatureGroup, events: readonly unknow
   requireGroup(group, 'checkDeterminism');
   checkOptions(EVENTS, events, 'checkDeterminism events');
   checkOptions(z.strictObject({ seed: z.optional(z.number({ error: expected('a number') })) }), options, 'checkDeterminism options');
-  const first = events.map((e, index) => outcomeOf(group, structuredClone(e), { index }));
+  // Each pass holds the clock (`Date.now`) and `Math.random` still; the first two alike, the third
+  // a day later with other numbers, so a difference says which it was.
+  const realNow = Date.now;
+  const realRandom = Math.random;
+  const start = realNow();
+  const run = (now: number, seed: number, indexes: Iterable<number> = events.keys()): Outcome[] => {
+    const random = seededRandom(seed);
+    const outcomes = new Array<Outcome>(events.length);
+    try {
+      Date.now = () => now;
+      Math.random = () => random();
+      for (const index of indexes) outcomes[index] = outcomeOf(group, structuredClone(events[index]), { index });
+    } finally {
+      Date.now = realNow;
+      Math.random = realRandom;
+    }
+    return outcomes;
+  };
+  const first = run(start, 1);
   // Events all refused (or none) check no transform: the fixture does not fit the source schema.
   if (first.every((outcome) => outcome.startsWith(REFUSED))) {
     throw new AssertionError({
@@ -231,42 +250,18 @@ export function checkDeterminism(group: AnyFeatureGroup, events: readonly unknow
       expected: 'at least one record',
     });
   }
+  const differs = (outcomes: Outcome[], cause: string) => {
+    const changed = outcomes.findIndex((o, i) => o !== first[i]);
+    if (changed < 0) return;
+    throw new AssertionError({ message: `checkDeterminism: event ${changed} gave a different record ${cause}`, actual: outcomes[changed], expected: first[changed] });
+  };
 
-  const realNow = Date.now;
-  const realRandom = Math.random;
-  const random = seededRandom(0x5eed);
-  let second: Outcome[];
-  // A transform calling `new Date()` cannot be redirected, but it sees a later millisecond.
+  // `new Date()` cannot be held still, but it sees a later millisecond.
   const later = realNow() + 2;
   while (realNow() < later) {
     // wait for the clock to move
   }
-  try {
-    Date.now = () => realNow() + 86_400_000;
-    Math.random = () => random();
-    second = events.map((e, index) => outcomeOf(group, structuredClone(e), { index }));
-  } finally {
-    Date.now = realNow;
-    Math.random = realRandom;
-  }
-  const changed = second.findIndex((o, i) => o !== first[i]);
-  if (changed >= 0) {
-    throw new AssertionError({
-      message: `checkDeterminism: event ${changed} gave a different record when run again (does the transform read the clock or randomness?)`,
-      actual: second[changed],
-      expected: first[changed],
-    });
-  }
-
-  const order = seededShuffle(events.keys(), options.seed ?? 1);
-  const shuffled = new Array<Outcome>(events.length);
-  for (const index of order) shuffled[index] = outcomeOf(group, structuredClone(events[index]), { index });
-  const moved = shuffled.findIndex((o, i) => o !== first[i]);
-  if (moved >= 0) {
-    throw new AssertionError({
-      message: `checkDeterminism: event ${moved} gave a different record in another processing order (does the transform keep state between calls?)`,
-      actual: shuffled[moved],
-      expected: first[moved],
-    });
-  }
+  differs(run(start, 1), 'when run again with the same clock and random numbers (does the transform keep state between calls, or call new Date()?)');
+  differs(run(start + 86_400_000, 0x5eed), 'when run again (does the transform read the clock or randomness?)');
+  differs(run(start, 1, seededShuffle(events.keys(), options.seed ?? 1)), 'in another processing order (does the transform keep state between calls?)');
 }

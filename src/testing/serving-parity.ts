@@ -25,7 +25,8 @@ function show(value: unknown): string {
  * Serves a feature vector for each entity from the store's online tier, builds the training row for
  * (entity, the read's instant) from its offline tier, and checks they are the same row, column by
  * column, request features' outputs included (what `auditVectors` measures, as an assertion). Throws an AssertionError naming the first
- * entity row and column that differ — or that there was nothing to compare — so it works as-is in
+ * entity row and column that differ — or that there was nothing to compare: no entities, or none with a
+ * value in a store feature's column on either side — so it works as-is in
  * vitest, jest or node:test. Run it after ingesting (and, on AWS, once SageMaker has delivered the
  * offline rows): the two sides read different stores, so this is the end-to-end proof that what a
  * model is trained on is what it is served.
@@ -52,6 +53,14 @@ export async function expectServingParity<E extends object, const F extends read
     throw new AssertionError({ message: 'serving parity: no entities to compare', actual: 0, expected: 'at least one entity row', operator: 'expectServingParity' });
   }
   const first = report.examples[0];
+  if (!first && report.rowsWithValues === 0) {
+    throw new AssertionError({
+      message: `serving parity: none of the ${report.sampled} entity rows has a value in a store feature's column, served or trained (was anything ingested for these entities?), so nothing was compared`,
+      actual: 0,
+      expected: 'at least one entity row with a value',
+      operator: 'expectServingParity',
+    });
+  }
   if (first) {
     throw new AssertionError({
       message: `serving parity: entity row ${first.row}, column "${first.column}": served ${show(first.served)}, training row for ${report.at.toISOString()} ${show(first.trained)}`,
