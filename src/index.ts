@@ -6,7 +6,7 @@ export { isRequestFeatures } from './request-features/brand.js';
 export { createFeatureStore } from './store/feature-store.js';
 export { avg, count, distinctCount, last, max, min, sum } from './pipeline/builders.js';
 export type { Aggregation, AggregationKind, Aggregations, AnyAggregation, StateCompaction, WindowOptions } from './schema/aggregation-spec.js';
-export { deadLetterMessage } from './store/dead-letter.js';
+export { DeadLetterWriteError, deadLetterMessage } from './store/dead-letter.js';
 export { csvFile, fileSource, fromRecords, ndjsonFile, parquetFile, parquetSource } from './backfill/sources/index.js';
 export type { BackfillItem, BackfillSource, ByteSource, CsvFileOptions, ShardRange, SourceSpec } from './backfill/sources/index.js';
 export { backfill } from './backfill/backfill.js';

@@ -248,7 +248,7 @@ describe('puts and deletes of one batch', () => {
       expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false, deleteMode })(event))).toEqual([]);
       expect(await store.get(cardActivity, 'card-1'), deleteMode).toBeUndefined();
     }
-    // The delete is the second's last millisecond: an item of that very millisecond is not older, and stays.
+    // At most the second's last millisecond: an item of that very millisecond is not older, and stays.
     const { store } = storeWithSink();
     const event = dynamoDbStreamEvent([
       { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: txn('card-1', 10, { ts: new Date(NOON + 10_999).toISOString() }), at: new Date(NOON + 10_999) },
@@ -256,6 +256,33 @@ describe('puts and deletes of one batch', () => {
     ]);
     expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
     expect(await store.get(cardActivity, 'card-1')).toMatchObject({ event_time: new Date(NOON + 10_999) });
+  });
+
+  it("serves an item created again in its REMOVE's second, after the REMOVE: the delete is just after the removed record, not the second's end", async () => {
+    const { store } = storeWithSink();
+    const event = dynamoDbStreamEvent([
+      { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: txn('card-1', 5), at: at(5) },
+      { eventName: 'REMOVE', keys: { card_id: 'card-1' }, at: new Date(NOON + 10_100) },
+      { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: txn('card-1', 10, { ts: new Date(NOON + 10_400).toISOString() }), at: new Date(NOON + 10_400) },
+    ]);
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
+    expect(await store.get(cardActivity, 'card-1')).toMatchObject({ event_time: new Date(NOON + 10_400) });
+  });
+
+  it('takes a creation time with a fraction of a second as the instant it names', async () => {
+    const { store } = storeWithSink();
+    const event = dynamoDbStreamEvent([
+      { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: txn('card-1', 10, { ts: new Date(NOON + 10_500).toISOString() }), at: at(10) },
+      { eventName: 'REMOVE', keys: { card_id: 'card-1' }, at: at(10) },
+    ]);
+    const remove = event.Records[1] as { dynamodb: { ApproximateCreationDateTime?: number } };
+    remove.dynamodb.ApproximateCreationDateTime = (NOON + 10_400) / 1000;
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
+    // 10.400 is not newer than the item's 10.500: the item stays.
+    expect(await store.get(cardActivity, 'card-1')).toMatchObject({ event_time: new Date(NOON + 10_500) });
+    remove.dynamodb.ApproximateCreationDateTime = (NOON + 10_600) / 1000;
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })({ Records: [event.Records[1] as never] }))).toEqual([]);
+    expect(await store.get(cardActivity, 'card-1')).toBeUndefined();
   });
 
   it('hard-deletes when told to: a put older than the REMOVE applies after it', async () => {

@@ -1,7 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createFeatureStore, type DeadLetterEntry, deadLetterMessage, type FeatureStore } from '../src/index.js';
+import { createFeatureStore, type DeadLetterEntry, deadLetterMessage, DeadLetterWriteError, type FeatureStore } from '../src/index.js';
 import { firehoseTransform, kafkaHandler, kinesisHandler, sqsHandler } from '../src/lambda/index.js';
 import { firehoseEvent, kafkaEvent, kinesisEvent, memoryOnline, sqsEvent } from '../src/testing/index.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
@@ -95,5 +95,33 @@ describe('dead letters say how to read raw back', () => {
     expect(() => deadLetterMessage(entry, 'now' as never)).toThrow(/^deadLetterMessage\[1\]: expected a valid Date, got "now"$/);
     expect(() => deadLetterMessage({ group: 'card-activity', raw: valid } as never)).toThrow(/^deadLetterMessage\[0\]\.error: expected a SkewlessError, got undefined$/);
     expect(() => deadLetterMessage(undefined as never)).toThrow(/^deadLetterMessage\[0\]: expected a dead-letter entry: \{ group, raw, error, position \}, got undefined$/);
+  });
+});
+
+describe('a sink that took some entries of a write', () => {
+  const poison = [{ card_id: 'p1' }, { card_id: 'p2' }, { card_id: 'p3' }];
+  const statuses = async (deadLetter: (entries: readonly DeadLetterEntry[]) => void) => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: false, deadLetter });
+    const summary = await store.ingest(cardActivity, poison);
+    await store.close();
+    return summary.outcomes.map((o) => o.status);
+  };
+
+  it('has only the records it names reported, by the very entries it was given', async () => {
+    expect(await statuses((entries) => { throw new DeadLetterWriteError('p2 not taken', [entries[1] as DeadLetterEntry]); })).toEqual(['poison', 'failed', 'poison']);
+  });
+
+  it('has every record reported when its list is empty, holds copies, or it names none', async () => {
+    expect(await statuses(() => { throw new DeadLetterWriteError('?', []); })).toEqual(['failed', 'failed', 'failed']);
+    expect(await statuses((entries) => { throw new DeadLetterWriteError('copies', [structuredClone(entries[1]) as DeadLetterEntry]); })).toEqual(['failed', 'failed', 'failed']);
+    expect(await statuses(() => { throw Object.assign(new Error('not that class'), { notWritten: [] }); })).toEqual(['failed', 'failed', 'failed']);
+  });
+
+  it('is told apart in a handler too: an undecodable record the sink took is dead-lettered, the one it names reported', async () => {
+    const store = createFeatureStore({ online: memoryOnline(), offline: false, deadLetter: (entries) => { throw new DeadLetterWriteError('second not taken', [entries[1] as DeadLetterEntry]); } });
+    const event = kinesisEvent(['not json 1', 'not json 2']);
+    const response = await kinesisHandler(cardActivity, { store, log: false })(event);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: event.Records[1]?.kinesis.sequenceNumber }]);
+    await store.close();
   });
 });

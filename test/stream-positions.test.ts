@@ -239,45 +239,82 @@ describe.each(stateBackends)("one entity's records from several partition keys o
   });
 });
 
+describe.each(stateBackends)('positions let go, as the state is stored (%s state)', (_name, openState) => {
+  it("keeps a position per partition key only while its events are within the allowed lateness (5m) of the entity's newest", async () => {
+    const store = await statefulStore(openState);
+    const handler = kinesisHandler(cardVelocity, { store, discardPoison: true, log: false });
+    // A key per record, a minute apart: as a merchant's group on a stream partitioned by card.
+    const minutes = Array.from({ length: 12 }, (_, i) => txn('m', i * 60));
+    await handler(kinesisEvent(minutes, { partitionKey: (_p, i) => `card-${i}` }));
+    const { p, q } = ((await (await store.aggregationState(cardVelocity)).load(cardVelocity, ['m'])).get('m') as { state: EntityState }).state;
+    // Newest at minute 11: minutes 6 to 11 are within five minutes of it, 0 to 5 are let go.
+    expect(Object.keys(p).map((k) => k.split('#')[1])).toEqual(['card-6', 'card-7', 'card-8', 'card-9', 'card-10', 'card-11']);
+    expect(Object.keys(q ?? {})).toEqual(Object.keys(p));
+    expect((await store.get(cardVelocity, 'm'))?.n_1h).toBe(12);
+    await store.close();
+  });
+});
+
 describe('the positions a state keeps', () => {
-  // A 1h window and 10m of lateness: 70 minutes is how far back an event can still change the state.
+  // A 1h window and 10m of lateness: an event more than 10 minutes older than the newest is late.
   const compiled = compileAggregations({ n_1h: count({ window: '1h' }) }, { group: 'g', specs: [], dateAsEpoch: false, collectionsAllowed: true, allowedLateness: '10m', compaction: undefined });
   const reducer = createReducer(compiled as NonNullable<typeof compiled>);
   const at = (minute: number) => START + minute * 60_000;
   const shard = 'kinesis:shardId-000000000000';
   const order = (key: string, seq: string) => streamOrderOf({ source: 'kinesis', shardId: 'shardId-000000000000', sequenceNumber: seq, partitionKey: key });
 
-  it("lets a partition key go once all its events are the longest window plus the allowed lateness old, at exactly that age; its redelivery is then late and changes nothing", () => {
+  it('keeps the newest event time each partition key gave', () => {
     const state = emptyState();
-    expect(reducer.apply(state, at(0), {}, order('a', '1')).status).toBe('applied');
-    expect(reducer.apply(state, at(1), {}, order('b', '2')).status).toBe('applied');
-    expect(reducer.apply(state, at(-5), {}, order('b', '3')).status).toBe('applied');
+    reducer.apply(state, at(0), {}, order('a', '1'));
+    reducer.apply(state, at(1), {}, order('b', '2'));
+    reducer.apply(state, at(-5), {}, order('b', '3'));
+    expect(state.p).toEqual({ [`${shard}#a`]: '1', [`${shard}#b`]: '3' });
     expect(state.q).toEqual({ [`${shard}#a`]: at(0), [`${shard}#b`]: at(1) });
-    // 70 minutes after a's only event: a goes; b's newest event is a minute younger, so b stays.
-    expect(reducer.apply(state, at(70), {}, order('c', '4'))).toEqual({ status: 'applied', values: { n_1h: 1 } });
-    expect(state.p).toEqual({ [`${shard}#b`]: '3', [`${shard}#c`]: '4' });
-    expect(state.q).toEqual({ [`${shard}#b`]: at(1), [`${shard}#c`]: at(70) });
-    // a's event again: no position remembers it, but it is late, so the state does not take it (its
-    // count is itself alone).
-    const events = structuredClone(state.e);
-    expect(reducer.apply(state, at(0), {}, order('a', '1'))).toEqual({ status: 'late', values: { n_1h: 1 } });
-    expect(state.e).toEqual(events);
-    expect(reducer.apply(state, at(71), {}, order('c', '5'))).toEqual({ status: 'applied', values: { n_1h: 2 } });
-    expect(Object.keys(state.p)).toEqual([`${shard}#c`]);
   });
 
-  it('reads a state saved before partition keys were kept: a partition key new to it is compared with its shard, which goes like any position', () => {
+  it('lets a partition key go once its newest event is more than the allowed lateness older than the newest, not at exactly that age', () => {
+    const state = emptyState();
+    reducer.apply(state, at(0), {}, order('a', '1'));
+    reducer.apply(state, at(1), {}, order('b', '2'));
+    // 10 minutes after a's event: a's events are not late yet, so a stays.
+    reducer.apply(state, at(10), {}, order('c', '3'));
+    expect(Object.keys(state.p)).toEqual([`${shard}#a`, `${shard}#b`, `${shard}#c`]);
+    reducer.apply(state, at(11), {}, order('c', '4'));
+    expect(state.p).toEqual({ [`${shard}#b`]: '2', [`${shard}#c`]: '4' });
+    expect(state.q).toEqual({ [`${shard}#b`]: at(1), [`${shard}#c`]: at(11) });
+  });
+
+  it('takes a redelivery of a position let go for late, leaving the state as it was', () => {
+    const state = emptyState();
+    reducer.apply(state, at(0), {}, order('a', '1'));
+    reducer.apply(state, at(11), {}, order('c', '2'));
+    expect(Object.keys(state.p)).toEqual([`${shard}#c`]);
+    const events = structuredClone(state.e);
+    // a's event again: no position remembers it, but it is late, so the state does not take it.
+    expect(reducer.apply(state, at(0), {}, order('a', '1')).status).toBe('late');
+    expect(state.e).toEqual(events);
+    expect(reducer.apply(state, at(12), {}, order('c', '3'))).toEqual({ status: 'applied', values: { n_1h: 3 } });
+  });
+
+  it("reads a Kinesis state saved before partition keys were kept: a partition key new to it is compared with its shard's position, which goes like any other", () => {
     const state: EntityState = { v: 1, t: at(5), p: { [shard]: '50' }, e: [[at(5)]], b: [] };
     // Applied before the upgrade, under the shard's position.
     expect(reducer.apply(state, at(5), {}, order('a', '40')).status).toBe('duplicate');
     expect(state.q).toEqual({ [shard]: at(5) });
     expect(reducer.apply(state, at(6), {}, order('a', '60')).status).toBe('applied');
     expect(state.p).toEqual({ [shard]: '50', [`${shard}#a`]: '60' });
-    // The shard's records are no newer than the state's newest event, at(5): 70 minutes on, it goes.
-    reducer.apply(state, at(75), {}, order('b', '70'));
+    // The shard's records are no newer than the state's newest event then, at(5).
+    reducer.apply(state, at(16), {}, order('b', '70'));
     expect(state.p).toEqual({ [`${shard}#a`]: '60', [`${shard}#b`]: '70' });
-    reducer.apply(state, at(76), {}, order('b', '71'));
+    reducer.apply(state, at(17), {}, order('b', '71'));
     expect(state.p).toEqual({ [`${shard}#b`]: '71' });
+  });
+
+  it("does not compare a DynamoDB stream's records with the one position a state saved before kept: it held every shard's", () => {
+    const state: EntityState = { v: 1, t: at(5), p: { 'dynamodb-stream:': '9'.repeat(21) }, e: [[at(5)]], b: [] };
+    const item = (key: string, seq: string) => streamOrderOf({ source: 'dynamodb-stream', sequenceNumber: seq, partitionKey: `{"order_id":{"S":"${key}"}}` });
+    expect(reducer.apply(state, at(6), {}, item('o-1', '100')).status).toBe('applied');
+    expect(reducer.apply(state, at(7), {}, item('o-1', '100')).status).toBe('duplicate');
   });
 });
 
@@ -288,7 +325,8 @@ describe("the redelivery guard's stream keys and order", () => {
       seq: '42',
       shard: 'kinesis:shardId-000000000001',
     });
-    expect(streamOrderOf({ source: 'dynamodb-stream', sequenceNumber: '42', partitionKey: '{"id":{"S":"o-1"}}' })).toEqual({ stream: 'dynamodb-stream:#{"id":{"S":"o-1"}}', seq: '42', shard: 'dynamodb-stream:' });
+    // A DynamoDB stream's records name no shard: no shard position to fall back on.
+    expect(streamOrderOf({ source: 'dynamodb-stream', sequenceNumber: '42', partitionKey: '{"id":{"S":"o-1"}}' })).toEqual({ stream: 'dynamodb-stream:#{"id":{"S":"o-1"}}', seq: '42' });
   });
 
   it('keys each stream as the aggregation state has stored it: a changed key would apply redelivered records again after a deployment', () => {

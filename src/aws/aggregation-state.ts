@@ -198,7 +198,7 @@ export function dynamoDbAggregationState(options: DynamoDbAggregationStateOption
           return new BackendError(
             'WRITE_FAILED',
             `group "${group.name}": the aggregation state of "${update.id}" makes an item of ${itemBytes} bytes, over DynamoDB's 400 KB item limit: ` +
-              'lower stateCompaction.maxEntries, or the distinctCount limit',
+              `lower stateCompaction.maxEntries, or the distinctCount limit${Object.keys(update.state.p).length > 1 ? `; it also holds ${Object.keys(update.state.p).length} stream positions, one per partition key its records came from within the allowed lateness: partition the stream by the record identifier` : ''}`,
             { group: group.name },
           );
         }

@@ -487,8 +487,10 @@ export function planCapacity(group: AnyFeatureGroup, options: CapacityOptions): 
   if (Object.keys(group.aggregations).length > 0) {
     const inputs = aggregationInputBytes(group);
     const events = options.entityEvents ?? 1;
-    // {"v":1,"t":<ms>,"p":{<shard>:<sequence number>},"e":[<events>],"b":[]}, a 56-digit sequence number as Kinesis hands them out.
-    const stateBase = JSON.stringify({ v: 1, t: 1_714_521_600_000, p: { [`kinesis:shardId-${'0'.repeat(12)}`]: '4'.repeat(56) }, e: [], b: [] }).length;
+    // {"v":1,"t":<ms>,"p":{<shard>#<partition key>:<sequence number>},"q":{<the same>:<ms>},"e":[<events>],"b":[]}:
+    // one position, the stream partitioned by the record identifier, a 56-digit sequence number as Kinesis hands them out.
+    const position = `kinesis:shardId-${'0'.repeat(12)}#${'k'.repeat(id.bytes)}`;
+    const stateBase = JSON.stringify({ v: 1, t: 1_714_521_600_000, p: { [position]: '4'.repeat(56) }, q: { [position]: 1_714_521_600_000 }, e: [], b: [] }).length;
     // [<ms>,<input>,...] and a comma after it: brackets, 13 digits, a comma.
     const eventBytes = 16 + inputs.bytes;
     // The outbox: the record's values, each quoted with a comma, under the features' names.

@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { BackendError } from '../errors.js';
 import { partitionOf } from '../offline/layout.js';
-import { type DeadLetterEntry, type DeadLetterSink, deadLetterJson, deadLetterSinkSchema, sinkFactory } from '../store/dead-letter.js';
+import { type DeadLetterEntry, type DeadLetterSink, DeadLetterWriteError, deadLetterJson, deadLetterSinkSchema, notWrittenBy, sinkFactory } from '../store/dead-letter.js';
 import { type AwsClient, lazyClient, sdkClient } from './clients.js';
 import { clientConfig, countAttempts, drainWithRetry, type RetryOptions } from './retry.js';
 import { loadS3, loadSqs } from './sdk.js';
@@ -51,18 +51,14 @@ export interface SqsDeadLetterOptions {
   readonly retry?: RetryOptions;
 }
 
-async function writeTo(sink: DeadLetterSink, entries: readonly DeadLetterEntry[]): Promise<void> {
-  if (entries.length > 0) await (typeof sink === 'function' ? sink(entries) : sink.write(entries));
-}
-
 function sinkError(message: string, cause?: unknown): BackendError {
   return new BackendError('WRITE_FAILED', `dead-letter sink: ${message}`, { retryable: true, ...(cause === undefined ? {} : { cause }) });
 }
 
-/** The sink's failure, naming the entries it did not send: the others went to the queue. */
-function notSent(error: BackendError, entries: readonly DeadLetterEntry[]): BackendError & { readonly notWritten: readonly DeadLetterEntry[] } {
-  return Object.assign(error, { notWritten: entries });
+async function writeTo(sink: DeadLetterSink, entries: readonly DeadLetterEntry[]): Promise<void> {
+  if (entries.length > 0) await (typeof sink === 'function' ? sink(entries) : sink.write(entries));
 }
+
 
 /**
  * A dead-letter sink on an SQS queue: one message per poison record, holding the raw payload, the
@@ -100,14 +96,22 @@ function makeSqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
         if (bytes > max) tooLarge.push(entry);
         else messages.push({ entry, body, bytes });
       }
-      if (tooLarge.length > 0 && options.oversized) await writeTo(options.oversized, tooLarge);
-      // Without an oversized sink, the dead letters too large for the queue are the ones not sent: the others still go.
-      const unsent = options.oversized ? [] : [...tooLarge];
-      const failure = (error: BackendError) => notSent(error, unsent);
-      const tooLargeText = `${tooLarge.length} dead letter(s) exceed the queue's ${max}-byte message limit and no oversized sink is set`;
-      if (messages.length === 0) {
-        if (unsent.length > 0) throw failure(sinkError(tooLargeText));
-        return;
+      // What was not sent, and why: the rest of the write still goes, and the failure names only these.
+      const unsent: DeadLetterEntry[] = [];
+      const reasons: string[] = [];
+      let cause: unknown;
+      if (tooLarge.length > 0 && !options.oversized) {
+        unsent.push(...tooLarge);
+        reasons.push(`${tooLarge.length} dead letter(s) exceed the queue's ${max}-byte message limit and no oversized sink is set`);
+      } else if (tooLarge.length > 0 && options.oversized) {
+        try {
+          await writeTo(options.oversized, tooLarge);
+        } catch (error) {
+          // The oversized sink's own account of what it did not take, or all of them.
+          unsent.push(...(notWrittenBy(error, tooLarge) ?? tooLarge));
+          reasons.push(`the oversized sink failed: ${(error as Error)?.message ?? String(error)}`);
+          cause = error;
+        }
       }
 
       // Batches of at most 10 messages and at most `max` bytes in all.
@@ -123,51 +127,55 @@ function makeSqsDeadLetter(options: SqsDeadLetterOptions): DeadLetterSink {
         current.push(message);
         size += message.bytes;
       }
-      batches.push(current);
+      if (current.length > 0) batches.push(current);
 
-      const [m, c] = await Promise.all([loadSqs(), client()]);
       let throttled = 0;
-      for (const [b, batch] of batches.entries()) {
-        const byId = new Map(batch.map((message, i) => [String(i), message]));
-        let left: readonly string[];
-        try {
-          left = await drainWithRetry(
-            [...byId.keys()],
-            async (ids, send) => {
-              const result = await send(() => c.send(
-                new m.SendMessageBatchCommand({
-                  QueueUrl: options.queueUrl,
-                  Entries: ids.map((id) => {
-                    const { entry, body } = byId.get(id) as (typeof batch)[number];
-                    return {
-                      Id: id,
-                      MessageBody: body,
-                      MessageAttributes: {
-                        group: { DataType: 'String', StringValue: entry.group },
-                        errorCode: { DataType: 'String', StringValue: entry.error.code },
-                      },
-                      ...(fifo ? { MessageGroupId: entry.group, MessageDeduplicationId: createHash('sha256').update(body).digest('hex') } : {}),
-                    };
+      if (batches.length > 0) {
+        const [m, c] = await Promise.all([loadSqs(), client()]);
+        for (const [b, batch] of batches.entries()) {
+          const byId = new Map(batch.map((message, i) => [String(i), message]));
+          let left: readonly string[];
+          try {
+            left = await drainWithRetry(
+              [...byId.keys()],
+              async (ids, send) => {
+                const result = await send(() => c.send(
+                  new m.SendMessageBatchCommand({
+                    QueueUrl: options.queueUrl,
+                    Entries: ids.map((id) => {
+                      const { entry, body } = byId.get(id) as (typeof batch)[number];
+                      return {
+                        Id: id,
+                        MessageBody: body,
+                        MessageAttributes: {
+                          group: { DataType: 'String', StringValue: entry.group },
+                          errorCode: { DataType: 'String', StringValue: entry.error.code },
+                        },
+                        ...(fifo ? { MessageGroupId: entry.group, MessageDeduplicationId: createHash('sha256').update(body).digest('hex') } : {}),
+                      };
+                    }),
                   }),
-                }),
-              ));
-              const failed = result.Failed ?? [];
-              const permanent = failed.find((f) => f.SenderFault);
-              if (permanent) throw sinkError(`SQS refused a dead letter: ${permanent.Code}: ${permanent.Message}`);
-              return failed.map((f) => f.Id as string);
-            },
-            retry,
-          );
-        } catch (error) {
-          // Which of this batch went is not known: it and every later batch count as not sent.
-          unsent.push(...batches.slice(b).flatMap((rest) => rest.map((message) => message.entry)));
-          throw failure(error instanceof BackendError ? error : sinkError(`SendMessageBatch failed: ${(error as Error).message}`, error));
+                ));
+                const failed = result.Failed ?? [];
+                const permanent = failed.find((f) => f.SenderFault);
+                if (permanent) throw new Error(`SQS refused a dead letter: ${permanent.Code}: ${permanent.Message}`);
+                return failed.map((f) => f.Id as string);
+              },
+              retry,
+            );
+          } catch (error) {
+            // Which of this batch went is not known: it and every later batch count as not sent.
+            unsent.push(...batches.slice(b).flatMap((rest) => rest.map((message) => message.entry)));
+            reasons.push(`SendMessageBatch failed: ${(error as Error)?.message ?? String(error)}`);
+            cause ??= error;
+            break;
+          }
+          unsent.push(...left.map((id) => (byId.get(id) as (typeof batch)[number]).entry));
+          throttled += left.length;
         }
-        unsent.push(...left.map((id) => (byId.get(id) as (typeof batch)[number]).entry));
-        throttled += left.length;
       }
-      const reasons = [...(throttled > 0 ? [`${throttled} dead letter(s) still not sent to SQS after retries`] : []), ...(unsent.length > throttled ? [tooLargeText] : [])];
-      if (reasons.length > 0) throw failure(sinkError(reasons.join('; ')));
+      if (throttled > 0) reasons.unshift(`${throttled} dead letter(s) still not sent to SQS after retries`);
+      if (unsent.length > 0) throw new DeadLetterWriteError(`dead-letter sink: ${reasons.join('; ')}`, unsent, cause === undefined ? {} : { cause });
     },
   };
 }

@@ -6,6 +6,7 @@ import * as z from 'zod/mini';
 import { type DeadLetterEntry, notWrittenBy } from '../store/dead-letter.js';
 import type { FeatureStore } from '../store/feature-store.js';
 import type { DeletionMode } from '../store/types.js';
+import { eventTimeTypeOf, parseEventTime } from '../schema/sagemaker-record.js';
 import { type ArrivedPayload, decodeItem, type PayloadDecoder, UNDECODED } from './decode.js';
 import { decodeOption, logOption, metricsOption } from './options.js';
 import type { LambdaContext } from './events.js';
@@ -64,7 +65,20 @@ export function checkHandler(source: 'Kinesis' | 'SQS' | 'Kafka' | 'DynamoDB Str
 /** One record of an event, as the shared batch logic sees it. */
 export type BatchItem =
   | Simplify<{ readonly kind: 'put' } & ArrivedPayload>
-  | { readonly kind: 'delete'; readonly id: string | undefined; readonly eventTime: Date; readonly mode: DeletionMode; readonly raw: unknown; readonly position: SourcePosition };
+  | {
+      readonly kind: 'delete';
+      readonly id: string | undefined;
+      readonly eventTime: Date;
+      /**
+       * When the source gives the delete's time rounded down (a DynamoDB stream's whole second), the
+       * last instant it may have been: the delete then takes a millisecond after the stored record's
+       * time when that lies between the two, since a delete must be newer than the record it removes.
+       */
+      readonly latest?: Date;
+      readonly mode: DeletionMode;
+      readonly raw: unknown;
+      readonly position: SourcePosition;
+    };
 
 type PutItem = Extract<BatchItem, { kind: 'put' }>;
 type DeleteItem = Extract<BatchItem, { kind: 'delete' }>;
@@ -200,7 +214,7 @@ export async function processItems<T>(
       await options.store.deadLetter(poison);
       for (const index of poisonIndex) statuses[index] = 'poison';
     } catch (error) {
-      const notWritten = notWrittenBy(error);
+      const notWritten = notWrittenBy(error, poison);
       poisonIndex.forEach((index, k) => {
         statuses[index] = notWritten && !notWritten.has(poison[k] as DeadLetterEntry) ? 'poison' : failed(error);
       });
@@ -270,7 +284,7 @@ async function deleteItem(
     return failed(new BackendError('DEADLINE_EXCEEDED', `group "${group.name}": not deleted, the invocation ran out of time`, { retryable: true, group: group.name }));
   }
   try {
-    await store.delete(group, item.id, item.eventTime, item.mode);
+    await store.delete(group, item.id, item.latest ? await withinRounding(store, group, item.id, item.eventTime, item.latest) : item.eventTime, item.mode);
     return 'written';
   } catch (error) {
     // A backend failure is redelivered (Lambda's retry and on-failure destination take it from
@@ -278,6 +292,21 @@ async function deleteItem(
     if (error instanceof BackendError || !(error instanceof FeatureValidationError)) return failed(error);
     return poison(error);
   }
+}
+
+/**
+ * The time of a delete the source gave rounded down to `from` (the truth lies up to `latest`): a
+ * millisecond after the stored record's event time when that falls between them, so an item written
+ * earlier in the same second is deleted and one written again after the delete is not; else `from`.
+ * One read of the record's event time: the stream keeps each item's changes in order, so it is the
+ * change before this one.
+ */
+async function withinRounding(store: FeatureStore, group: AnyFeatureGroup, id: string, from: Date, latest: Date): Promise<Date> {
+  const found = await (await store.backends()).online.get(group, id, { features: [group.eventTime] });
+  const text = found?.record.find((f) => f.FeatureName === group.eventTime)?.ValueAsString;
+  const storedMs = text === undefined ? undefined : parseEventTime(eventTimeTypeOf(group), text);
+  if (storedMs === undefined || storedMs < from.getTime()) return from;
+  return new Date(Math.min(storedMs + 1, latest.getTime()));
 }
 
 /** What a batch's log line counts: its records, and what became of them. */

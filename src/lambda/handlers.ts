@@ -195,6 +195,13 @@ export function kafkaHandler(group: AnyFeatureGroup, options: HandlerOptions) {
   };
 }
 
+/** A REMOVE's time from the stream's creation time: a whole second is a span (up to `latest`), a fraction an instant. */
+function removalTime(seconds: unknown): { eventTime: Date; latest?: Date } {
+  if (typeof seconds !== 'number') return { eventTime: new Date(Number.NaN) };
+  if (!Number.isInteger(seconds)) return { eventTime: new Date(Math.round(seconds * 1000)) };
+  return { eventTime: new Date(seconds * 1000), latest: new Date(seconds * 1000 + 999) };
+}
+
 /** A stream record's item key as text: its attributes sorted by name, so one item always gives the same text. */
 function itemKey(keys: Record<string, unknown>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(keys).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
@@ -238,11 +245,10 @@ export function dynamoDbStreamHandler(group: AnyFeatureGroup, options: DynamoDbS
         return {
           kind: 'delete',
           id,
-          // The stream's creation time is when the item was removed, in whole epoch seconds rounded
-          // down (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html):
-          // the delete takes the second's last millisecond, so an item whose own time lies earlier in
-          // that second is deleted (a delete must be newer than the record, as SageMaker's DeleteRecord).
-          eventTime: new Date(typeof seconds !== 'number' ? Number.NaN : Number.isInteger(seconds) ? seconds * 1000 + 999 : Math.round(seconds * 1000)),
+          // The stream's creation time is when the item was removed, in epoch seconds rounded down
+          // (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_streams_StreamRecord.html):
+          // the delete lies somewhere in that second.
+          ...removalTime(seconds),
           mode: options.deleteMode ?? 'SoftDelete',
           raw: record.dynamodb?.Keys,
           position,

@@ -43,9 +43,9 @@ export interface EntityState {
    */
   p: Record<string, string>;
   /**
-   * Greatest event time of the records each stream of `p` has given. A stream whose records all lie
-   * beyond the longest window plus the allowed lateness is let go: a redelivery of one of them is
-   * late, so it cannot change the state. Absent in a state saved before it was kept.
+   * Greatest event time of the records each stream of `p` has given. A stream whose records are all
+   * more than the allowed lateness older than the entity's newest event is let go: a redelivery of
+   * one of them is late, so it cannot change the state. Absent in a state saved before it was kept.
    */
   q?: Record<string, number>;
   /** Raw events in processing order: [event time, ...input values]. */
@@ -77,9 +77,12 @@ export function streamOrderOf(position: SourcePosition | undefined): StreamOrder
     // partition key in order (a DynamoDB stream's item key): one entity's records from two partition
     // keys may come in either order, so each partition key is a stream of its own.
     // https://docs.aws.amazon.com/lambda/latest/dg/with-kinesis.html, .../with-ddb.html
-    const shard = `${position.source ?? 'stream'}:${position.shardId ?? position.messageGroupId ?? ''}`;
+    const within = position.shardId ?? position.messageGroupId;
+    const shard = `${position.source ?? 'stream'}:${within ?? ''}`;
     if (position.partitionKey === undefined) return { stream: shard, seq: position.sequenceNumber };
-    return { stream: `${shard}#${position.partitionKey}`, seq: position.sequenceNumber, shard };
+    // A state saved before kept the shard's position; a DynamoDB stream's records name no shard, and
+    // its one position compared records of all shards, so it is no guide.
+    return { stream: `${shard}#${position.partitionKey}`, seq: position.sequenceNumber, ...(within === undefined ? {} : { shard }) };
   }
   if (position.offset !== undefined && position.topic !== undefined) {
     return { stream: `${position.source ?? 'kafka'}:${position.topic}-${position.partition ?? 0}`, seq: position.offset };
@@ -197,9 +200,11 @@ export function createReducer(compiled: CompiledAggregations): Reducer {
     let old = 0;
     while (old < state.b.length && (state.b[old] as Bucket).s <= cutoff) old++;
     if (old > 0) state.b.splice(0, old);
-    const times = state.q as Record<string, number>;
+    // A position whose records are all late by now: a redelivery of one is late too, and changes nothing.
+    const lateBefore = (state.t as number) - allowedLatenessMs;
+    const times = state.q ?? {};
     for (const stream in times) {
-      if ((times[stream] as number) > cutoff) continue;
+      if ((times[stream] as number) >= lateBefore) continue;
       delete times[stream];
       delete state.p[stream];
     }

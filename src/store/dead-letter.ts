@@ -19,9 +19,9 @@ export interface DeadLetterEntry {
 
 /**
  * Where poison records go: an object with `write`, or a function. A sink that fails throws, and the
- * records are reported for redelivery. One that took some of the entries and not the others throws an
- * error whose `notWritten` lists the entries it did not take (the objects it was given): only their
- * records are reported; the others count as dead-lettered.
+ * records are reported for redelivery. One that took some of the entries and not the others throws a
+ * {@link DeadLetterWriteError} naming the entries it did not take: only their records are reported;
+ * the others count as dead-lettered.
  */
 export type DeadLetterSink =
   | { write(entries: readonly DeadLetterEntry[]): Promise<void> | void }
@@ -58,12 +58,53 @@ export const deadLetterSinkSchema = () =>
     },
   );
 
+/**
+ * A dead-letter sink's failure to take some of the entries of a write: `notWritten` are those, the
+ * very objects it was given (not copies); it took the others. Only the records of `notWritten` are
+ * reported for redelivery. A list that is empty or names an object the sink was not given counts as
+ * none taken.
+ *
+ * ### Example
+ * ```ts
+ * deadLetter: async (entries) => {
+ *   const failed = await myQueue.sendAll(entries);   // the entries it could not send
+ *   if (failed.length > 0) throw new DeadLetterWriteError(`${failed.length} not sent`, failed);
+ * },
+ * ```
+ */
+export class DeadLetterWriteError extends BackendError {
+  override name = 'DeadLetterWriteError';
+  readonly notWritten: readonly DeadLetterEntry[];
+
+  constructor(message: string, notWritten: readonly DeadLetterEntry[], options: { readonly cause?: unknown; readonly group?: string } = {}) {
+    super('WRITE_FAILED', message, { retryable: true, ...options });
+    this.notWritten = notWritten;
+  }
+}
+
 /** What a sink's failure to take `group`'s entries is: retryable (WRITE_FAILED), since the entries were not handled. */
 export function deadLetterFailed(group: string, cause: unknown): BackendError {
-  const error = new BackendError('WRITE_FAILED', `group "${group}": dead-letter sink failed: ${(cause as Error)?.message ?? String(cause)}`, { cause, retryable: true, group });
+  const message = `group "${group}": dead-letter sink failed: ${(cause as Error)?.message ?? String(cause)}`;
   // The entries the sink says it did not take stay named: the others were dead-lettered.
-  const notWritten = notWrittenBy(cause);
-  return notWritten ? Object.assign(error, { notWritten: [...notWritten] }) : error;
+  const notWritten = listedNotWritten(cause);
+  return notWritten ? new DeadLetterWriteError(message, notWritten, { cause, group }) : new BackendError('WRITE_FAILED', message, { cause, retryable: true, group });
+}
+
+/** The `notWritten` of a DeadLetterWriteError, of this copy of the package or another (by name, not instanceof). */
+function listedNotWritten(failure: unknown): readonly DeadLetterEntry[] | undefined {
+  const error = failure as { name?: unknown; notWritten?: unknown } | null | undefined;
+  return error?.name === 'DeadLetterWriteError' && Array.isArray(error.notWritten) ? (error.notWritten as DeadLetterEntry[]) : undefined;
+}
+
+/**
+ * The entries of `given` a sink's failure says it did not take; undefined when none was taken: the
+ * failure names none, or a list that is empty or holds an object that is not one of `given`.
+ */
+export function notWrittenBy(failure: unknown, given: readonly DeadLetterEntry[]): ReadonlySet<DeadLetterEntry> | undefined {
+  const listed = listedNotWritten(failure);
+  if (!listed || listed.length === 0) return undefined;
+  const ours = new Set(given);
+  return listed.every((entry) => ours.has(entry)) ? new Set(listed) : undefined;
 }
 
 /** What `deadLetterMessage` reads of an entry: a JavaScript caller's mistake is named, not a TypeError from inside. */
@@ -79,12 +120,6 @@ const MESSAGE_ARGUMENTS = /* @__PURE__ */ lazySchema(() =>
     z.date({ error: expected('a valid Date') }),
   ]),
 );
-
-/** The entries a sink's failure says it did not take; undefined when it says nothing (none was taken). */
-export function notWrittenBy(failure: unknown): ReadonlySet<DeadLetterEntry> | undefined {
-  const listed = (failure as { notWritten?: unknown } | null | undefined)?.notWritten;
-  return Array.isArray(listed) ? new Set(listed as DeadLetterEntry[]) : undefined;
-}
 
 /** Hands entries to a sink; nothing to do without a sink or entries. */
 export async function sendToDeadLetter(sink: DeadLetterSink | undefined, entries: DeadLetterEntry[]): Promise<void> {

@@ -265,7 +265,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     } catch (cause) {
       // A poison record the sink did not take is not handled: report it for redelivery, never drop it.
       const error = deadLetterFailed(group.name, cause);
-      const notWritten = notWrittenBy(cause);
+      const notWritten = notWrittenBy(cause, entries);
       return failures.map((f, i) => (notWritten && !notWritten.has(entries[i] as DeadLetterEntry) ? { index: f.index, status: 'poison', error: f.error } : { index: f.index, status: 'failed', error }));
     }
   };

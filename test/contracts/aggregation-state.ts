@@ -146,8 +146,12 @@ export function dynamoDbAggregationStateContract(name: string, connect: () => Dy
     it('refuses, without sending it, a state that alone is over the item limit', async () => {
       const states = dynamoDbAggregationState({ client, tableName, cacheEntities: 0 });
       const [outcome] = await states.save(velocity, [{ id: freshId(), state: { ...emptyState(), p: { huge: 'x'.repeat(400_000) } } as never, expected: undefined }]);
-      expect(outcome).toMatchObject({ code: 'WRITE_FAILED', retryable: false, message: expect.stringMatching(/over DynamoDB's 400 KB item limit/) });
+      expect(outcome).toMatchObject({ code: 'WRITE_FAILED', retryable: false, message: expect.stringMatching(/over DynamoDB's 400 KB item limit: lower stateCompaction\.maxEntries, or the distinctCount limit$/) });
       expect(states.calls().puts).toBe(0);
+      // Positions of many partition keys: the message names them and what keeps them few.
+      const positions = Object.fromEntries(Array.from({ length: 5_000 }, (_, i) => [`kinesis:shardId-000000000000#card-${i}`, '4'.repeat(56)]));
+      const [many] = await states.save(velocity, [{ id: freshId(), state: { ...emptyState(), p: positions }, expected: undefined }]);
+      expect(many).toMatchObject({ code: 'WRITE_FAILED', message: expect.stringMatching(/; it also holds 5000 stream positions, one per partition key its records came from within the allowed lateness: partition the stream by the record identifier$/) });
       await states.close();
     });
 

@@ -2,7 +2,7 @@ import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, type S3Cli
 import { CreateQueueCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { s3DeadLetter, sqsDeadLetter } from '../../src/aws/index.js';
-import { createFeatureStore, type DeadLetterMessage, type DeadLetterSink } from '../../src/index.js';
+import { createFeatureStore, type DeadLetterEntry, type DeadLetterMessage, type DeadLetterSink, DeadLetterWriteError } from '../../src/index.js';
 import { kinesisHandler } from '../../src/lambda/index.js';
 import { kinesisEvent, memoryOnline } from '../../src/testing/index.js';
 import { cardActivity, validCardEvent } from '../fixtures/groups.js';
@@ -115,6 +115,24 @@ export function deadLetterContract(
       expect(summary.outcomes[1]).toMatchObject({ error: { code: 'WRITE_FAILED', message: expect.stringContaining("1 dead letter(s) exceed the queue's 1024-byte message limit and no oversized sink is set") } });
       expect((await receiveAll(queueUrl)).map((m) => m.raw)).toEqual([{ card_id: 'p1' }]);
       await store.close();
+    });
+
+    it("sends the dead letters that fit when the oversized sink fails, and reports what that sink says it did not take, or all it was given", async () => {
+      const big = (n: number) => ({ card_id: `big-${n}`, note: 'x'.repeat(2_000) });
+      for (const [name, fail, statuses, said] of [
+        // It took big-0, not big-1: big-0 counts as dead-lettered.
+        ['naming one', (entries: readonly DeadLetterEntry[]) => { throw new DeadLetterWriteError('one not stored', entries.slice(1)); }, ['poison', 'poison', 'poison', 'failed'], 'one not stored'],
+        // It says nothing of what it took: neither counts as dead-lettered.
+        ['naming none', () => { throw new Error('down'); }, ['failed', 'poison', 'poison', 'failed'], 'down'],
+      ] as const) {
+        const queueUrl = await queue('small-dlq');
+        const store = storeWith(sqsDeadLetter({ client: sqs, queueUrl, maxMessageBytes: 1_024, oversized: fail }));
+        const summary = await store.ingest(cardActivity, [big(0), { card_id: 'p1' }, { card_id: 'p2' }, big(1)]);
+        expect(summary.outcomes.map((o) => o.status), name).toEqual(statuses);
+        expect(summary.outcomes[3], name).toMatchObject({ error: { code: 'WRITE_FAILED', message: expect.stringContaining(`the oversized sink failed: ${said}`) } });
+        expect((await receiveAll(queueUrl)).map((m) => m.raw).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))), name).toEqual([{ card_id: 'p1' }, { card_id: 'p2' }]);
+        await store.close();
+      }
     });
 
     it('writes one NDJSON object per write under the group and hour prefix, keeping bytes exact', async () => {
