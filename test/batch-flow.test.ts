@@ -269,6 +269,28 @@ describe('puts and deletes of one batch', () => {
     expect(await store.get(cardActivity, 'card-1')).toMatchObject({ event_time: new Date(NOON + 10_400) });
   });
 
+  it("deletes at the REMOVE's second when the stored record is older: a put older than that second stays deleted", async () => {
+    const { store } = storeWithSink();
+    const event = dynamoDbStreamEvent([
+      { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: txn('card-1', 5), at: at(5) },
+      { eventName: 'REMOVE', keys: { card_id: 'card-1' }, at: new Date(NOON + 10_300) },
+      // Older than the REMOVE's second, newer than the removed record.
+      { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: txn('card-1', 7), at: new Date(NOON + 10_400) },
+    ]);
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
+    expect(await store.get(cardActivity, 'card-1')).toBeUndefined();
+  });
+
+  it("deletes an item whose time is the very start of the REMOVE's second", async () => {
+    const { store } = storeWithSink();
+    const event = dynamoDbStreamEvent([
+      { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: txn('card-1', 10), at: at(10) },
+      { eventName: 'REMOVE', keys: { card_id: 'card-1' }, at: new Date(NOON + 10_300) },
+    ]);
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([]);
+    expect(await store.get(cardActivity, 'card-1')).toBeUndefined();
+  });
+
   it('takes a creation time with a fraction of a second as the instant it names', async () => {
     const { store } = storeWithSink();
     const event = dynamoDbStreamEvent([

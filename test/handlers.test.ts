@@ -93,6 +93,10 @@ describe('the position a dead letter carries says where the record came from', (
     expect(dead.map((d) => d.position)).toStrictEqual([
       { source: 'dynamodb-stream', index: 0, sequenceNumber: event.Records[0]?.dynamodb?.SequenceNumber, partitionKey: '{"card_id":{"S":"broken"},"txn":{"S":"t1"}}', arrivalTimeMs: NOON },
     ]);
+    // The same item's key given in the other order is the same text.
+    const swapped = dynamoDbStreamEvent([{ eventName: 'INSERT', keys: { card_id: 'broken', txn: 't1' }, newImage: POISON, at: new Date(NOON) }]);
+    await dynamoDbStreamHandler(cardActivity, { store, log: false })(swapped);
+    expect(dead[1]?.position?.partitionKey).toBe('{"card_id":{"S":"broken"},"txn":{"S":"t1"}}');
   });
 
   it('Firehose: record id and arrival', async () => {
