@@ -10,13 +10,14 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbItemCodec, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
 import { BackendError, backfill, ConfigurationError, createFeatureStore, type DeadLetterEntry, DecodeError, defineFeatureGroup, isoTimestamp, type SageMakerRecord } from '../src/index.js';
-import { kinesisHandler } from '../src/lambda/index.js';
-import { kinesisEvent, memoryAggregationState, memoryOffline } from '../src/testing/index.js';
+import { dynamoDbStreamHandler, kinesisHandler } from '../src/lambda/index.js';
+import { dynamoDbStreamEvent, kinesisEvent, memoryAggregationState, memoryOffline } from '../src/testing/index.js';
 import { txn, velocity } from './contracts/aggregation-state.js';
 import { type LocalStack, startLocalStack } from '../src/local/index.js';
 import { dynamoDbContract } from './contracts/dynamodb.js';
 import { contractGroup, contractRecord } from './contracts/online-store.js';
 import { createFeatureTable } from './setup/tables.js';
+import { cardActivity } from './fixtures/groups.js';
 
 const sessions = defineFeatureGroup({
   name: 'user-sessions',
@@ -399,6 +400,19 @@ describe('dynamoDbOnline against DynamoDB\'s answers, counted by hand', () => {
       expect(error).toBeInstanceOf(DecodeError);
       expect(error).toMatchObject({ code: 'DECODE_FAILED', message: expect.stringContaining('"amount"') });
     }
+  });
+
+  it('deletes, on a DynamoDB Streams REMOVE, an item its definition can no longer read, instead of failing the shard', async () => {
+    const store = createFeatureStore({ online: dynamoDbOnline({ client: ddb, tableName }), offline: false, deadLetter: () => {} });
+    const id = `undecodable-${randomUUID()}`;
+    await store.ingest(cardActivity, [{ card_id: id, amount_cents: 100, country: 'FR', ts: '2024-05-01T10:00:00.500Z' }]);
+    await ddb.send(new UpdateItemCommand({ TableName: tableName, Key: { pk: { S: `card-activity#${id}` } }, UpdateExpression: 'SET features.amount = :s', ExpressionAttributeValues: { ':s': { S: 'twelve' } } }));
+    await expect(store.get(cardActivity, id)).rejects.toBeInstanceOf(DecodeError);
+    // Removed in the item's own second: deleted at that second's end, the latest the REMOVE can be.
+    const event = dynamoDbStreamEvent([{ eventName: 'REMOVE', keys: { card_id: id }, at: new Date('2024-05-01T10:00:00.700Z') }]);
+    expect(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event)).toEqual({ batchItemFailures: [] });
+    expect(await store.get(cardActivity, id)).toBeUndefined();
+    await store.close();
   });
 
   it('destroys on close the client it made, and never the one it was given', async () => {

@@ -317,6 +317,16 @@ describe('request features in feature vectors', () => {
     }
   });
 
+  it('pass expectServingParity over request features alone, their outputs being what is compared', async () => {
+    const store = createFeatureStore({ ...localStores({ memory: true }), now: () => NOW });
+    try {
+      await store.ingest(cards, [card('c1', 10, 40)]);
+      expect(await expectServingParity(store, { entities: [{ card_id: 'c1', amount: 20, country: 'US' }], entityKey: 'card_id', features: [amountVsHistory] })).toMatchObject({ rows: 1 });
+    } finally {
+      await store.close();
+    }
+  });
+
   it('fail expectServingParity naming the request feature column when serving and training disagree', async () => {
     const backends = localStores({ memory: true });
     const store = createFeatureStore({ ...backends, now: () => NOW });

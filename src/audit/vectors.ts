@@ -47,8 +47,9 @@ export interface VectorAuditReport {
   /** consistent / sampled; undefined when nothing was sampled (never "100% of nothing"). */
   readonly consistencyRate: number | undefined;
   /**
-   * Entity rows where a column read from the store has a value, served or trained: rows of nulls
-   * alone agree without showing anything (an entity nothing was ingested for).
+   * Entity rows where a column read from the store has a value, served or trained (for a list of
+   * request features alone, a column of their outputs): rows of nulls alone agree without showing
+   * anything (an entity nothing was ingested for).
    */
   readonly rowsWithValues: number;
   /** Per feature column: rows where served and trained differ. */
@@ -139,7 +140,7 @@ export async function auditVectors(store: FeatureStore, options: VectorAuditOpti
     const entity = entities[r] as Record<string, unknown>;
     const servedRow = row as Record<string, unknown>;
     const trainedRow = trained[r] as Record<string, unknown>;
-    if (stored.some((column) => hasValue(servedRow[column]) || hasValue(trainedRow[column]))) rowsWithValues++;
+    if ((stored.length > 0 ? stored : columns).some((column) => hasValue(servedRow[column]) || hasValue(trainedRow[column]))) rowsWithValues++;
     let same = true;
     for (const column of columns) {
       if (equalValues(servedRow[column], trainedRow[column], tolerance)) continue;

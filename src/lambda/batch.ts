@@ -1,11 +1,11 @@
-import { BackendError, ConfigurationError, FeatureValidationError, isSkewlessError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
+import { BackendError, ConfigurationError, DecodeError, FeatureValidationError, isSkewlessError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup, Simplify } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
 import { booleanSchema, checkOptions, countSchema, expected, lazySchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
 import { type DeadLetterEntry, notWrittenBy } from '../store/dead-letter.js';
 import type { FeatureStore } from '../store/feature-store.js';
-import type { DeletionMode } from '../store/types.js';
+import type { DeletionMode, OnlineStore } from '../store/types.js';
 import { eventTimeTypeOf, parseEventTime } from '../schema/sagemaker-record.js';
 import { type ArrivedPayload, decodeItem, type PayloadDecoder, UNDECODED } from './decode.js';
 import { decodeOption, logOption, metricsOption } from './options.js';
@@ -302,7 +302,15 @@ async function deleteItem(
  * change before this one.
  */
 async function withinRounding(store: FeatureStore, group: AnyFeatureGroup, id: string, from: Date, latest: Date): Promise<Date> {
-  const found = await (await store.backends()).online.get(group, id, { features: [group.eventTime] });
+  let found: Awaited<ReturnType<OnlineStore['get']>>;
+  try {
+    found = await (await store.backends()).online.get(group, id, { features: [group.eventTime] });
+  } catch (error) {
+    // A stored item its definition can no longer read is deleted all the same, at the second's end;
+    // a failed read fails the delete, to be redelivered.
+    if (error instanceof DecodeError) return latest;
+    throw error;
+  }
   const text = found?.record.find((f) => f.FeatureName === group.eventTime)?.ValueAsString;
   const storedMs = text === undefined ? undefined : parseEventTime(eventTimeTypeOf(group), text);
   if (storedMs === undefined || storedMs < from.getTime()) return from;
