@@ -456,7 +456,7 @@ describe.each([
     const group = velocityGroup();
     const states = await open();
     const records = group.processBatch([{ txn: 1, card_id: 'c1', amount: 5, merchant: 'm1', minute: 0 }]).records.map((r) => r.encoded);
-    const state = { v: 1 as const, t: 0, p: {}, e: [], b: [] };
+    const state = { v: 1 as const, t: 0, p: {}, q: {}, e: [], b: [] };
     expect(await states.save(group, [{ id: 'c1', state, expected: undefined, pending: records }])).toEqual(['saved']);
     expect((await states.load(group, ['c1'])).get('c1')).toEqual({ state, version: 1, pending: records });
     // A settle that names another version changes nothing.
@@ -471,7 +471,7 @@ describe.each([
 describe('the marks of outboxes written, in DynamoDB (dynalite)', () => {
   const txnRecords = (group: ReturnType<typeof velocityGroup>, txn: number) =>
     group.processBatch([{ txn, card_id: 'c1', amount: txn, merchant: 'm1', minute: txn }]).records.map((r) => r.encoded);
-  const stateAt = (t: number) => ({ v: 1 as const, t, p: {}, e: [], b: [] });
+  const stateAt = (t: number) => ({ v: 1 as const, t, p: {}, q: {}, e: [], b: [] });
 
   /**
    * Three instances on one fresh table, none caching: `a` has saved version 1 of card c1 with the

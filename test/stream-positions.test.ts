@@ -9,7 +9,7 @@ import { dynamoDbStreamEvent, kafkaEvent, kinesisEvent, memoryAggregationState, 
 import { cardActivity, cardVelocity } from './fixtures/groups.js';
 import { createFeatureTable } from './setup/tables.js';
 import { onlineRefusing } from './fixtures/stores.js';
-import { compareSequence, createReducer, emptyState, type EntityState, streamOrderOf } from '../src/pipeline/reducer.js';
+import { compareSequence, createReducer, emptyState, type EntityState, resumeState, streamOrderOf } from '../src/pipeline/reducer.js';
 import { compileAggregations } from '../src/schema/aggregation-spec.js';
 import { count } from '../src/index.js';
 
@@ -297,10 +297,11 @@ describe('the positions a state keeps', () => {
   });
 
   it("reads a Kinesis state saved before partition keys were kept: a partition key new to it is compared with its shard's position, which goes like any other", () => {
-    const state: EntityState = { v: 1, t: at(5), p: { [shard]: '50' }, e: [[at(5)]], b: [] };
+    const state = resumeState({ v: 1, t: at(5), p: { [shard]: '50' }, e: [[at(5)]], b: [] });
+    // The shard's records are no newer than the state's newest event.
+    expect(state.q).toEqual({ [shard]: at(5) });
     // Applied before the upgrade, under the shard's position.
     expect(reducer.apply(state, at(5), {}, order('a', '40')).status).toBe('duplicate');
-    expect(state.q).toEqual({ [shard]: at(5) });
     expect(reducer.apply(state, at(6), {}, order('a', '60')).status).toBe('applied');
     expect(state.p).toEqual({ [shard]: '50', [`${shard}#a`]: '60' });
     // The shard's records are no newer than the state's newest event then, at(5).
@@ -311,10 +312,19 @@ describe('the positions a state keeps', () => {
   });
 
   it("does not compare a DynamoDB stream's records with the one position a state saved before kept: it held every shard's", () => {
-    const state: EntityState = { v: 1, t: at(5), p: { 'dynamodb-stream:': '9'.repeat(21) }, e: [[at(5)]], b: [] };
+    const state = resumeState({ v: 1, t: at(5), p: { 'dynamodb-stream:': '9'.repeat(21) }, e: [[at(5)]], b: [] });
     const item = (key: string, seq: string) => streamOrderOf({ source: 'dynamodb-stream', sequenceNumber: seq, partitionKey: `{"order_id":{"S":"${key}"}}` });
     expect(reducer.apply(state, at(6), {}, item('o-1', '100')).status).toBe('applied');
     expect(reducer.apply(state, at(7), {}, item('o-1', '100')).status).toBe('duplicate');
+  });
+
+  it('resumes a stored state as a copy, keeping the event times it has', () => {
+    const stored = { v: 1 as const, t: at(5), p: { [`${shard}#a`]: '1' }, q: { [`${shard}#a`]: at(3) }, e: [[at(3)], [at(5)]], b: [] };
+    const state = resumeState(stored);
+    expect(state).toEqual(stored);
+    reducer.apply(state, at(6), {}, order('a', '2'));
+    expect(stored).toEqual({ v: 1, t: at(5), p: { [`${shard}#a`]: '1' }, q: { [`${shard}#a`]: at(3) }, e: [[at(3)], [at(5)]], b: [] });
+    expect(state.q).toEqual({ [`${shard}#a`]: at(6) });
   });
 });
 

@@ -128,6 +128,11 @@ export function dynamoDbError(error: unknown, tableName: string, group: string, 
   );
 }
 
+/** What a failed read throws: a stored value its feature's type cannot read is the data's fault (`DecodeError`, as in every online store), anything else the call's. */
+function readError(error: unknown, tableName: string, group: string): Error {
+  return error instanceof DecodeError ? error : dynamoDbError(error, tableName, group, 'read');
+}
+
 function keyOf(group: GroupSchema, id: string): string {
   return `${group.name}#${id}`;
 }
@@ -247,9 +252,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
         const found = toOnline(group, item);
         return found && { ...found, record: pickFeatures(found.record, getOptions.features) };
       } catch (error) {
-        // A stored value its feature's type cannot read is the data's fault, as in every online store, not the call's.
-        if (error instanceof DecodeError) throw error;
-        throw dynamoDbError(error, tableName, group.name, 'read');
+        throw readError(error, tableName, group.name);
       }
     },
 
@@ -282,8 +285,7 @@ export function dynamoDbOnline(options: DynamoDbOnlineOptions): OnlineStore {
             throw new BackendError('THROTTLED', `group "${group.name}": ${left.length} keys still unprocessed after retries`, { retryable: true, group: group.name });
           }
         } catch (error) {
-          if (error instanceof DecodeError) throw error;
-          throw dynamoDbError(error, tableName, group.name, 'read');
+          throw readError(error, tableName, group.name);
         }
       });
       return found;

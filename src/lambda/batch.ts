@@ -1,12 +1,12 @@
-import { BackendError, ConfigurationError, DecodeError, FeatureValidationError, isSkewlessError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
+import { BackendError, ConfigurationError, FeatureValidationError, isSkewlessError, type RecordError, SourceValidationError, type SourcePosition } from '../errors.js';
 import type { AnyFeatureGroup, Simplify } from '../schema/types.js';
 import { requireGroup } from '../feature-group.js';
 import { booleanSchema, checkOptions, countSchema, expected, lazySchema, objectWith } from '../util/options.js';
 import * as z from 'zod/mini';
 import { type DeadLetterEntry, notWrittenBy } from '../store/dead-letter.js';
 import type { FeatureStore } from '../store/feature-store.js';
-import type { DeletionMode, OnlineStore } from '../store/types.js';
-import { eventTimeTypeOf, parseEventTime } from '../schema/sagemaker-record.js';
+import type { DeletionMode } from '../store/types.js';
+import { deleteRoundedDown } from '../store/rounded-delete.js';
 import { type ArrivedPayload, decodeItem, type PayloadDecoder, UNDECODED } from './decode.js';
 import { decodeOption, logOption, metricsOption } from './options.js';
 import type { LambdaContext } from './events.js';
@@ -284,7 +284,8 @@ async function deleteItem(
     return failed(new BackendError('DEADLINE_EXCEEDED', `group "${group.name}": not deleted, the invocation ran out of time`, { retryable: true, group: group.name }));
   }
   try {
-    await store.delete(group, item.id, item.latest ? await withinRounding(store, group, item.id, item.eventTime, item.latest) : item.eventTime, item.mode);
+    if (item.latest) await deleteRoundedDown(store, group, item.id, { from: item.eventTime, latest: item.latest }, item.mode);
+    else await store.delete(group, item.id, item.eventTime, item.mode);
     return 'written';
   } catch (error) {
     // A backend failure is redelivered (Lambda's retry and on-failure destination take it from
@@ -292,29 +293,6 @@ async function deleteItem(
     if (error instanceof BackendError || !(error instanceof FeatureValidationError)) return failed(error);
     return poison(error);
   }
-}
-
-/**
- * The time of a delete the source gave rounded down to `from` (the truth lies up to `latest`): a
- * millisecond after the stored record's event time when that falls between them, so an item written
- * earlier in the same second is deleted and one written again after the delete is not; else `from`.
- * One read of the record's event time: the stream keeps each item's changes in order, so it is the
- * change before this one.
- */
-async function withinRounding(store: FeatureStore, group: AnyFeatureGroup, id: string, from: Date, latest: Date): Promise<Date> {
-  let found: Awaited<ReturnType<OnlineStore['get']>>;
-  try {
-    found = await (await store.backends()).online.get(group, id, { features: [group.eventTime] });
-  } catch (error) {
-    // A stored item its definition can no longer read is deleted all the same, at the second's end;
-    // a failed read fails the delete, to be redelivered.
-    if (error instanceof DecodeError) return latest;
-    throw error;
-  }
-  const text = found?.record.find((f) => f.FeatureName === group.eventTime)?.ValueAsString;
-  const storedMs = text === undefined ? undefined : parseEventTime(eventTimeTypeOf(group), text);
-  if (storedMs === undefined || storedMs < from.getTime()) return from;
-  return new Date(Math.min(storedMs + 1, latest.getTime()));
 }
 
 /** What a batch's log line counts: its records, and what became of them. */

@@ -45,14 +45,18 @@ export interface EntityState {
   /**
    * Greatest event time of the records each stream of `p` has given. A stream whose records are all
    * more than the allowed lateness older than the entity's newest event is let go: a redelivery of
-   * one of them is late, so it cannot change the state. Absent in a state saved before it was kept.
+   * one of them is late, so it cannot change the state. A state saved before it was kept gets it
+   * from `resumeState`.
    */
-  q?: Record<string, number>;
+  q: Record<string, number>;
   /** Raw events in processing order: [event time, ...input values]. */
   e: Held[][];
   /** Compacted events, by bucket start. */
   b: Bucket[];
 }
+
+/** A state as a state store holds it: one saved before `q` was kept lacks it. */
+export type StoredEntityState = Omit<EntityState, 'q'> & { readonly q?: Record<string, number> };
 
 /** What applying one record gave. */
 export type AggregateOutcome =
@@ -200,12 +204,17 @@ export function createReducer(compiled: CompiledAggregations): Reducer {
     let old = 0;
     while (old < state.b.length && (state.b[old] as Bucket).s <= cutoff) old++;
     if (old > 0) state.b.splice(0, old);
-    // A position whose records are all late by now: a redelivery of one is late too, and changes nothing.
+  };
+
+  /**
+   * Lets go the positions whose records are all late by now: a redelivery of one is late too, and
+   * changes nothing. Only the newest event time moves that line, so it runs when that advances.
+   */
+  const letGo = (state: EntityState): void => {
     const lateBefore = (state.t as number) - allowedLatenessMs;
-    const times = state.q ?? {};
-    for (const stream in times) {
-      if ((times[stream] as number) >= lateBefore) continue;
-      delete times[stream];
+    for (const stream in state.q) {
+      if ((state.q[stream] as number) >= lateBefore) continue;
+      delete state.q[stream];
       delete state.p[stream];
     }
   };
@@ -304,8 +313,6 @@ export function createReducer(compiled: CompiledAggregations): Reducer {
 
   return {
     apply(state, eventTimeMs, record, order) {
-      // A state saved before the times were kept: each stream's records are no newer than the newest.
-      if (!state.q) state.q = Object.fromEntries(Object.keys(state.p).map((stream) => [stream, state.t ?? eventTimeMs]));
       if (order) {
         const applied = state.p[order.stream] ?? (order.shard === undefined ? undefined : state.p[order.shard]);
         if (applied !== undefined && compareSequence(order.seq, applied) <= 0) return { status: 'duplicate' };
@@ -319,16 +326,23 @@ export function createReducer(compiled: CompiledAggregations): Reducer {
       const entry: Held[] = [eventTimeMs];
       for (const input of inputs) entry.push(hold(input.kind, record[input.name]));
       state.e.push(entry);
-      if (state.t === null || eventTimeMs > state.t) state.t = eventTimeMs;
+      const advanced = state.t === null || eventTimeMs > state.t;
+      if (advanced) state.t = eventTimeMs;
       const values = valuesOf(state, eventTimeMs);
       expire(state);
+      if (advanced) letGo(state);
       if (state.e.length > maxEntries) compact(state);
       return { status: 'applied', values };
     },
   };
 }
 
-/** A deep copy of a state (states are plain JSON). */
-export function cloneState(state: EntityState): EntityState {
-  return structuredClone(state);
+/**
+ * A stored state, copied to apply records to (states are plain JSON). One saved before each
+ * stream's newest event time was kept gets it: a stream's records are no newer than the entity's
+ * newest event (a state with positions has applied one).
+ */
+export function resumeState(stored: StoredEntityState): EntityState {
+  const { q, ...state } = structuredClone(stored);
+  return { ...state, q: q ?? Object.fromEntries(Object.keys(state.p).map((stream) => [stream, state.t ?? 0])) };
 }

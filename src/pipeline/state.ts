@@ -1,7 +1,7 @@
 import type { BackendError } from '../errors.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
-import type { EntityState } from './reducer.js';
+import type { EntityState, StoredEntityState } from './reducer.js';
 
 // Where the ingest of a group with aggregations keeps each entity's window state: the interface its
 // backends (DynamoDB, the embedded DuckDB, memory) implement.
@@ -11,7 +11,7 @@ import type { EntityState } from './reducer.js';
  * records its last commit produced that are not yet known to be written (its outbox).
  */
 export interface StoredAggregationState {
-  readonly state: EntityState;
+  readonly state: StoredEntityState;
   readonly version: number;
   /**
    * Records saved with this state and not settled since: whoever loads the state next writes them

@@ -2,7 +2,7 @@ import { BackendError, type RecordError, type SourcePosition, unstorableRecord }
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { GroupSchema } from '../schema/sagemaker-record.js';
 import { beforeDeadline } from '../util/concurrency.js';
-import { cloneState, emptyState } from './reducer.js';
+import { emptyState, resumeState } from './reducer.js';
 import { type OnlineWriteStatus, type RecordOutcome, summarize, type WriteSummary } from './outcomes.js';
 import { memorySession, type Pipeline, type PreparedRecord } from './pipeline.js';
 import type { AggregationSettle, AggregationStateStore, AggregationStateUpdate, StoredAggregationState } from './state.js';
@@ -184,7 +184,7 @@ export const ingestWithState: StatefulIngest = async (pipeline, group, raw, inge
     for (const e of round) {
       if (e.failed !== undefined) continue;
       const slice = e.records.slice(e.next, e.next + e.take);
-      const start = e.stored ? cloneState(e.stored.state) : emptyState();
+      const start = e.stored ? resumeState(e.stored.state) : emptyState();
       const session = memorySession(new Map([[e.id, start]]));
       const done = pipeline.completeBatch({ prepared: [...slice], failures: [] }, { ...positioned, aggregation: session });
       // A record the online store cannot hold is poison like one the encoder refused: kept in the
