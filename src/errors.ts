@@ -8,7 +8,10 @@
 export interface SourcePosition {
   /** The kind of source: `kinesis`, `kafka`, `sqs`, `dynamodb-stream`, `firehose`, `backfill`, `ingest`, ... */
   readonly source?: string;
-  /** Index of the record in the batch or array it arrived in. */
+  /**
+   * Index of the record in the batch or array it arrived in; in a backfill, among the rows of the
+   * range it read (a shard of a split file counts from 0 at its start; `byteOffset` is the file's).
+   */
   readonly index?: number;
   readonly shardId?: string;
   readonly sequenceNumber?: string;

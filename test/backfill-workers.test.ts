@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,7 +128,14 @@ describe('backfillOnWorkers', () => {
       { isTTY: false, write: (text: string) => progress.push(text) !== 0 } as never,
     );
     expect(code).toBe(0);
-    expect(JSON.parse(out[0] as string)).toMatchObject({ group: 'card-activity', to: 'both', records: 3501, written: 3500, poison: 1 });
+    const report = JSON.parse(out[0] as string) as { rejects: string[] };
+    expect(report).toMatchObject({ group: 'card-activity', to: 'both', records: 3501, written: 3500, poison: 1 });
+    // The poison row is written once, to a file the summary names: the online pass reads it again and keeps no file of its own.
+    const folder = join(dir, 'backfill', 'card-activity');
+    const files = readdirSync(folder).filter((name) => name.endsWith('.rejects.ndjson')).map((name) => join(folder, name));
+    const rejected = files.flatMap((file) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => ({ file, row: (JSON.parse(line) as { raw: unknown }).raw })));
+    expect(rejected.map((r) => r.row)).toEqual([['card-x', 'oops', 'US', '2024-01-01T00:00:00.000Z']]);
+    expect(report.rejects).toContain(rejected[0]?.file);
     expect(progress.at(-1)).toMatch(/100%/);
     // One line per tenth reached, at most, and 100% once: with the final counts, at the end.
     expect(progress.filter((line) => line.includes('100%'))).toHaveLength(1);
@@ -137,6 +144,28 @@ describe('backfillOnWorkers', () => {
     // Online: the latest of each card across both files (the CSV holds the later events).
     expect((await store.get(cardActivity, `card-${(3499) % 37}`))?.amount).toBe(34.99);
     await store.close();
+  });
+
+  it('writes each poison row once when a split input is also written online, its byte offset the file\'s', async () => {
+    // Over 16 MB, so the command splits it in two shards; a poison row in each half.
+    const dir = fresh();
+    const ndjson = join(root, 'cli-split.ndjson');
+    const pad = 'x'.repeat(6_000);
+    const rows = Array.from({ length: 2_800 }, (_, i) => (i === 10 || i === 2_700 ? `{"bad":${i}}` : JSON.stringify({ ...event(i), pad })));
+    writeFileSync(ndjson, rows.join('\n'));
+    const out: string[] = [];
+    const command = { definitions: base.definitions, group: 'card-activity', from: [ndjson], to: 'both' as const, workers: 2, dir, chunkSize: 1_000, json: true, workerScript: base.workerScript };
+    expect(await runBackfillCommand(command, (line) => out.push(line), { isTTY: false, write: () => true } as never)).toBe(0);
+    const report = JSON.parse(out[0] as string) as { poison: number; rejects: string[] };
+    expect(report.poison).toBe(2);
+    const folder = join(dir, 'backfill', 'card-activity');
+    const files = readdirSync(folder).filter((name) => name.endsWith('.rejects.ndjson')).map((name) => join(folder, name));
+    expect(files.sort()).toEqual([...report.rejects].sort());
+    expect(files).toHaveLength(2);
+    const text = readFileSync(ndjson, 'utf8');
+    const rejected = files.flatMap((file) => readFileSync(file, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { raw: string; position: { byteOffset: number } }));
+    expect(rejected.map((r) => r.raw).sort()).toEqual(['{"bad":10}', '{"bad":2700}']);
+    for (const r of rejected) expect(text.slice(r.position.byteOffset, r.position.byteOffset + r.raw.length)).toBe(r.raw);
   });
 
   it('gives a small input one shard however many workers are asked for: a thread starts slower than it reads a few rows', async () => {

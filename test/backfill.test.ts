@@ -877,3 +877,48 @@ describe('aggregation backfills: replay order, refusals and the state handed to 
     expect(await runBackfill(velocity, { from: events.slice(0, 3), to: 'online' }, noState)).not.toHaveProperty('aggregationState');
   });
 });
+
+describe('a backfill writing online with chunks in flight together', () => {
+  /** memoryOnline, logging when each put starts and ends; a put holding `failing` fails, after the others of its time. */
+  function loggedOnline(log: string[], failing?: string) {
+    const online = memoryOnline();
+    let calls = 0;
+    return {
+      ...online,
+      put: async (...args: Parameters<typeof online.put>) => {
+        const call = calls++;
+        const ids = args[1].map((record) => record.find((f) => f.FeatureName === 'card_id')?.ValueAsString);
+        log.push(`start ${call}`);
+        // The first put is the slowest: a put that started later and did not wait would end first.
+        await new Promise((resolve) => setTimeout(resolve, call === 0 ? 40 : 1));
+        log.push(`end ${call}`);
+        if (failing !== undefined && ids.includes(failing)) throw new BackendError('WRITE_FAILED', 'the online store refused the chunk', { retryable: true });
+        return online.put(...args);
+      },
+    };
+  }
+
+  it('writes online one chunk after the other, a chunk of poison alone keeping its place in the order', async () => {
+    const log: string[] = [];
+    const store = createFeatureStore({ online: loggedOnline(log), offline: memoryOffline(), dir: fresh() });
+    // Three chunks of 10: valid, all poison, valid.
+    const events = [...Array.from({ length: 10 }, (_, i) => event(i)), ...Array.from({ length: 10 }, () => ({ bad: true })), ...Array.from({ length: 10 }, (_, i) => event(20 + i))];
+    const summary = await backfill(store, cardActivity, { from: events, to: 'both', chunkSize: 10, concurrency: 3 });
+    expect(summary).toMatchObject({ written: 20, poison: 10 });
+    expect(log).toEqual(['start 0', 'end 0', 'start 1', 'end 1']);
+    await store.close();
+  });
+
+  it('writes nothing online after a chunk that failed, and fails with that chunk\'s error', async () => {
+    const log: string[] = [];
+    const store = createFeatureStore({ online: loggedOnline(log, 'card-0'), offline: memoryOffline(), dir: fresh() });
+    const events = Array.from({ length: 30 }, (_, i) => event(i));
+    await expect(backfill(store, cardActivity, { from: events, to: 'both', chunkSize: 10, concurrency: 3 })).rejects.toThrow('the online store refused the chunk');
+    const settled = [...log];
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(settled).toEqual(['start 0', 'end 0']);
+    expect(log).toEqual(settled);
+    expect(await store.getMany(cardActivity, ['card-12', 'card-25'])).toEqual(new Map());
+    await store.close();
+  });
+});

@@ -258,6 +258,17 @@ describe('puts and deletes of one batch', () => {
     expect(await store.get(cardActivity, 'card-1')).toMatchObject({ event_time: new Date(NOON + 10_999) });
   });
 
+  it("reports a REMOVE whose read of the stored record's time fails, deleting nothing", async () => {
+    const online = memoryOnline();
+    const { store } = storeWithSink({ ...online, get: async () => { throw new BackendError('READ_FAILED', 'the online store is down', { retryable: true }); } });
+    const event = dynamoDbStreamEvent([
+      { eventName: 'INSERT', keys: { card_id: 'card-1' }, newImage: txn('card-1', 5), at: at(5) },
+      { eventName: 'REMOVE', keys: { card_id: 'card-1' }, at: at(10) },
+    ]);
+    expect(reported(await dynamoDbStreamHandler(cardActivity, { store, log: false })(event))).toEqual([event.Records[1]?.dynamodb.SequenceNumber]);
+    expect((await online.getMany(cardActivity, ['card-1'])).get('card-1')?.record).toContainEqual({ FeatureName: 'card_id', ValueAsString: 'card-1' });
+  });
+
   it("serves an item created again in its REMOVE's second, after the REMOVE: the delete is just after the removed record, not the second's end", async () => {
     const { store } = storeWithSink();
     const event = dynamoDbStreamEvent([

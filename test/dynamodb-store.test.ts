@@ -9,7 +9,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { z } from 'zod';
 import { dynamoDbItemCodec, dynamoDbOnline, s3Offline } from '../src/aws/index.js';
-import { BackendError, backfill, ConfigurationError, createFeatureStore, type DeadLetterEntry, DecodeError, defineFeatureGroup, isoTimestamp, type SageMakerRecord } from '../src/index.js';
+import { BackendError, backfill, ConfigurationError, createFeatureStore, type DeadLetterEntry, DecodeError, defineFeatureGroup, isoTimestamp, type SageMakerRecord, trainingSet } from '../src/index.js';
 import { dynamoDbStreamHandler, kinesisHandler } from '../src/lambda/index.js';
 import { dynamoDbStreamEvent, kinesisEvent, memoryAggregationState, memoryOffline } from '../src/testing/index.js';
 import { txn, velocity } from './contracts/aggregation-state.js';
@@ -139,6 +139,32 @@ describe('a backfill to DynamoDB', () => {
     expect(dead).toEqual([]);
     // The question the backfill asks, answered as put answers it.
     expect(online.unstorable?.(readings, [{ FeatureName: 'id', ValueAsString: 'a' }, { FeatureName: 't', ValueAsString: '2024-05-01T00:00:00Z' }, { FeatureName: 'x', ValueAsString: '1' }])).toBeUndefined();
+    await store.close();
+  });
+});
+
+describe('a backfill to DynamoDB with chunks written together', () => {
+  it('keeps online the record of the earliest chunk among records of one event time, the one the training set takes', async () => {
+    const scores = defineFeatureGroup({
+      name: `scores-${randomUUID().slice(0, 8)}`,
+      recordIdentifier: 'id',
+      eventTime: 't',
+      source: z.object({ id: z.string(), x: z.number(), ts: isoTimestamp() }),
+      features: z.object({ id: z.string(), t: z.date(), x: z.number() }),
+      transform: (e) => ({ id: e.id, t: e.ts, x: e.x }),
+    });
+    // Four chunks of the same 100 identifiers at one event time: chunk k says x = k.
+    const ts = '2024-05-01T00:00:00.000Z';
+    const ids = Array.from({ length: 100 }, (_, i) => `s-${i}`);
+    const events = [0, 1, 2, 3].flatMap((k) => ids.map((id) => ({ id, x: k, ts })));
+    // A clock held still, as in tests: the chunks' rows are dated apart all the same.
+    const store = createFeatureStore({ online: dynamoDbOnline({ client: ddb, tableName }), offline: memoryOffline(), now: () => Date.parse('2024-06-01T00:00:00Z') });
+    const summary = await backfill(store, scores, { from: events, to: 'both', chunkSize: ids.length, concurrency: 4 });
+    expect(summary.online).toEqual({ applied: 100, stale: 300, accepted: 0, failed: 0 });
+    const online = await store.getMany(scores, ids);
+    expect([...online.values()].map((r) => r.x)).toEqual(ids.map(() => 0));
+    const { rows } = await trainingSet(store, { spine: ids.map((id) => ({ id, at: new Date(ts) })), entityKey: 'id', timestamp: 'at', features: [scores.select('x')] });
+    expect(rows.map((r) => r[`${scores.name}__x`])).toEqual(ids.map(() => 0));
     await store.close();
   });
 });

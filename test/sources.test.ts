@@ -9,7 +9,8 @@ import { asSource, type BackfillItem, type BackfillSource, csvFile, fileSource, 
 import { evenRanges } from '../src/backfill/sources/source.js';
 import { utf8Pieces } from '../src/csv/text.js';
 import { fileBytes, parquetSource } from '../src/backfill/sources/parquet.js';
-import { ConfigurationError, DataError, defineFeatureGroup } from '../src/index.js';
+import { ConfigurationError, DataError, defineFeatureGroup, isoTimestamp } from '../src/index.js';
+import { readParquetRows } from '../src/parquet/reader.js';
 
 // The backfill's sources, read directly: which rows each range gives, where each row is, how a
 // file is recognised, and what a wrong argument is told. Fixed files, every split point.
@@ -529,6 +530,35 @@ describe('parquetFile', () => {
     }
     // A number field takes the nearest number, as from any file.
     expect((await read({ wide: z.number() })).raw).toMatchObject({ wide: 12345678901234567000 });
+  });
+
+  it('reads a timestamp finer than a millisecond as the millisecond it falls in, before 1970 as after it, as an ISO text of it is read', async () => {
+    const path = join(dir, 'fine-times.parquet');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const duck = await (await DuckDBInstance.create()).connect();
+    const times = ['1965-03-02 10:00:00.123456', '1969-12-31 23:59:59.9995', '2024-05-01 12:00:00.9999'];
+    await duck.run(
+      `COPY (SELECT * FROM (VALUES ${times.map((t, i) => `('r${i}', TIMESTAMP '${t}', TIMESTAMP_NS '${t}')`).join(', ')}) v(id, micros, nanos)) TO '${path}' (FORMAT parquet)`,
+    );
+    duck.closeSync();
+    const group = defineFeatureGroup({
+      name: 'fine-times',
+      recordIdentifier: 'id',
+      eventTime: 't',
+      source: z.object({ id: z.string(), micros: z.date(), nanos: z.date() }),
+      features: z.object({ id: z.string(), t: z.date() }),
+      transform: (e) => ({ id: e.id, t: e.micros }),
+    });
+    const out: BackfillItem[] = [];
+    for await (const block of parquetFile(path).read(group)) out.push(...block.items);
+    const expected = ['1965-03-02T10:00:00.123Z', '1969-12-31T23:59:59.999Z', '2024-05-01T12:00:00.999Z'];
+    expect(out.map((item) => (item.raw as { micros: Date }).micros.toISOString())).toEqual(expected);
+    expect(out.map((item) => (item.raw as { nanos: Date }).nanos.toISOString())).toEqual(expected);
+    // The ISO text of the same instants, read by isoTimestamp(), lands on the same milliseconds.
+    expect(['1965-03-02T10:00:00.123456Z', '1969-12-31T23:59:59.9995Z', '2024-05-01T12:00:00.9999Z'].map((t) => (isoTimestamp().parse(t) as Date).toISOString())).toEqual(expected);
+    // A Parquet spine's times are read the same way.
+    const spineRows = await readParquetRows(readFileSync(path));
+    expect(spineRows.map((row) => (row['micros'] as Date).toISOString())).toEqual(expected);
   });
 
   it('reads a file written by DuckDB as its CSV export would be read: a NULL is an absent field, a BLOB of UTF-8 is text, one of other bytes refuses its row', async () => {

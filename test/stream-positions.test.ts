@@ -318,6 +318,29 @@ describe('the positions a state keeps', () => {
     expect(reducer.apply(state, at(7), {}, item('o-1', '100')).status).toBe('duplicate');
   });
 
+  it('lets positions go only when the newest event time advances: one resumed already past the line stays until then', () => {
+    // Saved under a longer allowed lateness: a's newest event is 15 minutes older than the newest.
+    const state = resumeState({ v: 1, t: at(15), p: { [`${shard}#a`]: '1', [`${shard}#b`]: '2' }, q: { [`${shard}#a`]: at(0), [`${shard}#b`]: at(15) }, e: [[at(0)], [at(15)]], b: [] });
+    // An event older than the newest, and not late, moves no line: a stays, and its redelivery is a duplicate.
+    expect(reducer.apply(state, at(14), {}, order('b', '3')).status).toBe('applied');
+    expect(Object.keys(state.p)).toEqual([`${shard}#a`, `${shard}#b`]);
+    expect(reducer.apply(state, at(0), {}, order('a', '1')).status).toBe('duplicate');
+    reducer.apply(state, at(16), {}, order('b', '4'));
+    expect(state.p).toEqual({ [`${shard}#b`]: '4' });
+  });
+
+  it('keeps a position a late record gave until the newest event time advances, an event at that very time not moving it', () => {
+    const state = emptyState();
+    reducer.apply(state, at(20), {}, order('b', '1'));
+    // Late, on a partition key new to the state: its position is kept, already behind the line.
+    expect(reducer.apply(state, at(5), {}, order('c', '1')).status).toBe('late');
+    expect(reducer.apply(state, at(20), {}, order('b', '2')).status).toBe('applied');
+    expect(Object.keys(state.p)).toEqual([`${shard}#b`, `${shard}#c`]);
+    expect(reducer.apply(state, at(5), {}, order('c', '1')).status).toBe('duplicate');
+    reducer.apply(state, at(21), {}, order('b', '3'));
+    expect(Object.keys(state.p)).toEqual([`${shard}#b`]);
+  });
+
   it('resumes a stored state as a copy, keeping the event times it has', () => {
     const stored = { v: 1 as const, t: at(5), p: { [`${shard}#a`]: '1' }, q: { [`${shard}#a`]: at(3) }, e: [[at(3)], [at(5)]], b: [] };
     const state = resumeState(stored);

@@ -252,6 +252,27 @@ describe('training set, spine file to Parquet file inside DuckDB', () => {
     expect(summary).toMatchObject({ rows: 6, matchRate: { epoch: 4 / 6 }, nullCounts: { score: 2, t: 2 }, output: out });
   });
 
+  it('reads a Parquet spine time finer than a millisecond as the millisecond it falls in, before 1970 too, on both paths', async () => {
+    // A millisecond before 1970, and one after: `epoch_ms` alone rounds the first toward 1970.
+    const store = await storeWith([], [{ user: 1, t: -1, score: 0.25 }, { user: 2, t: BASE, score: 0.5 }]);
+    const spine = join(dir, 'fine-spine.parquet');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const duck = await (await DuckDBInstance.create()).connect();
+    await duck.run(`COPY (SELECT * FROM (VALUES (1, TIMESTAMP '1969-12-31 23:59:59.9995'), (2, TIMESTAMP '2024-01-01 00:00:00.0005')) v(user, label_time)) TO '${spine}' (FORMAT parquet)`);
+    duck.closeSync();
+    const out = join(dir, 'fine-spine-out.parquet');
+    // Strictly before the spine time: the record at the spine's own millisecond is not taken.
+    const options = { entityKey: 'user', timestamp: 'label_time', inclusive: false, features: [epoch.select('score').with({ prefix: '' })] } as const;
+    await trainingSet(store, { ...options, spine: { parquet: spine }, output: { parquet: out } });
+    const rowPath = await trainingSet(store, { ...options, spine: { parquet: spine }, engine: 'reference' });
+    const written = await readParquet(out);
+    expect(written.map((r) => [(r['label_time'] as Date).toISOString(), r['score']])).toEqual([
+      ['1969-12-31T23:59:59.999Z', null],
+      ['2024-01-01T00:00:00.000Z', null],
+    ]);
+    expect(comparable(written, ['user'])).toEqual(comparable(rowPath.rows, ['user']));
+  });
+
   it('writes one output schema whichever path runs: integers INT64, floats DOUBLE, times INT64 milliseconds, CSV text as text', async () => {
     const store = await storeWith(
       [{ id: '1', et: BASE, ai: BASE, wt: BASE, del: false, s: 'x', i: 1, b: 1n, f: 1.5, ok: true, seen: new Date(BASE - 5000) }],

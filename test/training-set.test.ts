@@ -802,3 +802,37 @@ describe("a training set's spine and summary, case by case", () => {
     }
   });
 });
+
+describe('the first written, under a clock held still', () => {
+  // localStores({ now }) as tests use it: every write is at one instant by the clock, yet the
+  // training set must take the record the online store kept, the first written.
+  const AT = BASE + 60_000;
+  const record = (v: number) => ({ id: 'a', t: new Date(AT), v, n: 1 });
+  const spine = [{ id: 'a', at: new Date(AT) }];
+
+  it('takes the record of the earlier of two writes with one event time, as the online store keeps it', async () => {
+    // Both orders: the feature values must not decide.
+    for (const [first, second] of [[9, 1], [1, 9]] as const) {
+      for (const engine of ['auto', 'reference'] as const) {
+        const store = createFeatureStore(localStores({ memory: true, now: () => BASE + 3_600_000 }));
+        await store.ingest(scores, [record(first)]);
+        expect((await store.put(scores, [record(second)])).stale).toBe(1);
+        expect(await store.get(scores, 'a')).toMatchObject({ v: first });
+        const { rows } = await trainingSet(store, { spine, entityKey: 'id', timestamp: 'at', features: [scores.select('v')], engine });
+        expect(rows.map((r) => r['scores__v']), `${engine}, ${first} first`).toEqual([first]);
+        await store.close();
+      }
+    }
+  });
+
+  it('takes a delete marker written before a record of its event time, as the online store keeps the delete', async () => {
+    const store = createFeatureStore(localStores({ memory: true, now: () => BASE + 3_600_000 }));
+    await store.ingest(scores, [{ ...record(9), t: new Date(AT - 1) }]);
+    await store.delete(scores, 'a', new Date(AT), 'SoftDelete');
+    await store.put(scores, [record(1)]);
+    expect(await store.get(scores, 'a')).toBeUndefined();
+    const { rows } = await trainingSet(store, { spine, entityKey: 'id', timestamp: 'at', features: [scores.select('v')] });
+    expect(rows.map((r) => r['scores__v'])).toEqual([null]);
+    await store.close();
+  });
+});

@@ -516,6 +516,33 @@ describe('data lost or mistyped in 0.1', () => {
     expect(reject.rawTypes).toEqual({ amount_cents: 'bigint', ts: 'Date' });
   });
 
+  it('a NaN or an infinity from a DOUBLE column is kept in the rejects file as its text, not as null', async () => {
+    const path = join(dir, 'not-finite.parquet');
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const duck = await (await DuckDBInstance.create()).connect();
+    await duck.run(
+      `COPY (SELECT * FROM (VALUES ('a', 'NaN'::DOUBLE), ('b', 'Infinity'::DOUBLE), ('c', '-Infinity'::DOUBLE), ('d', NULL::DOUBLE)) v(card_id, amount_cents)) TO '${path}' (FORMAT parquet)`,
+    );
+    duck.closeSync();
+    const loose = defineFeatureGroup({
+      name: 'payments-loose',
+      recordIdentifier: 'card_id',
+      eventTime: 'event_time',
+      source: z.object({ card_id: z.string(), amount_cents: z.number() }),
+      features: z.object({ card_id: z.string(), event_time: z.date(), amount: z.number() }),
+      transform: (e) => ({ card_id: e.card_id, event_time: new Date(0), amount: e.amount_cents }),
+    });
+    const summary = await backfill(localStore(), loose, { from: parquetFile(path) });
+    expect(summary).toMatchObject({ records: 4, written: 0, poison: 4 });
+    const rejects = readFileSync(summary.rejectsFile as string, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { raw: Record<string, unknown>; rawTypes?: Record<string, string> });
+    expect(rejects.map((r) => [r.raw['amount_cents'], r.rawTypes])).toEqual([
+      ['NaN', { amount_cents: 'number' }],
+      ['Infinity', { amount_cents: 'number' }],
+      ['-Infinity', { amount_cents: 'number' }],
+      [null, undefined],
+    ]);
+  });
+
   it('the CLI exits non-zero when every row was poison', () => {
     // The CLI and a definitions module as they run: bundled from source inside the repository, so
     // their dependencies resolve from its node_modules.

@@ -192,7 +192,10 @@ export interface S3DeadLetterOptions {
  * A dead-letter sink on S3: each write becomes one NDJSON object per group under
  * `<prefix>/<group>/year=YYYY/month=MM/day=DD/hour=HH/` (the time it was dead-lettered), one line per
  * poison record in the `DeadLetterMessage` shape. No size limit: the raw payload is kept whole, so it
- * also serves as the `oversized` sink of `sqsDeadLetter`. Athena can query the prefix as JSON.
+ * also serves as the `oversized` sink of `sqsDeadLetter`. Athena can query the prefix as JSON. When
+ * some groups' objects are written and another's PutObject fails, it throws `DeadLetterWriteError`
+ * naming that group's entries, so only their records are reported; when none is written, a
+ * retryable `BackendError` (WRITE_FAILED).
  *
  * ### Example
  * ```ts
@@ -211,25 +214,31 @@ function makeS3DeadLetter(options: S3DeadLetterOptions): DeadLetterSink {
     async write(entries) {
       if (entries.length === 0) return;
       const at = new Date();
-      const byGroup = new Map<string, string[]>();
+      const byGroup = new Map<string, DeadLetterEntry[]>();
       for (const entry of entries) {
-        const lines = byGroup.get(entry.group) ?? [];
-        lines.push(deadLetterJson(entry, at));
-        byGroup.set(entry.group, lines);
+        const groupEntries = byGroup.get(entry.group) ?? [];
+        groupEntries.push(entry);
+        byGroup.set(entry.group, groupEntries);
       }
       const [m, c] = await Promise.all([loadS3(), client()]);
-      for (const [group, lines] of byGroup) {
+      // Every group's object is tried: one that fails leaves only its own entries unwritten.
+      const unwritten: DeadLetterEntry[] = [];
+      const reasons: string[] = [];
+      let cause: unknown;
+      for (const [group, groupEntries] of byGroup) {
         const stamp = at.toISOString().replace(/[-:.]/g, '');
         const key = `${prefix ? `${prefix}/` : ''}${group}/${partitionOf(at.getTime())}/${stamp}-${randomUUID()}.ndjson`;
+        const body = `${groupEntries.map((entry) => deadLetterJson(entry, at)).join('\n')}\n`;
         try {
-          await countAttempts(
-            () => c.send(new m.PutObjectCommand({ Bucket: options.bucket, Key: key, Body: `${lines.join('\n')}\n`, ContentType: 'application/x-ndjson' })),
-            retry,
-          );
+          await countAttempts(() => c.send(new m.PutObjectCommand({ Bucket: options.bucket, Key: key, Body: body, ContentType: 'application/x-ndjson' })), retry);
         } catch (error) {
-          throw sinkError(`PutObject s3://${options.bucket}/${key} failed: ${(error as Error).message}`, error);
+          unwritten.push(...groupEntries);
+          reasons.push(`PutObject s3://${options.bucket}/${key} failed: ${(error as Error).message}`);
+          cause ??= error;
         }
       }
+      if (unwritten.length === entries.length) throw sinkError(reasons.join('; '), cause);
+      if (unwritten.length > 0) throw new DeadLetterWriteError(`dead-letter sink: ${reasons.join('; ')}`, unwritten, { cause });
     },
   };
 }

@@ -7,8 +7,9 @@ import { requireGroup } from '../feature-group.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import { backendsOf, type FeatureStore } from '../store/feature-store.js';
+import { backendsOf, type FeatureStore, writeClockOf } from '../store/feature-store.js';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
+import { type WriteClock, writeClock } from '../store/offline-writes.js';
 import { checkOptions, countSchema, expected, functionSchema, lazySchema, positiveInteger } from '../util/options.js';
 import { prepareOutputFile } from '../util/output-file.js';
 import { RejectsFile, resumableCheckpoint, writeCheckpoint } from './checkpoint.js';
@@ -29,7 +30,10 @@ export interface BackfillOptions {
   readonly to?: BackfillTarget;
   /** Only this part of the source (a shard from `planBackfill`). */
   readonly range?: ShardRange;
-  /** Chunks written at once; default 2. */
+  /**
+   * Chunks written at once; default 2. Their offline files are written together; online, one chunk
+   * at a time, in order (so of records with one identifier and one event time, the first is kept).
+   */
   readonly concurrency?: number;
   /**
    * A checkpoint file: progress is recorded after every chunk, and a backfill started again with
@@ -88,6 +92,8 @@ export interface BackfillBackends {
   /** Base directory for the default rejects file. */
   readonly dir: string;
   readonly now: () => number;
+  /** The times of the offline rows; default one from `now` for this backfill alone. */
+  readonly writeClock?: WriteClock;
   /**
    * Groups with aggregations backfilled online: each entity's state after its history is stored here
    * (where the stream has none yet), so the stream's windows continue from the history.
@@ -166,6 +172,8 @@ export async function backfill(store: FeatureStore, group: AnyFeatureGroup, opti
     offline,
     dir: store.dir,
     now: store.now,
+    // The store's own: its other writes and this backfill's chunks are dated in the order they are written.
+    writeClock: writeClockOf(store),
     // The state store, where the store has one (a backfill does not need it otherwise).
     aggregationState: () => store.aggregationState(group).catch((error: unknown) => (error instanceof ConfigurationError ? undefined : Promise.reject(error))),
   });
@@ -217,7 +225,7 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
   const rangeStart = options.range?.start ?? 0;
   const rangeSize = size === undefined ? undefined : Math.max(0, Math.min(options.range?.end ?? size, size) - rangeStart);
   const totals = new BackfillTotals(resume, rangeStart, rangeSize);
-  const target: ChunkTarget = { group, key, offline: to === 'online' ? undefined : backends.offline, online: to === 'offline' ? undefined : backends.online, now: backends.now };
+  const target: ChunkTarget = { group, key, offline: to === 'online' ? undefined : backends.offline, online: to === 'offline' ? undefined : backends.online, writeClock: backends.writeClock ?? writeClock(backends.now) };
   const { online } = target;
   const encoding: ChunkEncoding = { group, chunkSize, replay, ...(online?.unstorable ? { unstorable: (record: SageMakerRecord) => online.unstorable?.(group, record) } : {}) };
 
@@ -225,12 +233,17 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
   // advances over chunks whose files are complete.
   // A written chunk keeps only its counts and rejects: its records may be collected while others are written.
   const inFlight: Promise<{ chunk: number; rows: number; written: number; rejected: ChunkPart['rejected']; online: OnlineCounts; at: number }>[] = [];
+  // Whether the chunk before the next one was written: chunks write online in chunk order.
+  let previous: Promise<boolean> = Promise.resolve(true);
   const start = (chunk: number, part: ChunkPart, at: number) => {
     const { rows, rejected } = part;
     const written = part.records.length;
-    const running = writeChunk(target, chunk, part.records).then((online) => ({ chunk, rows, written, rejected, online, at }));
-    // Awaited in order later; until then a failure must not count as unhandled.
-    running.catch(() => undefined);
+    const running = writeChunk(target, chunk, part.records, previous).then((online) => ({ chunk, rows, written, rejected, online, at }));
+    // Also what keeps a failure, awaited in order later, from counting as unhandled until then.
+    previous = running.then(
+      () => true,
+      () => false,
+    );
     inFlight.push(running);
   };
   const finishOldest = async () => {
@@ -249,23 +262,30 @@ export async function runBackfill(group: AnyFeatureGroup, options: BackfillOptio
   let chunk = resume?.chunksDone ?? 0;
   let part = emptyChunk();
   let reached = rangeStart;
-  for await (const block of source.read(group, options.range)) {
-    reached = block.at;
-    let from = Math.min(block.items.length, toSkip);
-    toSkip -= from;
-    while (from < block.items.length) {
-      const end = Math.min(block.items.length, from + chunkSize - part.rows);
-      encodeRows(encoding, chunk, part, block.items.slice(from, end));
-      from = end;
-      if (part.rows === chunkSize) {
-        start(chunk++, part, reached);
-        part = emptyChunk();
-        if (inFlight.length >= concurrency) await finishOldest();
+  try {
+    for await (const block of source.read(group, options.range)) {
+      reached = block.at;
+      let from = Math.min(block.items.length, toSkip);
+      toSkip -= from;
+      while (from < block.items.length) {
+        const end = Math.min(block.items.length, from + chunkSize - part.rows);
+        encodeRows(encoding, chunk, part, block.items.slice(from, end));
+        from = end;
+        if (part.rows === chunkSize) {
+          start(chunk++, part, reached);
+          part = emptyChunk();
+          if (inFlight.length >= concurrency) await finishOldest();
+        }
       }
     }
+    if (part.rows > 0) start(chunk, part, reached);
+    while (inFlight.length > 0) await finishOldest();
+  } catch (error) {
+    // Nothing of a failed run writes after it has failed: the chunks still in flight settle first
+    // (those after a failed chunk write nothing online).
+    await Promise.allSettled(inFlight);
+    throw error;
   }
-  if (part.rows > 0) start(chunk, part, reached);
-  while (inFlight.length > 0) await finishOldest();
   if (size !== undefined) totals.at = rangeStart + (rangeSize ?? 0);
   const seeded = replay && to !== 'offline' ? await seedAggregationState(group, replay, backends) : undefined;
   const durationMs = totals.elapsedMs();

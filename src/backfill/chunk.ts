@@ -3,7 +3,7 @@ import { pipelineOf } from '../feature-group.js';
 import type { SageMakerRecord } from '../schema/codec.js';
 import { checkRecord } from '../schema/sagemaker-record.js';
 import type { AnyFeatureGroup } from '../schema/types.js';
-import { offlineWritesAt } from '../store/offline-writes.js';
+import { offlineWritesAt, type WriteClock } from '../store/offline-writes.js';
 import type { OfflineStore, OnlineStore } from '../store/types.js';
 import type { Rejected } from './checkpoint.js';
 import type { ReplayResult } from './replay.js';
@@ -101,7 +101,7 @@ export interface ChunkTarget {
   readonly key: string;
   readonly offline: OfflineStore | undefined;
   readonly online: OnlineStore | undefined;
-  readonly now: () => number;
+  readonly writeClock: WriteClock;
 }
 
 /** The newest record of each identifier: the write rule would make the others stale anyway. */
@@ -120,14 +120,23 @@ function latestPerIdentifier(group: AnyFeatureGroup, records: readonly SageMaker
  * One chunk's writes: its offline file(s) under a name fixed by the input (`backfill-<key>-<chunk>`,
  * so a rerun replaces them), and online only the newest record per identifier (a rerun or a later
  * chunk with an older record changes nothing). Returns the online counts.
+ *
+ * Chunks written together write offline at once, but online in chunk order: after `previous` says
+ * the chunk before was written. Of two records with one identifier and one event time the online
+ * store keeps the one it receives first, which must be the earlier chunk's, as its offline rows are
+ * dated first. After a chunk that failed, this one writes nothing online and fails too: the run
+ * stops there, and a resumed run writes both again.
  */
-export async function writeChunk(target: ChunkTarget, chunk: number, records: readonly SageMakerRecord[]): Promise<OnlineCounts> {
-  const { group } = target;
+export async function writeChunk(target: ChunkTarget, chunk: number, records: readonly SageMakerRecord[], previous: Promise<boolean> = Promise.resolve(true)): Promise<OnlineCounts> {
+  const { group, offline } = target;
   const counts: OnlineCounts = { applied: 0, stale: 0, accepted: 0, failed: 0 };
-  if (records.length === 0) return counts;
-  if (target.offline) {
-    await target.offline.append(group, offlineWritesAt(group, records, new Date(target.now())), { fileName: `backfill-${target.key}-${String(chunk).padStart(6, '0')}` });
+  // Dated now, while the chunks are still in order, whatever finishes first.
+  if (offline && records.length > 0) {
+    await offline.append(group, offlineWritesAt(group, records, target.writeClock), { fileName: `backfill-${target.key}-${String(chunk).padStart(6, '0')}` });
   }
+  // Waited for by a chunk without records too, so the chunk after it still waits for the one before.
+  if (!(await previous)) throw new Error(`chunk ${chunk} not written online: a chunk before it failed`);
+  if (records.length === 0) return counts;
   if (target.online) {
     const outcomes = await target.online.put(group, latestPerIdentifier(group, records), group.ttl ? { ttl: group.ttl } : {});
     for (const outcome of outcomes) {

@@ -1,4 +1,5 @@
-import { stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { backfill, backfillKey, type BackfillTarget } from '../backfill/backfill.js';
 import { planBackfill } from '../backfill/plan.js';
@@ -107,11 +108,15 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
   }
 
   const store = createFeatureStore(localStores({ dir: command.dir }));
+  // After workers, the online pass reads rows whose poison the workers' rejects files already hold:
+  // its own go to a scratch file, removed after, so each poison row is written once.
+  const scratch = useWorkers && inProcess ? await mkdtemp(join(tmpdir(), 'skewless-online-pass-')) : undefined;
   try {
     for (const source of inProcess ? sources : []) {
       const summary = await backfill(store, group, {
         from: source,
         to: inProcess as BackfillTarget,
+        ...(scratch ? { rejects: join(scratch, 'rejects.ndjson') } : {}),
         checkpoint: join(checkpointDir, `${inProcess}-${backfillKey(group, source, undefined)}.json`),
         ...(command.chunkSize ? { chunkSize: command.chunkSize } : {}),
         onProgress: progress,
@@ -126,6 +131,7 @@ export async function runBackfillCommand(command: BackfillCommand, out: (line: s
   } finally {
     display.end();
     await store.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
   }
 
   const seconds = (Date.now() - started) / 1000;

@@ -40,10 +40,18 @@ const INTEGER_TYPES = new Set(['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT', 'UTIN
 /** Timestamp types the row path reads (through hyparquet) as the same millisecond. */
 const TIMESTAMP_TYPES = new Set(['TIMESTAMP', 'TIMESTAMP WITH TIME ZONE', 'TIMESTAMP_MS', 'TIMESTAMP_S']);
 
+/**
+ * A timestamp as the epoch millisecond it falls in, as the row path reads it: `epoch_ms` alone
+ * rounds toward 1970, a millisecond late before it.
+ */
+function floorMs(column: string): string {
+  return `epoch_ms(date_trunc('millisecond', ${column}))`;
+}
+
 /** A spine time column as epoch ms, as `spineTime` reads it: a timestamp, or ISO-8601 text. */
 function spineTimeSql(column: string, type: string): string | undefined {
   if (type === 'VARCHAR') return `${ISO_MS}(${q(column)})`;
-  return TIMESTAMP_TYPES.has(type) ? `epoch_ms(${q(column)})` : undefined;
+  return TIMESTAMP_TYPES.has(type) ? floorMs(q(column)) : undefined;
 }
 
 /** A spine key column as text, as `spineKey` reads it (String(value)); undefined for a type the row path reads otherwise. */
@@ -69,7 +77,7 @@ function spineOutputSql(column: string, type: string): string | undefined {
   if (type === 'VARCHAR' || type === 'BOOLEAN') return column;
   if (INTEGER_TYPES.has(type) && type !== 'UBIGINT') return `CAST(${column} AS BIGINT)`;
   if (FLOAT_TYPES.test(type)) return `CAST(${column} AS DOUBLE)`;
-  if (TIME_TYPES.has(type)) return timestampMs(`epoch_ms(${column})`);
+  if (TIME_TYPES.has(type)) return timestampMs(type === 'DATE' ? `epoch_ms(${column})` : floorMs(column));
   return undefined;
 }
 

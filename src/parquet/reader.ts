@@ -57,8 +57,24 @@ function leafKind(element: SchemaElement): ValueKind | undefined {
   return undefined;
 }
 
+/** Whole `unit`s at or before `n`: bigint division rounds toward zero, which before 1970 is the later side. */
+function floorDivide(n: bigint, unit: bigint): number {
+  const quotient = n / unit;
+  return Number(n % unit < 0n ? quotient - 1n : quotient);
+}
+
+/**
+ * Timestamps finer than a millisecond as the millisecond they fall in, before 1970 as after it: a
+ * Date holds milliseconds, and an instant is never moved later (the reader's own conversion gives
+ * `1969-12-31 23:59:59.9995` as 1970-01-01).
+ */
+export const TIMESTAMP_PARSERS = {
+  timestampFromMicroseconds: (micros: bigint) => new Date(floorDivide(micros, 1_000n)),
+  timestampFromNanoseconds: (nanos: bigint) => new Date(floorDivide(nanos, 1_000_000n)),
+};
+
 /** Every row of a Parquet file (INT64 as bigint, timestamps as Date). */
 export async function readParquetRows(bytes: Uint8Array): Promise<Record<string, unknown>[]> {
   const { parquetReadObjects } = await loadParquetReader();
-  return (await parquetReadObjects({ file: arrayBufferOf(bytes) })) as Record<string, unknown>[];
+  return (await parquetReadObjects({ file: arrayBufferOf(bytes), parsers: TIMESTAMP_PARSERS })) as Record<string, unknown>[];
 }

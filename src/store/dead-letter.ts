@@ -149,9 +149,11 @@ export interface DeadLetterMessage {
   readonly rawEncoding: 'json' | 'base64';
   /**
    * For a raw event read from a typed source (Parquet, Athena): the fields whose type JSON cannot
-   * show, by name: `bigint` (written as decimal text), `Date` (ISO-8601 text) or `bytes` (base64).
+   * show, by name: `bigint` (written as decimal text), `Date` (ISO-8601 text), `bytes` (base64) or
+   * `number` (a NaN or an infinity, written as `"NaN"`, `"Infinity"` or `"-Infinity"`; JSON has no
+   * such number, and `null` would read as a missing value).
    */
-  readonly rawTypes?: Readonly<Record<string, 'bigint' | 'Date' | 'bytes'>>;
+  readonly rawTypes?: Readonly<Record<string, 'bigint' | 'Date' | 'bytes' | 'number'>>;
   /** ISO-8601 time the record was dead-lettered. */
   readonly deadLetteredAt: string;
 }
@@ -188,19 +190,25 @@ function messageOf(entry: DeadLetterEntry, at: Date): DeadLetterMessage {
   };
 }
 
-function rawTypesOf(raw: unknown): { rawTypes?: Record<string, 'bigint' | 'Date' | 'bytes'> } {
+/** What a raw field's JSON stands for, where JSON cannot show it (see `DeadLetterMessage.rawTypes`). */
+type RawType = 'bigint' | 'Date' | 'bytes' | 'number';
+
+function rawTypesOf(raw: unknown): { rawTypes?: Record<string, RawType> } {
   if (typeof raw !== 'object' || raw === null || raw instanceof Uint8Array || Array.isArray(raw)) return {};
-  let types: Record<string, 'bigint' | 'Date' | 'bytes'> | undefined;
+  let types: Record<string, RawType> | undefined;
   for (const [name, value] of Object.entries(raw)) {
-    const type = typeof value === 'bigint' ? 'bigint' : value instanceof Date ? 'Date' : value instanceof Uint8Array ? 'bytes' : undefined;
+    const type = typeof value === 'bigint' ? 'bigint' : value instanceof Date ? 'Date' : value instanceof Uint8Array ? 'bytes' : typeof value === 'number' && !Number.isFinite(value) ? 'number' : undefined;
     if (type) (types ??= {})[name] = type;
   }
   return types ? { rawTypes: types } : {};
 }
 
-/** JSON text of a dead letter; bigints are written as decimal text and bytes inside an event as base64 (`rawTypes` says which). */
+/**
+ * JSON text of a dead letter; bigints, NaN and the infinities are written as their text and bytes
+ * inside an event as base64 (`rawTypes` says which).
+ */
 export function deadLetterJson(entry: DeadLetterEntry, at: Date): string {
   return JSON.stringify(messageOf(entry, at), (_key, value: unknown) =>
-    typeof value === 'bigint' ? value.toString() : value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
+    typeof value === 'bigint' || (typeof value === 'number' && !Number.isFinite(value)) ? String(value) : value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value,
   );
 }

@@ -7,7 +7,7 @@ import { checkOptions, describeValue, expected, functionSchema, lazySchema, posi
 import * as z from 'zod/mini';
 import { type RecordOutcome, summarize, type WriteSummary } from '../pipeline/outcomes.js';
 import type { DeleteStatus, DeletionMode, OfflineStore, OnlinePutOptions, OnlineStore, OnlineWriteOutcome } from './types.js';
-import { offlineWritesAt } from './offline-writes.js';
+import { offlineWritesAt, rowKey, type WriteClock, writeClock } from './offline-writes.js';
 import type { AggregationStateStore } from '../pipeline/state.js';
 import { type DeadLetterEntry, deadLetterFailed, type DeadLetterSink, deadLetterSinkSchema, notWrittenBy, sendToDeadLetter } from './dead-letter.js';
 
@@ -127,9 +127,22 @@ export interface FeatureStore {
   aggregationState(group: AnyFeatureGroup): Promise<AggregationStateStore>;
   /** Where engines keep working files by default. */
   readonly dir: string;
-  /** The store's clock (epoch ms), for `write_time`. */
+  /** The store's clock (epoch ms): what its offline rows' `write_time` is taken from, and the present of `featureVectors` and `audit`. */
   readonly now: () => number;
   close(): Promise<void>;
+}
+
+/** Each store's write clock (see `writeClock`): its own writes and the backfills over it share one. */
+const clocks = new WeakMap<FeatureStore, WriteClock>();
+
+/** The write clock of a store `createFeatureStore` made; for another object standing in for one, a clock of its own from its `now`. */
+export function writeClockOf(store: FeatureStore): WriteClock {
+  let clock = clocks.get(store);
+  if (!clock) {
+    clock = writeClock(store.now);
+    clocks.set(store, clock);
+  }
+  return clock;
 }
 
 /** Where a store's engines, the embedded stores and the CLI keep their files when given no `dir`: relative to the working directory. */
@@ -228,6 +241,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
   checkOptions(storeOptions, options, 'createFeatureStore options');
   const dir = options.dir ?? DEFAULT_DIR;
   const now = options.now ?? Date.now;
+  const clock = writeClock(now);
   let opened: Promise<StoreBackends> | undefined;
 
   const backends = () => {
@@ -296,9 +310,8 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
     if (offline && !online.writesOffline) {
       const toOffline = records.filter((_, i) => typeof outcomes[i] === 'string');
       if (toOffline.length > 0) {
-        const at = new Date(now());
         try {
-          await offline.append(group, offlineWritesAt(group, toOffline, at));
+          await offline.append(group, offlineWritesAt(group, toOffline, clock));
         } catch (cause) {
           // A backend's own error says what failed and whether retrying can help (a missing bucket stays missing).
           const error =
@@ -348,7 +361,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
   const decode = <G extends AnyFeatureGroup>(group: G, record: SageMakerRecord, partial: boolean): InferFeatures<G> =>
     group.codec.fromRecord(record, { partial }) as InferFeatures<G>;
 
-  return {
+  const store = {
     async ingest(group, raw, ingestOptions = {}) {
       requireGroup(group, 'ingest');
       checkOptions(eventsSchema, raw, 'ingest events');
@@ -442,7 +455,7 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       const status = await online.delete(group, key, time, mode);
       // As DeleteRecord documents: a stale HardDelete writes no marker; a stale SoftDelete still does.
       if (offline && !online.writesOffline && !(status === 'stale' && mode === 'HardDelete')) {
-        const at = new Date(now());
+        const at = clock(new Set([rowKey(key, time)]));
         const marker: SageMakerRecord = [
           { FeatureName: group.recordIdentifier, ValueAsString: key },
           { FeatureName: group.eventTime, ValueAsString: time },
@@ -467,4 +480,6 @@ export function createFeatureStore(options: FeatureStoreOptions): FeatureStore {
       if (failed) throw failed.reason;
     },
   } as FeatureStore;
+  clocks.set(store, clock);
+  return store;
 }

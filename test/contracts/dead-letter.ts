@@ -161,6 +161,46 @@ export function deadLetterContract(
       await store.close();
     });
 
+    it("still writes the other groups' objects when one group's PutObject fails, and names only that group's entries", async () => {
+      const bucket = unique('dlq-bucket');
+      await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+      // Neither S3 here refuses one key and takes another: the client refuses the PutObject of one
+      // group's object (as a bucket policy denying that prefix would), and sends the rest to S3.
+      const refusing = {
+        send: (command: { readonly input?: { readonly Key?: string } }) =>
+          command.input?.Key?.startsWith('dlq/denied-group/')
+            ? Promise.reject(Object.assign(new Error('Access Denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }))
+            : s3.send(command as never),
+        destroy: () => {},
+      };
+      const sink = s3DeadLetter({ client: refusing, bucket, prefix: 'dlq', retry: { attempts: 1 } });
+      const refused = cardActivity.process(null);
+      if (refused.ok) throw new Error('null must be refused');
+      const entry = (group: string, raw: unknown): DeadLetterEntry => ({ group, raw, error: refused.error, position: undefined });
+      const entries = [entry('card-activity', 'a'), entry('denied-group', 'b'), entry('card-activity', 'c'), entry('denied-group', 'd')];
+      const failureOf = async (given: readonly DeadLetterEntry[]): Promise<unknown> => {
+        try {
+          await (typeof sink === 'function' ? sink(given) : sink.write(given));
+          return undefined;
+        } catch (error) {
+          return error;
+        }
+      };
+      const failure = await failureOf(entries);
+      expect(failure).toBeInstanceOf(DeadLetterWriteError);
+      expect((failure as DeadLetterWriteError).notWritten).toEqual([entries[1], entries[3]]);
+      expect((failure as Error).message).toMatch(/^dead-letter sink: PutObject s3:\/\/[^ ]+\/dlq\/denied-group\/.+ failed: Access Denied$/);
+      const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'dlq/' }));
+      expect((listed.Contents ?? []).map((o) => (o.Key as string).split('/')[1])).toEqual(['card-activity']);
+      const written = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: listed.Contents?.[0]?.Key }));
+      const lines = ((await written.Body?.transformToString()) ?? '').trim().split('\n').map((l) => JSON.parse(l) as DeadLetterMessage);
+      expect(lines.map((l) => l.raw)).toEqual(['a', 'c']);
+      // Every group refused: nothing was taken, a plain retryable failure.
+      const none = await failureOf([entries[1] as DeadLetterEntry]);
+      expect(none).not.toBeInstanceOf(DeadLetterWriteError);
+      expect(none).toMatchObject({ code: 'WRITE_FAILED', retryable: true });
+    });
+
     it.skipIf(!options.refusesMissingBucket)('reports the records when the bucket does not exist, instead of dropping them', async () => {
       const store = storeWith(s3DeadLetter({ client: s3, bucket: unique('no-such-bucket'), retry: { attempts: 1 } }));
       const event = kinesisEvent([{ ...validCardEvent, card_id: 'fine' }, 'poison']);

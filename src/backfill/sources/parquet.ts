@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { DataError, type SourcePosition } from '../../errors.js';
-import { loadParquetReader as loadParquet } from '../../parquet/reader.js';
+import { loadParquetReader as loadParquet, TIMESTAMP_PARSERS } from '../../parquet/reader.js';
 import { parquetRowReader, utf8Text } from '../tabular.js';
 import { type BackfillItem, type BackfillSource, fileRevision, localFile, type ShardRange, type SourceSpec } from './source.js';
 
@@ -66,6 +66,7 @@ function decimalColumns(metadata: ParquetMetadata): Map<string, number> {
  * UTF-8 (the reader's default puts U+FFFD in their place, and the row would be stored changed).
  */
 const BYTES_AS_READ: NonNullable<Parameters<ParquetReader['parquetReadObjects']>[0]['parsers']> = {
+  ...TIMESTAMP_PARSERS,
   stringFromBytes: (bytes: Uint8Array | undefined) => (bytes === undefined ? bytes : (utf8Text(bytes) ?? bytes)),
 };
 
@@ -154,7 +155,7 @@ export function parquetSource(id: string, openBytes: () => Promise<ByteSource>, 
  * Cells are converted to what the source schema's fields take when that is exact (INT64 to a
  * number within +-2^53, TIMESTAMP to ISO-8601 text for `isoTimestamp()`); one that would lose
  * precision or need a guessed unit makes its row poison, with the reason, and the rejects file
- * keeps the row as read (`rawTypes` names the bigint and Date fields).
+ * keeps the row as read (`rawTypes` names the bigint and Date fields, and a NaN or infinity).
  *
  * ### Example
  * ```ts
