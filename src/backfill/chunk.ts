@@ -127,7 +127,7 @@ function latestPerIdentifier(group: AnyFeatureGroup, records: readonly SageMaker
  * dated first. After a chunk that failed, this one writes nothing online and fails too: the run
  * stops there, and a resumed run writes both again.
  */
-export async function writeChunk(target: ChunkTarget, chunk: number, records: readonly SageMakerRecord[], previous: Promise<boolean> = Promise.resolve(true)): Promise<OnlineCounts> {
+export async function writeChunk(target: ChunkTarget, chunk: number, records: readonly SageMakerRecord[], previous: Promise<boolean>): Promise<OnlineCounts> {
   const { group, offline } = target;
   const counts: OnlineCounts = { applied: 0, stale: 0, accepted: 0, failed: 0 };
   // Dated now, while the chunks are still in order, whatever finishes first.
